@@ -1,0 +1,108 @@
+import { readFileSync, existsSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ZodError } from 'zod';
+import { configSchema, type OnairConfig } from './schema.js';
+
+/** ConfigError names the offending key so an operator can fix it at once. */
+export class ConfigError extends Error {
+  constructor(readonly key: string, message: string) {
+    super(`invalid config ${key}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Env names that do not follow the ONAIR_<PATH> rule. */
+const SPECIAL_ENV: Record<string, string> = { FFMPEG_PATH: 'ffmpegPath' };
+
+/** envNameFor gives the ONAIR_* variable for a dotted key: http.port → ONAIR_HTTP_PORT. */
+export function envNameFor(path: string): string {
+  return 'ONAIR_' + path.split('.').map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
+}
+
+/** leafPaths lists every dotted key of the schema's default object (for env mapping). */
+function leafPaths(obj: unknown, prefix = ''): string[] {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return [prefix];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(obj)) {
+    if (k === 'namespaces') continue; // namespaces are configured in the file, not by env
+    out.push(...leafPaths(v, prefix ? `${prefix}.${k}` : k));
+  }
+  return out;
+}
+
+/** Keys that have no default still take env overrides. */
+const OPTIONAL_KEYS = ['publicHost', 'adminToken', 'database.url', 'redis.url', 'chat.tokenSecret', 'chat.apiKey', 'ffmpegPath', 'media.onPublishUrl', 'media.onUnpublishUrl'];
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function coerceEnv(raw: string, sample: unknown): unknown {
+  if (typeof sample === 'number') return raw.trim() === '' ? NaN : Number(raw);
+  if (typeof sample === 'boolean') {
+    if (/^(1|true|yes|on)$/i.test(raw)) return true;
+    if (/^(0|false|no|off)$/i.test(raw)) return false;
+    return raw;
+  }
+  if (Array.isArray(sample)) return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  return raw;
+}
+
+function getPath(obj: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Record<string, unknown>;
+}
+
+/** loadConfig merges defaults, the YAML file and ONAIR_* env, then validates the result. */
+export function loadConfig(opts: LoadOptions = {}): OnairConfig {
+  const env = opts.env ?? process.env;
+  let fileValues: Record<string, unknown> = {};
+  const file = opts.file ?? (existsSync('onair.yaml') ? 'onair.yaml' : undefined);
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError(file, `cannot read YAML: ${(err as Error).message}`);
+    }
+    if (parsed != null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(file, 'top level must be a mapping');
+    fileValues = (parsed ?? {}) as Record<string, unknown>;
+  }
+  const defaults = configSchema.parse({});
+  const merged: Record<string, unknown> = structuredClone(fileValues);
+  for (const path of [...leafPaths(defaults), ...OPTIONAL_KEYS]) {
+    const name = envNameFor(path);
+    const raw = env[name];
+    if (raw === undefined) continue;
+    setPath(merged, path, coerceEnv(raw, getPath(defaults, path)));
+  }
+  for (const [name, path] of Object.entries(SPECIAL_ENV)) if (env[name] !== undefined) setPath(merged, path, env[name]);
+  for (const [path, value] of Object.entries(opts.overrides ?? {})) setPath(merged, path, value);
+  try {
+    return configSchema.parse(merged);
+  } catch (err) {
+    if (err instanceof ZodError) {
+      const issue = err.issues[0]!;
+      const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(',') : '(root)');
+      const envHint = issue.path.length ? ` (env ${envNameFor(issue.path.join('.'))})` : '';
+      throw new ConfigError(key, `${issue.message}${envHint}`);
+    }
+    throw err;
+  }
+}
+
+/** databaseUrl resolves the effective database URL (SQLite under the data dir by default). */
+export function databaseUrl(config: OnairConfig): string {
+  return config.database.url ?? `sqlite:${config.dataDir.replace(/\/$/, '')}/onair.db`;
+}

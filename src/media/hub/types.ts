@@ -1,0 +1,54 @@
+/**
+ * Types shared by the stream hub and everything it feeds (FLV, RTMP play, LL-HLS,
+ * recorder, audio tap). The hub owns one LiveStream per channel; outputs subscribe.
+ */
+
+export type VideoCodec = 'avc' | 'hevc' | 'av1';
+export type AudioCodec = 'aac' | 'mp3' | 'opus';
+
+/** VideoTrackInfo describes the publisher's video track from its sequence header. */
+export interface VideoTrackInfo {
+  codec: VideoCodec;
+  /** Decoder configuration record as carried in FLV: avcC / hvcC / av1C bytes. */
+  config: Buffer;
+  width: number;
+  height: number;
+  /** e.g. "avc1.64001f", for HLS CODECS and MSE. */
+  codecString: string;
+  profile?: number;
+  level?: number;
+}
+
+/** AudioTrackInfo describes the publisher's audio track. */
+export interface AudioTrackInfo {
+  codec: AudioCodec;
+  /** AudioSpecificConfig for AAC. */
+  config: Buffer;
+  sampleRate: number;
+  channels: number;
+  /** e.g. "mp4a.40.2". */
+  codecString: string;
+}
+
+/** MediaFrame is one access unit, parsed once and shared by every output. */
+export interface MediaFrame {
+  kind: 'video' | 'audio';
+  /** Decode time in milliseconds, from the RTMP/FLV timestamp (monotonic within a session). */
+  dts: number;
+  /** Presentation time in milliseconds (dts + composition offset). */
+  pts: number;
+  keyframe: boolean;
+  /** Codec payload: length-prefixed NAL units for AVC/HEVC, one raw frame for AAC. */
+  data: Buffer;
+  /** The complete FLV tag (11-byte header, body, 4-byte previous-tag-size), encoded once. */
+  flvTag: Buffer;
+}
+
+/** StreamSubscriber is what an output implements to receive a live stream. */
+export interface StreamSubscriber {
+  /** Called with the codec headers before any frame; again if the publisher changes them. */
+  onTracks?(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void;
+  onFrame(frame: MediaFrame): void;
+  /** The stream ended (publisher left or was kicked); no more frames follow. */
+  onEnd?(reason: string): void;
+}
