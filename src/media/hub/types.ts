@@ -52,3 +52,19 @@ export interface StreamSubscriber {
   /** The stream ended (publisher left or was kicked); no more frames follow. */
   onEnd?(reason: string): void;
 }
+
+/** StreamHubApi is the part of the hub that outputs (HLS, recorder, captions) depend on. */
+export interface StreamHubApi {
+  /**
+   * subscribe attaches an output to a channel's live stream. A late joiner first gets
+   * onTracks and then the cached GOP (from the last keyframe) so it starts decodable.
+   * Returns a function that detaches it.
+   */
+  subscribe(channel: string, subscriber: StreamSubscriber): () => void;
+  isLive(channel: string): boolean;
+  /** liveChannels lists channels that have a publisher now. */
+  liveChannels(): string[];
+  on(event: 'streamStart', listener: (channel: string) => void): unknown;
+  on(event: 'streamEnd', listener: (channel: string, reason: string) => void): unknown;
+  off(event: 'streamStart' | 'streamEnd', listener: (...args: never[]) => void): unknown;
+}
