@@ -1,0 +1,38 @@
+/**
+ * The one error registry: every error a client can see has a stable code, an
+ * HTTP status and a one-line description. docs/api-errors.md is generated from
+ * this table and a test keeps the two in sync.
+ */
+export const ERRORS = {
+  bad_request: { status: 400, doc: 'The request is malformed (bad JSON, wrong types, missing fields).' },
+  validation_failed: { status: 400, doc: 'A field failed validation; the message names it.' },
+  unauthorized: { status: 401, doc: 'Missing, expired or wrong credentials.' },
+  payment_required: { status: 402, doc: 'The wallet balance is too low for this payment.' },
+  forbidden: { status: 403, doc: 'Authenticated, but not allowed to do this.' },
+  not_found: { status: 404, doc: 'No such resource or route.' },
+  method_not_allowed: { status: 405, doc: 'The route exists but not for this HTTP method.' },
+  conflict: { status: 409, doc: 'The resource already exists or its state forbids the change.' },
+  payload_too_large: { status: 413, doc: 'The request body is over the configured limit.' },
+  unsupported_media_type: { status: 415, doc: 'The body is not JSON.' },
+  too_many_requests: { status: 429, doc: 'Slow down; the message says when to retry.' },
+  internal: { status: 500, doc: 'A bug on our side; it is logged with the request id.' },
+  unavailable: { status: 503, doc: 'A dependency (database, broker) is not reachable right now.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** AppError is thrown by services and rendered by the HTTP app as `{"error":{"code","message"}}`. */
+export class AppError extends Error {
+  readonly status: number;
+  constructor(readonly code: ErrorCode, message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'AppError';
+    this.status = ERRORS[code].status;
+  }
+}
+
+export const badRequest = (m: string) => new AppError('bad_request', m);
+export const notFound = (m: string) => new AppError('not_found', m);
+export const unauthorized = (m = 'authentication required') => new AppError('unauthorized', m);
+export const forbidden = (m: string) => new AppError('forbidden', m);
+export const conflict = (m: string) => new AppError('conflict', m);

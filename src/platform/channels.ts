@@ -1,0 +1,174 @@
+import type { Db } from './db/connect.js';
+import type { ChannelRole, ChannelsTable } from './db/schema.js';
+import { AppError, conflict, forbidden, notFound } from '../http/errors.js';
+import { newId, randomToken, sha256 } from './ids.js';
+import { isUniqueViolation } from './users.js';
+
+export const CHANNEL_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{1,31}$';
+const channelNameRe = new RegExp(CHANNEL_NAME_PATTERN);
+/** Names that would collide with URL paths or protocol words. */
+const RESERVED = new Set(['api', 'live', 'admin', 'studio', 'watch', 'overlay', 'vod', 'connection', 'app', 'metrics', 'healthz', 'static', 'assets']);
+
+/** newStreamKey makes a secret publish key; the prefix makes it recognisable in logs and leak scanners. */
+const newStreamKey = (): string => `live_${randomToken(24)}`;
+
+export interface PublicChannel {
+  id: string;
+  name: string;
+  title: string;
+  ownerId: string | null;
+  recordEnabled: boolean;
+  captionsLanguage: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export const toPublicChannel = (c: ChannelsTable): PublicChannel => ({
+  id: c.id,
+  name: c.name,
+  title: c.title,
+  ownerId: c.owner_id,
+  recordEnabled: c.record_enabled === 1,
+  captionsLanguage: c.captions_language,
+  createdAt: c.created_at,
+  updatedAt: c.updated_at,
+});
+
+/** ChannelService owns channels, their stream keys and per-channel roles. */
+export class ChannelService {
+  constructor(private readonly db: Db) {}
+
+  async create(input: { name: string; title?: string; ownerId?: string | null }): Promise<{ channel: PublicChannel; streamKey: string }> {
+    const name = input.name;
+    if (!channelNameRe.test(name)) throw new AppError('validation_failed', 'name: 2-32 lowercase letters, digits, "_" or "-", starting with a letter or digit');
+    if (RESERVED.has(name)) throw new AppError('validation_failed', `name: "${name}" is reserved`);
+    const streamKey = newStreamKey();
+    const now = Date.now();
+    const row: ChannelsTable = {
+      id: newId(),
+      name,
+      title: input.title ?? name,
+      stream_key_hash: sha256(streamKey),
+      owner_id: input.ownerId ?? null,
+      record_enabled: 1,
+      captions_language: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.db.kysely.transaction().execute(async (trx) => {
+        await trx.insertInto('channels').values(row).execute();
+        if (row.owner_id) await trx.insertInto('channel_roles').values({ channel_id: row.id, user_id: row.owner_id, role: 'owner', granted_by: null, created_at: now }).execute();
+      });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(`channel "${name}" exists`);
+      throw err;
+    }
+    return { channel: toPublicChannel(row), streamKey };
+  }
+
+  async find(name: string): Promise<ChannelsTable | undefined> {
+    return this.db.kysely.selectFrom('channels').selectAll().where('name', '=', name).executeTakeFirst();
+  }
+
+  async require(name: string): Promise<ChannelsTable> {
+    const c = await this.find(name);
+    if (!c) throw notFound(`no channel "${name}"`);
+    return c;
+  }
+
+  async list(opts: { q?: string; limit?: number; offset?: number } = {}): Promise<ChannelsTable[]> {
+    let q = this.db.kysely.selectFrom('channels').selectAll().orderBy('name').limit(opts.limit ?? 100).offset(opts.offset ?? 0);
+    if (opts.q) q = q.where((eb) => eb.or([eb('name', 'like', `%${opts.q}%`), eb('title', 'like', `%${opts.q}%`)]));
+    return q.execute();
+  }
+
+  async update(name: string, patch: { title?: string; recordEnabled?: boolean; captionsLanguage?: string | null }): Promise<ChannelsTable> {
+    const c = await this.require(name);
+    const set: Partial<ChannelsTable> = { updated_at: Date.now() };
+    if (patch.title !== undefined) set.title = patch.title;
+    if (patch.recordEnabled !== undefined) set.record_enabled = patch.recordEnabled ? 1 : 0;
+    if (patch.captionsLanguage !== undefined) set.captions_language = patch.captionsLanguage;
+    await this.db.kysely.updateTable('channels').set(set).where('id', '=', c.id).execute();
+    return { ...c, ...set };
+  }
+
+  async remove(name: string): Promise<void> {
+    const r = await this.db.kysely.deleteFrom('channels').where('name', '=', name).executeTakeFirst();
+    if (Number(r.numDeletedRows) === 0) throw notFound(`no channel "${name}"`);
+  }
+
+  /** rotateKey replaces the stream key; the old one stops working at once. */
+  async rotateKey(name: string): Promise<string> {
+    const c = await this.require(name);
+    const streamKey = newStreamKey();
+    await this.db.kysely.updateTable('channels').set({ stream_key_hash: sha256(streamKey), updated_at: Date.now() }).where('id', '=', c.id).execute();
+    return streamKey;
+  }
+
+  /** resolveStreamKey maps a publish key to its channel, or undefined for a wrong/rotated key. */
+  async resolveStreamKey(key: string): Promise<ChannelsTable | undefined> {
+    if (!key || key.length > 256) return undefined;
+    return this.db.kysely.selectFrom('channels').selectAll().where('stream_key_hash', '=', sha256(key)).executeTakeFirst();
+  }
+
+  async rolesOf(channelId: string, userId: string): Promise<ChannelRole[]> {
+    const rows = await this.db.kysely.selectFrom('channel_roles').select('role').where('channel_id', '=', channelId).where('user_id', '=', userId).execute();
+    return rows.map((r) => r.role);
+  }
+
+  /** rolesByChannel gives every channel role a user holds, keyed by channel name. */
+  async rolesByChannel(userId: string): Promise<Record<string, string[]>> {
+    const rows = await this.db.kysely
+      .selectFrom('channel_roles')
+      .innerJoin('channels', 'channels.id', 'channel_roles.channel_id')
+      .select(['channels.name as name', 'channel_roles.role as role'])
+      .where('channel_roles.user_id', '=', userId)
+      .execute();
+    const out: Record<string, string[]> = {};
+    for (const r of rows) (out[r.name] ??= []).push(r.role);
+    return out;
+  }
+
+  async listRole(channelId: string, role: ChannelRole): Promise<{ userId: string; username: string; createdAt: number }[]> {
+    return this.db.kysely
+      .selectFrom('channel_roles')
+      .innerJoin('users', 'users.id', 'channel_roles.user_id')
+      .select(['users.id as userId', 'users.username as username', 'channel_roles.created_at as createdAt'])
+      .where('channel_roles.channel_id', '=', channelId)
+      .where('channel_roles.role', '=', role)
+      .orderBy('users.username')
+      .execute();
+  }
+
+  /** grantManager appoints a manager; only the owner (or an admin) may, checked by the caller's roles. */
+  async grantManager(channelId: string, userId: string, grantedBy: string | null): Promise<void> {
+    const roles = await this.rolesOf(channelId, userId);
+    if (roles.includes('owner')) throw conflict('the owner already has every right');
+    if (roles.includes('manager')) return;
+    await this.db.kysely.insertInto('channel_roles').values({ channel_id: channelId, user_id: userId, role: 'manager', granted_by: grantedBy, created_at: Date.now() }).execute();
+  }
+
+  async revokeManager(channelId: string, userId: string): Promise<boolean> {
+    const r = await this.db.kysely.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('user_id', '=', userId).where('role', '=', 'manager').executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async setOwner(channelId: string, userId: string): Promise<void> {
+    await this.db.kysely.transaction().execute(async (trx) => {
+      await trx.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('role', '=', 'owner').execute();
+      await trx.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('user_id', '=', userId).execute();
+      await trx.insertInto('channel_roles').values({ channel_id: channelId, user_id: userId, role: 'owner', granted_by: null, created_at: Date.now() }).execute();
+      await trx.updateTable('channels').set({ owner_id: userId, updated_at: Date.now() }).where('id', '=', channelId).execute();
+    });
+  }
+
+  /** assertCanManage throws unless the user owns or manages the channel (or is a global admin). */
+  async assertCanManage(channel: ChannelsTable, user: { id: string; is_admin: number }, need: 'owner' | 'manager' = 'manager'): Promise<void> {
+    if (user.is_admin === 1) return;
+    const roles = await this.rolesOf(channel.id, user.id);
+    if (roles.includes('owner')) return;
+    if (need === 'manager' && roles.includes('manager')) return;
+    throw forbidden(need === 'owner' ? 'only the channel owner may do this' : 'only the channel owner or a manager may do this');
+  }
+}

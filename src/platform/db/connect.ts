@@ -1,0 +1,59 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import type { Database } from './schema.js';
+import { migrations as platformMigrations } from './migrations.js';
+
+export type DbEngine = 'sqlite' | 'postgres';
+
+/** Db bundles the query builder with the engine it speaks, for the few places that differ. */
+export interface Db {
+  kysely: Kysely<Database>;
+  engine: DbEngine;
+  close(): Promise<void>;
+}
+
+/** extraMigrations lets feature modules (wallet, moderation, jobs) add their tables to the one ordered list. */
+const extraMigrations: Record<string, Migration> = {};
+
+/** registerMigrations adds a feature's migrations; names must sort after the ones they depend on. */
+export function registerMigrations(m: Record<string, Migration>): void {
+  Object.assign(extraMigrations, m);
+}
+
+class StaticProvider implements MigrationProvider {
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return { ...platformMigrations, ...extraMigrations };
+  }
+}
+
+/** openDatabase connects to `sqlite:PATH` (default engine) or `postgres://...`. */
+export async function openDatabase(url: string): Promise<Db> {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pg = (await import('pg')).default;
+    // BIGINT (oid 20) carries epoch-ms timestamps and sums of KRW: both fit a JS number exactly.
+    pg.types.setTypeParser(20, (v: string) => Number(v));
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    return { kysely, engine: 'postgres', close: () => kysely.destroy() };
+  }
+  if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL "${url}": use sqlite:PATH or postgres://...`);
+  const path = url.slice('sqlite:'.length);
+  const { default: SQLite } = await import('better-sqlite3');
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const database = new SQLite(path);
+  database.pragma('journal_mode = WAL');
+  database.pragma('foreign_keys = ON');
+  database.pragma('busy_timeout = 5000');
+  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return { kysely, engine: 'sqlite', close: () => kysely.destroy() };
+}
+
+/** migrate applies every pending migration; it throws with the failing migration's name. */
+export async function migrate(db: Db): Promise<string[]> {
+  const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

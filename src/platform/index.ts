@@ -1,0 +1,24 @@
+import type { Db } from './db/connect.js';
+import { UserService } from './users.js';
+import { SessionService } from './sessions.js';
+import { ChannelService } from './channels.js';
+import { SocialService } from './social.js';
+
+export { openDatabase, migrate, registerMigrations, type Db } from './db/connect.js';
+export * from './users.js';
+export * from './channels.js';
+export * from './sessions.js';
+export * from './social.js';
+
+/** Platform bundles the data services every role shares. */
+export interface Platform {
+  db: Db;
+  users: UserService;
+  sessions: SessionService;
+  channels: ChannelService;
+  social: SocialService;
+}
+
+export function createPlatform(db: Db): Platform {
+  return { db, users: new UserService(db), sessions: new SessionService(db), channels: new ChannelService(db), social: new SocialService(db) };
+}
