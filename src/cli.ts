@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { stringify as toYaml } from 'yaml';
+import { loadConfig, databaseUrl, ConfigError, type OnairConfig } from './config/index.js';
+import { createLogger } from './observability/logger.js';
+import { createPlatform, migrate, openDatabase, type Platform } from './platform/index.js';
+import { randomToken } from './platform/ids.js';
+import { AppError } from './http/errors.js';
+import { startServer, type RunningServer } from './server.js';
+
+const USAGE = `onair — self-hosted live streaming
+
+usage:
+  onair serve [--config FILE] [--roles media,chat,api,web,worker]
+  onair channel create NAME [--owner USER] [--title TITLE]
+  onair channel rotate-key NAME
+  onair channel list
+  onair user create NAME [--password P] [--admin] [--display-name N]
+  onair token --user USER [--ttl SECONDS]
+  onair config print [--config FILE]
+
+Configuration: built-in defaults < onair.yaml (or --config FILE) < ONAIR_* environment.`;
+
+class UsageError extends Error {}
+
+function config(file: string | undefined, overrides: Record<string, unknown> = {}): OnairConfig {
+  return loadConfig({ file, overrides });
+}
+
+/** withPlatform opens the configured database (migrating it) for one command. */
+async function withPlatform<T>(cfg: OnairConfig, fn: (p: Platform) => Promise<T>): Promise<T> {
+  const db = await openDatabase(databaseUrl(cfg));
+  try {
+    await migrate(db);
+    return await fn(createPlatform(db));
+  } finally {
+    await db.close();
+  }
+}
+
+const out = (v: unknown) => process.stdout.write((typeof v === 'string' ? v : JSON.stringify(v)) + '\n');
+
+function banner(s: RunningServer): string {
+  const host = new URL(s.httpUrl).hostname;
+  const lines = [
+    '',
+    '  onair is live',
+    `  web            ${s.httpUrl}/`,
+    s.rtmpPort !== undefined ? `  RTMP publish   rtmp://${host}:${s.rtmpPort}/live   (OBS: server; stream key below)` : '',
+    s.secrets.demoStreamKey ? `  demo key       ${s.secrets.demoStreamKey}` : '',
+    s.secrets.demoStreamKey && s.rtmpPort !== undefined ? `  ffmpeg         ffmpeg -re -i input.mp4 -c copy -f flv rtmp://${host}:${s.rtmpPort}/live/${s.secrets.demoStreamKey}` : '',
+    `  watch          ${s.httpUrl}/watch/demo   HTTP-FLV ${s.httpUrl}/live/demo.flv   LL-HLS ${s.httpUrl}/live/demo/index.m3u8`,
+    `  admin token    ${s.secrets.adminToken}`,
+    `  metrics        ${s.httpUrl}/metrics   health ${s.httpUrl}/healthz`,
+    '',
+  ];
+  return lines.filter((l) => l !== '').join('\n') + '\n';
+}
+
+async function serve(file: string | undefined, roles?: string): Promise<void> {
+  const cfg = config(file, roles ? { roles: roles.split(',').map((r) => r.trim()) } : {});
+  const logger = createLogger(cfg.log.level);
+  const server = await startServer(cfg, { logger });
+  logger.info({ httpPort: server.httpPort, rtmpPort: server.rtmpPort, roles: cfg.roles }, 'listening');
+  process.stderr.write(banner(server));
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 15 s; exiting');
+      process.exit(1);
+    }, 15_000);
+    force.unref();
+    await server.stop();
+    logger.info('stopped');
+    logger.flush?.();
+    process.exitCode = 0;
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      roles: { type: 'string' },
+      owner: { type: 'string' },
+      title: { type: 'string' },
+      password: { type: 'string' },
+      admin: { type: 'boolean' },
+      'display-name': { type: 'string' },
+      user: { type: 'string' },
+      ttl: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const [cmd, sub, ...rest] = positionals;
+  if (values.help || !cmd) {
+    out(USAGE);
+    return;
+  }
+  switch (cmd) {
+    case 'serve':
+      return serve(values.config, values.roles);
+    case 'config': {
+      if (sub !== 'print') throw new UsageError('usage: onair config print');
+      const cfg = config(values.config);
+      out(toYaml(cfg).trimEnd());
+      return;
+    }
+    case 'channel': {
+      const cfg = config(values.config);
+      if (sub === 'create') {
+        const name = rest[0];
+        if (!name) throw new UsageError('usage: onair channel create NAME [--owner USER]');
+        const r = await withPlatform(cfg, async (p) => {
+          const ownerId = values.owner ? (await p.users.requireByName(values.owner)).id : null;
+          return p.channels.create({ name, title: values.title, ownerId });
+        });
+        out({ name: r.channel.name, streamKey: r.streamKey });
+        return;
+      }
+      if (sub === 'rotate-key') {
+        const name = rest[0];
+        if (!name) throw new UsageError('usage: onair channel rotate-key NAME');
+        out(await withPlatform(cfg, (p) => p.channels.rotateKey(name)));
+        return;
+      }
+      if (sub === 'list') {
+        const rows = await withPlatform(cfg, (p) => p.channels.list({ limit: 1000 }));
+        for (const c of rows) out({ name: c.name, title: c.title });
+        return;
+      }
+      throw new UsageError('usage: onair channel create|rotate-key|list');
+    }
+    case 'user': {
+      if (sub !== 'create' || !rest[0]) throw new UsageError('usage: onair user create NAME [--password P] [--admin]');
+      const cfg = config(values.config);
+      const generated = values.password ? undefined : randomToken(12);
+      const user = await withPlatform(cfg, (p) => p.users.create({ username: rest[0]!, password: values.password ?? generated!, admin: values.admin ?? false, displayName: values['display-name'] }));
+      out({ ...user, ...(generated ? { password: generated } : {}) });
+      return;
+    }
+    case 'token': {
+      if (!values.user) throw new UsageError('usage: onair token --user USER [--ttl SECONDS]');
+      const cfg = config(values.config);
+      const ttl = values.ttl ? Number(values.ttl) : 3600;
+      if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError('--ttl must be a positive integer (seconds)');
+      const { issueChatTokenFor } = await import('./platform/chat-tokens.js');
+      out(await withPlatform(cfg, (p) => issueChatTokenFor(cfg, p, values.user!, ttl)));
+      return;
+    }
+    default:
+      throw new UsageError(`unknown command "${cmd}"\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof UsageError) process.stderr.write(err.message + '\n');
+  else if (err instanceof ConfigError) process.stderr.write(`onair: ${err.message}\n`);
+  else if (err instanceof AppError) process.stderr.write(`onair: ${err.code}: ${err.message}\n`);
+  else process.stderr.write(`onair: ${(err as Error)?.stack ?? err}\n`);
+  process.exitCode = err instanceof UsageError ? 2 : 1;
+});

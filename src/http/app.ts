@@ -1,0 +1,78 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyBaseLogger } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../observability/logger.js';
+import { AppError, ERRORS, type ErrorCode } from './errors.js';
+
+/** UpgradeHandler takes a WebSocket upgrade it recognises and answers true; else false. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
+
+export interface HttpAppOptions {
+  logger: Logger;
+  bodyLimitBytes: number;
+  trustProxy?: boolean;
+}
+
+const STATUS_TO_CODE: Record<number, ErrorCode> = {
+  400: 'bad_request', 401: 'unauthorized', 402: 'payment_required', 403: 'forbidden', 404: 'not_found',
+  405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type', 429: 'too_many_requests', 503: 'unavailable',
+};
+
+/** errorBody renders the one error shape every client sees. */
+export function errorBody(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+  return { error: { code, message, ...(details ? { details } : {}) } };
+}
+
+/**
+ * buildHttpApp makes the single HTTP app every role registers into, with the
+ * shared error rendering, body limits and WebSocket upgrade dispatch.
+ */
+export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addUpgradeHandler(h: UpgradeHandler): void } {
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ role: "http" }) as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes,
+    trustProxy: opts.trustProxy ?? false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  });
+
+  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
+    if (err instanceof AppError) return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    if ((err as FastifyError).validation) {
+      const v = (err as FastifyError).validation![0]!;
+      const where = (err as FastifyError).validationContext ?? 'body';
+      const missing = (v.params as { missingProperty?: string })?.missingProperty;
+      const extra = (v.params as { additionalProperty?: string })?.additionalProperty;
+      const path = [where, ...v.instancePath.split('/').filter(Boolean)].join('.');
+      const msg = missing ? `${path}.${missing} is required` : extra ? `${path}.${extra} is not a known field` : `${path} ${v.message ?? 'is invalid'}`;
+      return reply.status(400).send(errorBody('validation_failed', msg));
+    }
+    const status = (err as FastifyError).statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = STATUS_TO_CODE[status] ?? 'bad_request';
+      const message = status === 413 ? `request body is over the ${opts.bodyLimitBytes}-byte limit` : err.message.replace(/^FST_\w+: /, '');
+      return reply.status(status).send(errorBody(code, message));
+    }
+    req.log.error({ err, url: req.url }, 'request failed');
+    return reply.status(status >= 500 && status < 600 ? status : 500).send(errorBody(status === 503 ? 'unavailable' : 'internal', `internal error (request ${req.id})`));
+  });
+
+  // The API speaks JSON only; a text body is a client mistake we name (415), not a string to validate.
+  app.removeContentTypeParser('text/plain');
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.status(404).send(errorBody('not_found', `no route for ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  const upgradeHandlers: UpgradeHandler[] = [];
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    for (const h of upgradeHandlers) if (h(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  return { app, addUpgradeHandler: (h) => upgradeHandlers.push(h) };
+}
+
+export { ERRORS };

@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { sql } from 'kysely';
+import type { Db } from '../../platform/index.js';
+
+const startedAt = Date.now();
+
+/** healthRoutes: liveness with a database round trip, and Prometheus metrics. */
+export function healthRoutes(app: FastifyInstance, deps: { db: Db; registry: Registry; roles: string[] }): void {
+  app.get('/healthz', async (_req, reply) => {
+    let db = 'ok';
+    try {
+      await sql`select 1`.execute(deps.db.kysely);
+    } catch (err) {
+      db = `error: ${(err as Error).message}`;
+    }
+    const ok = db === 'ok';
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', db, roles: deps.roles, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', deps.registry.contentType);
+    return deps.registry.metrics();
+  });
+}

@@ -1,0 +1,112 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import { databaseUrl, type OnairConfig } from './config/index.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { createRegistry } from './observability/metrics.js';
+import { createPlatform, migrate, openDatabase, type Platform } from './platform/index.js';
+import { loadSecrets, type Secrets } from './platform/secrets.js';
+import { buildHttpApp, type UpgradeHandler } from './http/app.js';
+import { Authenticator } from './http/auth.js';
+import { healthRoutes } from './http/routes/health.js';
+import { authRoutes } from './http/routes/auth.js';
+import { channelRoutes } from './http/routes/channels.js';
+import type { ApiContext } from './http/routes/context.js';
+import { locateFfmpeg } from './media/ffmpeg.js';
+import { chatInfoFor, signChatToken } from './platform/chat-tokens.js';
+
+/** Service is one role's running part; whatever start registers, stop removes. */
+export interface Service {
+  name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** ServerParts is what a wiring step may use and extend while the server is assembled. */
+export interface ServerParts {
+  config: OnairConfig;
+  logger: Logger;
+  registry: Registry;
+  platform: Platform;
+  secrets: Secrets;
+  app: FastifyInstance;
+  api: ApiContext;
+  addUpgradeHandler(h: UpgradeHandler): void;
+  addService(s: Service): void;
+  /** Ports the non-HTTP listeners ended up on. */
+  ports: Record<string, number>;
+}
+
+export interface RunningServer {
+  config: OnairConfig;
+  httpPort: number;
+  rtmpPort?: number;
+  httpUrl: string;
+  secrets: Secrets;
+  platform: Platform;
+  parts: ServerParts;
+  /** demo channel's stream key when it was created by this start. */
+  demoStreamKey?: string;
+  stop(): Promise<void>;
+}
+
+/** Wiring adds one role to the server (media, chat, hls, ...). */
+export type Wiring = (parts: ServerParts) => Promise<void> | void;
+
+/** ROLE_WIRINGS lists each role's setup in start order; a role runs when config.roles names it. */
+const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [];
+
+/** startServer assembles and starts every configured role on one HTTP port. */
+export async function startServer(config: OnairConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger(config.log.level);
+  const registry = createRegistry();
+  const db = await openDatabase(databaseUrl(config));
+  const services: Service[] = [];
+  let httpStarted = false;
+  const { app, addUpgradeHandler } = buildHttpApp({ logger, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy });
+  const stop = async () => {
+    // Reverse order: stop accepting HTTP first, then roles, then flush the database.
+    if (httpStarted) await app.close().catch((err) => logger.warn({ err }, 'http close failed'));
+    for (const s of [...services].reverse()) await s.stop().catch((err) => logger.warn({ err, service: s.name }, 'service stop failed'));
+    await db.close();
+  };
+  try {
+    const applied = await migrate(db);
+    if (applied.length) logger.info({ applied, engine: db.engine }, 'database migrated');
+    const platform = createPlatform(db);
+    const secretStore = loadSecrets(config);
+    const secrets = secretStore.secrets;
+    const api: ApiContext = { config, platform, auth: new Authenticator(platform, secrets.adminToken) };
+    if (config.roles.includes('chat')) {
+      api.issueChatToken = async (user, ttl) => signChatToken(secrets.chatTokenSecret, user?.id ?? '', user ? await chatInfoFor(platform, user.id) : {}, ttl);
+    }
+    const parts: ServerParts = { config, logger, registry, platform, secrets, app, api, addUpgradeHandler, addService: (s) => services.push(s), ports: {} };
+
+    let demoStreamKey: string | undefined;
+    if (!(await platform.channels.find('demo'))) {
+      demoStreamKey = (await platform.channels.create({ name: 'demo', title: 'onair demo' })).streamKey;
+      secretStore.save({ demoStreamKey });
+    }
+    locateFfmpeg(config.ffmpegPath, logger);
+
+    healthRoutes(app, { db, registry, roles: config.roles });
+    for (const { role, wire } of ROLE_WIRINGS) if (config.roles.includes(role)) await wire(parts);
+    authRoutes(app, api);
+    channelRoutes(app, api);
+
+    for (const s of services) {
+      await s.start();
+      logger.debug({ service: s.name }, 'service started');
+    }
+    await app.listen({ port: config.http.port, host: config.host });
+    httpStarted = true;
+    const httpPort = (app.server.address() as AddressInfo).port;
+    const shownHost = config.publicHost ?? (config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host);
+    return {
+      config, httpPort, rtmpPort: parts.ports.rtmp, httpUrl: `http://${shownHost}:${httpPort}`, secrets, platform, parts, demoStreamKey, stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
