@@ -14,6 +14,8 @@ import { channelRoutes } from './http/routes/channels.js';
 import type { ApiContext } from './http/routes/context.js';
 import { locateFfmpeg } from './media/ffmpeg.js';
 import { chatInfoFor, signChatToken } from './platform/chat-tokens.js';
+import type { ChatExtensionPoint } from './chat/hooks.js';
+import type { StreamHubApi } from './media/hub/types.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -35,6 +37,10 @@ export interface ServerParts {
   addService(s: Service): void;
   /** Ports the non-HTTP listeners ended up on. */
   ports: Record<string, number>;
+  /** The chat role's extension point, set once the chat role is wired (features hook in here). */
+  chat?: ChatExtensionPoint;
+  /** The media role's stream hub, set once the media role is wired (HLS, recorder, captions attach here). */
+  hub?: StreamHubApi;
 }
 
 export interface RunningServer {

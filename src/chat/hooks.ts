@@ -50,3 +50,10 @@ export interface ServerPublisher {
   /** unsubscribeUser removes a user from a channel on every node. */
   unsubscribeUser?(user: string, channel: string): Promise<void>;
 }
+
+/** ChatExtensionPoint is what features (moderation, super chats, effects) get from the chat role. */
+export interface ChatExtensionPoint {
+  publisher: ServerPublisher;
+  addPublishHook(hook: PublishHook): void;
+  registerRpc(method: string, handler: RpcHandler): void;
+}
