@@ -1,0 +1,574 @@
+/**
+ * HlsPackager turns one live stream (hub frames) into an LL-HLS rendition: an init segment,
+ * partial segments (one moof+mdat each, built once) and media segments (the concatenation
+ * of their parts), in a sliding window. It owns no timers and no sockets.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  initSegment, mediaFragment, SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC, VIDEO_TIMESCALE,
+  type Fmp4Sample, type Fmp4Track, type Fmp4TrackRun,
+} from '../../formats/fmp4.js';
+import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
+import type { MediaPlaylistModel, PlaylistSegment, RenditionReport } from './playlist.js';
+import { AudioClock, msToTicks, TimestampUnwrapper } from './timeline.js';
+
+/** Decode time given to the first sample of a packager, so early audio never goes negative. */
+export const TIMELINE_START_MS = 10_000;
+/** Parts are listed for segments ending within this many target durations of the live edge. */
+export const PART_LIST_TARGET_DURATIONS = 3;
+/** Segments kept in memory after they leave the playlist, for clients that are a little behind. */
+export const RETAINED_EXTRA_SEGMENTS = 2;
+/** Samples per AAC frame. */
+const AAC_FRAME_SAMPLES = 1024;
+/** A segment is cut at the first keyframe at least this close to the target duration. */
+const SEGMENT_CUT_TOLERANCE_MS = 1;
+/** Frame duration assumed before two frames have been seen. */
+const DEFAULT_FRAME_MS = 40;
+/** Audio kept while waiting for video (memory bound when video stalls). */
+const MAX_PENDING_AUDIO_FRAMES = 2000;
+const VIDEO_TRACK_ID = 1;
+const AUDIO_TRACK_ID = 2;
+
+/** HlsInit is the init segment of one publishing session. */
+export interface HlsInit {
+  uri: string;
+  bytes: Buffer;
+  video?: VideoTrackInfo;
+  audio?: AudioTrackInfo;
+  /** CODECS attribute value. */
+  codecs: string;
+}
+
+/** HlsPart is one partial segment. */
+export interface HlsPart {
+  /** Global part number within this packager; names the part's URI. */
+  id: number;
+  msn: number;
+  /** Index within its segment (the _HLS_part number). */
+  index: number;
+  uri: string;
+  durationMs: number;
+  independent: boolean;
+  bytes: Buffer;
+}
+
+/** HlsSegment is one media segment, complete or in progress. */
+export interface HlsSegment {
+  msn: number;
+  uri: string;
+  /** Start on the packager's timeline, ms. */
+  startMs: number;
+  durationMs: number;
+  /** Wall-clock time of the first sample, epoch ms. */
+  wallclock: number;
+  discontinuity: boolean;
+  init: HlsInit;
+  parts: HlsPart[];
+  /** The whole segment; set when it completes. */
+  bytes?: Buffer;
+  complete: boolean;
+}
+
+export interface PackagerOptions {
+  /** Rendition name, e.g. "source". */
+  name: string;
+  targetDurationSeconds: number;
+  partTargetSeconds: number;
+  windowSegments: number;
+  /** Wall clock for EXT-X-PROGRAM-DATE-TIME (epoch ms). */
+  now?: () => number;
+  /** Tag that makes resource names unique per packager; random by default. */
+  tag?: string;
+}
+
+interface PendingVideo {
+  ms: number;
+  ticks: number;
+  cto: number;
+  keyframe: boolean;
+  data: Buffer;
+  duration?: number;
+}
+
+interface PendingAudio {
+  ms: number;
+  ticks: number;
+  data: Buffer;
+}
+
+interface Session {
+  init: HlsInit;
+  video?: VideoTrackInfo;
+  audio?: AudioTrackInfo;
+  /** First raw (unwrapped) dts seen; maps to baseMs on the packager timeline. */
+  firstDts?: number;
+  baseMs: number;
+  wallAtBase?: number;
+  unwrapVideo: TimestampUnwrapper;
+  unwrapAudio: TimestampUnwrapper;
+  audioClock?: AudioClock;
+}
+
+export type PackagerEvent = 'part' | 'segment' | 'end' | 'init';
+
+/** HlsPackager packages one rendition; it is a StreamSubscriber. */
+export class HlsPackager implements StreamSubscriber {
+  readonly name: string;
+  readonly targetMs: number;
+  readonly partTargetMs: number;
+  readonly windowSegments: number;
+  readonly tag: string;
+  private readonly now: () => number;
+
+  /** Complete segments still in memory (window plus a few), oldest first. */
+  readonly segments: HlsSegment[] = [];
+  current: HlsSegment | undefined;
+  ended = false;
+  /** Changes whenever the playlist would change. */
+  version = 0;
+  /** Largest rounded segment duration seen, for EXT-X-TARGETDURATION. */
+  private maxSegmentSeconds = 0;
+
+  private session: Session | undefined;
+  private sessionCount = 0;
+  private nextMsn = 0;
+  private nextPartId = 0;
+  private fragmentSequence = 0;
+  private discontinuitySequence = 0;
+  private pendingDiscontinuity = false;
+  private partStartMs = 0;
+  private lastEndMs = TIMELINE_START_MS;
+  private lastVideoTicks = -1;
+  private frameMs = DEFAULT_FRAME_MS;
+  private pendingVideo: PendingVideo[] = [];
+  private pendingAudio: PendingAudio[] = [];
+  private readonly byUri = new Map<string, HlsPart | HlsSegment | HlsInit>();
+  private readonly listeners = new Set<(event: PackagerEvent) => void>();
+  /** Bytes written, for the bandwidth estimate. */
+  private peakBitsPerSecond = 0;
+
+  constructor(opts: PackagerOptions) {
+    this.name = opts.name;
+    this.targetMs = Math.round(opts.targetDurationSeconds * 1000);
+    this.partTargetMs = Math.round(opts.partTargetSeconds * 1000);
+    this.windowSegments = opts.windowSegments;
+    this.now = opts.now ?? Date.now;
+    this.tag = opts.tag ?? randomBytes(4).toString('hex');
+  }
+
+  /** onUpdate registers a listener called after every change; returns the remover. */
+  onUpdate(listener: (event: PackagerEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: PackagerEvent): void {
+    this.version++;
+    for (const l of this.listeners) l(event);
+  }
+
+  // ---- StreamSubscriber ----
+
+  onTracks(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
+    const s = this.session;
+    if (s && sameTrack(s.video, video) && sameTrack(s.audio, audio)) return;
+    this.startSession(video, audio);
+  }
+
+  onFrame(frame: MediaFrame): void {
+    const s = this.session;
+    if (!s || this.ended) return;
+    if (frame.kind === 'video') {
+      if (!s.video) return;
+      const dts = s.unwrapVideo.unwrap(frame.dts);
+      this.onVideo(this.toTimeline(s, dts), this.toTimeline(s, dts + (frame.pts - frame.dts)), frame.keyframe, frame.data);
+    } else {
+      if (!s.audio || !s.audioClock) return;
+      const dts = s.unwrapAudio.unwrap(frame.dts);
+      this.onAudio(this.toTimeline(s, dts), frame.data);
+    }
+  }
+
+  onEnd(): void {
+    if (this.ended) return;
+    this.finishSession();
+    this.ended = true;
+    this.emit('end');
+  }
+
+  // ---- sessions ----
+
+  /** startSession begins a publishing session (first, restart, or codec change): new init, discontinuity. */
+  startSession(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
+    if (this.session) this.finishSession();
+    const hadSegments = this.segments.length > 0;
+    this.ended = false;
+    this.sessionCount++;
+    const tracks: Fmp4Track[] = [];
+    if (video && (video.codec === 'avc' || video.codec === 'hevc')) {
+      tracks.push({ kind: 'video', id: VIDEO_TRACK_ID, codec: video.codec, timescale: VIDEO_TIMESCALE, config: video.config, width: video.width, height: video.height });
+    } else video = undefined;
+    if (audio && audio.codec === 'aac') {
+      tracks.push({ kind: 'audio', id: AUDIO_TRACK_ID, codec: 'aac', timescale: audio.sampleRate, config: audio.config, channels: audio.channels, sampleRate: audio.sampleRate });
+    } else audio = undefined;
+    if (tracks.length === 0) {
+      this.session = undefined;
+      return;
+    }
+    const init: HlsInit = {
+      uri: `init-${this.tag}-${this.sessionCount}.mp4`,
+      bytes: initSegment(tracks),
+      video,
+      audio,
+      codecs: [video?.codecString, audio?.codecString].filter(Boolean).join(','),
+    };
+    this.byUri.set(init.uri, init);
+    this.session = {
+      init,
+      video,
+      audio,
+      baseMs: this.lastEndMs,
+      unwrapVideo: new TimestampUnwrapper(),
+      unwrapAudio: new TimestampUnwrapper(),
+      audioClock: audio ? new AudioClock(audio.sampleRate, AAC_FRAME_SAMPLES) : undefined,
+    };
+    this.pendingDiscontinuity = hadSegments;
+    this.lastVideoTicks = -1;
+    this.emit('init');
+  }
+
+  /** finishSession flushes what is pending and closes the open segment. */
+  private finishSession(): void {
+    const last = this.pendingVideo[this.pendingVideo.length - 1];
+    if (last && last.duration === undefined) last.duration = Math.max(1, msToTicks(this.frameMs, VIDEO_TIMESCALE));
+    if (this.current) {
+      let endMs: number;
+      if (this.session?.video) endMs = last ? last.ms + this.frameMs : this.partStartMs;
+      else {
+        const a = this.pendingAudio[this.pendingAudio.length - 1];
+        endMs = a ? a.ms + (AAC_FRAME_SAMPLES * 1000) / (this.session?.audio?.sampleRate ?? 48000) : this.partStartMs;
+      }
+      this.flushPart(endMs);
+      this.closeSegment();
+    }
+    this.pendingVideo = [];
+    this.pendingAudio = [];
+    this.session = undefined;
+  }
+
+  private toTimeline(s: Session, dts: number): number {
+    if (s.firstDts === undefined) {
+      s.firstDts = dts;
+      s.wallAtBase = this.now();
+    }
+    return dts - s.firstDts + s.baseMs;
+  }
+
+  // ---- cutting ----
+
+  private onVideo(ms: number, ptsMs: number, keyframe: boolean, data: Buffer): void {
+    let ticks = msToTicks(ms, VIDEO_TIMESCALE);
+    if (ticks <= this.lastVideoTicks) ticks = this.lastVideoTicks + 1; // keep decode times increasing
+    const prev = this.pendingVideo[this.pendingVideo.length - 1];
+    if (prev) {
+      prev.duration = ticks - prev.ticks;
+      this.frameMs = Math.max(1, (ticks - prev.ticks) / (VIDEO_TIMESCALE / 1000));
+    }
+    this.lastVideoTicks = ticks;
+    const frame: PendingVideo = { ms, ticks, cto: msToTicks(ptsMs, VIDEO_TIMESCALE) - msToTicks(ms, VIDEO_TIMESCALE), keyframe, data };
+    if (!this.current) {
+      if (!keyframe) return; // wait for a keyframe: every segment starts decodable
+      this.openSegment(ms);
+    } else if (keyframe && ms - this.current.startMs >= this.targetMs - SEGMENT_CUT_TOLERANCE_MS) {
+      this.flushPart(ms);
+      this.closeSegment();
+      this.openSegment(ms);
+    } else if (ms + this.frameMs - this.partStartMs > this.partTargetMs && this.pendingVideo.length > 0) {
+      this.flushPart(ms);
+    }
+    this.pendingVideo.push(frame);
+  }
+
+  private onAudio(ms: number, data: Buffer): void {
+    const s = this.session!;
+    const ticks = s.audioClock!.place(ms);
+    const frame: PendingAudio = { ms, ticks, data };
+    if (s.video) {
+      if (!this.current || ms < this.current.startMs - this.frameMs) return; // before the first keyframe
+      this.pendingAudio.push(frame);
+      if (this.pendingAudio.length > MAX_PENDING_AUDIO_FRAMES) this.pendingAudio.shift();
+      return;
+    }
+    // Audio-only: audio drives the cuts; every AAC frame is a sync sample.
+    const frameMs = (AAC_FRAME_SAMPLES * 1000) / s.audio!.sampleRate;
+    if (!this.current) this.openSegment(ms);
+    else if (ms - this.current.startMs >= this.targetMs - SEGMENT_CUT_TOLERANCE_MS) {
+      this.flushPart(ms);
+      this.closeSegment();
+      this.openSegment(ms);
+    } else if (ms + frameMs - this.partStartMs > this.partTargetMs && this.pendingAudio.length > 0) {
+      this.flushPart(ms);
+    }
+    this.pendingAudio.push(frame);
+  }
+
+  private openSegment(ms: number): void {
+    const s = this.session!;
+    const msn = this.nextMsn++;
+    this.current = {
+      msn,
+      uri: `seg-${this.tag}-${msn}.m4s`,
+      startMs: ms,
+      durationMs: 0,
+      wallclock: (s.wallAtBase ?? this.now()) + (ms - s.baseMs),
+      discontinuity: this.pendingDiscontinuity,
+      init: s.init,
+      parts: [],
+      complete: false,
+    };
+    this.pendingDiscontinuity = false;
+    this.partStartMs = ms;
+  }
+
+  /** flushPart writes the pending samples before `endMs` as one part of the open segment. */
+  private flushPart(endMs: number): void {
+    const seg = this.current;
+    const s = this.session;
+    if (!seg || !s) return;
+    if (s.video && this.pendingVideo.length === 0) return; // audio waits for the next video part
+    const video = this.pendingVideo;
+    this.pendingVideo = [];
+    let n = 0;
+    while (n < this.pendingAudio.length && this.pendingAudio[n]!.ms < endMs) n++;
+    const audio = this.pendingAudio.splice(0, n);
+    if (video.length === 0 && audio.length === 0) return;
+    const runs: Fmp4TrackRun[] = [];
+    if (video.length > 0) {
+      runs.push({
+        trackId: VIDEO_TRACK_ID,
+        baseMediaDecodeTime: video[0]!.ticks,
+        video: true,
+        samples: video.map<Fmp4Sample>((f) => ({
+          duration: f.duration ?? 1,
+          flags: f.keyframe ? SAMPLE_FLAGS_SYNC : SAMPLE_FLAGS_NON_SYNC,
+          compositionTimeOffset: f.cto,
+          data: f.data,
+        })),
+      });
+    }
+    if (audio.length > 0) {
+      runs.push({
+        trackId: AUDIO_TRACK_ID,
+        baseMediaDecodeTime: audio[0]!.ticks,
+        video: false,
+        samples: audio.map<Fmp4Sample>((f, i) => ({
+          duration: i + 1 < audio.length ? audio[i + 1]!.ticks - f.ticks : AAC_FRAME_SAMPLES,
+          flags: 0,
+          compositionTimeOffset: 0,
+          data: f.data,
+        })),
+      });
+    }
+    // Part duration on the driving track's timeline (video when present).
+    let durationMs: number;
+    if (s.video) {
+      durationMs = video.reduce((acc, f) => acc + (f.duration ?? 0), 0) / (VIDEO_TIMESCALE / 1000);
+    } else {
+      const rate = s.audio!.sampleRate;
+      durationMs = (audio.reduce((acc, _f, i) => acc + runs[0]!.samples[i]!.duration, 0) * 1000) / rate;
+    }
+    const bytes = mediaFragment(++this.fragmentSequence, runs);
+    const id = this.nextPartId++;
+    const part: HlsPart = {
+      id,
+      msn: seg.msn,
+      index: seg.parts.length,
+      uri: `part-${this.tag}-${id}.m4s`,
+      durationMs,
+      independent: s.video ? video[0]!.keyframe : true,
+      bytes,
+    };
+    seg.parts.push(part);
+    seg.durationMs += durationMs;
+    this.byUri.set(part.uri, part);
+    this.partStartMs = endMs;
+    this.emit('part');
+  }
+
+  private closeSegment(): void {
+    const seg = this.current;
+    this.current = undefined;
+    if (!seg || seg.parts.length === 0) return;
+    // One buffer for the whole segment; parts become views into it (memory is held once).
+    seg.bytes = Buffer.concat(seg.parts.map((p) => p.bytes));
+    let off = 0;
+    for (const p of seg.parts) {
+      p.bytes = seg.bytes.subarray(off, off + p.bytes.length);
+      off += p.bytes.length;
+    }
+    seg.complete = true;
+    this.lastEndMs = seg.startMs + seg.durationMs;
+    this.maxSegmentSeconds = Math.max(this.maxSegmentSeconds, Math.round(seg.durationMs / 1000));
+    if (seg.durationMs > 0) this.peakBitsPerSecond = Math.max(this.peakBitsPerSecond, (seg.bytes.length * 8 * 1000) / seg.durationMs);
+    this.segments.push(seg);
+    this.byUri.set(seg.uri, seg);
+    this.evict();
+    this.emit('segment');
+  }
+
+  /** evict frees segments beyond the window (plus a small grace) and their parts. */
+  private evict(): void {
+    const keep = this.windowSegments + RETAINED_EXTRA_SEGMENTS;
+    while (this.segments.length > keep) {
+      const old = this.segments.shift()!;
+      this.noteEvicted(old);
+      this.byUri.delete(old.uri);
+      for (const p of old.parts) this.byUri.delete(p.uri);
+      if (!this.segments.some((x) => x.init === old.init) && this.current?.init !== old.init && this.session?.init !== old.init) {
+        this.byUri.delete(old.init.uri);
+      }
+    }
+  }
+
+  // ---- queries ----
+
+  /** resource finds an init segment, segment or part by its URI name. */
+  resource(name: string): { kind: 'init' | 'segment' | 'part'; bytes: Buffer } | undefined {
+    const r = this.byUri.get(name);
+    if (!r) return undefined;
+    if ('codecs' in r) return { kind: 'init', bytes: r.bytes };
+    if ('index' in r) return { kind: 'part', bytes: r.bytes };
+    return r.bytes ? { kind: 'segment', bytes: r.bytes } : undefined;
+  }
+
+  /** The init segment of the current (or last) session. */
+  get init(): HlsInit | undefined {
+    return this.session?.init ?? this.current?.init ?? this.segments[this.segments.length - 1]?.init;
+  }
+
+  /** The part URI the next part will have (EXT-X-PRELOAD-HINT). */
+  get nextPartUri(): string {
+    return `part-${this.tag}-${this.nextPartId}.m4s`;
+  }
+
+  /** Whether the part named `name` is the next one to be written (a preload-hinted request). */
+  isFuturePart(name: string): boolean {
+    const m = /^part-([0-9a-f]+)-(\d+)\.m4s$/.exec(name);
+    return !!m && m[1] === this.tag && Number(m[2]) >= this.nextPartId && Number(m[2]) <= this.nextPartId + 2;
+  }
+
+  /** Window segments (complete) shown in the playlist. */
+  windowed(): HlsSegment[] {
+    return this.segments.slice(-this.windowSegments);
+  }
+
+  /** lastPosition is the MSN and part index of the newest part (the in-progress segment's, if any). */
+  lastPosition(): { msn: number; part: number } | undefined {
+    const cur = this.current;
+    if (cur && cur.parts.length > 0) return { msn: cur.msn, part: cur.parts.length - 1 };
+    const last = this.segments[this.segments.length - 1];
+    if (last) return { msn: last.msn, part: last.parts.length - 1 };
+    return undefined;
+  }
+
+  /** lastCompleteMsn is the MSN of the newest complete segment, or -1. */
+  lastCompleteMsn(): number {
+    return this.segments[this.segments.length - 1]?.msn ?? -1;
+  }
+
+  /** hasReached tells whether a blocking request for (msn[, part]) can be answered now. */
+  hasReached(msn: number, part?: number): boolean {
+    if (this.ended) return true;
+    if (part === undefined) return this.lastCompleteMsn() >= msn;
+    const pos = this.lastPosition();
+    if (!pos) return false;
+    return pos.msn > msn || (pos.msn === msn && pos.part >= part);
+  }
+
+  /** EXT-X-TARGETDURATION: the configured target, raised if a segment ran longer. */
+  targetDurationSeconds(): number {
+    return Math.max(Math.ceil(this.targetMs / 1000), this.maxSegmentSeconds);
+  }
+
+  /** Estimated peak bandwidth in bits per second (for BANDWIDTH). */
+  bandwidth(): number {
+    if (this.peakBitsPerSecond > 0) return Math.ceil(this.peakBitsPerSecond * 1.1);
+    const cur = this.current;
+    if (cur && cur.durationMs > 0) {
+      const bytes = cur.parts.reduce((a, p) => a + p.bytes.length, 0);
+      return Math.ceil(((bytes * 8 * 1000) / cur.durationMs) * 1.1);
+    }
+    return 0;
+  }
+
+  /** frameRate estimate from the last video frame interval. */
+  frameRate(): number | undefined {
+    return this.init?.video ? Math.round((1000 / this.frameMs) * 1000) / 1000 : undefined;
+  }
+
+  /** playlistModel builds the media playlist model; reports describe sibling renditions. */
+  playlistModel(reports: RenditionReport[] = []): MediaPlaylistModel {
+    const win = this.windowed();
+    const target = this.targetDurationSeconds();
+    const all: HlsSegment[] = this.current && this.current.parts.length > 0 ? [...win, this.current] : [...win];
+    // Parts are listed for the segments ending within a few target durations of the live edge.
+    const edgeMs = all.length > 0 ? all[all.length - 1]!.startMs + all[all.length - 1]!.durationMs : 0;
+    const partHorizonMs = edgeMs - PART_LIST_TARGET_DURATIONS * target * 1000;
+    const evictedDiscontinuities = this.countEvictedDiscontinuities(win[0]?.msn ?? this.current?.msn ?? 0);
+    const segments: PlaylistSegment[] = all.map((seg) => ({
+      msn: seg.msn,
+      uri: seg.uri,
+      durationSeconds: seg.durationMs / 1000,
+      programDateTime: seg.wallclock,
+      discontinuity: seg.discontinuity,
+      mapUri: seg.init.uri,
+      complete: seg.complete,
+      parts:
+        seg.startMs + seg.durationMs > partHorizonMs || !seg.complete
+          ? seg.parts.map((p) => ({ uri: p.uri, durationSeconds: p.durationMs / 1000, independent: p.independent }))
+          : undefined,
+    }));
+    const partTarget = this.partTargetMs / 1000;
+    return {
+      targetDurationSeconds: target,
+      partTargetSeconds: partTarget,
+      mediaSequence: all[0]?.msn ?? this.current?.msn ?? this.nextMsn,
+      discontinuitySequence: evictedDiscontinuities,
+      segments,
+      holdBackSeconds: 3 * target,
+      partHoldBackSeconds: Math.round(3 * partTarget * 1000) / 1000,
+      canSkipUntilSeconds: 6 * target,
+      preloadHintUri: this.ended || !this.session ? undefined : this.nextPartUri,
+      ended: this.ended,
+      renditionReports: reports,
+    };
+  }
+
+  /** Discontinuity tags that have left the playlist (EXT-X-DISCONTINUITY-SEQUENCE). */
+  private countEvictedDiscontinuities(firstMsn: number): number {
+    return this.discontinuitySequence + this.segments.filter((s) => s.msn < firstMsn && s.discontinuity).length;
+  }
+
+  /** Memory held by segments and parts, bytes. */
+  memoryBytes(): number {
+    let n = 0;
+    for (const s of this.segments) n += s.bytes?.length ?? 0;
+    for (const p of this.current?.parts ?? []) n += p.bytes.length;
+    return n;
+  }
+
+  /** counts for stats. */
+  counts(): { segments: number; parts: number } {
+    return { segments: this.windowed().length, parts: this.nextPartId };
+  }
+
+  /** Evicted segments' discontinuities must still be counted once they leave memory. */
+  private noteEvicted(seg: HlsSegment): void {
+    if (seg.discontinuity) this.discontinuitySequence++;
+  }
+}
+
+function sameTrack(a: { config: Buffer } | undefined, b: { config: Buffer } | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.config.equals(b.config);
+}
