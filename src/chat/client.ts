@@ -1,0 +1,786 @@
+/**
+ * Client is one connection's protocol state machine: it handles commands,
+ * keeps subscriptions and writes replies and pushes through its Transport.
+ */
+import type { ChatNode, LocalChannel } from './node.js';
+import type { Transport, SharedBatch } from './transport/types.js';
+import {
+  decodeCommands,
+  encodeClientInfo,
+  encodeErrorReply,
+  encodePublication,
+  encodePush,
+  encodeReply,
+  parseChannel,
+  parseConnect,
+  parseHistory,
+  parsePublish,
+  parseRpc,
+  parseSubRefresh,
+  parseSubscribe,
+  parseToken,
+  rawJson,
+  wrapPush,
+  CodecError,
+  SubscribeFlag,
+  PING_TEXT,
+  type ClientInfo,
+  type Command,
+  type ConnectRequest,
+  type Publication,
+  type StreamPosition,
+} from './protocol/codec.js';
+import {
+  ChatError,
+  DisconnectError,
+  Disconnects,
+  Errors,
+  UnsubscribeCode,
+  disconnectReconnects,
+  type Disconnect,
+  type ProtocolError,
+} from './protocol/codes.js';
+import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
+import type { ChannelInfo } from './namespaces.js';
+import type { ChatUserInfo } from './hooks.js';
+
+/** MAX_INBOX bounds commands waiting to be processed on one connection. */
+const MAX_INBOX = 1024;
+/** MAX_RECOVERED caps publications returned by one recovery. */
+const MAX_RECOVERED = 10_000;
+
+const enum State {
+  Connecting,
+  Connected,
+  Closed,
+}
+
+/** SubEntry is one subscription of one client. */
+export interface SubEntry {
+  readonly client: Client;
+  readonly channel: string;
+  /** false while the subscribe is in progress: live pushes go to buffer. */
+  active: boolean;
+  buffer: { push: string; offset: number }[] | null;
+  recoverable: boolean;
+  positioned: boolean;
+  joinLeave: boolean;
+  presence: boolean;
+  serverSide: boolean;
+  chanInfo?: string;
+  expireAt: number;
+  expireTimer: NodeJS.Timeout | null;
+}
+
+/** SubscribeResultFields is the subscribe (or connect subs) result before encoding. */
+interface SubscribeOutcome {
+  body: string;
+  entry: SubEntry;
+  pending: { push: string; offset: number }[];
+  topOffset: number;
+}
+
+/** Client is a connection of one user through one transport. */
+export class Client {
+  readonly id: string;
+  readonly node: ChatNode;
+  readonly transport: Transport;
+  user = '';
+  info: string | undefined;
+  infoValue: unknown;
+  /** Unix seconds; 0 = never expires. */
+  expireAt = 0;
+  subs: Map<string, SubEntry> | null = null;
+  awaitingPong = false;
+  pingBucket = -1;
+  private state: State = State.Connecting;
+  private out: string[] | null = null;
+  private inbox: Command[] | null = null;
+  private processing = false;
+  private expireTimer: NodeJS.Timeout | null = null;
+  private uniStarted = false;
+
+  constructor(node: ChatNode, transport: Transport, id: string) {
+    this.node = node;
+    this.transport = transport;
+    this.id = id;
+  }
+
+  get connected(): boolean {
+    return this.state === State.Connected;
+  }
+
+  get closed(): boolean {
+    return this.state === State.Closed;
+  }
+
+  clientInfo(chanInfo?: string): ClientInfo {
+    const ci: ClientInfo = { user: this.user, client: this.id };
+    if (this.info !== undefined) ci.connInfo = this.info;
+    if (chanInfo !== undefined) ci.chanInfo = chanInfo;
+    return ci;
+  }
+
+  // ---- output ----
+
+  /** send queues one protocol message (reply or wrapped push) for the end of this tick. */
+  send(msg: string): void {
+    if (this.state === State.Closed) return;
+    if (this.out === null) {
+      this.out = [msg];
+      this.node.markDirty(this);
+    } else this.out.push(msg);
+  }
+
+  /** sendPush queues a push (unwrapped JSON), wrapping it for bidirectional transports. */
+  sendPush(push: string): void {
+    this.send(this.transport.unidirectional ? push : wrapPush(push));
+  }
+
+  /** flush writes queued messages now. */
+  flush(): void {
+    const out = this.out;
+    if (out === null) return;
+    this.out = null;
+    if (this.state === State.Closed) return;
+    this.transport.writeText(out);
+    this.node.metrics.messagesOut(out.length);
+    this.checkSlow();
+  }
+
+  /** writeShared writes a shared batch after anything queued before it. */
+  writeShared(batch: SharedBatch): void {
+    if (this.state === State.Closed) return;
+    if (this.out !== null) this.flush();
+    this.transport.writeShared(batch);
+    this.checkSlow();
+  }
+
+  private checkSlow(): void {
+    if (this.state !== State.Closed && this.transport.bufferedBytes() > this.node.config.writeQueueMaxBytes) {
+      this.disconnect(Disconnects.slow);
+    }
+  }
+
+  ping(): void {
+    if (this.state !== State.Connected) return;
+    if (this.transport.unidirectional) {
+      this.send(PING_TEXT);
+      return;
+    }
+    if (this.awaitingPong) {
+      this.disconnect(Disconnects.noPong);
+      return;
+    }
+    this.awaitingPong = true;
+    this.send(PING_TEXT);
+  }
+
+  // ---- input ----
+
+  /** onFrame handles one incoming frame of newline-separated commands. */
+  onFrame(text: string): void {
+    if (this.state === State.Closed) return;
+    this.awaitingPong = false;
+    let cmds: Command[];
+    try {
+      cmds = decodeCommands(text);
+    } catch (e) {
+      this.node.logger.debug({ client: this.id, err: (e as Error).message }, 'chat: bad frame');
+      this.disconnect(Disconnects.badRequest);
+      return;
+    }
+    if (this.inbox === null) this.inbox = cmds;
+    else {
+      if (this.inbox.length + cmds.length > MAX_INBOX) {
+        this.disconnect(Disconnects.badRequest);
+        return;
+      }
+      for (const c of cmds) this.inbox.push(c);
+    }
+    if (!this.processing) void this.process();
+  }
+
+  private async process(): Promise<void> {
+    this.processing = true;
+    try {
+      while (this.inbox !== null && this.inbox.length > 0 && this.state !== State.Closed) {
+        const cmd = this.inbox.shift()!;
+        if (this.inbox.length === 0) this.inbox = null;
+        const r = this.handle(cmd);
+        if (r !== undefined) await r;
+      }
+    } finally {
+      this.processing = false;
+    }
+  }
+
+  private handle(cmd: Command): Promise<void> | void {
+    if (cmd.method === 'pong') return;
+    this.node.metrics.messageIn(cmd.method);
+    if (this.state === State.Connecting) {
+      if (cmd.method !== 'connect') {
+        this.disconnect(Disconnects.badRequest);
+        return;
+      }
+      return this.guard(cmd, this.handleConnect(cmd.id, parseConnectSafe(cmd.params)));
+    }
+    if (cmd.method === 'unknown') {
+      this.replyError(cmd.id, Errors.methodNotFound);
+      return;
+    }
+    switch (cmd.method) {
+      case 'connect':
+        this.disconnect(Disconnects.badRequest);
+        return;
+      case 'subscribe':
+        return this.guard(cmd, () => this.handleSubscribe(cmd.id, cmd.params));
+      case 'unsubscribe':
+        return this.guard(cmd, () => this.handleUnsubscribe(cmd.id, cmd.params));
+      case 'publish':
+        return this.guard(cmd, () => this.handlePublish(cmd.id, cmd.params));
+      case 'presence':
+        return this.guard(cmd, () => this.handlePresence(cmd.id, cmd.params, false));
+      case 'presence_stats':
+        return this.guard(cmd, () => this.handlePresence(cmd.id, cmd.params, true));
+      case 'history':
+        return this.guard(cmd, () => this.handleHistory(cmd.id, cmd.params));
+      case 'ping':
+        this.send(encodeReply(cmd.id, 'ping', '{}'));
+        return;
+      case 'send':
+        return this.guard(cmd, () => this.node.onSend(this, cmd.params.data));
+      case 'rpc':
+        return this.guard(cmd, () => this.handleRpc(cmd.id, cmd.params));
+      case 'refresh':
+        return this.guard(cmd, () => this.handleRefresh(cmd.id, cmd.params));
+      case 'sub_refresh':
+        return this.guard(cmd, () => this.handleSubRefresh(cmd.id, cmd.params));
+    }
+  }
+
+  /** guard runs a handler and turns its errors into error replies or disconnects. */
+  private guard(cmd: Command, run: (() => Promise<void> | void) | Promise<void>): Promise<void> | void {
+    const onError = (e: unknown): void => {
+      if (e instanceof ChatError) {
+        if (cmd.id > 0) this.replyError(cmd.id, e.toProtocol());
+      } else if (e instanceof DisconnectError) this.disconnect(e.disconnect);
+      else if (e instanceof CodecError) this.disconnect(Disconnects.badRequest);
+      else {
+        this.node.logger.error({ err: e, client: this.id, method: cmd.method }, 'chat: command failed');
+        if (cmd.id > 0) this.replyError(cmd.id, Errors.internal);
+      }
+    };
+    try {
+      const r = typeof run === 'function' ? run() : run;
+      if (r !== undefined) return r.catch(onError);
+    } catch (e) {
+      onError(e);
+    }
+  }
+
+  private replyError(id: number, err: ProtocolError): void {
+    if (this.transport.unidirectional) {
+      // Unidirectional clients cannot get replies: a failed connect ends the connection.
+      this.disconnect(uniDisconnectFor(err));
+      return;
+    }
+    this.send(encodeErrorReply(id, err));
+  }
+
+  /** onUniConnect starts a unidirectional connection from its connect request JSON. */
+  onUniConnect(text: string): void {
+    if (this.uniStarted || this.state !== State.Connecting) return;
+    this.uniStarted = true;
+    let params: unknown;
+    try {
+      params = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      params = null;
+    }
+    if (typeof params !== 'object' || params === null || Array.isArray(params)) {
+      this.disconnect(Disconnects.badRequest);
+      return;
+    }
+    void this.handle({ id: 1, method: 'connect', params: params as Record<string, unknown> });
+  }
+
+  // ---- connect / refresh ----
+
+  private async handleConnect(id: number, req: ConnectRequest | Error): Promise<void> {
+    if (req instanceof Error) throw req;
+    const cfg = this.node.config;
+    let channels: string[] = [];
+    if (req.token !== '') {
+      const v = await verifyConnectionToken(this.node.tokenSecret, req.token);
+      this.user = v.user;
+      this.info = v.info;
+      this.infoValue = v.infoValue;
+      this.expireAt = v.expireAt;
+      channels = v.channels;
+    } else if (!cfg.anonymous) {
+      throw new ChatError(Errors.unauthorized);
+    }
+    if (this.state !== State.Connecting) return;
+    this.state = State.Connected;
+    this.node.register(this);
+    const nowSec = Math.floor(Date.now() / 1000);
+    let body = '{"client":"' + this.id + '","version":' + JSON.stringify(this.node.version);
+    if (this.expireAt > 0) {
+      body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - nowSec);
+      this.scheduleExpire();
+    }
+    const outcomes: { channel: string; o: SubscribeOutcome }[] = [];
+    for (const ch of channels) {
+      const info = this.node.namespaces.resolve(ch);
+      if (!info) continue;
+      if (this.subs && this.subs.has(ch)) continue;
+      const r = req.subs[ch];
+      try {
+        const o = await this.subscribeChannel(ch, info, {
+          recover: r?.recover ?? false,
+          epoch: r?.epoch ?? '',
+          offset: r?.offset ?? 0,
+          recoverable: true,
+          positioned: false,
+          joinLeave: true,
+          flag: 0,
+          serverSide: true,
+        });
+        outcomes.push({ channel: ch, o });
+      } catch (e) {
+        this.node.logger.warn({ err: e, channel: ch }, 'chat: server-side subscribe failed');
+      }
+    }
+    if (this.closed) return;
+    if (outcomes.length > 0) {
+      body += ',"subs":{' + outcomes.map((x) => JSON.stringify(x.channel) + ':' + x.o.body).join(',') + '}';
+    }
+    body += ',"ping":' + cfg.pingSeconds + (this.transport.unidirectional ? '' : ',"pong":true') + '}';
+    if (this.transport.unidirectional) this.sendPush(encodePush('', 'connect', body));
+    else this.send(encodeReply(id, 'connect', body));
+    for (const x of outcomes) this.activate(x.o);
+    this.node.startPing(this);
+  }
+
+  private scheduleExpire(): void {
+    if (this.expireTimer) clearTimeout(this.expireTimer);
+    this.expireTimer = null;
+    if (this.expireAt <= 0) return;
+    const delay = this.expireAt * 1000 - Date.now() + this.node.options.expiredCloseDelayMs;
+    this.expireTimer = setTimeout(() => {
+      this.expireTimer = null;
+      if (this.expireAt > 0 && this.expireAt * 1000 <= Date.now()) this.disconnect(Disconnects.expired);
+      else this.scheduleExpire();
+    }, Math.max(0, Math.min(delay, 2 ** 31 - 1)));
+    this.expireTimer.unref();
+  }
+
+  private async handleRefresh(id: number, params: Record<string, unknown>): Promise<void> {
+    const token = parseToken(params);
+    let v;
+    try {
+      v = await verifyConnectionToken(this.node.tokenSecret, token);
+    } catch (e) {
+      if (e instanceof ChatError && e.code === Errors.tokenExpired.code) throw new DisconnectError(Disconnects.expired);
+      throw e;
+    }
+    if (v.user !== this.user) throw new DisconnectError(Disconnects.invalidToken);
+    this.applyRefresh(v.expireAt, v.info);
+    let body = '{"client":"' + this.id + '","version":' + JSON.stringify(this.node.version);
+    if (this.expireAt > 0) body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - Math.floor(Date.now() / 1000));
+    this.send(encodeReply(id, 'refresh', body + '}'));
+  }
+
+  /** applyRefresh sets a new expiry (0 = never) and optionally new info. */
+  applyRefresh(expireAt: number, info?: string): void {
+    this.expireAt = expireAt;
+    if (info !== undefined) {
+      this.info = info;
+      this.infoValue = JSON.parse(info);
+    }
+    this.scheduleExpire();
+  }
+
+  private async handleSubRefresh(id: number, params: Record<string, unknown>): Promise<void> {
+    const { channel, token } = parseSubRefresh(params);
+    const entry = this.subs?.get(channel);
+    if (!entry) throw new ChatError(Errors.permissionDenied);
+    const v = await verifySubscriptionToken(this.node.tokenSecret, token, this.user, channel);
+    entry.expireAt = v.expireAt;
+    this.scheduleSubExpire(entry);
+    let body = '{';
+    if (v.expireAt > 0) body += '"expires":true,"ttl":' + Math.max(0, v.expireAt - Math.floor(Date.now() / 1000));
+    this.send(encodeReply(id, 'sub_refresh', body + '}'));
+  }
+
+  private scheduleSubExpire(entry: SubEntry): void {
+    if (entry.expireTimer) clearTimeout(entry.expireTimer);
+    entry.expireTimer = null;
+    if (entry.expireAt <= 0) return;
+    const delay = entry.expireAt * 1000 - Date.now() + this.node.options.expiredCloseDelayMs;
+    entry.expireTimer = setTimeout(() => {
+      entry.expireTimer = null;
+      if (this.subs?.get(entry.channel) !== entry) return;
+      if (entry.expireAt > 0 && entry.expireAt * 1000 <= Date.now()) {
+        void this.unsubscribeChannel(entry.channel, { code: UnsubscribeCode.expired, reason: 'subscription expired' });
+      } else this.scheduleSubExpire(entry);
+    }, Math.max(0, Math.min(delay, 2 ** 31 - 1)));
+    entry.expireTimer.unref();
+  }
+
+  // ---- subscriptions ----
+
+  private async handleSubscribe(id: number, params: Record<string, unknown>): Promise<void> {
+    const req = parseSubscribe(params);
+    const ch = req.channel;
+    const info = this.node.namespaces.resolve(ch);
+    if (!info) throw new ChatError(Errors.unknownChannel);
+    if (this.subs?.has(ch)) throw new ChatError(Errors.alreadySubscribed);
+    if ((this.subs?.size ?? 0) >= this.node.config.maxChannelsPerConnection) throw new ChatError(Errors.limitExceeded);
+    let chanInfo: string | undefined;
+    let expireAt = 0;
+    if (req.token !== '') {
+      const v = await verifySubscriptionToken(this.node.tokenSecret, req.token, this.user, ch);
+      chanInfo = v.info;
+      expireAt = v.expireAt;
+    } else {
+      if (info.private) throw new ChatError(Errors.permissionDenied);
+      if (this.user === '' && !info.options.allowSubscribeForAnonymous) throw new ChatError(Errors.permissionDenied);
+      if (info.users !== null && !info.users.includes(this.user)) throw new ChatError(Errors.permissionDenied);
+    }
+    if (this.closed) return;
+    if (this.subs?.has(ch)) throw new ChatError(Errors.alreadySubscribed);
+    const o = await this.subscribeChannel(ch, info, {
+      recover: req.recover,
+      epoch: req.epoch,
+      offset: req.offset,
+      recoverable: req.recoverable,
+      positioned: req.positioned,
+      joinLeave: req.joinLeave,
+      flag: req.flag,
+      serverSide: false,
+      chanInfo,
+      expireAt,
+    });
+    if (this.closed) return;
+    this.send(encodeReply(id, 'subscribe', o.body));
+    this.activate(o);
+  }
+
+  /**
+   * subscribeChannel adds a subscription (inactive: live pushes are buffered),
+   * reads the stream position or recovers, and returns the result body; the
+   * caller writes it and then calls activate().
+   */
+  private async subscribeChannel(
+    ch: string,
+    info: ChannelInfo,
+    o: {
+      recover: boolean;
+      epoch: string;
+      offset: number;
+      recoverable: boolean;
+      positioned: boolean;
+      joinLeave: boolean;
+      flag: number;
+      serverSide: boolean;
+      chanInfo?: string;
+      expireAt?: number;
+    },
+  ): Promise<SubscribeOutcome> {
+    const node = this.node;
+    const ns = info.options;
+    const history = ns.historySize > 0;
+    const recoverable = history && (o.recoverable || o.recover || ns.forceRecovery);
+    const positioned = recoverable || (history && o.positioned);
+    const entry: SubEntry = {
+      client: this,
+      channel: ch,
+      active: false,
+      buffer: [],
+      recoverable,
+      positioned,
+      joinLeave: ns.joinLeave && o.joinLeave,
+      presence: ns.presence,
+      serverSide: o.serverSide,
+      chanInfo: o.chanInfo,
+      expireAt: o.expireAt ?? 0,
+      expireTimer: null,
+    };
+    if (this.subs === null) this.subs = new Map();
+    this.subs.set(ch, entry);
+    try {
+      await node.addSubscriber(entry);
+      let body = '{';
+      const parts: string[] = [];
+      if (entry.expireAt > 0) {
+        parts.push('"expires":true', '"ttl":' + Math.max(0, entry.expireAt - Math.floor(Date.now() / 1000)));
+      }
+      let topOffset = 0;
+      if (positioned) {
+        const wasRecovering = recoverable && o.recover;
+        let position: StreamPosition;
+        let pubs: Publication[] = [];
+        let recovered = false;
+        if (wasRecovering) {
+          const res = await node.broker.history(ch, {
+            since: { offset: o.offset, epoch: o.epoch },
+            limit: Math.min(ns.historySize, MAX_RECOVERED),
+            metaTtlSeconds: node.historyMetaTtlSeconds,
+          });
+          position = res.position;
+          pubs = res.publications;
+          recovered = isRecovered(pubs, position, o.offset, o.epoch);
+          if (!recovered && (o.flag & SubscribeFlag.rejectUnrecovered) !== 0) throw new ChatError(Errors.unrecoverablePosition);
+        } else {
+          position = (await node.broker.history(ch, { limit: 0, metaTtlSeconds: node.historyMetaTtlSeconds })).position;
+        }
+        topOffset = position.offset;
+        if (recoverable) parts.push('"recoverable":true');
+        parts.push('"epoch":' + JSON.stringify(position.epoch));
+        if (pubs.length > 0) parts.push('"publications":[' + pubs.map(encodePublication).join(',') + ']');
+        if (recovered) parts.push('"recovered":true');
+        if (position.offset > 0) parts.push('"offset":' + position.offset);
+        parts.push('"positioned":true');
+        if (wasRecovering) parts.push('"was_recovering":true');
+      }
+      body += parts.join(',') + '}';
+      if (this.closed || this.subs?.get(ch) !== entry) throw new ChatError(Errors.internal);
+      if (entry.presence) await node.presence.addPresence(ch, this.id, this.clientInfo(entry.chanInfo), node.presenceTtlSeconds);
+      if (ns.joinLeave) void node.broker.publishJoin(ch, this.clientInfo(entry.chanInfo)).catch(() => undefined);
+      this.scheduleSubExpire(entry);
+      return { body, entry, pending: [], topOffset };
+    } catch (e) {
+      if (this.subs?.get(ch) === entry) {
+        this.subs.delete(ch);
+        node.removeSubscriber(entry);
+      }
+      throw e;
+    }
+  }
+
+  /** activate delivers what arrived during the subscribe (after its reply) and makes the subscription live. */
+  private activate(o: SubscribeOutcome): void {
+    const entry = o.entry;
+    if (this.subs?.get(entry.channel) !== entry) return;
+    this.node.flushChannel(entry.channel);
+    const buf = entry.buffer;
+    entry.buffer = null;
+    entry.active = true;
+    if (buf) {
+      for (const b of buf) {
+        if (entry.positioned && b.offset > 0 && b.offset <= o.topOffset) continue;
+        this.sendPush(b.push);
+      }
+    }
+  }
+
+  private async handleUnsubscribe(id: number, params: Record<string, unknown>): Promise<void> {
+    const ch = parseChannel(params);
+    await this.unsubscribeChannel(ch, null);
+    this.send(encodeReply(id, 'unsubscribe', '{}'));
+  }
+
+  /** unsubscribeChannel removes a subscription; with a push, the client is told (server-side unsubscribe). */
+  async unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void> {
+    const entry = this.subs?.get(ch);
+    if (!entry) return;
+    this.subs!.delete(ch);
+    if (entry.expireTimer) clearTimeout(entry.expireTimer);
+    this.node.removeSubscriber(entry);
+    if (push) this.sendPush(encodePush(ch, 'unsubscribe', '{"code":' + push.code + ',"reason":' + JSON.stringify(push.reason) + '}'));
+    await this.leaveChannel(entry);
+  }
+
+  private async leaveChannel(entry: SubEntry): Promise<void> {
+    const node = this.node;
+    const ns = node.namespaces.resolve(entry.channel)?.options;
+    try {
+      if (entry.presence) await node.presence.removePresence(entry.channel, this.id);
+      if (ns?.joinLeave) await node.broker.publishLeave(entry.channel, this.clientInfo(entry.chanInfo));
+    } catch (e) {
+      node.logger.warn({ err: e, channel: entry.channel }, 'chat: leave failed');
+    }
+  }
+
+  /** serverSubscribe subscribes this client by the server (API subscribe) and pushes `subscribe`. */
+  async serverSubscribe(ch: string, chanInfo?: string): Promise<void> {
+    if (this.state !== State.Connected || this.subs?.has(ch)) return;
+    const info = this.node.namespaces.resolve(ch);
+    if (!info) return;
+    const o = await this.subscribeChannel(ch, info, {
+      recover: false,
+      epoch: '',
+      offset: 0,
+      recoverable: true,
+      positioned: false,
+      joinLeave: true,
+      flag: 0,
+      serverSide: true,
+      chanInfo,
+    });
+    if (this.closed) return;
+    this.sendPush(encodePush(ch, 'subscribe', o.body));
+    this.activate(o);
+  }
+
+  // ---- publish / presence / history / rpc ----
+
+  private async handlePublish(id: number, params: Record<string, unknown>): Promise<void> {
+    const req = parsePublish(params);
+    const info = this.node.namespaces.resolve(req.channel);
+    if (!info) throw new ChatError(Errors.unknownChannel);
+    if (!info.options.allowPublishForClient) throw new ChatError(Errors.permissionDenied);
+    if (info.private && !this.subs?.has(req.channel)) throw new ChatError(Errors.permissionDenied);
+    if (info.users !== null && !info.users.includes(this.user)) throw new ChatError(Errors.permissionDenied);
+    let data: unknown = req.data;
+    for (const hook of this.node.publishHooks) {
+      const d = await hook.onPublish({
+        channel: req.channel,
+        clientId: this.id,
+        user: this.user,
+        info: this.infoValue as ChatUserInfo | undefined,
+        data,
+      });
+      if (d.action === 'reject') throw new ChatError({ code: d.code, message: d.message, temporary: d.temporary });
+      if (d.action === 'handled') {
+        this.send(encodeReply(id, 'publish', d.reply === undefined ? '{}' : JSON.stringify(d.reply)));
+        return;
+      }
+      if (d.data !== undefined) data = d.data;
+    }
+    const entry = this.subs?.get(req.channel);
+    await this.node.publish(req.channel, { data: rawJson(data)!, info: this.clientInfo(entry?.chanInfo) });
+    this.send(encodeReply(id, 'publish', '{}'));
+  }
+
+  private checkReadable(ch: string): ChannelInfo {
+    const info = this.node.namespaces.resolve(ch);
+    if (!info) throw new ChatError(Errors.unknownChannel);
+    if ((info.private || info.users !== null) && !this.subs?.has(ch)) throw new ChatError(Errors.permissionDenied);
+    if (this.user === '' && !info.options.allowSubscribeForAnonymous) throw new ChatError(Errors.permissionDenied);
+    return info;
+  }
+
+  private async handlePresence(id: number, params: Record<string, unknown>, stats: boolean): Promise<void> {
+    const ch = parseChannel(params);
+    const info = this.checkReadable(ch);
+    if (!info.options.presence) throw new ChatError(Errors.notAvailable);
+    if (stats) {
+      const s = await this.node.presence.presenceStats(ch);
+      this.send(encodeReply(id, 'presence_stats', '{"num_clients":' + s.numClients + ',"num_users":' + s.numUsers + '}'));
+    } else {
+      const p = await this.node.presence.presence(ch);
+      this.send(encodeReply(id, 'presence', '{"presence":' + encodePresenceMap(p) + '}'));
+    }
+  }
+
+  private async handleHistory(id: number, params: Record<string, unknown>): Promise<void> {
+    const req = parseHistory(params);
+    const info = this.checkReadable(req.channel);
+    if (info.options.historySize <= 0) throw new ChatError(Errors.notAvailable);
+    const res = await this.node.history(req.channel, req.limit, req.since, req.reverse);
+    this.send(encodeReply(id, 'history', encodeHistoryResult(res.publications, res.position)));
+  }
+
+  private async handleRpc(id: number, params: Record<string, unknown>): Promise<void> {
+    const req = parseRpc(params);
+    const h = this.node.rpcHandlers.get(req.method);
+    if (!h) throw new ChatError(Errors.methodNotFound);
+    let result: unknown;
+    try {
+      result = await h({ clientId: this.id, user: this.user, info: this.infoValue as ChatUserInfo | undefined, data: req.data });
+    } catch (e) {
+      const ce = e as { code?: unknown; message?: unknown };
+      if (typeof ce?.code === 'number' && typeof ce.message === 'string') throw new ChatError({ code: ce.code, message: ce.message });
+      throw e;
+    }
+    this.send(encodeReply(id, 'rpc', result === undefined ? '{}' : '{"data":' + JSON.stringify(result) + '}'));
+  }
+
+  // ---- teardown ----
+
+  /** disconnect closes the connection with a code and cleans up its state. */
+  disconnect(d: Disconnect): void {
+    if (this.state === State.Closed) return;
+    const wasConnected = this.state === State.Connected;
+    if (this.out !== null && d.code !== Disconnects.slow.code) this.flush();
+    this.out = null;
+    this.state = State.Closed;
+    this.inbox = null;
+    if (this.expireTimer) clearTimeout(this.expireTimer);
+    this.expireTimer = null;
+    this.node.metrics.disconnect(d.code);
+    if (this.transport.unidirectional) {
+      this.transport.writeText([
+        encodePush('', 'disconnect', '{"code":' + d.code + ',"reason":' + JSON.stringify(d.reason) + ',"reconnect":' + disconnectReconnects(d.code) + '}'),
+      ]);
+    }
+    this.transport.close(d);
+    this.cleanup(wasConnected);
+  }
+
+  /** onTransportClosed is called when the peer went away. */
+  onTransportClosed(): void {
+    if (this.state === State.Closed) return;
+    const wasConnected = this.state === State.Connected;
+    this.state = State.Closed;
+    this.out = null;
+    this.inbox = null;
+    if (this.expireTimer) clearTimeout(this.expireTimer);
+    this.expireTimer = null;
+    this.node.metrics.disconnect(Disconnects.connectionClosed.code);
+    this.cleanup(wasConnected);
+  }
+
+  private cleanup(wasConnected: boolean): void {
+    const subs = this.subs;
+    this.subs = null;
+    if (wasConnected) this.node.unregister(this);
+    if (subs) {
+      for (const entry of subs.values()) {
+        if (entry.expireTimer) clearTimeout(entry.expireTimer);
+        this.node.removeSubscriber(entry);
+        void this.leaveChannel(entry);
+      }
+    }
+  }
+}
+
+/** uniDisconnectFor maps a connect error to the disconnect a unidirectional client gets. */
+function uniDisconnectFor(err: ProtocolError): Disconnect {
+  if (err.code === Errors.tokenExpired.code) return { code: Disconnects.expired.code, reason: 'token expired' };
+  if (err.code === Errors.unauthorized.code) return Disconnects.invalidToken;
+  if (err.temporary) return Disconnects.serverError;
+  return Disconnects.badRequest;
+}
+
+function parseConnectSafe(p: Record<string, unknown>): ConnectRequest | Error {
+  try {
+    return parseConnect(p);
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+/** isRecovered tells whether publications after `offset` were all returned (Centrifugo's rule). */
+export function isRecovered(pubs: Publication[], top: StreamPosition, offset: number, epoch: string): boolean {
+  if (epoch !== '' && epoch !== top.epoch) return false;
+  if (pubs.length === 0) return top.offset === offset;
+  return pubs[0]!.offset === offset + 1 && pubs[pubs.length - 1]!.offset === top.offset;
+}
+
+export function encodePresenceMap(p: Record<string, ClientInfo>): string {
+  const parts: string[] = [];
+  for (const id in p) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(p[id]!));
+  return '{' + parts.join(',') + '}';
+}
+
+export function encodeHistoryResult(pubs: Publication[], position: StreamPosition): string {
+  let s = '{"publications":[' + pubs.map(encodePublication).join(',') + '],"epoch":' + JSON.stringify(position.epoch);
+  if (position.offset > 0) s += ',"offset":' + position.offset;
+  return s + '}';
+}
+
+export type { LocalChannel };

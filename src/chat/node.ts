@@ -1,0 +1,526 @@
+/**
+ * ChatNode is the server side of one onair chat process: the registry of
+ * connected clients, the local channel hub that fans publications out to
+ * subscribers (encoded once per batch, same bytes for every connection),
+ * the ping wheel, and the glue to the Broker and PresenceManager.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '../observability/logger.js';
+import type { OnairConfig } from '../config/schema.js';
+import type { PublishHook, RpcHandler } from './hooks.js';
+import { Namespaces, HISTORY_META_TTL_SECONDS } from './namespaces.js';
+import { Client, type SubEntry } from './client.js';
+import type { Transport } from './transport/types.js';
+import { SharedBatch } from './transport/types.js';
+import {
+  encodeClientInfo,
+  encodePublication,
+  encodePush,
+  type ClientInfo,
+  type Publication,
+  type StreamPosition,
+} from './protocol/codec.js';
+import { ChatError, Disconnects, Errors, UnsubscribeCode, type Disconnect } from './protocol/codes.js';
+import type { Broker, BrokerEventHandler, ControlMessage, HistoryResult, NodeInfo, PresenceManager } from './broker/types.js';
+import type { ChatMetrics } from './metrics.js';
+
+/** VERSION is reported in connect replies and node info. */
+export const VERSION = 'onair-0.1.0';
+const PING_TICK_MS = 1000;
+const SURVEY_TIMEOUT_MS = 1000;
+
+/** ChatNodeOptions are tunables not in the config file (tests shorten them). */
+export interface ChatNodeOptions {
+  /** Grace after a token's expiry before the connection is closed with 3005. */
+  expiredCloseDelayMs: number;
+  /** Presence entries expire this long after their last refresh. */
+  presenceTtlSeconds: number;
+  /** How often presence entries are refreshed. */
+  presenceRefreshMs: number;
+  /** How often nodes announce themselves (info API). */
+  nodeInfoIntervalMs: number;
+}
+
+export const DEFAULT_NODE_OPTIONS: ChatNodeOptions = {
+  expiredCloseDelayMs: 5000,
+  presenceTtlSeconds: 60,
+  presenceRefreshMs: 25_000,
+  nodeInfoIntervalMs: 3000,
+};
+
+/** LocalChannel is one channel with subscribers on this node. */
+export interface LocalChannel {
+  name: string;
+  entries: Set<SubEntry>;
+  /** Pushes waiting for the end of the tick, with their offsets (0 if none). */
+  pending: string[];
+  pendingOffsets: number[];
+  lastOffset: number;
+  epoch: string;
+  joinLeaveCount: number;
+}
+
+/** ChatNode owns clients and channels of one process. */
+export class ChatNode implements BrokerEventHandler {
+  readonly uid = randomUUID();
+  readonly name: string;
+  readonly version = VERSION;
+  readonly config: OnairConfig['chat'];
+  readonly logger: Logger;
+  readonly namespaces: Namespaces;
+  readonly broker: Broker;
+  readonly presence: PresenceManager;
+  readonly metrics: ChatMetrics;
+  readonly tokenSecret: string;
+  readonly options: ChatNodeOptions;
+  readonly publishHooks: PublishHook[] = [];
+  readonly rpcHandlers = new Map<string, RpcHandler>();
+  readonly historyMetaTtlSeconds = HISTORY_META_TTL_SECONDS;
+  sendHandler: ((client: Client, data: unknown) => void) | null = null;
+
+  private readonly clients = new Map<string, Client>();
+  private readonly users = new Map<string, Set<Client>>();
+  private readonly channels = new Map<string, LocalChannel>();
+  private readonly dirtyClients = new Set<Client>();
+  private readonly dirtyChannels = new Set<LocalChannel>();
+  private flushScheduled = false;
+  private readonly pingBuckets: Set<Client>[];
+  private pingTick = 0;
+  private pingSeq = 0;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private presenceTimer: NodeJS.Timeout | null = null;
+  private nodeInfoTimer: NodeJS.Timeout | null = null;
+  private readonly startedAt = Date.now();
+  private readonly nodes = new Map<string, { info: NodeInfo; seenAt: number }>();
+  private readonly surveys = new Map<string, { replies: Map<string, unknown>; done: () => void }>();
+  private stopped = false;
+
+  constructor(deps: {
+    config: OnairConfig['chat'];
+    logger: Logger;
+    broker: Broker;
+    presence: PresenceManager;
+    metrics: ChatMetrics;
+    tokenSecret: string;
+    name?: string;
+    options?: Partial<ChatNodeOptions>;
+  }) {
+    this.config = deps.config;
+    this.logger = deps.logger;
+    this.broker = deps.broker;
+    this.presence = deps.presence;
+    this.metrics = deps.metrics;
+    this.tokenSecret = deps.tokenSecret;
+    this.name = deps.name ?? this.uid.slice(0, 8);
+    this.options = { ...DEFAULT_NODE_OPTIONS, ...deps.options };
+    this.namespaces = new Namespaces(deps.config.namespaces);
+    this.pingBuckets = Array.from({ length: deps.config.pingSeconds }, () => new Set<Client>());
+  }
+
+  get presenceTtlSeconds(): number {
+    return this.options.presenceTtlSeconds;
+  }
+
+  async start(): Promise<void> {
+    await this.broker.start(this);
+    this.pingTimer = setInterval(() => this.onPingTick(), PING_TICK_MS);
+    this.pingTimer.unref();
+    this.presenceTimer = setInterval(() => void this.refreshPresence(), this.options.presenceRefreshMs);
+    this.presenceTimer.unref();
+    this.nodeInfoTimer = setInterval(() => void this.announce(), this.options.nodeInfoIntervalMs);
+    this.nodeInfoTimer.unref();
+    await this.announce();
+  }
+
+  /** stop closes every connection with 3001 shutdown and stops timers (the broker is closed by the owner). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of [this.pingTimer, this.presenceTimer, this.nodeInfoTimer]) if (t) clearInterval(t);
+    this.pingTimer = this.presenceTimer = this.nodeInfoTimer = null;
+    for (const c of [...this.clients.values()]) c.disconnect(Disconnects.shutdown);
+    for (const c of [...this.pending]) c.disconnect(Disconnects.shutdown);
+    this.flushAll();
+    for (const s of this.surveys.values()) s.done();
+  }
+
+  // ---- clients ----
+
+  /** pending holds accepted connections that have not sent connect yet. */
+  private readonly pending = new Set<Client>();
+
+  /** accept creates a Client for a new transport connection. */
+  accept(transport: Transport): Client {
+    const c = new Client(this, transport, randomUUID());
+    this.pending.add(c);
+    return c;
+  }
+
+  /** forget drops a client that never connected. */
+  forget(c: Client): void {
+    this.pending.delete(c);
+  }
+
+  register(c: Client): void {
+    this.pending.delete(c);
+    this.clients.set(c.id, c);
+    if (c.user !== '') {
+      let s = this.users.get(c.user);
+      if (!s) {
+        s = new Set();
+        this.users.set(c.user, s);
+      }
+      s.add(c);
+    }
+  }
+
+  unregister(c: Client): void {
+    this.pending.delete(c);
+    this.clients.delete(c.id);
+    if (c.pingBucket >= 0) this.pingBuckets[c.pingBucket]?.delete(c);
+    this.dirtyClients.delete(c);
+    if (c.user !== '') {
+      const s = this.users.get(c.user);
+      if (s) {
+        s.delete(c);
+        if (s.size === 0) this.users.delete(c.user);
+      }
+    }
+  }
+
+  startPing(c: Client): void {
+    const b = this.pingSeq++ % this.pingBuckets.length;
+    c.pingBucket = b;
+    this.pingBuckets[b]!.add(c);
+  }
+
+  private onPingTick(): void {
+    const bucket = this.pingBuckets[this.pingTick++ % this.pingBuckets.length]!;
+    for (const c of bucket) c.ping();
+  }
+
+  numClients(): number {
+    return this.clients.size;
+  }
+
+  numUsers(): number {
+    return this.users.size;
+  }
+
+  numChannels(): number {
+    return this.channels.size;
+  }
+
+  numSubscriptions(): number {
+    let n = 0;
+    for (const ch of this.channels.values()) n += ch.entries.size;
+    return n;
+  }
+
+  // ---- output scheduling ----
+
+  markDirty(c: Client): void {
+    this.dirtyClients.add(c);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushAll());
+  }
+
+  private flushAll(): void {
+    this.flushScheduled = false;
+    for (const ch of this.dirtyChannels) this.flushLocal(ch);
+    this.dirtyChannels.clear();
+    for (const c of this.dirtyClients) c.flush();
+    this.dirtyClients.clear();
+  }
+
+  /** flushChannel writes a channel's pending pushes now (before its subscriber set changes). */
+  flushChannel(name: string): void {
+    const ch = this.channels.get(name);
+    if (ch && ch.pending.length > 0) {
+      this.flushLocal(ch);
+      this.dirtyChannels.delete(ch);
+    }
+  }
+
+  private flushLocal(ch: LocalChannel): void {
+    const n = ch.pending.length;
+    if (n === 0) return;
+    const pushes = ch.pending;
+    const offsets = ch.pendingOffsets;
+    ch.pending = [];
+    ch.pendingOffsets = [];
+    const batch = new SharedBatch(pushes);
+    let delivered = 0;
+    for (const e of ch.entries) {
+      if (e.active) {
+        e.client.writeShared(batch);
+        delivered++;
+      } else if (e.buffer) {
+        for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
+      }
+    }
+    this.metrics.messagesOut(delivered * n);
+  }
+
+  // ---- hub ----
+
+  /** addSubscriber adds an (inactive) subscription; the first on a channel subscribes the node at the broker. */
+  async addSubscriber(e: SubEntry): Promise<void> {
+    let ch = this.channels.get(e.channel);
+    if (!ch) {
+      ch = { name: e.channel, entries: new Set(), pending: [], pendingOffsets: [], lastOffset: 0, epoch: '', joinLeaveCount: 0 };
+      this.channels.set(e.channel, ch);
+      ch.entries.add(e);
+      if (e.joinLeave) ch.joinLeaveCount++;
+      try {
+        await this.broker.subscribe(e.channel);
+      } catch (err) {
+        this.removeSubscriber(e);
+        throw new ChatError(Errors.internal);
+      }
+      return;
+    }
+    ch.entries.add(e);
+    if (e.joinLeave) ch.joinLeaveCount++;
+  }
+
+  removeSubscriber(e: SubEntry): void {
+    const ch = this.channels.get(e.channel);
+    if (!ch || !ch.entries.has(e)) return;
+    this.flushChannel(e.channel);
+    ch.entries.delete(e);
+    if (e.joinLeave) ch.joinLeaveCount--;
+    if (ch.entries.size === 0) {
+      this.channels.delete(e.channel);
+      this.dirtyChannels.delete(ch);
+      if (!this.stopped) void this.broker.unsubscribe(e.channel).catch((err) => this.logger.warn({ err }, 'chat: broker unsubscribe failed'));
+    }
+  }
+
+  onPublication(channel: string, pub: Publication, epoch: string): void {
+    const ch = this.channels.get(channel);
+    if (!ch) return;
+    const offset = pub.offset ?? 0;
+    if (offset > 0) {
+      if (ch.lastOffset > 0 && (epoch !== ch.epoch || offset > ch.lastOffset + 1)) {
+        this.insufficientState(ch);
+      } else if (ch.lastOffset > 0 && offset <= ch.lastOffset && epoch === ch.epoch) {
+        return; // duplicate
+      }
+      ch.lastOffset = offset;
+      ch.epoch = epoch;
+    }
+    ch.pending.push(encodePush(channel, 'pub', encodePublication(pub)));
+    ch.pendingOffsets.push(offset);
+    this.dirtyChannels.add(ch);
+    this.scheduleFlush();
+  }
+
+  /** insufficientState makes positioned subscribers of a channel resubscribe (and recover) after a gap. */
+  private insufficientState(ch: LocalChannel): void {
+    this.logger.warn({ channel: ch.name }, 'chat: publication stream gap, resubscribing positioned clients');
+    for (const e of [...ch.entries]) {
+      if (!e.positioned) continue;
+      void e.client.unsubscribeChannel(ch.name, { code: UnsubscribeCode.insufficientState, reason: 'insufficient state' });
+    }
+  }
+
+  onResync(): void {
+    for (const ch of [...this.channels.values()]) {
+      ch.lastOffset = 0;
+      this.insufficientState(ch);
+    }
+  }
+
+  onJoin(channel: string, info: ClientInfo): void {
+    this.joinLeave(channel, 'join', info);
+  }
+
+  onLeave(channel: string, info: ClientInfo): void {
+    this.joinLeave(channel, 'leave', info);
+  }
+
+  private joinLeave(channel: string, type: 'join' | 'leave', info: ClientInfo): void {
+    const ch = this.channels.get(channel);
+    if (!ch || ch.joinLeaveCount === 0) return;
+    const push = encodePush(channel, type, '{"info":' + encodeClientInfo(info) + '}');
+    for (const e of ch.entries) {
+      if (!e.joinLeave) continue;
+      if (e.active) e.client.sendPush(push);
+      else e.buffer?.push({ push, offset: 0 });
+    }
+  }
+
+  onControl(msg: ControlMessage): void {
+    switch (msg.type) {
+      case 'disconnect': {
+        for (const c of this.matchClients(msg.user, msg.client)) {
+          if (msg.whitelist?.includes(c.id)) continue;
+          c.disconnect({ code: msg.code, reason: msg.reason });
+        }
+        return;
+      }
+      case 'unsubscribe':
+        for (const c of this.matchClients(msg.user, msg.client)) {
+          void c.unsubscribeChannel(msg.channel, { code: UnsubscribeCode.server, reason: 'server unsubscribe' });
+        }
+        return;
+      case 'subscribe':
+        for (const c of this.matchClients(msg.user, msg.client)) {
+          void c.serverSubscribe(msg.channel, msg.chanInfo).catch((err) => this.logger.warn({ err }, 'chat: server subscribe failed'));
+        }
+        return;
+      case 'refresh':
+        for (const c of this.matchClients(msg.user, msg.client)) {
+          if (msg.expired) c.disconnect(Disconnects.expired);
+          else {
+            c.applyRefresh(msg.expireAt ?? 0);
+            if (c.transport.unidirectional) {
+              const nowSec = Math.floor(Date.now() / 1000);
+              const body = c.expireAt > 0 ? '{"expires":true,"ttl":' + Math.max(0, c.expireAt - nowSec) + '}' : '{}';
+              c.sendPush(encodePush('', 'refresh', body));
+            }
+          }
+        }
+        return;
+      case 'node':
+        this.nodes.set(msg.node.uid, { info: msg.node, seenAt: Date.now() });
+        return;
+      case 'survey':
+        if (msg.op === 'channels') {
+          const data: Record<string, number> = {};
+          for (const ch of this.channels.values()) data[ch.name] = ch.entries.size;
+          void this.broker.publishControl({ type: 'survey_reply', id: msg.id, to: msg.from, from: this.uid, data }).catch(() => undefined);
+        }
+        return;
+      case 'survey_reply': {
+        if (msg.to !== this.uid) return;
+        const s = this.surveys.get(msg.id);
+        if (s) {
+          s.replies.set(msg.from, msg.data);
+          if (s.replies.size >= this.liveNodes().length) s.done();
+        }
+        return;
+      }
+    }
+  }
+
+  private matchClients(user: string, client?: string): Client[] {
+    if (client) {
+      const c = this.clients.get(client);
+      return c && (user === '' || c.user === user) ? [c] : [];
+    }
+    const s = this.users.get(user);
+    return s ? [...s] : [];
+  }
+
+  onSend(c: Client, data: unknown): void {
+    this.sendHandler?.(c, data);
+  }
+
+  // ---- operations used by clients and the server API ----
+
+  /** publish sends a publication to a channel through the broker. */
+  async publish(channel: string, pub: Publication, opts: { skipHistory?: boolean } = {}): Promise<StreamPosition> {
+    const info = this.namespaces.resolve(channel);
+    if (!info) throw new ChatError(Errors.unknownChannel);
+    const ns = info.options;
+    const size = opts.skipHistory ? 0 : ns.historySize;
+    const end = this.metrics.brokerPublishTimer();
+    try {
+      return await this.broker.publish(channel, pub, { size, ttlSeconds: ns.historyTtlSeconds, metaTtlSeconds: this.historyMetaTtlSeconds });
+    } finally {
+      end();
+    }
+  }
+
+  async history(channel: string, limit: number, since: StreamPosition | undefined, reverse: boolean): Promise<HistoryResult> {
+    const info = this.namespaces.resolve(channel);
+    if (!info) throw new ChatError(Errors.unknownChannel);
+    const max = info.options.historySize;
+    let l = limit;
+    if (l < 0 || l > max) l = max;
+    return this.broker.history(channel, { since, limit: l, reverse, metaTtlSeconds: this.historyMetaTtlSeconds });
+  }
+
+  private async refreshPresence(): Promise<void> {
+    for (const ch of this.channels.values()) {
+      for (const e of ch.entries) {
+        if (!e.presence || !e.active) continue;
+        try {
+          await this.presence.addPresence(ch.name, e.client.id, e.client.clientInfo(e.chanInfo), this.presenceTtlSeconds);
+        } catch (err) {
+          this.logger.warn({ err }, 'chat: presence refresh failed');
+          return;
+        }
+      }
+    }
+  }
+
+  // ---- node info and surveys ----
+
+  localInfo(): NodeInfo {
+    return {
+      uid: this.uid,
+      name: this.name,
+      version: this.version,
+      num_clients: this.clients.size,
+      num_users: this.users.size,
+      num_subs: this.numSubscriptions(),
+      num_channels: this.channels.size,
+      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+    };
+  }
+
+  private async announce(): Promise<void> {
+    const info = this.localInfo();
+    this.nodes.set(this.uid, { info, seenAt: Date.now() });
+    try {
+      await this.broker.publishControl({ type: 'node', node: info });
+    } catch (err) {
+      this.logger.warn({ err }, 'chat: node announce failed');
+    }
+  }
+
+  liveNodes(): NodeInfo[] {
+    const now = Date.now();
+    const out: NodeInfo[] = [];
+    for (const [uid, n] of this.nodes) {
+      if (uid === this.uid) out.push(this.localInfo());
+      else if (now - n.seenAt <= this.options.nodeInfoIntervalMs * 3) out.push(n.info);
+      else this.nodes.delete(uid);
+    }
+    return out;
+  }
+
+  /** channels asks every node for its channels and sums subscriber counts. */
+  async surveyChannels(): Promise<Record<string, number>> {
+    const id = randomUUID();
+    const replies = new Map<string, unknown>();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, SURVEY_TIMEOUT_MS);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.surveys.set(id, { replies, done });
+      this.broker.publishControl({ type: 'survey', id, from: this.uid, op: 'channels' }).catch(done);
+    });
+    this.surveys.delete(id);
+    const out: Record<string, number> = {};
+    for (const data of replies.values()) {
+      for (const [ch, n] of Object.entries(data as Record<string, number>)) out[ch] = (out[ch] ?? 0) + n;
+    }
+    if (replies.size === 0) for (const ch of this.channels.values()) out[ch.name] = ch.entries.size;
+    return out;
+  }
+
+  /** disconnectLocal closes matching local connections (used after a control message). */
+  disconnectAll(d: Disconnect): void {
+    for (const c of [...this.clients.values()]) c.disconnect(d);
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * WebSocket transports: bidirectional `/connection/websocket` and
+ * unidirectional `/connection/uni_websocket`, on the `ws` package (noServer).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { ChatNode } from '../node.js';
+import type { Client } from '../client.js';
+import { Disconnects, type Disconnect } from '../protocol/codes.js';
+import type { SharedBatch, Transport, TransportKind } from './types.js';
+
+export const WS_PATH = '/connection/websocket';
+export const UNI_WS_PATH = '/connection/uni_websocket';
+/** WS_CLOSE_MESSAGE_TOO_BIG is the code `ws` closes with when maxPayload is exceeded; we answer 3501 instead. */
+const WS_CLOSE_MESSAGE_TOO_BIG = 1009;
+/** SLOW_TERMINATE_MS is how long a slow client's close frame may wait behind its backlog. */
+const SLOW_TERMINATE_MS = 5000;
+
+/** ChatWebSocket closes with 3501 "message too big" where `ws` would use 1009. */
+class ChatWebSocket extends WebSocket {
+  override close(code?: number, data?: string | Buffer): void {
+    if (code === WS_CLOSE_MESSAGE_TOO_BIG) {
+      super.close(Disconnects.messageTooBig.code, Disconnects.messageTooBig.reason);
+      return;
+    }
+    super.close(code, data);
+  }
+}
+
+/** WsTransport writes to one WebSocket; shared batches go straight to the socket as pre-built frames. */
+class WsTransport implements Transport {
+  readonly kind: TransportKind;
+  readonly unidirectional: boolean;
+  private readonly ws: WebSocket;
+
+  constructor(ws: WebSocket, uni: boolean) {
+    this.ws = ws;
+    this.unidirectional = uni;
+    this.kind = uni ? 'uni_websocket' : 'websocket';
+  }
+
+  writeText(messages: readonly string[]): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.unidirectional) this.ws.send(messages.length === 1 ? messages[0]! : messages.join('\n'));
+    else for (const m of messages) this.ws.send(m);
+  }
+
+  writeShared(batch: SharedBatch): void {
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    // Server frames are unmasked, so one frame's bytes serve every connection. ws writes
+    // synchronously without permessage-deflate, so this cannot interleave with its own frames.
+    const socket = (this.ws as unknown as { _socket: Socket })._socket;
+    socket.write(batch.bytes(this.kind));
+  }
+
+  bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  close(d: Disconnect): void {
+    const ws = this.ws;
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) {
+      ws.close(d.code, d.reason);
+      if (d.code === Disconnects.slow.code) {
+        const t = setTimeout(() => ws.terminate(), SLOW_TERMINATE_MS);
+        t.unref();
+        ws.once('close', () => clearTimeout(t));
+      }
+    }
+  }
+}
+
+/** WsAcceptor upgrades HTTP requests on the chat WebSocket paths. */
+export class WsAcceptor {
+  private readonly wss: WebSocketServer;
+  private readonly node: ChatNode;
+  private readonly sockets = new Set<WebSocket>();
+
+  constructor(node: ChatNode, maxFrameBytes: number) {
+    this.node = node;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: maxFrameBytes,
+      WebSocket: ChatWebSocket,
+    });
+  }
+
+  /** handleUpgrade takes the upgrade if the path is ours; false lets another handler try. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q >= 0 ? url.slice(0, q) : url;
+    if (path !== WS_PATH && path !== UNI_WS_PATH) return false;
+    const uni = path === UNI_WS_PATH;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, uni));
+    return true;
+  }
+
+  private onConnection(ws: WebSocket, uni: boolean): void {
+    const client = this.node.accept(new WsTransport(ws, uni));
+    this.sockets.add(ws);
+    ws.on('message', (data: Buffer) => onMessage(client, data, uni));
+    ws.on('close', () => {
+      this.sockets.delete(ws);
+      client.onTransportClosed();
+      this.node.forget(client);
+    });
+    ws.on('error', () => undefined);
+  }
+
+  /** close terminates sockets still open after the node closed them. */
+  async close(): Promise<void> {
+    const open = [...this.sockets];
+    if (open.length > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          for (const ws of this.sockets) ws.terminate();
+          resolve();
+        }, 1000);
+        let left = open.length;
+        for (const ws of open) {
+          ws.once('close', () => {
+            if (--left === 0) {
+              clearTimeout(t);
+              resolve();
+            }
+          });
+        }
+      });
+    }
+    this.wss.close();
+  }
+}
+
+function onMessage(client: Client, data: Buffer, uni: boolean): void {
+  if (!uni) {
+    client.onFrame(data.toString());
+    return;
+  }
+  // Unidirectional: the first message is the connect request; later ones only count as activity.
+  if (client.connected || client.closed) return;
+  client.onUniConnect(data.toString());
+}
