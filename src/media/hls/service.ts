@@ -1,0 +1,434 @@
+/**
+ * The LL-HLS service: one packager per live channel rendition, fed by the stream hub, and
+ * the HTTP routes under /live/{channel}/ that serve playlists, init segments, segments and
+ * parts from memory, with blocking playlist reload and held preload-hint part requests.
+ */
+import { gzipSync } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import prom from 'prom-client';
+import type { OnairConfig } from '../../config/index.js';
+import type { Logger } from '../../observability/logger.js';
+import type { StreamHubApi, StreamSubscriber } from '../hub/types.js';
+import { checkRange, parsePlaylistQuery, type PlaylistRequest } from './blocking.js';
+import { HlsPackager } from './packager.js';
+import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport, type SubtitlesRendition, type VariantStream } from './playlist.js';
+
+/** SOURCE_RENDITION is the rendition that carries the publisher's own encoding. */
+export const SOURCE_RENDITION = 'source';
+/** MULTIVARIANT_NAME is the multivariant playlist's file name under /live/{channel}/. */
+export const MULTIVARIANT_NAME = 'index.m3u8';
+/** MEDIA_PLAYLIST_NAME is each rendition's media playlist name. */
+export const MEDIA_PLAYLIST_NAME = 'playlist.m3u8';
+/** Requests are held at most this many target durations (the spec's bound), then answered 503. */
+export const BLOCK_TARGET_DURATIONS = 3;
+/** A viewer counts as watching when it made a request this recently. */
+export const VIEWER_WINDOW_MS = 10_000;
+/** Blocking-reload responses may be cached this many target durations. */
+const BLOCKING_CACHE_TARGET_DURATIONS = 6;
+/** Segments, parts and init segments have unique names, so they never change. */
+const IMMUTABLE_CACHE_CONTROL = 'public, max-age=86400, immutable';
+const PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
+const INIT_CONTENT_TYPE = 'video/mp4';
+const SEGMENT_CONTENT_TYPE = 'video/iso.segment';
+/** Channels are kept this long after their stream ends (ENDLIST visible, restart continues). */
+const MIN_RETENTION_AFTER_END_MS = 30_000;
+/** Playlists shorter than this are sent uncompressed. */
+const GZIP_MIN_BYTES = 256;
+
+/** HlsClock abstracts time so blocking logic can run on a fake clock in tests. */
+export interface HlsClock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realClock: HlsClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref?.();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export interface HlsServiceDeps {
+  config: OnairConfig;
+  logger: Logger;
+  hub: StreamHubApi;
+  registry?: prom.Registry;
+  clock?: HlsClock;
+}
+
+/** HlsStats is what stats(channel) reports. */
+export interface HlsStats {
+  live: boolean;
+  /** Distinct clients (address + user agent) seen in the last 10 s. */
+  viewers: number;
+  /** Complete segments in the playlist window (source rendition). */
+  segments: number;
+  /** Parts written since the channel's packager started (source rendition). */
+  parts: number;
+  renditions: string[];
+  memoryBytes: number;
+}
+
+/** HlsService is the LL-HLS output. */
+export interface HlsService {
+  readonly name: 'hls';
+  start(): Promise<void>;
+  /** stop detaches from the hub, clears timers and answers held requests with 503. */
+  stop(): Promise<void>;
+  registerHttp(app: FastifyInstance): void;
+  stats(channel: string): HlsStats | undefined;
+  /** setSubtitles lists WebVTT subtitle renditions in a channel's multivariant playlist (captions). */
+  setSubtitles(channel: string, subtitles: SubtitlesRendition[]): void;
+  /** packager returns a channel's rendition packager (tests, other outputs). */
+  packager(channel: string, rendition?: string): HlsPackager | undefined;
+}
+
+type WaitOutcome = 'ready' | 'timeout' | 'stopped' | 'gone';
+
+interface Waiter {
+  check: () => boolean;
+  done: (outcome: WaitOutcome) => void;
+}
+
+interface CachedText {
+  version: string;
+  text: Buffer;
+  gzip?: Buffer;
+  etag: string;
+}
+
+interface Channel {
+  name: string;
+  renditions: Map<string, HlsPackager>;
+  live: boolean;
+  detach?: () => void;
+  removeTimer?: unknown;
+  waiters: Set<Waiter>;
+  viewers: Map<string, number>;
+  viewersSweptAt: number;
+  subtitles: SubtitlesRendition[];
+  cache: Map<string, CachedText>;
+  unlisten: (() => void)[];
+}
+
+type RequestKind = 'multivariant' | 'playlist' | 'init' | 'segment' | 'part';
+
+function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/** createHlsService builds the LL-HLS output for every live channel of the hub. */
+export function createHlsService(deps: HlsServiceDeps): HlsService {
+  const { config, hub } = deps;
+  const logger = deps.logger.child({ component: 'hls' });
+  const clock = deps.clock ?? realClock;
+  const registry = deps.registry ?? new prom.Registry();
+  const hls = config.hls;
+  const targetMs = hls.targetDurationSeconds * 1000;
+  const blockMs = BLOCK_TARGET_DURATIONS * targetMs;
+  const retentionMs = Math.max(MIN_RETENTION_AFTER_END_MS, hls.windowSegments * targetMs);
+  const partsPerSegment = Math.ceil(hls.targetDurationSeconds / hls.partDurationSeconds);
+
+  const requests = metric(registry, 'onair_hls_requests_total', () =>
+    new prom.Counter({ name: 'onair_hls_requests_total', help: 'LL-HLS HTTP requests by kind.', labelNames: ['kind'], registers: [registry] }),
+  ) as prom.Counter<'kind'>;
+  const blocked = metric(registry, 'onair_hls_blocked_requests', () =>
+    new prom.Gauge({ name: 'onair_hls_blocked_requests', help: 'LL-HLS requests held open (blocking reload, preload hints).', registers: [registry] }),
+  ) as prom.Gauge;
+
+  const channels = new Map<string, Channel>();
+  let started = false;
+
+  function getChannel(name: string): Channel {
+    let ch = channels.get(name);
+    if (!ch) {
+      ch = { name, renditions: new Map(), live: false, waiters: new Set(), viewers: new Map(), viewersSweptAt: 0, subtitles: [], cache: new Map(), unlisten: [] };
+      channels.set(name, ch);
+    }
+    return ch;
+  }
+
+  function addRendition(ch: Channel, name: string): HlsPackager {
+    let p = ch.renditions.get(name);
+    if (p) return p;
+    p = new HlsPackager({
+      name,
+      targetDurationSeconds: hls.targetDurationSeconds,
+      partTargetSeconds: hls.partDurationSeconds,
+      windowSegments: hls.windowSegments,
+      now: clock.now,
+    });
+    ch.renditions.set(name, p);
+    ch.unlisten.push(p.onUpdate(() => wake(ch)));
+    return p;
+  }
+
+  /** wake answers every held request of a channel whose condition now holds. */
+  function wake(ch: Channel): void {
+    for (const w of [...ch.waiters]) if (w.check()) w.done('ready');
+  }
+
+  function waitFor(ch: Channel, check: () => boolean, reply: FastifyReply): Promise<WaitOutcome> {
+    if (check()) return Promise.resolve('ready');
+    return new Promise<WaitOutcome>((resolve) => {
+      const onClose = () => w.done('gone');
+      const w: Waiter = {
+        check,
+        done: (outcome) => {
+          if (!ch.waiters.delete(w)) return;
+          clock.clearTimeout(timer);
+          reply.raw.off('close', onClose);
+          blocked.dec();
+          resolve(outcome);
+        },
+      };
+      const timer = clock.setTimeout(() => w.done('timeout'), blockMs);
+      ch.waiters.add(w);
+      blocked.inc();
+      reply.raw.on('close', onClose);
+    });
+  }
+
+  function onStreamStart(channel: string): void {
+    if (!hls.enabled) return;
+    const ch = getChannel(channel);
+    if (ch.removeTimer !== undefined) {
+      clock.clearTimeout(ch.removeTimer);
+      ch.removeTimer = undefined;
+    }
+    ch.detach?.();
+    const packager = addRendition(ch, SOURCE_RENDITION);
+    let first = true;
+    const subscriber: StreamSubscriber = {
+      onTracks(video, audio) {
+        // A new subscription is a new publishing session, even with identical codec headers.
+        if (first) packager.startSession(video, audio);
+        else packager.onTracks(video, audio);
+        first = false;
+      },
+      onFrame(frame) {
+        packager.onFrame(frame);
+      },
+      onEnd(reason) {
+        if (ch.detach !== detach) return;
+        ch.detach = undefined;
+        ch.live = false;
+        packager.onEnd();
+        logger.info({ channel, reason }, 'hls stream ended');
+        scheduleRemoval(ch);
+      },
+    };
+    const detach = hub.subscribe(channel, subscriber);
+    ch.detach = detach;
+    ch.live = true;
+    logger.info({ channel }, 'hls packaging started');
+  }
+
+  function scheduleRemoval(ch: Channel): void {
+    if (ch.removeTimer !== undefined) clock.clearTimeout(ch.removeTimer);
+    ch.removeTimer = clock.setTimeout(() => {
+      ch.removeTimer = undefined;
+      if (ch.live) return;
+      removeChannel(ch, 'stopped');
+    }, retentionMs);
+  }
+
+  function removeChannel(ch: Channel, outcome: WaitOutcome): void {
+    ch.detach?.();
+    ch.detach = undefined;
+    if (ch.removeTimer !== undefined) clock.clearTimeout(ch.removeTimer);
+    for (const u of ch.unlisten) u();
+    for (const w of [...ch.waiters]) w.done(outcome);
+    channels.delete(ch.name);
+  }
+
+  const onStart = (channel: string) => onStreamStart(channel);
+
+  // ---- HTTP ----
+
+  function cors(reply: FastifyReply): FastifyReply {
+    return reply.header('access-control-allow-origin', '*');
+  }
+
+  function sendError(reply: FastifyReply, status: 400 | 404 | 503, code: 'bad_request' | 'not_found' | 'unavailable', message: string) {
+    return cors(reply).code(status).header('cache-control', 'no-store').send({ error: { code, message } });
+  }
+
+  function recordViewer(ch: Channel, req: FastifyRequest): void {
+    const now = clock.now();
+    ch.viewers.set(`${req.ip}|${req.headers['user-agent'] ?? ''}`, now);
+    if (now - ch.viewersSweptAt > VIEWER_WINDOW_MS) {
+      ch.viewersSweptAt = now;
+      sweepViewers(ch);
+    }
+  }
+
+  function sendPlaylist(req: FastifyRequest, reply: FastifyReply, cached: CachedText, cacheControl: string) {
+    cors(reply).header('content-type', PLAYLIST_CONTENT_TYPE).header('cache-control', cacheControl).header('etag', cached.etag).header('vary', 'Accept-Encoding');
+    if (req.headers['if-none-match'] === cached.etag) return reply.code(304).send();
+    const accept = req.headers['accept-encoding'];
+    if (cached.text.length >= GZIP_MIN_BYTES && typeof accept === 'string' && /\bgzip\b/.test(accept)) {
+      cached.gzip ??= gzipSync(cached.text);
+      return reply.header('content-encoding', 'gzip').send(cached.gzip);
+    }
+    return reply.send(cached.text);
+  }
+
+  /** cachedText renders once per (key, version) and reuses the bytes for every client. */
+  function cachedText(ch: Channel, key: string, version: string, render: () => string): CachedText {
+    const hit = ch.cache.get(key);
+    if (hit && hit.version === version) return hit;
+    const entry: CachedText = { version, text: Buffer.from(render(), 'utf8'), etag: `"${Buffer.from(`${key}:${version}`).toString('base64url')}"` };
+    ch.cache.set(key, entry);
+    return entry;
+  }
+
+  function channelVersion(ch: Channel): string {
+    let v = '';
+    for (const p of ch.renditions.values()) v += `${p.tag}.${p.version}.`;
+    return v;
+  }
+
+  function reportsFor(ch: Channel, self: HlsPackager): RenditionReport[] {
+    const out: RenditionReport[] = [];
+    for (const [name, p] of ch.renditions) {
+      if (p === self) continue;
+      const pos = p.lastPosition();
+      if (pos) out.push({ uri: `../${name}/${MEDIA_PLAYLIST_NAME}`, lastMsn: pos.msn, lastPart: pos.part >= 0 ? pos.part : undefined });
+    }
+    return out;
+  }
+
+  function hasMedia(p: HlsPackager): boolean {
+    return p.ended || p.lastPosition() !== undefined;
+  }
+
+  async function serveMultivariant(ch: Channel, req: FastifyRequest, reply: FastifyReply) {
+    requests.inc({ kind: 'multivariant' });
+    const ready = () => [...ch.renditions.values()].some(hasMedia);
+    const outcome = await waitFor(ch, ready, reply);
+    if (outcome !== 'ready') return outcome === 'gone' ? reply : sendError(reply, 503, 'unavailable', 'the stream has not produced media yet');
+    const cached = cachedText(ch, MULTIVARIANT_NAME, channelVersion(ch) + ch.subtitles.length, () => {
+      const variants: VariantStream[] = [];
+      for (const [name, p] of ch.renditions) {
+        const init = p.init;
+        if (!init || !hasMedia(p)) continue;
+        variants.push({
+          uri: `${name}/${MEDIA_PLAYLIST_NAME}`,
+          bandwidth: p.bandwidth() || 1,
+          codecs: init.codecs,
+          resolution: init.video ? { width: init.video.width, height: init.video.height } : undefined,
+          frameRate: p.frameRate(),
+        });
+      }
+      return renderMultivariantPlaylist({ variants, subtitles: ch.subtitles });
+    });
+    return sendPlaylist(req, reply, cached, 'no-cache');
+  }
+
+  async function serveMediaPlaylist(ch: Channel, p: HlsPackager, req: FastifyRequest, reply: FastifyReply) {
+    requests.inc({ kind: 'playlist' });
+    const parsed = parsePlaylistQuery(req.query as Record<string, unknown>);
+    if (!parsed.ok) return sendError(reply, 400, 'bad_request', parsed.error);
+    const r: PlaylistRequest = parsed.value;
+    if (r.msn !== undefined) {
+      const last = p.lastPosition() ?? { msn: (p.current?.msn ?? 0) - 1, part: -1 };
+      const error = checkRange(r, last, partsPerSegment, hls.partDurationSeconds);
+      if (error) return sendError(reply, 400, 'bad_request', error);
+    }
+    const msn = r.msn;
+    const check = msn === undefined ? () => hasMedia(p) : () => p.hasReached(msn, r.part);
+    const outcome = await waitFor(ch, check, reply);
+    if (outcome === 'gone') return reply;
+    if (outcome !== 'ready') return sendError(reply, 503, 'unavailable', 'the requested part did not appear in time');
+    const key = `${p.name}/${r.skip ? 'skip' : 'full'}`;
+    const cached = cachedText(ch, key, channelVersion(ch), () => renderMediaPlaylist(p.playlistModel(reportsFor(ch, p)), { skip: r.skip }));
+    const cacheControl = msn !== undefined && !p.ended ? `public, max-age=${BLOCKING_CACHE_TARGET_DURATIONS * p.targetDurationSeconds()}` : 'no-cache';
+    return sendPlaylist(req, reply, cached, cacheControl);
+  }
+
+  async function serveResource(ch: Channel, p: HlsPackager, name: string, reply: FastifyReply) {
+    let res = p.resource(name);
+    if (!res && p.isFuturePart(name) && !p.ended) {
+      // A preload-hinted part: hold the request until the part is complete.
+      requests.inc({ kind: 'part' });
+      const outcome = await waitFor(ch, () => p.resource(name) !== undefined || p.ended, reply);
+      if (outcome === 'gone') return reply;
+      res = p.resource(name);
+      if (!res) return outcome === 'timeout' ? sendError(reply, 503, 'unavailable', 'the hinted part did not appear in time') : sendError(reply, 404, 'not_found', 'no such part');
+    } else if (res) requests.inc({ kind: res.kind });
+    if (!res) return sendError(reply, 404, 'not_found', `no such resource: ${name}`);
+    return cors(reply)
+      .header('content-type', res.kind === 'init' ? INIT_CONTENT_TYPE : SEGMENT_CONTENT_TYPE)
+      .header('cache-control', IMMUTABLE_CACHE_CONTROL)
+      .send(res.bytes);
+  }
+
+  async function handle(req: FastifyRequest<{ Params: { channel: string; '*': string } }>, reply: FastifyReply) {
+    const { channel } = req.params;
+    const path = req.params['*'];
+    const ch = channels.get(channel);
+    if (!ch || ch.renditions.size === 0) return sendError(reply, 404, 'not_found', `channel ${channel} is not live`);
+    recordViewer(ch, req);
+    if (path === MULTIVARIANT_NAME) return serveMultivariant(ch, req, reply);
+    const slash = path.indexOf('/');
+    const p = slash > 0 ? ch.renditions.get(path.slice(0, slash)) : undefined;
+    if (!p) return sendError(reply, 404, 'not_found', `no such resource: ${path}`);
+    const name = path.slice(slash + 1);
+    if (name === MEDIA_PLAYLIST_NAME) return serveMediaPlaylist(ch, p, req, reply);
+    return serveResource(ch, p, name, reply);
+  }
+
+  function sweepViewers(ch: Channel): number {
+    const cutoff = clock.now() - VIEWER_WINDOW_MS;
+    for (const [k, t] of ch.viewers) if (t < cutoff) ch.viewers.delete(k);
+    return ch.viewers.size;
+  }
+
+  return {
+    name: 'hls',
+    async start() {
+      if (started) return;
+      started = true;
+      hub.on('streamStart', onStart);
+      for (const c of hub.liveChannels()) onStreamStart(c);
+    },
+    async stop() {
+      if (!started) return;
+      started = false;
+      hub.off('streamStart', onStart as (...args: never[]) => void);
+      for (const ch of [...channels.values()]) removeChannel(ch, 'stopped');
+    },
+    registerHttp(app: FastifyInstance) {
+      app.get('/live/:channel/*', handle);
+    },
+    stats(channel: string) {
+      const ch = channels.get(channel);
+      if (!ch) return undefined;
+      const src = ch.renditions.get(SOURCE_RENDITION);
+      let memoryBytes = 0;
+      for (const p of ch.renditions.values()) memoryBytes += p.memoryBytes();
+      return {
+        live: ch.live,
+        viewers: sweepViewers(ch),
+        segments: src?.counts().segments ?? 0,
+        parts: src?.counts().parts ?? 0,
+        renditions: [...ch.renditions.keys()],
+        memoryBytes,
+      };
+    },
+    setSubtitles(channel: string, subtitles: SubtitlesRendition[]) {
+      const ch = channels.get(channel);
+      if (!ch) return;
+      ch.subtitles = subtitles;
+      ch.cache.delete(MULTIVARIANT_NAME);
+    },
+    packager(channel: string, rendition = SOURCE_RENDITION) {
+      return channels.get(channel)?.renditions.get(rendition);
+    },
+  };
+}
