@@ -16,6 +16,7 @@ import { locateFfmpeg } from './media/ffmpeg.js';
 import { chatInfoFor, signChatToken } from './platform/chat-tokens.js';
 import type { ChatExtensionPoint } from './chat/hooks.js';
 import type { StreamHubApi } from './media/hub/types.js';
+import { webRoutes } from './http/web.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -60,7 +61,10 @@ export interface RunningServer {
 export type Wiring = (parts: ServerParts) => Promise<void> | void;
 
 /** ROLE_WIRINGS lists each role's setup in start order; a role runs when config.roles names it. */
-const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [];
+const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
+  // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
+  { role: 'web', wire: (p) => { webRoutes(p.app); } },
+];
 
 /** startServer assembles and starts every configured role on one HTTP port. */
 export async function startServer(config: OnairConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
