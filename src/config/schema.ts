@@ -16,6 +16,30 @@ export type NamespaceOptions = z.infer<typeof namespaceSchema>;
 
 const port = z.number().int().min(0).max(65535);
 
+/** One super-chat tier: amounts from `minAmount` (KRW) up to the next tier's. */
+export const superChatTierSchema = z.object({
+  minAmount: z.number().int().min(1),
+  name: z.string().min(1).max(32),
+  /** CSS colour of the card and ticker chip. */
+  color: z.string().regex(/^#[0-9a-fA-F]{6}$/),
+  /** Seconds the super chat stays pinned in the ticker (0: not pinned). */
+  pinSeconds: z.number().int().min(0).max(86_400),
+  /** Longest message allowed at this tier, in characters (code points). */
+  maxMessageLength: z.number().int().min(0).max(1000),
+});
+export type SuperChatTierConfig = z.infer<typeof superChatTierSchema>;
+
+/** DEFAULT_SUPERCHAT_TIERS follow YouTube's ladder in KRW: more money, longer pin and message. */
+export const DEFAULT_SUPERCHAT_TIERS: SuperChatTierConfig[] = [
+  { minAmount: 1_000, name: 'blue', color: '#1565C0', pinSeconds: 0, maxMessageLength: 50 },
+  { minAmount: 2_000, name: 'light-blue', color: '#00B8D4', pinSeconds: 0, maxMessageLength: 150 },
+  { minAmount: 5_000, name: 'green', color: '#00BFA5', pinSeconds: 120, maxMessageLength: 200 },
+  { minAmount: 10_000, name: 'yellow', color: '#FFB300', pinSeconds: 300, maxMessageLength: 225 },
+  { minAmount: 20_000, name: 'orange', color: '#F57C00', pinSeconds: 600, maxMessageLength: 250 },
+  { minAmount: 50_000, name: 'magenta', color: '#E91E63', pinSeconds: 1800, maxMessageLength: 270 },
+  { minAmount: 100_000, name: 'red', color: '#E62117', pinSeconds: 3600, maxMessageLength: 290 },
+];
+
 /** The whole onair configuration; every key has a default so an empty file is valid. */
 export const configSchema = z
   .object({
@@ -92,6 +116,39 @@ export const configSchema = z
         model: z.string().default('base'),
       })
       .default({}),
+    supporters: z
+      .object({
+        /** Smallest and largest super chat in KRW (whole won). */
+        minAmount: z.number().int().min(1).default(1_000),
+        maxAmount: z.number().int().min(1).default(500_000),
+        /** Largest single manual credit an admin may grant. */
+        maxCredit: z.number().int().min(1).default(10_000_000),
+        tiers: z
+          .array(superChatTierSchema)
+          .min(1)
+          .default(DEFAULT_SUPERCHAT_TIERS)
+          .refine((t) => t.every((x, i) => i === 0 || x.minAmount > t[i - 1]!.minAmount), 'tiers must be sorted by minAmount, ascending, without duplicates'),
+        effects: z
+          .object({
+            /** Aggregation window: one publication per channel per node per window. */
+            windowMs: z.number().int().min(20).max(5000).default(200),
+            /** Token bucket per user: sustained reactions per second and burst size. */
+            ratePerSecond: z.number().min(0.1).max(1000).default(10),
+            burst: z.number().int().min(1).max(1000).default(10),
+            /** Extra effect names besides party, hearts, money, rocket, clap. */
+            custom: z.array(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/)).max(64).default([]),
+          })
+          .default({}),
+        overlay: z
+          .object({
+            /** Lifetime of the anonymous chat token an overlay page gets. */
+            chatTokenTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+          })
+          .default({}),
+      })
+      .default({})
+      .refine((s) => s.minAmount <= s.maxAmount, { message: 'minAmount must not exceed maxAmount', path: ['minAmount'] })
+      .refine((s) => s.tiers[0]!.minAmount <= s.minAmount, { message: 'the first tier must start at or below minAmount', path: ['tiers'] }),
     ffmpegPath: z.string().optional(),
     record: z
       .object({
@@ -99,6 +156,48 @@ export const configSchema = z
         pathPattern: z.string().default('[channel]/[timestamp]'),
         thumbnailIntervalSeconds: z.number().int().min(5).default(30),
         retentionDays: z.number().int().min(0).default(0),
+        /** Total bytes recordings may use; the oldest are deleted past it (0: no quota). */
+        quotaBytes: z.number().int().min(0).default(0),
+        /** A session is split into a new recording past this duration (0: never). */
+        maxDurationSeconds: z.number().int().min(0).default(6 * 3600),
+        /** A session is split into a new recording past this size (0: never). */
+        maxSizeBytes: z.number().int().min(0).default(0),
+        /** Media per fragment appended to the in-progress file. */
+        fragmentMs: z.number().int().min(100).max(10_000).default(1000),
+        /** Longest time written fragments wait for fsync: the most a crash can lose. */
+        fsyncIntervalMs: z.number().int().min(50).max(10_000).default(1000),
+      })
+      .default({}),
+    jobs: z
+      .object({
+        /** Jobs one node runs at once. */
+        concurrency: z.number().int().min(1).max(64).default(1),
+        maxAttempts: z.number().int().min(1).max(100).default(3),
+        backoffBaseSeconds: z.number().min(0).default(10),
+        backoffMaxSeconds: z.number().min(0).default(600),
+        /** A running job whose node has not renewed its lease for this long is re-queued. */
+        leaseSeconds: z.number().int().min(2).default(30),
+        pollIntervalMs: z.number().int().min(50).default(1000),
+        /** Stable id of this node for leases; generated once into the data dir when unset. */
+        nodeId: z.string().min(1).optional(),
+        /** Tdarr-like rules: which jobs run after each recording; every matching rule adds its jobs. */
+        rules: z
+          .array(
+            z.object({
+              when: z
+                .object({
+                  minHeight: z.number().int().min(0).optional(),
+                  maxHeight: z.number().int().min(0).optional(),
+                  minDurationSeconds: z.number().min(0).optional(),
+                  videoCodec: z.enum(['avc', 'hevc', 'av1']).optional(),
+                  channel: z.string().optional(),
+                })
+                .strict()
+                .default({}),
+              run: z.array(z.enum(['transcode-720p', 'transcode-hevc', 'thumbnails', 'extract-captions'])).min(1),
+            }).strict(),
+          )
+          .default([{ when: { minHeight: 721 }, run: ['transcode-720p'] }, { when: {}, run: ['thumbnails'] }]),
       })
       .default({}),
   })
