@@ -79,8 +79,11 @@ return {top, epoch, entries}
 const PRESENCE_ADD_LUA = `
 redis.call('zadd', KEYS[1], ARGV[3], ARGV[1])
 redis.call('hset', KEYS[2], ARGV[1], ARGV[2])
-redis.call('expire', KEYS[1], ARGV[4])
-redis.call('expire', KEYS[2], ARGV[4])
+-- Keys live as long as their longest-lived entry: only ever extend their TTL.
+local ttl = tonumber(ARGV[4])
+for _, k in ipairs(KEYS) do
+  if redis.call('ttl', k) < ttl then redis.call('expire', k, ttl) end
+end
 return 1
 `;
 

@@ -1,0 +1,55 @@
+/**
+ * The chat message shapes of `chat:{channel}`. Clients publish `{text}` (or a
+ * bare string); the moderation hook replaces it with a ChatMessage stamped on
+ * the server (id, user, badges, time), so nothing in it is client-controlled
+ * except the (filtered) text. Moderation events are published by the server.
+ */
+import { randomBytes } from 'node:crypto';
+
+export type Badge = 'admin' | 'owner' | 'manager' | 'subscriber' | 'follower';
+
+export interface ChatMessage {
+  type: 'message';
+  id: string;
+  text: string;
+  user: { id: string; name: string; badges: Badge[] };
+  ts: number;
+}
+
+/** SystemMessage announces mode changes and actions ("slow mode is on: 30s"). */
+export interface SystemMessage {
+  type: 'system';
+  id: string;
+  event: string;
+  text: string;
+  ts: number;
+  [key: string]: unknown;
+}
+
+/** DeleteEvent asks clients to remove messages by id (optionally naming the user they belonged to). */
+export interface DeleteEvent { type: 'delete'; ids: string[]; user?: string }
+/** ClearEvent asks clients to remove every message shown so far. */
+export interface ClearEvent { type: 'clear'; ts: number }
+
+export type ChatEvent = ChatMessage | SystemMessage | DeleteEvent | ClearEvent;
+
+/** MESSAGE_ID_PATTERN matches ids this server stamps (12 bytes, base64url). */
+export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
+
+/** newMessageId makes a short unguessable message id. */
+export const newMessageId = (): string => randomBytes(12).toString('base64url');
+
+/** textOf reads the text a client published: a string, or `{text}` / `{type:'message', text}`; undefined otherwise. */
+export function textOf(data: unknown): string | undefined {
+  if (typeof data === 'string') return data;
+  if (data && typeof data === 'object' && !Array.isArray(data)) {
+    const d = data as Record<string, unknown>;
+    if (typeof d.text === 'string' && (d.type === undefined || d.type === 'message')) return d.text;
+  }
+  return undefined;
+}
+
+/** systemMessage builds a server notice. */
+export function systemMessage(event: string, text: string, extra: Record<string, unknown> = {}): SystemMessage {
+  return { type: 'system', id: newMessageId(), event, text, ts: Date.now(), ...extra };
+}
