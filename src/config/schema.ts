@@ -63,6 +63,8 @@ export const configSchema = z
         chunkSize: z.number().int().min(128).max(65536).default(4096),
         /** Longest time a peer may stay silent before it is dropped. */
         idleTimeoutSeconds: z.number().int().min(1).default(30),
+        /** Largest RTMP message a peer may send (a keyframe at high bitrate fits easily). */
+        maxMessageBytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(8 * 1024 * 1024),
       })
       .default({}),
     media: z
@@ -75,6 +77,16 @@ export const configSchema = z
         gopCacheMaxFrames: z.number().int().min(1).default(1200),
         onPublishUrl: z.string().url().optional(),
         onUnpublishUrl: z.string().url().optional(),
+        /** Time the on-publish / on-unpublish callbacks may take before the publish is refused. */
+        callbackTimeoutMs: z.number().int().min(100).default(5000),
+        /** Frames are collected this long and written to each viewer in one write (0: every event-loop turn). */
+        flushIntervalMs: z.number().int().min(0).max(1000).default(100),
+        /** A viewer that keeps skipping (backed up) this long is disconnected. */
+        viewerStallSeconds: z.number().int().min(1).default(10),
+        /** Relays started with the server: pull a URL into a channel, or push a channel to an RTMP URL. */
+        relays: z
+          .array(z.object({ direction: z.enum(['pull', 'push']), channel: z.string().min(1), url: z.string().url() }).strict())
+          .default([]),
       })
       .default({}),
     hls: z
