@@ -1,0 +1,76 @@
+// Start/stop symmetry, shutdown code, metrics, and a bounded live fuzz against a running server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { WebSocket } from 'ws';
+import { startChat, waitFor, SECRET } from './chat-helpers.js';
+import { signConnectionToken } from '../../src/chat/index.js';
+
+function resources(): string[] {
+  return process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap');
+}
+
+test('stop closes connections with 3001 shutdown and leaves no handles; metrics are exported', async () => {
+  const baseline = resources().length;
+  const s = await startChat();
+  const ws = new WebSocket(s.wsUrl);
+  const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+  const got: string[] = [];
+  ws.on('message', (d) => got.push(d.toString()));
+  await new Promise((r) => ws.once('open', r));
+  ws.send(JSON.stringify({ id: 1, connect: { token: await signConnectionToken(SECRET, { sub: 'm' }, 60) } }));
+  ws.send(JSON.stringify({ id: 2, subscribe: { channel: 'chat:m' } }));
+  await waitFor(() => got.some((g) => g.includes('"id":2')), 3000, 'subscribed');
+  await s.chat.publisher.publish('chat:m', { x: 1 });
+  await waitFor(() => got.some((g) => g.includes('"pub"')), 3000, 'pub');
+  const text = await s.registry.metrics();
+  for (const name of ['onair_chat_connections 1', 'onair_chat_subscriptions 1', 'onair_chat_messages_in_total{method="connect"} 1', 'onair_chat_messages_out_total', 'onair_chat_broker_publish_seconds_bucket']) {
+    assert.ok(text.includes(name), name);
+  }
+  await s.close();
+  assert.equal(await closed, 3001);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(resources().length <= baseline, `resources left: ${resources().join(',')}`);
+});
+
+test('live fuzz: mutated frames get replies or a 3501 close, and the server keeps serving', async () => {
+  const s = await startChat();
+  try {
+    const token = await signConnectionToken(SECRET, { sub: 'fz' }, 60);
+    const valid = [
+      `{"id":2,"subscribe":{"channel":"chat:f"}}`,
+      `{"id":3,"publish":{"channel":"chat:f","data":{"t":"x"}}}`,
+      `{"id":4,"history":{"channel":"chat:f","limit":5,"since":{"offset":1,"epoch":"x"}}}`,
+      `{"id":5,"presence":{"channel":"chat:f"}}`,
+      `{"id":6,"rpc":{"method":"m","data":[1]}}`,
+      `{"id":7,"unsubscribe":{"channel":"chat:f"}}`,
+    ];
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const junk = '{}[]":,0123456789-abc\n';
+    for (let round = 0; round < 40; round++) {
+      const ws = new WebSocket(s.wsUrl);
+      const closed = new Promise<number>((r) => ws.on('close', (c) => r(c)));
+      await new Promise((r) => ws.once('open', r));
+      ws.send(JSON.stringify({ id: 1, connect: { token } }));
+      for (let i = 0; i < 10; i++) {
+        const chars = [...valid[Math.floor(rand() * valid.length)]!];
+        for (let e = 0; e < 1 + Math.floor(rand() * 3); e++) chars[Math.floor(rand() * chars.length)] = junk[Math.floor(rand() * junk.length)]!;
+        ws.send(chars.join(''));
+      }
+      ws.send('{"id":99,"ping":{}}');
+      const code = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(0), 300))]);
+      assert.ok(code === 0 || code === 3501 || code === 1005 || code === 1006, `unexpected close ${code}`);
+      if (code === 0) ws.close();
+    }
+    // Still serving normally.
+    const ws = new WebSocket(s.wsUrl);
+    const got: string[] = [];
+    ws.on('message', (d) => got.push(d.toString()));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ id: 1, connect: { token } }));
+    await waitFor(() => got.some((g) => g.includes('"connect"')), 3000, 'connect after fuzz');
+    ws.close();
+  } finally {
+    await s.close();
+  }
+});
