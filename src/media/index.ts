@@ -1,0 +1,151 @@
+/**
+ * The media role: RTMP ingest and playback, the stream hub, HTTP-FLV / WebSocket-FLV,
+ * relays and metrics, behind one MediaService with a symmetric start/stop.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { OnairConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { ServerPublisher } from '../chat/hooks.js';
+import { StreamHub, type ChannelStats } from './hub/hub.js';
+import { registerMediaMetrics } from './hub/metrics.js';
+import { RtmpServer } from './rtmp/server.js';
+import type { PublishAuthResult } from './rtmp/session.js';
+import { FlvHttpOutput } from './flv/http-flv.js';
+import { RelayManager, type RelayInfo } from './relay/manager.js';
+
+export { StreamHub, LiveStream, HUB_EVENT_STREAM_START, HUB_EVENT_STREAM_END } from './hub/hub.js';
+export type { ChannelStats, Publisher, PublishSource, TrackSummary } from './hub/hub.js';
+export type { Viewer, ViewerProtocol } from './hub/viewer.js';
+export { RtmpClient, parseRtmpUrl, RtmpClientError } from './rtmp/client.js';
+export type { RelayInfo } from './relay/manager.js';
+export { channelFromFlvPath } from './flv/http-flv.js';
+
+/** StreamKeyResolver maps a secret stream key to its channel (null: unknown key). */
+export interface StreamKeyResolver {
+  resolve(key: string): Promise<{ channel: string } | null>;
+}
+
+export interface MediaServiceDeps {
+  config: OnairConfig;
+  logger: Logger;
+  registry: Registry;
+  streamKeys: StreamKeyResolver;
+  events?: ServerPublisher;
+}
+
+export interface MediaService {
+  /** The hub: StreamHubApi plus stats(), kick(), addViewerCounter(). */
+  readonly hub: StreamHub;
+  /** start listens for RTMP (config.rtmp.port; 0 picks one) and starts configured relays. */
+  start(): Promise<{ rtmpPort: number }>;
+  /** stop ends every stream, relay and connection and closes the listener. */
+  stop(): Promise<void>;
+  /** registerHttp adds GET /live/:file (only *.flv; other names fall through to 404). */
+  registerHttp(app: FastifyInstance): void;
+  /** handleUpgrade takes WebSocket upgrades of /live/{channel}.flv; false for anything else. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** stats lists live channels with tracks, bitrates and viewers per protocol. */
+  stats(): ChannelStats[];
+  /** startRelay pulls an rtmp:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp:// URL. */
+  startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
+  stopRelay(id: string): Promise<boolean>;
+  listRelays(): RelayInfo[];
+}
+
+async function postJson(url: string, body: unknown, timeoutMs: number): Promise<number> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  await res.arrayBuffer().catch(() => undefined);
+  return res.status;
+}
+
+/** createMediaService wires the media role; nothing listens until start(). */
+export function createMediaService(deps: MediaServiceDeps): MediaService {
+  const { config, streamKeys } = deps;
+  const logger = deps.logger.child({ role: 'media' });
+  const m = config.media;
+  const hub = new StreamHub({
+    logger,
+    gopCacheMaxFrames: m.gopCacheMaxFrames,
+    viewerQueueSkipBytes: m.viewerQueueSkipBytes,
+    viewerQueueMaxBytes: m.viewerQueueMaxBytes,
+    viewerStallMs: m.viewerStallSeconds * 1000,
+    flushIntervalMs: m.flushIntervalMs,
+    rtmpChunkSize: config.rtmp.chunkSize,
+    ...(deps.events ? { events: deps.events } : {}),
+  });
+  const flv = new FlvHttpOutput(hub, logger);
+
+  const authorizePublish = async (key: string, clientIp: string): Promise<PublishAuthResult> => {
+    if (!key) return { ok: false, reason: 'missing stream key' };
+    const found = await streamKeys.resolve(key);
+    if (!found) return { ok: false, reason: 'invalid stream key' };
+    const channel = found.channel;
+    if (hub.isLive(channel)) return { ok: false, reason: `channel ${channel} is already publishing` };
+    if (m.onPublishUrl) {
+      try {
+        const status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol: 'rtmp' }, m.callbackTimeoutMs);
+        if (status < 200 || status > 299) return { ok: false, reason: `publish refused by callback (HTTP ${status})` };
+      } catch (err) {
+        logger.warn({ err: (err as Error).message, channel }, 'on-publish callback failed; refusing');
+        return { ok: false, reason: 'publish callback unavailable' };
+      }
+    }
+    return { ok: true, channel };
+  };
+
+  const onUnpublished = (channel: string, clientIp: string, reason: string): void => {
+    if (!m.onUnpublishUrl) return;
+    postJson(m.onUnpublishUrl, { action: 'unpublish', channel, clientIp, reason }, m.callbackTimeoutMs).catch((err: unknown) =>
+      logger.warn({ err: (err as Error).message, channel }, 'on-unpublish callback failed'),
+    );
+  };
+
+  const rtmp = new RtmpServer({
+    logger,
+    hub,
+    chunkSize: config.rtmp.chunkSize,
+    maxMessageBytes: config.rtmp.maxMessageBytes,
+    idleTimeoutMs: config.rtmp.idleTimeoutSeconds * 1000,
+    authorizePublish,
+    onUnpublished,
+  });
+  const relays = new RelayManager(hub, logger);
+  let removeMetrics: (() => void) | null = null;
+
+  return {
+    hub,
+    async start() {
+      removeMetrics = registerMediaMetrics(deps.registry, hub);
+      const rtmpPort = await rtmp.listen(config.rtmp.port, config.host);
+      logger.info({ port: rtmpPort }, 'rtmp listening');
+      for (const r of m.relays) relays.start(r);
+      return { rtmpPort };
+    },
+    async stop() {
+      await relays.stopAll();
+      hub.stop();
+      await rtmp.close();
+      flv.close();
+      removeMetrics?.();
+      removeMetrics = null;
+    },
+    registerHttp(app) {
+      flv.register(app);
+    },
+    handleUpgrade(req, socket, head) {
+      return flv.handleUpgrade(req, socket, head);
+    },
+    stats: () => hub.stats(),
+    startRelay: (spec) => relays.start(spec),
+    stopRelay: (id) => relays.stop(id),
+    listRelays: () => relays.list(),
+  };
+}

@@ -1,0 +1,310 @@
+/**
+ * Relays: pull a remote stream (RTMP or HTTP-FLV) into a local channel, or push a local
+ * channel to a remote RTMP server. Each relay reconnects with exponential backoff until stopped.
+ */
+import { request as httpRequest, type ClientRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Logger } from '../../observability/logger.js';
+import { decodeAmf0, type Amf0Object } from '../../formats/amf0.js';
+import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, FLV_TAG_HEADER_SIZE } from '../../formats/flv.js';
+import { RtmpClient } from '../rtmp/client.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { tagBody } from '../hub/batch.js';
+import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
+
+export const RELAY_BACKOFF_MIN_MS = 500;
+export const RELAY_BACKOFF_MAX_MS = 30_000;
+/** A connection that lasted this long resets the backoff. */
+const RELAY_HEALTHY_MS = 10_000;
+/** Bytes queued towards a push target past which frames are skipped to the next keyframe. */
+const PUSH_QUEUE_SKIP_BYTES = 4 * 1024 * 1024;
+
+export interface RelaySpec {
+  direction: 'pull' | 'push';
+  channel: string;
+  url: string;
+}
+
+export interface RelayInfo extends RelaySpec {
+  id: string;
+  state: 'connecting' | 'running' | 'waiting' | 'stopped';
+  connects: number;
+  lastError?: string;
+}
+
+function isMetadata(values: unknown[]): Amf0Object | null {
+  const v = values[0] === '@setDataFrame' ? values.slice(1) : values;
+  return v[0] === 'onMetaData' && v[1] && typeof v[1] === 'object' ? (v[1] as Amf0Object) : null;
+}
+
+abstract class Relay {
+  info: RelayInfo;
+  protected stopped = false;
+  private backoff = RELAY_BACKOFF_MIN_MS;
+  private timer: NodeJS.Timeout | null = null;
+  private connectedAt = 0;
+
+  constructor(id: string, spec: RelaySpec, protected readonly hub: StreamHub, protected readonly log: Logger) {
+    this.info = { id, ...spec, state: 'connecting', connects: 0 };
+  }
+
+  abstract start(): void;
+  protected abstract teardown(): void;
+
+  protected connected(): void {
+    this.connectedAt = Date.now();
+    this.info.connects++;
+    this.info.state = 'running';
+  }
+
+  /** retry schedules the next attempt with exponential backoff. */
+  protected retry(reason: string, run: () => void): void {
+    if (this.stopped) return;
+    this.info.lastError = reason;
+    this.info.state = 'waiting';
+    if (this.connectedAt && Date.now() - this.connectedAt > RELAY_HEALTHY_MS) this.backoff = RELAY_BACKOFF_MIN_MS;
+    this.connectedAt = 0;
+    const wait = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, RELAY_BACKOFF_MAX_MS);
+    this.log.info({ relay: this.info.id, reason, waitMs: wait }, 'relay reconnecting');
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.stopped) run();
+    }, wait);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.info.state = 'stopped';
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.teardown();
+  }
+}
+
+/** PullRelay plays a remote stream and publishes it into a local channel. */
+class PullRelay extends Relay {
+  private client: RtmpClient | null = null;
+  private req: ClientRequest | null = null;
+  private stream: LiveStream | null = null;
+
+  start(): void {
+    this.info.state = 'connecting';
+    if (this.info.url.startsWith('rtmp://')) this.startRtmp();
+    else this.startHttp();
+  }
+
+  /** claim takes the channel on first media; false if someone else publishes it. */
+  private claim(): boolean {
+    if (this.stream && !this.stream.ended) return true;
+    const s = this.hub.publish(this.info.channel, { protocol: 'relay', close: (reason) => this.dropSource(reason) });
+    if (!s) return false;
+    this.stream = s;
+    return true;
+  }
+
+  private feed(type: number, timestamp: number, body: Buffer): void {
+    if (!this.claim()) return this.fail('channel is already publishing');
+    if (type === FLV_TAG_SCRIPT) {
+      try {
+        const meta = isMetadata(decodeAmf0(body));
+        if (meta) this.stream!.pushMetadata(meta);
+      } catch {
+        // metadata is optional
+      }
+      return;
+    }
+    if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) this.stream!.pushTag(type, timestamp, body);
+  }
+
+  private startRtmp(): void {
+    RtmpClient.play(this.info.url, { complexHandshake: false })
+      .then((client) => {
+        if (this.stopped) return client.close();
+        this.client = client;
+        this.connected();
+        client.on('media', (m: { type: number; timestamp: number; payload: Buffer }) => this.feed(m.type, m.timestamp, m.payload));
+        client.on('end', (reason: string) => this.fail(`source ended: ${reason}`));
+      })
+      .catch((err: Error) => this.fail(err.message));
+  }
+
+  private startHttp(): void {
+    const u = new URL(this.info.url);
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'GET' }, (res) => {
+      if (res.statusCode !== 200) {
+        res.resume();
+        return this.fail(`HTTP ${res.statusCode}`);
+      }
+      this.connected();
+      const parser = new FlvParser({ onTag: (t) => this.feed(t.type, t.timestamp, t.data) });
+      res.on('data', (d: Buffer) => {
+        try {
+          parser.push(d);
+        } catch (err) {
+          req.destroy();
+          this.fail((err as Error).message);
+        }
+      });
+      res.on('end', () => this.fail('source ended'));
+      res.on('error', (err) => this.fail(err.message));
+    });
+    req.on('error', (err) => this.fail(err.message));
+    req.end();
+    this.req = req;
+  }
+
+  private endStream(reason: string): void {
+    const s = this.stream;
+    this.stream = null;
+    s?.end(reason);
+  }
+
+  /** dropSource is the hub kicking this relay's stream. */
+  private dropSource(reason: string): void {
+    this.stream = null;
+    this.closeSource();
+    this.retry(reason, () => this.start());
+  }
+
+  private closeSource(): void {
+    const c = this.client;
+    this.client = null;
+    c?.removeAllListeners('end');
+    c?.close();
+    const r = this.req;
+    this.req = null;
+    r?.destroy();
+  }
+
+  private fail(reason: string): void {
+    if (!this.client && !this.req && this.info.state === 'waiting') return;
+    this.closeSource();
+    this.endStream('relay source lost');
+    this.retry(reason, () => this.start());
+  }
+
+  protected teardown(): void {
+    this.closeSource();
+    this.endStream('relay stopped');
+  }
+}
+
+/** PushRelay publishes a local channel to a remote RTMP URL whenever it is live. */
+class PushRelay extends Relay {
+  private client: RtmpClient | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private waitingKey = false;
+  private readonly onStart = (ch: string) => {
+    if (ch === this.info.channel && !this.client) this.connect();
+  };
+  private readonly onEnd = (ch: string) => {
+    if (ch === this.info.channel) this.disconnect('stream ended');
+  };
+
+  start(): void {
+    this.hub.on(HUB_EVENT_STREAM_START, this.onStart);
+    this.hub.on(HUB_EVENT_STREAM_END, this.onEnd);
+    if (this.hub.isLive(this.info.channel)) this.connect();
+    else this.info.state = 'waiting';
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.info.state = 'connecting';
+    RtmpClient.publish(this.info.url, { complexHandshake: false })
+      .then((client) => {
+        const stream = this.hub.streams.get(this.info.channel);
+        if (this.stopped || !stream) return client.close();
+        this.client = client;
+        this.connected();
+        client.on('end', (reason: string) => {
+          if (this.client !== client) return;
+          this.disconnect(reason);
+          if (this.hub.isLive(this.info.channel)) this.retry(`target ended: ${reason}`, () => this.connect());
+        });
+        for (const t of stream.headerTags()) {
+          if (t.type === FLV_TAG_SCRIPT) {
+            if (stream.metadata) client.sendMetadata(stream.metadata);
+          } else client.sendTag(t.type, t.dts, tagBody(t));
+        }
+        const sub: StreamSubscriber = {
+          onTracks: () => {
+            for (const t of stream.headerTags()) if (t.type !== FLV_TAG_SCRIPT) client.sendTag(t.type, t.dts, tagBody(t));
+          },
+          onFrame: (f: MediaFrame) => this.sendFrame(client, f),
+        };
+        this.waitingKey = false;
+        this.unsubscribe = this.hub.subscribe(this.info.channel, sub);
+      })
+      .catch((err: Error) => {
+        if (this.hub.isLive(this.info.channel)) this.retry(err.message, () => this.connect());
+        else this.info.state = 'waiting';
+      });
+  }
+
+  private sendFrame(client: RtmpClient, f: MediaFrame): void {
+    if (client.writableLength > PUSH_QUEUE_SKIP_BYTES) this.waitingKey = true;
+    if (this.waitingKey) {
+      if (!(f.kind === 'video' && f.keyframe)) return;
+      this.waitingKey = false;
+    }
+    const type = f.kind === 'video' ? FLV_TAG_VIDEO : FLV_TAG_AUDIO;
+    client.sendTag(type, f.dts, f.flvTag.subarray(FLV_TAG_HEADER_SIZE, f.flvTag.length - 4));
+  }
+
+  private disconnect(reason: string): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    const c = this.client;
+    this.client = null;
+    if (c) {
+      c.removeAllListeners('end');
+      c.close();
+      this.log.debug({ relay: this.info.id, reason }, 'push relay disconnected');
+    }
+    if (!this.stopped) this.info.state = 'waiting';
+  }
+
+  protected teardown(): void {
+    this.hub.off(HUB_EVENT_STREAM_START, this.onStart);
+    this.hub.off(HUB_EVENT_STREAM_END, this.onEnd);
+    this.disconnect('relay stopped');
+  }
+}
+
+/** RelayManager owns every relay of the media role. */
+export class RelayManager {
+  private relays = new Map<string, Relay>();
+  private seq = 0;
+
+  constructor(private readonly hub: StreamHub, private readonly log: Logger) {}
+
+  start(spec: RelaySpec): RelayInfo {
+    if (spec.direction === 'pull' && !/^(rtmp|https?):\/\//.test(spec.url)) throw new Error('pull relays take rtmp:// or http(s):// URLs');
+    if (spec.direction === 'push' && !spec.url.startsWith('rtmp://')) throw new Error('push relays take rtmp:// URLs');
+    const id = `${spec.direction}-${++this.seq}`;
+    const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log) : new PushRelay(id, spec, this.hub, this.log);
+    this.relays.set(id, relay);
+    relay.start();
+    this.log.info({ relay: id, channel: spec.channel, direction: spec.direction }, 'relay started');
+    return relay.info;
+  }
+
+  async stop(id: string): Promise<boolean> {
+    const r = this.relays.get(id);
+    if (!r) return false;
+    this.relays.delete(id);
+    r.stop();
+    return true;
+  }
+
+  list(): RelayInfo[] {
+    return [...this.relays.values()].map((r) => ({ ...r.info }));
+  }
+
+  async stopAll(): Promise<void> {
+    for (const id of [...this.relays.keys()]) await this.stop(id);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * RtmpServer accepts RTMP connections and runs one RtmpSession per socket.
+ * stop() closes the listener and every session, leaving no handle open.
+ */
+import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
+import { RtmpSession, type RtmpSessionContext } from './session.js';
+
+export class RtmpServer {
+  private server: Server | null = null;
+  readonly sessions = new Set<RtmpSession>();
+
+  constructor(private readonly ctx: RtmpSessionContext) {}
+
+  /** listen starts accepting; port 0 picks a free port. Resolves with the bound port. */
+  async listen(port: number, host: string): Promise<number> {
+    const server = createServer({ noDelay: true }, (socket: Socket) => this.accept(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.ctx.logger.error({ err }, 'rtmp listener error'));
+    return (server.address() as AddressInfo).port;
+  }
+
+  private accept(socket: Socket): void {
+    const session = new RtmpSession(socket, this.ctx, (s) => this.sessions.delete(s));
+    this.sessions.add(session);
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of [...this.sessions]) s.close('server shutting down');
+    this.sessions.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
