@@ -16,6 +16,11 @@ import { locateFfmpeg } from './media/ffmpeg.js';
 import { chatInfoFor, signChatToken } from './platform/chat-tokens.js';
 import type { ChatExtensionPoint } from './chat/hooks.js';
 import type { StreamHubApi } from './media/hub/types.js';
+import type { ChatService } from './chat/index.js';
+import type { MediaService } from './media/index.js';
+import type { HlsService } from './media/hls/index.js';
+import { wireChat } from './roles/chat.js';
+import { wireHls, wireMedia } from './roles/media.js';
 import { webRoutes } from './http/web.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
@@ -42,6 +47,10 @@ export interface ServerParts {
   chat?: ChatExtensionPoint;
   /** The media role's stream hub, set once the media role is wired (HLS, recorder, captions attach here). */
   hub?: StreamHubApi;
+  /** The whole chat service (server API, stats) when the chat role runs here. */
+  chatService?: ChatService;
+  media?: MediaService;
+  hls?: HlsService;
 }
 
 export interface RunningServer {
@@ -62,6 +71,9 @@ export type Wiring = (parts: ServerParts) => Promise<void> | void;
 
 /** ROLE_WIRINGS lists each role's setup in start order; a role runs when config.roles names it. */
 const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
+  { role: 'chat', wire: wireChat },
+  { role: 'media', wire: wireMedia },
+  { role: 'media', wire: wireHls },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
   { role: 'web', wire: (p) => { webRoutes(p.app); } },
 ];

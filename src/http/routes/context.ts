@@ -5,7 +5,8 @@ import type { Authenticator } from '../auth.js';
 /** LiveInfo is what the media role tells the API about a channel's stream right now. */
 export interface LiveInfo {
   live: boolean;
-  since?: number;
+  /** ISO time the stream went live. */
+  since?: string;
   viewers?: Record<string, number>;
   [key: string]: unknown;
 }
