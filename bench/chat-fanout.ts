@@ -1,0 +1,140 @@
+// Fan-out benchmark: one channel, SUBS subscribers (raw WebSocket clients in LOADGENS processes),
+// publications through the server API at rising rates; deliveries/s and publish-to-receive
+// latency (p50/p99); the highest rate whose p99 stays under 200 ms. onair vs socket.io (room broadcast).
+// Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { startServer, startLoadgen, publishOnce, percentile, sleep, sourceAddrs, type Mode, type Loadgen } from './chat-lib.js';
+
+const SUBS = Number(process.env.SUBS ?? 10000);
+const LOADGENS = Number(process.env.LOADGENS ?? 2);
+const STEP_SECONDS = Number(process.env.STEP_SECONDS ?? 4);
+const RATES = (process.env.RATES ?? '10,25,50,100,200,400,800').split(',').map(Number);
+const P99_LIMIT_MS = 200;
+const MAX_INFLIGHT = 2000;
+const DRAIN_MS = 3000;
+const TOTAL_BUDGET_MS = Number(process.env.BUDGET_SECONDS ?? 300) * 1000;
+const CHANNEL = 'chat:bench';
+const now = () => performance.timeOrigin + performance.now();
+
+interface Step {
+  rate: number;
+  sent: number;
+  dropped: number;
+  expected: number;
+  delivered: number;
+  deliveriesPerSec: number;
+  p50: number;
+  p99: number;
+  max: number;
+  samples: number;
+}
+
+async function runMode(mode: Mode, deadline: number) {
+  const server = await startServer(mode);
+  const gens: Loadgen[] = [];
+  try {
+    for (let i = 0; i < LOADGENS; i++) gens.push(await startLoadgen());
+    const per = Math.ceil(SUBS / LOADGENS);
+    const t0 = Date.now();
+    const ready = await Promise.all(
+      gens.map((g, i) =>
+        g.start({ proto: mode, port: server.port, n: Math.min(per, SUBS - i * per), base: i * per, addrs: sourceAddrs(4), channelPattern: CHANNEL, rooms: 0, sampleEvery: 10, concurrency: 200 }),
+      ),
+    );
+    const connected = ready.reduce((a, r) => a + r.connected, 0);
+    await sleep(2000);
+    const st = await server.stats();
+    console.log(`[${mode}] ${connected} subscribers connected in ${Date.now() - t0} ms (server sees ${st.clients}); rss ${(st.rss / 1048576).toFixed(0)} MiB`);
+    const steps: Step[] = [];
+    let seq = 0;
+    for (const rate of RATES) {
+      if (Date.now() + STEP_SECONDS * 1000 + DRAIN_MS > deadline) {
+        console.log(`[${mode}] time budget reached`);
+        break;
+      }
+      await Promise.all(gens.map((g) => g.reset()));
+      const start = Date.now();
+      let sent = 0;
+      let dropped = 0;
+      let inflight = 0;
+      const end = start + STEP_SECONDS * 1000;
+      while (Date.now() < end) {
+        const due = Math.floor(((Date.now() - start) / 1000) * rate);
+        while (sent + dropped < due) {
+          if (inflight >= MAX_INFLIGHT) {
+            dropped++;
+            continue;
+          }
+          inflight++;
+          sent++;
+          publishOnce(mode, server.port, CHANNEL, { ts: now(), seq: ++seq, text: 'hello from the benchmark, a typical chat line' })
+            .catch(() => undefined)
+            .finally(() => inflight--);
+        }
+        await sleep(2);
+      }
+      while (inflight > 0) await sleep(5);
+      const expected = sent * connected;
+      let delivered = 0;
+      let lastAt = 0;
+      const lat: number[] = [];
+      let lastProgress = Date.now();
+      let prev = -1;
+      for (;;) {
+        const stats = await Promise.all(gens.map((g) => g.stats()));
+        delivered = stats.reduce((a, s) => a + s.deliveries, 0);
+        lastAt = Math.max(lastAt, ...stats.map((s) => s.lastDeliveryAt));
+        for (const s of stats) for (const v of s.latencies) lat.push(v);
+        if (delivered >= expected) break;
+        if (delivered !== prev) {
+          prev = delivered;
+          lastProgress = Date.now();
+        } else if (Date.now() - lastProgress > DRAIN_MS) break;
+        await sleep(100);
+      }
+      const sorted = Float64Array.from(lat).sort();
+      const secs = Math.max(0.001, (lastAt - start) / 1000);
+      const step: Step = {
+        rate,
+        sent,
+        dropped,
+        expected,
+        delivered,
+        deliveriesPerSec: Math.round(delivered / secs),
+        p50: +percentile(sorted, 50).toFixed(1),
+        p99: +percentile(sorted, 99).toFixed(1),
+        max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1),
+        samples: sorted.length,
+      };
+      steps.push(step);
+      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms`);
+      if (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0) break;
+      await sleep(500);
+    }
+    const ok = steps.filter((s) => s.p99 <= P99_LIMIT_MS && s.delivered >= s.expected * 0.99 && s.dropped === 0);
+    const best = ok.reduce<Step | null>((a, s) => (a === null || s.deliveriesPerSec > a.deliveriesPerSec ? s : a), null);
+    const closed = (await Promise.all(gens.map((g) => g.stats()))).reduce((a, s) => a + s.closed, 0);
+    return { mode, subscribers: connected, closedDuringRun: closed, steps, best };
+  } finally {
+    for (const g of gens) await g.stop();
+    await server.stop();
+  }
+}
+
+const which = process.argv[2] ?? 'both';
+const modes: Mode[] = which === 'both' ? ['onair', 'sio'] : [which as Mode];
+const deadline = Date.now() + TOTAL_BUDGET_MS;
+const results = [];
+for (const m of modes) {
+  const perModeDeadline = Math.min(deadline, Date.now() + TOTAL_BUDGET_MS / modes.length);
+  results.push(await runMode(m, perModeDeadline));
+}
+const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, stepSeconds: STEP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
+mkdirSync('bench/results', { recursive: true });
+const file = `bench/results/chat-fanout-${Date.now()}.json`;
+writeFileSync(file, JSON.stringify(out, null, 2));
+for (const r of results) {
+  console.log(`${r.mode}: best ${r.best ? `${r.best.deliveriesPerSec} deliveries/s at ${r.best.rate} pub/s (p50 ${r.best.p50} ms, p99 ${r.best.p99} ms)` : 'none under the p99 limit'}`);
+}
+console.log('wrote ' + file);

@@ -1,0 +1,146 @@
+// Orchestration helpers for chat benchmarks: server and load-generator child processes.
+import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { Agent, request } from 'node:http';
+
+export type Mode = 'onair' | 'sio';
+
+export interface ServerProc {
+  mode: Mode;
+  port: number;
+  pid: number;
+  proc: ChildProcess;
+  stats(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number; clients: number }>;
+  stop(): Promise<void>;
+}
+
+/** startServer runs bench/chat-server.ts in a `sh -c` wrapper that raises the fd limit to the hard limit. */
+export async function startServer(mode: Mode): Promise<ServerProc> {
+  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec node --expose-gc --import tsx bench/chat-server.ts ${mode}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' },
+  });
+  const rl = createInterface({ input: proc.stdout! });
+  const info = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('server did not start')), 30000);
+    rl.once('line', (line) => {
+      clearTimeout(t);
+      resolve(JSON.parse(line));
+    });
+    proc.once('exit', (c) => reject(new Error('server exited ' + c)));
+  });
+  return {
+    mode,
+    port: info.port,
+    pid: info.pid,
+    proc,
+    async stats() {
+      const res = await fetch(`http://127.0.0.1:${info.port}/bench/stats`);
+      return res.json();
+    },
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+export interface LoadgenStats {
+  deliveries: number;
+  lastDeliveryAt: number;
+  latencies: Float64Array;
+  closed: number;
+  open: number;
+  closeCodes: Record<string, number>;
+}
+
+export interface Loadgen {
+  proc: ChildProcess;
+  start(opts: Record<string, unknown>): Promise<{ connected: number; failed: number }>;
+  reset(): Promise<void>;
+  stats(): Promise<LoadgenStats>;
+  stop(): Promise<void>;
+}
+
+export async function startLoadgen(): Promise<Loadgen> {
+  const proc = fork('bench/chat-loadgen.ts', [], {
+    execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+    serialization: 'advanced',
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const waitFor = <T>(type: string): Promise<T> =>
+    new Promise((resolve) => {
+      const h = (m: { type: string } & T) => {
+        if (m.type === type) {
+          proc.off('message', h);
+          resolve(m);
+        }
+      };
+      proc.on('message', h);
+    });
+  await waitFor('hello');
+  return {
+    proc,
+    async start(opts) {
+      const p = waitFor<{ connected: number; failed: number }>('ready');
+      proc.send({ cmd: 'start', ...opts });
+      return p;
+    },
+    async reset() {
+      const p = waitFor<void>('reset');
+      proc.send({ cmd: 'reset' });
+      await p;
+    },
+    async stats() {
+      const p = waitFor<LoadgenStats>('stats');
+      proc.send({ cmd: 'stats' });
+      return p;
+    },
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.send({ cmd: 'exit' });
+      setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
+      await exited;
+    },
+  };
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+
+/** publishOnce sends one publication through the server API (onair) or the socket.io bench endpoint. */
+export function publishOnce(mode: Mode, port: number, channel: string, data: unknown): Promise<void> {
+  const body = JSON.stringify({ channel, data });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: mode === 'onair' ? '/api/publish' : '/publish',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-api-key': 'bench-api-key-0123456789' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error('status ' + res.statusCode))));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export function percentile(sorted: Float64Array | number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length));
+  return sorted[i]!;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function sourceAddrs(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}

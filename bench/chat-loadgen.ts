@@ -1,0 +1,123 @@
+// Load generator process for chat benchmarks (forked with IPC, advanced serialization).
+// Opens raw WebSocket clients (onair JSON protocol or socket.io/engine.io v4), keeps them
+// alive (pongs), subscribes each to a channel/room, and counts deliveries that carry
+// an embedded send timestamp ("ts":<epoch ms>), sampling publish-to-receive latency.
+import { openRawWs, type RawWs } from './chat-rawws.js';
+import { performance } from 'node:perf_hooks';
+
+interface StartMsg {
+  cmd: 'start';
+  proto: 'onair' | 'sio';
+  port: number;
+  n: number;
+  addrs: string[];
+  channelPattern: string;
+  rooms: number;
+  sampleEvery: number;
+  concurrency: number;
+  base: number;
+}
+
+const MARKER = Buffer.from('"ts":');
+const now = () => performance.timeOrigin + performance.now();
+
+let deliveries = 0;
+let lastDeliveryAt = 0;
+let latencies: number[] = [];
+let closedCount = 0;
+const closeCodes: Record<number, number> = {};
+const clients: RawWs[] = [];
+
+function countAndSample(payload: Buffer, sample: boolean): void {
+  let i = payload.indexOf(MARKER);
+  if (i < 0) return;
+  const t = sample ? now() : 0;
+  while (i >= 0) {
+    deliveries++;
+    if (sample) {
+      let j = i + MARKER.length;
+      let k = j;
+      while (k < payload.length && ((payload[k]! >= 48 && payload[k]! <= 57) || payload[k] === 46)) k++;
+      const ts = Number(payload.toString('latin1', j, k));
+      if (ts > 0) latencies.push(t - ts);
+    }
+    i = payload.indexOf(MARKER, i + MARKER.length);
+  }
+  lastDeliveryAt = Date.now();
+}
+
+async function start(m: StartMsg): Promise<void> {
+  let next = 0;
+  let failed = 0;
+  const open = async (): Promise<void> => {
+    while (next < m.n) {
+      const i = next++;
+      const idx = m.base + i;
+      const sample = m.sampleEvery > 0 && idx % m.sampleEvery === 0;
+      const room = m.channelPattern.replace('{i}', String(m.rooms > 0 ? idx % m.rooms : 0));
+      const path = m.proto === 'onair' ? '/connection/websocket' : '/socket.io/?EIO=4&transport=websocket';
+      try {
+        const ws = await openRawWs({
+          host: '127.0.0.1',
+          port: m.port,
+          path,
+          localAddress: m.addrs[idx % m.addrs.length],
+          onText: (w, payload) => {
+            if (m.proto === 'onair') {
+              if (payload.length === 2 && payload[0] === 0x7b && payload[1] === 0x7d) {
+                w.sendText('{}'); // pong
+                return;
+              }
+            } else {
+              if (payload.length === 1 && payload[0] === 0x32) {
+                w.sendText('3'); // engine.io pong
+                return;
+              }
+              if (payload[0] === 0x30) {
+                w.sendText('40'); // connect to the default namespace
+                return;
+              }
+              if (payload[0] === 0x34 && payload[1] === 0x30) {
+                w.sendText('42' + JSON.stringify(['join', room]));
+                return;
+              }
+            }
+            countAndSample(payload, sample);
+          },
+          onClose: (_w, code) => {
+            closedCount++;
+            closeCodes[code] = (closeCodes[code] ?? 0) + 1;
+          },
+        });
+        if (m.proto === 'onair') ws.sendText(`{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":${JSON.stringify(room)}}}`);
+        clients.push(ws);
+      } catch {
+        failed++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: m.concurrency }, open));
+  process.send!({ type: 'ready', connected: clients.length, failed });
+}
+
+process.on('message', (msg: { cmd: string } & Record<string, unknown>) => {
+  switch (msg.cmd) {
+    case 'start':
+      void start(msg as unknown as StartMsg);
+      break;
+    case 'reset':
+      deliveries = 0;
+      latencies = [];
+      lastDeliveryAt = 0;
+      process.send!({ type: 'reset' });
+      break;
+    case 'stats':
+      process.send!({ type: 'stats', deliveries, lastDeliveryAt, latencies: Float64Array.from(latencies), closed: closedCount, closeCodes, open: clients.length - closedCount });
+      latencies = [];
+      break;
+    case 'exit':
+      for (const c of clients) c.socket.destroy();
+      process.exit(0);
+  }
+});
+process.send!({ type: 'hello' });

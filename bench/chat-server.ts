@@ -1,0 +1,77 @@
+// Benchmark server process: `onair` (createChatService on Fastify, memory broker) or
+// `sio` (socket.io with default settings, websocket transport only). Prints {"port":N}
+// on stdout; GET /bench/stats returns memory and client counts (POST /bench/gc first runs gc).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+
+const mode = process.argv[2] ?? 'onair';
+const gc = (globalThis as { gc?: () => void }).gc;
+
+function mem(clients: number) {
+  if (gc) {
+    gc();
+    gc();
+  }
+  const m = process.memoryUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, clients };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of req) parts.push(c as Buffer);
+  return Buffer.concat(parts).toString();
+}
+
+if (mode === 'onair') {
+  const { default: Fastify } = await import('fastify');
+  const { Registry } = await import('prom-client');
+  const { loadConfig } = await import('../src/config/index.js');
+  const { silentLogger } = await import('../src/observability/logger.js');
+  const { createChatService } = await import('../src/chat/index.js');
+  const config = loadConfig({ env: {} });
+  const chat = createChatService({
+    config,
+    logger: silentLogger(),
+    registry: new Registry(),
+    tokenSecret: 'bench-secret-0123456789abcdef',
+    apiKey: 'bench-api-key-0123456789',
+  });
+  const app = Fastify({ logger: false });
+  chat.registerHttp(app);
+  app.get('/bench/stats', async () => mem(chat.stats().clients));
+  app.server.on('upgrade', (req, socket, head) => {
+    if (!chat.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  await chat.start();
+  await app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+  const a = app.server.address();
+  process.stdout.write(JSON.stringify({ port: typeof a === 'object' && a ? a.port : 0, pid: process.pid }) + '\n');
+} else {
+  const { Server } = await import('socket.io');
+  let io: InstanceType<typeof Server>;
+  const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
+    if (req.url === '/bench/stats') {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(mem(io.engine.clientsCount)));
+      return;
+    }
+    if (req.url === '/publish' && req.method === 'POST') {
+      const body = JSON.parse(await readBody(req)) as { channel: string; data: unknown };
+      io.to(body.channel).emit('pub', body.data);
+      res.setHeader('content-type', 'application/json');
+      res.end('{"result":{}}');
+      return;
+    }
+    if (!req.url?.startsWith('/socket.io')) {
+      res.statusCode = 404;
+      res.end();
+    }
+  });
+  io = new Server(server, { transports: ['websocket'] });
+  io.on('connection', (socket) => {
+    socket.on('join', (room: string) => void socket.join(room));
+  });
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    const a = server.address();
+    process.stdout.write(JSON.stringify({ port: typeof a === 'object' && a ? a.port : 0, pid: process.pid }) + '\n');
+  });
+}
