@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { renderMediaPlaylist, renderMultivariantPlaylist, skippableSegments, type MediaPlaylistModel, type PlaylistSegment } from '../../../src/media/hls/playlist.js';
 import { HlsPackager } from '../../../src/media/hls/packager.js';
 import { synthFrames, videoTrack, audioTrack } from './frames.js';
+import { parseMediaPlaylist, checkPlaylist } from './m3u8.js';
 
 function seg(msn: number, over: Partial<PlaylistSegment> = {}): PlaylistSegment {
   return { msn, uri: `s${msn}.m4s`, durationSeconds: 2, programDateTime: Date.UTC(2026, 0, 1, 0, 0, 2 * msn), discontinuity: false, mapUri: 'init.mp4', complete: true, ...over };
@@ -90,6 +91,7 @@ test('playlist: packager model passes structural checks over a long run', () => 
     p.onFrame(f);
     if (i % 97 !== 0) continue;
     const text = renderMediaPlaylist(p.playlistModel());
+    if (p.lastPosition()) checkPlaylist(parseMediaPlaylist(text));
     const seq = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? -1);
     assert.ok(seq >= lastSeq);
     lastSeq = seq;
