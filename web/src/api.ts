@@ -1,0 +1,109 @@
+/** api.ts: JSON calls to /api/v1 with the login token as a Bearer header. */
+
+const TOKEN_KEY = 'onair.token';
+const ADMIN_TOKEN_KEY = 'onair.adminToken';
+
+export class ApiError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string, readonly details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export function getToken(): string | null {
+  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
+}
+export function setToken(token: string | null): void {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage blocked */ }
+}
+export function getAdminToken(): string | null {
+  try { return sessionStorage.getItem(ADMIN_TOKEN_KEY); } catch { return null; }
+}
+export function setAdminToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(ADMIN_TOKEN_KEY, token);
+    else sessionStorage.removeItem(ADMIN_TOKEN_KEY);
+  } catch { /* storage blocked */ }
+}
+
+export interface ApiOptions {
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Use this bearer instead of the login token (admin token, overlay token). */
+  token?: string | null;
+  signal?: AbortSignal;
+}
+
+/** api calls the REST API; non-2xx answers throw ApiError with the server's code and message. */
+export async function api<T = any>(method: string, path: string, opts: ApiOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
+  const token = opts.token !== undefined ? opts.token : getToken();
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (opts.body !== undefined) headers['content-type'] = 'application/json';
+  let res: Response;
+  try {
+    res = await fetch(path.startsWith('/') ? path : `/api/v1/${path}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: opts.signal, credentials: 'same-origin' });
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err;
+    throw new ApiError(0, 'network', (err as Error).message || 'network error');
+  }
+  const text = await res.text();
+  let data: any;
+  try { data = text ? JSON.parse(text) : undefined; } catch { data = undefined; }
+  if (!res.ok) {
+    const e = data?.error;
+    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, e?.details);
+  }
+  return data as T;
+}
+
+/** tryApi is api() that answers undefined for routes this server does not have (404/501/503). */
+export async function tryApi<T = any>(method: string, path: string, opts: ApiOptions = {}): Promise<T | undefined> {
+  try {
+    return await api<T>(method, path, opts);
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 404 || err.status === 501 || err.status === 503) && /no route|not running|not available/i.test(err.message)) return undefined;
+    if (err instanceof ApiError && err.status === 404 && err.code === 'not_found' && /^no route/.test(err.message)) return undefined;
+    throw err;
+  }
+}
+
+/** newIdempotencyKey makes a random key for retry-safe payments. */
+export function newIdempotencyKey(): string {
+  const b = new Uint8Array(16);
+  crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// Shapes of the documented API (see README "REST API basics").
+export interface PublicUser { id: string; username: string; displayName: string; admin: boolean; createdAt: number }
+export interface TrackSummary { codec?: string; codecString?: string; width?: number; height?: number; sampleRate?: number; channels?: number; [k: string]: unknown }
+export interface StreamInfo {
+  live: boolean;
+  /** Start of the stream: epoch ms or an ISO string. */
+  since?: number | string;
+  viewers?: Record<string, number>;
+  video?: TrackSummary;
+  audio?: TrackSummary;
+  /** Bits per second from the publisher. */
+  bitrateIn?: number;
+  bitrateOut?: number;
+  fps?: number;
+  keyframeIntervalMs?: number;
+  [k: string]: unknown;
+}
+export interface Channel {
+  id: string;
+  name: string;
+  title: string;
+  ownerId: string | null;
+  recordEnabled?: boolean;
+  captionsLanguage?: string | null;
+  createdAt?: number;
+  stream?: StreamInfo;
+  followers?: number;
+}
+export interface Me { user: PublicUser | null; admin: boolean; roles: Record<string, string[]> }

@@ -1,0 +1,74 @@
+import { Centrifuge, type Subscription } from 'centrifuge';
+import { api, getToken } from '../api';
+
+/** chat/connection.ts: one Centrifuge client per page, with tokens from POST /api/v1/chat/token. */
+
+export type ChatState = 'connecting' | 'connected' | 'disconnected' | 'unavailable';
+
+let client: Centrifuge | null = null;
+let clientToken: string | null | undefined;
+let unavailable = false;
+const stateListeners = new Set<(s: ChatState) => void>();
+let state: ChatState = 'connecting';
+
+function setState(s: ChatState) {
+  state = s;
+  for (const f of stateListeners) f(s);
+}
+
+/** fetchChatToken gets a connection JWT: the user's when logged in, anonymous (read-only) otherwise. */
+export async function fetchChatToken(bearer?: string | null): Promise<string> {
+  const r = await api<{ token: string }>('POST', '/api/v1/chat/token', { token: bearer === undefined ? getToken() : bearer, body: {} });
+  return r.token;
+}
+
+function endpoint(): string {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
+}
+
+/** chatClient returns the shared client, rebuilding it when the login changes. */
+export function chatClient(bearer?: string | null): Centrifuge {
+  const tok = bearer === undefined ? getToken() : bearer;
+  if (client && clientToken === tok) return client;
+  if (client) client.disconnect();
+  clientToken = tok;
+  unavailable = false;
+  const c = new Centrifuge(endpoint(), {
+    getToken: async () => {
+      try {
+        return await fetchChatToken(tok);
+      } catch (err: any) {
+        if (err?.status === 503 || err?.status === 404) { unavailable = true; setState('unavailable'); }
+        throw err;
+      }
+    },
+    minReconnectDelay: 300,
+    maxReconnectDelay: 8000,
+    timeout: 8000,
+  });
+  c.on('connecting', () => setState(unavailable ? 'unavailable' : 'connecting'));
+  c.on('connected', () => setState('connected'));
+  c.on('disconnected', () => setState(unavailable ? 'unavailable' : 'disconnected'));
+  c.on('error', () => { if (unavailable) setState('unavailable'); });
+  client = c;
+  setState('connecting');
+  c.connect();
+  return c;
+}
+
+export function chatState(): ChatState { return state; }
+export function onChatState(f: (s: ChatState) => void): () => void { stateListeners.add(f); return () => stateListeners.delete(f); }
+
+/** subscribe gets or creates a subscription on the shared client. */
+export function subscribe(c: Centrifuge, channel: string): Subscription {
+  const existing = c.getSubscription(channel);
+  if (existing) return existing;
+  const sub = c.newSubscription(channel, { joinLeave: false });
+  sub.subscribe();
+  return sub;
+}
+
+export function release(c: Centrifuge, channel: string): void {
+  const s = c.getSubscription(channel);
+  if (s) { s.unsubscribe(); c.removeSubscription(s); }
+}

@@ -1,0 +1,79 @@
+import type { Subscription } from 'centrifuge';
+import { api, tryApi } from '../api';
+
+/** chat/moderation.ts: moderation actions from the UI, through the REST API or chat commands. */
+
+export type ModAction =
+  | { kind: 'ban'; seconds?: number }
+  | { kind: 'unban' }
+  | { kind: 'timeout'; seconds: number }
+  | { kind: 'delete'; messageId: string };
+
+export interface Target { userId: string; username?: string }
+
+const base = (channel: string) => `/api/v1/channels/${encodeURIComponent(channel)}/moderation`;
+
+/** commandFor renders the chat command a manager would type (the server handles it, never publishes it). */
+export function commandFor(action: ModAction, target: string, reason?: string): string {
+  const r = reason ? ` ${reason.replace(/\s+/g, ' ')}` : '';
+  switch (action.kind) {
+    case 'ban': return `/ban ${target}${action.seconds ? ` ${action.seconds}` : ''}${r}`;
+    case 'unban': return `/unban ${target}`;
+    case 'timeout': return `/timeout ${target} ${action.seconds}${r}`;
+    case 'delete': return `/delete ${action.messageId}`;
+  }
+}
+
+/**
+ * moderate applies an action: the REST endpoints of docs/moderation.md when the
+ * server has them, else the equivalent chat command published into the channel.
+ */
+export async function moderate(channel: string, action: ModAction, target: Target, reason: string | undefined, sub: Subscription | null): Promise<void> {
+  const who = { userId: target.userId, ...(target.username ? { username: target.username } : {}) };
+  let done: unknown;
+  switch (action.kind) {
+    case 'ban':
+      done = await tryApi('POST', `${base(channel)}/bans`, { body: { ...who, ...(reason ? { reason } : {}), ...(action.seconds ? { durationSeconds: action.seconds } : {}) } });
+      break;
+    case 'unban':
+      done = await tryApi('DELETE', `${base(channel)}/bans/${encodeURIComponent(target.username ?? target.userId)}`);
+      break;
+    case 'timeout':
+      done = await tryApi('POST', `${base(channel)}/timeouts`, { body: { ...who, seconds: action.seconds, ...(reason ? { reason } : {}) } });
+      break;
+    case 'delete':
+      done = await tryApi('DELETE', `${base(channel)}/messages/${encodeURIComponent(action.messageId)}`);
+      break;
+  }
+  if (done !== undefined) return;
+  if (!sub) throw new Error('chat is not connected');
+  await sub.publish({ type: 'message', text: commandFor(action, target.username ?? target.userId, reason) });
+}
+
+/** Channel-level moderation state for the studio (modes, filters, audit); undefined when the server has no such API. */
+export async function getModes(channel: string): Promise<Record<string, unknown> | undefined> {
+  return tryApi('GET', `${base(channel)}/modes`);
+}
+export async function setModes(channel: string, modes: Record<string, unknown>, sub: Subscription | null): Promise<void> {
+  const done = await tryApi('PUT', `${base(channel)}/modes`, { body: modes });
+  if (done !== undefined || !sub) return;
+  // Fallback: the chat commands for each mode.
+  if ('slowSeconds' in modes) await sub.publish({ type: 'message', text: Number(modes.slowSeconds) > 0 ? `/slow ${Number(modes.slowSeconds)}` : '/slow off' });
+}
+export async function getFilters(channel: string): Promise<{ word: string; action?: string }[] | undefined> {
+  const r = await tryApi<any>('GET', `${base(channel)}/filters`);
+  if (r === undefined) return undefined;
+  const list = Array.isArray(r) ? r : r.filters ?? r.words ?? [];
+  return list.map((x: any) => (typeof x === 'string' ? { word: x } : { word: String(x.word ?? x.pattern ?? ''), action: x.action }));
+}
+export async function addFilter(channel: string, word: string): Promise<void> {
+  await api('POST', `${base(channel)}/filters`, { body: { word } });
+}
+export async function removeFilter(channel: string, word: string): Promise<void> {
+  await api('DELETE', `${base(channel)}/filters/${encodeURIComponent(word)}`);
+}
+export async function getAudit(channel: string): Promise<any[] | undefined> {
+  const r = await tryApi<any>('GET', `${base(channel)}/audit`);
+  if (r === undefined) return undefined;
+  return Array.isArray(r) ? r : r.entries ?? r.audit ?? r.items ?? [];
+}

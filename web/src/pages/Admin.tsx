@@ -1,0 +1,175 @@
+import { useEffect, useState } from 'preact/hooks';
+import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel } from '../api';
+import { t, useLang } from '../i18n';
+import { useMe } from '../auth';
+import { formatBitrate, formatBytes, formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
+import { NotAvailable, Section } from '../components/common';
+
+const POLL_MS = 3000;
+const CHART_POINTS = 120;
+
+interface Sample { t: number; viewers: number; bps: number }
+
+/** Admin: streams, channels, users, jobs, recordings and simple charts, from whatever APIs this server has. */
+export function Admin() {
+  useLang();
+  const { me, loaded } = useMe();
+  const [adminToken, setTok] = useState<string | null>(getAdminToken());
+  const [input, setInput] = useState('');
+  const isAdminUser = !!me?.admin;
+  const bearer = adminToken ?? (isAdminUser ? getToken() : null);
+
+  if (!loaded) return <main id="main" class="page"><p class="muted">{t('common.loading')}</p></main>;
+  if (!bearer) {
+    return (
+      <main id="main" class="page admin">
+        <h1>{t('admin.title')}</h1>
+        <p>{t('admin.needToken')}</p>
+        <form class="form-row" onSubmit={(e) => { e.preventDefault(); if (input.trim()) { setAdminToken(input.trim()); setTok(input.trim()); } }}>
+          <label class="grow">{t('admin.token')}<input type="password" autocomplete="off" value={input} onInput={(e) => setInput((e.target as HTMLInputElement).value)} /></label>
+          <button type="submit" class="btn primary">{t('admin.use')}</button>
+        </form>
+      </main>
+    );
+  }
+  return <AdminBoard bearer={bearer} onForget={adminToken ? () => { setAdminToken(null); setTok(null); } : undefined} />;
+}
+
+function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => void }) {
+  const [health, setHealth] = useState<any>(null);
+  const [channels, setChannels] = useState<Channel[] | null>(null);
+  const [users, setUsers] = useState<any[] | null | undefined>(undefined);
+  const [jobs, setJobs] = useState<any[] | null | undefined>(undefined);
+  const [vods, setVods] = useState<any | null | undefined>(undefined);
+  const [samples, setSamples] = useState<Sample[]>([]);
+  const [error, setError] = useState<string | null>(null);
+  const [now, setNow] = useState(Date.now());
+
+  useEffect(() => {
+    let stop = false;
+    const opts = { token: bearer };
+    const list = (r: any, ...keys: string[]) => (r === undefined ? null : Array.isArray(r) ? r : keys.map((k) => r[k]).find(Array.isArray) ?? []);
+    const load = async () => {
+      try {
+        const [h, c, u, j, v] = await Promise.all([
+          fetch('/healthz').then((r) => r.json()).catch(() => null),
+          api<{ channels: Channel[] }>('GET', '/api/v1/channels?limit=200', opts),
+          tryApi('GET', '/api/v1/users', opts).catch(() => undefined),
+          tryApi('GET', '/api/v1/jobs', opts).catch(() => undefined),
+          tryApi('GET', '/api/v1/vods', opts).catch(() => undefined),
+        ]);
+        if (stop) return;
+        setHealth(h);
+        setChannels(c.channels);
+        setUsers(list(u, 'users'));
+        setJobs(list(j, 'jobs'));
+        setVods(v === undefined ? null : v);
+        const live = c.channels.filter((x) => x.stream?.live);
+        setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: live.reduce((a, x) => a + (x.stream?.bitrateIn ?? 0), 0) }]);
+        setError(null);
+      } catch (err) {
+        if (!stop) setError((err as Error).message);
+      }
+    };
+    void load();
+    const id = setInterval(load, POLL_MS);
+    const tick = setInterval(() => setNow(Date.now()), 1000);
+    return () => { stop = true; clearInterval(id); clearInterval(tick); };
+  }, [bearer]);
+
+  const live = (channels ?? []).filter((c) => c.stream?.live);
+  const vodList: any[] = vods ? (Array.isArray(vods) ? vods : vods.vods ?? vods.recordings ?? []) : [];
+  const disk = vods && !Array.isArray(vods) ? (vods.disk ?? vods.usage) : undefined;
+
+  return (
+    <main id="main" class="page admin">
+      <div class="studio-head">
+        <h1>{t('admin.title')}</h1>
+        {onForget && <button type="button" class="btn small" onClick={onForget}>{t('nav.logout')}</button>}
+      </div>
+      {error && <p class="error" role="alert">{t('common.error', { msg: error })}</p>}
+      <div class="admin-grid">
+        <Section title={t('admin.health')} id="health">
+          {health ? (
+            <dl class="stats">
+              <div><dt>status</dt><dd>{String(health.status)}</dd></div>
+              <div><dt>db</dt><dd>{String(health.db)}</dd></div>
+              <div><dt>roles</dt><dd>{(health.roles ?? []).join(', ')}</dd></div>
+              <div><dt>uptime</dt><dd>{formatDuration((health.uptimeSeconds ?? 0) * 1000)}</dd></div>
+            </dl>
+          ) : <p class="muted">{t('common.loading')}</p>}
+        </Section>
+        <Section title={t('admin.charts')} id="charts">
+          <Chart samples={samples} />
+        </Section>
+        <Section title={t('admin.streams')} id="streams" class="span-2">
+          {live.length === 0 ? <p class="muted">–</p> : (
+            <div class="table-wrap"><table>
+              <thead><tr><th scope="col">{t('studio.channel')}</th><th scope="col">{t('studio.viewers')}</th><th scope="col">{t('studio.bitrate')}</th><th scope="col">{t('studio.fps')}</th><th scope="col">{t('studio.codec')}</th><th scope="col">uptime</th></tr></thead>
+              <tbody>{live.map((c) => (
+                <tr key={c.id}>
+                  <td><a href={`/watch/${c.name}`}>{c.name}</a></td>
+                  <td>{formatCount(totalViewers(c.stream?.viewers))} <span class="muted small">{Object.entries(c.stream?.viewers ?? {}).map(([p, n]) => `${p}:${n}`).join(' ')}</span></td>
+                  <td>{formatBitrate(c.stream?.bitrateIn ?? 0)}</td>
+                  <td>{c.stream?.fps !== undefined ? Math.round(c.stream.fps) : '–'}</td>
+                  <td>{c.stream?.video?.codecString ?? c.stream?.video?.codec ?? '–'}</td>
+                  <td>{sinceMs(c.stream?.since) !== undefined ? formatDuration(now - sinceMs(c.stream?.since)!) : '–'}</td>
+                </tr>
+              ))}</tbody>
+            </table></div>
+          )}
+        </Section>
+        <Section title={t('admin.channels')} id="channels">
+          {channels === null ? <p class="muted">{t('common.loading')}</p> : (
+            <ul class="plain">{channels.map((c) => <li key={c.id}><a href={`/watch/${c.name}`}>{c.name}</a> <span class="muted small">{c.title} · {formatCount(c.followers ?? 0)} ♥{c.stream?.live ? ` · ${t('common.live')}` : ''}</span></li>)}</ul>
+          )}
+        </Section>
+        <Section title={t('admin.users')} id="users">
+          {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u: any) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">admin</span>}</li>)}</ul>}
+        </Section>
+        <Section title={t('admin.jobs')} id="jobs">
+          {jobs === null ? <NotAvailable /> : (
+            <ul class="jobs">{(jobs ?? []).slice(0, 50).map((j: any) => {
+              const p = Math.max(0, Math.min(1, Number(j.progress ?? 0) > 1 ? Number(j.progress) / 100 : Number(j.progress ?? 0)));
+              return (
+                <li key={j.id}>
+                  <span>{String(j.kind ?? j.type ?? 'job')} <span class="muted small">{String(j.state ?? j.status ?? '')}</span></span>
+                  <progress max={100} value={Math.round(p * 100)} aria-label={`${String(j.kind ?? j.type ?? 'job')} ${Math.round(p * 100)}%`} />
+                </li>
+              );
+            })}</ul>
+          )}
+        </Section>
+        <Section title={t('admin.recordings')} id="recordings">
+          {vods === null ? <NotAvailable /> : (
+            <>
+              {disk && <p class="muted small">{typeof disk === 'number' ? formatBytes(disk) : `${formatBytes(Number(disk.usedBytes ?? disk.used ?? 0))} / ${formatBytes(Number(disk.totalBytes ?? disk.total ?? 0))}`}</p>}
+              <ul class="plain">{vodList.slice(0, 50).map((v: any) => <li key={v.id}><a href={`/vod/${v.id}`}>{String(v.title ?? v.channel ?? v.id)}</a> <span class="muted small">{v.createdAt || v.startedAt ? formatTime(Number(v.createdAt ?? v.startedAt)) : ''}{v.sizeBytes ? ` · ${formatBytes(Number(v.sizeBytes))}` : ''}</span></li>)}</ul>
+            </>
+          )}
+        </Section>
+      </div>
+    </main>
+  );
+}
+
+/** Chart draws total viewers and ingest bitrate over time as inline SVG. */
+function Chart({ samples }: { samples: Sample[] }) {
+  const w = 320;
+  const h = 120;
+  if (samples.length < 2) return <p class="muted small">…</p>;
+  const path = (vals: number[]) => {
+    const max = Math.max(...vals, 1);
+    return vals.map((v, i) => `${i ? 'L' : 'M'}${((i / (vals.length - 1)) * w).toFixed(1)},${(h - 6 - (v / max) * (h - 12)).toFixed(1)}`).join(' ');
+  };
+  const last = samples[samples.length - 1]!;
+  return (
+    <figure class="chart">
+      <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${t('studio.viewers')} ${last.viewers}, ${t('studio.bitrate')} ${formatBitrate(last.bps)}`} preserveAspectRatio="none">
+        <path d={path(samples.map((s) => s.viewers))} class="line-viewers" fill="none" stroke-width="2" vector-effect="non-scaling-stroke" />
+        <path d={path(samples.map((s) => s.bps))} class="line-bitrate" fill="none" stroke-width="2" vector-effect="non-scaling-stroke" />
+      </svg>
+      <figcaption><span class="key key-viewers" /> {t('studio.viewers')} {last.viewers} <span class="key key-bitrate" /> {t('studio.bitrate')} {formatBitrate(last.bps)}</figcaption>
+    </figure>
+  );
+}

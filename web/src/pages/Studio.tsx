@@ -1,0 +1,325 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { Centrifuge } from 'centrifuge';
+import { api, getToken, tryApi, type Channel } from '../api';
+import { t, useLang } from '../i18n';
+import { requestLogin, refreshMe, useMe } from '../auth';
+import { formatBitrate, formatCount, formatKRW, formatTime, totalViewers } from '../format';
+import { Player } from '../player/Player';
+import { ChatPanel } from '../chat/ChatPanel';
+import { chatClient } from '../chat/connection';
+import { addFilter, getAudit, getFilters, getModes, removeFilter, setModes } from '../chat/moderation';
+import { CopyField, NotAvailable, Section } from '../components/common';
+
+const HEALTH_POLL_MS = 2000;
+const SEL_KEY = 'onair.studio.channel';
+
+/** Studio: stream key, OBS settings, live health, preview, chat moderation, managers, earnings, overlays. */
+export function Studio() {
+  useLang();
+  const { me, loaded } = useMe();
+  const [all, setAll] = useState<string[] | null>(null);
+  const [selected, setSelected] = useState<string | null>(() => { try { return localStorage.getItem(SEL_KEY); } catch { return null; } });
+
+  // Channels the user owns or manages (admins: every channel).
+  useEffect(() => {
+    if (!me) return;
+    const mine = Object.entries(me.roles ?? {}).filter(([, r]) => r.includes('owner') || r.includes('manager')).map(([n]) => n);
+    if (me.admin) {
+      api<{ channels: Channel[] }>('GET', '/api/v1/channels?limit=200').then((r) => setAll([...new Set([...mine, ...r.channels.map((c) => c.name)])])).catch(() => setAll(mine));
+    } else setAll(mine);
+  }, [me]);
+
+  if (!loaded) return <main id="main" class="page"><p class="muted">{t('common.loading')}</p></main>;
+  if (!me) {
+    return (
+      <main id="main" class="page studio">
+        <h1>{t('studio.title')}</h1>
+        <p>{t('studio.loginFirst')}</p>
+        <button type="button" class="btn primary" onClick={requestLogin}>{t('nav.login')}</button>
+      </main>
+    );
+  }
+  const channels = all ?? [];
+  const current = selected && channels.includes(selected) ? selected : channels[0] ?? null;
+  const choose = (c: string) => { setSelected(c); try { localStorage.setItem(SEL_KEY, c); } catch { /* blocked */ } };
+
+  return (
+    <main id="main" class="page studio">
+      <div class="studio-head">
+        <h1>{t('studio.title')}</h1>
+        {channels.length > 0 && (
+          <label class="inline-label">
+            {t('studio.channel')}
+            <select value={current ?? ''} onChange={(e) => choose((e.target as HTMLSelectElement).value)} name="channel">
+              {channels.map((c) => <option key={c} value={c}>{c}</option>)}
+            </select>
+          </label>
+        )}
+      </div>
+      {all !== null && channels.length === 0 && <p class="muted">{t('studio.noChannels')}</p>}
+      <CreateChannel onCreated={(name) => { choose(name); void refreshMe(); }} compact={channels.length > 0} />
+      {current && <ChannelStudio key={current} channel={current} isOwner={me.admin || (me.roles[current] ?? []).includes('owner')} />}
+    </main>
+  );
+}
+
+// The stream key is only ever in memory on this page, right after create or rotate.
+let freshKeys: Record<string, string> = {};
+
+function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => void; compact: boolean }) {
+  const [name, setName] = useState('');
+  const [title, setTitle] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [open, setOpen] = useState(!compact);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    try {
+      const r = await api<{ channel: Channel; streamKey: string }>('POST', '/api/v1/channels', { body: { name: name.trim(), ...(title.trim() ? { title: title.trim() } : {}) } });
+      freshKeys = { ...freshKeys, [r.channel.name]: r.streamKey };
+      setName('');
+      setTitle('');
+      onCreated(r.channel.name);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
+  if (!open) return <button type="button" class="btn small create-toggle" onClick={() => setOpen(true)}>+ {t('studio.create')}</button>;
+  return (
+    <form class="card form create-channel" onSubmit={submit}>
+      <h2>{t('studio.create')}</h2>
+      <div class="form-row">
+        <label>{t('studio.channelName')}<input name="name" required pattern="[a-z0-9][a-z0-9_\-]{1,31}" value={name} onInput={(e) => setName((e.target as HTMLInputElement).value.toLowerCase())} /></label>
+        <label>{t('studio.channelTitle')}<input name="title" maxLength={140} value={title} onInput={(e) => setTitle((e.target as HTMLInputElement).value)} /></label>
+        <button type="submit" class="btn primary">{t('studio.create')}</button>
+      </div>
+      {error && <p class="error" role="alert">{error}</p>}
+    </form>
+  );
+}
+
+function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean }) {
+  const [info, setInfo] = useState<Channel | null>(null);
+  const [key, setKey] = useState<string | null>(freshKeys[channel] ?? null);
+  const [client, setClient] = useState<Centrifuge | null>(null);
+  const [history, setHistory] = useState<{ t: number; bps: number; viewers: number }[]>([]);
+
+  useEffect(() => {
+    let stop = false;
+    const load = async () => {
+      try {
+        const r = await api<{ channel: Channel }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}`);
+        if (stop) return;
+        setInfo(r.channel);
+        const s = r.channel.stream;
+        if (s?.live) setHistory((h) => [...h.slice(-59), { t: Date.now(), bps: s.bitrateIn ?? 0, viewers: totalViewers(s.viewers) }]);
+      } catch { /* keep last */ }
+    };
+    void load();
+    const id = setInterval(load, HEALTH_POLL_MS);
+    return () => { stop = true; clearInterval(id); };
+  }, [channel]);
+  useEffect(() => { setClient(chatClient(getToken())); }, []);
+
+  const rotate = async () => {
+    if (!confirm(t('studio.rotateConfirm'))) return;
+    const r = await api<{ streamKey: string }>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/stream-key/rotate`);
+    freshKeys = { ...freshKeys, [channel]: r.streamKey };
+    setKey(r.streamKey);
+  };
+  const s = info?.stream;
+  const server = `rtmp://${location.hostname}:1935/live`;
+  const origin = location.origin;
+
+  return (
+    <div class="studio-grid">
+      <Section title={t('studio.streamKey')} id="key" class="span-2">
+        {key ? <CopyField label={t('studio.streamKey')} value={key} secret name="stream-key" /> : <p class="muted">{t('studio.keyHidden')}</p>}
+        {isOwner && <button type="button" class="btn" onClick={rotate}>{t('studio.rotate')}</button>}
+        <h3>{t('studio.obs')}</h3>
+        <CopyField label={t('studio.obsServer')} value={server} name="rtmp-server" />
+        <p class="muted small">{t('studio.obsHint')}</p>
+      </Section>
+
+      <Section title={t('studio.health')} id="health">
+        {s?.live ? (
+          <>
+            <dl class="stats" data-live="1">
+              <div><dt>{t('studio.bitrate')}</dt><dd data-stat="bitrate">{formatBitrate(s.bitrateIn ?? 0)}</dd></div>
+              <div><dt>{t('studio.fps')}</dt><dd data-stat="fps">{s.fps !== undefined ? Math.round(s.fps) : '–'}</dd></div>
+              <div><dt>{t('studio.codec')}</dt><dd>{[s.video?.codecString ?? s.video?.codec, s.video?.width ? `${s.video.width}×${s.video.height}` : '', s.audio?.codecString ?? s.audio?.codec].filter(Boolean).join(' · ') || '–'}</dd></div>
+              <div><dt>{t('studio.keyframe')}</dt><dd>{s.keyframeIntervalMs ? `${(s.keyframeIntervalMs / 1000).toFixed(1)} s` : '–'}</dd></div>
+              <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).map(([p, n]) => `${p} ${n}`).join(', ')})</span>}</dd></div>
+            </dl>
+            <Spark points={history.map((h) => h.bps)} label={t('studio.bitrate')} />
+          </>
+        ) : <p class="muted" data-live="0">{t('studio.offline')}</p>}
+      </Section>
+
+      <Section title={t('studio.preview')} id="preview">
+        {s?.live ? <Player channel={channel} compact /> : <div class="player offline small"><p class="muted">{t('common.offline')}</p></div>}
+      </Section>
+
+      <Section title={t('studio.chat')} id="modchat" class="row-2">
+        <ChatPanel channel={channel} client={client} loggedIn canModerate compact />
+      </Section>
+
+      <ModerationTools channel={channel} client={client} />
+      <Managers channel={channel} isOwner={isOwner} />
+      <Captions channel={channel} info={info} />
+      <Earnings channel={channel} />
+      <Section title={t('studio.overlays')} id="overlays" class="span-2">
+        <CopyField label={t('studio.overlayAll')} value={`${origin}/overlay/${channel}?widgets=alerts,chat,effects,ticker`} name="overlay-all" />
+        <CopyField label={t('studio.overlayAlerts')} value={`${origin}/overlay/${channel}?widgets=alerts,effects`} name="overlay-alerts" />
+        <CopyField label={t('studio.overlayChat')} value={`${origin}/overlay/${channel}?widgets=chat`} name="overlay-chat" />
+      </Section>
+    </div>
+  );
+}
+
+/** Spark is a tiny inline-SVG line chart. */
+export function Spark({ points, label, height = 48 }: { points: number[]; label: string; height?: number }) {
+  if (points.length < 2) return null;
+  const max = Math.max(...points, 1);
+  const w = 240;
+  const d = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${((i / (points.length - 1)) * w).toFixed(1)},${(height - (p / max) * (height - 4) - 2).toFixed(1)}`).join(' ');
+  return (
+    <svg class="spark" viewBox={`0 0 ${w} ${height}`} role="img" aria-label={label} preserveAspectRatio="none">
+      <path d={d} fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke" />
+    </svg>
+  );
+}
+
+function ModerationTools({ channel, client }: { channel: string; client: Centrifuge | null }) {
+  const [modes, setModesState] = useState<Record<string, unknown> | null | undefined>(undefined);
+  const [filters, setFilters] = useState<{ word: string; action?: string }[] | null | undefined>(undefined);
+  const [audit, setAudit] = useState<any[] | null | undefined>(undefined);
+  const [word, setWord] = useState('');
+  const [slow, setSlow] = useState('0');
+  const [msg, setMsg] = useState<string | null>(null);
+  const load = () => {
+    getModes(channel).then((m) => { setModesState(m ?? null); const sm = (m as any)?.modes ?? m; if (sm) setSlow(String(sm.slowSeconds ?? sm.slow ?? 0)); }).catch(() => setModesState(null));
+    getFilters(channel).then((f) => setFilters(f ?? null)).catch(() => setFilters(null));
+    getAudit(channel).then((a) => setAudit(a ?? null)).catch(() => setAudit(null));
+  };
+  useEffect(load, [channel]);
+  const sub = client?.getSubscription(`chat:${channel}`) ?? null;
+  const m = ((modes as any)?.modes ?? modes ?? {}) as Record<string, unknown>;
+  const toggle = async (k: string) => {
+    try { await setModes(channel, { [k]: !m[k] }, sub); load(); } catch (err) { setMsg((err as Error).message); }
+  };
+  return (
+    <>
+      <Section title={t('studio.modes')} id="modes">
+        <form class="form" onSubmit={async (e) => { e.preventDefault(); try { await setModes(channel, { slowSeconds: Number(slow) || 0 }, sub); setMsg('✓'); load(); } catch (err) { setMsg((err as Error).message); } }}>
+          <div class="form-row">
+            <label>{t('studio.slow')}<input type="number" min={0} max={3600} value={slow} onInput={(e) => setSlow((e.target as HTMLInputElement).value)} /></label>
+            <button type="submit" class="btn">{t('common.save')}</button>
+          </div>
+        </form>
+        {modes === null ? <p class="muted small">{t('common.notAvailable')} — /slow, /subonly, /followonly, /emoteonly</p> : (
+          <div class="toggles">
+            {(['subscribersOnly', 'followersOnly', 'emoteOnly'] as const).map((k) => (
+              <label class="check" key={k}><input type="checkbox" checked={!!m[k]} onChange={() => toggle(k)} />{t(k === 'subscribersOnly' ? 'studio.subonly' : k === 'followersOnly' ? 'studio.followonly' : 'studio.emoteonly')}</label>
+            ))}
+          </div>
+        )}
+        {msg && <p class="muted small" role="status">{msg}</p>}
+      </Section>
+      <Section title={t('studio.filters')} id="filters">
+        {filters === null ? <NotAvailable /> : (
+          <>
+            <form class="form-row" onSubmit={async (e) => { e.preventDefault(); if (!word.trim()) return; try { await addFilter(channel, word.trim()); setWord(''); load(); } catch (err) { setMsg((err as Error).message); } }}>
+              <label class="grow"><span class="sr-only">{t('studio.addFilter')}</span><input value={word} maxLength={64} placeholder={t('studio.addFilter')} onInput={(e) => setWord((e.target as HTMLInputElement).value)} /></label>
+              <button type="submit" class="btn">{t('studio.addFilter')}</button>
+            </form>
+            <ul class="tags">{(filters ?? []).map((f) => <li key={f.word}>{f.word}<button type="button" class="icon small" aria-label={`${t('studio.remove')} ${f.word}`} onClick={async () => { await removeFilter(channel, f.word).catch(() => undefined); load(); }}>✕</button></li>)}</ul>
+          </>
+        )}
+      </Section>
+      <Section title={t('studio.audit')} id="audit">
+        {audit === null ? <NotAvailable /> : (
+          <ul class="audit">
+            {(audit ?? []).slice(0, 50).map((a, i) => (
+              <li key={a.id ?? i}><span class="muted small">{a.at || a.ts || a.createdAt ? formatTime(Number(a.at ?? a.ts ?? a.createdAt)) : ''}</span> <strong>{String(a.actorName ?? a.actor ?? '')}</strong> {String(a.action ?? '')} {String(a.targetName ?? a.target ?? '')} {a.reason ? `— ${String(a.reason)}` : ''}</li>
+            ))}
+          </ul>
+        )}
+      </Section>
+    </>
+  );
+}
+
+function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
+  const [list, setList] = useState<any[] | null>(null);
+  const [name, setName] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const base = `/api/v1/channels/${encodeURIComponent(channel)}/managers`;
+  useEffect(() => { api<{ managers: any[] }>('GET', base).then((r) => setList(r.managers)).catch(() => setList([])); }, [channel]);
+  const label = (m: any) => String(m.username ?? m.user?.username ?? m.displayName ?? m.name ?? m);
+  const change = async (method: 'PUT' | 'DELETE', username: string) => {
+    setError(null);
+    try { setList((await api<{ managers: any[] }>(method, `${base}/${encodeURIComponent(username)}`)).managers); setName(''); } catch (err) { setError((err as Error).message); }
+  };
+  return (
+    <Section title={t('studio.managers')} id="managers">
+      <ul class="tags">{(list ?? []).map((m) => <li key={label(m)}>{label(m)}{isOwner && <button type="button" class="icon small" aria-label={`${t('studio.remove')} ${label(m)}`} onClick={() => change('DELETE', label(m))}>✕</button>}</li>)}</ul>
+      {isOwner && (
+        <form class="form-row" onSubmit={(e) => { e.preventDefault(); if (name.trim()) void change('PUT', name.trim()); }}>
+          <label class="grow"><span class="sr-only">{t('auth.username')}</span><input value={name} placeholder={t('auth.username')} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></label>
+          <button type="submit" class="btn">{t('studio.addManager')}</button>
+        </form>
+      )}
+      {error && <p class="error" role="alert">{error}</p>}
+    </Section>
+  );
+}
+
+function Captions({ channel, info }: { channel: string; info: Channel | null }) {
+  const [langCode, setLangCode] = useState(info?.captionsLanguage ?? '');
+  const [msg, setMsg] = useState<string | null>(null);
+  useEffect(() => { setLangCode(info?.captionsLanguage ?? ''); }, [info?.captionsLanguage]);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', `/api/v1/channels/${encodeURIComponent(channel)}`, { body: { captionsLanguage: langCode || null } });
+      setMsg('✓');
+    } catch (err) { setMsg((err as Error).message); }
+  };
+  return (
+    <Section title={t('studio.captions')} id="captions">
+      <form class="form-row" onSubmit={save}>
+        <label>{t('studio.captionsLang')}
+          <select value={langCode} onChange={(e) => setLangCode((e.target as HTMLSelectElement).value)}>
+            <option value="">–</option><option value="ko">한국어</option><option value="en">English</option><option value="ja">日本語</option>
+          </select>
+        </label>
+        <button type="submit" class="btn">{t('common.save')}</button>
+      </form>
+      <p class="muted small">{t('studio.captionsHint')}</p>
+      {msg && <p class="muted small" role="status">{msg}</p>}
+    </Section>
+  );
+}
+
+function Earnings({ channel }: { channel: string }) {
+  const [data, setData] = useState<any | null | undefined>(undefined);
+  useEffect(() => {
+    const c = encodeURIComponent(channel);
+    Promise.all([tryApi<any>('GET', `/api/v1/channels/${c}/earnings`), tryApi<any>('GET', `/api/v1/channels/${c}/supporters`)])
+      .then(([e, s]) => setData(e === undefined && s === undefined ? null : { earnings: e, supporters: s }))
+      .catch(() => setData(null));
+  }, [channel]);
+  const total = data?.earnings ? Number(data.earnings.total ?? data.earnings.totalAmount ?? data.earnings.amount ?? 0) : undefined;
+  const sup: any[] = data?.supporters ? (Array.isArray(data.supporters) ? data.supporters : data.supporters.supporters ?? data.supporters.leaderboard ?? []) : [];
+  return (
+    <Section title={t('studio.earnings')} id="earnings">
+      {data === null ? <NotAvailable /> : data === undefined ? <p class="muted">{t('common.loading')}</p> : (
+        <>
+          {total !== undefined && <p class="big">{formatKRW(total)}</p>}
+          <ol class="supporters">{sup.slice(0, 10).map((s, i) => <li key={i}><span>{String(s.displayName ?? s.name ?? s.username ?? '?')}</span> <span class="muted">{formatKRW(Number(s.total ?? s.amount ?? 0))}</span></li>)}</ol>
+        </>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,162 @@
+/**
+ * player/engines.ts: the playback engines behind the player, each a small
+ * object with the same shape: attach to a <video>, report levels and latency, detach.
+ */
+
+export type Protocol = 'webrtc' | 'llhls' | 'native' | 'flv';
+
+export interface Level { index: number; label: string }
+
+export interface Engine {
+  readonly protocol: Protocol;
+  levels(): Level[];
+  currentLevel(): number;
+  setLevel(i: number): void;
+  /** Seconds behind the live edge, when known. */
+  latency(): number | undefined;
+  subtitleTracks(): { index: number; label: string }[];
+  setSubtitle(i: number): void;
+  destroy(): void;
+}
+
+export interface EngineEvents {
+  onError(msg: string, fatal: boolean): void;
+  onLevels(): void;
+}
+
+export function hlsUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}/index.m3u8`; }
+export function flvUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}.flv`; }
+export function whepUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}/whep`; }
+
+function bufferedLatency(video: HTMLVideoElement): number | undefined {
+  const b = video.buffered;
+  if (!b.length) return undefined;
+  return Math.max(0, b.end(b.length - 1) - video.currentTime);
+}
+
+/** supported lists the protocols this browser can play, best first (WebRTC only when the server offers WHEP). */
+export async function supportedProtocols(hasWhep: boolean): Promise<Protocol[]> {
+  const out: Protocol[] = [];
+  if (hasWhep && typeof RTCPeerConnection === 'function') out.push('webrtc');
+  const mse = typeof MediaSource !== 'undefined' || typeof (window as any).ManagedMediaSource !== 'undefined';
+  if (mse) out.push('llhls');
+  const probe = document.createElement('video');
+  if (probe.canPlayType('application/vnd.apple.mpegurl')) out.push('native');
+  if (mse) out.push('flv');
+  return out;
+}
+
+/** startHls plays LL-HLS with hls.js in low-latency mode (VOD too, when live is false). */
+export async function startHls(video: HTMLVideoElement, url: string, ev: EngineEvents, live = true): Promise<Engine> {
+  const { default: Hls } = await import('hls.js');
+  const hls = new Hls({ lowLatencyMode: live, liveSyncDurationCount: 2, backBufferLength: live ? 10 : 60, enableWorker: true, manifestLoadingMaxRetry: 30, manifestLoadingRetryDelay: 1000, levelLoadingMaxRetry: 20 });
+  hls.on(Hls.Events.ERROR, (_e, data) => {
+    if (data.fatal) {
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { hls.startLoad(); ev.onError(data.details, false); }
+      else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); ev.onError(data.details, false); }
+      else ev.onError(data.details, true);
+    }
+  });
+  hls.on(Hls.Events.MANIFEST_PARSED, () => { ev.onLevels(); void video.play().catch(() => undefined); });
+  hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => ev.onLevels());
+  hls.loadSource(url);
+  hls.attachMedia(video);
+  return {
+    protocol: live ? 'llhls' : 'native',
+    levels: () => hls.levels.map((l, index) => ({ index, label: l.height ? `${l.height}p` : `${Math.round(l.bitrate / 1000)} kbps` })),
+    currentLevel: () => hls.manualLevel ?? -1,
+    setLevel: (i) => { hls.currentLevel = i; },
+    latency: () => (live ? (Number.isFinite(hls.latency) && hls.latency > 0 ? hls.latency : bufferedLatency(video)) : undefined),
+    subtitleTracks: () => hls.subtitleTracks.map((s, index) => ({ index, label: s.name || s.lang || `#${index + 1}` })),
+    setSubtitle: (i) => { hls.subtitleTrack = i; hls.subtitleDisplay = i >= 0; },
+    destroy: () => hls.destroy(),
+  };
+}
+
+/** startNative plays HLS with the browser's own player (Safari, iOS). */
+export function startNative(video: HTMLVideoElement, url: string, ev: EngineEvents): Engine {
+  video.src = url;
+  const onErr = () => ev.onError(video.error?.message || 'media error', false);
+  video.addEventListener('error', onErr);
+  void video.play().catch(() => undefined);
+  return {
+    protocol: 'native',
+    levels: () => [],
+    currentLevel: () => -1,
+    setLevel: () => undefined,
+    latency: () => bufferedLatency(video),
+    subtitleTracks: () => Array.from(video.textTracks).map((t, index) => ({ index, label: t.label || t.language || `#${index + 1}` })),
+    setSubtitle: (i) => { Array.from(video.textTracks).forEach((t, j) => { t.mode = j === i ? 'showing' : 'disabled'; }); },
+    destroy: () => { video.removeEventListener('error', onErr); video.removeAttribute('src'); video.load(); },
+  };
+}
+
+/** startFlv plays HTTP-FLV with mpegts.js, chasing the live edge. */
+export async function startFlv(video: HTMLVideoElement, url: string, ev: EngineEvents): Promise<Engine> {
+  const mod = await import('mpegts.js');
+  const mpegts = (mod.default ?? mod) as typeof import('mpegts.js').default;
+  const absolute = new URL(url, location.href).href;
+  const player = mpegts.createPlayer({ type: 'flv', isLive: true, url: absolute, hasAudio: true, hasVideo: true }, {
+    enableWorker: false, enableStashBuffer: false, stashInitialSize: 128, lazyLoad: false,
+    liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.5, liveBufferLatencyMinRemain: 0.3,
+  });
+  player.on(mpegts.Events.ERROR, (type: string, detail: string) => ev.onError(`${type}: ${detail}`, false));
+  player.attachMediaElement(video);
+  player.load();
+  void (player.play() as Promise<void> | undefined)?.catch?.(() => undefined);
+  return {
+    protocol: 'flv',
+    levels: () => [],
+    currentLevel: () => -1,
+    setLevel: () => undefined,
+    latency: () => bufferedLatency(video),
+    subtitleTracks: () => [],
+    setSubtitle: () => undefined,
+    destroy: () => { try { player.pause(); player.unload(); player.detachMediaElement(); player.destroy(); } catch { /* already torn down */ } },
+  };
+}
+
+/** startWhep plays WebRTC through a WHEP endpoint (offer in, answer out). */
+export async function startWhep(video: HTMLVideoElement, url: string, ev: EngineEvents): Promise<Engine> {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  const stream = new MediaStream();
+  pc.ontrack = (e) => { stream.addTrack(e.track); video.srcObject = stream; void video.play().catch(() => undefined); };
+  pc.onconnectionstatechange = () => { if (pc.connectionState === 'failed') ev.onError('WebRTC connection failed', true); };
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  await new Promise<void>((res) => {
+    if (pc.iceGatheringState === 'complete') return res();
+    const t = setTimeout(res, 2000);
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
+  });
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
+  if (!r.ok) { pc.close(); throw new Error(`WHEP ${r.status}`); }
+  const resource = r.headers.get('location');
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  return {
+    protocol: 'webrtc',
+    levels: () => [],
+    currentLevel: () => -1,
+    setLevel: () => undefined,
+    latency: () => undefined,
+    subtitleTracks: () => [],
+    setSubtitle: () => undefined,
+    destroy: () => {
+      pc.close();
+      video.srcObject = null;
+      if (resource) void fetch(new URL(resource, new URL(url, location.href)).href, { method: 'DELETE' }).catch(() => undefined);
+    },
+  };
+}
+
+/** hasWhep asks the server whether it has a WHEP endpoint for this channel. */
+export async function hasWhep(channel: string): Promise<boolean> {
+  try {
+    const r = await fetch(whepUrl(channel), { method: 'OPTIONS' });
+    return r.status !== 404 && r.status !== 405 && r.status < 500;
+  } catch {
+    return false;
+  }
+}
