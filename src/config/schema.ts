@@ -118,6 +118,28 @@ export const configSchema = z
         }),
       })
       .default({}),
+    /** Chat moderation (docs/moderation.md). */
+    moderation: z
+      .object({
+        /** Longest chat message in characters (code points). */
+        maxMessageLength: z.number().int().min(1).max(10_000).default(500),
+        /** Per-user rate limit: messages per window (owners/managers get 5x). */
+        rateLimitMessages: z.number().int().min(1).default(20),
+        rateLimitWindowSeconds: z.number().int().min(1).default(30),
+        /** A user's identical message is refused within this window (0 = off). */
+        duplicateWindowSeconds: z.number().int().min(0).default(30),
+        /** Unique-chat mode refuses anyone's identical message within this window. */
+        uniqueWindowSeconds: z.number().int().min(1).default(30),
+        /** Safety-net TTL of cached channel rules; changes through moderation reach every node at once by invalidation. */
+        rulesCacheSeconds: z.number().int().min(1).default(30),
+        /** TTL of cached owner/manager/admin/subscriber/follower lookups. */
+        roleCacheSeconds: z.number().int().min(0).default(5),
+        /** Message ids remembered per user for "delete their recent messages" on ban/timeout. */
+        recentMessages: z.number().int().min(0).default(50),
+        recentMessagesSeconds: z.number().int().min(1).default(600),
+        deleteMessagesOnBan: z.boolean().default(true),
+      })
+      .default({}),
     captions: z
       .object({
         engine: z.enum(['whisper', 'pocketsphinx']).default('whisper'),

@@ -1,0 +1,60 @@
+/**
+ * Chat moderation wired into the whole server: the publish hook on every
+ * `chat:{channel}` publication, the `mod.*` RPCs, the REST routes and the
+ * moderation tables (migrations register when this module loads).
+ */
+import type { ServerParts } from '../../server.js';
+import { moderationRoutes, registerModerationRpcs } from './api.js';
+import { ModerationStore } from './db.js';
+import { ModerationEngine } from './engine.js';
+import { MemoryModerationState, type ModerationState } from './state.js';
+import { RedisModerationState } from './state-redis.js';
+
+export { ModerationEngine, DEFAULT_MODERATION_SETTINGS, type ModerationSettings, type Actor, type CommandResult } from './engine.js';
+export { ModerationStore, moderationMigrations } from './db.js';
+export { MemoryModerationState, type ModerationState } from './state.js';
+export { RedisModerationState } from './state-redis.js';
+export { WordFilter, type FilterEntry, type FilterResult } from './filter.js';
+export { ModerationCodes, ModerationError } from './codes.js';
+export { parseCommand, type Command } from './commands.js';
+export { moderationRoutes, registerModerationRpcs } from './api.js';
+
+/** PURGE_INTERVAL_MS: how often expired bans/timeouts are deleted (they stop applying at expiry regardless). */
+const PURGE_INTERVAL_MS = 10 * 60_000;
+
+/** wireModeration hooks moderation into the chat role; a ROLE_WIRINGS entry with role 'chat', after the chat entry. */
+export function wireModeration(parts: ServerParts): ModerationEngine | undefined {
+  const chat = parts.chat;
+  if (!chat) {
+    parts.logger.warn('moderation: the chat role is not wired; moderation is off');
+    return undefined;
+  }
+  const state: ModerationState = parts.config.redis.url ? new RedisModerationState(parts.config.redis.url) : new MemoryModerationState();
+  const engine = new ModerationEngine({
+    platform: parts.platform,
+    store: new ModerationStore(parts.platform.db),
+    state,
+    publisher: chat.publisher,
+    settings: parts.config.moderation,
+    registry: parts.registry,
+    logger: parts.logger.child({ component: 'moderation' }),
+  });
+  chat.addPublishHook(engine);
+  registerModerationRpcs(chat, engine);
+  moderationRoutes(parts.app, { auth: parts.api.auth, engine });
+  let timer: NodeJS.Timeout | undefined;
+  parts.addService({
+    name: 'moderation',
+    async start() {
+      engine.start();
+      timer = setInterval(() => { void engine.store.purgeExpired().catch(() => undefined); }, PURGE_INTERVAL_MS);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await engine.stop();
+      await state.close();
+    },
+  });
+  return engine;
+}
