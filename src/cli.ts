@@ -17,6 +17,7 @@ usage:
   onair channel list
   onair user create NAME [--password P] [--admin] [--display-name N]
   onair token --user USER [--ttl SECONDS]
+  onair wallet credit USER AMOUNT
   onair config print [--config FILE]
 
 Configuration: built-in defaults < onair.yaml (or --config FILE) < ONAIR_* environment.`;
@@ -153,6 +154,19 @@ async function main(argv: string[]): Promise<void> {
       if (!Number.isInteger(ttl) || ttl <= 0) throw new UsageError('--ttl must be a positive integer (seconds)');
       const { issueChatTokenFor } = await import('./platform/chat-tokens.js');
       out(await withPlatform(cfg, (p) => issueChatTokenFor(cfg, p, values.user!, ttl)));
+      return;
+    }
+    case 'wallet': {
+      const [username, amountText] = rest;
+      const amount = Number(amountText);
+      if (sub !== 'credit' || !username || !Number.isSafeInteger(amount) || amount <= 0) throw new UsageError('usage: onair wallet credit USER AMOUNT   (AMOUNT: whole KRW, e.g. 5000)');
+      const cfg = config(values.config);
+      const { WalletService } = await import('./platform/wallet/index.js');
+      out(await withPlatform(cfg, async (p) => {
+        const u = await p.users.requireByName(username);
+        const r = await new WalletService(p.db, { maxCredit: cfg.supporters.maxCredit }).credit({ provider: 'manual', userId: u.id, amount, actor: 'cli', note: 'onair wallet credit' });
+        return { user: u.username, balance: r.balance };
+      }));
       return;
     }
     default:

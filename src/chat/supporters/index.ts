@@ -1,0 +1,200 @@
+/**
+ * Supporters: wallet-paid super chats, emoji effects and OBS overlay tokens.
+ * `wireSupporters(parts)` plugs them into the server (REST routes always;
+ * RPCs, the effects publish hook and publishing when the chat role runs here).
+ */
+import type { Registry } from 'prom-client';
+import type { ServerParts } from '../../server.js';
+import type { OnairConfig } from '../../config/schema.js';
+import type { Logger } from '../../observability/logger.js';
+import type { Platform } from '../../platform/index.js';
+import type { ChatExtensionPoint, ChatUserInfo, PublishHook } from '../hooks.js';
+import { AppError } from '../../http/errors.js';
+import { WalletService, type PaymentProvider } from '../../platform/wallet/index.js';
+import { SuperChatService } from './superchat.js';
+import { EffectsAggregator, EFFECTS_PREFIX } from './effects.js';
+import { OverlayTokenService } from './overlays.js';
+import { createSupportersMetrics, type SupportersMetrics } from './metrics.js';
+import { gateFromPublishHook, type MessageGate } from './gate.js';
+import { supportersRoutes } from './routes.js';
+import './db.js';
+
+export { SuperChatService, type SuperChat, type SendInput, type SendResult, type LeaderboardRow } from './superchat.js';
+export { EffectsAggregator, TokenBucket, BUILTIN_EFFECTS, EFFECT_EMOJI, type EffectsPublication, type ReactResult } from './effects.js';
+export { OverlayTokenService, OVERLAY_TOKEN_PREFIX, type PublicOverlay } from './overlays.js';
+export { openGate, gateFromPublishHook, type MessageGate, type GateResult } from './gate.js';
+export { tierFor, cleanMessage, formatKrw, CURRENCY, type Tier } from './tiers.js';
+export { supportersMigrations, supportersDb } from './db.js';
+
+/** RPC method names served on the chat connection. */
+export const RPC = { superchatSend: 'superchat.send', superchatPinned: 'superchat.pinned', effectsReact: 'effects.react' } as const;
+
+/** RPC_ERROR maps API error codes to RPC reply codes (Centrifugo leaves 400-1999 to applications). */
+const RPC_ERROR: Partial<Record<AppError['code'], number>> = {
+  bad_request: 400, validation_failed: 400, unauthorized: 401, payment_required: 402, forbidden: 403, not_found: 404, conflict: 409, too_many_requests: 429,
+};
+/** RPC_TOO_MANY_REQUESTS is the client protocol's own "too many requests" code. */
+const RPC_TOO_MANY_REQUESTS = 111;
+/** CHANNEL_CACHE_MS: how long "this channel exists (or not)" is believed for reactions. */
+const CHANNEL_CACHE_MS = 30_000;
+const MAX_CHANNEL_CACHE = 10_000;
+
+export interface Supporters {
+  wallet: WalletService;
+  superchats: SuperChatService;
+  effects: EffectsAggregator;
+  overlays: OverlayTokenService;
+  metrics: SupportersMetrics;
+  /** attachChat registers the RPCs and the effects publish hook, and starts publishing. */
+  attachChat(chat: ChatExtensionPoint): void;
+  stop(): Promise<void>;
+}
+
+export interface SupportersDeps {
+  config: OnairConfig;
+  platform: Platform;
+  logger: Logger;
+  registry: Registry;
+  gate?: MessageGate;
+  providers?: PaymentProvider[];
+  sessionOf?: (channel: string) => string | null;
+}
+
+class RpcError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+const rpcError = (err: unknown): unknown => {
+  if (err instanceof AppError) return new RpcError(RPC_ERROR[err.code] ?? 500, err.message);
+  return err;
+};
+
+const asObject = (d: unknown): Record<string, unknown> => {
+  if (d === null || typeof d !== 'object' || Array.isArray(d)) throw new RpcError(400, 'data must be a JSON object');
+  return d as Record<string, unknown>;
+};
+
+/** createSupporters builds the services; nothing is registered until routes/attachChat are called. */
+export function createSupporters(deps: SupportersDeps): Supporters {
+  const cfg = deps.config.supporters;
+  const logger = deps.logger.child({ component: 'supporters' });
+  const metrics = createSupportersMetrics(deps.registry);
+  const wallet = new WalletService(deps.platform.db, { providers: deps.providers, maxCredit: cfg.maxCredit });
+  const superchats = new SuperChatService({ db: deps.platform.db, ledger: wallet.ledger, config: cfg, logger, metrics, gate: deps.gate, sessionOf: deps.sessionOf });
+  const effects = new EffectsAggregator({ logger, metrics, windowMs: cfg.effects.windowMs, ratePerSecond: cfg.effects.ratePerSecond, burst: cfg.effects.burst, custom: cfg.effects.custom });
+  const overlays = new OverlayTokenService(deps.platform.db);
+
+  const known = new Map<string, { exists: boolean; at: number }>();
+  const channelExists = async (name: string): Promise<boolean> => {
+    const now = Date.now();
+    const c = known.get(name);
+    if (c && now - c.at < CHANNEL_CACHE_MS) return c.exists;
+    const exists = typeof name === 'string' && name.length <= 64 && !!(await deps.platform.channels.find(name));
+    if (known.size >= MAX_CHANNEL_CACHE) known.clear();
+    known.set(name, { exists, at: now });
+    return exists;
+  };
+
+  const react = async (channel: unknown, userKey: string, d: Record<string, unknown>) => {
+    const effect = effects.normalize(d.effect);
+    if (!effect) throw new RpcError(400, `unknown effect; one of ${[...effects.effects].join(', ')}`);
+    const count = d.count === undefined ? 1 : d.count;
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > cfg.effects.burst) throw new RpcError(400, `count: 1-${cfg.effects.burst}`);
+    if (typeof channel !== 'string' || !(await channelExists(channel))) throw new RpcError(404, 'no such channel');
+    const r = effects.react(channel, userKey, effect, count);
+    if (r.accepted === 0) throw new RpcError(RPC_TOO_MANY_REQUESTS, `too many reactions; retry in ${r.retryAfterMs} ms`);
+    return r;
+  };
+
+  const effectsHook: PublishHook = {
+    async onPublish(ctx) {
+      if (!ctx.channel.startsWith(EFFECTS_PREFIX)) return { action: 'allow' };
+      // Raw client publications into effects:{channel} are counted like the RPC, never fanned out one by one.
+      try {
+        const r = await react(ctx.channel.slice(EFFECTS_PREFIX.length), ctx.user || `client:${ctx.clientId}`, asObject(ctx.data));
+        return { action: 'handled', reply: r };
+      } catch (err) {
+        const e = err as RpcError;
+        if (e instanceof RpcError) return { action: 'reject', code: e.code, message: e.message };
+        throw err;
+      }
+    },
+  };
+
+  return {
+    wallet, superchats, effects, overlays, metrics,
+    attachChat(chat) {
+      superchats.setPublisher(chat.publisher);
+      effects.setPublisher(chat.publisher);
+      chat.addPublishHook(effectsHook);
+      chat.registerRpc(RPC.effectsReact, async (ctx) => {
+        const d = asObject(ctx.data);
+        return react(d.channel, ctx.user || `client:${ctx.clientId}`, d);
+      });
+      chat.registerRpc(RPC.superchatSend, async (ctx) => {
+        try {
+          if (!ctx.user) throw new AppError('unauthorized', 'log in to send super chats');
+          const d = asObject(ctx.data);
+          if (typeof d.channel !== 'string') throw new AppError('validation_failed', 'channel is required');
+          if (typeof d.amount !== 'number') throw new AppError('validation_failed', 'amount is required (KRW)');
+          if (d.message !== undefined && typeof d.message !== 'string') throw new AppError('validation_failed', 'message must be a string');
+          if (typeof d.idempotencyKey !== 'string') throw new AppError('bad_request', 'idempotencyKey is required (a unique string per payment, repeated unchanged on retries)');
+          const [user, channel] = await Promise.all([deps.platform.users.findById(ctx.user), deps.platform.channels.require(d.channel)]);
+          if (!user) throw new AppError('unauthorized', 'this chat identity has no account');
+          return await superchats.send({
+            channel, user: { id: user.id, name: user.display_name, info: ctx.info as ChatUserInfo | undefined },
+            amount: d.amount, message: (d.message as string | undefined) ?? '', tts: d.tts === true, idempotencyKey: d.idempotencyKey,
+          });
+        } catch (err) {
+          throw rpcError(err);
+        }
+      });
+      chat.registerRpc(RPC.superchatPinned, async (ctx) => {
+        try {
+          const d = asObject(ctx.data);
+          if (typeof d.channel !== 'string') throw new AppError('validation_failed', 'channel is required');
+          return { now: Date.now(), pinned: await superchats.pinned(await deps.platform.channels.require(d.channel)) };
+        } catch (err) {
+          throw rpcError(err);
+        }
+      });
+    },
+    async stop() {
+      await effects.stop();
+    },
+  };
+}
+
+/**
+ * resolveGate finds moderation on the server parts, whichever shape it has:
+ * a MessageGate (`check`) or the chat PublishHook (`onPublish`).
+ */
+function resolveGate(parts: ServerParts): MessageGate | undefined {
+  const m = (parts as unknown as { moderation?: Partial<MessageGate> & Partial<PublishHook> & { gate?: MessageGate } }).moderation;
+  if (!m) return undefined;
+  if (m.gate && typeof m.gate.check === 'function') return m.gate;
+  // The moderation engine is a PublishHook (its own private `check` has another signature), so onPublish wins.
+  if (typeof m.onPublish === 'function') return gateFromPublishHook(m as PublishHook);
+  if (typeof m.check === 'function') return m as MessageGate;
+  return undefined;
+}
+
+/** wireSupporters is the ROLE_WIRINGS step: routes, RPCs, effects hook, lifecycle. */
+export function wireSupporters(parts: ServerParts): Supporters {
+  const sessionOf = (channel: string): string | null => {
+    const live = parts.api.liveInfo?.(channel);
+    return live?.live && live.since ? String(live.since) : null;
+  };
+  // Moderation may be wired after us: look it up on every super chat.
+  const lazyGate: MessageGate = {
+    check: (channel, user, text) => (resolveGate(parts) ?? { check: async () => ({ ok: true as const, text }) }).check(channel, user, text),
+  };
+  const s = createSupporters({ config: parts.config, platform: parts.platform, logger: parts.logger, registry: parts.registry, gate: lazyGate, sessionOf });
+  supportersRoutes(parts.app, { api: parts.api, config: parts.config.supporters, wallet: s.wallet, superchats: s.superchats, overlays: s.overlays, effects: s.effects });
+  if (parts.chat) s.attachChat(parts.chat);
+  parts.addService({ name: 'supporters', start: async () => undefined, stop: () => s.stop() });
+  (parts as unknown as { supporters?: Supporters }).supporters = s;
+  return s;
+}
