@@ -21,7 +21,6 @@ import type { MediaService } from './media/index.js';
 import type { HlsService } from './media/hls/index.js';
 import { wireChat } from './roles/chat.js';
 import { wireSupporters } from './chat/supporters/index.js';
-import { wireSupporters } from './chat/supporters/index.js';
 import { wireModeration } from './chat/moderation/index.js';
 import { wireHls, wireMedia } from './roles/media.js';
 import { webRoutes } from './http/web.js';
@@ -78,8 +77,6 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'chat', wire: wireModeration },
   { role: 'media', wire: wireMedia },
   { role: 'media', wire: wireHls },
-  // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
-  { role: 'api', wire: (p) => { wireSupporters(p); } },
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
   { role: 'api', wire: (p) => { wireSupporters(p); } },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
