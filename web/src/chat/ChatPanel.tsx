@@ -4,6 +4,7 @@ import type { Centrifuge, Subscription } from 'centrifuge';
 import { t, useLang, type StringKey } from '../i18n';
 import { formatKRW } from '../format';
 import { requestLogin } from '../auth';
+import { tryApi } from '../api';
 import { chatState, onChatState, subscribe, type ChatState } from './connection';
 import { ChatList, interpret, type ChatRow } from './model';
 import { moderate, type ModAction } from './moderation';
@@ -21,6 +22,10 @@ export interface ChatPanelProps {
 }
 
 const ROW_CAP = 200;
+const RESUBSCRIBE_MS = 1000;
+/** Moderation refusal codes (docs/moderation.md): banned, timed out, slow mode. */
+const MOD_BANNED = 403;
+const MOD_TIMED_OUT = 404;
 
 /** ChatPanel: live chat with a capped list, pinned super chats, modes and moderation tools. */
 export function ChatPanel(props: ChatPanelProps) {
@@ -76,14 +81,32 @@ export function ChatPanel(props: ChatPanelProps) {
         schedule(0);
       }).catch(() => undefined);
     };
+    // The server removed us (a ban or timeout): keep reading, but the input stays off until
+    // the server tells us why (the next refusal carries the reason).
+    let resub: ReturnType<typeof setTimeout> | undefined;
     const onUnsub = (ctx: { code: number; reason: string }) => {
-      if (ctx.code < 2500 && ctx.code !== 0) setDisabledReason(ctx.reason || 'unsubscribed');
+      if (ctx.code === 0 || ctx.code >= 2500) return;
+      setDisabledReason(`unsub:${t('chat.removed')}`);
+      resub = setTimeout(() => { if (s.state === 'unsubscribed') s.subscribe(); }, RESUBSCRIBE_MS);
     };
+    const onSubError = (ctx: { error?: { code?: number; message?: string } }) => {
+      const e = ctx.error;
+      if (e && e.code !== undefined && e.code >= 400 && e.code < 2000 && e.message) setDisabledReason(e.message);
+    };
+    // Pinned super chats for late joiners.
+    tryApi<{ pinned: unknown[] }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/superchats/pinned`).then((r) => {
+      for (const p of r?.pinned ?? []) list.apply(interpret(p, undefined, channel));
+      list.rows.sort((a, b) => a.ts - b.ts);
+      schedule(0);
+    }).catch(() => undefined);
     s.on('publication', onPub);
     s.on('subscribed', onSubscribed);
     s.on('unsubscribed', onUnsub);
+    s.on('error', onSubError as any);
     if (s.state === 'subscribed') onSubscribed();
     return () => {
+      if (resub) clearTimeout(resub);
+      s.removeListener('error', onSubError as any);
       s.removeListener('publication', onPub);
       s.removeListener('subscribed', onSubscribed);
       s.removeListener('unsubscribed', onUnsub);
@@ -118,10 +141,11 @@ export function ChatPanel(props: ChatPanelProps) {
   const send = async (e: Event) => {
     e.preventDefault();
     const msg = text.trim();
-    if (!msg || !sub.current || slowLeft > 0 || disabledReason) return;
+    if (!msg || !sub.current || slowLeft > 0 || (disabledReason && !disabledReason.startsWith('unsub:'))) return;
     setNotice(null);
     try {
       const s = sub.current;
+      if (s.state === 'unsubscribed') s.subscribe();
       if (s.state !== 'subscribed') await s.ready(5000);
       await s.publish({ type: 'message', text: msg });
       setText('');
@@ -131,13 +155,14 @@ export function ChatPanel(props: ChatPanelProps) {
       const code = Number(err?.code ?? 0);
       const wait = /(\d+)\s*(s|sec|seconds|초)\b/i.exec(m);
       if (/slow/i.test(m) && wait) setSlowUntil(Date.now() + Number(wait[1]) * 1000);
-      else if (/ban|timeout|timed out|차단|금지/i.test(m) || code === 103) setDisabledReason(m);
+      else if (code === MOD_BANNED || code === MOD_TIMED_OUT || /banned|timed out/i.test(m)) setDisabledReason(m);
       else setNotice(m);
     }
   };
 
   const stateKey = `chat.state.${state}` as StringKey;
-  const inputDisabled = !props.loggedIn || !!disabledReason || state === 'unavailable';
+  const blocked = !!disabledReason && !disabledReason.startsWith('unsub:');
+  const inputDisabled = !props.loggedIn || blocked || state === 'unavailable';
 
   return (
     <section class={`chat${props.compact ? ' compact' : ''}`} aria-label={t('chat.title')}>

@@ -26,9 +26,12 @@ function endpoint(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
 }
 
-/** chatClient returns the shared client, rebuilding it when the login changes. */
-export function chatClient(bearer?: string | null): Centrifuge {
-  const tok = bearer === undefined ? getToken() : bearer;
+/**
+ * chatClient returns the shared client, rebuilding it when the identity changes.
+ * `bearer` is the login token (null: anonymous); `fetcher` replaces the token source (overlays).
+ */
+export function chatClient(bearer?: string | null, fetcher?: { key: string; fetch: () => Promise<string> }): Centrifuge {
+  const tok = fetcher ? `custom:${fetcher.key}` : bearer === undefined ? getToken() : bearer;
   if (client && clientToken === tok) return client;
   if (client) client.disconnect();
   clientToken = tok;
@@ -36,7 +39,7 @@ export function chatClient(bearer?: string | null): Centrifuge {
   const c = new Centrifuge(endpoint(), {
     getToken: async () => {
       try {
-        return await fetchChatToken(tok);
+        return fetcher ? await fetcher.fetch() : await fetchChatToken(tok);
       } catch (err: any) {
         if (err?.status === 503 || err?.status === 404) { unavailable = true; setState('unavailable'); }
         throw err;

@@ -111,7 +111,7 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
       const amount = num(d.amount) ?? 0;
       const tier = d.tier && typeof d.tier === 'object' ? d.tier : {};
       const def = tierFor(amount);
-      const pinMs = num(tier.pinMs) ?? (num(tier.pinSeconds) !== undefined ? num(tier.pinSeconds)! * 1000 : undefined) ?? (num(d.pinnedUntil) !== undefined ? Math.max(0, num(d.pinnedUntil)! - now) : def.pinMs);
+      const pinMs = num(d.pinnedUntil) !== undefined ? Math.max(0, num(d.pinnedUntil)! - ts) : num(tier.pinMs) ?? (num(tier.pinSeconds) !== undefined ? num(tier.pinSeconds)! * 1000 : undefined) ?? def.pinMs;
       return {
         op: 'add',
         row: { id, kind: 'super', ...senderOf(d, info, channel), text: str(d.message) ?? str(d.text) ?? '', ts, amount, color: str(tier.color) ?? str(d.color) ?? def.color, pinMs },
@@ -141,9 +141,9 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
       const text = str(d.text) ?? str(d.message) ?? '';
       if (!text) return { op: 'ignore' };
       const ev = str(d.event) ?? '';
-      const slow = num(d.slowSeconds) ?? (/slow/i.test(ev) ? num(d.seconds) ?? num(d.value) ?? (/off/i.test(ev) || d.enabled === false ? 0 : undefined) : undefined);
+      const slow = num(d.slowSeconds) ?? num(d.modes?.slowSeconds) ?? (/slow/i.test(ev) ? num(d.seconds) ?? num(d.value) ?? (/off/i.test(ev) || d.enabled === false ? 0 : undefined) : undefined);
       if (/^(ban|timeout)$/i.test(ev)) {
-        const target = str(d.userId) ?? str(d.user?.id) ?? str(d.target?.id) ?? (typeof d.target === 'string' ? d.target : '');
+        const target = str(d.userId) ?? str(d.user?.id) ?? str(d.user) ?? str(d.target?.id) ?? str(d.target) ?? '';
         return { op: 'purgeUser', userId: target, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
       }
       if (slow !== undefined) return { op: 'mode', slowSeconds: slow, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };

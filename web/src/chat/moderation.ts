@@ -29,33 +29,36 @@ export function commandFor(action: ModAction, target: string, reason?: string): 
  * server has them, else the equivalent chat command published into the channel.
  */
 export async function moderate(channel: string, action: ModAction, target: Target, reason: string | undefined, sub: Subscription | null): Promise<void> {
-  const who = { userId: target.userId, ...(target.username ? { username: target.username } : {}) };
+  const username = target.username;
+  const r = reason ? { reason } : {};
   let done: unknown;
-  switch (action.kind) {
-    case 'ban':
-      done = await tryApi('POST', `${base(channel)}/bans`, { body: { ...who, ...(reason ? { reason } : {}), ...(action.seconds ? { durationSeconds: action.seconds } : {}) } });
-      break;
-    case 'unban':
-      done = await tryApi('DELETE', `${base(channel)}/bans/${encodeURIComponent(target.username ?? target.userId)}`);
-      break;
-    case 'timeout':
-      done = await tryApi('POST', `${base(channel)}/timeouts`, { body: { ...who, seconds: action.seconds, ...(reason ? { reason } : {}) } });
-      break;
-    case 'delete':
-      done = await tryApi('DELETE', `${base(channel)}/messages/${encodeURIComponent(action.messageId)}`);
-      break;
+  if (username || action.kind === 'delete') {
+    switch (action.kind) {
+      case 'ban':
+        done = await tryApi('POST', `${base(channel)}/bans`, { body: { username, ...r, ...(action.seconds ? { durationSeconds: action.seconds } : {}) } });
+        break;
+      case 'unban':
+        done = await tryApi('DELETE', `${base(channel)}/bans/${encodeURIComponent(username!)}`);
+        break;
+      case 'timeout':
+        done = await tryApi('POST', `${base(channel)}/timeouts`, { body: { username, seconds: action.seconds, ...r } });
+        break;
+      case 'delete':
+        done = await tryApi('DELETE', `${base(channel)}/messages/${encodeURIComponent(action.messageId)}`);
+        break;
+    }
   }
   if (done !== undefined) return;
   if (!sub) throw new Error('chat is not connected');
-  await sub.publish({ type: 'message', text: commandFor(action, target.username ?? target.userId, reason) });
+  await sub.publish({ type: 'message', text: commandFor(action, username ?? target.userId, reason) });
 }
 
-/** Channel-level moderation state for the studio (modes, filters, audit); undefined when the server has no such API. */
-export async function getModes(channel: string): Promise<Record<string, unknown> | undefined> {
-  return tryApi('GET', `${base(channel)}/modes`);
+/** Channel-level moderation state for the studio (modes, restrictions, filters); undefined when the server has no such API. */
+export async function getModes(channel: string): Promise<{ modes: Record<string, unknown>; restrictions?: any[]; filters?: any[] } | undefined> {
+  return tryApi('GET', base(channel));
 }
 export async function setModes(channel: string, modes: Record<string, unknown>, sub: Subscription | null): Promise<void> {
-  const done = await tryApi('PUT', `${base(channel)}/modes`, { body: modes });
+  const done = await tryApi('PATCH', `${base(channel)}/modes`, { body: modes });
   if (done !== undefined || !sub) return;
   // Fallback: the chat commands for each mode.
   if ('slowSeconds' in modes) await sub.publish({ type: 'message', text: Number(modes.slowSeconds) > 0 ? `/slow ${Number(modes.slowSeconds)}` : '/slow off' });
@@ -63,7 +66,7 @@ export async function setModes(channel: string, modes: Record<string, unknown>, 
 export async function getFilters(channel: string): Promise<{ word: string; action?: string }[] | undefined> {
   const r = await tryApi<any>('GET', `${base(channel)}/filters`);
   if (r === undefined) return undefined;
-  const list = Array.isArray(r) ? r : r.filters ?? r.words ?? [];
+  const list = Array.isArray(r) ? r : r.entries ?? r.filters ?? r.words ?? [];
   return list.map((x: any) => (typeof x === 'string' ? { word: x } : { word: String(x.word ?? x.pattern ?? ''), action: x.action }));
 }
 export async function addFilter(channel: string, word: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { Centrifuge } from 'centrifuge';
 import { t, useLang } from '../i18n';
 import { formatKRW } from '../format';
 import { chatClient, subscribe } from '../chat/connection';
+import { api, ApiError } from '../api';
 import { ChatList, effectCounts, interpret, tierFor, type ChatRow } from '../chat/model';
 import { EffectLayer } from '../effects/layer';
 
@@ -50,6 +51,7 @@ export function Overlay({ channel }: { channel: string }) {
   const [rows, setRows] = useState<ChatRow[]>([]);
   const [pins, setPins] = useState<ChatRow[]>([]);
   const [now, setNow] = useState(Date.now());
+  const [error, setError] = useState<string | null>(null);
   const fxBox = useRef<HTMLDivElement>(null);
   const seen = useRef(new Set<string>());
 
@@ -58,8 +60,33 @@ export function Overlay({ channel }: { channel: string }) {
     return () => document.documentElement.classList.remove('overlay-mode');
   }, []);
 
-  // Overlays read as anonymous viewers; the URL's token is for the overlay API when the server checks it.
-  useEffect(() => { setClient(chatClient(null)); }, []);
+  // With ?token= the overlay API hands out a read-only chat token and the pinned super chats;
+  // without one (or on servers without that API) the overlay reads as an anonymous viewer.
+  useEffect(() => {
+    const token = params.get('token');
+    if (!token) { setClient(chatClient(null)); return; }
+    const url = `/api/v1/overlay/${encodeURIComponent(channel)}?token=${encodeURIComponent(token)}`;
+    let first: Promise<any> | null = api<any>('GET', url, { token: null });
+    first.then((o) => {
+      const n = Date.now();
+      const skew = typeof o?.now === 'number' ? n - o.now : 0;
+      const pinned = (o?.pinned ?? []).map((p: any) => interpret(p, undefined, channel)).filter((e: any) => e.op === 'add').map((e: any) => ({ ...e.row, ts: e.row.ts + skew }));
+      if (pinned.length) setPins(pinned);
+      if (!o?.chat) { setClient(chatClient(null)); return; }
+      setClient(chatClient(undefined, {
+        key: `overlay:${channel}:${token}`,
+        fetch: async () => {
+          const r = first ? await first : await api<any>('GET', url, { token: null });
+          first = null;
+          if (!r?.chat?.token) throw new Error('overlay has no chat token');
+          return r.chat.token as string;
+        },
+      }));
+    }).catch((err) => {
+      if (err instanceof ApiError && err.status === 404 && /^no route/.test(err.message)) setClient(chatClient(null));
+      else setError(err instanceof ApiError && err.status === 401 ? 'overlay token is not valid' : String(err?.message ?? err));
+    });
+  }, []);
 
   const enqueue = (a: Alert | null) => {
     if (!a || seen.current.has(a.id)) return;
@@ -125,6 +152,7 @@ export function Overlay({ channel }: { channel: string }) {
 
   return (
     <main id="main" class="overlay" data-widgets={[...widgets].join(',')}>
+      {error && <p class="overlay-error" role="alert">{error}</p>}
       {widgets.has('effects') && <div class="fx-layer overlay-fx" ref={fxBox} aria-hidden="true" />}
       {widgets.has('ticker') && pins.length > 0 && (
         <div class="overlay-ticker">

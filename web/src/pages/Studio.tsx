@@ -129,7 +129,6 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
   };
   const s = info?.stream;
   const server = `rtmp://${location.hostname}:1935/live`;
-  const origin = location.origin;
 
   return (
     <div class="studio-grid">
@@ -168,11 +167,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
       <Managers channel={channel} isOwner={isOwner} />
       <Captions channel={channel} info={info} />
       <Earnings channel={channel} />
-      <Section title={t('studio.overlays')} id="overlays" class="span-2">
-        <CopyField label={t('studio.overlayAll')} value={`${origin}/overlay/${channel}?widgets=alerts,chat,effects,ticker`} name="overlay-all" />
-        <CopyField label={t('studio.overlayAlerts')} value={`${origin}/overlay/${channel}?widgets=alerts,effects`} name="overlay-alerts" />
-        <CopyField label={t('studio.overlayChat')} value={`${origin}/overlay/${channel}?widgets=chat`} name="overlay-chat" />
-      </Section>
+      <Overlays channel={channel} isOwner={isOwner} />
     </div>
   );
 }
@@ -198,15 +193,16 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
   const [slow, setSlow] = useState('0');
   const [msg, setMsg] = useState<string | null>(null);
   const load = () => {
-    getModes(channel).then((m) => { setModesState(m ?? null); const sm = (m as any)?.modes ?? m; if (sm) setSlow(String(sm.slowSeconds ?? sm.slow ?? 0)); }).catch(() => setModesState(null));
+    getModes(channel).then((m) => { setModesState(m?.modes ?? null); if (m?.modes) setSlow(String(m.modes.slowSeconds ?? 0)); }).catch(() => setModesState(null));
     getFilters(channel).then((f) => setFilters(f ?? null)).catch(() => setFilters(null));
     getAudit(channel).then((a) => setAudit(a ?? null)).catch(() => setAudit(null));
   };
   useEffect(load, [channel]);
   const sub = client?.getSubscription(`chat:${channel}`) ?? null;
-  const m = ((modes as any)?.modes ?? modes ?? {}) as Record<string, unknown>;
+  const m = (modes ?? {}) as Record<string, unknown>;
   const toggle = async (k: string) => {
-    try { await setModes(channel, { [k]: !m[k] }, sub); load(); } catch (err) { setMsg((err as Error).message); }
+    const next = k === 'followOnlyMinutes' ? (m[k] === null || m[k] === undefined ? 0 : null) : !m[k];
+    try { await setModes(channel, { [k]: next }, sub); load(); } catch (err) { setMsg((err as Error).message); }
   };
   return (
     <>
@@ -219,8 +215,8 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
         </form>
         {modes === null ? <p class="muted small">{t('common.notAvailable')} — /slow, /subonly, /followonly, /emoteonly</p> : (
           <div class="toggles">
-            {(['subscribersOnly', 'followersOnly', 'emoteOnly'] as const).map((k) => (
-              <label class="check" key={k}><input type="checkbox" checked={!!m[k]} onChange={() => toggle(k)} />{t(k === 'subscribersOnly' ? 'studio.subonly' : k === 'followersOnly' ? 'studio.followonly' : 'studio.emoteonly')}</label>
+            {(['subOnly', 'followOnlyMinutes', 'emoteOnly'] as const).map((k) => (
+              <label class="check" key={k}><input type="checkbox" checked={k === 'followOnlyMinutes' ? m[k] !== null && m[k] !== undefined : !!m[k]} onChange={() => toggle(k)} />{t(k === 'subOnly' ? 'studio.subonly' : k === 'followOnlyMinutes' ? 'studio.followonly' : 'studio.emoteonly')}</label>
             ))}
           </div>
         )}
@@ -320,6 +316,60 @@ function Earnings({ channel }: { channel: string }) {
           <ol class="supporters">{sup.slice(0, 10).map((s, i) => <li key={i}><span>{String(s.displayName ?? s.name ?? s.username ?? '?')}</span> <span class="muted">{formatKRW(Number(s.total ?? s.amount ?? 0))}</span></li>)}</ol>
         </>
       )}
+    </Section>
+  );
+}
+
+/** Overlays: per-overlay secret URLs (create, copy, revoke); plain URLs where the server has no overlay API. */
+function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
+  const [list, setList] = useState<any[] | null | undefined>(undefined);
+  const [fresh, setFresh] = useState<{ id: string; url: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const base = `/api/v1/channels/${encodeURIComponent(channel)}/overlays`;
+  const load = () => { if (isOwner) tryApi<any>('GET', base).then((r) => setList(r === undefined ? null : r.overlays ?? [])).catch(() => setList(null)); else setList(null); };
+  useEffect(load, [channel, isOwner]);
+  const origin = location.origin;
+  const widgets = (url: string, w: string) => `${origin}${url}${url.includes('?') ? '&' : '?'}widgets=${w}`;
+  const create = async () => {
+    setError(null);
+    try {
+      const r = await api<any>('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
+      setFresh({ id: r.overlay?.id ?? '', url: r.url });
+      load();
+    } catch (err) { setError((err as Error).message); }
+  };
+  const revoke = async (id: string) => {
+    try { await api('DELETE', `${base}/${encodeURIComponent(id)}`); if (fresh?.id === id) setFresh(null); load(); } catch (err) { setError((err as Error).message); }
+  };
+  const plain = `/overlay/${encodeURIComponent(channel)}`;
+  return (
+    <Section title={t('studio.overlays')} id="overlays" class="span-2">
+      {list === null ? (
+        <>
+          <CopyField label={t('studio.overlayAll')} value={widgets(plain, 'alerts,chat,effects,ticker')} name="overlay-all" />
+          <CopyField label={t('studio.overlayAlerts')} value={widgets(plain, 'alerts,effects')} name="overlay-alerts" />
+          <CopyField label={t('studio.overlayChat')} value={widgets(plain, 'chat')} name="overlay-chat" />
+        </>
+      ) : (
+        <>
+          {fresh && (
+            <>
+              <CopyField label={t('studio.overlayAll')} value={widgets(fresh.url, 'alerts,chat,effects,ticker')} secret name="overlay-all" />
+              <CopyField label={t('studio.overlayAlerts')} value={widgets(fresh.url, 'alerts,effects')} secret name="overlay-alerts" />
+              <CopyField label={t('studio.overlayChat')} value={widgets(fresh.url, 'chat')} secret name="overlay-chat" />
+            </>
+          )}
+          <button type="button" class="btn" onClick={create}>+ {t('studio.newOverlay')}</button>
+          <ul class="plain overlay-list">
+            {(list ?? []).filter((o) => !o.revokedAt).map((o) => (
+              <li key={o.id}>{String(o.label || o.id)} <span class="muted small">{o.createdAt ? formatTime(Number(o.createdAt)) : ''}</span>
+                <button type="button" class="btn small" onClick={() => revoke(o.id)}>{t('studio.revoke')}</button></li>
+            ))}
+          </ul>
+          <p class="muted small">{t('studio.overlayHint')}</p>
+        </>
+      )}
+      {error && <p class="error" role="alert">{error}</p>}
     </Section>
   );
 }
