@@ -49,6 +49,8 @@ export interface MediaService {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** stats lists live channels with tracks, bitrates and viewers per protocol. */
   stats(): ChannelStats[];
+  /** connections counts open RTMP connections (publishers, players and ones still handshaking). */
+  connections(): { rtmp: number };
   /** startRelay pulls an rtmp:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp:// URL. */
   startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
@@ -144,6 +146,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       return flv.handleUpgrade(req, socket, head);
     },
     stats: () => hub.stats(),
+    connections: () => ({ rtmp: rtmp.sessions.size }),
     startRelay: (spec) => relays.start(spec),
     stopRelay: (id) => relays.stop(id),
     listRelays: () => relays.list(),

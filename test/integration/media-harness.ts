@@ -111,3 +111,65 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+import { readFileSync } from 'node:fs';
+import { FlvParser, FLV_TAG_SCRIPT, type FlvTag } from '../../src/formats/flv.js';
+import { decodeAmf0, type Amf0Object } from '../../src/formats/amf0.js';
+import { RtmpClient } from '../../src/media/index.js';
+
+/** fixtureTags are the tags of the ffmpeg capture (1 s of 640x360 H.264 + AAC). */
+export function fixtureTags(name = 'h264-aac-640x360.flv'): FlvTag[] {
+  const tags: FlvTag[] = [];
+  new FlvParser({ onTag: (t) => tags.push(t) }).push(readFileSync(new URL(`../fixtures/media/${name}`, import.meta.url)));
+  return tags;
+}
+
+/**
+ * publishLoop publishes the fixture over RTMP in a loop with continuing timestamps.
+ * speed 1 is real time; higher values send faster. Returns a stop function and counters.
+ */
+export async function publishLoop(url: string, speed = 1): Promise<{ client: RtmpClient; sentVideo: () => number; sentBytes: () => number; stop: () => void }> {
+  const tags = fixtureTags();
+  const client = await RtmpClient.publish(url, { complexHandshake: false });
+  const script = tags.find((t) => t.type === FLV_TAG_SCRIPT);
+  if (script) client.sendMetadata(decodeAmf0(script.data)[1] as Amf0Object);
+  const media = tags.filter((t) => t.type !== FLV_TAG_SCRIPT);
+  const headers = media.filter((t) => (t.type === 9 && t.data[1] === 0) || (t.type === 8 && t.data[1] === 0));
+  const frames = media.filter((t) => !headers.includes(t));
+  for (const h of headers) client.sendTag(h.type, 0, h.data);
+  const loopMs = frames[frames.length - 1]!.timestamp + 40;
+  let i = 0;
+  let loop = 0;
+  let sentVideo = 0;
+  let sentBytes = 0;
+  const start = Date.now();
+  let stopped = false;
+  const tick = () => {
+    if (stopped) return;
+    const mediaNow = (Date.now() - start) * speed;
+    while (!stopped) {
+      const f = frames[i]!;
+      const ts = loop * loopMs + f.timestamp;
+      if (ts > mediaNow) break;
+      client.sendTag(f.type, ts, f.data);
+      sentBytes += f.data.length;
+      if (f.type === 9) sentVideo++;
+      if (++i === frames.length) {
+        i = 0;
+        loop++;
+      }
+    }
+    timer = setTimeout(tick, 10);
+  };
+  let timer = setTimeout(tick, 0);
+  return {
+    client,
+    sentVideo: () => sentVideo,
+    sentBytes: () => sentBytes,
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      client.close();
+    },
+  };
+}

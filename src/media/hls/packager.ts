@@ -66,6 +66,8 @@ export interface HlsSegment {
   parts: HlsPart[];
   /** The whole segment; set when it completes. */
   bytes?: Buffer;
+  /** Video frames in the segment (for the frame rate). */
+  videoFrames: number;
   complete: boolean;
 }
 
@@ -200,7 +202,10 @@ export class HlsPackager implements StreamSubscriber {
 
   /** startSession begins a publishing session (first, restart, or codec change): new init, discontinuity. */
   startSession(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
+    const previousInit = this.session?.init;
     if (this.session) this.finishSession();
+    // An init segment no segment refers to (headers replaced before any media) is dropped.
+    if (previousInit && !this.segments.some((x) => x.init === previousInit)) this.byUri.delete(previousInit.uri);
     const hadSegments = this.segments.length > 0;
     this.ended = false;
     this.sessionCount++;
@@ -324,6 +329,7 @@ export class HlsPackager implements StreamSubscriber {
       discontinuity: this.pendingDiscontinuity,
       init: s.init,
       parts: [],
+      videoFrames: 0,
       complete: false,
     };
     this.pendingDiscontinuity = false;
@@ -390,6 +396,7 @@ export class HlsPackager implements StreamSubscriber {
     };
     seg.parts.push(part);
     seg.durationMs += durationMs;
+    seg.videoFrames += video.length;
     this.byUri.set(part.uri, part);
     this.partStartMs = endMs;
     this.emit('part');
@@ -501,9 +508,12 @@ export class HlsPackager implements StreamSubscriber {
     return 0;
   }
 
-  /** frameRate estimate from the last video frame interval. */
+  /** frameRate is the video frame rate of the newest complete segment (frames / duration). */
   frameRate(): number | undefined {
-    return this.init?.video ? Math.round((1000 / this.frameMs) * 1000) / 1000 : undefined;
+    if (!this.init?.video) return undefined;
+    const last = this.segments[this.segments.length - 1];
+    const fps = last && last.durationMs > 0 && last.videoFrames > 0 ? (last.videoFrames * 1000) / last.durationMs : 1000 / this.frameMs;
+    return Math.round(fps * 1000) / 1000;
   }
 
   /** playlistModel builds the media playlist model; reports describe sibling renditions. */

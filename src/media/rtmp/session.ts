@@ -270,6 +270,8 @@ export class RtmpSession {
     const obj = (cmdObj && typeof cmdObj === 'object' && !Array.isArray(cmdObj) ? cmdObj : {}) as Amf0Object;
     this.app = streamNameOf(obj.app);
     const cs = this.ctx.chunkSize;
+    // Our chunk size goes first: every later message, a refusal included, is chunked with it.
+    this.send(setChunkSizeMessage(cs));
     if (this.app !== RTMP_APP) {
       this.log.info({ app: this.app }, 'refusing RTMP connect to an unknown app');
       this.send(commandMessage(cs, 0, '_error', tid, null, { level: 'error', code: NC_CONNECT_REJECTED, description: `unknown application "${this.app}"; use "${RTMP_APP}"` }));
@@ -278,7 +280,6 @@ export class RtmpSession {
     this.connected = true;
     this.send(windowAckSizeMessage(DEFAULT_WINDOW_ACK_SIZE));
     this.send(setPeerBandwidthMessage(DEFAULT_WINDOW_ACK_SIZE, PEER_BANDWIDTH_DYNAMIC));
-    this.send(setChunkSizeMessage(cs));
     const encoding = typeof obj.objectEncoding === 'number' ? obj.objectEncoding : 0;
     this.send(
       commandMessage(cs, 0, '_result', tid, { fmsVer: 'FMS/3,0,1,123', capabilities: 31 }, {
