@@ -159,6 +159,11 @@ test('packager: sliding window frees old segments; memory stays bounded', () => 
   assert.equal(p.resource('seg-abcd-0.m4s'), undefined, 'evicted segment is gone');
   assert.ok(p.resource(p.windowed()[0]!.uri));
   assert.ok(p.memoryBytes() < 6 * 200_000);
+  // the name index holds only what is still in memory: segments, their parts, the open segment's parts, one init
+  const indexed = (p as unknown as { byUri: Map<string, unknown> }).byUri.size;
+  const expected = p.segments.length + p.segments.reduce((a, s) => a + s.parts.length, 0) + (p.current?.parts.length ?? 0) + 1;
+  assert.equal(indexed, expected);
+  assert.equal(p.frameRate(), 25);
   // parts listed only near the live edge
   const withParts = model.segments.filter((s) => s.parts);
   assert.ok(withParts.length >= 3 && withParts.length < model.segments.length + 1);
@@ -223,4 +228,16 @@ test('packager: changed codec config mid-stream starts a new init with a discont
   const disc = p.segments.filter((s) => s.discontinuity);
   assert.equal(disc.length, 1);
   assert.notEqual(disc[0]!.init.uri, p.segments[0]!.init.uri);
+});
+
+test('packager: headers replaced before any media (video first, then audio) give no discontinuity and one init', () => {
+  const p = makePackager();
+  p.startSession(videoTrack, undefined);
+  const firstInit = p.init!.uri;
+  p.onTracks(videoTrack, audioTrack);
+  assert.notEqual(p.init!.uri, firstInit);
+  assert.equal(p.resource(firstInit), undefined, 'the unused init is dropped');
+  for (const f of synthFrames({ seconds: 4.5 })) p.onFrame(f);
+  assert.equal(p.segments.some((s) => s.discontinuity), false);
+  assert.equal(p.init!.codecs, 'avc1.64001f,mp4a.40.2');
 });

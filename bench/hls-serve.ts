@@ -1,0 +1,196 @@
+/**
+ * bench/hls-serve.ts — LL-HLS serving throughput: onair (from memory) vs nginx (the same
+ * files from disk), on loopback, with a keep-alive load generator in a separate process.
+ *
+ *   npx tsx bench/hls-serve.ts [--seconds 5] [--connections 32] [--rounds 3]
+ *
+ * Each case runs ROUNDS times, alternating onair and nginx, and reports the median round, so a
+ * busy machine (shared CPUs) skews both servers alike.
+ *
+ * Writes bench/results/hls-serve.json and prints a table.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import { configSchema } from '../src/config/index.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { createHlsService } from '../src/media/hls/service.js';
+import { FakeHub } from '../test/unit/hls/fakes.js';
+import { videoTrack, audioTrack } from '../test/unit/hls/frames.js';
+import type { MediaFrame } from '../src/media/hub/types.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+};
+const SECONDS = arg('seconds', 5);
+const CONNECTIONS = arg('connections', 32);
+const ROUNDS = arg('rounds', 3);
+const CHANNEL = 'bench';
+
+/** Frames of a ~1.8 Mbit/s 25 fps stream with AAC: 60 KB keyframes every 2 s, 8 KB others. */
+function frames(seconds: number): MediaFrame[] {
+  const out: MediaFrame[] = [];
+  for (let i = 0; i < seconds * 25; i++) {
+    const key = i % 50 === 0;
+    const data = Buffer.alloc(key ? 60_000 : 8_000, i & 0xff);
+    data.writeUInt32BE(data.length - 4, 0);
+    out.push({ kind: 'video', dts: i * 40, pts: i * 40, keyframe: key, data, flvTag: Buffer.alloc(0) });
+  }
+  for (let i = 0; i < (seconds * 44100) / 1024; i++) {
+    const t = Math.round((i * 1024 * 1000) / 44100);
+    out.push({ kind: 'audio', dts: t, pts: t, keyframe: true, data: Buffer.alloc(180, 1), flvTag: Buffer.alloc(0) });
+  }
+  return out.sort((a, b) => a.dts - b.dts);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+interface LoadResult { requests: number; ok: number; errors: number; seconds: number; rps: number; mbps: number; p50ms: number; p99ms: number; maxms: number }
+
+function load(url: string): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(here, 'hls-serve.load.mjs'), url, String(CONNECTIONS), String(SECONDS)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 30) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(JSON.parse(out));
+      else reject(new Error(`load generator exited ${code}`));
+    });
+  });
+}
+
+function medianRun(runs: LoadResult[]): LoadResult {
+  return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
+}
+
+async function main() {
+  const loadAverageAtStart = loadavg();
+  // onair: the HLS service fed with 20 s of media, serving from memory.
+  const config = configSchema.parse({});
+  const hub = new FakeHub();
+  const hls = createHlsService({ config, logger: silentLogger(), hub });
+  const app = Fastify({ logger: false });
+  hls.registerHttp(app);
+  await hls.start();
+  hub.publish(CHANNEL, videoTrack, audioTrack);
+  for (const f of frames(20)) hub.frame(CHANNEL, f);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const onairPort = (app.server.address() as AddressInfo).port;
+
+  const base = `/live/${CHANNEL}/source`;
+  const playlist = (await app.inject({ url: `${base}/playlist.m3u8` })).body;
+  const partUri = [...playlist.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]+)"/g)].at(-1)![1]!;
+  const segUri = playlist.split('\n').filter((l) => l.startsWith('seg-')).at(-1)!;
+  const p = hls.packager(CHANNEL)!;
+
+  // nginx: the same bytes as files under the same paths.
+  const prefix = mkdtempSync(join(tmpdir(), 'onair-bench-nginx-'));
+  const root = join(prefix, 'www');
+  mkdirSync(join(root, base), { recursive: true });
+  mkdirSync(join(prefix, 'tmp'), { recursive: true });
+  writeFileSync(join(root, base, 'playlist.m3u8'), playlist);
+  writeFileSync(join(root, base, partUri), p.resource(partUri)!.bytes);
+  writeFileSync(join(root, base, segUri), p.resource(segUri)!.bytes);
+  for (const d of [prefix, root, join(root, 'live'), join(root, 'live', CHANNEL), join(root, base)]) chmodSync(d, 0o755);
+  const nginxPort = await freePort();
+  writeFileSync(join(prefix, 'nginx.conf'), `
+worker_processes 1;
+daemon off;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  types { application/vnd.apple.mpegurl m3u8; video/iso.segment m4s; video/mp4 mp4; }
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000; keepalive_timeout 65;
+  client_body_temp_path ${prefix}/tmp/body; proxy_temp_path ${prefix}/tmp/proxy; fastcgi_temp_path ${prefix}/tmp/fcgi;
+  uwsgi_temp_path ${prefix}/tmp/uwsgi; scgi_temp_path ${prefix}/tmp/scgi;
+  server {
+    listen 127.0.0.1:${nginxPort};
+    root ${root};
+    location ~ \\.m3u8$ { add_header Access-Control-Allow-Origin *; add_header Cache-Control no-cache; }
+    location / { add_header Access-Control-Allow-Origin *; add_header Cache-Control "public, max-age=86400, immutable"; }
+  }
+}
+`);
+  const nginx = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' });
+  await new Promise((r) => setTimeout(r, 500));
+  const nginxVersion = execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx';
+
+  const kinds = [
+    { kind: 'playlist', path: `${base}/playlist.m3u8`, bytes: Buffer.byteLength(playlist) },
+    { kind: 'part', path: `${base}/${partUri}`, bytes: p.resource(partUri)!.bytes.length },
+    { kind: 'segment', path: `${base}/${segUri}`, bytes: p.resource(segUri)!.bytes.length },
+  ];
+  const rows: Record<string, unknown>[] = [];
+  try {
+    for (const k of kinds) {
+      // sanity: both servers return the same bytes
+      const a = await fetch(`http://127.0.0.1:${onairPort}${k.path}`).then((r) => r.arrayBuffer());
+      const b = await fetch(`http://127.0.0.1:${nginxPort}${k.path}`).then((r) => r.arrayBuffer());
+      if (Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0) throw new Error(`${k.kind}: onair and nginx bodies differ`);
+      await load(`http://127.0.0.1:${onairPort}${k.path}`).catch(() => undefined); // warm-up, discarded
+      const onairRuns: LoadResult[] = [];
+      const nginxRuns: LoadResult[] = [];
+      for (let r = 0; r < ROUNDS; r++) {
+        onairRuns.push(await load(`http://127.0.0.1:${onairPort}${k.path}`));
+        nginxRuns.push(await load(`http://127.0.0.1:${nginxPort}${k.path}`));
+      }
+      const onair = medianRun(onairRuns);
+      const ng = medianRun(nginxRuns);
+      rows.push({ kind: k.kind, bytes: k.bytes, onair, nginx: ng, ratio: +(onair.rps / ng.rps).toFixed(3), onairRps: onairRuns.map((x) => Math.round(x.rps)), nginxRps: nginxRuns.map((x) => Math.round(x.rps)) });
+    }
+  } finally {
+    nginx.kill('SIGTERM');
+    await hls.stop();
+    await app.close();
+    rmSync(prefix, { recursive: true, force: true });
+  }
+
+  const result = {
+    bench: 'hls-serve',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    nginx: nginxVersion.trim() || '1.22.1',
+    connections: CONNECTIONS,
+    secondsPerRun: SECONDS,
+    rounds: ROUNDS,
+    loadAverageAtStart,
+    loadAverageAtEnd: loadavg(),
+    method: 'keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
+    rows,
+  };
+  mkdirSync(join(here, 'results'), { recursive: true });
+  writeFileSync(join(here, 'results', 'hls-serve.json'), JSON.stringify(result, null, 2) + '\n');
+  console.log(`hls-serve: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS}, ${cpus().length} CPUs, load average ${loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')}`);
+  console.log('kind      bytes    onair req/s  p99 ms   nginx req/s  p99 ms   onair/nginx');
+  for (const r of rows as { kind: string; bytes: number; onair: LoadResult; nginx: LoadResult; ratio: number }[]) {
+    console.log(
+      `${r.kind.padEnd(9)} ${String(r.bytes).padStart(7)}  ${r.onair.rps.toFixed(0).padStart(11)}  ${r.onair.p99ms.toFixed(2).padStart(6)}   ${r.nginx.rps.toFixed(0).padStart(11)}  ${r.nginx.p99ms.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}`,
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
