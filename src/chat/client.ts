@@ -590,7 +590,7 @@ export class Client {
     if (entry.expireTimer) clearTimeout(entry.expireTimer);
     this.node.removeSubscriber(entry);
     if (push) this.sendPush(encodePush(ch, 'unsubscribe', '{"code":' + push.code + ',"reason":' + JSON.stringify(push.reason) + '}'));
-    await this.leaveChannel(entry);
+    await this.node.track(this.leaveChannel(entry));
   }
 
   private async leaveChannel(entry: SubEntry): Promise<void> {
@@ -742,7 +742,7 @@ export class Client {
       for (const entry of subs.values()) {
         if (entry.expireTimer) clearTimeout(entry.expireTimer);
         this.node.removeSubscriber(entry);
-        void this.leaveChannel(entry);
+        this.node.track(this.leaveChannel(entry));
       }
     }
   }

@@ -94,6 +94,8 @@ export class ChatNode implements BrokerEventHandler {
   private readonly nodes = new Map<string, { info: NodeInfo; seenAt: number }>();
   private readonly surveys = new Map<string, { replies: Map<string, unknown>; done: () => void }>();
   private stopped = false;
+  /** Leave work (presence removal, leave messages) still running; stop() waits for it. */
+  private readonly inflight = new Set<Promise<void>>();
 
   constructor(deps: {
     config: OnairConfig['chat'];
@@ -141,6 +143,14 @@ export class ChatNode implements BrokerEventHandler {
     for (const c of [...this.pending]) c.disconnect(Disconnects.shutdown);
     this.flushAll();
     for (const s of this.surveys.values()) s.done();
+    await Promise.allSettled([...this.inflight]);
+  }
+
+  /** track keeps a background task until it settles, so stop() can wait for it. */
+  track(p: Promise<void>): Promise<void> {
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
   }
 
   // ---- clients ----

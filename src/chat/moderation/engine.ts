@@ -234,7 +234,7 @@ export class ModerationEngine implements PublishHook {
         case 'unique': throw new ModerationError(REFUSAL_REASONS[adm.reason]!, `unique chat is on: this message was sent in the last ${s.uniqueWindowSeconds}s`, adm.retryMs);
       }
     }
-    return { type: 'message', id, text, user: { id: userId, name: displayName(info, entry), badges: badgesOf(roles, info, rules.name) }, ts: now };
+    return { type: 'message', id, text, user: { id: userId, username: entry.name, name: displayName(info, entry), badges: badgesOf(roles, info, rules.name) }, ts: now };
   }
 
   // ---- commands ----
@@ -375,7 +375,9 @@ export class ModerationEngine implements PublishHook {
   }
 
   private async resolveUser(name: string): Promise<{ id: string; name: string }> {
-    const u = await this.platform.users.findByName(name.replace(/^@/, '').toLowerCase()) ?? await this.platform.users.findByName(name.replace(/^@/, ''));
+    const n = name.replace(/^@/, '');
+    // By login name (case-insensitively first), else by user id (the UI may only know the id).
+    const u = (await this.platform.users.findByName(n.toLowerCase())) ?? (await this.platform.users.findByName(n)) ?? (await this.platform.users.findById(n));
     if (!u) throw new ModerationError('targetNotFound', `no user "${name}"`);
     return { id: u.id, name: u.username };
   }

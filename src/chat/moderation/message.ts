@@ -12,7 +12,7 @@ export interface ChatMessage {
   type: 'message';
   id: string;
   text: string;
-  user: { id: string; name: string; badges: Badge[] };
+  user: { id: string; username: string; name: string; badges: Badge[] };
   ts: number;
 }
 
