@@ -5,7 +5,7 @@
  * atomically across nodes. Invalidations travel on a pub/sub channel.
  */
 import { Redis } from 'ioredis';
-import type { AdmitRefusal, AdmitRequest, AdmitResult, Invalidation, ModerationState } from './state.js';
+import { SLOW_KEEP_MS, type AdmitRefusal, type AdmitRequest, type AdmitResult, type Invalidation, type ModerationState } from './state.js';
 
 const PREFIX = 'onair:mod:';
 const INVALIDATE_CHANNEL = PREFIX + 'invalidate';
@@ -41,7 +41,7 @@ if rateLimit > 0 then
   local c = redis.call('INCR', KEYS[1])
   if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 end
-if slowMs > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', slowMs) end
+if slowMs > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', math.max(slowMs, ${SLOW_KEEP_MS})) end
 if dupMs > 0 then redis.call('SET', KEYS[3], '1', 'PX', dupMs) end
 if uniqMs > 0 then redis.call('SET', KEYS[4], '1', 'PX', uniqMs) end
 if ARGV[7] ~= '' then

@@ -48,6 +48,8 @@ export interface ModerationState {
 }
 
 const SWEEP_EVERY = 4096;
+/** SLOW_KEEP_MS: slow-mode timestamps are kept this long, so a longer interval set later still counts from the last message. */
+export const SLOW_KEEP_MS = 3_600_000;
 
 /** MemoryModerationState keeps the counters in this process (single node; tests; benchmarks). */
 export class MemoryModerationState implements ModerationState {
@@ -95,7 +97,7 @@ export class MemoryModerationState implements ModerationState {
       if (e) e.v++;
       else this.values.set(r.rate.key, { v: 1, exp: now + r.rate.windowMs });
     }
-    if (r.slow) this.values.set(r.slow.key, { v: now, exp: now + r.slow.intervalMs });
+    if (r.slow) this.values.set(r.slow.key, { v: now, exp: now + Math.max(r.slow.intervalMs, SLOW_KEEP_MS) });
     if (r.duplicate) this.values.set(r.duplicate.key, { v: 1, exp: now + r.duplicate.windowMs });
     if (r.unique) this.values.set(r.unique.key, { v: 1, exp: now + r.unique.windowMs });
     if (r.recent) {
