@@ -4,7 +4,7 @@
 // Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startServer, startLoadgen, publishOnce, percentile, sleep, sourceAddrs, type Mode, type Loadgen } from './chat-lib.js';
+import { startServer, startLoadgen, publishOnce, percentile, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
 const LOADGENS = Number(process.env.LOADGENS ?? 2);
@@ -28,6 +28,9 @@ interface Step {
   p99: number;
   max: number;
   samples: number;
+  serverCpuSeconds: number;
+  deliveriesPerServerCpuSecond: number;
+  loadavg: number;
 }
 
 async function runMode(mode: Mode, deadline: number) {
@@ -55,6 +58,7 @@ async function runMode(mode: Mode, deadline: number) {
       }
       await Promise.all(gens.map((g) => g.reset()));
       const start = Date.now();
+      const cpu0 = cpuSeconds(server.pid);
       let sent = 0;
       let dropped = 0;
       let inflight = 0;
@@ -93,6 +97,7 @@ async function runMode(mode: Mode, deadline: number) {
         } else if (Date.now() - lastProgress > DRAIN_MS) break;
         await sleep(100);
       }
+      const cpu = cpuSeconds(server.pid) - cpu0;
       const sorted = Float64Array.from(lat).sort();
       const secs = Math.max(0.001, (lastAt - start) / 1000);
       const step: Step = {
@@ -106,9 +111,12 @@ async function runMode(mode: Mode, deadline: number) {
         p99: +percentile(sorted, 99).toFixed(1),
         max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1),
         samples: sorted.length,
+        serverCpuSeconds: +cpu.toFixed(2),
+        deliveriesPerServerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)),
+        loadavg: +(await import('node:os')).loadavg()[0]!.toFixed(1),
       };
       steps.push(step);
-      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms`);
+      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; load ${step.loadavg}`);
       if (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0) break;
       await sleep(500);
     }

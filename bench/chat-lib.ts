@@ -2,6 +2,7 @@
 import { spawn, fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'node:http';
+import { readFileSync } from 'node:fs';
 
 export type Mode = 'onair' | 'sio';
 
@@ -137,6 +138,17 @@ export function percentile(sorted: Float64Array | number[], p: number): number {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length));
   return sorted[i]!;
+}
+
+/** cpuSeconds reads a process's user+system CPU time from /proc (Linux, 100 ticks/s). */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -93,6 +93,8 @@ export class Client {
   subs: Map<string, SubEntry> | null = null;
   awaitingPong = false;
   pingBucket = -1;
+  /** Accept time (ms), for the stale check of connections that never send connect. */
+  readonly acceptedAt = Date.now();
   private state: State = State.Connecting;
   private out: string[] | null = null;
   private inbox: Command[] | null = null;

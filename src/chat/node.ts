@@ -39,6 +39,8 @@ export interface ChatNodeOptions {
   presenceRefreshMs: number;
   /** How often nodes announce themselves (info API). */
   nodeInfoIntervalMs: number;
+  /** A connection that has not sent connect by then is closed with 3502 stale. */
+  staleCloseDelayMs: number;
 }
 
 export const DEFAULT_NODE_OPTIONS: ChatNodeOptions = {
@@ -46,6 +48,7 @@ export const DEFAULT_NODE_OPTIONS: ChatNodeOptions = {
   presenceTtlSeconds: 60,
   presenceRefreshMs: 25_000,
   nodeInfoIntervalMs: 3000,
+  staleCloseDelayMs: 10_000,
 };
 
 /** LocalChannel is one channel with subscribers on this node. */
@@ -206,6 +209,15 @@ export class ChatNode implements BrokerEventHandler {
   private onPingTick(): void {
     const bucket = this.pingBuckets[this.pingTick++ % this.pingBuckets.length]!;
     for (const c of bucket) c.ping();
+    if (this.pending.size > 0) {
+      const limit = Date.now() - this.options.staleCloseDelayMs;
+      for (const c of this.pending) {
+        // Insertion order is acceptance order: stop at the first one still in time.
+        if (c.acceptedAt > limit) break;
+        c.disconnect(Disconnects.stale);
+        this.pending.delete(c);
+      }
+    }
   }
 
   numClients(): number {

@@ -74,3 +74,44 @@ test('live fuzz: mutated frames get replies or a 3501 close, and the server keep
     await s.close();
   }
 });
+
+test('a connection that never sends connect is closed with 3502 stale', async () => {
+  const s = await startChat({ options: { staleCloseDelayMs: 300 } });
+  try {
+    const ws = new WebSocket(s.wsUrl);
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    await new Promise((r) => ws.once('open', r));
+    assert.equal(await closed, 3502);
+  } finally {
+    await s.close();
+  }
+});
+
+test('a gap in a channel stream makes positioned subscribers resubscribe (unsubscribe 2500)', async () => {
+  const s = await startChat();
+  try {
+    const ws = new WebSocket(s.wsUrl);
+    const got: any[] = [];
+    ws.on('message', (d) => {
+      for (const l of d.toString().split('\n')) got.push(JSON.parse(l));
+    });
+    await new Promise((r) => ws.once('open', r));
+    ws.send(JSON.stringify({ id: 1, connect: { token: await signConnectionToken(SECRET, { sub: 'g' }, 60) } }));
+    ws.send(JSON.stringify({ id: 2, subscribe: { channel: 'chat:gap', recoverable: true } }));
+    ws.send(JSON.stringify({ id: 3, subscribe: { channel: 'effects:gap' } }));
+    await waitFor(() => got.some((g) => g.id === 3), 3000, 'subscribed');
+    const sub = got.find((g) => g.id === 2).subscribe;
+    assert.equal(sub.recoverable, true);
+    assert.equal(sub.positioned, true);
+    await s.chat.publisher.publish('chat:gap', { n: 1 });
+    await waitFor(() => got.some((g) => g.push?.pub), 3000, 'first pub');
+    // Offset 3 arrives after 1: offset 2 was lost between broker and node.
+    s.chat.node.onPublication('chat:gap', { data: '{"n":3}', offset: 3 }, got.find((g) => g.push?.pub) && sub.epoch);
+    await waitFor(() => got.some((g) => g.push?.unsubscribe), 3000, 'unsubscribe push');
+    assert.deepEqual(got.find((g) => g.push?.unsubscribe).push, { channel: 'chat:gap', unsubscribe: { code: 2500, reason: 'insufficient state' } });
+    assert.equal(s.chat.stats().subscriptions, 1, 'non-positioned subscription kept');
+    ws.close();
+  } finally {
+    await s.close();
+  }
+});
