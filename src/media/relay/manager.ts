@@ -16,6 +16,8 @@ export const RELAY_BACKOFF_MIN_MS = 500;
 export const RELAY_BACKOFF_MAX_MS = 30_000;
 /** A connection that lasted this long resets the backoff. */
 const RELAY_HEALTHY_MS = 10_000;
+/** A pull source that sends no media this long is treated as gone (some servers keep idle players open). */
+export const RELAY_STALL_MS = 5_000;
 /** Bytes queued towards a push target past which frames are skipped to the next keyframe. */
 const PUSH_QUEUE_SKIP_BYTES = 4 * 1024 * 1024;
 
@@ -88,9 +90,18 @@ class PullRelay extends Relay {
   private client: RtmpClient | null = null;
   private req: ClientRequest | null = null;
   private stream: LiveStream | null = null;
+  private lastMediaAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
 
   start(): void {
     this.info.state = 'connecting';
+    this.lastMediaAt = Date.now();
+    if (!this.watchdog) {
+      this.watchdog = setInterval(() => {
+        if ((this.client || this.req) && Date.now() - this.lastMediaAt > RELAY_STALL_MS) this.fail('source stalled');
+      }, 1000);
+      this.watchdog.unref();
+    }
     if (this.info.url.startsWith('rtmp://')) this.startRtmp();
     else this.startHttp();
   }
@@ -105,6 +116,7 @@ class PullRelay extends Relay {
   }
 
   private feed(type: number, timestamp: number, body: Buffer): void {
+    this.lastMediaAt = Date.now();
     if (!this.claim()) return this.fail('channel is already publishing');
     if (type === FLV_TAG_SCRIPT) {
       try {
@@ -126,6 +138,9 @@ class PullRelay extends Relay {
         this.connected();
         client.on('media', (m: { type: number; timestamp: number; payload: Buffer }) => this.feed(m.type, m.timestamp, m.payload));
         client.on('end', (reason: string) => this.fail(`source ended: ${reason}`));
+        client.on('status', (code: string) => {
+          if (code === 'StreamEOF') this.fail('source stream ended');
+        });
       })
       .catch((err: Error) => this.fail(err.message));
   }
@@ -186,6 +201,8 @@ class PullRelay extends Relay {
   }
 
   protected teardown(): void {
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     this.closeSource();
     this.endStream('relay stopped');
   }

@@ -1,0 +1,364 @@
+/**
+ * Recorder records every live session of channels with recording on: it subscribes to the
+ * hub when a stream starts, writes fMP4 while live (RecordingWriter), splits at a keyframe
+ * past the size/duration limits, and after the session finalises each part into a
+ * faststart MP4 and hands it to the rules (jobs). At start it finalises what a crash left
+ * behind; a retention sweep deletes old recordings and keeps the disk quota.
+ * A recording error (disk full, slow disk) stops that recording only; live delivery goes on.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { OnairConfig } from '../../config/index.js';
+import type { Logger } from '../../observability/logger.js';
+import type { ChannelService } from '../../platform/channels.js';
+import { newId } from '../../platform/ids.js';
+import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
+import { finalizeRecording } from './finalize.js';
+import type { RecordMetrics } from './metrics.js';
+import { renderPathPattern } from './path-pattern.js';
+import type { RecordingStore, RecordingsTable } from './vods.js';
+import { recordableTracks, RecordingWriter } from './writer.js';
+
+export const FRAGMENTED_FILE = 'recording.fmp4';
+export const SOURCE_FILE = 'source.mp4';
+export const POSTER_FILE = 'poster.jpg';
+/** Frames held while a part's file is being opened (bounded: a stuck disk drops, never blocks). */
+const MAX_BUFFERED_FRAMES = 3000;
+const RETENTION_SWEEP_MS = 60 * 60 * 1000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface RecorderOptions {
+  hub: StreamHubApi;
+  store: RecordingStore;
+  channels: Pick<ChannelService, 'find'>;
+  config: OnairConfig;
+  logger: Logger;
+  nodeId: string;
+  metrics: RecordMetrics;
+  /** Called when a recording is ready (finalised); enqueues the rule jobs. */
+  onReady?(rec: RecordingsTable): Promise<void>;
+  /** Called before a recording's row and files are deleted by retention. */
+  onDelete?(rec: RecordingsTable): Promise<void>;
+  now?: () => number;
+}
+
+/** recordingsRootOf is `${dataDir}/recordings`. */
+export const recordingsRootOf = (config: OnairConfig) => join(config.dataDir, 'recordings');
+
+interface Part {
+  row: RecordingsTable;
+  dir: string;
+  writer?: RecordingWriter;
+  opening: Promise<void>;
+}
+
+/** ChannelSession records one live session of one channel (one or more parts). */
+class ChannelSession implements StreamSubscriber {
+  private part: Part | undefined;
+  private partIndex = 0;
+  private video?: VideoTrackInfo;
+  private audio?: AudioTrackInfo;
+  private buffered: MediaFrame[] = [];
+  /** Set after a write error: the rest of this session is not recorded. */
+  private halted = false;
+  private ended = false;
+  unsubscribe: () => void = () => undefined;
+  private readonly closing: Promise<void>[] = [];
+
+  constructor(readonly channel: string, readonly channelId: string | null, private readonly r: Recorder) {}
+
+  get activeDir(): string | undefined {
+    return this.part?.dir;
+  }
+
+  onTracks(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
+    if (this.ended || this.halted) return;
+    const t = recordableTracks(video, audio);
+    const same = this.part && sameConfig(this.video, t.video) && sameConfig(this.audio, t.audio);
+    this.video = t.video;
+    this.audio = t.audio;
+    if (same) return;
+    if (!t.video && !t.audio) {
+      this.r.logger.warn({ channel: this.channel, video: video?.codec, audio: audio?.codec }, 'stream has no recordable track (AVC/HEVC video or AAC audio); not recording');
+      this.closePart();
+      return;
+    }
+    this.openPart();
+  }
+
+  onFrame(frame: MediaFrame): void {
+    const p = this.part;
+    if (!p || this.ended || this.halted) return;
+    if (!p.writer) {
+      if (this.buffered.length < MAX_BUFFERED_FRAMES) this.buffered.push(frame);
+      return;
+    }
+    if (frame.kind === 'video' && frame.keyframe && p.writer.started && this.r.overLimits(p.writer)) {
+      this.openPart();
+      this.buffered.push(frame);
+      return;
+    }
+    p.writer.onFrame(frame);
+  }
+
+  onEnd(): void {
+    this.end();
+  }
+
+  /** end closes the session; the promise settles when every part is finalised. */
+  end(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      this.unsubscribe();
+      this.closePart();
+      this.r.sessionEnded(this);
+    }
+    return Promise.allSettled(this.closing).then(() => undefined);
+  }
+
+  private openPart(): void {
+    this.closePart();
+    const startedAt = this.r.now();
+    const id = newId();
+    let rel = renderPathPattern(this.r.config.record.pathPattern, { channel: this.channel, startedAt, id });
+    if (existsSync(join(this.r.root, rel))) rel = `${rel}-${id.slice(0, 8)}`;
+    const dir = join(this.r.root, rel);
+    const part: Part = { row: undefined as never, dir, opening: Promise.resolve() };
+    const video = this.video;
+    const audio = this.audio;
+    this.part = part;
+    this.buffered = [];
+    part.opening = (async () => {
+      await mkdir(dir, { recursive: true });
+      // The row exists before any byte is written, so a crash always leaves something to recover.
+      part.row = await this.r.store.create({
+        id, channel_id: this.channelId, channel_name: this.channel, node_id: this.r.nodeId, dir: rel, part: this.partIndex++, started_at: startedAt,
+        width: video?.width ?? 0, height: video?.height ?? 0, video_codec: video?.codec ?? null, audio_codec: audio?.codec ?? null,
+      });
+      part.writer = await RecordingWriter.create({
+        file: join(dir, FRAGMENTED_FILE), video, audio,
+        fragmentMs: this.r.config.record.fragmentMs, fsyncIntervalMs: this.r.config.record.fsyncIntervalMs,
+        onWritten: (n) => this.r.metrics.recordingBytes.inc(n),
+        onError: (err) => this.onWriteError(part, err),
+      });
+      this.r.metrics.recordingsActive.inc();
+      this.r.logger.info({ channel: this.channel, recording: id, dir: rel }, 'recording started');
+      const frames = this.part === part ? this.buffered : [];
+      if (this.part === part) this.buffered = [];
+      for (const f of frames) part.writer.onFrame(f);
+    })().catch((err) => this.onWriteError(part, err as NodeJS.ErrnoException));
+  }
+
+  private onWriteError(part: Part, err: NodeJS.ErrnoException): void {
+    const reason = err.code ?? 'error';
+    this.r.metrics.recordingErrors.inc({ reason });
+    this.r.logger.error({ channel: this.channel, recording: part.row?.id, err: err.message, code: err.code }, 'recording stopped by a write error; live delivery continues');
+    if (this.part === part) {
+      this.halted = true;
+      this.closePart(err.message);
+    }
+  }
+
+  private closePart(error?: string): void {
+    const part = this.part;
+    this.part = undefined;
+    if (!part) return;
+    this.closing.push(part.opening.then(() => this.r.closePart(part.row, part.writer, error)));
+  }
+}
+
+function sameConfig(a: { codec: string; config: Buffer } | undefined, b: { codec: string; config: Buffer } | undefined): boolean {
+  if (!a || !b) return a === b;
+  return a.codec === b.codec && a.config.equals(b.config);
+}
+
+export class Recorder {
+  readonly root: string;
+  readonly logger: Logger;
+  readonly config: OnairConfig;
+  readonly store: RecordingStore;
+  readonly nodeId: string;
+  readonly metrics: RecordMetrics;
+  readonly now: () => number;
+  private readonly sessions = new Map<string, ChannelSession>();
+  private readonly finishing = new Set<Promise<void>>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private started = false;
+  /** Settles when the crash recovery of the last start is done. */
+  recovered: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: RecorderOptions) {
+    this.root = recordingsRootOf(o.config);
+    this.logger = o.logger;
+    this.config = o.config;
+    this.store = o.store;
+    this.nodeId = o.nodeId;
+    this.metrics = o.metrics;
+    this.now = o.now ?? Date.now;
+  }
+
+  private readonly onStart = (channel: string) => void this.startSession(channel);
+  private readonly onEnd = (channel: string) => void this.sessions.get(channel)?.end();
+
+  /** sessionEnded forgets a session once its stream ended (its parts finalise in the background). */
+  sessionEnded(s: ChannelSession): void {
+    if (this.sessions.get(s.channel) === s) this.sessions.delete(s.channel);
+  }
+
+  async start(): Promise<void> {
+    this.started = true;
+    await mkdir(this.root, { recursive: true });
+    this.recovered = this.recover().catch((err) => this.logger.error({ err }, 'recording recovery failed'));
+    this.o.hub.on('streamStart', this.onStart);
+    this.o.hub.on('streamEnd', this.onEnd);
+    for (const ch of this.o.hub.liveChannels()) void this.startSession(ch);
+    this.sweepTimer = setInterval(() => void this.sweep(), RETENTION_SWEEP_MS);
+    this.sweepTimer.unref();
+    void this.recovered.then(() => this.sweep());
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    this.o.hub.off('streamStart', this.onStart as never);
+    this.o.hub.off('streamEnd', this.onEnd as never);
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    // Finalise what is being recorded: a clean stop leaves only finished files.
+    await Promise.allSettled([...this.sessions.values()].map((s) => s.end()));
+    await this.recovered;
+    await Promise.allSettled([...this.finishing]);
+  }
+
+  /** activeDir is the directory of a channel's recording in progress (the thumbnailer puts the poster there). */
+  activeDir(channel: string): string | undefined {
+    return this.sessions.get(channel)?.activeDir;
+  }
+
+  private async startSession(channel: string): Promise<void> {
+    if (!this.started || !this.config.record.enabled || this.sessions.has(channel)) return;
+    try {
+      const row = await this.o.channels.find(channel);
+      if (!row || row.record_enabled !== 1) return;
+      if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel)) return;
+      const s = new ChannelSession(channel, row.id, this);
+      this.sessions.set(channel, s);
+      s.unsubscribe = this.o.hub.subscribe(channel, s);
+    } catch (err) {
+      this.logger.error({ err, channel }, 'could not start recording');
+    }
+  }
+
+  /** overLimits tells whether the part reached record.maxSizeBytes or record.maxDurationSeconds. */
+  overLimits(w: RecordingWriter): boolean {
+    const { maxSizeBytes, maxDurationSeconds } = this.config.record;
+    return (maxSizeBytes > 0 && w.bytesWritten >= maxSizeBytes) || (maxDurationSeconds > 0 && w.durationMs >= maxDurationSeconds * 1000);
+  }
+
+  /** closePart finishes a part's writer and finalises it (tracked so stop waits for it). */
+  closePart(row: RecordingsTable | undefined, writer: RecordingWriter | undefined, error?: string): Promise<void> {
+    const p = (async () => {
+      if (writer) {
+        await writer.finish();
+        this.metrics.recordingsActive.dec();
+      }
+      if (row) await this.finalize(row, error);
+    })().catch((err) => this.logger.error({ err, recording: row?.id }, 'closing a recording failed'));
+    this.finishing.add(p);
+    void p.finally(() => this.finishing.delete(p));
+    return p;
+  }
+
+  /** finalize turns a part's fMP4 into the faststart source.mp4 and marks it ready (or failed). */
+  async finalize(row: RecordingsTable, error?: string): Promise<void> {
+    const dir = join(this.root, row.dir);
+    const fmp4 = join(dir, FRAGMENTED_FILE);
+    const mp4 = join(dir, SOURCE_FILE);
+    const endedAt = this.now();
+    await this.store.update(row.id, { state: 'finalizing', ended_at: row.ended_at ?? endedAt });
+    try {
+      let finalized: { durationMs: number; bytes: number };
+      if (!existsSync(fmp4) && existsSync(mp4)) {
+        finalized = await finalizedInfo(mp4); // finalised before a crash, but the row was not updated yet
+      } else {
+        const r = await finalizeRecording(fmp4, mp4);
+        finalized = r;
+        if (r.discardedBytes > 0) this.logger.warn({ recording: row.id, discardedBytes: r.discardedBytes }, 'recording ended in a torn fragment (crash); kept everything before it');
+      }
+      await rm(fmp4, { force: true });
+      const poster = existsSync(join(dir, POSTER_FILE)) ? POSTER_FILE : null;
+      await this.store.update(row.id, {
+        state: 'ready', duration_ms: finalized.durationMs, size_bytes: finalized.bytes, poster, error: error ?? null,
+        renditions: JSON.stringify([{ name: 'source', file: SOURCE_FILE, width: Number(row.width), height: Number(row.height), videoCodec: row.video_codec, audioCodec: row.audio_codec, bytes: finalized.bytes }]),
+      });
+      this.logger.info({ recording: row.id, channel: row.channel_name, durationMs: finalized.durationMs, bytes: finalized.bytes }, 'recording ready');
+      const ready = await this.store.get(row.id);
+      if (ready && this.o.onReady) await this.o.onReady(ready).catch((err) => this.logger.error({ err, recording: row.id }, 'could not queue the jobs of a recording'));
+    } catch (err) {
+      const message = (err as Error).message;
+      this.metrics.recordingErrors.inc({ reason: (err as NodeJS.ErrnoException).code ?? 'finalize' });
+      this.logger.error({ recording: row.id, err: message }, 'recording could not be finalised');
+      await this.store.update(row.id, { state: 'failed', error: error ? `${error}; ${message}` : message }).catch(() => undefined);
+    }
+  }
+
+  /** recover finalises the recordings this node left unfinished (crash, kill -9, power loss). */
+  async recover(): Promise<void> {
+    for (const row of await this.store.unfinished(this.nodeId)) {
+      if (this.sessions.size > 0 && [...this.sessions.values()].some((s) => s.activeDir === join(this.root, row.dir))) continue;
+      this.logger.warn({ recording: row.id, channel: row.channel_name }, 'finalising a recording left unfinished by a crash');
+      await this.finalize(row);
+    }
+  }
+
+  /** sweep applies retention: record.retentionDays, then record.quotaBytes (oldest first). */
+  async sweep(): Promise<void> {
+    try {
+      const { retentionDays, quotaBytes } = this.config.record;
+      if (retentionDays > 0) for (const r of await this.store.endedBefore(this.now() - retentionDays * DAY_MS)) await this.deleteRecording(r, 'retention');
+      if (quotaBytes > 0) {
+        const rows = await this.store.finishedOldestFirst(this.nodeId);
+        let total = rows.reduce((a, r) => a + Number(r.size_bytes), 0);
+        for (const r of rows) {
+          if (total <= quotaBytes) break;
+          await this.deleteRecording(r, 'quota');
+          total -= Number(r.size_bytes);
+        }
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'retention sweep failed');
+    }
+  }
+
+  private async deleteRecording(r: RecordingsTable, why: string): Promise<void> {
+    await this.o.onDelete?.(r);
+    await deleteRecordingFiles(this.root, r);
+    await this.store.remove(r.id);
+    this.logger.info({ recording: r.id, channel: r.channel_name, why }, 'recording deleted');
+  }
+}
+
+/** deleteRecordingFiles removes a recording's directory (never anything outside the root). */
+export async function deleteRecordingFiles(root: string, r: RecordingsTable): Promise<void> {
+  if (!r.dir || r.dir.split('/').includes('..')) return;
+  await rm(join(root, r.dir), { recursive: true, force: true });
+}
+
+/** finalizedInfo reads duration (mvhd, written first in our moov) and size of a finalised file. */
+async function finalizedInfo(mp4: string): Promise<{ durationMs: number; bytes: number }> {
+  const bytes = (await stat(mp4)).size;
+  const fh = await open(mp4, 'r');
+  try {
+    const head = Buffer.alloc(64);
+    await fh.read(head, 0, 8, 0);
+    const ftypSize = head.readUInt32BE(0);
+    await fh.read(head, 0, 64, ftypSize);
+    // moov header(8), mvhd header(8), version/flags(4); v1: creation(8) modification(8) timescale(4) duration(8).
+    if (head.toString('latin1', 12, 16) !== 'mvhd') throw new Error(`${mp4}: unexpected layout`);
+    const v1 = head[16] === 1;
+    const timescale = v1 ? head.readUInt32BE(36) : head.readUInt32BE(28);
+    const duration = v1 ? Number(head.readBigUInt64BE(40)) : head.readUInt32BE(32);
+    return { durationMs: Math.round((duration * 1000) / timescale), bytes };
+  } finally {
+    await fh.close();
+  }
+}
