@@ -18,7 +18,7 @@ async function runMode(mode: Mode) {
     await sleep(1000);
     const base = await server.stats();
     console.log(`[${mode}] baseline rss ${(base.rss / 1048576).toFixed(1)} MiB, heap ${(base.heapUsed / 1048576).toFixed(1)} MiB`);
-    const points = [];
+    const points: { clients: number; rssMiB: number; [k: string]: unknown }[] = [];
     let opened = 0;
     for (const target of CONNS) {
       const delta = target - opened;
@@ -51,8 +51,10 @@ async function runMode(mode: Mode) {
         heapPerConnKiB: +(heapPerConn / 1024).toFixed(2),
         closedByServer: lg.reduce((a, s) => a + s.closed, 0),
       };
-      points.push(point);
-      console.log(`[${mode}] ${st.clients} connections: rss ${point.rssMiB} MiB, ${point.rssPerConnKiB} KiB/conn beyond baseline (heap ${point.heapPerConnKiB} KiB/conn), connect ${connectMs} ms`);
+      const prev = points[points.length - 1];
+      const marginal = prev ? +(((st.rss - prev.rssMiB * 1048576) / (st.clients - prev.clients)) / 1024).toFixed(2) : null;
+      points.push({ ...point, marginalKiBPerConn: marginal });
+      console.log(`[${mode}] ${st.clients} connections: rss ${point.rssMiB} MiB, ${point.rssPerConnKiB} KiB/conn beyond baseline (heap ${point.heapPerConnKiB} KiB/conn), connect ${connectMs} ms${marginal !== null ? `; marginal ${marginal} KiB/conn since the previous point` : ''}`);
     }
     return { mode, baselineRssMiB: +(base.rss / 1048576).toFixed(1), points };
   } finally {
