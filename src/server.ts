@@ -80,7 +80,7 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
   { role: 'api', wire: (p) => { wireSupporters(p); } },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
-  { role: 'web', wire: (p) => { webRoutes(p.app); } },
+  { role: 'web', wire: (p) => { webRoutes(p.app, { dir: p.config.web.dir }); } },
 ];
 
 /** startServer assembles and starts every configured role on one HTTP port. */

@@ -234,6 +234,12 @@ export const configSchema = z
           .default([{ when: { minHeight: 721 }, run: ['transcode-720p'] }, { when: {}, run: ['thumbnails'] }]),
       })
       .default({}),
+    web: z
+      .object({
+        /** Folder with the built web app (index.html + assets/); dist/web next to the server when unset. */
+        dir: z.string().min(1).optional(),
+      })
+      .default({}),
   })
   .strict();
 

@@ -47,10 +47,13 @@ export async function logout(): Promise<void> {
 /** useMe gives the current user (null when anonymous) and whether it is known yet. */
 export function useMe(): { me: Me | null; loaded: boolean } {
   const [, force] = useState(0);
+  const seen = { me, loaded };
   useEffect(() => {
     const f = () => force((n) => n + 1);
     listeners.add(f);
     if (!loaded) void refreshMe();
+    // It may have changed between this render and the listener being added.
+    else if (seen.loaded !== loaded || seen.me !== me) f();
     return () => { listeners.delete(f); };
   }, []);
   return { me, loaded };
