@@ -1,0 +1,73 @@
+/**
+ * Worker thread that owns one whisper.cpp model (smart-whisper binding). Inference runs
+ * here so the event loop of the server never waits on it.
+ *
+ * in:  {type:'recognise', id, pcm: Float32Array, language} | {type:'close'}
+ * out: {type:'ready', loadMs} | {type:'result', id, segments, inferMs} | {type:'error', id?, message}
+ */
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+
+interface SmartWhisper {
+  WhisperModel: { load(file: string, gpu?: boolean): Promise<WhisperModelHandle> };
+  TranscribeTask: { run(model: WhisperModelHandle, pcm: Float32Array, params: Record<string, unknown>): Promise<{ result: Promise<{ from: number; to: number; text: string }[]> }> };
+}
+interface WhisperModelHandle {
+  free(): Promise<void>;
+}
+
+const GREEDY = 0;
+const port = parentPort!;
+const { modelPath, threads } = workerData as { modelPath: string; threads: number };
+
+async function main(): Promise<void> {
+  let sw: SmartWhisper;
+  try {
+    sw = createRequire(import.meta.url)('smart-whisper') as SmartWhisper;
+  } catch (err) {
+    port.postMessage({ type: 'error', message: `the whisper engine needs the smart-whisper package built for this machine (npm ci; npm rebuild smart-whisper): ${(err as Error).message}` });
+    return;
+  }
+  const t0 = performance.now();
+  let model: WhisperModelHandle;
+  try {
+    model = await sw.WhisperModel.load(modelPath, false);
+  } catch (err) {
+    port.postMessage({ type: 'error', message: `whisper.cpp could not load ${modelPath}: ${(err as Error).message ?? err}` });
+    return;
+  }
+  port.postMessage({ type: 'ready', loadMs: performance.now() - t0 });
+  port.on('message', async (msg: { type: string; id?: number; pcm?: Float32Array; language?: string }) => {
+    if (msg.type === 'close') {
+      await model.free().catch(() => {});
+      port.close();
+      return;
+    }
+    if (msg.type !== 'recognise') return;
+    const started = performance.now();
+    try {
+      const task = await sw.TranscribeTask.run(model, msg.pcm!, {
+        strategy: GREEDY,
+        n_threads: threads,
+        language: msg.language,
+        format: 'simple',
+        // Each window is independent: no text carried over from the previous call.
+        no_context: true,
+        suppress_blank: true,
+        print_progress: false,
+        print_realtime: false,
+      });
+      const results: unknown = await task.result;
+      // The binding hands an Error to the same callback when whisper_full fails.
+      if (!Array.isArray(results)) throw results instanceof Error ? results : new Error(`unexpected whisper result ${String(results)}`);
+      port.postMessage({
+        type: 'result', id: msg.id, inferMs: performance.now() - started,
+        segments: (results as { from: number; to: number; text: string }[]).map((r) => ({ startMs: r.from, endMs: r.to, text: r.text })),
+      });
+    } catch (err) {
+      port.postMessage({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });
+    }
+  });
+}
+
+void main();
