@@ -75,7 +75,22 @@ function load(url: string): Promise<LoadResult> {
   });
 }
 
-function medianRun(runs: LoadResult[]): LoadResult {
+/** cpuSeconds reads a process's user+system CPU time from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime (fields 14 and 15)
+}
+
+/** measure runs one load round and adds the server's CPU microseconds per request. */
+async function measure(url: string, serverCpu: () => number): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const c0 = serverCpu();
+  const r = await load(url);
+  const c1 = serverCpu();
+  return { ...r, cpuUsPerRequest: ((c1 - c0) * 1e6) / Math.max(1, r.requests) };
+}
+
+function medianRun<T extends LoadResult>(runs: T[]): T {
   return [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)]!;
 }
 
@@ -132,6 +147,9 @@ http {
 `);
   const nginx = spawn('/usr/sbin/nginx', ['-p', prefix, '-c', join(prefix, 'nginx.conf')], { stdio: 'inherit' });
   await new Promise((r) => setTimeout(r, 500));
+  const nginxWorker = Number(execFileSync('ps', ['--ppid', String(nginx.pid), '-o', 'pid='], { encoding: 'utf8' }).trim().split('\n')[0]);
+  const onairCpu = () => cpuSeconds(process.pid);
+  const nginxCpu = () => cpuSeconds(nginxWorker);
   const nginxVersion = execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx';
 
   const kinds = [
@@ -147,15 +165,26 @@ http {
       const b = await fetch(`http://127.0.0.1:${nginxPort}${k.path}`).then((r) => r.arrayBuffer());
       if (Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0) throw new Error(`${k.kind}: onair and nginx bodies differ`);
       await load(`http://127.0.0.1:${onairPort}${k.path}`).catch(() => undefined); // warm-up, discarded
-      const onairRuns: LoadResult[] = [];
-      const nginxRuns: LoadResult[] = [];
+      const onairRuns: (LoadResult & { cpuUsPerRequest: number })[] = [];
+      const nginxRuns: (LoadResult & { cpuUsPerRequest: number })[] = [];
       for (let r = 0; r < ROUNDS; r++) {
-        onairRuns.push(await load(`http://127.0.0.1:${onairPort}${k.path}`));
-        nginxRuns.push(await load(`http://127.0.0.1:${nginxPort}${k.path}`));
+        onairRuns.push(await measure(`http://127.0.0.1:${onairPort}${k.path}`, onairCpu));
+        nginxRuns.push(await measure(`http://127.0.0.1:${nginxPort}${k.path}`, nginxCpu));
       }
       const onair = medianRun(onairRuns);
       const ng = medianRun(nginxRuns);
-      rows.push({ kind: k.kind, bytes: k.bytes, onair, nginx: ng, ratio: +(onair.rps / ng.rps).toFixed(3), onairRps: onairRuns.map((x) => Math.round(x.rps)), nginxRps: nginxRuns.map((x) => Math.round(x.rps)) });
+      const cpuMedian = (runs: { cpuUsPerRequest: number }[]) => [...runs].map((x) => x.cpuUsPerRequest).sort((a, b) => a - b)[Math.floor(runs.length / 2)]!;
+      const onairCpuUs = cpuMedian(onairRuns);
+      const nginxCpuUs = cpuMedian(nginxRuns);
+      rows.push({
+        kind: k.kind, bytes: k.bytes, onair, nginx: ng,
+        ratio: +(onair.rps / ng.rps).toFixed(3),
+        onairCpuUsPerRequest: +onairCpuUs.toFixed(1), nginxCpuUsPerRequest: +nginxCpuUs.toFixed(1),
+        // requests one fully used core could serve, from CPU time per request (robust on a busy machine)
+        onairRpsPerCore: Math.round(1e6 / onairCpuUs), nginxRpsPerCore: Math.round(1e6 / nginxCpuUs),
+        cpuRatio: +(nginxCpuUs / onairCpuUs).toFixed(3),
+        onairRps: onairRuns.map((x) => Math.round(x.rps)), nginxRps: nginxRuns.map((x) => Math.round(x.rps)),
+      });
     }
   } finally {
     nginx.kill('SIGTERM');
@@ -176,16 +205,18 @@ http {
     rounds: ROUNDS,
     loadAverageAtStart,
     loadAverageAtEnd: loadavg(),
-    method: 'keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
+    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, which stays meaningful on a busy shared machine; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
     rows,
   };
   mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'hls-serve.json'), JSON.stringify(result, null, 2) + '\n');
   console.log(`hls-serve: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS}, ${cpus().length} CPUs, load average ${loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log('kind      bytes    onair req/s  p99 ms   nginx req/s  p99 ms   onair/nginx');
-  for (const r of rows as { kind: string; bytes: number; onair: LoadResult; nginx: LoadResult; ratio: number }[]) {
+  console.log('kind      bytes    onair req/s  p99 ms   nginx req/s  p99 ms   ratio | onair µs/req  nginx µs/req  req/s/core onair  nginx  ratio');
+  type Row = { kind: string; bytes: number; onair: LoadResult; nginx: LoadResult; ratio: number; onairCpuUsPerRequest: number; nginxCpuUsPerRequest: number; onairRpsPerCore: number; nginxRpsPerCore: number; cpuRatio: number };
+  for (const r of rows as Row[]) {
     console.log(
-      `${r.kind.padEnd(9)} ${String(r.bytes).padStart(7)}  ${r.onair.rps.toFixed(0).padStart(11)}  ${r.onair.p99ms.toFixed(2).padStart(6)}   ${r.nginx.rps.toFixed(0).padStart(11)}  ${r.nginx.p99ms.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)}`,
+      `${r.kind.padEnd(9)} ${String(r.bytes).padStart(7)}  ${r.onair.rps.toFixed(0).padStart(11)}  ${r.onair.p99ms.toFixed(2).padStart(6)}   ${r.nginx.rps.toFixed(0).padStart(11)}  ${r.nginx.p99ms.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)} |` +
+        ` ${r.onairCpuUsPerRequest.toFixed(1).padStart(12)}  ${r.nginxCpuUsPerRequest.toFixed(1).padStart(12)}  ${String(r.onairRpsPerCore).padStart(16)}  ${String(r.nginxRpsPerCore).padStart(5)}  ${r.cpuRatio.toFixed(2)}`,
     );
   }
 }

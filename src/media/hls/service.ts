@@ -359,7 +359,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       const outcome = await waitFor(ch, () => p.resource(name) !== undefined || p.ended, reply);
       if (outcome === 'gone') return reply;
       res = p.resource(name);
-      if (!res) return outcome === 'timeout' ? sendError(reply, 503, 'unavailable', 'the hinted part did not appear in time') : sendError(reply, 404, 'not_found', 'no such part');
+      // 'ready' without the part means the stream ended before writing it.
+      if (!res) return outcome === 'ready' ? sendError(reply, 404, 'not_found', 'no such part') : sendError(reply, 503, 'unavailable', 'the hinted part did not appear in time');
     } else if (res) requests.inc({ kind: res.kind });
     if (!res) return sendError(reply, 404, 'not_found', `no such resource: ${name}`);
     return cors(reply)

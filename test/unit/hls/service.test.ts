@@ -207,8 +207,12 @@ test('hls service: stop releases held requests with 503 and removes timers', asy
   const last = s.hls.packager('ch')!.lastPosition()!;
   const held = s.get(`/live/ch/source/playlist.m3u8?_HLS_msn=${last.msn + 1}`);
   await new Promise((r) => setTimeout(r, 10));
+  const hint = /PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec((await s.get('/live/ch/source/playlist.m3u8')).body)![1]!;
+  const heldPart = s.get(`/live/ch/source/${hint}`);
+  await new Promise((r) => setTimeout(r, 10));
   await s.hls.stop();
   assert.equal((await held).statusCode, 503);
+  assert.equal((await heldPart).statusCode, 503);
   assert.equal(s.clock.pending(), 0);
   assert.equal(s.hub.subs.get('ch')?.size ?? 0, 0, 'detached from the hub');
   assert.equal(s.hub.listenerCount('streamStart'), 0);
