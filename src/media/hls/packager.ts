@@ -14,6 +14,8 @@ import { AudioClock, msToTicks, TimestampUnwrapper } from './timeline.js';
 
 /** Decode time given to the first sample of a packager, so early audio never goes negative. */
 export const TIMELINE_START_MS = 10_000;
+/** Gap left on the timeline after a session ends, so a new session's early frames never overlap the old one. */
+export const RESTART_GAP_MS = 1000;
 /** Parts are listed for segments ending within this many target durations of the live edge. */
 export const PART_LIST_TARGET_DURATIONS = 3;
 /** Segments kept in memory after they leave the playlist, for clients that are a little behind. */
@@ -232,7 +234,7 @@ export class HlsPackager implements StreamSubscriber {
       init,
       video,
       audio,
-      baseMs: this.lastEndMs,
+      baseMs: hadSegments ? this.lastEndMs + RESTART_GAP_MS : this.lastEndMs,
       unwrapVideo: new TimestampUnwrapper(),
       unwrapAudio: new TimestampUnwrapper(),
       audioClock: audio ? new AudioClock(audio.sampleRate, AAC_FRAME_SAMPLES) : undefined,

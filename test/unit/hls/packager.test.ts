@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HlsPackager, RETAINED_EXTRA_SEGMENTS, TIMELINE_START_MS } from '../../../src/media/hls/packager.js';
+import { HlsPackager, RESTART_GAP_MS, RETAINED_EXTRA_SEGMENTS, TIMELINE_START_MS } from '../../../src/media/hls/packager.js';
 import { decodeFragments, parseBoxes, must } from './mp4-parse.js';
 import { synthFrames, videoTrack, audioTrack, type SynthOptions } from './frames.js';
 import type { MediaFrame } from '../../../src/media/hub/types.js';
@@ -196,10 +196,10 @@ test('packager: publisher restart continues MSN and timeline with a discontinuit
   assert.equal(seg.msn, before);
   assert.equal(seg.discontinuity, true);
   assert.notEqual(seg.init.uri, firstInit);
-  assert.equal(seg.startMs, lastEnd);
+  assert.equal(seg.startMs, lastEnd + RESTART_GAP_MS);
   assert.ok(p.resource(firstInit), 'old init kept while its segments are in the window');
   const firstV = decodeFragments(seg.parts[0]!.bytes)[0]!.trafs[0]!;
-  assert.equal(firstV.baseMediaDecodeTime, BigInt(lastEnd * 90));
+  assert.equal(firstV.baseMediaDecodeTime, BigInt((lastEnd + RESTART_GAP_MS) * 90));
 });
 
 test('packager: hasReached / lastPosition follow parts and segments', () => {
