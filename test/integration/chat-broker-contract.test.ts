@@ -57,7 +57,7 @@ function contract(name: string, make: () => Promise<{ broker: Broker; presence: 
     test('offsets start at 1 and grow by one; subscribers get publications in order with offset and epoch', async () => {
       const ch = chan();
       await broker.subscribe(ch);
-      const positions = [];
+      const positions: { offset: number; epoch: string }[] = [];
       for (let n = 1; n <= 5; n++) positions.push(await broker.publish(ch, data(n), H));
       assert.deepEqual(positions.map((p) => p.offset), [1, 2, 3, 4, 5]);
       assert.equal(new Set(positions.map((p) => p.epoch)).size, 1);
