@@ -115,3 +115,38 @@ test('a gap in a channel stream makes positioned subscribers resubscribe (unsubs
     await s.close();
   }
 });
+
+test('a publication to many subscribers is encoded once: every socket gets the same Buffer', async () => {
+  const s = await startChat();
+  try {
+    const token = await signConnectionToken(SECRET, { sub: 'enc' }, 60);
+    const sockets: WebSocket[] = [];
+    for (let i = 0; i < 5; i++) {
+      const ws = new WebSocket(s.wsUrl);
+      const got: string[] = [];
+      ws.on('message', (d) => got.push(d.toString()));
+      await new Promise((r) => ws.once('open', r));
+      ws.send(`{"id":1,"connect":{"token":"${token}"}}\n{"id":2,"subscribe":{"channel":"chat:enc"}}`);
+      await waitFor(() => got.join('').includes('"id":2'), 3000, 'subscribed');
+      sockets.push(ws);
+    }
+    const entries = [...(s.chat.node as unknown as { channels: Map<string, { entries: Set<any> }> }).channels.get('chat:enc')!.entries];
+    assert.equal(entries.length, 5);
+    const written: Buffer[] = [];
+    for (const e of entries) {
+      const sock = e.client.transport.ws._socket;
+      const orig = sock.write.bind(sock);
+      sock.write = (b: Buffer, ...rest: unknown[]) => {
+        written.push(b);
+        return orig(b, ...rest);
+      };
+    }
+    await s.chat.publisher.publish('chat:enc', { text: 'once' });
+    await waitFor(() => written.length === 5, 3000, 'writes');
+    assert.ok(written.every((b) => b === written[0]), 'same Buffer object for every subscriber');
+    assert.match(written[0]!.subarray(2).toString(), /^\{"push":\{"channel":"chat:enc","pub":\{"data":\{"text":"once"\},"offset":1\}\}\}$/);
+    for (const ws of sockets) ws.close();
+  } finally {
+    await s.close();
+  }
+});
