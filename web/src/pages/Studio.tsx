@@ -71,6 +71,7 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
   const [title, setTitle] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState(!compact);
+  useEffect(() => { setOpen(!compact); }, [compact]);
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);

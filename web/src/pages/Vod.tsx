@@ -4,21 +4,46 @@ import { t, useLang } from '../i18n';
 import { formatDuration, formatTime } from '../format';
 import { startHls, type Engine } from '../player/engines';
 
+interface Rendition { name: string; url: string; width?: number; height?: number; bytes?: number }
 interface Vod {
   id: string;
   channel?: string;
   title?: string;
-  createdAt?: number;
+  state?: string;
   startedAt?: number;
   durationMs?: number;
-  /** Progressive MP4 (range requests) or an HLS VOD playlist. */
-  url?: string;
-  mp4Url?: string;
+  /** Playable MP4 files (range requests), best first after sorting by height. */
+  renditions?: Rendition[];
+  /** HLS VOD playlist, when the server offers one. */
   hlsUrl?: string;
-  captionsUrl?: string;
+  poster?: string | null;
+  /** WebVTT thumbnails track: cues whose text is an image URL (optionally #xywh=). */
+  thumbnails?: string | null;
   captions?: { url: string; language?: string; label?: string }[];
-  thumbnails?: ({ url: string; atMs?: number; t?: number } | string)[];
   [k: string]: unknown;
+}
+
+interface Thumb { atMs: number; url: string; xywh?: [number, number, number, number] }
+
+/** parseThumbnailsVtt reads a WebVTT thumbnails track into (time, image) pairs. */
+export function parseThumbnailsVtt(text: string, baseUrl: string): Thumb[] {
+  const out: Thumb[] = [];
+  const ts = (x: string) => {
+    const m = /^(?:(\d+):)?(\d{2}):(\d{2})[.,](\d{3})$/.exec(x.trim());
+    return m ? ((Number(m[1] ?? 0) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) : NaN;
+  };
+  const lines = text.replace(/\r/g, '').split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const cue = /^(\S+)\s+-->\s+(\S+)/.exec(lines[i]!);
+    if (!cue) continue;
+    const at = ts(cue[1]!);
+    const target = (lines[i + 1] ?? '').trim();
+    if (!Number.isFinite(at) || !target) continue;
+    const [path, frag] = target.split('#');
+    const xywh = frag && /^xywh=(\d+),(\d+),(\d+),(\d+)$/.exec(frag);
+    out.push({ atMs: at, url: new URL(path!, new URL(baseUrl, location.href)).href, ...(xywh ? { xywh: [Number(xywh[1]), Number(xywh[2]), Number(xywh[3]), Number(xywh[4])] as [number, number, number, number] } : {}) });
+  }
+  return out;
 }
 
 /** Vod: a recorded stream with seek, a thumbnail strip and captions. */
@@ -35,8 +60,11 @@ export function VodPage({ id }: { id: string }) {
     });
   }, [id]);
 
-  const hls = vod?.hlsUrl ?? (vod?.url?.endsWith('.m3u8') ? vod.url : undefined);
-  const mp4 = vod?.mp4Url ?? (vod?.url && !vod.url.endsWith('.m3u8') ? vod.url : undefined);
+  const renditions = [...(vod?.renditions ?? [])].sort((a, b) => (b.height ?? 0) - (a.height ?? 0));
+  const [pick, setPick] = useState(0);
+  const mp4 = renditions[pick]?.url;
+  const hls = vod?.hlsUrl;
+  const [thumbs, setThumbs] = useState<Thumb[]>([]);
   useEffect(() => {
     const v = video.current;
     if (!v || !hls || mp4) return;
@@ -46,15 +74,23 @@ export function VodPage({ id }: { id: string }) {
     else void startHls(v, hls, { onError: (m, fatal) => fatal && setError(m), onLevels: () => undefined }, false).then((x) => { if (cancelled) x.destroy(); else e = x; });
     return () => { cancelled = true; e?.destroy(); };
   }, [hls, mp4]);
+  useEffect(() => {
+    if (!vod?.thumbnails) return;
+    fetch(vod.thumbnails).then((r) => (r.ok ? r.text() : '')).then((txt) => setThumbs(parseThumbnailsVtt(txt, vod.thumbnails!))).catch(() => undefined);
+  }, [vod?.thumbnails]);
+  // Switching rendition keeps the position.
+  const switchTo = (i: number) => {
+    const at = video.current?.currentTime ?? 0;
+    setPick(i);
+    requestAnimationFrame(() => { if (video.current) { video.current.currentTime = at; void video.current.play().catch(() => undefined); } });
+  };
 
   if (vod === null) return <main id="main" class="page"><p class="empty">{t('vod.notFound')}</p></main>;
-  const captions = vod?.captions ?? (vod?.captionsUrl ? [{ url: vod.captionsUrl, language: 'ko', label: '한국어' }] : []);
-  const thumbs = (vod?.thumbnails ?? []).map((x, i) => (typeof x === 'string' ? { url: x, atMs: undefined as number | undefined, i } : { url: x.url, atMs: x.atMs ?? (x.t !== undefined ? x.t * 1000 : undefined), i }));
-  const seek = (ms: number | undefined, i: number) => {
+  const captions = (vod?.captions ?? []).map((c) => ({ ...c, label: c.label ?? (c.language === 'ko' ? '한국어' : c.language === 'en' ? 'English' : c.language) }));
+  const seek = (ms: number) => {
     const v = video.current;
     if (!v) return;
-    const at = ms !== undefined ? ms / 1000 : Number.isFinite(v.duration) ? (v.duration * i) / Math.max(1, thumbs.length) : 0;
-    v.currentTime = at;
+    v.currentTime = ms / 1000;
     void v.play().catch(() => undefined);
   };
 
@@ -65,20 +101,32 @@ export function VodPage({ id }: { id: string }) {
       {vod && (
         <>
           <div class="player">
-            <video ref={video} class="player-video" controls playsInline preload="metadata" src={mp4} crossOrigin="anonymous" aria-label={vod.title ?? t('vod.title')}>
+            <video ref={video} class="player-video" controls playsInline preload="metadata" src={mp4} poster={vod.poster ?? undefined} crossOrigin="anonymous" aria-label={vod.title ?? t('vod.title')}>
               {captions.map((c, i) => <track key={c.url} kind="subtitles" src={c.url} srcLang={c.language ?? 'ko'} label={c.label ?? c.language ?? `#${i + 1}`} default={i === 0} />)}
             </video>
           </div>
-          <h1>{vod.title ?? vod.channel ?? t('vod.title')}</h1>
-          <p class="muted">{vod.channel && <a href={`/watch/${vod.channel}`}>{vod.channel}</a>} {vod.createdAt || vod.startedAt ? `· ${formatTime(Number(vod.createdAt ?? vod.startedAt))}` : ''} {vod.durationMs ? `· ${formatDuration(vod.durationMs)}` : ''}</p>
+          <div class="vod-head">
+            <h1>{vod.title ?? vod.channel ?? t('vod.title')}</h1>
+            {renditions.length > 1 && (
+              <label class="inline-label">{t('player.quality')}
+                <select value={String(pick)} onChange={(e) => switchTo(Number((e.target as HTMLSelectElement).value))}>
+                  {renditions.map((r, i) => <option key={r.url} value={String(i)}>{r.height ? `${r.height}p` : r.name}</option>)}
+                </select>
+              </label>
+            )}
+          </div>
+          <p class="muted">{vod.channel && <a href={`/watch/${vod.channel}`}>{vod.channel}</a>} {vod.startedAt ? `· ${formatTime(Number(vod.startedAt))}` : ''} {vod.durationMs ? `· ${formatDuration(vod.durationMs)}` : ''}</p>
+          {vod.state && vod.state !== 'ready' && <p class="muted">{vod.state}</p>}
           {thumbs.length > 0 && (
             <section aria-label={t('vod.thumbnails')}>
               <h2 class="sr-only">{t('vod.thumbnails')}</h2>
               <ol class="thumb-strip">
                 {thumbs.map((th) => (
-                  <li key={th.url}><button type="button" onClick={() => seek(th.atMs, th.i)} aria-label={th.atMs !== undefined ? formatDuration(th.atMs) : `#${th.i + 1}`}>
-                    <img src={th.url} alt="" loading="lazy" width={160} height={90} />
-                    {th.atMs !== undefined && <span>{formatDuration(th.atMs)}</span>}
+                  <li key={th.atMs}><button type="button" onClick={() => seek(th.atMs)} aria-label={formatDuration(th.atMs)}>
+                    {th.xywh
+                      ? <span class="sprite" style={{ backgroundImage: `url("${th.url}")`, backgroundPosition: `-${th.xywh[0]}px -${th.xywh[1]}px`, width: `${th.xywh[2]}px`, height: `${th.xywh[3]}px` }} />
+                      : <img src={th.url} alt="" loading="lazy" width={160} height={90} />}
+                    <span class="at">{formatDuration(th.atMs)}</span>
                   </button></li>
                 ))}
               </ol>

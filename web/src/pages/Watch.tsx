@@ -90,6 +90,7 @@ export function Watch({ channel }: { channel: string }) {
     if (!me?.user) return requestLogin();
     try {
       const r = await api<{ following: boolean }>(following ? 'DELETE' : 'POST', `/api/v1/channels/${encodeURIComponent(channel)}/follow`);
+      if (r.following !== following) setInfo((i) => (i && i.followers !== undefined ? { ...i, followers: Math.max(0, i.followers + (r.following ? 1 : -1)) } : i));
       setFollowing(r.following);
     } catch { /* keep state */ }
   };

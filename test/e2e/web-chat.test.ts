@@ -1,0 +1,158 @@
+/**
+ * Chat, moderation, super chats, effects and the OBS overlay in headless Chromium,
+ * several users in separate browser contexts against one onair server.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots } from './helpers/web.js';
+
+const CHANNEL = 'cafe';
+const XSS = 'Hi <img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> & 안녕';
+
+let s: TestServer;
+let browser: Browser;
+let base: string;
+let owner: { token: string; id: string };
+let viewer: { token: string; id: string };
+let fan: { token: string; id: string };
+const contexts: BrowserContext[] = [];
+const realErrors = (errs: string[]) => errs.filter((e) => !/Failed to load resource: the server responded with a status of 40[1-4]/.test(e));
+
+before(async () => {
+  s = await startTestServer({ 'web.dir': ensureWebBuilt() });
+  base = `http://127.0.0.1:${s.httpPort}`;
+  owner = await registerUser(s, 'olivia', 'Olivia');
+  viewer = await registerUser(s, 'victor', 'Victor');
+  fan = await registerUser(s, 'fiona', 'Fiona 피오나');
+  const c = await s.api('POST', '/api/v1/channels', { name: CHANNEL, title: 'Coffee & code' }, owner.token);
+  assert.equal(c.status, 201);
+  browser = await launchBrowser();
+});
+after(async () => {
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await s?.close();
+});
+
+async function openWatch(token: string, lang: 'en' | 'ko' = 'en'): Promise<Page> {
+  const ctx = await newContext(browser, { token, lang });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  await page.goto(`${base}/watch/${CHANNEL}`);
+  await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 });
+  return page;
+}
+
+let ownerPage: Page;
+let viewerPage: Page;
+let ownerErrors: string[];
+
+test('a chat message from a second browser context shows in the first within 1 s', { timeout: 60_000 }, async (t) => {
+  ownerPage = await openWatch(owner.token);
+  ownerErrors = collectErrors(ownerPage);
+  viewerPage = await openWatch(viewer.token);
+  const input = viewerPage.getByLabel('Send a message');
+  await input.waitFor();
+  // Subscriptions are live once the composer is enabled and the server knows both clients.
+  await ownerPage.waitForFunction(() => !!document.querySelector('.chat-scroll'));
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const text = `hello from victor #${i} <b>not bold</b>`;
+    await input.fill(text);
+    const t0 = Date.now();
+    await viewerPage.getByRole('button', { name: 'Send' }).click();
+    await ownerPage.locator('.chat-row[data-kind="message"] .text', { hasText: text }).waitFor({ timeout: 5_000 });
+    times.push(Date.now() - t0);
+  }
+  t.diagnostic(`chat delivery incl. click and DOM polling: ${times.join(', ')} ms`);
+  assert.ok(Math.max(...times) < 1000, `delivered within 1 s (${times.join(', ')} ms)`);
+  const row = ownerPage.locator('.chat-row[data-kind="message"]').last();
+  assert.equal(await row.locator('.text b').count(), 0, 'message text is not HTML');
+  assert.match(await row.locator('.name').innerText(), /Victor/);
+  // The owner's own message carries the streamer badge.
+  await ownerPage.getByLabel('Send a message').fill('welcome!');
+  await ownerPage.getByRole('button', { name: 'Send' }).click();
+  await viewerPage.locator('.chat-row', { hasText: 'welcome!' }).locator('.badge-owner').waitFor({ timeout: 5_000 });
+});
+
+test('the owner bans a user from the user card; the user\'s input is disabled with the reason', { timeout: 60_000 }, async () => {
+  await ownerPage.locator('.chat-row[data-kind="message"] .name', { hasText: 'Victor' }).first().click();
+  const card = ownerPage.getByRole('dialog', { name: /Victor/ });
+  await card.waitFor();
+  await card.getByLabel('Reason').fill('spamming links');
+  await screenshots(ownerPage, 'watch-user-card');
+  await card.getByRole('button', { name: 'Ban', exact: true }).click();
+  await card.getByRole('status').filter({ hasText: '✓' }).waitFor({ timeout: 5_000 });
+  // Everyone sees the announcement; the banned user's messages disappear from view.
+  await ownerPage.locator('.chat-row.system', { hasText: /banned/ }).waitFor({ timeout: 5_000 });
+  // The banned user is removed from the channel at once, then learns the reason from the server.
+  await viewerPage.locator('.chat-disabled').waitFor({ timeout: 5_000 });
+  const input = viewerPage.getByLabel('Send a message');
+  if (await input.isEnabled()) {
+    await input.fill('am I still here?');
+    await viewerPage.getByRole('button', { name: 'Send' }).click();
+  }
+  await viewerPage.locator('.chat-disabled', { hasText: 'spamming links' }).waitFor({ timeout: 5_000 });
+  assert.equal(await input.isDisabled(), true, 'input disabled');
+  assert.equal(await ownerPage.locator('.chat-row .text', { hasText: 'am I still here?' }).count(), 0, 'the refused message was not published');
+  await screenshots(viewerPage, 'watch-banned');
+  const audit = await s.api('GET', `/api/v1/channels/${CHANNEL}/moderation/audit`, undefined, owner.token);
+  assert.ok(audit.body.entries.some((e: { action: string; reason: string | null }) => e.action === 'ban' && e.reason === 'spamming links'), 'ban audited with its reason');
+});
+
+test('a super chat sent from the dialog shows in the ticker and on the overlay as text; reactions reach the effect layer', { timeout: 60_000 }, async () => {
+  const credit = await s.api('POST', '/api/v1/wallet/credits', { username: 'fiona', amount: 50_000 }, s.secrets.adminToken);
+  assert.equal(credit.status, 201);
+  const ov = await s.api('POST', `/api/v1/channels/${CHANNEL}/overlays`, { label: 'OBS' }, owner.token);
+  assert.equal(ov.status, 201);
+
+  // The OBS overlay, opened first (alerts are live, not replayed).
+  const octx = await newContext(browser, { lang: 'ko' });
+  contexts.push(octx);
+  const overlay = await octx.newPage();
+  const overlayErrors = collectErrors(overlay);
+  await overlay.goto(`${base}${ov.body.url}&widgets=alerts,chat,effects,ticker`);
+  await overlay.waitForFunction(() => document.querySelector('main.overlay') !== null);
+
+  const fanPage = await openWatch(fan.token, 'ko');
+  await fanPage.getByRole('button', { name: /후원/ }).click();
+  const dialog = fanPage.locator('dialog#superchat');
+  await dialog.getByTestId('balance').filter({ hasText: '₩50,000' }).waitFor({ timeout: 5_000 });
+  await dialog.locator('label.amount-chip', { hasText: '₩10,000' }).click();
+  await dialog.getByLabel('메시지').fill(XSS);
+  await screenshots(fanPage, 'superchat-dialog');
+  await dialog.getByRole('button', { name: /₩10,000 후원하기/ }).click();
+  await dialog.getByRole('status').waitFor({ timeout: 5_000 });
+  const wallet = await s.api('GET', '/api/v1/wallet', undefined, fan.token);
+  assert.equal(wallet.body.balance, 40_000, 'charged once');
+
+  // Ticker and highlighted row on the owner's watch page.
+  await ownerPage.locator('.ticker .ticker-item', { hasText: 'Fiona 피오나' }).waitFor({ timeout: 5_000 });
+  const superRow = ownerPage.locator('.chat-row.super').last();
+  assert.equal(await superRow.locator('.text').innerText(), XSS);
+  assert.match(await superRow.locator('.amount').innerText(), /₩10,000/);
+
+  // The overlay alert renders the script-laden message as text.
+  const alert = overlay.locator('.alert-card');
+  await alert.waitFor({ timeout: 5_000 });
+  assert.equal(await alert.locator('.alert-text').innerText(), XSS);
+  assert.match(await alert.locator('.alert-amount').innerText(), /₩10,000/);
+  assert.equal(await alert.locator('img, script').count(), 0, 'no elements from user text');
+  await overlay.locator('.overlay-ticker .ticker-item', { hasText: 'Fiona' }).waitFor();
+  assert.equal(await overlay.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no script ran');
+  assert.equal(await ownerPage.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+  await overlay.setViewportSize({ width: 1280, height: 720 });
+  await overlay.screenshot({ path: 'test-artifacts/screenshots/overlay-alert-desktop.png', omitBackground: true });
+  await screenshots(ownerPage, 'watch-superchat');
+
+  // Reactions: the fan's clicks reach everyone's effect layer through the aggregated effects channel.
+  await fanPage.getByRole('button', { name: '축하 보내기' }).click();
+  await fanPage.waitForTimeout(200);
+  await fanPage.getByRole('button', { name: '하트 보내기' }).click();
+  await ownerPage.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
+  await overlay.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
+  assert.deepEqual(realErrors(overlayErrors), []);
+  assert.deepEqual(realErrors(ownerErrors), []);
+});
