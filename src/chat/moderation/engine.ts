@@ -25,7 +25,7 @@ import { WordFilter, type FilterEntry } from './filter.js';
 import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, type ChatMessage } from './message.js';
 import { assertMayRun, assertMayTarget, isPrivileged, NO_ROLES, type Roles } from './permissions.js';
 import { fingerprint, hasLink, isEmoteOnly } from './content.js';
-import type { AdmitRequest, Invalidation, ModerationState } from './state.js';
+import { MemoryModerationState, type AdmitRequest, type Invalidation, type ModerationState } from './state.js';
 
 /** ModerationSettings are the tunables (config key `moderation`). */
 export interface ModerationSettings {
@@ -120,6 +120,7 @@ export class ModerationEngine implements PublishHook {
   private readonly generation = new Map<string, number>();
   private globalFilters: { entries: FilterEntry[]; at: number } | undefined;
   private readonly roleCache = new Map<string, RoleEntry>();
+  private readonly roleLoading = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private readonly actions: Counter<'action'>;
   private readonly refused: Counter<'reason'>;
@@ -161,7 +162,7 @@ export class ModerationEngine implements PublishHook {
       const text = raw.trim();
       if (text === '') throw new ModerationError('badMessage', 'the message is empty');
       if (!ctx.user) throw new ModerationError('loginRequired', 'log in to chat');
-      const rules = await this.rulesOf(name);
+      const rules = this.cachedRules(name) ?? (await this.rulesOf(name));
       if (isCommand(text)) {
         const result = await this.execute({ id: ctx.user }, name, parseCommand(text), rules);
         return { action: 'handled', reply: { result } };
@@ -182,7 +183,7 @@ export class ModerationEngine implements PublishHook {
   private async check(rules: ChannelRules, userId: string, input: string, info: PublishContext['info']): Promise<ChatMessage> {
     const s = this.settings;
     const now = this.now();
-    const entry = await this.roleEntry(rules, userId);
+    const entry = this.cachedRole(rules, userId) ?? (await this.roleEntry(rules, userId));
     const roles = entry.roles;
     const priv = isPrivileged(roles);
     if (!roles.owner && !roles.admin) {
@@ -224,7 +225,8 @@ export class ModerationEngine implements PublishHook {
       if (s.duplicateWindowSeconds > 0) req.duplicate = { key: 'd:' + key + ':' + fp, windowMs: s.duplicateWindowSeconds * 1000 };
       if (m.uniqueChat) req.unique = { key: 'u:' + rules.name + ':' + fp, windowMs: s.uniqueWindowSeconds * 1000 };
     }
-    const adm = await this.state.admit(req);
+    // The memory state answers synchronously: skip a promise round on the hot path.
+    const adm = this.state instanceof MemoryModerationState ? this.state.admitSync(req) : await this.state.admit(req);
     if (!adm.ok) {
       const wait = formatDuration(adm.retryMs);
       switch (adm.reason) {
@@ -428,6 +430,34 @@ export class ModerationEngine implements PublishHook {
 
   // ---- caches ----
 
+  /**
+   * cachedRules returns a channel's cached rules without a promise (the hot path). Past their TTL
+   * they are still served while one background reload runs (stale-while-revalidate); changes made
+   * through moderation never wait for this, they drop the entry by invalidation.
+   */
+  private cachedRules(name: string): ChannelRules | undefined {
+    const hit = this.rules.get(name);
+    if (hit && this.now() - hit.loadedAt >= this.settings.rulesCacheSeconds * 1000 && !this.loading.has(name)) {
+      this.rulesOf(name, true).catch((err) => this.logger?.warn({ err, channel: name }, 'moderation: rules reload failed'));
+    }
+    return hit;
+  }
+
+  /** cachedRole returns a user's cached roles; past roleCacheSeconds they are refreshed in the background (at most one TTL more stale). */
+  private cachedRole(rules: ChannelRules, userId: string): RoleEntry | undefined {
+    const key = rules.name + '\n' + userId;
+    const hit = this.roleCache.get(key);
+    if (!hit) return undefined;
+    const age = this.now() - hit.at;
+    if (age < this.settings.roleCacheSeconds * 1000) return hit;
+    if (age >= 2 * this.settings.roleCacheSeconds * 1000) return undefined;
+    if (!this.roleLoading.has(key)) {
+      this.roleLoading.add(key);
+      this.roleEntry(rules, userId, true).catch(() => undefined).finally(() => this.roleLoading.delete(key));
+    }
+    return hit;
+  }
+
   /** rulesOf returns a channel's cached rules, loading them when absent or stale. */
   private async rulesOf(name: string, fresh = false): Promise<ChannelRules> {
     const hit = this.rules.get(name);
@@ -435,10 +465,13 @@ export class ModerationEngine implements PublishHook {
     let p = this.loading.get(name);
     if (!p) {
       const gen = this.generation.get(name) ?? 0;
-      p = this.loadRules(name).then((r) => {
+      const load: Promise<ChannelRules> = this.loadRules(name).then((r) => {
         if ((this.generation.get(name) ?? 0) === gen) this.rules.set(name, r);
         return r;
-      }).finally(() => this.loading.delete(name));
+      }).finally(() => {
+        if (this.loading.get(name) === load) this.loading.delete(name);
+      });
+      p = load;
       this.loading.set(name, p);
     }
     return p;
@@ -517,15 +550,19 @@ export class ModerationEngine implements PublishHook {
   }
 
   private applyInvalidation(msg: Invalidation): void {
+    // A load in flight may have read the old rows: bump the generation so its result is not cached,
+    // and forget it so the next message starts a fresh load instead of joining it.
     if (msg.channel === '*') {
       this.globalFilters = undefined;
       for (const name of this.rules.keys()) this.generation.set(name, (this.generation.get(name) ?? 0) + 1);
       for (const name of this.loading.keys()) this.generation.set(name, (this.generation.get(name) ?? 0) + 1);
       this.rules.clear();
+      this.loading.clear();
       return;
     }
     this.generation.set(msg.channel, (this.generation.get(msg.channel) ?? 0) + 1);
     this.rules.delete(msg.channel);
+    this.loading.delete(msg.channel);
     if (msg.user) this.roleCache.delete(msg.channel + '\n' + msg.user);
   }
 }

@@ -36,8 +36,21 @@ export type ChatEvent = ChatMessage | SystemMessage | DeleteEvent | ClearEvent;
 /** MESSAGE_ID_PATTERN matches ids this server stamps (12 bytes, base64url). */
 export const MESSAGE_ID_PATTERN = /^[A-Za-z0-9_-]{16}$/;
 
-/** newMessageId makes a short unguessable message id. */
-export const newMessageId = (): string => randomBytes(12).toString('base64url');
+const ID_BYTES = 12;
+const POOL_IDS = 512;
+let pool = randomBytes(ID_BYTES * POOL_IDS);
+let poolAt = 0;
+
+/** newMessageId makes a short unguessable message id (from a pooled random buffer: one crypto call per 512 ids). */
+export function newMessageId(): string {
+  if (poolAt >= pool.length) {
+    pool = randomBytes(ID_BYTES * POOL_IDS);
+    poolAt = 0;
+  }
+  const id = pool.toString('base64url', poolAt, poolAt + ID_BYTES);
+  poolAt += ID_BYTES;
+  return id;
+}
 
 /** textOf reads the text a client published: a string, or `{text}` / `{type:'message', text}`; undefined otherwise. */
 export function textOf(data: unknown): string | undefined {
