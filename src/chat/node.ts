@@ -28,6 +28,7 @@ import type { ChatMetrics } from './metrics.js';
 export const VERSION = 'onair-0.1.0';
 const PING_TICK_MS = 1000;
 const SURVEY_TIMEOUT_MS = 1000;
+const PRESENCE_REFRESH_BATCH = 500;
 
 /** ChatNodeOptions are tunables not in the config file (tests shorten them). */
 export interface ChatNodeOptions {
@@ -470,17 +471,28 @@ export class ChatNode implements BrokerEventHandler {
   }
 
   private async refreshPresence(): Promise<void> {
+    const batch: Promise<void>[] = [];
     for (const ch of this.channels.values()) {
       for (const e of ch.entries) {
         if (!e.presence || !e.active) continue;
-        try {
-          await this.presence.addPresence(ch.name, e.client.id, e.client.clientInfo(e.chanInfo), this.presenceTtlSeconds);
-        } catch (err) {
-          this.logger.warn({ err }, 'chat: presence refresh failed');
-          return;
+        batch.push(this.presence.addPresence(ch.name, e.client.id, e.client.clientInfo(e.chanInfo), this.presenceTtlSeconds));
+        // Bounded concurrency: Redis pipelines these; memory resolves at once.
+        if (batch.length >= PRESENCE_REFRESH_BATCH) {
+          if (!(await this.settleRefresh(batch.splice(0)))) return;
         }
       }
     }
+    await this.settleRefresh(batch);
+  }
+
+  private async settleRefresh(batch: Promise<void>[]): Promise<boolean> {
+    const results = await Promise.allSettled(batch);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      this.logger.warn({ err: (failed as PromiseRejectedResult).reason }, 'chat: presence refresh failed');
+      return false;
+    }
+    return true;
   }
 
   // ---- node info and surveys ----

@@ -150,3 +150,25 @@ test('a publication to many subscribers is encoded once: every socket gets the s
     await s.close();
   }
 });
+
+test('presence entries are refreshed by the node while the client stays subscribed, and expire once it stops', async () => {
+  const s = await startChat({ options: { presenceTtlSeconds: 1, presenceRefreshMs: 250 } });
+  try {
+    const ws = new WebSocket(s.wsUrl);
+    const got: string[] = [];
+    ws.on('message', (d) => got.push(d.toString()));
+    await new Promise((r) => ws.once('open', r));
+    ws.send(`{"id":1,"connect":{"token":"${await signConnectionToken(SECRET, { sub: 'p' }, 60)}"}}\n{"id":2,"subscribe":{"channel":"chat:pres"}}`);
+    await waitFor(() => got.join('').includes('"id":2'), 3000, 'subscribed');
+    await new Promise((r) => setTimeout(r, 2000));
+    const p = await s.chat.node.presence.presence('chat:pres');
+    assert.equal(Object.keys(p).length, 1, 'still present after twice the TTL');
+    // Without refreshes (the node forgets it, as a crashed node would) the entry expires.
+    await s.chat.node.presence.addPresence('chat:pres', 'ghost', { user: 'x', client: 'ghost' }, 1);
+    await new Promise((r) => setTimeout(r, 1300));
+    assert.deepEqual(Object.keys(await s.chat.node.presence.presence('chat:pres')).length, 1);
+    ws.close();
+  } finally {
+    await s.close();
+  }
+});
