@@ -6,7 +6,7 @@ import { createLogger } from './observability/logger.js';
 import { createPlatform, migrate, openDatabase, type Platform } from './platform/index.js';
 import { randomToken } from './platform/ids.js';
 import { AppError } from './http/errors.js';
-import { startServer, type RunningServer } from './server.js';
+import type { RunningServer } from './server.js';
 
 const USAGE = `onair — self-hosted live streaming
 
@@ -61,6 +61,8 @@ function banner(s: RunningServer): string {
 async function serve(file: string | undefined, roles?: string): Promise<void> {
   const cfg = config(file, roles ? { roles: roles.split(',').map((r) => r.trim()) } : {});
   const logger = createLogger(cfg.log.level);
+  // Loaded here so one-shot commands do not pay for every role's modules at start-up.
+  const { startServer } = await import('./server.js');
   const server = await startServer(cfg, { logger });
   logger.info({ httpPort: server.httpPort, rtmpPort: server.rtmpPort, roles: cfg.roles }, 'listening');
   process.stderr.write(banner(server));

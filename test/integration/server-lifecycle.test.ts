@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onairCommand, runOnair } from '../helpers/cli.js';
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
   return new Promise((resolve) => {
@@ -19,7 +20,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: num
 }
 
 test('start and stop the whole server leaves no handle open (the process exits by itself)', async () => {
-  const r = await run(process.execPath, ['--import', 'tsx', 'test/fixtures/start-stop.ts'], {}, 30_000);
+  const r = await run(process.execPath, ['--import', 'tsx', 'test/fixtures/start-stop.ts'], {}, 120_000);
   assert.equal(r.timedOut, false, `process did not exit: a handle was left open\n${r.stdout}\n${r.stderr}`);
   assert.equal(r.code, 0, r.stderr);
   const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
@@ -31,13 +32,13 @@ test('the onair command serves, answers healthz, and exits cleanly on SIGTERM', 
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-cli-'));
   try {
     const env = { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: '0', ONAIR_RTMP_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'info' };
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...onairCommand(), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     const port = await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no listening line\n${stdout}\n${stderr}`)), 30_000);
+      const t = setTimeout(() => reject(new Error(`no listening line\n${stdout}\n${stderr}`)), 90_000);
       child.stdout.on('data', () => {
         const m = /"httpPort":(\d+)/.exec(stdout);
         if (m) { clearTimeout(t); resolve(Number(m[1])); }
@@ -63,7 +64,7 @@ test('the onair command serves, answers healthz, and exits cleanly on SIGTERM', 
 test('CLI: channel create/rotate-key, user create, token, config print', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-cli-'));
   const env = { ONAIR_DATA_DIR: dataDir };
-  const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], env, 30_000);
+  const cli = (...args: string[]) => runOnair(args, env);
   try {
     const u = await cli('user', 'create', 'jisoo', '--password', 'hunter2hunter2');
     assert.equal(u.code, 0, u.stderr);
@@ -88,10 +89,10 @@ test('CLI: channel create/rotate-key, user create, token, config print', async (
     assert.equal(typeof claims.sub, 'string');
     assert.equal(claims.exp - claims.iat, 120);
     assert.deepEqual(claims.info.roles, { jisoo: ['owner'] });
-    const p = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'print'], { ...env, ONAIR_HTTP_PORT: '9999' }, 30_000);
+    const p = await runOnair(['config', 'print'], { ...env, ONAIR_HTTP_PORT: '9999' });
     assert.equal(p.code, 0, p.stderr);
     assert.match(p.stdout, /port: 9999/);
-    const bad = await run(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'config', 'print'], { ...env, ONAIR_RTMP_PORT: 'x' }, 30_000);
+    const bad = await runOnair(['config', 'print'], { ...env, ONAIR_RTMP_PORT: 'x' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /rtmp\.port/);
     const unknown = await cli('frobnicate');

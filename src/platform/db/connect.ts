@@ -51,6 +51,7 @@ export async function openDatabase(url: string): Promise<Db> {
 
 /** migrate applies every pending migration; it throws with the failing migration's name. */
 export async function migrate(db: Db): Promise<string[]> {
+  await import('./feature-migrations.js');
   const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
