@@ -58,6 +58,8 @@ export const DEFAULT_MODERATION_SETTINGS: ModerationSettings = {
 const PRIVILEGED_RATE_FACTOR = 5;
 const CHAT_PREFIX = 'chat:';
 const ROLE_CACHE_MAX = 100_000;
+/** NEGATIVE_RECHECK_MS: how often a "not subscribed / not following" answer is re-read. */
+const NEGATIVE_RECHECK_MS = 1000;
 
 /** Actor is who runs a command: a user id (empty for the operator's admin token) and an admin flag for the token. */
 export interface Actor {
@@ -91,7 +93,9 @@ interface RoleEntry {
   name: string;
   at: number;
   subscribed?: boolean;
+  subCheckedAt?: number;
   followedAt?: number | null;
+  followCheckedAt?: number;
 }
 
 export interface ModerationEngineDeps {
@@ -527,15 +531,28 @@ export class ModerationEngine implements PublishHook {
     return e;
   }
 
+  /**
+   * isSubscribed / followedAt cache positive answers with the role entry; a negative answer is
+   * re-read from the database at most once per NEGATIVE_RECHECK_MS, so a user who just followed or
+   * subscribed can chat at once without letting refused spam turn into a query per message.
+   */
   private async isSubscribed(rules: ChannelRules, e: RoleEntry, userId: string): Promise<boolean> {
     if (!rules.id) return false;
-    e.subscribed ??= await this.platform.social.isSubscribed(userId, rules.id, this.now());
+    const now = this.now();
+    if (e.subscribed === true) return true;
+    if (e.subscribed === false && now - (e.subCheckedAt ?? 0) < NEGATIVE_RECHECK_MS) return false;
+    e.subscribed = await this.platform.social.isSubscribed(userId, rules.id, now);
+    e.subCheckedAt = now;
     return e.subscribed;
   }
 
   private async followedAt(rules: ChannelRules, e: RoleEntry, userId: string): Promise<number | null> {
     if (!rules.id) return null;
-    if (e.followedAt === undefined) e.followedAt = (await this.platform.social.followedAt(userId, rules.id)) ?? null;
+    const now = this.now();
+    if (typeof e.followedAt === 'number') return e.followedAt;
+    if (e.followedAt === null && now - (e.followCheckedAt ?? 0) < NEGATIVE_RECHECK_MS) return null;
+    e.followedAt = (await this.platform.social.followedAt(userId, rules.id)) ?? null;
+    e.followCheckedAt = now;
     return e.followedAt;
   }
 
