@@ -87,6 +87,8 @@ export class EffectsAggregator {
   private stopped = false;
   private readonly now: () => number;
   private inflight = new Set<Promise<unknown>>();
+  /** Labelled counter children per effect, so the hot path skips prom-client's label hashing. */
+  private readonly reactionCounters = new Map<string, { inc(n: number): void }>();
 
   constructor(private readonly opts: EffectsOptions) {
     this.effects = new Set([...BUILTIN_EFFECTS, ...(opts.custom ?? [])]);
@@ -122,7 +124,9 @@ export class EffectsAggregator {
     let counts = this.pending.get(channel);
     if (!counts) this.pending.set(channel, (counts = new Map()));
     counts.set(effect, (counts.get(effect) ?? 0) + got);
-    this.opts.metrics.reactions.inc({ effect }, got);
+    let counter = this.reactionCounters.get(effect);
+    if (!counter) this.reactionCounters.set(effect, (counter = this.opts.metrics.reactions.labels(effect)));
+    counter.inc(got);
     // The window opens with its first reaction; an idle node runs no timer.
     if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.windowMs);
     return { accepted: got };
