@@ -35,6 +35,14 @@ interface Step {
   loadavg: number;
 }
 
+const FILE = `bench/results/chat-fanout-${Date.now()}.json`;
+const partial: Record<string, Step[]> = {};
+/** writePartial keeps the results file current after every step, so a killed run still leaves its numbers. */
+function writePartial(): void {
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(FILE, JSON.stringify({ bench: 'chat-fanout', partial: true, subscribers: SUBS, stepSeconds: STEP_SECONDS, steps: partial }, null, 2));
+}
+
 async function runMode(mode: Mode, deadline: number) {
   const server = await startServer(mode);
   const gens: Loadgen[] = [];
@@ -118,6 +126,8 @@ async function runMode(mode: Mode, deadline: number) {
         loadavg: +(await import('node:os')).loadavg()[0]!.toFixed(1),
       };
       steps.push(step);
+      partial[mode] = steps;
+      writePartial();
       console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; load ${step.loadavg}`);
       if (!KEEP_GOING && (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0)) break;
       await sleep(500);
@@ -143,7 +153,7 @@ for (const m of modes) {
 }
 const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, stepSeconds: STEP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
 mkdirSync('bench/results', { recursive: true });
-const file = `bench/results/chat-fanout-${Date.now()}.json`;
+const file = FILE;
 writeFileSync(file, JSON.stringify(out, null, 2));
 for (const r of results) {
   console.log(`${r.mode}: best ${r.best ? `${r.best.deliveriesPerSec} deliveries/s at ${r.best.rate} pub/s (p50 ${r.best.p50} ms, p99 ${r.best.p99} ms)` : 'none under the p99 limit'}`);
