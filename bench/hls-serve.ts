@@ -9,7 +9,7 @@
  *
  * Writes bench/results/hls-serve.json and prints a table.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -150,7 +150,7 @@ http {
   const nginxWorker = Number(execFileSync('ps', ['--ppid', String(nginx.pid), '-o', 'pid='], { encoding: 'utf8' }).trim().split('\n')[0]);
   const onairCpu = () => cpuSeconds(process.pid);
   const nginxCpu = () => cpuSeconds(nginxWorker);
-  const nginxVersion = execFileSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) || 'nginx';
+  const nginxVersion = spawnSync('/usr/sbin/nginx', ['-v'], { encoding: 'utf8' }).stderr.trim(); // nginx prints its version on stderr
 
   const kinds = [
     { kind: 'playlist', path: `${base}/playlist.m3u8`, bytes: Buffer.byteLength(playlist) },
@@ -199,13 +199,13 @@ http {
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model,
-    nginx: nginxVersion.trim() || '1.22.1',
+    nginx: nginxVersion,
     connections: CONNECTIONS,
     secondsPerRun: SECONDS,
     rounds: ROUNDS,
     loadAverageAtStart,
     loadAverageAtEnd: loadavg(),
-    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, which stays meaningful on a busy shared machine; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
+    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, less sensitive than req/s to other processes on a busy shared machine, though not immune; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
     rows,
   };
   mkdirSync(join(here, 'results'), { recursive: true });
