@@ -18,6 +18,7 @@ usage:
   onair user create NAME [--password P] [--admin] [--display-name N]
   onair token --user USER [--ttl SECONDS]
   onair wallet credit USER AMOUNT
+  onair jobs list [STATE] | watch [ID] | retry ID | cancel ID
   onair config print [--config FILE]
 
 Configuration: built-in defaults < onair.yaml (or --config FILE) < ONAIR_* environment.`;
@@ -169,6 +170,19 @@ async function main(argv: string[]): Promise<void> {
         const r = await new WalletService(p.db, { maxCredit: cfg.supporters.maxCredit }).credit({ provider: 'manual', userId: u.id, amount, actor: 'cli', note: 'onair wallet credit' });
         return { user: u.username, balance: r.balance };
       }));
+      return;
+    }
+    case 'jobs': {
+      const cfg = config(values.config);
+      // Loading the server registers every feature's migrations, so this command never applies them out of order.
+      await import('./server.js');
+      const { runJobsCommand, JobsUsageError } = await import('./platform/jobs/cli.js');
+      try {
+        await withPlatform(cfg, (p) => runJobsCommand(cfg, p.db, sub, rest, { out, write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true }));
+      } catch (err) {
+        if (err instanceof JobsUsageError) throw new UsageError(err.message);
+        throw err;
+      }
       return;
     }
     default:
