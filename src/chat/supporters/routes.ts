@@ -181,9 +181,9 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
     reply.header('referrer-policy', 'no-referrer');
     let chat: { token: string; expiresAt: number; url: string; channels: Record<string, string> } | null = null;
     if (api.issueChatToken) {
-      // Read-only identity: anonymous when the deployment allows it, else a per-overlay id that owns no account.
-      const who = api.config.chat.anonymous ? undefined : { id: `overlay:${overlay.id}`, username: 'overlay', displayName: 'overlay', admin: false };
-      const t = await api.issueChatToken(who, deps.config.overlay.chatTokenTtlSeconds);
+      // A signed token without a user: it may read, while moderation refuses chat from anonymous
+      // connections, so a leaked overlay URL cannot post. Signed, it works with chat.anonymous off too.
+      const t = await api.issueChatToken(undefined, deps.config.overlay.chatTokenTtlSeconds);
       chat = { ...t, url: '/connection/websocket', channels: { chat: `chat:${channel.name}`, events: `events:${channel.name}`, effects: `effects:${channel.name}` } };
     }
     return {
