@@ -18,7 +18,7 @@ interface WhisperModelHandle {
 
 const GREEDY = 0;
 const port = parentPort!;
-const { modelPath, threads } = workerData as { modelPath: string; threads: number };
+const { modelPath, threads, params: extraParams } = workerData as { modelPath: string; threads: number; params?: Record<string, unknown> };
 
 async function main(): Promise<void> {
   let sw: SmartWhisper;
@@ -54,8 +54,14 @@ async function main(): Promise<void> {
         // Each window is independent: no text carried over from the previous call.
         no_context: true,
         suppress_blank: true,
+        suppress_non_speech_tokens: true,
+        // No temperature fallback: a live window is re-read 3 s later anyway, and each
+        // fallback pass costs another full decode.
+        temperature: 0,
+        temperature_inc: 0,
         print_progress: false,
         print_realtime: false,
+        ...extraParams,
       });
       const results: unknown = await task.result;
       // The binding hands an Error to the same callback when whisper_full fails.

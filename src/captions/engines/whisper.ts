@@ -11,11 +11,16 @@ import type { Recogniser, RecogniseRequest, RecognisedSegment } from '../types.j
 
 export interface WhisperOptions {
   modelPath: string;
-  /** whisper.cpp threads; default: every core but one (at least one). */
+  /** whisper.cpp threads; default: the cores available, at most MAX_DEFAULT_THREADS. */
   threads?: number;
+  /** Extra whisper_full parameters (smart-whisper names), e.g. {max_tokens: 32}. */
+  params?: Record<string, unknown>;
   /** How long model loading may take before open() gives up. */
   loadTimeoutMs?: number;
 }
+
+/** More threads than this rarely helps whisper.cpp on CPU (memory bound). */
+const MAX_DEFAULT_THREADS = 4;
 
 type Pending = { resolve(s: RecognisedSegment[]): void; reject(e: Error): void };
 
@@ -66,8 +71,8 @@ export class WhisperRecogniser implements Recogniser {
 
   /** open starts the worker and resolves once the model is loaded (rejects with the loader's error). */
   static async open(opts: WhisperOptions): Promise<WhisperRecogniser> {
-    const threads = opts.threads ?? Math.max(1, availableParallelism() - 1);
-    const worker = startWorker({ modelPath: opts.modelPath, threads });
+    const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, Math.max(1, availableParallelism()));
+    const worker = startWorker({ modelPath: opts.modelPath, threads, params: opts.params });
     try {
       const loadMs = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('whisper: model load timed out')), opts.loadTimeoutMs ?? 120_000);
