@@ -19,6 +19,8 @@ export const SOURCE_RENDITION = 'source';
 export const MULTIVARIANT_NAME = 'index.m3u8';
 /** MEDIA_PLAYLIST_NAME is each rendition's media playlist name. */
 export const MEDIA_PLAYLIST_NAME = 'playlist.m3u8';
+/** Rendition names are one URL path segment. */
+const RENDITION_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 /** Requests are held at most this many target durations (the spec's bound), then answered 503. */
 export const BLOCK_TARGET_DURATIONS = 3;
 /** A viewer counts as watching when it made a request this recently. */
@@ -85,6 +87,12 @@ export interface HlsService {
   setSubtitles(channel: string, subtitles: SubtitlesRendition[]): void;
   /** packager returns a channel's rendition packager (tests, other outputs). */
   packager(channel: string, rendition?: string): HlsPackager | undefined;
+  /**
+   * addRendition packages another rendition of a live channel (e.g. a transcoded ABR step):
+   * feed the returned subscriber; the multivariant playlist lists it and sibling playlists
+   * carry EXT-X-RENDITION-REPORT for it. Returns undefined when the channel is not live.
+   */
+  addRendition(channel: string, name: string): StreamSubscriber | undefined;
 }
 
 type WaitOutcome = 'ready' | 'timeout' | 'stopped' | 'gone';
@@ -430,6 +438,21 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     },
     packager(channel: string, rendition = SOURCE_RENDITION) {
       return channels.get(channel)?.renditions.get(rendition);
+    },
+    addRendition(channel: string, name: string) {
+      const ch = channels.get(channel);
+      if (!ch || !ch.live || !RENDITION_NAME.test(name) || name === SOURCE_RENDITION) return undefined;
+      const p = addRendition(ch, name);
+      let first = true;
+      return {
+        onTracks(video, audio) {
+          if (first) p.startSession(video, audio);
+          else p.onTracks(video, audio);
+          first = false;
+        },
+        onFrame: (frame) => p.onFrame(frame),
+        onEnd: () => p.onEnd(),
+      };
     },
   };
 }

@@ -54,6 +54,20 @@ test('packager output from real ffmpeg FLV decodes cleanly (fMP4 file and HLS pl
     assert.equal(hls.stderr.toString().trim(), '');
     const pv = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v', '-show_streams', '-of', 'json', join(dir, 'playlist.m3u8')]).toString());
     assert.equal(Number(pv.streams[0].nb_read_frames), videoFrames);
+
+    // Audio only: the same AAC frames alone.
+    const ap = new HlsPackager({ name: 'audio', targetDurationSeconds: 2, partTargetSeconds: 0.333, windowSegments: 10, tag: 'aud' });
+    ap.onTracks(undefined, content.audio);
+    for (const f of content.frames) if (f.kind === 'audio') ap.onFrame(f);
+    ap.onEnd();
+    const m4a = join(dir, 'audio.mp4');
+    writeFileSync(m4a, Buffer.concat([ap.init!.bytes, ...ap.segments.map((x) => x.bytes!)]));
+    const adec = spawnSync('ffmpeg', ['-v', 'error', '-i', m4a, '-f', 'null', '-'], { timeout: 60_000 });
+    assert.equal(adec.status, 0);
+    assert.equal(adec.stderr.toString().trim(), '');
+    const ap2 = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-show_streams', '-of', 'json', m4a]).toString());
+    assert.equal(ap2.streams.length, 1);
+    assert.equal(Number(ap2.streams[0].nb_read_frames), content.frames.filter((f) => f.kind === 'audio').length);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

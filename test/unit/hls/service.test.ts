@@ -254,3 +254,31 @@ test('hls blocking: query parsing fuzz never throws and keeps the rules', async 
     await s.close();
   }
 });
+
+test('hls service: an added rendition shows in the multivariant playlist and in rendition reports', async () => {
+  const s = await setup();
+  try {
+    assert.equal(s.hls.addRendition('ch', 'low'), undefined, 'not live yet');
+    s.hub.publish('ch', videoTrack, audioTrack);
+    const low = s.hls.addRendition('ch', 'low')!;
+    assert.equal(s.hls.addRendition('ch', '../x'), undefined, 'names are one path segment');
+    low.onTracks!({ ...videoTrack, width: 640, height: 360, codecString: 'avc1.42c01e' }, audioTrack);
+    const lowFrames = synthFrames({ seconds: 4.5 });
+    for (const f of lowFrames) low.onFrame(f);
+    s.feed(4500);
+    const mv = (await s.get('/live/ch/index.m3u8')).body;
+    assert.match(mv, /RESOLUTION=1280x720[^\n]*\nsource\/playlist\.m3u8\n/);
+    assert.match(mv, /CODECS="avc1\.42c01e,mp4a\.40\.2",RESOLUTION=640x360[^\n]*\nlow\/playlist\.m3u8\n/);
+    const src = (await s.get('/live/ch/source/playlist.m3u8')).body;
+    const lowPos = s.hls.packager('ch', 'low')!.lastPosition()!;
+    assert.match(src, new RegExp(`#EXT-X-RENDITION-REPORT:URI="\\.\\./low/playlist\\.m3u8",LAST-MSN=${lowPos.msn},LAST-PART=${lowPos.part}\\n$`));
+    const lowPl = await s.get('/live/ch/low/playlist.m3u8');
+    assert.equal(lowPl.statusCode, 200);
+    assert.match(lowPl.body, /#EXT-X-RENDITION-REPORT:URI="\.\.\/source\/playlist\.m3u8"/);
+    const seg = lowPl.body.split('\n').find((l) => l.startsWith('seg-'))!;
+    assert.equal((await s.get(`/live/ch/low/${seg}`)).statusCode, 200);
+    assert.deepEqual(s.hls.stats('ch')!.renditions, ['source', 'low']);
+  } finally {
+    await s.close();
+  }
+});
