@@ -10,7 +10,7 @@ let s: ChatServer;
 const clients: Centrifuge[] = [];
 
 before(async () => {
-  s = await startChat({ options: { expiredCloseDelayMs: 300 } });
+  s = await startChat({ options: { expiredCloseDelayMs: 3000 } });
 });
 after(async () => {
   for (const c of clients) c.disconnect();
