@@ -184,13 +184,15 @@ interface Row {
   firstKeyP99Ms: number;
   connectSeconds: number;
   idleRssMiB: number;
+  loadgenLagP99Ms: number;
+  loadavg: string;
 }
 
 async function measure(srv: ServerUnderTest, protocol: 'flv' | 'rtmp', n: number, bytesPerSecond: number, idleRss: number): Promise<Row> {
   const lg = new LoadGen();
   try {
     const port = protocol === 'flv' ? srv.httpPort : srv.rtmpPort;
-    const c = await lg.send({ cmd: 'connect', proto: protocol, port, path: `live/${STREAM}`, n, timeoutMs: 90_000 });
+    const c = await lg.send({ cmd: 'connect', proto: protocol, port, path: `live/${STREAM}`, n, timeoutMs: 120_000 });
     await sleep(WARMUP_MS);
     await lg.send({ cmd: 'mark' });
     const t0 = Date.now();
@@ -214,6 +216,8 @@ async function measure(srv: ServerUnderTest, protocol: 'flv' | 'rtmp', n: number
       firstKeyP99Ms: Math.round(Number(r.firstKeyP99) * 10) / 10,
       connectSeconds: Math.round(Number(c.ms) / 100) / 10,
       idleRssMiB: Math.round(idleRss / 102.4) / 10,
+      loadgenLagP99Ms: Number(r.loopLagP99Ms),
+      loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     };
     console.log(JSON.stringify(row));
     return row;
@@ -224,8 +228,10 @@ async function measure(srv: ServerUnderTest, protocol: 'flv' | 'rtmp', n: number
 }
 
 function table(rows: Row[]): string {
-  const head = ['server', 'proto', 'viewers', 'served', 'CPU %', 'RSS MiB', 'KiB/viewer', 'key p50 ms', 'key p99 ms'];
-  const lines = rows.map((r) => [r.server, r.protocol, r.viewers, r.served, r.cpuPercent, r.rssMiB, r.rssPerViewerKiB, r.firstKeyP50Ms, r.firstKeyP99Ms].map(String));
+  const head = ['server', 'proto', 'viewers', 'served', 'CPU %', 'RSS MiB', 'KiB/viewer', 'key p50 ms', 'key p99 ms', 'connect s', 'lg lag p99', 'loadavg'];
+  const lines = rows.map((r) =>
+    [r.server, r.protocol, r.viewers, r.served, r.cpuPercent, r.rssMiB, r.rssPerViewerKiB, r.firstKeyP50Ms, r.firstKeyP99Ms, r.connectSeconds, r.loadgenLagP99Ms, r.loadavg].map(String),
+  );
   const w = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (l: string[]) => l.map((c, i) => c.padStart(w[i]!)).join('  ');
   return [fmt(head), ...lines.map(fmt)].join('\n');
@@ -256,7 +262,7 @@ async function main(): Promise<void> {
     method: 'server pinned to core 0, load generator to core 1, loopback; 200k H.264 + 32k AAC, ffmpeg -re -stream_loop -1 -c copy',
     node: process.version,
     windowSeconds: WINDOW_S,
-    note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window',
+    note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window; first keyframe is timed from TCP connect to the first video keyframe parsed by the load generator; lg lag = load generator event-loop delay p99 (CPU contention on its core)',
     rows,
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });

@@ -79,8 +79,11 @@ export const configSchema = z
         onUnpublishUrl: z.string().url().optional(),
         /** Time the on-publish / on-unpublish callbacks may take before the publish is refused. */
         callbackTimeoutMs: z.number().int().min(100).default(5000),
-        /** Frames are collected this long and written to each viewer in one write (0: every event-loop turn). */
-        flushIntervalMs: z.number().int().min(0).max(1000).default(100),
+        /**
+         * Longest time frames are collected to be written to each viewer in one write (0: every
+         * event-loop turn). The hold grows with the audience (1 ms per 40 viewers) up to this value.
+         */
+        flushIntervalMs: z.number().int().min(0).max(1000).default(200),
         /** A viewer that keeps skipping (backed up) this long is disconnected. */
         viewerStallSeconds: z.number().int().min(1).default(10),
         /** Relays started with the server: pull a URL into a channel, or push a channel to an RTMP URL. */

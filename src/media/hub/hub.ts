@@ -29,6 +29,11 @@ export const DROP_REASON_SLOW_VIEWER = 'slow_viewer';
 export const DROP_REASON_GOP_CACHE_FULL = 'gop_cache_full';
 export const DROP_REASON_BAD_FRAME = 'bad_frame';
 const RATE_WINDOW_MS = 2000;
+/**
+ * Frames are held 1 ms longer per this many viewers (up to flushIntervalMs): a few viewers
+ * get every frame at once, thousands get fewer, larger writes (one syscall per flush each).
+ */
+export const VIEWERS_PER_FLUSH_MS = 40;
 
 export interface HubOptions {
   logger: Logger;
@@ -37,7 +42,7 @@ export interface HubOptions {
   viewerQueueMaxBytes: number;
   /** A viewer skipping for being slow this long without catching up is disconnected. */
   viewerStallMs: number;
-  /** Tags are collected for this long and written to viewers in one write each (0: next turn). */
+  /** Longest time tags are collected to be written to viewers in one write each (0: every turn). */
   flushIntervalMs: number;
   /** Chunk size of the RTMP bytes shared between players. */
   rtmpChunkSize: number;
@@ -305,7 +310,7 @@ export class LiveStream implements Publisher {
     }
     this.pending.push(tag);
     if (this.flushTimer || this.immediate) return;
-    const ms = this.hub.opts.flushIntervalMs;
+    const ms = Math.min(this.hub.opts.flushIntervalMs, Math.floor(this.viewers.size / VIEWERS_PER_FLUSH_MS));
     if (ms > 0) this.flushTimer = setTimeout(() => this.flush(), ms);
     else this.immediate = setImmediate(() => this.flush());
   }

@@ -138,3 +138,25 @@ test('GOP cache is bounded; subscribers wait for the stream and get tracks, the 
   s.end('done');
   assert.equal(endReason, 'done');
 });
+
+test('Enhanced RTMP HEVC passes through: FourCC sequence start describes the track, frames keep their bytes', () => {
+  const { hub } = makeHub();
+  const hvcc = readFileSync(new URL('../../fixtures/media/hevc-640x360.hvcC', import.meta.url));
+  const s = hub.publish('hevc', { protocol: 'rtmp', close: () => {} })!;
+  // keyframe | isExHeader | SequenceStart, 'hvc1', hvcC
+  s.pushTag(9, 0, Buffer.concat([Buffer.from([0x90]), Buffer.from('hvc1'), hvcc]));
+  assert.equal(s.video?.codec, 'hevc');
+  assert.equal(s.video?.codecString, 'hvc1.1.6.L63.90');
+  assert.equal(s.video?.width, 640);
+  const frames: MediaFrame[] = [];
+  hub.subscribe('hevc', { onFrame: (f) => frames.push(f) });
+  // keyframe | isExHeader | CodedFrames, 'hvc1', cts 40, one NAL unit
+  const body = Buffer.concat([Buffer.from([0x91]), Buffer.from('hvc1'), Buffer.from([0, 0, 40]), Buffer.from([0, 0, 0, 2, 0x26, 0x01])]);
+  s.pushTag(9, 1000, body);
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.keyframe, true);
+  assert.equal(frames[0]!.pts, 1040);
+  assert.deepEqual(frames[0]!.data, Buffer.from([0, 0, 0, 2, 0x26, 0x01]));
+  assert.deepEqual(frames[0]!.flvTag.subarray(11, -4), body, 'FLV tag carries the enhanced body unchanged');
+  s.end('done');
+});
