@@ -114,6 +114,8 @@ interface Channel {
   renditions: Map<string, HlsPackager>;
   live: boolean;
   detach?: () => void;
+  /** Number of the hub subscription currently feeding the source rendition. */
+  subscription?: number;
   removeTimer?: unknown;
   waiters: Set<Waiter>;
   viewers: Map<string, number>;
@@ -150,6 +152,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
 
   const channels = new Map<string, Channel>();
   let started = false;
+  let subscriptions = 0;
 
   function getChannel(name: string): Channel {
     let ch = channels.get(name);
@@ -210,6 +213,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     }
     ch.detach?.();
     const packager = addRendition(ch, SOURCE_RENDITION);
+    const subscription = ++subscriptions;
+    ch.subscription = subscription;
     let first = true;
     const subscriber: StreamSubscriber = {
       onTracks(video, audio) {
@@ -222,7 +227,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
         packager.onFrame(frame);
       },
       onEnd(reason) {
-        if (ch.detach !== detach) return;
+        if (ch.subscription !== subscription) return; // a newer publish has taken over
+        ch.detach?.();
         ch.detach = undefined;
         ch.live = false;
         packager.onEnd();
@@ -230,9 +236,10 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
         scheduleRemoval(ch);
       },
     };
-    const detach = hub.subscribe(channel, subscriber);
-    ch.detach = detach;
     ch.live = true;
+    const detach = hub.subscribe(channel, subscriber);
+    if (ch.subscription === subscription && ch.live) ch.detach = detach;
+    else detach(); // ended during subscribe
     logger.info({ channel }, 'hls packaging started');
   }
 
