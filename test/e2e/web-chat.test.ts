@@ -40,6 +40,7 @@ async function openWatch(token: string, lang: 'en' | 'ko' = 'en'): Promise<Page>
   const ctx = await newContext(browser, { token, lang });
   contexts.push(ctx);
   const page = await ctx.newPage();
+  page.setDefaultTimeout(10_000);
   await page.goto(`${base}/watch/${CHANNEL}`);
   await page.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 });
   return page;
@@ -57,16 +58,34 @@ test('a chat message from a second browser context shows in the first within 1 s
   await input.waitFor();
   // Subscriptions are live once the composer is enabled and the server knows both clients.
   await ownerPage.waitForFunction(() => !!document.querySelector('.chat-scroll'));
+  // Latency is measured inside the browsers (same machine clock): from the viewer's submit
+  // to the owner's page having the row in its DOM, so test-driver overhead is not counted.
+  await ownerPage.evaluate(() => {
+    const w = window as unknown as { __arrived: Record<string, number> };
+    w.__arrived = {};
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('.chat-row[data-kind="message"] .text')) {
+        const text = el.textContent ?? '';
+        if (!(text in w.__arrived)) w.__arrived[text] = Date.now();
+      }
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
+  await viewerPage.evaluate(() => {
+    const w = window as unknown as { __sent: number[] };
+    w.__sent = [];
+    document.querySelector('form.chat-form')!.addEventListener('submit', () => w.__sent.push(Date.now()), { capture: true });
+  });
   const times: number[] = [];
   for (let i = 0; i < 3; i++) {
     const text = `hello from victor #${i} <b>not bold</b>`;
     await input.fill(text);
-    const t0 = Date.now();
     await viewerPage.getByRole('button', { name: 'Send' }).click();
     await ownerPage.locator('.chat-row[data-kind="message"] .text', { hasText: text }).waitFor({ timeout: 5_000 });
-    times.push(Date.now() - t0);
+    const sent = await viewerPage.evaluate((n) => (window as unknown as { __sent: number[] }).__sent[n]!, i);
+    const arrived = await ownerPage.evaluate((x) => (window as unknown as { __arrived: Record<string, number> }).__arrived[x]!, text);
+    times.push(arrived - sent);
   }
-  t.diagnostic(`chat delivery incl. click and DOM polling: ${times.join(', ')} ms`);
+  t.diagnostic(`chat delivery, submit to the other page's DOM: ${times.join(', ')} ms`);
   assert.ok(Math.max(...times) < 1000, `delivered within 1 s (${times.join(', ')} ms)`);
   const row = ownerPage.locator('.chat-row[data-kind="message"]').last();
   assert.equal(await row.locator('.text b').count(), 0, 'message text is not HTML');
@@ -112,6 +131,7 @@ test('a super chat sent from the dialog shows in the ticker and on the overlay a
   const octx = await newContext(browser, { lang: 'ko' });
   contexts.push(octx);
   const overlay = await octx.newPage();
+  overlay.setDefaultTimeout(10_000);
   const overlayErrors = collectErrors(overlay);
   await overlay.goto(`${base}${ov.body.url}&widgets=alerts,chat,effects,ticker`);
   await overlay.waitForFunction(() => document.querySelector('main.overlay') !== null);
@@ -120,8 +140,8 @@ test('a super chat sent from the dialog shows in the ticker and on the overlay a
   await fanPage.getByRole('button', { name: /후원/ }).click();
   const dialog = fanPage.locator('dialog#superchat');
   await dialog.getByTestId('balance').filter({ hasText: '₩50,000' }).waitFor({ timeout: 5_000 });
-  await dialog.locator('label.amount-chip', { hasText: '₩10,000' }).click();
-  await dialog.getByLabel('메시지').fill(XSS);
+  await dialog.locator('label.amount-chip', { hasText: /^₩10,000$/ }).click();
+  await dialog.getByLabel('메시지', { exact: true }).fill(XSS);
   await screenshots(fanPage, 'superchat-dialog');
   await dialog.getByRole('button', { name: /₩10,000 후원하기/ }).click();
   await dialog.getByRole('status').waitFor({ timeout: 5_000 });
@@ -146,6 +166,9 @@ test('a super chat sent from the dialog shows in the ticker and on the overlay a
   await overlay.setViewportSize({ width: 1280, height: 720 });
   await overlay.screenshot({ path: 'test-artifacts/screenshots/overlay-alert-desktop.png', omitBackground: true });
   await screenshots(ownerPage, 'watch-superchat');
+
+  await dialog.getByRole('button', { name: '닫기' }).last().click();
+  await dialog.waitFor({ state: 'hidden' });
 
   // Reactions: the fan's clicks reach everyone's effect layer through the aggregated effects channel.
   await fanPage.getByRole('button', { name: '축하 보내기' }).click();

@@ -23,6 +23,7 @@ export interface ChatPanelProps {
 
 const ROW_CAP = 200;
 const RESUBSCRIBE_MS = 1000;
+const FLUSH_FALLBACK_MS = 100;
 /** Moderation refusal codes (docs/moderation.md): banned, timed out, slow mode. */
 const MOD_BANNED = 403;
 const MOD_TIMED_OUT = 404;
@@ -62,11 +63,19 @@ export function ChatPanel(props: ChatPanelProps) {
       pending.current = false;
       setRows(list.rows.slice());
     };
+    // One render per frame however fast messages come; the timer covers tabs where frames are throttled.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flushOnce = () => {
+      if (!pending.current) return;
+      if (timer) clearTimeout(timer);
+      flush();
+    };
     const schedule = (added: number) => {
       if (!stickRef.current && added) setUnseen((n) => n + added);
       if (pending.current) return;
       pending.current = true;
-      requestAnimationFrame(flush);
+      requestAnimationFrame(flushOnce);
+      timer = setTimeout(flushOnce, FLUSH_FALLBACK_MS);
     };
     const onPub = (ctx: { data: unknown; info?: any; offset?: number }) => {
       const ev = interpret(ctx.data, ctx.info, channel, ctx.offset);
@@ -74,7 +83,6 @@ export function ChatPanel(props: ChatPanelProps) {
       if (list.apply(ev)) schedule(ev.op === 'add' ? 1 : 0);
     };
     const onSubscribed = () => {
-      setDisabledReason((r) => (r && r.startsWith('unsub:') ? null : r));
       // Late joiners see recent history (chat keeps 100 messages for 300 s).
       s.history({ limit: 50 }).then((h) => {
         for (const p of h.publications) list.apply(interpret(p.data, p.info, channel, p.offset));
@@ -106,6 +114,7 @@ export function ChatPanel(props: ChatPanelProps) {
     if (s.state === 'subscribed') onSubscribed();
     return () => {
       if (resub) clearTimeout(resub);
+      if (timer) clearTimeout(timer);
       s.removeListener('error', onSubError as any);
       s.removeListener('publication', onPub);
       s.removeListener('subscribed', onSubscribed);
@@ -149,13 +158,19 @@ export function ChatPanel(props: ChatPanelProps) {
       if (s.state !== 'subscribed') await s.ready(5000);
       await s.publish({ type: 'message', text: msg });
       setText('');
+      setDisabledReason(null);
       if (slowSeconds > 0 && !props.canModerate) setSlowUntil(Date.now() + slowSeconds * 1000);
     } catch (err: any) {
       const m = String(err?.message ?? err);
       const code = Number(err?.code ?? 0);
       const wait = /(\d+)\s*(s|sec|seconds|초)\b/i.exec(m);
       if (/slow/i.test(m) && wait) setSlowUntil(Date.now() + Number(wait[1]) * 1000);
-      else if (code === MOD_BANNED || code === MOD_TIMED_OUT || /banned|timed out/i.test(m)) setDisabledReason(m);
+      else if (code === MOD_BANNED || code === MOD_TIMED_OUT || /banned|timed out/i.test(m)) {
+        setDisabledReason(m);
+        // A timeout (or a ban with an end) lifts by itself: re-enable when it is over.
+        const left = durationInMessage(m);
+        if (left > 0) setTimeout(() => setDisabledReason((r) => (r === m ? null : r)), left);
+      }
       else setNotice(m);
     }
   };
@@ -209,6 +224,16 @@ export function ChatPanel(props: ChatPanelProps) {
       </form>
     </section>
   );
+}
+
+/** durationInMessage reads "for 1h 2m 3s more" from a refusal message as milliseconds (0 when absent). */
+export function durationInMessage(m: string): number {
+  const part = /for ((?:\d+[dhms]\s*)+)more/.exec(m)?.[1];
+  if (!part) return 0;
+  const unit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
+  let ms = 0;
+  for (const x of part.matchAll(/(\d+)([dhms])/g)) ms += Number(x[1]) * unit[x[2]!]!;
+  return ms;
 }
 
 function Badges({ row }: { row: ChatRow }) {
