@@ -34,9 +34,12 @@ class WsTransport implements Transport {
   readonly kind: TransportKind;
   readonly unidirectional: boolean;
   private readonly ws: WebSocket;
+  /** The raw socket under ws (set by ws before the connection callback). */
+  private readonly socket: Socket;
 
   constructor(ws: WebSocket, uni: boolean) {
     this.ws = ws;
+    this.socket = (ws as unknown as { _socket: Socket })._socket;
     this.unidirectional = uni;
     this.kind = uni ? 'uni_websocket' : 'websocket';
   }
@@ -51,12 +54,12 @@ class WsTransport implements Transport {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     // Server frames are unmasked, so one frame's bytes serve every connection. ws writes
     // synchronously without permessage-deflate, so this cannot interleave with its own frames.
-    const socket = (this.ws as unknown as { _socket: Socket })._socket;
-    socket.write(batch.bytes(this.kind));
+    this.socket.write(batch.bytes(this.kind));
   }
 
   bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    // What ws.bufferedAmount reports without permessage-deflate, read directly.
+    return this.socket.writableLength;
   }
 
   close(d: Disconnect): void {
