@@ -21,7 +21,7 @@ import type { Logger } from '../../observability/logger.js';
 import { ModerationError, formatDuration, type ModerationCodeName } from './codes.js';
 import { DEFAULT_MODES, HELP_TEXT, isCommand, parseCommand, type Command, type ModeSettings } from './commands.js';
 import { GLOBAL_SCOPE, ModerationStore, type Restriction } from './db.js';
-import { WordFilter, type FilterEntry } from './filter.js';
+import { WordFilter, type FilterEntry, type FilterResult } from './filter.js';
 import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, type ChatMessage } from './message.js';
 import { assertMayRun, assertMayTarget, isPrivileged, NO_ROLES, type Roles } from './permissions.js';
 import { fingerprint, hasLink, isEmoteOnly } from './content.js';
@@ -386,6 +386,12 @@ export class ModerationEngine implements PublishHook {
     const u = (await this.platform.users.findByName(n.toLowerCase())) ?? (await this.platform.users.findByName(n)) ?? (await this.platform.users.findById(n));
     if (!u) throw new ModerationError('targetNotFound', `no user "${name}"`);
     return { id: u.id, name: u.username };
+  }
+
+  /** filterText runs a channel's word filter on text published by other features (e.g. super chat messages). */
+  async filterText(channel: string, text: string): Promise<FilterResult> {
+    const rules = this.cachedRules(channel) ?? (await this.rulesOf(channel));
+    return rules.filter.check(text);
   }
 
   // ---- global filter (site admins) ----

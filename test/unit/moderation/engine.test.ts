@@ -245,6 +245,9 @@ for (const eng of engines()) {
       assert.equal(await engine.globalFilterRemove({ id: '', admin: true }, 'fuck'), true);
       assert.equal((await ok('viewer', 'fuck it')).text, 'fuck it');
       await refused('mgr', '/filter remove nothere', C.badArguments);
+      // Other features (super chats) reuse the channel's compiled filter.
+      assert.deepEqual(await engine.filterText('room', 'ㅅ ㅂ'), { action: 'block', word: '시발' });
+      assert.equal((await engine.filterText('room', '병신')).action, 'mask');
     });
 
     test('/mod and /unmod: only the owner; the new manager is exempt at once', async () => {
