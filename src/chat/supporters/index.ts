@@ -35,6 +35,11 @@ const RPC_ERROR: Partial<Record<AppError['code'], number>> = {
 };
 /** RPC_TOO_MANY_REQUESTS is the client protocol's own "too many requests" code. */
 const RPC_TOO_MANY_REQUESTS = 111;
+/** RPC_PERMISSION_DENIED is the client protocol's "permission denied" code. */
+const RPC_PERMISSION_DENIED = 103;
+const CHAT_PREFIX = 'chat:';
+/** SUPERCHAT_TYPE prefixes the publication types only the server may send (superchat, superchat.refunded). */
+const SUPERCHAT_TYPE = 'superchat';
 /** CHANNEL_CACHE_MS: how long "this channel exists (or not)" is believed for reactions. */
 const CHANNEL_CACHE_MS = 30_000;
 const MAX_CHANNEL_CACHE = 10_000;
@@ -108,8 +113,14 @@ export function createSupporters(deps: SupportersDeps): Supporters {
     return r;
   };
 
-  const effectsHook: PublishHook = {
+  const publishHook: PublishHook = {
     async onPublish(ctx) {
+      if (ctx.channel.startsWith(CHAT_PREFIX)) {
+        // Only the server publishes paid messages: a client cannot forge a super chat card.
+        const type = (ctx.data as { type?: unknown } | null)?.type;
+        if (typeof type === 'string' && type.startsWith(SUPERCHAT_TYPE)) return { action: 'reject', code: RPC_PERMISSION_DENIED, message: 'super chats are sent with the superchat.send RPC or the REST API' };
+        return { action: 'allow' };
+      }
       if (!ctx.channel.startsWith(EFFECTS_PREFIX)) return { action: 'allow' };
       // Raw client publications into effects:{channel} are counted like the RPC, never fanned out one by one.
       try {
@@ -128,7 +139,7 @@ export function createSupporters(deps: SupportersDeps): Supporters {
     attachChat(chat) {
       superchats.setPublisher(chat.publisher);
       effects.setPublisher(chat.publisher);
-      chat.addPublishHook(effectsHook);
+      chat.addPublishHook(publishHook);
       chat.registerRpc(RPC.effectsReact, async (ctx) => {
         const d = asObject(ctx.data);
         return react(d.channel, ctx.user || `client:${ctx.clientId}`, d);
