@@ -88,8 +88,14 @@ test('connect with a token, subscribe, publish and receive; presence, history, j
 });
 
 test('recovers missed publications after a forced reconnect', async () => {
-  const a = client('carol');
+  // carol reconnects slowly, so bert's publications surely fall in the gap.
+  const a = client('carol', { minReconnectDelay: 1500, maxReconnectDelay: 2000 });
   await connected(a);
+  const b = client('bert');
+  await connected(b);
+  const bsub = b.newSubscription('chat:recover');
+  bsub.subscribe();
+  await bsub.ready(3000);
   const sub = a.newSubscription('chat:recover', { recoverable: true });
   const got: number[] = [];
   const subscribed: SubscribedContext[] = [];
@@ -106,7 +112,9 @@ test('recovers missed publications after a forced reconnect', async () => {
   const r = await api(s, 'disconnect', { user: 'carol', disconnect: { code: 3011, reason: 'force reconnect' } });
   assert.deepEqual(r.body, { result: {} });
   await reconnecting;
-  for (let n = 4; n <= 6; n++) await api(s, 'publish', { channel: 'chat:recover', data: { n } });
+  // Another SDK client publishes while carol is away.
+  for (let n = 4; n <= 6; n++) await bsub.publish({ n });
+  assert.equal(a.state, 'connecting', 'published during the gap');
   await waitFor(() => subscribed.length === 2, 5000, 'resubscribe');
   await waitFor(() => got.length === 6, 3000, 'recovered publications');
   assert.deepEqual(got, [1, 2, 3, 4, 5, 6]);
@@ -114,6 +122,7 @@ test('recovers missed publications after a forced reconnect', async () => {
   assert.equal(subscribed[1]!.recovered, true);
   assert.equal(subscribed[1]!.hasRecoveredPublications, true);
   a.disconnect();
+  b.disconnect();
 });
 
 test('recovered is false when history was removed', async () => {
