@@ -15,6 +15,8 @@ const P99_LIMIT_MS = 200;
 const KEEP_GOING = process.env.KEEP_GOING === '1';
 const MAX_INFLIGHT = 2000;
 const DRAIN_MS = 3000;
+/** MAX_DRAIN_MS bounds how long a step waits for late deliveries. */
+const MAX_DRAIN_MS = Number(process.env.MAX_DRAIN_SECONDS ?? 30) * 1000;
 const TOTAL_BUDGET_MS = Number(process.env.BUDGET_SECONDS ?? 300) * 1000;
 const CHANNEL = 'chat:bench';
 const now = () => performance.timeOrigin + performance.now();
@@ -94,6 +96,7 @@ async function runMode(mode: Mode, deadline: number) {
       let lastAt = 0;
       const lat: number[] = [];
       let lastProgress = Date.now();
+      const drainEnd = Date.now() + MAX_DRAIN_MS;
       let prev = -1;
       for (;;) {
         const stats = await Promise.all(gens.map((g) => g.stats()));
@@ -105,6 +108,7 @@ async function runMode(mode: Mode, deadline: number) {
           prev = delivered;
           lastProgress = Date.now();
         } else if (Date.now() - lastProgress > DRAIN_MS) break;
+        if (Date.now() > drainEnd) break;
         await sleep(100);
       }
       const cpu = cpuSeconds(server.pid) - cpu0;
