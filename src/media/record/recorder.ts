@@ -79,17 +79,16 @@ class ChannelSession implements StreamSubscriber {
     this.video = t.video;
     this.audio = t.audio;
     if (same) return;
-    if (!t.video && !t.audio) {
-      this.r.logger.warn({ channel: this.channel, video: video?.codec, audio: audio?.codec }, 'stream has no recordable track (AVC/HEVC video or AAC audio); not recording');
-      this.closePart();
-      return;
-    }
-    this.openPart();
+    if (!t.video && !t.audio) this.r.logger.warn({ channel: this.channel, video: video?.codec, audio: audio?.codec }, 'stream has no recordable track (AVC/HEVC video or AAC audio); not recording');
+    // New codec headers end the part; the next frame opens one with the new tracks (headers often come one by one).
+    this.closePart();
   }
 
   onFrame(frame: MediaFrame): void {
+    if (this.ended || this.halted) return;
+    if (!this.part && (this.video || this.audio)) this.openPart();
     const p = this.part;
-    if (!p || this.ended || this.halted) return;
+    if (!p) return;
     if (!p.writer) {
       if (this.buffered.length < MAX_BUFFERED_FRAMES) this.buffered.push(frame);
       return;
@@ -295,6 +294,13 @@ export class Recorder {
       if (ready && this.o.onReady) await this.o.onReady(ready).catch((err) => this.logger.error({ err, recording: row.id }, 'could not queue the jobs of a recording'));
     } catch (err) {
       const message = (err as Error).message;
+      if (/no complete fragment/.test(message) && !error) {
+        // Nothing reached the disk (the stream ended before its first fragment): no VOD.
+        await deleteRecordingFiles(this.root, row);
+        await this.store.remove(row.id);
+        this.logger.info({ recording: row.id, channel: row.channel_name }, 'empty recording discarded');
+        return;
+      }
       this.metrics.recordingErrors.inc({ reason: (err as NodeJS.ErrnoException).code ?? 'finalize' });
       this.logger.error({ recording: row.id, err: message }, 'recording could not be finalised');
       await this.store.update(row.id, { state: 'failed', error: error ? `${error}; ${message}` : message }).catch(() => undefined);
