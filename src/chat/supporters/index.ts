@@ -192,11 +192,17 @@ function resolveGate(parts: ServerParts): MessageGate | undefined {
   return undefined;
 }
 
+/** sessionId names a stream session by its start in epoch ms (the media role reports an ISO time or ms). */
+export function sessionId(since: unknown): string | null {
+  const ms = typeof since === 'number' ? since : typeof since === 'string' ? Date.parse(since) : NaN;
+  return Number.isFinite(ms) && ms > 0 ? String(Math.trunc(ms)) : null;
+}
+
 /** wireSupporters is the ROLE_WIRINGS step: routes, RPCs, effects hook, lifecycle. */
 export function wireSupporters(parts: ServerParts): Supporters {
   const sessionOf = (channel: string): string | null => {
     const live = parts.api.liveInfo?.(channel);
-    return live?.live && live.since ? String(live.since) : null;
+    return live?.live ? sessionId(live.since) : null;
   };
   // Moderation may be wired after us: look it up on every super chat.
   const lazyGate: MessageGate = {

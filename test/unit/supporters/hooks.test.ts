@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { engines } from '../../helpers/db.js';
 import { createPlatform } from '../../../src/platform/index.js';
-import { createSupporters } from '../../../src/chat/supporters/index.js';
+import { createSupporters, sessionId } from '../../../src/chat/supporters/index.js';
 import type { PublishHook, RpcHandler } from '../../../src/chat/hooks.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
@@ -51,4 +51,11 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
   assert.equal((await rpc('superchat.send', { channel: 'stage', amount: 1000 }, 'u1')).code, 400);
   assert.deepEqual(await rpc('superchat.pinned', { channel: 'stage' }).then((r: any) => r.pinned), []);
   assert.equal((await rpc('superchat.pinned', { channel: 'none' })).code, 404);
+});
+
+test('stream sessions are named by their start in ms, from an ISO time or ms', () => {
+  assert.equal(sessionId('2026-11-26T23:00:00.000Z'), String(Date.UTC(2026, 10, 26, 23)));
+  assert.equal(sessionId(1764198000000), '1764198000000');
+  assert.equal(sessionId(undefined), null);
+  assert.equal(sessionId('garbage'), null);
 });
