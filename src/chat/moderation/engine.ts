@@ -264,7 +264,12 @@ export class ModerationEngine implements PublishHook {
     if (cmd.kind === 'help') return { ok: true, action: 'help', message: HELP_TEXT };
     const rules = known ?? (await this.rulesOf(channel));
     if (!rules.id) throw new ModerationError('unknownChannel', `no channel "${channel}"`);
-    const me = actor.admin ? { roles: { ...NO_ROLES, admin: true }, name: 'admin' } : await this.roleEntry(rules, actor.id, true);
+    // A cached "not privileged" answer is trusted (refused command spam costs no query); a privileged
+    // one is re-read from the database, so a revoked manager loses the commands at once.
+    const cached = actor.admin ? undefined : this.cachedRole(rules, actor.id);
+    const me = actor.admin
+      ? { roles: { ...NO_ROLES, admin: true }, name: 'admin' }
+      : cached && !isPrivileged(cached.roles) ? cached : await this.roleEntry(rules, actor.id, true);
     assertMayRun(me.roles, cmd);
     const audit = (action: string, target: { id: string; name: string } | null, reason: string | null, details: Record<string, unknown> | null) => {
       this.actions.inc({ action });
