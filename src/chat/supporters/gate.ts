@@ -6,11 +6,16 @@
 import type { ChatUserInfo } from '../hooks.js';
 
 const CHAT_PREFIX = 'chat:';
+/** AMOUNT_ONLY_PROBE stands in for the text of an amount-only super chat when moderation is asked. */
+const AMOUNT_ONLY_PROBE = '💰';
 
 export type GateResult = { ok: true; text: string } | { ok: false; code: number; message: string };
 
 export interface MessageGate {
-  /** check runs the bans, timeouts, modes and word filter of `chat:{channel}` (channel is the bare name) on text. */
+  /**
+   * check runs the bans, timeouts, modes and word filter of `chat:{channel}` (channel is the bare name)
+   * on text. Text may be empty (an amount-only super chat): the user must still be checked.
+   */
   check(channel: string, user: { id: string; info?: ChatUserInfo }, text: string): Promise<GateResult>;
 }
 
@@ -34,11 +39,14 @@ export function gateFromPublishHook(hook: { onPublish(ctx: { channel: string; cl
     async check(channel, user, text) {
       // A paid message is never a command: "/ban x" must not run with the sender's rights.
       if (text.trimStart().startsWith('/')) return { ok: false, code: 400, message: 'a super chat cannot start with "/"' };
-      const d = await hook.onPublish({ channel: CHAT_PREFIX + channel, clientId: `superchat:${user.id}`, user: user.id, info: user.info, data: { text } });
+      // Chat refuses empty messages, so an amount-only super chat is checked as a lone emoji
+      // (bans, timeouts, sub/follower-only and emote-only modes all apply; its text stays empty).
+      const probe = text === '' ? AMOUNT_ONLY_PROBE : text;
+      const d = await hook.onPublish({ channel: CHAT_PREFIX + channel, clientId: `superchat:${user.id}`, user: user.id, info: user.info, data: { text: probe } });
       if (d.action === 'reject') return { ok: false, code: d.code, message: d.message };
       if (d.action === 'handled') return { ok: false, code: 400, message: 'commands cannot be sent as super chats' };
       const out = d.data as { text?: unknown } | undefined;
-      return { ok: true, text: typeof out?.text === 'string' ? out.text : text };
+      return { ok: true, text: text === '' ? '' : typeof out?.text === 'string' ? out.text : text };
     },
   };
 }

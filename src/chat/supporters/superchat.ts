@@ -123,12 +123,10 @@ export class SuperChatService {
       throw new AppError('validation_failed', `message: at most ${tier.maxMessageLength} characters for a ${formatKrw(amount)} super chat (tier ${tier.name})`, { maxMessageLength: tier.maxMessageLength, tier: tier.name });
     }
     if (cleaned.startsWith('/')) throw new AppError('validation_failed', 'message: a super chat cannot start with "/" (chat commands are not paid messages)');
-    let text = cleaned;
-    if (text !== '') {
-      const verdict = await (this.deps.gate ?? openGate).check(input.channel.name, { id: input.user.id, info: input.user.info }, text);
-      if (!verdict.ok) throw new AppError('forbidden', `moderation refused the message: ${verdict.message}`, { moderationCode: verdict.code });
-      text = cleanMessage(verdict.text);
-    }
+    // Amount-only super chats are checked too: a banned user's name must not reach the screen.
+    const verdict = await (this.deps.gate ?? openGate).check(input.channel.name, { id: input.user.id, info: input.user.info }, cleaned);
+    if (!verdict.ok) throw new AppError('forbidden', `moderation refused the message: ${verdict.message}`, { moderationCode: verdict.code });
+    const text = cleaned === '' ? '' : cleanMessage(verdict.text);
 
     const now = Date.now();
     const session = this.deps.sessionOf?.(input.channel.name) ?? null;

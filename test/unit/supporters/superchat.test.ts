@@ -94,11 +94,12 @@ for (const eng of engines()) {
       gate = undefined;
     });
 
-    await t.test('an empty message skips moderation; replays skip it too', async () => {
+    await t.test('an amount-only super chat is still checked; a replay is not', async () => {
       checked.length = 0;
+      const r = await send(1_000, 'empty', '   ');
+      assert.equal(r.superchat.message, '');
       await send(1_000, 'empty', '   ');
-      await send(1_000, 'empty', '   ');
-      assert.deepEqual(checked, []);
+      assert.deepEqual(checked, ['']);
     });
 
     await t.test('the real moderation engine: banned users and blocked words are refused and not charged', async () => {
@@ -111,6 +112,8 @@ for (const eng of engines()) {
       const banned = await send(1_000, 'troll-1', 'hello', troll).catch((x) => x);
       assert.equal(banned.code, 'forbidden', String(banned));
       assert.match(banned.message, /banned/);
+      const silent = await send(1_000, 'troll-2', '', troll).catch((x) => x);
+      assert.equal(silent.code, 'forbidden', 'an amount-only super chat does not get around a ban');
       assert.equal(await wallet.ledger.balance(troll.id), 10_000);
       const before = await wallet.ledger.balance(fan.id);
       const blocked = await send(2_000, 'bad-1', '이 욕설 좀 봐').catch((x) => x);
@@ -120,6 +123,7 @@ for (const eng of engines()) {
       assert.ok(!masked.superchat.message.includes('바보'), masked.superchat.message);
       assert.match(masked.superchat.message, /\*/);
       assert.equal(await wallet.ledger.balance(fan.id), before - 2_000);
+      assert.equal((await send(1_000, 'quiet-1', '')).superchat.message, '', 'amount-only passes for others');
       gate = undefined;
     });
 
