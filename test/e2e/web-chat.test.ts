@@ -116,6 +116,7 @@ test('the owner bans a user from the user card; the user\'s input is disabled wi
   await viewerPage.locator('.chat-disabled', { hasText: 'spamming links' }).waitFor({ timeout: 5_000 });
   assert.equal(await input.isDisabled(), true, 'input disabled');
   assert.equal(await ownerPage.locator('.chat-row .text', { hasText: 'am I still here?' }).count(), 0, 'the refused message was not published');
+  await card.getByRole('button', { name: 'Close' }).click();
   await screenshots(viewerPage, 'watch-banned');
   const audit = await s.api('GET', `/api/v1/channels/${CHANNEL}/moderation/audit`, undefined, owner.token);
   assert.ok(audit.body.entries.some((e: { action: string; reason: string | null }) => e.action === 'ban' && e.reason === 'spamming links'), 'ban audited with its reason');

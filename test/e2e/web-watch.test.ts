@@ -52,7 +52,14 @@ for (const [protocol, label] of [['llhls', 'LL-HLS'], ['flv', 'HTTP-FLV']] as co
     // The protocol switcher offers the others this browser can play.
     const options = await page.getByLabel('Protocol').locator('option').allInnerTexts();
     assert.ok(options.includes('LL-HLS') && options.includes('HTTP-FLV'), `switcher offers ${options.join(', ')}`);
-    if (protocol === 'llhls') await screenshots(page, 'watch-live');
+    if (protocol === 'llhls') {
+      // Live captions: a cue published for the channel shows over the picture once CC is on.
+      await page.getByRole('button', { name: 'Captions' }).click();
+      const cue = await s.api('POST', `/api/v1/channels/${CHANNEL}/captions/cues`, { text: '안녕하세요, live captions', final: true, lang: 'ko' }, owner.token);
+      assert.equal(cue.status, 202, JSON.stringify(cue.body));
+      await page.locator('.player-caption', { hasText: '안녕하세요, live captions' }).waitFor({ timeout: 5_000 });
+      await screenshots(page, 'watch-live');
+    }
     assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
   });
 }
@@ -69,7 +76,12 @@ test('home lists the live channel; the studio shows live bitrate', { timeout: 60
 
   await page.goto(base + '/studio');
   const bitrate = page.locator('[data-stat="bitrate"]');
-  await bitrate.waitFor({ timeout: 10_000 });
+  try {
+    await bitrate.waitFor({ timeout: 15_000 });
+  } catch (err) {
+    const live = (await s.api('GET', `/api/v1/channels/${CHANNEL}`)).body.channel.stream;
+    throw new Error(`no live health in the studio (ffmpeg exit ${ffmpeg?.exitCode}, stream ${JSON.stringify(live)}): ${await page.locator('#main').innerText()}`.slice(0, 1500), { cause: err });
+  }
   const kbps = await waitFor('a non-zero bitrate', async () => {
     const m = /([\d.]+)\s*(kbps|Mbps)/.exec(await bitrate.innerText());
     const v = m ? Number(m[1]) * (m[2] === 'Mbps' ? 1000 : 1) : 0;
@@ -77,5 +89,6 @@ test('home lists the live channel; the studio shows live bitrate', { timeout: 60
   }, 15_000, 250);
   assert.ok(kbps > 100 && kbps < 5000, `bitrate ${kbps} kbps (ffmpeg sends ~900 kbps)`);
   await page.locator('#health dd', { hasText: /avc1|h264|H\.264/i }).first().waitFor();
+  await page.locator('#preview .player[data-playing="1"]').waitFor({ timeout: 20_000 });
   await screenshots(page, 'studio-live');
 });

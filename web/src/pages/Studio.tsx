@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
 import { api, getToken, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
@@ -149,7 +149,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
               <div><dt>{t('studio.fps')}</dt><dd data-stat="fps">{s.fps !== undefined ? Math.round(s.fps) : '–'}</dd></div>
               <div><dt>{t('studio.codec')}</dt><dd>{[s.video?.codecString ?? s.video?.codec, s.video?.width ? `${s.video.width}×${s.video.height}` : '', s.audio?.codecString ?? s.audio?.codec].filter(Boolean).join(' · ') || '–'}</dd></div>
               <div><dt>{t('studio.keyframe')}</dt><dd>{s.keyframeIntervalMs ? `${(s.keyframeIntervalMs / 1000).toFixed(1)} s` : '–'}</dd></div>
-              <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).map(([p, n]) => `${p} ${n}`).join(', ')})</span>}</dd></div>
+              <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ') || '–'})</span>}</dd></div>
             </dl>
             <Spark points={history.map((h) => h.bps)} label={t('studio.bitrate')} />
           </>
@@ -272,29 +272,75 @@ function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   );
 }
 
+/** Captions: server captions on/off and language, or the broadcaster's browser (Web Speech API) posting cues. */
 function Captions({ channel, info }: { channel: string; info: Channel | null }) {
-  const [langCode, setLangCode] = useState(info?.captionsLanguage ?? '');
+  const [state, setState] = useState<any | null | undefined>(undefined);
+  const [langCode, setLangCode] = useState(info?.captionsLanguage ?? 'ko');
   const [msg, setMsg] = useState<string | null>(null);
-  useEffect(() => { setLangCode(info?.captionsLanguage ?? ''); }, [info?.captionsLanguage]);
-  const save = async (e: Event) => {
-    e.preventDefault();
+  const [listening, setListening] = useState(false);
+  const [interim, setInterim] = useState('');
+  const rec = useRef<any>(null);
+  const base = `/api/v1/channels/${encodeURIComponent(channel)}/captions`;
+  const load = () => { tryApi<any>('GET', base).then((r) => setState(r === undefined ? null : r.captions ?? r)).catch(() => setState(null)); };
+  useEffect(load, [channel]);
+  useEffect(() => () => rec.current?.stop(), []);
+  const toggleServer = async () => {
+    setMsg(null);
     try {
-      await api('PATCH', `/api/v1/channels/${encodeURIComponent(channel)}`, { body: { captionsLanguage: langCode || null } });
-      setMsg('✓');
+      const r = await api<any>('POST', base, { body: { enabled: !state?.enabled, language: langCode } });
+      setState(r.captions ?? r);
     } catch (err) { setMsg((err as Error).message); }
+  };
+  const SpeechRecognition = (window as any).SpeechRecognition ?? (window as any).webkitSpeechRecognition;
+  const toggleBrowser = () => {
+    if (listening) { rec.current?.stop(); return; }
+    const r = new SpeechRecognition();
+    r.lang = langCode === 'ko' ? 'ko-KR' : langCode === 'en' ? 'en-US' : langCode;
+    r.continuous = true;
+    r.interimResults = true;
+    r.onresult = (e: any) => {
+      for (let i = e.resultIndex; i < e.results.length; i++) {
+        const res = e.results[i];
+        const text = String(res[0]?.transcript ?? '').trim();
+        if (!text) continue;
+        if (res.isFinal) {
+          setInterim('');
+          api('POST', `${base}/cues`, { body: { text, final: true, lang: langCode } }).catch((err) => setMsg((err as Error).message));
+        } else setInterim(text);
+      }
+    };
+    r.onend = () => { setListening(false); rec.current = null; };
+    r.onerror = (e: any) => setMsg(String(e?.error ?? 'speech recognition error'));
+    rec.current = r;
+    r.start();
+    setListening(true);
   };
   return (
     <Section title={t('studio.captions')} id="captions">
-      <form class="form-row" onSubmit={save}>
+      <div class="form-row">
         <label>{t('studio.captionsLang')}
           <select value={langCode} onChange={(e) => setLangCode((e.target as HTMLSelectElement).value)}>
-            <option value="">–</option><option value="ko">한국어</option><option value="en">English</option><option value="ja">日本語</option>
+            <option value="ko">한국어</option><option value="en">English</option><option value="ja">日本語</option>
           </select>
         </label>
-        <button type="submit" class="btn">{t('common.save')}</button>
-      </form>
+      </div>
+      {state === null ? <p class="muted small">{t('common.notAvailable')}</p> : state && (
+        <p class="muted small" data-captions={state.enabled ? 'on' : 'off'}>
+          {t('studio.serverCaptions')}: <strong>{state.enabled ? (state.running ? t('studio.captionsRunning') : t('studio.captionsWaiting')) : t('studio.captionsOff')}</strong>
+          {state.engine ? ` · ${state.engine}` : ''}{state.language ? ` · ${state.language}` : ''}{state.cues ? ` · ${state.cues} cues` : ''}
+        </p>
+      )}
+      <div class="row-btns">
+        {state && <button type="button" class="btn" aria-pressed={state.enabled ? 'true' : 'false'} onClick={toggleServer}>{state.enabled ? t('studio.captionsStop') : t('studio.captionsStart')}</button>}
+        {SpeechRecognition && state !== null && (
+          <button type="button" class={`btn${listening ? ' danger' : ''}`} aria-pressed={listening ? 'true' : 'false'} onClick={toggleBrowser}>
+            🎙 {listening ? t('studio.browserCaptionsStop') : t('studio.browserCaptions')}
+          </button>
+        )}
+      </div>
+      {interim && <p class="muted small" aria-live="polite">… {interim}</p>}
       <p class="muted small">{t('studio.captionsHint')}</p>
-      {msg && <p class="muted small" role="status">{msg}</p>}
+      {msg && <p class="error small" role="alert">{msg}</p>}
     </Section>
   );
 }

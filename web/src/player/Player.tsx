@@ -143,11 +143,11 @@ export function Player(props: PlayerProps) {
         )}
         {props.onToggleTheatre && (
           <button type="button" class={`icon${props.theatre ? ' on' : ''}`} aria-pressed={props.theatre ? 'true' : 'false'} onClick={props.onToggleTheatre} title={t('player.theatre')}>
-            <span aria-hidden="true">▭</span><span class="sr-only">{t('player.theatre')}</span>
+            <svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"><rect x="2" y="6" width="20" height="12" rx="2" /></svg><span class="sr-only">{t('player.theatre')}</span>
           </button>
         )}
         <button type="button" class="icon" onClick={fullscreen} title={t('player.fullscreen')}>
-          <span aria-hidden="true">⛶</span><span class="sr-only">{t('player.fullscreen')}</span>
+          <svg aria-hidden="true" width="18" height="18" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2"><path d="M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5" /></svg><span class="sr-only">{t('player.fullscreen')}</span>
         </button>
       </div>
     </div>

@@ -49,7 +49,7 @@ export async function supportedProtocols(hasWhep: boolean): Promise<Protocol[]> 
 /** startHls plays LL-HLS with hls.js in low-latency mode (VOD too, when live is false). */
 export async function startHls(video: HTMLVideoElement, url: string, ev: EngineEvents, live = true): Promise<Engine> {
   const { default: Hls } = await import('hls.js');
-  const hls = new Hls({ lowLatencyMode: live, liveSyncDurationCount: 2, backBufferLength: live ? 10 : 60, enableWorker: true, manifestLoadingMaxRetry: 30, manifestLoadingRetryDelay: 1000, levelLoadingMaxRetry: 20 });
+  const hls = new Hls({ lowLatencyMode: live, maxLiveSyncPlaybackRate: 1.5, backBufferLength: live ? 10 : 60, enableWorker: true, manifestLoadingMaxRetry: 30, manifestLoadingRetryDelay: 1000, levelLoadingMaxRetry: 20 });
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (data.fatal) {
       if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { hls.startLoad(); ev.onError(data.details, false); }
