@@ -8,7 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ChatNode } from './node.js';
 import { ChatError, Disconnects, Errors, type ProtocolError } from './protocol/codes.js';
-import { encodeClientInfo, encodePublication, rawJson, type Publication } from './protocol/codec.js';
+import { rawJson, type Publication } from './protocol/codec.js';
 import { encodeHistoryResult, encodePresenceMap } from './client.js';
 
 export const API_PREFIX = '/api/';
@@ -249,4 +249,3 @@ export function registerServerApi(app: FastifyInstance, node: ChatNode, apiKey: 
   });
 }
 
-export { encodeClientInfo, encodePublication };

@@ -2,7 +2,7 @@
  * Client is one connection's protocol state machine: it handles commands,
  * keeps subscriptions and writes replies and pushes through its Transport.
  */
-import type { ChatNode, LocalChannel } from './node.js';
+import type { ChatNode } from './node.js';
 import type { Transport, SharedBatch } from './transport/types.js';
 import {
   decodeCommands,
@@ -785,4 +785,3 @@ export function encodeHistoryResult(pubs: Publication[], position: StreamPositio
   return s + '}';
 }
 
-export type { LocalChannel };

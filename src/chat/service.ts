@@ -18,7 +18,6 @@ import { registerUniHttp } from './transport/uni-http.js';
 import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
-import { Disconnects } from './protocol/codes.js';
 
 export interface ChatServiceDeps {
   config: OnairConfig;
@@ -165,4 +164,3 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   };
 }
 
-export { Disconnects };
