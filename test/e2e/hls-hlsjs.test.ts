@@ -158,6 +158,9 @@ test('hls.js in headless Chromium plays the LL-HLS stream with low latency', { t
       nonFatalErrors: stats.errors.map((e) => e.details),
       latencyTimeline: playing.filter((_s, i) => i % 8 === 0).map((s) => +s.latency.toFixed(2)),
       viewers: hls.stats('ch')?.viewers,
+      serverRequests: Object.fromEntries(
+        ((await registry.getSingleMetric('onair_hls_requests_total')!.get()).values).map((v) => [v.labels.kind, v.value]),
+      ),
     };
     t.diagnostic(JSON.stringify(report));
     console.log('hls e2e', JSON.stringify(report));
