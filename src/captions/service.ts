@@ -395,7 +395,7 @@ export class CaptionsService extends EventEmitter {
     const lang = input.lang ?? this.wanted.get(channel)?.language ?? this.deps.defaultLanguage;
     const text = input.text.replace(/\s+/g, ' ').trim();
     const now = Math.round(s.nowMs());
-    const pending = s.browserPending ?? { id: `b${s.startedAt.toString(36)}-${s.browserSeq + 1}`, startMs: now - estimateMs(text) };
+    const pending = s.browserPending ?? { id: `b${s.startedAt.toString(36)}-${s.browserSeq + 1}`, startMs: Math.max(0, now - estimateMs(text)) };
     const startMs = input.startMs ?? pending.startMs;
     const endMs = input.endMs ?? Math.max(now, startMs);
     const cue: CaptionCue = { type: input.final ? 'final' : 'interim', id: pending.id, text, startMs: Math.round(startMs), endMs: Math.round(endMs), lang };

@@ -1,0 +1,184 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { CaptionsService } from '../../../src/captions/service.js';
+import { assertEngineSupported } from '../../../src/captions/index.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { encodeAudioSpecificConfig } from '../../../src/formats/aac.js';
+import { parseVtt } from '../../../src/formats/webvtt.js';
+import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import type { CaptionCue } from '../../../src/captions/types.js';
+import { ScriptedRecogniser, type Phrase } from './fake-recogniser.js';
+
+/** FakeHub is the part of the stream hub captions use, driven by the test. */
+class FakeHub extends EventEmitter implements StreamHubApi {
+  subs = new Map<string, Set<StreamSubscriber>>();
+  live = new Set<string>();
+  subscribe(channel: string, s: StreamSubscriber): () => void {
+    const set = this.subs.get(channel) ?? new Set();
+    set.add(s);
+    this.subs.set(channel, set);
+    return () => set.delete(s);
+  }
+  isLive(channel: string): boolean {
+    return this.live.has(channel);
+  }
+  liveChannels(): string[] {
+    return [...this.live];
+  }
+  start(channel: string): void {
+    this.live.add(channel);
+    this.emit('streamStart', channel);
+  }
+  end(channel: string): void {
+    this.live.delete(channel);
+    for (const s of this.subs.get(channel) ?? []) s.onEnd?.('publisher left');
+    this.emit('streamEnd', channel, 'publisher left');
+  }
+  send(channel: string, f: (s: StreamSubscriber) => void): void {
+    for (const s of this.subs.get(channel) ?? []) f(s);
+  }
+}
+
+const RATE = 48000;
+/** aacFrames asks ffmpeg for AAC-LC frames (ADTS stripped), as the hub would carry them. */
+function aacFrames(seconds: number): Buffer[] {
+  const adts = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=${RATE}:duration=${seconds}`, '-ac', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', 'pipe:1'], { maxBuffer: 64 << 20 });
+  const frames: Buffer[] = [];
+  for (let i = 0; i + 7 <= adts.length;) {
+    const len = ((adts[i + 3]! & 3) << 11) | (adts[i + 4]! << 3) | (adts[i + 5]! >> 5);
+    frames.push(adts.subarray(i + 7, i + len));
+    i += len;
+  }
+  return frames;
+}
+
+const T0 = 20_000; // first audio dts
+const SCRIPT: Phrase[] = [
+  { text: '안녕하세요 여러분', startMs: T0 + 1000, endMs: T0 + 2800 },
+  { text: '자막 테스트 입니다', startMs: T0 + 4500, endMs: T0 + 6500 },
+  { text: 'the quick brown fox', startMs: T0 + 9000, endMs: T0 + 11_000 },
+];
+
+test('captions service: hub audio → ffmpeg → windows → cues on captions:{channel}, .vtt with the recording, metrics', async () => {
+  const hub = new FakeHub();
+  const registry = new Registry();
+  const published: { channel: string; data: CaptionCue }[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'onair-cap-'));
+  let rec: ScriptedRecogniser | undefined;
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, registry, ffmpegPath: 'ffmpeg',
+    publisher: { publish: async (channel, data) => (published.push({ channel, data: data as CaptionCue }), {}) },
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'ko', defaultEngine: 'whisper', autostart: false,
+    createRecogniser: async () => (rec = new ScriptedRecogniser(SCRIPT)),
+  });
+  const ended = new Promise<[string, unknown[]]>((r) => svc.once('sessionEnd', (ch, tracks) => r([ch, tracks])));
+  try {
+    await svc.start();
+    hub.start('demo');
+    assert.equal(svc.state('demo').running, false, 'not enabled: nothing runs');
+    const st = await svc.enable('demo', { engine: 'whisper', language: 'ko' });
+    assert.equal(st.running, true);
+    assert.equal(hub.subs.get('demo')?.size, 1, 'one hub subscription per channel');
+    svc.attachRecording('demo', { dir, startMs: T0 });
+
+    const info: AudioTrackInfo = { codec: 'aac', config: encodeAudioSpecificConfig(2, RATE, 1), sampleRate: RATE, channels: 1, codecString: 'mp4a.40.2' };
+    hub.send('demo', (s) => s.onTracks?.(undefined, info));
+    const frames = aacFrames(14);
+    for (let i = 0; i < frames.length; i++) {
+      const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
+      const f: MediaFrame = { kind: 'audio', dts, pts: dts, keyframe: true, data: frames[i]!, flvTag: Buffer.alloc(0) };
+      hub.send('demo', (s) => s.onFrame(f));
+      if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    hub.end('demo');
+    const [channel] = await ended;
+    assert.equal(channel, 'demo');
+  } finally {
+    await svc.stop();
+  }
+  try {
+    assert.ok(rec && rec.calls.length >= 3, `windows: ${rec?.calls.length}`);
+    assert.ok(published.every((p) => p.channel === 'captions:demo'));
+    const finals = published.filter((p) => p.data.type === 'final').map((p) => p.data);
+    assert.deepEqual(finals.map((c) => c.text), SCRIPT.map((p) => p.text), 'one final cue per phrase');
+    for (const [i, c] of finals.entries()) {
+      assert.ok(Math.abs(c.startMs - SCRIPT[i]!.startMs) < 400 && Math.abs(c.endMs - SCRIPT[i]!.endMs) < 400, `cue ${c.text} at ${c.startMs}-${c.endMs}`);
+      assert.equal(c.lang, 'ko');
+    }
+    // The recording gets captions-ko.vtt with times relative to its first frame.
+    const vtt = parseVtt(readFileSync(join(dir, 'captions-ko.vtt'), 'utf8'));
+    assert.deepEqual(vtt.cues.map((c) => c.text.replace(/\n/g, ' ')), SCRIPT.map((p) => p.text));
+    assert.ok(Math.abs(vtt.cues[0]!.startMs - 1000) < 400);
+    const metrics = await registry.metrics();
+    for (const m of ['onair_captions_active', 'onair_captions_realtime_factor', 'onair_captions_delay_seconds', 'onair_captions_dropped_audio_seconds_total']) assert.ok(metrics.includes(m), m);
+    assert.match(metrics, /onair_captions_active\{engine="whisper"\} 0/);
+    assert.match(metrics, /onair_captions_delay_seconds_count\{engine="whisper"\} 3/);
+    assert.equal(svc.state('demo').cues, 3, 'cues stay readable after the stream');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('captions service: browser cues share the publication path; interim and final share an id', async () => {
+  const hub = new FakeHub();
+  const published: CaptionCue[] = [];
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, ffmpegPath: 'ffmpeg',
+    publisher: { publish: async (_c, data) => (published.push(data as CaptionCue), {}) },
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'ko', defaultEngine: 'whisper', autostart: false,
+    createRecogniser: async () => { throw new Error('not used'); },
+  });
+  await svc.start();
+  hub.start('web');
+  const st = await svc.enable('web', { engine: 'browser', language: 'ko-KR' });
+  assert.equal(st.running, false, 'browser captions run no server recogniser');
+  assert.equal(st.engine, 'browser');
+  hub.send('web', (s) => s.onFrame({ kind: 'video', dts: 50_000, pts: 50_000, keyframe: true, data: Buffer.alloc(1), flvTag: Buffer.alloc(0) }));
+  const a = svc.addBrowserCue('web', { text: '안녕', final: false, lang: 'ko-KR' });
+  const b = svc.addBrowserCue('web', { text: '안녕하세요  여러분', final: true, lang: 'ko-KR' });
+  const c = svc.addBrowserCue('web', { text: 'next', final: true, lang: 'ko-KR', startMs: 60_000, endMs: 61_000 });
+  assert.equal(a.id, b.id);
+  assert.notEqual(b.id, c.id);
+  assert.equal(b.text, '안녕하세요 여러분');
+  assert.ok(b.endMs >= 50_000 && b.endMs < 56_000 && b.startMs < b.endMs, `${b.startMs}-${b.endMs}`);
+  assert.deepEqual([c.startMs, c.endMs], [60_000, 61_000]);
+  assert.deepEqual(published.map((p) => p.type), ['interim', 'final', 'final']);
+  assert.deepEqual(svc.track('web', 'ko-KR')?.cues.map((x) => x.text), ['안녕하세요 여러분', 'next']);
+  await svc.stop();
+});
+
+test('captions service: a recogniser that cannot start leaves the channel without a runner; autostart uses the channel language', async () => {
+  const hub = new FakeHub();
+  const langs: string[] = [];
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, ffmpegPath: 'ffmpeg',
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'ko', defaultEngine: 'whisper', autostart: true,
+    channelLanguage: async (ch) => (ch === 'en-channel' ? 'en' : null),
+    createRecogniser: async (_e, lang) => {
+      langs.push(lang);
+      throw new Error('whisper model "base" is not installed; run `onair captions model download base`');
+    },
+  });
+  await svc.start();
+  hub.start('en-channel');
+  hub.start('ko-channel');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(langs.sort(), ['en', 'ko']);
+  assert.equal(svc.state('en-channel').running, false);
+  await assert.rejects(svc.enable('en-channel', { engine: 'whisper' }), /onair captions model download base/);
+  await svc.stop();
+});
+
+test('config: pocketsphinx is refused at start with the key named', () => {
+  const cfg = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx' } });
+  assert.throws(() => assertEngineSupported(cfg), (e: Error) => /captions\.engine/.test(e.message) && /pocketsphinx/.test(e.message));
+  assert.doesNotThrow(() => assertEngineSupported(loadConfig({ env: {} })));
+});
