@@ -98,6 +98,8 @@ export const configSchema = z
         targetDurationSeconds: z.number().min(1).max(10).default(2),
         partDurationSeconds: z.number().min(0.1).max(2).default(0.333),
         windowSegments: z.number().int().min(3).max(60).default(7),
+        /** PART-HOLD-BACK in part targets (the spec requires at least 2; 3 is Apple's recommendation). */
+        partHoldBackParts: z.number().min(2).max(20).default(3),
       })
       .default({}),
     database: z.object({ url: z.string().optional() }).default({}),

@@ -14,6 +14,8 @@ import { AudioClock, msToTicks, TimestampUnwrapper } from './timeline.js';
 
 /** Decode time given to the first sample of a packager, so early audio never goes negative. */
 export const TIMELINE_START_MS = 10_000;
+/** PART-HOLD-BACK in part targets unless configured (Apple's recommended minimum). */
+export const DEFAULT_PART_HOLD_BACK_PARTS = 3;
 /** Gap left on the timeline after a session ends, so a new session's early frames never overlap the old one. */
 export const RESTART_GAP_MS = 1000;
 /** Parts are listed for segments ending within this many target durations of the live edge. */
@@ -83,6 +85,8 @@ export interface PackagerOptions {
   now?: () => number;
   /** Tag that makes resource names unique per packager; random by default. */
   tag?: string;
+  /** PART-HOLD-BACK as a multiple of the part target (default 3). */
+  partHoldBackParts?: number;
 }
 
 interface PendingVideo {
@@ -122,6 +126,7 @@ export class HlsPackager implements StreamSubscriber {
   readonly partTargetMs: number;
   readonly windowSegments: number;
   readonly tag: string;
+  readonly partHoldBackParts: number;
   private readonly now: () => number;
 
   /** Complete segments still in memory (window plus a few), oldest first. */
@@ -158,6 +163,7 @@ export class HlsPackager implements StreamSubscriber {
     this.windowSegments = opts.windowSegments;
     this.now = opts.now ?? Date.now;
     this.tag = opts.tag ?? randomBytes(4).toString('hex');
+    this.partHoldBackParts = opts.partHoldBackParts ?? DEFAULT_PART_HOLD_BACK_PARTS;
   }
 
   /** onUpdate registers a listener called after every change; returns the remover. */
@@ -548,7 +554,7 @@ export class HlsPackager implements StreamSubscriber {
       discontinuitySequence: evictedDiscontinuities,
       segments,
       holdBackSeconds: 3 * target,
-      partHoldBackSeconds: Math.round(3 * partTarget * 1000) / 1000,
+      partHoldBackSeconds: Math.round(this.partHoldBackParts * partTarget * 1000) / 1000,
       canSkipUntilSeconds: 6 * target,
       preloadHintUri: this.ended || !this.session ? undefined : this.nextPartUri,
       ended: this.ended,

@@ -171,6 +171,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       targetDurationSeconds: hls.targetDurationSeconds,
       partTargetSeconds: hls.partDurationSeconds,
       windowSegments: hls.windowSegments,
+      partHoldBackParts: hls.partHoldBackParts,
       now: clock.now,
     });
     ch.renditions.set(name, p);

@@ -241,3 +241,13 @@ test('packager: headers replaced before any media (video first, then audio) give
   assert.equal(p.segments.some((s) => s.discontinuity), false);
   assert.equal(p.init!.codecs, 'avc1.64001f,mp4a.40.2');
 });
+
+test('packager: PART-HOLD-BACK follows partHoldBackParts; HOLD-BACK and CAN-SKIP-UNTIL follow the target', () => {
+  const p = makePackager({ partHoldBackParts: 5 });
+  run(p, { seconds: 3 });
+  const m = p.playlistModel();
+  assert.equal(m.partHoldBackSeconds, 1.665);
+  assert.equal(m.holdBackSeconds, 6);
+  assert.equal(m.canSkipUntilSeconds, 12);
+  assert.equal(makePackager().playlistModel().partHoldBackSeconds, 0.999);
+});
