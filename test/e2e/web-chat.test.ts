@@ -49,6 +49,8 @@ async function openWatch(token: string, lang: 'en' | 'ko' = 'en'): Promise<Page>
 let ownerPage: Page;
 let viewerPage: Page;
 let ownerErrors: string[];
+/** Pages the super chat test leaves open for the reactions test. */
+let shared: { fanPage: Page; overlay: Page } | undefined;
 
 test('a chat message from a second browser context shows in the first within 1 s', { timeout: 60_000 }, async (t) => {
   ownerPage = await openWatch(owner.token);
@@ -122,7 +124,7 @@ test('the owner bans a user from the user card; the user\'s input is disabled wi
   assert.ok(audit.body.entries.some((e: { action: string; reason: string | null }) => e.action === 'ban' && e.reason === 'spamming links'), 'ban audited with its reason');
 });
 
-test('a super chat sent from the dialog shows in the ticker and on the overlay as text; reactions reach the effect layer', { timeout: 60_000 }, async () => {
+test('a super chat sent from the dialog shows in the ticker and on the overlay as text', { timeout: 60_000 }, async () => {
   const credit = await s.api('POST', '/api/v1/wallet/credits', { username: 'fiona', amount: 50_000 }, s.secrets.adminToken);
   assert.equal(credit.status, 201);
   const ov = await s.api('POST', `/api/v1/channels/${CHANNEL}/overlays`, { label: 'OBS' }, owner.token);
@@ -170,13 +172,17 @@ test('a super chat sent from the dialog shows in the ticker and on the overlay a
 
   await dialog.getByRole('button', { name: '닫기' }).last().click();
   await dialog.waitFor({ state: 'hidden' });
+  assert.deepEqual(realErrors(overlayErrors), []);
+  shared = { fanPage, overlay };
+});
 
-  // Reactions: the fan's clicks reach everyone's effect layer through the aggregated effects channel.
+test('reactions reach every effect layer through the aggregated effects channel', { timeout: 60_000 }, async () => {
+  assert.ok(shared, 'runs after the super chat test');
+  const { fanPage, overlay } = shared;
   await fanPage.getByRole('button', { name: '축하 보내기' }).click();
   await fanPage.waitForTimeout(200);
   await fanPage.getByRole('button', { name: '하트 보내기' }).click();
   await ownerPage.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
   await overlay.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
-  assert.deepEqual(realErrors(overlayErrors), []);
   assert.deepEqual(realErrors(ownerErrors), []);
 });
