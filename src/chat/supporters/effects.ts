@@ -87,8 +87,7 @@ export class EffectsAggregator {
   private stopped = false;
   private readonly now: () => number;
   private inflight = new Set<Promise<unknown>>();
-  /** Labelled counter children per effect, so the hot path skips prom-client's label hashing. */
-  private readonly reactionCounters = new Map<string, { inc(n: number): void }>();
+  private limitedPending = 0;
 
   constructor(private readonly opts: EffectsOptions) {
     this.effects = new Set([...BUILTIN_EFFECTS, ...(opts.custom ?? [])]);
@@ -119,16 +118,14 @@ export class EffectsAggregator {
       this.buckets.set(userKey, b);
     }
     const got = b.take(Math.max(1, Math.floor(count)), now);
-    if (got < count) this.opts.metrics.rateLimited.inc(count - got);
+    // Metrics are added once per window in flush(): prom-client's label hashing costs more than the rest of react().
+    if (got < count) this.limitedPending += count - got;
+    // The window opens with its first reaction; an idle node runs no timer.
+    if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.windowMs);
     if (got === 0) return { accepted: 0, retryAfterMs: b.retryAfterMs() };
     let counts = this.pending.get(channel);
     if (!counts) this.pending.set(channel, (counts = new Map()));
     counts.set(effect, (counts.get(effect) ?? 0) + got);
-    let counter = this.reactionCounters.get(effect);
-    if (!counter) this.reactionCounters.set(effect, (counter = this.opts.metrics.reactions.labels(effect)));
-    counter.inc(got);
-    // The window opens with its first reaction; an idle node runs no timer.
-    if (!this.timer) this.timer = setTimeout(() => this.flush(), this.opts.windowMs);
     return { accepted: got };
   }
 
@@ -140,6 +137,11 @@ export class EffectsAggregator {
     this.pending = new Map();
     const ts = this.now();
     const sends: Promise<unknown>[] = [];
+    if (this.limitedPending > 0) this.opts.metrics.rateLimited.inc(this.limitedPending);
+    this.limitedPending = 0;
+    const byEffect = new Map<string, number>();
+    for (const counts of batch.values()) for (const [e, n] of counts) byEffect.set(e, (byEffect.get(e) ?? 0) + n);
+    for (const [e, n] of byEffect) this.opts.metrics.reactions.inc({ effect: e }, n);
     for (const [channel, counts] of batch) {
       const pub: EffectsPublication = { type: 'effects', window_ms: this.opts.windowMs, counts: Object.fromEntries(counts), total: [...counts.values()].reduce((a, b) => a + b, 0), ts };
       const p = this.opts.publisher;
