@@ -89,6 +89,8 @@ export class WsAcceptor {
       perMessageDeflate: false,
       maxPayload: maxFrameBytes,
       WebSocket: ChatWebSocket,
+      // JSON only: never confirm a subprotocol (e.g. centrifuge-protobuf), so such clients fail fast.
+      handleProtocols: () => false,
     });
   }
 
