@@ -17,6 +17,8 @@ export const EFFECT_EMOJI: Record<string, string> = { '🎉': 'party', '❤️':
 export const EFFECTS_PREFIX = 'effects:';
 /** IDLE_BUCKET_MS: a bucket untouched this long is full again and can be forgotten. */
 const IDLE_BUCKET_MS = 60_000;
+/** STOPPED_RETRY_MS is the retry hint while the node shuts down (the client reconnects elsewhere). */
+const STOPPED_RETRY_MS = 1000;
 /** SWEEP_EVERY_MS bounds how often idle buckets are swept. */
 const SWEEP_EVERY_MS = 10_000;
 
@@ -110,7 +112,7 @@ export class EffectsAggregator {
    * channel's effect, as many as the user's bucket allows.
    */
   react(channel: string, userKey: string, effect: string, count = 1): ReactResult {
-    if (this.stopped) return { accepted: 0 };
+    if (this.stopped) return { accepted: 0, retryAfterMs: STOPPED_RETRY_MS };
     const now = this.now();
     let b = this.buckets.get(userKey);
     if (!b) {

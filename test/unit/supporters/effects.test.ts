@@ -81,7 +81,7 @@ test('effects: the window timer publishes by itself; emoji and custom names norm
   agg.react('demo', 'u', 'party');
   await agg.stop();
   assert.equal(pubs.length, 2, 'stop flushes what is pending');
-  assert.equal(agg.react('demo', 'u', 'party').accepted, 0, 'stopped');
+  assert.deepEqual(agg.react('demo', 'u', 'party'), { accepted: 0, retryAfterMs: 1000 }, 'stopped');
 });
 
 test('effects: idle buckets are swept', async () => {
