@@ -95,6 +95,75 @@ export function readModelHeader(path: string): WhisperHparams {
   return h;
 }
 
+/** ggml tensor types whisper files use: [bytes per block, elements per block]. */
+const GGML_TYPE_SIZES: Record<number, [number, number]> = {
+  0: [4, 1], // F32
+  1: [2, 1], // F16
+  2: [18, 32], // Q4_0
+  3: [20, 32], // Q4_1
+  6: [22, 32], // Q5_0
+  7: [24, 32], // Q5_1
+  8: [34, 32], // Q8_0
+};
+/** Tensors per whisper model: encoder 7 + 15 per layer, decoder 4 + 24 per layer. */
+const ENCODER_FIXED_TENSORS = 7;
+const ENCODER_LAYER_TENSORS = 15;
+const DECODER_FIXED_TENSORS = 4;
+const DECODER_LAYER_TENSORS = 24;
+
+/**
+ * validateModelFile walks the whole file's structure (header, mel filters, vocabulary,
+ * every tensor header and size) without reading the weights, so a truncated or corrupt
+ * file is refused here: whisper.cpp's binding crashes the process on some of them.
+ */
+export function validateModelFile(path: string): WhisperHparams {
+  const h = readModelHeader(path);
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  const scratch = Buffer.alloc(64);
+  let pos = 4 + HPARAMS_BYTES;
+  const bad = (why: string): never => {
+    throw new ModelError(`${path} is not a complete whisper model: ${why}`, 'invalid');
+  };
+  const i32 = (): number => {
+    if (pos + 4 > size) bad(`ends at byte ${pos}`);
+    readSync(fd, scratch, 0, 4, pos);
+    pos += 4;
+    return scratch.readInt32LE(0);
+  };
+  try {
+    const nMel = i32();
+    const nFft = i32();
+    if (nMel <= 0 || nFft <= 0 || nMel > 1024 || nFft > 4096) bad('bad mel filter size');
+    pos += nMel * nFft * 4;
+    const nVocab = i32();
+    if (nVocab < 0 || nVocab > 1_000_000) bad('bad vocabulary size');
+    for (let i = 0; i < nVocab; i++) {
+      const len = i32();
+      if (len < 0 || len > 1024) bad(`bad token length at ${pos}`);
+      pos += len;
+    }
+    let tensors = 0;
+    while (pos < size) {
+      const nDims = i32();
+      const nameLen = i32();
+      const type = i32();
+      if (nDims < 1 || nDims > 4 || nameLen <= 0 || nameLen > 256) bad(`bad tensor header at ${pos - 12}`);
+      let n = 1;
+      for (let d = 0; d < nDims; d++) n *= i32();
+      const ts = GGML_TYPE_SIZES[type] ?? bad(`unknown tensor type ${type}`);
+      pos += nameLen + (n / ts[1]) * ts[0];
+      if (pos > size) bad(`tensor ${tensors} runs past the end of the file`);
+      tensors++;
+    }
+    const expected = ENCODER_FIXED_TENSORS + ENCODER_LAYER_TENSORS * h.nAudioLayer + DECODER_FIXED_TENSORS + DECODER_LAYER_TENSORS * h.nTextLayer;
+    if (tensors !== expected) bad(`${tensors} tensors, expected ${expected}`);
+  } finally {
+    closeSync(fd);
+  }
+  return h;
+}
+
 /**
  * resolveModel finds the model file for `nameOrPath` (a table name stored under
  * ${dataDir}/models, or a path) and validates its header. A missing model throws an
@@ -111,7 +180,7 @@ export function resolveModel(dataDir: string, nameOrPath: string): { path: strin
       'missing',
     );
   }
-  return { path, hparams: readModelHeader(path) };
+  return { path, hparams: validateModelFile(path) };
 }
 
 export interface InstalledModel {

@@ -26,6 +26,8 @@ export interface RecognisedSegment {
   startMs: number;
   endMs: number;
   text: string;
+  /** Language the recogniser decoded with, when it reports one. */
+  lang?: string;
 }
 
 /** RecogniseRequest is one window of audio. */

@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 
 interface SmartWhisper {
   WhisperModel: { load(file: string, gpu?: boolean): Promise<WhisperModelHandle> };
-  TranscribeTask: { run(model: WhisperModelHandle, pcm: Float32Array, params: Record<string, unknown>): Promise<{ result: Promise<{ from: number; to: number; text: string }[]> }> };
+  TranscribeTask: { run(model: WhisperModelHandle, pcm: Float32Array, params: Record<string, unknown>): Promise<{ result: Promise<unknown> }> };
 }
 interface WhisperModelHandle {
   free(): Promise<void>;
@@ -50,7 +50,8 @@ async function main(): Promise<void> {
         strategy: GREEDY,
         n_threads: threads,
         language: msg.language,
-        format: 'simple',
+        // 'detail' also reports the language whisper.cpp decoded with.
+        format: 'detail',
         // Each window is independent: no text carried over from the previous call.
         no_context: true,
         suppress_blank: true,
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       if (!Array.isArray(results)) throw results instanceof Error ? results : new Error(`unexpected whisper result ${String(results)}`);
       port.postMessage({
         type: 'result', id: msg.id, inferMs: performance.now() - started,
-        segments: (results as { from: number; to: number; text: string }[]).map((r) => ({ startMs: r.from, endMs: r.to, text: r.text })),
+        segments: (results as { from: number; to: number; text: string; lang?: string }[]).map((r) => ({ startMs: r.from, endMs: r.to, text: r.text, ...(r.lang ? { lang: r.lang } : {}) })),
       });
     } catch (err) {
       port.postMessage({ type: 'error', id: msg.id, message: (err as Error).message ?? String(err) });

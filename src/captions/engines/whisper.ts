@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { validateModelFile } from '../models.js';
 import type { Recogniser, RecogniseRequest, RecognisedSegment } from '../types.js';
 
 export interface WhisperOptions {
@@ -71,6 +72,8 @@ export class WhisperRecogniser implements Recogniser {
 
   /** open starts the worker and resolves once the model is loaded (rejects with the loader's error). */
   static async open(opts: WhisperOptions): Promise<WhisperRecogniser> {
+    // The binding crashes the whole process on some malformed files: check the structure first.
+    validateModelFile(opts.modelPath);
     const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, Math.max(1, availableParallelism()));
     const worker = startWorker({ modelPath: opts.modelPath, threads, params: opts.params });
     try {

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { downloadModel, listModels, ModelError, modelsDir, resolveModel, WHISPER_MODELS, type ModelInfo } from '../../../src/captions/models.js';
+import { downloadModel, listModels, ModelError, modelsDir, readModelHeader, resolveModel, WHISPER_MODELS, type ModelInfo } from '../../../src/captions/models.js';
 
 /** A tiny "model": valid ggml magic and tiny-model hparams, then filler. */
 function fakeModelBytes(): Buffer {
@@ -59,7 +59,8 @@ test('models: download verifies the checksum, stores under dataDir/models, and r
       assert.ok(readFileSync(path).equals(body));
       assert.equal(progress, body.length);
       assert.deepEqual(hits, ['/models/ggml-fake.bin']);
-      assert.equal(resolveModel(dataDir, path).hparams.nAudioLayer, 4);
+      assert.equal(readModelHeader(path).nAudioLayer, 4);
+      assert.throws(() => resolveModel(dataDir, path), (e: ModelError) => e.code === 'invalid' && /not a complete whisper model/.test(e.message), 'header alone is not enough');
 
       await assert.rejects(downloadModel('bad', { dataDir, baseUrl, models: table }), (e: ModelError) => e.code === 'checksum' && /checksum mismatch/.test(e.message));
       assert.ok(!existsSync(join(modelsDir(dataDir), 'ggml-bad.bin')), 'a bad download is not kept');
