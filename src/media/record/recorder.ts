@@ -51,6 +51,8 @@ interface Part {
   dir: string;
   writer?: RecordingWriter;
   opening: Promise<void>;
+  /** Frames that arrived while the file was being opened; written first. */
+  buffered: MediaFrame[];
 }
 
 /** ChannelSession records one live session of one channel (one or more parts). */
@@ -59,7 +61,6 @@ class ChannelSession implements StreamSubscriber {
   private partIndex = 0;
   private video?: VideoTrackInfo;
   private audio?: AudioTrackInfo;
-  private buffered: MediaFrame[] = [];
   /** Set after a write error: the rest of this session is not recorded. */
   private halted = false;
   private ended = false;
@@ -90,15 +91,21 @@ class ChannelSession implements StreamSubscriber {
     const p = this.part;
     if (!p) return;
     if (!p.writer) {
-      if (this.buffered.length < MAX_BUFFERED_FRAMES) this.buffered.push(frame);
+      if (p.buffered.length < MAX_BUFFERED_FRAMES) p.buffered.push(frame);
       return;
     }
-    if (frame.kind === 'video' && frame.keyframe && p.writer.started && this.r.overLimits(p.writer)) {
+    this.feed(p, frame);
+  }
+
+  /** feed writes a frame to the part, or starts the next part at a keyframe past the limits (false). */
+  private feed(p: Part, frame: MediaFrame): boolean {
+    if (this.part === p && frame.kind === 'video' && frame.keyframe && p.writer!.started && this.r.overLimits(p.writer!, p.writer!.elapsedAt(frame))) {
       this.openPart();
-      this.buffered.push(frame);
-      return;
+      this.part!.buffered.push(frame);
+      return false;
     }
-    p.writer.onFrame(frame);
+    p.writer!.onFrame(frame);
+    return true;
   }
 
   onEnd(): void {
@@ -123,11 +130,10 @@ class ChannelSession implements StreamSubscriber {
     let rel = renderPathPattern(this.r.config.record.pathPattern, { channel: this.channel, startedAt, id });
     if (existsSync(join(this.r.root, rel))) rel = `${rel}-${id.slice(0, 8)}`;
     const dir = join(this.r.root, rel);
-    const part: Part = { row: undefined as never, dir, opening: Promise.resolve() };
+    const part: Part = { row: undefined as never, dir, opening: Promise.resolve(), buffered: [] };
     const video = this.video;
     const audio = this.audio;
     this.part = part;
-    this.buffered = [];
     part.opening = (async () => {
       await mkdir(dir, { recursive: true });
       // The row exists before any byte is written, so a crash always leaves something to recover.
@@ -143,9 +149,14 @@ class ChannelSession implements StreamSubscriber {
       });
       this.r.metrics.recordingsActive.inc();
       this.r.logger.info({ channel: this.channel, recording: id, dir: rel }, 'recording started');
-      const frames = this.part === part ? this.buffered : [];
-      if (this.part === part) this.buffered = [];
-      for (const f of frames) part.writer.onFrame(f);
+      const frames = part.buffered;
+      part.buffered = [];
+      for (let i = 0; i < frames.length; i++) {
+        if (!this.feed(part, frames[i]!)) {
+          this.part!.buffered.push(...frames.slice(i + 1));
+          break;
+        }
+      }
     })().catch((err) => this.onWriteError(part, err as NodeJS.ErrnoException));
   }
 
@@ -163,7 +174,7 @@ class ChannelSession implements StreamSubscriber {
     const part = this.part;
     this.part = undefined;
     if (!part) return;
-    this.closing.push(part.opening.then(() => this.r.closePart(part.row, part.writer, error)));
+    this.closing.push(this.r.track(part.opening.then(() => this.r.closePart(part.row, part.writer, error))));
   }
 }
 
@@ -225,7 +236,7 @@ export class Recorder {
     // Finalise what is being recorded: a clean stop leaves only finished files.
     await Promise.allSettled([...this.sessions.values()].map((s) => s.end()));
     await this.recovered;
-    await Promise.allSettled([...this.finishing]);
+    while (this.finishing.size > 0) await Promise.allSettled([...this.finishing]);
   }
 
   /** activeDir is the directory of a channel's recording in progress (the thumbnailer puts the poster there). */
@@ -248,9 +259,16 @@ export class Recorder {
   }
 
   /** overLimits tells whether the part reached record.maxSizeBytes or record.maxDurationSeconds. */
-  overLimits(w: RecordingWriter): boolean {
+  overLimits(w: RecordingWriter, elapsedMs: number): boolean {
     const { maxSizeBytes, maxDurationSeconds } = this.config.record;
-    return (maxSizeBytes > 0 && w.bytesWritten >= maxSizeBytes) || (maxDurationSeconds > 0 && w.durationMs >= maxDurationSeconds * 1000);
+    return (maxSizeBytes > 0 && w.bytesWritten >= maxSizeBytes) || (maxDurationSeconds > 0 && elapsedMs >= maxDurationSeconds * 1000);
+  }
+
+  /** track keeps a closing part's promise so stop() waits for it. */
+  track(p: Promise<void>): Promise<void> {
+    this.finishing.add(p);
+    void p.finally(() => this.finishing.delete(p));
+    return p;
   }
 
   /** closePart finishes a part's writer and finalises it (tracked so stop waits for it). */
@@ -262,9 +280,7 @@ export class Recorder {
       }
       if (row) await this.finalize(row, error);
     })().catch((err) => this.logger.error({ err, recording: row?.id }, 'closing a recording failed'));
-    this.finishing.add(p);
-    void p.finally(() => this.finishing.delete(p));
-    return p;
+    return this.track(p);
   }
 
   /** finalize turns a part's fMP4 into the faststart source.mp4 and marks it ready (or failed). */

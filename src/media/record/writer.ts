@@ -70,6 +70,8 @@ export class RecordingWriter {
   private queuedBytes = 0;
   private sequence = 0;
   private originMs: number | undefined;
+  /** The raw (32-bit) timestamp of the first frame, for elapsedAt. */
+  private originRaw: number | undefined;
   private readonly unwrapVideo = new TimestampUnwrapper();
   private readonly unwrapAudio = new TimestampUnwrapper();
   private readonly audioClock?: AudioClock;
@@ -121,6 +123,12 @@ export class RecordingWriter {
     return this.originMs !== undefined;
   }
 
+  /** elapsedAt is how far into this recording a frame falls, ms (0 before the start). */
+  elapsedAt(frame: MediaFrame): number {
+    if (this.originRaw === undefined) return 0;
+    return (frame.dts - this.originRaw + 2 ** 32) % 2 ** 32;
+  }
+
   /** onFrame takes one hub frame; frames before the first video keyframe are skipped. */
   onFrame(frame: MediaFrame): void {
     if (this.closed || this.error) return;
@@ -130,6 +138,7 @@ export class RecordingWriter {
       if (this.originMs === undefined) {
         if (!frame.keyframe) return;
         this.originMs = dts;
+        this.originRaw = frame.dts;
       }
       this.onVideo(dts - this.originMs, dts + (frame.pts - frame.dts) - this.originMs, frame.keyframe, frame.data);
     } else {
@@ -138,6 +147,7 @@ export class RecordingWriter {
       if (this.originMs === undefined) {
         if (this.video) return; // audio waits for the first keyframe
         this.originMs = dts;
+        this.originRaw = frame.dts;
       }
       const ms = dts - this.originMs;
       if (ms < 0) return;
@@ -145,7 +155,6 @@ export class RecordingWriter {
     }
   }
 
-  /** pendingDurationMs is how far the current (unflushed) fragment reaches. */
   private onVideo(ms: number, ptsMs: number, keyframe: boolean, data: Buffer): void {
     let ticks = msToTicks(ms, VIDEO_TIMESCALE);
     if (ticks <= this.lastVideoTicks) ticks = this.lastVideoTicks + 1; // decode times must increase
