@@ -31,7 +31,7 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
   assert.deepEqual(await pub('captions:stage', { text: 'x' }), { action: 'allow' });
 
   assert.deepEqual(await pub('effects:stage', { effect: '🎉', count: 2 }), { action: 'handled', reply: { accepted: 2 } });
-  const rpc = (m: string, data: unknown, user = 'u1') => rpcs.get(m)!({ clientId: 'c1', user, info: undefined, data }).catch((e) => e);
+  const rpc = (m: string, data: unknown, user = 'u1'): Promise<any> => rpcs.get(m)!({ clientId: 'c1', user, info: undefined, data }).catch((e) => e);
   assert.deepEqual(await rpc('effects.react', { channel: 'stage', effect: 'rocket' }), { accepted: 1 });
   const limited = await rpc('effects.react', { channel: 'stage', effect: 'rocket' });
   assert.equal(limited.code, 111, 'burst of 3 used up');
