@@ -133,6 +133,7 @@ test('admin with the admin token, VOD not found, transparent overlay', { timeout
     await page.locator('main.overlay').waitFor();
     const bg = await page.evaluate(() => [getComputedStyle(document.documentElement).backgroundColor, getComputedStyle(document.body).backgroundColor]);
     assert.deepEqual(bg, ['rgba(0, 0, 0, 0)', 'rgba(0, 0, 0, 0)'], 'overlay page is transparent');
+    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme), 'normal', 'no dark canvas behind the overlay');
     await screenshots(page, 'overlay-empty');
 
     const u = await registerUser(s, 'dave');
