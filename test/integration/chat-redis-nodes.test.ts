@@ -109,3 +109,29 @@ test('server API unsubscribe and subscribe reach the other node', async () => {
   await a.chat.publisher.publish('events:dora', { hi: 1 });
   await waitFor(() => pubs.length === 1, 3000, 'server-side publication');
 });
+
+test('a client that moves from node A to node B recovers from the shared Redis history', async () => {
+  const ca = await connect(a, 'eve');
+  const sa = ca.newSubscription('chat:move', { recoverable: true });
+  const gotA: number[] = [];
+  sa.on('publication', (ctx) => gotA.push(ctx.data.n));
+  sa.subscribe();
+  await sa.ready(3000);
+  await api(a, 'publish', { channel: 'chat:move', data: { n: 1 } });
+  await waitFor(() => gotA.length === 1, 3000, 'first publication on A');
+  const hist = await sa.history({ limit: 0 });
+  ca.disconnect();
+  // Missed while moving.
+  await api(b, 'publish', { channel: 'chat:move', data: { n: 2 } });
+  await api(a, 'publish', { channel: 'chat:move', data: { n: 3 } });
+  const cb = await connect(b, 'eve');
+  const sb = cb.newSubscription('chat:move', { since: { offset: hist.offset, epoch: hist.epoch } });
+  const gotB: number[] = [];
+  let ctx: { wasRecovering: boolean; recovered: boolean } | null = null;
+  sb.on('subscribed', (c) => (ctx = c));
+  sb.on('publication', (c) => gotB.push(c.data.n));
+  sb.subscribe();
+  await waitFor(() => gotB.length === 2, 3000, 'recovered on B');
+  assert.deepEqual(gotB, [2, 3]);
+  assert.deepEqual({ wasRecovering: ctx!.wasRecovering, recovered: ctx!.recovered }, { wasRecovering: true, recovered: true });
+});
