@@ -19,6 +19,7 @@ usage:
   onair token --user USER [--ttl SECONDS]
   onair wallet credit USER AMOUNT
   onair jobs list [STATE] | watch [ID] | retry ID | cancel ID
+  onair captions model download NAME | list   (whisper.cpp ggml models: tiny, base, small, ...)
   onair config print [--config FILE]
 
 Configuration: built-in defaults < onair.yaml (or --config FILE) < ONAIR_* environment.`;
@@ -182,6 +183,38 @@ async function main(argv: string[]): Promise<void> {
       } catch (err) {
         if (err instanceof JobsUsageError) throw new UsageError(err.message);
         throw err;
+      }
+      return;
+    }
+    case 'captions': {
+      // onair captions model download NAME | onair captions model list
+      const usage = 'usage: onair captions model download NAME | onair captions model list';
+      if (sub !== 'model' || !['download', 'list'].includes(rest[0] ?? '')) throw new UsageError(usage);
+      const cfg = config(values.config);
+      const { downloadModel, listModels, ModelError } = await import('./captions/models.js');
+      if (rest[0] === 'list') {
+        for (const m of listModels(cfg.dataDir)) out(m);
+        return;
+      }
+      const name = rest[1];
+      if (!name) throw new UsageError(usage);
+      let shown = -1;
+      try {
+        const path = await downloadModel(name, {
+          dataDir: cfg.dataDir,
+          ...(process.env.ONAIR_CAPTIONS_MODEL_URL ? { baseUrl: process.env.ONAIR_CAPTIONS_MODEL_URL } : {}),
+          onProgress: (got, total) => {
+            const pct = total ? Math.floor((got / total) * 100) : Math.floor(got / (1 << 20));
+            if (pct !== shown && process.stderr.isTTY) process.stderr.write(`\r${name}: ${total ? `${pct}%` : `${pct} MiB`}`);
+            shown = pct;
+          },
+        });
+        if (process.stderr.isTTY) process.stderr.write('\n');
+        out({ model: name, path, verified: 'sha1' });
+      } catch (err) {
+        if (!(err instanceof ModelError)) throw err;
+        process.stderr.write(`onair: ${err.message}\n`);
+        process.exitCode = 1;
       }
       return;
     }
