@@ -22,7 +22,9 @@ import type { HlsService } from './media/hls/index.js';
 import { wireChat } from './roles/chat.js';
 import { wireSupporters } from './chat/supporters/index.js';
 import { wireModeration } from './chat/moderation/index.js';
+import type { ModerationEngine } from './chat/moderation/engine.js';
 import { wireHls, wireMedia } from './roles/media.js';
+import { wireCaptions } from './captions/index.js';
 import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 
@@ -54,6 +56,8 @@ export interface ServerParts {
   chatService?: ChatService;
   media?: MediaService;
   hls?: HlsService;
+  /** The moderation engine (chat role); super chats pass it before any charge. */
+  moderation?: ModerationEngine;
 }
 
 export interface RunningServer {
@@ -75,9 +79,11 @@ export type Wiring = (parts: ServerParts) => Promise<void> | void;
 /** ROLE_WIRINGS lists each role's setup in start order; a role runs when config.roles names it. */
 const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'chat', wire: wireChat },
-  { role: 'chat', wire: wireModeration },
+  { role: 'chat', wire: (p) => { p.moderation = wireModeration(p); } },
   { role: 'media', wire: wireMedia },
   { role: 'media', wire: wireHls },
+  // captions: audio tap + recogniser on live streams, browser caption cues, WebVTT (needs the hub; publishes via chat).
+  { role: 'media', wire: (p) => { wireCaptions(p); } },
   // recording: DVR to MP4, live thumbnails, VOD + jobs routes (attaches to the hub when services start).
   { role: 'media', wire: wireRecording },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
