@@ -535,6 +535,7 @@ export class Client {
           pubs = res.publications;
           recovered = isRecovered(pubs, position, o.offset, o.epoch);
           if (!recovered && (o.flag & SubscribeFlag.rejectUnrecovered) !== 0) throw new ChatError(Errors.unrecoverablePosition);
+          pubs = node.filterHistory(ch, pubs);
         } else {
           position = (await node.broker.history(ch, { limit: 0, metaTtlSeconds: node.historyMetaTtlSeconds })).position;
         }

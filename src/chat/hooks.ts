@@ -51,9 +51,18 @@ export interface ServerPublisher {
   unsubscribeUser?(user: string, channel: string): Promise<void>;
 }
 
+/**
+ * HistoryFilter hides publications from history and recovery replies (e.g. chat messages a
+ * manager deleted). It gets a channel's publications oldest first, as JSON strings in `data`,
+ * and returns the ones to show; it must not reorder them.
+ */
+export type HistoryFilter = (channel: string, publications: { data: string; offset?: number }[]) => { data: string; offset?: number }[];
+
 /** ChatExtensionPoint is what features (moderation, super chats, effects) get from the chat role. */
 export interface ChatExtensionPoint {
   publisher: ServerPublisher;
   addPublishHook(hook: PublishHook): void;
   registerRpc(method: string, handler: RpcHandler): void;
+  /** addHistoryFilter applies a filter to every history and recovery reply of this node. */
+  addHistoryFilter?(filter: HistoryFilter): void;
 }

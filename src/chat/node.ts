@@ -21,6 +21,7 @@ import {
   type StreamPosition,
 } from './protocol/codec.js';
 import { ChatError, Disconnects, Errors, UnsubscribeCode, type Disconnect } from './protocol/codes.js';
+import type { HistoryFilter } from './hooks.js';
 import type { Broker, BrokerEventHandler, ControlMessage, HistoryResult, NodeInfo, PresenceManager } from './broker/types.js';
 import type { ChatMetrics } from './metrics.js';
 
@@ -79,6 +80,8 @@ export class ChatNode implements BrokerEventHandler {
   readonly options: ChatNodeOptions;
   readonly publishHooks: PublishHook[] = [];
   readonly rpcHandlers = new Map<string, RpcHandler>();
+  /** Filters applied to history and recovery replies (moderation hides deleted messages). */
+  readonly historyFilters: HistoryFilter[] = [];
   readonly historyMetaTtlSeconds = HISTORY_META_TTL_SECONDS;
   sendHandler: ((client: Client, data: unknown) => void) | null = null;
 
@@ -467,7 +470,21 @@ export class ChatNode implements BrokerEventHandler {
     const max = info.options.historySize;
     let l = limit;
     if (l < 0 || l > max) l = max;
-    return this.broker.history(channel, { since, limit: l, reverse, metaTtlSeconds: this.historyMetaTtlSeconds });
+    if (this.historyFilters.length === 0 || l === 0) {
+      return this.broker.history(channel, { since, limit: l, reverse, metaTtlSeconds: this.historyMetaTtlSeconds });
+    }
+    // Filters see the whole stream (a tombstone comes after what it hides), then the window is cut.
+    const full = await this.broker.history(channel, { since, limit: max, reverse: false, metaTtlSeconds: this.historyMetaTtlSeconds });
+    let pubs = this.filterHistory(channel, full.publications);
+    if (reverse) pubs = pubs.reverse();
+    return { ...full, publications: pubs.slice(0, l) };
+  }
+
+  /** filterHistory applies every history filter to publications ordered oldest first. */
+  filterHistory(channel: string, publications: Publication[]): Publication[] {
+    let out = publications;
+    for (const f of this.historyFilters) out = f(channel, out) as Publication[];
+    return out;
   }
 
   private async refreshPresence(): Promise<void> {

@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { OnairConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { PublishHook, RpcHandler, ServerPublisher } from './hooks.js';
+import type { HistoryFilter, PublishHook, RpcHandler, ServerPublisher } from './hooks.js';
 import { ChatNode, type ChatNodeOptions } from './node.js';
 import { MemoryBroker, MemoryPresenceManager } from './broker/memory.js';
 import { RedisBroker, RedisPresenceManager } from './broker/redis.js';
@@ -53,6 +53,8 @@ export interface ChatService {
   readonly publisher: ServerPublisher;
   addPublishHook(hook: PublishHook): void;
   registerRpc(method: string, handler: RpcHandler): void;
+  /** addHistoryFilter hides publications from history and recovery replies. */
+  addHistoryFilter(filter: HistoryFilter): void;
   /** onSend receives `send` commands (async client messages). */
   onSend(handler: (ctx: { clientId: string; user: string; data: unknown }) => void): void;
   stats(): ChatStats;
@@ -147,6 +149,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     registerRpc(method, handler) {
       n.rpcHandlers.set(method, handler);
+    },
+    addHistoryFilter(filter) {
+      n.historyFilters.push(filter);
     },
     onSend(handler) {
       n.sendHandler = (c, data) => handler({ clientId: c.id, user: c.user, data });

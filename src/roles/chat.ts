@@ -13,6 +13,6 @@ export function wireChat(parts: ServerParts): void {
   chat.registerHttp(parts.app);
   parts.addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
   parts.addService({ name: 'chat', start: () => chat.start(), stop: () => chat.stop() });
-  parts.chat = { publisher: chat.publisher, addPublishHook: (h) => chat.addPublishHook(h), registerRpc: (m, h) => chat.registerRpc(m, h) };
+  parts.chat = { publisher: chat.publisher, addPublishHook: (h) => chat.addPublishHook(h), registerRpc: (m, h) => chat.registerRpc(m, h), addHistoryFilter: (f) => chat.addHistoryFilter(f) };
   parts.chatService = chat;
 }

@@ -18,6 +18,8 @@ export { WordFilter, type FilterEntry, type FilterResult } from './filter.js';
 export { ModerationCodes, ModerationError } from './codes.js';
 export { parseCommand, type Command } from './commands.js';
 export { moderationRoutes, registerModerationRpcs } from './api.js';
+import { hideRemovedMessages } from './tombstones.js';
+export { hideRemovedMessages };
 
 /** PURGE_INTERVAL_MS: how often expired bans/timeouts are deleted (they stop applying at expiry regardless). */
 const PURGE_INTERVAL_MS = 10 * 60_000;
@@ -40,6 +42,8 @@ export function wireModeration(parts: ServerParts): ModerationEngine | undefined
     logger: parts.logger.child({ component: 'moderation' }),
   });
   chat.addPublishHook(engine);
+  // Deleted and cleared messages disappear from history and recovery too, not only from view.
+  chat.addHistoryFilter?.(hideRemovedMessages);
   registerModerationRpcs(chat, engine);
   moderationRoutes(parts.app, { auth: parts.api.auth, engine });
   let timer: NodeJS.Timeout | undefined;
