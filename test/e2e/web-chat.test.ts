@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots } from './helpers/web.js';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
 
 const CHANNEL = 'cafe';
 const XSS = 'Hi <img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> & 안녕';
@@ -185,4 +185,52 @@ test('reactions reach every effect layer through the aggregated effects channel'
   await ownerPage.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
   await overlay.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
   assert.deepEqual(realErrors(ownerErrors), []);
+});
+
+test('a chat flood keeps the list capped without moving the page; reduced motion gets a quiet counter', { timeout: 60_000 }, async () => {
+  const publish = (channel: string, data: unknown) => fetch(`${base}/api/publish`, {
+    method: 'POST', headers: { 'x-api-key': s.secrets.chatApiKey, 'content-type': 'application/json' }, body: JSON.stringify({ channel, data }),
+  });
+  await ownerPage.evaluate(() => {
+    const w = window as unknown as { __shift: number };
+    w.__shift = 0;
+    // Rows moving inside the chat scroller are the chat itself; count shifts of anything else on the page.
+    type Shift = PerformanceEntry & { value: number; hadRecentInput: boolean; sources: { node?: Node }[] };
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries() as Shift[]) {
+        const outside = e.sources.some((src) => src.node && !(src.node as Element).closest?.('.chat-scroll') && !src.node.parentElement?.closest('.chat-scroll'));
+        if (!e.hadRecentInput && outside) w.__shift += e.value;
+      }
+    })
+      .observe({ type: 'layout-shift', buffered: false });
+  });
+  const stageBefore = await ownerPage.locator('.stage').boundingBox();
+  const chatBefore = await ownerPage.locator('.chat').boundingBox();
+  const N = 400;
+  const sends: Promise<Response>[] = [];
+  for (let i = 0; i < N; i++) sends.push(publish(`chat:${CHANNEL}`, { type: 'message', id: `flood-${i}`, text: `flood message ${i} ${'가나다 '.repeat(i % 7)}`, user: { id: `bot${i % 13}`, name: `bot${i % 13}`, badges: [] }, ts: Date.now() }));
+  assert.ok((await Promise.all(sends)).every((r) => r.ok));
+  // Publications race each other over HTTP, so wait for the count of flood rows rather than one text.
+  await waitFor('the flood to reach the page', async () => (await ownerPage.locator('.chat-row[data-user^="bot"]').count()) >= 150, 10_000, 100);
+  await ownerPage.waitForTimeout(300);
+  const rows = await ownerPage.locator('.chat-row').count();
+  assert.ok(rows <= 200, `the list is capped (${rows} rows in the DOM)`);
+  assert.deepEqual(await ownerPage.locator('.stage').boundingBox(), stageBefore, 'the player did not move');
+  assert.deepEqual(await ownerPage.locator('.chat').boundingBox(), chatBefore, 'the chat panel did not grow');
+  const shift = await ownerPage.evaluate(() => (window as unknown as { __shift: number }).__shift);
+  assert.ok(shift < 0.01, `cumulative layout shift outside the chat list ${shift}`);
+
+  const ctx = await newContext(browser, { lang: 'en', reducedMotion: 'reduce' });
+  contexts.push(ctx);
+  const calm = await ctx.newPage();
+  await calm.goto(`${base}/watch/${CHANNEL}`);
+  await calm.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 });
+  // Subscriptions settle just after the connection; publish until the layer has drawn one window.
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline && !(await calm.locator('.fx-chip').count())) {
+    await publish(`effects:${CHANNEL}`, { type: 'effects', window_ms: 150, counts: { hearts: 12, party: 3 }, total: 15, ts: Date.now() });
+    await calm.waitForTimeout(300);
+  }
+  await calm.locator('.fx-chip', { hasText: '×12' }).waitFor({ timeout: 2_000 });
+  assert.equal(await calm.locator('.fx-anim').count(), 0, 'no animations with reduced motion');
 });
