@@ -20,7 +20,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
@@ -28,11 +28,13 @@ import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, parseVideoTagH
 import { RtmpClient } from '../src/media/rtmp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js' }, out: { type: 'string', default: 'bench/results/latency.json' } } });
 const SECONDS = Number(values.seconds);
 const PROTOCOLS = values.protocols!.split(',');
 const CACHE = 'bench/.cache';
 const SOURCE = join(CACHE, 'latency-640x360.flv');
+/** --out: where the JSON goes (default bench/results/latency.json). */
+const OUT = values.out!;
 
 function ensureSource(): void {
   if (existsSync(SOURCE)) return;
@@ -55,7 +57,8 @@ function stampVideo(body: Buffer, now: number): Buffer {
   return Buffer.concat([body.subarray(0, h.payloadOffset), clockSeiNal(now), body.subarray(h.payloadOffset)]);
 }
 
-async function publishLoop(url: string, tags: FlvTag[], stopAt: number): Promise<void> {
+/** publishLoop publishes until stop.at (a viewer may move it: hls.js waits for the browser to start playing). */
+async function publishLoop(url: string, tags: FlvTag[], stop: { at: number }): Promise<void> {
   const client = await RtmpClient.publish(url);
   const headers = tags.filter((t) => t.timestamp === 0 && (t.type === FLV_TAG_SCRIPT || (t.type === FLV_TAG_VIDEO && t.data[1] === 0) || (t.type === FLV_TAG_AUDIO && t.data[1] === 0)));
   for (const t of headers) if (t.type !== FLV_TAG_SCRIPT) client.sendTag(t.type, 0, t.data);
@@ -63,12 +66,12 @@ async function publishLoop(url: string, tags: FlvTag[], stopAt: number): Promise
   const duration = media[media.length - 1]!.timestamp + 33;
   const start = Date.now();
   let loop = 0;
-  while (Date.now() < stopAt) {
+  while (Date.now() < stop.at) {
     for (const t of media) {
       const ts = loop * duration + t.timestamp;
       const wait = start + ts - Date.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      if (Date.now() >= stopAt) break;
+      if (Date.now() >= stop.at) break;
       client.sendTag(t.type, ts, t.type === FLV_TAG_VIDEO ? stampVideo(t.data, Date.now()) : t.data);
     }
     loop++;
@@ -157,40 +160,111 @@ async function llHlsViewer(base: string, samples: Samples, stopAt: number): Prom
   }
 }
 
-async function hlsJsViewer(base: string, samples: Samples, stopAt: number): Promise<string> {
+/**
+ * hlsJsViewer plays the stream with hls.js (lowLatencyMode) in headless Chromium.
+ *
+ * The page, hls.js and the stream share one origin: a small proxy on loopback serves the page
+ * and hls.min.js and forwards every other request to onair (adds well under 1 ms per request).
+ * The SEI stamps reach the page through hls.js's FRAG_PARSING_USERDATA event with the frame's
+ * pts on the <video> element's timeline (checked: the stamps' pts fall inside video.buffered and
+ * the result agrees with hls.js's own PROGRAM-DATE-TIME based `hls.latency`, also recorded).
+ * At every presented frame (requestVideoFrameCallback) latency = now − stamp of the frame whose
+ * pts is the presented mediaTime (nearest stamped frame at or before it, corrected by the pts
+ * difference). The window starts once frames are presented plus a short settle time, so
+ * browser start-up (slow on a busy machine) is not part of the measurement.
+ */
+export const HLSJS_PAGE = `<!doctype html><html><body><video id=v muted autoplay playsinline width=640 height=360></video>
+<script src="/hls.min.js"></script>
+<script>
+  window.samples = []; window.errs = []; window.events = {}; const stamps = []; window.stampCount = 0;
+  const v = document.getElementById('v');
+  const hls = new Hls({ lowLatencyMode: true, backBufferLength: 10, maxLiveSyncPlaybackRate: 1.5, debug: /debug/.test(location.search) });
+  window.hls = hls;
+  for (const e of ['MANIFEST_PARSED', 'LEVEL_LOADED', 'FRAG_LOADED', 'FRAG_PARSED', 'BUFFER_APPENDED', 'FRAG_PARSING_USERDATA']) hls.on(Hls.Events[e], () => { window.events[e] = (window.events[e] || 0) + 1; });
+  hls.on(Hls.Events.FRAG_PARSING_USERDATA, (_e, d) => { for (const s of d.samples) {
+    const bytes = s.userDataBytes; if (!bytes) continue;
+    const m = /(\\d{13})/.exec(String.fromCharCode.apply(null, Array.from(bytes))); if (!m) continue;
+    stamps.push([s.pts, Number(m[1])]); window.stampCount++; }
+    stamps.sort((a, b) => a[0] - b[0]); while (stamps.length > 600) stamps.shift(); });
+  hls.on(Hls.Events.ERROR, (_e, d) => window.errs.push(d.details + (d.fatal ? ' (fatal)' : '')));
+  hls.loadSource(new URLSearchParams(location.search).get('src'));
+  hls.attachMedia(v);
+  v.play().catch((e) => window.errs.push('play: ' + e));
+  window.frames = 0; window.hlsLatency = [];
+  const onFrame = (_now, meta) => {
+    window.frames++; window.lastMediaTime = meta.mediaTime;
+    const t = meta.mediaTime;
+    let best;
+    for (const st of stamps) { if (st[0] <= t + 0.002) best = st; else break; }
+    if (best && t - best[0] < 1) window.samples.push(Date.now() - best[1] - (t - best[0]) * 1000);
+    v.requestVideoFrameCallback(onFrame);
+  };
+  // hls.js's own estimate (live edge from PROGRAM-DATE-TIME), as a cross-check.
+  setInterval(() => { if (v.currentTime > 0 && Number.isFinite(hls.latency)) window.hlsLatency.push(hls.latency * 1000); }, 250);
+  v.requestVideoFrameCallback(onFrame);
+</script></body></html>`;
+
+/** Bounds of the hls.js run: the browser may start slowly on a busy machine. */
+const HLSJS_START_TIMEOUT_MS = 45_000;
+const HLSJS_SETTLE_MS = 3_000;
+
+async function hlsJsViewer(base: string, samples: Samples, seconds: number, stop: { at: number }): Promise<{ errors: string[]; hlsJsReportedP50?: number }> {
   const { chromium } = await import('playwright-core');
   const userDir = mkdtempSync(join(tmpdir(), 'onair-latency-chrome-'));
-  const hlsJs = readFileSync('node_modules/hls.js/dist/hls.min.js', 'utf8');
-  const page = `<!doctype html><video id=v muted autoplay playsinline></video><script>${hlsJs}</script><script>
-    window.samples = []; const stamps = [];
-    const hls = new Hls({ lowLatencyMode: true, enableWorker: false });
-    hls.on(Hls.Events.FRAG_PARSING_USERDATA, (_e, d) => { for (const s of d.samples) {
-      const bytes = s.userDataBytes || s.userData; if (!bytes) continue;
-      const txt = typeof bytes === 'string' ? bytes : String.fromCharCode(...bytes);
-      const m = /(\\d{13})/.exec(txt); if (m) stamps.push([s.pts, Number(m[1])]); } });
-    window.errs=[]; hls.on(Hls.Events.ERROR, (_e, d) => { window.lastErr = d.details; window.errs.push(d.details + ":" + (d.reason || d.error || "")); });
-    hls.loadSource('${base}/index.m3u8'); const v = document.getElementById('v'); hls.attachMedia(v);
-    const onFrame = (now, meta) => { const t = meta.mediaTime; let best;
-      for (const [pts, ms] of stamps) if (pts <= t + 0.001) best = [pts, ms];
-      if (best) window.samples.push(Date.now() - best[1] - (t - best[0]) * 1000);
-      while (stamps.length > 300) stamps.shift(); v.requestVideoFrameCallback(onFrame); };
-    v.requestVideoFrameCallback(onFrame); v.play().catch(()=>{});
-  </script>`;
-  const srv = http.createServer((_q, s) => { s.setHeader('content-type', 'text/html'); s.end(page); });
+  const hlsJs = readFileSync('node_modules/hls.js/dist/hls.min.js');
+  const upstream = new URL(base);
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/' || req.url?.startsWith('/?')) {
+      res.setHeader('content-type', 'text/html');
+      res.end(HLSJS_PAGE);
+    } else if (req.url === '/hls.min.js') {
+      res.setHeader('content-type', 'application/javascript');
+      res.end(hlsJs);
+    } else {
+      const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => { res.statusCode = 502; res.end(); });
+      req.pipe(up);
+    }
+  });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   const ctx = await chromium.launchPersistentContext(userDir, {
     executablePath: '/usr/bin/chromium', headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required', '--disable-renderer-backgrounding', '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows'],
   });
   try {
     const p = await ctx.newPage();
-    await p.goto(`http://127.0.0.1:${(srv.address() as { port: number }).port}/`);
-    await p.waitForTimeout(Math.max(0, stopAt - Date.now()));
-    const got = (await p.evaluate('window.samples')) as number[];
-    if (process.env.LATENCY_DEBUG) console.error(await p.evaluate('JSON.stringify({stamps: stamps.length, t: document.getElementById("v").currentTime, rs: document.getElementById("v").readyState, paused: document.getElementById("v").paused, buf: document.getElementById("v").buffered.length ? [document.getElementById("v").buffered.start(0), document.getElementById("v").buffered.end(0)] : null, lat: hls.latency, err: window.lastErr, errs: window.errs})'));
-    // Skip the start-up seconds while hls.js settles on its live edge.
-    samples.push(...got.slice(Math.floor(got.length / 4)));
-    return (await p.evaluate('typeof Hls.Events.FRAG_PARSING_USERDATA')) as string;
+    const consoleLines: string[] = [];
+    if (process.env.LATENCY_DEBUG) p.on('console', (m) => { consoleLines.push(m.text().slice(0, 300)); if (consoleLines.length > 400) consoleLines.shift(); });
+    const port = (srv.address() as { port: number }).port;
+    await p.goto(`http://127.0.0.1:${port}/?src=${encodeURIComponent(new URL(base).pathname + '/index.m3u8')}${process.env.LATENCY_DEBUG ? '&debug' : ''}`);
+    // The window starts once frames are presented (and hls.js has had a moment to reach its live edge).
+    const startBy = Date.now() + HLSJS_START_TIMEOUT_MS;
+    let started = false;
+    while (Date.now() < startBy && !(started = ((await p.evaluate('window.samples.length')) as number) > 0)) await p.waitForTimeout(250);
+    const errors: string[] = [];
+    if (started) {
+      await p.waitForTimeout(HLSJS_SETTLE_MS);
+      await p.evaluate('window.samples.length = 0');
+      await p.waitForTimeout(seconds * 1000);
+    } else {
+      errors.push(`no frame presented within ${HLSJS_START_TIMEOUT_MS / 1000} s`);
+    }
+    stop.at = Date.now() + 500;
+    const got = (await p.evaluate('window.samples.slice()')) as number[];
+    const reported = (await p.evaluate('window.hlsLatency.slice(-Math.ceil(' + seconds + ' * 4))')) as number[];
+    errors.push(...((await p.evaluate('window.errs')) as string[]));
+    if (process.env.LATENCY_DEBUG) {
+      console.error(await p.evaluate(`JSON.stringify({ stamps: window.stampCount, samples: window.samples.length, events: window.events, t: v.currentTime, rs: v.readyState, paused: v.paused,
+        buf: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : null, lat: hls.latency, errs: window.errs, frames: window.frames, lastMediaTime: window.lastMediaTime, firstStamp: stamps[0], lastStamp: stamps[stamps.length - 1], now: Date.now() })`));
+      console.error(consoleLines.join('\n'));
+    }
+    samples.push(...got);
+    const sorted = reported.sort((a, b) => a - b);
+    return { errors: [...new Set(errors)], hlsJsReportedP50: sorted.length ? Math.round(sorted[Math.floor(sorted.length / 2)]!) : undefined };
   } finally {
     await ctx.close();
     srv.close();
@@ -213,40 +287,67 @@ async function main(): Promise<void> {
   const rtmpPort = httpPort + 1000;
   const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
     env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
-  const results: Record<string, ReturnType<typeof summary>> = {};
+  // The server's start-up banner (with a throwaway admin token) stays quiet; its last output is shown on failure.
+  let serverErr = '';
+  server.stderr!.on('data', (d: Buffer) => { serverErr = (serverErr + d.toString()).slice(-4000); });
+  const killServer = () => { if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL'); };
+  process.once('exit', killServer);
+  const results: Record<string, ReturnType<typeof summary> & { errors?: string[]; hlsJsReportedLatencyP50?: number }> = {};
+  const load0 = loadavg();
   try {
     const base = `http://127.0.0.1:${httpPort}`;
-    for (let i = 0; i < 100; i++) {
-      if (await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false)) break;
-      await new Promise((r) => setTimeout(r, 200));
+    const healthDeadline = Date.now() + 90_000; // a busy machine can take a while to start tsx
+    while (!(await fetch(`${base}/healthz`).then((r) => r.ok).catch(() => false))) {
+      if (Date.now() > healthDeadline || server.exitCode !== null) throw new Error(`onair did not become healthy on ${base}\n${serverErr}`);
+      await new Promise((r) => setTimeout(r, 250));
     }
     const key = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).demoStreamKey as string;
     for (const proto of PROTOCOLS) {
       const samples: Samples = [];
       const warmup = proto === 'hls.js' ? 4000 : 2500;
       const stopAt = Date.now() + warmup + SECONDS * 1000;
-      const pub = publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stopAt + 500);
+      // hls.js moves stop.at itself once its window is over (bounded by HLSJS_START_TIMEOUT_MS).
+      const stop = { at: proto === 'hls.js' ? stopAt + HLSJS_START_TIMEOUT_MS + HLSJS_SETTLE_MS + 30_000 : stopAt + 500 };
+      let pubError: Error | undefined;
+      const pub = publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop).catch((e: Error) => { pubError = e; });
       await new Promise((r) => setTimeout(r, warmup));
-      if (proto === 'rtmp') await rtmpViewer(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, samples, stopAt);
+      let errors: string[] | undefined;
+      let extra: Record<string, unknown> = {};
+      if (pubError) errors = [`publisher: ${pubError.message}`];
+      else if (proto === 'rtmp') await rtmpViewer(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, samples, stopAt);
       else if (proto === 'flv') await flvViewer(`${base}/live/demo.flv`, samples, stopAt);
       else if (proto === 'll-hls') await llHlsViewer(`${base}/live/demo`, samples, stopAt);
-      else if (proto === 'hls.js') await hlsJsViewer(`${base}/live/demo`, samples, stopAt);
+      else if (proto === 'hls.js') {
+        const r = await hlsJsViewer(`${base}/live/demo`, samples, SECONDS, stop);
+        errors = r.errors;
+        extra = { hlsJsReportedLatencyP50: r.hlsJsReportedP50 };
+      }
       await pub;
-      results[proto] = summary(samples);
+      if (pubError && !errors) errors = [`publisher: ${(pubError as Error).message}`];
+      results[proto] = { ...summary(samples), ...extra, ...(errors?.length ? { errors } : {}) };
       await new Promise((r) => setTimeout(r, 1500));
     }
   } finally {
+    const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
-    await new Promise((r) => server.once('exit', r));
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    killServer();
     rmSync(dataDir, { recursive: true, force: true });
   }
   console.log(`\nglass-to-glass latency (ms), ${SECONDS} s per protocol, 640x360 30 fps, 1 s GOP, loopback`);
   console.log('protocol   samples    p50    p95    max');
-  for (const [p, r] of Object.entries(results)) console.log(`${p.padEnd(10)} ${String(r.n).padStart(7)} ${String(r.p50 ?? '-').padStart(6)} ${String(r.p95 ?? '-').padStart(6)} ${String(r.max ?? '-').padStart(6)}`);
+  for (const [p, r] of Object.entries(results)) {
+    console.log(`${p.padEnd(10)} ${String(r.n).padStart(7)} ${String(r.p50 ?? '-').padStart(6)} ${String(r.p95 ?? '-').padStart(6)} ${String(r.max ?? '-').padStart(6)}${r.errors ? `   (${r.errors.join('; ')})` : ''}`);
+  }
   mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/latency.json', JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, node: process.version, results }, null, 2) + '\n');
+  writeFileSync(OUT, JSON.stringify({
+    date: new Date().toISOString(), seconds: SECONDS, node: process.version, loadavgAtStart: load0.map((x) => +x.toFixed(2)), loadavgAtEnd: loadavg().map((x) => +x.toFixed(2)),
+    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time; wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback)',
+    results,
+  }, null, 2) + '\n');
+  console.log(`written ${OUT}`);
 }
 
 await main();

@@ -1,0 +1,421 @@
+/**
+ * Benchmark report: reads the newest result of every scenario in bench/results/, prints a
+ * summary table per scenario, writes charts to docs/benchmarks/*.svg and regenerates the
+ * measured-results sections of docs/benchmarks.md between markers:
+ *
+ *   <!-- results:flv-fanout -->
+ *   ...generated...
+ *   <!-- /results -->
+ *
+ * Everything outside the markers (the hand-written method, conditions and prose) is left alone.
+ * A scenario without a result file gets "Not measured in this run." and no chart; a result file
+ * the report cannot read (its shape changed) gets a note instead of failing the whole report.
+ *
+ * Usage: npm run bench -- report [--results bench/results] [--doc docs/benchmarks.md]
+ *                                [--charts docs/benchmarks] [--dry-run]
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative, dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pathToFileURL } from 'node:url';
+import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
+
+/** Scenarios in document order. */
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'chat-fanout', 'moderation', 'effects', 'captions'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const NOT_MEASURED = '_Not measured in this run._';
+
+export interface Table {
+  head: string[];
+  rows: (string | number | null | undefined)[][];
+}
+
+export interface Chart {
+  /** File name under the charts directory, e.g. flv-fanout-cpu.svg. */
+  file: string;
+  spec: ChartSpec;
+}
+
+export interface Section {
+  scenario: string;
+  /** The result file this section was built from (relative path), if any. */
+  source?: string;
+  /** One line of run conditions: date, node, load average... */
+  conditions?: string;
+  tables: { caption?: string; table: Table }[];
+  charts: Chart[];
+  notes: string[];
+}
+
+interface Loaded {
+  file: string;
+  data: any;
+  partial: boolean;
+  at: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/**
+ * pickResult chooses the result file of a scenario: `<scenario>.json` or `<scenario>-<ms>.json`
+ * (timestamped runs). The newest complete run wins; a partial run (a killed run's interim file,
+ * `"partial": true`) is used only when no complete run exists.
+ */
+export function pickResult(dir: string, scenario: string): Loaded | null {
+  if (!existsSync(dir)) return null;
+  const re = new RegExp(`^${scenario.replace(/[-]/g, '\\-')}(?:-(\\d{10,}))?\\.json$`);
+  const found: Loaded[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = re.exec(name);
+    if (!m) continue;
+    const file = join(dir, name);
+    let data: any;
+    try {
+      data = JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      continue;
+    }
+    const stamped = Date.parse(data?.date ?? data?.at ?? '');
+    const at = Number.isFinite(stamped) ? stamped : m[1] ? Number(m[1]) : statSync(file).mtimeMs;
+    found.push({ file, data, partial: data?.partial === true, at });
+  }
+  if (found.length === 0) return null;
+  found.sort((a, b) => Number(a.partial) - Number(b.partial) || b.at - a.at);
+  return found[0]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting helpers
+
+/** num formats a figure for a table: thousands separators, at most `digits` decimals. */
+export function num(v: unknown, digits = 1): string {
+  if (v === null || v === undefined || (typeof v === 'number' && !Number.isFinite(v))) return '–';
+  if (typeof v !== 'number') return String(v);
+  const abs = Math.abs(v);
+  const d = abs >= 1000 ? 0 : abs >= 100 ? Math.min(digits, 1) : digits;
+  return v.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: 0 });
+}
+
+const cell = (v: string | number | null | undefined) => (typeof v === 'number' ? num(v) : v === null || v === undefined ? '–' : String(v));
+
+export function markdownTable(t: Table): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const lines = [`| ${t.head.map(esc).join(' | ')} |`, `|${t.head.map((_h, i) => (i === 0 ? '---' : '---:')).join('|')}|`];
+  for (const r of t.rows) lines.push(`| ${r.map((c) => esc(cell(c))).join(' | ')} |`);
+  return lines.join('\n');
+}
+
+export function textTable(t: Table): string {
+  const rows = [t.head, ...t.rows.map((r) => r.map(cell))];
+  const w = t.head.map((_h, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? (c ?? '').padEnd(w[i]!) : (c ?? '').padStart(w[i]!))).join('  ')).join('\n');
+}
+
+const date = (d: unknown) => (typeof d === 'string' ? d.replace(/:\d\d(\.\d+)?Z$/, 'Z').replace('T', ' ') : '?');
+const load = (l: unknown) => (Array.isArray(l) ? l.map((x) => Number(x).toFixed(1)).join(' / ') : typeof l === 'string' ? l.split(' ').slice(0, 3).join(' / ') : undefined);
+
+function conditions(parts: (string | undefined | false)[]): string {
+  return parts.filter(Boolean).join(' · ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-scenario sections. Each reads the JSON shape its scenario writes today.
+
+function flvFanout(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows: any[] = d.rows ?? [];
+  const loads = rows.map((x) => x.loadavg).filter(Boolean);
+  const key = (x: any) => `${x.server} ${x.protocol === 'flv' ? 'HTTP-FLV' : String(x.protocol).toUpperCase()}`;
+  const groups = [...new Set(rows.map(key))];
+  const series = (field: string): Series[] => groups.map((g) => ({ name: g, points: rows.filter((x) => key(x) === g).map((x) => ({ x: x.viewers, y: x[field] ?? null })) }));
+  const hasLag = rows.some((x) => x.loadgenLagP99Ms !== undefined);
+  const table: Table = {
+    head: ['server', 'protocol', 'viewers', 'served', 'server CPU %', 'RSS MiB', 'KiB/viewer', 'first key p50 ms', 'first key p99 ms', ...(hasLag ? ['loadgen lag p99 ms'] : []), 'load avg'],
+    rows: rows.map((x) => [x.server, x.protocol, x.viewers, x.served, x.cpuPercent, x.rssMiB, x.rssPerViewerKiB, x.firstKeyP50Ms, x.firstKeyP99Ms, ...(hasLag ? [x.loadgenLagP99Ms] : []), x.loadavg ? String(x.loadavg).split(' ')[0] : null]),
+  };
+  const sub = `${d.windowSeconds ?? '?'} s window, server pinned to one core, 200 kbit/s H.264 + 32 kbit/s AAC`;
+  const notes: string[] = [];
+  const under = rows.filter((x) => Number.isFinite(x.served) && x.served < x.viewers);
+  if (under.length) notes.push(`Not every viewer was served (got ≥ 80 % of the stream's bytes) in: ${under.map((x) => `${key(x)} ${x.viewers} (${x.served} served)`).join('; ')}.`);
+  if (d.note) notes.push(String(d.note));
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, loads.length > 0 && `load average (1 min) during the steps ${loads.map((l: string) => String(l).split(' ')[0]).join(', ')}`]),
+    tables: [{ table }],
+    charts: [
+      { file: 'flv-fanout-cpu.svg', spec: { kind: 'line', title: 'Fan-out: viewers vs server CPU', subtitle: sub, xLabel: 'viewers', yLabel: 'server CPU % (one core = 100)', series: series('cpuPercent') } },
+      { file: 'flv-fanout-rss.svg', spec: { kind: 'line', title: 'Fan-out: viewers vs server RSS', subtitle: sub, xLabel: 'viewers', yLabel: 'RSS MiB', series: series('rssMiB') } },
+    ],
+    notes,
+  };
+}
+
+function hlsServe(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows: any[] = d.rows ?? [];
+  const kinds = rows.map((x) => String(x.kind));
+  const table: Table = {
+    head: ['kind', 'bytes', 'onair req/s', 'onair p99 ms', 'nginx req/s', 'nginx p99 ms', 'onair µs CPU/req', 'nginx µs CPU/req', 'onair req/s per core', 'nginx req/s per core'],
+    rows: rows.map((x) => [x.kind, x.bytes, x.onair?.rps, x.onair?.p99ms, x.nginx?.rps, x.nginx?.p99ms, x.onairCpuUsPerRequest, x.nginxCpuUsPerRequest, x.onairRpsPerCore, x.nginxRpsPerCore]),
+  };
+  const bars = (f: (x: any) => number | undefined, g: (x: any) => number | undefined): Series[] => [
+    { name: 'onair (from memory)', points: rows.map((x) => ({ x: String(x.kind), y: f(x) ?? null })) },
+    { name: 'nginx (sendfile)', points: rows.map((x) => ({ x: String(x.kind), y: g(x) ?? null })) },
+  ];
+  const sub = `${d.connections ?? '?'} keep-alive connections, median of ${d.rounds ?? '?'} × ${d.secondsPerRun ?? '?'} s rounds`;
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.nginx && String(d.nginx), d.loadAverageAtStart && `load average at start ${load(d.loadAverageAtStart)}`, d.loadAverageAtEnd && `at end ${load(d.loadAverageAtEnd)}`]),
+    tables: [{ table }],
+    charts: [
+      { file: 'hls-serve-rps.svg', spec: { kind: 'bar', title: 'LL-HLS serving: requests per second', subtitle: sub, xLabel: 'resource', yLabel: 'requests/s', categories: kinds, series: bars((x) => x.onair?.rps, (x) => x.nginx?.rps) } },
+      { file: 'hls-serve-cpu.svg', spec: { kind: 'bar', title: 'LL-HLS serving: server CPU time per request', subtitle: 'lower is better; /proc utime+stime of the server process ÷ requests', xLabel: 'resource', yLabel: 'µs CPU per request', categories: kinds, series: bars((x) => x.onairCpuUsPerRequest, (x) => x.nginxCpuUsPerRequest) } },
+    ],
+    notes: d.method ? [`Method (from the result file): ${d.method}.`] : [],
+  };
+}
+
+function latency(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const res: Record<string, any> = d.results ?? {};
+  const protos = Object.keys(res);
+  const table: Table = {
+    head: ['protocol', 'samples', 'p50 ms', 'p95 ms', 'min ms', 'max ms'],
+    rows: protos.map((p) => [p, res[p].n, res[p].p50, res[p].p95, res[p].min, res[p].max]),
+  };
+  const measured = protos.filter((p) => res[p].n > 0);
+  const notes = protos.filter((p) => !(res[p].n > 0)).map((p) => `${p}: no samples${res[p].error ? ` (${res[p].error})` : ''}.`);
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.seconds && `${d.seconds} s per protocol`, d.loadavg && `load average ${load(d.loadavg)}`]),
+    tables: [{ table }],
+    charts: [
+      {
+        file: 'latency.svg',
+        spec: {
+          kind: 'bar', title: 'Glass-to-glass latency per protocol', subtitle: 'publisher wallclock in H.264 SEI, same-machine clock, loopback', xLabel: 'protocol', yLabel: 'ms', categories: measured,
+          series: [
+            { name: 'p50', points: measured.map((p) => ({ x: p, y: res[p].p50 })) },
+            { name: 'p95', points: measured.map((p) => ({ x: p, y: res[p].p95 })) },
+          ],
+        },
+      },
+    ],
+    notes,
+  };
+}
+
+function chatConn(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const results: any[] = d.results ?? [];
+  const name = (m: string) => (m === 'sio' ? 'socket.io' : m);
+  const table: Table = {
+    head: ['server', 'connections', 'RSS MiB', 'KiB/conn beyond baseline', 'heap KiB/conn', 'marginal KiB/conn', 'connect ms', 'closed by server'],
+    rows: results.flatMap((x) => (x.points ?? []).map((p: any) => [name(x.mode), p.clients, p.rssMiB, p.rssPerConnKiB, p.heapPerConnKiB, p.marginalKiBPerConn, p.connectMs, p.closedByServer])),
+  };
+  const counts = [...new Set(results.flatMap((x) => (x.points ?? []).map((p: any) => String(p.clients))))];
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.loadavg && `load average at end ${load(d.loadavg)}`, results.length && `baseline RSS ${results.map((x) => `${name(x.mode)} ${x.baselineRssMiB} MiB`).join(', ')}`]),
+    tables: [{ table }],
+    charts: [
+      {
+        file: 'chat-conn.svg',
+        spec: {
+          kind: 'bar', title: 'Idle WebSocket connections: server memory per connection', subtitle: 'RSS beyond the idle server ÷ connections, after a forced GC; lower is better', xLabel: 'connections', yLabel: 'KiB per connection', categories: counts,
+          series: results.map((x) => ({ name: name(x.mode), points: (x.points ?? []).map((p: any) => ({ x: String(p.clients), y: p.rssPerConnKiB })) })),
+        },
+      },
+    ],
+    notes: [],
+  };
+}
+
+function chatFanout(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  // Complete runs: results[{mode, steps, best}]; interim (partial) files: steps{mode: Step[]}.
+  const runs: { mode: string; steps: any[]; best?: any; closed?: number }[] = Array.isArray(d.results)
+    ? d.results.map((x: any) => ({ mode: x.mode, steps: x.steps ?? [], best: x.best, closed: x.closedDuringRun }))
+    : Object.entries(d.steps ?? {}).map(([mode, steps]) => ({ mode, steps: steps as any[] }));
+  const name = (m: string) => (m === 'sio' ? 'socket.io' : m);
+  const table: Table = {
+    head: ['server', 'pub/s', 'delivered / expected', 'deliveries/s', 'p50 ms', 'p99 ms', 'server CPU s', 'deliveries per server CPU-s', 'load avg'],
+    rows: runs.flatMap((x) => x.steps.map((s) => [name(x.mode), s.rate, `${num(s.delivered)} / ${num(s.expected)}`, s.deliveriesPerSec, s.p50, s.p99, s.serverCpuSeconds, s.deliveriesPerServerCpuSecond, s.loadavg])),
+  };
+  const loads = runs.flatMap((x) => x.steps.map((s) => s.loadavg)).filter((x) => typeof x === 'number');
+  const notes: string[] = [];
+  if (r.partial) notes.push('This is an interim file of a run that did not finish; only the steps it completed are shown.');
+  for (const x of runs) {
+    if (x.best) notes.push(`${name(x.mode)}: highest rate with p99 ≤ ${d.p99LimitMs ?? 200} ms: ${num(x.best.deliveriesPerSec)} deliveries/s at ${x.best.rate} pub/s (p99 ${num(x.best.p99)} ms).`);
+    else if (x.best === null) notes.push(`${name(x.mode)}: no step stayed under the p99 limit of ${d.p99LimitMs ?? 200} ms in this run.`);
+  }
+  const sub = `${num(d.subscribers)} subscribers on one channel, ${d.stepSeconds ?? '?'} s per step`;
+  const series = (f: (s: any) => number): Series[] => runs.map((x) => ({ name: name(x.mode), points: x.steps.map((s) => ({ x: s.rate, y: f(s) })) }));
+  return {
+    conditions: conditions([`run ${date(d.date)}`, loads.length > 0 && `load average (1 min) per step ${Math.min(...loads)}–${Math.max(...loads)}`]),
+    tables: [{ table }],
+    charts: [
+      { file: 'chat-fanout-p99.svg', spec: { kind: 'line', title: 'Chat fan-out: publish rate vs p99 delivery latency', subtitle: sub, xLabel: 'publications per second', yLabel: 'p99 publish-to-receive ms', series: series((s) => s.p99) } },
+      { file: 'chat-fanout-efficiency.svg', spec: { kind: 'line', title: 'Chat fan-out: deliveries per server CPU-second', subtitle: `${sub}; higher is better`, xLabel: 'publications per second', yLabel: 'deliveries per server CPU-second', series: series((s) => s.deliveriesPerServerCpuSecond) } },
+    ],
+    notes,
+  };
+}
+
+function moderation(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows: any[] = [];
+  if (d.filterOnly) rows.push(['word filter scan alone', null, d.filterOnly.medianUs, d.filterOnly.p90Us, d.filterOnly.p99Us, d.filterOnly.p999Us, d.filterOnly.meanUs]);
+  for (const x of d.results ?? []) rows.push([`full path, ${x.label}`, x.messages, x.medianUs, x.p90Us, x.p99Us, x.p999Us, x.meanUs]);
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, `${num(d.entries)} filter entries, ${num(d.users)} users`, d.compileMs !== undefined && `automaton build ${num(d.compileMs)} ms`]),
+    tables: [{ table: { head: ['path', 'messages', 'median µs', 'p90 µs', 'p99 µs', 'p99.9 µs', 'mean µs'], rows } }],
+    charts: [],
+    notes: [],
+  };
+}
+
+function effects(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const a = d.aggregator ?? {};
+  const b = d.endToEnd ?? {};
+  return {
+    conditions: conditions([`run ${date(d.at ?? d.date)}`, d.node && `node ${d.node}`]),
+    tables: [
+      { caption: 'Reaction aggregator (in process)', table: { head: ['viewers', 'reactions/s per viewer', 'reactions', 'ns per reaction', 'publications', 'largest publication bytes'], rows: [[a.viewers, a.ratePerViewer, a.reactCalls, a.nsPerReact, a.publications, a.maxPublicationBytes]] } },
+      { caption: 'End to end over the chat connection', table: { head: ['clients', 'sent', 'accepted', 'rate-limited', 'publications', 'counts exact', 'RTT p50 ms', 'RTT p99 ms'], rows: [[b.clients, b.sent, b.accepted, b.rateLimited, b.publications, b.countsExact === undefined ? null : String(b.countsExact), b.rttMsP50, b.rttMsP99]] } },
+    ],
+    charts: [],
+    notes: [],
+  };
+}
+
+/** generic renders any other result file (e.g. a scenario added after this report) as key/value rows. */
+function generic(r: Loaded): Omit<Section, 'scenario'> {
+  const rows: (string | number)[][] = [];
+  const walk = (v: any, path: string) => {
+    if (rows.length >= 40) return;
+    if (typeof v === 'number' || typeof v === 'boolean' || (typeof v === 'string' && v.length <= 80)) rows.push([path, typeof v === 'boolean' ? String(v) : v]);
+    else if (Array.isArray(v)) v.slice(0, 10).forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, path ? `${path}.${k}` : k);
+  };
+  walk(r.data, '');
+  return { conditions: conditions([`run ${date(r.data?.date ?? r.data?.at)}`]), tables: [{ table: { head: ['field', 'value'], rows } }], charts: [], notes: ['Shown as raw fields: the report has no dedicated layout for this result yet.'] };
+}
+
+const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
+  'flv-fanout': flvFanout,
+  'hls-serve': hlsServe,
+  latency,
+  'chat-conn': chatConn,
+  'chat-fanout': chatFanout,
+  moderation,
+  effects,
+};
+
+/** buildSection turns one scenario's newest result into tables, charts and notes. */
+export function buildSection(scenario: string, resultsDir: string, root = process.cwd()): Section {
+  const r = pickResult(resultsDir, scenario);
+  if (!r) return { scenario, tables: [], charts: [], notes: [] };
+  const source = relative(root, r.file);
+  try {
+    const s = (BUILDERS[scenario] ?? generic)(r);
+    return { scenario, source, ...s };
+  } catch (err) {
+    return { scenario, source, tables: [], charts: [], notes: [`The report could not read ${source}: ${(err as Error).message}`] };
+  }
+}
+
+/** sectionMarkdown is what goes between a scenario's markers. */
+export function sectionMarkdown(s: Section, chartsRel: string): string {
+  if (!s.source) return NOT_MEASURED;
+  const out: string[] = [];
+  out.push(`_Source: \`${s.source}\`${s.conditions ? ` · ${s.conditions}` : ''}_`);
+  for (const t of s.tables) {
+    out.push('');
+    if (t.caption) out.push(`**${t.caption}**`, '');
+    out.push(t.table.rows.length ? markdownTable(t.table) : '_The result file holds no rows._');
+  }
+  for (const n of s.notes) out.push('', n);
+  for (const c of s.charts) out.push('', `![${c.spec.title}](${chartsRel}/${c.file})`);
+  return out.join('\n');
+}
+
+/**
+ * replaceSections rewrites the text between `<!-- results:NAME -->` and the next `<!-- /results -->`
+ * for every NAME in `bodies`; markers without a body and all other text stay as they are.
+ * Returns the new document and the names whose markers were not found.
+ */
+export function replaceSections(doc: string, bodies: Record<string, string>): { doc: string; missing: string[] } {
+  const seen = new Set<string>();
+  const next = doc.replace(/(<!-- results:([a-z0-9-]+) -->)[\s\S]*?(<!-- \/results -->)/g, (whole, open: string, name: string, close: string) => {
+    if (!(name in bodies)) return whole;
+    seen.add(name);
+    return `${open}\n${bodies[name]!.trim()}\n${close}`;
+  });
+  return { doc: next, missing: Object.keys(bodies).filter((n) => !seen.has(n)) };
+}
+
+export interface ReportOptions {
+  resultsDir: string;
+  docPath: string;
+  chartsDir: string;
+  dryRun?: boolean;
+  log?: (line: string) => void;
+}
+
+/** runReport builds every section, prints the summary, writes the charts and the document. */
+export function runReport(o: ReportOptions): Section[] {
+  const log = o.log ?? ((l: string) => console.log(l));
+  const sections = SCENARIOS.map((s) => buildSection(s, o.resultsDir));
+  // Result files of scenarios the list above does not know yet (generic layout).
+  if (existsSync(o.resultsDir)) {
+    const known = new Set<string>(SCENARIOS);
+    const extra = new Set(readdirSync(o.resultsDir).map((f) => /^([a-z0-9-]+?)(?:-\d{10,})?\.json$/.exec(f)?.[1]).filter((x): x is string => !!x && !known.has(x)));
+    for (const s of [...extra].sort()) sections.push(buildSection(s, o.resultsDir));
+  }
+  for (const s of sections) {
+    log(`\n== ${s.scenario} ==`);
+    if (!s.source) {
+      log('not measured in this run (no result file)');
+      continue;
+    }
+    log(`${s.source}${s.conditions ? ` — ${s.conditions}` : ''}`);
+    for (const t of s.tables) {
+      if (t.caption) log(t.caption);
+      log(textTable(t.table));
+    }
+    for (const n of s.notes) log(`note: ${n}`);
+  }
+  if (o.dryRun) return sections;
+  mkdirSync(o.chartsDir, { recursive: true });
+  for (const s of sections) {
+    for (const c of s.charts) {
+      const file = join(o.chartsDir, c.file);
+      writeFileSync(file, renderChart(c.spec));
+      log(`chart ${file}`);
+    }
+  }
+  if (existsSync(o.docPath)) {
+    const chartsRel = relative(dirname(resolve(o.docPath)), resolve(o.chartsDir)) || '.';
+    const bodies = Object.fromEntries(sections.map((s) => [s.scenario, sectionMarkdown(s, chartsRel)]));
+    const { doc, missing } = replaceSections(readFileSync(o.docPath, 'utf8'), bodies);
+    writeFileSync(o.docPath, doc);
+    log(`updated ${o.docPath}`);
+    const unplaced = missing.filter((m) => sections.find((s) => s.scenario === m)?.source);
+    if (unplaced.length) log(`no <!-- results:NAME --> marker in ${o.docPath} for: ${unplaced.join(', ')} (add one to publish it)`);
+  } else {
+    log(`${o.docPath} does not exist; charts written, document not updated`);
+  }
+  return sections;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({
+    options: {
+      results: { type: 'string', default: 'bench/results' },
+      doc: { type: 'string', default: 'docs/benchmarks.md' },
+      charts: { type: 'string', default: 'docs/benchmarks' },
+      'dry-run': { type: 'boolean', default: false },
+    },
+  });
+  runReport({ resultsDir: values.results!, docPath: values.doc!, chartsDir: values.charts!, dryRun: values['dry-run'] });
+}
