@@ -99,9 +99,9 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
       await waitFor('ffmpeg running', async () => processesWithArg(out).length > 0, 30_000, 100);
       await waitFor('progress', async () => ((await queue.get(job.id))!.progress > 0), 60_000, 100);
       await queue.cancel(job.id);
-      const j = await waitFor('cancelled', async () => { const x = (await queue.get(job.id))!; return x.state === 'cancelled' ? x : undefined; }, 10_000, 100);
+      const j = await waitFor('cancelled', async () => { const x = (await queue.get(job.id))!; return x.state === 'cancelled' ? x : undefined; }, 30_000, 100);
       assert.ok(j.progress > 0 && j.progress < 1);
-      await waitFor('ffmpeg gone', async () => processesWithArg(out).length === 0, 5000, 100);
+      await waitFor('ffmpeg gone', async () => processesWithArg(out).length === 0, 10_000, 100);
       assert.deepEqual(w.runningJobs(), []);
     } finally {
       await w.stop();
