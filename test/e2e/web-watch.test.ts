@@ -92,3 +92,26 @@ test('home lists the live channel; the studio shows live bitrate', { timeout: 60
   await page.locator('#preview .player[data-playing="1"]').waitFor({ timeout: 20_000 });
   await screenshots(page, 'studio-live');
 });
+
+test('after the stream ends its recording plays and seeks on the VOD page', { timeout: 60_000 }, async (t) => {
+  stopProcess(ffmpeg);
+  const vod = await waitFor('the recording to be ready', async () => {
+    const r = await s.api('GET', `/api/v1/vods?channel=${CHANNEL}`);
+    return r.status === 200 ? (r.body.vods as { id: string; durationMs: number; renditions: unknown[] }[]).find((v) => v.renditions.length > 0) : undefined;
+  }, 30_000, 250);
+  t.diagnostic(`vod ${vod.id}: ${vod.durationMs} ms`);
+  const ctx = await newContext(browser, { lang: 'en' });
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  await page.goto(`${base}/vod/${vod.id}`);
+  const video = page.locator('video');
+  await video.waitFor();
+  await page.waitForFunction(() => { const v = document.querySelector('video')!; return v.readyState >= 1 && v.duration > 0; }, undefined, { timeout: 15_000 });
+  const duration = await page.evaluate(() => document.querySelector('video')!.duration);
+  assert.ok(Math.abs(duration * 1000 - vod.durationMs) < 3000, `media duration ${duration} s matches the recording (${vod.durationMs} ms)`);
+  // Seek (range requests) to the middle and play from there.
+  const target = Math.max(1, Math.floor(duration / 2));
+  await page.evaluate((at) => { const v = document.querySelector('video')!; v.muted = true; v.currentTime = at; void v.play(); }, target);
+  await page.waitForFunction((at) => document.querySelector('video')!.currentTime >= at + 1, target, { timeout: 15_000 });
+  await screenshots(page, 'vod-playing');
+});

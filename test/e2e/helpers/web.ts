@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -43,6 +43,22 @@ export function ensureWebBuilt(): string {
   if (existsSync(join(dir, 'index.html'))) return dir;
   mkdirSync(BUILD_CACHE, { recursive: true });
   const tmp = mkdtempSync(join(BUILD_CACHE, 'tmp-'));
+  // `npm test` has just run `npm run build`: reuse dist/web when it is newer than every source.
+  const dist = join(ROOT, 'dist', 'web');
+  const newest = Math.max(...sourceFiles(WEB).map((f) => statSync(f).mtimeMs));
+  if (existsSync(join(dist, 'index.html')) && statSync(join(dist, 'index.html')).mtimeMs > newest) {
+    try {
+      cpSync(dist, tmp, { recursive: true });
+      const html = readFileSync(join(tmp, 'index.html'), 'utf8');
+      const refs = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (refs.length && refs.every((r) => existsSync(join(tmp, r)))) {
+        try { renameSync(tmp, dir); } catch { rmSync(tmp, { recursive: true, force: true }); }
+        return dir;
+      }
+    } catch { /* fall through to a fresh build */ }
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+  }
   const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), 'build', 'web', '--outDir', tmp, '--emptyOutDir', '--logLevel', 'error'], { cwd: ROOT, stdio: 'inherit', timeout: 240_000 });
   if (r.status !== 0) throw new Error(`vite build failed (${r.status ?? r.signal})`);
   try {

@@ -79,7 +79,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
 
   const live = (channels ?? []).filter((c) => c.stream?.live);
   const vodList: any[] = vods ? (Array.isArray(vods) ? vods : vods.vods ?? vods.recordings ?? []) : [];
-  const disk = vods && !Array.isArray(vods) ? (vods.disk ?? vods.usage) : undefined;
+  const disk = vods && !Array.isArray(vods) ? (vods.disk ?? vods.usage ?? (vodList.length ? vodList.reduce((a, v) => a + Number(v.sizeBytes ?? 0), 0) : undefined)) : undefined;
 
   return (
     <main id="main" class="page admin">
