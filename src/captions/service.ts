@@ -178,7 +178,7 @@ export class CaptionsService extends EventEmitter {
   };
   private started = false;
 
-  constructor(private readonly deps: CaptionsServiceDeps) {
+  constructor(private deps: CaptionsServiceDeps) {
     super();
     this.metrics = makeMetrics(deps.registry);
   }
@@ -346,6 +346,14 @@ export class CaptionsService extends EventEmitter {
       }
     }
     this.emit('sessionEnd', s.channel, [...s.tracks.values()], reason);
+  }
+
+  /**
+   * setRecogniserFactory replaces how server recognisers are made (another engine, or a
+   * scripted one in tests); sessions already running keep theirs.
+   */
+  setRecogniserFactory(create: CaptionsServiceDeps['createRecogniser']): void {
+    this.deps.createRecogniser = create;
   }
 
   /** enable turns captions on for a channel (now if live, else from its next stream). */
