@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Channel } from '../api';
+import { api, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
-import { formatCount, formatDuration, sinceMs, totalViewers } from '../format';
+import { formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
 
 const REFRESH_MS = 15000;
 
@@ -50,7 +50,36 @@ export function Home() {
           {channels.map((c) => <ChannelCard key={c.id} c={c} now={now} />)}
         </ul>
       )}
+      <RecentVods />
     </main>
+  );
+}
+
+/** RecentVods lists the newest finished recordings (hidden on servers without VODs). */
+function RecentVods() {
+  const [vods, setVods] = useState<any[]>([]);
+  useEffect(() => { tryApi<any>('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
+  if (!vods.length) return null;
+  return (
+    <section class="recent" aria-labelledby="recent-h">
+      <h2 id="recent-h">{t('home.recent')}</h2>
+      <ul class="grid">
+        {vods.map((v) => (
+          <li class="channel-card" key={v.id}>
+            <a href={`/vod/${encodeURIComponent(v.id)}`} class="channel-link">
+              <div class="thumb">
+                {v.poster ? <img src={v.poster} alt="" loading="lazy" width={320} height={180} /> : <div class="thumb-fallback" aria-hidden="true">▶</div>}
+                {v.durationMs ? <span class="uptime">{formatDuration(Number(v.durationMs))}</span> : null}
+              </div>
+              <div class="meta">
+                <strong class="title">{String(v.title ?? v.channel ?? v.id)}</strong>
+                <span class="name">{v.startedAt ? formatTime(Number(v.startedAt)) : ''}</span>
+              </div>
+            </a>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
