@@ -179,14 +179,16 @@ function latency(r: Loaded): Omit<Section, 'scenario'> {
   const d = r.data;
   const res: Record<string, any> = d.results ?? {};
   const protos = Object.keys(res);
+  const hasHlsJs = protos.some((p) => res[p].hlsJsReportedLatencyP50 !== undefined);
   const table: Table = {
-    head: ['protocol', 'samples', 'p50 ms', 'p95 ms', 'min ms', 'max ms'],
-    rows: protos.map((p) => [p, res[p].n, res[p].p50, res[p].p95, res[p].min, res[p].max]),
+    head: ['protocol', 'samples', 'p50 ms', 'p95 ms', 'min ms', 'max ms', ...(hasHlsJs ? ["hls.js's own estimate p50 ms"] : [])],
+    rows: protos.map((p) => [p, res[p].n, res[p].p50, res[p].p95, res[p].min, res[p].max, ...(hasHlsJs ? [res[p].hlsJsReportedLatencyP50] : [])]),
   };
   const measured = protos.filter((p) => res[p].n > 0);
-  const notes = protos.filter((p) => !(res[p].n > 0)).map((p) => `${p}: no samples${res[p].error ? ` (${res[p].error})` : ''}.`);
+  const errs = (p: string) => [res[p].error, ...(Array.isArray(res[p].errors) ? res[p].errors : [])].filter(Boolean).join('; ');
+  const notes = protos.map((p) => (!(res[p].n > 0) ? `${p}: no samples${errs(p) ? ` (${errs(p)})` : ''}.` : errs(p) ? `${p}: non-fatal player events during the run: ${errs(p)}.` : '')).filter(Boolean);
   return {
-    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.seconds && `${d.seconds} s per protocol`, d.loadavg && `load average ${load(d.loadavg)}`]),
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.seconds && `${d.seconds} s per protocol`, d.loadavgAtStart && `load average at start ${load(d.loadavgAtStart)}`, d.loadavgAtEnd && `at end ${load(d.loadavgAtEnd)}`]),
     tables: [{ table }],
     charts: [
       {
@@ -288,6 +290,28 @@ function effects(r: Loaded): Omit<Section, 'scenario'> {
   };
 }
 
+function captions(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const w = d.whisper ?? {};
+  const rows: any[][] = [];
+  const delay = (label: string, x: any) => x && rows.push([label, x.recogniserMs, x.finals, x.phrases, x.droppedAudioMs ?? 0, x.p50Ms, x.p90Ms, x.maxMs]);
+  delay('recogniser at the measured whisper time', d.delayWithMeasuredLatency);
+  delay('fast recogniser (loop only)', d.delayWithFastRecogniser);
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.machine?.loadavg1 !== undefined && `load average (1 min) ${d.machine.loadavg1}`, d.windowMs && `${d.windowMs / 1000} s windows every ${d.stepMs / 1000} s`]),
+    tables: [
+      { caption: 'whisper.cpp per window', table: { head: ['model', 'load ms', 'median inference ms per window', 'real-time factor', 'RSS MB (max)'], rows: [[w.model, w.loadMs, w.medianInferMs, w.realtimeFactor, Array.isArray(w.rssMb) ? Math.max(...w.rssMb) : w.rssMb]] } },
+      { caption: 'Caption delay (end of speech → caption), sliding-window loop in real time', table: { head: ['recogniser', 'ms per window', 'finals', 'phrases', 'dropped audio ms', 'p50 ms', 'p90 ms', 'max ms'], rows } },
+    ],
+    charts: [],
+    notes: [
+      ...(w.binding ? [`Binding: ${w.binding}.`] : []),
+      ...(/random/.test(String(w.model)) ? ['The model has the real tiny shapes but random weights: the encoder cost is real, decoding stops after one token, so the inference time is a lower bound for tiny.'] : []),
+      ...(Number(w.realtimeFactor) > 1 ? [`Real-time factor ${w.realtimeFactor} (> 1: transcribing a window took longer than the audio it holds), so captions fell behind and audio was dropped in this run.`] : []),
+    ],
+  };
+}
+
 /** generic renders any other result file (e.g. a scenario added after this report) as key/value rows. */
 function generic(r: Loaded): Omit<Section, 'scenario'> {
   const rows: (string | number)[][] = [];
@@ -309,6 +333,7 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'chat-fanout': chatFanout,
   moderation,
   effects,
+  captions,
 };
 
 /** buildSection turns one scenario's newest result into tables, charts and notes. */

@@ -80,13 +80,13 @@ export function niceTicks(min: number, max: number, target = TICK_TARGET): numbe
   return out;
 }
 
-/** compact formats a number for a tick: 12,000 → "12k", 1,500,000 → "1.5M", 0.25 → "0.25". */
+/** compact formats a number for a tick: 5,000 → "5k", 1,500,000 → "1.5M", 0.25 → "0.25". */
 export function compact(v: number): string {
   const a = Math.abs(v);
   const trim = (x: number) => String(Number(x.toPrecision(3)));
   if (a >= 1e9) return trim(v / 1e9) + 'G';
   if (a >= 1e6) return trim(v / 1e6) + 'M';
-  if (a >= 1e4) return trim(v / 1e3) + 'k';
+  if (a >= 1e3) return trim(v / 1e3) + 'k';
   return trim(v);
 }
 

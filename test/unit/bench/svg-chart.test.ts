@@ -101,4 +101,5 @@ test('compact number format', () => {
   assert.equal(compact(1_500_000), '1.5M');
   assert.equal(compact(0.25), '0.25');
   assert.equal(compact(950), '950');
+  assert.equal(compact(2500), '2.5k');
 });

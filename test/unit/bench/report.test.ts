@@ -1,0 +1,67 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { replaceSections, pickResult, runReport, markdownTable, NOT_MEASURED } from '../../../bench/report.js';
+
+test('replaceSections rewrites only the text between known markers', () => {
+  const doc = [
+    '# Benchmarks', 'hand-written prose', '<!-- results:a -->', 'old a', '<!-- /results -->',
+    'more prose', '<!-- results:b -->', 'old b', '<!-- /results -->', 'tail',
+  ].join('\n');
+  const { doc: out, missing } = replaceSections(doc, { a: 'NEW A', c: 'NEW C' });
+  assert.equal(out, doc.replace('old a', 'NEW A'));
+  assert.deepEqual(missing, ['c']);
+});
+
+test('pickResult: newest complete run wins over a newer partial one; none → null', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-report-'));
+  try {
+    assert.equal(pickResult(dir, 'chat-fanout'), null);
+    writeFileSync(join(dir, 'chat-fanout-1000000000000.json'), JSON.stringify({ date: '2026-01-01T00:00:00Z', results: [] }));
+    writeFileSync(join(dir, 'chat-fanout-1000000000001.json'), JSON.stringify({ date: '2026-01-02T00:00:00Z', results: [] }));
+    writeFileSync(join(dir, 'chat-fanout-1000000000002.json'), JSON.stringify({ partial: true, steps: {} }));
+    writeFileSync(join(dir, 'chat-fanout-extra.json'), '{}'); // not this scenario's name pattern
+    assert.match(pickResult(dir, 'chat-fanout')!.file, /1000000000001\.json$/);
+    rmSync(join(dir, 'chat-fanout-1000000000000.json'));
+    rmSync(join(dir, 'chat-fanout-1000000000001.json'));
+    const p = pickResult(dir, 'chat-fanout')!;
+    assert.equal(p.partial, true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('runReport: measured scenarios get tables and charts, missing ones "not measured", prose kept', () => {
+  const root = mkdtempSync(join(tmpdir(), 'onair-report-'));
+  try {
+    const results = join(root, 'results');
+    mkdirSync(results);
+    writeFileSync(join(results, 'latency.json'), JSON.stringify({ date: '2026-11-27T00:00:00.000Z', seconds: 5, results: { rtmp: { n: 10, p50: 50, p95: 90, min: 1, max: 100 }, 'hls.js': { n: 0, errors: ['x'] } } }));
+    writeFileSync(join(results, 'hls-serve.json'), JSON.stringify({ rows: 'not an array of rows' }));
+    const doc = join(root, 'benchmarks.md');
+    writeFileSync(doc, 'intro\n<!-- results:latency -->\n<!-- /results -->\nmiddle\n<!-- results:flv-fanout -->\nstale\n<!-- /results -->\nend\n');
+    const lines: string[] = [];
+    runReport({ resultsDir: results, docPath: doc, chartsDir: join(root, 'charts'), log: (l) => lines.push(l) });
+    const out = readFileSync(doc, 'utf8');
+    assert.ok(out.startsWith('intro\n') && out.includes('\nmiddle\n') && out.endsWith('end\n'));
+    assert.match(out, /\| rtmp \| 10 \| 50 \| 90 \| 1 \| 100 \|/);
+    assert.match(out, /hls\.js: no samples \(x\)/);
+    assert.match(out, /<!-- results:flv-fanout -->\n_Not measured in this run\._\n<!-- \/results -->/);
+    assert.ok(!out.includes('stale'));
+    assert.match(out, /!\[Glass-to-glass latency per protocol\]\(charts\/latency\.svg\)/);
+    assert.deepEqual(readdirSync(join(root, 'charts')).sort(), ['latency.svg']);
+    // A result file of an unexpected shape is reported, not fatal.
+    assert.ok(lines.some((l) => /could not read .*hls-serve\.json/.test(l)));
+    assert.ok(lines.some((l) => /not measured in this run/.test(l)));
+    assert.equal(NOT_MEASURED, '_Not measured in this run._');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('markdownTable escapes pipes and right-aligns numeric columns', () => {
+  const t = markdownTable({ head: ['name', 'value'], rows: [['a|b', 1234.5], ['c', null]] });
+  assert.equal(t, '| name | value |\n|---|---:|\n| a\\|b | 1,235 |\n| c | – |');
+});
