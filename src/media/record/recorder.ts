@@ -38,6 +38,8 @@ export interface RecorderOptions {
   metrics: RecordMetrics;
   /** Called when a recording is ready (finalised); enqueues the rule jobs. */
   onReady?(rec: RecordingsTable): Promise<void>;
+  /** Called once a part has its first frame: its directory and that frame's hub dts (live captions attach here). */
+  onPartStarted?(channel: string, dir: string, startDts: number): void;
   /** Called before a recording's row and files are deleted by retention. */
   onDelete?(rec: RecordingsTable): Promise<void>;
   now?: () => number;
@@ -53,6 +55,7 @@ interface Part {
   opening: Promise<void>;
   /** Frames that arrived while the file was being opened; written first. */
   buffered: MediaFrame[];
+  announced?: boolean;
 }
 
 /** ChannelSession records one live session of one channel (one or more parts). */
@@ -105,6 +108,14 @@ class ChannelSession implements StreamSubscriber {
       return false;
     }
     p.writer!.onFrame(frame);
+    if (!p.announced && p.writer!.started) {
+      p.announced = true;
+      try {
+        this.r.opts.onPartStarted?.(this.channel, p.dir, p.writer!.originDts!);
+      } catch (err) {
+        this.r.logger.warn({ err, channel: this.channel }, 'part start hook failed');
+      }
+    }
     return true;
   }
 
@@ -197,8 +208,10 @@ export class Recorder {
   private started = false;
   /** Settles when the crash recovery of the last start is done. */
   recovered: Promise<void> = Promise.resolve();
+  readonly opts: RecorderOptions;
 
   constructor(private readonly o: RecorderOptions) {
+    this.opts = o;
     this.root = recordingsRootOf(o.config);
     this.logger = o.logger;
     this.config = o.config;

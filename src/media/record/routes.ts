@@ -4,7 +4,7 @@
  * and /live/{channel}/thumbnail.jpg.
  */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiContext } from '../../http/routes/context.js';
@@ -15,12 +15,14 @@ import { JOB_TYPES } from '../../platform/jobs/rules.js';
 import { JOB_STATES, type JobState } from '../../platform/jobs/schema.js';
 import type { LiveThumbnails } from '../thumbnail/live.js';
 import { deleteRecordingFiles } from './recorder.js';
-import { toVod, type RecordingStore } from './vods.js';
+import { toVod, vodFileUrl, type RecordingStore } from './vods.js';
 
 /** Content types of the files a VOD directory serves; anything else is not served. */
 const VOD_FILE_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.jpg': 'image/jpeg', '.vtt': 'text/vtt; charset=utf-8' };
 const VOD_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const VOD_FILE_MAX_AGE_SECONDS = 3600;
+/** Caption files in a recording folder: captions-{language}.vtt. */
+const CAPTION_FILE = /^captions-([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\.vtt$/;
 
 const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const paging = { limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } as const;
@@ -104,7 +106,14 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     const row = await store.get((req.params as { id: string }).id);
     if (!row) throw notFound('no such VOD');
     const jobs = await queue.list({ recordingId: row.id, limit: 50 });
-    return { vod: toVod(row), jobs };
+    const vod = toVod(row);
+    // Live captions land in the folder at stream end (possibly after finalisation): list them from disk too.
+    const files = await readdir(join(d.recordingsRoot, row.dir)).catch(() => [] as string[]);
+    for (const f of files) {
+      const m = CAPTION_FILE.exec(f);
+      if (m && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language: m[1]!, file: f, url: vodFileUrl(row.id, f) });
+    }
+    return { vod, jobs };
   });
 
   app.delete('/api/v1/vods/:id', { schema: { params: idParam } }, async (req, reply) => {

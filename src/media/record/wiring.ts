@@ -16,6 +16,7 @@ import { Recorder, recordingsRootOf } from './recorder.js';
 import { thumbnailRoute, vodRoutes } from './routes.js';
 import { RecordingStore, type RecordingsTable } from './vods.js';
 import '../../platform/jobs/schema.js';
+import { captionsOf } from '../../captions/index.js';
 
 interface Shared {
   store: RecordingStore;
@@ -81,6 +82,8 @@ export function wireRecording(parts: ServerParts): void {
         hub, store: s.store, channels: parts.platform.channels, config, logger: logger.child({ part: 'recorder' }), nodeId: s.nodeId, metrics,
         onReady: async (rec) => { await enqueueRuleJobs(parts, rec); },
         onDelete: (rec) => s.queue.removeForRecording(rec.id),
+        // Live captions of the session are written into the recording's folder at stream end.
+        onPartStarted: (channel, dir, startMs) => captionsOf(parts)?.attachRecording(channel, { dir, startMs }),
       });
       await s.recorder.start();
       if (ffmpeg) {

@@ -123,6 +123,11 @@ export class RecordingWriter {
     return this.originMs !== undefined;
   }
 
+  /** originDts is the hub dts (32-bit ms) of the recording's first frame, once started. */
+  get originDts(): number | undefined {
+    return this.originRaw;
+  }
+
   /** elapsedAt is how far into this recording a frame falls, ms (0 before the start). */
   elapsedAt(frame: MediaFrame): number {
     if (this.originRaw === undefined) return 0;
