@@ -243,17 +243,22 @@ async function main(): Promise<void> {
   const bytesPerSecond = fileBytes / 60; // the source is 60 s long
   console.log(`source ${MEDIA_FILE}: ${Math.round((bytesPerSecond * 8) / 1000)} kbit/s; window ${WINDOW_S}s; viewers ${VIEWERS.join(',')}`);
   const rows: Row[] = [];
+  // A fresh server (and publisher) per step, so RSS per viewer is not skewed by earlier steps.
   for (const name of SERVERS) {
-    const srv = await startServer(name);
-    const pub = track(spawn('ffmpeg', ['-v', 'error', '-re', '-stream_loop', '-1', '-i', MEDIA_FILE, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${srv.rtmpPort}/live/${STREAM}`], { stdio: 'ignore' }));
-    try {
-      await sleep(4000);
-      const idleRss = rssKiB(srv.pid);
-      console.log(`${name}: idle RSS ${Math.round(idleRss / 1024)} MiB, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-      for (const protocol of PROTOCOLS) for (const n of VIEWERS) rows.push(await measure(srv, protocol, n, bytesPerSecond, idleRss));
-    } finally {
-      await stopProc(pub);
-      await stopProc(srv.proc);
+    for (const protocol of PROTOCOLS) {
+      for (const n of VIEWERS) {
+        const srv = await startServer(name);
+        const pub = track(spawn('ffmpeg', ['-v', 'error', '-re', '-stream_loop', '-1', '-i', MEDIA_FILE, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${srv.rtmpPort}/live/${STREAM}`], { stdio: 'ignore' }));
+        try {
+          await sleep(4000);
+          const idleRss = rssKiB(srv.pid);
+          console.log(`${name}/${protocol}/${n}: idle RSS ${Math.round(idleRss / 1024)} MiB, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
+          rows.push(await measure(srv, protocol, n, bytesPerSecond, idleRss));
+        } finally {
+          await stopProc(pub);
+          await stopProc(srv.proc);
+        }
+      }
     }
   }
   const result = {

@@ -118,7 +118,7 @@ async function onCommand(c: Record<string, unknown>): Promise<void> {
     const timeoutMs = Number(c.timeoutMs ?? 60_000);
     // ramp: at most MAX_PENDING viewers waiting for their first keyframe at a time, so a
     // listen backlog (511 by default) never overflows into SYN retransmits
-    const MAX_PENDING = 200;
+    const MAX_PENDING = 1000;
     const mine: V[] = [];
     for (let i = 0; i < n && Date.now() - start < timeoutMs; i++) {
       while (mine.filter((v) => !v.firstKeyMs && !v.closed).length >= MAX_PENDING && Date.now() - start < timeoutMs) {
