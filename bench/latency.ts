@@ -10,13 +10,12 @@
  *   ll-hls   an LL-HLS reader that follows blocking playlist reloads and fetches parts as
  *            soon as they are listed; latency = part arrival − stamp of its first frame
  *            (delivery latency: a player adds its PART-HOLD-BACK buffer on top)
- *   hls.js   hls.js (lowLatencyMode) in headless Chromium; at each presented frame
- *            (requestVideoFrameCallback) latency = now − stamp of that frame
+ *   hls.js   hls.js (lowLatencyMode) in headless Chromium, page and stream on one origin; at each
+ *            presented frame (requestVideoFrameCallback) latency = now − stamp of that frame
  * Capture and encode time are excluded (the stream is pre-encoded); timer resolution ~1 ms.
  *
- * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls[,hls.js]]
- * (hls.js is experimental: in this headless Chromium it loads parts but has not started
- * playback from this cross-origin page; the LL-HLS e2e test measures hls.js latency instead.)
+ * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js]
+ *        [--out bench/results/latency.json]      LATENCY_DEBUG=1 prints hls.js state and logs.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
