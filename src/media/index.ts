@@ -1,6 +1,12 @@
 /**
  * The media role: RTMP ingest and playback, the stream hub, HTTP-FLV / WebSocket-FLV,
  * relays and metrics, behind one MediaService with a symmetric start/stop.
+ *
+ * Publisher loss ends every viewer cleanly (HTTP-FLV: final empty chunk; WS-FLV: close 1000;
+ * RTMP: StreamEOF + NetStream.Play.UnpublishNotify) and the channel goes offline. Viewers are
+ * not carried across a republish: the new session's timestamps restart and its codec headers
+ * may differ, which FLV players do not survive mid-stream, so players reconnect instead.
+ * A key rotation does not end a live publish by itself: call hub.kick(channel) for that.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
