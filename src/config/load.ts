@@ -1,6 +1,6 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { ZodError } from 'zod';
+import { ZodDefault, ZodEffects, ZodError, ZodObject, ZodOptional, type ZodTypeAny } from 'zod';
 import { configSchema, type OnairConfig } from './schema.js';
 
 /** ConfigError names the offending key so an operator can fix it at once. */
@@ -30,8 +30,13 @@ function leafPaths(obj: unknown, prefix = ''): string[] {
   return out;
 }
 
-/** Keys that have no default still take env overrides. */
-const OPTIONAL_KEYS = ['publicHost', 'adminToken', 'database.url', 'redis.url', 'chat.tokenSecret', 'chat.apiKey', 'ffmpegPath', 'media.onPublishUrl', 'media.onUnpublishUrl'];
+/** schemaLeafPaths lists every dotted key the schema knows, optional ones included, for env mapping. */
+function schemaLeafPaths(schema: ZodTypeAny, prefix = ''): string[] {
+  let s = schema;
+  while (s instanceof ZodDefault || s instanceof ZodOptional || s instanceof ZodEffects) s = s instanceof ZodEffects ? s.innerType() : s._def.innerType;
+  if (!(s instanceof ZodObject) || prefix.endsWith('namespaces')) return prefix ? [prefix] : [];
+  return Object.entries(s.shape as Record<string, ZodTypeAny>).flatMap(([k, v]) => schemaLeafPaths(v, prefix ? `${prefix}.${k}` : k));
+}
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
@@ -81,7 +86,8 @@ export function loadConfig(opts: LoadOptions = {}): OnairConfig {
   }
   const defaults = configSchema.parse({});
   const merged: Record<string, unknown> = structuredClone(fileValues);
-  for (const path of [...leafPaths(defaults), ...OPTIONAL_KEYS]) {
+  for (const path of new Set([...leafPaths(defaults), ...schemaLeafPaths(configSchema)])) {
+    if (path.endsWith('namespaces')) continue;
     const name = envNameFor(path);
     const raw = env[name];
     if (raw === undefined) continue;
