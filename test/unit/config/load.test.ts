@@ -50,3 +50,10 @@ test('invalid values name the key', () => {
   writeFileSync(file, 'http: [1, 2\n');
   assert.throws(() => loadConfig({ file, env: {} }), ConfigError);
 });
+
+test('keys without a default still take their ONAIR_* variable', () => {
+  const c = loadConfig({ env: { ONAIR_JOBS_NODE_ID: 'node-7', ONAIR_MEDIA_ON_PUBLISH_URL: 'http://127.0.0.1:9/hook', ONAIR_DATABASE_URL: 'postgres://u:p@h/db' } });
+  assert.equal(c.jobs.nodeId, 'node-7');
+  assert.equal(c.media.onPublishUrl, 'http://127.0.0.1:9/hook');
+  assert.equal(databaseUrl(c), 'postgres://u:p@h/db');
+});
