@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
+import { join } from 'node:path';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, SCREENSHOT_DIR, screenshots, waitFor } from './helpers/web.js';
 
 const CHANNEL = 'cafe';
 const XSS = 'Hi <img src=x onerror="window.__xss=1"> <script>window.__xss=2</script> & 안녕';
@@ -167,7 +168,7 @@ test('a super chat sent from the dialog shows in the ticker and on the overlay a
   assert.equal(await overlay.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no script ran');
   assert.equal(await ownerPage.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
   await overlay.setViewportSize({ width: 1280, height: 720 });
-  await overlay.screenshot({ path: 'test-artifacts/screenshots/overlay-alert-desktop.png', omitBackground: true });
+  await overlay.screenshot({ path: join(SCREENSHOT_DIR, 'overlay-alert-desktop.png'), omitBackground: true });
   await screenshots(ownerPage, 'watch-superchat');
 
   await dialog.getByRole('button', { name: '닫기' }).last().click();

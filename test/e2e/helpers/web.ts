@@ -42,6 +42,11 @@ export function ensureWebBuilt(): string {
   const dir = join(BUILD_CACHE, h.digest('hex').slice(0, 16));
   if (existsSync(join(dir, 'index.html'))) return dir;
   mkdirSync(BUILD_CACHE, { recursive: true });
+  // Builds of older sources (and crashed attempts) are dropped after a day.
+  for (const name of readdirSync(BUILD_CACHE)) {
+    const p = join(BUILD_CACHE, name);
+    if (Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
+  }
   const tmp = mkdtempSync(join(BUILD_CACHE, 'tmp-'));
   // `npm test` has just run `npm run build`: reuse dist/web when it is newer than every source.
   const dist = join(ROOT, 'dist', 'web');
