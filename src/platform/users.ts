@@ -75,6 +75,17 @@ export class UserService {
     return ok && u ? u : undefined;
   }
 
+  /** list pages through accounts by name, optionally filtered by a name fragment. */
+  async list(opts: { q?: string; limit?: number; offset?: number } = {}): Promise<{ users: PublicUser[]; total: number }> {
+    let q = this.db.kysely.selectFrom('users');
+    if (opts.q) q = q.where((eb) => eb.or([eb('username', 'like', `%${opts.q}%`), eb('display_name', 'like', `%${opts.q}%`)]));
+    const [rows, count] = await Promise.all([
+      q.selectAll().orderBy('username').limit(opts.limit ?? 50).offset(opts.offset ?? 0).execute(),
+      q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+    ]);
+    return { users: rows.map(toPublicUser), total: Number(count.n) };
+  }
+
   async setAdmin(username: string, admin: boolean): Promise<void> {
     await this.db.kysely.updateTable('users').set({ is_admin: admin ? 1 : 0, updated_at: Date.now() }).where('username', '=', username).execute();
   }

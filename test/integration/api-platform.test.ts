@@ -149,6 +149,12 @@ describe('platform REST API', () => {
     assert.equal(u.body.user.admin, true);
     assert.equal((await s.api('POST', '/api/v1/users', { username: 'staff2', password: 'hunter2hunter2' }, ownerToken)).status, 403);
     assert.equal((await s.api('POST', '/api/v1/channels/minji/follow', undefined, s.secrets.adminToken)).status, 403);
+    const list = await s.api('GET', '/api/v1/users?q=staff', undefined, s.secrets.adminToken);
+    assert.deepEqual(list.body.users.map((u: any) => u.username), ['staff']);
+    assert.equal(list.body.total, 1);
+    assert.equal(list.body.users[0].passwordHash, undefined);
+    assert.ok((await s.api('GET', '/api/v1/users?limit=2', undefined, s.secrets.adminToken)).body.users.length <= 2);
+    assert.equal((await s.api('GET', '/api/v1/users', undefined, ownerToken)).status, 403);
   });
 
   test('the owner deletes the channel', async () => {

@@ -137,6 +137,14 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.status(201).send({ user: await platform.users.create(req.body as never) });
   });
 
+  app.get('/api/v1/users', {
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 64 }, limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } } },
+  }, async (req) => {
+    await auth.admin(req);
+    const q = req.query as { q?: string; limit?: string; offset?: string };
+    return platform.users.list({ q: q.q, limit: q.limit ? Math.min(Number(q.limit), 200) : 50, offset: q.offset ? Number(q.offset) : 0 });
+  });
+
   app.get('/api/v1/users/:username', { schema: { params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } } } } }, async (req) => {
     const u = await platform.users.findByName((req.params as { username: string }).username);
     if (!u) throw new AppError('not_found', 'no such user');
