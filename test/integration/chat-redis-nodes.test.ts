@@ -78,6 +78,8 @@ test('publications, presence, history and join/leave cross nodes', async () => {
   const info = await api(a, 'info', {});
   await waitFor(async () => (await api(a, 'info', {})).body.result.nodes.length === 2, 3000, 'two nodes in info');
   assert.ok(info.body.result.nodes.length >= 1);
+  // Channel counts from other nodes arrive with their periodic node info: wait for it.
+  await waitFor(async () => (await api(b, 'channels', {})).body.result.channels['chat:x']?.num_clients === 2, 5000, 'channel counts from both nodes');
   const chans = await api(b, 'channels', {});
   assert.equal(chans.body.result.channels['chat:x'].num_clients, 2);
   ca.removeSubscription(sa);
