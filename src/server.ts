@@ -23,7 +23,7 @@ import { wireChat } from './roles/chat.js';
 import { wireSupporters } from './chat/supporters/index.js';
 import { wireModeration } from './chat/moderation/index.js';
 import type { ModerationEngine } from './chat/moderation/engine.js';
-import { wireHls, wireMedia } from './roles/media.js';
+import { wireHls, wireHlsSubtitles, wireMedia } from './roles/media.js';
 import { wireCaptions } from './captions/index.js';
 import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
@@ -84,6 +84,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireHls },
   // captions: audio tap + recogniser on live streams, browser caption cues, WebVTT (needs the hub; publishes via chat).
   { role: 'media', wire: (p) => { wireCaptions(p); } },
+  // live caption tracks become WebVTT subtitle renditions of the LL-HLS output.
+  { role: 'media', wire: wireHlsSubtitles },
   // recording: DVR to MP4, live thumbnails, VOD + jobs routes (attaches to the hub when services start).
   { role: 'media', wire: wireRecording },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).

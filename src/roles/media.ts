@@ -1,5 +1,7 @@
 import { createMediaService } from '../media/index.js';
 import { createHlsService } from '../media/hls/index.js';
+import { captionsOf } from '../captions/index.js';
+import type { CaptionTrack } from '../captions/track.js';
 import type { ServerParts } from '../server.js';
 
 /** wireMedia starts RTMP ingest, the stream hub and HTTP-FLV/WS-FLV playback. */
@@ -42,4 +44,18 @@ export function wireHls(parts: ServerParts): void {
   const removeCounter = parts.media.hub.addViewerCounter('hls', (channel) => hls.stats(channel)?.viewers ?? 0);
   parts.addService({ name: 'hls', start: () => hls.start(), stop: async () => { removeCounter(); await hls.stop(); } });
   parts.hls = hls;
+}
+
+const LANGUAGE_NAMES: Record<string, string> = { ko: '한국어', en: 'English', ja: '日本語', zh: '中文' };
+
+/** wireHlsSubtitles serves each live caption track as a WebVTT rendition of the channel's LL-HLS. */
+export function wireHlsSubtitles(parts: ServerParts): void {
+  const hls = parts.hls;
+  const captions = captionsOf(parts);
+  if (!hls || !captions) return;
+  const onTrack = (channel: string, track: CaptionTrack) => {
+    hls.attachSubtitles(channel, track.lang, LANGUAGE_NAMES[track.lang.split('-')[0]!] ?? track.lang, track);
+  };
+  captions.on('track', onTrack);
+  parts.addService({ name: 'hls-subtitles', start: async () => {}, stop: async () => { captions.off('track', onTrack); } });
 }

@@ -65,6 +65,8 @@ export interface HlsSegment {
   durationMs: number;
   /** Wall-clock time of the first sample, epoch ms. */
   wallclock: number;
+  /** Packager timeline minus publisher (dts) time in this segment's session: maps stream times (captions) onto it. */
+  streamOffsetMs: number;
   discontinuity: boolean;
   init: HlsInit;
   parts: HlsPart[];
@@ -334,6 +336,7 @@ export class HlsPackager implements StreamSubscriber {
       startMs: ms,
       durationMs: 0,
       wallclock: (s.wallAtBase ?? this.now()) + (ms - s.baseMs),
+      streamOffsetMs: s.baseMs - (s.firstDts ?? 0),
       discontinuity: this.pendingDiscontinuity,
       init: s.init,
       parts: [],

@@ -11,6 +11,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { StreamHubApi, StreamSubscriber } from '../hub/types.js';
 import { checkRange, parsePlaylistQuery, type PlaylistRequest } from './blocking.js';
 import { HlsPackager } from './packager.js';
+import { parseSubtitlePath, renderSubtitlePlaylist, renderSubtitleSegment, subtitlePlaylistUri, SUBTITLES_DIR, SUBTITLES_GROUP, type SubtitleSource } from './subtitles.js';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport, type SubtitlesRendition, type VariantStream } from './playlist.js';
 
 /** SOURCE_RENDITION is the rendition that carries the publisher's own encoding. */
@@ -83,6 +84,8 @@ export interface HlsService {
   stop(): Promise<void>;
   registerHttp(app: FastifyInstance): void;
   stats(channel: string): HlsStats | undefined;
+  /** attachSubtitles serves a caption track as the channel's WebVTT rendition for `lang` and lists it. */
+  attachSubtitles(channel: string, lang: string, name: string, source: SubtitleSource): boolean;
   /** setSubtitles lists WebVTT subtitle renditions in a channel's multivariant playlist (captions). */
   setSubtitles(channel: string, subtitles: SubtitlesRendition[]): void;
   /** packager returns a channel's rendition packager (tests, other outputs). */
@@ -121,6 +124,8 @@ interface Channel {
   viewers: Map<string, number>;
   viewersSweptAt: number;
   subtitles: SubtitlesRendition[];
+  /** Caption tracks by language, served as WebVTT renditions. */
+  subtitleSources: Map<string, SubtitleSource>;
   cache: Map<string, CachedText>;
   unlisten: (() => void)[];
 }
@@ -157,7 +162,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   function getChannel(name: string): Channel {
     let ch = channels.get(name);
     if (!ch) {
-      ch = { name, renditions: new Map(), live: false, waiters: new Set(), viewers: new Map(), viewersSweptAt: 0, subtitles: [], cache: new Map(), unlisten: [] };
+      ch = { name, renditions: new Map(), live: false, waiters: new Set(), viewers: new Map(), viewersSweptAt: 0, subtitles: [], subtitleSources: new Map(), cache: new Map(), unlisten: [] };
       channels.set(name, ch);
     }
     return ch;
@@ -385,6 +390,25 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       .send(res.bytes);
   }
 
+  /** serveSubtitles answers a language's WebVTT playlist or one WebVTT segment. */
+  function serveSubtitles(ch: Channel, path: string, reply: FastifyReply) {
+    const req = parseSubtitlePath(path);
+    const source = req && ch.subtitleSources.get(req.lang);
+    const src = ch.renditions.get(SOURCE_RENDITION);
+    if (!req || !source || !src) return sendError(reply, 404, 'not_found', `no such resource: ${path}`);
+    const segments = src.windowed();
+    if (req.msn === undefined) {
+      requests.inc({ kind: 'subtitles_playlist' });
+      const body = renderSubtitlePlaylist(segments, { lang: req.lang, targetDurationSeconds: src.targetDurationSeconds(), ended: !ch.live });
+      return cors(reply).header('content-type', PLAYLIST_CONTENT_TYPE).header('cache-control', 'no-cache').send(body);
+    }
+    const seg = segments.find((x) => x.msn === req.msn);
+    if (!seg) return sendError(reply, 404, 'not_found', `no such resource: ${path}`);
+    requests.inc({ kind: 'subtitles_segment' });
+    // Cues can still arrive for a finished segment (recognition lags the audio): cache briefly only.
+    return cors(reply).header('content-type', 'text/vtt; charset=utf-8').header('cache-control', 'public, max-age=2').send(renderSubtitleSegment(seg, source));
+  }
+
   async function handle(req: FastifyRequest<{ Params: { channel: string; '*': string } }>, reply: FastifyReply) {
     const { channel } = req.params;
     const path = req.params['*'];
@@ -392,6 +416,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     if (!ch || ch.renditions.size === 0) return sendError(reply, 404, 'not_found', `channel ${channel} is not live`);
     recordViewer(ch, req);
     if (path === MULTIVARIANT_NAME) return serveMultivariant(ch, req, reply);
+    if (path.startsWith(SUBTITLES_DIR + '/')) return serveSubtitles(ch, path, reply);
     const slash = path.indexOf('/');
     const p = slash > 0 ? ch.renditions.get(path.slice(0, slash)) : undefined;
     if (!p) return sendError(reply, 404, 'not_found', `no such resource: ${path}`);
@@ -437,6 +462,14 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
         renditions: [...ch.renditions.keys()],
         memoryBytes,
       };
+    },
+    attachSubtitles(channel: string, lang: string, name: string, source: SubtitleSource) {
+      const ch = channels.get(channel);
+      if (!ch || !parseSubtitlePath(subtitlePlaylistUri(lang))) return false;
+      ch.subtitleSources.set(lang, source);
+      ch.subtitles = [...ch.subtitles.filter((x) => x.language !== lang), { groupId: SUBTITLES_GROUP, name, language: lang, uri: subtitlePlaylistUri(lang), autoselect: true }];
+      ch.cache.delete(MULTIVARIANT_NAME);
+      return true;
     },
     setSubtitles(channel: string, subtitles: SubtitlesRendition[]) {
       const ch = channels.get(channel);
