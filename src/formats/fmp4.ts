@@ -3,6 +3,7 @@
  * media fragments for LL-HLS. Pure: buffers in, buffers out. Field names follow 14496-12
  * (and 14496-15 for avcC/hvcC, 14496-1/-3 for esds).
  */
+import { u8, u16, u32, u64, u32s } from './bytes.js';
 
 /** Box types used below, as four-character codes. */
 export const BoxType = {
@@ -84,30 +85,6 @@ export function fullBox(type: string, version: number, flags: number, ...payload
   return box(type, vf, ...payload);
 }
 
-/** Small field writers for building payloads. */
-function u8(v: number): Buffer {
-  return Buffer.from([v & 0xff]);
-}
-function u16(v: number): Buffer {
-  const b = Buffer.allocUnsafe(2);
-  b.writeUInt16BE(v & 0xffff, 0);
-  return b;
-}
-function u32(v: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(v >>> 0, 0);
-  return b;
-}
-function u64(v: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(Math.trunc(v)), 0);
-  return b;
-}
-function u32s(values: number[]): Buffer {
-  const b = Buffer.allocUnsafe(values.length * 4);
-  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
-  return b;
-}
 function zeros(n: number): Buffer {
   return Buffer.alloc(n);
 }

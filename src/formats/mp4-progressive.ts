@@ -5,6 +5,7 @@
  * Pure: buffers in, a plan out; the caller copies the sample bytes (they may be gigabytes).
  * Field names follow ISO/IEC 14496-12.
  */
+import { u16, u32, i32, u64 as u64Strict, i64, u32s } from './bytes.js';
 import { box, fullBox, hdlr, MOVIE_TIMESCALE, TFHD_DEFAULT_BASE_IS_MOOF, TrunFlags } from './fmp4.js';
 
 export class Mp4Error extends Error {
@@ -322,36 +323,8 @@ export function planProgressiveMp4(tracks: InitTrack[], runs: FragmentRun[]): Pr
 
 // ---- box writers ----
 
-function u16(v: number): Buffer {
-  const b = Buffer.allocUnsafe(2);
-  b.writeUInt16BE(v & 0xffff, 0);
-  return b;
-}
-function u32(v: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(v >>> 0, 0);
-  return b;
-}
-function i32(v: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeInt32BE(v | 0, 0);
-  return b;
-}
-function u64(v: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(Math.max(0, Math.trunc(v))), 0);
-  return b;
-}
-function i64(v: number): Buffer {
-  const b = Buffer.allocUnsafe(8);
-  b.writeBigInt64BE(BigInt(Math.trunc(v)), 0);
-  return b;
-}
-function u32s(values: number[]): Buffer {
-  const b = Buffer.allocUnsafe(values.length * 4);
-  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
-  return b;
-}
+/** u64 for durations and offsets that may come out negative from a torn fragment: clamp to 0. */
+const u64 = (v: number): Buffer => u64Strict(Math.max(0, v));
 
 /** ftyp for a progressive file: major 'isom', compatible isom/iso2/avc1/mp41. */
 function ftypProgressive(): Buffer {
