@@ -140,6 +140,7 @@ function flvFanout(r: Loaded): Omit<Section, 'scenario'> {
   const under = rows.filter((x) => Number.isFinite(x.served) && x.served < x.viewers);
   if (under.length) notes.push(`Not every viewer was served (got ≥ 80 % of the stream's bytes) in: ${under.map((x) => `${key(x)} ${x.viewers} (${x.served} served)`).join('; ')}.`);
   if (d.note) notes.push(String(d.note));
+  if (Array.isArray(d.invocations)) for (const i of d.invocations) notes.push(`Rows from \`${i.command}\` (${date(i.started)}): ${i.note}.`);
   return {
     conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, loads.length > 0 && `load average (1 min) during the steps ${loads.map((l: string) => String(l).split(' ')[0]).join(', ')}`]),
     tables: [{ table }],
@@ -245,6 +246,8 @@ function chatFanout(r: Loaded): Omit<Section, 'scenario'> {
   const loads = runs.flatMap((x) => x.steps.map((s) => s.loadavg)).filter((x) => typeof x === 'number');
   const notes: string[] = [];
   if (r.partial) notes.push('This is an interim file of a run that did not finish; only the steps it completed are shown.');
+  const limit = d.p99LimitMs ?? 200;
+  if (runs.some((x) => x.steps.slice(0, -1).some((s) => s.p99 > limit))) notes.push(`Steps continue past the first one over the p99 limit (a \`KEEP_GOING=1\` run), to show throughput and server CPU per delivery at every rate.`);
   for (const x of runs) {
     if (x.best) notes.push(`${name(x.mode)}: highest rate with p99 ≤ ${d.p99LimitMs ?? 200} ms: ${num(x.best.deliveriesPerSec)} deliveries/s at ${x.best.rate} pub/s (p99 ${num(x.best.p99)} ms).`);
     else if (x.best === null) notes.push(`${name(x.mode)}: no step stayed under the p99 limit of ${d.p99LimitMs ?? 200} ms in this run.`);
