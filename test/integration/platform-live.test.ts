@@ -70,6 +70,8 @@ describe('live platform end to end', () => {
     const flvStreams = JSON.parse(flv.stdout).streams;
     assert.deepEqual(flvStreams.map((x: any) => x.codec_name).sort(), ['aac', 'h264']);
     assert.equal(flvStreams.find((x: any) => x.codec_name === 'h264').width, 640);
+    // LL-HLS lists the channel at once, but ffprobe wants a first complete segment to read.
+    await until(async () => /#EXTINF/.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/live/live1/source/playlist.m3u8`)).text()), 15_000, 'first LL-HLS segment');
     const hls = await execFileP('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,height', '-of', 'json', `http://127.0.0.1:${s.httpPort}/live/live1/index.m3u8`], { timeout: 30_000 });
     const hlsStreams = JSON.parse(hls.stdout).streams;
     assert.ok(hlsStreams.some((x: any) => x.codec_name === 'h264' && x.height === 360), hls.stdout);
