@@ -58,13 +58,22 @@ interface Loaded {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
+/** coverage: how many servers a run compares (onair vs socket.io = 2); runs that compare more win. */
+const coverage = (data: any) => (Array.isArray(data?.results) ? data.results.length : 1);
+
 /**
  * pickResult chooses the result file of a scenario: `<scenario>.json` or `<scenario>-<ms>.json`
- * (timestamped runs). The newest complete run wins; a partial run (a killed run's interim file,
- * `"partial": true`) is used only when no complete run exists.
+ * (timestamped runs). Complete runs beat partial ones (a killed run's interim file,
+ * `"partial": true`); among complete runs, one comparing more servers beats one comparing fewer
+ * (the comparison must come from one run); then the newest wins.
  */
 export function pickResult(dir: string, scenario: string): Loaded | null {
-  if (!existsSync(dir)) return null;
+  return listResults(dir, scenario)[0] ?? null;
+}
+
+/** listResults: every readable result file of a scenario, best first (see pickResult). */
+export function listResults(dir: string, scenario: string): Loaded[] {
+  if (!existsSync(dir)) return [];
   const re = new RegExp(`^${scenario.replace(/[-]/g, '\\-')}(?:-(\\d{10,}))?\\.json$`);
   const found: Loaded[] = [];
   for (const name of readdirSync(dir)) {
@@ -81,9 +90,8 @@ export function pickResult(dir: string, scenario: string): Loaded | null {
     const at = Number.isFinite(stamped) ? stamped : m[1] ? Number(m[1]) : statSync(file).mtimeMs;
     found.push({ file, data, partial: data?.partial === true, at });
   }
-  if (found.length === 0) return null;
-  found.sort((a, b) => Number(a.partial) - Number(b.partial) || b.at - a.at);
-  return found[0]!;
+  found.sort((a, b) => Number(a.partial) - Number(b.partial) || coverage(b.data) - coverage(a.data) || b.at - a.at);
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +311,7 @@ function captions(r: Loaded): Omit<Section, 'scenario'> {
   return {
     conditions: conditions([`run ${date(d.date)}`, d.machine?.loadavg1 !== undefined && `load average (1 min) ${d.machine.loadavg1}`, d.windowMs && `${d.windowMs / 1000} s windows every ${d.stepMs / 1000} s`]),
     tables: [
-      { caption: 'whisper.cpp per window', table: { head: ['model', 'load ms', 'median inference ms per window', 'real-time factor', 'RSS MB (max)'], rows: [[w.model, w.loadMs, w.medianInferMs, w.realtimeFactor, Array.isArray(w.rssMb) ? Math.max(...w.rssMb) : w.rssMb]] } },
+      { caption: 'whisper.cpp per window', table: { head: ['model', 'load ms', 'median inference ms per window', 'real-time factor', 'RSS MB (max)'], rows: [[w.model, w.loadMs, w.medianInferMs, num(w.realtimeFactor, 2), Array.isArray(w.rssMb) ? Math.max(...w.rssMb) : w.rssMb]] } },
       { caption: 'Caption delay (end of speech → caption), sliding-window loop in real time', table: { head: ['recogniser', 'ms per window', 'finals', 'phrases', 'dropped audio ms', 'p50 ms', 'p90 ms', 'max ms'], rows } },
     ],
     charts: [],
@@ -341,11 +349,21 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
 
 /** buildSection turns one scenario's newest result into tables, charts and notes. */
 export function buildSection(scenario: string, resultsDir: string, root = process.cwd()): Section {
-  const r = pickResult(resultsDir, scenario);
+  const all = listResults(resultsDir, scenario);
+  const r = all[0];
   if (!r) return { scenario, tables: [], charts: [], notes: [] };
   const source = relative(root, r.file);
   try {
-    const s = (BUILDERS[scenario] ?? generic)(r);
+    const build = BUILDERS[scenario] ?? generic;
+    const s = build(r);
+    // A newer complete run that compares fewer servers is shown too (tables only), never merged.
+    const newer = all.find((x) => !x.partial && x.at > r.at);
+    if (newer) {
+      const n = build(newer);
+      for (const t of n.tables) {
+        s.tables.push({ caption: `Newer run with fewer servers: \`${relative(root, newer.file)}\`${n.conditions ? ` (${n.conditions})` : ''}${t.caption ? ` — ${t.caption}` : ''}`, table: t.table });
+      }
+    }
     return { scenario, source, ...s };
   } catch (err) {
     return { scenario, source, tables: [], charts: [], notes: [`The report could not read ${source}: ${(err as Error).message}`] };

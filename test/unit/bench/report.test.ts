@@ -65,3 +65,25 @@ test('markdownTable escapes pipes and right-aligns numeric columns', () => {
   const t = markdownTable({ head: ['name', 'value'], rows: [['a|b', 1234.5], ['c', null]] });
   assert.equal(t, '| name | value |\n|---|---:|\n| a\\|b | 1,235 |\n| c | – |');
 });
+
+test('pickResult prefers a run comparing more servers; the newer single-server run is shown as an extra table', () => {
+  const root = mkdtempSync(join(tmpdir(), 'onair-report-'));
+  try {
+    const results = join(root, 'results');
+    mkdirSync(results);
+    const step = (rate: number, p99: number) => ({ rate, sent: 1, dropped: 0, expected: 10, delivered: 10, deliveriesPerSec: 100, p50: 1, p99, max: p99, samples: 1, serverCpuSeconds: 1, deliveriesPerServerCpuSecond: 10, loadavg: 1 });
+    writeFileSync(join(results, 'chat-fanout-1000000000000.json'), JSON.stringify({ date: '2026-01-01T00:00:00Z', subscribers: 10, results: [{ mode: 'onair', steps: [step(10, 111)] }, { mode: 'sio', steps: [step(10, 222)] }] }));
+    writeFileSync(join(results, 'chat-fanout-1000000000001.json'), JSON.stringify({ date: '2026-01-02T00:00:00Z', subscribers: 10, results: [{ mode: 'onair', steps: [step(10, 333)] }] }));
+    assert.match(pickResult(results, 'chat-fanout')!.file, /1000000000000\.json$/);
+    const doc = join(root, 'b.md');
+    writeFileSync(doc, '<!-- results:chat-fanout -->\n<!-- /results -->\n');
+    runReport({ resultsDir: results, docPath: doc, chartsDir: join(root, 'charts'), log: () => {} });
+    const out = readFileSync(doc, 'utf8');
+    assert.match(out, /\| onair \| 10 \|[^\n]*\| 111 \|/);
+    assert.match(out, /\| socket\.io \| 10 \|[^\n]*\| 222 \|/);
+    assert.match(out, /Newer run with fewer servers: `[^`]*chat-fanout-1000000000001\.json`/);
+    assert.match(out, /\| onair \| 10 \|[^\n]*\| 333 \|/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
