@@ -5,21 +5,12 @@ import { connect, type Socket } from 'node:net';
 import { get } from 'node:http';
 import { startMedia, publishLoop, waitFor, killAll } from './media-harness.js';
 import { clientHello } from '../../src/media/rtmp/handshake.js';
+import { seededRandom as prng } from '../helpers/prng.js';
 
 after(killAll);
 
 const CAPTURE = readFileSync(new URL('../fixtures/media/ffmpeg-publish.rtmp', import.meta.url));
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(rnd: () => number, n: number): Buffer {
   return Buffer.from(Array.from({ length: n }, () => (rnd() * 256) | 0));

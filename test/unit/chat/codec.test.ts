@@ -18,6 +18,7 @@ import {
 import { ChatError } from '../../../src/chat/protocol/codes.js';
 import { SharedBatch } from '../../../src/chat/transport/types.js';
 import { isRecovered } from '../../../src/chat/client.js';
+import { seededRandom as rng } from '../../helpers/prng.js';
 
 /** Frames as the centrifuge SDK sends them, and what they decode to. */
 const DECODE_CASES: { name: string; frame: string; want: Command[] }[] = [
@@ -105,17 +106,6 @@ test('recovery rule matches Centrifugo', () => {
   assert.equal(isRecovered([], { offset: 4, epoch: 'e' }, 3, 'e'), false, 'history gone');
 });
 
-/** mulberry32 is a small seeded PRNG so fuzz failures are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ALPHABET = '{}[]":,\n 0123456789-.eE+truefalsnl\\uidconectsubrpchanl\u00e9\ud83d\ude00';
 

@@ -11,22 +11,12 @@ import { FlvParser, FlvError, parseVideoTagHeader, parseAudioTagHeader } from '.
 import { parseSps, parseAvcDecoderConfig, AvcError } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, AacError } from '../../../src/formats/aac.js';
 import { parseHevcDecoderConfig, parseHevcSpsSize, HevcError } from '../../../src/formats/hevc.js';
+import { seededRandom as prng } from '../../helpers/prng.js';
 
 const fixture = (n: string) => readFileSync(new URL(`../../fixtures/media/${n}`, import.meta.url));
 const RTMP_CAPTURE = fixture('ffmpeg-publish.rtmp');
 const FLV_CAPTURE = fixture('h264-aac-640x360.flv');
 
-/** mulberry32: a tiny seeded PRNG so every run fuzzes the same inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(rnd: () => number, n: number): Buffer {
   const b = Buffer.allocUnsafe(n);
