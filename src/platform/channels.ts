@@ -35,8 +35,33 @@ export const toPublicChannel = (c: ChannelsTable): PublicChannel => ({
 });
 
 /** ChannelService owns channels, their stream keys and per-channel roles. */
+/** RolesChange says whose roles in which channel changed (owner/manager appointments). */
+export interface RolesChange {
+  channelId: string;
+  channelName: string;
+  userId: string;
+}
+
 export class ChannelService {
+  private readonly roleListeners = new Set<(change: RolesChange) => void>();
+
   constructor(private readonly db: Db) {}
+
+  /**
+   * onRolesChanged registers a listener for manager/owner changes, so caches of roles
+   * (chat moderation) drop the user's entry at once instead of after their TTL.
+   */
+  onRolesChanged(listener: (change: RolesChange) => void): () => void {
+    this.roleListeners.add(listener);
+    return () => this.roleListeners.delete(listener);
+  }
+
+  private async rolesChanged(channelId: string, userId: string): Promise<void> {
+    if (this.roleListeners.size === 0) return;
+    const row = await this.db.kysely.selectFrom('channels').select('name').where('id', '=', channelId).executeTakeFirst();
+    if (!row) return;
+    for (const l of this.roleListeners) l({ channelId, channelName: row.name, userId });
+  }
 
   async create(input: { name: string; title?: string; ownerId?: string | null }): Promise<{ channel: PublicChannel; streamKey: string }> {
     const name = input.name;
@@ -147,20 +172,25 @@ export class ChannelService {
     if (roles.includes('owner')) throw conflict('the owner already has every right');
     if (roles.includes('manager')) return;
     await this.db.kysely.insertInto('channel_roles').values({ channel_id: channelId, user_id: userId, role: 'manager', granted_by: grantedBy, created_at: Date.now() }).execute();
+    await this.rolesChanged(channelId, userId);
   }
 
   async revokeManager(channelId: string, userId: string): Promise<boolean> {
     const r = await this.db.kysely.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('user_id', '=', userId).where('role', '=', 'manager').executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    const removed = Number(r.numDeletedRows) > 0;
+    if (removed) await this.rolesChanged(channelId, userId);
+    return removed;
   }
 
   async setOwner(channelId: string, userId: string): Promise<void> {
+    const previous = await this.db.kysely.selectFrom('channel_roles').select('user_id').where('channel_id', '=', channelId).where('role', '=', 'owner').execute();
     await this.db.kysely.transaction().execute(async (trx) => {
       await trx.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('role', '=', 'owner').execute();
       await trx.deleteFrom('channel_roles').where('channel_id', '=', channelId).where('user_id', '=', userId).execute();
       await trx.insertInto('channel_roles').values({ channel_id: channelId, user_id: userId, role: 'owner', granted_by: null, created_at: Date.now() }).execute();
       await trx.updateTable('channels').set({ owner_id: userId, updated_at: Date.now() }).where('id', '=', channelId).execute();
     });
+    for (const id of new Set([userId, ...previous.map((r) => r.user_id)])) await this.rolesChanged(channelId, id);
   }
 
   /** assertCanManage throws unless the user owns or manages the channel (or is a global admin). */

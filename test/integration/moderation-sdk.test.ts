@@ -177,6 +177,18 @@ test('/clear, /delete and manager appointment through chat', async () => {
   await rejectsWith(u.viewer!.say('/slow 2'), C.notAllowed);
 });
 
+test('a manager appointed or removed over REST gets or loses rights in chat at once', async () => {
+  // Warm the role cache with "viewer2 is not a manager", then change it through the REST API.
+  await rejectsWith(u.viewer2!.say('/slow 3'), C.notAllowed);
+  const put = await s.api('PUT', '/api/v1/channels/room/managers/viewer2', undefined, sessions.owner);
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  await u.viewer2!.say('/slow 3'); // well inside roleCacheSeconds: the cache was invalidated
+  await u.viewer2!.say('/slow off');
+  const del = await s.api('DELETE', '/api/v1/channels/room/managers/viewer2', undefined, sessions.owner);
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  await rejectsWith(u.viewer2!.say('/slow 3'), C.notAllowed);
+});
+
 test('RPC for the studio: mod.* methods with the same checks', async () => {
   const r = await u.mgr!.rpc('mod.slow', { channel: 'room', seconds: 4 });
   assert.equal(r.ok, true);

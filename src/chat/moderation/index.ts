@@ -45,6 +45,10 @@ export function wireModeration(parts: ServerParts): ModerationEngine | undefined
   // Deleted and cleared messages disappear from history and recovery too, not only from view.
   chat.addHistoryFilter?.(hideRemovedMessages);
   registerModerationRpcs(chat, engine);
+  // Appointing or removing a manager over the REST API applies to chat at once (on every node).
+  const offRoles = parts.platform.channels.onRolesChanged((c) => {
+    void engine.invalidate({ channel: c.channelName, user: c.userId }).catch(() => undefined);
+  });
   moderationRoutes(parts.app, { auth: parts.api.auth, engine });
   let timer: NodeJS.Timeout | undefined;
   parts.addService({
@@ -56,6 +60,7 @@ export function wireModeration(parts: ServerParts): ModerationEngine | undefined
     },
     async stop() {
       if (timer) clearInterval(timer);
+      offRoles();
       await engine.stop();
       await state.close();
     },
