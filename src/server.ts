@@ -27,6 +27,7 @@ import { wireHls, wireHlsSubtitles, wireMedia } from './roles/media.js';
 import { wireCaptions } from './captions/index.js';
 import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
+import { wireAbr } from './media/abr/wiring.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -88,6 +89,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireHlsSubtitles },
   // recording: DVR to MP4, live thumbnails, VOD + jobs routes (attaches to the hub when services start).
   { role: 'media', wire: wireRecording },
+  // live ABR: ffmpeg renditions {channel}_{rung} fed back into the hub and listed in the LL-HLS multivariant playlist.
+  { role: 'media', wire: wireAbr },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
   { role: 'worker', wire: wireJobWorker },
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).

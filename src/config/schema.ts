@@ -90,6 +90,37 @@ export const configSchema = z
         relays: z
           .array(z.object({ direction: z.enum(['pull', 'push']), channel: z.string().min(1), url: z.string().url() }).strict())
           .default([]),
+        /**
+         * Live ABR: one ffmpeg per live channel (fed from the hub over stdin) encodes lower
+         * renditions published back into the hub as `{channel}_{name}` and listed in the
+         * channel's LL-HLS multivariant playlist. Per channel: PUT /api/v1/channels/{name}/abr.
+         */
+        abr: z
+          .object({
+            /** Default for channels without their own setting. */
+            enabled: z.boolean().default(false),
+            /** Rungs, highest first; a rung at or above the source height is skipped. */
+            ladder: z
+              .array(
+                z.object({
+                  name: z.string().regex(/^[a-z0-9]{1,12}$/),
+                  height: z.number().int().min(64).max(4320),
+                  videoKbps: z.number().int().min(50).max(50_000),
+                }).strict(),
+              )
+              .max(6)
+              .default([
+                { name: '720p', height: 720, videoKbps: 2500 },
+                { name: '480p', height: 480, videoKbps: 1000 },
+              ])
+              .refine((l) => new Set(l.map((r) => r.name)).size === l.length, { message: 'rung names must be unique' }),
+            /** libx264 preset of the live renditions. */
+            preset: z.enum(['ultrafast', 'superfast', 'veryfast', 'faster', 'fast']).default('veryfast'),
+            /** First wait before restarting a crashed transcoder (doubles up to restartMaxMs). */
+            restartMinMs: z.number().int().min(50).default(1000),
+            restartMaxMs: z.number().int().min(100).default(30_000),
+          })
+          .default({}),
       })
       .default({}),
     hls: z
@@ -115,6 +146,12 @@ export const configSchema = z
         maxChannelsPerConnection: z.number().int().min(1).default(128),
         /** Bytes a connection may have queued before it is disconnected as slow. */
         writeQueueMaxBytes: z.number().int().min(16 * 1024).default(1024 * 1024),
+        /**
+         * Least time between two fan-out writes of channel publications (ms): under load each
+         * subscriber gets every publication of up to this window in one frame and one write;
+         * a quiet channel's publication still goes out at once. 0 = end of the event-loop turn.
+         */
+        writeBatchMs: z.number().int().min(0).max(1000).default(0),
         namespaces: z.record(namespaceSchema).default({
           chat: { presence: true, joinLeave: true, historySize: 100, historyTtlSeconds: 300, allowPublishForClient: true } as never,
           effects: { historySize: 0, allowPublishForClient: true } as never,
@@ -153,6 +190,15 @@ export const configSchema = z
         stepMs: z.number().int().min(500).default(3000),
         lengthMs: z.number().int().min(1000).default(10000),
         model: z.string().default('base'),
+        /** The pocketsphinx engine (English only): Debian's pocketsphinx + pocketsphinx-en-us. */
+        pocketsphinx: z
+          .object({
+            command: z.string().min(1).default('pocketsphinx_continuous'),
+            hmm: z.string().min(1).default('/usr/share/pocketsphinx/model/en-us/en-us'),
+            lm: z.string().min(1).default('/usr/share/pocketsphinx/model/en-us/en-us.lm.bin'),
+            dict: z.string().min(1).default('/usr/share/pocketsphinx/model/en-us/cmudict-en-us.dict'),
+          })
+          .default({}),
       })
       .default({}),
     supporters: z

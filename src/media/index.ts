@@ -61,7 +61,15 @@ export interface MediaService {
   startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
   listRelays(): RelayInfo[];
+  /**
+   * addPublishGuard adds a check run for every RTMP publish after the stream key resolved:
+   * a string refuses the publish with that reason (live ABR reserves rendition names).
+   */
+  addPublishGuard(guard: PublishGuard): () => void;
 }
+
+/** PublishGuard returns a refusal reason for a channel, or null to let the publish go on. */
+export type PublishGuard = (channel: string) => Promise<string | null>;
 
 async function postJson(url: string, body: unknown, timeoutMs: number): Promise<number> {
   const res = await fetch(url, {
@@ -91,12 +99,20 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
   });
   const flv = new FlvHttpOutput(hub, logger);
 
+  const guards = new Set<PublishGuard>();
   const authorizePublish = async (key: string, clientIp: string): Promise<PublishAuthResult> => {
     if (!key) return { ok: false, reason: 'missing stream key' };
     const found = await streamKeys.resolve(key);
     if (!found) return { ok: false, reason: 'invalid stream key' };
     const channel = found.channel;
     if (hub.isLive(channel)) return { ok: false, reason: `channel ${channel} is already publishing` };
+    for (const guard of guards) {
+      const refusal = await guard(channel).catch((err: Error) => `publish check failed: ${err.message}`);
+      if (refusal) {
+        logger.info({ channel, clientIp, reason: refusal }, 'publish refused');
+        return { ok: false, reason: refusal };
+      }
+    }
     if (m.onPublishUrl) {
       try {
         const status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol: 'rtmp' }, m.callbackTimeoutMs);
@@ -156,5 +172,9 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     startRelay: (spec) => relays.start(spec),
     stopRelay: (id) => relays.stop(id),
     listRelays: () => relays.list(),
+    addPublishGuard(guard) {
+      guards.add(guard);
+      return () => void guards.delete(guard);
+    },
   };
 }

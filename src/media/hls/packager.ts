@@ -519,6 +519,18 @@ export class HlsPackager implements StreamSubscriber {
     return 0;
   }
 
+  /** Average bandwidth in bits per second over the complete segments in the window (AVERAGE-BANDWIDTH); 0 before one. */
+  averageBandwidth(): number {
+    let bytes = 0;
+    let ms = 0;
+    for (const seg of this.windowed()) {
+      if (!seg.bytes || !(seg.durationMs > 0)) continue;
+      bytes += seg.bytes.length;
+      ms += seg.durationMs;
+    }
+    return ms > 0 ? Math.ceil((bytes * 8 * 1000) / ms) : 0;
+  }
+
   /** frameRate is the video frame rate of the newest complete segment (frames / duration). */
   frameRate(): number | undefined {
     if (!this.init?.video) return undefined;

@@ -96,7 +96,16 @@ export interface HlsService {
    * carry EXT-X-RENDITION-REPORT for it. Returns undefined when the channel is not live.
    */
   addRendition(channel: string, name: string): StreamSubscriber | undefined;
+  /**
+   * mapRenditions lets another output (live ABR) say which hub channels are renditions of
+   * another channel: such a stream is packaged as `/live/{channel}/{rendition}/` of that
+   * channel (listed in its multivariant playlist) instead of as a channel of its own.
+   */
+  mapRenditions(mapper: RenditionMapper | undefined): void;
 }
+
+/** RenditionMapper maps a hub channel name to the channel and rendition it belongs to. */
+export type RenditionMapper = (hubChannel: string) => { channel: string; rendition: string } | undefined;
 
 type WaitOutcome = 'ready' | 'timeout' | 'stopped' | 'gone';
 
@@ -158,6 +167,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   const channels = new Map<string, Channel>();
   let started = false;
   let subscriptions = 0;
+  let renditionMapper: RenditionMapper | undefined;
 
   function getChannel(name: string): Channel {
     let ch = channels.get(name);
@@ -210,9 +220,44 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     });
   }
 
+  /** rendition makes the subscriber that feeds a named non-source rendition of a live channel. */
+  function renditionSubscriber(ch: Channel, name: string): StreamSubscriber {
+    const p = addRendition(ch, name);
+    let first = true;
+    return {
+      onTracks(video, audio) {
+        if (first) p.startSession(video, audio);
+        else p.onTracks(video, audio);
+        first = false;
+      },
+      onFrame: (frame) => p.onFrame(frame),
+      onEnd: () => {
+        p.onEnd();
+        // A rendition gone while the channel stays live is no longer offered to players.
+        if (ch.live && ch.renditions.get(name) === p) {
+          ch.renditions.delete(name);
+          ch.cache.delete(MULTIVARIANT_NAME);
+          wake(ch);
+        }
+      },
+    };
+  }
+
   function onStreamStart(channel: string): void {
     if (!hls.enabled) return;
+    const mapped = renditionMapper?.(channel);
+    if (mapped) {
+      const parent = channels.get(mapped.channel);
+      if (!parent || !parent.live || !RENDITION_NAME.test(mapped.rendition) || mapped.rendition === SOURCE_RENDITION) return;
+      const old = parent.renditions.get(mapped.rendition);
+      if (old?.ended) parent.renditions.delete(mapped.rendition); // a restarted transcoder: a fresh packager
+      parent.unlisten.push(hub.subscribe(channel, renditionSubscriber(parent, mapped.rendition)));
+      logger.info({ channel: mapped.channel, rendition: mapped.rendition }, 'hls rendition packaging started');
+      return;
+    }
     const ch = getChannel(channel);
+    // Renditions of the previous session (live ABR) start over with this one.
+    for (const [name, p] of ch.renditions) if (name !== SOURCE_RENDITION && p.ended) ch.renditions.delete(name);
     if (ch.removeTimer !== undefined) {
       clock.clearTimeout(ch.removeTimer);
       ch.removeTimer = undefined;
@@ -341,6 +386,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
         variants.push({
           uri: `${name}/${MEDIA_PLAYLIST_NAME}`,
           bandwidth: p.bandwidth() || 1,
+          averageBandwidth: p.averageBandwidth() || undefined,
           codecs: init.codecs,
           resolution: init.video ? { width: init.video.width, height: init.video.height } : undefined,
           frameRate: p.frameRate(),
@@ -483,17 +529,10 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     addRendition(channel: string, name: string) {
       const ch = channels.get(channel);
       if (!ch || !ch.live || !RENDITION_NAME.test(name) || name === SOURCE_RENDITION) return undefined;
-      const p = addRendition(ch, name);
-      let first = true;
-      return {
-        onTracks(video, audio) {
-          if (first) p.startSession(video, audio);
-          else p.onTracks(video, audio);
-          first = false;
-        },
-        onFrame: (frame) => p.onFrame(frame),
-        onEnd: () => p.onEnd(),
-      };
+      return renditionSubscriber(ch, name);
+    },
+    mapRenditions(mapper: RenditionMapper | undefined) {
+      renditionMapper = mapper;
     },
   };
 }

@@ -17,6 +17,7 @@ import { thumbnailRoute, vodRoutes } from './routes.js';
 import { RecordingStore, type RecordingsTable } from './vods.js';
 import '../../platform/jobs/schema.js';
 import { captionsOf } from '../../captions/index.js';
+import { abrOf } from '../abr/wiring.js';
 
 interface Shared {
   store: RecordingStore;
@@ -91,6 +92,7 @@ export function wireRecording(parts: ServerParts): void {
           hub, ffmpeg, intervalMs: intervalSeconds * 1000, dir: join(config.dataDir, 'thumbnails', 'live'), logger,
           recordingDir: (ch) => s.recorder?.activeDir(ch),
           onSnapshot: (_ch, ok) => metrics.thumbnails.inc({ outcome: ok ? 'ok' : 'error' }),
+          skip: (ch) => abrOf(parts)?.isRendition(ch) ?? false,
         });
         await s.thumbnails.start();
       } else logger.warn('no ffmpeg: live thumbnails are off');

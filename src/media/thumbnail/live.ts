@@ -31,6 +31,8 @@ export interface LiveThumbnailsOptions {
   /** The directory of the channel's recording in progress, if any (gets poster.jpg). */
   recordingDir?(channel: string): string | undefined;
   onSnapshot?(channel: string, ok: boolean): void;
+  /** Channels that get no thumbnails (live ABR renditions of another channel). */
+  skip?(channel: string): boolean;
   maxWidth?: number;
 }
 
@@ -93,7 +95,7 @@ export class LiveThumbnails {
   }
 
   private attach(channel: string): void {
-    if (!this.started || this.channels.has(channel)) return;
+    if (!this.started || this.channels.has(channel) || this.o.skip?.(channel)) return;
     const c = new ChannelThumbs(channel, this);
     this.channels.set(channel, c);
     c.timer = setInterval(() => {
