@@ -1,6 +1,6 @@
 /**
  * Captions REST API:
- *   GET  /api/v1/channels/{name}/captions          state (public)
+ *   GET  /api/v1/channels/{name}/captions          state and the engines offered here (public)
  *   POST /api/v1/channels/{name}/captions          {enabled, language?, engine?}  owner/manager
  *   POST /api/v1/channels/{name}/captions/cues     {text, final, lang?, startMs?, endMs?}  owner/manager (studio Web Speech)
  *   GET  /api/v1/channels/{name}/captions.vtt?lang the live (or last) session's cues as WebVTT
@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
 import type { ApiContext } from '../http/routes/context.js';
-import type { CaptionsService } from './service.js';
+import { EngineLanguageError, type CaptionsService } from './service.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const LANG_PATTERN = '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$';
@@ -40,6 +40,8 @@ class TokenBucket {
 export interface CaptionsRoutesOptions {
   /** Engines the server can run (the toggle refuses others). */
   serverEngines: string[];
+  /** Known server engines that cannot run here, with the reason (e.g. the apt-get command). */
+  unavailable?: Record<string, string | undefined>;
 }
 
 export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: CaptionsService, opts: CaptionsRoutesOptions): void {
@@ -57,7 +59,7 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
   app.get('/api/v1/channels/:name/captions', { schema: { params: nameParam } }, async (req) => {
     const { name } = req.params as { name: string };
     await platform.channels.require(name);
-    return { captions: captions.state(name) };
+    return { captions: captions.state(name), engines };
   });
 
   app.post('/api/v1/channels/:name/captions', {
@@ -72,6 +74,8 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
     const { name } = req.params as { name: string };
     const body = req.body as { enabled: boolean; language?: string; engine?: string };
     await manage(req, name);
+    const why = body.engine !== undefined ? opts.unavailable?.[body.engine] : undefined;
+    if (why) throw new AppError('unavailable', why);
     if (body.engine !== undefined && !engines.includes(body.engine)) {
       throw new AppError('validation_failed', `engine must be one of ${engines.join(', ')}`);
     }
@@ -80,6 +84,7 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
       return { captions: await captions.enable(name, { engine: body.engine as never, language: body.language }) };
     } catch (err) {
       if (err instanceof AppError) throw err;
+      if (err instanceof EngineLanguageError) throw new AppError('unsupported_language', err.message, { engine: err.engine, language: err.language });
       throw new AppError('unavailable', (err as Error).message);
     }
   });

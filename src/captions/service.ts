@@ -12,10 +12,10 @@ import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoT
 import type { Logger } from '../observability/logger.js';
 import { AudioTap } from './audio-tap.js';
 import { CaptionTrack, DEFAULT_MAX_CUES } from './track.js';
-import type { CaptionCue, Recogniser } from './types.js';
+import { isEnglish, isStreamingRecogniser, type AnyRecogniser, type CaptionCue, type PcmTranscriber, type TranscriberSink } from './types.js';
 import { SlidingWindowTranscriber } from './windowing.js';
 
-export type ServerEngine = 'whisper';
+export type ServerEngine = 'whisper' | 'pocketsphinx';
 export type CaptionSource = ServerEngine | 'browser';
 
 /** CaptionsSettings is what a channel asked for (API toggle, studio, or autostart). */
@@ -58,7 +58,7 @@ export interface CaptionsServiceDeps {
   defaultEngine: ServerEngine;
   autostart: boolean;
   /** Creates a recogniser (one per running session); throws with a user-facing message when it cannot. */
-  createRecogniser(engine: ServerEngine, language: string): Promise<Recogniser>;
+  createRecogniser(engine: ServerEngine, language: string): Promise<AnyRecogniser>;
   /** The channel's own caption language, if it set one. */
   channelLanguage?(channel: string): Promise<string | null | undefined>;
   maxCuesPerTrack?: number;
@@ -102,7 +102,7 @@ function makeMetrics(registry: Registry | undefined): Metrics {
   const registers = registry ? [registry] : [];
   return {
     active: new Gauge({ name: 'onair_captions_active', help: 'Channels with a caption recogniser running', labelNames: ['engine'], registers }),
-    rtf: new Gauge({ name: 'onair_captions_realtime_factor', help: 'Recognition time divided by audio duration of the last window (below 1 keeps up)', labelNames: ['engine'], registers }),
+    rtf: new Gauge({ name: 'onair_captions_realtime_factor', help: 'Recognition time divided by the audio duration it covered, last window or utterance (whisper: wall time; pocketsphinx: child CPU time; below 1 keeps up)', labelNames: ['engine'], registers }),
     delay: new Histogram({ name: 'onair_captions_delay_seconds', help: 'From the end of a phrase\'s audio arriving to its final cue being published', labelNames: ['engine'], buckets: [0.5, 1, 2, 3, 4, 5, 6, 8, 12, 20], registers }),
     dropped: new Counter({ name: 'onair_captions_dropped_audio_seconds_total', help: 'Audio not recognised because the decoder or recogniser fell behind', labelNames: ['stage'], registers }),
     errors: new Counter({ name: 'onair_captions_errors_total', help: 'Recogniser and decoder failures', labelNames: ['engine'], registers }),
@@ -110,13 +110,33 @@ function makeMetrics(registry: Registry | undefined): Metrics {
   };
 }
 
-/** Runner is a server recogniser on one session's audio. */
+/**
+ * EngineLanguageError: the engine cannot recognise the language asked for (pocketsphinx is
+ * English only). The REST API answers it with unsupported_language.
+ */
+export class EngineLanguageError extends Error {
+  constructor(readonly engine: string, readonly language: string) {
+    super(`the ${engine} engine recognises English only, not "${language}"; choose language "en" or another engine`);
+    this.name = 'EngineLanguageError';
+  }
+}
+
+/** assertEngineLanguage refuses languages an engine cannot recognise. */
+export function assertEngineLanguage(engine: CaptionSource, language: string): void {
+  if (engine === 'pocketsphinx' && !isEnglish(language)) throw new EngineLanguageError(engine, language);
+}
+
+/**
+ * Runner is a server recogniser on one session's audio: the audio tap feeds a transcriber,
+ * either the sliding-window loop over a window recogniser (whisper) or a streaming engine
+ * (pocketsphinx) that finds utterances itself.
+ */
 interface Runner {
   engine: ServerEngine;
   language: string;
   tap: AudioTap;
-  transcriber: SlidingWindowTranscriber;
-  recogniser: Recogniser;
+  transcriber: PcmTranscriber;
+  recogniser: AnyRecogniser;
   windows: number;
   droppedAudioMs: number;
   lastRealtimeFactor?: number;
@@ -261,6 +281,7 @@ export class CaptionsService extends EventEmitter {
       await this.stopRunner(s, false);
     }
     if (s.starting) await s.starting;
+    assertEngineLanguage(engine, language);
     if (!this.deps.ffmpegPath) throw new Error('captions need ffmpeg (install it or set FFMPEG_PATH)');
     const ffmpegPath = this.deps.ffmpegPath;
     s.starting = (async () => {
@@ -271,7 +292,7 @@ export class CaptionsService extends EventEmitter {
       }
       const m = this.metrics;
       const runner: Runner = { engine, language, recogniser, windows: 0, droppedAudioMs: 0 } as Runner;
-      runner.transcriber = new SlidingWindowTranscriber(recogniser, { stepMs: this.deps.stepMs, lengthMs: this.deps.lengthMs, language, idPrefix: `${engine[0]}${Date.now().toString(36)}-` }, {
+      const sink: TranscriberSink = {
         onCue: (cue) => this.publish(s, cue, engine),
         onWindow: ({ audioMs, inferMs }) => {
           runner.windows++;
@@ -286,9 +307,18 @@ export class CaptionsService extends EventEmitter {
         onError: (err) => {
           runner.lastError = (err as Error).message ?? String(err);
           m.errors.inc({ engine });
-          this.deps.logger.warn({ channel: s.channel, err: runner.lastError }, 'caption recogniser failed on a window');
+          this.deps.logger.warn({ channel: s.channel, err: runner.lastError }, 'caption recogniser failed');
         },
-      });
+      };
+      const idPrefix = `${engine[0]}${Date.now().toString(36)}-`;
+      try {
+        runner.transcriber = isStreamingRecogniser(recogniser)
+          ? recogniser.open({ language, idPrefix }, sink)
+          : new SlidingWindowTranscriber(recogniser, { stepMs: this.deps.stepMs, lengthMs: this.deps.lengthMs, language, idPrefix }, sink);
+      } catch (err) {
+        await recogniser.close().catch(() => {});
+        throw err;
+      }
       runner.tap = new AudioTap({
         ffmpegPath,
         logger: this.deps.logger,
@@ -360,6 +390,7 @@ export class CaptionsService extends EventEmitter {
   async enable(channel: string, settings: Partial<CaptionsSettings> = {}): Promise<CaptionsState> {
     const language = settings.language ?? (await this.deps.channelLanguage?.(channel).catch(() => undefined)) ?? this.deps.defaultLanguage;
     const engine = settings.engine ?? this.deps.defaultEngine;
+    assertEngineLanguage(engine, language);
     this.wanted.set(channel, { engine, language });
     if (this.isLive(channel)) {
       const s = this.session(channel);

@@ -10,7 +10,7 @@
  * cut there). A text guard drops echoes of the previous final cue at the window's start
  * (recogniser timestamps are coarse).
  */
-import { PCM_SAMPLES_PER_MS, type CaptionCue, type Recogniser, type RecognisedSegment } from './types.js';
+import { PCM_SAMPLES_PER_MS, type PcmTranscriber, type Recogniser, type RecognisedSegment, type TranscriberSink } from './types.js';
 
 export interface WindowOptions {
   stepMs: number;
@@ -26,23 +26,7 @@ export interface WindowOptions {
   idPrefix?: string;
 }
 
-export interface WindowStats {
-  /** Audio in the window, ms. */
-  audioMs: number;
-  /** Wall time the recogniser took, ms. */
-  inferMs: number;
-}
-
-export interface TranscriberSink {
-  onCue(cue: CaptionCue): void;
-  /** One recogniser call finished. */
-  onWindow?(stats: WindowStats): void;
-  /** A final cue was published this long (ms) after its last audio arrived. */
-  onDelay?(ms: number): void;
-  /** Audio that no window ever covered (the recogniser fell behind), ms. */
-  onDropped?(ms: number): void;
-  onError?(err: unknown): void;
-}
+export type { WindowStats, TranscriberSink } from './types.js';
 
 export const DEFAULT_TAIL_GUARD_MS = 800;
 export const DEFAULT_MIN_WINDOW_MS = 1000;
@@ -60,7 +44,7 @@ export function normalizeText(s: string): string {
   return s.toLowerCase().replace(/[\p{P}\p{S}\s]+/gu, ' ').trim();
 }
 
-export class SlidingWindowTranscriber {
+export class SlidingWindowTranscriber implements PcmTranscriber {
   private readonly opts: Required<WindowOptions>;
   /** Buffered samples, bufStartMs is the stream time of buf[0]. */
   private buf = new Float32Array(0);

@@ -14,6 +14,7 @@ export const ERRORS = {
   conflict: { status: 409, doc: 'The resource already exists or its state forbids the change.' },
   payload_too_large: { status: 413, doc: 'The request body is over the configured limit.' },
   unsupported_media_type: { status: 415, doc: 'The body is not JSON.' },
+  unsupported_language: { status: 422, doc: 'The chosen engine cannot recognise that language (pocketsphinx captions are English only).' },
   too_many_requests: { status: 429, doc: 'Slow down; the message says when to retry.' },
   internal: { status: 500, doc: 'A bug on our side; it is logged with the request id.' },
   unavailable: { status: 503, doc: 'A dependency (database, broker) is not reachable right now.' },

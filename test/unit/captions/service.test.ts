@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { CaptionsService } from '../../../src/captions/service.js';
-import { assertEngineSupported } from '../../../src/captions/index.js';
+import { assertEngineSupported, availableServerEngines } from '../../../src/captions/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { encodeAudioSpecificConfig } from '../../../src/formats/aac.js';
 import { parseVtt } from '../../../src/formats/webvtt.js';
@@ -177,8 +177,14 @@ test('captions service: a recogniser that cannot start leaves the channel withou
   await svc.stop();
 });
 
-test('config: pocketsphinx is refused at start with the key named', () => {
-  const cfg = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx' } });
-  assert.throws(() => assertEngineSupported(cfg), (e: Error) => /captions\.engine/.test(e.message) && /pocketsphinx/.test(e.message));
+test('config: pocketsphinx is refused at start with the key named (non-English language, missing binary or model)', () => {
+  // The default language is Korean: pocketsphinx is English only.
+  const ko = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx' } });
+  assert.throws(() => assertEngineSupported(ko), (e: Error) => /captions\.language/.test(e.message) && /English only/.test(e.message));
+  const noBinary = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx', ONAIR_CAPTIONS_LANGUAGE: 'en' }, overrides: { 'captions.pocketsphinx.command': '/nonexistent/pocketsphinx_continuous' } });
+  assert.throws(() => assertEngineSupported(noBinary), (e: Error) => /captions\.engine/.test(e.message) && /apt-get install pocketsphinx pocketsphinx-en-us/.test(e.message));
+  const noModel = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx', ONAIR_CAPTIONS_LANGUAGE: 'en' }, overrides: { 'captions.pocketsphinx.command': process.execPath, 'captions.pocketsphinx.lm': '/nonexistent/en-us.lm.bin' } });
+  assert.throws(() => assertEngineSupported(noModel), (e: Error) => /captions\.pocketsphinx\.lm/.test(e.message) && /pocketsphinx-en-us/.test(e.message));
+  assert.deepEqual(availableServerEngines(noBinary), ['whisper']);
   assert.doesNotThrow(() => assertEngineSupported(loadConfig({ env: {} })));
 });
