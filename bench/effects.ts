@@ -12,9 +12,10 @@
  * accepted, publications received, largest publication per window, exactness
  * of the summed counts, RPC round-trip p50/p99.
  *
- * Usage: node --import tsx bench/effects.ts [--viewers 10000] [--clients 100] [--rate 5] [--seconds 5] [--window 200]
+ * Usage: node --import tsx bench/effects.ts [--viewers 10000] [--clients 100] [--rate 5] [--seconds 5] [--window 200] [--out DIR]
+ * Writes effects.json in the results directory (--out DIR, $BENCH_RESULTS_DIR, bench/results).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,10 +27,11 @@ import { createSupportersMetrics } from '../src/chat/supporters/metrics.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { loadConfig } from '../src/config/index.js';
 import { startServer } from '../src/server.js';
+import { resultsPath, writeResultJson } from './lib/results.js';
 
 const { values } = parseArgs({ options: {
   viewers: { type: 'string', default: '10000' }, clients: { type: 'string', default: '100' }, rate: { type: 'string', default: '5' },
-  seconds: { type: 'string', default: '5' }, window: { type: 'string', default: '200' },
+  seconds: { type: 'string', default: '5' }, window: { type: 'string', default: '200' }, out: { type: 'string' },
 } });
 const VIEWERS = Number(values.viewers);
 const CLIENTS = Math.min(Number(values.clients), 500);
@@ -144,6 +146,5 @@ console.table([a]);
 const b = await partB();
 console.log('B. end to end over WebSocket (centrifuge SDK, loopback)');
 console.table([b]);
-mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/effects.json', JSON.stringify({ at: new Date().toISOString(), node: process.version, aggregator: a, endToEnd: b }, null, 2) + '\n');
+console.log(`written ${writeResultJson(resultsPath('effects.json', values.out), { at: new Date().toISOString(), node: process.version, aggregator: a, endToEnd: b })}`);
 process.exit(0);

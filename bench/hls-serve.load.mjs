@@ -38,9 +38,13 @@ async function worker() {
 }
 
 const start = performance.now();
+const cpu0 = process.cpuUsage();
 await Promise.all(Array.from({ length: connections }, worker));
 const elapsed = (performance.now() - start) / 1000;
+const cpu = process.cpuUsage(cpu0);
+// this generator's own CPU over the run (one core = 100): near 100 means it, not the server, set the pace
+const cpuPercent = Math.round(((cpu.user + cpu.system) / 1e6 / elapsed) * 1000) / 10;
 latencies.sort((a, b) => a - b);
 const q = (p) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
 agent.destroy();
-process.stdout.write(JSON.stringify({ requests: latencies.length, ok, errors, seconds: elapsed, rps: ok / elapsed, mbps: (bytes * 8) / elapsed / 1e6, p50ms: q(0.5), p99ms: q(0.99), maxms: q(1) }) + '\n');
+process.stdout.write(JSON.stringify({ requests: latencies.length, ok, errors, seconds: elapsed, rps: ok / elapsed, mbps: (bytes * 8) / elapsed / 1e6, p50ms: q(0.5), p99ms: q(0.99), maxms: q(1), cpuPercent }) + '\n');

@@ -2,12 +2,13 @@
  * bench/hls-serve.ts — LL-HLS serving throughput: onair (from memory) vs nginx (the same
  * files from disk), on loopback, with a keep-alive load generator in a separate process.
  *
- *   npx tsx bench/hls-serve.ts [--seconds 5] [--connections 32] [--rounds 3]
+ *   npx tsx bench/hls-serve.ts [--seconds 5] [--connections 32] [--rounds 3] [--out DIR]
  *
  * Each case runs ROUNDS times, alternating onair and nginx, and reports the median round, so a
  * busy machine (shared CPUs) skews both servers alike.
  *
- * Writes bench/results/hls-serve.json and prints a table.
+ * Writes hls-serve.json in the results directory (--out DIR, $BENCH_RESULTS_DIR, bench/results)
+ * and prints a table.
  */
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ import { createHlsService } from '../src/media/hls/service.js';
 import { FakeHub } from '../test/unit/hls/fakes.js';
 import { videoTrack, audioTrack } from '../test/unit/hls/frames.js';
 import type { MediaFrame } from '../src/media/hub/types.js';
+import { argValue, resultsPath, writeResultJson } from './lib/results.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name: string, dflt: number) => {
@@ -59,7 +61,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-interface LoadResult { requests: number; ok: number; errors: number; seconds: number; rps: number; mbps: number; p50ms: number; p99ms: number; maxms: number }
+interface LoadResult { requests: number; ok: number; errors: number; seconds: number; rps: number; mbps: number; p50ms: number; p99ms: number; maxms: number; cpuPercent: number }
 
 function load(url: string): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
@@ -83,11 +85,12 @@ function cpuSeconds(pid: number): number {
 }
 
 /** measure runs one load round and adds the server's CPU microseconds per request. */
-async function measure(url: string, serverCpu: () => number): Promise<LoadResult & { cpuUsPerRequest: number }> {
+async function measure(url: string, serverCpu: () => number): Promise<LoadResult & { cpuUsPerRequest: number; serverCpuPercent: number }> {
   const c0 = serverCpu();
   const r = await load(url);
   const c1 = serverCpu();
-  return { ...r, cpuUsPerRequest: ((c1 - c0) * 1e6) / Math.max(1, r.requests) };
+  // serverCpuPercent next to the generator's own cpuPercent shows which side set the pace
+  return { ...r, cpuUsPerRequest: ((c1 - c0) * 1e6) / Math.max(1, r.requests), serverCpuPercent: Math.round(((c1 - c0) / r.seconds) * 1000) / 10 };
 }
 
 function medianRun<T extends LoadResult>(runs: T[]): T {
@@ -165,8 +168,8 @@ http {
       const b = await fetch(`http://127.0.0.1:${nginxPort}${k.path}`).then((r) => r.arrayBuffer());
       if (Buffer.compare(Buffer.from(a), Buffer.from(b)) !== 0) throw new Error(`${k.kind}: onair and nginx bodies differ`);
       await load(`http://127.0.0.1:${onairPort}${k.path}`).catch(() => undefined); // warm-up, discarded
-      const onairRuns: (LoadResult & { cpuUsPerRequest: number })[] = [];
-      const nginxRuns: (LoadResult & { cpuUsPerRequest: number })[] = [];
+      const onairRuns: (LoadResult & { cpuUsPerRequest: number; serverCpuPercent: number })[] = [];
+      const nginxRuns: (LoadResult & { cpuUsPerRequest: number; serverCpuPercent: number })[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         onairRuns.push(await measure(`http://127.0.0.1:${onairPort}${k.path}`, onairCpu));
         nginxRuns.push(await measure(`http://127.0.0.1:${nginxPort}${k.path}`, nginxCpu));
@@ -184,6 +187,9 @@ http {
         onairRpsPerCore: Math.round(1e6 / onairCpuUs), nginxRpsPerCore: Math.round(1e6 / nginxCpuUs),
         cpuRatio: +(nginxCpuUs / onairCpuUs).toFixed(3),
         onairRps: onairRuns.map((x) => Math.round(x.rps)), nginxRps: nginxRuns.map((x) => Math.round(x.rps)),
+        // the median rounds' CPU: the server process vs the load generator process (one core = 100)
+        onairServerCpuPercent: onair.serverCpuPercent, onairLoadgenCpuPercent: onair.cpuPercent,
+        nginxServerCpuPercent: ng.serverCpuPercent, nginxLoadgenCpuPercent: ng.cpuPercent,
       });
     }
   } finally {
@@ -205,20 +211,22 @@ http {
     rounds: ROUNDS,
     loadAverageAtStart,
     loadAverageAtEnd: loadavg(),
-    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, less sensitive than req/s to other processes on a busy shared machine, though not immune; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case',
+    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, less sensitive than req/s to other processes on a busy shared machine, though not immune; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case; serverCpuPercent vs loadgenCpuPercent (median round) shows whether the server or the generator set the pace',
     rows,
   };
-  mkdirSync(join(here, 'results'), { recursive: true });
-  writeFileSync(join(here, 'results', 'hls-serve.json'), JSON.stringify(result, null, 2) + '\n');
+  const file = writeResultJson(resultsPath('hls-serve.json', argValue('out')), result);
   console.log(`hls-serve: ${CONNECTIONS} connections, ${SECONDS} s per run, median of ${ROUNDS}, ${cpus().length} CPUs, load average ${loadAverageAtStart.map((x) => x.toFixed(1)).join(' ')}`);
-  console.log('kind      bytes    onair req/s  p99 ms   nginx req/s  p99 ms   ratio | onair µs/req  nginx µs/req  req/s/core onair  nginx  ratio');
-  type Row = { kind: string; bytes: number; onair: LoadResult; nginx: LoadResult; ratio: number; onairCpuUsPerRequest: number; nginxCpuUsPerRequest: number; onairRpsPerCore: number; nginxRpsPerCore: number; cpuRatio: number };
+  console.log('kind      bytes    onair req/s  p99 ms   nginx req/s  p99 ms   ratio | onair µs/req  nginx µs/req  req/s/core onair  nginx  ratio | CPU % server/loadgen onair  nginx');
+  type Row = { kind: string; bytes: number; onair: LoadResult; nginx: LoadResult; ratio: number; onairCpuUsPerRequest: number; nginxCpuUsPerRequest: number; onairRpsPerCore: number; nginxRpsPerCore: number; cpuRatio: number;
+    onairServerCpuPercent: number; onairLoadgenCpuPercent: number; nginxServerCpuPercent: number; nginxLoadgenCpuPercent: number };
   for (const r of rows as Row[]) {
     console.log(
       `${r.kind.padEnd(9)} ${String(r.bytes).padStart(7)}  ${r.onair.rps.toFixed(0).padStart(11)}  ${r.onair.p99ms.toFixed(2).padStart(6)}   ${r.nginx.rps.toFixed(0).padStart(11)}  ${r.nginx.p99ms.toFixed(2).padStart(6)}   ${r.ratio.toFixed(2)} |` +
-        ` ${r.onairCpuUsPerRequest.toFixed(1).padStart(12)}  ${r.nginxCpuUsPerRequest.toFixed(1).padStart(12)}  ${String(r.onairRpsPerCore).padStart(16)}  ${String(r.nginxRpsPerCore).padStart(5)}  ${r.cpuRatio.toFixed(2)}`,
+        ` ${r.onairCpuUsPerRequest.toFixed(1).padStart(12)}  ${r.nginxCpuUsPerRequest.toFixed(1).padStart(12)}  ${String(r.onairRpsPerCore).padStart(16)}  ${String(r.nginxRpsPerCore).padStart(5)}  ${r.cpuRatio.toFixed(2)} |` +
+        ` ${`${r.onairServerCpuPercent}/${r.onairLoadgenCpuPercent}`.padStart(26)}  ${r.nginxServerCpuPercent}/${r.nginxLoadgenCpuPercent}`,
     );
   }
+  console.log(`written ${file}`);
 }
 
 main().catch((err) => {

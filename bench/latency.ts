@@ -15,25 +15,29 @@
  * Capture and encode time are excluded (the stream is pre-encoded); timer resolution ~1 ms.
  *
  * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js]
- *        [--out bench/results/latency.json]      LATENCY_DEBUG=1 prints hls.js state and logs.
+ *        [--out DIR | --out FILE.json]      LATENCY_DEBUG=1 prints hls.js state and logs.
+ * The JSON goes to latency.json in the results directory (--out DIR, $BENCH_RESULTS_DIR,
+ * bench/results), or to FILE.json when --out names a .json file.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, parseVideoTagHeader, type FlvTag } from '../src/formats/flv.js';
 import { RtmpClient } from '../src/media/rtmp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
+import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js' }, out: { type: 'string', default: 'bench/results/latency.json' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
 const PROTOCOLS = values.protocols!.split(',');
 const CACHE = 'bench/.cache';
 const SOURCE = join(CACHE, 'latency-640x360.flv');
-/** --out: where the JSON goes (default bench/results/latency.json). */
-const OUT = values.out!;
+/** --out: a directory (latency.json in it) or a .json file; default latency.json in the results directory. */
+const OUT = values.out?.endsWith('.json') ? values.out : resultsPath('latency.json', values.out);
 
 function ensureSource(): void {
   if (existsSync(SOURCE)) return;
@@ -293,7 +297,7 @@ async function main(): Promise<void> {
   server.stderr!.on('data', (d: Buffer) => { serverErr = (serverErr + d.toString()).slice(-4000); });
   const killServer = () => { if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL'); };
   process.once('exit', killServer);
-  const results: Record<string, ReturnType<typeof summary> & { errors?: string[]; hlsJsReportedLatencyP50?: number }> = {};
+  const results: Record<string, ReturnType<typeof summary> & { errors?: string[]; hlsJsReportedLatencyP50?: number; benchLoopLagP99Ms?: number }> = {};
   const load0 = loadavg();
   try {
     const base = `http://127.0.0.1:${httpPort}`;
@@ -310,6 +314,8 @@ async function main(): Promise<void> {
       // hls.js moves stop.at itself once its window is over (bounded by HLSJS_START_TIMEOUT_MS).
       const stop = { at: proto === 'hls.js' ? stopAt + HLSJS_START_TIMEOUT_MS + HLSJS_SETTLE_MS + 30_000 : stopAt + 500 };
       let pubError: Error | undefined;
+      const viewerLag = monitorEventLoopDelay({ resolution: 10 });
+      viewerLag.enable();
       const pub = publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop).catch((e: Error) => { pubError = e; });
       await new Promise((r) => setTimeout(r, warmup));
       let errors: string[] | undefined;
@@ -324,6 +330,9 @@ async function main(): Promise<void> {
         extra = { hlsJsReportedLatencyP50: r.hlsJsReportedP50 };
       }
       await pub;
+      viewerLag.disable();
+      // the viewers' (and publisher's) event loop: a late loop would add its delay to every sample
+      extra = { ...extra, benchLoopLagP99Ms: Math.round(viewerLag.percentile(99) / 1e4) / 100 };
       if (pubError && !errors) errors = [`publisher: ${(pubError as Error).message}`];
       results[proto] = { ...summary(samples), ...extra, ...(errors?.length ? { errors } : {}) };
       await new Promise((r) => setTimeout(r, 1500));
@@ -340,12 +349,11 @@ async function main(): Promise<void> {
   for (const [p, r] of Object.entries(results)) {
     console.log(`${p.padEnd(10)} ${String(r.n).padStart(7)} ${String(r.p50 ?? '-').padStart(6)} ${String(r.p95 ?? '-').padStart(6)} ${String(r.max ?? '-').padStart(6)}${r.errors ? `   (${r.errors.join('; ')})` : ''}`);
   }
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync(OUT, JSON.stringify({
+  writeResultJson(OUT, {
     date: new Date().toISOString(), seconds: SECONDS, node: process.version, loadavgAtStart: load0.map((x) => +x.toFixed(2)), loadavgAtEnd: loadavg().map((x) => +x.toFixed(2)),
     method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time; wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback)',
     results,
-  }, null, 2) + '\n');
+  });
   console.log(`written ${OUT}`);
 }
 

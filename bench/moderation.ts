@@ -17,9 +17,10 @@
  * redis-server (one Lua round trip per message over loopback; that run is
  * dominated by the network round trip, not by CPU).
  *
- * Usage: node --import tsx bench/moderation.ts [--messages 50000] [--entries 1000] [--redis]
+ * Usage: node --import tsx bench/moderation.ts [--messages 50000] [--entries 1000] [--redis] [--out DIR]
+ * Writes moderation.json in the results directory (--out DIR, $BENCH_RESULTS_DIR, bench/results).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,8 +33,9 @@ import { MemoryModerationState, type ModerationState } from '../src/chat/moderat
 import { RedisModerationState } from '../src/chat/moderation/state-redis.js';
 import { WordFilter, type FilterEntry } from '../src/chat/moderation/filter.js';
 import type { ServerPublisher } from '../src/chat/hooks.js';
+import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, entries: { type: 'string', default: '1000' }, users: { type: 'string', default: '500' }, redis: { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, entries: { type: 'string', default: '1000' }, users: { type: 'string', default: '500' }, redis: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const MESSAGES = Number(values.messages);
 const ENTRIES = Number(values.entries);
 const USERS = Number(values.users);
@@ -168,8 +170,7 @@ async function main() {
   console.log(`moderation path, ${filter.size} filter entries (incl. built-in exceptions), ${USERS} users, ${MESSAGES} messages; automaton build ${compileMs} ms`);
   console.log(`  word filter alone        median ${filterOnly.medianUs} µs  p99 ${filterOnly.p99Us} µs`);
   for (const r of results) console.log(`  ${r.label.padEnd(24)} median ${r.medianUs} µs  p99 ${r.p99Us} µs  p99.9 ${r.p999Us} µs  mean ${r.meanUs} µs  (masked ${r.masked}, refused ${r.refused})`);
-  mkdirSync('bench/results', { recursive: true });
-  writeFileSync('bench/results/moderation.json', JSON.stringify(out, null, 2) + '\n');
+  console.log(`written ${writeResultJson(resultsPath('moderation.json', values.out), out)}`);
 }
 
 await main();

@@ -11,20 +11,26 @@
  * A scenario without a result file gets "Not measured in this run." and no chart; a result file
  * the report cannot read (its shape changed) gets a note instead of failing the whole report.
  *
- * Usage: npm run bench -- report [--results bench/results] [--doc docs/benchmarks.md]
- *                                [--charts docs/benchmarks] [--dry-run]
+ * Usage: npm run bench -- report [--results DIR] [--doc FILE.md] [--charts DIR] [--dry-run]
+ * Results come from --results, else $BENCH_RESULTS_DIR, else bench/results. The committed
+ * bench/results updates docs/benchmarks.md and docs/benchmarks/*.svg; any other results directory
+ * (e.g. a smoke run's) gets its own copy, DIR/benchmarks.md and DIR/benchmarks/*.svg, unless
+ * --doc / --charts say otherwise.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
+import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
 export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'chat-fanout', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
+/** The latency table's WHEP row until onair has a WebRTC output. */
+export const WHEP_NA = 'n/a: no WebRTC output yet';
 
 export interface Table {
   head: string[];
@@ -139,15 +145,19 @@ function flvFanout(r: Loaded): Omit<Section, 'scenario'> {
   const groups = [...new Set(rows.map(key))];
   const series = (field: string): Series[] => groups.map((g) => ({ name: g, points: rows.filter((x) => key(x) === g).map((x) => ({ x: x.viewers, y: x[field] ?? null })) }));
   const hasLag = rows.some((x) => x.loadgenLagP99Ms !== undefined);
+  const hasLgCpu = rows.some((x) => x.loadgenCpuPercent !== undefined);
   const table: Table = {
-    head: ['server', 'protocol', 'viewers', 'served', 'server CPU %', 'RSS MiB', 'KiB/viewer', 'first key p50 ms', 'first key p99 ms', ...(hasLag ? ['loadgen lag p99 ms'] : []), 'load avg'],
-    rows: rows.map((x) => [x.server, x.protocol, x.viewers, x.served, x.cpuPercent, x.rssMiB, x.rssPerViewerKiB, x.firstKeyP50Ms, x.firstKeyP99Ms, ...(hasLag ? [x.loadgenLagP99Ms] : []), x.loadavg ? String(x.loadavg).split(' ')[0] : null]),
+    head: ['server', 'protocol', 'viewers', 'served', 'server CPU %', 'RSS MiB', 'KiB/viewer', 'first key p50 ms', 'first key p99 ms', ...(hasLgCpu ? ['loadgen CPU %'] : []), ...(hasLag ? ['loadgen lag p99 ms'] : []), 'load avg'],
+    rows: rows.map((x) => [x.server, x.protocol, x.viewers, x.served, x.cpuPercent, x.rssMiB, x.rssPerViewerKiB, x.firstKeyP50Ms, x.firstKeyP99Ms, ...(hasLgCpu ? [x.loadgenCpuPercent] : []), ...(hasLag ? [x.loadgenLagP99Ms] : []), x.loadavg ? String(x.loadavg).split(' ')[0] : null]),
   };
   const sub = `${d.windowSeconds ?? '?'} s window, server pinned to one core, 200 kbit/s H.264 + 32 kbit/s AAC`;
   const notes: string[] = [];
+  if (r.partial) notes.push(`This is the interim file of a run that did not finish (${rows.length}${d.stepsPlanned ? ` of ${d.stepsPlanned}` : ''} steps); only the steps it completed are shown.`);
+  if (rows.some((x) => x.server === 'nginx-rtmp')) notes.push('nginx-rtmp serves RTMP players only (the Debian module has no HTTP-FLV output); its CPU % and RSS are the sum of the master and its one worker process.');
   const under = rows.filter((x) => Number.isFinite(x.served) && x.served < x.viewers);
   if (under.length) notes.push(`Not every viewer was served (got ≥ 80 % of the stream's bytes) in: ${under.map((x) => `${key(x)} ${x.viewers} (${x.served} served)`).join('; ')}.`);
   if (d.note) notes.push(String(d.note));
+  if (d.versions && typeof d.versions === 'object') notes.push(`Peers: ${Object.values(d.versions).map(String).join('; ')}.`);
   if (Array.isArray(d.invocations)) for (const i of d.invocations) notes.push(`Rows from \`${i.command}\` (${date(i.started)}): ${i.note}.`);
   return {
     conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, loads.length > 0 && `load average (1 min) during the steps ${loads.map((l: string) => String(l).split(' ')[0]).join(', ')}`]),
@@ -164,9 +174,13 @@ function hlsServe(r: Loaded): Omit<Section, 'scenario'> {
   const d = r.data;
   const rows: any[] = d.rows ?? [];
   const kinds = rows.map((x) => String(x.kind));
+  const hasLg = rows.some((x) => x.onairLoadgenCpuPercent !== undefined);
+  const pair = (a: unknown, b: unknown) => `${num(a)} / ${num(b)}`;
   const table: Table = {
-    head: ['kind', 'bytes', 'onair req/s', 'onair p99 ms', 'nginx req/s', 'nginx p99 ms', 'onair µs CPU/req', 'nginx µs CPU/req', 'onair req/s per core', 'nginx req/s per core'],
-    rows: rows.map((x) => [x.kind, x.bytes, x.onair?.rps, x.onair?.p99ms, x.nginx?.rps, x.nginx?.p99ms, x.onairCpuUsPerRequest, x.nginxCpuUsPerRequest, x.onairRpsPerCore, x.nginxRpsPerCore]),
+    head: ['kind', 'bytes', 'onair req/s', 'onair p99 ms', 'nginx req/s', 'nginx p99 ms', 'onair µs CPU/req', 'nginx µs CPU/req', 'onair req/s per core', 'nginx req/s per core',
+      ...(hasLg ? ['CPU % server / loadgen, onair', 'CPU % server / loadgen, nginx'] : [])],
+    rows: rows.map((x) => [x.kind, x.bytes, x.onair?.rps, x.onair?.p99ms, x.nginx?.rps, x.nginx?.p99ms, x.onairCpuUsPerRequest, x.nginxCpuUsPerRequest, x.onairRpsPerCore, x.nginxRpsPerCore,
+      ...(hasLg ? [pair(x.onairServerCpuPercent, x.onairLoadgenCpuPercent), pair(x.nginxServerCpuPercent, x.nginxLoadgenCpuPercent)] : [])]),
   };
   const bars = (f: (x: any) => number | undefined, g: (x: any) => number | undefined): Series[] => [
     { name: 'onair (from memory)', points: rows.map((x) => ({ x: String(x.kind), y: f(x) ?? null })) },
@@ -189,10 +203,12 @@ function latency(r: Loaded): Omit<Section, 'scenario'> {
   const res: Record<string, any> = d.results ?? {};
   const protos = Object.keys(res);
   const hasHlsJs = protos.some((p) => res[p].hlsJsReportedLatencyP50 !== undefined);
+  const hasLag = protos.some((p) => res[p].benchLoopLagP99Ms !== undefined);
   const table: Table = {
-    head: ['protocol', 'samples', 'p50 ms', 'p95 ms', 'min ms', 'max ms', ...(hasHlsJs ? ["hls.js's own estimate p50 ms"] : [])],
-    rows: protos.map((p) => [p, res[p].n, res[p].p50, res[p].p95, res[p].min, res[p].max, ...(hasHlsJs ? [res[p].hlsJsReportedLatencyP50] : [])]),
+    head: ['protocol', 'samples', 'p50 ms', 'p95 ms', 'min ms', 'max ms', ...(hasHlsJs ? ["hls.js's own estimate p50 ms"] : []), ...(hasLag ? ['bench event-loop lag p99 ms'] : [])],
+    rows: protos.map((p) => [p, res[p].n, res[p].p50, res[p].p95, res[p].min, res[p].max, ...(hasHlsJs ? [res[p].hlsJsReportedLatencyP50] : []), ...(hasLag ? [res[p].benchLoopLagP99Ms] : [])]),
   };
+  if (!('whep' in res)) table.rows.push(['whep', WHEP_NA, null, null, null, null, ...(hasHlsJs ? [null] : []), ...(hasLag ? [null] : [])]);
   const measured = protos.filter((p) => res[p].n > 0);
   const errs = (p: string) => [res[p].error, ...(Array.isArray(res[p].errors) ? res[p].errors : [])].filter(Boolean).join('; ');
   const notes = protos.map((p) => (!(res[p].n > 0) ? `${p}: no samples${errs(p) ? ` (${errs(p)})` : ''}.` : errs(p) ? `${p}: non-fatal player events during the run: ${errs(p)}.` : '')).filter(Boolean);
@@ -454,14 +470,35 @@ export function runReport(o: ReportOptions): Section[] {
   return sections;
 }
 
+/**
+ * reportPaths: where the report reads and writes. Results: --results, else the results directory
+ * (BENCH_RESULTS_DIR or bench/results). The document and charts: --doc / --charts; without them,
+ * docs/benchmarks.md and docs/benchmarks/ for the committed results, but for any other results
+ * directory (a smoke run's temp dir) a copy of the document inside that directory, so a report
+ * of throwaway results never rewrites the committed page.
+ */
+export function reportPaths(o: { results?: string; doc?: string; charts?: string }, env: NodeJS.ProcessEnv = process.env): { resultsDir: string; docPath: string; chartsDir: string; template?: string } {
+  const dir = o.results ? resolve(o.results) : resultsDir(undefined, env);
+  const committed = dir === DEFAULT_RESULTS_DIR;
+  const docPath = o.doc ? resolve(o.doc) : committed ? join(REPO_ROOT, 'docs/benchmarks.md') : join(dir, 'benchmarks.md');
+  const chartsDir = o.charts ? resolve(o.charts) : o.doc ? join(dirname(docPath), 'benchmarks') : committed ? join(REPO_ROOT, 'docs/benchmarks') : join(dir, 'benchmarks');
+  return { resultsDir: dir, docPath, chartsDir, ...(!o.doc && !committed ? { template: join(REPO_ROOT, 'docs/benchmarks.md') } : {}) };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values } = parseArgs({
     options: {
-      results: { type: 'string', default: 'bench/results' },
-      doc: { type: 'string', default: 'docs/benchmarks.md' },
-      charts: { type: 'string', default: 'docs/benchmarks' },
+      results: { type: 'string' },
+      doc: { type: 'string' },
+      charts: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
     },
   });
-  runReport({ resultsDir: values.results!, docPath: values.doc!, chartsDir: values.charts!, dryRun: values['dry-run'] });
+  const p = reportPaths(values);
+  // a report of a non-committed results directory starts from a copy of the committed page (its markers)
+  if (p.template && !values['dry-run'] && !existsSync(p.docPath) && existsSync(p.template)) {
+    mkdirSync(dirname(p.docPath), { recursive: true });
+    copyFileSync(p.template, p.docPath);
+  }
+  runReport({ resultsDir: p.resultsDir, docPath: p.docPath, chartsDir: p.chartsDir, dryRun: values['dry-run'] });
 }
