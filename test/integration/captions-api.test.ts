@@ -1,5 +1,6 @@
 // Captions through the whole server: RTMP publish, the captions REST API (auth, validation,
 // rate limit, toggle), a centrifuge SDK client on captions:{channel}, and the .vtt download.
+import { pocketsphinxMissing } from '../../src/captions/engines/pocketsphinx.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -93,12 +94,18 @@ test('captions API: browser cues reach a centrifuge client on captions:{channel}
   const w = await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true, engine: 'whisper', language: 'ko' }, owner);
   assert.equal(w.status, 503, JSON.stringify(w.body));
   assert.match(JSON.stringify(w.body), /onair captions model download base/);
-  assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true, engine: 'pocketsphinx' }, owner)).status, 400);
+  // pocketsphinx is English only: Korean is refused with its own error code.
+  const ps = await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true, engine: 'pocketsphinx', language: 'ko' }, owner);
+  assert.deepEqual([ps.status, ps.body.error?.code], [422, 'unsupported_language'], JSON.stringify(ps.body));
+  assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true, engine: 'vosk' }, owner)).status, 400);
   assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true }, viewer)).status, 403);
   const b = await s.api('POST', '/api/v1/channels/stage/captions', { enabled: true, engine: 'browser', language: 'ko-KR' }, owner);
   assert.equal(b.status, 200);
   assert.deepEqual([b.body.captions.enabled, b.body.captions.engine, b.body.captions.running, b.body.captions.live], [true, 'browser', false, true]);
   const st = await s.api('GET', '/api/v1/channels/stage/captions');
+  // The engines offered: pocketsphinx only where its binary and model are installed.
+  const psReady = pocketsphinxMissing(s.parts.config.captions.pocketsphinx) === undefined;
+  assert.deepEqual(st.body.engines, ['browser', 'whisper', ...(psReady ? ['pocketsphinx'] : [])]);
   assert.equal(st.body.captions.cues, 1);
   assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: false }, owner)).body.captions.enabled, false);
 
