@@ -64,8 +64,12 @@ interface Loaded {
 // ---------------------------------------------------------------------------------------------
 // Loading
 
-/** coverage: how many servers a run compares (onair vs socket.io = 2); runs that compare more win. */
-const coverage = (data: any) => (Array.isArray(data?.results) ? data.results.length : 1);
+/**
+ * coverage: how many servers a run compares (onair vs socket.io = 2; flv-fanout: the distinct
+ * servers among its rows); runs that compare more win.
+ */
+export const coverage = (data: any): number =>
+  Array.isArray(data?.results) ? data.results.length : Array.isArray(data?.rows) ? Math.max(1, new Set(data.rows.map((r: any) => r?.server)).size) : 1;
 
 /**
  * pickResult chooses the result file of a scenario: `<scenario>.json` or `<scenario>-<ms>.json`

@@ -69,3 +69,19 @@ test('report: WHEP row says n/a; flv-fanout shows loadgen CPU, the nginx-rtmp no
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('coverage: flv-fanout runs count their distinct servers, so a three-peer run beats a newer onair-only run', async () => {
+  const { coverage, pickResult } = await import('../../../bench/report.js');
+  assert.equal(coverage({ results: [1, 2] }), 2);
+  assert.equal(coverage({ rows: [{ server: 'onair' }, { server: 'nms' }, { server: 'nginx-rtmp' }, { server: 'onair' }] }), 3);
+  assert.equal(coverage({ rows: [] }), 1);
+  assert.equal(coverage({}), 1);
+  const dir = mkdtempSync(join(tmpdir(), 'onair-report-'));
+  try {
+    writeResultJson(join(dir, 'flv-fanout.json'), { date: '2026-11-27T01:00:00Z', rows: [{ server: 'onair' }, { server: 'nms' }, { server: 'nginx-rtmp' }] });
+    writeResultJson(join(dir, 'flv-fanout-1795745000000.json'), { date: '2026-11-27T02:00:00Z', rows: [{ server: 'onair' }] });
+    assert.match(pickResult(dir, 'flv-fanout')!.file, /flv-fanout\.json$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,311 @@
+/**
+ * Smoke run of every benchmark scenario, so the scripts never rot: tiny counts, seconds, each
+ * scenario a child process through `npm run bench` (scripts/bench.mjs) with BENCH_RESULTS_DIR
+ * pointing at a temp directory, a hard time limit per scenario (its process group is stopped
+ * by PID), exit code 0 and a result file of the expected shape with sane values. Then
+ * `npm run bench -- report` over those results, into a copy of the page in the temp directory.
+ * The committed bench/results and docs/benchmarks.md must not change.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+const RESULTS = mkdtempSync(join(tmpdir(), 'onair-bench-smoke-'));
+const COMMITTED_RESULTS = join(ROOT, 'bench/results');
+const COMMITTED_DOC = join(ROOT, 'docs/benchmarks.md');
+const HAS_NGINX_RTMP = existsSync('/usr/sbin/nginx') && existsSync('/usr/lib/nginx/modules/ngx_rtmp_module.so');
+const HAS_CHROMIUM = existsSync('/usr/bin/chromium');
+const HAS_WHISPER = existsSync(join(ROOT, 'node_modules/smart-whisper/build/Release/smart-whisper.node'));
+const HAS_REDIS = existsSync('/usr/bin/redis-server');
+/** Grace between SIGTERM (the scenario stops what it started) and SIGKILL of its process group. */
+const KILL_GRACE_MS = 5000;
+
+/** Process groups of scenarios still running (each scenario runs as its own group leader). */
+const running = new Set<number>();
+function killGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // the group is gone
+  }
+}
+after(() => {
+  for (const pid of running) killGroup(pid, 'SIGKILL');
+  rmSync(RESULTS, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  ms: number;
+  /** The last few KiB of stdout and stderr, for the failure message. */
+  tail: string;
+}
+
+/** bench runs `node scripts/bench.mjs ARGS` as its own process group, bounded by timeoutMs. */
+function bench(args: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<Run> {
+  const t0 = Date.now();
+  const child = spawn(process.execPath, ['scripts/bench.mjs', ...args], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, BENCH_RESULTS_DIR: RESULTS, ONAIR_LOG_LEVEL: 'silent', ...env },
+  });
+  const pid = child.pid!;
+  running.add(pid);
+  let tail = '';
+  const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-6000));
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  let timedOut = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    killGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+  }, timeoutMs);
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      clearTimeout(killTimer);
+      // whatever the scenario left behind in its group (it should have stopped everything)
+      killGroup(pid, 'SIGKILL');
+      running.delete(pid);
+      resolve({ code, signal, timedOut, ms: Date.now() - t0, tail });
+    });
+  });
+}
+
+function assertRan(r: Run, what: string): void {
+  assert.ok(!r.timedOut, `${what}: stopped after its time limit (${r.ms} ms)\n${r.tail}`);
+  assert.equal(r.code, 0, `${what}: exit ${r.code ?? r.signal}\n${r.tail}`);
+}
+
+/** resultFile: the one file a scenario wrote in the temp results directory (fixed or timestamped name). */
+function resultFile(scenario: string): any {
+  const files = readdirSync(RESULTS).filter((f) => new RegExp(`^${scenario}(-\\d{10,})?\\.json$`).test(f));
+  assert.equal(files.length, 1, `${scenario}: expected one result file in ${RESULTS}, found ${files.join(', ') || 'none'}`);
+  return JSON.parse(readFileSync(join(RESULTS, files[0]!), 'utf8'));
+}
+
+const finite = (v: unknown, what: string) => assert.ok(typeof v === 'number' && Number.isFinite(v), `${what}: ${String(v)} is not a finite number`);
+const positive = (v: unknown, what: string) => {
+  finite(v, what);
+  assert.ok((v as number) > 0, `${what}: ${String(v)} is not > 0`);
+};
+
+/** A snapshot of the committed results and page: names, sizes and modification times. */
+function snapshot(): string {
+  const files = readdirSync(COMMITTED_RESULTS).sort().map((f) => {
+    const s = statSync(join(COMMITTED_RESULTS, f));
+    return `${f}:${s.size}:${s.mtimeMs}`;
+  });
+  const d = statSync(COMMITTED_DOC);
+  return [...files, `doc:${d.size}:${d.mtimeMs}`].join('\n');
+}
+
+interface Scenario {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  timeoutMs: number;
+  skip?: string | false;
+  check: (json: any) => void;
+}
+
+const FANOUT_VIEWERS = 5;
+const FANOUT_SERVERS = HAS_NGINX_RTMP ? 'all' : 'both';
+
+const SCENARIOS: Scenario[] = [
+  // the longest first: three run at a time
+  {
+    name: 'flv-fanout',
+    args: ['--viewers', String(FANOUT_VIEWERS), '--window', '2', '--warmup', '1', '--settle', '2', '--cooldown', '0.5', '--connect-timeout', '30', '--server', FANOUT_SERVERS],
+    timeoutMs: 150_000,
+    check: (d) => {
+      assert.equal(d.partial, false);
+      const steps = (d.rows as any[]).map((r) => `${r.server}/${r.protocol}`);
+      assert.deepEqual(steps, ['onair/flv', 'onair/rtmp', 'nms/flv', 'nms/rtmp', ...(HAS_NGINX_RTMP ? ['nginx-rtmp/rtmp'] : [])]);
+      assert.equal(d.stepsPlanned, steps.length);
+      for (const r of d.rows) {
+        const at = `${r.server}/${r.protocol}`;
+        assert.equal(r.viewers, FANOUT_VIEWERS);
+        positive(r.served, `${at} served`);
+        assert.ok(r.served <= r.viewers);
+        finite(r.cpuPercent, `${at} cpuPercent`);
+        assert.ok(r.cpuPercent >= 0 && r.cpuPercent <= 200, `${at} cpuPercent ${r.cpuPercent}`);
+        positive(r.rssMiB, `${at} rssMiB`);
+        positive(r.firstKeyP50Ms, `${at} firstKeyP50Ms`);
+        finite(r.loadgenCpuPercent, `${at} loadgenCpuPercent`);
+        finite(r.loadgenLagP99Ms, `${at} loadgenLagP99Ms`);
+        assert.equal(r.serverProcesses, r.server === 'nginx-rtmp' ? 2 : 1, `${at} processes measured`);
+      }
+      if (HAS_NGINX_RTMP) assert.match(d.versions['nginx-rtmp'], /nginx\/[\d.]+ \+ libnginx-mod-rtmp/);
+    },
+  },
+  {
+    name: 'latency',
+    args: ['--seconds', '2', '--protocols', HAS_CHROMIUM ? 'rtmp,flv,ll-hls,hls.js' : 'rtmp,flv,ll-hls'],
+    timeoutMs: 150_000,
+    check: (d) => {
+      for (const p of HAS_CHROMIUM ? ['rtmp', 'flv', 'll-hls', 'hls.js'] : ['rtmp', 'flv', 'll-hls']) {
+        const x = d.results[p];
+        assert.ok(x, `latency: no ${p} result`);
+        positive(x.n, `latency ${p} samples (${(x.errors ?? []).join('; ')})`);
+        for (const k of ['p50', 'p95', 'min', 'max']) finite(x[k], `latency ${p} ${k}`);
+        // same-machine clock: a frame cannot arrive before it was sent, nor a minute later
+        assert.ok(x.min >= 0 && x.p50 <= x.p95 && x.max < 60_000, `latency ${p}: ${JSON.stringify(x)}`);
+        finite(x.benchLoopLagP99Ms, `latency ${p} benchLoopLagP99Ms`);
+      }
+    },
+  },
+  {
+    name: 'hls-serve',
+    args: ['--seconds', '1', '--rounds', '1', '--connections', '4'],
+    timeoutMs: 90_000,
+    check: (d) => {
+      assert.deepEqual(d.rows.map((r: any) => r.kind), ['playlist', 'part', 'segment']);
+      for (const r of d.rows) {
+        positive(r.bytes, `${r.kind} bytes`);
+        for (const side of ['onair', 'nginx']) {
+          positive(r[side].rps, `${r.kind} ${side} req/s`);
+          positive(r[side].ok, `${r.kind} ${side} ok`);
+          assert.equal(r[side].errors, 0, `${r.kind} ${side} errors`);
+          finite(r[side].p99ms, `${r.kind} ${side} p99`);
+          finite(r[side].cpuPercent, `${r.kind} ${side} loadgen CPU %`);
+        }
+        positive(r.onairCpuUsPerRequest + r.nginxCpuUsPerRequest, `${r.kind} CPU per request`);
+        finite(r.onairServerCpuPercent, `${r.kind} onair server CPU %`);
+      }
+    },
+  },
+  {
+    name: 'chat-conn',
+    args: ['both'],
+    env: { CONNS: '20', LOADGENS: '1' },
+    timeoutMs: 90_000,
+    check: (d) => {
+      assert.deepEqual(d.results.map((x: any) => x.mode), ['onair', 'sio']);
+      for (const x of d.results) {
+        positive(x.baselineRssMiB, `${x.mode} baseline RSS`);
+        assert.equal(x.points.length, 1);
+        const p = x.points[0];
+        assert.equal(p.clients, 20, `${x.mode}: connections open`);
+        positive(p.rssMiB, `${x.mode} RSS`);
+        finite(p.rssPerConnKiB, `${x.mode} KiB/conn`);
+        assert.equal(p.closedByServer, 0);
+      }
+    },
+  },
+  {
+    name: 'chat-fanout',
+    args: ['both'],
+    env: { SUBS: '20', LOADGENS: '1', RATES: '10', STEP_SECONDS: '1', MAX_DRAIN_SECONDS: '5', BUDGET_SECONDS: '60' },
+    timeoutMs: 90_000,
+    check: (d) => {
+      assert.notEqual(d.partial, true);
+      assert.deepEqual(d.results.map((x: any) => x.mode), ['onair', 'sio']);
+      for (const x of d.results) {
+        assert.ok(x.steps.length >= 1, `${x.mode}: no step`);
+        const s = x.steps[0];
+        assert.equal(s.rate, 10);
+        positive(s.delivered, `${x.mode} delivered`);
+        assert.ok(s.delivered <= s.expected);
+        positive(s.deliveriesPerSec, `${x.mode} deliveries/s`);
+        finite(s.p50, `${x.mode} p50`);
+        finite(s.p99, `${x.mode} p99`);
+      }
+    },
+  },
+  {
+    name: 'moderation',
+    args: ['--messages', '500', '--entries', '100', '--users', '20', ...(HAS_REDIS ? ['--redis'] : [])],
+    timeoutMs: 60_000,
+    check: (d) => {
+      assert.ok(d.entries >= 100);
+      positive(d.filterOnly.medianUs, 'filter median');
+      assert.equal(d.results.length, HAS_REDIS ? 2 : 1);
+      for (const r of d.results) {
+        assert.equal(r.messages, 500);
+        positive(r.medianUs, `${r.label} median`);
+        assert.ok(r.medianUs <= r.p99Us && r.p99Us <= r.maxUs);
+        // the lines include filtered words: some are masked or refused
+        positive(r.masked + r.refused, `${r.label} masked + refused`);
+      }
+    },
+  },
+  {
+    name: 'effects',
+    args: ['--viewers', '100', '--clients', '5', '--rate', '5', '--seconds', '1'],
+    timeoutMs: 60_000,
+    check: (d) => {
+      const a = d.aggregator;
+      assert.equal(a.reactCalls, 500);
+      positive(a.accepted, 'aggregator accepted');
+      positive(a.publications, 'aggregator publications');
+      assert.ok(a.publications < a.accepted, 'aggregation: fewer publications than reactions');
+      positive(a.nsPerReact, 'ns per reaction');
+      const b = d.endToEnd;
+      assert.equal(b.sent, 25);
+      positive(b.accepted, 'end-to-end accepted');
+      positive(b.publications, 'end-to-end publications');
+      assert.equal(b.countsExact, true);
+      finite(b.rttMsP99, 'RTT p99');
+    },
+  },
+  {
+    name: 'captions',
+    args: ['--windows', '2', '--seconds', '8', '--length', '4000', '--step', '1000'],
+    timeoutMs: 90_000,
+    skip: !HAS_WHISPER && 'smart-whisper is not built on this machine (optional dependency)',
+    check: (d) => {
+      positive(d.whisper.medianInferMs, 'whisper ms per window');
+      positive(d.whisper.realtimeFactor, 'real-time factor');
+      positive(d.delayWithFastRecogniser.phrases, 'phrases spoken');
+      positive(d.delayWithFastRecogniser.finals, 'captions finalised');
+      finite(d.delayWithFastRecogniser.p50Ms, 'caption delay p50');
+    },
+  },
+];
+
+const before = snapshot();
+
+test('bench smoke: every scenario runs with tiny counts and writes a sane result', { concurrency: 3 }, async (t) => {
+  await Promise.all(
+    SCENARIOS.map((s) =>
+      t.test(s.name, { skip: s.skip || false }, async () => {
+        const r = await bench([s.name, ...s.args], s.timeoutMs, s.env);
+        t.diagnostic(`${s.name}: ${(r.ms / 1000).toFixed(1)} s`);
+        assertRan(r, s.name);
+        s.check(resultFile(s.name));
+      }),
+    ),
+  );
+});
+
+test('bench smoke: the report reads the smoke results and writes its own copy of the page', async () => {
+  const r = await bench(['report'], 60_000);
+  assertRan(r, 'report');
+  assert.doesNotMatch(r.tail, /could not read/);
+  const page = readFileSync(join(RESULTS, 'benchmarks.md'), 'utf8');
+  const ran = SCENARIOS.filter((s) => !s.skip);
+  for (const s of ran) {
+    const section = new RegExp(`<!-- results:${s.name} -->\\n_Source: \`[^\`]*${RESULTS.split('/').pop()}/${s.name}(-\\d+)?\\.json\``);
+    assert.ok(section.test(page), `${s.name}: no section built from the smoke result in ${join(RESULTS, 'benchmarks.md')}`);
+  }
+  assert.ok(/\| whep \| n\/a: no WebRTC output yet \|/.test(page), 'latency table: WHEP row');
+  const charts = readdirSync(join(RESULTS, 'benchmarks'));
+  for (const c of ['flv-fanout-cpu.svg', 'flv-fanout-rss.svg', 'hls-serve-rps.svg', 'latency.svg', 'chat-conn.svg', 'chat-fanout-p99.svg']) {
+    assert.ok(charts.includes(c), `chart ${c}`);
+    assert.match(readFileSync(join(RESULTS, 'benchmarks', c), 'utf8'), /^<svg /);
+  }
+});
+
+test('bench smoke: the committed results and docs/benchmarks.md were not touched', () => {
+  assert.equal(snapshot(), before);
+});
