@@ -73,7 +73,12 @@ function killAll(): void {
     }
   }
 }
-process.on('exit', killAll);
+/** Temp directories of this run (nginx prefixes), removed however the run ends. */
+const tempDirs = new Set<string>();
+process.on('exit', () => {
+  killAll();
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 process.on('SIGINT', () => process.exit(130));
 process.on('SIGTERM', () => process.exit(143));
 // Hard bound on the whole run.
@@ -193,7 +198,11 @@ async function startServer(name: ServerName, viewers: number): Promise<ServerUnd
     const prefix = mkdtempSync(join(tmpdir(), 'onair-bench-nginx-rtmp-'));
     writeFileSync(join(prefix, 'nginx.conf'), nginxRtmpConfig({ prefix, port: rtmpPort, viewers }));
     proc = pinned(SERVER_CORE, ['/usr/sbin/nginx', '-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', join(prefix, 'error.log')]);
-    cleanup = () => rmSync(prefix, { recursive: true, force: true });
+    tempDirs.add(prefix);
+    cleanup = () => {
+      rmSync(prefix, { recursive: true, force: true });
+      tempDirs.delete(prefix);
+    };
     version = nginxRtmpVersion();
   }
   proc.stdout!.resume(); // NMS logs every session; drain it
