@@ -36,6 +36,8 @@ export interface TranscribeFileResult {
   vtt: string;
   cues: CaptionCue[];
   audioMs: number;
+  /** Audio the recogniser never saw (always 0 unless the engine misbehaves). */
+  droppedMs: number;
 }
 
 /** ffmpegFilePcmArgs decodes a file's first audio stream to s16le 16 kHz mono on stdout. */
@@ -56,9 +58,11 @@ export async function transcribeFile(o: TranscribeFileOptions): Promise<Transcri
   const recogniser = await o.createRecogniser(o.engine, o.language);
   const track = new CaptionTrack(o.language, MAX_FILE_CUES);
   let failure: Error | undefined;
+  let droppedMs = 0;
   const sink: TranscriberSink = {
     onCue: (cue) => { if (cue.type === 'final') track.add(cue); },
     onError: (err) => { failure ??= err instanceof Error ? err : new Error(String(err)); },
+    onDropped: (ms) => { droppedMs += ms; },
   };
   let transcriber: PcmTranscriber;
   try {
@@ -132,5 +136,5 @@ export async function transcribeFile(o: TranscribeFileOptions): Promise<Transcri
     o.signal?.removeEventListener('abort', onAbort);
     await recogniser.close().catch(() => {});
   }
-  return { vtt: track.toVtt(), cues: [...track.cues], audioMs: samples / PCM_SAMPLES_PER_MS };
+  return { vtt: track.toVtt(), cues: [...track.cues], audioMs: samples / PCM_SAMPLES_PER_MS, droppedMs };
 }
