@@ -121,7 +121,7 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   const mv2 = await waitFor('source segments', async () => {
     const r = await fetch(`${base}/live/demo/index.m3u8`);
     const text = r.status === 200 ? await r.text() : '';
-    return /AVERAGE-BANDWIDTH/.test(text) ? text : undefined;
+    return /#EXT-X-STREAM-INF:BANDWIDTH/.test(text) ? text : undefined;
   }, 40_000);
   assert.equal(streamInf(mv2).length, 1, mv2);
   assert.equal(hub.isLive('demo_240p'), false);

@@ -392,6 +392,9 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
           frameRate: p.frameRate(),
         });
       }
+      // AVERAGE-BANDWIDTH matters where players choose between variants (live ABR); a lone
+      // source variant keeps the short form that single-rendition clients already parse.
+      if (variants.length === 1) delete variants[0]!.averageBandwidth;
       return renderMultivariantPlaylist({ variants, subtitles: ch.subtitles });
     });
     return sendPlaylist(req, reply, cached, 'no-cache');
