@@ -35,10 +35,13 @@ export interface PocketsphinxPaths {
 export const APT_HINT = 'apt-get install pocketsphinx pocketsphinx-en-us';
 /** Bytes of stderr kept (the tail) for error messages. */
 const STDERR_KEEP = 2048;
-/** Audio queued on the child's stdin beyond this is dropped (about 10 s). */
+/** Audio queued for the child beyond this is dropped (about 10 s, on top of the 64 KB ≈ 2 s pipe). */
 export const DEFAULT_MAX_QUEUED_BYTES = 10 * PCM_SAMPLE_RATE * 2;
-/** Once stdin has been full (write returned false) this long, new audio is dropped until it drains. */
-export const DEFAULT_MAX_BLOCKED_MS = 2000;
+/**
+ * Once the input has been full (write returned false: the child is about 2.5 s behind) this
+ * long, new audio is dropped until it drains: captions later than this are of little use.
+ */
+export const DEFAULT_MAX_BLOCKED_MS = 5000;
 /** Restart backoff after a crash: base, cap, and consecutive failures before giving up. */
 export const DEFAULT_RESTART = { baseMs: 500, maxMs: 10_000, maxAttempts: 5 };
 /** A chunk starting further than this from where the previous one ended starts a new anchor. */
