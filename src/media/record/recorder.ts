@@ -76,6 +76,11 @@ class ChannelSession implements StreamSubscriber {
     return this.part?.dir;
   }
 
+  /** Bytes of the part being written (counted against the quota; the part itself is never deleted). */
+  get activeBytes(): number {
+    return this.part?.writer?.bytesWritten ?? 0;
+  }
+
   onTracks(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
     if (this.ended || this.halted) return;
     const t = recordableTracks(video, audio);
@@ -345,14 +350,25 @@ export class Recorder {
     }
   }
 
-  /** sweep applies retention: record.retentionDays, then record.quotaBytes (oldest first). */
+  /** activeBytes is what the recordings in progress have written so far. */
+  activeBytes(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.activeBytes;
+    return n;
+  }
+
+  /**
+   * sweep applies retention: record.retentionDays, then record.quotaBytes (oldest first).
+   * Only finished recordings (ready, failed) are ever deleted; a live one is not, but what it
+   * has written so far counts towards the quota.
+   */
   async sweep(): Promise<void> {
     try {
       const { retentionDays, quotaBytes } = this.config.record;
       if (retentionDays > 0) for (const r of await this.store.endedBefore(this.now() - retentionDays * DAY_MS)) await this.deleteRecording(r, 'retention');
       if (quotaBytes > 0) {
         const rows = await this.store.finishedOldestFirst(this.nodeId);
-        let total = rows.reduce((a, r) => a + Number(r.size_bytes), 0);
+        let total = rows.reduce((a, r) => a + Number(r.size_bytes), 0) + this.activeBytes();
         for (const r of rows) {
           if (total <= quotaBytes) break;
           await this.deleteRecording(r, 'quota');
