@@ -7,10 +7,18 @@ import { performance } from 'node:perf_hooks';
 import { startServer, startLoadgen, publishOnce, percentile, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
-const LOADGENS = Number(process.env.LOADGENS ?? 2);
+/**
+ * One generator process by default: it reads on one core while the server writes on the other
+ * (two generators competed with the server for both cores and measured worse on 2 CPUs).
+ */
+const LOADGENS = Number(process.env.LOADGENS ?? 1);
+/** WARMUP_SECONDS of publishing at the first rate before the measured steps (JIT, first GCs); not recorded. */
+const WARMUP_SECONDS = Number(process.env.WARMUP_SECONDS ?? 2);
 const STEP_SECONDS = Number(process.env.STEP_SECONDS ?? 4);
 const RATES = (process.env.RATES ?? '10,25,50,100,200,400,800').split(',').map(Number);
 const P99_LIMIT_MS = 200;
+/** onair's chat.writeBatchMs for the run (env ONAIR_CHAT_WRITE_BATCH_MS, passed to the server process); null = the config default. */
+const WRITE_BATCH_MS = process.env.ONAIR_CHAT_WRITE_BATCH_MS === undefined ? null : Number(process.env.ONAIR_CHAT_WRITE_BATCH_MS);
 /** KEEP_GOING=1 runs every rate even past the p99 limit (to see server CPU per delivery on a busy machine). */
 const KEEP_GOING = process.env.KEEP_GOING === '1';
 const MAX_INFLIGHT = 2000;
@@ -34,14 +42,19 @@ interface Step {
   samples: number;
   serverCpuSeconds: number;
   deliveriesPerServerCpuSecond: number;
+  /** CPU seconds of all load-generator processes in the step (to show they are not the bottleneck). */
+  loadgenCpuSeconds: number;
+  /** Wall seconds of the step (publishing + drain), the denominator of the CPU shares. */
+  wallSeconds: number;
   loadavg: number;
 }
 
-const FILE = `bench/results/chat-fanout-${Date.now()}.json`;
+const RESULTS_DIR = process.env.BENCH_RESULTS_DIR ?? 'bench/results';
+const FILE = `${RESULTS_DIR}/chat-fanout-${Date.now()}.json`;
 const partial: Record<string, Step[]> = {};
 /** writePartial keeps the results file current after every step, so a killed run still leaves its numbers. */
 function writePartial(): void {
-  mkdirSync('bench/results', { recursive: true });
+  mkdirSync(RESULTS_DIR, { recursive: true });
   writeFileSync(FILE, JSON.stringify({ bench: 'chat-fanout', partial: true, subscribers: SUBS, stepSeconds: STEP_SECONDS, steps: partial }, null, 2));
 }
 
@@ -63,6 +76,26 @@ async function runMode(mode: Mode, deadline: number) {
     console.log(`[${mode}] ${connected} subscribers connected in ${Date.now() - t0} ms (server sees ${st.clients}); rss ${(st.rss / 1048576).toFixed(0)} MiB`);
     const steps: Step[] = [];
     let seq = 0;
+    if (WARMUP_SECONDS > 0 && RATES.length > 0) {
+      const wEnd = Date.now() + WARMUP_SECONDS * 1000;
+      const wStart = Date.now();
+      let wSent = 0;
+      let wInflight = 0;
+      while (Date.now() < wEnd) {
+        const due = Math.floor(((Date.now() - wStart) / 1000) * RATES[0]!);
+        while (wSent < due && wInflight < MAX_INFLIGHT) {
+          wSent++;
+          wInflight++;
+          publishOnce(mode, server.port, CHANNEL, { ts: now(), seq: ++seq, text: 'warm-up publication of the benchmark, not counted' })
+            .catch(() => undefined)
+            .finally(() => wInflight--);
+        }
+        await sleep(2);
+      }
+      while (wInflight > 0) await sleep(5);
+      await sleep(1000);
+      console.log(`[${mode}] warm-up: ${wSent} publications in ${WARMUP_SECONDS} s (not recorded)`);
+    }
     for (const rate of RATES) {
       if (Date.now() + STEP_SECONDS * 1000 + DRAIN_MS > deadline) {
         console.log(`[${mode}] time budget reached`);
@@ -71,6 +104,7 @@ async function runMode(mode: Mode, deadline: number) {
       await Promise.all(gens.map((g) => g.reset()));
       const start = Date.now();
       const cpu0 = cpuSeconds(server.pid);
+      const gcpu0 = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0);
       let sent = 0;
       let dropped = 0;
       let inflight = 0;
@@ -112,6 +146,8 @@ async function runMode(mode: Mode, deadline: number) {
         await sleep(100);
       }
       const cpu = cpuSeconds(server.pid) - cpu0;
+      const gcpu = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0) - gcpu0;
+      const wall = (Date.now() - start) / 1000;
       const sorted = Float64Array.from(lat).sort();
       const secs = Math.max(0.001, (lastAt - start) / 1000);
       const step: Step = {
@@ -127,12 +163,14 @@ async function runMode(mode: Mode, deadline: number) {
         samples: sorted.length,
         serverCpuSeconds: +cpu.toFixed(2),
         deliveriesPerServerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)),
+        loadgenCpuSeconds: +gcpu.toFixed(2),
+        wallSeconds: +wall.toFixed(2),
         loadavg: +(await import('node:os')).loadavg()[0]!.toFixed(1),
       };
       steps.push(step);
       partial[mode] = steps;
       writePartial();
-      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; load ${step.loadavg}`);
+      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; loadgen CPU ${step.loadgenCpuSeconds} s over ${step.wallSeconds} s; load ${step.loadavg}`);
       if (!KEEP_GOING && (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0)) break;
       await sleep(500);
     }
@@ -155,8 +193,8 @@ for (const m of modes) {
   const perModeDeadline = Math.min(deadline, Date.now() + TOTAL_BUDGET_MS / modes.length);
   results.push(await runMode(m, perModeDeadline));
 }
-const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, stepSeconds: STEP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
-mkdirSync('bench/results', { recursive: true });
+const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, writeBatchMs: WRITE_BATCH_MS, loadgens: LOADGENS, stepSeconds: STEP_SECONDS, warmupSeconds: WARMUP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
+mkdirSync(RESULTS_DIR, { recursive: true });
 const file = FILE;
 writeFileSync(file, JSON.stringify(out, null, 2));
 for (const r of results) {

@@ -17,7 +17,9 @@ export interface ServerProc {
 
 /** startServer runs bench/chat-server.ts in a `sh -c` wrapper that raises the fd limit to the hard limit. */
 export async function startServer(mode: Mode): Promise<ServerProc> {
-  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec node --expose-gc --import tsx bench/chat-server.ts ${mode}`], {
+  // CHAT_BENCH_SERVER_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); the profile is written on stop().
+  const extra = process.env.CHAT_BENCH_SERVER_NODE_ARGS ?? '';
+  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec node --expose-gc ${extra} --import tsx bench/chat-server.ts ${mode}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' },
   });
@@ -42,8 +44,11 @@ export async function startServer(mode: Mode): Promise<ServerProc> {
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
+      // SIGTERM lets the server exit through process.exit (so --cpu-prof writes its profile); SIGKILL if it hangs.
+      proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
       await exited;
+      clearTimeout(t);
     },
   };
 }
@@ -67,7 +72,7 @@ export interface Loadgen {
 
 export async function startLoadgen(): Promise<Loadgen> {
   const proc = fork('bench/chat-loadgen.ts', [], {
-    execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+    execArgv: [...(process.env.CHAT_BENCH_LOADGEN_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', '--max-old-space-size=4096'],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -4,6 +4,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 
 const mode = process.argv[2] ?? 'onair';
+// Exit through process.exit on SIGTERM so profilers (--cpu-prof) flush their output.
+process.on('SIGTERM', () => process.exit(0));
 const gc = (globalThis as { gc?: () => void }).gc;
 
 function mem(clients: number) {
@@ -27,7 +29,9 @@ if (mode === 'onair') {
   const { loadConfig } = await import('../src/config/index.js');
   const { silentLogger } = await import('../src/observability/logger.js');
   const { createChatService } = await import('../src/chat/index.js');
-  const config = loadConfig({ env: {} });
+  // ONAIR_CHAT_WRITE_BATCH_MS (and any other ONAIR_CHAT_* key) passes through to the chat config.
+  const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_')));
+  const config = loadConfig({ env: chatEnv });
   const chat = createChatService({
     config,
     logger: silentLogger(),

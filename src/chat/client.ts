@@ -3,7 +3,7 @@
  * keeps subscriptions and writes replies and pushes through its Transport.
  */
 import type { ChatNode } from './node.js';
-import type { Transport, SharedBatch } from './transport/types.js';
+import type { OutItem, Transport, SharedBatch } from './transport/types.js';
 import {
   decodeCommands,
   encodeClientInfo,
@@ -96,7 +96,17 @@ export class Client {
   /** Accept time (ms), for the stale check of connections that never send connect. */
   readonly acceptedAt = Date.now();
   private state: State = State.Connecting;
-  private out: string[] | null = null;
+  /**
+   * The write queue: replies, pushes and shared batches waiting for this
+   * connection's next flush, written in order as one write. Slots past
+   * `queued` are cleared after each flush; the array is kept and reused.
+   */
+  private queue: OutItem[] | null = null;
+  private queued = 0;
+  /** Protocol messages (not shared batches) in the queue, for the messages-out metric. */
+  private queuedMessages = 0;
+  /** flushListed is true while the node holds this client on its flush list. */
+  flushListed = false;
   private inbox: Command[] | null = null;
   private processing = false;
   private expireTimer: NodeJS.Timeout | null = null;
@@ -125,13 +135,12 @@ export class Client {
 
   // ---- output ----
 
-  /** send queues one protocol message (reply or wrapped push) for the end of this tick. */
+  /** send queues one protocol message (reply or wrapped push) for the next flush (this event-loop turn). */
   send(msg: string): void {
     if (this.state === State.Closed) return;
-    if (this.out === null) {
-      this.out = [msg];
-      this.node.markDirty(this);
-    } else this.out.push(msg);
+    this.enqueue(msg);
+    this.queuedMessages++;
+    this.node.markDirty(this);
   }
 
   /** sendPush queues a push (unwrapped JSON), wrapping it for bidirectional transports. */
@@ -139,23 +148,43 @@ export class Client {
     this.send(this.transport.unidirectional ? push : wrapPush(push));
   }
 
-  /** flush writes queued messages now. */
-  flush(): void {
-    const out = this.out;
-    if (out === null) return;
-    this.out = null;
+  /**
+   * queueShared queues a shared batch of channel pushes behind whatever is
+   * queued; the node flushes the client in the same fan-out pass.
+   */
+  queueShared(batch: SharedBatch): void {
     if (this.state === State.Closed) return;
-    this.transport.writeText(out);
-    this.node.metrics.messagesOut(out.length);
-    this.checkSlow();
+    this.enqueue(batch);
+    this.node.markDirty(this);
   }
 
-  /** writeShared writes a shared batch after anything queued before it. */
-  writeShared(batch: SharedBatch): void {
-    if (this.state === State.Closed) return;
-    if (this.out !== null) this.flush();
-    this.transport.writeShared(batch);
-    this.checkSlow();
+  private enqueue(item: OutItem): void {
+    const q = this.queue;
+    if (q === null) this.queue = [item];
+    else q[this.queued] = item;
+    this.queued++;
+  }
+
+  /** flush writes the queue now, as one write. */
+  flush(): void {
+    const n = this.queued;
+    if (n === 0) return;
+    const q = this.queue!;
+    const msgs = this.queuedMessages;
+    this.queued = 0;
+    this.queuedMessages = 0;
+    if (this.state !== State.Closed) {
+      this.transport.writeItems(q, n);
+      if (msgs > 0) this.node.metrics.messagesOut(msgs);
+    }
+    // Drop references (batches are shared by every subscriber) but keep the array.
+    for (let i = 0; i < n; i++) q[i] = undefined as unknown as OutItem;
+    if (this.state !== State.Closed) this.checkSlow();
+  }
+
+  /** queuedItems is the number of items waiting for the next flush. */
+  get queuedItems(): number {
+    return this.queued;
   }
 
   private checkSlow(): void {
@@ -708,8 +737,8 @@ export class Client {
   disconnect(d: Disconnect): void {
     if (this.state === State.Closed) return;
     const wasConnected = this.state === State.Connected;
-    if (this.out !== null && d.code !== Disconnects.slow.code) this.flush();
-    this.out = null;
+    if (this.queued > 0 && d.code !== Disconnects.slow.code) this.flush();
+    this.dropQueue();
     this.state = State.Closed;
     this.inbox = null;
     if (this.expireTimer) clearTimeout(this.expireTimer);
@@ -729,12 +758,18 @@ export class Client {
     if (this.state === State.Closed) return;
     const wasConnected = this.state === State.Connected;
     this.state = State.Closed;
-    this.out = null;
+    this.dropQueue();
     this.inbox = null;
     if (this.expireTimer) clearTimeout(this.expireTimer);
     this.expireTimer = null;
     this.node.metrics.disconnect(Disconnects.connectionClosed.code);
     this.cleanup(wasConnected);
+  }
+
+  private dropQueue(): void {
+    this.queue = null;
+    this.queued = 0;
+    this.queuedMessages = 0;
   }
 
   private cleanup(wasConnected: boolean): void {

@@ -5,6 +5,7 @@
  * the ping wheel, and the glue to the Broker and PresenceManager.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { OnairConfig } from '../config/schema.js';
 import type { PublishHook, RpcHandler } from './hooks.js';
@@ -88,9 +89,17 @@ export class ChatNode implements BrokerEventHandler {
   private readonly clients = new Map<string, Client>();
   private readonly users = new Map<string, Set<Client>>();
   private readonly channels = new Map<string, LocalChannel>();
-  private readonly dirtyClients = new Set<Client>();
+  /** Clients with queued output, flushed together (each client once, one write) in the next pass. */
+  private flushList: Client[] = [];
   private readonly dirtyChannels = new Set<LocalChannel>();
-  private flushScheduled = false;
+  /** A setImmediate pass is scheduled (client queues; channels too when channelsDue). */
+  private immediateScheduled = false;
+  /** Channel fan-out is due in the next immediate pass. */
+  private channelsDue = false;
+  /** Timer of a channel fan-out held back by writeBatchMs. */
+  private channelTimer: NodeJS.Timeout | null = null;
+  /** When the last channel fan-out pass ran (ms, monotonic enough for intervals). */
+  private lastFanoutAt = 0;
   private readonly pingBuckets: Set<Client>[];
   private pingTick = 0;
   private pingSeq = 0;
@@ -194,7 +203,6 @@ export class ChatNode implements BrokerEventHandler {
     this.pending.delete(c);
     this.clients.delete(c.id);
     if (c.pingBucket >= 0) this.pingBuckets[c.pingBucket]?.delete(c);
-    this.dirtyClients.delete(c);
     if (c.user !== '') {
       const s = this.users.get(c.user);
       if (s) {
@@ -244,26 +252,82 @@ export class ChatNode implements BrokerEventHandler {
 
   // ---- output scheduling ----
 
+  /** markDirty puts a client with queued output on the flush list and makes sure a pass runs this turn. */
   markDirty(c: Client): void {
-    this.dirtyClients.add(c);
-    this.scheduleFlush();
+    if (c.flushListed) return;
+    c.flushListed = true;
+    this.flushList.push(c);
+    this.scheduleImmediate();
   }
 
-  private scheduleFlush(): void {
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flushAll());
+  private scheduleImmediate(): void {
+    if (this.immediateScheduled) return;
+    this.immediateScheduled = true;
+    setImmediate(() => this.onImmediate());
+  }
+
+  private onImmediate(): void {
+    this.immediateScheduled = false;
+    if (this.channelsDue) this.fanout();
+    this.flushClients();
+  }
+
+  /**
+   * scheduleFanout arranges the next channel fan-out pass. With
+   * `chat.writeBatchMs` = 0 it runs at the end of this event-loop turn; with
+   * W > 0 passes are at least W ms apart, so under load every subscriber gets
+   * all publications of up to W ms in one frame and one write, while a quiet
+   * channel's publication still goes out at once.
+   */
+  private scheduleFanout(): void {
+    if (this.channelsDue || this.channelTimer !== null) return;
+    const w = this.config.writeBatchMs;
+    const wait = w > 0 ? this.lastFanoutAt + w - performance.now() : 0;
+    if (wait <= 0) {
+      this.channelsDue = true;
+      this.scheduleImmediate();
+      return;
+    }
+    this.channelTimer = setTimeout(() => {
+      this.channelTimer = null;
+      this.fanout();
+      this.flushClients();
+    }, Math.ceil(wait));
+  }
+
+  /** fanout moves every channel's pending pushes into its subscribers' queues. */
+  private fanout(): void {
+    this.channelsDue = false;
+    if (this.channelTimer !== null) {
+      clearTimeout(this.channelTimer);
+      this.channelTimer = null;
+    }
+    this.lastFanoutAt = performance.now();
+    for (const ch of this.dirtyChannels) this.flushLocal(ch);
+    this.dirtyChannels.clear();
+  }
+
+  /** flushClients writes every listed client's queue, one write per client. */
+  private flushClients(): void {
+    const list = this.flushList;
+    if (list.length === 0) return;
+    this.flushList = [];
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i]!;
+      c.flushListed = false;
+      c.flush();
+    }
   }
 
   private flushAll(): void {
-    this.flushScheduled = false;
-    for (const ch of this.dirtyChannels) this.flushLocal(ch);
-    this.dirtyChannels.clear();
-    for (const c of this.dirtyClients) c.flush();
-    this.dirtyClients.clear();
+    this.fanout();
+    this.flushClients();
   }
 
-  /** flushChannel writes a channel's pending pushes now (before its subscriber set changes). */
+  /**
+   * flushChannel moves a channel's pending pushes into its subscribers' queues
+   * now (before its subscriber set changes); they are written in the next pass.
+   */
   flushChannel(name: string): void {
     const ch = this.channels.get(name);
     if (ch && ch.pending.length > 0) {
@@ -283,7 +347,7 @@ export class ChatNode implements BrokerEventHandler {
     let delivered = 0;
     for (const e of ch.entries) {
       if (e.active) {
-        e.client.writeShared(batch);
+        e.client.queueShared(batch);
         delivered++;
       } else if (e.buffer) {
         for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
@@ -343,7 +407,7 @@ export class ChatNode implements BrokerEventHandler {
     ch.pending.push(encodePush(channel, 'pub', encodePublication(pub)));
     ch.pendingOffsets.push(offset);
     this.dirtyChannels.add(ch);
-    this.scheduleFlush();
+    this.scheduleFanout();
   }
 
   /** insufficientState makes positioned subscribers of a channel resubscribe (and recover) after a gap. */

@@ -58,6 +58,78 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
   }
 }
 
+/**
+ * OutItem is one entry of a connection's write queue: a protocol message
+ * (reply, or push already wrapped for bidirectional transports) or a shared
+ * batch of pushes.
+ */
+export type OutItem = string | SharedBatch;
+
+/**
+ * encodeItems turns a run of queued items into the buffers of one write, in
+ * queue order: consecutive messages become one frame (bidirectional WebSocket,
+ * joined by `\n`) or their transport's encoding; a shared batch contributes
+ * its cached bytes. Returns the buffers and their total length.
+ */
+export function encodeItems(kind: TransportKind, items: readonly OutItem[], n: number, out: Buffer[]): number {
+  let bytes = 0;
+  let i = 0;
+  while (i < n) {
+    const it = items[i]!;
+    if (typeof it !== 'string') {
+      const b = it.bytes(kind);
+      out.push(b);
+      bytes += b.length;
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < n && typeof items[j] === 'string') j++;
+    const b = encodeMessages(kind, items as readonly string[], i, j);
+    out.push(b);
+    bytes += b.length;
+    i = j;
+  }
+  return bytes;
+}
+
+/** encodeMessages encodes messages[from, to) (replies or already wrapped pushes) for a transport kind. */
+function encodeMessages(kind: TransportKind, messages: readonly string[], from: number, to: number): Buffer {
+  switch (kind) {
+    case 'websocket': {
+      let text = messages[from]!;
+      for (let i = from + 1; i < to; i++) text += '\n' + messages[i]!;
+      return wsFrame(Buffer.from(text));
+    }
+    case 'uni_websocket': {
+      const frames: Buffer[] = [];
+      for (let i = from; i < to; i++) frames.push(wsFrame(Buffer.from(messages[i]!)));
+      return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    }
+    case 'uni_sse': {
+      let text = '';
+      for (let i = from; i < to; i++) text += 'data: ' + messages[i]! + '\n\n';
+      return Buffer.from(text);
+    }
+    case 'uni_http_stream': {
+      let text = '';
+      for (let i = from; i < to; i++) text += messages[i]! + '\n';
+      return Buffer.from(text);
+    }
+  }
+}
+
+/** writeAll writes buffers as one write: a corked run goes out in one writev. */
+export function writeAll(w: { write(b: Buffer): unknown; cork(): void; uncork(): void }, bufs: readonly Buffer[]): void {
+  if (bufs.length === 1) {
+    w.write(bufs[0]!);
+    return;
+  }
+  w.cork();
+  for (const b of bufs) w.write(b);
+  w.uncork();
+}
+
 /** Transport is one client connection's way out. */
 export interface Transport {
   readonly kind: TransportKind;
@@ -65,8 +137,12 @@ export interface Transport {
   readonly unidirectional: boolean;
   /** writeText writes protocol messages (replies or pushes already wrapped for bidi); one call = one frame/batch. */
   writeText(messages: readonly string[]): void;
-  /** writeShared writes a shared batch of pushes. */
-  writeShared(batch: SharedBatch): void;
+  /**
+   * writeItems writes the first n queued items in order, as one write (one
+   * syscall where the socket takes it at once): the per-connection coalescing
+   * point. Items are not kept after the call.
+   */
+  writeItems(items: readonly OutItem[], n: number): void;
   /** bufferedBytes counts bytes accepted but not yet handed to the kernel. */
   bufferedBytes(): number;
   /** close ends the connection with a disconnect code and reason. */

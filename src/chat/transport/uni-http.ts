@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatNode } from '../node.js';
 import type { Disconnect } from '../protocol/codes.js';
-import { encodeBatch, type SharedBatch, type Transport, type TransportKind } from './types.js';
+import { encodeBatch, encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 
 export const UNI_SSE_PATH = '/connection/uni_sse';
 export const UNI_HTTP_STREAM_PATH = '/connection/uni_http_stream';
@@ -28,9 +28,11 @@ class HttpStreamTransport implements Transport {
     this.res.write(encodeBatch(this.kind, messages));
   }
 
-  writeShared(batch: SharedBatch): void {
-    if (this.ended || this.res.destroyed) return;
-    this.res.write(batch.bytes(this.kind));
+  writeItems(items: readonly OutItem[], n: number): void {
+    if (this.ended || this.res.destroyed || n === 0) return;
+    const bufs: Buffer[] = [];
+    encodeItems(this.kind, items, n, bufs);
+    writeAll(this.res, bufs);
   }
 
   bufferedBytes(): number {

@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ChatNode } from '../node.js';
 import type { Client } from '../client.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
-import type { SharedBatch, Transport, TransportKind } from './types.js';
+import { encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 
 export const WS_PATH = '/connection/websocket';
 export const UNI_WS_PATH = '/connection/uni_websocket';
@@ -50,11 +50,20 @@ class WsTransport implements Transport {
     else for (const m of messages) this.ws.send(m);
   }
 
-  writeShared(batch: SharedBatch): void {
-    if (this.ws.readyState !== WebSocket.OPEN) return;
-    // Server frames are unmasked, so one frame's bytes serve every connection. ws writes
-    // synchronously without permessage-deflate, so this cannot interleave with its own frames.
-    this.socket.write(batch.bytes(this.kind));
+  writeItems(items: readonly OutItem[], n: number): void {
+    if (this.ws.readyState !== WebSocket.OPEN || n === 0) return;
+    // Server frames are unmasked, so a shared batch's frame bytes serve every connection as they
+    // are. ws writes synchronously without permessage-deflate, so these frames cannot interleave
+    // with its own (close, pong).
+    const first = items[0]!;
+    if (n === 1 && typeof first !== 'string') {
+      // The fan-out fast path: one shared buffer, one write, nothing allocated here.
+      this.socket.write(first.bytes(this.kind));
+      return;
+    }
+    const bufs: Buffer[] = [];
+    encodeItems(this.kind, items, n, bufs);
+    writeAll(this.socket, bufs);
   }
 
   bufferedBytes(): number {
