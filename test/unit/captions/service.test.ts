@@ -6,14 +6,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { CaptionsService } from '../../../src/captions/service.js';
+import { CaptionsService, EngineLanguageError } from '../../../src/captions/service.js';
 import { assertEngineSupported, availableServerEngines } from '../../../src/captions/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { encodeAudioSpecificConfig } from '../../../src/formats/aac.js';
 import { parseVtt } from '../../../src/formats/webvtt.js';
 import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import type { CaptionCue } from '../../../src/captions/types.js';
+import type { CaptionCue, StreamingRecogniser } from '../../../src/captions/types.js';
 import { ScriptedRecogniser, type Phrase } from './fake-recogniser.js';
 
 /** FakeHub is the part of the stream hub captions use, driven by the test. */
@@ -187,4 +187,77 @@ test('config: pocketsphinx is refused at start with the key named (non-English l
   assert.throws(() => assertEngineSupported(noModel), (e: Error) => /captions\.pocketsphinx\.lm/.test(e.message) && /pocketsphinx-en-us/.test(e.message));
   assert.deepEqual(availableServerEngines(noBinary), ['whisper']);
   assert.doesNotThrow(() => assertEngineSupported(loadConfig({ env: {} })));
+});
+
+test('captions service: a streaming engine (pocketsphinx) gets the PCM and publishes through the same path; English only', async () => {
+  const hub = new FakeHub();
+  const registry = new Registry();
+  const published: CaptionCue[] = [];
+  let pushedMs = 0;
+  let firstMs = NaN;
+  let flushed = false;
+  let closed = false;
+  const streaming: StreamingRecogniser = {
+    name: 'pocketsphinx', streaming: true,
+    open: ({ language, idPrefix }, sink) => ({
+      push(samples, startMs) {
+        if (Number.isNaN(firstMs)) firstMs = startMs;
+        pushedMs += samples.length / 16;
+        if (pushedMs >= 2000 && published.length === 0) {
+          sink.onCue({ type: 'final', id: `${idPrefix}1`, text: 'hello everyone', startMs: firstMs + 500, endMs: firstMs + 1500, lang: language });
+          sink.onWindow?.({ audioMs: 2000, inferMs: 300 });
+          sink.onDelay?.(700);
+          sink.onError?.(new Error('pocketsphinx exited with 1: boom'));
+        }
+      },
+      async flush() {
+        flushed = true;
+        sink.onCue({ type: 'final', id: `${idPrefix}2`, text: 'thank you for watching', startMs: firstMs + 3000, endMs: firstMs + 4000, lang: language });
+      },
+      close() {},
+    }),
+    close: async () => { closed = true; },
+  };
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, registry, ffmpegPath: 'ffmpeg',
+    publisher: { publish: async (_channel, data) => (published.push(data as CaptionCue), {}) },
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'ko', defaultEngine: 'pocketsphinx', autostart: false,
+    createRecogniser: async () => streaming,
+  });
+  try {
+    await svc.start();
+    hub.start('en-talk');
+    // The default language is Korean: refused before anything starts.
+    await assert.rejects(svc.enable('en-talk'), (e: Error) => e instanceof EngineLanguageError && /English only/.test(e.message));
+    assert.equal(svc.state('en-talk').running, false);
+    const st = await svc.enable('en-talk', { language: 'en' });
+    assert.deepEqual([st.running, st.engine, st.language], [true, 'pocketsphinx', 'en']);
+    const info: AudioTrackInfo = { codec: 'aac', config: encodeAudioSpecificConfig(2, RATE, 1), sampleRate: RATE, channels: 1, codecString: 'mp4a.40.2' };
+    hub.send('en-talk', (s) => s.onTracks?.(undefined, info));
+    const frames = aacFrames(4);
+    for (let i = 0; i < frames.length; i++) {
+      const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
+      hub.send('en-talk', (s) => s.onFrame({ kind: 'audio', dts, pts: dts, keyframe: true, data: frames[i]!, flvTag: Buffer.alloc(0) }));
+      if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
+    }
+    const deadline = Date.now() + 10_000;
+    while (published.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(Math.abs(firstMs - T0) < 100, `PCM on the stream timeline: ${firstMs}`);
+    const stats = svc.state('en-talk').stats!;
+    assert.equal(stats.windows, 1);
+    assert.equal(stats.lastRealtimeFactor, 0.15);
+    assert.match(stats.lastError!, /boom/);
+    hub.end('en-talk');
+    await new Promise((r) => setTimeout(r, 200));
+  } finally {
+    await svc.stop();
+  }
+  assert.ok(flushed && closed, 'the stream end flushes the engine, then closes it');
+  assert.deepEqual(published.map((c) => [c.type, c.text, c.lang]), [['final', 'hello everyone', 'en'], ['final', 'thank you for watching', 'en']]);
+  assert.deepEqual(svc.tracks('en-talk').map((t) => t.cues.length), [2]);
+  const metrics = await registry.metrics();
+  assert.match(metrics, /onair_captions_realtime_factor\{engine="pocketsphinx"\} 0\.15/);
+  assert.match(metrics, /onair_captions_delay_seconds_count\{engine="pocketsphinx"\} 1/);
+  assert.match(metrics, /onair_captions_errors_total\{engine="pocketsphinx"\} 1/);
+  assert.match(metrics, /onair_captions_cues_total\{engine="pocketsphinx",type="final"\} 2/);
 });
