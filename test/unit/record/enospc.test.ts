@@ -11,8 +11,8 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import prom from 'prom-client';
+import { pino } from 'pino';
 import { configSchema } from '../../../src/config/index.js';
-import { silentLogger } from '../../../src/observability/logger.js';
 import { createPlatform } from '../../../src/platform/index.js';
 import { Recorder } from '../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
@@ -60,7 +60,9 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
   const registry = new prom.Registry();
   const hub = new Hub();
   const store = new RecordingStore(db);
-  const rec = new Recorder({ hub, store, channels: platform.channels, config: configSchema.parse({ dataDir: dir, record: { fsyncIntervalMs: 100 } }), logger: silentLogger(), nodeId: 'n1', metrics: recordMetrics(registry) });
+  const logs: { level: number; msg: string; code?: string }[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
+  const rec = new Recorder({ hub, store, channels: platform.channels, config: configSchema.parse({ dataDir: dir, record: { fsyncIntervalMs: 100 } }), logger, nodeId: 'n1', metrics: recordMetrics(registry) });
   await rec.start();
   const content = loadFlv(makeFlv(dir, 8)); // ~1.5 MB: far over the 256 KB disk
   let viewerFrames = 0;
@@ -79,6 +81,9 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
   hub.emit('streamEnd', 'cam', 'done');
   await rec.stop();
   assert.equal(viewerFrames, content.frames.length, 'the viewer got every frame');
+  const logged = logs.find((l) => l.code === 'ENOSPC' && l.level >= 50);
+  assert.ok(logged, `an error log names ENOSPC: ${JSON.stringify(logs.map((l) => l.msg))}`);
+  assert.match(logged.msg, /live delivery continues/);
   const metrics = await registry.metrics();
   assert.match(metrics, /onair_recording_errors_total\{reason="ENOSPC"\} [1-9]/);
   assert.match(metrics, /onair_recordings_active 0/);
