@@ -13,10 +13,10 @@ import { openDatabase, migrate, type Db } from '../../src/platform/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobQueue } from '../../src/platform/jobs/queue.js';
 import { JobWorker } from '../../src/platform/jobs/worker.js';
-import { RecordingStore } from '../../src/media/record/vods.js';
+import { RecordingStore, toVod } from '../../src/media/record/vods.js';
 import { recordingJobHandlers } from '../../src/media/transcode/handlers.js';
 import '../../src/platform/jobs/schema.js';
-import { probe, processesWithArg, run, sleep, waitFor } from './record-helpers.js';
+import { probe, processesWithArg, run, sleep, topLevelBoxes, waitFor } from './record-helpers.js';
 
 const queueOpts = { maxAttempts: 2, backoff: { baseMs: 200, maxMs: 1000 }, leaseMs: 3000 };
 
@@ -87,6 +87,36 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
     const p = await probe(join(root, 'a', '720p.mp4'));
     assert.deepEqual(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
     assert.ok(Math.abs(p.duration - 12) < 0.2);
+  });
+
+  await t.test('transcode-hevc: completes into an H.265 (hvc1) + AAC faststart rendition listed on the VOD', async () => {
+    const id = await addRecording(store, root, 'h', 3);
+    const job = await queue.enqueue({ type: 'transcode-hevc', recordingId: id });
+    const w = worker(db, store, root, 'node-1');
+    await w.start();
+    try {
+      const final = await waitFor('hevc job end', async () => {
+        const j = (await queue.get(job.id))!;
+        return j.state === 'done' || j.state === 'failed' ? j : undefined;
+      }, 120_000, 100);
+      assert.equal(final.state, 'done', final.error ?? '');
+    } finally {
+      await w.stop();
+    }
+    const out = join(root, 'h', 'hevc.mp4');
+    const p = await probe(out);
+    assert.deepEqual(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:hevc']);
+    assert.equal(p.streams.find((s) => s.codec_type === 'video')!.height, 540);
+    assert.ok(Math.abs(p.duration - 3) < 0.2, `duration ${p.duration}`);
+    const tag = await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=codec_tag_string', '-of', 'csv=p=0', out]);
+    assert.equal(tag.stdout.trim(), 'hvc1', 'tagged hvc1 so Safari/MSE play it');
+    const boxes = topLevelBoxes(out);
+    assert.ok(boxes.indexOf('moov') >= 0 && boxes.indexOf('moov') < boxes.indexOf('mdat'), `faststart: ${boxes}`);
+    const vod = toVod((await store.get(id))!);
+    const hevc = vod.renditions.find((r) => r.name === 'hevc');
+    assert.ok(hevc, JSON.stringify(vod.renditions));
+    assert.deepEqual([hevc.file, hevc.videoCodec, hevc.width, hevc.height], ['hevc.mp4', 'hevc', 960, 540]);
+    assert.equal(hevc.url, `/vod-files/${id}/hevc.mp4`);
   });
 
   await t.test('cancel stops ffmpeg (SIGTERM) and ends the job cancelled', async () => {
