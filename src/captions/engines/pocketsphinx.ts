@@ -46,6 +46,8 @@ export const DEFAULT_MAX_BLOCKED_MS = 5000;
 export const DEFAULT_RESTART = { baseMs: 500, maxMs: 10_000, maxAttempts: 5 };
 /** A chunk starting further than this from where the previous one ended starts a new anchor. */
 const ANCHOR_GAP_MS = 50;
+/** Anchors kept at most (one per gap or drop since the last utterance). */
+const MAX_ANCHORS = 1024;
 /** Word lines of an utterance not closed by `</s>` are emitted after this long. */
 const UTTERANCE_IDLE_MS = 300;
 /** How long flush() waits for the child to finish the last utterance. */
@@ -194,7 +196,11 @@ export class SampleTimeline {
 
   /** append records n samples starting at stream time startMs, fed after the previous ones. */
   append(n: number, startMs: number): void {
-    if (Number.isNaN(this.expectMs) || Math.abs(startMs - this.expectMs) > ANCHOR_GAP_MS) this.anchors.push({ at: this.fed, ms: startMs });
+    if (Number.isNaN(this.expectMs) || Math.abs(startMs - this.expectMs) > ANCHOR_GAP_MS) {
+      this.anchors.push({ at: this.fed, ms: startMs });
+      // Bounded even if no utterance comes to forget old ones (long silence with many gaps).
+      if (this.anchors.length > MAX_ANCHORS) this.anchors.shift();
+    }
     this.fed += n;
     this.expectMs = startMs + n / PCM_SAMPLES_PER_MS;
   }

@@ -182,3 +182,35 @@ test('pocketsphinx engine: a child that stops reading makes live audio drop (cou
     assert.throws(() => process.kill(pid!, 0), 'child killed by close()');
   }
 });
+
+test('pocketsphinx engine: killed mid-stream, it restarts and later cues keep stream times', { skip: missing && !process.env.CI ? missing : false, timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-ps-'));
+  try {
+    const speech = makeSpeech(dir, SENTENCES, { leadMs: 1000, pauseMs: 1500 });
+    const pcm = wavSamples(speech.wav);
+    const c = collector();
+    const base = 50_000;
+    const s = new PocketsphinxStream({ ...paths, language: 'en', idPrefix: 'p', dropWhenBehind: false, restart: { baseMs: 50, maxMs: 100, maxAttempts: 3 } }, c.sink);
+    // Kill the child right after the 4th sentence has been fed, then feed the rest to the new one.
+    const cut = Math.round((speech.placed[3]!.endMs + 700) * 16);
+    for (let i = 0; i < cut; i += 1600) if (!s.push(pcm.subarray(i, Math.min(cut, i + 1600)), base + i / 16)) await s.drained();
+    const firstPid = s.pid!;
+    process.kill(firstPid, 'SIGKILL');
+    const deadline = Date.now() + 5000;
+    while ((s.restarts < 1 || !s.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(s.restarts, 1);
+    assert.notEqual(s.pid, firstPid);
+    assert.match(c.errors[0] ?? '', /pocketsphinx exited with SIGKILL/);
+    for (let i = cut; i < pcm.length; i += 1600) if (!s.push(pcm.subarray(i, Math.min(pcm.length, i + 1600)), base + i / 16)) await s.drained();
+    await s.flush();
+    const late = c.cues.filter((x) => x.startMs > base + cut / 16);
+    assert.ok(late.length >= 2, `cues after the restart: ${JSON.stringify(c.cues)}`);
+    // The new child counts from 0 again: its cues still land on their sentences (±1.5 s).
+    for (const cue of late) {
+      const at = cue.startMs - base;
+      assert.ok(speech.placed.some((p) => at > p.startMs - 1500 && at < p.endMs), `${JSON.stringify(cue)} not on a sentence: ${JSON.stringify(speech.placed)}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
