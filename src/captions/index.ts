@@ -140,6 +140,8 @@ export function wireCaptions(parts: ServerParts, opts: { createRecogniser?: (eng
     autostart: config.captions.autostart,
     createRecogniser: opts.createRecogniser ?? defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
     channelLanguage: async (channel) => (await parts.platform.channels.find(channel))?.captions_language ?? null,
+    // Profanity masking through the channel's word filter (when chat moderation runs on this node).
+    filterText: async (channel, text) => (parts.moderation ? parts.moderation.filterText(channel, text) : { action: 'pass' }),
   });
   captionsRoutes(parts.app, parts.api, service, {
     serverEngines: availableServerEngines(config),

@@ -111,7 +111,7 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
     if (body.startMs !== undefined && body.endMs !== undefined && body.endMs < body.startMs) throw new AppError('validation_failed', 'endMs must not be before startMs');
     if (ctx.liveInfo && !ctx.liveInfo(name).live) throw new AppError('conflict', `channel ${name} is not live; captions need a live stream`);
     if (!limiter.take(name)) throw new AppError('too_many_requests', `at most ${CUE_RATE_PER_SECOND} caption cues per second per channel`);
-    const cue = captions.addBrowserCue(name, body);
+    const cue = await captions.addBrowserCue(name, body);
     return reply.status(202).send({ cue });
   });
 

@@ -61,6 +61,8 @@ export interface CaptionsServiceDeps {
   createRecogniser(engine: ServerEngine, language: string): Promise<AnyRecogniser>;
   /** The channel's own caption language, if it set one. */
   channelLanguage?(channel: string): Promise<string | null | undefined>;
+  /** The channel's word filter (chat moderation): every cue's text goes through it before it is published. */
+  filterText?: CaptionTextFilter;
   maxCuesPerTrack?: number;
 }
 
@@ -70,6 +72,24 @@ const BROWSER_MIN_CUE_MS = 1000;
 const BROWSER_MAX_CUE_MS = 6000;
 
 export const CAPTIONS_CHANNEL_PREFIX = 'captions:';
+
+/** A word filter's verdict on a text (the chat moderation filter's result shape). */
+export type FilterVerdict = { action: 'pass' } | { action: 'mask'; text: string } | { action: 'block'; word: string };
+export type CaptionTextFilter = (channel: string, text: string) => Promise<FilterVerdict>;
+/** What replaces a filtered word in a caption. */
+export const CAPTION_MASK = '***';
+
+/**
+ * applyFilterVerdict turns a word filter's verdict into caption text: spoken words cannot be
+ * refused like a chat message, so a blocked word is masked too (where it appears literally;
+ * the whole text when it does not).
+ */
+export function applyFilterVerdict(text: string, v: FilterVerdict): string {
+  if (v.action === 'pass') return text;
+  if (v.action === 'mask') return v.text;
+  const re = new RegExp(v.word.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'giu');
+  return re.test(text) ? text.replace(re, CAPTION_MASK) : CAPTION_MASK;
+}
 
 /** captionFileName is the recording-side file name of one language's captions. */
 export function captionFileName(lang: string): string {
@@ -156,6 +176,8 @@ class LiveCaptions implements StreamSubscriber {
   browserSeq = 0;
   browserPending: { id: string; startMs: number } | undefined;
   recording: { dir: string; startMs: number } | undefined;
+  /** Cues waiting for the word filter, published in order. */
+  publishing: Promise<void> = Promise.resolve();
   unsubscribe: (() => void) | undefined;
   ended = false;
 
@@ -266,7 +288,32 @@ export class CaptionsService extends EventEmitter {
     return t;
   }
 
-  private publish(s: LiveCaptions, cue: CaptionCue, engine: CaptionSource): void {
+  /**
+   * publish sends a cue (any engine) through the channel's word filter, in order, then to
+   * the track (HLS, recording), the 'cue' event and captions:{channel}. Resolves with the
+   * cue as published.
+   */
+  private publish(s: LiveCaptions, cue: CaptionCue, engine: CaptionSource): Promise<CaptionCue> {
+    const filter = this.deps.filterText;
+    if (!filter) {
+      this.deliver(s, cue, engine);
+      return Promise.resolve(cue);
+    }
+    const done = s.publishing.then(async () => {
+      let out = cue;
+      try {
+        out = { ...cue, text: applyFilterVerdict(cue.text, await filter(s.channel, cue.text)) };
+      } catch (err) {
+        this.deps.logger.warn({ channel: s.channel, err: (err as Error).message }, 'caption word filter failed; cue published unfiltered');
+      }
+      this.deliver(s, out, engine);
+      return out;
+    });
+    s.publishing = done.then(() => {}, () => {});
+    return done;
+  }
+
+  private deliver(s: LiveCaptions, cue: CaptionCue, engine: CaptionSource): void {
     this.trackOf(s, cue.lang).add(cue);
     this.metrics.cues.inc({ engine, type: cue.type });
     this.emit('cue', s.channel, cue);
@@ -293,7 +340,7 @@ export class CaptionsService extends EventEmitter {
       const m = this.metrics;
       const runner: Runner = { engine, language, recogniser, windows: 0, droppedAudioMs: 0 } as Runner;
       const sink: TranscriberSink = {
-        onCue: (cue) => this.publish(s, cue, engine),
+        onCue: (cue) => void this.publish(s, cue, engine),
         onWindow: ({ audioMs, inferMs }) => {
           runner.windows++;
           runner.lastRealtimeFactor = audioMs > 0 ? inferMs / audioMs : 0;
@@ -365,6 +412,7 @@ export class CaptionsService extends EventEmitter {
     s.ended = true;
     s.unsubscribe?.();
     await this.stopRunner(s, true);
+    await s.publishing;
     if (this.sessions.get(s.channel) === s) this.sessions.delete(s.channel);
     this.previous.set(s.channel, s.tracks);
     if (s.recording) {
@@ -429,7 +477,7 @@ export class CaptionsService extends EventEmitter {
    * addBrowserCue takes one cue from the studio's Web Speech recogniser and sends it down the
    * same path as server cues. Times default to the stream's current position.
    */
-  addBrowserCue(channel: string, input: BrowserCueInput): CaptionCue {
+  addBrowserCue(channel: string, input: BrowserCueInput): Promise<CaptionCue> {
     const s = this.session(channel);
     const lang = input.lang ?? this.wanted.get(channel)?.language ?? this.deps.defaultLanguage;
     const text = input.text.replace(/\s+/g, ' ').trim();
@@ -442,8 +490,7 @@ export class CaptionsService extends EventEmitter {
       s.browserSeq++;
       s.browserPending = undefined;
     } else s.browserPending = pending;
-    this.publish(s, cue, 'browser');
-    return cue;
+    return this.publish(s, cue, 'browser');
   }
 
   /** tracks lists the caption tracks of a channel's live session (or its last one). */

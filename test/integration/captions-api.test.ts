@@ -109,6 +109,20 @@ test('captions API: browser cues reach a centrifuge client on captions:{channel}
   assert.equal(st.body.captions.cues, 1);
   assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: false }, owner)).body.captions.enabled, false);
 
+  // Profanity: cue text goes through the channel's word filter, like chat (masked words; blocked ones masked too).
+  assert.ok((await s.api('POST', '/api/v1/channels/stage/moderation/filters', { word: 'darn', action: 'mask' }, owner)).status < 300);
+  assert.ok((await s.api('POST', '/api/v1/channels/stage/moderation/filters', { word: 'blimey', action: 'block' }, owner)).status < 300);
+  const m1 = await s.api('POST', cues, { text: 'oh darn it', final: true, lang: 'en' }, owner);
+  assert.equal(m1.status, 202, JSON.stringify(m1.body));
+  assert.doesNotMatch(m1.body.cue.text, /darn/);
+  assert.match(m1.body.cue.text, /^oh \*+ it$/);
+  const m2 = await s.api('POST', cues, { text: 'well blimey', final: true, lang: 'en' }, owner);
+  assert.equal(m2.body.cue.text, 'well ***');
+  await until(() => received.some((d) => d.text === 'well ***'), 5000, 'masked cues on captions:stage');
+  assert.ok(!received.some((d) => /darn|blimey/.test(d.text)), JSON.stringify(received));
+  const enVtt = await (await fetch(`http://127.0.0.1:${s.httpPort}/api/v1/channels/stage/captions.vtt?lang=en`)).text();
+  assert.deepEqual(parseVtt(enVtt).cues.map((x) => x.text), [m1.body.cue.text, 'well ***']);
+
   // Rate limit: a burst beyond the bucket gets 429.
   const codes: number[] = [];
   for (let i = 0; i < 30; i++) codes.push((await s.api('POST', cues, { text: `spam ${i}`, final: true }, owner)).status);

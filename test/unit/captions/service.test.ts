@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { CaptionsService, EngineLanguageError } from '../../../src/captions/service.js';
+import { CaptionsService, EngineLanguageError, applyFilterVerdict } from '../../../src/captions/service.js';
 import { assertEngineSupported, availableServerEngines } from '../../../src/captions/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { encodeAudioSpecificConfig } from '../../../src/formats/aac.js';
@@ -142,9 +142,9 @@ test('captions service: browser cues share the publication path; interim and fin
   assert.equal(st.running, false, 'browser captions run no server recogniser');
   assert.equal(st.engine, 'browser');
   hub.send('web', (s) => s.onFrame({ kind: 'video', dts: 50_000, pts: 50_000, keyframe: true, data: Buffer.alloc(1), flvTag: Buffer.alloc(0) }));
-  const a = svc.addBrowserCue('web', { text: '안녕', final: false, lang: 'ko-KR' });
-  const b = svc.addBrowserCue('web', { text: '안녕하세요  여러분', final: true, lang: 'ko-KR' });
-  const c = svc.addBrowserCue('web', { text: 'next', final: true, lang: 'ko-KR', startMs: 60_000, endMs: 61_000 });
+  const a = await svc.addBrowserCue('web', { text: '안녕', final: false, lang: 'ko-KR' });
+  const b = await svc.addBrowserCue('web', { text: '안녕하세요  여러분', final: true, lang: 'ko-KR' });
+  const c = await svc.addBrowserCue('web', { text: 'next', final: true, lang: 'ko-KR', startMs: 60_000, endMs: 61_000 });
   assert.equal(a.id, b.id);
   assert.notEqual(b.id, c.id);
   assert.equal(b.text, '안녕하세요 여러분');
@@ -260,4 +260,35 @@ test('captions service: a streaming engine (pocketsphinx) gets the PCM and publi
   assert.match(metrics, /onair_captions_delay_seconds_count\{engine="pocketsphinx"\} 1/);
   assert.match(metrics, /onair_captions_errors_total\{engine="pocketsphinx"\} 1/);
   assert.match(metrics, /onair_captions_cues_total\{engine="pocketsphinx",type="final"\} 2/);
+});
+
+test('captions service: every cue passes the word filter, in order even when the filter answers out of order', async () => {
+  const hub = new FakeHub();
+  const published: CaptionCue[] = [];
+  let n = 0;
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, ffmpegPath: 'ffmpeg',
+    publisher: { publish: async (_c, data) => (published.push(data as CaptionCue), {}) },
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'en', defaultEngine: 'whisper', autostart: false,
+    createRecogniser: async () => { throw new Error('not used'); },
+    // Later calls answer sooner: the service must still publish in arrival order.
+    filterText: async (_channel, text) => {
+      await new Promise((r) => setTimeout(r, 60 - 20 * n++));
+      if (text.includes('boom')) throw new Error('database down');
+      return text.includes('heck') ? { action: 'mask', text: text.replace('heck', '****') } : text.includes('gosh') ? { action: 'block', word: 'GOSH' } : { action: 'pass' };
+    },
+  });
+  await svc.start();
+  hub.start('m');
+  const all = await Promise.all([
+    svc.addBrowserCue('m', { text: 'what the heck', final: true, startMs: 1000, endMs: 2000 }),
+    svc.addBrowserCue('m', { text: 'oh gosh oh Gosh', final: true, startMs: 3000, endMs: 4000 }),
+    svc.addBrowserCue('m', { text: 'boom', final: true, startMs: 5000, endMs: 6000 }),
+  ]);
+  assert.deepEqual(all.map((c) => c.text), ['what the ****', 'oh *** oh ***', 'boom']);
+  assert.deepEqual(published.map((c) => c.text), ['what the ****', 'oh *** oh ***', 'boom'], 'in order; a failing filter publishes the text as is');
+  assert.deepEqual(svc.track('m', 'en')?.cues.map((c) => c.text), ['what the ****', 'oh *** oh ***', 'boom']);
+  await svc.stop();
+  assert.equal(applyFilterVerdict('a b', { action: 'block', word: 'zzz' }), '***', 'a blocked word not found literally masks the whole cue');
+  assert.equal(applyFilterVerdict('x (y) x', { action: 'block', word: '(y)' }), 'x *** x');
 });
