@@ -72,6 +72,17 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   const mapUri = /#EXT-X-MAP:URI="([^"]+)"/.exec(pl)![1]!;
   assert.equal((await fetch(`${base}/live/demo/240p/${mapUri}`)).status, 200);
 
+  // The rendition borrows the source's clock: its segments start where the source's do (PROGRAM-DATE-TIME).
+  const pdts = (text: string) => [...text.matchAll(/#EXT-X-PROGRAM-DATE-TIME:(\S+)/g)].map((m) => Date.parse(m[1]!));
+  const renPdts = await waitFor('3 rendition segments', async () => {
+    const x = pdts(await (await fetch(`${base}/live/demo/240p/playlist.m3u8`)).text());
+    return x.length >= 3 ? x : undefined;
+  }, 30_000);
+  const srcPdts = pdts(await (await fetch(`${base}/live/demo/source/playlist.m3u8`)).text());
+  const skew = renPdts.map((r) => Math.min(...srcPdts.map((x) => Math.abs(x - r))));
+  t.diagnostic(`rendition vs source segment PDT skew (ms): ${skew.join(' ')}`);
+  assert.ok(skew.filter((d) => d <= 200).length >= skew.length - 1, `segments line up with the source's (skew ms: ${skew})`);
+
   // Metrics: one transcoder, its speed from -progress.
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /onair_abr_transcoders_running 1/);

@@ -210,6 +210,20 @@ export class HlsPackager implements StreamSubscriber {
 
   // ---- sessions ----
 
+  /**
+   * wallClockOf, when set, gives the wall-clock time of a session's first dts (for
+   * PROGRAM-DATE-TIME) instead of the arrival time: a live ABR rendition keeps its source's
+   * timestamps and borrows the source's clock, so the variants' PDTs line up for players.
+   */
+  wallClockOf?: (dts: number) => number | undefined;
+
+  /** wallclockAt is the wall-clock time a dts of the current session maps to, once it has media. */
+  wallclockAt(dts: number): number | undefined {
+    const s = this.session;
+    if (!s || s.firstDts === undefined || s.wallAtBase === undefined) return undefined;
+    return s.wallAtBase + (dts - s.firstDts);
+  }
+
   /** startSession begins a publishing session (first, restart, or codec change): new init, discontinuity. */
   startSession(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined): void {
     const previousInit = this.session?.init;
@@ -274,7 +288,7 @@ export class HlsPackager implements StreamSubscriber {
   private toTimeline(s: Session, dts: number): number {
     if (s.firstDts === undefined) {
       s.firstDts = dts;
-      s.wallAtBase = this.now();
+      s.wallAtBase = this.wallClockOf?.(dts) ?? this.now();
     }
     return dts - s.firstDts + s.baseMs;
   }

@@ -251,7 +251,10 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       if (!parent || !parent.live || !RENDITION_NAME.test(mapped.rendition) || mapped.rendition === SOURCE_RENDITION) return;
       const old = parent.renditions.get(mapped.rendition);
       if (old?.ended) parent.renditions.delete(mapped.rendition); // a restarted transcoder: a fresh packager
-      parent.unlisten.push(hub.subscribe(channel, renditionSubscriber(parent, mapped.rendition)));
+      const sub = renditionSubscriber(parent, mapped.rendition);
+      // The transcoder keeps the source's timestamps (-copyts): same dts, same wall clock.
+      addRendition(parent, mapped.rendition).wallClockOf = (dts) => parent.renditions.get(SOURCE_RENDITION)?.wallclockAt(dts);
+      parent.unlisten.push(hub.subscribe(channel, sub));
       logger.info({ channel: mapped.channel, rendition: mapped.rendition }, 'hls rendition packaging started');
       return;
     }
