@@ -115,6 +115,19 @@ export function fileCaptionsEngine(config: OnairConfig, ffmpegPath: string, crea
   };
 }
 
+/**
+ * wireCaptionsJobs gives this node's job worker the extract-captions engine (the configured
+ * server engine over a recording's audio). wireCaptions calls it; a node running the worker
+ * role without the media role needs it as its own wiring: `{ role: 'worker', wire: wireCaptionsJobs }`.
+ * Without ffmpeg no engine is provided (jobs fail with "captions engine not available").
+ */
+export function wireCaptionsJobs(parts: ServerParts, opts: { createRecogniser?: (engine: ServerEngine, language: string) => Promise<AnyRecogniser> } = {}): void {
+  const ffmpeg = locateFfmpeg(parts.config.ffmpegPath);
+  if (!ffmpeg) return;
+  const logger = parts.logger.child({ component: 'captions-jobs' });
+  provideCaptionsEngine(parts, fileCaptionsEngine(parts.config, ffmpeg.path, opts.createRecogniser ?? defaultRecogniserFactory(parts.config, { mode: 'file', logger })));
+}
+
 const byParts = new WeakMap<ServerParts, CaptionsService>();
 
 /** captionsOf gives other features (recorder, HLS) the running CaptionsService, if captions are wired. */
@@ -148,7 +161,7 @@ export function wireCaptions(parts: ServerParts, opts: { createRecogniser?: (eng
     unavailable: Object.fromEntries(SERVER_ENGINES.map((e) => [e, engineUnavailable(config, e)]).filter(([, why]) => why)),
   });
   // extract-captions jobs on this node (the worker role runs them) use the same engine.
-  if (ffmpeg) provideCaptionsEngine(parts, fileCaptionsEngine(config, ffmpeg.path, opts.createRecogniser ?? defaultRecogniserFactory(config, { mode: 'file', logger })));
+  wireCaptionsJobs(parts, opts.createRecogniser ? { createRecogniser: opts.createRecogniser } : {});
   parts.addService({ name: 'captions', start: () => service.start(), stop: () => service.stop() });
   byParts.set(parts, service);
   return service;
