@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { publish, run, sleep, waitFor } from './record-helpers.js';
 import { startTestServer } from '../helpers/server.js';
 import { abrOf } from '../../src/media/abr/wiring.js';
@@ -91,6 +91,13 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   // kill -9 the transcoder: the source stays live, the transcoder comes back (new pid).
   const pid1 = abr.info('demo')[0]!.pid!;
   assert.ok(pid1 > 0);
+  // Cost figures (reported, not asserted: the machine is shared): CPU of the transcoder, speed.
+  const cpuTicks = () => { const f = readFileSync(`/proc/${pid1}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
+  const c0 = cpuTicks();
+  await sleep(3000);
+  const cpu = (cpuTicks() - c0) / 100 / 3;
+  const speed = /onair_abr_transcoder_speed\{channel="demo"\} ([0-9.]+)/.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+  t.diagnostic(`transcoder 640x360 → 240p+160p: ${(cpu * 100).toFixed(0)}% of one core, ffmpeg speed ${speed}x`);
   const sourceFramesBefore = hub.stats('demo')!.fps;
   process.kill(pid1, 'SIGKILL');
   const pid2 = await waitFor('transcoder restarted', async () => {
