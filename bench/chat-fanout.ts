@@ -4,7 +4,7 @@
 // Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startServer, startLoadgen, publishOnce, percentile, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
+import { startServer, startLoadgen, publishOnce, percentile, bucketQuantile, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
 /**
@@ -42,6 +42,8 @@ interface Step {
   samples: number;
   serverCpuSeconds: number;
   deliveriesPerServerCpuSecond: number;
+  /** onair only: upper bound (ms) of the server-side fan-out delay bucket holding the batches' p99 (arrival → written to every socket). */
+  serverFanoutP99Ms: number | string | null;
   /** CPU seconds of all load-generator processes in the step (to show they are not the bottleneck). */
   loadgenCpuSeconds: number;
   /** Wall seconds of the step (publishing + drain), the denominator of the CPU shares. */
@@ -105,6 +107,7 @@ async function runMode(mode: Mode, deadline: number) {
       const start = Date.now();
       const cpu0 = cpuSeconds(server.pid);
       const gcpu0 = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0);
+      const fd0 = await server.fanoutDelay();
       let sent = 0;
       let dropped = 0;
       let inflight = 0;
@@ -148,6 +151,7 @@ async function runMode(mode: Mode, deadline: number) {
       const cpu = cpuSeconds(server.pid) - cpu0;
       const gcpu = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0) - gcpu0;
       const wall = (Date.now() - start) / 1000;
+      const fdP99 = bucketQuantile(fd0, await server.fanoutDelay(), 0.99);
       const sorted = Float64Array.from(lat).sort();
       const secs = Math.max(0.001, (lastAt - start) / 1000);
       const step: Step = {
@@ -163,6 +167,7 @@ async function runMode(mode: Mode, deadline: number) {
         samples: sorted.length,
         serverCpuSeconds: +cpu.toFixed(2),
         deliveriesPerServerCpuSecond: Math.round(delivered / Math.max(cpu, 0.01)),
+        serverFanoutP99Ms: fdP99 === null ? null : Number.isFinite(fdP99) ? fdP99 : '>2500',
         loadgenCpuSeconds: +gcpu.toFixed(2),
         wallSeconds: +wall.toFixed(2),
         loadavg: +(await import('node:os')).loadavg()[0]!.toFixed(1),
@@ -170,7 +175,7 @@ async function runMode(mode: Mode, deadline: number) {
       steps.push(step);
       partial[mode] = steps;
       writePartial();
-      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; loadgen CPU ${step.loadgenCpuSeconds} s over ${step.wallSeconds} s; load ${step.loadavg}`);
+      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms${step.serverFanoutP99Ms !== null ? ` (server-side fan-out p99 ≤ ${step.serverFanoutP99Ms} ms)` : ''}; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; loadgen CPU ${step.loadgenCpuSeconds} s over ${step.wallSeconds} s; load ${step.loadavg}`);
       if (!KEEP_GOING && (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0)) break;
       await sleep(500);
     }

@@ -12,6 +12,8 @@ export interface ServerProc {
   pid: number;
   proc: ChildProcess;
   stats(): Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number; clients: number }>;
+  /** Cumulative fan-out delay histogram buckets (onair only; [] for socket.io). */
+  fanoutDelay(): Promise<{ le: string | number; count: number }[]>;
   stop(): Promise<void>;
 }
 
@@ -39,6 +41,11 @@ export async function startServer(mode: Mode): Promise<ServerProc> {
     proc,
     async stats() {
       const res = await fetch(`http://127.0.0.1:${info.port}/bench/stats`);
+      return res.json();
+    },
+    async fanoutDelay() {
+      if (mode !== 'onair') return [];
+      const res = await fetch(`http://127.0.0.1:${info.port}/bench/fanout-delay`);
       return res.json();
     },
     async stop() {
@@ -137,6 +144,19 @@ export function publishOnce(mode: Mode, port: number, channel: string, data: unk
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/**
+ * bucketQuantile: the upper bound (ms) of the histogram bucket holding quantile q of the
+ * observations between two cumulative snapshots; null when nothing was observed.
+ */
+export function bucketQuantile(before: { le: string | number; count: number }[], after: { le: string | number; count: number }[], q: number): number | null {
+  const prev = new Map(before.map((b) => [String(b.le), b.count]));
+  const delta = after.map((b) => ({ le: String(b.le), n: b.count - (prev.get(String(b.le)) ?? 0) }));
+  const total = delta.find((d) => d.le === '+Inf')?.n ?? 0;
+  if (total === 0) return null;
+  for (const d of delta) if (d.n >= q * total) return d.le === '+Inf' ? Infinity : Number(d.le) * 1000;
+  return Infinity;
 }
 
 export function percentile(sorted: Float64Array | number[], p: number): number {

@@ -32,16 +32,23 @@ if (mode === 'onair') {
   // ONAIR_CHAT_WRITE_BATCH_MS (and any other ONAIR_CHAT_* key) passes through to the chat config.
   const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_')));
   const config = loadConfig({ env: chatEnv });
+  const registry = new Registry();
   const chat = createChatService({
     config,
     logger: silentLogger(),
-    registry: new Registry(),
+    registry,
     tokenSecret: 'bench-secret-0123456789abcdef',
     apiKey: 'bench-api-key-0123456789',
   });
   const app = Fastify({ logger: false });
   chat.registerHttp(app);
   app.get('/bench/stats', async () => mem(chat.stats().clients));
+  // Cumulative buckets of the server-side fan-out delay histogram (see docs/chat.md, Metrics).
+  app.get('/bench/fanout-delay', async () => {
+    const h = registry.getSingleMetric('onair_chat_fanout_delay_seconds');
+    const v = h ? await h.get() : null;
+    return (v?.values ?? []).filter((x) => x.metricName === 'onair_chat_fanout_delay_seconds_bucket').map((x) => ({ le: x.labels.le, count: x.value }));
+  });
   app.server.on('upgrade', (req, socket, head) => {
     if (!chat.handleUpgrade(req, socket, head)) socket.destroy();
   });

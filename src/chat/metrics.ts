@@ -9,6 +9,8 @@ export interface ChatMetrics {
   messagesOut(n: number): void;
   disconnect(code: number): void;
   brokerPublishTimer(): () => void;
+  /** fanoutDelay records, per channel batch, seconds from its oldest publication's arrival to the end of the write pass. */
+  fanoutDelay(seconds: number): void;
 }
 
 /** createChatMetrics registers the onair_chat_* metrics; gauges read live counts at scrape time. */
@@ -49,6 +51,12 @@ export function createChatMetrics(
     buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
     registers: [registry],
   });
+  const fanoutDelay = new Histogram({
+    name: 'onair_chat_fanout_delay_seconds',
+    help: 'Per channel batch: from the arrival of its oldest publication on this node to the end of the pass that wrote it to every local subscriber (batch window + write time).',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2.5],
+    registers: [registry],
+  });
   const disconnects = new Counter({
     name: 'onair_chat_disconnects_total',
     help: 'Client disconnects, by close code.',
@@ -72,5 +80,6 @@ export function createChatMetrics(
     },
     disconnect: (code) => disconnects.inc({ code: String(code) }),
     brokerPublishTimer: () => publishSeconds.startTimer(),
+    fanoutDelay: (seconds) => fanoutDelay.observe(seconds),
   };
 }

@@ -64,6 +64,8 @@ export interface LocalChannel {
   lastOffset: number;
   epoch: string;
   joinLeaveCount: number;
+  /** Arrival time (performance.now) of the oldest pending push; for the fan-out delay metric. */
+  pendingSince: number;
 }
 
 /** ChatNode owns clients and channels of one process. */
@@ -98,8 +100,10 @@ export class ChatNode implements BrokerEventHandler {
   private channelsDue = false;
   /** Timer of a channel fan-out held back by writeBatchMs. */
   private channelTimer: NodeJS.Timeout | null = null;
-  /** When the last channel fan-out pass ran (ms, monotonic enough for intervals). */
+  /** When the last channel fan-out pass ran (performance.now ms). */
   private lastFanoutAt = 0;
+  /** pendingSince of each channel batch moved into client queues since the last flushClients. */
+  private readonly passBatches: number[] = [];
   private readonly pingBuckets: Set<Client>[];
   private pingTick = 0;
   private pingSeq = 0;
@@ -303,19 +307,30 @@ export class ChatNode implements BrokerEventHandler {
       this.channelTimer = null;
     }
     this.lastFanoutAt = performance.now();
-    for (const ch of this.dirtyChannels) this.flushLocal(ch);
+    for (const ch of this.dirtyChannels) {
+      if (ch.pending.length > 0) this.passBatches.push(ch.pendingSince);
+      this.flushLocal(ch);
+    }
     this.dirtyChannels.clear();
   }
 
   /** flushClients writes every listed client's queue, one write per client. */
   private flushClients(): void {
     const list = this.flushList;
-    if (list.length === 0) return;
-    this.flushList = [];
-    for (let i = 0; i < list.length; i++) {
-      const c = list[i]!;
-      c.flushListed = false;
-      c.flush();
+    if (list.length > 0) {
+      this.flushList = [];
+      for (let i = 0; i < list.length; i++) {
+        const c = list[i]!;
+        c.flushListed = false;
+        c.flush();
+      }
+    }
+    const batches = this.passBatches;
+    if (batches.length > 0) {
+      // One timestamp per pass for every channel batch it wrote.
+      const end = performance.now();
+      for (let i = 0; i < batches.length; i++) this.metrics.fanoutDelay((end - batches[i]!) / 1000);
+      batches.length = 0;
     }
   }
 
@@ -362,7 +377,7 @@ export class ChatNode implements BrokerEventHandler {
   async addSubscriber(e: SubEntry): Promise<void> {
     let ch = this.channels.get(e.channel);
     if (!ch) {
-      ch = { name: e.channel, entries: new Set(), pending: [], pendingOffsets: [], lastOffset: 0, epoch: '', joinLeaveCount: 0 };
+      ch = { name: e.channel, entries: new Set(), pending: [], pendingOffsets: [], lastOffset: 0, epoch: '', joinLeaveCount: 0, pendingSince: 0 };
       this.channels.set(e.channel, ch);
       ch.entries.add(e);
       if (e.joinLeave) ch.joinLeaveCount++;
@@ -404,6 +419,7 @@ export class ChatNode implements BrokerEventHandler {
       ch.lastOffset = offset;
       ch.epoch = epoch;
     }
+    if (ch.pending.length === 0) ch.pendingSince = performance.now();
     ch.pending.push(encodePush(channel, 'pub', encodePublication(pub)));
     ch.pendingOffsets.push(offset);
     this.dirtyChannels.add(ch);

@@ -151,7 +151,7 @@ export const configSchema = z
          * subscriber gets every publication of up to this window in one frame and one write;
          * a quiet channel's publication still goes out at once. 0 = end of the event-loop turn.
          */
-        writeBatchMs: z.number().int().min(0).max(1000).default(0),
+        writeBatchMs: z.number().int().min(0).max(1000).default(20),
         namespaces: z.record(namespaceSchema).default({
           chat: { presence: true, joinLeave: true, historySize: 100, historyTtlSeconds: 300, allowPublishForClient: true } as never,
           effects: { historySize: 0, allowPublishForClient: true } as never,
