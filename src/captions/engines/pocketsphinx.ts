@@ -448,6 +448,8 @@ export class PocketsphinxStream implements PcmTranscriber {
   private onUtterance(u: PsUtterance): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
+    // After close() (not flush) nothing more is published.
+    if (this.closed && !this.ending) return;
     this.utterances++;
     this.failures = 0;
     this.sampleCpu();
