@@ -262,6 +262,8 @@ interface Row {
   firstKeyP99Ms: number;
   connectSeconds: number;
   idleRssMiB: number;
+  /** Median viewer's received bit rate over the window (the source is ~244 kbit/s): shows how far below "served" the others were. */
+  windowKbitP50: number;
   /** Processes summed for CPU % and RSS (nginx-rtmp: master + worker = 2). */
   serverProcesses: number;
   /** The load generator's own CPU over the same window (one core = 100): near 100 means it, not the server, was the limit. */
@@ -306,6 +308,7 @@ async function measure(srv: ServerUnderTest, protocol: Protocol, n: number, byte
       firstKeyP50Ms: Math.round(Number(r.firstKeyP50) * 10) / 10,
       firstKeyP99Ms: Math.round(Number(r.firstKeyP99) * 10) / 10,
       connectSeconds: Math.round(Number(c.ms) / 100) / 10,
+      windowKbitP50: Math.round((Number(r.windowBytesP50) * 8) / dt / 100) / 10,
       idleRssMiB: Math.round(idleRss / 102.4) / 10,
       serverProcesses: pids.length,
       loadgenCpuPercent: pct(l1 - l0),
@@ -353,7 +356,7 @@ async function main(): Promise<void> {
       versions,
       windowSeconds: WINDOW_S,
       command: `flv-fanout ${process.argv.slice(2).join(' ')}`.trim(),
-      note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window; first keyframe is timed from TCP connect to the first video keyframe parsed by the load generator; lg CPU = the load generator\'s own CPU % over the window (one core = 100); lg lag = load generator event-loop delay p99 (CPU contention on its core)',
+      note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window; kbit/s p50 = the median viewer's bit rate over the window (source ~244 kbit/s); first keyframe is timed from TCP connect to the first video keyframe parsed by the load generator; lg CPU = the load generator\'s own CPU % over the window (one core = 100); lg lag = load generator event-loop delay p99 (CPU contention on its core)',
       rows,
     });
   // A fresh server (and publisher) per step, so RSS per viewer is not skewed by earlier steps.
