@@ -4,7 +4,7 @@
 // Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startServer, startLoadgen, publishOnce, percentile, bucketQuantile, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
+import { startServer, startLoadgen, publishOnce, percentile, bucketQuantile, PIN, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
 /**
@@ -198,7 +198,7 @@ for (const m of modes) {
   const perModeDeadline = Math.min(deadline, Date.now() + TOTAL_BUDGET_MS / modes.length);
   results.push(await runMode(m, perModeDeadline));
 }
-const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, writeBatchMs: WRITE_BATCH_MS, loadgens: LOADGENS, stepSeconds: STEP_SECONDS, warmupSeconds: WARMUP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
+const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, writeBatchMs: WRITE_BATCH_MS, loadgens: LOADGENS, pinned: PIN, stepSeconds: STEP_SECONDS, warmupSeconds: WARMUP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = FILE;
 writeFileSync(file, JSON.stringify(out, null, 2));

@@ -1,10 +1,13 @@
 // Orchestration helpers for chat benchmarks: server and load-generator child processes.
-import { spawn, fork, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'node:http';
 import { readFileSync } from 'node:fs';
 
 export type Mode = 'onair' | 'sio';
+
+/** PIN=1 pins the server to core 0 and every load generator (all its threads) to core 1. */
+export const PIN = process.env.PIN === '1';
 
 export interface ServerProc {
   mode: Mode;
@@ -21,7 +24,9 @@ export interface ServerProc {
 export async function startServer(mode: Mode): Promise<ServerProc> {
   // CHAT_BENCH_SERVER_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); the profile is written on stop().
   const extra = process.env.CHAT_BENCH_SERVER_NODE_ARGS ?? '';
-  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec node --expose-gc ${extra} --import tsx bench/chat-server.ts ${mode}`], {
+  // PIN=1: the server on core 0 (taskset), load generators on core 1, as the other scenarios pin.
+  const pin = PIN ? 'taskset -c 0 ' : '';
+  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec ${pin}node --expose-gc ${extra} --import tsx bench/chat-server.ts ${mode}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' },
   });
@@ -94,6 +99,7 @@ export async function startLoadgen(): Promise<Loadgen> {
       proc.on('message', h);
     });
   await waitFor('hello');
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(proc.pid)], { stdio: 'ignore' });
   return {
     proc,
     async start(opts) {
