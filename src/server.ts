@@ -24,7 +24,7 @@ import { wireSupporters } from './chat/supporters/index.js';
 import { wireModeration } from './chat/moderation/index.js';
 import type { ModerationEngine } from './chat/moderation/engine.js';
 import { wireHls, wireHlsSubtitles, wireMedia } from './roles/media.js';
-import { wireCaptions } from './captions/index.js';
+import { wireCaptions, wireCaptionsJobs } from './captions/index.js';
 import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
@@ -92,6 +92,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   // live ABR: ffmpeg renditions {channel}_{rung} fed back into the hub and listed in the LL-HLS multivariant playlist.
   { role: 'media', wire: wireAbr },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
+  // extract-captions jobs need a captions engine on worker-only nodes too (the media role provides one already).
+  { role: 'worker', wire: (p) => { if (!p.config.roles.includes('media')) wireCaptionsJobs(p); } },
   { role: 'worker', wire: wireJobWorker },
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
   { role: 'api', wire: (p) => { wireSupporters(p); } },
