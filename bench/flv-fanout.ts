@@ -356,7 +356,7 @@ async function main(): Promise<void> {
       versions,
       windowSeconds: WINDOW_S,
       command: `flv-fanout ${process.argv.slice(2).join(' ')}`.trim(),
-      note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window; kbit/s p50 = the median viewer's bit rate over the window (source ~244 kbit/s); first keyframe is timed from TCP connect to the first video keyframe parsed by the load generator; lg CPU = the load generator\'s own CPU % over the window (one core = 100); lg lag = load generator event-loop delay p99 (CPU contention on its core)',
+      note: 'RSS/viewer = (RSS with viewers - RSS with publisher only) / viewers; served = viewers that got >= 80% of the stream bytes in the window; kbit/s p50 = the median viewer\'s bit rate over the window (source ~244 kbit/s); first keyframe is timed from TCP connect to the first video keyframe parsed by the load generator; lg CPU = the load generator\'s own CPU % over the window (one core = 100); lg lag = load generator event-loop delay p99 (CPU contention on its core)',
       rows,
     });
   // A fresh server (and publisher) per step, so RSS per viewer is not skewed by earlier steps.

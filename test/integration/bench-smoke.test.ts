@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { speechToolsMissing } from '../unit/captions/espeak.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const RESULTS = mkdtempSync(join(tmpdir(), 'onair-bench-smoke-'));
@@ -21,6 +22,8 @@ const HAS_NGINX_RTMP = existsSync('/usr/sbin/nginx') && existsSync('/usr/lib/ngi
 const HAS_CHROMIUM = existsSync('/usr/bin/chromium');
 const HAS_WHISPER = existsSync(join(ROOT, 'node_modules/smart-whisper/build/Release/smart-whisper.node'));
 const HAS_REDIS = existsSync('/usr/bin/redis-server');
+/** Why the pocketsphinx captions run cannot happen here (espeak-ng or pocketsphinx missing), if so. */
+const NO_POCKETSPHINX = speechToolsMissing();
 /** Grace between SIGTERM (the scenario stops what it started) and SIGKILL of its process group. */
 const KILL_GRACE_MS = 5000;
 
@@ -116,6 +119,8 @@ interface Scenario {
   timeoutMs: number;
   skip?: string | false;
   check: (json: any) => void;
+  /** A second run of the same scenario (another mode), after the first one's check. */
+  then?: { args: string[]; skip?: string | false; check: (json: any) => void };
 }
 
 const FANOUT_VIEWERS = 5;
@@ -270,6 +275,21 @@ const SCENARIOS: Scenario[] = [
       positive(d.delayWithFastRecogniser.finals, 'captions finalised');
       finite(d.delayWithFastRecogniser.p50Ms, 'caption delay p50');
     },
+    then: {
+      // the live pocketsphinx engine on espeak-ng speech; its section joins the whisper one
+      args: ['--engine', 'pocketsphinx', '--seconds', '8'],
+      skip: NO_POCKETSPHINX,
+      check: (d) => {
+        const p = d.pocketsphinx;
+        assert.ok(p, 'captions.json: pocketsphinx section');
+        positive(p.audioSeconds, 'pocketsphinx audio seconds');
+        positive(p.live.cues, 'pocketsphinx live cues');
+        positive(p.live.realtimeFactor, 'pocketsphinx real-time factor');
+        finite(p.live.delayP50Ms, 'pocketsphinx caption delay p50');
+        positive(p.file.speedup, 'pocketsphinx file-mode speed-up');
+        assert.ok(d.whisper, 'the whisper section of the first run is kept');
+      },
+    },
   },
 ];
 
@@ -283,6 +303,14 @@ test('bench smoke: every scenario runs with tiny counts and writes a sane result
         t.diagnostic(`${s.name}: ${(r.ms / 1000).toFixed(1)} s`);
         assertRan(r, s.name);
         s.check(resultFile(s.name));
+        if (s.then && !s.then.skip) {
+          const r2 = await bench([s.name, ...s.then.args], s.timeoutMs, s.env);
+          t.diagnostic(`${s.name} ${s.then.args.join(' ')}: ${(r2.ms / 1000).toFixed(1)} s`);
+          assertRan(r2, `${s.name} ${s.then.args.join(' ')}`);
+          s.then.check(resultFile(s.name));
+        } else if (s.then?.skip) {
+          t.diagnostic(`${s.name} ${s.then.args.join(' ')}: skipped (${s.then.skip})`);
+        }
       }),
     ),
   );
