@@ -42,6 +42,9 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   assert.equal(v240.width, 426);
   assert.ok(streams240.some((x) => x.codec_type === 'audio' && x.codec_name === 'aac'), 'audio copied into the rendition');
   assert.equal(hub.stats('demo_160p')?.video?.height, 160);
+  // RTMP players pick a rendition by its stream name too.
+  const rtmp160 = (await flvProbe(`rtmp://127.0.0.1:${s.rtmpPort}/live/demo_160p`)).find((x) => x.codec_type === 'video')!;
+  assert.deepEqual([rtmp160.codec_name, rtmp160.width, rtmp160.height], ['h264', 284, 160]);
 
   // The multivariant playlist lists the source and both renditions.
   const mv = await waitFor('3 variants with AVERAGE-BANDWIDTH', async () => {
