@@ -94,6 +94,12 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   // kill -9 the transcoder: the source stays live, the transcoder comes back (new pid).
   const pid1 = abr.info('demo')[0]!.pid!;
   assert.ok(pid1 > 0);
+  const got = await s.api('GET', '/api/v1/channels/demo/abr');
+  assert.equal(got.status, 200);
+  assert.deepEqual({ ...got.body.abr, ladder: undefined }, {
+    enabled: null, default: true, effective: true, ladder: undefined,
+    transcoder: { channel: 'demo', running: true, pid: pid1, rungs: ['240p', '160p'], renditions: ['demo_240p', 'demo_160p'], restarts: 0 },
+  });
   // Cost figures (reported, not asserted: the machine is shared): CPU of the transcoder, speed.
   const cpuTicks = () => { const f = readFileSync(`/proc/${pid1}/stat`, 'utf8').split(') ')[1]!.split(' '); return Number(f[11]) + Number(f[12]); };
   const c0 = cpuTicks();
