@@ -276,18 +276,28 @@ function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
 function Captions({ channel, info }: { channel: string; info: Channel | null }) {
   const [state, setState] = useState<any | null | undefined>(undefined);
   const [langCode, setLangCode] = useState(info?.captionsLanguage ?? 'ko');
+  // Server engines this node can run (whisper, pocketsphinx when installed); 'browser' is the Web Speech button.
+  const [engines, setEngines] = useState<string[]>([]);
+  const [engine, setEngine] = useState<string>('');
   const [msg, setMsg] = useState<string | null>(null);
   const [listening, setListening] = useState(false);
   const [interim, setInterim] = useState('');
   const rec = useRef<any>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/captions`;
-  const load = () => { tryApi<any>('GET', base).then((r) => setState(r === undefined ? null : r.captions ?? r)).catch(() => setState(null)); };
+  const load = () => {
+    tryApi<any>('GET', base).then((r) => {
+      setState(r === undefined ? null : r.captions ?? r);
+      const server = Array.isArray(r?.engines) ? (r.engines as string[]).filter((e) => e !== 'browser') : [];
+      setEngines(server);
+      setEngine((cur) => (cur && server.includes(cur) ? cur : (r?.captions?.engine && server.includes(r.captions.engine) ? r.captions.engine : server[0] ?? '')));
+    }).catch(() => setState(null));
+  };
   useEffect(load, [channel]);
   useEffect(() => () => rec.current?.stop(), []);
   const toggleServer = async () => {
     setMsg(null);
     try {
-      const r = await api<any>('POST', base, { body: { enabled: !state?.enabled, language: langCode } });
+      const r = await api<any>('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
       setState(r.captions ?? r);
     } catch (err) { setMsg((err as Error).message); }
   };
@@ -323,6 +333,13 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
             <option value="ko">한국어</option><option value="en">English</option><option value="ja">日本語</option>
           </select>
         </label>
+        {engines.length > 1 && (
+          <label>{t('studio.captionsEngine')}
+            <select data-captions-engine value={engine} onChange={(e) => setEngine((e.target as HTMLSelectElement).value)}>
+              {engines.map((e) => <option value={e}>{e}</option>)}
+            </select>
+          </label>
+        )}
       </div>
       {state === null ? <p class="muted small">{t('common.notAvailable')}</p> : state && (
         <p class="muted small" data-captions={state.enabled ? 'on' : 'off'}>
