@@ -190,6 +190,27 @@ export const configSchema = z
         stepMs: z.number().int().min(500).default(3000),
         lengthMs: z.number().int().min(1000).default(10000),
         model: z.string().default('base'),
+        /** whisper.cpp tuning for live windows (see docs/captions.md, Measurements). */
+        whisper: z
+          .object({
+            /**
+             * Encoder context per window: 'auto' sizes it to the window (50 positions per
+             * second plus a margin; ~3x cheaper for 10 s windows), 0 = whisper's full 30 s,
+             * N = N positions (64..1500).
+             */
+            audioCtx: z
+              .preprocess(
+                // ONAIR_CAPTIONS_WHISPER_AUDIO_CTX=768 arrives as a string.
+                (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+                z.union([z.literal('auto'), z.literal(0), z.number().int().min(64).max(1500)]),
+              )
+              .default('auto'),
+            /** Tokens decoded per second of window audio at most (a hallucinating model stops early); 0 = whisper's own cap. */
+            maxTokensPerSecond: z.number().int().min(0).max(200).default(20),
+            /** whisper.cpp threads per worker; 0 = the available cores, at most 4. */
+            threads: z.number().int().min(0).max(64).default(0),
+          })
+          .default({}),
         /** The pocketsphinx engine (English only): Debian's pocketsphinx + pocketsphinx-en-us. */
         pocketsphinx: z
           .object({
@@ -243,6 +264,8 @@ export const configSchema = z
         retentionDays: z.number().int().min(0).default(0),
         /** Total bytes recordings may use; the oldest are deleted past it (0: no quota). */
         quotaBytes: z.number().int().min(0).default(0),
+        /** How often retention and the quota are applied (also once after each start). */
+        sweepIntervalSeconds: z.number().int().min(10).default(600),
         /** A session is split into a new recording past this duration (0: never). */
         maxDurationSeconds: z.number().int().min(0).default(6 * 3600),
         /** A session is split into a new recording past this size (0: never). */

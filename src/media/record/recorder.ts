@@ -25,7 +25,6 @@ export const SOURCE_FILE = 'source.mp4';
 export const POSTER_FILE = 'poster.jpg';
 /** Frames held while a part's file is being opened (bounded: a stuck disk drops, never blocks). */
 const MAX_BUFFERED_FRAMES = 3000;
-const RETENTION_SWEEP_MS = 60 * 60 * 1000;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export interface RecorderOptions {
@@ -241,7 +240,7 @@ export class Recorder {
     this.o.hub.on('streamStart', this.onStart);
     this.o.hub.on('streamEnd', this.onEnd);
     for (const ch of this.o.hub.liveChannels()) void this.startSession(ch);
-    this.sweepTimer = setInterval(() => void this.sweep(), RETENTION_SWEEP_MS);
+    this.sweepTimer = setInterval(() => void this.sweep(), this.config.record.sweepIntervalSeconds * 1000);
     this.sweepTimer.unref();
     void this.recovered.then(() => this.sweep());
   }
@@ -362,7 +361,15 @@ export class Recorder {
    * Only finished recordings (ready, failed) are ever deleted; a live one is not, but what it
    * has written so far counts towards the quota.
    */
-  async sweep(): Promise<void> {
+  sweep(): Promise<void> {
+    // One sweep at a time (the timer and the post-recovery sweep may meet).
+    this.sweeping ??= this.sweepOnce().finally(() => { this.sweeping = undefined; });
+    return this.sweeping;
+  }
+
+  private sweeping: Promise<void> | undefined;
+
+  private async sweepOnce(): Promise<void> {
     try {
       const { retentionDays, quotaBytes } = this.config.record;
       if (retentionDays > 0) for (const r of await this.store.endedBefore(this.now() - retentionDays * DAY_MS)) await this.deleteRecording(r, 'retention');
