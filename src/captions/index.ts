@@ -89,7 +89,8 @@ export function defaultRecogniserFactory(config: OnairConfig, opts: { mode?: 'li
       if (err instanceof ModelError) throw new Error(err.message);
       throw err;
     }
-    return WhisperRecogniser.open({ modelPath: path });
+    const w = config.captions.whisper;
+    return WhisperRecogniser.open({ modelPath: path, audioCtx: w.audioCtx, maxTokensPerSecond: w.maxTokensPerSecond, ...(w.threads > 0 ? { threads: w.threads } : {}) });
   };
 }
 

@@ -7,8 +7,10 @@
  * again, and a phrase still being spoken stays whole inside the next window. A phrase is
  * final once it ends at least tailGuardMs before the window's end (speech has paused), or
  * when the uncommitted audio would no longer fit in one window (long run-on speech: it is
- * cut there). A text guard drops echoes of the previous final cue at the window's start
- * (recogniser timestamps are coarse).
+ * cut there). When a window shows that a pause has begun, the next window runs as soon as
+ * the pause is tailGuardMs long rather than a whole step later (earlyFinal). A text guard
+ * drops echoes of the previous final cue at the window's start (recogniser timestamps are
+ * coarse).
  */
 import { PCM_SAMPLES_PER_MS, type PcmTranscriber, type Recogniser, type RecognisedSegment, type TranscriberSink } from './types.js';
 
@@ -24,6 +26,13 @@ export interface WindowOptions {
   silenceRms?: number;
   /** Prefix of cue ids (unique per session). */
   idPrefix?: string;
+  /**
+   * When a window shows a phrase that ended before the window's end (a pause has begun),
+   * run the next window as soon as the tail guard has passed after it, instead of at the
+   * next step: the phrase becomes final up to one step earlier. Only while the recogniser
+   * keeps up (its last window took under EARLY_MAX_STEP_SHARE of a step). Default true.
+   */
+  earlyFinal?: boolean;
 }
 
 export type { WindowStats, TranscriberSink } from './types.js';
@@ -32,6 +41,10 @@ export const DEFAULT_TAIL_GUARD_MS = 800;
 export const DEFAULT_MIN_WINDOW_MS = 1000;
 /** About -50 dBFS: below this a window is treated as silence and not recognised. */
 export const DEFAULT_SILENCE_RMS = 0.003;
+/** A phrase ending at least this long before the window's end counts as a pause that has begun. */
+export const PAUSE_HINT_MS = 200;
+/** Early windows only while the last window's recognition took less than this share of a step. */
+export const EARLY_MAX_STEP_SHARE = 2 / 3;
 /** Audio discontinuities longer than this flush pending text and restart the buffer. */
 const MAX_TIMELINE_GAP_MS = 500;
 /** A final cue closer than this to the previous one with the same text is an echo. */
@@ -55,6 +68,8 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
   /** End of the last window given to the recogniser. */
   private processedUntilMs = NaN;
   private lastRunEndMs = NaN;
+  /** Stream time at which a pending pause will have lasted tailGuardMs (NaN: none pending). */
+  private pauseDueMs = NaN;
   private busy = false;
   private closed = false;
   private flushing = false;
@@ -74,7 +89,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
   ) {
     if (opts.stepMs <= 0 || opts.lengthMs < opts.stepMs) throw new Error('captions: need 0 < stepMs <= lengthMs');
     this.opts = {
-      tailGuardMs: DEFAULT_TAIL_GUARD_MS, minWindowMs: DEFAULT_MIN_WINDOW_MS, silenceRms: DEFAULT_SILENCE_RMS, idPrefix: 'c',
+      tailGuardMs: DEFAULT_TAIL_GUARD_MS, minWindowMs: DEFAULT_MIN_WINDOW_MS, silenceRms: DEFAULT_SILENCE_RMS, idPrefix: 'c', earlyFinal: true,
       ...opts,
     };
     // Capacity: one window plus the audio that may arrive during one slow recognition.
@@ -103,6 +118,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
       this.bufStartMs = startMs;
       this.committedMs = this.processedUntilMs = this.lastRunEndMs = startMs;
       this.lastInterim = '';
+      this.pauseDueMs = NaN;
     }
     this.append(samples);
     this.arrivals.push([this.endMs, this.now()]);
@@ -151,7 +167,8 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
   private maybeRun(): void {
     if (this.busy || this.closed || this.flushing) return;
     const we = this.endMs;
-    if (we - this.lastRunEndMs < this.opts.stepMs) return;
+    // A step has passed, or a pending pause has lasted the tail guard (early finalisation).
+    if (we - this.lastRunEndMs < this.opts.stepMs && !(we >= this.pauseDueMs)) return;
     this.busy = true;
     this.idle = new Promise((r) => (this.idleResolve = r));
     void this.runWindow(we, false).finally(() => {
@@ -173,6 +190,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     const { lengthMs, stepMs, tailGuardMs, minWindowMs } = this.opts;
     const ws = Math.max(this.committedMs, we - lengthMs, this.bufStartMs);
     this.lastRunEndMs = we;
+    this.pauseDueMs = NaN;
     if (ws > this.processedUntilMs) this.sink.onDropped?.(ws - this.processedUntilMs);
     const newFrom = Math.max(ws, this.processedUntilMs);
     this.processedUntilMs = Math.max(this.processedUntilMs, we);
@@ -192,7 +210,8 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
       this.sink.onError?.(err);
       return;
     }
-    this.sink.onWindow?.({ audioMs: we - ws, inferMs: this.now() - t0 });
+    const inferMs = this.now() - t0;
+    this.sink.onWindow?.({ audioMs: we - ws, inferMs });
     if (this.closed && !final) return;
 
     const abs = segments
@@ -215,6 +234,11 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     this.committedMs = Math.max(this.committedMs, nextCommit);
 
     const rest = abs.slice(nFinal);
+    // The first unfinished phrase already ended before the window's end: once the tail
+    // guard has passed after it, the next window can make it final (see maybeRun).
+    if (this.opts.earlyFinal && !final && rest.length > 0 && rest[0]!.endMs <= we - PAUSE_HINT_MS && inferMs < stepMs * EARLY_MAX_STEP_SHARE) {
+      this.pauseDueMs = rest[0]!.endMs + tailGuardMs;
+    }
     const interim = rest.map((s) => s.text).join(' ');
     if (interim !== this.lastInterim) {
       this.lastInterim = interim;

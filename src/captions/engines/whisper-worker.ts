@@ -2,7 +2,9 @@
  * Worker thread that owns one whisper.cpp model (smart-whisper binding). Inference runs
  * here so the event loop of the server never waits on it.
  *
- * in:  {type:'recognise', id, pcm: Float32Array, language} | {type:'close'}
+ * in:  {type:'recognise', id, pcm: Float32Array, language, params?} | {type:'close'}
+ *      (params: per-window whisper_full parameters, e.g. audio_ctx, max_tokens; the worker's
+ *      own extra params from workerData win over them)
  * out: {type:'ready', loadMs} | {type:'result', id, segments, inferMs} | {type:'error', id?, message}
  */
 import { createRequire } from 'node:module';
@@ -37,7 +39,7 @@ async function main(): Promise<void> {
     return;
   }
   port.postMessage({ type: 'ready', loadMs: performance.now() - t0 });
-  port.on('message', async (msg: { type: string; id?: number; pcm?: Float32Array; language?: string }) => {
+  port.on('message', async (msg: { type: string; id?: number; pcm?: Float32Array; language?: string; params?: Record<string, unknown> }) => {
     if (msg.type === 'close') {
       await model.free().catch(() => {});
       port.close();
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
         temperature_inc: 0,
         print_progress: false,
         print_realtime: false,
+        ...msg.params,
         ...extraParams,
       });
       const results: unknown = await task.result;

@@ -9,7 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { WhisperRecogniser } from '../../../src/captions/engines/whisper.js';
+import { AUDIO_CTX_FULL, MIN_MAX_TOKENS, WhisperRecogniser, audioCtxFor, maxTokensFor } from '../../../src/captions/engines/whisper.js';
+import { loadConfig } from '../../../src/config/index.js';
 import { resolveModel } from '../../../src/captions/models.js';
 import { writeRandomWhisperModel } from './random-ggml.js';
 
@@ -80,6 +81,84 @@ test('whisper engine: bad model files are refused at open, before the binding', 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('whisper engine: audio_ctx per window covers the window plus a margin, in steps of 64, capped at the model', () => {
+  // 10 s: 500 positions + 64 margin → 576 (vs 1500 for whisper's 30 s context).
+  assert.equal(audioCtxFor(10_000, 'auto'), 576);
+  assert.equal(audioCtxFor(3000, 'auto'), 256);
+  // Short windows keep a floor; every window is covered with at least the margin.
+  assert.equal(audioCtxFor(500, 'auto'), 128);
+  for (let ms = 200; ms <= 28_000; ms += 700) {
+    const ctx = audioCtxFor(ms, 'auto');
+    assert.ok(ctx === 0 || (ctx % 64 === 0 && ctx * 20 >= ms + 64 * 20 && ctx >= 128), `${ms} ms → ${ctx}`);
+  }
+  // Long windows: the model's full context (0 tells whisper.cpp to use it).
+  assert.equal(audioCtxFor(29_000, 'auto'), 0);
+  assert.equal(audioCtxFor(60_000, 'auto'), 0);
+  assert.equal(audioCtxFor(10_000, 'auto', 448), 0, 'capped at a smaller model context');
+  // 0 = whisper's full 30 s; a number is used as given (capped).
+  assert.equal(audioCtxFor(10_000, 0), 0);
+  assert.equal(audioCtxFor(2000, 768), 768);
+  assert.equal(audioCtxFor(2000, AUDIO_CTX_FULL + 10), 0);
+});
+
+test('whisper engine: decoded tokens are bounded by the window length', () => {
+  assert.equal(maxTokensFor(10_000, 20), 200);
+  assert.equal(maxTokensFor(4000, 20), 80);
+  assert.equal(maxTokensFor(500, 20), MIN_MAX_TOKENS);
+  assert.equal(maxTokensFor(10_000, 0), 0, '0 = whisper.cpp\'s own cap');
+});
+
+test('whisper engine: captions.whisper config keys (defaults, env, refusals)', () => {
+  const d = loadConfig({ env: {} }).captions.whisper;
+  assert.deepEqual(d, { audioCtx: 'auto', maxTokensPerSecond: 20, threads: 0 });
+  const e = loadConfig({ env: { ONAIR_CAPTIONS_WHISPER_AUDIO_CTX: '768', ONAIR_CAPTIONS_WHISPER_MAX_TOKENS_PER_SECOND: '0', ONAIR_CAPTIONS_WHISPER_THREADS: '1' } }).captions.whisper;
+  assert.deepEqual(e, { audioCtx: 768, maxTokensPerSecond: 0, threads: 1 });
+  assert.equal(loadConfig({ env: { ONAIR_CAPTIONS_WHISPER_AUDIO_CTX: '0' } }).captions.whisper.audioCtx, 0);
+  assert.throws(() => loadConfig({ env: { ONAIR_CAPTIONS_WHISPER_AUDIO_CTX: '10' } }));
+  assert.throws(() => loadConfig({ env: { ONAIR_CAPTIONS_WHISPER_AUDIO_CTX: '4000' } }));
+  assert.throws(() => loadConfig({ env: { ONAIR_CAPTIONS_WHISPER_AUDIO_CTX: 'full' } }));
+});
+
+test('whisper engine: per-window audio_ctx reaches whisper.cpp; short and long windows decode; the reduced encoder is faster', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-whisper-'));
+  const path = join(dir, 'ggml-random-tiny.bin');
+  let auto: WhisperRecogniser | undefined;
+  let full: WhisperRecogniser | undefined;
+  let bad: WhisperRecogniser | undefined;
+  try {
+    writeRandomWhisperModel(path);
+    auto = await WhisperRecogniser.open({ modelPath: path, params: QUICK, threads: 2 });
+    full = await WhisperRecogniser.open({ modelPath: path, params: QUICK, threads: 2, audioCtx: 0 });
+    const tone = (ms: number) => new Float32Array(ms * 16).map((_, i) => 0.2 * Math.sin(i / 7));
+    // Short and full-length windows both decode with the reduced context.
+    for (const ms of [1200, 10_000]) {
+      const segs = await auto.recognise({ pcm: tone(ms), language: 'ko' });
+      assert.ok(segs.length >= 1 && segs.every((s) => s.lang === 'ko'), `${ms} ms window: ${JSON.stringify(segs)}`);
+      assert.deepEqual(auto.lastWindowParams, { audio_ctx: audioCtxFor(ms, 'auto'), max_tokens: maxTokensFor(ms, 20) });
+    }
+    // Encoder cost follows the context: 2 s with 128 positions vs whisper's 1500 (~10x the work).
+    const tAuto = Math.min(...(await timed(auto, tone, 2000)));
+    const tFull = Math.min(...(await timed(full, tone, 2000)));
+    assert.equal(full.lastWindowParams.audio_ctx, 0);
+    assert.ok(tAuto < tFull, `audio_ctx ${audioCtxFor(2000, 'auto')}: ${Math.round(tAuto)} ms, full context: ${Math.round(tFull)} ms`);
+    // The parameter really reaches whisper_full: a context larger than the model's is refused there.
+    bad = await WhisperRecogniser.open({ modelPath: path, params: { ...QUICK, audio_ctx: AUDIO_CTX_FULL + 64 }, threads: 1 });
+    await assert.rejects(bad.recognise({ pcm: tone(1500), language: 'ko' }), /whisper/);
+  } finally {
+    await Promise.all([auto?.close(), full?.close(), bad?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function timed(r: WhisperRecogniser, tone: (ms: number) => Float32Array, ms: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    await r.recognise({ pcm: tone(ms), language: 'ko' });
+    out.push(r.lastInferMs);
+  }
+  return out;
+}
 
 const realModel = process.env.WHISPER_MODEL;
 const haveEspeak = (() => { try { execFileSync('espeak-ng', ['--version'], { stdio: 'ignore' }); return true; } catch { return false; } })();

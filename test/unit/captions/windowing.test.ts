@@ -128,3 +128,80 @@ test('windowing: a recogniser error is reported and the loop goes on', async () 
   assert.equal(errors.length, 1);
   assert.ok(cues.some((c) => c.type === 'final' && c.text === 'hello'));
 });
+
+/**
+ * runClocked feeds the script in 100 ms chunks on a simulated clock (now() = stream time of
+ * the audio that has arrived), with a recogniser that advances the clock by inferMs per
+ * window: delays and window times are exact, independent of the machine's load.
+ */
+async function runClocked(script: Phrase[], opts: { earlyFinal?: boolean; inferMs?: number; totalMs: number }) {
+  let clock = 0;
+  const inner = new ScriptedRecogniser(script);
+  const ends: number[] = [];
+  const rec = {
+    name: 'clocked',
+    recognise: async (req: Parameters<ScriptedRecogniser['recognise']>[0]) => {
+      ends.push((req.startMs ?? 0) + req.pcm.length / 16);
+      clock += opts.inferMs ?? 0;
+      return inner.recognise(req);
+    },
+    close: async () => {},
+  };
+  const cues: CaptionCue[] = [];
+  const delays: number[] = [];
+  const t = new SlidingWindowTranscriber(rec, { stepMs: 3000, lengthMs: 10_000, language: 'ko', ...(opts.earlyFinal === undefined ? {} : { earlyFinal: opts.earlyFinal }) },
+    { onCue: (c) => cues.push(c), onDelay: (d) => delays.push(d) }, () => clock);
+  for (let at = 0; at < opts.totalMs; at += 100) {
+    // Audio arrives in real time: a chunk cannot arrive before the clock reaches its end.
+    clock = Math.max(clock, at + 100);
+    t.push(speechPcm(script, at, at + 100), at);
+    await t.waitIdle();
+  }
+  await t.flush();
+  return { cues, delays, ends, finals: cues.filter((c) => c.type === 'final') };
+}
+
+test('windowing: a pause seen inside a window is finalised as soon as the tail guard has passed, not a step later', async () => {
+  // Windows end at 3000, 6000, ...: the 6000 window sees the phrase end at 5700 (pause begun, 300 ms).
+  const script: Phrase[] = [{ text: '오늘은 날씨가 좋네요', startMs: 3500, endMs: 5700 }];
+  const early = await runClocked(script, { totalMs: 12_000 });
+  const late = await runClocked(script, { totalMs: 12_000, earlyFinal: false });
+  assert.deepEqual(early.finals.map((c) => c.text), [script[0]!.text]);
+  assert.deepEqual(late.finals.map((c) => c.text), [script[0]!.text]);
+  // Early: a window ending at 5700 + 800 (tail guard) makes it final; without: the 9000 step window.
+  assert.ok(early.ends.includes(6500), `window ends ${early.ends}`);
+  assert.deepEqual(early.delays, [800]);
+  assert.deepEqual(late.delays, [3300]);
+  assert.ok(!late.ends.includes(6500));
+  // One extra window for the pause, then the step schedule goes on from it.
+  assert.ok(early.ends.length <= late.ends.length + 1, `${early.ends} vs ${late.ends}`);
+});
+
+test('windowing: early finalisation runs the next window right after a slow one when the pause is already long enough', async () => {
+  // Recognition takes 1500 ms: the 6000 window finishes at 7500 with the pause pending since 6500.
+  const script: Phrase[] = [{ text: 'the quick brown fox', startMs: 3500, endMs: 5700 }];
+  const r = await runClocked(script, { totalMs: 12_000, inferMs: 1500 });
+  assert.deepEqual(r.finals.map((c) => c.text), [script[0]!.text]);
+  const i = r.ends.indexOf(6000);
+  assert.ok(i >= 0 && r.ends[i + 1]! >= 6500 && r.ends[i + 1]! <= 7600, `window ends ${r.ends}`);
+  // Final at clock 7600 + 1500 (the early window's own recognition): 3.4 s after the phrase's end, not 4.8 s.
+  assert.equal(r.delays.length, 1);
+  assert.ok(r.delays[0]! <= 3500, `delay ${r.delays}`);
+});
+
+test('windowing: no early windows while the recogniser is slow relative to the step', async () => {
+  const script: Phrase[] = [{ text: 'the quick brown fox', startMs: 3500, endMs: 5700 }];
+  const r = await runClocked(script, { totalMs: 12_000, inferMs: 2500 });
+  assert.deepEqual(r.finals.map((c) => c.text), [script[0]!.text]);
+  // Windows only on the step schedule (each >= 3000 ms of new audio after the previous one).
+  for (let i = 1; i < r.ends.length - 1; i++) assert.ok(r.ends[i]! - r.ends[i - 1]! >= 3000, `window ends ${r.ends}`);
+});
+
+test('windowing: with early finalisation every phrase of the full script is still final exactly once', async () => {
+  const script = SCRIPT.map((p) => ({ ...p, startMs: p.startMs - T0, endMs: p.endMs - T0 }));
+  for (const inferMs of [0, 700, 1600]) {
+    const r = await runClocked(script, { totalMs: 31_000, inferMs });
+    const words = r.finals.flatMap((c) => normalizeText(c.text).split(' '));
+    assert.deepEqual(words, script.flatMap((p) => normalizeText(p.text).split(' ')), `inferMs ${inferMs}: ${r.finals.map((c) => c.text).join(' | ')}`);
+  }
+});
