@@ -5,6 +5,7 @@
 import type { OnairConfig } from '../config/index.js';
 import { ConfigError } from '../config/load.js';
 import { locateFfmpeg } from '../media/ffmpeg.js';
+import { abrOf } from '../media/abr/wiring.js';
 import type { ServerParts } from '../server.js';
 import { WhisperRecogniser } from './engines/whisper.js';
 import { ModelError, resolveModel } from './models.js';
@@ -153,6 +154,7 @@ export function wireCaptions(parts: ServerParts, opts: { createRecogniser?: (eng
     defaultEngine: config.captions.engine as ServerEngine,
     autostart: config.captions.autostart,
     createRecogniser: opts.createRecogniser ?? defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
+    isDerivedStream: (channel) => abrOf(parts)?.isRendition(channel) ?? false,
     channelLanguage: async (channel) => (await parts.platform.channels.find(channel))?.captions_language ?? null,
     // Profanity masking through the channel's word filter (when chat moderation runs on this node).
     filterText: async (channel, text) => (parts.moderation ? parts.moderation.filterText(channel, text) : { action: 'pass' }),

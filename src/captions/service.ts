@@ -59,6 +59,8 @@ export interface CaptionsServiceDeps {
   autostart: boolean;
   /** Creates a recogniser (one per running session); throws with a user-facing message when it cannot. */
   createRecogniser(engine: ServerEngine, language: string): Promise<AnyRecogniser>;
+  /** True for streams made from another live stream (ABR renditions): never captioned on their own. */
+  isDerivedStream?(channel: string): boolean;
   /** The channel's own caption language, if it set one. */
   channelLanguage?(channel: string): Promise<string | null | undefined>;
   /** The channel's word filter (chat moderation): every cue's text goes through it before it is published. */
@@ -253,6 +255,8 @@ export class CaptionsService extends EventEmitter {
   }
 
   private async streamStarted(channel: string): Promise<void> {
+    // Derived streams (live ABR renditions) carry the source's audio: caption the source only.
+    if (this.deps.isDerivedStream?.(channel)) return;
     const settings = await this.settingsFor(channel);
     if (!settings) return;
     const s = this.session(channel);

@@ -177,6 +177,29 @@ test('captions service: a recogniser that cannot start leaves the channel withou
   await svc.stop();
 });
 
+test('captions service: autostart skips derived streams (live ABR renditions), which carry the source\'s audio', async () => {
+  const hub = new FakeHub();
+  const asked: string[] = [];
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, ffmpegPath: 'ffmpeg',
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'en', defaultEngine: 'whisper', autostart: true,
+    isDerivedStream: (ch) => ch.endsWith('_240p'),
+    createRecogniser: async () => {
+      throw new Error('no model here');
+    },
+    channelLanguage: async (ch) => {
+      asked.push(ch);
+      return null;
+    },
+  });
+  await svc.start();
+  hub.start('show');
+  hub.start('show_240p');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(asked, ['show'], 'only the source stream is considered for captions');
+  await svc.stop();
+});
+
 test('config: pocketsphinx is refused at start with the key named (non-English language, missing binary or model)', () => {
   // The default language is Korean: pocketsphinx is English only.
   const ko = loadConfig({ env: { ONAIR_CAPTIONS_ENGINE: 'pocketsphinx' } });
