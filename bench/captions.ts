@@ -1,7 +1,8 @@
 // Captions benchmark: whisper.cpp real-time factor per window, and caption delay through the
 // real sliding-window loop with audio arriving in real time.
 //
-//   npm run bench -- captions [--engine whisper|pocketsphinx] [--model PATH] [--windows N] [--seconds S] [--threads T] [--out DIR]
+//   npm run bench -- captions [--engine whisper|pocketsphinx] [--model PATH] [--windows N] [--seconds S] [--threads T]
+//                             [--audio-ctx auto|0|N,...] [--lengths MS,...] [--out DIR]
 //
 // --engine pocketsphinx: espeak-ng speech (the test sentences, 1.5 s pauses) fed in real time
 // through the live streaming engine (one pocketsphinx_continuous child): real-time factor
@@ -15,15 +16,26 @@
 // Without --model (or WHISPER_MODEL) it generates a ggml file with the tiny model's real shapes
 // and random weights: the encoder cost per window is the real tiny cost; decoding is limited to
 // one token (random weights decode garbage forever), so the figure is a lower bound for tiny.
-// The delay run replays a scripted speaker through SlidingWindowTranscriber with a recogniser
-// that takes the measured per-window time, so it measures the loop, not the model's accuracy.
+//
+// Whisper runs (full mode, --seconds >= 20):
+//  1. time per window for each --audio-ctx setting (default "auto,0": sized to the window vs
+//     whisper's full 30 s context) and each window length (--lengths, default 2000,5000,LENGTH),
+//     the settings interleaved window by window so load changes hit them alike;
+//  2. caption delay with REAL inference: a scripted speaker through SlidingWindowTranscriber,
+//     every window also recognised by whisper.cpp (its time is the window's time; the text
+//     comes from the script, since random weights transcribe nothing), once with the current
+//     loop (first --audio-ctx, early finalisation) and once as before this change (full
+//     context, no early finalisation);
+//  3. the loop alone (a recogniser answering in 50 ms), with and without early finalisation.
+// Short mode (--seconds < 20, the CI smoke run): only the first --audio-ctx at --length, one
+// real-inference delay run and the 50 ms loop run.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir, cpus } from 'node:os';
+import { availableParallelism, loadavg, tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WhisperRecogniser } from '../src/captions/engines/whisper.js';
+import { WhisperRecogniser, audioCtxFor, type AudioCtxSetting } from '../src/captions/engines/whisper.js';
 import { SlidingWindowTranscriber } from '../src/captions/windowing.js';
-import { PCM_SAMPLES_PER_MS, type CaptionCue } from '../src/captions/types.js';
+import { PCM_SAMPLES_PER_MS, type CaptionCue, type Recogniser, type RecogniseRequest } from '../src/captions/types.js';
 import { writeRandomWhisperModel } from '../test/unit/captions/random-ggml.js';
 import { ScriptedRecogniser, speechPcm, type Phrase } from '../test/unit/captions/fake-recogniser.js';
 import { PocketsphinxStream } from '../src/captions/engines/pocketsphinx.js';
@@ -40,6 +52,8 @@ const { values } = parseArgs({
     step: { type: 'string', default: '3000' },
     length: { type: 'string', default: '10000' },
     engine: { type: 'string', default: 'whisper' },
+    'audio-ctx': { type: 'string', default: 'auto,0' },
+    lengths: { type: 'string' },
     out: { type: 'string' },
   },
 });
@@ -53,55 +67,124 @@ function percentile(xs: number[], p: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 }
 
-async function measureWhisper(): Promise<{ model: string; random: boolean; loadMs: number; inferMs: number[]; rssMb: number[] }> {
-  const modelArg = values.model ?? process.env.WHISPER_MODEL;
-  let dir: string | undefined;
-  let path = modelArg;
-  if (!path) {
-    dir = mkdtempSync(join(tmpdir(), 'onair-bench-'));
-    path = join(dir, 'ggml-random-tiny.bin');
-    writeRandomWhisperModel(path);
-  }
-  const random = !modelArg;
-  const r = await WhisperRecogniser.open({
-    modelPath: path,
-    ...(values.threads ? { threads: Number(values.threads) } : {}),
-    ...(random ? { params: { single_segment: true, max_tokens: 1, no_timestamps: true } } : {}),
-  });
-  const inferMs: number[] = [];
-  const rssMb: number[] = [];
-  try {
-    for (let i = 0; i < Number(values.windows); i++) {
-      const pcm = new Float32Array(WINDOW_MS * PCM_SAMPLES_PER_MS).map((_, k) => 0.2 * Math.sin(k / (7 + i)) * (k % 16000 < 12000 ? 1 : 0.1));
-      const t0 = performance.now();
-      await r.recognise({ pcm, language: 'ko' });
-      inferMs.push(performance.now() - t0);
-      rssMb.push(Math.round(process.memoryUsage().rss / 2 ** 20));
-      process.stderr.write(`window ${i + 1}: ${Math.round(inferMs.at(-1)!)} ms, rss ${rssMb.at(-1)} MB\n`);
-    }
-  } finally {
-    await r.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-  }
-  return { model: random ? 'random-weight tiny (real shapes)' : path!, random, loadMs: Math.round(r.loadMs), inferMs, rssMb };
+const SHORT = Number(values.seconds) < 20;
+const CONTEXTS: AudioCtxSetting[] = values['audio-ctx']!.split(',').map((x) => (x.trim() === 'auto' ? 'auto' : Number(x))).slice(0, SHORT ? 1 : undefined);
+if (CONTEXTS.some((c) => c !== 'auto' && !Number.isInteger(c))) throw new Error('--audio-ctx takes auto, 0 or a number of positions (comma separated)');
+const LENGTHS = SHORT ? [WINDOW_MS] : [...new Set((values.lengths ?? `2000,5000,${WINDOW_MS}`).split(',').map(Number))].filter((x) => x >= 1000).sort((x, y) => x - y);
+/** Random weights decode garbage: one token, no timestamps (the encoder is the cost measured). */
+const RANDOM_PARAMS = { single_segment: true, max_tokens: 1, no_timestamps: true };
+
+function uptimeNow(): string {
+  return loadavg().map((x) => x.toFixed(2)).join(', ');
 }
 
-/** measureDelay runs the real loop on real-time audio with a recogniser taking `latencyMs` per window. */
-async function measureDelay(latencyMs: number, seconds: number): Promise<{ delaysMs: number[]; finals: number; droppedMs: number; phrases: number }> {
+interface WhisperSetup {
+  path: string;
+  random: boolean;
+  cleanup(): void;
+}
+
+function whisperModel(): WhisperSetup {
+  const modelArg = values.model ?? process.env.WHISPER_MODEL;
+  if (modelArg) return { path: modelArg, random: false, cleanup: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'onair-bench-'));
+  const path = join(dir, 'ggml-random-tiny.bin');
+  writeRandomWhisperModel(path);
+  return { path, random: true, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** The thread count before defaultWhisperThreads (all cores, at most 4), for the "before" run. */
+const OLD_DEFAULT_THREADS = Math.min(4, Math.max(1, availableParallelism()));
+
+function openWhisper(m: WhisperSetup, audioCtx: AudioCtxSetting, threads?: number): Promise<WhisperRecogniser> {
+  const t = threads ?? (values.threads ? Number(values.threads) : undefined);
+  return WhisperRecogniser.open({
+    modelPath: m.path, audioCtx,
+    ...(t ? { threads: t } : {}),
+    ...(m.random ? { params: RANDOM_PARAMS } : {}),
+  });
+}
+
+function testTone(ms: number, i: number): Float32Array {
+  return new Float32Array(ms * PCM_SAMPLES_PER_MS).map((_, k) => 0.2 * Math.sin(k / (7 + i)) * (k % 16000 < 12000 ? 1 : 0.1));
+}
+
+interface WindowRow { audioCtx: AudioCtxSetting; positions: number; windowMs: number; inferMs: number[]; medianInferMs: number; realtimeFactor: number; loadavg1: number[] }
+
+/** measureWindows times whisper.cpp per window length for each audio_ctx setting, interleaved. */
+async function measureWindows(m: WhisperSetup): Promise<{ rows: WindowRow[]; loadMs: number; rssMb: number[]; threads: number }> {
+  const recs: WhisperRecogniser[] = [];
+  const rows: WindowRow[] = [];
+  const rssMb: number[] = [];
+  try {
+    for (const c of CONTEXTS) recs.push(await openWhisper(m, c));
+    for (const c of CONTEXTS) for (const w of LENGTHS) rows.push({ audioCtx: c, positions: audioCtxFor(w, c) || 1500, windowMs: w, inferMs: [], medianInferMs: 0, realtimeFactor: 0, loadavg1: [] });
+    for (let i = 0; i < Number(values.windows); i++) {
+      for (const row of rows) {
+        const r = recs[CONTEXTS.indexOf(row.audioCtx)]!;
+        await r.recognise({ pcm: testTone(row.windowMs, i), language: 'ko' });
+        row.inferMs.push(Math.round(r.lastInferMs));
+        row.loadavg1.push(Number(loadavg()[0]!.toFixed(2)));
+        rssMb.push(Math.round(process.memoryUsage().rss / 2 ** 20));
+        process.stderr.write(`window ${i + 1}: audio_ctx ${row.audioCtx} (${row.positions}), ${row.windowMs} ms: ${row.inferMs.at(-1)} ms, load ${uptimeNow()}\n`);
+      }
+    }
+  } finally {
+    await Promise.all(recs.map((r) => r.close()));
+  }
+  for (const row of rows) {
+    // The first window of each recogniser pays for warming up; leave it out when there are more.
+    const steady = row.inferMs.length > 1 ? row.inferMs.slice(1) : row.inferMs;
+    row.medianInferMs = Math.round(percentile(steady, 50));
+    row.realtimeFactor = Number((row.medianInferMs / row.windowMs).toFixed(3));
+  }
+  return { rows, loadMs: Math.round(recs[0]?.loadMs ?? 0), rssMb, threads: recs[0]?.threads ?? 0 };
+}
+
+/** speakerScript is the scripted speaker of the delay runs: phrases of 1.2–3.4 s, pauses of 0.6–2 s. */
+function speakerScript(seconds: number): Phrase[] {
   const phrases: Phrase[] = [];
   for (let t = 1000, i = 0; t < seconds * 1000 - 3000; i++) {
     const len = 1200 + ((i * 737) % 2200);
     phrases.push({ text: `phrase ${i} words here`, startMs: t, endMs: t + len });
     t += len + 600 + ((i * 331) % 1400);
   }
-  const rec = new ScriptedRecogniser(phrases, { delayMs: latencyMs });
+  return phrases;
+}
+
+/**
+ * WhisperTimedScript recognises every window with whisper.cpp (real inference, real time)
+ * and answers with the script's text for that window.
+ */
+class WhisperTimedScript implements Recogniser {
+  readonly name = 'whisper-timed-script';
+  readonly windows: { audioMs: number; inferMs: number; audioCtx: number }[] = [];
+  constructor(private readonly whisper: WhisperRecogniser, private readonly script: ScriptedRecogniser) {}
+  async recognise(req: RecogniseRequest) {
+    const samples = req.pcm.length;
+    await this.whisper.recognise({ pcm: req.pcm, language: req.language }); // transfers req.pcm
+    this.windows.push({ audioMs: samples / PCM_SAMPLES_PER_MS, inferMs: Math.round(this.whisper.lastInferMs), audioCtx: this.whisper.lastWindowParams.audio_ctx });
+    return this.script.recognise({ ...req, pcm: new Float32Array(samples) });
+  }
+  async close() {}
+}
+
+interface DelayRun { delaysMs: number[]; finals: number; droppedMs: number; phrases: number; windows: number; loadavg1: [number, number] }
+
+/** measureDelay runs the real loop on real-time audio (100 ms chunks) with the given recogniser. */
+async function measureDelay(makeRec: (phrases: Phrase[]) => Recogniser, seconds: number, earlyFinal: boolean): Promise<DelayRun> {
+  const phrases = speakerScript(seconds);
+  const rec = makeRec(phrases);
   const delaysMs: number[] = [];
   let finals = 0;
   let droppedMs = 0;
-  const tr = new SlidingWindowTranscriber(rec, { stepMs: STEP_MS, lengthMs: WINDOW_MS, language: 'ko' }, {
+  let windows = 0;
+  const load0 = loadavg()[0]!;
+  const tr = new SlidingWindowTranscriber(rec, { stepMs: STEP_MS, lengthMs: WINDOW_MS, language: 'ko', earlyFinal }, {
     onCue: (c: CaptionCue) => { if (c.type === 'final') finals++; },
     onDelay: (ms) => delaysMs.push(ms),
     onDropped: (ms) => (droppedMs += ms),
+    onWindow: () => windows++,
   });
   const CHUNK = 100;
   const start = performance.now();
@@ -111,45 +194,79 @@ async function measureDelay(latencyMs: number, seconds: number): Promise<{ delay
     tr.push(speechPcm(phrases, at, at + CHUNK), at);
   }
   await tr.flush();
-  return { delaysMs, finals, droppedMs, phrases: phrases.length };
+  return { delaysMs, finals, droppedMs, phrases: phrases.length, windows, loadavg1: [Number(load0.toFixed(2)), Number(loadavg()[0]!.toFixed(2))] };
+}
+
+function delaySummary(d: DelayRun, extra: Record<string, unknown>) {
+  return {
+    ...extra, finals: d.finals, phrases: d.phrases, windows: d.windows, droppedAudioMs: Math.round(d.droppedMs),
+    p50Ms: Math.round(percentile(d.delaysMs, 50)), p90Ms: Math.round(percentile(d.delaysMs, 90)),
+    maxMs: d.delaysMs.length ? Math.round(Math.max(...d.delaysMs)) : null,
+    loadavg1AtStartEnd: d.loadavg1,
+  };
+}
+
+async function realInferenceDelay(m: WhisperSetup, audioCtx: AudioCtxSetting, earlyFinal: boolean, seconds: number, threads?: number) {
+  const w = await openWhisper(m, audioCtx, threads);
+  let timed: WhisperTimedScript | undefined;
+  try {
+    process.stderr.write(`delay run: ${seconds} s in real time, whisper.cpp (${w.threads} threads) on every window, audio_ctx ${audioCtx}, early finalisation ${earlyFinal ? 'on' : 'off'}, load ${uptimeNow()}\n`);
+    const d = await measureDelay((phrases) => (timed = new WhisperTimedScript(w, new ScriptedRecogniser(phrases))), seconds, earlyFinal);
+    const ws = timed!.windows;
+    return delaySummary(d, {
+      audioCtx, earlyFinal, threads: w.threads,
+      medianWindowMs: Math.round(percentile(ws.map((x) => x.audioMs), 50)),
+      medianInferMs: Math.round(percentile(ws.map((x) => x.inferMs), 50)),
+      realtimeFactor: Number((ws.reduce((a, x) => a + x.inferMs, 0) / Math.max(1, ws.reduce((a, x) => a + x.audioMs, 0))).toFixed(3)),
+    });
+  } finally {
+    await w.close();
+  }
 }
 
 async function runWhisper(): Promise<Record<string, unknown>> {
   const load = loadavg()[0]!;
-  const w = await measureWhisper();
-  const steady = w.inferMs.slice(1).length ? w.inferMs.slice(1) : w.inferMs;
-  const medianInfer = percentile(steady, 50);
-  const rtf = medianInfer / WINDOW_MS;
-  process.stderr.write(`delay run: ${values.seconds} s of audio in real time, recogniser ${Math.round(medianInfer)} ms per window\n`);
-  const d = await measureDelay(Math.round(medianInfer), Number(values.seconds));
-  const fast = await measureDelay(50, Math.min(30, Number(values.seconds)));
-
-  const result = {
-    date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model, loadavg1: Number(load.toFixed(2)) },
-    windowMs: WINDOW_MS, stepMs: STEP_MS,
-    whisper: {
-      binding: 'smart-whisper 0.8.1 (whisper.cpp built with node-gyp; see scripts/build-whisper.mjs for SIMD flags)',
-      model: w.model, loadMs: w.loadMs,
-      inferMs: w.inferMs.map(Math.round), medianInferMs: Math.round(medianInfer), realtimeFactor: Number(rtf.toFixed(3)),
-      rssMb: w.rssMb,
-    },
-    delayWithMeasuredLatency: {
-      recogniserMs: Math.round(medianInfer), finals: d.finals, phrases: d.phrases, droppedAudioMs: Math.round(d.droppedMs),
-      p50Ms: Math.round(percentile(d.delaysMs, 50)), p90Ms: Math.round(percentile(d.delaysMs, 90)), maxMs: Math.round(Math.max(...d.delaysMs)),
-    },
-    delayWithFastRecogniser: {
-      recogniserMs: 50, finals: fast.finals, phrases: fast.phrases,
-      p50Ms: Math.round(percentile(fast.delaysMs, 50)), p90Ms: Math.round(percentile(fast.delaysMs, 90)), maxMs: Math.round(Math.max(...fast.delaysMs)),
-    },
-  };
-  console.table({
-    'whisper ms/window (median)': result.whisper.medianInferMs,
-    'real-time factor': result.whisper.realtimeFactor,
-    'delay p50 / p90 ms (measured latency)': `${result.delayWithMeasuredLatency.p50Ms} / ${result.delayWithMeasuredLatency.p90Ms}`,
-    'delay p50 / p90 ms (50 ms recogniser)': `${result.delayWithFastRecogniser.p50Ms} / ${result.delayWithFastRecogniser.p90Ms}`,
-    'load average (1 min) at start': result.machine.loadavg1,
-  });
+  const m = whisperModel();
+  const seconds = Number(values.seconds);
+  let result: Record<string, unknown>;
+  try {
+    const w = await measureWindows(m);
+    const main = w.rows.find((r) => r.audioCtx === CONTEXTS[0] && r.windowMs === WINDOW_MS) ?? w.rows.at(-1)!;
+    const current = await realInferenceDelay(m, CONTEXTS[0]!, true, seconds);
+    // As before this change: whisper's full context, no early finalisation, all cores (at most 4).
+    const before = SHORT ? undefined : await realInferenceDelay(m, 0, false, seconds, values.threads ? undefined : OLD_DEFAULT_THREADS);
+    const fastRec = (phrases: Phrase[]) => new ScriptedRecogniser(phrases, { delayMs: 50 });
+    const fast = await measureDelay(fastRec, Math.min(30, seconds), true);
+    const fastNoEarly = SHORT ? undefined : await measureDelay(fastRec, Math.min(30, seconds), false);
+    result = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, cpu: cpus()[0]?.model, loadavg1: Number(load.toFixed(2)), loadavgAtEnd: uptimeNow() },
+      windowMs: WINDOW_MS, stepMs: STEP_MS,
+      whisper: {
+        binding: 'smart-whisper 0.8.1 (whisper.cpp built with node-gyp; see scripts/build-whisper.mjs for SIMD flags)',
+        model: m.random ? 'random-weight tiny (real shapes)' : m.path, loadMs: w.loadMs, threads: w.threads,
+        audioCtx: main.audioCtx, positions: main.positions,
+        inferMs: main.inferMs, medianInferMs: main.medianInferMs, realtimeFactor: main.realtimeFactor,
+        rssMb: w.rssMb,
+        byWindow: w.rows,
+      },
+      delayWithRealInference: current,
+      ...(before ? { delayWithRealInferenceBefore: before } : {}),
+      delayWithFastRecogniser: delaySummary(fast, { recogniserMs: 50, earlyFinal: true }),
+      ...(fastNoEarly ? { delayWithFastRecogniserNoEarlyFinal: delaySummary(fastNoEarly, { recogniserMs: 50, earlyFinal: false }) } : {}),
+    };
+  } finally {
+    m.cleanup();
+  }
+  const r = result as any;
+  const table: Record<string, unknown> = {};
+  for (const row of r.whisper.byWindow as WindowRow[]) table[`whisper ms per ${row.windowMs / 1000} s window, audio_ctx ${row.audioCtx} (${row.positions})`] = `${row.medianInferMs} (RTF ${row.realtimeFactor})`;
+  table[`delay p50 / p90 ms, real inference, audio_ctx ${CONTEXTS[0]}, early final`] = `${r.delayWithRealInference.p50Ms} / ${r.delayWithRealInference.p90Ms}`;
+  if (r.delayWithRealInferenceBefore) table['delay p50 / p90 ms, real inference, full context, no early final (before)'] = `${r.delayWithRealInferenceBefore.p50Ms} / ${r.delayWithRealInferenceBefore.p90Ms}`;
+  table['delay p50 / p90 ms (50 ms recogniser)'] = `${r.delayWithFastRecogniser.p50Ms} / ${r.delayWithFastRecogniser.p90Ms}`;
+  if (r.delayWithFastRecogniserNoEarlyFinal) table['delay p50 / p90 ms (50 ms recogniser, no early final)'] = `${r.delayWithFastRecogniserNoEarlyFinal.p50Ms} / ${r.delayWithFastRecogniserNoEarlyFinal.p90Ms}`;
+  table['load average (1 min) at start / 1, 5, 15 at end'] = `${r.machine.loadavg1} / ${r.machine.loadavgAtEnd}`;
+  console.table(table);
   return result;
 }
 

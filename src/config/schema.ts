@@ -207,7 +207,7 @@ export const configSchema = z
               .default('auto'),
             /** Tokens decoded per second of window audio at most (a hallucinating model stops early); 0 = whisper's own cap. */
             maxTokensPerSecond: z.number().int().min(0).max(200).default(20),
-            /** whisper.cpp threads per worker; 0 = the available cores, at most 4. */
+            /** whisper.cpp threads per worker; 0 = the available cores minus one (for the rest of the server), 1..4. */
             threads: z.number().int().min(0).max(64).default(0),
           })
           .default({}),

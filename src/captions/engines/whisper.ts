@@ -15,7 +15,7 @@ export type AudioCtxSetting = 'auto' | number;
 
 export interface WhisperOptions {
   modelPath: string;
-  /** whisper.cpp threads; default: the cores available, at most MAX_DEFAULT_THREADS. */
+  /** whisper.cpp threads; default defaultWhisperThreads(). */
   threads?: number;
   /** Extra whisper_full parameters (smart-whisper names), e.g. {max_tokens: 32}. */
   params?: Record<string, unknown>;
@@ -65,6 +65,15 @@ export function maxTokensFor(windowMs: number, perSecond: number): number {
 /** More threads than this rarely helps whisper.cpp on CPU (memory bound). */
 const MAX_DEFAULT_THREADS = 4;
 
+/**
+ * defaultWhisperThreads leaves one core to the rest of the server (event loop, audio tap,
+ * HLS): ggml's threads spin-wait for each other, and on a busy 2-core machine two threads
+ * took about twice the wall and CPU time of one (docs/captions.md, Measurements).
+ */
+export function defaultWhisperThreads(cores = availableParallelism()): number {
+  return Math.min(MAX_DEFAULT_THREADS, Math.max(1, cores - 1));
+}
+
 type Pending = { resolve(s: RecognisedSegment[]): void; reject(e: Error): void };
 
 /**
@@ -86,6 +95,8 @@ export class WhisperRecogniser implements Recogniser {
   lastInferMs = 0;
   /** whisper_full parameters of the last window (audio_ctx, max_tokens), for tests and logs. */
   lastWindowParams: { audio_ctx: number; max_tokens: number } = { audio_ctx: 0, max_tokens: 0 };
+  /** whisper.cpp threads of this worker. */
+  threads = 0;
   private audioCtx: AudioCtxSetting = 'auto';
   private maxTokensPerSecond = DEFAULT_MAX_TOKENS_PER_SECOND;
   private modelCtx = AUDIO_CTX_FULL;
@@ -121,7 +132,7 @@ export class WhisperRecogniser implements Recogniser {
   static async open(opts: WhisperOptions): Promise<WhisperRecogniser> {
     // The binding crashes the whole process on some malformed files: check the structure first.
     const hparams = validateModelFile(opts.modelPath);
-    const threads = opts.threads ?? Math.min(MAX_DEFAULT_THREADS, Math.max(1, availableParallelism()));
+    const threads = opts.threads ?? defaultWhisperThreads();
     const worker = startWorker({ modelPath: opts.modelPath, threads, params: opts.params });
     try {
       const loadMs = await new Promise<number>((resolve, reject) => {
@@ -145,6 +156,7 @@ export class WhisperRecogniser implements Recogniser {
       r.audioCtx = opts.audioCtx ?? 'auto';
       r.maxTokensPerSecond = opts.maxTokensPerSecond ?? DEFAULT_MAX_TOKENS_PER_SECOND;
       r.modelCtx = hparams.nAudioCtx;
+      r.threads = threads;
       return r;
     } catch (err) {
       await worker.terminate();

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { AUDIO_CTX_FULL, MIN_MAX_TOKENS, WhisperRecogniser, audioCtxFor, maxTokensFor } from '../../../src/captions/engines/whisper.js';
+import { AUDIO_CTX_FULL, MIN_MAX_TOKENS, WhisperRecogniser, audioCtxFor, defaultWhisperThreads, maxTokensFor } from '../../../src/captions/engines/whisper.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { resolveModel } from '../../../src/captions/models.js';
 import { writeRandomWhisperModel } from './random-ggml.js';
@@ -100,6 +100,10 @@ test('whisper engine: audio_ctx per window covers the window plus a margin, in s
   assert.equal(audioCtxFor(10_000, 0), 0);
   assert.equal(audioCtxFor(2000, 768), 768);
   assert.equal(audioCtxFor(2000, AUDIO_CTX_FULL + 10), 0);
+});
+
+test('whisper engine: default threads leave a core to the server, 1..4', () => {
+  assert.deepEqual([1, 2, 3, 4, 8, 64].map((c) => defaultWhisperThreads(c)), [1, 1, 2, 3, 4, 4]);
 });
 
 test('whisper engine: decoded tokens are bounded by the window length', () => {
