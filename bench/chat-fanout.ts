@@ -4,7 +4,7 @@
 // Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startServer, startLoadgen, publishOnce, percentile, bucketQuantile, PIN, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
+import { startServer, startRedis, startLoadgen, publishOnce, percentile, bucketQuantile, PIN, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
 /**
@@ -19,6 +19,12 @@ const RATES = (process.env.RATES ?? '10,25,50,100,200,400,800').split(',').map(N
 const P99_LIMIT_MS = 200;
 /** onair's chat.writeBatchMs for the run (env ONAIR_CHAT_WRITE_BATCH_MS, passed to the server process); null = the config default. */
 const WRITE_BATCH_MS = process.env.ONAIR_CHAT_WRITE_BATCH_MS === undefined ? null : Number(process.env.ONAIR_CHAT_WRITE_BATCH_MS);
+/**
+ * NODES=N (onair only, default 1) runs N onair server processes on one Redis broker (a
+ * throwaway redis-server), subscribers spread over them round-robin, publications through node
+ * 0's API: fan-out spread over processes. Server CPU is then the sum of the nodes and Redis.
+ */
+const NODES = Number(process.env.NODES ?? 1);
 /** KEEP_GOING=1 runs every rate even past the p99 limit (to see server CPU per delivery on a busy machine). */
 const KEEP_GOING = process.env.KEEP_GOING === '1';
 const MAX_INFLIGHT = 2000;
@@ -61,7 +67,18 @@ function writePartial(): void {
 }
 
 async function runMode(mode: Mode, deadline: number) {
-  const server = await startServer(mode);
+  const nodes = mode === 'onair' ? Math.max(1, NODES) : 1;
+  const redis = nodes > 1 ? await startRedis() : null;
+  const servers = [];
+  for (let i = 0; i < nodes; i++) servers.push(await startServer(mode, redis ? { ONAIR_REDIS_URL: redis.url } : {}));
+  const server = servers[0]!;
+  const serverCpu = () => servers.reduce((a, x) => a + cpuSeconds(x.pid), 0) + (redis ? cpuSeconds(redis.pid) : 0);
+  const fanoutDelay = async () => {
+    const all = await Promise.all(servers.map((x) => x.fanoutDelay()));
+    const sum = new Map<string, number>();
+    for (const buckets of all) for (const b of buckets) sum.set(String(b.le), (sum.get(String(b.le)) ?? 0) + b.count);
+    return [...sum].map(([le, count]) => ({ le, count }));
+  };
   const gens: Loadgen[] = [];
   try {
     for (let i = 0; i < LOADGENS; i++) gens.push(await startLoadgen());
@@ -69,13 +86,14 @@ async function runMode(mode: Mode, deadline: number) {
     const t0 = Date.now();
     const ready = await Promise.all(
       gens.map((g, i) =>
-        g.start({ proto: mode, port: server.port, n: Math.min(per, SUBS - i * per), base: i * per, addrs: sourceAddrs(4), channelPattern: CHANNEL, rooms: 0, sampleEvery: 10, concurrency: 200 }),
+        g.start({ proto: mode, port: server.port, ports: servers.map((x) => x.port), n: Math.min(per, SUBS - i * per), base: i * per, addrs: sourceAddrs(4), channelPattern: CHANNEL, rooms: 0, sampleEvery: 10, concurrency: 200 }),
       ),
     );
     const connected = ready.reduce((a, r) => a + r.connected, 0);
     await sleep(2000);
-    const st = await server.stats();
-    console.log(`[${mode}] ${connected} subscribers connected in ${Date.now() - t0} ms (server sees ${st.clients}); rss ${(st.rss / 1048576).toFixed(0)} MiB`);
+    const sts = await Promise.all(servers.map((x) => x.stats()));
+    const st = { clients: sts.reduce((a, x) => a + x.clients, 0), rss: sts.reduce((a, x) => a + x.rss, 0) };
+    console.log(`[${mode}] ${connected} subscribers connected in ${Date.now() - t0} ms (server${nodes > 1 ? `s (${nodes} nodes on Redis)` : ''} see ${st.clients}); rss ${(st.rss / 1048576).toFixed(0)} MiB`);
     const steps: Step[] = [];
     let seq = 0;
     if (WARMUP_SECONDS > 0 && RATES.length > 0) {
@@ -105,9 +123,9 @@ async function runMode(mode: Mode, deadline: number) {
       }
       await Promise.all(gens.map((g) => g.reset()));
       const start = Date.now();
-      const cpu0 = cpuSeconds(server.pid);
+      const cpu0 = serverCpu();
       const gcpu0 = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0);
-      const fd0 = await server.fanoutDelay();
+      const fd0 = await fanoutDelay();
       let sent = 0;
       let dropped = 0;
       let inflight = 0;
@@ -148,10 +166,10 @@ async function runMode(mode: Mode, deadline: number) {
         if (Date.now() > drainEnd) break;
         await sleep(100);
       }
-      const cpu = cpuSeconds(server.pid) - cpu0;
+      const cpu = serverCpu() - cpu0;
       const gcpu = gens.reduce((a, g) => a + cpuSeconds(g.proc.pid!), 0) - gcpu0;
       const wall = (Date.now() - start) / 1000;
-      const fdP99 = bucketQuantile(fd0, await server.fanoutDelay(), 0.99);
+      const fdP99 = bucketQuantile(fd0, await fanoutDelay(), 0.99);
       const sorted = Float64Array.from(lat).sort();
       const secs = Math.max(0.001, (lastAt - start) / 1000);
       const step: Step = {
@@ -183,10 +201,11 @@ async function runMode(mode: Mode, deadline: number) {
     const best = ok.reduce<Step | null>((a, s) => (a === null || s.deliveriesPerSec > a.deliveriesPerSec ? s : a), null);
     const closed = (await Promise.all(gens.map((g) => g.stats()))).reduce((a, s) => a + s.closed, 0);
     const bestEfficiency = steps.reduce((a, s) => Math.max(a, s.deliveriesPerServerCpuSecond), 0);
-    return { mode, subscribers: connected, closedDuringRun: closed, steps, best, bestDeliveriesPerServerCpuSecond: bestEfficiency };
+    return { mode, nodes, subscribers: connected, closedDuringRun: closed, steps, best, bestDeliveriesPerServerCpuSecond: bestEfficiency };
   } finally {
     for (const g of gens) await g.stop();
-    await server.stop();
+    for (const x of servers) await x.stop();
+    await redis?.stop();
   }
 }
 

@@ -21,14 +21,14 @@ export interface ServerProc {
 }
 
 /** startServer runs bench/chat-server.ts in a `sh -c` wrapper that raises the fd limit to the hard limit. */
-export async function startServer(mode: Mode): Promise<ServerProc> {
+export async function startServer(mode: Mode, env: Record<string, string> = {}): Promise<ServerProc> {
   // CHAT_BENCH_SERVER_NODE_ARGS adds node flags (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); the profile is written on stop().
   const extra = process.env.CHAT_BENCH_SERVER_NODE_ARGS ?? '';
   // PIN=1: the server on core 0 (taskset), load generators on core 1, as the other scenarios pin.
   const pin = PIN ? 'taskset -c 0 ' : '';
   const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec ${pin}node --expose-gc ${extra} --import tsx bench/chat-server.ts ${mode}`], {
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' },
+    env: { ...process.env, ...env, ONAIR_LOG_LEVEL: 'silent' },
   });
   const rl = createInterface({ input: proc.stdout! });
   const info = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
@@ -186,4 +186,39 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function sourceAddrs(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
+}
+
+/** startRedis runs a throwaway redis-server on a free port (for multi-node runs); stop() kills it by PID. */
+export async function startRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const p = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('redis did not start')), 10000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('Ready to accept connections')) {
+        clearTimeout(t);
+        resolve();
+      }
+    });
+    proc.once('exit', (c) => reject(new Error('redis exited ' + c)));
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    pid: proc.pid!,
+    async stop() {
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }

@@ -9,6 +9,8 @@ interface StartMsg {
   cmd: 'start';
   proto: 'onair' | 'sio';
   port: number;
+  /** Several servers (multi-node runs): connection i goes to ports[i % ports.length]. */
+  ports?: number[];
   n: number;
   addrs: string[];
   channelPattern: string;
@@ -81,7 +83,7 @@ async function start(m: StartMsg): Promise<void> {
       try {
         const ws = await openRawWs({
           host: '127.0.0.1',
-          port: m.port,
+          port: m.ports && m.ports.length > 0 ? m.ports[idx % m.ports.length]! : m.port,
           path,
           localAddress: m.addrs[idx % m.addrs.length],
           onText: (w, payload) => {

@@ -30,7 +30,8 @@ if (mode === 'onair') {
   const { silentLogger } = await import('../src/observability/logger.js');
   const { createChatService } = await import('../src/chat/index.js');
   // ONAIR_CHAT_WRITE_BATCH_MS (and any other ONAIR_CHAT_* key) passes through to the chat config.
-  const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_')));
+  // ONAIR_REDIS_URL puts several bench servers on one Redis broker (chat-fanout NODES=2).
+  const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_') || k === 'ONAIR_REDIS_URL'));
   const config = loadConfig({ env: chatEnv });
   const registry = new Registry();
   const chat = createChatService({
