@@ -147,6 +147,8 @@ interface ServerUnderTest {
   proc: ChildProcess;
   cleanup?: () => void;
   version?: string;
+  /** The end of the server's own log (nginx's error.log), shown when a step leaves viewers unserved. */
+  logTail?: () => string;
 }
 
 function pinned(core: string, cmd: string[]): ChildProcess {
@@ -175,6 +177,7 @@ async function startServer(name: ServerName, viewers: number): Promise<ServerUnd
   let proc: ChildProcess;
   let cleanup: (() => void) | undefined;
   let version: string | undefined;
+  let logTail: (() => string) | undefined;
   if (name === 'onair') {
     proc = pinned(SERVER_CORE, [process.execPath, '--import', 'tsx', 'bench/lib/onair-server.ts', String(rtmpPort), String(httpPort)]);
   } else if (name === 'nms') {
@@ -204,6 +207,13 @@ async function startServer(name: ServerName, viewers: number): Promise<ServerUnd
       tempDirs.delete(prefix);
     };
     version = nginxRtmpVersion();
+    logTail = () => {
+      try {
+        return readFileSync(join(prefix, 'error.log'), 'utf8').split('\n').slice(-20).join('\n');
+      } catch {
+        return '';
+      }
+    };
   }
   proc.stdout!.resume(); // NMS logs every session; drain it
   const pid = proc.pid!;
@@ -217,7 +227,7 @@ async function startServer(name: ServerName, viewers: number): Promise<ServerUnd
     while (pids().length < 2 && Date.now() < end) await sleep(50);
     if (pids().length < 2) throw new Error('nginx-rtmp: no worker process');
   }
-  return { name, pid, pids, rtmpPort, httpPort, proc, cleanup, version };
+  return { name, pid, pids, rtmpPort, httpPort, proc, cleanup, version, logTail };
 }
 
 async function stopProc(p: ChildProcess): Promise<void> {
@@ -269,6 +279,8 @@ interface Row {
   /** The load generator's own CPU over the same window (one core = 100): near 100 means it, not the server, was the limit. */
   loadgenCpuPercent: number;
   loadgenLagP99Ms: number;
+  /** Socket reads per second in the load generator, all viewers (a server writing each frame separately costs more reads). */
+  loadgenReadsPerSecond: number;
   loadavg: string;
 }
 
@@ -313,6 +325,7 @@ async function measure(srv: ServerUnderTest, protocol: Protocol, n: number, byte
       serverProcesses: pids.length,
       loadgenCpuPercent: pct(l1 - l0),
       loadgenLagP99Ms: Number(r.loopLagP99Ms),
+      loadgenReadsPerSecond: Number(r.readsPerSecond),
       loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     };
     console.log(JSON.stringify(row));
@@ -368,7 +381,10 @@ async function main(): Promise<void> {
       await sleep(SETTLE_MS);
       const idleRss = rssOf(srv.pids());
       console.log(`${name}/${protocol}/${n}: idle RSS ${Math.round(idleRss / 1024)} MiB, loadavg ${readFileSync('/proc/loadavg', 'utf8').trim()}`);
-      rows.push(await measure(srv, protocol, n, bytesPerSecond, idleRss));
+      const row = await measure(srv, protocol, n, bytesPerSecond, idleRss);
+      rows.push(row);
+      const log = row.served < n ? srv.logTail?.() : undefined;
+      if (log) console.log(`${name}: ${n - row.served} viewers not served; the end of its error log:\n${log}`);
       // after every step, so a run that is stopped keeps what it measured
       write(rows.length < steps.length);
     } finally {

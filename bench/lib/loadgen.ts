@@ -4,7 +4,8 @@
  * Driven by JSON lines on stdin; answers JSON lines on stdout.
  *   {"cmd":"connect","proto":"flv"|"rtmp","port":P,"path":"live/bench","n":N,"timeoutMs":T}
  *   {"cmd":"mark"}   start of the measurement window
- *   {"cmd":"report","minBytes":B}  per-viewer bytes since mark, served count, first-keyframe times
+ *   {"cmd":"report","minBytes":B}  per-viewer bytes since mark, served count, first-keyframe times,
+ *                                  socket reads per second since mark (all viewers)
  *   {"cmd":"close"}
  */
 import { connect, type Socket } from 'node:net';
@@ -27,6 +28,10 @@ interface V {
 }
 
 const viewers: V[] = [];
+/** Socket reads ('data' events) over all viewers, and their count at the last mark: how many reads the server's writes cost us. */
+let reads = 0;
+let readsAtMark = 0;
+let markedAt = 0;
 const lag = monitorEventLoopDelay({ resolution: 10 });
 lag.enable();
 const SOURCE_ADDRESSES = 8; // 127.0.0.1 .. 127.0.0.8, to spread ephemeral ports
@@ -67,6 +72,7 @@ function startViewer(proto: 'flv' | 'rtmp', port: number, path: string, i: numbe
   if (proto === 'flv') {
     socket.on('connect', () => socket.write(`GET /${path}.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
     socket.on('data', (d: Buffer) => {
+      reads++;
       v.bytes += d.length;
       if (v.firstKeyMs) return;
       v.scan = v.scan ? Buffer.concat([v.scan.subarray(Math.max(0, v.scan.length - 16)), d]) : d;
@@ -80,6 +86,7 @@ function startViewer(proto: 'flv' | 'rtmp', port: number, path: string, i: numbe
     let hsBuf: Buffer | null = Buffer.alloc(0);
     socket.on('connect', () => socket.write(hs.c0c1));
     socket.on('data', (d: Buffer) => {
+      reads++;
       v.bytes += d.length;
       if (v.firstKeyMs) return;
       if (hsBuf) {
@@ -135,6 +142,8 @@ async function onCommand(c: Record<string, unknown>): Promise<void> {
     out({ event: 'connected', requested: n, viewers: viewers.length, withKeyframe: viewers.filter((v) => v.firstKeyMs > 0).length, closed: viewers.filter((v) => v.closed).length, ms: Date.now() - start });
   } else if (c.cmd === 'mark') {
     for (const v of viewers) v.marked = v.bytes;
+    readsAtMark = reads;
+    markedAt = performance.now();
     lag.reset();
     out({ event: 'marked' });
   } else if (c.cmd === 'report') {
@@ -152,6 +161,7 @@ async function onCommand(c: Record<string, unknown>): Promise<void> {
       withKeyframe: keys.length,
       // how late this process's event loop ran during the window: a measure of CPU contention here
       loopLagP99Ms: Math.round(lag.percentile(99) / 1e4) / 100,
+      readsPerSecond: Math.round((reads - readsAtMark) / Math.max(0.001, (performance.now() - markedAt) / 1000)),
     });
   } else if (c.cmd === 'close') {
     for (const v of viewers) v.socket.destroy();
