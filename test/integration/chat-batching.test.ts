@@ -44,21 +44,21 @@ async function rawSubscriber(s: ChatServer, channel: string, user = 'u1') {
 }
 
 test('writeBatchMs: a quiet channel publishes at once, a burst within the window comes in one frame, in order', async () => {
-  const s = await startChat({ chat: { writeBatchMs: 400 } });
+  // A long window so that a loaded test machine cannot stretch the burst across it.
+  const s = await startChat({ chat: { writeBatchMs: 1000 } });
   try {
     const sub = await rawSubscriber(s, 'chat:batch');
     // Quiet channel: the first publication is written in the next event-loop turn, alone.
     await api(s, 'publish', { channel: 'chat:batch', data: { n: 0 } });
     await waitFor(() => sub.pubs().length === 1, 3000, 'first publication');
     // A burst right after it falls into the next window: one frame, newline-joined pushes.
-    for (let n = 1; n <= 10; n++) await api(s, 'publish', { channel: 'chat:batch', data: { n } });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => api(s, 'publish', { channel: 'chat:batch', data: { n: i + 1 } })));
     await waitFor(() => sub.pubs().length === 11, 5000, 'the burst');
-    assert.deepEqual(sub.pubs().map((d) => d.n), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    assert.deepEqual(new Set(sub.pubs().map((d) => d.n)), new Set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
     const frames = sub.pubFrames();
     assert.equal(frames[0]!.lines.length, 1, 'the first publication was not held back for later ones');
-    // Ten sequential API round trips take far less than 400 ms; allow one window boundary.
-    assert.ok(frames.length <= 3, `burst in at most two frames, got ${frames.length - 1}`);
-    // Offsets (history on in the chat namespace) stay consecutive across batching.
+    assert.equal(frames.length, 2, `the burst came in one frame, got ${frames.length - 1}`);
+    // Offsets (history on in the chat namespace) stay consecutive and in order across batching.
     const offsets = sub.all().filter((l) => l.push?.pub).map((l) => l.push.pub.offset);
     assert.deepEqual(offsets, offsets.map((_, i) => offsets[0] + i));
     sub.ws.close();
