@@ -151,9 +151,10 @@ function flvFanout(r: Loaded): Omit<Section, 'scenario'> {
   const hasLag = rows.some((x) => x.loadgenLagP99Ms !== undefined);
   const hasLgCpu = rows.some((x) => x.loadgenCpuPercent !== undefined);
   const hasKbit = rows.some((x) => x.windowKbitP50 !== undefined);
+  const hasReads = rows.some((x) => x.loadgenReadsPerSecond !== undefined);
   const table: Table = {
-    head: ['server', 'protocol', 'viewers', 'served', ...(hasKbit ? ['kbit/s p50'] : []), 'server CPU %', 'RSS MiB', 'KiB/viewer', 'first key p50 ms', 'first key p99 ms', ...(hasLgCpu ? ['loadgen CPU %'] : []), ...(hasLag ? ['loadgen lag p99 ms'] : []), 'load avg'],
-    rows: rows.map((x) => [x.server, x.protocol, x.viewers, x.served, ...(hasKbit ? [x.windowKbitP50] : []), x.cpuPercent, x.rssMiB, x.rssPerViewerKiB, x.firstKeyP50Ms, x.firstKeyP99Ms, ...(hasLgCpu ? [x.loadgenCpuPercent] : []), ...(hasLag ? [x.loadgenLagP99Ms] : []), x.loadavg ? String(x.loadavg).split(' ')[0] : null]),
+    head: ['server', 'protocol', 'viewers', 'served', ...(hasKbit ? ['kbit/s p50'] : []), 'server CPU %', 'RSS MiB', 'KiB/viewer', 'first key p50 ms', 'first key p99 ms', ...(hasLgCpu ? ['loadgen CPU %'] : []), ...(hasLag ? ['loadgen lag p99 ms'] : []), ...(hasReads ? ['loadgen reads/s'] : []), 'load avg'],
+    rows: rows.map((x) => [x.server, x.protocol, x.viewers, x.served, ...(hasKbit ? [x.windowKbitP50] : []), x.cpuPercent, x.rssMiB, x.rssPerViewerKiB, x.firstKeyP50Ms, x.firstKeyP99Ms, ...(hasLgCpu ? [x.loadgenCpuPercent] : []), ...(hasLag ? [x.loadgenLagP99Ms] : []), ...(hasReads ? [x.loadgenReadsPerSecond] : []), x.loadavg ? String(x.loadavg).split(' ')[0] : null]),
   };
   const sub = `${d.windowSeconds ?? '?'} s window, server pinned to one core, 200 kbit/s H.264 + 32 kbit/s AAC`;
   const notes: string[] = [];

@@ -53,7 +53,7 @@ test('report: WHEP row says n/a; flv-fanout shows loadgen CPU, the nginx-rtmp no
   const root = mkdtempSync(join(tmpdir(), 'onair-report-'));
   try {
     const results = join(root, 'results');
-    const row = (server: string, protocol: string) => ({ server, protocol, viewers: 10, served: 10, cpuPercent: 5, rssMiB: 20, rssPerViewerKiB: 12, firstKeyP50Ms: 3, firstKeyP99Ms: 4, loadgenCpuPercent: 7.5, loadgenLagP99Ms: 11, loadavg: '1.00 1.00 1.00' });
+    const row = (server: string, protocol: string) => ({ server, protocol, viewers: 10, served: 10, cpuPercent: 5, rssMiB: 20, rssPerViewerKiB: 12, firstKeyP50Ms: 3, firstKeyP99Ms: 4, loadgenCpuPercent: 7.5, loadgenLagP99Ms: 11, loadgenReadsPerSecond: 900, loadavg: '1.00 1.00 1.00' });
     writeResultJson(join(results, 'flv-fanout.json'), { date: '2026-11-27T01:00:00.000Z', partial: true, stepsPlanned: 3, rows: [row('onair', 'rtmp'), row('nginx-rtmp', 'rtmp')] });
     writeResultJson(join(results, 'latency.json'), { date: '2026-11-27T01:00:00.000Z', results: { rtmp: { n: 3, p50: 1, p95: 2, min: 0, max: 3 } } });
     const doc = join(root, 'benchmarks.md');
@@ -62,7 +62,7 @@ test('report: WHEP row says n/a; flv-fanout shows loadgen CPU, the nginx-rtmp no
     const out = readFileSync(doc, 'utf8');
     assert.match(out, new RegExp(`\\| whep \\| ${WHEP_NA} \\|`));
     assert.match(out, /\| server \| protocol \|.*\| loadgen CPU % \|/);
-    assert.match(out, /\| nginx-rtmp \| rtmp \| 10 \| 10 \| 5 \| 20 \| 12 \| 3 \| 4 \| 7\.5 \| 11 \|/);
+    assert.match(out, /\| nginx-rtmp \| rtmp \| 10 \| 10 \| 5 \| 20 \| 12 \| 3 \| 4 \| 7\.5 \| 11 \| 900 \|/);
     assert.match(out, /interim file of a run that did not finish \(2 of 3 steps\)/);
     assert.match(out, /nginx-rtmp serves RTMP players only/);
   } finally {
