@@ -176,6 +176,8 @@ const SCENARIOS: Scenario[] = [
         positive(r.firstKeyP50Ms, `${at} firstKeyP50Ms`);
         finite(r.loadgenCpuPercent, `${at} loadgenCpuPercent`);
         finite(r.loadgenLagP99Ms, `${at} loadgenLagP99Ms`);
+        positive(r.loadgenReadsPerSecond, `${at} loadgenReadsPerSecond`);
+        positive(r.windowKbitP50, `${at} windowKbitP50`);
         assert.equal(r.serverProcesses, r.server === 'nginx-rtmp' ? 2 : 1, `${at} processes measured`);
       }
       if (HAS_NGINX_RTMP) assert.match(d.versions['nginx-rtmp'], /nginx\/[\d.]+ \+ libnginx-mod-rtmp/);
