@@ -3,7 +3,7 @@
  * Node-Media-Server vs nginx-rtmp, with the method of SRS's published A/B runs.
  *
  *   node --import tsx bench/flv-fanout.ts [--viewers 1000,5000,10000] [--server all|both|onair,nms,nginx]
- *        [--protocol flv|rtmp|both] [--window 20] [--warmup 3] [--settle 4] [--cooldown 3] [--out DIR]
+ *        [--protocol flv|rtmp|both] [--window 20] [--warmup 3] [--settle 4] [--cooldown 3] [--read-batch-ms 0] [--out DIR]
  *
  * A 200 kbit/s H.264 + 32 kbit/s AAC file is encoded once (bench/.cache/), the server runs
  * pinned to core 0 (taskset), ffmpeg publishes the file with -re -stream_loop -1 -c copy,
@@ -48,6 +48,8 @@ const WARMUP_MS = Number(arg('warmup', '3')) * 1000;
 const SETTLE_MS = Number(arg('settle', '4')) * 1000;
 /** Seconds after the viewers closed before the next step, so the server sees the closes. */
 const COOLDOWN_MS = Number(arg('cooldown', '3')) * 1000;
+/** Load generator reads in batches every N ms once a viewer has its first keyframe (0 = read as data arrives); see lib/loadgen.ts. */
+const READ_BATCH_MS = Number(arg('read-batch-ms', '0'));
 /** How long the load generator may take to connect the viewers of one step. */
 const CONNECT_TIMEOUT_MS = Number(arg('connect-timeout', '120')) * 1000;
 
@@ -281,6 +283,8 @@ interface Row {
   loadgenLagP99Ms: number;
   /** Socket reads per second in the load generator, all viewers (a server writing each frame separately costs more reads). */
   loadgenReadsPerSecond: number;
+  /** The generator's read batching (0 = reads as data arrives). */
+  loadgenReadBatchMs: number;
   loadavg: string;
 }
 
@@ -293,7 +297,7 @@ async function measure(srv: ServerUnderTest, protocol: Protocol, n: number, byte
   const lg = new LoadGen();
   try {
     const port = protocol === 'flv' ? srv.httpPort : srv.rtmpPort;
-    const c = await lg.send({ cmd: 'connect', proto: protocol, port, path: `live/${STREAM}`, n, timeoutMs: CONNECT_TIMEOUT_MS });
+    const c = await lg.send({ cmd: 'connect', proto: protocol, port, path: `live/${STREAM}`, n, timeoutMs: CONNECT_TIMEOUT_MS, readBatchMs: READ_BATCH_MS });
     await sleep(WARMUP_MS);
     await lg.send({ cmd: 'mark' });
     const pids = srv.pids();
@@ -326,6 +330,7 @@ async function measure(srv: ServerUnderTest, protocol: Protocol, n: number, byte
       loadgenCpuPercent: pct(l1 - l0),
       loadgenLagP99Ms: Number(r.loopLagP99Ms),
       loadgenReadsPerSecond: Number(r.readsPerSecond),
+      loadgenReadBatchMs: READ_BATCH_MS,
       loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
     };
     console.log(JSON.stringify(row));

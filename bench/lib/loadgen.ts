@@ -2,7 +2,7 @@
  * Load generator for the fan-out benchmark: many HTTP-FLV or RTMP viewers over loopback,
  * each parsing only until its first video keyframe, then just counting bytes.
  * Driven by JSON lines on stdin; answers JSON lines on stdout.
- *   {"cmd":"connect","proto":"flv"|"rtmp","port":P,"path":"live/bench","n":N,"timeoutMs":T}
+ *   {"cmd":"connect","proto":"flv"|"rtmp","port":P,"path":"live/bench","n":N,"timeoutMs":T,"readBatchMs":B}
  *   {"cmd":"mark"}   start of the measurement window
  *   {"cmd":"report","minBytes":B}  per-viewer bytes since mark, served count, first-keyframe times,
  *                                  socket reads per second since mark (all viewers)
@@ -62,33 +62,76 @@ function rtmpPlayBytes(path: string, port: number): { c0c1: Buffer; after: (s1: 
   };
 }
 
+/**
+ * Batched reads (`readBatchMs` > 0): once a viewer has its first keyframe, its socket stops
+ * reading after each read and is resumed every readBatchMs, so the kernel coalesces what the
+ * server wrote meanwhile into one read. A server that writes every frame separately then costs
+ * the generator a few reads per viewer per second instead of one per message. Bytes are counted
+ * the same way; only how often we read changes. 0 = read whenever data arrives.
+ */
+let readBatchMs = 0;
+let batchTimer: NodeJS.Timeout | undefined;
+/** One receive buffer for every socket in batched mode: reads are handled one at a time. */
+const READ_BUFFER = Buffer.alloc(256 * 1024);
+const parked = new Set<V>();
+
+function setReadBatch(ms: number): void {
+  if (ms === readBatchMs) return;
+  readBatchMs = ms;
+  if (batchTimer) clearInterval(batchTimer);
+  batchTimer = undefined;
+  if (ms > 0) {
+    batchTimer = setInterval(() => {
+      for (const v of parked) if (!v.closed) v.socket.resume();
+      parked.clear();
+    }, ms);
+  }
+}
+
 function startViewer(proto: 'flv' | 'rtmp', port: number, path: string, i: number): V {
   const localAddress = `127.0.0.${1 + (i % SOURCE_ADDRESSES)}`;
-  const socket = connect({ host: '127.0.0.1', port, localAddress });
+  // onBytes handles one read; `shared` says the bytes live in READ_BUFFER and must be copied to be kept
+  let onBytes: (d: Buffer, shared: boolean) => void = () => {};
+  const socket = readBatchMs > 0
+    ? connect({
+        host: '127.0.0.1', port, localAddress,
+        onread: {
+          buffer: READ_BUFFER,
+          callback: (nread: number, buf: Buffer) => {
+            onBytes(buf.subarray(0, nread), true);
+            if (!v.firstKeyMs) return true;
+            parked.add(v);
+            return false; // stop reading until the batch timer resumes this socket
+          },
+        },
+      })
+    : connect({ host: '127.0.0.1', port, localAddress });
   const v: V = { socket, bytes: 0, marked: 0, t0: performance.now(), connectedAt: 0, firstKeyMs: 0, scan: null, parser: null, closed: false };
   socket.on('error', () => {});
   socket.once('connect', () => (v.connectedAt = performance.now()));
   socket.on('close', () => (v.closed = true));
+  if (readBatchMs === 0) socket.on('data', (d: Buffer) => onBytes(d, false));
   if (proto === 'flv') {
     socket.on('connect', () => socket.write(`GET /${path}.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`));
-    socket.on('data', (d: Buffer) => {
+    onBytes = (d, shared) => {
       reads++;
       v.bytes += d.length;
       if (v.firstKeyMs) return;
-      v.scan = v.scan ? Buffer.concat([v.scan.subarray(Math.max(0, v.scan.length - 16)), d]) : d;
+      v.scan = v.scan ? Buffer.concat([v.scan.subarray(Math.max(0, v.scan.length - 16)), d]) : shared ? Buffer.from(d) : d;
       if (findFlvKeyframe(v.scan)) {
         v.firstKeyMs = performance.now() - v.connectedAt;
         v.scan = null;
       }
-    });
+    };
   } else {
     const hs = rtmpPlayBytes(path, port);
     let hsBuf: Buffer | null = Buffer.alloc(0);
     socket.on('connect', () => socket.write(hs.c0c1));
-    socket.on('data', (d: Buffer) => {
+    onBytes = (d, shared) => {
       reads++;
       v.bytes += d.length;
       if (v.firstKeyMs) return;
+      if (shared) d = Buffer.from(d); // the parser may keep a partial message across reads
       if (hsBuf) {
         hsBuf = Buffer.concat([hsBuf, d]);
         if (hsBuf.length < 3073) return;
@@ -108,7 +151,7 @@ function startViewer(proto: 'flv' | 'rtmp', port: number, path: string, i: numbe
         socket.destroy();
       }
       if (v.firstKeyMs) v.parser = null;
-    });
+    };
   }
   return v;
 }
@@ -121,6 +164,7 @@ function pct(sorted: number[], p: number): number {
 async function onCommand(c: Record<string, unknown>): Promise<void> {
   if (c.cmd === 'connect') {
     const n = Number(c.n);
+    setReadBatch(Number(c.readBatchMs ?? 0));
     const start = Date.now();
     const timeoutMs = Number(c.timeoutMs ?? 60_000);
     // ramp: at most MAX_PENDING viewers waiting for their first keyframe at a time, so a
@@ -166,6 +210,7 @@ async function onCommand(c: Record<string, unknown>): Promise<void> {
   } else if (c.cmd === 'close') {
     for (const v of viewers) v.socket.destroy();
     viewers.length = 0;
+    parked.clear();
     out({ event: 'closed' });
   } else if (c.cmd === 'exit') {
     process.exit(0);
