@@ -24,8 +24,9 @@
 //  2. caption delay with REAL inference: a scripted speaker through SlidingWindowTranscriber,
 //     every window also recognised by whisper.cpp (its time is the window's time; the text
 //     comes from the script, since random weights transcribe nothing), once with the current
-//     loop (first --audio-ctx, early finalisation) and once as before this change (full
-//     context, no early finalisation);
+//     loop (first --audio-ctx, early finalisation), once the same with background noise
+//     under the speech (pauses not quiet), and once as before this change (full context,
+//     no early finalisation, all cores);
 //  3. the loop alone (a recogniser answering in 50 ms), with and without early finalisation.
 // Short mode (--seconds < 20, the CI smoke run): only the first --audio-ctx at --length, one
 // real-inference delay run and the 50 ms loop run.
@@ -71,6 +72,8 @@ const SHORT = Number(values.seconds) < 20;
 const CONTEXTS: AudioCtxSetting[] = values['audio-ctx']!.split(',').map((x) => (x.trim() === 'auto' ? 'auto' : Number(x))).slice(0, SHORT ? 1 : undefined);
 if (CONTEXTS.some((c) => c !== 'auto' && !Number.isInteger(c))) throw new Error('--audio-ctx takes auto, 0 or a number of positions (comma separated)');
 const LENGTHS = SHORT ? [WINDOW_MS] : [...new Set((values.lengths ?? `2000,5000,${WINDOW_MS}`).split(',').map(Number))].filter((x) => x >= 1000).sort((x, y) => x - y);
+/** Background noise amplitude of the noisy delay run (~ -40 dBFS RMS, above the -50 dBFS silence threshold). */
+const NOISE = 0.014;
 /** Random weights decode garbage: one token, no timestamps (the encoder is the cost measured). */
 const RANDOM_PARAMS = { single_segment: true, max_tokens: 1, no_timestamps: true };
 
@@ -172,7 +175,7 @@ class WhisperTimedScript implements Recogniser {
 interface DelayRun { delaysMs: number[]; finals: number; droppedMs: number; phrases: number; windows: number; loadavg1: [number, number] }
 
 /** measureDelay runs the real loop on real-time audio (100 ms chunks) with the given recogniser. */
-async function measureDelay(makeRec: (phrases: Phrase[]) => Recogniser, seconds: number, earlyFinal: boolean): Promise<DelayRun> {
+async function measureDelay(makeRec: (phrases: Phrase[]) => Recogniser, seconds: number, earlyFinal: boolean, noise = 0): Promise<DelayRun> {
   const phrases = speakerScript(seconds);
   const rec = makeRec(phrases);
   const delaysMs: number[] = [];
@@ -191,7 +194,10 @@ async function measureDelay(makeRec: (phrases: Phrase[]) => Recogniser, seconds:
   for (let at = 0; at < seconds * 1000; at += CHUNK) {
     const wait = start + at + CHUNK - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    tr.push(speechPcm(phrases, at, at + CHUNK), at);
+    const pcm = speechPcm(phrases, at, at + CHUNK);
+    // Background noise (-40 dBFS at 0.014): pauses are no longer quiet, as with music or a room.
+    if (noise) for (let i = 0; i < pcm.length; i++) pcm[i]! += noise * Math.sin((at * PCM_SAMPLES_PER_MS + i) * 0.05);
+    tr.push(pcm, at);
   }
   await tr.flush();
   return { delaysMs, finals, droppedMs, phrases: phrases.length, windows, loadavg1: [Number(load0.toFixed(2)), Number(loadavg()[0]!.toFixed(2))] };
@@ -206,15 +212,15 @@ function delaySummary(d: DelayRun, extra: Record<string, unknown>) {
   };
 }
 
-async function realInferenceDelay(m: WhisperSetup, audioCtx: AudioCtxSetting, earlyFinal: boolean, seconds: number, threads?: number) {
+async function realInferenceDelay(m: WhisperSetup, audioCtx: AudioCtxSetting, earlyFinal: boolean, seconds: number, threads?: number, noise = 0) {
   const w = await openWhisper(m, audioCtx, threads);
   let timed: WhisperTimedScript | undefined;
   try {
-    process.stderr.write(`delay run: ${seconds} s in real time, whisper.cpp (${w.threads} threads) on every window, audio_ctx ${audioCtx}, early finalisation ${earlyFinal ? 'on' : 'off'}, load ${uptimeNow()}\n`);
-    const d = await measureDelay((phrases) => (timed = new WhisperTimedScript(w, new ScriptedRecogniser(phrases))), seconds, earlyFinal);
+    process.stderr.write(`delay run: ${seconds} s in real time, whisper.cpp (${w.threads} threads) on every window, audio_ctx ${audioCtx}, early finalisation ${earlyFinal ? 'on' : 'off'}${noise ? `, background noise ${noise}` : ''}, load ${uptimeNow()}\n`);
+    const d = await measureDelay((phrases) => (timed = new WhisperTimedScript(w, new ScriptedRecogniser(phrases))), seconds, earlyFinal, noise);
     const ws = timed!.windows;
     return delaySummary(d, {
-      audioCtx, earlyFinal, threads: w.threads,
+      audioCtx, earlyFinal, threads: w.threads, ...(noise ? { backgroundNoise: noise } : {}),
       medianWindowMs: Math.round(percentile(ws.map((x) => x.audioMs), 50)),
       medianInferMs: Math.round(percentile(ws.map((x) => x.inferMs), 50)),
       realtimeFactor: Number((ws.reduce((a, x) => a + x.inferMs, 0) / Math.max(1, ws.reduce((a, x) => a + x.audioMs, 0))).toFixed(3)),
@@ -234,6 +240,8 @@ async function runWhisper(): Promise<Record<string, unknown>> {
     const main = w.rows.find((r) => r.audioCtx === CONTEXTS[0] && r.windowMs === WINDOW_MS) ?? w.rows.at(-1)!;
     const current = await realInferenceDelay(m, CONTEXTS[0]!, true, seconds);
     // As before this change: whisper's full context, no early finalisation, all cores (at most 4).
+    // The same with background noise under the speech: the quiet-tail rule cannot fire.
+    const noisy = SHORT ? undefined : await realInferenceDelay(m, CONTEXTS[0]!, true, seconds, undefined, NOISE);
     const before = SHORT ? undefined : await realInferenceDelay(m, 0, false, seconds, values.threads ? undefined : OLD_DEFAULT_THREADS);
     const fastRec = (phrases: Phrase[]) => new ScriptedRecogniser(phrases, { delayMs: 50 });
     const fast = await measureDelay(fastRec, Math.min(30, seconds), true);
@@ -251,6 +259,7 @@ async function runWhisper(): Promise<Record<string, unknown>> {
         byWindow: w.rows,
       },
       delayWithRealInference: current,
+      ...(noisy ? { delayWithRealInferenceNoisyPauses: noisy } : {}),
       ...(before ? { delayWithRealInferenceBefore: before } : {}),
       delayWithFastRecogniser: delaySummary(fast, { recogniserMs: 50, earlyFinal: true }),
       ...(fastNoEarly ? { delayWithFastRecogniserNoEarlyFinal: delaySummary(fastNoEarly, { recogniserMs: 50, earlyFinal: false }) } : {}),
@@ -262,6 +271,7 @@ async function runWhisper(): Promise<Record<string, unknown>> {
   const table: Record<string, unknown> = {};
   for (const row of r.whisper.byWindow as WindowRow[]) table[`whisper ms per ${row.windowMs / 1000} s window, audio_ctx ${row.audioCtx} (${row.positions})`] = `${row.medianInferMs} (RTF ${row.realtimeFactor})`;
   table[`delay p50 / p90 ms, real inference, audio_ctx ${CONTEXTS[0]}, early final`] = `${r.delayWithRealInference.p50Ms} / ${r.delayWithRealInference.p90Ms}`;
+  if (r.delayWithRealInferenceNoisyPauses) table[`delay p50 / p90 ms, real inference, audio_ctx ${CONTEXTS[0]}, early final, noise in the pauses`] = `${r.delayWithRealInferenceNoisyPauses.p50Ms} / ${r.delayWithRealInferenceNoisyPauses.p90Ms}`;
   if (r.delayWithRealInferenceBefore) table['delay p50 / p90 ms, real inference, full context, no early final (before)'] = `${r.delayWithRealInferenceBefore.p50Ms} / ${r.delayWithRealInferenceBefore.p90Ms}`;
   table['delay p50 / p90 ms (50 ms recogniser)'] = `${r.delayWithFastRecogniser.p50Ms} / ${r.delayWithFastRecogniser.p90Ms}`;
   if (r.delayWithFastRecogniserNoEarlyFinal) table['delay p50 / p90 ms (50 ms recogniser, no early final)'] = `${r.delayWithFastRecogniserNoEarlyFinal.p50Ms} / ${r.delayWithFastRecogniserNoEarlyFinal.p90Ms}`;

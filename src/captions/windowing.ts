@@ -8,7 +8,8 @@
  * final once it ends at least tailGuardMs before the window's end (speech has paused), or
  * when the uncommitted audio would no longer fit in one window (long run-on speech: it is
  * cut there). When a window shows that a pause has begun, the next window runs as soon as
- * the pause is tailGuardMs long rather than a whole step later (earlyFinal). A text guard
+ * the pause is tailGuardMs long (by the recogniser's timestamps, or by the audio going
+ * quiet after interim text) rather than a whole step later (earlyFinal). A text guard
  * drops echoes of the previous final cue at the window's start (recogniser timestamps are
  * coarse).
  */
@@ -30,7 +31,9 @@ export interface WindowOptions {
    * When a window shows a phrase that ended before the window's end (a pause has begun),
    * run the next window as soon as the tail guard has passed after it, instead of at the
    * next step: the phrase becomes final up to one step earlier. Only while the recogniser
-   * keeps up (its last window took under EARLY_MAX_STEP_SHARE of a step). Default true.
+   * keeps up (its last window took under EARLY_MAX_STEP_SHARE of a step). Likewise when
+   * interim text is pending and the last tailGuardMs of audio are quiet (below silenceRms):
+   * one window right away. Default true.
    */
   earlyFinal?: boolean;
 }
@@ -70,6 +73,10 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
   private lastRunEndMs = NaN;
   /** Stream time at which a pending pause will have lasted tailGuardMs (NaN: none pending). */
   private pauseDueMs = NaN;
+  /** Recognition time of the last window (early windows only while it is small). */
+  private lastInferMs = 0;
+  /** The interim text a quiet-tail window was already run for (one such window per text). */
+  private quietTriedFor = '';
   private busy = false;
   private closed = false;
   private flushing = false;
@@ -168,7 +175,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     if (this.busy || this.closed || this.flushing) return;
     const we = this.endMs;
     // A step has passed, or a pending pause has lasted the tail guard (early finalisation).
-    if (we - this.lastRunEndMs < this.opts.stepMs && !(we >= this.pauseDueMs)) return;
+    if (we - this.lastRunEndMs < this.opts.stepMs && !(we >= this.pauseDueMs) && !this.quietAfterInterim(we)) return;
     this.busy = true;
     this.idle = new Promise((r) => (this.idleResolve = r));
     void this.runWindow(we, false).finally(() => {
@@ -176,6 +183,20 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
       this.idleResolve?.();
       this.maybeRun();
     });
+  }
+
+  /**
+   * quietAfterInterim: interim text is pending and the last tailGuardMs of audio are quiet
+   * (below silenceRms): the speaker has paused since the last window, so a window now can
+   * make the phrase final. Once per interim text, and only while the recogniser keeps up.
+   */
+  private quietAfterInterim(we: number): boolean {
+    const { earlyFinal, tailGuardMs, stepMs, silenceRms } = this.opts;
+    if (!earlyFinal || this.lastInterim === '' || this.quietTriedFor === this.lastInterim) return false;
+    if (this.lastInferMs >= stepMs * EARLY_MAX_STEP_SHARE || we - this.lastRunEndMs < tailGuardMs) return false;
+    if (this.rms(we - tailGuardMs, we) >= silenceRms) return false;
+    this.quietTriedFor = this.lastInterim;
+    return true;
   }
 
   private rms(fromMs: number, toMs: number): number {
@@ -211,6 +232,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
       return;
     }
     const inferMs = this.now() - t0;
+    this.lastInferMs = inferMs;
     this.sink.onWindow?.({ audioMs: we - ws, inferMs });
     if (this.closed && !final) return;
 

@@ -134,7 +134,7 @@ test('windowing: a recogniser error is reported and the loop goes on', async () 
  * the audio that has arrived), with a recogniser that advances the clock by inferMs per
  * window: delays and window times are exact, independent of the machine's load.
  */
-async function runClocked(script: Phrase[], opts: { earlyFinal?: boolean; inferMs?: number; totalMs: number }) {
+async function runClocked(script: Phrase[], opts: { earlyFinal?: boolean; inferMs?: number; totalMs: number; noise?: number }) {
   let clock = 0;
   const inner = new ScriptedRecogniser(script);
   const ends: number[] = [];
@@ -154,7 +154,10 @@ async function runClocked(script: Phrase[], opts: { earlyFinal?: boolean; inferM
   for (let at = 0; at < opts.totalMs; at += 100) {
     // Audio arrives in real time: a chunk cannot arrive before the clock reaches its end.
     clock = Math.max(clock, at + 100);
-    t.push(speechPcm(script, at, at + 100), at);
+    const pcm = speechPcm(script, at, at + 100);
+    // Background noise under the speech (a room, music): the pauses are not quiet.
+    if (opts.noise) for (let i = 0; i < pcm.length; i++) pcm[i]! += opts.noise * Math.sin(i * 0.05);
+    t.push(pcm, at);
     await t.waitIdle();
   }
   await t.flush();
@@ -204,4 +207,40 @@ test('windowing: with early finalisation every phrase of the full script is stil
     const words = r.finals.flatMap((c) => normalizeText(c.text).split(' '));
     assert.deepEqual(words, script.flatMap((p) => normalizeText(p.text).split(' ')), `inferMs ${inferMs}: ${r.finals.map((c) => c.text).join(' | ')}`);
   }
+});
+
+test('windowing: interim text followed by quiet audio is finalised once the quiet has lasted the tail guard', async () => {
+  // The 6000 window sees the phrase still going (it ends at 6100): only the audio tells that it stopped.
+  const script: Phrase[] = [{ text: '오늘은 날씨가 좋네요', startMs: 3500, endMs: 6100 }];
+  const quiet = await runClocked(script, { totalMs: 12_000 });
+  const noisy = await runClocked(script, { totalMs: 12_000, noise: 0.02 });
+  const off = await runClocked(script, { totalMs: 12_000, earlyFinal: false });
+  for (const r of [quiet, noisy, off]) assert.deepEqual(r.finals.map((c) => c.text), [script[0]!.text]);
+  assert.ok(quiet.ends.includes(6900), `window ends ${quiet.ends}`);
+  assert.deepEqual(quiet.delays, [800]);
+  // With background noise the pause is not quiet: the next step window (9000) finalises it.
+  assert.deepEqual(noisy.delays, [2900]);
+  assert.deepEqual(off.delays, [2900]);
+});
+
+test('windowing: quiet audio after text that never ends (a hallucinating model) triggers one early window, not one per chunk', async () => {
+  let calls = 0;
+  const stuck = {
+    name: 'stuck',
+    // Always "hears" text running to the end of the window.
+    recognise: async (req: { pcm: Float32Array }) => {
+      calls++;
+      return [{ startMs: 0, endMs: req.pcm.length / 16, text: '감사합니다' }];
+    },
+    close: async () => {},
+  };
+  const t = new SlidingWindowTranscriber(stuck, { stepMs: 3000, lengthMs: 10_000, language: 'ko' }, { onCue: () => {} });
+  const speech: Phrase[] = [{ text: 'x', startMs: 0, endMs: 3000 }];
+  for (let at = 0; at < 9000; at += 100) {
+    t.push(speechPcm(speech, at, at + 100), at);
+    await t.waitIdle();
+  }
+  // Step windows at 3000, 6000, 9000 and at most one quiet-tail window for the (unchanged) interim text.
+  assert.ok(calls <= 4, `${calls} windows`);
+  t.close();
 });
