@@ -159,6 +159,8 @@ function flvFanout(r: Loaded): Omit<Section, 'scenario'> {
   const sub = `${d.windowSeconds ?? '?'} s window, server pinned to one core, 200 kbit/s H.264 + 32 kbit/s AAC`;
   const notes: string[] = [];
   if (r.partial) notes.push(`This is the interim file of a run that did not finish (${rows.length}${d.stepsPlanned ? ` of ${d.stepsPlanned}` : ''} steps); only the steps it completed are shown.`);
+  const batched = [...new Set(rows.map((x) => x.loadgenReadBatchMs).filter((b) => Number(b) > 0))];
+  if (batched.length) notes.push(`The load generator read in batches (every ${batched.join(' / ')} ms after a viewer's first keyframe) in: ${rows.filter((x) => Number(x.loadgenReadBatchMs) > 0).map((x) => `${key(x)} ${x.viewers}`).join('; ')}.`);
   if (rows.some((x) => x.server === 'nginx-rtmp')) notes.push('nginx-rtmp serves RTMP players only (the Debian module has no HTTP-FLV output); its CPU % and RSS are the sum of the master and its one worker process.');
   const under = rows.filter((x) => Number.isFinite(x.served) && x.served < x.viewers);
   if (under.length) notes.push(`Not every viewer was served (got ≥ 80 % of the stream's bytes) in: ${under.map((x) => `${key(x)} ${x.viewers} (${x.served} served)`).join('; ')}.`);

@@ -181,6 +181,21 @@ const SCENARIOS: Scenario[] = [
         assert.equal(r.serverProcesses, r.server === 'nginx-rtmp' ? 2 : 1, `${at} processes measured`);
       }
       if (HAS_NGINX_RTMP) assert.match(d.versions['nginx-rtmp'], /nginx\/[\d.]+ \+ libnginx-mod-rtmp/);
+      for (const r of d.rows) assert.equal(r.loadgenReadBatchMs, 0);
+    },
+    then: {
+      // the generator's batched reads (the file is rewritten by this run)
+      args: ['--viewers', String(FANOUT_VIEWERS), '--window', '2', '--warmup', '1', '--settle', '2', '--cooldown', '0.5', '--server', HAS_NGINX_RTMP ? 'nginx,onair' : 'onair', '--protocol', 'rtmp', '--read-batch-ms', '100'],
+      check: (d) => {
+        assert.equal(d.rows.length, HAS_NGINX_RTMP ? 2 : 1);
+        for (const r of d.rows) {
+          assert.equal(r.loadgenReadBatchMs, 100);
+          positive(r.served, `${r.server} batched: viewers served`);
+          positive(r.loadgenReadsPerSecond, `${r.server} batched reads/s`);
+          // at most one read per batch tick per viewer, plus slack for the resume itself
+          assert.ok(r.loadgenReadsPerSecond <= FANOUT_VIEWERS * (1000 / 100) * 3, `${r.server} batched reads/s ${r.loadgenReadsPerSecond}`);
+        }
+      },
     },
   },
   {
