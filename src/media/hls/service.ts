@@ -4,6 +4,7 @@
  * parts from memory, with blocking playlist reload and held preload-hint part requests.
  */
 import { gzipSync } from 'node:zlib';
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
@@ -37,6 +38,24 @@ const SEGMENT_CONTENT_TYPE = 'video/iso.segment';
 const MIN_RETENTION_AFTER_END_MS = 30_000;
 /** Playlists shorter than this are sent uncompressed. */
 const GZIP_MIN_BYTES = 256;
+/** Headers every LL-HLS response carries (players load from other origins). */
+const CORS_HEADERS = { 'access-control-allow-origin': '*' } as const;
+/** Response headers of init segments, media segments and parts, minus Content-Length. */
+const RESOURCE_HEADERS = {
+  init: { ...CORS_HEADERS, 'content-type': INIT_CONTENT_TYPE, 'cache-control': IMMUTABLE_CACHE_CONTROL },
+  segment: { ...CORS_HEADERS, 'content-type': SEGMENT_CONTENT_TYPE, 'cache-control': IMMUTABLE_CACHE_CONTROL },
+  part: { ...CORS_HEADERS, 'content-type': SEGMENT_CONTENT_TYPE, 'cache-control': IMMUTABLE_CACHE_CONTROL },
+} as const;
+
+/**
+ * sendBytes answers with bytes built once and shared by every viewer: fastify writes the status
+ * line, headers (Content-Length from the Buffer) and the body in one writev of the shared
+ * Buffer, without copying it or chunking it. A HEAD request gets the same headers and no body.
+ * (Writing on reply.raw after reply.hijack() was measured too: no less CPU per request.)
+ */
+function sendBytes(reply: FastifyReply, status: 200 | 304, headers: OutgoingHttpHeaders, body?: Buffer): FastifyReply {
+  return reply.code(status).headers(headers).send(body);
+}
 
 /** HlsClock abstracts time so blocking logic can run on a fake clock in tests. */
 export interface HlsClock {
@@ -119,6 +138,8 @@ interface CachedText {
   text: Buffer;
   gzip?: Buffer;
   etag: string;
+  /** Response headers (identity and gzip) by Cache-Control value, built on first use. */
+  headers: Map<string, { plain: OutgoingHttpHeaders; gzip: OutgoingHttpHeaders }>;
 }
 
 interface Channel {
@@ -337,21 +358,26 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   }
 
   function sendPlaylist(req: FastifyRequest, reply: FastifyReply, cached: CachedText, cacheControl: string) {
-    cors(reply).header('content-type', PLAYLIST_CONTENT_TYPE).header('cache-control', cacheControl).header('etag', cached.etag).header('vary', 'Accept-Encoding');
-    if (req.headers['if-none-match'] === cached.etag) return reply.code(304).send();
+    let headers = cached.headers.get(cacheControl);
+    if (!headers) {
+      const plain = { ...CORS_HEADERS, 'content-type': PLAYLIST_CONTENT_TYPE, 'cache-control': cacheControl, etag: cached.etag, vary: 'Accept-Encoding' };
+      headers = { plain, gzip: { ...plain, 'content-encoding': 'gzip' } };
+      cached.headers.set(cacheControl, headers);
+    }
+    if (req.headers['if-none-match'] === cached.etag) return sendBytes(reply, 304, headers.plain);
     const accept = req.headers['accept-encoding'];
     if (cached.text.length >= GZIP_MIN_BYTES && typeof accept === 'string' && /\bgzip\b/.test(accept)) {
       cached.gzip ??= gzipSync(cached.text);
-      return reply.header('content-encoding', 'gzip').send(cached.gzip);
+      return sendBytes(reply, 200, headers.gzip, cached.gzip);
     }
-    return reply.send(cached.text);
+    return sendBytes(reply, 200, headers.plain, cached.text);
   }
 
   /** cachedText renders once per (key, version) and reuses the bytes for every client. */
   function cachedText(ch: Channel, key: string, version: string, render: () => string): CachedText {
     const hit = ch.cache.get(key);
     if (hit && hit.version === version) return hit;
-    const entry: CachedText = { version, text: Buffer.from(render(), 'utf8'), etag: `"${Buffer.from(`${key}:${version}`).toString('base64url')}"` };
+    const entry: CachedText = { version, text: Buffer.from(render(), 'utf8'), etag: `"${Buffer.from(`${key}:${version}`).toString('base64url')}"`, headers: new Map() };
     ch.cache.set(key, entry);
     return entry;
   }
@@ -436,10 +462,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       if (!res) return outcome === 'ready' ? sendError(reply, 404, 'not_found', 'no such part') : sendError(reply, 503, 'unavailable', 'the hinted part did not appear in time');
     } else if (res) requests.inc({ kind: res.kind });
     if (!res) return sendError(reply, 404, 'not_found', `no such resource: ${name}`);
-    return cors(reply)
-      .header('content-type', res.kind === 'init' ? INIT_CONTENT_TYPE : SEGMENT_CONTENT_TYPE)
-      .header('cache-control', IMMUTABLE_CACHE_CONTROL)
-      .send(res.bytes);
+    return sendBytes(reply, 200, RESOURCE_HEADERS[res.kind], res.bytes);
   }
 
   /** serveSubtitles answers a language's WebVTT playlist or one WebVTT segment. */

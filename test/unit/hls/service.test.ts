@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gunzipSync } from 'node:zlib';
+import { connect, type AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import prom from 'prom-client';
 import { configSchema } from '../../../src/config/index.js';
@@ -92,6 +93,95 @@ test('hls service: multivariant, media playlist, init, segments and parts with h
     const metrics = await s.registry.metrics();
     assert.match(metrics, /onair_hls_requests_total\{kind="playlist"\} [4-9]/);
     assert.match(metrics, /onair_hls_requests_total\{kind="part"\} 1/);
+  } finally {
+    await s.close();
+  }
+});
+
+/** rawExchange sends raw HTTP/1.1 requests on one keep-alive connection and returns the bytes received once `until` holds. */
+async function rawExchange(port: number, requests: string, until: (received: Buffer) => boolean): Promise<Buffer> {
+  const sock = connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  try {
+    return await new Promise<Buffer>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('raw exchange timed out')), 5000);
+      sock.on('error', reject);
+      sock.on('data', (c: Buffer) => {
+        chunks.push(c);
+        const all = Buffer.concat(chunks);
+        if (until(all)) {
+          clearTimeout(timer);
+          resolve(all);
+        }
+      });
+      sock.write(requests);
+    });
+  } finally {
+    sock.destroy();
+  }
+}
+
+test('hls service: segments and parts go out as the shared Buffer with Content-Length on keep-alive sockets; HEAD and 304 carry the headers only', async () => {
+  const s = await setup();
+  try {
+    s.hub.publish('ch', videoTrack, audioTrack);
+    s.feed(4500);
+    const pl = await s.get('/live/ch/source/playlist.m3u8');
+    const seg = pl.body.split('\n').find((l) => l.startsWith('seg-'))!;
+    const part = /#EXT-X-PART:[^\n]*URI="([^"]+)"/.exec(pl.body)![1]!;
+    const p = s.hls.packager('ch')!;
+    // Built once: every request gets the same Buffer, and a segment's parts are views of its bytes.
+    assert.equal(p.resource(seg)!.bytes, p.resource(seg)!.bytes);
+    const segBytes = p.resource(seg)!.bytes;
+    const parts = [...pl.body.matchAll(/#EXT-X-PART:[^\n]*URI="([^"]+)"/g)].map((m) => p.resource(m[1]!)!.bytes);
+    assert.ok(parts.some((b) => b.buffer === segBytes.buffer), 'parts of a complete segment share its memory');
+
+    await s.app.listen({ port: 0, host: '127.0.0.1' });
+    const port = (s.app.server.address() as AddressInfo).port;
+    const req = (method: string, name: string) => `${method} /live/ch/source/${name} HTTP/1.1\r\nHost: t\r\n\r\n`;
+    // GET segment, GET part, HEAD segment pipelined on one connection: three complete responses.
+    const expected = [segBytes, p.resource(part)!.bytes];
+    const raw = await rawExchange(port, req('GET', seg) + req('GET', part) + req('HEAD', seg), (all) => {
+      const heads = all.toString('latin1').split('HTTP/1.1 200 OK').length - 1;
+      return heads === 3 && all.toString('latin1').endsWith('\r\n\r\n');
+    });
+    let off = 0;
+    const parseHead = () => {
+      const end = raw.indexOf('\r\n\r\n', off);
+      const lines = raw.subarray(off, end).toString('latin1').split('\r\n');
+      off = end + 4;
+      const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+      return { status: lines[0], headers };
+    };
+    for (const body of expected) {
+      const r = parseHead();
+      assert.equal(r.status, 'HTTP/1.1 200 OK');
+      assert.equal(r.headers.get('content-length'), String(body.length));
+      assert.equal(r.headers.get('transfer-encoding'), undefined, 'not chunked');
+      assert.equal(r.headers.get('content-type'), 'video/iso.segment');
+      assert.equal(r.headers.get('cache-control'), 'public, max-age=86400, immutable');
+      assert.equal(r.headers.get('access-control-allow-origin'), '*');
+      assert.equal(r.headers.get('connection'), 'keep-alive');
+      assert.ok(raw.subarray(off, off + body.length).equals(body), 'body is the packager bytes');
+      off += body.length;
+    }
+    const head = parseHead();
+    assert.equal(head.status, 'HTTP/1.1 200 OK');
+    assert.equal(head.headers.get('content-length'), String(segBytes.length), 'HEAD announces the GET length');
+    assert.equal(off, raw.length, 'HEAD carries no body');
+
+    // 304 keeps the playlist headers a cache needs and sends no body.
+    const nm = await s.get('/live/ch/source/playlist.m3u8', { 'if-none-match': pl.headers.etag as string });
+    assert.equal(nm.statusCode, 304);
+    assert.equal(nm.rawPayload.length, 0);
+    assert.equal(nm.headers.etag, pl.headers.etag);
+    assert.equal(nm.headers['cache-control'], 'no-cache');
+    assert.equal(nm.headers['access-control-allow-origin'], '*');
+    assert.equal(nm.headers.vary, 'Accept-Encoding');
+    const plHead = await s.app.inject({ method: 'HEAD', url: '/live/ch/source/playlist.m3u8' });
+    assert.equal(plHead.statusCode, 200);
+    assert.equal(plHead.headers['content-length'], String(Buffer.byteLength(pl.body)));
+    assert.equal(plHead.rawPayload.length, 0);
   } finally {
     await s.close();
   }
