@@ -71,6 +71,10 @@ interface Loaded {
 export const coverage = (data: any): number =>
   Array.isArray(data?.results) ? data.results.length : Array.isArray(data?.rows) ? Math.max(1, new Set(data.rows.map((r: any) => r?.server)).size) : 1;
 
+/** reach: the largest audience a run's rows measured (flv-fanout viewers), 0 when it has none. */
+export const reach = (data: any): number =>
+  Array.isArray(data?.rows) ? Math.max(0, ...data.rows.map((r: any) => (typeof r?.viewers === 'number' ? r.viewers : 0))) : 0;
+
 /**
  * pickResult chooses the result file of a scenario: `<scenario>.json` or `<scenario>-<ms>.json`
  * (timestamped runs). Complete runs beat partial ones (a killed run's interim file,
@@ -386,6 +390,14 @@ export function buildSection(scenario: string, resultsDir: string, root = proces
       const n = build(newer);
       for (const t of n.tables) {
         s.tables.push({ caption: `Newer run with fewer servers: \`${relative(root, newer.file)}\`${n.conditions ? ` (${n.conditions})` : ''}${t.caption ? ` — ${t.caption}` : ''}`, table: t.table });
+      }
+    }
+    // An earlier complete run that went to more viewers than the chosen one keeps its rows visible.
+    const further = all.find((x) => !x.partial && x !== newer && x.at < r.at && reach(x.data) > reach(r.data));
+    if (further) {
+      const f = build(further);
+      for (const t of f.tables) {
+        s.tables.push({ caption: `Earlier run reaching more viewers (${num(reach(further.data), 0)}): \`${relative(root, further.file)}\`${f.conditions ? ` (${f.conditions})` : ''}${t.caption ? ` — ${t.caption}` : ''}`, table: t.table });
       }
     }
     return { scenario, source, ...s };
