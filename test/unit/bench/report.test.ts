@@ -87,3 +87,25 @@ test('pickResult prefers a run comparing more servers; the newer single-server r
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('an earlier complete run that reached more viewers is shown beside the chosen one', () => {
+  const root = mkdtempSync(join(tmpdir(), 'onair-report-'));
+  try {
+    const results = join(root, 'results');
+    mkdirSync(results);
+    const row = (server: string, viewers: number, served: number) => ({ server, protocol: 'flv', viewers, served, cpuPercent: 10, rssMiB: 100 });
+    // Earlier: two servers up to 10,000 viewers. Later: three servers, only up to 1,000 (it wins).
+    writeFileSync(join(results, 'flv-fanout-1000000000000.json'), JSON.stringify({ date: '2026-01-01T00:00:00Z', rows: [row('onair', 1000, 1000), row('onair', 10000, 9999), row('nms', 1000, 1000)] }));
+    writeFileSync(join(results, 'flv-fanout.json'), JSON.stringify({ date: '2026-01-02T00:00:00Z', rows: [row('onair', 1000, 1000), row('nms', 1000, 700), row('nginx-rtmp', 1000, 1000)] }));
+    assert.match(pickResult(results, 'flv-fanout')!.file, /flv-fanout\.json$/);
+    const doc = join(root, 'b.md');
+    writeFileSync(doc, '<!-- results:flv-fanout -->\n<!-- /results -->\n');
+    runReport({ resultsDir: results, docPath: doc, chartsDir: join(root, 'charts'), log: () => {} });
+    const out = readFileSync(doc, 'utf8');
+    assert.match(out, /Earlier run reaching more viewers \(10,000\): `[^`]*flv-fanout-1000000000000\.json`/);
+    assert.match(out, /\| onair \| flv \| 10,000 \| 9,999 \|/);
+    assert.match(out, /\| nginx-rtmp \| flv \| 1,000 \| 1,000 \|/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
