@@ -143,7 +143,7 @@ test('whisper engine: per-window audio_ctx reaches whisper.cpp; short and long w
     }
     // Encoder cost follows the context: 2 s with 128 positions vs whisper's 1500 (~10x the work).
     const tAuto = Math.min(...(await timed(auto, tone, 2000)));
-    const tFull = Math.min(...(await timed(full, tone, 2000)));
+    const tFull = Math.min(...(await timed(full, tone, 2000, 1)));
     assert.equal(full.lastWindowParams.audio_ctx, 0);
     assert.ok(tAuto < tFull, `audio_ctx ${audioCtxFor(2000, 'auto')}: ${Math.round(tAuto)} ms, full context: ${Math.round(tFull)} ms`);
     // The parameter really reaches whisper_full: a context larger than the model's is refused there.
@@ -155,9 +155,34 @@ test('whisper engine: per-window audio_ctx reaches whisper.cpp; short and long w
   }
 });
 
-async function timed(r: WhisperRecogniser, tone: (ms: number) => Float32Array, ms: number): Promise<number[]> {
+test('whisper engine: the token bound reaches whisper.cpp: a garbage-emitting model stops at it', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-whisper-'));
+  const path = join(dir, 'ggml-random-tiny.bin');
+  // No max_tokens override here: random weights decode garbage up to whatever bound there is.
+  const params = { single_segment: true, no_timestamps: true };
+  let bounded: WhisperRecogniser | undefined;
+  let unbounded: WhisperRecogniser | undefined;
+  try {
+    writeRandomWhisperModel(path);
+    bounded = await WhisperRecogniser.open({ modelPath: path, params, threads: 1, maxTokensPerSecond: 1 });
+    unbounded = await WhisperRecogniser.open({ modelPath: path, params, threads: 1, maxTokensPerSecond: 0 });
+    const pcm = () => new Float32Array(2 * 16_000).map((_, i) => 0.2 * Math.sin(i / 7));
+    const a = (await bounded.recognise({ pcm: pcm(), language: 'ko' })).map((x) => x.text).join('');
+    const b = (await unbounded.recognise({ pcm: pcm(), language: 'ko' })).map((x) => x.text).join('');
+    assert.equal(bounded.lastWindowParams.max_tokens, MIN_MAX_TOKENS);
+    assert.equal(unbounded.lastWindowParams.max_tokens, 0);
+    // Garbage tokens are about one character each here: 32 tokens vs whisper.cpp's own 220.
+    assert.ok(a.length > 0 && a.length <= 2 * MIN_MAX_TOKENS, `bounded: ${a.length} chars`);
+    assert.ok(b.length > 3 * a.length, `unbounded: ${b.length} chars vs bounded ${a.length}`);
+  } finally {
+    await Promise.all([bounded?.close(), unbounded?.close()]);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function timed(r: WhisperRecogniser, tone: (ms: number) => Float32Array, ms: number, runs = 2): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < runs; i++) {
     await r.recognise({ pcm: tone(ms), language: 'ko' });
     out.push(r.lastInferMs);
   }
