@@ -2,10 +2,13 @@
  * bench/hls-serve.ts — LL-HLS serving throughput: onair (from memory) vs nginx (the same
  * files from disk), on loopback, with a keep-alive load generator in a separate process.
  *
- *   npx tsx bench/hls-serve.ts [--seconds 5] [--connections 32] [--rounds 3] [--out DIR]
+ *   npx tsx bench/hls-serve.ts [--seconds 5] [--connections 32] [--rounds 3] [--no-curl] [--out DIR]
  *
  * Each case runs ROUNDS times, alternating onair and nginx, and reports the median round, so a
- * busy machine (shared CPUs) skews both servers alike.
+ * busy machine (shared CPUs) skews both servers alike. Each round also runs a second, non-Node
+ * client against both servers: curl (libcurl, C) fetching a fixed number of requests over the
+ * same number of parallel keep-alive connections, so a limit of the Node generator (or of two
+ * Node processes sharing the CPUs) shows up as a difference between the two clients.
  *
  * Writes hls-serve.json in the results directory (--out DIR, $BENCH_RESULTS_DIR, bench/results)
  * and prints a table.
@@ -33,6 +36,10 @@ const arg = (name: string, dflt: number) => {
 const SECONDS = arg('seconds', 5);
 const CONNECTIONS = arg('connections', 32);
 const ROUNDS = arg('rounds', 3);
+const CURL = !process.argv.includes('--no-curl') && spawnSync('curl', ['--version']).status === 0;
+/** The curl client fetches as many requests as the Node generator served in this many seconds. */
+const CURL_TARGET_SECONDS = 2;
+const CURL_MIN_REQUESTS = 500;
 const CHANNEL = 'bench';
 
 /** Frames of a ~1.8 Mbit/s 25 fps stream with AAC: 60 KB keyframes every 2 s, 8 KB others. */
@@ -77,6 +84,31 @@ function load(url: string): Promise<LoadResult> {
   });
 }
 
+interface CurlResult { requests: number; ok: number; seconds: number; rps: number; cpuUsPerRequest: number }
+
+/** curlLoad fetches `requests` GETs of one URL with curl over CONNECTIONS parallel keep-alive connections. */
+function curlLoad(url: string, requests: number, serverCpu: () => number, dir: string): Promise<CurlResult> {
+  // The list of URLs is written before the measured window: onair's CPU is this process's.
+  const config = join(dir, 'curl.cfg');
+  writeFileSync(config, `url = "${url}"\noutput = "/dev/null"\n`.repeat(requests));
+  return new Promise((resolve, reject) => {
+    const c0 = serverCpu();
+    const t0 = performance.now();
+    const child = spawn('curl', ['-s', '--no-progress-meter', '--parallel', '--parallel-immediate', '--parallel-max', String(CONNECTIONS), '-w', '%{http_code}\\n', '-K', config], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), (SECONDS + 60) * 1000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      const seconds = (performance.now() - t0) / 1000;
+      const c1 = serverCpu();
+      const ok = out.split('\n').filter((l) => l === '200').length;
+      if (code !== 0) reject(new Error(`curl exited ${code}`));
+      else resolve({ requests, ok, seconds, rps: ok / seconds, cpuUsPerRequest: ((c1 - c0) * 1e6) / Math.max(1, requests) });
+    });
+  });
+}
+
 /** cpuSeconds reads a process's user+system CPU time from /proc (clock ticks of 10 ms). */
 function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -91,6 +123,10 @@ async function measure(url: string, serverCpu: () => number): Promise<LoadResult
   const c1 = serverCpu();
   // serverCpuPercent next to the generator's own cpuPercent shows which side set the pace
   return { ...r, cpuUsPerRequest: ((c1 - c0) * 1e6) / Math.max(1, r.requests), serverCpuPercent: Math.round(((c1 - c0) / r.seconds) * 1000) / 10 };
+}
+
+function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 }
 
 function medianRun<T extends LoadResult>(runs: T[]): T {
@@ -170,9 +206,16 @@ http {
       await load(`http://127.0.0.1:${onairPort}${k.path}`).catch(() => undefined); // warm-up, discarded
       const onairRuns: (LoadResult & { cpuUsPerRequest: number; serverCpuPercent: number })[] = [];
       const nginxRuns: (LoadResult & { cpuUsPerRequest: number; serverCpuPercent: number })[] = [];
+      const onairCurl: CurlResult[] = [];
+      const nginxCurl: CurlResult[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         onairRuns.push(await measure(`http://127.0.0.1:${onairPort}${k.path}`, onairCpu));
         nginxRuns.push(await measure(`http://127.0.0.1:${nginxPort}${k.path}`, nginxCpu));
+        if (CURL) {
+          const n = Math.max(CURL_MIN_REQUESTS, Math.round(Math.max(onairRuns.at(-1)!.rps, nginxRuns.at(-1)!.rps) * CURL_TARGET_SECONDS));
+          onairCurl.push(await curlLoad(`http://127.0.0.1:${onairPort}${k.path}`, n, onairCpu, prefix));
+          nginxCurl.push(await curlLoad(`http://127.0.0.1:${nginxPort}${k.path}`, n, nginxCpu, prefix));
+        }
       }
       const onair = medianRun(onairRuns);
       const ng = medianRun(nginxRuns);
@@ -190,6 +233,16 @@ http {
         // the median rounds' CPU: the server process vs the load generator process (one core = 100)
         onairServerCpuPercent: onair.serverCpuPercent, onairLoadgenCpuPercent: onair.cpuPercent,
         nginxServerCpuPercent: ng.serverCpuPercent, nginxLoadgenCpuPercent: ng.cpuPercent,
+        // the same requests from curl (a C client): req/s of each round and the median
+        ...(CURL ? {
+          curl: {
+            onairRps: onairCurl.map((x) => Math.round(x.rps)), nginxRps: nginxCurl.map((x) => Math.round(x.rps)),
+            onairRpsMedian: Math.round(median(onairCurl.map((x) => x.rps))), nginxRpsMedian: Math.round(median(nginxCurl.map((x) => x.rps))),
+            onairCpuUsPerRequest: +median(onairCurl.map((x) => x.cpuUsPerRequest)).toFixed(1), nginxCpuUsPerRequest: +median(nginxCurl.map((x) => x.cpuUsPerRequest)).toFixed(1),
+            requestsPerRound: onairCurl.map((x) => x.requests),
+            errors: [...onairCurl, ...nginxCurl].reduce((a, x) => a + x.requests - x.ok, 0),
+          },
+        } : {}),
       });
     }
   } finally {
@@ -211,7 +264,8 @@ http {
     rounds: ROUNDS,
     loadAverageAtStart,
     loadAverageAtEnd: loadavg(),
-    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, less sensitive than req/s to other processes on a busy shared machine, though not immune; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case; serverCpuPercent vs loadgenCpuPercent (median round) shows whether the server or the generator set the pace',
+    method: 'rps = median of alternating rounds; cpuUsPerRequest = server process CPU time (/proc utime+stime) / requests, less sensitive than req/s to other processes on a busy shared machine, though not immune; keep-alive HTTP/1.1 GETs of one URL from a separate Node process (bench/hls-serve.load.mjs); onair serves from memory, nginx (1 worker, sendfile) serves the same bytes from a temp dir; one warm-up run per onair case; serverCpuPercent vs loadgenCpuPercent (median round) shows whether the server or the generator set the pace' +
+      (CURL ? `; curl: each round also fetches the same URL with curl 7 (--parallel, ${CONNECTIONS} keep-alive connections, as many requests as the Node generator served in ${CURL_TARGET_SECONDS} s, at least ${CURL_MIN_REQUESTS}), curl.*RpsMedian = median of the rounds, a client that is not Node` : ''),
     rows,
   };
   const file = writeResultJson(resultsPath('hls-serve.json', argValue('out')), result);
@@ -225,6 +279,9 @@ http {
         ` ${r.onairCpuUsPerRequest.toFixed(1).padStart(12)}  ${r.nginxCpuUsPerRequest.toFixed(1).padStart(12)}  ${String(r.onairRpsPerCore).padStart(16)}  ${String(r.nginxRpsPerCore).padStart(5)}  ${r.cpuRatio.toFixed(2)} |` +
         ` ${`${r.onairServerCpuPercent}/${r.onairLoadgenCpuPercent}`.padStart(26)}  ${r.nginxServerCpuPercent}/${r.nginxLoadgenCpuPercent}`,
     );
+  }
+  for (const r of rows as { kind: string; curl?: { onairRpsMedian: number; nginxRpsMedian: number; onairCpuUsPerRequest: number; nginxCpuUsPerRequest: number; errors: number } }[]) {
+    if (r.curl) console.log(`curl ${r.kind.padEnd(9)} onair ${r.curl.onairRpsMedian} req/s (${r.curl.onairCpuUsPerRequest} µs CPU/req)  nginx ${r.curl.nginxRpsMedian} req/s (${r.curl.nginxCpuUsPerRequest} µs CPU/req)  errors ${r.curl.errors}`);
   }
   console.log(`written ${file}`);
 }
