@@ -6,3 +6,4 @@ import '../wallet/db.js';
 import '../../media/record/vods.js';
 import '../../chat/supporters/db.js';
 import '../../chat/moderation/db.js';
+import '../../media/abr/settings.js';
