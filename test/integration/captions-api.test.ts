@@ -8,17 +8,8 @@ import { WebSocket } from 'ws';
 import { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
+import { until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('captions API: browser cues reach a centrifuge client on captions:{channel}; auth, validation, toggle, .vtt', async (t) => {
   const s: TestServer = await startTestServer();

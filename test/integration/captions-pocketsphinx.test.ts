@@ -19,17 +19,9 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, type Placed } from '../unit/captions/espeak.js';
+import { sleep, until as waitUntil } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = <T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string) => waitUntil(f, ms, what, 100);
 
 const missing = speechToolsMissing();
 /** Cue start and end may be this far from where the sentence was placed in the audio. */

@@ -14,17 +14,8 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { ScriptedRecogniser, type Phrase } from '../unit/captions/fake-recogniser.js';
+import { sleep, until } from '../helpers/wait.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{channel} and the recording .vtt', async (t) => {
   // The recorder attaches its own folder through captionsOf(parts).attachRecording; this test attaches one itself.
