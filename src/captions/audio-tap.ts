@@ -44,6 +44,24 @@ export function s16leToFloat32(buf: Buffer): Float32Array {
   return out;
 }
 
+/** S16leSamples turns s16le PCM bytes, split anywhere by the pipe, into whole samples. */
+export class S16leSamples {
+  private carry: Buffer | undefined;
+
+  /** take converts the whole samples of carry + d and keeps a trailing odd byte for the next call. */
+  take(d: Buffer): Float32Array {
+    let buf = this.carry ? Buffer.concat([this.carry, d]) : d;
+    const whole = buf.length - (buf.length % BYTES_PER_SAMPLE);
+    this.carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
+    buf = buf.subarray(0, whole);
+    return s16leToFloat32(buf);
+  }
+
+  reset(): void {
+    this.carry = undefined;
+  }
+}
+
 /**
  * PcmClock maps decoded sample positions back to the stream's timeline: each run of
  * contiguous AAC frames is one anchor (first frame's dts ↔ output sample position).
@@ -88,7 +106,7 @@ export class AudioTap implements StreamSubscriber {
   private ascBytes: Buffer | undefined;
   private clock = new PcmClock();
   private pcmOut = 0;
-  private carry: Buffer | undefined;
+  private readonly pcmBytes = new S16leSamples();
   private lastDts = NaN;
   private wraps = 0;
   private stopped = false;
@@ -161,7 +179,7 @@ export class AudioTap implements StreamSubscriber {
     this.proc = proc;
     this.clock = new PcmClock();
     this.pcmOut = 0;
-    this.carry = undefined;
+    this.pcmBytes.reset();
     this.stderr = '';
     proc.stdin.on('error', () => { /* ffmpeg went away; exit handler reports it */ });
     proc.stderr.on('data', (d: Buffer) => {
@@ -183,12 +201,8 @@ export class AudioTap implements StreamSubscriber {
   }
 
   private onPcmBytes(d: Buffer): void {
-    let buf = this.carry ? Buffer.concat([this.carry, d]) : d;
-    const whole = buf.length - (buf.length % BYTES_PER_SAMPLE);
-    this.carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
-    buf = buf.subarray(0, whole);
-    if (buf.length === 0) return;
-    const samples = s16leToFloat32(buf);
+    const samples = this.pcmBytes.take(d);
+    if (samples.length === 0) return;
     const startMs = this.clock.timeOf(this.pcmOut);
     this.pcmOut += samples.length;
     this.pcmSamples += samples.length;

@@ -5,14 +5,12 @@
  * and the final cues become one WebVTT document on the file's timeline.
  */
 import { spawn } from 'node:child_process';
-import { s16leToFloat32 } from './audio-tap.js';
-import { PocketsphinxStream } from './engines/pocketsphinx.js';
+import { S16leSamples } from './audio-tap.js';
 import { assertEngineLanguage, type ServerEngine } from './service.js';
 import { CaptionTrack } from './track.js';
 import { PCM_SAMPLES_PER_MS, PCM_SAMPLE_RATE, isStreamingRecogniser, type AnyRecogniser, type CaptionCue, type PcmTranscriber, type TranscriberSink } from './types.js';
 import { SlidingWindowTranscriber } from './windowing.js';
 
-const BYTES_PER_SAMPLE = 2;
 /** Bytes of ffmpeg stderr kept for error messages. */
 const STDERR_KEEP = 4096;
 /** Cues kept for one file (a long recording): far above what hours of speech produce. */
@@ -91,27 +89,18 @@ export async function transcribeFile(o: TranscribeFileOptions): Promise<Transcri
   let samples = 0;
   let lastProgress = -1;
   const step = o.stepMs * PCM_SAMPLES_PER_MS;
+  const bytes = new S16leSamples();
   try {
-    let carry: Buffer | undefined;
     for await (const chunk of ffmpeg.stdout as AsyncIterable<Buffer>) {
       if (o.signal?.aborted || failure) break;
-      let buf = carry ? Buffer.concat([carry, chunk]) : chunk;
-      const whole = buf.length - (buf.length % BYTES_PER_SAMPLE);
-      carry = whole < buf.length ? Buffer.from(buf.subarray(whole)) : undefined;
-      buf = buf.subarray(0, whole);
-      const pcm = s16leToFloat32(buf);
-      if (transcriber instanceof PocketsphinxStream) {
-        // The child reads as fast as it recognises: wait for it rather than drop audio.
-        if (!transcriber.push(pcm, samples / PCM_SAMPLES_PER_MS)) await transcriber.drained();
-        samples += pcm.length;
-      } else {
-        // Whisper: one step at a time, each recognised before the next (no window is skipped).
-        for (let i = 0; i < pcm.length; i += step) {
-          const part = pcm.subarray(i, Math.min(pcm.length, i + step));
-          transcriber.push(part, samples / PCM_SAMPLES_PER_MS);
-          samples += part.length;
-          await (transcriber as SlidingWindowTranscriber).waitIdle();
-        }
+      const pcm = bytes.take(chunk);
+      // At most one step at a time, each taken in before the next: whisper recognises every
+      // window, pocketsphinx's input is waited for rather than audio dropped.
+      for (let i = 0; i < pcm.length; i += step) {
+        const part = pcm.subarray(i, Math.min(pcm.length, i + step));
+        transcriber.push(part, samples / PCM_SAMPLES_PER_MS);
+        samples += part.length;
+        await transcriber.ready();
       }
       if (durationMs) {
         const f = Math.min(0.99, samples / PCM_SAMPLES_PER_MS / durationMs);

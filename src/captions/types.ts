@@ -73,6 +73,11 @@ export interface TranscriberSink {
 export interface PcmTranscriber {
   /** push appends samples whose first one is at stream time startMs. */
   push(samples: Float32Array, startMs: number): void;
+  /**
+   * ready resolves when more audio can be pushed without any being lost: a file is fed as
+   * fast as the engine takes it (live audio never waits; it is dropped and counted instead).
+   */
+  ready(): Promise<void>;
   /** flush recognises what is left and finalises it; resolves when done. */
   flush(): Promise<void>;
   /** close stops without recognising the rest. */

@@ -153,6 +153,11 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     return this.busy ? this.idle : Promise.resolve();
   }
 
+  /** ready: a window only ever waits for the one recognition running now. */
+  ready(): Promise<void> {
+    return this.waitIdle();
+  }
+
   private append(samples: Float32Array): void {
     // Keep only what a future window can use: from the committed point or one window back.
     const keepFromMs = Math.max(this.committedMs, this.endMs + samples.length / PCM_SAMPLES_PER_MS - this.opts.lengthMs);

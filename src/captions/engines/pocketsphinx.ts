@@ -439,6 +439,10 @@ export class PocketsphinxStream implements PcmTranscriber {
     return new Promise((r) => this.drainWaiters.push(r));
   }
 
+  ready(): Promise<void> {
+    return this.drained();
+  }
+
   private dropped(ms: number): void {
     this.droppedMs += ms;
     this.timeline.skip();

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { encodeAudioSpecificConfig, parseAudioSpecificConfig } from '../../../src/formats/aac.js';
-import { AudioTap, PcmClock, adtsFrame, s16leToFloat32 } from '../../../src/captions/audio-tap.js';
+import { AudioTap, PcmClock, S16leSamples, adtsFrame, s16leToFloat32 } from '../../../src/captions/audio-tap.js';
 import type { AudioTrackInfo, MediaFrame } from '../../../src/media/hub/types.js';
 
 /** makeAdts asks ffmpeg for AAC-LC in ADTS: the reference bytes for our framing. */
@@ -133,4 +133,18 @@ test('audio tap: refuses non-AAC audio without starting ffmpeg', () => {
   tap.onTracks(undefined, { codec: 'opus', config: Buffer.alloc(0), sampleRate: 48000, channels: 2, codecString: 'opus' });
   assert.equal(tap.pid, undefined);
   assert.match(tap.unsupported ?? '', /AAC only/);
+});
+
+test('S16leSamples: PCM bytes split at odd offsets become the same samples', () => {
+  // 1, -1, 16384, -32768 as s16le
+  const bytes = Buffer.from([0x01, 0x00, 0xff, 0xff, 0x00, 0x40, 0x00, 0x80]);
+  const r = new S16leSamples();
+  const a = r.take(bytes.subarray(0, 3));
+  const b = r.take(bytes.subarray(3, 5));
+  const c = r.take(bytes.subarray(5));
+  assert.deepEqual([a.length, b.length, c.length], [1, 1, 2]);
+  assert.deepEqual([...a, ...b, ...c], [1 / 32768, -1 / 32768, 0.5, -1]);
+  r.take(Buffer.from([0x01]));
+  r.reset();
+  assert.deepEqual([...r.take(Buffer.from([0x02, 0x00]))], [2 / 32768], 'reset drops a pending odd byte');
 });
