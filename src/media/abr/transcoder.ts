@@ -14,9 +14,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../observability/logger.js';
-import { decodeAmf0, type Amf0Object } from '../../formats/amf0.js';
-import { encodeFlvHeader, FlvParser, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
-import type { LiveStream, StreamHub } from '../hub/hub.js';
+import { encodeFlvHeader, FlvParser } from '../../formats/flv.js';
+import { pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 import { ProgressParser } from '../transcode/progress.js';
 import { abrArgs, FIRST_OUTPUT_FD, renditionChannel, rungsFor, type AbrRung } from './ladder.js';
@@ -58,11 +57,6 @@ interface RungOutput {
   stream: LiveStream | null;
   /** The hub refused this name (someone else publishes it); its tags are dropped. */
   refused: boolean;
-}
-
-function isMetadata(values: unknown[]): Amf0Object | null {
-  const v = values[0] === '@setDataFrame' ? values.slice(1) : values;
-  return v[0] === 'onMetaData' && v[1] && typeof v[1] === 'object' ? (v[1] as Amf0Object) : null;
 }
 
 const defaultSpawn = (path: string, args: string[], fds: number): ChildProcess =>
@@ -246,15 +240,7 @@ export class AbrTranscoder implements StreamSubscriber {
       }
       out.stream = stream;
     }
-    const s = out.stream;
-    if (type === FLV_TAG_SCRIPT) {
-      try {
-        const meta = isMetadata(decodeAmf0(body));
-        if (meta) s.pushMetadata(meta);
-      } catch {
-        // metadata is optional
-      }
-    } else if (type === FLV_TAG_VIDEO || type === FLV_TAG_AUDIO) s.pushTag(type, ts, body);
+    pushFlvTag(out.stream, type, ts, body);
   }
 
   /** renditionKicked: an operator kicked the rendition; it comes back with ffmpeg's next tag. */

@@ -16,7 +16,7 @@ import {
   VIDEO_FRAME_KEY, VIDEO_FRAME_COMMAND, VIDEO_CODEC_AVC, VIDEO_CODEC_HEVC_LEGACY, FOURCC_HEVC, FOURCC_AV1, FOURCC_AVC,
   encodeFlvTag, parseAudioTagHeader, parseVideoTagHeader,
 } from '../../formats/flv.js';
-import { encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
+import { decodeAmf0, encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
 import { describeAvcConfig } from '../../formats/avc.js';
 import { describeHevcConfig } from '../../formats/hevc.js';
 import { parseAudioSpecificConfig } from '../../formats/aac.js';
@@ -66,6 +66,30 @@ export interface Publisher {
   /** end stops the stream: viewers get a clean end, the channel goes offline. */
   end(reason: string): void;
   readonly ended: boolean;
+}
+
+/** metadataOf finds the onMetaData object in decoded script data (with or without @setDataFrame). */
+export function metadataOf(values: readonly unknown[]): Amf0Object | null {
+  const v = values[0] === '@setDataFrame' ? values.slice(1) : values;
+  const meta = v[1];
+  return v[0] === 'onMetaData' && meta && typeof meta === 'object' && !Array.isArray(meta) && !(meta instanceof Date) ? (meta as Amf0Object) : null;
+}
+
+/**
+ * pushFlvTag feeds one tag of an FLV source (a relay pull, the ABR transcoder's output):
+ * script data becomes metadata (undecodable metadata is ignored: it is optional), audio and
+ * video go in as they are, anything else is skipped.
+ */
+export function pushFlvTag(p: Publisher, type: number, timestamp: number, body: Buffer): void {
+  if (type === FLV_TAG_SCRIPT) {
+    let meta: Amf0Object | null = null;
+    try {
+      meta = metadataOf(decodeAmf0(body));
+    } catch {
+      return;
+    }
+    if (meta) p.pushMetadata(meta);
+  } else if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) p.pushTag(type, timestamp, body);
 }
 
 export interface TrackSummary {

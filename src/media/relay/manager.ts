@@ -5,10 +5,9 @@
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/logger.js';
-import { decodeAmf0, type Amf0Object } from '../../formats/amf0.js';
 import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, FLV_TAG_HEADER_SIZE } from '../../formats/flv.js';
 import { RtmpClient } from '../rtmp/client.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
 
@@ -32,11 +31,6 @@ export interface RelayInfo extends RelaySpec {
   state: 'connecting' | 'running' | 'waiting' | 'stopped';
   connects: number;
   lastError?: string;
-}
-
-function isMetadata(values: unknown[]): Amf0Object | null {
-  const v = values[0] === '@setDataFrame' ? values.slice(1) : values;
-  return v[0] === 'onMetaData' && v[1] && typeof v[1] === 'object' ? (v[1] as Amf0Object) : null;
 }
 
 abstract class Relay {
@@ -118,16 +112,7 @@ class PullRelay extends Relay {
   private feed(type: number, timestamp: number, body: Buffer): void {
     this.lastMediaAt = Date.now();
     if (!this.claim()) return this.fail('channel is already publishing');
-    if (type === FLV_TAG_SCRIPT) {
-      try {
-        const meta = isMetadata(decodeAmf0(body));
-        if (meta) this.stream!.pushMetadata(meta);
-      } catch {
-        // metadata is optional
-      }
-      return;
-    }
-    if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) this.stream!.pushTag(type, timestamp, body);
+    pushFlvTag(this.stream!, type, timestamp, body);
   }
 
   private startRtmp(): void {

@@ -20,7 +20,7 @@ import {
   NC_CONNECT_REJECTED, NS_PUBLISH_START, NS_PUBLISH_BADNAME, NS_UNPUBLISH_SUCCESS, NS_PLAY_RESET, NS_PLAY_START, NS_PLAY_STOP,
   NS_PLAY_STREAM_NOT_FOUND, NS_PLAY_UNPUBLISH_NOTIFY,
 } from './messages.js';
-import type { LiveStream, StreamHub } from '../hub/hub.js';
+import { metadataOf, type LiveStream, type StreamHub } from '../hub/hub.js';
 import { SHARED_RTMP_STREAM_ID, rtmpChunksFor, type Batch } from '../hub/batch.js';
 import type { StartInfo, Viewer } from '../hub/viewer.js';
 
@@ -189,10 +189,8 @@ export class RtmpSession {
       this.log.debug({ err: (err as Error).message }, 'ignoring undecodable data message');
       return;
     }
-    if (values[0] === '@setDataFrame') values = values.slice(1);
-    if (values[0] === 'onMetaData' && values[1] && typeof values[1] === 'object' && !Array.isArray(values[1]) && !(values[1] instanceof Date)) {
-      this.publishing.stream.pushMetadata(values[1] as Amf0Object);
-    }
+    const meta = metadataOf(values);
+    if (meta) this.publishing.stream.pushMetadata(meta);
   }
 
   private onAggregate(msg: RtmpMessage): void {

@@ -1,12 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { StreamHub } from '../../../src/media/hub/hub.js';
+import { StreamHub, metadataOf, pushFlvTag, type Publisher } from '../../../src/media/hub/hub.js';
 import type { Batch } from '../../../src/media/hub/batch.js';
 import type { StartInfo, Viewer } from '../../../src/media/hub/viewer.js';
 import type { MediaFrame } from '../../../src/media/hub/types.js';
 import { silentLogger } from '../../../src/observability/logger.js';
-import { FlvParser, FLV_TAG_SCRIPT, type FlvTag } from '../../../src/formats/flv.js';
+import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO, type FlvTag } from '../../../src/formats/flv.js';
+import { encodeAmf0, type Amf0Object } from '../../../src/formats/amf0.js';
 
 function fixture(): FlvTag[] {
   const tags: FlvTag[] = [];
@@ -159,4 +160,24 @@ test('Enhanced RTMP HEVC passes through: FourCC sequence start describes the tra
   assert.deepEqual(frames[0]!.data, Buffer.from([0, 0, 0, 2, 0x26, 0x01]));
   assert.deepEqual(frames[0]!.flvTag.subarray(11, -4), body, 'FLV tag carries the enhanced body unchanged');
   s.end('done');
+});
+
+test('FLV sources: script data becomes metadata (with or without @setDataFrame), A/V goes in, junk is ignored', () => {
+  const got: string[] = [];
+  const p: Publisher = {
+    channel: 'x', ended: false,
+    pushTag: (type, ts, body) => got.push(`tag ${type} ${ts} ${body.length}`),
+    pushMetadata: (m: Amf0Object) => got.push(`meta ${m.width}`),
+    end: () => undefined,
+  };
+  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('@setDataFrame', 'onMetaData', { width: 640 }));
+  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', { width: 320 }));
+  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('onCuePoint', { name: 'x' }));
+  pushFlvTag(p, FLV_TAG_SCRIPT, 0, Buffer.from([0x02, 0x00, 0xff])); // truncated AMF0 string
+  pushFlvTag(p, FLV_TAG_VIDEO, 40, Buffer.alloc(5));
+  pushFlvTag(p, FLV_TAG_AUDIO, 41, Buffer.alloc(3));
+  pushFlvTag(p, 99, 42, Buffer.alloc(1));
+  assert.deepEqual(got, ['meta 640', 'meta 320', `tag ${FLV_TAG_VIDEO} 40 5`, `tag ${FLV_TAG_AUDIO} 41 3`]);
+  assert.equal(metadataOf(['onMetaData', [1, 2]]), null, 'an array is not metadata');
+  assert.equal(metadataOf(['onMetaData', new Date(0)]), null, 'a date is not metadata');
 });
