@@ -4,11 +4,11 @@ import { pocketsphinxMissing } from '../../src/captions/engines/pocketsphinx.js'
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { WebSocket } from 'ws';
-import { Centrifuge } from 'centrifuge';
+import type { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { until } from '../helpers/wait.js';
+import { listen } from '../helpers/listen.js';
 
 
 test('captions API: browser cues reach a centrifuge client on captions:{channel}; auth, validation, toggle, .vtt', async (t) => {
@@ -41,15 +41,8 @@ test('captions API: browser cues reach a centrifuge client on captions:{channel}
 
   // A viewer subscribes to captions:stage with the official SDK.
   const chatToken = (await s.api('POST', '/api/v1/chat/token', undefined, viewer)).body.token as string;
-  const c = new Centrifuge(`ws://127.0.0.1:${s.httpPort}/connection/websocket`, { websocket: WebSocket, token: chatToken });
+  const { client: c, sub, received } = await listen(s.httpPort, 'captions:stage', chatToken);
   clients.push(c);
-  const received: any[] = [];
-  const sub = c.newSubscription('captions:stage');
-  sub.on('publication', (ctx) => received.push(ctx.data));
-  const subscribed = new Promise((r) => sub.once('subscribed', r));
-  sub.subscribe();
-  c.connect();
-  await subscribed;
   // Viewers may not publish captions themselves.
   await assert.rejects(sub.publish({ type: 'final', text: 'fake' }));
 

@@ -13,13 +13,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
-import { Centrifuge } from 'centrifuge';
+import type { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, type Placed } from '../unit/captions/espeak.js';
 import { sleep, until as waitUntil } from '../helpers/wait.js';
+import { listen } from '../helpers/listen.js';
 
 const until = <T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string) => waitUntil(f, ms, what, 100);
 
@@ -79,15 +79,8 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
   assert.equal((await s.api('PATCH', '/api/v1/channels/talk', { captionsLanguage: 'en' }, owner)).status, 200);
   assert.ok((await s.api('GET', '/api/v1/channels/talk/captions')).body.engines.includes('pocketsphinx'));
 
-  const c = new Centrifuge(`ws://127.0.0.1:${s.httpPort}/connection/websocket`, { websocket: WebSocket });
+  const { client: c, received } = await listen(s.httpPort, 'captions:talk');
   clients.push(c);
-  const received: any[] = [];
-  const sub = c.newSubscription('captions:talk');
-  sub.on('publication', (ctx) => received.push(ctx.data));
-  const subscribed = new Promise((r) => sub.once('subscribed', r));
-  sub.subscribe();
-  c.connect();
-  await subscribed;
 
   // The first audio frame's stream time: the speech file's 0 on the stream timeline.
   let firstAudioDts: number | undefined;

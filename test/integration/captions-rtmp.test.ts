@@ -8,13 +8,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
-import { Centrifuge } from 'centrifuge';
+import type { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { ScriptedRecogniser, type Phrase } from '../unit/captions/fake-recogniser.js';
 import { sleep, until } from '../helpers/wait.js';
+import { listen } from '../helpers/listen.js';
 
 
 test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{channel} and the recording .vtt', async (t) => {
@@ -49,15 +49,8 @@ test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{cha
   assert.equal(on.status, 200, JSON.stringify(on.body));
   assert.deepEqual([on.body.captions.enabled, on.body.captions.running], [true, false]);
 
-  const c = new Centrifuge(`ws://127.0.0.1:${s.httpPort}/connection/websocket`, { websocket: WebSocket });
+  const { client: c, received } = await listen(s.httpPort, 'captions:talk');
   clients.push(c);
-  const received: any[] = [];
-  const sub = c.newSubscription('captions:talk');
-  sub.on('publication', (ctx) => received.push(ctx.data));
-  const subscribed = new Promise((r) => sub.once('subscribed', r));
-  sub.subscribe();
-  c.connect();
-  await subscribed;
 
   ffmpeg = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=15', '-f', 'lavfi', '-i', 'sine=frequency=220',
