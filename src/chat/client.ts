@@ -150,12 +150,13 @@ export class Client {
 
   /**
    * queueShared queues a shared batch of channel pushes behind whatever is
-   * queued; the node flushes the client in the same fan-out pass.
+   * queued, written at the node's next visit of this client; false when closed.
    */
-  queueShared(batch: SharedBatch): void {
-    if (this.state === State.Closed) return;
+  queueShared(batch: SharedBatch): boolean {
+    if (this.state === State.Closed) return false;
     this.enqueue(batch);
     this.node.markDirty(this);
+    return true;
   }
 
   private enqueue(item: OutItem): void {
@@ -177,8 +178,7 @@ export class Client {
       this.transport.writeItems(q, n);
       if (msgs > 0) this.node.metrics.messagesOut(msgs);
     }
-    // Drop references (batches are shared by every subscriber) but keep the array.
-    for (let i = 0; i < n; i++) q[i] = undefined as unknown as OutItem;
+    this.release(q, n);
     if (this.state !== State.Closed) this.checkSlow();
   }
 
@@ -766,7 +766,17 @@ export class Client {
     this.cleanup(wasConnected);
   }
 
+  /** release drops the queue's references (batches are shared by every subscriber) but keeps the array, and counts batches done. */
+  private release(q: OutItem[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      const it = q[i]!;
+      q[i] = undefined as unknown as OutItem;
+      if (typeof it !== 'string' && --it.remaining === 0) this.node.batchWritten(it);
+    }
+  }
+
   private dropQueue(): void {
+    if (this.queue !== null) this.release(this.queue, this.queued);
     this.queue = null;
     this.queued = 0;
     this.queuedMessages = 0;

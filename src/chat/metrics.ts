@@ -9,7 +9,7 @@ export interface ChatMetrics {
   messagesOut(n: number): void;
   disconnect(code: number): void;
   brokerPublishTimer(): () => void;
-  /** fanoutDelay records, per channel batch, seconds from its oldest publication's arrival to the end of the write pass. */
+  /** fanoutDelay records, per channel batch, seconds from its oldest publication's arrival to its write on the last subscriber's connection. */
   fanoutDelay(seconds: number): void;
 }
 

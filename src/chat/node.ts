@@ -31,6 +31,11 @@ export const VERSION = 'onair-0.1.0';
 const PING_TICK_MS = 1000;
 const SURVEY_TIMEOUT_MS = 1000;
 const PRESENCE_REFRESH_BATCH = 500;
+/**
+ * FLUSH_SLICE_MS bounds one turn of client writes (a loopback socket write costs ~10 µs here, so
+ * ~500 clients), after which the event loop reads again before the next slice.
+ */
+const FLUSH_SLICE_MS = 5;
 
 /** ChatNodeOptions are tunables not in the config file (tests shorten them). */
 export interface ChatNodeOptions {
@@ -91,8 +96,15 @@ export class ChatNode implements BrokerEventHandler {
   private readonly clients = new Map<string, Client>();
   private readonly users = new Map<string, Set<Client>>();
   private readonly channels = new Map<string, LocalChannel>();
-  /** Clients with queued output, flushed together (each client once, one write) in the next pass. */
+  /**
+   * Clients with queued output, a FIFO written a time slice per event-loop turn (each client
+   * once per visit, one write). A client that gets more output after its visit joins the end, so
+   * a publication reaches every subscriber within one round over the list, and the event loop
+   * keeps reading (publications, pongs, API calls) between slices.
+   */
   private flushList: Client[] = [];
+  /** Index of the next client to visit in flushList. */
+  private flushHead = 0;
   private readonly dirtyChannels = new Set<LocalChannel>();
   /** A setImmediate pass is scheduled (client queues; channels too when channelsDue). */
   private immediateScheduled = false;
@@ -102,8 +114,6 @@ export class ChatNode implements BrokerEventHandler {
   private channelTimer: NodeJS.Timeout | null = null;
   /** When the last channel fan-out pass ran (performance.now ms). */
   private lastFanoutAt = 0;
-  /** pendingSince of each channel batch moved into client queues since the last flushClients. */
-  private readonly passBatches: number[] = [];
   private readonly pingBuckets: Set<Client>[];
   private pingTick = 0;
   private pingSeq = 0;
@@ -308,35 +318,49 @@ export class ChatNode implements BrokerEventHandler {
     }
     this.lastFanoutAt = performance.now();
     for (const ch of this.dirtyChannels) {
-      if (ch.pending.length > 0) this.passBatches.push(ch.pendingSince);
       this.flushLocal(ch);
     }
     this.dirtyChannels.clear();
   }
 
-  /** flushClients writes every listed client's queue, one write per client. */
-  private flushClients(): void {
+  /**
+   * flushClients visits listed clients for up to FLUSH_SLICE_MS, one write each, and schedules
+   * the rest for the next turn; `all` empties the list at once (stop).
+   */
+  private flushClients(all = false): void {
     const list = this.flushList;
-    if (list.length > 0) {
-      this.flushList = [];
-      for (let i = 0; i < list.length; i++) {
-        const c = list[i]!;
-        c.flushListed = false;
-        c.flush();
-      }
+    const deadline = all ? Infinity : performance.now() + FLUSH_SLICE_MS;
+    let i = this.flushHead;
+    while (i < list.length) {
+      const c = list[i]!;
+      list[i++] = undefined as unknown as Client;
+      c.flushListed = false;
+      c.flush();
+      // Reading the clock costs far less than a socket write, but not nothing: every 32 visits.
+      if ((i & 31) === 0 && performance.now() >= deadline) break;
     }
-    const batches = this.passBatches;
-    if (batches.length > 0) {
-      // One timestamp per pass for every channel batch it wrote.
-      const end = performance.now();
-      for (let i = 0; i < batches.length; i++) this.metrics.fanoutDelay((end - batches[i]!) / 1000);
-      batches.length = 0;
+    if (i >= list.length) {
+      list.length = 0;
+      this.flushHead = 0;
+      return;
     }
+    this.flushHead = i;
+    if (i > 4096 && i * 2 > list.length) {
+      // Drop the visited front so the list does not grow without bound under steady load.
+      this.flushList = list.slice(i);
+      this.flushHead = 0;
+    }
+    this.scheduleImmediate();
+  }
+
+  /** batchWritten records a channel batch's fan-out delay once its last subscriber has it. */
+  batchWritten(batch: SharedBatch): void {
+    this.metrics.fanoutDelay((performance.now() - batch.since) / 1000);
   }
 
   private flushAll(): void {
     this.fanout();
-    this.flushClients();
+    this.flushClients(true);
   }
 
   /**
@@ -359,16 +383,17 @@ export class ChatNode implements BrokerEventHandler {
     ch.pending = [];
     ch.pendingOffsets = [];
     const batch = new SharedBatch(pushes);
+    batch.since = ch.pendingSince;
     let delivered = 0;
     for (const e of ch.entries) {
       if (e.active) {
-        e.client.queueShared(batch);
-        delivered++;
+        if (e.client.queueShared(batch)) delivered++;
       } else if (e.buffer) {
         for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
       }
     }
     this.metrics.messagesOut(delivered * n);
+    batch.remaining = delivered;
   }
 
   // ---- hub ----

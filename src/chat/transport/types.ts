@@ -16,10 +16,46 @@ const KIND_INDEX: Record<TransportKind, number> = { websocket: 0, uni_websocket:
  */
 export class SharedBatch {
   readonly pushes: readonly string[];
+  /** When the batch's oldest publication arrived (performance.now ms), for the fan-out delay metric. */
+  since = 0;
+  /** Connections that still have to write (or drop) this batch. */
+  remaining = 0;
   private readonly cache: (Buffer | undefined)[] = new Array(KIND_COUNT);
+  /**
+   * The last run of batches starting with this one that was joined into one buffer. Under load,
+   * a subscriber's queue holds the batches since its last write; the subscribers written in a
+   * row mostly hold the same run, so it is joined once instead of once per connection.
+   */
+  private run: { kind: TransportKind; items: SharedBatch[]; bytes: Buffer } | null = null;
 
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
+  }
+
+  /** runBytes joins this batch and the shared batches after it in items[1..n), or null if one is not shared. */
+  runBytes(kind: TransportKind, items: readonly OutItem[], n: number): Buffer | null {
+    const r = this.run;
+    if (r !== null && r.kind === kind && r.items.length === n) {
+      let same = true;
+      for (let i = 1; i < n; i++) {
+        if (items[i] !== r.items[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return r.bytes;
+    }
+    const run: SharedBatch[] = [this];
+    const bufs: Buffer[] = [this.bytes(kind)];
+    for (let i = 1; i < n; i++) {
+      const it = items[i]!;
+      if (typeof it === 'string') return null;
+      run.push(it);
+      bufs.push(it.bytes(kind));
+    }
+    const bytes = Buffer.concat(bufs);
+    this.run = { kind, items: run, bytes };
+    return bytes;
   }
 
   bytes(kind: TransportKind): Buffer {
@@ -72,6 +108,14 @@ export type OutItem = string | SharedBatch;
  * its cached bytes. Returns the buffers and their total length.
  */
 export function encodeItems(kind: TransportKind, items: readonly OutItem[], n: number, out: Buffer[]): number {
+  const first = items[0];
+  if (n > 1 && first !== undefined && typeof first !== 'string') {
+    const run = first.runBytes(kind, items, n);
+    if (run !== null) {
+      out.push(run);
+      return run.length;
+    }
+  }
   let bytes = 0;
   let i = 0;
   while (i < n) {

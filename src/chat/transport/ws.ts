@@ -56,10 +56,14 @@ class WsTransport implements Transport {
     // are. ws writes synchronously without permessage-deflate, so these frames cannot interleave
     // with its own (close, pong).
     const first = items[0]!;
-    if (n === 1 && typeof first !== 'string') {
-      // The fan-out fast path: one shared buffer, one write, nothing allocated here.
-      this.socket.write(first.bytes(this.kind));
-      return;
+    if (typeof first !== 'string') {
+      // The fan-out fast path: one shared buffer (a batch, or a run of batches joined once for
+      // every connection holding it), one write, nothing allocated here.
+      const bytes = n === 1 ? first.bytes(this.kind) : first.runBytes(this.kind, items, n);
+      if (bytes !== null) {
+        this.socket.write(bytes);
+        return;
+      }
     }
     const bufs: Buffer[] = [];
     encodeItems(this.kind, items, n, bufs);

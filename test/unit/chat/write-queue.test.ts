@@ -54,3 +54,26 @@ test('writeAll: one buffer is one write; several are corked into one', () => {
   writeAll(w, [Buffer.from('a'), Buffer.from('b')]);
   assert.deepEqual(calls, ['cork', 'write:a', 'write:b', 'uncork']);
 });
+
+test('a run of shared batches is joined once and the same Buffer serves every connection holding that run', () => {
+  const a = new SharedBatch([P1]);
+  const b = new SharedBatch([P2]);
+  const c = new SharedBatch([P1, P2]);
+  const run = a.runBytes('websocket', [a, b, c], 3)!;
+  assert.deepEqual(run, Buffer.concat([a.bytes('websocket'), b.bytes('websocket'), c.bytes('websocket')]));
+  assert.equal(a.runBytes('websocket', [a, b, c], 3), run, 'the second connection gets the cached Buffer');
+  // A different middle (a connection on two channels) or length is not served the cached run.
+  const other = a.runBytes('websocket', [a, c, c], 3)!;
+  assert.notEqual(other, run);
+  assert.deepEqual(other, Buffer.concat([a.bytes('websocket'), c.bytes('websocket'), c.bytes('websocket')]));
+  assert.deepEqual(a.runBytes('websocket', [a, b], 2), Buffer.concat([a.bytes('websocket'), b.bytes('websocket')]));
+  // Per transport kind: SSE joins the batches' SSE events.
+  assert.equal(a.runBytes('uni_sse', [a, b], 2)!.toString(), 'data: ' + P1 + '\n\ndata: ' + P2 + '\n\n');
+  // A protocol message in the run: not a shared run; encodeItems keeps queue order.
+  assert.equal(a.runBytes('websocket', [a, REPLY, b], 3), null);
+  const mixed = bytesOf('websocket', [a, REPLY, b]);
+  assert.equal(mixed.bufs.length, 3);
+  const joined = bytesOf('websocket', [a, b, c]);
+  assert.deepEqual(joined.bufs, [run]);
+  assert.equal(joined.total, run.length);
+});
