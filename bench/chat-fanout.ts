@@ -42,6 +42,8 @@ interface Step {
   expected: number;
   delivered: number;
   deliveriesPerSec: number;
+  /** Socket reads per second over all subscribers: a floor for the server's writes per second. */
+  readsPerSec: number;
   p50: number;
   p99: number;
   max: number;
@@ -148,6 +150,7 @@ async function runMode(mode: Mode, deadline: number) {
       while (inflight > 0) await sleep(5);
       const expected = sent * connected;
       let delivered = 0;
+      let reads = 0;
       let lastAt = 0;
       const lat: number[] = [];
       let lastProgress = Date.now();
@@ -156,6 +159,7 @@ async function runMode(mode: Mode, deadline: number) {
       for (;;) {
         const stats = await Promise.all(gens.map((g) => g.stats()));
         delivered = stats.reduce((a, s) => a + s.deliveries, 0);
+        reads = stats.reduce((a, s) => a + s.reads, 0);
         lastAt = Math.max(lastAt, ...stats.map((s) => s.lastDeliveryAt));
         for (const s of stats) for (const v of s.latencies) lat.push(v);
         if (delivered >= expected) break;
@@ -179,6 +183,7 @@ async function runMode(mode: Mode, deadline: number) {
         expected,
         delivered,
         deliveriesPerSec: Math.round(delivered / secs),
+        readsPerSec: Math.round(reads / secs),
         p50: +percentile(sorted, 50).toFixed(1),
         p99: +percentile(sorted, 99).toFixed(1),
         max: +(sorted[sorted.length - 1] ?? NaN).toFixed(1),
@@ -193,7 +198,7 @@ async function runMode(mode: Mode, deadline: number) {
       steps.push(step);
       partial[mode] = steps;
       writePartial();
-      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s, p50 ${step.p50} ms, p99 ${step.p99} ms${step.serverFanoutP99Ms !== null ? ` (server-side fan-out p99 ≤ ${step.serverFanoutP99Ms} ms)` : ''}; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; loadgen CPU ${step.loadgenCpuSeconds} s over ${step.wallSeconds} s; load ${step.loadavg}`);
+      console.log(`[${mode}] rate ${rate}/s: sent ${sent} (dropped ${dropped}), delivered ${delivered}/${expected}, ${step.deliveriesPerSec} deliveries/s in ${step.readsPerSec} reads/s, p50 ${step.p50} ms, p99 ${step.p99} ms${step.serverFanoutP99Ms !== null ? ` (server-side fan-out p99 ≤ ${step.serverFanoutP99Ms} ms)` : ''}; server CPU ${step.serverCpuSeconds} s → ${step.deliveriesPerServerCpuSecond} deliveries per server CPU-second; loadgen CPU ${step.loadgenCpuSeconds} s over ${step.wallSeconds} s; load ${step.loadavg}`);
       if (!KEEP_GOING && (step.p99 > P99_LIMIT_MS || delivered < expected * 0.99 || dropped > 0)) break;
       await sleep(500);
     }

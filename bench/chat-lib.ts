@@ -67,6 +67,8 @@ export async function startServer(mode: Mode, env: Record<string, string> = {}):
 
 export interface LoadgenStats {
   deliveries: number;
+  /** Socket reads since the last reset: how many writes the deliveries came in (at least). */
+  reads: number;
   lastDeliveryAt: number;
   latencies: Float64Array;
   closed: number;

@@ -2,7 +2,7 @@
 // Opens raw WebSocket clients (onair JSON protocol or socket.io/engine.io v4), keeps them
 // alive (pongs), subscribes each to a channel/room, and counts deliveries that carry
 // an embedded send timestamp ("ts":<epoch ms>), sampling publish-to-receive latency.
-import { openRawWs, type RawWs } from './chat-rawws.js';
+import { openRawWs, readStats, type RawWs } from './chat-rawws.js';
 import { performance } from 'node:perf_hooks';
 
 interface StartMsg {
@@ -131,12 +131,13 @@ process.on('message', (msg: { cmd: string } & Record<string, unknown>) => {
       break;
     case 'reset':
       deliveries = 0;
+      readStats.reads = 0;
       latencies = [];
       lastDeliveryAt = 0;
       process.send!({ type: 'reset' });
       break;
     case 'stats':
-      process.send!({ type: 'stats', deliveries, lastDeliveryAt, latencies: Float64Array.from(latencies), closed: closedCount, closeCodes, open: clients.length - closedCount });
+      process.send!({ type: 'stats', deliveries, reads: readStats.reads, lastDeliveryAt, latencies: Float64Array.from(latencies), closed: closedCount, closeCodes, open: clients.length - closedCount });
       latencies = [];
       break;
     case 'exit':

@@ -5,6 +5,8 @@ import { randomBytes } from 'node:crypto';
 
 const OP_TEXT = 0x1;
 const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
+/** Socket reads of all connections of this process (each is at least one server write). */
+export const readStats = { reads: 0 };
 const OP_CLOSE = 0x8;
 const OP_PING = 0x9;
 const OP_PONG = 0xa;
@@ -53,7 +55,7 @@ export function openRawWs(opts: {
       host: opts.host,
       port: opts.port,
       localAddress: opts.localAddress,
-      onread: { buffer: READ_BUFFER, callback: (n: number, b: Uint8Array) => onData(Buffer.from(b.buffer, b.byteOffset, n)) },
+      onread: { buffer: READ_BUFFER, callback: (n: number, b: Uint8Array) => (readStats.reads++, onData(Buffer.from(b.buffer, b.byteOffset, n))) },
     });
     socket.setNoDelay(true);
     const ws: RawWs = {

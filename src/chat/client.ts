@@ -65,6 +65,8 @@ export interface SubEntry {
   recoverable: boolean;
   positioned: boolean;
   joinLeave: boolean;
+  /** Sequence number of the last batch of the channel's log handed to this (live) subscription. */
+  sent: number;
   presence: boolean;
   serverSide: boolean;
   chanInfo?: string;
@@ -149,14 +151,31 @@ export class Client {
   }
 
   /**
-   * queueShared queues a shared batch of channel pushes behind whatever is
-   * queued, written at the node's next visit of this client; false when closed.
+   * takeRun writes log[from..to] (a channel's batches this subscription lacks) now: as one
+   * shared buffer when nothing else is queued, else behind the queue in the same write.
    */
-  queueShared(batch: SharedBatch): boolean {
-    if (this.state === State.Closed) return false;
-    this.enqueue(batch);
+  takeRun(log: readonly SharedBatch[], from: number, to: number): void {
+    if (this.state === State.Closed) return;
+    if (this.queued > 0) {
+      this.queueRun(log, from, to);
+      this.flush();
+      return;
+    }
+    let pushes = 0;
+    for (let i = from; i <= to; i++) pushes += log[i]!.pushes.length;
+    this.transport.writeShared(log[from]!.chainBytes(this.transport.kind, log, from, to));
+    this.node.metrics.messagesOut(pushes);
+    this.checkSlow();
+  }
+
+  /** queueRun queues log[from..to] behind whatever is queued, for the next flush. */
+  queueRun(log: readonly SharedBatch[], from: number, to: number): void {
+    if (this.state === State.Closed) return;
+    for (let i = from; i <= to; i++) {
+      this.enqueue(log[i]!);
+      this.queuedMessages += log[i]!.pushes.length;
+    }
     this.node.markDirty(this);
-    return true;
   }
 
   private enqueue(item: OutItem): void {
@@ -178,7 +197,8 @@ export class Client {
       this.transport.writeItems(q, n);
       if (msgs > 0) this.node.metrics.messagesOut(msgs);
     }
-    this.release(q, n);
+    // Drop references (batches are shared by every subscriber) but keep the array.
+    for (let i = 0; i < n; i++) q[i] = undefined as unknown as OutItem;
     if (this.state !== State.Closed) this.checkSlow();
   }
 
@@ -530,6 +550,7 @@ export class Client {
       channel: ch,
       active: false,
       buffer: [],
+      sent: 0,
       recoverable,
       positioned,
       joinLeave: ns.joinLeave && o.joinLeave,
@@ -599,7 +620,7 @@ export class Client {
     this.node.flushChannel(entry.channel);
     const buf = entry.buffer;
     entry.buffer = null;
-    entry.active = true;
+    this.node.activateEntry(entry);
     if (buf) {
       for (const b of buf) {
         if (entry.positioned && b.offset > 0 && b.offset <= o.topOffset) continue;
@@ -766,17 +787,7 @@ export class Client {
     this.cleanup(wasConnected);
   }
 
-  /** release drops the queue's references (batches are shared by every subscriber) but keeps the array, and counts batches done. */
-  private release(q: OutItem[], n: number): void {
-    for (let i = 0; i < n; i++) {
-      const it = q[i]!;
-      q[i] = undefined as unknown as OutItem;
-      if (typeof it !== 'string' && --it.remaining === 0) this.node.batchWritten(it);
-    }
-  }
-
   private dropQueue(): void {
-    if (this.queue !== null) this.release(this.queue, this.queued);
     this.queue = null;
     this.queued = 0;
     this.queuedMessages = 0;

@@ -71,6 +71,22 @@ export interface LocalChannel {
   joinLeaveCount: number;
   /** Arrival time (performance.now) of the oldest pending push; for the fan-out delay metric. */
   pendingSince: number;
+  /**
+   * The channel's batch log: batches[i] has sequence number batchBase + i; the last has lastSeq.
+   * A live subscription remembers the last sequence number it was handed (SubEntry.sent), so a
+   * new batch costs nothing per subscriber: a round over the subscribers hands each what it lacks.
+   */
+  batches: SharedBatch[];
+  batchBase: number;
+  lastSeq: number;
+  /** Subscriptions still subscribing (not live): they collect pushes in their buffer. */
+  inactive: Set<SubEntry>;
+  /** The running round over entries (a live Set iterator), or null. */
+  round: Iterator<SubEntry> | null;
+  /** lastSeq when the running round started: when it ends, every live entry has that batch. */
+  roundSeq: number;
+  /** Batches up to this sequence number have had their fan-out delay observed. */
+  observedSeq: number;
 }
 
 /** ChatNode owns clients and channels of one process. */
@@ -105,6 +121,8 @@ export class ChatNode implements BrokerEventHandler {
   private flushList: Client[] = [];
   /** Index of the next client to visit in flushList. */
   private flushHead = 0;
+  /** Channels with a running round, in the order they are served. */
+  private rounds: LocalChannel[] = [];
   private readonly dirtyChannels = new Set<LocalChannel>();
   /** A setImmediate pass is scheduled (client queues; channels too when channelsDue). */
   private immediateScheduled = false;
@@ -283,7 +301,7 @@ export class ChatNode implements BrokerEventHandler {
   private onImmediate(): void {
     this.immediateScheduled = false;
     if (this.channelsDue) this.fanout();
-    this.flushClients();
+    this.work();
   }
 
   /**
@@ -305,11 +323,11 @@ export class ChatNode implements BrokerEventHandler {
     this.channelTimer = setTimeout(() => {
       this.channelTimer = null;
       this.fanout();
-      this.flushClients();
+      this.work();
     }, Math.ceil(wait));
   }
 
-  /** fanout moves every channel's pending pushes into its subscribers' queues. */
+  /** fanout turns every channel's pending pushes into a batch and starts its round. */
   private fanout(): void {
     this.channelsDue = false;
     if (this.channelTimer !== null) {
@@ -324,12 +342,18 @@ export class ChatNode implements BrokerEventHandler {
   }
 
   /**
-   * flushClients visits listed clients for up to FLUSH_SLICE_MS, one write each, and schedules
-   * the rest for the next turn; `all` empties the list at once (stop).
+   * work writes for up to FLUSH_SLICE_MS (clients with queued replies first, then channel
+   * rounds) and schedules the rest for the next turn; `all` does everything now (stop).
    */
-  private flushClients(all = false): void {
-    const list = this.flushList;
+  private work(all = false): void {
     const deadline = all ? Infinity : performance.now() + FLUSH_SLICE_MS;
+    if (this.flushClients(deadline) && this.serveRounds(deadline)) return;
+    this.scheduleImmediate();
+  }
+
+  /** flushClients writes listed clients' queues, one write each, until the deadline; true when the list is empty. */
+  private flushClients(deadline: number): boolean {
+    const list = this.flushList;
     let i = this.flushHead;
     while (i < list.length) {
       const c = list[i]!;
@@ -342,7 +366,7 @@ export class ChatNode implements BrokerEventHandler {
     if (i >= list.length) {
       list.length = 0;
       this.flushHead = 0;
-      return;
+      return true;
     }
     this.flushHead = i;
     if (i > 4096 && i * 2 > list.length) {
@@ -350,22 +374,77 @@ export class ChatNode implements BrokerEventHandler {
       this.flushList = list.slice(i);
       this.flushHead = 0;
     }
-    this.scheduleImmediate();
+    return false;
   }
 
-  /** batchWritten records a channel batch's fan-out delay once its last subscriber has it. */
-  batchWritten(batch: SharedBatch): void {
-    this.metrics.fanoutDelay((performance.now() - batch.since) / 1000);
+  /** serveRounds advances channel rounds until the deadline; true when none is left. */
+  private serveRounds(deadline: number): boolean {
+    let visits = 0;
+    while (this.rounds.length > 0) {
+      const ch = this.rounds[0]!;
+      const it = ch.round!;
+      for (;;) {
+        const r = it.next();
+        if (r.done) {
+          this.rounds.shift();
+          this.endRound(ch);
+          break;
+        }
+        // Up-to-date entries cost a comparison; writes are what the deadline is for.
+        if (this.handOver(ch, r.value) && (++visits & 31) === 0 && performance.now() >= deadline) return false;
+      }
+    }
+    return true;
+  }
+
+  /** startRound begins a round over a channel's entries unless one is running (then it repeats when done). */
+  private startRound(ch: LocalChannel): void {
+    if (ch.round !== null) return;
+    ch.round = ch.entries.values();
+    ch.roundSeq = ch.lastSeq;
+    this.rounds.push(ch);
+  }
+
+  /**
+   * endRound observes the fan-out delay of the batches every live entry now has, drops them
+   * from the log, and starts another round if batches came in meanwhile (the entries visited
+   * before they came lack them).
+   */
+  private endRound(ch: LocalChannel): void {
+    ch.round = null;
+    const done = ch.roundSeq - ch.batchBase + 1;
+    const now = performance.now();
+    for (let i = 0; i < done; i++) {
+      const b = ch.batches[i]!;
+      if (b.seq > ch.observedSeq) this.metrics.fanoutDelay((now - b.since) / 1000);
+    }
+    ch.observedSeq = Math.max(ch.observedSeq, ch.roundSeq);
+    if (done > 0) {
+      ch.batches.splice(0, done);
+      ch.batchBase += done;
+    }
+    if (ch.lastSeq > ch.roundSeq && this.channels.get(ch.name) === ch) this.startRound(ch);
+  }
+
+  /** handOver gives a live entry the batches it lacks (one write, or behind its client's queue); true if it wrote. */
+  private handOver(ch: LocalChannel, e: SubEntry): boolean {
+    if (!e.active || e.sent >= ch.lastSeq) return false;
+    // Never below 0: a round ends (and trims the log) only after visiting every live entry.
+    const from = Math.max(0, e.sent + 1 - ch.batchBase);
+    const to = ch.lastSeq - ch.batchBase;
+    e.sent = ch.lastSeq;
+    e.client.takeRun(ch.batches, from, to);
+    return true;
   }
 
   private flushAll(): void {
     this.fanout();
-    this.flushClients(true);
+    this.work(true);
   }
 
   /**
-   * flushChannel moves a channel's pending pushes into its subscribers' queues
-   * now (before its subscriber set changes); they are written in the next pass.
+   * flushChannel turns a channel's pending pushes into a batch now (before its subscriber set
+   * changes): subscribing entries get them in their buffer, live ones in the round.
    */
   flushChannel(name: string): void {
     const ch = this.channels.get(name);
@@ -375,6 +454,15 @@ export class ChatNode implements BrokerEventHandler {
     }
   }
 
+  /** activateEntry makes a subscription live: from now on it gets every batch after the current one. */
+  activateEntry(e: SubEntry): void {
+    const ch = this.channels.get(e.channel);
+    e.active = true;
+    if (!ch) return;
+    ch.inactive.delete(e);
+    e.sent = ch.lastSeq;
+  }
+
   private flushLocal(ch: LocalChannel): void {
     const n = ch.pending.length;
     if (n === 0) return;
@@ -382,18 +470,15 @@ export class ChatNode implements BrokerEventHandler {
     const offsets = ch.pendingOffsets;
     ch.pending = [];
     ch.pendingOffsets = [];
+    for (const e of ch.inactive) {
+      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
+    }
+    if (ch.entries.size === ch.inactive.size) return;
     const batch = new SharedBatch(pushes);
     batch.since = ch.pendingSince;
-    let delivered = 0;
-    for (const e of ch.entries) {
-      if (e.active) {
-        if (e.client.queueShared(batch)) delivered++;
-      } else if (e.buffer) {
-        for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
-      }
-    }
-    this.metrics.messagesOut(delivered * n);
-    batch.remaining = delivered;
+    batch.seq = ++ch.lastSeq;
+    ch.batches.push(batch);
+    this.startRound(ch);
   }
 
   // ---- hub ----
@@ -402,9 +487,26 @@ export class ChatNode implements BrokerEventHandler {
   async addSubscriber(e: SubEntry): Promise<void> {
     let ch = this.channels.get(e.channel);
     if (!ch) {
-      ch = { name: e.channel, entries: new Set(), pending: [], pendingOffsets: [], lastOffset: 0, epoch: '', joinLeaveCount: 0, pendingSince: 0 };
+      ch = {
+        name: e.channel,
+        entries: new Set(),
+        pending: [],
+        pendingOffsets: [],
+        lastOffset: 0,
+        epoch: '',
+        joinLeaveCount: 0,
+        pendingSince: 0,
+        batches: [],
+        batchBase: 1,
+        lastSeq: 0,
+        inactive: new Set(),
+        round: null,
+        roundSeq: 0,
+        observedSeq: 0,
+      };
       this.channels.set(e.channel, ch);
       ch.entries.add(e);
+      if (!e.active) ch.inactive.add(e);
       if (e.joinLeave) ch.joinLeaveCount++;
       try {
         await this.broker.subscribe(e.channel);
@@ -415,6 +517,8 @@ export class ChatNode implements BrokerEventHandler {
       return;
     }
     ch.entries.add(e);
+    if (!e.active) ch.inactive.add(e);
+    else e.sent = ch.lastSeq;
     if (e.joinLeave) ch.joinLeaveCount++;
   }
 
@@ -422,10 +526,18 @@ export class ChatNode implements BrokerEventHandler {
     const ch = this.channels.get(e.channel);
     if (!ch || !ch.entries.has(e)) return;
     this.flushChannel(e.channel);
+    // Batches the round has not handed to this entry yet go to its client's queue, in order,
+    // ahead of whatever follows the removal (an unsubscribe push or reply).
+    if (e.active && e.sent < ch.lastSeq) {
+      e.client.queueRun(ch.batches, e.sent + 1 - ch.batchBase, ch.lastSeq - ch.batchBase);
+      e.sent = ch.lastSeq;
+    }
     ch.entries.delete(e);
+    ch.inactive.delete(e);
     if (e.joinLeave) ch.joinLeaveCount--;
     if (ch.entries.size === 0) {
       this.channels.delete(e.channel);
+      // A running round ends by itself (its iterator is done); the batch log goes with the channel.
       this.dirtyChannels.delete(ch);
       if (!this.stopped) void this.broker.unsubscribe(e.channel).catch((err) => this.logger.warn({ err }, 'chat: broker unsubscribe failed'));
     }

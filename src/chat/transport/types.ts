@@ -18,8 +18,8 @@ export class SharedBatch {
   readonly pushes: readonly string[];
   /** When the batch's oldest publication arrived (performance.now ms), for the fan-out delay metric. */
   since = 0;
-  /** Connections that still have to write (or drop) this batch. */
-  remaining = 0;
+  /** Sequence number in its channel's batch log. */
+  seq = 0;
   private readonly cache: (Buffer | undefined)[] = new Array(KIND_COUNT);
   /**
    * The last run of batches starting with this one that was joined into one buffer. Under load,
@@ -27,9 +27,28 @@ export class SharedBatch {
    * row mostly hold the same run, so it is joined once instead of once per connection.
    */
   private run: { kind: TransportKind; items: SharedBatch[]; bytes: Buffer } | null = null;
+  /** Per transport kind, the last run of the channel log starting here (log[from..to]) joined into one buffer. */
+  private chain: ({ last: SharedBatch; bytes: Buffer } | undefined)[] | null = null;
 
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
+  }
+
+  /**
+   * chainBytes is log[from..to] (consecutive batches of one channel, this = log[from]) as one
+   * buffer; subscribers handed the same run in a round share it.
+   */
+  chainBytes(kind: TransportKind, log: readonly SharedBatch[], from: number, to: number): Buffer {
+    if (from === to) return this.bytes(kind);
+    const k = KIND_INDEX[kind];
+    const last = log[to]!;
+    const c = this.chain?.[k];
+    if (c !== undefined && c.last === last) return c.bytes;
+    const bufs: Buffer[] = [];
+    for (let i = from; i <= to; i++) bufs.push(log[i]!.bytes(kind));
+    const bytes = Buffer.concat(bufs);
+    (this.chain ??= new Array(KIND_COUNT))[k] = { last, bytes };
+    return bytes;
   }
 
   /** runBytes joins this batch and the shared batches after it in items[1..n), or null if one is not shared. */
@@ -187,6 +206,8 @@ export interface Transport {
    * point. Items are not kept after the call.
    */
   writeItems(items: readonly OutItem[], n: number): void;
+  /** writeShared writes pre-encoded bytes of this transport's kind (shared by many connections) as one write. */
+  writeShared(bytes: Buffer): void;
   /** bufferedBytes counts bytes accepted but not yet handed to the kernel. */
   bufferedBytes(): number;
   /** close ends the connection with a disconnect code and reason. */

@@ -35,6 +35,10 @@ class HttpStreamTransport implements Transport {
     writeAll(this.res, bufs);
   }
 
+  writeShared(bytes: Buffer): void {
+    if (!this.ended && !this.res.destroyed) this.res.write(bytes);
+  }
+
   bufferedBytes(): number {
     return this.res.writableLength;
   }

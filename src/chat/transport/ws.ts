@@ -70,6 +70,11 @@ class WsTransport implements Transport {
     writeAll(this.socket, bufs);
   }
 
+  writeShared(bytes: Buffer): void {
+    // Unmasked server frames, as in writeItems: the same bytes serve every connection.
+    if (this.ws.readyState === WebSocket.OPEN) this.socket.write(bytes);
+  }
+
   bufferedBytes(): number {
     // What ws.bufferedAmount reports without permessage-deflate, read directly.
     return this.socket.writableLength;

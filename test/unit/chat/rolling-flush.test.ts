@@ -31,6 +31,14 @@ class RecordingTransport implements Transport {
   writeItems(items: readonly OutItem[], n: number): void {
     const bufs: Buffer[] = [];
     encodeItems(this.kind, items, n, bufs);
+    this.record(bufs);
+  }
+
+  writeShared(bytes: Buffer): void {
+    this.record([bytes]);
+  }
+
+  private record(bufs: Buffer[]): void {
     const lines: any[] = [];
     for (const b of bufs) {
       // Unmasked server frames: 2-byte header (or 4 with a 16-bit length), payload of '\n'-joined JSON.
