@@ -22,6 +22,7 @@ import type { HlsService } from './media/hls/index.js';
 import { wireChat } from './roles/chat.js';
 import { wireSupporters } from './chat/supporters/index.js';
 import { wireModeration } from './chat/moderation/index.js';
+import { wirePusher } from './chat/pusher/index.js';
 import type { ModerationEngine } from './chat/moderation/engine.js';
 import { wireHls, wireHlsSubtitles, wireMedia } from './roles/media.js';
 import { wireCaptions, wireCaptionsJobs } from './captions/index.js';
@@ -81,6 +82,8 @@ export type Wiring = (parts: ServerParts) => Promise<void> | void;
 const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'chat', wire: wireChat },
   { role: 'chat', wire: (p) => { p.moderation = wireModeration(p); } },
+  // Pusher Channels protocol at /app/{key}, Pusher HTTP API, /api/v1/pusher/auth (shares the chat channels).
+  { role: 'chat', wire: (p) => { wirePusher(p); } },
   { role: 'media', wire: wireMedia },
   { role: 'media', wire: wireHls },
   // captions: audio tap + recogniser on live streams, browser caption cues, WebVTT (needs the hub; publishes via chat).

@@ -55,9 +55,26 @@ const enum State {
   Closed,
 }
 
+/**
+ * ChannelSink is what the node's channel hub needs from a subscriber's connection: a
+ * Centrifugo Client, or a connection of another protocol (Pusher) sharing the channels.
+ */
+export interface ChannelSink {
+  readonly id: string;
+  /** takeRun writes log[from..to] (batches of entry's channel this subscription lacks). */
+  takeRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void;
+  /** queueRun queues log[from..to] ahead of whatever the connection writes next. */
+  queueRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void;
+  /** sendPush delivers one non-publication push (join, leave) of a subscribed channel. */
+  sendPush(push: string): void;
+  /** unsubscribeChannel ends a subscription by the server, telling the client when push is given. */
+  unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void>;
+  clientInfo(chanInfo?: string): ClientInfo;
+}
+
 /** SubEntry is one subscription of one client. */
 export interface SubEntry {
-  readonly client: Client;
+  readonly client: ChannelSink;
   readonly channel: string;
   /** false while the subscribe is in progress: live pushes go to buffer. */
   active: boolean;
@@ -83,7 +100,7 @@ interface SubscribeOutcome {
 }
 
 /** Client is a connection of one user through one transport. */
-export class Client {
+export class Client implements ChannelSink {
   readonly id: string;
   readonly node: ChatNode;
   readonly transport: Transport;

@@ -108,6 +108,8 @@ export class ChatNode implements BrokerEventHandler {
   readonly historyFilters: HistoryFilter[] = [];
   readonly historyMetaTtlSeconds = HISTORY_META_TTL_SECONDS;
   sendHandler: ((client: Client, data: unknown) => void) | null = null;
+  /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
+  readonly controlListeners: ((msg: ControlMessage) => void)[] = [];
 
   private readonly clients = new Map<string, Client>();
   private readonly users = new Map<string, Set<Client>>();
@@ -433,7 +435,7 @@ export class ChatNode implements BrokerEventHandler {
     const from = Math.max(0, e.sent + 1 - ch.batchBase);
     const to = ch.lastSeq - ch.batchBase;
     e.sent = ch.lastSeq;
-    e.client.takeRun(ch.batches, from, to);
+    e.client.takeRun(ch.batches, from, to, e);
     return true;
   }
 
@@ -529,7 +531,7 @@ export class ChatNode implements BrokerEventHandler {
     // Batches the round has not handed to this entry yet go to its client's queue, in order,
     // ahead of whatever follows the removal (an unsubscribe push or reply).
     if (e.active && e.sent < ch.lastSeq) {
-      e.client.queueRun(ch.batches, e.sent + 1 - ch.batchBase, ch.lastSeq - ch.batchBase);
+      e.client.queueRun(ch.batches, e.sent + 1 - ch.batchBase, ch.lastSeq - ch.batchBase, e);
       e.sent = ch.lastSeq;
     }
     ch.entries.delete(e);
@@ -599,6 +601,7 @@ export class ChatNode implements BrokerEventHandler {
   }
 
   onControl(msg: ControlMessage): void {
+    for (const l of this.controlListeners) l(msg);
     switch (msg.type) {
       case 'disconnect': {
         for (const c of this.matchClients(msg.user, msg.client)) {

@@ -158,6 +158,29 @@ export const configSchema = z
           captions: { historySize: 20, historyTtlSeconds: 120 } as never,
           events: { historySize: 20, historyTtlSeconds: 300 } as never,
         }),
+        /** Pusher Channels protocol at /app/{key} and the Pusher HTTP API (docs/pusher.md). */
+        pusher: z
+          .object({
+            enabled: z.boolean().default(true),
+            appId: z.string().min(1).default('onair'),
+            /** Public app key (what pusher-js is given); generated and kept in the data dir if unset. */
+            key: z.string().min(1).optional(),
+            /** Signs channel auth and HTTP API requests; generated and kept in the data dir if unset. */
+            secret: z.string().min(16).optional(),
+            /** Largest client message and event data (bytes), as Pusher. */
+            maxMessageBytes: z.number().int().min(1024).default(10 * 1024),
+            /** Client events a connection may send per second (more get pusher:error 4301). */
+            clientEventsPerSecond: z.number().int().min(1).default(10),
+            /** Seconds of silence before the server pings (sent to clients as activity_timeout). */
+            activityTimeoutSeconds: z.number().int().min(1).default(120),
+            /** Seconds to wait for pusher:pong before closing with 4201. */
+            pongTimeoutSeconds: z.number().int().min(1).default(30),
+            /** Channels one HTTP API event may name (Pusher: 100). */
+            maxEventChannels: z.number().int().min(1).default(100),
+            /** Events one batch_events call may carry (Pusher: 10). */
+            maxBatchEvents: z.number().int().min(1).default(10),
+          })
+          .default({}),
       })
       .default({}),
     /** Chat moderation (docs/moderation.md). */

@@ -8,6 +8,9 @@ export interface Secrets {
   adminToken: string;
   chatTokenSecret: string;
   chatApiKey: string;
+  /** Pusher app key and secret (chat.pusher.key / chat.pusher.secret win). */
+  pusherKey: string;
+  pusherSecret: string;
   /** The demo channel's key as created on first start (for the welcome banner only). */
   demoStreamKey?: string;
 }
@@ -36,6 +39,8 @@ export function loadSecrets(config: OnairConfig): { secrets: Secrets; created: b
   fill('adminToken', 32);
   fill('chatTokenSecret', 32);
   fill('chatApiKey', 24);
+  fill('pusherKey', 10);
+  fill('pusherSecret', 24);
   const write = () => {
     writeFileSync(path, JSON.stringify(stored, null, 2) + '\n', { mode: 0o600 });
     chmodSync(path, 0o600);
@@ -45,6 +50,8 @@ export function loadSecrets(config: OnairConfig): { secrets: Secrets; created: b
     adminToken: config.adminToken ?? stored.adminToken!,
     chatTokenSecret: config.chat.tokenSecret ?? stored.chatTokenSecret!,
     chatApiKey: config.chat.apiKey ?? stored.chatApiKey!,
+    pusherKey: config.chat.pusher.key ?? stored.pusherKey!,
+    pusherSecret: config.chat.pusher.secret ?? stored.pusherSecret!,
     demoStreamKey: stored.demoStreamKey,
   };
   return {

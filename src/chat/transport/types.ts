@@ -4,10 +4,23 @@
  */
 import { wrapPush, wsFrame } from '../protocol/codec.js';
 import type { Disconnect } from '../protocol/codes.js';
+import { encodePusherBatch } from '../pusher/frames.js';
 
-export type TransportKind = 'websocket' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream';
-const KIND_COUNT = 4;
-const KIND_INDEX: Record<TransportKind, number> = { websocket: 0, uni_websocket: 1, uni_sse: 2, uni_http_stream: 3 };
+/**
+ * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
+ * (`chat-demo`, `private-chat-demo`, `presence-chat-demo` for `chat:demo`).
+ */
+export type TransportKind = 'websocket' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream' | 'pusher' | 'pusher_private' | 'pusher_presence';
+const KIND_COUNT = 7;
+const KIND_INDEX: Record<TransportKind, number> = {
+  websocket: 0,
+  uni_websocket: 1,
+  uni_sse: 2,
+  uni_http_stream: 3,
+  pusher: 4,
+  pusher_private: 5,
+  pusher_presence: 6,
+};
 
 /**
  * SharedBatch is a run of pushes (unwrapped Push JSON) for many connections,
@@ -110,6 +123,13 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
       for (const p of pushes) text += p + '\n';
       return Buffer.from(text);
     }
+    // Pusher: one frame per publication, `{"event","channel","data"}` (src/chat/pusher/frames.ts).
+    case 'pusher':
+      return encodePusherBatch(pushes, 'public');
+    case 'pusher_private':
+      return encodePusherBatch(pushes, 'private');
+    case 'pusher_presence':
+      return encodePusherBatch(pushes, 'presence');
   }
 }
 
@@ -164,7 +184,11 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
       for (let i = from + 1; i < to; i++) text += '\n' + messages[i]!;
       return wsFrame(Buffer.from(text));
     }
-    case 'uni_websocket': {
+    case 'uni_websocket':
+    case 'pusher':
+    case 'pusher_private':
+    case 'pusher_presence': {
+      // One frame per message (Pusher messages are already Pusher JSON).
       const frames: Buffer[] = [];
       for (let i = from; i < to; i++) frames.push(wsFrame(Buffer.from(messages[i]!)));
       return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
