@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'chat-fanout', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'chat-fanout', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -246,21 +246,25 @@ function latency(r: Loaded): Omit<Section, 'scenario'> {
 function chatConn(r: Loaded): Omit<Section, 'scenario'> {
   const d = r.data;
   const results: any[] = d.results ?? [];
-  const name = (m: string) => (m === 'sio' ? 'socket.io' : m);
+  // Several server processes (NODES, for more connections than one process may hold): named in the label.
+  const name = (m: string, x?: any) => (m === 'sio' ? 'socket.io' : m) + (x?.nodes > 1 ? ` (${x.nodes} processes${x.broker === 'redis' ? ' on Redis' : ''})` : '');
+  const codes = (c: Record<string, number> | undefined) => (c && Object.keys(c).length ? ' (' + Object.entries(c).map(([k, v]) => `${v}× ${k}`).join(', ') + ')' : '');
   const table: Table = {
     head: ['server', 'connections', 'RSS MiB', 'KiB/conn beyond baseline', 'heap KiB/conn', 'marginal KiB/conn', 'connect ms', 'closed by server'],
-    rows: results.flatMap((x) => (x.points ?? []).map((p: any) => [name(x.mode), p.clients, p.rssMiB, p.rssPerConnKiB, p.heapPerConnKiB, p.marginalKiBPerConn, p.connectMs, p.closedByServer])),
+    rows: results.flatMap((x) => (x.points ?? []).map((p: any) => [name(x.mode, x), p.clients, p.rssMiB, p.rssPerConnKiB, p.heapPerConnKiB, p.marginalKiBPerConn, p.connectMs, p.closedByServer ? `${p.closedByServer}${codes(p.closeCodes)}` : p.closedByServer])),
   };
-  const counts = [...new Set(results.flatMap((x) => (x.points ?? []).map((p: any) => String(p.clients))))];
+  // Chart categories by the target count (a point may fall a few connections short of it).
+  const target = (p: any) => String(p.target ?? p.clients);
+  const counts = [...new Set(results.flatMap((x) => (x.points ?? []).map(target)))];
   return {
-    conditions: conditions([`run ${date(d.date)}`, d.loadavg && `load average at end ${load(d.loadavg)}`, results.length && `baseline RSS ${results.map((x) => `${name(x.mode)} ${x.baselineRssMiB} MiB`).join(', ')}`]),
+    conditions: conditions([`run ${date(d.date)}`, d.loadavg && `load average at end ${load(d.loadavg)}`, results.length && `baseline RSS ${results.map((x) => `${name(x.mode, x)} ${x.baselineRssMiB} MiB`).join(', ')}`]),
     tables: [{ table }],
     charts: [
       {
         file: 'chat-conn.svg',
         spec: {
           kind: 'bar', title: 'Idle WebSocket connections: server memory per connection', subtitle: 'RSS beyond the idle server ÷ connections, after a forced GC; lower is better', xLabel: 'connections', yLabel: 'KiB per connection', categories: counts,
-          series: results.map((x) => ({ name: name(x.mode), points: (x.points ?? []).map((p: any) => ({ x: String(p.clients), y: p.rssPerConnKiB })) })),
+          series: results.map((x) => ({ name: name(x.mode, x), points: (x.points ?? []).map((p: any) => ({ x: target(p), y: p.rssPerConnKiB })) })),
         },
       },
     ],
@@ -276,8 +280,24 @@ function chatFanout(r: Loaded): Omit<Section, 'scenario'> {
     : Object.entries(d.steps ?? {}).map(([mode, steps]) => ({ mode, steps: steps as any[] }));
   const name = (m: string) => (m === 'sio' ? 'socket.io' : m);
   const table: Table = {
-    head: ['server', 'pub/s', 'delivered / expected', 'deliveries/s', 'p50 ms', 'p99 ms', 'server CPU s', 'deliveries per server CPU-s', 'load avg'],
-    rows: runs.flatMap((x) => x.steps.map((s) => [name(x.mode), s.rate, `${num(s.delivered)} / ${num(s.expected)}`, s.deliveriesPerSec, s.p50, s.p99, s.serverCpuSeconds, s.deliveriesPerServerCpuSecond, s.loadavg])),
+    head: ['server', 'pub/s', 'delivered / expected', 'deliveries/s', 'reads/s', 'p50 ms', 'p99 ms', 'server fan-out p99 ms', 'server CPU s', 'generator CPU s', 'step s', 'deliveries per server CPU-s', 'load avg'],
+    rows: runs.flatMap((x) =>
+      x.steps.map((s) => [
+        name(x.mode),
+        s.rate,
+        `${num(s.delivered)} / ${num(s.expected)}`,
+        s.deliveriesPerSec,
+        s.readsPerSec ?? null,
+        s.p50,
+        s.p99,
+        s.serverFanoutP99Ms === null || s.serverFanoutP99Ms === undefined ? null : `≤ ${s.serverFanoutP99Ms}`,
+        s.serverCpuSeconds,
+        s.loadgenCpuSeconds ?? null,
+        s.wallSeconds ?? null,
+        s.deliveriesPerServerCpuSecond,
+        s.loadavg,
+      ]),
+    ),
   };
   const loads = runs.flatMap((x) => x.steps.map((s) => s.loadavg)).filter((x) => typeof x === 'number');
   const notes: string[] = [];
@@ -364,7 +384,19 @@ function generic(r: Loaded): Omit<Section, 'scenario'> {
   return { conditions: conditions([`run ${date(r.data?.date ?? r.data?.at)}`]), tables: [{ table: { head: ['field', 'value'], rows } }], charts: [], notes: ['Shown as raw fields: the report has no dedicated layout for this result yet.'] };
 }
 
+function socketWriteFloor(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows = (d.rows ?? []).map((x: any) => (x.skipped ? [x.writer, null, null, null, null, x.skipped] : [x.writer, x.wallMsPerPass, x.userUsPerWrite, x.sysUsPerWrite, x.totalUsPerWrite, x.failed ? `${x.failed} short writes` : '']));
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.loadavg && `load average ${load(d.loadavg)}`, `${num(d.sockets)} sockets, ${d.bytes} bytes per write, ${d.passes} passes`]),
+    tables: [{ table: { head: ['writer', 'ms per pass', 'user µs per write', 'kernel µs per write', 'total µs per write', ''], rows } }],
+    charts: [],
+    notes: [],
+  };
+}
+
 const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
+  'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
   'hls-serve': hlsServe,
   latency,

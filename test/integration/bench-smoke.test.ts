@@ -318,6 +318,25 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'socket-write-floor',
+    args: ['--sockets', '50', '--passes', '3'],
+    timeoutMs: 60_000,
+    check: (d) => {
+      assert.equal(d.sockets, 50);
+      const node = d.rows.find((r: any) => r.writer === 'node socket.write');
+      positive(node.wallMsPerPass, 'node ms per pass');
+      finite(node.userUsPerWrite, 'node user µs');
+      finite(node.sysUsPerWrite, 'node sys µs');
+      assert.equal(node.failed, 0);
+      const c = d.rows.find((r: any) => r.writer === 'C write(2)');
+      assert.ok(c, 'a C row (measured, or skipped with the reason)');
+      if (!c.skipped) {
+        finite(c.totalUsPerWrite, 'C µs per write');
+        assert.equal(c.failed, 0);
+      }
+    },
+  },
+  {
     name: 'effects',
     args: ['--viewers', '100', '--clients', '5', '--rate', '5', '--seconds', '1'],
     timeoutMs: 60_000,
