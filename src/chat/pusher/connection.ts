@@ -134,7 +134,8 @@ export class PusherConnection implements ChannelSink {
   }
 
   sendPush(push: string): void {
-    let v: { channel?: string; join?: { info?: ClientInfo }; leave?: { info?: ClientInfo } };
+    type PushInfo = { user?: string; client?: string; conn_info?: unknown; chan_info?: unknown };
+    let v: { channel?: string; join?: { info?: PushInfo }; leave?: { info?: PushInfo } };
     try {
       v = JSON.parse(push) as typeof v;
     } catch {
@@ -142,8 +143,14 @@ export class PusherConnection implements ChannelSink {
     }
     const sub = v.channel === undefined ? undefined : this.subs.get(v.channel);
     if (!sub || sub.members === null) return;
-    if (v.join?.info) this.memberJoined(sub, v.join.info);
-    else if (v.leave?.info) this.memberLeft(sub, v.leave.info);
+    const pi = v.join?.info ?? v.leave?.info;
+    if (typeof pi?.user !== 'string' || typeof pi.client !== 'string') return;
+    // Back to a ClientInfo (conn_info/chan_info are embedded JSON in pushes).
+    const info: ClientInfo = { user: pi.user, client: pi.client };
+    if (pi.conn_info !== undefined) info.connInfo = JSON.stringify(pi.conn_info);
+    if (pi.chan_info !== undefined) info.chanInfo = JSON.stringify(pi.chan_info);
+    if (v.join) this.memberJoined(sub, info);
+    else this.memberLeft(sub, info);
   }
 
   private memberJoined(sub: PusherSub, info: ClientInfo): void {
