@@ -29,6 +29,7 @@ import { wireCaptions, wireCaptionsJobs } from './captions/index.js';
 import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
+import { wireWebrtc } from './media/webrtc/index.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -94,6 +95,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireRecording },
   // live ABR: ffmpeg renditions {channel}_{rung} fed back into the hub and listed in the LL-HLS multivariant playlist.
   { role: 'media', wire: wireAbr },
+  // WebRTC playback: WHEP at /live/{channel}/whep (H.264 passthrough, AAC transcoded to Opus while viewers watch).
+  { role: 'media', wire: wireWebrtc },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
   // extract-captions jobs need a captions engine on worker-only nodes too (the media role provides one already).
   { role: 'worker', wire: (p) => { if (!p.config.roles.includes('media')) wireCaptionsJobs(p); } },

@@ -121,6 +121,30 @@ export const configSchema = z
             restartMaxMs: z.number().int().min(100).default(30_000),
           })
           .default({}),
+        /** WebRTC playback over WHEP (POST /live/{channel}/whep); docs/webrtc.md. */
+        webrtc: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Open WHEP sessions on this node at most; more are refused with 503. */
+            maxViewers: z.number().int().min(0).default(500),
+            /** UDP ports for ICE (one per session); 0/0: any free port. */
+            udpPortMin: z.number().int().min(0).max(65535).default(0),
+            udpPortMax: z.number().int().min(0).max(65535).default(0),
+            /** Public address written into the answer's candidates (server behind 1:1 NAT). */
+            announcedIp: z.string().ip().optional(),
+            /** Local addresses offered as host candidates; empty: `host` when it is one address, else every interface. */
+            candidateAddresses: z.array(z.string().ip()).default([]),
+            /** STUN servers (stun:host:port) for server-reflexive candidates; needs iceLite false. */
+            iceServers: z.array(z.string().regex(/^stuns?:/)).default([]),
+            /** ICE lite (RFC 8445 2.5): the server only answers the browser's checks; right for a public address. */
+            iceLite: z.boolean().default(true),
+            /** Largest RTP payload in bytes (H.264 NAL units above it are split into FU-A fragments). */
+            mtu: z.number().int().min(300).max(1400).default(1200),
+            /** Transcode the source's AAC to Opus with ffmpeg while viewers watch (false: video only). */
+            audio: z.boolean().default(true),
+          })
+          .default({})
+          .refine((w) => (w.udpPortMin === 0 && w.udpPortMax === 0) || (w.udpPortMin > 0 && w.udpPortMax > w.udpPortMin), { message: 'udpPortMin and udpPortMax: both 0, or a range with min < max', path: ['udpPortMax'] }),
       })
       .default({}),
     hls: z

@@ -1,0 +1,289 @@
+/**
+ * The WebRTC playback service: WHEP (draft-ietf-wish-whep) resources under /live/{channel}/whep.
+ *
+ *   OPTIONS /live/{channel}/whep        204, Accept-Post: application/sdp (+ CORS)
+ *   POST    /live/{channel}/whep        SDP offer in → 201, SDP answer, Location, ETag
+ *   DELETE  /live/{channel}/whep/{id}   204 (404 when unknown)
+ *   PATCH   /live/{channel}/whep/{id}   405: every candidate is in the answer (no trickle)
+ *
+ * One WhepChannel per channel with viewers owns the hub subscription, the shared RTP payloads
+ * and the Opus transcoder; each WhepSession owns one browser's peer connection.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import prom from 'prom-client';
+import type { OnairConfig } from '../../config/index.js';
+import type { Logger } from '../../observability/logger.js';
+import { AppError } from '../../http/errors.js';
+import type { StreamHubApi } from '../hub/types.js';
+import { WhepChannel } from './channel.js';
+import { MAX_OFFER_BYTES, SdpError } from './sdp.js';
+import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
+
+/** Live channel names as the other /live/ routes accept them (hub names, ABR renditions included). */
+const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const SESSION_ID = /^[0-9a-f-]{36}$/;
+const SDP_CONTENT_TYPE = 'application/sdp';
+/** Content type of trickle ICE fragments (RFC 8840), sent with PATCH. */
+const TRICKLE_CONTENT_TYPE = 'application/trickle-ice-sdpfrag';
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'OPTIONS, POST, DELETE, PATCH',
+  'access-control-allow-headers': 'content-type, authorization, if-match',
+  'access-control-expose-headers': 'location, etag, accept-post, link',
+} as const;
+/** Seconds a refused viewer is asked to wait (Retry-After) when the cap is reached. */
+const RETRY_AFTER_SECONDS = 10;
+
+export interface WhepMetrics {
+  sessions: prom.Gauge;
+  started: prom.Counter;
+  ended: prom.Counter<'reason'>;
+  packets: prom.Counter;
+  bytes: prom.Counter;
+  restarts: prom.Counter;
+  badFrames: prom.Counter;
+}
+
+function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/** whepMetrics registers (once per registry) the WebRTC gauges and counters. */
+export function whepMetrics(registry: prom.Registry): WhepMetrics {
+  const r = [registry];
+  return {
+    sessions: metric(registry, 'onair_webrtc_sessions', () => new prom.Gauge({ name: 'onair_webrtc_sessions', help: 'WHEP sessions open now (answered, connecting or playing).', registers: r })),
+    started: metric(registry, 'onair_webrtc_sessions_started_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_started_total', help: 'WHEP sessions answered.', registers: r })),
+    ended: metric(registry, 'onair_webrtc_sessions_ended_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_ended_total', help: 'WHEP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
+    packets: metric(registry, 'onair_webrtc_rtp_packets_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_packets_sent_total', help: 'RTP packets sent to WebRTC viewers (first transmissions).', registers: r })),
+    bytes: metric(registry, 'onair_webrtc_rtp_payload_bytes_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_payload_bytes_sent_total', help: 'RTP payload bytes sent to WebRTC viewers (before RTP headers and SRTP).', registers: r })),
+    restarts: metric(registry, 'onair_webrtc_opus_transcoder_restarts_total', () => new prom.Counter({ name: 'onair_webrtc_opus_transcoder_restarts_total', help: 'Opus transcoders (ffmpeg) that exited while viewers watched; restarted with backoff.', registers: r })),
+    badFrames: metric(registry, 'onair_webrtc_bad_frames_total', () => new prom.Counter({ name: 'onair_webrtc_bad_frames_total', help: 'Video frames the RTP packetizer refused (skipped; viewers wait for a keyframe).', registers: r })),
+  };
+}
+
+export interface WhepServiceDeps {
+  config: OnairConfig;
+  logger: Logger;
+  hub: StreamHubApi;
+  registry?: prom.Registry;
+  /** ffmpeg path for Opus audio (src/media/ffmpeg.ts); undefined: video only. */
+  ffmpeg?: string;
+}
+
+/** WhepStats describes one channel's WebRTC output. */
+export interface WhepStats {
+  channel: string;
+  sessions: number;
+  connected: number;
+  bFrames: boolean;
+  opusPid?: number;
+}
+
+/** WhepAnswer is what POST answers. */
+export interface WhepAnswer {
+  sessionId: string;
+  location: string;
+  etag: string;
+  sdp: string;
+}
+
+/** networkOf derives the ICE settings from the config. */
+export function networkOf(config: OnairConfig): SessionNetwork {
+  const w = config.media.webrtc;
+  const bound = config.host !== '0.0.0.0' && config.host !== '::' ? [config.host] : [];
+  return {
+    iceServers: w.iceServers.map((urls) => ({ urls })),
+    ...(w.udpPortMin > 0 && w.udpPortMax > w.udpPortMin ? { icePortRange: [w.udpPortMin, w.udpPortMax] as [number, number] } : {}),
+    hostAddresses: w.candidateAddresses.length > 0 ? w.candidateAddresses : bound,
+    ...(w.announcedIp ? { announcedIp: w.announcedIp } : {}),
+    iceLite: w.iceLite,
+  };
+}
+
+export class WhepService {
+  private readonly sessions = new Map<string, WhepSession>();
+  private readonly channels = new Map<string, WhepChannel>();
+  readonly metrics: WhepMetrics;
+  private readonly net: SessionNetwork;
+  private stopped = false;
+
+  constructor(private readonly d: WhepServiceDeps) {
+    this.metrics = whepMetrics(d.registry ?? new prom.Registry());
+    this.net = networkOf(d.config);
+  }
+
+  /** viewers counts a channel's open sessions (hub stats, `webrtc` protocol). */
+  viewers(channel: string): number {
+    return this.channels.get(channel)?.sessions.size ?? 0;
+  }
+
+  stats(): WhepStats[] {
+    return [...this.channels.values()].map((c) => ({
+      channel: c.name,
+      sessions: c.sessions.size,
+      connected: [...c.sessions].filter((s) => s.connected).length,
+      bFrames: c.bFrames,
+      ...(c.opusPid ? { opusPid: c.opusPid } : {}),
+    }));
+  }
+
+  /** sessionCount is the number of open sessions on this node. */
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** createSession answers a viewer's offer for a live channel. Errors are AppErrors (404, 400, 503). */
+  async createSession(channel: string, offer: string): Promise<WhepAnswer> {
+    if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
+    if (!CHANNEL_NAME.test(channel) || !this.d.hub.isLive(channel)) throw new AppError('not_found', `channel ${channel} is not live`);
+    const cap = this.d.config.media.webrtc.maxViewers;
+    if (this.sessions.size >= cap) throw new AppError('unavailable', `WebRTC viewer limit reached (${cap}); try again later or watch over LL-HLS`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    const ch = this.channelFor(channel);
+    if (ch.videoCodec && ch.videoCodec !== 'avc') {
+      this.releaseIfIdle(ch);
+      throw new AppError('not_found', `channel ${channel} is live in ${ch.videoCodec}; WebRTC playback needs H.264`);
+    }
+    const session = new WhepSession(channel, this.net, {
+      onConnected: (s) => ch.sessionConnected(s),
+      onClosed: (s, reason) => this.sessionClosed(ch, s, reason),
+      onSent: (packets, bytes) => { this.metrics.packets.inc(packets); this.metrics.bytes.inc(bytes); },
+    }, this.d.logger, () => ch.wallOffset());
+    // Counted from the start, so concurrent offers cannot pass the cap together.
+    this.sessions.set(session.id, session);
+    ch.sessions.add(session);
+    let sdp: string;
+    try {
+      sdp = await session.answer(offer, { profile: ch.profile });
+    } catch (err) {
+      const endedMeanwhile = session.closed;
+      session.close('error');
+      this.forget(ch, session);
+      if (err instanceof SdpError) throw new AppError('bad_request', `bad offer: ${err.message}`);
+      if (endedMeanwhile) throw new AppError('not_found', `channel ${channel} is not live`);
+      throw err;
+    }
+    if (session.closed || !this.d.hub.isLive(channel)) {
+      session.close('stream_ended');
+      this.forget(ch, session);
+      throw new AppError('not_found', `channel ${channel} is not live`);
+    }
+    session.answered = true;
+    this.metrics.started.inc();
+    this.metrics.sessions.inc();
+    this.d.logger.debug({ channel, session: session.id, pt: session.videoPayloadType, audio: session.hasAudio }, 'WHEP session answered');
+    return { sessionId: session.id, location: `/live/${encodeURIComponent(channel)}/whep/${session.id}`, etag: session.etag, sdp };
+  }
+
+  /** deleteSession ends a viewer's session; false when there is no such session on that channel. */
+  deleteSession(channel: string, id: string): boolean {
+    const s = this.sessions.get(id);
+    if (!s || s.channel !== channel) return false;
+    s.close('deleted');
+    return true;
+  }
+
+  private channelFor(channel: string): WhepChannel {
+    let ch = this.channels.get(channel);
+    if (ch) return ch;
+    const w = this.d.config.media.webrtc;
+    ch = new WhepChannel({
+      channel, hub: this.d.hub, logger: this.d.logger, mtu: w.mtu, gopMaxFrames: this.d.config.media.gopCacheMaxFrames,
+      ...(w.audio && this.d.ffmpeg ? { ffmpeg: this.d.ffmpeg } : {}),
+      restartMinMs: this.d.config.media.abr.restartMinMs, restartMaxMs: this.d.config.media.abr.restartMaxMs,
+      onTranscoderRestart: () => this.metrics.restarts.inc(),
+      onBadFrame: () => this.metrics.badFrames.inc(),
+      onEnd: (name) => {
+        const c = this.channels.get(name);
+        if (!c) return;
+        for (const s of [...c.sessions]) s.close('stream_ended');
+        this.channels.delete(name);
+      },
+    });
+    this.channels.set(channel, ch);
+    ch.start();
+    return ch;
+  }
+
+  private releaseIfIdle(ch: WhepChannel): void {
+    if (ch.sessions.size > 0) return;
+    ch.stop();
+    if (this.channels.get(ch.name) === ch) this.channels.delete(ch.name);
+  }
+
+  private forget(ch: WhepChannel, s: WhepSession): void {
+    if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    ch.sessions.delete(s);
+    this.releaseIfIdle(ch);
+  }
+
+  private sessionClosed(ch: WhepChannel, s: WhepSession, reason: EndReason): void {
+    if (this.sessions.get(s.id) !== s) return;
+    this.forget(ch, s);
+    // Sessions that were never answered (bad offer, stream gone meanwhile) are not counted.
+    if (!s.answered) return;
+    this.metrics.sessions.dec();
+    this.metrics.ended.inc({ reason });
+  }
+
+  registerHttp(app: FastifyInstance): void {
+    void app.register(async (scope) => {
+      scope.addContentTypeParser([SDP_CONTENT_TYPE, TRICKLE_CONTENT_TYPE], { parseAs: 'string', bodyLimit: MAX_OFFER_BYTES }, (_req, body, done) => done(null, body));
+      const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
+      const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== SDP_CONTENT_TYPE) {
+          cors(reply);
+          throw new AppError('unsupported_media_type', `a WHEP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);
+        }
+      };
+
+      scope.options('/live/:channel/whep', async (req, reply) => {
+        cors(reply).header('accept-post', SDP_CONTENT_TYPE).code(204).send();
+      });
+      scope.options('/live/:channel/whep/:id', async (_req, reply) => {
+        cors(reply).code(204).send();
+      });
+      scope.post('/live/:channel/whep', { onRequest: requireSdp }, async (req, reply) => {
+        cors(reply);
+        const { channel } = req.params as { channel: string };
+        const offer = typeof req.body === 'string' ? req.body : '';
+        if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
+        try {
+          const a = await this.createSession(channel, offer);
+          return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
+        } catch (err) {
+          if (err instanceof AppError && err.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+          throw err;
+        }
+      });
+      scope.delete('/live/:channel/whep/:id', async (req, reply) => {
+        cors(reply);
+        const { channel, id } = req.params as { channel: string; id: string };
+        if (!SESSION_ID.test(id) || !this.deleteSession(channel, id)) throw new AppError('not_found', 'no such WHEP session');
+        return reply.code(204).send();
+      });
+      scope.patch('/live/:channel/whep/:id', async (_req, reply) => {
+        cors(reply).header('allow', 'DELETE, OPTIONS');
+        throw new AppError('method_not_allowed', 'trickle ICE is not supported: the answer carries every candidate');
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+  }
+
+  /** stop ends every session and transcoder. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of [...this.sessions.values()]) s.close('shutdown');
+    for (const ch of [...this.channels.values()]) ch.stop();
+    this.channels.clear();
+  }
+}
+
+/** createWhepService builds the WebRTC playback output on a hub. */
+export function createWhepService(d: WhepServiceDeps): WhepService {
+  return new WhepService(d);
+}
