@@ -1,0 +1,95 @@
+// The whole server: the Pusher front-end wired by ROLE_WIRINGS, /api/v1/pusher/auth for a
+// logged-in user (presence channel_data from the account, moderation bans), the HTTP API
+// with the generated key and secret.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { waitFor } from './chat-helpers.js';
+import { PusherJs, PusherSdk, connected, subscribed, type PusherClient } from './chat-pusher-helpers.js';
+
+let s: TestServer;
+const open: PusherClient[] = [];
+let token = '';
+let userId = '';
+
+before(async () => {
+  s = await startTestServer({ roles: ['chat', 'api'] });
+  const r = await s.api('POST', '/api/v1/auth/register', { username: 'viewer', password: 'hunter2hunter2', displayName: 'Viewer One' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  token = r.body.token;
+  userId = r.body.user.id;
+});
+after(async () => {
+  for (const p of open) p.disconnect();
+  await s.close();
+});
+
+function browser(bearer: string): PusherClient {
+  const p = new PusherJs(s.secrets.pusherKey, {
+    cluster: 'x',
+    wsHost: '127.0.0.1',
+    wsPort: s.httpPort,
+    forceTLS: false,
+    enabledTransports: ['ws'],
+    disableStats: true,
+    // What a browser does with channelAuthorization.endpoint, through fetch (form body, bearer token).
+    channelAuthorization: {
+      endpoint: `${s.httpUrl}/api/v1/pusher/auth`,
+      transport: 'ajax',
+      customHandler: async (params: { socketId: string; channelName: string }, cb: (e: Error | null, d: unknown) => void) => {
+        const res = await fetch(`${s.httpUrl}/api/v1/pusher/auth`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Bearer ${bearer}` },
+          body: new URLSearchParams({ socket_id: params.socketId, channel_name: params.channelName }).toString(),
+        });
+        if (res.status !== 200) cb(new Error('auth ' + res.status), null);
+        else cb(null, await res.json());
+      },
+    },
+  } as never);
+  open.push(p);
+  return p;
+}
+
+test('a logged-in user subscribes to a presence channel through /api/v1/pusher/auth; HTTP API events reach them', async () => {
+  const p = browser(token);
+  await connected(p);
+  const { channel, data } = await subscribed(p, 'presence-chat-demo');
+  assert.equal(data.count, 1);
+  assert.equal(data.me.id, userId);
+  assert.deepEqual(data.me.info, { name: 'Viewer One', username: 'viewer' });
+  const got: unknown[] = [];
+  channel.bind('hello', (d: unknown) => got.push(d));
+  const sdk = new PusherSdk({ appId: s.config.chat.pusher.appId, key: s.secrets.pusherKey, secret: s.secrets.pusherSecret, host: '127.0.0.1', port: String(s.httpPort), useTLS: false });
+  await sdk.trigger('presence-chat-demo', 'hello', { ok: 1 });
+  await waitFor(() => got.length === 1, 3000, 'event');
+  // The Centrifugo server API of the same server lists the Pusher member.
+  const pres = await fetch(`${s.httpUrl}/api/presence`, { method: 'POST', headers: { 'x-api-key': s.secrets.chatApiKey, 'content-type': 'application/json' }, body: '{"channel":"chat:demo"}' });
+  const users = Object.values(((await pres.json()) as any).result.presence).map((c: any) => c.user);
+  assert.deepEqual(users, [userId]);
+});
+
+test('/api/v1/pusher/auth: 401 without a login, 400 for bad input, JSON bodies, 403 when banned from the room', async () => {
+  const socketId = '123.456';
+  const form = (b: Record<string, string>, bearer?: string) =>
+    fetch(`${s.httpUrl}/api/v1/pusher/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) },
+      body: new URLSearchParams(b).toString(),
+    });
+  assert.equal((await form({ socket_id: socketId, channel_name: 'private-chat-demo' })).status, 401);
+  assert.equal((await form({ socket_id: 'nope', channel_name: 'private-chat-demo' }, token)).status, 400);
+  assert.equal((await form({ socket_id: socketId, channel_name: 'chat-demo' }, token)).status, 400);
+  assert.equal((await form({ socket_id: socketId, channel_name: 'private-nons-x' }, token)).status, 400);
+  const ok = await s.api('POST', '/api/v1/pusher/auth', { socket_id: socketId, channel_name: 'private-chat-demo' }, token);
+  assert.equal(ok.status, 200);
+  assert.match(ok.body.auth, new RegExp('^' + s.secrets.pusherKey + ':[0-9a-f]{64}$'));
+  assert.equal(ok.body.channel_data, undefined);
+
+  const demo = await s.platform.channels.find('demo');
+  await s.parts.moderation!.store.restrict(demo!.id, { userId, kind: 'ban', reason: 'test', expiresAt: null, createdBy: null, createdAt: Date.now() });
+  const banned = await s.api('POST', '/api/v1/pusher/auth', { socket_id: socketId, channel_name: 'presence-chat-demo' }, token);
+  assert.equal(banned.status, 403);
+  // Other rooms are not affected.
+  assert.equal((await s.api('POST', '/api/v1/pusher/auth', { socket_id: socketId, channel_name: 'private-chat-other' }, token)).status, 200);
+});
