@@ -107,7 +107,7 @@ export class PusherConnection implements ChannelSink {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN || bytes.length === 0) return;
     // Unmasked server frames: the same bytes serve every connection (as the Centrifugo WebSocket transport).
     this.socket.write(bytes);
-    if (this.socket.writableLength > this.node.config.writeQueueMaxBytes) this.close(PusherCodes.reconnect, 'connection too slow');
+    if (this.socket.writableLength > this.node.config.writeQueueMaxBytes) this.close(PusherCodes.overCapacity, 'connection too slow: too much output queued');
   }
 
   takeRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void {
