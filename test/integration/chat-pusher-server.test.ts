@@ -69,6 +69,28 @@ test('a logged-in user subscribes to a presence channel through /api/v1/pusher/a
   assert.deepEqual(users, [userId]);
 });
 
+test('client events on chat channels pass moderation: a text message arrives as the moderated chat message, anything else is refused', async () => {
+  const r2 = await s.api('POST', '/api/v1/auth/register', { username: 'second', password: 'hunter2hunter2', displayName: 'Second' });
+  const a = browser(token);
+  const b = browser(r2.body.token);
+  await connected(a);
+  await connected(b);
+  const { channel: ca } = await subscribed(a, 'presence-chat-modroom');
+  const { channel: cb } = await subscribed(b, 'presence-chat-modroom');
+  const got: any[] = [];
+  cb.bind('client-message', (d: unknown) => got.push(d));
+  const errors: any[] = [];
+  a.connection.bind('error', (e: any) => errors.push(e.data));
+  ca.trigger('client-message', { text: 'hello from pusher' });
+  await waitFor(() => got.length === 1, 3000, 'moderated client event');
+  assert.equal(got[0].type, 'message');
+  assert.equal(got[0].text, 'hello from pusher');
+  assert.equal(got[0].user.id, userId);
+  ca.trigger('client-typing', { typing: true });
+  await waitFor(() => errors.some((e) => e?.code === null && /text/.test(e.message)), 3000, 'refused by moderation');
+  assert.equal(got.length, 1);
+});
+
 test('/api/v1/pusher/auth: 401 without a login, 400 for bad input, JSON bodies, 403 when banned from the room', async () => {
   const socketId = '123.456';
   const form = (b: Record<string, string>, bearer?: string) =>
