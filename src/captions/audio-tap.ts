@@ -9,6 +9,7 @@ import type { Readable, Writable } from 'node:stream';
 import { ADTS_HEADER_SIZE, adtsHeader, parseAudioSpecificConfig, type AudioSpecificConfig } from '../formats/aac.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../media/hub/types.js';
 import type { Logger } from '../observability/logger.js';
+import { stopChild } from '../media/child-process.js';
 import { PCM_SAMPLE_RATE, PCM_SAMPLES_PER_MS } from './types.js';
 
 /** Samples in one AAC frame (per channel, before SBR). */
@@ -212,9 +213,7 @@ export class AudioTap implements StreamSubscriber {
   private endProcess(): void {
     const proc = this.proc;
     if (!proc) return;
-    proc.stdin.end();
-    const kill = setTimeout(() => proc.kill('SIGKILL'), STOP_GRACE_MS);
-    kill.unref();
-    proc.once('close', () => clearTimeout(kill));
+    // ffmpeg ends on end of input; no SIGTERM, so it flushes the last PCM first.
+    void stopChild(proc, { graceMs: STOP_GRACE_MS, term: false });
   }
 }

@@ -5,6 +5,7 @@
  * and the final cues become one WebVTT document on the file's timeline.
  */
 import { spawn } from 'node:child_process';
+import { killNow } from '../media/child-process.js';
 import { S16leSamples } from './audio-tap.js';
 import { assertEngineLanguage, type ServerEngine } from './service.js';
 import { CaptionTrack } from './track.js';
@@ -72,7 +73,7 @@ export async function transcribeFile(o: TranscribeFileOptions): Promise<Transcri
     throw err;
   }
   const ffmpeg = spawn(o.ffmpegPath, ffmpegFilePcmArgs(o.file), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const kill = () => { if (ffmpeg.pid && ffmpeg.exitCode === null) try { process.kill(ffmpeg.pid, 'SIGKILL'); } catch { /* gone */ } };
+  const kill = () => killNow(ffmpeg);
   const onAbort = () => { kill(); transcriber.close(); };
   o.signal?.addEventListener('abort', onAbort, { once: true });
   let stderr = '';

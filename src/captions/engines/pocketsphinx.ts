@@ -21,6 +21,7 @@ import { delimiter, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../observability/logger.js';
+import { killNow } from '../../media/child-process.js';
 import { PCM_SAMPLES_PER_MS, PCM_SAMPLE_RATE, isEnglish, type CaptionCue, type PcmTranscriber, type StreamingRecogniser, type TranscriberSink } from '../types.js';
 
 export interface PocketsphinxPaths {
@@ -529,11 +530,7 @@ export class PocketsphinxStream implements PcmTranscriber {
   }
 
   private kill(child: Child): void {
-    if (child.pid && child.exitCode === null && child.signalCode === null) {
-      try {
-        process.kill(child.pid, 'SIGKILL');
-      } catch { /* already gone */ }
-    }
+    killNow(child);
   }
 }
 

@@ -19,6 +19,7 @@ import { pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 import { ProgressParser } from '../transcode/progress.js';
 import { abrArgs, FIRST_OUTPUT_FD, renditionChannel, rungsFor, type AbrRung } from './ladder.js';
+import { killNow, stopChild } from '../child-process.js';
 
 /** Bytes queued towards ffmpeg's stdin past which input frames are skipped to the next keyframe. */
 export const ABR_INPUT_SKIP_BYTES = 8 * 1024 * 1024;
@@ -209,7 +210,7 @@ export class AbrTranscoder implements StreamSubscriber {
           parser.push(d);
         } catch (err) {
           log.warn({ channel: this.o.channel, rendition: out.name, err: (err as Error).message }, 'bad FLV from the ABR transcoder; restarting it');
-          child.kill('SIGKILL');
+          killNow(child);
         }
       });
       pipe.on('error', () => undefined);
@@ -290,15 +291,7 @@ export class AbrTranscoder implements StreamSubscriber {
     this.o.metrics.running(-1);
     this.o.metrics.speed(this.o.channel, undefined);
     this.endOutputs('transcoder stopped');
-    child.stdin?.end();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, ABR_KILL_GRACE_MS);
-      t.unref();
-      child.once('exit', () => clearTimeout(t));
-    }
+    void stopChild(child, { graceMs: ABR_KILL_GRACE_MS });
     this.o.logger.info({ channel: this.o.channel, pid: child.pid }, 'live ABR transcoder stopped');
   }
 

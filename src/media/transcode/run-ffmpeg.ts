@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { ProgressParser, progressFraction } from './progress.js';
+import { stopChild } from '../child-process.js';
 
 /** Grace between SIGTERM and SIGKILL on cancellation. */
 export const KILL_GRACE_MS = 3000;
@@ -47,7 +48,6 @@ export function runFfmpeg(o: RunFfmpegOptions): Promise<void> {
     if (child.pid) o.onSpawn?.(child.pid);
     let stderr = '';
     let last = 0;
-    let killTimer: NodeJS.Timeout | undefined;
     let cancelled = false;
     const parser = new ProgressParser((p) => {
       const f = progressFraction(p, o.durationMs ?? 0);
@@ -59,8 +59,7 @@ export function runFfmpeg(o: RunFfmpegOptions): Promise<void> {
     child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-STDERR_TAIL_CHARS); });
     const onAbort = () => {
       cancelled = true;
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), o.killGraceMs ?? KILL_GRACE_MS);
+      void stopChild(child, { graceMs: o.killGraceMs ?? KILL_GRACE_MS });
     };
     o.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err) => {
@@ -69,7 +68,6 @@ export function runFfmpeg(o: RunFfmpegOptions): Promise<void> {
     });
     child.on('close', (code, signal) => {
       o.signal?.removeEventListener('abort', onAbort);
-      if (killTimer) clearTimeout(killTimer);
       if (cancelled) reject(new CancelledError());
       else if (code === 0) resolve();
       else reject(new FfmpegError(`ffmpeg failed (${signal ?? `exit ${code}`}): ${stderr.trim() || 'no error output'}`, stderr, code, signal));
