@@ -323,11 +323,14 @@ export class PusherConnection implements ChannelSink {
       members: presence ? new Map() : null,
     };
     this.subs.set(mapped.channel, entry);
+    let inPresence = false;
     try {
       await node.addSubscriber(entry);
       let body = '{}';
       if (presence) {
+        if (this.closed || this.subs.get(mapped.channel) !== entry) throw new ChatError({ code: 100, message: 'closed' });
         const ci = this.clientInfo(chanInfo);
+        inPresence = true;
         await node.presence.addPresence(mapped.channel, this.id, ci, node.presenceTtlSeconds);
         void node.broker.publishJoin(mapped.channel, ci).catch(() => undefined);
         const all = await node.presence.presence(mapped.channel);
@@ -346,12 +349,17 @@ export class PusherConnection implements ChannelSink {
       this.send(encodeMessage('pusher_internal:subscription_succeeded', mapped.name, body));
       this.activate(entry);
     } catch (e) {
-      if (this.subs.get(mapped.channel) === entry) {
+      const current = this.subs.get(mapped.channel) === entry;
+      if (current) {
         this.subs.delete(mapped.channel);
         node.removeSubscriber(entry);
-        if (presence) void node.track(this.leave(entry));
       }
-      if (!this.closed) this.subscriptionError(mapped.name, 500, 'subscribe failed, try again');
+      // Unsubscribed or closed meanwhile: their leave may have run before our presence entry was added.
+      if (inPresence) void node.track(this.leave(entry));
+      if (!this.closed && current) {
+        node.logger.warn({ err: e, channel: mapped.channel }, 'pusher: subscribe failed');
+        this.subscriptionError(mapped.name, 500, 'subscribe failed, try again');
+      }
     }
   }
 
