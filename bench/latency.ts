@@ -12,9 +12,13 @@
  *            (delivery latency: a player adds its PART-HOLD-BACK buffer on top)
  *   hls.js   hls.js (lowLatencyMode) in headless Chromium, page and stream on one origin; at each
  *            presented frame (requestVideoFrameCallback) latency = now − stamp of that frame
+ *   whep     WebRTC (WHEP) in headless Chromium, as the web player's startWhep negotiates it; an
+ *            encoded-frame transform reads the SEI stamp of each received frame by RTP timestamp,
+ *            and at each presented frame (requestVideoFrameCallback, whose metadata carries the
+ *            frame's rtpTimestamp) latency = now − stamp of that frame
  * Capture and encode time are excluded (the stream is pre-encoded); timer resolution ~1 ms.
  *
- * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js]
+ * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js,whep]
  *        [--out DIR | --out FILE.json]      LATENCY_DEBUG=1 prints hls.js state and logs.
  * The JSON goes to latency.json in the results directory (--out DIR, $BENCH_RESULTS_DIR,
  * bench/results), or to FILE.json when --out names a .json file.
@@ -31,7 +35,7 @@ import { RtmpClient } from '../src/media/rtmp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
 const PROTOCOLS = values.protocols!.split(',');
 const CACHE = 'bench/.cache';
@@ -275,6 +279,111 @@ async function hlsJsViewer(base: string, samples: Samples, seconds: number, stop
   }
 }
 
+/**
+ * WHEP_PAGE plays /live/demo/whep like web/src/player/engines.ts startWhep (recvonly video+audio,
+ * all candidates gathered, POST application/sdp). Stamps: an encoded-frame transform (the legacy
+ * createEncodedStreams where present, else RTCRtpScriptTransform in a worker) finds the SEI clock
+ * in each received H.264 frame and keys it by the frame's RTP timestamp; at each presented frame
+ * requestVideoFrameCallback gives that frame's rtpTimestamp, so latency = now − its stamp.
+ */
+export const WHEP_PAGE = `<!doctype html><html><body><video id=v muted autoplay playsinline width=640 height=360></video>
+<script>
+  window.samples = []; window.errs = []; window.frames = 0; window.stampCount = 0;
+  const stamps = new Map();
+  const UUID = [0x6f,0x6e,0x61,0x69,0x72,0x2d,0x63,0x6c,0x6f,0x63,0x6b,0x2d,0x73,0x74,0x6d,0x70];
+  function stampOf(bytes) {
+    outer: for (let i = 0; i + 29 <= bytes.length; i++) {
+      for (let j = 0; j < 16; j++) if (bytes[i + j] !== UUID[j]) continue outer;
+      let ms = 0; for (let k = 0; k < 13; k++) { const c = bytes[i + 16 + k]; if (c < 48 || c > 57) continue outer; ms = ms * 10 + (c - 48); }
+      return ms;
+    }
+    return undefined;
+  }
+  window.onStamp = (ts, ms) => { stamps.set(ts, ms); window.stampCount++; if (stamps.size > 900) stamps.delete(stamps.keys().next().value); };
+  const WORKER = \`
+    const UUID = [0x6f,0x6e,0x61,0x69,0x72,0x2d,0x63,0x6c,0x6f,0x63,0x6b,0x2d,0x73,0x74,0x6d,0x70];
+    \${stampOf.toString()}
+    onrtctransform = (e) => { const t = e.transformer; t.readable.pipeThrough(new TransformStream({ transform(f, c) {
+      const ms = stampOf(new Uint8Array(f.data)); if (ms !== undefined) postMessage([f.getMetadata().rtpTimestamp ?? f.timestamp, ms]); c.enqueue(f); } })).pipeTo(t.writable); };\`;
+  async function start() {
+    const legacy = typeof RTCRtpSender !== 'undefined' && 'createEncodedStreams' in RTCRtpSender.prototype;
+    const pc = new RTCPeerConnection(legacy ? { encodedInsertableStreams: true } : {});
+    const vt = pc.addTransceiver('video', { direction: 'recvonly' });
+    pc.addTransceiver('audio', { direction: 'recvonly' });
+    if (legacy) {
+      const { readable, writable } = vt.receiver.createEncodedStreams();
+      readable.pipeThrough(new TransformStream({ transform(f, c) {
+        const ms = stampOf(new Uint8Array(f.data)); if (ms !== undefined) window.onStamp(f.getMetadata().rtpTimestamp ?? f.timestamp, ms); c.enqueue(f); } })).pipeTo(writable);
+    } else {
+      const w = new Worker(URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' })));
+      w.onmessage = (e) => window.onStamp(e.data[0], e.data[1]);
+      vt.receiver.transform = new RTCRtpScriptTransform(w, {});
+    }
+    const v = document.getElementById('v');
+    const stream = new MediaStream();
+    pc.ontrack = (e) => { stream.addTrack(e.track); if (!v.srcObject) { v.srcObject = stream; v.play().catch((err) => window.errs.push('play: ' + err)); } };
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise((res) => { if (pc.iceGatheringState === 'complete') return res(); const t = setTimeout(res, 2000);
+      pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } }; });
+    const r = await fetch(new URLSearchParams(location.search).get('src'), { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription.sdp });
+    if (r.status !== 201) { window.errs.push('WHEP ' + r.status + ' ' + await r.text()); return; }
+    await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+    window.pc = pc;
+    const onFrame = (_now, meta) => {
+      window.frames++;
+      const ms = stamps.get(meta.rtpTimestamp);
+      if (ms !== undefined) window.samples.push(Date.now() - ms);
+      v.requestVideoFrameCallback(onFrame);
+    };
+    v.requestVideoFrameCallback(onFrame);
+  }
+  start().catch((e) => window.errs.push(String(e)));
+</script></body></html>`;
+
+/** whepViewer measures WebRTC playback in headless Chromium (page on its own loopback origin; WHEP allows any origin). */
+async function whepViewer(base: string, samples: Samples, seconds: number, stop: { at: number }): Promise<{ errors: string[]; jitterBufferMs?: number }> {
+  const { chromium } = await import('playwright-core');
+  const userDir = mkdtempSync(join(tmpdir(), 'onair-latency-chrome-'));
+  const srv = http.createServer((_req, res) => { res.setHeader('content-type', 'text/html'); res.end(WHEP_PAGE); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const ctx = await chromium.launchPersistentContext(userDir, {
+    executablePath: '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--autoplay-policy=no-user-gesture-required', '--disable-renderer-backgrounding', '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows'],
+  });
+  try {
+    const p = await ctx.newPage();
+    const port = (srv.address() as { port: number }).port;
+    await p.goto(`http://127.0.0.1:${port}/?src=${encodeURIComponent(`${base}/whep`)}`);
+    const startBy = Date.now() + HLSJS_START_TIMEOUT_MS;
+    let started = false;
+    while (Date.now() < startBy && !(started = ((await p.evaluate('window.samples.length')) as number) > 0)) {
+      if (((await p.evaluate('window.errs.length')) as number) > 0) break;
+      await p.waitForTimeout(250);
+    }
+    const errors: string[] = [];
+    let jitterBufferMs: number | undefined;
+    if (started) {
+      await p.waitForTimeout(HLSJS_SETTLE_MS);
+      await p.evaluate('window.samples.length = 0');
+      await p.waitForTimeout(seconds * 1000);
+      // Chromium's own view: mean video jitter-buffer delay per emitted frame.
+      jitterBufferMs = (await p.evaluate(`window.pc.getStats().then((r) => { let v; r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && s.jitterBufferEmittedCount) v = Math.round(1000 * s.jitterBufferDelay / s.jitterBufferEmittedCount); }); return v; })`)) as number | undefined;
+    } else {
+      if (process.env.LATENCY_DEBUG) console.error(await p.evaluate(`(window.pc ? window.pc.getStats() : Promise.resolve(new Map())).then((r) => { const o = { sdp: window.pc && (window.pc.localDescription.sdp + window.pc.remoteDescription.sdp).split('\\r\\n').filter((l) => /candidate|^m=|fmtp/.test(l)), state: window.pc && window.pc.connectionState, legacy: 'createEncodedStreams' in RTCRtpSender.prototype, script: typeof RTCRtpScriptTransform }; r.forEach((s) => { if (s.type === 'inbound-rtp') o[s.kind] = { packets: s.packetsReceived, decoded: s.framesDecoded, w: s.frameWidth }; }); return JSON.stringify(o); })`));
+      errors.push(`no stamped frame presented within ${HLSJS_START_TIMEOUT_MS / 1000} s (frames ${(await p.evaluate('window.frames')) as number}, stamps ${(await p.evaluate('window.stampCount')) as number})`);
+    }
+    stop.at = Date.now() + 500;
+    samples.push(...((await p.evaluate('window.samples.slice()')) as number[]));
+    errors.push(...((await p.evaluate('window.errs')) as string[]));
+    return { errors: [...new Set(errors)], ...(jitterBufferMs !== undefined ? { jitterBufferMs } : {}) };
+  } finally {
+    await ctx.close();
+    srv.close();
+    rmSync(userDir, { recursive: true, force: true });
+  }
+}
+
 function summary(s: Samples) {
   if (s.length === 0) return { n: 0 };
   const sorted = [...s].sort((a, b) => a - b);
@@ -309,10 +418,11 @@ async function main(): Promise<void> {
     const key = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).demoStreamKey as string;
     for (const proto of PROTOCOLS) {
       const samples: Samples = [];
+      const browser = proto === 'hls.js' || proto === 'whep';
       const warmup = proto === 'hls.js' ? 4000 : 2500;
       const stopAt = Date.now() + warmup + SECONDS * 1000;
       // hls.js moves stop.at itself once its window is over (bounded by HLSJS_START_TIMEOUT_MS).
-      const stop = { at: proto === 'hls.js' ? stopAt + HLSJS_START_TIMEOUT_MS + HLSJS_SETTLE_MS + 30_000 : stopAt + 500 };
+      const stop = { at: browser ? stopAt + HLSJS_START_TIMEOUT_MS + HLSJS_SETTLE_MS + 30_000 : stopAt + 500 };
       let pubError: Error | undefined;
       const viewerLag = monitorEventLoopDelay({ resolution: 10 });
       viewerLag.enable();
@@ -328,6 +438,10 @@ async function main(): Promise<void> {
         const r = await hlsJsViewer(`${base}/live/demo`, samples, SECONDS, stop);
         errors = r.errors;
         extra = { hlsJsReportedLatencyP50: r.hlsJsReportedP50 };
+      } else if (proto === 'whep') {
+        const r = await whepViewer(`${base}/live/demo`, samples, SECONDS, stop);
+        errors = r.errors;
+        extra = { chromiumJitterBufferMs: r.jitterBufferMs };
       }
       await pub;
       viewerLag.disable();
@@ -351,7 +465,7 @@ async function main(): Promise<void> {
   }
   writeResultJson(OUT, {
     date: new Date().toISOString(), seconds: SECONDS, node: process.version, loadavgAtStart: load0.map((x) => +x.toFixed(2)), loadavgAtEnd: loadavg().map((x) => +x.toFixed(2)),
-    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time; wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback)',
+    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time; wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback; whep: frame presentation via requestVideoFrameCallback, stamp matched by RTP timestamp)',
     results,
   });
   console.log(`written ${OUT}`);

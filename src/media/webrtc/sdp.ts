@@ -184,3 +184,18 @@ export function narrowOffer(sdp: string, keep: ReadonlyMap<number, number>): str
   }
   return out.join('\r\n');
 }
+
+/**
+ * dropRemoteCandidates removes the offer's candidates we must not use: all of them for an ICE-lite
+ * server (it only answers the browser's checks), else the mDNS (`.local`) ones, which a server
+ * cannot resolve without sending multicast queries; the browser's checks reach us either way.
+ */
+export function dropRemoteCandidates(sdp: string, all: boolean): string {
+  return sdp
+    .split(/\r?\n/)
+    .filter((l) => {
+      if (!l.startsWith('a=candidate:')) return true;
+      return !all && !/\.local$/i.test(l.split(' ')[4] ?? '');
+    })
+    .join('\r\n');
+}

@@ -12,7 +12,7 @@ import { RTCPeerConnection, RTCRtpCodecParameters, RtpHeader, RtpPacket, type RT
 import type { Logger } from '../../observability/logger.js';
 import { RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
-import { chooseCodecs, narrowOffer, parseOffer, SdpError, type CodecChoice } from './sdp.js';
+import { chooseCodecs, dropRemoteCandidates, narrowOffer, parseOffer, SdpError, type CodecChoice } from './sdp.js';
 
 /** EndReason says why a session ended (a metrics label). */
 export type EndReason = 'deleted' | 'stream_ended' | 'ice_failed' | 'connect_timeout' | 'consent_timeout' | 'shutdown' | 'error';
@@ -135,7 +135,7 @@ export class WhepSession {
     this.choice = choice;
     const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt]]);
     if (choice.audio) keep.set(choice.audio.index, choice.audio.codec.pt);
-    const narrowed = narrowOffer(offerSdp, keep);
+    const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), this.net.iceLite);
     const pc = new RTCPeerConnection({
       iceServers: this.net.iceServers,
       iceLite: this.net.iceLite,
