@@ -203,6 +203,8 @@ export const configSchema = z
             maxEventChannels: z.number().int().min(1).default(100),
             /** Events one batch_events call may carry (Pusher: 10). */
             maxBatchEvents: z.number().int().min(1).default(10),
+            /** Pusher connections this node accepts (0: no limit); more are closed with 4100 (over capacity). */
+            maxConnections: z.number().int().min(0).default(0),
           })
           .default({}),
       })

@@ -61,3 +61,26 @@ test('user-wide unsubscribe and disconnect (ban) reach presence members; shutdow
     await s.close();
   }
 });
+
+test('over capacity: connections past chat.pusher.maxConnections are closed with 4100', async () => {
+  const s = await startPusherChat({ pusher: { maxConnections: 2 } });
+  try {
+    const a = await raw(s);
+    const b = await raw(s);
+    const ws = new WebSocket(s.wsUrl);
+    const msgs: any[] = [];
+    ws.on('message', (d) => msgs.push(JSON.parse(d.toString())));
+    const code = await new Promise<number>((r) => ws.on('close', (c) => r(c)));
+    assert.equal(code, 4100);
+    assert.equal(msgs[0].data.code, 4100);
+    a.ws.close();
+    await a.closed;
+    await waitFor(() => s.pusher.server.numConnections === 1, 3000, 'a forgotten');
+    const c = await raw(s);
+    assert.equal(c.msgs[0].event, 'pusher:connection_established');
+    b.ws.close();
+    c.ws.close();
+  } finally {
+    await s.close();
+  }
+});

@@ -138,6 +138,10 @@ export class PusherServer {
       conn.close(PusherCodes.unsupportedProtocol, `Unsupported protocol version ${protocol.slice(0, 16)}`);
       return;
     }
+    if (this.config.maxConnections > 0 && this.conns.size >= this.config.maxConnections) {
+      conn.close(PusherCodes.overCapacity, 'Over capacity');
+      return;
+    }
     this.conns.set(conn.id, conn);
     ws.on('message', (data: Buffer) => conn.onMessage(data));
     conn.send(
