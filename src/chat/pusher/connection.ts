@@ -13,6 +13,7 @@ import { rawJson, type ClientInfo } from '../protocol/codec.js';
 import type { ChatUserInfo } from '../hooks.js';
 import type { MappedChannel, PusherChannelType } from './names.js';
 import {
+  MAX_EVENT_NAME,
   PusherCodes,
   TAG_EVENT,
   TAG_EXCLUDE,
@@ -33,8 +34,6 @@ import type { PusherServer } from './server.js';
 const KIND_OF: Record<PusherChannelType, TransportKind> = { public: 'pusher', private: 'pusher_private', presence: 'pusher_presence' };
 /** CLIENT_EVENT_PREFIX starts the names of events clients may trigger. */
 export const CLIENT_EVENT_PREFIX = 'client-';
-/** Longest client event name (Pusher's limit on event names). */
-const MAX_EVENT_NAME = 200;
 
 /** PusherSub is a SubEntry of a Pusher subscription. */
 interface PusherSub extends SubEntry {
@@ -71,12 +70,13 @@ export class PusherConnection implements ChannelSink {
     this.id = id;
   }
 
-  /** userIds are the presence user ids this socket holds (for user-wide disconnects and unsubscribes). */
+  /** hasUser tells whether a presence subscription of this socket is that user's (user-wide disconnects). */
   hasUser(user: string): boolean {
     for (const s of this.subs.values()) if (s.userId === user) return true;
     return false;
   }
 
+  /** channelOfUser tells whether this socket is in the channel as that presence user (user-wide unsubscribes). */
   channelOfUser(user: string, channel: string): boolean {
     const s = this.subs.get(channel);
     return s !== undefined && s.userId === user;
@@ -464,11 +464,6 @@ export class PusherConnection implements ChannelSink {
       void this.node.track(this.leave(entry));
     }
     this.subs.clear();
-  }
-
-  /** pusherNames lists this socket's channels (tests, debugging). */
-  channels(): string[] {
-    return [...this.subs.values()].map((s) => s.pusherName);
   }
 }
 

@@ -25,6 +25,9 @@ export const PusherCodes = {
   clientEventRate: 4301,
 } as const;
 
+/** MAX_EVENT_NAME is Pusher's limit on event names (client events and the HTTP API). */
+export const MAX_EVENT_NAME = 200;
+
 /** ONAIR_EVENT is the Pusher event name of publications made outside Pusher (Centrifugo clients, server API). */
 export const ONAIR_EVENT = 'message';
 /** Publication tags set on events that came in through Pusher (HTTP API or client events). */

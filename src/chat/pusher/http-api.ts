@@ -6,13 +6,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { rawJson } from '../protocol/codec.js';
 import { isValidPusherName, toPusherName, type MappedChannel, type PusherChannelType } from './names.js';
-import { TAG_EVENT, TAG_EXCLUDE } from './frames.js';
+import { MAX_EVENT_NAME, TAG_EVENT, TAG_EXCLUDE } from './frames.js';
 import { SOCKET_ID_RE, verifyRequest } from './auth.js';
 import type { PusherServer } from './server.js';
 
 export const APPS_PREFIX = '/apps/';
-/** Longest event name (Pusher's limit). */
-const MAX_EVENT_NAME = 200;
 
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
@@ -20,7 +18,7 @@ class HttpError extends Error {
   }
 }
 
-/** PusherEvent is one event to trigger, validated. */
+/** EventRequest is one event to trigger, validated. */
 interface EventRequest {
   name: string;
   data: string;
@@ -60,7 +58,7 @@ function parseEvent(server: PusherServer, o: Record<string, unknown>, maxChannel
 }
 
 /**
- * envelopeData is what Centrifugo subscribers get as publication data: `{"event","data"}`,
+ * envelope is what Centrifugo subscribers get as publication data: `{"event","data"}`,
  * data parsed when it is JSON text (Pusher data is usually JSON in a string), else the string.
  */
 export function envelope(name: string, data: string): string {
