@@ -30,6 +30,7 @@ import { webRoutes } from './http/web.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
 import { wireWebrtc } from './media/webrtc/index.js';
+import { wireWhip } from './media/whip/index.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -97,6 +98,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireAbr },
   // WebRTC playback: WHEP at /live/{channel}/whep (H.264 passthrough, AAC transcoded to Opus while viewers watch).
   { role: 'media', wire: wireWebrtc },
+  // WebRTC ingest: WHIP at POST /whip (stream key as bearer token; H.264 depacketized, Opus transcoded to AAC).
+  { role: 'media', wire: wireWhip },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
   // extract-captions jobs need a captions engine on worker-only nodes too (the media role provides one already).
   { role: 'worker', wire: (p) => { if (!p.config.roles.includes('media')) wireCaptionsJobs(p); } },

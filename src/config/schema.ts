@@ -145,6 +145,16 @@ export const configSchema = z
           })
           .default({})
           .refine((w) => (w.udpPortMin === 0 && w.udpPortMax === 0) || (w.udpPortMin > 0 && w.udpPortMax > w.udpPortMin), { message: 'udpPortMin and udpPortMax: both 0, or a range with min < max', path: ['udpPortMax'] }),
+        /** WebRTC ingest over WHIP (POST /whip, stream key as bearer token); ICE settings are media.webrtc's. docs/whip.md. */
+        whip: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** A connected publisher that sends no RTP this long is ended (the channel goes offline). */
+            mediaTimeoutSeconds: z.number().min(1).max(120).default(10),
+            /** Transcode the publisher's Opus to AAC with ffmpeg (false: the channel goes live without audio). */
+            audio: z.boolean().default(true),
+          })
+          .default({}),
       })
       .default({}),
     hls: z

@@ -1,0 +1,213 @@
+/**
+ * WhipIngest: what one WHIP publish feeds into the hub, independent of the WebRTC stack (tests
+ * drive it with plain RTP packets).
+ *
+ *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC (sequence header) + AVCC frame ──► hub
+ *   audio RTP ──► AacFromOpus (ffmpeg) ──AAC──► hub
+ *   RTCP SR   ──► StreamClock (both tracks on one timeline)
+ *
+ * The hub stream is claimed when the first IDR access unit with SPS and PPS arrives; until then
+ * audio is dropped. If the channel went live meanwhile (RTMP won the race), the publish ends.
+ */
+import type { Logger } from '../../observability/logger.js';
+import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
+import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../formats/flv.js';
+import { H264Depacketizer, type H264AccessUnit, type RtpVideoPacket } from '../../formats/rtp-h264-depacketize.js';
+import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
+import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
+import type { LiveStream, PublishSource } from '../hub/hub.js';
+import { AacFromOpus } from './aac.js';
+import { StreamClock } from './clock.js';
+
+const NAL_LENGTH_SIZE = 4;
+/** Video codec id and audio codec id as FLV metadata names them (H.264, AAC). */
+const FLV_META_VIDEO_AVC = 7;
+const FLV_META_AUDIO_AAC = 10;
+
+/** The part of StreamHub a WHIP publish needs. */
+export interface WhipHub {
+  publish(channel: string, source: PublishSource): LiveStream | null;
+}
+
+export interface WhipIngestOptions {
+  channel: string;
+  hub: WhipHub;
+  logger: Logger;
+  clientIp?: string;
+  /** ffmpeg for Opus → AAC; undefined: the stream goes live without audio. */
+  ffmpeg?: string;
+  /** The depacketizer wants a keyframe: send a PLI. */
+  requestKeyframe(): void;
+  /** The publish must end (the hub kicked it, or another publisher holds the channel). */
+  onEnd(reason: string): void;
+  onLive?(): void;
+  onFrame?(kind: 'video' | 'audio'): void;
+  onAudioFailed?(reason: string): void;
+  now?: () => number;
+}
+
+export class WhipIngest {
+  private readonly depack: H264Depacketizer;
+  private readonly clock = new StreamClock(RTP_VIDEO_CLOCK_RATE, RTP_OPUS_CLOCK_RATE);
+  private stream: LiveStream | null = null;
+  private sps?: Buffer;
+  private pps?: Buffer;
+  private avcc?: Buffer;
+  private lastVideoDts = 0;
+  private aac?: AacFromOpus;
+  private audioGone = false;
+  private arrival = 0;
+  ended = false;
+  width = 0;
+  height = 0;
+
+  constructor(private readonly o: WhipIngestOptions) {
+    this.depack = new H264Depacketizer({
+      onAccessUnit: (au) => this.onAccessUnit(au),
+      onKeyframeNeeded: () => o.requestKeyframe(),
+    });
+  }
+
+  private now(): number {
+    return this.o.now ? this.o.now() : Date.now();
+  }
+
+  get live(): boolean {
+    return this.stream !== null && !this.stream.ended;
+  }
+
+  get videoStats() {
+    return this.depack.stats;
+  }
+
+  /** aacPid is the transcoder's pid while it runs. */
+  get aacPid(): number | undefined {
+    return this.aac?.pid;
+  }
+
+  /** depacketizer lets the owner re-arm keyframe requests (PLI pacing). */
+  get depacketizer(): H264Depacketizer {
+    return this.depack;
+  }
+
+  videoPacket(p: RtpVideoPacket): void {
+    if (this.ended) return;
+    this.arrival = this.now();
+    this.clock.wallOf('video', p.timestamp, this.arrival);
+    this.depack.push(p);
+  }
+
+  audioPacket(payload: Buffer, rtpTimestamp: number): void {
+    if (this.ended) return;
+    const wall = this.clock.wallOf('audio', rtpTimestamp, this.now());
+    if (!this.stream || this.audioGone || !this.o.ffmpeg) return;
+    if (!this.aac) this.startAudio(Math.max(0, Math.round(this.clock.streamMs(wall))));
+    this.aac?.push(payload, rtpTimestamp);
+  }
+
+  /** senderReport takes an RTCP SR (NTP time in Unix ms, RTP timestamp) of one track. */
+  senderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
+    if (this.ended) return;
+    this.clock.senderReport(kind, ntpMs, rtpTimestamp, this.now());
+  }
+
+  private startAudio(startMs: number): void {
+    const stream = this.stream!;
+    this.aac = new AacFromOpus({
+      channel: this.o.channel, ffmpeg: this.o.ffmpeg!, logger: this.o.logger, startMs,
+      onConfig: (asc) => stream.pushTag(FLV_TAG_AUDIO, startMs, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, asc)),
+      onFrame: (raw, ms) => {
+        stream.pushTag(FLV_TAG_AUDIO, Math.max(0, Math.round(ms)), aacAudioTagBody(AAC_PACKET_RAW, raw));
+        this.o.onFrame?.('audio');
+      },
+      onFailed: (reason) => {
+        this.audioGone = true;
+        this.o.onAudioFailed?.(reason);
+      },
+    });
+    this.aac.start();
+  }
+
+  private onAccessUnit(au: H264AccessUnit): void {
+    const body: Buffer[] = [];
+    let size = 0;
+    let paramsChanged = false;
+    for (const nal of au.nals) {
+      const t = nalType(nal);
+      if (t === NAL_TYPE_SPS) {
+        if (!this.sps || !this.sps.equals(nal)) { this.sps = Buffer.from(nal); paramsChanged = true; }
+        continue;
+      }
+      if (t === NAL_TYPE_PPS) {
+        if (!this.pps || !this.pps.equals(nal)) { this.pps = Buffer.from(nal); paramsChanged = true; }
+        continue;
+      }
+      if (t === NAL_TYPE_AUD) continue;
+      body.push(nal);
+      size += NAL_LENGTH_SIZE + nal.length;
+    }
+    if (body.length === 0) return;
+    if (!this.sps || !this.pps) {
+      // An IDR without parameter sets (they were lost): ask again.
+      if (au.keyframe) this.o.requestKeyframe();
+      return;
+    }
+    if (paramsChanged || !this.avcc) {
+      try {
+        const sps = parseSps(this.sps);
+        this.width = sps.width;
+        this.height = sps.height;
+        this.avcc = encodeAvcDecoderConfig(this.sps, [this.pps], NAL_LENGTH_SIZE);
+      } catch (err) {
+        this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'WHIP: unreadable SPS; waiting for the next keyframe');
+        this.sps = undefined;
+        this.avcc = undefined;
+        this.o.requestKeyframe();
+        return;
+      }
+      paramsChanged = true;
+    }
+    const wall = this.clock.wallOf('video', au.timestamp, this.arrival);
+    if (!this.stream) {
+      if (!au.keyframe) return;
+      const stream = this.o.hub.publish(this.o.channel, { protocol: 'whip', ...(this.o.clientIp ? { clientIp: this.o.clientIp } : {}), close: (reason) => this.kicked(reason) });
+      if (!stream) {
+        this.ended = true;
+        this.o.onEnd('channel already live');
+        return;
+      }
+      this.stream = stream;
+      this.clock.setOrigin(wall);
+      stream.pushMetadata({ width: this.width, height: this.height, videocodecid: FLV_META_VIDEO_AVC, ...(this.o.ffmpeg ? { audiocodecid: FLV_META_AUDIO_AAC } : {}), encoder: 'onair WHIP ingest' });
+      this.o.onLive?.();
+    }
+    const dts = Math.max(this.lastVideoDts, Math.round(this.clock.streamMs(wall)));
+    this.lastVideoDts = dts;
+    const stream = this.stream;
+    if (paramsChanged) stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc));
+    const avcc = Buffer.allocUnsafe(size);
+    let at = 0;
+    for (const nal of body) {
+      avcc.writeUInt32BE(nal.length, at);
+      at += NAL_LENGTH_SIZE;
+      at += nal.copy(avcc, at);
+    }
+    stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, avcc));
+    this.o.onFrame?.('video');
+  }
+
+  private kicked(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    void this.aac?.stop();
+    this.o.onEnd(reason);
+  }
+
+  /** end stops the publish: the hub stream ends (the channel goes offline) and ffmpeg stops. */
+  async end(reason: string): Promise<void> {
+    this.ended = true;
+    const stream = this.stream;
+    if (stream && !stream.ended) stream.end(reason);
+    await this.aac?.stop();
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * WebRTC ingest over WHIP (RFC 9725): a browser or OBS publishes a channel.
+ *
+ *   OPTIONS /whip        204, Accept-Post: application/sdp (+ CORS)
+ *   POST    /whip        Authorization: Bearer {streamKey}, SDP offer → 201, SDP answer, Location /whip/{id}
+ *                        401 wrong/missing key · 409 channel live · 400 bad offer / no H.264 / no Opus · 415 not SDP
+ *   DELETE  /whip/{id}   204: the publish ends, the channel goes offline (404 when unknown)
+ *   PATCH   /whip/{id}   405: every candidate is in the answer (no trickle)
+ *
+ * One WhipSession per publisher; the hub stream starts at its first keyframe.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import prom from 'prom-client';
+import type { OnairConfig } from '../../config/index.js';
+import type { Logger } from '../../observability/logger.js';
+import { AppError } from '../../http/errors.js';
+import { MAX_OFFER_BYTES, SdpError } from '../webrtc/sdp.js';
+import { networkOf } from '../webrtc/service.js';
+import type { SessionNetwork } from '../webrtc/session.js';
+import type { WhipHub } from './ingest.js';
+import { WhipSession, type WhipEndReason } from './session.js';
+
+const SESSION_ID = /^[0-9a-f-]{36}$/;
+const SDP_CONTENT_TYPE = 'application/sdp';
+const TRICKLE_CONTENT_TYPE = 'application/trickle-ice-sdpfrag';
+const BEARER = /^Bearer\s+(\S+)\s*$/i;
+export const WHIP_PATH = '/whip';
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'OPTIONS, POST, DELETE, PATCH',
+  'access-control-allow-headers': 'content-type, authorization, if-match',
+  'access-control-expose-headers': 'location, etag, accept-post, link',
+} as const;
+
+export interface WhipMetrics {
+  sessions: prom.Gauge;
+  started: prom.Counter;
+  ended: prom.Counter<'reason'>;
+  refused: prom.Counter<'status'>;
+  framesIn: prom.Counter<'kind'>;
+  packetsLost: prom.Counter;
+  plis: prom.Counter;
+  audioFailures: prom.Counter;
+}
+
+function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+/** whipMetrics registers (once per registry) the WHIP gauges and counters. */
+export function whipMetrics(registry: prom.Registry): WhipMetrics {
+  const r = [registry];
+  return {
+    sessions: metric(registry, 'onair_whip_sessions', () => new prom.Gauge({ name: 'onair_whip_sessions', help: 'WHIP publish sessions open now (answered, connecting or live).', registers: r })),
+    started: metric(registry, 'onair_whip_sessions_started_total', () => new prom.Counter({ name: 'onair_whip_sessions_started_total', help: 'WHIP offers answered.', registers: r })),
+    ended: metric(registry, 'onair_whip_sessions_ended_total', () => new prom.Counter({ name: 'onair_whip_sessions_ended_total', help: 'WHIP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
+    refused: metric(registry, 'onair_whip_refused_total', () => new prom.Counter({ name: 'onair_whip_refused_total', help: 'WHIP offers refused, by HTTP status.', labelNames: ['status'], registers: r })),
+    framesIn: metric(registry, 'onair_whip_frames_in_total', () => new prom.Counter({ name: 'onair_whip_frames_in_total', help: 'Frames fed to the hub from WHIP publishers (video access units, AAC frames).', labelNames: ['kind'], registers: r })),
+    packetsLost: metric(registry, 'onair_whip_rtp_packets_lost_total', () => new prom.Counter({ name: 'onair_whip_rtp_packets_lost_total', help: 'Video RTP packets from WHIP publishers declared lost (never arrived within the reorder window).', registers: r })),
+    plis: metric(registry, 'onair_whip_plis_sent_total', () => new prom.Counter({ name: 'onair_whip_plis_sent_total', help: 'Picture loss indications sent to WHIP publishers (keyframe requests).', registers: r })),
+    audioFailures: metric(registry, 'onair_whip_audio_transcoder_failures_total', () => new prom.Counter({ name: 'onair_whip_audio_transcoder_failures_total', help: 'Opus→AAC transcoders (ffmpeg) that failed; the publish went on without audio.', registers: r })),
+  };
+}
+
+/** WhipServiceDeps: the hub must be the media role's StreamHub (publish, isLive). */
+export interface WhipServiceDeps {
+  config: OnairConfig;
+  logger: Logger;
+  hub: WhipHub & { isLive(channel: string): boolean };
+  /** Maps a stream key to its channel name (null: unknown key), as RTMP publish does. */
+  resolveStreamKey(key: string): Promise<string | null>;
+  registry?: prom.Registry;
+  /** ffmpeg for Opus → AAC; undefined: video only. */
+  ffmpeg?: string;
+}
+
+export interface WhipAnswer {
+  sessionId: string;
+  channel: string;
+  location: string;
+  etag: string;
+  sdp: string;
+}
+
+export interface WhipStats {
+  id: string;
+  channel: string;
+  connected: boolean;
+  live: boolean;
+  width: number;
+  height: number;
+  packets: number;
+  lost: number;
+  units: number;
+  dropped: number;
+  keyframeRequests: number;
+  aacPid?: number;
+}
+
+export class WhipService {
+  private readonly sessions = new Map<string, WhipSession>();
+  /** Channel → its session (one publisher per channel, from the offer on). */
+  private readonly byChannel = new Map<string, WhipSession>();
+  readonly metrics: WhipMetrics;
+  private readonly net: SessionNetwork;
+  private stopped = false;
+
+  constructor(private readonly d: WhipServiceDeps) {
+    this.metrics = whipMetrics(d.registry ?? new prom.Registry());
+    this.net = networkOf(d.config);
+  }
+
+  sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  stats(): WhipStats[] {
+    return [...this.sessions.values()].map((s) => {
+      const st = s.stats;
+      return {
+        id: s.id, channel: s.channel, connected: s.connected, live: s.live, width: st.width, height: st.height,
+        packets: st.packets, lost: st.lost, units: st.units, dropped: st.dropped, keyframeRequests: st.keyframeRequests,
+        ...(st.aacPid ? { aacPid: st.aacPid } : {}),
+      };
+    });
+  }
+
+  /**
+   * createSession answers a publisher's offer. Errors are AppErrors: 401 (key), 409 (live),
+   * 400 (offer), 503 (stopping).
+   */
+  async createSession(streamKey: string | undefined, offer: string, clientIp?: string): Promise<WhipAnswer> {
+    if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
+    if (!streamKey) throw new AppError('unauthorized', 'a WHIP publish needs the stream key as a bearer token (Authorization: Bearer KEY)');
+    const channel = await this.d.resolveStreamKey(streamKey);
+    if (!channel) throw new AppError('unauthorized', 'invalid stream key');
+    if (this.d.hub.isLive(channel) || this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
+    if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
+    const ffmpeg = this.d.config.media.whip.audio ? this.d.ffmpeg : undefined;
+    const session = new WhipSession({
+      channel, hub: this.d.hub, net: this.net, logger: this.d.logger,
+      mediaTimeoutMs: this.d.config.media.whip.mediaTimeoutSeconds * 1000,
+      ...(clientIp ? { clientIp } : {}),
+      ...(ffmpeg ? { ffmpeg } : {}),
+      hooks: {
+        onLive: () => this.d.logger.info({ channel, session: session.id }, 'WHIP publish is live'),
+        onClosed: (s, reason) => this.sessionClosed(s, reason),
+        onPli: () => this.metrics.plis.inc(),
+        onFrame: (kind) => this.metrics.framesIn.inc({ kind }),
+        onAudioFailed: () => this.metrics.audioFailures.inc(),
+      },
+    });
+    // Held from now on, so a concurrent offer for the channel gets 409.
+    this.sessions.set(session.id, session);
+    this.byChannel.set(channel, session);
+    let sdp: string;
+    try {
+      sdp = await session.answer(offer);
+    } catch (err) {
+      session.close('error');
+      this.forget(session);
+      if (err instanceof SdpError) throw new AppError('bad_request', `bad offer: ${err.message}`);
+      throw err;
+    }
+    if (session.closed) {
+      this.forget(session);
+      throw new AppError('unavailable', 'the publish ended while it was being answered');
+    }
+    session.answered = true;
+    this.metrics.started.inc();
+    this.metrics.sessions.inc();
+    this.d.logger.info({ channel, session: session.id, clientIp }, 'WHIP publish answered');
+    return { sessionId: session.id, channel, location: `${WHIP_PATH}/${session.id}`, etag: session.etag, sdp };
+  }
+
+  /** deleteSession ends a publish; false when there is no such session. */
+  deleteSession(id: string): boolean {
+    const s = this.sessions.get(id);
+    if (!s) return false;
+    s.close('deleted');
+    return true;
+  }
+
+  private forget(s: WhipSession): void {
+    if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    if (this.byChannel.get(s.channel) === s) this.byChannel.delete(s.channel);
+  }
+
+  private sessionClosed(s: WhipSession, reason: WhipEndReason): void {
+    if (this.sessions.get(s.id) !== s) return;
+    this.forget(s);
+    this.metrics.packetsLost.inc(s.stats.lost);
+    if (!s.answered) return;
+    this.metrics.sessions.dec();
+    this.metrics.ended.inc({ reason });
+  }
+
+  registerHttp(app: FastifyInstance): void {
+    void app.register(async (scope) => {
+      scope.addContentTypeParser([SDP_CONTENT_TYPE, TRICKLE_CONTENT_TYPE], { parseAs: 'string', bodyLimit: MAX_OFFER_BYTES }, (_req, body, done) => done(null, body));
+      const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
+      const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
+        cors(reply);
+        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        if (type !== SDP_CONTENT_TYPE) {
+          this.metrics.refused.inc({ status: '415' });
+          throw new AppError('unsupported_media_type', `a WHIP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);
+        }
+      };
+      scope.options(WHIP_PATH, async (_req, reply) => {
+        cors(reply).header('accept-post', SDP_CONTENT_TYPE).code(204).send();
+      });
+      scope.options(`${WHIP_PATH}/:id`, async (_req, reply) => {
+        cors(reply).code(204).send();
+      });
+      scope.post(WHIP_PATH, { onRequest: requireSdp }, async (req, reply) => {
+        const key = BEARER.exec(req.headers.authorization ?? '')?.[1];
+        const offer = typeof req.body === 'string' ? req.body : '';
+        try {
+          const a = await this.createSession(key, offer, req.ip);
+          return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
+        } catch (err) {
+          if (err instanceof AppError) {
+            this.metrics.refused.inc({ status: String(err.status) });
+            if (err.status === 401) reply.header('www-authenticate', 'Bearer');
+          }
+          throw err;
+        }
+      });
+      scope.delete(`${WHIP_PATH}/:id`, async (req, reply) => {
+        cors(reply);
+        const { id } = req.params as { id: string };
+        if (!SESSION_ID.test(id) || !this.deleteSession(id)) throw new AppError('not_found', 'no such WHIP session');
+        return reply.code(204).send();
+      });
+      scope.patch(`${WHIP_PATH}/:id`, async (_req, reply) => {
+        cors(reply).header('allow', 'DELETE, OPTIONS');
+        throw new AppError('method_not_allowed', 'trickle ICE is not supported: the answer carries every candidate');
+      });
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+  }
+
+  /** stop ends every publish (their channels go offline). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const s of [...this.sessions.values()]) s.close('shutdown');
+  }
+}
+
+/** createWhipService builds the WHIP ingest on a hub. */
+export function createWhipService(d: WhipServiceDeps): WhipService {
+  return new WhipService(d);
+}

@@ -1,0 +1,253 @@
+/**
+ * WhipSession: one WHIP publisher (a browser, OBS). werift owns ICE (lite), DTLS and SRTP; the
+ * session takes the received RTP/RTCP and hands it to a WhipIngest, which feeds the hub.
+ *
+ * Ends: DELETE, ICE/DTLS failure, no connection CONNECT_TIMEOUT_MS after the answer, no RTP for
+ * media.whip.mediaTimeoutSeconds once connected, the hub kicking the publisher, server stop.
+ */
+import { randomUUID } from 'node:crypto';
+import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import type { Logger } from '../../observability/logger.js';
+import { RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
+import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
+import { dropRemoteCandidates, narrowOffer, parseOffer, SdpError, type OfferedCodec, type OfferedMedia } from '../webrtc/sdp.js';
+import { rewriteCandidates, type SessionNetwork } from '../webrtc/session.js';
+import { WhipIngest, type WhipHub } from './ingest.js';
+
+/** EndReason says why a publish ended (a metrics label). */
+export type WhipEndReason = 'deleted' | 'ice_failed' | 'connect_timeout' | 'media_timeout' | 'kicked' | 'conflict' | 'shutdown' | 'error';
+
+/** A session that is not connected this long after the answer is dropped. */
+export const WHIP_CONNECT_TIMEOUT_MS = 20_000;
+/** Least time between two PLIs (a keyframe takes a moment to arrive). */
+export const WHIP_PLI_MIN_INTERVAL_MS = 500;
+/** Seconds between 1900 (NTP epoch) and 1970 (Unix epoch). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
+const TWO_POW_32 = 2 ** 32;
+const RTCP_SR = 200;
+const PROFILE_CONSTRAINED_BASELINE = '42e01f';
+
+/** ntpToUnixMs turns a 64-bit NTP timestamp into Unix milliseconds. */
+export function ntpToUnixMs(ntp: bigint): number {
+  const seconds = Number(ntp >> 32n);
+  const frac = Number(ntp & 0xffff_ffffn);
+  return (seconds - NTP_UNIX_OFFSET_S) * 1000 + (frac / TWO_POW_32) * 1000;
+}
+
+export interface IngestChoice {
+  video: { index: number; codec: OfferedCodec };
+  audio: { index: number; codec: OfferedCodec };
+}
+
+/**
+ * chooseIngestCodecs picks, in the first video section the peer sends on, an H.264
+ * packetization-mode=1 payload type (constrained baseline first: every encoder has it), and
+ * Opus in the first audio section it sends on. Either missing → SdpError.
+ */
+export function chooseIngestCodecs(media: readonly OfferedMedia[]): IngestChoice {
+  const sends = (m: OfferedMedia) => m.port !== 0 && (m.direction === 'sendonly' || m.direction === 'sendrecv');
+  const vIndex = media.findIndex((m) => m.kind === 'video' && sends(m));
+  if (vIndex < 0) throw new SdpError('the offer has no video section to publish');
+  const h264 = media[vIndex]!.codecs
+    .filter((c) => c.name.toLowerCase() === 'h264' && c.clockRate === RTP_VIDEO_CLOCK_RATE && c.fmtp['packetization-mode'] === '1')
+    .map((c, order) => ({ c, order, rank: (c.fmtp['profile-level-id'] ?? '').toLowerCase() === PROFILE_CONSTRAINED_BASELINE ? 0 : 1 }))
+    .sort((a, b) => a.rank - b.rank || a.order - b.order);
+  if (h264.length === 0) throw new SdpError('the offer has no H.264 with packetization-mode=1 (WHIP ingest needs H.264 video)');
+  const aIndex = media.findIndex((m) => m.kind === 'audio' && sends(m));
+  const opus = aIndex < 0 ? undefined : media[aIndex]!.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === RTP_OPUS_CLOCK_RATE);
+  if (!opus) throw new SdpError('the offer has no Opus audio (WHIP ingest needs Opus audio)');
+  return { video: { index: vIndex, codec: h264[0]!.c }, audio: { index: aIndex, codec: opus } };
+}
+
+export interface WhipSessionHooks {
+  onLive(s: WhipSession): void;
+  onClosed(s: WhipSession, reason: WhipEndReason): void;
+  onPli(): void;
+  onFrame(kind: 'video' | 'audio'): void;
+  onAudioFailed(reason: string): void;
+}
+
+export interface WhipSessionOptions {
+  channel: string;
+  hub: WhipHub;
+  net: SessionNetwork;
+  logger: Logger;
+  hooks: WhipSessionHooks;
+  mediaTimeoutMs: number;
+  clientIp?: string;
+  ffmpeg?: string;
+}
+
+export class WhipSession {
+  readonly id = randomUUID();
+  readonly etag = `"${randomUUID()}"`;
+  readonly createdAt = Date.now();
+  readonly channel: string;
+  private pc: RTCPeerConnection | null = null;
+  private readonly ingest: WhipIngest;
+  private videoTransceiver?: RTCRtpTransceiver;
+  private videoSsrc?: number;
+  private connectTimer: NodeJS.Timeout | null = null;
+  private mediaTimer: NodeJS.Timeout | null = null;
+  private lastRtpAt = Date.now();
+  private lastPliAt = 0;
+  private pliPending: NodeJS.Timeout | null = null;
+  connected = false;
+  closed = false;
+  answered = false;
+  reason?: WhipEndReason;
+
+  constructor(private readonly o: WhipSessionOptions) {
+    this.channel = o.channel;
+    this.ingest = new WhipIngest({
+      channel: o.channel, hub: o.hub, logger: o.logger,
+      ...(o.clientIp ? { clientIp: o.clientIp } : {}),
+      ...(o.ffmpeg ? { ffmpeg: o.ffmpeg } : {}),
+      requestKeyframe: () => this.requestKeyframe(),
+      onEnd: (reason) => this.close(reason === 'channel already live' ? 'conflict' : 'kicked'),
+      onLive: () => o.hooks.onLive(this),
+      onFrame: (kind) => o.hooks.onFrame(kind),
+      onAudioFailed: (reason) => o.hooks.onAudioFailed(reason),
+    });
+  }
+
+  get live(): boolean {
+    return this.ingest.live;
+  }
+
+  get stats() {
+    return { ...this.ingest.videoStats, width: this.ingest.width, height: this.ingest.height, aacPid: this.ingest.aacPid };
+  }
+
+  /** answer negotiates a publisher's offer (recvonly H.264 + Opus) and answers with every candidate gathered. */
+  async answer(offerSdp: string): Promise<string> {
+    const media = parseOffer(offerSdp);
+    const choice = chooseIngestCodecs(media);
+    const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt], [choice.audio.index, choice.audio.codec.pt]]);
+    const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), this.o.net.iceLite);
+    const net = this.o.net;
+    const pc = new RTCPeerConnection({
+      iceServers: net.iceServers,
+      iceLite: net.iceLite,
+      iceUseIpv6: false,
+      ...(net.icePortRange ? { icePortRange: net.icePortRange } : {}),
+      ...(net.hostAddresses.some((a) => a.startsWith('127.')) ? { iceAdditionalHostAddresses: net.hostAddresses.filter((a) => a.startsWith('127.')) } : {}),
+      codecs: {
+        video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: RTP_VIDEO_CLOCK_RATE, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
+        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: RTP_OPUS_CLOCK_RATE, channels: 2 })],
+      },
+      headerExtensions: { video: [], audio: [] },
+    });
+    this.pc = pc;
+    pc.connectionStateChange.subscribe((state) => {
+      if (state === 'connected') this.onConnected();
+      else if (state === 'failed' || state === 'closed') this.close('ice_failed');
+    });
+    pc.onTrack.subscribe((track) => this.onTrack(track));
+    try {
+      await pc.setRemoteDescription({ type: 'offer', sdp: narrowed });
+      for (const t of pc.getTransceivers()) {
+        if (t.kind === 'video' && !this.videoTransceiver) {
+          t.setDirection('recvonly');
+          this.videoTransceiver = t;
+        } else if (t.kind === 'audio') {
+          t.setDirection('recvonly');
+        }
+      }
+      if (!this.videoTransceiver) throw new SdpError('the offer has no video section we can receive on');
+      await pc.setLocalDescription(await pc.createAnswer());
+      await new Promise<void>((resolve) => {
+        if (pc.iceGatheringState === 'complete') return resolve();
+        pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') resolve(); });
+      });
+    } catch (err) {
+      await this.teardown();
+      throw err;
+    }
+    this.connectTimer = setTimeout(() => { if (!this.connected) this.close('connect_timeout'); }, WHIP_CONNECT_TIMEOUT_MS);
+    this.connectTimer.unref();
+    return rewriteCandidates(pc.localDescription!.sdp, net);
+  }
+
+  private onTrack(track: MediaStreamTrack): void {
+    if (track.kind === 'video') {
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.lastRtpAt = Date.now();
+        this.videoSsrc = rtp.header.ssrc;
+        this.ingest.videoPacket({ sequenceNumber: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, marker: rtp.header.marker, payload: rtp.payload });
+      });
+    } else if (track.kind === 'audio') {
+      track.onReceiveRtp.subscribe((rtp) => {
+        this.lastRtpAt = Date.now();
+        this.ingest.audioPacket(rtp.payload, rtp.header.timestamp);
+      });
+    } else {
+      return;
+    }
+    const kind = track.kind;
+    track.onReceiveRtcp.subscribe((p) => {
+      if (p.type !== RTCP_SR) return;
+      const sr = p as unknown as { senderInfo: { ntpTimestamp: bigint; rtpTimestamp: number } };
+      this.ingest.senderReport(kind, ntpToUnixMs(sr.senderInfo.ntpTimestamp), sr.senderInfo.rtpTimestamp);
+    });
+  }
+
+  private onConnected(): void {
+    if (this.connected || this.closed) return;
+    this.connected = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.lastRtpAt = Date.now();
+    const every = Math.max(250, Math.floor(this.o.mediaTimeoutMs / 5));
+    this.mediaTimer = setInterval(() => {
+      if (Date.now() - this.lastRtpAt > this.o.mediaTimeoutMs) this.close('media_timeout');
+    }, every);
+    this.mediaTimer.unref();
+  }
+
+  /** requestKeyframe sends a PLI now, or once the minimum interval has passed. */
+  private requestKeyframe(): void {
+    if (this.closed || this.pliPending) return;
+    const wait = this.lastPliAt + WHIP_PLI_MIN_INTERVAL_MS - Date.now();
+    const send = () => {
+      this.pliPending = null;
+      const receiver = this.videoTransceiver?.receiver;
+      if (this.closed || !receiver || this.videoSsrc === undefined) {
+        this.ingest.depacketizer.requestAgain();
+        return;
+      }
+      this.lastPliAt = Date.now();
+      this.o.hooks.onPli();
+      void receiver.sendRtcpPLI(this.videoSsrc).catch(() => undefined);
+      // Ask again if no keyframe comes of it.
+      this.ingest.depacketizer.requestAgain();
+    };
+    if (wait <= 0) send();
+    else {
+      this.pliPending = setTimeout(send, wait);
+      this.pliPending.unref();
+    }
+  }
+
+  /** close ends the publish (idempotent): the channel goes offline, ffmpeg and the peer connection stop. */
+  close(reason: WhipEndReason): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.reason = reason;
+    this.o.logger.info({ channel: this.channel, session: this.id, reason }, 'WHIP publish ended');
+    void this.ingest.end(reason === 'deleted' ? 'unpublished' : `whip ${reason}`);
+    void this.teardown();
+    this.o.hooks.onClosed(this, reason);
+  }
+
+  private async teardown(): Promise<void> {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    if (this.mediaTimer) clearInterval(this.mediaTimer);
+    if (this.pliPending) clearTimeout(this.pliPending);
+    this.connectTimer = null;
+    this.mediaTimer = null;
+    this.pliPending = null;
+    const pc = this.pc;
+    this.pc = null;
+    if (pc) await pc.close().catch(() => undefined);
+  }
+}
