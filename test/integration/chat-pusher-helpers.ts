@@ -100,7 +100,7 @@ export function sdk(s: { port: number }, over: { key?: string; secret?: string; 
  */
 export function client(
   s: { port: number },
-  opts: { key?: string; authorize?: (socketId: string, channel: string) => { auth: string; channel_data?: string } | Promise<{ auth: string; channel_data?: string }>; user?: { user_id: string; user_info?: unknown } } = {},
+  opts: { key?: string; authorize?: (socketId: string, channel: string) => { auth: string; channel_data?: string } | Promise<{ auth: string; channel_data?: string }>; user?: { user_id: string; user_info?: Record<string, unknown> } } = {},
 ): PusherClient {
   const signer = sdk(s);
   const authorize =

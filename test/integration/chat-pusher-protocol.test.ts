@@ -168,7 +168,7 @@ test('presence: members list, member_added / member_removed between pusher-js cl
 
   b.unsubscribe('presence-chat-pres1');
   await waitFor(() => removed.some((m) => m.id === 'u2'), 3000, 'member_removed u2');
-  assert.equal(ca.members.count, 2);
+  assert.equal((ca as unknown as { members: { count: number } }).members.count, 2);
   c.disconnect();
   await waitFor(() => removed.some((m) => m.id === 'carol'), 3000, 'member_removed carol');
 
