@@ -112,6 +112,18 @@ test('public channel: events from the HTTP API (one channel, several, socket_id 
   assert.deepEqual(msgs[0], { text: 'from the server API' });
 });
 
+test('Laravel-style names outside the namespaces use the no-namespace channel (when configured), shared with Centrifugo', async () => {
+  const p = pusher();
+  await connected(p);
+  const { channel } = await subscribed(p, 'private-App.Models.User.1');
+  const got = collect(channel, 'App\\Events\\OrderShipped');
+  await sdk(s).trigger('private-App.Models.User.1', 'App\\Events\\OrderShipped', { order: 7 });
+  await waitFor(() => got.length === 1, 3000, 'Laravel event');
+  assert.deepEqual(got[0], { order: 7 });
+  const hist = await api(s as never, 'presence_stats', { channel: 'App.Models.User.1' });
+  assert.deepEqual(hist.body.result, { num_clients: 0, num_users: 0 });
+});
+
 test('private channel: a good signature subscribes, a forged one gets subscription_error and pusher:error 4009', async () => {
   const good = pusher();
   await connected(good);
