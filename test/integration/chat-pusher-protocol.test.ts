@@ -346,6 +346,12 @@ test('HTTP API: batch_events, channel list (prefix, user_count), channel info, p
   await waitFor(() => g1.length === 1 && g2.length === 1, 3000, 'batch events');
   assert.deepEqual(g1, [{ x: 1 }]);
   assert.deepEqual(g2, ['plain text']);
+  // info: counts per channel after the trigger.
+  const withInfo = (await (await server.trigger('presence-chat-q1', 'b1', {}, { info: 'subscription_count,user_count' })).json()) as any;
+  assert.deepEqual(withInfo, { channels: { 'presence-chat-q1': { subscription_count: 2, user_count: 2 } } });
+  const batchInfo = (await (await server.triggerBatch([{ channel: 'chat-q2', name: 'b2', data: 'x', info: 'subscription_count' }, { channel: 'chat-q2', name: 'b2', data: 'y' }])).json()) as any;
+  assert.deepEqual(batchInfo, { batch: [{ subscription_count: 1 }, {}] });
+  await assert.rejects(server.trigger('chat-q2', 'b2', {}, { info: 'user_count' }), (e: any) => e.status === 400);
 
   const list = (await (await server.get({ path: '/channels', params: {} })).json()) as any;
   assert.ok('chat-q2' in list.channels, JSON.stringify(list));

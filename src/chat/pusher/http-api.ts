@@ -24,6 +24,8 @@ interface EventRequest {
   data: string;
   channels: MappedChannel[];
   socketId: string;
+  /** Attributes to answer per channel (`subscription_count`, `user_count`). */
+  info: Set<string>;
 }
 
 function asObject(v: unknown): Record<string, unknown> {
@@ -54,7 +56,18 @@ function parseEvent(server: PusherServer, o: Record<string, unknown>, maxChannel
     if (typeof o.socket_id !== 'string' || !SOCKET_ID_RE.test(o.socket_id)) throw new HttpError(400, 'invalid socket_id');
     socketId = o.socket_id;
   }
-  return { name, data: o.data, channels, socketId };
+  const info = new Set(typeof o.info === 'string' ? o.info.split(',').filter((x) => x !== '') : []);
+  for (const a of info) if (a !== 'subscription_count' && a !== 'user_count') throw new HttpError(400, `unknown info attribute ${a}`);
+  if (info.has('user_count') && channels.some((c) => c.type !== 'presence')) throw new HttpError(400, 'user_count is only for presence channels');
+  return { name, data: o.data, channels, socketId, info };
+}
+
+/** channelAttributes answers the `info` of an event for one channel (counts from a survey of every node). */
+async function channelAttributes(server: PusherServer, c: MappedChannel, info: Set<string>, counts: Record<string, number>): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  if (info.has('subscription_count')) out.subscription_count = counts[c.channel] ?? 0;
+  if (info.has('user_count')) out.user_count = (await server.node.presence.presenceStats(c.channel)).numUsers;
+  return out;
 }
 
 /**
@@ -139,8 +152,13 @@ export function registerPusherHttpApi(app: FastifyInstance, server: PusherServer
     scope.post(
       APPS_PREFIX + ':appId/events',
       handle('events', async (_req, body) => {
-        await trigger(server, parseEvent(server, asObject(body), cfg.maxEventChannels));
-        return {};
+        const ev = parseEvent(server, asObject(body), cfg.maxEventChannels);
+        await trigger(server, ev);
+        if (ev.info.size === 0) return {};
+        const counts = await server.node.surveyChannels();
+        const channels: Record<string, Record<string, number>> = {};
+        for (const c of ev.channels) channels[c.name] = await channelAttributes(server, c, ev.info, counts);
+        return { channels };
       }),
     );
 
@@ -151,7 +169,10 @@ export function registerPusherHttpApi(app: FastifyInstance, server: PusherServer
         if (!Array.isArray(b) || b.length === 0 || b.length > cfg.maxBatchEvents) throw new HttpError(400, `batch must hold 1-${cfg.maxBatchEvents} events`);
         const events = b.map((e) => parseEvent(server, asObject(e), 1));
         for (const ev of events) await trigger(server, ev);
-        return { batch: events.map(() => ({})) };
+        const counts = events.some((e) => e.info.size > 0) ? await server.node.surveyChannels() : {};
+        const batch: Record<string, number>[] = [];
+        for (const ev of events) batch.push(ev.info.size === 0 ? {} : await channelAttributes(server, ev.channels[0]!, ev.info, counts));
+        return { batch };
       }),
     );
 
