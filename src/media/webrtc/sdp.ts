@@ -104,13 +104,13 @@ export function parseOffer(sdp: string): OfferedMedia[] {
   return media.map(({ byPt: _byPt, ...m }) => m);
 }
 
-/** H264_PREFERENCE lists profile-level-id prefixes (profile_idc + constraint flags) by source profile. */
+/** profile_idc values (H.264 A.2) that decide the profile-level-id we prefer. */
 const PROFILE_BASELINE = 66;
 const PROFILE_MAIN = 77;
 const PROFILE_HIGH = 100;
 
 /**
- * h264Preference orders offered profile-level-ids for a source of `profileIdc`: the same
+ * h264Rank orders offered profile-level-ids for a source of `profileIdc`: the same
  * profile first, then those that decode it in practice (browsers' software H.264 decoders
  * ignore the signalled profile), constrained baseline last as the universal fallback.
  */
@@ -158,8 +158,8 @@ export function chooseCodecs(media: readonly OfferedMedia[], sourceProfile?: num
 
 /**
  * narrowOffer rewrites an offer so the chosen sections list only the chosen payload type (and
- * its rtpmap/fmtp/rtcp-fb lines). Other sections are left as they are; an audio section
- * without Opus is marked inactive (we answer it without sending).
+ * its rtpmap/fmtp/rtcp-fb lines). Other sections are left as they are (the service refuses an
+ * offer whose audio section has no Opus before it gets here).
  */
 export function narrowOffer(sdp: string, keep: ReadonlyMap<number, number>): string {
   const lines = sdp.split(/\r?\n/);
