@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { launchBrowser, publishTestStream, stopProcess, waitFor } from './helpers/web.js';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext, publishTestStream, screenshots, stopProcess, videoAdvances, waitFor } from './helpers/web.js';
 import { whepOf } from '../../src/media/webrtc/index.js';
 
 /** WHEP_PLAY is startWhep of web/src/player/engines.ts, plus stats for the test. */
@@ -176,4 +176,37 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
   assert.match(text, /onair_webrtc_sessions_ended_total\{reason="deleted"\} 1/);
   assert.match(text, /onair_webrtc_sessions_ended_total\{reason="stream_ended"\} 1/);
   console.log(`# first 40 frames decoded ${firstFramesMs} ms after the offer was made`);
+});
+
+test('the web watch page picks WebRTC when the server offers WHEP, and plays', { timeout: 300_000 }, async (t) => {
+  const web = await startTestServer({ 'record.enabled': false, 'web.dir': ensureWebBuilt() });
+  let pub: ChildProcess | undefined;
+  try {
+    const base = `http://127.0.0.1:${web.httpPort}`;
+    pub = publishTestStream(web.rtmpPort!, web.demoStreamKey!, 120);
+    await waitFor('demo live', async () => web.parts.hub!.isLive('demo'), 30_000);
+    browser ??= await launchBrowser();
+    const ctx = await newContext(browser, { lang: 'en' });
+    const page = await ctx.newPage();
+    const errors = collectErrors(page);
+    await page.goto(`${base}/watch/demo`);
+    await page.locator('.player[data-protocol="webrtc"]').waitFor({ timeout: 20_000 });
+    const { from, to } = await videoAdvances(page, 2, 40_000);
+    assert.ok(to - from >= 2, `currentTime advanced from ${from.toFixed(2)} to ${to.toFixed(2)}`);
+    const size = await page.evaluate(() => { const v = document.querySelector('video')!; return [v.videoWidth, v.videoHeight]; });
+    assert.deepEqual(size, [640, 360]);
+    assert.equal(await metric(web, 'onair_webrtc_sessions'), 1);
+    const options = await page.getByLabel('Protocol').locator('option').allInnerTexts();
+    assert.ok(options.includes('WebRTC') && options.includes('LL-HLS'), `switcher offers ${options.join(', ')}`);
+    await screenshots(page, 'watch-webrtc');
+    // Switching away ends the WebRTC session on the server (the player DELETEs its resource).
+    await page.getByLabel('Protocol').selectOption({ label: 'LL-HLS' });
+    await waitFor('WHEP session released', async () => (await metric(web, 'onair_webrtc_sessions')) === 0, 10_000, 200);
+    t.diagnostic(`WebRTC watch page: currentTime ${from.toFixed(2)} -> ${to.toFixed(2)} s`);
+    assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
+    await ctx.close();
+  } finally {
+    stopProcess(pub);
+    await web.close();
+  }
 });
