@@ -151,6 +151,11 @@ export const configSchema = z
             enabled: z.boolean().default(true),
             /** A connected publisher that sends no RTP this long is ended (the channel goes offline). */
             mediaTimeoutSeconds: z.number().min(1).max(120).default(10),
+            /**
+             * Browsers send keyframes only when asked: a PLI asks for one when the last is this old, so
+             * LL-HLS can cut segments and late viewers start soon (0: never ask, beyond loss recovery).
+             */
+            keyframeIntervalSeconds: z.number().min(0).max(30).default(2),
             /** Transcode the publisher's Opus to AAC with ffmpeg (false: the channel goes live without audio). */
             audio: z.boolean().default(true),
           })

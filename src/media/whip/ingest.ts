@@ -57,6 +57,8 @@ export class WhipIngest {
   private aac?: AacFromOpus;
   private audioGone = false;
   private arrival = 0;
+  /** Wallclock (ms) at which the last keyframe went into the hub. */
+  lastKeyframeAt = 0;
   ended = false;
   width = 0;
   height = 0;
@@ -193,6 +195,7 @@ export class WhipIngest {
       at += nal.copy(avcc, at);
     }
     stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, avcc));
+    if (au.keyframe) this.lastKeyframeAt = this.now();
     this.o.onFrame?.('video');
   }
 

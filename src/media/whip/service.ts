@@ -140,6 +140,7 @@ export class WhipService {
     const session = new WhipSession({
       channel, hub: this.d.hub, net: this.net, logger: this.d.logger,
       mediaTimeoutMs: this.d.config.media.whip.mediaTimeoutSeconds * 1000,
+      keyframeIntervalMs: this.d.config.media.whip.keyframeIntervalSeconds * 1000,
       ...(clientIp ? { clientIp } : {}),
       ...(ffmpeg ? { ffmpeg } : {}),
       hooks: {

@@ -21,6 +21,10 @@ export type WhipEndReason = 'deleted' | 'ice_failed' | 'connect_timeout' | 'medi
 export const WHIP_CONNECT_TIMEOUT_MS = 20_000;
 /** Least time between two PLIs (a keyframe takes a moment to arrive). */
 export const WHIP_PLI_MIN_INTERVAL_MS = 500;
+/** How often the keyframe age and the media timeout are checked. */
+const WHIP_KEYFRAME_CHECK_MS = 100;
+/** Time a PLI takes to bring a keyframe (asked this much before the interval is up). */
+const PLI_LEAD_MS = 150;
 /** Seconds between 1900 (NTP epoch) and 1970 (Unix epoch). */
 const NTP_UNIX_OFFSET_S = 2_208_988_800;
 const TWO_POW_32 = 2 ** 32;
@@ -74,6 +78,8 @@ export interface WhipSessionOptions {
   logger: Logger;
   hooks: WhipSessionHooks;
   mediaTimeoutMs: number;
+  /** Ask for a keyframe (PLI) when the last one is this old (0: only after loss). */
+  keyframeIntervalMs: number;
   clientIp?: string;
   ffmpeg?: string;
 }
@@ -197,10 +203,12 @@ export class WhipSession {
     this.connected = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.lastRtpAt = Date.now();
-    const every = Math.max(250, Math.floor(this.o.mediaTimeoutMs / 5));
+    const keyEvery = this.o.keyframeIntervalMs;
     this.mediaTimer = setInterval(() => {
-      if (Date.now() - this.lastRtpAt > this.o.mediaTimeoutMs) this.close('media_timeout');
-    }, every);
+      const now = Date.now();
+      if (now - this.lastRtpAt > this.o.mediaTimeoutMs) return this.close('media_timeout');
+      if (keyEvery > 0 && this.ingest.live && now - this.ingest.lastKeyframeAt >= keyEvery - PLI_LEAD_MS) this.requestKeyframe();
+    }, WHIP_KEYFRAME_CHECK_MS);
     this.mediaTimer.unref();
   }
 
