@@ -100,7 +100,14 @@ export function sdk(s: { port: number }, over: { key?: string; secret?: string; 
  */
 export function client(
   s: { port: number },
-  opts: { key?: string; authorize?: (socketId: string, channel: string) => { auth: string; channel_data?: string } | Promise<{ auth: string; channel_data?: string }>; user?: { user_id: string; user_info?: Record<string, unknown> } } = {},
+  opts: {
+    key?: string;
+    authorize?: (socketId: string, channel: string) => { auth: string; channel_data?: string } | Promise<{ auth: string; channel_data?: string }>;
+    user?: { user_id: string; user_info?: Record<string, unknown> };
+    /** pusher:signin data (signed with the SDK's authenticateUser, or by `signin`). */
+    signin?: { id: string; user_info?: Record<string, unknown> };
+    signer?: (socketId: string) => { auth: string; user_data: string };
+  } = {},
 ): PusherClient {
   const signer = sdk(s);
   const authorize =
@@ -119,6 +126,13 @@ export function client(
       transport: 'ajax',
       customHandler: (params: { socketId: string; channelName: string }, cb: (err: Error | null, data: { auth: string; channel_data?: string } | null) => void) => {
         Promise.resolve(authorize(params.socketId, params.channelName)).then((d) => cb(null, d), (e: Error) => cb(e, null));
+      },
+    },
+    userAuthentication: {
+      endpoint: '/unused',
+      transport: 'ajax',
+      customHandler: (params: { socketId: string }, cb: (err: Error | null, data: { auth: string; user_data: string } | null) => void) => {
+        cb(null, opts.signer ? opts.signer(params.socketId) : signer.authenticateUser(params.socketId, opts.signin ?? { id: 'anon' }));
       },
     },
   } as never);

@@ -267,6 +267,40 @@ test('Centrifugo and Pusher clients on one mapped channel see each other', async
   ]);
 });
 
+test('pusher:signin: signin_success, events sent to the user (sendToUser) on every socket of that user, forged signatures refused, terminate_connections', async () => {
+  const p = pusher({ signin: { id: 'sam', user_info: { name: 'Sam' } } });
+  const p2 = pusher({ signin: { id: 'sam' } });
+  const greets: unknown[] = [];
+  const greets2: unknown[] = [];
+  (p as any).user.bind('greet', (d: unknown) => greets.push(d));
+  (p2 as any).user.bind('greet', (d: unknown) => greets2.push(d));
+  p.signin();
+  p2.signin();
+  await waitFor(() => (p as any).user.user_data?.id === 'sam' && (p2 as any).user.user_data?.id === 'sam', 5000, 'signed in');
+  await waitFor(() => (p as any).user.serverToUserChannel?.subscribed === true && (p2 as any).user.serverToUserChannel?.subscribed === true, 5000, 'server-to-user channel');
+  await sdk(s).sendToUser('sam', 'greet', { hi: 'sam' });
+  await waitFor(() => greets.length === 1 && greets2.length === 1, 3000, 'sendToUser on both sockets');
+  assert.deepEqual(greets, [{ hi: 'sam' }]);
+
+  // Another socket may not join sam's channel; a forged signin is refused.
+  const r = await raw();
+  await waitFor(() => r.msgs.length > 0, 3000, 'established');
+  r.send({ event: 'pusher:subscribe', data: { channel: '#server-to-user-sam' } });
+  await waitFor(() => r.msgs.some((m) => m.event === 'pusher:subscription_error'), 3000, 'refused');
+  r.send({ event: 'pusher:signin', data: { auth: APP_KEY + ':' + '0'.repeat(64), user_data: '{"id":"sam"}' } });
+  await waitFor(() => r.msgs.some((m) => m.event === 'pusher:error' && m.data.code === 4009), 3000, 'forged signin refused');
+  assert.ok(!r.msgs.some((m) => m.event === 'pusher:signin_success'));
+
+  // terminate_connections closes sam's sockets (on every node) and nobody else's.
+  const other = pusher();
+  await connected(other);
+  const res = await sdk(s).terminateUserConnections('sam');
+  assert.equal(res.status, 200);
+  await waitFor(() => p.connection.state !== 'connected' && p2.connection.state !== 'connected', 3000, 'sam disconnected');
+  await sleep(200);
+  assert.equal(other.connection.state, 'connected');
+});
+
 test('bad frames get pusher:error and the connection (and others) keep working', async () => {
   const other = pusher();
   await connected(other);

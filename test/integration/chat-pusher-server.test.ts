@@ -5,6 +5,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { waitFor } from './chat-helpers.js';
+import { userAuth } from '../../src/chat/pusher/auth.js';
 import { PusherJs, PusherSdk, connected, subscribed, type PusherClient } from './chat-pusher-helpers.js';
 
 let s: TestServer;
@@ -107,6 +108,13 @@ test('/api/v1/pusher/auth: 401 without a login, 400 for bad input, JSON bodies, 
   assert.equal(ok.status, 200);
   assert.match(ok.body.auth, new RegExp('^' + s.secrets.pusherKey + ':[0-9a-f]{64}$'));
   assert.equal(ok.body.channel_data, undefined);
+
+  // User authentication for pusher:signin: user_data from the account.
+  assert.equal((await s.api('POST', '/api/v1/pusher/user-auth', { socket_id: socketId })).status, 401);
+  const ua = await s.api('POST', '/api/v1/pusher/user-auth', { socket_id: socketId }, token);
+  assert.equal(ua.status, 200);
+  assert.deepEqual(JSON.parse(ua.body.user_data), { id: userId, user_info: { name: 'Viewer One', username: 'viewer' } });
+  assert.equal(ua.body.auth, userAuth(s.secrets.pusherKey, s.secrets.pusherSecret, socketId, ua.body.user_data));
 
   const demo = await s.platform.channels.find('demo');
   await s.parts.moderation!.store.restrict(demo!.id, { userId, kind: 'ban', reason: 'test', expiresAt: null, createdBy: null, createdAt: Date.now() });

@@ -1,15 +1,18 @@
 /**
  * `POST /api/v1/pusher/auth`: channel authorization for logged-in platform users (what
- * pusher-js calls with `socket_id` and `channel_name`, form or JSON).
+ * pusher-js calls with `socket_id` and `channel_name`, form or JSON), and
+ * `POST /api/v1/pusher/user-auth`: user authentication for `pusher:signin` (`socket_id`).
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { badRequest, forbidden } from '../../http/errors.js';
 import type { Namespaces } from '../namespaces.js';
-import { SOCKET_ID_RE, channelAuth } from './auth.js';
+import { SOCKET_ID_RE, channelAuth, userAuth } from './auth.js';
 import type { ChannelMapper } from './names.js';
 import type { PusherSecrets } from './server.js';
 
 export const PUSHER_AUTH_PATH = '/api/v1/pusher/auth';
+/** PUSHER_USER_AUTH_PATH signs `pusher:signin` (pusher-js `userAuthentication.endpoint`). */
+export const PUSHER_USER_AUTH_PATH = '/api/v1/pusher/user-auth';
 
 /** AuthUser is who the endpoint authorizes (the platform user). */
 export interface AuthUser {
@@ -52,6 +55,13 @@ export function registerPusherAuthRoute(app: FastifyInstance, deps: PusherAuthDe
       if (m.type === 'private') return reply.send({ auth: channelAuth(key, secret, socketId, name) });
       const channelData = JSON.stringify({ user_id: user.id, user_info: { name: user.displayName, username: user.username } });
       return reply.send({ auth: channelAuth(key, secret, socketId, name, channelData), channel_data: channelData });
+    });
+    scope.post(PUSHER_USER_AUTH_PATH, async (req, reply) => {
+      const user = await deps.user(req);
+      const socketId = ((req.body ?? {}) as Record<string, unknown>).socket_id;
+      if (typeof socketId !== 'string' || !SOCKET_ID_RE.test(socketId)) throw badRequest('socket_id is missing or invalid');
+      const userData = JSON.stringify({ id: user.id, user_info: { name: user.displayName, username: user.username } });
+      return reply.send({ auth: userAuth(deps.secrets.key, deps.secrets.secret, socketId, userData), user_data: userData });
     });
   });
 }

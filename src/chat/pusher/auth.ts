@@ -34,6 +34,15 @@ export function verifyChannelAuth(key: string, secret: string, auth: string, soc
   return safeEqual(auth, channelAuth(key, secret, socketId, channel, channelData));
 }
 
+/** userAuth is the `auth` of a `pusher:signin`: the HMAC is over `socket_id::user::user_data`. */
+export function userAuth(key: string, secret: string, socketId: string, userData: string): string {
+  return key + ':' + hmacHex(secret, socketId + '::user::' + userData);
+}
+
+export function verifyUserAuth(key: string, secret: string, auth: string, socketId: string, userData: string): boolean {
+  return safeEqual(auth, userAuth(key, secret, socketId, userData));
+}
+
 /** requestSignature signs an HTTP API request; query holds every parameter but auth_signature. */
 export function requestSignature(secret: string, method: string, path: string, query: Record<string, string>): string {
   const keys = Object.keys(query).sort();

@@ -28,7 +28,7 @@ import {
   eventOfPush,
   type Inbound,
 } from './frames.js';
-import { verifyChannelAuth } from './auth.js';
+import { verifyChannelAuth, verifyUserAuth } from './auth.js';
 import type { PusherServer } from './server.js';
 
 const KIND_OF: Record<PusherChannelType, TransportKind> = { public: 'pusher', private: 'pusher_private', presence: 'pusher_presence' };
@@ -55,6 +55,8 @@ export class PusherConnection implements ChannelSink {
   /** Subscriptions by onair channel. */
   private readonly subs = new Map<string, PusherSub>();
   private closed = false;
+  /** The user signed in with pusher:signin ('' until then). */
+  user = '';
   /** Last message from the client (ms), for the activity timeout. */
   lastSeen = Date.now();
   /** When the server's pusher:ping went out (0: none pending). */
@@ -72,6 +74,7 @@ export class PusherConnection implements ChannelSink {
 
   /** hasUser tells whether a presence subscription of this socket is that user's (user-wide disconnects). */
   hasUser(user: string): boolean {
+    if (this.user !== '' && this.user === user) return true;
     for (const s of this.subs.values()) if (s.userId === user) return true;
     return false;
   }
@@ -79,7 +82,7 @@ export class PusherConnection implements ChannelSink {
   /** channelOfUser tells whether this socket is in the channel as that presence user (user-wide unsubscribes). */
   channelOfUser(user: string, channel: string): boolean {
     const s = this.subs.get(channel);
-    return s !== undefined && s.userId === user;
+    return s !== undefined && (s.userId === user || (this.user !== '' && this.user === user));
   }
 
   // ---- output ----
@@ -217,6 +220,9 @@ export class PusherConnection implements ChannelSink {
         return;
       case 'pusher:subscribe':
         return this.subscribe(m.data);
+      case 'pusher:signin':
+        this.signin(m.data);
+        return;
       case 'pusher:unsubscribe': {
         const d = dataObject(m.data);
         const name = typeof d?.channel === 'string' ? d.channel : '';
@@ -229,6 +235,29 @@ export class PusherConnection implements ChannelSink {
         if (m.event.startsWith(CLIENT_EVENT_PREFIX)) return this.clientEvent(m);
         this.sendError(PusherCodes.badMessage, `unknown event ${JSON.stringify(m.event.slice(0, 64))}`);
     }
+  }
+
+  /** signin authenticates the socket as a user (`auth` over `socket_id::user::user_data`, user_data with an id). */
+  private signin(data: unknown): void {
+    const d = dataObject(data);
+    const auth = typeof d?.auth === 'string' ? d.auth : '';
+    const userData = typeof d?.user_data === 'string' ? d.user_data : '';
+    const cfg = this.server.secrets;
+    if (!verifyUserAuth(cfg.key, cfg.secret, auth, this.id, userData)) {
+      this.sendError(PusherCodes.unauthorized, 'Invalid signature for user authentication');
+      return;
+    }
+    const id = dataObject(userData)?.id;
+    if (typeof id !== 'string' || id === '') {
+      this.sendError(PusherCodes.unauthorized, 'user_data needs an id (a non-empty string)');
+      return;
+    }
+    if (this.user !== '' && this.user !== id) {
+      this.sendError(PusherCodes.unauthorized, 'already signed in as another user');
+      return;
+    }
+    this.user = id;
+    this.send(encodeMessage('pusher:signin_success', undefined, JSON.stringify({ user_data: userData })));
   }
 
   private subscriptionError(name: string, status: number, message: string): void {
@@ -262,7 +291,13 @@ export class PusherConnection implements ChannelSink {
     let userId = '';
     let chanInfo: string | undefined;
     const cfg = this.server.secrets;
-    if (mapped.type === 'public') {
+    if (mapped.user !== undefined) {
+      // A server-to-user channel: the signed-in user's own, no auth.
+      if (this.user === '' || this.user !== mapped.user) {
+        this.subscriptionError(name, 403, 'sign in as that user to subscribe to ' + name);
+        return;
+      }
+    } else if (mapped.type === 'public') {
       if (info.private || info.users !== null || !info.options.allowSubscribeForAnonymous) {
         this.subscriptionError(name, 403, `${mapped.channel} needs authorization: subscribe as private-${name} or presence-${name}`);
         return;
@@ -291,7 +326,7 @@ export class PusherConnection implements ChannelSink {
       userId = String(uid);
       chanInfo = JSON.stringify({ user_id: userId, user_info: member!.user_info ?? null });
     }
-    if (info.users !== null && !info.users.includes(userId)) {
+    if (info.users !== null && !info.users.includes(mapped.user !== undefined ? this.user : userId)) {
       this.subscriptionError(name, 403, 'not allowed in ' + name);
       return;
     }

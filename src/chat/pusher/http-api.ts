@@ -5,6 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { rawJson } from '../protocol/codec.js';
+import { Disconnects } from '../protocol/codes.js';
 import { isValidPusherName, toPusherName, type MappedChannel, type PusherChannelType } from './names.js';
 import { MAX_EVENT_NAME, TAG_EVENT, TAG_EXCLUDE } from './frames.js';
 import { SOCKET_ID_RE, verifyRequest } from './auth.js';
@@ -173,6 +174,18 @@ export function registerPusherHttpApi(app: FastifyInstance, server: PusherServer
         const batch: Record<string, number>[] = [];
         for (const ev of events) batch.push(ev.info.size === 0 ? {} : await channelAttributes(server, ev.channels[0]!, ev.info, counts));
         return { batch };
+      }),
+    );
+
+    // Closes the user's connections on every node: Pusher sockets signed in (or in presence) as
+    // that user and the user's Centrifugo connections (the same user ids).
+    scope.post(
+      APPS_PREFIX + ':appId/users/:userId/terminate_connections',
+      handle('terminate_connections', async (req) => {
+        const user = (req.params as { userId: string }).userId;
+        if (user === '') throw new HttpError(400, 'user id is required');
+        await server.node.broker.publishControl({ type: 'disconnect', user, code: Disconnects.forceNoReconnect.code, reason: 'connections terminated' });
+        return {};
       }),
     );
 

@@ -16,9 +16,9 @@ import { registerPusherAuthRoute, type PusherAuthDeps } from './auth-route.js';
 
 export { PusherServer, APP_PATH_PREFIX, type PusherSecrets, type PusherConfig } from './server.js';
 export { ChannelMapper, toPusherName, type MappedChannel, type PusherChannelType } from './names.js';
-export { channelAuth, requestSignature, verifyRequest, verifyChannelAuth } from './auth.js';
+export { channelAuth, userAuth, requestSignature, verifyRequest, verifyChannelAuth, verifyUserAuth } from './auth.js';
 export { PusherCodes, ONAIR_EVENT, decodeFrame } from './frames.js';
-export { PUSHER_AUTH_PATH, registerPusherAuthRoute, type AuthUser, type PusherAuthDeps } from './auth-route.js';
+export { PUSHER_AUTH_PATH, PUSHER_USER_AUTH_PATH, registerPusherAuthRoute, type AuthUser, type PusherAuthDeps } from './auth-route.js';
 export { envelope } from './http-api.js';
 
 export interface PusherService {
@@ -29,7 +29,7 @@ export interface PusherService {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** registerHttp adds the Pusher HTTP API (/apps/{appId}/...). */
   registerHttp(app: FastifyInstance): void;
-  /** registerAuthRoute adds POST /api/v1/pusher/auth. */
+  /** registerAuthRoute adds POST /api/v1/pusher/auth and /api/v1/pusher/user-auth. */
   registerAuthRoute(app: FastifyInstance, deps: Pick<PusherAuthDeps, 'user' | 'refuse'>): void;
 }
 

@@ -26,12 +26,22 @@ const NAME_RE = /^[A-Za-z0-9_\-=@,.;]+$/;
 const ONAIR_SEPARATOR = ':';
 const PUSHER_SEPARATOR = '-';
 
+/**
+ * A signed-in user's server-to-user channel (`#server-to-user-{id}`, what pusher-js joins after
+ * `pusher:signin` and `sendToUser` triggers) is the user-limited no-namespace onair channel
+ * `server-to-user#{id}`: only that user may subscribe, on either protocol.
+ */
+export const SERVER_TO_USER_PREFIX = '#server-to-user-';
+export const USER_CHANNEL_PREFIX = 'server-to-user#';
+
 export interface MappedChannel {
   /** The Pusher name as given. */
   name: string;
   type: PusherChannelType;
   /** The onair channel name. */
   channel: string;
+  /** For a server-to-user channel: the user whose channel it is. */
+  user?: string;
 }
 
 /** isValidPusherName checks Pusher's character set and length. */
@@ -65,6 +75,11 @@ export class ChannelMapper {
 
   /** toOnair maps a Pusher name, or null when it is not a valid (or a served) Pusher name. */
   toOnair(name: string): MappedChannel | null {
+    if (name.startsWith(SERVER_TO_USER_PREFIX)) {
+      const user = name.slice(SERVER_TO_USER_PREFIX.length);
+      if (!isValidPusherName(user) || name.length > MAX_PUSHER_NAME_LENGTH) return null;
+      return { name, type: 'public', channel: USER_CHANNEL_PREFIX + user, user };
+    }
     if (!isValidPusherName(name) || name.startsWith(ENCRYPTED_PREFIX)) return null;
     const type = channelTypeOf(name);
     const base = name.slice(prefixOf(type).length);
@@ -83,6 +98,7 @@ export class ChannelMapper {
  * becomes '-'. (It is the inverse of toOnair for every channel a Pusher client can reach.)
  */
 export function toPusherName(channel: string, type: PusherChannelType): string {
+  if (channel.startsWith(USER_CHANNEL_PREFIX)) return SERVER_TO_USER_PREFIX + channel.slice(USER_CHANNEL_PREFIX.length);
   const i = channel.indexOf(ONAIR_SEPARATOR);
   const base = i < 0 ? channel : channel.slice(0, i) + PUSHER_SEPARATOR + channel.slice(i + 1);
   return prefixOf(type) + base;

@@ -13,7 +13,7 @@ import {
   encodePusherBatch,
   eventOfPush,
 } from '../../../src/chat/pusher/frames.js';
-import { channelAuth, md5Hex, requestSignature, verifyChannelAuth, verifyRequest } from '../../../src/chat/pusher/auth.js';
+import { channelAuth, md5Hex, requestSignature, userAuth, verifyChannelAuth, verifyRequest } from '../../../src/chat/pusher/auth.js';
 import { envelope } from '../../../src/chat/pusher/http-api.js';
 import { encodePublication, encodePush } from '../../../src/chat/protocol/codec.js';
 import { SharedBatch } from '../../../src/chat/transport/types.js';
@@ -33,6 +33,11 @@ test('mapping: namespaced names, the no-namespace fallback, type prefixes, longe
   assert.equal(m.toOnair('a-c')?.channel, 'a:c');
   for (const bad of ['', 'has:colon', 'sp ace', 'private-', 'private-encrypted-x', 'x'.repeat(165), 'é']) assert.equal(m.toOnair(bad), null, bad);
   assert.equal(isValidPusherName('x'.repeat(164)), true);
+  // A signed-in user's server-to-user channel is that user's user-limited no-namespace channel.
+  assert.deepEqual(m.toOnair('#server-to-user-42'), { name: '#server-to-user-42', type: 'public', channel: 'server-to-user#42', user: '42' });
+  assert.equal(toPusherName('server-to-user#42', 'public'), '#server-to-user-42');
+  assert.equal(m.toOnair('#server-to-user-'), null);
+  assert.equal(m.toOnair('#other'), null);
   // The inverse for every reachable channel.
   for (const [ch, type, name] of [
     ['chat:demo', 'public', 'chat-demo'],
@@ -108,6 +113,9 @@ test('channel auth and request signing agree with the official pusher SDK', () =
   assert.equal(pres.auth, channelAuth('k3y', 's3cr3t-0123456789abcdef', '123.456', 'presence-chat-demo', pres.channel_data));
   // Golden: HMAC-SHA256 hex of "1234.1234:private-foobar" with secret "7ad3773142a6692b25b8" (Pusher's documented example).
   assert.equal(channelAuth('278d425bdf160c739803', '7ad3773142a6692b25b8', '1234.1234', 'private-foobar'), '278d425bdf160c739803:58df8b0c36d6982b82c3ecf6b4662e34fe8c25bba48f5369f135bf843651c3a4');
+
+  const user = sdk.authenticateUser('123.456', { id: 'u1', user_info: { name: 'U' } });
+  assert.equal(user.auth, userAuth('k3y', 's3cr3t-0123456789abcdef', '123.456', user.user_data));
 
   const body = '{"name":"e","channel":"c","data":"{}"}';
   const q = { auth_key: 'k3y', auth_timestamp: '1700000000', auth_version: '1.0', body_md5: md5Hex(body) };
