@@ -109,7 +109,7 @@ after(async () => {
 });
 
 test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and LL-HLS; 401, 409, 415, DELETE', { timeout: 180_000 }, async () => {
-  server = await startTestServer({ 'record.enabled': false });
+  server = await startTestServer({ 'record.enabled': false, 'media.whip.mediaTimeoutSeconds': 3 });
   const s = server;
   const base = `http://127.0.0.1:${s.httpPort}`;
   const whipUrl = `${base}/whip`;
@@ -178,8 +178,6 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(a?.codec_name, 'aac', JSON.stringify(probe));
 
   // LL-HLS: the playlist gets whole segments.
-  let lastPlaylist = '';
-  setTimeout(async () => { console.log('DEBUG', JSON.stringify(await page.evaluate(SENDER_STATS, pub.index!)), JSON.stringify(whipOf(s.parts)!.stats()), lastPlaylist); }, 20_000).unref();
   const playlist = await waitFor('LL-HLS segments', async () => {
     const multi = await fetch(`${base}/live/whipper/index.m3u8`);
     if (multi.status !== 200) return undefined;
@@ -188,7 +186,6 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
     const r = await fetch(`${base}/live/whipper/${variant.trim()}`);
     if (r.status !== 200) return undefined;
     const text = await r.text();
-    lastPlaylist = text;
     return (text.match(/#EXTINF:/g) ?? []).length >= 2 ? text : undefined;
   }, 30_000, 250);
   assert.match(playlist, /#EXT-X-PART:/);
@@ -211,5 +208,26 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(await metric(s, 'onair_whip_sessions'), 0);
   const plis = await metric(s, 'onair_whip_plis_sent_total');
   const sent = await page.evaluate(SENDER_STATS, pub.index!);
-  console.log(`WHIP: offer→live ${liveMs} ms; ${stats.units} access units, ${stats.lost} packets lost, ${stats.keyframeRequests} keyframe requests; ${plis} PLIs sent, publisher saw ${sent.pliCount} PLIs and encoded ${sent.keyFramesEncoded} keyframes`);
+
+  // Publish again after DELETE; then the hub kicks the publisher (as after a ban): offline, session gone.
+  const again = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/h264' });
+  assert.equal(again.status, 201, String((again as { body?: string }).body));
+  await waitFor('live again', async () => s.parts.hub!.isLive('whipper'), 30_000, 100);
+  assert.equal(s.parts.media!.hub.kick('whipper', 'banned'), true);
+  assert.equal(s.parts.hub!.isLive('whipper'), false);
+  assert.equal(whipOf(s.parts)!.sessionCount(), 0);
+  assert.equal((await fetch(base + again.location!, { method: 'DELETE' })).status, 404);
+
+  // The publisher goes away without DELETE (tab closed): the channel goes offline on its own.
+  const third = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/h264' });
+  assert.equal(third.status, 201, String((third as { body?: string }).body));
+  await waitFor('live a third time', async () => s.parts.hub!.isLive('whipper'), 30_000, 100);
+  const closedAt = Date.now();
+  await page.evaluate((i) => (window as any).pcs[i].close(), third.index!);
+  await waitFor('offline after the publisher left', async () => !s.parts.hub!.isLive('whipper'), 10_000, 50);
+  const goneMs = Date.now() - closedAt;
+  assert.equal(whipOf(s.parts)!.sessionCount(), 0);
+  assert.equal(await metric(s, 'onair_whip_sessions'), 0);
+
+  console.log(`WHIP: publisher gone → offline in ${goneMs} ms; offer→live ${liveMs} ms; ${stats.units} access units, ${stats.lost} packets lost, ${stats.keyframeRequests} keyframe requests; ${plis} PLIs sent, publisher saw ${sent.pliCount} PLIs and encoded ${sent.keyFramesEncoded} keyframes`);
 });
