@@ -43,12 +43,18 @@ const WHIP_PUBLISH = async ({ url, key, width, height, codec }: { url: string; k
     osc.connect(dest);
     osc.start();
     await ac.resume();
-    w.source = { video: canvas.captureStream(30).getVideoTracks()[0], audio: dest.stream.getAudioTracks()[0] };
+    const video = canvas.captureStream(30).getVideoTracks()[0]!;
+    // Keep the canvas size even when the loaded test machine makes Chromium's encoder adapt.
+    video.contentHint = 'detail';
+    w.source = { video, audio: dest.stream.getAudioTracks()[0] };
   }
   const pc = new RTCPeerConnection();
   const vt = pc.addTransceiver(w.source.video, { direction: 'sendonly' });
   const caps = RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === codec);
   vt.setCodecPreferences(caps);
+  const params = vt.sender.getParameters();
+  (params as any).degradationPreference = 'maintain-resolution';
+  await vt.sender.setParameters(params).catch(() => undefined);
   pc.addTransceiver(w.source.audio, { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((res) => {
@@ -78,9 +84,14 @@ const SENDER_STATS = async (index: number) => {
   return out;
 };
 
-function ffprobe(url: string, timeoutMs: number): Promise<{ streams: { codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string }[] }> {
+interface Probe {
+  streams: { index: number; codec_type: string; codec_name: string; width?: number; height?: number; sample_rate?: string }[];
+  packets: { stream_index: number; pts_time?: string; dts_time?: string }[];
+}
+
+function ffprobe(url: string, timeoutMs: number): Promise<Probe> {
   return new Promise((resolve, reject) => {
-    const p = spawn('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-read_intervals', '%+2', '-show_streams', '-of', 'json', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn('ffprobe', ['-v', 'error', '-rw_timeout', '8000000', '-read_intervals', '%+3', '-show_streams', '-show_entries', 'packet=stream_index,pts_time,dts_time', '-of', 'json', url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => { out += d; });
@@ -175,7 +186,16 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(v?.codec_name, 'h264', JSON.stringify(probe));
   assert.equal(v?.width, WIDTH);
   assert.equal(v?.height, HEIGHT);
-  assert.equal(a?.codec_name, 'aac', JSON.stringify(probe));
+  assert.equal(a?.codec_name, 'aac', JSON.stringify(probe.streams));
+  // Both tracks on one timeline: over 3 s of the live edge, audio and video times advance together.
+  const times = (index: number) => probe.packets.filter((p) => p.stream_index === index).map((p) => Number(p.dts_time));
+  const vt = times(v!.index);
+  const at = times(a!.index);
+  assert.ok(vt.length > 30 && at.length > 50, `packets: ${vt.length} video, ${at.length} audio`);
+  assert.ok(vt.every((t, i) => i === 0 || t >= vt[i - 1]!), 'video dts never steps back');
+  assert.ok(at.every((t, i) => i === 0 || t > at[i - 1]!), 'audio dts always advances');
+  const skew = Math.abs(vt.at(-1)! - at.at(-1)!);
+  assert.ok(skew < 0.35, `last video ${vt.at(-1)} s vs last audio ${at.at(-1)} s`);
 
   // LL-HLS: the playlist gets whole segments.
   const playlist = await waitFor('LL-HLS segments', async () => {
@@ -199,6 +219,8 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(hubStats.publisher.protocol, 'whip');
   assert.equal(hubStats.audio?.codec, 'aac');
 
+  const plis = await metric(s, 'onair_whip_plis_sent_total');
+  const sent = await page.evaluate(SENDER_STATS, pub.index!);
   // DELETE → offline at once; the resource is gone.
   const del = await fetch(base + pub.location!, { method: 'DELETE' });
   assert.equal(del.status, 204);
@@ -229,5 +251,6 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(whipOf(s.parts)!.sessionCount(), 0);
   assert.equal(await metric(s, 'onair_whip_sessions'), 0);
 
+  console.log(`WHIP: HTTP-FLV live edge: last video ${vt.at(-1)} s, last audio ${at.at(-1)} s (${vt.length} video / ${at.length} audio packets in 3 s)`);
   console.log(`WHIP: publisher gone → offline in ${goneMs} ms; offer→live ${liveMs} ms; ${stats.units} access units, ${stats.lost} packets lost, ${stats.keyframeRequests} keyframe requests; ${plis} PLIs sent, publisher saw ${sent.pliCount} PLIs and encoded ${sent.keyFramesEncoded} keyframes`);
 });
