@@ -228,8 +228,6 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal((await s.api('GET', '/api/v1/channels/whipper')).body.channel?.stream?.live ?? false, false);
   assert.equal((await fetch(base + pub.location!, { method: 'DELETE' })).status, 404);
   assert.equal(await metric(s, 'onair_whip_sessions'), 0);
-  const plis = await metric(s, 'onair_whip_plis_sent_total');
-  const sent = await page.evaluate(SENDER_STATS, pub.index!);
 
   // Publish again after DELETE; then the hub kicks the publisher (as after a ban): offline, session gone.
   const again = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/h264' });

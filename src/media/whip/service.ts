@@ -7,7 +7,8 @@
  *   DELETE  /whip/{id}   204: the publish ends, the channel goes offline (404 when unknown)
  *   PATCH   /whip/{id}   405: every candidate is in the answer (no trickle)
  *
- * One WhipSession per publisher; the hub stream starts at its first keyframe.
+ * One WhipSession per publisher; the hub stream starts at its first keyframe. media.onPublishUrl /
+ * onUnpublishUrl are called as for RTMP (with protocol "whip"); a refusal is 403.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import prom from 'prom-client';
@@ -41,6 +42,12 @@ export interface WhipMetrics {
   packetsLost: prom.Counter;
   plis: prom.Counter;
   audioFailures: prom.Counter;
+}
+
+async function postJson(url: string, body: unknown, timeoutMs: number): Promise<number> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  await res.arrayBuffer().catch(() => undefined);
+  return res.status;
 }
 
 function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
@@ -136,6 +143,8 @@ export class WhipService {
     if (!channel) throw new AppError('unauthorized', 'invalid stream key');
     if (this.d.hub.isLive(channel) || this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
     if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
+    await this.publishCallback(channel, clientIp);
+    if (this.d.hub.isLive(channel) || this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
     const ffmpeg = this.d.config.media.whip.audio ? this.d.ffmpeg : undefined;
     const session = new WhipSession({
       channel, hub: this.d.hub, net: this.net, logger: this.d.logger,
@@ -174,6 +183,28 @@ export class WhipService {
     return { sessionId: session.id, channel, location: `${WHIP_PATH}/${session.id}`, etag: session.etag, sdp };
   }
 
+  /** publishCallback asks media.onPublishUrl (as RTMP publish does); a non-2xx answer refuses with 403. */
+  private async publishCallback(channel: string, clientIp: string | undefined): Promise<void> {
+    const m = this.d.config.media;
+    if (!m.onPublishUrl) return;
+    let status: number;
+    try {
+      status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol: 'whip' }, m.callbackTimeoutMs);
+    } catch (err) {
+      this.d.logger.warn({ err: (err as Error).message, channel }, 'on-publish callback failed; refusing the WHIP publish');
+      throw new AppError('unavailable', 'publish callback unavailable');
+    }
+    if (status < 200 || status > 299) throw new AppError('forbidden', `publish refused by callback (HTTP ${status})`);
+  }
+
+  private unpublishCallback(s: WhipSession, reason: WhipEndReason): void {
+    const m = this.d.config.media;
+    if (!m.onUnpublishUrl || !s.wentLive) return;
+    postJson(m.onUnpublishUrl, { action: 'unpublish', channel: s.channel, clientIp: s.clientIp, reason, protocol: 'whip' }, m.callbackTimeoutMs).catch((err: unknown) =>
+      this.d.logger.warn({ err: (err as Error).message, channel: s.channel }, 'on-unpublish callback failed'),
+    );
+  }
+
   /** deleteSession ends a publish; false when there is no such session. */
   deleteSession(id: string): boolean {
     const s = this.sessions.get(id);
@@ -191,6 +222,7 @@ export class WhipService {
     if (this.sessions.get(s.id) !== s) return;
     this.forget(s);
     this.metrics.packetsLost.inc(s.stats.lost);
+    this.unpublishCallback(s, reason);
     if (!s.answered) return;
     this.metrics.sessions.dec();
     this.metrics.ended.inc({ reason });

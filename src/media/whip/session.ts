@@ -102,6 +102,8 @@ export class WhipSession {
   closed = false;
   answered = false;
   reason?: WhipEndReason;
+  /** The publish reached the hub (its first keyframe arrived). */
+  wentLive = false;
 
   constructor(private readonly o: WhipSessionOptions) {
     this.channel = o.channel;
@@ -111,10 +113,14 @@ export class WhipSession {
       ...(o.ffmpeg ? { ffmpeg: o.ffmpeg } : {}),
       requestKeyframe: () => this.requestKeyframe(),
       onEnd: (reason) => this.close(reason === 'channel already live' ? 'conflict' : 'kicked'),
-      onLive: () => o.hooks.onLive(this),
+      onLive: () => { this.wentLive = true; o.hooks.onLive(this); },
       onFrame: (kind) => o.hooks.onFrame(kind),
       onAudioFailed: (reason) => o.hooks.onAudioFailed(reason),
     });
+  }
+
+  get clientIp(): string | undefined {
+    return this.o.clientIp;
   }
 
   get live(): boolean {
