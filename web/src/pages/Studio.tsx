@@ -9,6 +9,7 @@ import { ChatPanel } from '../chat/ChatPanel';
 import { chatClient } from '../chat/connection';
 import { addFilter, getAudit, getFilters, getModes, removeFilter, setModes } from '../chat/moderation';
 import { CopyField, NotAvailable, Section } from '../components/common';
+import { GoLive } from './GoLive';
 
 const HEALTH_POLL_MS = 2000;
 const SEL_KEY = 'onair.studio.channel';
@@ -140,6 +141,8 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
         <CopyField label={t('studio.obsServer')} value={server} name="rtmp-server" />
         <p class="muted small">{t('studio.obsHint')}</p>
       </Section>
+
+      <GoLive channel={channel} streamKey={key} live={!!s?.live} />
 
       <Section title={t('studio.health')} id="health">
         {s?.live ? (
