@@ -71,6 +71,8 @@ test('connect: connection_established with a socket id and activity_timeout (dat
 
   const noProto = await raw(`ws://127.0.0.1:${s.port}/app/${APP_KEY}`);
   assert.equal(await noProto.closed, 4008);
+  const badUrl = await raw(`ws://127.0.0.1:${s.port}/app/%E0%A4%A?protocol=7`);
+  assert.equal(await badUrl.closed, 4001);
 
   // pusher-js with the right key connects; with a wrong key it reports 4001 and does not come back.
   const p = pusher();

@@ -102,10 +102,18 @@ export class PusherServer {
 
   /** handleUpgrade takes upgrades on /app/{key}; false lets another handler try. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (!url.pathname.startsWith(APP_PATH_PREFIX)) return false;
-    const key = decodeURIComponent(url.pathname.slice(APP_PATH_PREFIX.length));
-    const protocol = url.searchParams.get('protocol');
+    if (!(req.url ?? '').startsWith(APP_PATH_PREFIX)) return false;
+    let key: string;
+    let protocol: string | null;
+    try {
+      const url = new URL(req.url!, 'http://x');
+      key = decodeURIComponent(url.pathname.slice(APP_PATH_PREFIX.length));
+      protocol = url.searchParams.get('protocol');
+    } catch {
+      // Not a URL we can read (bad percent-encoding): the key cannot match.
+      key = '';
+      protocol = null;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, key, protocol));
     return true;
   }
