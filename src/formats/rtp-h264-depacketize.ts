@@ -5,7 +5,7 @@
  *
  *   push(packet) ──► reorder window (by sequence number) ──► access unit assembly
  *                    (a hole still open after WINDOW later       (same RTP timestamp, ends at
- *                     packets is declared lost)                   the marker bit or a new timestamp)
+ *                     packets, or after maxWaitMs, is lost)       the marker bit or a new timestamp)
  *
  * Loss handling: an access unit that had a hole in it (or right before it, where we cannot tell
  * whether its first packets were lost) is dropped, never passed on damaged, and so is every
@@ -22,6 +22,8 @@ const SEQ_MODULO = 0x1_0000;
 const SEQ_HALF = 0x8000;
 /** Packets kept waiting for a missing one before it is declared lost (about 50 ms of 2 Mbit/s video). */
 export const H264_REORDER_WINDOW = 64;
+/** Longest a hole is waited for (a retransmission after a NACK), in ms, when the caller gives arrival times. */
+export const H264_REORDER_MAX_WAIT_MS = 200;
 /** A packet this far behind or ahead of the expected sequence number restarts the stream (sender reset). */
 export const H264_SEQ_RESYNC_DISTANCE = 3000;
 /** Largest access unit we assemble, in RTP packets and in bytes (guards memory against a hostile peer). */
@@ -84,17 +86,27 @@ export class H264Depacketizer {
   private cur: Pending | null = null;
   private waitingKey = true;
   private askedKey = false;
+  /** When the current hole opened (caller's clock), if arrival times are given. */
+  private holeSince: number | null = null;
   readonly stats: H264DepacketizerStats = { packets: 0, lost: 0, late: 0, duplicates: 0, units: 0, dropped: 0, keyframeRequests: 0 };
 
-  constructor(private readonly events: H264DepacketizerEvents, private readonly window = H264_REORDER_WINDOW) {}
+  constructor(
+    private readonly events: H264DepacketizerEvents,
+    private readonly window = H264_REORDER_WINDOW,
+    private readonly maxWaitMs = H264_REORDER_MAX_WAIT_MS,
+  ) {}
 
   /** waitingForKeyframe is true until the first whole IDR unit, and again after a loss. */
   get waitingForKeyframe(): boolean {
     return this.waitingKey;
   }
 
-  /** push takes one RTP packet of the H.264 stream, in any order. Never throws for bad input. */
-  push(p: RtpVideoPacket): void {
+  /**
+   * push takes one RTP packet of the H.264 stream, in any order. Never throws for bad input.
+   * `nowMs` (any monotonic clock) lets a hole be given up after maxWaitMs, not only when the
+   * window is full.
+   */
+  push(p: RtpVideoPacket, nowMs?: number): void {
     this.stats.packets++;
     const seq = p.sequenceNumber & 0xffff;
     if (this.expected === null) this.expected = seq;
@@ -111,6 +123,20 @@ export class H264Depacketizer {
     this.buffered.set(seq, p);
     this.drain();
     if (this.buffered.size > this.window) this.skipHole();
+    if (nowMs !== undefined) this.expire(nowMs);
+  }
+
+  /** expire gives up a hole that has been open longer than maxWaitMs (call it now and then while packets pause). */
+  expire(nowMs: number): void {
+    if (this.buffered.size === 0) {
+      this.holeSince = null;
+      return;
+    }
+    if (this.holeSince === null) this.holeSince = nowMs;
+    else if (nowMs - this.holeSince > this.maxWaitMs) {
+      this.skipHole();
+      this.holeSince = this.buffered.size > 0 ? nowMs : null;
+    }
   }
 
   /** flush declares the current hole (if any) lost and passes on what can be passed (end of stream). */

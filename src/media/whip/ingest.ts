@@ -96,7 +96,12 @@ export class WhipIngest {
     if (this.ended) return;
     this.arrival = this.now();
     this.clock.wallOf('video', p.timestamp, this.arrival);
-    this.depack.push(p);
+    this.depack.push(p, this.arrival);
+  }
+
+  /** tick gives up a video hole that waited too long while no packets came (called by a timer). */
+  tick(): void {
+    if (!this.ended) this.depack.expire(this.now());
   }
 
   audioPacket(payload: Buffer, rtpTimestamp: number): void {

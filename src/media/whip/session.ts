@@ -213,6 +213,7 @@ export class WhipSession {
     this.mediaTimer = setInterval(() => {
       const now = Date.now();
       if (now - this.lastRtpAt > this.o.mediaTimeoutMs) return this.close('media_timeout');
+      this.ingest.tick();
       if (keyEvery > 0 && this.ingest.live && now - this.ingest.lastKeyframeAt >= keyEvery - PLI_LEAD_MS) this.requestKeyframe();
     }, WHIP_KEYFRAME_CHECK_MS);
     this.mediaTimer.unref();

@@ -196,3 +196,19 @@ test('fuzz: random and mutated packets never throw and never yield empty units',
     }
   }
 });
+
+test('with arrival times, a hole is given up after maxWaitMs (not only when the window fills)', () => {
+  const units: H264AccessUnit[] = [];
+  const d = new H264Depacketizer({ onAccessUnit: (au) => units.push(au) }, H264_REORDER_WINDOW, 200);
+  d.push(pkt(1, 1, IDR, true), 0);
+  // seq 2 is missing; 3 and 4 wait for it.
+  d.push(pkt(3, 3, P1, true), 10);
+  d.push(pkt(4, 4, IDR, true), 100);
+  assert.equal(units.length, 1);
+  d.expire(150);
+  assert.equal(units.length, 1, 'still within the wait');
+  d.expire(211);
+  assert.equal(d.stats.lost, 1);
+  // Frame 3 follows the hole (dropped); frame 4 is an IDR whose start is certain? It came right after 3: passed on.
+  assert.deepEqual(units.map((u) => u.timestamp), [1, 4]);
+});
