@@ -111,6 +111,8 @@ export class WhipService {
   readonly metrics: WhipMetrics;
   private readonly net: SessionNetwork;
   private stopped = false;
+  /** Test hook: video RTP packets of new sessions for which this answers true are dropped (simulated loss). */
+  testDropVideo?: (sequenceNumber: number) => boolean;
 
   constructor(private readonly d: WhipServiceDeps) {
     this.metrics = whipMetrics(d.registry ?? new prom.Registry());
@@ -152,6 +154,7 @@ export class WhipService {
       keyframeIntervalMs: this.d.config.media.whip.keyframeIntervalSeconds * 1000,
       ...(clientIp ? { clientIp } : {}),
       ...(ffmpeg ? { ffmpeg } : {}),
+      dropVideo: (seq) => this.testDropVideo?.(seq) ?? false,
       hooks: {
         onLive: () => this.d.logger.info({ channel, session: session.id }, 'WHIP publish is live'),
         onClosed: (s, reason) => this.sessionClosed(s, reason),

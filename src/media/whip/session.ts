@@ -82,6 +82,8 @@ export interface WhipSessionOptions {
   keyframeIntervalMs: number;
   clientIp?: string;
   ffmpeg?: string;
+  /** Test hook: video packets for which this answers true are dropped as if lost on the way. */
+  dropVideo?: (sequenceNumber: number) => boolean;
 }
 
 export class WhipSession {
@@ -186,6 +188,7 @@ export class WhipSession {
       track.onReceiveRtp.subscribe((rtp) => {
         this.lastRtpAt = Date.now();
         this.videoSsrc = rtp.header.ssrc;
+        if (this.o.dropVideo?.(rtp.header.sequenceNumber)) return;
         this.ingest.videoPacket({ sequenceNumber: rtp.header.sequenceNumber, timestamp: rtp.header.timestamp, marker: rtp.header.marker, payload: rtp.payload });
       });
     } else if (track.kind === 'audio') {
