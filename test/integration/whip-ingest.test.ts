@@ -1,8 +1,8 @@
 /**
- * WhipIngest with real media and a real ffmpeg, no browser: ffmpeg makes 3 s of H.264 (1 s GOP)
+ * WhipIngest with real media and a real ffmpeg, no browser: ffmpeg makes 4 s of H.264 (1 s GOP)
  * and Opus; we cut them into RTP packets as a WebRTC sender would and push them into the
  * ingest at their real-time arrival (a fake clock), then read what the hub passes on: the stream
- * starts at the first keyframe, video keeps its 30 fps timing, the Opus→AAC ffmpeg gives AAC at
+ * starts at the first keyframe (claimed in the hub once the AAC header is there, headers first), video keeps its 30 fps timing, the Opus→AAC ffmpeg gives AAC at
  * the right pace on the same timeline, a lost packet drops frames until the next keyframe and asks
  * for one, and sender reports carry the stream over without a jump.
  */
@@ -18,7 +18,7 @@ import { packetizeH264 } from '../../src/formats/rtp-h264.js';
 import { OggOpusParser, opusPacketSamples } from '../../src/formats/rtp-opus.js';
 import { WhipIngest } from '../../src/media/whip/ingest.js';
 
-const SECONDS = 3;
+const SECONDS = 4;
 const FPS = 30;
 
 function makeMedia() {
@@ -45,14 +45,14 @@ function makeMedia() {
 
 interface Collected { video: MediaFrame[]; audio: MediaFrame[]; tracks: [VideoTrackInfo | undefined, AudioTrackInfo | undefined][] }
 
-function setup(now: () => number) {
+function setup(now: () => number, audioHeaderWaitMs?: number) {
   const hub = new StreamHub({ logger: silentLogger(), gopCacheMaxFrames: 1000, viewerQueueSkipBytes: 1 << 20, viewerQueueMaxBytes: 1 << 23, viewerStallMs: 10_000, flushIntervalMs: 0, rtmpChunkSize: 4096 });
   const got: Collected = { video: [], audio: [], tracks: [] };
   hub.subscribe('cam', { onTracks: (v, a) => got.tracks.push([v, a]), onFrame: (f) => (f.kind === 'video' ? got.video : got.audio).push(f) });
   let keyRequests = 0;
   let ended = '';
   const ingest = new WhipIngest({
-    channel: 'cam', hub, logger: silentLogger(), ffmpeg: 'ffmpeg', now,
+    channel: 'cam', hub, logger: silentLogger(), ffmpeg: 'ffmpeg', now, ...(audioHeaderWaitMs ? { audioHeaderWaitMs } : {}),
     requestKeyframe: () => { keyRequests++; },
     onEnd: (r) => { ended = r; },
   });
@@ -107,8 +107,12 @@ const media = makeMedia();
 
 test('RTP in, hub frames out: keyframe start, 30 fps timing, AAC on the same timeline', { timeout: 60_000 }, async () => {
   const clock = { t: 0 };
-  const { hub, got, ingest, ended } = setup(() => clock.t);
+  // The feed runs faster than real time: let the claim wait for ffmpeg's header however long that takes.
+  const { hub, got, ingest, ended } = setup(() => clock.t, 3_600_000);
   feed(ingest, media, clock, { sr: true });
+  // The hub stream is claimed once ffmpeg has given the AAC header; the video waits for it.
+  assert.equal(hub.isLive('cam'), false);
+  await until(() => hub.isLive('cam'), 15_000);
   assert.ok(hub.isLive('cam'));
   assert.equal(ended(), '');
   const expectAudio = Math.floor((SECONDS * 48_000) / 1024) - 3;
@@ -140,16 +144,36 @@ test('RTP in, hub frames out: keyframe start, 30 fps timing, AAC on the same tim
 
 test('a lost packet: frames dropped until the next keyframe, a keyframe asked for, nothing damaged passed on', { timeout: 60_000 }, async () => {
   const clock = { t: 0 };
-  const { got, ingest, keyRequests } = setup(() => clock.t);
+  const { hub, got, ingest, keyRequests } = setup(() => clock.t, 3_600_000);
   // Lose one packet of frame 10 (inside the first GOP).
   let packetsBefore = 0;
   for (const f of media.frames.slice(0, 10)) packetsBefore += packetizeH264(f.au, { mtu: 1000, sps: media.avcc.sps, pps: media.avcc.pps }).payloads.length;
   feed(ingest, media, clock, { drop: (i) => i === packetsBefore });
+  await until(() => hub.isLive('cam'), 15_000);
   await ingest.end('test over');
   assert.equal(keyRequests(), 1);
   assert.equal(got.video.length, media.frames.length - (FPS - 10), 'frames 10..29 dropped, the rest kept');
   assert.equal(got.video[10]!.keyframe, true, 'resumes at the next keyframe');
   assert.equal(ingest.videoStats.lost, 1);
+});
+
+test('without audio the stream goes live at the first keyframe; with audio that never comes, after the header wait', async () => {
+  const clock = { t: 0 };
+  const hub = new StreamHub({ logger: silentLogger(), gopCacheMaxFrames: 1000, viewerQueueSkipBytes: 1 << 20, viewerQueueMaxBytes: 1 << 23, viewerStallMs: 10_000, flushIntervalMs: 0, rtmpChunkSize: 4096 });
+  const noAudio = new WhipIngest({ channel: 'a', hub, logger: silentLogger(), now: () => clock.t, requestKeyframe: () => undefined, onEnd: () => undefined });
+  feed(noAudio, { ...media, frames: media.frames.slice(0, 1), opus: [] }, clock);
+  assert.equal(hub.isLive('a'), true);
+  // ffmpeg is there but no Opus arrives (a muted publisher): live after WHIP_AUDIO_HEADER_WAIT_MS of frames.
+  const frames: MediaFrame[] = [];
+  hub.subscribe('b', { onFrame: (f) => frames.push(f) });
+  const silent = new WhipIngest({ channel: 'b', hub, logger: silentLogger(), ffmpeg: 'ffmpeg', now: () => clock.t, requestKeyframe: () => undefined, onEnd: () => undefined });
+  feed(silent, { ...media, opus: [] }, clock);
+  assert.equal(hub.isLive('b'), true);
+  assert.equal(frames[0]!.dts, 0, 'the held frames go in from the first keyframe');
+  assert.equal(frames.length, media.frames.length);
+  assert.equal(hub.stats('b')?.audio, undefined);
+  await noAudio.end('x');
+  await silent.end('x');
 });
 
 test('a second publisher for a live channel ends with "channel already live"', async () => {

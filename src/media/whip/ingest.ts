@@ -6,8 +6,10 @@
  *   audio RTP ──► AacFromOpus (ffmpeg) ──AAC──► hub
  *   RTCP SR   ──► StreamClock (both tracks on one timeline)
  *
- * The hub stream is claimed when the first IDR access unit with SPS and PPS arrives; until then
- * audio is dropped. If the channel went live meanwhile (RTMP won the race), the publish ends.
+ * The stream starts at the first IDR access unit with SPS and PPS (stream time 0); audio before
+ * it is dropped. The hub stream is claimed once the AAC header is known too (or after
+ * WHIP_AUDIO_HEADER_WAIT_MS without it), with the tags held meanwhile. If the channel went live
+ * meanwhile (RTMP won the race), the publish ends.
  */
 import type { Logger } from '../../observability/logger.js';
 import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
@@ -23,6 +25,12 @@ const NAL_LENGTH_SIZE = 4;
 /** Video codec id and audio codec id as FLV metadata names them (H.264, AAC). */
 const FLV_META_VIDEO_AVC = 7;
 const FLV_META_AUDIO_AAC = 10;
+/**
+ * Longest the hub stream waits, after the first keyframe, for the AAC header (ffmpeg starting up).
+ * Outputs that fix their tracks at the start (recorder, LL-HLS init) then see audio as RTMP
+ * publishers give it; past this the channel goes live with video only.
+ */
+export const WHIP_AUDIO_HEADER_WAIT_MS = 3000;
 
 /** The part of StreamHub a WHIP publish needs. */
 export interface WhipHub {
@@ -43,6 +51,8 @@ export interface WhipIngestOptions {
   onLive?(): void;
   onFrame?(kind: 'video' | 'audio'): void;
   onAudioFailed?(reason: string): void;
+  /** How long the hub claim waits for the AAC header after the first keyframe (default WHIP_AUDIO_HEADER_WAIT_MS). */
+  audioHeaderWaitMs?: number;
   now?: () => number;
 }
 
@@ -56,6 +66,10 @@ export class WhipIngest {
   private lastVideoDts = 0;
   private aac?: AacFromOpus;
   private audioGone = false;
+  private audioConfig?: { asc: Buffer; ms: number };
+  /** Tags held between the first keyframe and the hub claim (type, dts, body). */
+  private held: { type: number; dts: number; body: Buffer; video: boolean }[] = [];
+  private startedAt = 0;
   private arrival = 0;
   /** Wallclock (ms) at which the last keyframe went into the hub. */
   lastKeyframeAt = 0;
@@ -107,7 +121,7 @@ export class WhipIngest {
   audioPacket(payload: Buffer, rtpTimestamp: number): void {
     if (this.ended) return;
     const wall = this.clock.wallOf('audio', rtpTimestamp, this.now());
-    if (!this.stream || this.audioGone || !this.o.ffmpeg) return;
+    if (!this.clock.started || this.audioGone || !this.o.ffmpeg) return;
     if (!this.aac) this.startAudio(Math.max(0, Math.round(this.clock.streamMs(wall))));
     this.aac?.push(payload, rtpTimestamp);
   }
@@ -119,12 +133,19 @@ export class WhipIngest {
   }
 
   private startAudio(startMs: number): void {
-    const stream = this.stream!;
     this.aac = new AacFromOpus({
       channel: this.o.channel, ffmpeg: this.o.ffmpeg!, logger: this.o.logger, startMs,
-      onConfig: (asc) => stream.pushTag(FLV_TAG_AUDIO, startMs, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, asc)),
+      onConfig: (asc) => {
+        if (this.ended) return;
+        if (this.stream) this.stream.pushTag(FLV_TAG_AUDIO, startMs, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, asc));
+        else {
+          this.audioConfig = { asc, ms: startMs };
+          this.goLive();
+        }
+      },
       onFrame: (raw, ms) => {
-        stream.pushTag(FLV_TAG_AUDIO, Math.max(0, Math.round(ms)), aacAudioTagBody(AAC_PACKET_RAW, raw));
+        if (!this.stream || this.ended) return;
+        this.stream.pushTag(FLV_TAG_AUDIO, Math.max(0, Math.round(ms)), aacAudioTagBody(AAC_PACKET_RAW, raw));
         this.o.onFrame?.('audio');
       },
       onFailed: (reason) => {
@@ -175,23 +196,15 @@ export class WhipIngest {
       paramsChanged = true;
     }
     const wall = this.clock.wallOf('video', au.timestamp, this.arrival);
-    if (!this.stream) {
+    if (!this.clock.started) {
       if (!au.keyframe) return;
-      const stream = this.o.hub.publish(this.o.channel, { protocol: 'whip', ...(this.o.clientIp ? { clientIp: this.o.clientIp } : {}), close: (reason) => this.kicked(reason) });
-      if (!stream) {
-        this.ended = true;
-        this.o.onEnd('channel already live');
-        return;
-      }
-      this.stream = stream;
       this.clock.setOrigin(wall);
-      stream.pushMetadata({ width: this.width, height: this.height, videocodecid: FLV_META_VIDEO_AVC, ...(this.o.ffmpeg ? { audiocodecid: FLV_META_AUDIO_AAC } : {}), encoder: 'onair WHIP ingest' });
-      this.o.onLive?.();
+      this.startedAt = this.now();
+      paramsChanged = true;
     }
     const dts = Math.max(this.lastVideoDts, Math.round(this.clock.streamMs(wall)));
     this.lastVideoDts = dts;
-    const stream = this.stream;
-    if (paramsChanged) stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc));
+    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc), false);
     const avcc = Buffer.allocUnsafe(size);
     let at = 0;
     for (const nal of body) {
@@ -199,9 +212,50 @@ export class WhipIngest {
       at += NAL_LENGTH_SIZE;
       at += nal.copy(avcc, at);
     }
-    stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, avcc));
+    this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, avcc), true);
     if (au.keyframe) this.lastKeyframeAt = this.now();
-    this.o.onFrame?.('video');
+    if (!this.stream && (!this.audioExpected || this.now() - this.startedAt >= (this.o.audioHeaderWaitMs ?? WHIP_AUDIO_HEADER_WAIT_MS))) this.goLive();
+  }
+
+  /** Audio will come: ffmpeg is there and has not failed. */
+  private get audioExpected(): boolean {
+    return !!this.o.ffmpeg && !this.audioGone;
+  }
+
+  /** tag pushes a video tag into the hub, or holds it until the hub stream is claimed. */
+  private tag(type: number, dts: number, body: Buffer, frame: boolean): void {
+    if (this.stream) {
+      this.stream.pushTag(type, dts, body);
+      if (frame) this.o.onFrame?.('video');
+    } else this.held.push({ type, dts, body, video: frame });
+  }
+
+  /** goLive claims the hub stream and gives it the held tags (headers first). */
+  private goLive(): void {
+    if (this.stream || this.ended || !this.clock.started) return;
+    const stream = this.o.hub.publish(this.o.channel, { protocol: 'whip', ...(this.o.clientIp ? { clientIp: this.o.clientIp } : {}), close: (reason) => this.kicked(reason) });
+    if (!stream) {
+      this.ended = true;
+      this.held = [];
+      void this.aac?.stop();
+      this.o.onEnd('channel already live');
+      return;
+    }
+    this.stream = stream;
+    const audio = this.audioConfig;
+    stream.pushMetadata({ width: this.width, height: this.height, videocodecid: FLV_META_VIDEO_AVC, ...(audio ? { audiocodecid: FLV_META_AUDIO_AAC } : {}), encoder: 'onair WHIP ingest' });
+    const held = this.held;
+    this.held = [];
+    // The codec headers first (the first held tag is the video sequence header), then the frames.
+    const first = held[0];
+    const rest = first && !first.video ? held.slice(1) : held;
+    if (first && !first.video) stream.pushTag(first.type, first.dts, first.body);
+    if (audio) stream.pushTag(FLV_TAG_AUDIO, audio.ms, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, audio.asc));
+    for (const t of rest) {
+      stream.pushTag(t.type, t.dts, t.body);
+      if (t.video) this.o.onFrame?.('video');
+    }
+    this.o.onLive?.();
   }
 
   private kicked(reason: string): void {

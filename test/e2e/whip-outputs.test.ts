@@ -1,0 +1,140 @@
+/**
+ * A WHIP-published channel feeds every output as an RTMP-published one does: headless Chromium
+ * publishes a canvas + oscillator over WHIP; a second page plays it back over WHEP (H.264
+ * decoded, Opus received: browser to browser through the hub); the live thumbnail is served;
+ * the recording becomes a VOD of the published length with h264 + aac that decodes cleanly.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { launchBrowser, waitFor } from './helpers/web.js';
+import { decodeErrors, probe } from '../integration/record-helpers.js';
+
+let server: TestServer | undefined;
+let browser: Browser | undefined;
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await server?.close();
+});
+
+const PUBLISH = async ({ key }: { key: string }) => {
+  const canvas = document.createElement('canvas');
+  canvas.width = 640;
+  canvas.height = 360;
+  document.body.appendChild(canvas);
+  const ctx = canvas.getContext('2d')!;
+  let i = 0;
+  setInterval(() => {
+    i++;
+    ctx.fillStyle = `hsl(${(i * 5) % 360}, 60%, 40%)`;
+    ctx.fillRect(0, 0, 640, 360);
+    ctx.fillStyle = '#fff';
+    ctx.fillRect((i * 6) % 600, 150, 40, 40);
+  }, 33);
+  const track = canvas.captureStream(30).getVideoTracks()[0]!;
+  track.contentHint = 'detail';
+  const ac = new AudioContext({ sampleRate: 48000 });
+  const osc = ac.createOscillator();
+  const dest = ac.createMediaStreamDestination();
+  osc.connect(dest);
+  osc.start();
+  const pc = new RTCPeerConnection();
+  const vt = pc.addTransceiver(track, { direction: 'sendonly' });
+  vt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264'));
+  pc.addTransceiver(dest.stream.getAudioTracks()[0]!, { direction: 'sendonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((res) => {
+    if (pc.iceGatheringState === 'complete') return res();
+    const t = setTimeout(res, 2000);
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
+  });
+  const r = await fetch('/whip', { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
+  const body = await r.text();
+  if (r.status !== 201) return { status: r.status, location: null };
+  await pc.setRemoteDescription({ type: 'answer', sdp: body });
+  return { status: r.status, location: r.headers.get('location') };
+};
+
+/** PLAY is a WHEP viewer (recvonly video + audio), as the web player's startWhep. */
+const PLAY = async (url: string) => {
+  const pc = new RTCPeerConnection();
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.addTransceiver('audio', { direction: 'recvonly' });
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((res) => {
+    if (pc.iceGatheringState === 'complete') return res();
+    const t = setTimeout(res, 2000);
+    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
+  });
+  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
+  if (r.status !== 201) return r.status;
+  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
+  (window as any).viewer = pc;
+  return r.status;
+};
+
+const VIEWER_STATS = async () => {
+  const out: Record<string, number> = {};
+  (await ((window as any).viewer as RTCPeerConnection).getStats()).forEach((s: any) => {
+    if (s.type === 'inbound-rtp' && s.kind === 'video') Object.assign(out, { framesDecoded: s.framesDecoded ?? 0, width: s.frameWidth ?? 0 });
+    if (s.type === 'inbound-rtp' && s.kind === 'audio') Object.assign(out, { audioPackets: s.packetsReceived ?? 0 });
+  });
+  return out;
+};
+
+test('WHIP in → WHEP out, live thumbnail, recording → VOD (h264 + aac, published length)', { timeout: 180_000 }, async () => {
+  server = await startTestServer({ 'record.thumbnailIntervalSeconds': 5, 'jobs.pollIntervalMs': 200 });
+  const s = server;
+  const base = `http://127.0.0.1:${s.httpPort}`;
+  browser = await launchBrowser();
+  const publisher = await browser.newPage();
+  await publisher.goto(`${base}/healthz`);
+  const pub = await publisher.evaluate(PUBLISH, { key: s.demoStreamKey! });
+  assert.equal(pub.status, 201);
+  await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
+  const liveAt = Date.now();
+
+  const rec = await waitFor('recording row', async () => {
+    const r = await s.api('GET', '/api/v1/vods?channel=demo&state=all');
+    return r.body.vods?.find((v: { state: string }) => v.state === 'recording');
+  }, 20_000, 200);
+
+  // Browser to browser: a WHEP viewer of the WHIP-published channel.
+  const viewer = await browser.newPage();
+  await viewer.goto(`${base}/healthz`);
+  assert.equal(await viewer.evaluate(PLAY, '/live/demo/whep'), 201);
+  const vs = await waitFor('WHEP frames decoded', async () => {
+    const st = await viewer.evaluate(VIEWER_STATS);
+    return (st.framesDecoded ?? 0) > 30 && (st.audioPackets ?? 0) > 20 ? st : undefined;
+  }, 30_000, 250);
+  assert.equal(vs.width, 640);
+
+  const thumb = await waitFor('live thumbnail', async () => {
+    const r = await fetch(`${base}/live/demo/thumbnail.jpg`);
+    return r.status === 200 ? r : undefined;
+  }, 20_000, 250);
+  assert.equal(thumb.headers.get('content-type'), 'image/jpeg');
+  await thumb.arrayBuffer();
+
+  // Publish about 8 s in all, then DELETE.
+  await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - liveAt))));
+  const publishedMs = Date.now() - liveAt;
+  assert.equal((await fetch(base + pub.location!, { method: 'DELETE' })).status, 204);
+  await waitFor('offline', async () => !s.parts.hub!.isLive('demo'), 5000, 50);
+
+  const vod = await waitFor('ready VOD', async () => {
+    const r = await s.api('GET', '/api/v1/vods?channel=demo');
+    return r.body.vods?.find((v: { id: string }) => v.id === rec.id);
+  }, 60_000, 250);
+  assert.equal(vod.state, 'ready');
+  const dir = join(s.dataDir, 'recordings', 'demo');
+  const mp4 = readdirSync(dir).map((d) => join(dir, d, 'source.mp4')).find((p) => existsSync(p))!;
+  const p = await probe(mp4);
+  assert.deepEqual(p.streams.map((x) => `${x.codec_type}:${x.codec_name}`).sort(), ['audio:aac', 'video:h264']);
+  assert.ok(Math.abs(p.duration * 1000 - publishedMs) < 1500, `recorded ${p.duration} s of ${publishedMs} ms published`);
+  assert.equal(await decodeErrors(mp4), '');
+  console.log(`WHIP outputs: WHEP viewer decoded ${vs.framesDecoded} frames at ${vs.width}px; recorded ${p.duration} s of ${(publishedMs / 1000).toFixed(1)} s published`);
+});
