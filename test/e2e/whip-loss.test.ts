@@ -35,7 +35,6 @@ const PUBLISH = async ({ key }: { key: string }) => {
     }
   }, 33);
   const track = canvas.captureStream(30).getVideoTracks()[0]!;
-  track.contentHint = 'detail';
   const ac = new AudioContext({ sampleRate: 48000 });
   const osc = ac.createOscillator();
   const dest = ac.createMediaStreamDestination();
@@ -44,6 +43,9 @@ const PUBLISH = async ({ key }: { key: string }) => {
   const pc = new RTCPeerConnection();
   const vt = pc.addTransceiver(track, { direction: 'sendonly' });
   vt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264'));
+  const params = vt.sender.getParameters();
+  (params as any).degradationPreference = 'maintain-resolution';
+  await vt.sender.setParameters(params).catch(() => undefined);
   pc.addTransceiver(dest.stream.getAudioTracks()[0]!, { direction: 'sendonly' });
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((res) => {

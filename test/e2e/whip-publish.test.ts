@@ -44,14 +44,14 @@ const WHIP_PUBLISH = async ({ url, key, width, height, codec }: { url: string; k
     osc.start();
     await ac.resume();
     const video = canvas.captureStream(30).getVideoTracks()[0]!;
-    // Keep the canvas size even when the loaded test machine makes Chromium's encoder adapt.
-    video.contentHint = 'detail';
     w.source = { video, audio: dest.stream.getAudioTracks()[0] };
   }
   const pc = new RTCPeerConnection();
   const vt = pc.addTransceiver(w.source.video, { direction: 'sendonly' });
   const caps = RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === codec);
   vt.setCodecPreferences(caps);
+  // Keep the canvas size even when the loaded test machine makes Chromium's encoder adapt.
+  // (Not contentHint 'detail': with it Chromium's H.264 encoder makes nearly every frame an IDR.)
   const params = vt.sender.getParameters();
   (params as any).degradationPreference = 'maintain-resolution';
   await vt.sender.setParameters(params).catch(() => undefined);
