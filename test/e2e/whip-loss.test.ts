@@ -116,6 +116,7 @@ test('WHIP under 8 % video packet loss: damaged frames dropped (clean decode), P
   assert.ok(dropped > 12, `packets dropped: ${dropped}`);
   assert.ok(during.lost >= dropped * 0.5, `declared lost ${during.lost} of ${dropped} dropped (some come back by NACK)`);
   assert.ok(during.dropped > 0, 'frames dropped');
+  assert.ok(await metric(s, 'onair_whip_rtp_packets_lost_total') >= during.lost, 'loss counted while live');
   assert.ok(plis > 0 && seenByChromium > 0, `PLIs sent ${plis}, seen by Chromium ${seenByChromium}`);
   assert.ok(afterLoss.units - during.units > 30, `frames after the loss: ${afterLoss.units - during.units}`);
   assert.equal(code, 0);

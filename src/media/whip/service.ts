@@ -161,6 +161,7 @@ export class WhipService {
         onPli: () => this.metrics.plis.inc(),
         onFrame: (kind) => this.metrics.framesIn.inc({ kind }),
         onAudioFailed: () => this.metrics.audioFailures.inc(),
+        onLost: (n) => this.metrics.packetsLost.inc(n),
       },
     });
     // Held from now on, so a concurrent offer for the channel gets 409.
@@ -224,7 +225,6 @@ export class WhipService {
   private sessionClosed(s: WhipSession, reason: WhipEndReason): void {
     if (this.sessions.get(s.id) !== s) return;
     this.forget(s);
-    this.metrics.packetsLost.inc(s.stats.lost);
     this.unpublishCallback(s, reason);
     if (!s.answered) return;
     this.metrics.sessions.dec();

@@ -69,6 +69,8 @@ export interface WhipSessionHooks {
   onPli(): void;
   onFrame(kind: 'video' | 'audio'): void;
   onAudioFailed(reason: string): void;
+  /** Video RTP packets newly declared lost. */
+  onLost(packets: number): void;
 }
 
 export interface WhipSessionOptions {
@@ -100,6 +102,7 @@ export class WhipSession {
   private lastRtpAt = Date.now();
   private lastPliAt = 0;
   private pliPending: NodeJS.Timeout | null = null;
+  private lostReported = 0;
   connected = false;
   closed = false;
   answered = false;
@@ -217,9 +220,16 @@ export class WhipSession {
       const now = Date.now();
       if (now - this.lastRtpAt > this.o.mediaTimeoutMs) return this.close('media_timeout');
       this.ingest.tick();
+      this.reportLoss();
       if (keyEvery > 0 && this.ingest.live && now - this.ingest.lastKeyframeAt >= keyEvery - PLI_LEAD_MS) this.requestKeyframe();
     }, WHIP_KEYFRAME_CHECK_MS);
     this.mediaTimer.unref();
+  }
+
+  private reportLoss(): void {
+    const lost = this.ingest.videoStats.lost;
+    if (lost > this.lostReported) this.o.hooks.onLost(lost - this.lostReported);
+    this.lostReported = lost;
   }
 
   /** requestKeyframe sends a PLI now, or once the minimum interval has passed. */
@@ -251,6 +261,7 @@ export class WhipSession {
     if (this.closed) return;
     this.closed = true;
     this.reason = reason;
+    this.reportLoss();
     this.o.logger.info({ channel: this.channel, session: this.id, reason }, 'WHIP publish ended');
     void this.ingest.end(reason === 'deleted' ? 'unpublished' : `whip ${reason}`);
     void this.teardown();
