@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { chromium, type Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { CHROMIUM_ARGS, collectErrors, ensureWebBuilt, newContext, registerUser, waitFor } from './helpers/web.js';
+import { CHROMIUM_ARGS, collectErrors, ensureWebBuilt, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
 
 let s: TestServer | undefined;
 let browser: Browser | undefined;
@@ -60,6 +60,8 @@ test('studio: go live from this browser (fake camera + mic over WHIP), then stop
   assert.ok((stats.video?.width ?? 0) > 0);
   // The studio's health card picks the stream up from the API like any other.
   await page.locator('[data-live="1"]').waitFor({ timeout: 10_000 });
+  await card.scrollIntoViewIfNeeded();
+  await screenshots(page, 'studio-golive');
 
   await card.getByRole('button', { name: 'Stop' }).click();
   await waitFor('offline after Stop', async () => !s!.parts.hub!.isLive('cam-live'), 10_000, 50);
