@@ -60,7 +60,7 @@ function setup(now: () => number, audioHeaderWaitMs?: number) {
 }
 
 /** feed pushes video and audio RTP in arrival order; `drop(seq)` loses a video packet. */
-function feed(ingest: WhipIngest, media: ReturnType<typeof makeMedia>, clock: { t: number }, o: { drop?: (i: number) => boolean; sr?: boolean } = {}) {
+function feed(ingest: WhipIngest, media: ReturnType<typeof makeMedia>, clock: { t: number }, o: { drop?: (i: number) => boolean; sr?: boolean; audioClock?: number } = {}) {
   const VIDEO_BASE = 0x7fff_0000; // wraps past 2^32 during the run
   const AUDIO_BASE = 123_456;
   const events: { at: number; run: () => void }[] = [];
@@ -87,7 +87,7 @@ function feed(ingest: WhipIngest, media: ReturnType<typeof makeMedia>, clock: { 
     for (let ms = 500; ms < SECONDS * 1000; ms += 1000) {
       events.push({ at: ms, run: () => {
         ingest.senderReport('video', 1_000_000 - 5000 + ms, (VIDEO_BASE + ms * 90) >>> 0);
-        ingest.senderReport('audio', 1_000_000 - 5000 + ms, (AUDIO_BASE + ms * 48) >>> 0);
+        ingest.senderReport('audio', 1_000_000 - 5000 + ms, (AUDIO_BASE + Math.round(ms * 48 * (o.audioClock ?? 1))) >>> 0);
       } });
     }
   }
@@ -120,6 +120,7 @@ test('RTP in, hub frames out: keyframe start, 30 fps timing, AAC on the same tim
   await ingest.end('test over');
   assert.equal(hub.isLive('cam'), false);
 
+  assert.equal(ingest.audioShifts, 0, 'no drift to correct');
   assert.equal(got.video.length, media.frames.length, 'every frame, none lost');
   assert.equal(got.video[0]!.keyframe, true);
   assert.equal(got.video[0]!.dts, 0);
@@ -155,6 +156,24 @@ test('a lost packet: frames dropped until the next keyframe, a keyframe asked fo
   assert.equal(got.video.length, media.frames.length - (FPS - 10), 'frames 10..29 dropped, the rest kept');
   assert.equal(got.video[10]!.keyframe, true, 'resumes at the next keyframe');
   assert.equal(ingest.videoStats.lost, 1);
+});
+
+test('audio clock drift shown by sender reports is followed: the AAC timeline is moved back in line', { timeout: 60_000 }, async () => {
+  const clock = { t: 0 };
+  const { hub, got, ingest } = setup(() => clock.t, 3_600_000);
+  // The sender's reports say its audio RTP clock runs 3 % slow against its wallclock.
+  const FACTOR = 0.97;
+  feed(ingest, media, clock, { sr: true, audioClock: FACTOR });
+  await until(() => hub.isLive('cam'), 15_000);
+  const expectAudio = Math.floor((SECONDS * 48_000) / 1024) - 3;
+  await until(() => got.audio.length >= expectAudio, 20_000);
+  await ingest.end('test over');
+  assert.ok(ingest.audioShifts >= 2, `corrections: ${ingest.audioShifts}`);
+  const last = got.audio.at(-1)!;
+  const samplesBefore = (got.audio.length - 1) * 1024;
+  const byReports = samplesBefore / (48 * FACTOR);
+  assert.ok(Math.abs(last.dts - byReports) < 80, `last AAC frame at ${last.dts} ms; the reports put it at ${byReports.toFixed(0)} ms (sample count alone: ${(samplesBefore / 48).toFixed(0)})`);
+  assert.ok(got.audio.every((f, i) => i === 0 || f.dts > got.audio[i - 1]!.dts), 'audio times still increase');
 });
 
 test('without audio the stream goes live at the first keyframe; with audio that never comes, after the header wait', async () => {

@@ -65,8 +65,23 @@ export class AacFromOpus {
   private stopped = false;
   framesOut = 0;
   packetsIn = 0;
+  /** Stream ms of ffmpeg's time 0: startMs, moved by shift() to follow the sender's clock. */
+  private offsetMs: number;
+  private lastOutMs = -1;
 
-  constructor(private readonly o: AacFromOpusOptions) {}
+  constructor(private readonly o: AacFromOpusOptions) {
+    this.offsetMs = o.startMs;
+  }
+
+  /** lastPacketMs is where the Opus packet written last starts on the stream clock, as the output will stamp it. */
+  get lastPacketMs(): number {
+    return this.offsetMs + (this.lastStart * 1000) / OPUS_SAMPLE_RATE;
+  }
+
+  /** shift moves the output timeline by `ms` (drift correction against the sender's clock). */
+  shift(ms: number): void {
+    this.offsetMs += ms;
+  }
 
   get pid(): number | undefined {
     return this.child?.pid;
@@ -97,7 +112,10 @@ export class AacFromOpus {
         if (h.packetType === AAC_PACKET_SEQUENCE_HEADER) this.o.onConfig(Buffer.from(payload));
         else if (h.packetType === AAC_PACKET_RAW && payload.length > 0) {
           this.framesOut++;
-          this.o.onFrame(Buffer.from(payload), this.o.startMs + tag.timestamp);
+          // Never back in time (a backward shift squeezes the next frames instead).
+          const ms = Math.max(this.offsetMs + tag.timestamp, this.lastOutMs + 1);
+          this.lastOutMs = ms;
+          this.o.onFrame(Buffer.from(payload), ms);
         }
       },
     });
@@ -125,23 +143,23 @@ export class AacFromOpus {
     child.on('error', (err) => { stderrTail += `\n${err.message}`; onGone(null, null); });
   }
 
-  /** push writes one Opus RTP payload; `rtpTimestamp` is its 48 kHz RTP timestamp. */
-  push(payload: Buffer, rtpTimestamp: number): void {
+  /** push writes one Opus RTP payload; `rtpTimestamp` is its 48 kHz RTP timestamp. False: not written. */
+  push(payload: Buffer, rtpTimestamp: number): boolean {
     const child = this.child;
-    if (!child || this.stopped || payload.length === 0) return;
+    if (!child || this.stopped || payload.length === 0) return false;
     const stdin = child.stdin!;
-    if (stdin.writableLength > WHIP_AAC_INPUT_MAX_BYTES) return;
+    if (stdin.writableLength > WHIP_AAC_INPUT_MAX_BYTES) return false;
     let samples: number;
     try {
       samples = opusPacketSamples(payload);
     } catch {
-      return;
+      return false;
     }
     const ts = rtpTimestamp >>> 0;
     let start = 0;
     if (this.lastRtp !== null) {
       const step = (ts - this.lastRtp) | 0; // signed distance on the 32-bit circle
-      if (step <= 0) return; // late or repeated: ffmpeg already has what follows
+      if (step <= 0) return false; // late or repeated: ffmpeg already has what follows
       start = step > MAX_AUDIO_JUMP_SAMPLES ? this.lastEnd : Math.max(this.lastStart + step, this.lastEnd);
     }
     this.lastRtp = ts;
@@ -149,6 +167,7 @@ export class AacFromOpus {
     this.lastEnd = start + samples;
     this.packetsIn++;
     stdin.write(this.ogg.packet(payload, this.lastEnd));
+    return true;
   }
 
   private fail(reason: string): void {

@@ -31,6 +31,13 @@ const FLV_META_AUDIO_AAC = 10;
  * publishers give it; past this the channel goes live with video only.
  */
 export const WHIP_AUDIO_HEADER_WAIT_MS = 3000;
+/**
+ * AAC timestamps follow ffmpeg's sample count; the sender's reports may show its audio clock
+ * drifting from the shared clock (a sound card's crystal). Past this many ms apart, the audio
+ * timeline is moved back in line (checked every DRIFT_CHECK_PACKETS Opus packets).
+ */
+export const WHIP_AUDIO_DRIFT_MAX_MS = 40;
+const DRIFT_CHECK_PACKETS = 50;
 
 /** The part of StreamHub a WHIP publish needs. */
 export interface WhipHub {
@@ -123,8 +130,19 @@ export class WhipIngest {
     const wall = this.clock.wallOf('audio', rtpTimestamp, this.now());
     if (!this.clock.started || this.audioGone || !this.o.ffmpeg) return;
     if (!this.aac) this.startAudio(Math.max(0, Math.round(this.clock.streamMs(wall))));
-    this.aac?.push(payload, rtpTimestamp);
+    const aac = this.aac;
+    if (!aac) return;
+    if (aac.push(payload, rtpTimestamp) && aac.packetsIn % DRIFT_CHECK_PACKETS === 0) {
+      const drift = this.clock.streamMs(wall) - aac.lastPacketMs;
+      if (Math.abs(drift) > WHIP_AUDIO_DRIFT_MAX_MS) {
+        aac.shift(drift);
+        this.audioShifts++;
+      }
+    }
   }
+
+  /** Drift corrections applied to the audio timeline. */
+  audioShifts = 0;
 
   /** senderReport takes an RTCP SR (NTP time in Unix ms, RTP timestamp) of one track. */
   senderReport(kind: 'video' | 'audio', ntpMs: number, rtpTimestamp: number): void {
