@@ -133,6 +133,7 @@ function smokeLike(dir: string, file: string): boolean {
     case 'latency': return d.seconds === 2;
     case 'chat-conn': return (d.results ?? []).some((x: any) => (x.points ?? []).some((p: any) => p.target === 20));
     case 'chat-fanout': return d.subscribers === 20;
+    case 'socket-write-floor': return d.sockets === 50 && d.passes === 3;
     case 'moderation': return (d.results ?? []).some((r: any) => r.messages === 500);
     case 'effects': return d.aggregator?.viewers === 100 && d.endToEnd?.clients === 5;
     case 'captions': return d.windowMs === 4000 || (d.pocketsphinx?.audioSeconds ?? 99) < 12;
