@@ -182,10 +182,11 @@ test('without audio the stream goes live at the first keyframe; with audio that 
   const noAudio = new WhipIngest({ channel: 'a', hub, logger: silentLogger(), now: () => clock.t, requestKeyframe: () => undefined, onEnd: () => undefined });
   feed(noAudio, { ...media, frames: media.frames.slice(0, 1), opus: [] }, clock);
   assert.equal(hub.isLive('a'), true);
-  // ffmpeg is there but no Opus arrives (a muted publisher): live after WHIP_AUDIO_HEADER_WAIT_MS of frames.
+  // ffmpeg is there but no Opus arrives (a muted publisher): live after the header wait of frames
+  // (3 s here, shorter than the recorded media; the default WHIP_AUDIO_HEADER_WAIT_MS is longer).
   const frames: MediaFrame[] = [];
   hub.subscribe('b', { onFrame: (f) => frames.push(f) });
-  const silent = new WhipIngest({ channel: 'b', hub, logger: silentLogger(), ffmpeg: 'ffmpeg', now: () => clock.t, requestKeyframe: () => undefined, onEnd: () => undefined });
+  const silent = new WhipIngest({ channel: 'b', hub, logger: silentLogger(), ffmpeg: 'ffmpeg', audioHeaderWaitMs: 3000, now: () => clock.t, requestKeyframe: () => undefined, onEnd: () => undefined });
   feed(silent, { ...media, opus: [] }, clock);
   assert.equal(hub.isLive('b'), true);
   assert.equal(frames[0]!.dts, 0, 'the held frames go in from the first keyframe');

@@ -28,9 +28,10 @@ const FLV_META_AUDIO_AAC = 10;
 /**
  * Longest the hub stream waits, after the first keyframe, for the AAC header (ffmpeg starting up).
  * Outputs that fix their tracks at the start (recorder, LL-HLS init) then see audio as RTMP
- * publishers give it; past this the channel goes live with video only.
+ * publishers give it; past this the channel goes live with video only. ffmpeg answers in well
+ * under a second on an idle machine, but took over 3 s with the machine at load 13.
  */
-export const WHIP_AUDIO_HEADER_WAIT_MS = 3000;
+export const WHIP_AUDIO_HEADER_WAIT_MS = 6000;
 /**
  * AAC timestamps follow ffmpeg's sample count; the sender's reports may show its audio clock
  * drifting from the shared clock (a sound card's crystal). Past this many ms apart, the audio
