@@ -66,7 +66,17 @@ export interface MediaService {
    * a string refuses the publish with that reason (live ABR reserves rendition names).
    */
   addPublishGuard(guard: PublishGuard): () => void;
+  /**
+   * authorizePublish is the publish check of every ingest protocol (RTMP uses it inside; WHIP
+   * calls it): stream key, channel not live, guards, media.onPublishUrl.
+   */
+  authorizePublish(key: string, clientIp: string, protocol: IngestProtocol): Promise<PublishAuthResult>;
+  /** unpublished calls media.onUnpublishUrl for a publish that ended. */
+  unpublished(channel: string, clientIp: string, reason: string, protocol: IngestProtocol): void;
 }
+
+/** The ways a publisher can bring a stream in. */
+export type IngestProtocol = 'rtmp' | 'whip';
 
 /** PublishGuard returns a refusal reason for a channel, or null to let the publish go on. */
 export type PublishGuard = (channel: string) => Promise<string | null>;
@@ -100,34 +110,37 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
   const flv = new FlvHttpOutput(hub, logger);
 
   const guards = new Set<PublishGuard>();
-  const authorizePublish = async (key: string, clientIp: string): Promise<PublishAuthResult> => {
-    if (!key) return { ok: false, reason: 'missing stream key' };
+  /** One publish check for every ingest protocol: key, channel free, guards, on-publish callback. */
+  const authorizePublish = async (key: string, clientIp: string, protocol: IngestProtocol = 'rtmp'): Promise<PublishAuthResult> => {
+    if (!key) return { ok: false, reason: 'missing stream key', kind: 'key' };
     const found = await streamKeys.resolve(key);
-    if (!found) return { ok: false, reason: 'invalid stream key' };
+    if (!found) return { ok: false, reason: 'invalid stream key', kind: 'key' };
     const channel = found.channel;
-    if (hub.isLive(channel)) return { ok: false, reason: `channel ${channel} is already publishing` };
+    if (hub.isLive(channel)) return { ok: false, reason: `channel ${channel} is already publishing`, kind: 'live' };
     for (const guard of guards) {
       const refusal = await guard(channel).catch((err: Error) => `publish check failed: ${err.message}`);
       if (refusal) {
-        logger.info({ channel, clientIp, reason: refusal }, 'publish refused');
-        return { ok: false, reason: refusal };
+        logger.info({ channel, clientIp, protocol, reason: refusal }, 'publish refused');
+        return { ok: false, reason: refusal, kind: 'refused' };
       }
     }
     if (m.onPublishUrl) {
       try {
-        const status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol: 'rtmp' }, m.callbackTimeoutMs);
-        if (status < 200 || status > 299) return { ok: false, reason: `publish refused by callback (HTTP ${status})` };
+        const status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol }, m.callbackTimeoutMs);
+        if (status < 200 || status > 299) return { ok: false, reason: `publish refused by callback (HTTP ${status})`, kind: 'refused' };
       } catch (err) {
-        logger.warn({ err: (err as Error).message, channel }, 'on-publish callback failed; refusing');
-        return { ok: false, reason: 'publish callback unavailable' };
+        logger.warn({ err: (err as Error).message, channel, protocol }, 'on-publish callback failed; refusing');
+        return { ok: false, reason: 'publish callback unavailable', kind: 'unavailable' };
       }
     }
     return { ok: true, channel };
   };
 
-  const onUnpublished = (channel: string, clientIp: string, reason: string): void => {
+  const onUnpublished = (channel: string, clientIp: string, reason: string, protocol: IngestProtocol = 'rtmp'): void => {
     if (!m.onUnpublishUrl) return;
-    postJson(m.onUnpublishUrl, { action: 'unpublish', channel, clientIp, reason }, m.callbackTimeoutMs).catch((err: unknown) =>
+    // RTMP's body is as it always was; other protocols say which they are.
+    const body = protocol === 'rtmp' ? { action: 'unpublish', channel, clientIp, reason } : { action: 'unpublish', channel, clientIp, reason, protocol };
+    postJson(m.onUnpublishUrl, body, m.callbackTimeoutMs).catch((err: unknown) =>
       logger.warn({ err: (err as Error).message, channel }, 'on-unpublish callback failed'),
     );
   };
@@ -176,5 +189,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       guards.add(guard);
       return () => void guards.delete(guard);
     },
+    authorizePublish,
+    unpublished: onUnpublished,
   };
 }

@@ -74,6 +74,21 @@ test('POST /whip: 415, 401, 403 from the callback, 400, 409, in that order; DELE
   assert.match(metrics, /onair_whip_sessions 0/);
 });
 
+test('POST /whip runs the same publish guards as RTMP (live ABR reserves rendition names): 403 with the reason', async () => {
+  const t = await startTestServer({ 'record.enabled': false });
+  try {
+    const remove = t.parts.media!.addPublishGuard(async (channel) => (channel === 'demo' ? 'demo is reserved by a guard' : null));
+    const post = () => fetch(`http://127.0.0.1:${t.httpPort}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${t.demoStreamKey}` }, body: VP8_OFFER });
+    const refused = await post();
+    assert.equal(refused.status, 403);
+    assert.match((await refused.json()).error.message, /reserved by a guard/);
+    remove();
+    assert.equal((await post()).status, 400, 'without the guard the offer is looked at');
+  } finally {
+    await t.close();
+  }
+});
+
 test('media.whip.enabled=false: no /whip route', async () => {
   const t = await startTestServer({ 'record.enabled': false, 'media.whip.enabled': false });
   try {

@@ -29,7 +29,13 @@ export const RTMP_APP = 'live';
 /** Time a refused peer gets to read its error status before the socket is destroyed. */
 const REFUSE_LINGER_MS = 1000;
 
-export type PublishAuthResult = { ok: true; channel: string } | { ok: false; reason: string };
+/**
+ * PublishAuthResult: the channel to publish, or a refusal with its kind (WHIP maps the kind to an
+ * HTTP status; RTMP sends the reason in its publish status).
+ */
+export type PublishAuthResult =
+  | { ok: true; channel: string }
+  | { ok: false; reason: string; kind: 'key' | 'live' | 'refused' | 'unavailable' };
 
 export interface RtmpSessionContext {
   logger: Logger;

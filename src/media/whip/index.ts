@@ -26,7 +26,8 @@ export function wireWhip(parts: ServerParts): void {
   if (config.media.whip.audio && !ffmpeg) parts.logger.warn('WHIP publishes go live without audio: no ffmpeg to transcode Opus to AAC');
   const whip = createWhipService({
     config, logger: parts.logger.child({ role: 'media', ingest: 'whip' }), hub: media.hub, registry: parts.registry,
-    resolveStreamKey: async (key) => (await platform.channels.resolveStreamKey(key))?.name ?? null,
+    authorizePublish: (key, clientIp) => media.authorizePublish(key, clientIp, 'whip'),
+    unpublished: (channel, clientIp, reason) => media.unpublished(channel, clientIp, reason, 'whip'),
     ...(ffmpeg ? { ffmpeg } : {}),
   });
   whip.registerHttp(parts.app);

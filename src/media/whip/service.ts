@@ -20,11 +20,15 @@ import { networkOf } from '../webrtc/service.js';
 import type { SessionNetwork } from '../webrtc/session.js';
 import type { WhipHub } from './ingest.js';
 import { WhipSession, type WhipEndReason } from './session.js';
+import type { PublishAuthResult } from '../rtmp/session.js';
+import type { ErrorCode } from '../../http/errors.js';
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 const SDP_CONTENT_TYPE = 'application/sdp';
 const TRICKLE_CONTENT_TYPE = 'application/trickle-ice-sdpfrag';
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
+/** HTTP answer to each kind of publish refusal: 401 key, 409 live, 403 guard or callback, 503 callback down. */
+const REFUSAL_ERROR: Record<Extract<PublishAuthResult, { ok: false }>['kind'], ErrorCode> = { key: 'unauthorized', live: 'conflict', refused: 'forbidden', unavailable: 'unavailable' };
 export const WHIP_PATH = '/whip';
 const CORS_HEADERS = {
   'access-control-allow-origin': '*',
@@ -42,12 +46,6 @@ export interface WhipMetrics {
   packetsLost: prom.Counter;
   plis: prom.Counter;
   audioFailures: prom.Counter;
-}
-
-async function postJson(url: string, body: unknown, timeoutMs: number): Promise<number> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-  await res.arrayBuffer().catch(() => undefined);
-  return res.status;
 }
 
 function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
@@ -74,8 +72,10 @@ export interface WhipServiceDeps {
   config: OnairConfig;
   logger: Logger;
   hub: WhipHub & { isLive(channel: string): boolean };
-  /** Maps a stream key to its channel name (null: unknown key), as RTMP publish does. */
-  resolveStreamKey(key: string): Promise<string | null>;
+  /** The media role's publish check (key, channel free, guards, media.onPublishUrl), as for RTMP. */
+  authorizePublish(key: string, clientIp: string): Promise<PublishAuthResult>;
+  /** Tells media.onUnpublishUrl that a publish that went live has ended. */
+  unpublished?(channel: string, clientIp: string, reason: string): void;
   registry?: prom.Registry;
   /** ffmpeg for Opus → AAC; undefined: video only. */
   ffmpeg?: string;
@@ -141,12 +141,11 @@ export class WhipService {
   async createSession(streamKey: string | undefined, offer: string, clientIp?: string): Promise<WhipAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     if (!streamKey) throw new AppError('unauthorized', 'a WHIP publish needs the stream key as a bearer token (Authorization: Bearer KEY)');
-    const channel = await this.d.resolveStreamKey(streamKey);
-    if (!channel) throw new AppError('unauthorized', 'invalid stream key');
-    if (this.d.hub.isLive(channel) || this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
+    const auth = await this.d.authorizePublish(streamKey, clientIp ?? '');
+    if (!auth.ok) throw new AppError(REFUSAL_ERROR[auth.kind], auth.reason);
+    const channel = auth.channel;
+    if (this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
     if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
-    await this.publishCallback(channel, clientIp);
-    if (this.d.hub.isLive(channel) || this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
     const ffmpeg = this.d.config.media.whip.audio ? this.d.ffmpeg : undefined;
     const session = new WhipSession({
       channel, hub: this.d.hub, net: this.net, logger: this.d.logger,
@@ -187,26 +186,8 @@ export class WhipService {
     return { sessionId: session.id, channel, location: `${WHIP_PATH}/${session.id}`, etag: session.etag, sdp };
   }
 
-  /** publishCallback asks media.onPublishUrl (as RTMP publish does); a non-2xx answer refuses with 403. */
-  private async publishCallback(channel: string, clientIp: string | undefined): Promise<void> {
-    const m = this.d.config.media;
-    if (!m.onPublishUrl) return;
-    let status: number;
-    try {
-      status = await postJson(m.onPublishUrl, { action: 'publish', channel, clientIp, app: 'live', protocol: 'whip' }, m.callbackTimeoutMs);
-    } catch (err) {
-      this.d.logger.warn({ err: (err as Error).message, channel }, 'on-publish callback failed; refusing the WHIP publish');
-      throw new AppError('unavailable', 'publish callback unavailable');
-    }
-    if (status < 200 || status > 299) throw new AppError('forbidden', `publish refused by callback (HTTP ${status})`);
-  }
-
   private unpublishCallback(s: WhipSession, reason: WhipEndReason): void {
-    const m = this.d.config.media;
-    if (!m.onUnpublishUrl || !s.wentLive) return;
-    postJson(m.onUnpublishUrl, { action: 'unpublish', channel: s.channel, clientIp: s.clientIp, reason, protocol: 'whip' }, m.callbackTimeoutMs).catch((err: unknown) =>
-      this.d.logger.warn({ err: (err as Error).message, channel: s.channel }, 'on-unpublish callback failed'),
-    );
+    if (s.wentLive) this.d.unpublished?.(s.channel, s.clientIp ?? '', reason);
   }
 
   /** deleteSession ends a publish; false when there is no such session. */
