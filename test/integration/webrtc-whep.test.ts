@@ -61,16 +61,23 @@ async function rig(over: Record<string, unknown> = {}, ffmpeg: string | undefine
   };
 }
 
-/** play pushes the tags into the hub at their own pace (looping) until stopped. */
+/** play pushes the tags into the hub at their own pace, looping, until stopped. */
 function play(hub: StreamHub, channel: string, tags: FlvTag[]): { stop(): void } {
   const live = hub.publish(channel, { protocol: 'relay', close: () => undefined })!;
   const start = Date.now();
   let i = 0;
   let stopped = false;
+  // Sequence headers once; the media loops (it starts with an IDR), timestamps running on.
+  const headers = tags.filter((t) => t.timestamp === 0 && t.data[1] === 0);
+  const media = tags.filter((t) => !headers.includes(t));
+  const loopMs = media[media.length - 1]!.timestamp + 33;
+  for (const t of headers) live.pushTag(t.type, 0, t.data);
+  let loop = 0;
   const timer = setInterval(() => {
-    while (!stopped && i < tags.length && tags[i]!.timestamp <= Date.now() - start) {
-      const t = tags[i++]!;
-      live.pushTag(t.type, t.timestamp, t.data);
+    while (!stopped && loop * loopMs + media[i]!.timestamp <= Date.now() - start) {
+      const t = media[i]!;
+      live.pushTag(t.type, loop * loopMs + t.timestamp, t.data);
+      if (++i === media.length) { i = 0; loop++; }
     }
   }, 5);
   return { stop() { stopped = true; clearInterval(timer); if (!live.ended) live.end('test over'); } };
@@ -104,12 +111,34 @@ async function connect(base: string, channel: string): Promise<Viewer | { status
   return v;
 }
 
-async function until(what: string, fn: () => boolean, ms = 20_000): Promise<void> {
+async function until(what: string, fn: () => boolean, ms = 20_000, state?: () => string): Promise<void> {
   const end = Date.now() + ms;
   while (!fn()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    if (Date.now() > end) throw new Error(`timed out: ${what}${state ? ` (${state()})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * inOrder puts received packets in sequence-number order, once each: a burst (the cached GOP) can
+ * lose a packet on a busy machine's socket and get it back later through NACK.
+ */
+function inOrder(packets: RtpPacket[]): RtpPacket[] {
+  if (packets.length === 0) return [];
+  const first = packets[0]!.header.sequenceNumber;
+  const bySeq = new Map<number, RtpPacket>();
+  for (const p of packets) {
+    const off = (p.header.sequenceNumber - first + 65536) % 65536;
+    if (off < 32768 && !bySeq.has(off)) bySeq.set(off, p);
+  }
+  const last = Math.max(...bySeq.keys());
+  const out: RtpPacket[] = [];
+  for (let i = 0; i <= last; i++) {
+    const p = bySeq.get(i);
+    assert.ok(p, `packet ${(first + i) % 65536} never arrived (of ${last + 1})`);
+    out.push(p);
+  }
+  return out;
 }
 
 /** accessUnits groups received video packets by RTP timestamp, checking the marker bit on each last packet. */
@@ -143,12 +172,13 @@ test('WHEP with a werift client: H.264 access units, marker bits, 90 kHz and 48 
     }
     assert.equal(r.whep.stats().length, 1, 'one channel output for both viewers');
     assert.equal(r.whep.stats()[0]!.sessions, 2);
-    await until('3 s of video and audio at both viewers', () => viewers.every((v) => v.video.length > 200 && v.audio.length > 100), 30_000);
+    await until('3 s of video and audio at both viewers', () => viewers.every((v) => v.video.length > 200 && v.audio.length > 100), 30_000, () => JSON.stringify({ client: viewers.map((v) => [v.video.length, v.audio.length, v.pc.connectionState, v.pc.iceConnectionState]), server: r.whep.stats() }));
     for (const v of viewers) {
       const pt = Number(/^m=video \d+ \S+ (\d+)$/m.exec(v.answer)![1]);
       assert.equal(pt, 102, 'the payload type we offered for mode 1');
       assert.ok(v.video.every((p) => p.header.payloadType === pt));
-      const aus = accessUnits(v.video.slice(0, -5)); // the newest may be incomplete
+      const video = inOrder(v.video.slice(0, -20)); // the newest may still be in flight
+      const aus = accessUnits(video.slice(0, -5)); // and the newest unit incomplete
       const first = depacketizeH264(aus[0]!.payloads).map((n) => n[0]! & 0x1f);
       assert.deepEqual(first.slice(0, 2), [7, 8], 'SPS and PPS lead the first access unit');
       assert.ok(first.includes(5), 'the first access unit is an IDR');
@@ -156,12 +186,14 @@ test('WHEP with a werift client: H.264 access units, marker bits, 90 kHz and 48 
       const deltas = aus.slice(1).map((a, i) => (a.ts - aus[i]!.ts + 2 ** 32) % 2 ** 32);
       assert.ok(deltas.every((d) => d >= 2900 && d <= 3100), `video deltas ${deltas.slice(0, 10)}`);
       for (const a of aus.slice(0, 40)) depacketizeH264(a.payloads); // every unit is whole
-      // Sequence numbers have no gaps (loopback, no loss).
-      v.video.slice(1).forEach((p, i) => assert.equal(p.header.sequenceNumber, (v.video[i]!.header.sequenceNumber + 1) % 65536));
       // Opus: 20 ms packets, timestamps 960 apart at 48 kHz.
       assert.ok(v.audio.every((p) => p.header.payloadType === 111 && opusPacketSamples(p.payload) === 960));
-      const aDeltas = v.audio.slice(1, 60).map((p, i) => (p.header.timestamp - v.audio[i]!.header.timestamp + 2 ** 32) % 2 ** 32);
-      assert.ok(aDeltas.every((d) => d === 960), `audio deltas ${aDeltas.slice(0, 10)}`);
+      // (a packet lost on a busy machine's socket shows as a sequence gap: the clock gap matches it)
+      const aDeltas = v.audio.slice(1, 100).map((p, i) => {
+        const seq = (p.header.sequenceNumber - v.audio[i]!.header.sequenceNumber + 65536) % 65536;
+        return ((p.header.timestamp - v.audio[i]!.header.timestamp + 2 ** 32) % 2 ** 32) / seq;
+      });
+      assert.ok(aDeltas.every((d) => d === 960), `audio ticks per packet ${aDeltas.slice(0, 10)}`);
     }
     // Per viewer only the header differs: same payload bytes, own SSRC and sequence numbers.
     const [a, b] = viewers;

@@ -50,6 +50,8 @@ const NTP_UNIX_OFFSET_S = 2_208_988_800;
 const TWO_POW_32 = 2 ** 32;
 /** RFC 7675 consent freshness: without a sign of life from the browser this long, the session ends. */
 export const CONSENT_TIMEOUT_MS = 30_000;
+/** Longest wait for candidate gathering before answering with what we have. */
+export const GATHER_TIMEOUT_MS = 3000;
 /** A session that is not connected this long after the answer is dropped. */
 export const CONNECT_TIMEOUT_MS = 20_000;
 
@@ -108,6 +110,8 @@ export class WhepSession {
   private audioBase = random32();
   /** Waits for a keyframe before sending video (start, or after a gap). */
   private waitingKey = true;
+  /** Video has started (audio waits for it, so playback starts together). */
+  private started = false;
   private connectTimer: NodeJS.Timeout | null = null;
   private consentTimer: NodeJS.Timeout | null = null;
   private lastHeardAt = Date.now();
@@ -168,9 +172,11 @@ export class WhepSession {
       if (!this.video) throw new SdpError('the offer has no video section we can send on');
       this.hasAudio = !!this.audio;
       await pc.setLocalDescription(await pc.createAnswer());
+      // Host candidates are ready at once; a STUN server that does not answer must not hold the POST.
       await new Promise<void>((resolve) => {
         if (pc.iceGatheringState === 'complete') return resolve();
-        pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') resolve(); });
+        const t = setTimeout(resolve, GATHER_TIMEOUT_MS);
+        pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') { clearTimeout(t); resolve(); } });
       });
     } catch (err) {
       await this.teardown();
@@ -211,6 +217,7 @@ export class WhepSession {
     if (this.waitingKey) {
       if (!f.keyframe) return;
       this.waitingKey = false;
+      this.started = true;
     }
     const timestamp = (this.videoBase + Math.round(f.pts * VIDEO_PER_MS)) >>> 0;
     const last = f.payloads.length - 1;
@@ -226,7 +233,7 @@ export class WhepSession {
   /** sendAudio sends one Opus packet; `sample` is its start on the source clock at 48 kHz. */
   sendAudio(data: Buffer, sample: number): void {
     const sender = this.audio;
-    if (!this.connected || this.closed || !sender || this.waitingKey) return;
+    if (!this.connected || this.closed || !sender || !this.started) return;
     const timestamp = (this.audioBase + sample) >>> 0;
     const header = new RtpHeader({ sequenceNumber: this.audioSeq, timestamp, marker: false, payloadType: this.choice!.audio!.codec.pt });
     this.audioSeq = (this.audioSeq + 1) % UINT16;
