@@ -29,8 +29,8 @@ export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'ch
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
-/** The latency table's WHEP row until onair has a WebRTC output. */
-export const WHEP_NA = 'n/a: no WebRTC output yet';
+/** The latency table's WHEP row when a run did not measure it (no Chromium, or not asked for). */
+export const WHEP_NA = 'not measured in this run';
 
 export interface Table {
   head: string[];

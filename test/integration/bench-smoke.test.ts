@@ -13,6 +13,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { speechToolsMissing } from '../unit/captions/espeak.js';
+import { WHEP_NA } from '../../bench/report.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const RESULTS = mkdtempSync(join(tmpdir(), 'onair-bench-smoke-'));
@@ -201,10 +202,10 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'latency',
-    args: ['--seconds', '2', '--protocols', HAS_CHROMIUM ? 'rtmp,flv,ll-hls,hls.js' : 'rtmp,flv,ll-hls'],
+    args: ['--seconds', '2', '--protocols', HAS_CHROMIUM ? 'rtmp,flv,ll-hls,hls.js,whep' : 'rtmp,flv,ll-hls'],
     timeoutMs: 150_000,
     check: (d) => {
-      for (const p of HAS_CHROMIUM ? ['rtmp', 'flv', 'll-hls', 'hls.js'] : ['rtmp', 'flv', 'll-hls']) {
+      for (const p of HAS_CHROMIUM ? ['rtmp', 'flv', 'll-hls', 'hls.js', 'whep'] : ['rtmp', 'flv', 'll-hls']) {
         const x = d.results[p];
         assert.ok(x, `latency: no ${p} result`);
         positive(x.n, `latency ${p} samples (${(x.errors ?? []).join('; ')})`);
@@ -392,7 +393,8 @@ test('bench smoke: the report reads the smoke results and writes its own copy of
     const section = new RegExp(`<!-- results:${s.name} -->\\n_Source: \`[^\`]*${RESULTS.split('/').pop()}/${s.name}(-\\d+)?\\.json\``);
     assert.ok(section.test(page), `${s.name}: no section built from the smoke result in ${join(RESULTS, 'benchmarks.md')}`);
   }
-  assert.ok(/\| whep \| n\/a: no WebRTC output yet \|/.test(page), 'latency table: WHEP row');
+  // WHEP is measured where Chromium runs; otherwise its row says it was not.
+  assert.ok(HAS_CHROMIUM ? /\| whep \| \d/.test(page) : page.includes(`| whep | ${WHEP_NA} |`), 'latency table: WHEP row');
   const charts = readdirSync(join(RESULTS, 'benchmarks'));
   for (const c of ['flv-fanout-cpu.svg', 'flv-fanout-rss.svg', 'hls-serve-rps.svg', 'latency.svg', 'chat-conn.svg', 'chat-fanout-p99.svg']) {
     assert.ok(charts.includes(c), `chart ${c}`);
