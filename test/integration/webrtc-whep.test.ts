@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { Socket } from 'node:dgram';
 import prom from 'prom-client';
 import { RTCPeerConnection, RTCRtpCodecParameters, type RtpPacket } from 'werift';
 import { configSchema } from '../../src/config/index.js';
@@ -83,7 +84,30 @@ function play(hub: StreamHub, channel: string, tags: FlvTag[]): { stop(): void }
   return { stop() { stopped = true; clearInterval(timer); if (!live.ended) live.end('test over'); } };
 }
 
-interface Viewer { pc: RTCPeerConnection; video: RtpPacket[]; audio: RtpPacket[]; answer: string; location: string }
+interface Viewer { pc: RTCPeerConnection; video: RtpPacket[]; audio: RtpPacket[]; answer: string; location: string; close(): Promise<void> }
+
+/** The process's bound UDP sockets. */
+function udpSockets(): Set<Socket> {
+  const out = new Set<Socket>();
+  for (const h of (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()) if (h instanceof Socket) out.add(h);
+  return out;
+}
+
+/**
+ * closeClient closes a test client and the UDP sockets it opened: werift 0.24 leaves a full-ICE
+ * (non-lite) client's sockets open after close() once it has connected, which kept this file's
+ * process from exiting. The server side is ICE lite and closes its own (checked in the last test).
+ */
+async function closeClient(pc: RTCPeerConnection, sockets: Set<Socket>): Promise<void> {
+  await pc.close();
+  for (const s of sockets) {
+    try {
+      s.close();
+    } catch {
+      /* closed by werift */
+    }
+  }
+}
 
 /** connect is a WHEP client: recvonly H.264 + Opus offer, POST, answer, RTP collected per kind. */
 async function connect(base: string, channel: string): Promise<Viewer | { status: number; headers: Headers; body: string }> {
@@ -96,15 +120,18 @@ async function connect(base: string, channel: string): Promise<Viewer | { status
       audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
     },
   });
-  const v: Viewer = { pc, video: [], audio: [], answer: '', location: '' };
+  const before = udpSockets();
+  const own = new Set<Socket>();
+  const v: Viewer = { pc, video: [], audio: [], answer: '', location: '', close: () => closeClient(pc, own) };
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((rtp) => (track.kind === 'video' ? v.video : v.audio).push(rtp)));
   await pc.setLocalDescription(await pc.createOffer());
   await new Promise<void>((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.iceGatheringStateChange.subscribe((s) => { if (s === 'complete') r(); }); });
+  for (const s of udpSockets()) if (!before.has(s)) own.add(s);
   const res = await fetch(`${base}/live/${channel}/whep`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
   const body = await res.text();
-  if (res.status !== 201) { await pc.close(); return { status: res.status, headers: res.headers, body }; }
+  if (res.status !== 201) { await v.close(); return { status: res.status, headers: res.headers, body }; }
   v.answer = body;
   v.location = res.headers.get('location')!;
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
@@ -207,7 +234,7 @@ test('WHEP with a werift client: H.264 access units, marker bits, 90 kHz and 48 
     assert.equal(r.whep.sessionCount(), 0);
   } finally {
     src.stop();
-    for (const v of viewers) await v.pc.close();
+    for (const v of viewers) await v.close();
     await r.close();
   }
 });
@@ -228,7 +255,7 @@ test('WHEP cap: past media.webrtc.maxViewers a POST gets 503 with Retry-After', 
     assert.match(JSON.parse(two.body).error.message, /limit/);
   } finally {
     src.stop();
-    for (const v of viewers) await v.pc.close();
+    for (const v of viewers) await v.close();
     await r.close();
   }
 });
@@ -248,7 +275,7 @@ test('WHEP without a working ffmpeg: video plays, no audio, the transcoder failu
     assert.ok(restarts >= 1, `restarts ${restarts}`);
   } finally {
     src.stop();
-    await v?.pc.close();
+    await v?.close();
     await r.close();
   }
 });
@@ -268,12 +295,13 @@ test('WHEP with a B-frame source: detected (stats, docs/webrtc.md), frames still
     assert.match(got.answer, /profile-level-id=42e01f/);
   } finally {
     src.stop();
-    await v?.pc.close();
+    await v?.close();
     await r.close();
   }
 });
 
-test('WHEP session ends when the stream ends', { timeout: 30_000 }, async () => {
+test('WHEP session ends when the stream ends; the server releases its UDP sockets', { timeout: 30_000 }, async () => {
+  const udpBefore = udpSockets();
   const r = await rig({ audio: false });
   const src = play(r.hub, 'cam', plain);
   let v: Viewer | undefined;
@@ -288,9 +316,12 @@ test('WHEP session ends when the stream ends', { timeout: 30_000 }, async () => 
     const ended = await r.registry.getSingleMetric('onair_webrtc_sessions_ended_total')!.get();
     assert.deepEqual(ended.values.map((x) => [x.labels.reason, x.value]), [['stream_ended', 1]]);
     assert.equal((await fetch(r.base + got.location, { method: 'DELETE' })).status, 404);
+    await v.close();
+    v = undefined;
+    await until('every UDP socket of the session released', () => [...udpSockets()].every((x) => udpBefore.has(x)), 5000, () => `${udpSockets().size - udpBefore.size} left`);
   } finally {
     src.stop();
-    await v?.pc.close();
+    await v?.close();
     await r.close();
   }
 });
