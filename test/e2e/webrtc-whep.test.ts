@@ -178,8 +178,8 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
   console.log(`# first 40 frames decoded ${firstFramesMs} ms after the offer was made`);
 });
 
-test('the web watch page picks WebRTC when the server offers WHEP, and plays', { timeout: 300_000 }, async (t) => {
-  const web = await startTestServer({ 'record.enabled': false, 'web.dir': ensureWebBuilt() });
+test('the web watch page picks WebRTC when the server offers WHEP, and plays; past the viewer cap it plays LL-HLS', { timeout: 300_000 }, async (t) => {
+  const web = await startTestServer({ 'record.enabled': false, 'web.dir': ensureWebBuilt(), 'media.webrtc.maxViewers': 1 });
   let pub: ChildProcess | undefined;
   try {
     const base = `http://127.0.0.1:${web.httpPort}`;
@@ -196,6 +196,16 @@ test('the web watch page picks WebRTC when the server offers WHEP, and plays', {
     const size = await page.evaluate(() => { const v = document.querySelector('video')!; return [v.videoWidth, v.videoHeight]; });
     assert.deepEqual(size, [640, 360]);
     assert.equal(await metric(web, 'onair_webrtc_sessions'), 1);
+    // A second viewer past media.webrtc.maxViewers (1 here) gets 503 from WHEP: the player plays
+    // LL-HLS instead of showing the error.
+    const ctx2 = await newContext(browser, { lang: 'en' });
+    const page2 = await ctx2.newPage();
+    await page2.goto(`${base}/watch/demo`);
+    await page2.locator('.player[data-protocol="llhls"]').waitFor({ timeout: 30_000 });
+    await videoAdvances(page2, 1, 40_000);
+    assert.equal(await page2.locator('.player-status.error').count(), 0, 'no error shown');
+    assert.equal(await metric(web, 'onair_webrtc_sessions'), 1, 'the refused viewer holds no session');
+    await ctx2.close();
     const options = await page.getByLabel('Protocol').locator('option').allInnerTexts();
     assert.ok(options.includes('WebRTC') && options.includes('LL-HLS'), `switcher offers ${options.join(', ')}`);
     await screenshots(page, 'watch-webrtc');

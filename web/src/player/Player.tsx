@@ -73,7 +73,12 @@ export function Player(props: PlayerProps) {
         engine.current = e;
         ev.onLevels();
       } catch (err) {
-        if (!cancelled) setError((err as Error).message);
+        if (cancelled) return;
+        // WHEP refused (channel not live yet, viewer cap reached, no route): play over the next
+        // protocol instead of showing the error; the choice is not saved.
+        const next = proto === 'webrtc' ? protocols.find((p) => p !== 'webrtc') : undefined;
+        if (next) setProto(next);
+        else setError((err as Error).message);
       }
     })();
     return () => {
