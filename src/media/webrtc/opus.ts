@@ -14,6 +14,7 @@ import type { Logger } from '../../observability/logger.js';
 import { AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, encodeFlvHeader, encodeFlvTag, FLV_TAG_AUDIO } from '../../formats/flv.js';
 import { OggOpusParser, opusPacketSamples, RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import type { AudioTrackInfo, MediaFrame } from '../hub/types.js';
+import { killNow, stopChild } from '../child-process.js';
 
 /** Opus bitrate of the WebRTC audio (stereo music at 20 ms frames). */
 export const OPUS_BITRATE = '96k';
@@ -131,7 +132,7 @@ export class OpusTranscoder {
         parser.push(d);
       } catch (err) {
         this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'bad Ogg/Opus from ffmpeg; restarting it');
-        child.kill('SIGKILL');
+        killNow(child);
       }
     });
     let stderrTail = '';
@@ -183,15 +184,7 @@ export class OpusTranscoder {
     const child = this.child;
     if (!child) return;
     this.child = null;
-    child.stdin?.end();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      }, KILL_GRACE_MS);
-      t.unref();
-      child.once('exit', () => clearTimeout(t));
-    }
+    void stopChild(child, { graceMs: KILL_GRACE_MS });
   }
 
   /** stop ends the transcoder for good (last viewer left, stream ended, shutdown). */

@@ -16,7 +16,7 @@ import type { Logger } from '../../observability/logger.js';
 import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC, FLV_TAG_AUDIO, FlvParser, parseAudioTagHeader } from '../../formats/flv.js';
 import { OggOpusWriter, OPUS_SAMPLE_RATE } from '../../formats/ogg-write.js';
 import { opusPacketSamples } from '../../formats/rtp-opus.js';
-import { stopChild } from '../child-process.js';
+import { killNow, stopChild } from '../child-process.js';
 
 /** AAC bitrate of a WHIP publish's audio. */
 export const WHIP_AAC_BITRATE = '128k';
@@ -124,7 +124,7 @@ export class AacFromOpus {
         parser.push(d);
       } catch (err) {
         this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'WHIP: bad FLV from the AAC transcoder');
-        child.kill('SIGKILL');
+        killNow(child);
       }
     });
     let stderrTail = '';
