@@ -9,6 +9,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { StreamHub } from '../hub/hub.js';
 import { splitRenditionName } from './ladder.js';
 import { AbrTranscoder, type AbrMetricsSink, type AbrTranscoderOptions } from './transcoder.js';
+import { metricOnce } from '../../observability/metrics.js';
 
 export interface AbrManagerOptions {
   hub: StreamHub;
@@ -33,9 +34,7 @@ export interface AbrChannelInfo {
   lastError?: string;
 }
 
-function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
+const metric = metricOnce;
 
 /** abrMetrics registers (once per registry) the transcoder gauges and counters. */
 export function abrMetrics(registry: prom.Registry): AbrMetricsSink {

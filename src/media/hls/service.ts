@@ -14,6 +14,7 @@ import { checkRange, parsePlaylistQuery, type PlaylistRequest } from './blocking
 import { HlsPackager } from './packager.js';
 import { parseSubtitlePath, renderSubtitlePlaylist, renderSubtitleSegment, subtitlePlaylistUri, SUBTITLES_DIR, SUBTITLES_GROUP, type SubtitleSource } from './subtitles.js';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport, type SubtitlesRendition, type VariantStream } from './playlist.js';
+import { metricOnce } from '../../observability/metrics.js';
 
 /** SOURCE_RENDITION is the rendition that carries the publisher's own encoding. */
 export const SOURCE_RENDITION = 'source';
@@ -162,9 +163,7 @@ interface Channel {
 
 type RequestKind = 'multivariant' | 'playlist' | 'init' | 'segment' | 'part';
 
-function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
+const metric = metricOnce;
 
 /** createHlsService builds the LL-HLS output for every live channel of the hub. */
 export function createHlsService(deps: HlsServiceDeps): HlsService {

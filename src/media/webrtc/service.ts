@@ -18,6 +18,7 @@ import type { StreamHubApi } from '../hub/types.js';
 import { WhepChannel } from './channel.js';
 import { MAX_OFFER_BYTES, SdpError } from './sdp.js';
 import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
+import { metricOnce } from '../../observability/metrics.js';
 
 /** Live channel names as the other /live/ routes accept them (hub names, ABR renditions included). */
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -44,9 +45,7 @@ export interface WhepMetrics {
   badFrames: prom.Counter;
 }
 
-function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
+const metric = metricOnce;
 
 /** whepMetrics registers (once per registry) the WebRTC gauges and counters. */
 export function whepMetrics(registry: prom.Registry): WhepMetrics {

@@ -22,6 +22,7 @@ import type { WhipHub } from './ingest.js';
 import { WhipSession, type WhipEndReason } from './session.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
 import type { ErrorCode } from '../../http/errors.js';
+import { metricOnce } from '../../observability/metrics.js';
 
 const SESSION_ID = /^[0-9a-f-]{36}$/;
 const SDP_CONTENT_TYPE = 'application/sdp';
@@ -48,9 +49,7 @@ export interface WhipMetrics {
   audioFailures: prom.Counter;
 }
 
-function metric<T extends prom.Metric>(registry: prom.Registry, name: string, make: () => T): T {
-  return (registry.getSingleMetric(name) as T | undefined) ?? make();
-}
+const metric = metricOnce;
 
 /** whipMetrics registers (once per registry) the WHIP gauges and counters. */
 export function whipMetrics(registry: prom.Registry): WhipMetrics {

@@ -10,6 +10,7 @@ import { createChatService } from '../../../src/chat/index.js';
 import { createPusherService } from '../../../src/chat/pusher/index.js';
 import { PusherConnection } from '../../../src/chat/pusher/connection.js';
 import { channelAuth } from '../../../src/chat/pusher/auth.js';
+import { seededRandom } from '../../helpers/prng.js';
 
 /** A stand-in for a ws WebSocket: records what the connection sends. */
 function fakeWs(out: string[]) {
@@ -21,17 +22,7 @@ function fakeWs(out: string[]) {
   };
 }
 
-/** A small deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 test('random and mutated frames never throw; the connection keeps answering', async () => {
   const base = loadConfig({ env: {} });
