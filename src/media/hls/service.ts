@@ -163,8 +163,6 @@ interface Channel {
 
 type RequestKind = 'multivariant' | 'playlist' | 'init' | 'segment' | 'part';
 
-const metric = metricOnce;
-
 /** createHlsService builds the LL-HLS output for every live channel of the hub. */
 export function createHlsService(deps: HlsServiceDeps): HlsService {
   const { config, hub } = deps;
@@ -177,10 +175,10 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   const retentionMs = Math.max(MIN_RETENTION_AFTER_END_MS, hls.windowSegments * targetMs);
   const partsPerSegment = Math.ceil(hls.targetDurationSeconds / hls.partDurationSeconds);
 
-  const requests = metric(registry, 'onair_hls_requests_total', () =>
+  const requests = metricOnce(registry, 'onair_hls_requests_total', () =>
     new prom.Counter({ name: 'onair_hls_requests_total', help: 'LL-HLS HTTP requests by kind.', labelNames: ['kind'], registers: [registry] }),
   ) as prom.Counter<'kind'>;
-  const blocked = metric(registry, 'onair_hls_blocked_requests', () =>
+  const blocked = metricOnce(registry, 'onair_hls_blocked_requests', () =>
     new prom.Gauge({ name: 'onair_hls_blocked_requests', help: 'LL-HLS requests held open (blocking reload, preload hints).', registers: [registry] }),
   ) as prom.Gauge;
 

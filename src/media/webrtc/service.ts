@@ -16,22 +16,13 @@ import type { Logger } from '../../observability/logger.js';
 import { AppError } from '../../http/errors.js';
 import type { StreamHubApi } from '../hub/types.js';
 import { WhepChannel } from './channel.js';
-import { MAX_OFFER_BYTES, SdpError } from './sdp.js';
+import { SdpError } from './sdp.js';
 import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
 import { metricOnce } from '../../observability/metrics.js';
+import { addSdpBodyParser, CORS_HEADERS, mediaTypeOf, SDP_CONTENT_TYPE, SESSION_ID } from './http.js';
 
 /** Live channel names as the other /live/ routes accept them (hub names, ABR renditions included). */
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const SESSION_ID = /^[0-9a-f-]{36}$/;
-const SDP_CONTENT_TYPE = 'application/sdp';
-/** Content type of trickle ICE fragments (RFC 8840), sent with PATCH. */
-const TRICKLE_CONTENT_TYPE = 'application/trickle-ice-sdpfrag';
-const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'OPTIONS, POST, DELETE, PATCH',
-  'access-control-allow-headers': 'content-type, authorization, if-match',
-  'access-control-expose-headers': 'location, etag, accept-post, link',
-} as const;
 /** Seconds a refused viewer is asked to wait (Retry-After) when the cap is reached. */
 const RETRY_AFTER_SECONDS = 10;
 
@@ -45,19 +36,17 @@ export interface WhepMetrics {
   badFrames: prom.Counter;
 }
 
-const metric = metricOnce;
-
 /** whepMetrics registers (once per registry) the WebRTC gauges and counters. */
 export function whepMetrics(registry: prom.Registry): WhepMetrics {
   const r = [registry];
   return {
-    sessions: metric(registry, 'onair_webrtc_sessions', () => new prom.Gauge({ name: 'onair_webrtc_sessions', help: 'WHEP sessions open now (answered, connecting or playing).', registers: r })),
-    started: metric(registry, 'onair_webrtc_sessions_started_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_started_total', help: 'WHEP sessions answered.', registers: r })),
-    ended: metric(registry, 'onair_webrtc_sessions_ended_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_ended_total', help: 'WHEP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
-    packets: metric(registry, 'onair_webrtc_rtp_packets_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_packets_sent_total', help: 'RTP packets sent to WebRTC viewers (first transmissions).', registers: r })),
-    bytes: metric(registry, 'onair_webrtc_rtp_payload_bytes_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_payload_bytes_sent_total', help: 'RTP payload bytes sent to WebRTC viewers (before RTP headers and SRTP).', registers: r })),
-    restarts: metric(registry, 'onair_webrtc_opus_transcoder_restarts_total', () => new prom.Counter({ name: 'onair_webrtc_opus_transcoder_restarts_total', help: 'Opus transcoders (ffmpeg) that exited while viewers watched; restarted with backoff.', registers: r })),
-    badFrames: metric(registry, 'onair_webrtc_bad_frames_total', () => new prom.Counter({ name: 'onair_webrtc_bad_frames_total', help: 'Video frames the RTP packetizer refused (skipped; viewers wait for a keyframe).', registers: r })),
+    sessions: metricOnce(registry, 'onair_webrtc_sessions', () => new prom.Gauge({ name: 'onair_webrtc_sessions', help: 'WHEP sessions open now (answered, connecting or playing).', registers: r })),
+    started: metricOnce(registry, 'onair_webrtc_sessions_started_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_started_total', help: 'WHEP sessions answered.', registers: r })),
+    ended: metricOnce(registry, 'onair_webrtc_sessions_ended_total', () => new prom.Counter({ name: 'onair_webrtc_sessions_ended_total', help: 'WHEP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
+    packets: metricOnce(registry, 'onair_webrtc_rtp_packets_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_packets_sent_total', help: 'RTP packets sent to WebRTC viewers (first transmissions).', registers: r })),
+    bytes: metricOnce(registry, 'onair_webrtc_rtp_payload_bytes_sent_total', () => new prom.Counter({ name: 'onair_webrtc_rtp_payload_bytes_sent_total', help: 'RTP payload bytes sent to WebRTC viewers (before RTP headers and SRTP).', registers: r })),
+    restarts: metricOnce(registry, 'onair_webrtc_opus_transcoder_restarts_total', () => new prom.Counter({ name: 'onair_webrtc_opus_transcoder_restarts_total', help: 'Opus transcoders (ffmpeg) that exited while viewers watched; restarted with backoff.', registers: r })),
+    badFrames: metricOnce(registry, 'onair_webrtc_bad_frames_total', () => new prom.Counter({ name: 'onair_webrtc_bad_frames_total', help: 'Video frames the RTP packetizer refused (skipped; viewers wait for a keyframe).', registers: r })),
   };
 }
 
@@ -227,10 +216,10 @@ export class WhepService {
 
   registerHttp(app: FastifyInstance): void {
     void app.register(async (scope) => {
-      scope.addContentTypeParser([SDP_CONTENT_TYPE, TRICKLE_CONTENT_TYPE], { parseAs: 'string', bodyLimit: MAX_OFFER_BYTES }, (_req, body, done) => done(null, body));
+      addSdpBodyParser(scope);
       const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
       const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
-        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const type = mediaTypeOf(req);
         if (type !== SDP_CONTENT_TYPE) {
           cors(reply);
           throw new AppError('unsupported_media_type', `a WHEP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);

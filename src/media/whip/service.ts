@@ -15,7 +15,7 @@ import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { AppError } from '../../http/errors.js';
-import { MAX_OFFER_BYTES, SdpError } from '../webrtc/sdp.js';
+import { SdpError } from '../webrtc/sdp.js';
 import { networkOf } from '../webrtc/service.js';
 import type { SessionNetwork } from '../webrtc/session.js';
 import type { WhipHub } from './ingest.js';
@@ -23,20 +23,12 @@ import { WhipSession, type WhipEndReason } from './session.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
 import type { ErrorCode } from '../../http/errors.js';
 import { metricOnce } from '../../observability/metrics.js';
+import { addSdpBodyParser, CORS_HEADERS, mediaTypeOf, SDP_CONTENT_TYPE, SESSION_ID } from '../webrtc/http.js';
 
-const SESSION_ID = /^[0-9a-f-]{36}$/;
-const SDP_CONTENT_TYPE = 'application/sdp';
-const TRICKLE_CONTENT_TYPE = 'application/trickle-ice-sdpfrag';
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** HTTP answer to each kind of publish refusal: 401 key, 409 live, 403 guard or callback, 503 callback down. */
 const REFUSAL_ERROR: Record<Extract<PublishAuthResult, { ok: false }>['kind'], ErrorCode> = { key: 'unauthorized', live: 'conflict', refused: 'forbidden', unavailable: 'unavailable' };
 export const WHIP_PATH = '/whip';
-const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'OPTIONS, POST, DELETE, PATCH',
-  'access-control-allow-headers': 'content-type, authorization, if-match',
-  'access-control-expose-headers': 'location, etag, accept-post, link',
-} as const;
 
 export interface WhipMetrics {
   sessions: prom.Gauge;
@@ -49,20 +41,18 @@ export interface WhipMetrics {
   audioFailures: prom.Counter;
 }
 
-const metric = metricOnce;
-
 /** whipMetrics registers (once per registry) the WHIP gauges and counters. */
 export function whipMetrics(registry: prom.Registry): WhipMetrics {
   const r = [registry];
   return {
-    sessions: metric(registry, 'onair_whip_sessions', () => new prom.Gauge({ name: 'onair_whip_sessions', help: 'WHIP publish sessions open now (answered, connecting or live).', registers: r })),
-    started: metric(registry, 'onair_whip_sessions_started_total', () => new prom.Counter({ name: 'onair_whip_sessions_started_total', help: 'WHIP offers answered.', registers: r })),
-    ended: metric(registry, 'onair_whip_sessions_ended_total', () => new prom.Counter({ name: 'onair_whip_sessions_ended_total', help: 'WHIP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
-    refused: metric(registry, 'onair_whip_refused_total', () => new prom.Counter({ name: 'onair_whip_refused_total', help: 'WHIP offers refused, by HTTP status.', labelNames: ['status'], registers: r })),
-    framesIn: metric(registry, 'onair_whip_frames_in_total', () => new prom.Counter({ name: 'onair_whip_frames_in_total', help: 'Frames fed to the hub from WHIP publishers (video access units, AAC frames).', labelNames: ['kind'], registers: r })),
-    packetsLost: metric(registry, 'onair_whip_rtp_packets_lost_total', () => new prom.Counter({ name: 'onair_whip_rtp_packets_lost_total', help: 'Video RTP packets from WHIP publishers declared lost (never arrived within the reorder window).', registers: r })),
-    plis: metric(registry, 'onair_whip_plis_sent_total', () => new prom.Counter({ name: 'onair_whip_plis_sent_total', help: 'Picture loss indications sent to WHIP publishers (keyframe requests).', registers: r })),
-    audioFailures: metric(registry, 'onair_whip_audio_transcoder_failures_total', () => new prom.Counter({ name: 'onair_whip_audio_transcoder_failures_total', help: 'Opus→AAC transcoders (ffmpeg) that failed; the publish went on without audio.', registers: r })),
+    sessions: metricOnce(registry, 'onair_whip_sessions', () => new prom.Gauge({ name: 'onair_whip_sessions', help: 'WHIP publish sessions open now (answered, connecting or live).', registers: r })),
+    started: metricOnce(registry, 'onair_whip_sessions_started_total', () => new prom.Counter({ name: 'onair_whip_sessions_started_total', help: 'WHIP offers answered.', registers: r })),
+    ended: metricOnce(registry, 'onair_whip_sessions_ended_total', () => new prom.Counter({ name: 'onair_whip_sessions_ended_total', help: 'WHIP sessions ended, by reason.', labelNames: ['reason'], registers: r })),
+    refused: metricOnce(registry, 'onair_whip_refused_total', () => new prom.Counter({ name: 'onair_whip_refused_total', help: 'WHIP offers refused, by HTTP status.', labelNames: ['status'], registers: r })),
+    framesIn: metricOnce(registry, 'onair_whip_frames_in_total', () => new prom.Counter({ name: 'onair_whip_frames_in_total', help: 'Frames fed to the hub from WHIP publishers (video access units, AAC frames).', labelNames: ['kind'], registers: r })),
+    packetsLost: metricOnce(registry, 'onair_whip_rtp_packets_lost_total', () => new prom.Counter({ name: 'onair_whip_rtp_packets_lost_total', help: 'Video RTP packets from WHIP publishers declared lost (never arrived within the reorder window).', registers: r })),
+    plis: metricOnce(registry, 'onair_whip_plis_sent_total', () => new prom.Counter({ name: 'onair_whip_plis_sent_total', help: 'Picture loss indications sent to WHIP publishers (keyframe requests).', registers: r })),
+    audioFailures: metricOnce(registry, 'onair_whip_audio_transcoder_failures_total', () => new prom.Counter({ name: 'onair_whip_audio_transcoder_failures_total', help: 'Opus→AAC transcoders (ffmpeg) that failed; the publish went on without audio.', registers: r })),
   };
 }
 
@@ -213,11 +203,11 @@ export class WhipService {
 
   registerHttp(app: FastifyInstance): void {
     void app.register(async (scope) => {
-      scope.addContentTypeParser([SDP_CONTENT_TYPE, TRICKLE_CONTENT_TYPE], { parseAs: 'string', bodyLimit: MAX_OFFER_BYTES }, (_req, body, done) => done(null, body));
+      addSdpBodyParser(scope);
       const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
       const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
         cors(reply);
-        const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+        const type = mediaTypeOf(req);
         if (type !== SDP_CONTENT_TYPE) {
           this.metrics.refused.inc({ status: '415' });
           throw new AppError('unsupported_media_type', `a WHIP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);
