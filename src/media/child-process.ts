@@ -34,3 +34,30 @@ export function stopChild(child: ChildProcess, o: { graceMs: number; term?: bool
   void exited.then(() => clearTimeout(t));
   return exited;
 }
+
+/** Bytes of a child's stderr kept for the reason it gives when it dies. */
+const STDERR_TAIL_BYTES = 2048;
+
+/**
+ * onChildGone calls `gone` once, when the child exits or fails to start, with a reason: the exit
+ * code or signal and the last `lines` lines of its stderr (which must be a pipe).
+ */
+export function onChildGone(child: ChildProcess, gone: (why: string) => void, lines = 2): void {
+  let tail = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    tail = (tail + c.toString()).slice(-STDERR_TAIL_BYTES);
+  });
+  let done = false;
+  const finish = (code: number | null, signal: NodeJS.Signals | null) => {
+    if (done) return;
+    done = true;
+    const why = signal ? `killed by ${signal}` : `exit code ${code}`;
+    const t = tail.trim();
+    gone(t ? `${why}: ${t.split('\n').slice(-lines).join(' | ')}` : why);
+  };
+  child.on('exit', finish);
+  child.on('error', (err) => {
+    tail += `\n${err.message}`;
+    finish(null, null);
+  });
+}

@@ -19,7 +19,7 @@ import { pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 import { ProgressParser } from '../transcode/progress.js';
 import { abrArgs, FIRST_OUTPUT_FD, renditionChannel, rungsFor, type AbrRung } from './ladder.js';
-import { killNow, stopChild } from '../child-process.js';
+import { killNow, onChildGone, stopChild } from '../child-process.js';
 
 /** Bytes queued towards ffmpeg's stdin past which input frames are skipped to the next keyframe. */
 export const ABR_INPUT_SKIP_BYTES = 8 * 1024 * 1024;
@@ -27,8 +27,6 @@ export const ABR_INPUT_SKIP_BYTES = 8 * 1024 * 1024;
 export const ABR_KILL_GRACE_MS = 2000;
 /** A transcoder that ran this long resets the restart backoff. */
 const HEALTHY_RUN_MS = 30_000;
-/** Tail of ffmpeg's stderr kept for the log when it exits. */
-const STDERR_TAIL_BYTES = 2048;
 
 export interface AbrMetricsSink {
   running(delta: 1 | -1): void;
@@ -193,10 +191,6 @@ export class AbrTranscoder implements StreamSubscriber {
     this.waitingKey = true;
     this.writeHeaders();
 
-    let stderrTail = '';
-    child.stderr!.on('data', (c: Buffer) => {
-      stderrTail = (stderrTail + c.toString()).slice(-STDERR_TAIL_BYTES);
-    });
     const progress = new ProgressParser((p) => this.o.metrics.speed(this.o.channel, p.speed));
     child.stdout!.on('data', (c: Buffer) => progress.push(c));
 
@@ -216,18 +210,7 @@ export class AbrTranscoder implements StreamSubscriber {
       pipe.on('error', () => undefined);
     });
 
-    let exited = false;
-    const onGone = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (exited) return;
-      exited = true;
-      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      this.onExit(child, stderrTail.trim() ? `${why}: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` : why);
-    };
-    child.on('exit', onGone);
-    child.on('error', (err) => {
-      stderrTail += `\n${err.message}`;
-      onGone(null, null);
-    });
+    onChildGone(child, (why) => this.onExit(child, why), 3);
   }
 
   private feedOutput(child: ChildProcess, out: RungOutput, type: number, ts: number, body: Buffer): void {

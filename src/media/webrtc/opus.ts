@@ -14,7 +14,7 @@ import type { Logger } from '../../observability/logger.js';
 import { AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, encodeFlvHeader, encodeFlvTag, FLV_TAG_AUDIO } from '../../formats/flv.js';
 import { OggOpusParser, opusPacketSamples, RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import type { AudioTrackInfo, MediaFrame } from '../hub/types.js';
-import { killNow, stopChild } from '../child-process.js';
+import { killNow, onChildGone, stopChild } from '../child-process.js';
 
 /** Opus bitrate of the WebRTC audio (stereo music at 20 ms frames). */
 export const OPUS_BITRATE = '96k';
@@ -24,7 +24,6 @@ export const OPUS_INPUT_MAX_BYTES = 1024 * 1024;
 const KILL_GRACE_MS = 2000;
 /** A transcoder that ran this long resets the restart backoff. */
 const HEALTHY_RUN_MS = 30_000;
-const STDERR_TAIL_BYTES = 2048;
 const SAMPLES_PER_MS = RTP_OPUS_CLOCK_RATE / 1000;
 
 /** opusArgs are ffmpeg's arguments: FLV (AAC) on stdin, Ogg/Opus with one 20 ms packet per page on stdout. */
@@ -135,17 +134,7 @@ export class OpusTranscoder {
         killNow(child);
       }
     });
-    let stderrTail = '';
-    child.stderr!.on('data', (c: Buffer) => { stderrTail = (stderrTail + c.toString()).slice(-STDERR_TAIL_BYTES); });
-    let exited = false;
-    const onGone = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (exited) return;
-      exited = true;
-      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      this.onExit(child, stderrTail.trim() ? `${why}: ${stderrTail.trim().split('\n').slice(-2).join(' | ')}` : why);
-    };
-    child.on('exit', onGone);
-    child.on('error', (err) => { stderrTail += `\n${err.message}`; onGone(null, null); });
+    onChildGone(child, (why) => this.onExit(child, why));
     this.o.logger.debug({ channel: this.o.channel, pid: child.pid }, 'WebRTC Opus transcoder started');
   }
 

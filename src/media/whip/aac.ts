@@ -16,7 +16,7 @@ import type { Logger } from '../../observability/logger.js';
 import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC, FLV_TAG_AUDIO, FlvParser, parseAudioTagHeader } from '../../formats/flv.js';
 import { OggOpusWriter, OPUS_SAMPLE_RATE } from '../../formats/ogg-write.js';
 import { opusPacketSamples } from '../../formats/rtp-opus.js';
-import { killNow, stopChild } from '../child-process.js';
+import { killNow, onChildGone, stopChild } from '../child-process.js';
 
 /** AAC bitrate of a WHIP publish's audio. */
 export const WHIP_AAC_BITRATE = '128k';
@@ -24,7 +24,6 @@ export const WHIP_AAC_BITRATE = '128k';
 export const WHIP_AAC_INPUT_MAX_BYTES = 512 * 1024;
 /** Time ffmpeg gets to exit after its stdin is closed. */
 const STOP_GRACE_MS = 2000;
-const STDERR_TAIL_BYTES = 2048;
 const TWO_POW_32 = 2 ** 32;
 /** A jump of the Opus RTP clock larger than this (samples, 10 s) is a new timeline: packets are counted on. */
 const MAX_AUDIO_JUMP_SAMPLES = 10 * OPUS_SAMPLE_RATE;
@@ -127,20 +126,11 @@ export class AacFromOpus {
         killNow(child);
       }
     });
-    let stderrTail = '';
-    child.stderr!.on('data', (c: Buffer) => { stderrTail = (stderrTail + c.toString()).slice(-STDERR_TAIL_BYTES); });
-    let exited = false;
-    const onGone = (code: number | null, signal: NodeJS.Signals | null) => {
-      if (exited) return;
-      exited = true;
+    onChildGone(child, (why) => {
       if (this.child !== child) return;
       this.child = null;
-      if (this.stopped) return;
-      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      this.fail(stderrTail.trim() ? `${why}: ${stderrTail.trim().split('\n').slice(-2).join(' | ')}` : why);
-    };
-    child.on('exit', onGone);
-    child.on('error', (err) => { stderrTail += `\n${err.message}`; onGone(null, null); });
+      if (!this.stopped) this.fail(why);
+    });
   }
 
   /** push writes one Opus RTP payload; `rtpTimestamp` is its 48 kHz RTP timestamp. False: not written. */

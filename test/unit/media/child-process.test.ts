@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { isRunning, killNow, stopChild } from '../../../src/media/child-process.js';
+import { isRunning, killNow, onChildGone, stopChild } from '../../../src/media/child-process.js';
 
 test('stopChild: a child that ends on end of input is not signalled', async () => {
   const cat = spawn('cat', [], { stdio: ['pipe', 'ignore', 'ignore'] });
@@ -33,4 +33,21 @@ test('killNow and stopChild do nothing to a child that has exited', async () => 
   killNow(quick);
   await stopChild(quick, { graceMs: 10 });
   assert.equal(quick.exitCode, 0);
+});
+
+test('onChildGone: once, with the exit code or signal and the last lines of stderr; also when the binary is missing', async () => {
+  const reasons: string[] = [];
+  const failing = spawn('sh', ['-c', 'echo one >&2; echo two >&2; echo three >&2; exit 3'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((r) => onChildGone(failing, (why) => { reasons.push(why); r(); }));
+  assert.deepEqual(reasons, ['exit code 3: two | three']);
+  const killed = spawn('sleep', ['30'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const gone = new Promise<string>((r) => onChildGone(killed, r, 1));
+  killNow(killed);
+  assert.equal(await gone, 'killed by SIGKILL');
+  const missing = spawn('/nonexistent/onair-no-such-binary', [], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const calls: string[] = [];
+  await new Promise<void>((r) => onChildGone(missing, (why) => { calls.push(why); r(); }));
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(calls.length, 1, 'called once although error and exit may both fire');
+  assert.match(calls[0]!, /ENOENT/);
 });
