@@ -210,8 +210,14 @@ test('REST: overview, modes, bans, filters and the audit log for owners and mana
   assert.equal(patched.status, 200, JSON.stringify(patched.body));
   assert.equal(patched.body.modes.slowSeconds, 7);
   assert.equal((await s.api('PATCH', `${base}/modes`, { slowSeconds: 99999 }, sessions.mgr)).status, 400);
+  const kicksBefore = u.spammer!.unsubscribed.length;
   const ban = await s.api('POST', `${base}/bans`, { username: 'spammer', durationSeconds: 3600, reason: 'flood' }, sessions.mgr);
   assert.equal(ban.status, 200, JSON.stringify(ban.body));
+  // The ban removes the subscription; the unsubscribe push may land before or after the REST reply,
+  // so wait for it, then subscribe again (reading is allowed) and check that publishing is refused.
+  await waitFor(() => u.spammer!.unsubscribed.length > kicksBefore, 3000, 'spammer unsubscribed');
+  u.spammer!.sub.subscribe();
+  await u.spammer!.sub.ready(3000);
   await rejectsWith(u.spammer!.say('still here?'), C.banned);
   const over = await s.api('GET', base, undefined, sessions.owner);
   assert.equal(over.body.modes.slowSeconds, 7);
