@@ -1,10 +1,10 @@
 // Fan-out benchmark: one channel, SUBS subscribers (raw WebSocket clients in LOADGENS processes),
 // publications through the server API at rising rates; deliveries/s and publish-to-receive
 // latency (p50/p99); the highest rate whose p99 stays under 200 ms. onair vs socket.io (room broadcast).
-// Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, STEP_SECONDS, RATES
+// Usage: node --import tsx bench/chat-fanout.ts [onair|sio|both]   env: SUBS, LOADGENS, LOADGEN (node|c), STEP_SECONDS, RATES
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { startServer, startRedis, startLoadgen, publishOnce, percentile, bucketQuantile, PIN, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
+import { startServer, startRedis, startLoadgen, publishOnce, percentile, bucketQuantile, PIN, LOADGEN, sleep, sourceAddrs, cpuSeconds, type Mode, type Loadgen } from './chat-lib.js';
 
 const SUBS = Number(process.env.SUBS ?? 10000);
 /**
@@ -65,7 +65,7 @@ const partial: Record<string, Step[]> = {};
 /** writePartial keeps the results file current after every step, so a killed run still leaves its numbers. */
 function writePartial(): void {
   mkdirSync(RESULTS_DIR, { recursive: true });
-  writeFileSync(FILE, JSON.stringify({ bench: 'chat-fanout', partial: true, subscribers: SUBS, stepSeconds: STEP_SECONDS, steps: partial }, null, 2));
+  writeFileSync(FILE, JSON.stringify({ bench: 'chat-fanout', partial: true, subscribers: SUBS, loadgen: LOADGEN, stepSeconds: STEP_SECONDS, steps: partial }, null, 2));
 }
 
 async function runMode(mode: Mode, deadline: number) {
@@ -222,7 +222,7 @@ for (const m of modes) {
   const perModeDeadline = Math.min(deadline, Date.now() + TOTAL_BUDGET_MS / modes.length);
   results.push(await runMode(m, perModeDeadline));
 }
-const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, writeBatchMs: WRITE_BATCH_MS, loadgens: LOADGENS, pinned: PIN, stepSeconds: STEP_SECONDS, warmupSeconds: WARMUP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
+const out = { bench: 'chat-fanout', date: new Date().toISOString(), cpus: (await import('node:os')).cpus().length, subscribers: SUBS, writeBatchMs: WRITE_BATCH_MS, loadgens: LOADGENS, loadgen: LOADGEN, pinned: PIN, stepSeconds: STEP_SECONDS, warmupSeconds: WARMUP_SECONDS, p99LimitMs: P99_LIMIT_MS, results };
 mkdirSync(RESULTS_DIR, { recursive: true });
 const file = FILE;
 writeFileSync(file, JSON.stringify(out, null, 2));

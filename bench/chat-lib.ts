@@ -2,7 +2,9 @@
 import { spawn, spawnSync, fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { Agent, request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
 
 export type Mode = 'onair' | 'sio';
 
@@ -84,45 +86,111 @@ export interface Loadgen {
   stop(): Promise<void>;
 }
 
-export async function startLoadgen(): Promise<Loadgen> {
+/**
+ * LOADGEN picks the load generator: `node` (default, bench/chat-loadgen.ts) or `c`
+ * (bench/loadgen/chat-loadgen.c, built with cc into a temp dir on first use). Both open the same
+ * raw WebSocket clients and report the same stats; the C one costs the shared CPU far less per
+ * socket read, so on a small machine less of the measurement is the generator's own cost.
+ */
+export const LOADGEN = process.env.LOADGEN === 'c' ? 'c' : 'node';
+
+interface LoadgenChannel {
+  proc: ChildProcess;
+  send(msg: { cmd: string } & Record<string, unknown>): void;
+  onMessage(h: (m: { type: string } & Record<string, unknown>) => void): () => void;
+}
+
+function forkNodeLoadgen(): LoadgenChannel {
   const proc = fork('bench/chat-loadgen.ts', [], {
     execArgv: [...(process.env.CHAT_BENCH_LOADGEN_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', '--max-old-space-size=4096'],
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  const waitFor = <T>(type: string): Promise<T> =>
-    new Promise((resolve) => {
-      const h = (m: { type: string } & T) => {
-        if (m.type === type) {
-          proc.off('message', h);
-          resolve(m);
-        }
-      };
+  return {
+    proc,
+    send: (msg) => proc.send(msg),
+    onMessage(h) {
       proc.on('message', h);
+      return () => proc.off('message', h);
+    },
+  };
+}
+
+let cLoadgenBin: string | null = null;
+/** buildCLoadgen compiles the C generator once per run; throws with the compiler's words if it cannot. */
+function buildCLoadgen(): string {
+  if (cLoadgenBin) return cLoadgenBin;
+  const bin = join(mkdtempSync(join(tmpdir(), 'onair-chat-loadgen-')), 'chat-loadgen');
+  const cc = spawnSync('cc', ['-O2', '-o', bin, 'bench/loadgen/chat-loadgen.c'], { encoding: 'utf8' });
+  if (cc.error || cc.status !== 0) throw new Error(`LOADGEN=c needs a C compiler: ${cc.error?.message ?? cc.stderr.trim()}`);
+  process.once('exit', () => rmSync(dirname(bin), { recursive: true, force: true }));
+  return (cLoadgenBin = bin);
+}
+
+function spawnCLoadgen(): LoadgenChannel {
+  const bin = buildCLoadgen();
+  const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec ${JSON.stringify(bin)}`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const handlers = new Set<(m: { type: string } & Record<string, unknown>) => void>();
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    const m = JSON.parse(line) as { type: string } & Record<string, unknown>;
+    if (Array.isArray(m.latencies)) m.latencies = Float64Array.from(m.latencies as number[]);
+    for (const h of [...handlers]) h(m);
+  });
+  const csv = (v: unknown) => (Array.isArray(v) ? v.join(',') : String(v));
+  return {
+    proc,
+    send(msg) {
+      if (msg.cmd !== 'start') return void proc.stdin!.write(msg.cmd + '\n');
+      const ports = Array.isArray(msg.ports) && msg.ports.length > 0 ? msg.ports : [msg.port];
+      const line = ['start', msg.proto, msg.n, msg.base, msg.sampleEvery, msg.concurrency, msg.rooms, msg.channelPattern, csv(ports), csv(msg.addrs)];
+      proc.stdin!.write(line.join(' ') + '\n');
+    },
+    onMessage(h) {
+      handlers.add(h);
+      return () => handlers.delete(h);
+    },
+  };
+}
+
+export async function startLoadgen(): Promise<Loadgen> {
+  const ch = LOADGEN === 'c' ? spawnCLoadgen() : forkNodeLoadgen();
+  const proc = ch.proc;
+  const waitFor = <T>(type: string): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const onExit = (code: number | null) => reject(new Error(`load generator exited (${code}) while waiting for "${type}"`));
+      const off = ch.onMessage((m) => {
+        if (m.type === type) {
+          off();
+          proc.off('exit', onExit);
+          resolve(m as unknown as T);
+        }
+      });
+      proc.once('exit', onExit);
     });
   await waitFor('hello');
+  // The C generator runs under `sh -c ... exec`, so the PID is the generator's own.
   if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '1', String(proc.pid)], { stdio: 'ignore' });
   return {
     proc,
     async start(opts) {
       const p = waitFor<{ connected: number; failed: number }>('ready');
-      proc.send({ cmd: 'start', ...opts });
+      ch.send({ cmd: 'start', ...opts });
       return p;
     },
     async reset() {
       const p = waitFor<void>('reset');
-      proc.send({ cmd: 'reset' });
+      ch.send({ cmd: 'reset' });
       await p;
     },
     async stats() {
       const p = waitFor<LoadgenStats>('stats');
-      proc.send({ cmd: 'stats' });
+      ch.send({ cmd: 'stats' });
       return p;
     },
     async stop() {
       if (proc.exitCode !== null) return;
       const exited = new Promise((r) => proc.once('exit', r));
-      proc.send({ cmd: 'exit' });
+      ch.send({ cmd: 'exit' });
       setTimeout(() => proc.kill('SIGKILL'), 3000).unref();
       await exited;
     },

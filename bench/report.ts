@@ -311,7 +311,7 @@ function chatFanout(r: Loaded): Omit<Section, 'scenario'> {
   const sub = `${num(d.subscribers)} subscribers on one channel, ${d.stepSeconds ?? '?'} s per step`;
   const series = (f: (s: any) => number): Series[] => runs.map((x) => ({ name: name(x.mode), points: x.steps.map((s) => ({ x: s.rate, y: f(s) })) }));
   return {
-    conditions: conditions([`run ${date(d.date)}`, loads.length > 0 && `load average (1 min) per step ${Math.min(...loads)}–${Math.max(...loads)}`]),
+    conditions: conditions([`run ${date(d.date)}`, `load generator: ${d.loadgen === 'c' ? 'C (bench/loadgen/chat-loadgen.c)' : 'Node (bench/chat-loadgen.ts)'}${d.pinned ? ', pinned to core 1 (server on core 0)' : ''}`, loads.length > 0 && `load average (1 min) per step ${Math.min(...loads)}–${Math.max(...loads)}`]),
     tables: [{ table }],
     charts: [
       { file: 'chat-fanout-p99.svg', spec: { kind: 'line', title: 'Chat fan-out: publish rate vs p99 delivery latency', subtitle: sub, xLabel: 'publications per second', yLabel: 'p99 publish-to-receive ms', series: series((s) => s.p99) } },

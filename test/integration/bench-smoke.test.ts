@@ -8,7 +8,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,7 @@ const HAS_NGINX_RTMP = existsSync('/usr/sbin/nginx') && existsSync('/usr/lib/ngi
 const HAS_CHROMIUM = existsSync('/usr/bin/chromium');
 const HAS_WHISPER = existsSync(join(ROOT, 'node_modules/smart-whisper/build/Release/smart-whisper.node'));
 const HAS_REDIS = existsSync('/usr/bin/redis-server');
+const HAS_CC = spawnSync('cc', ['--version']).status === 0;
 /** Why the pocketsphinx captions run cannot happen here (espeak-ng or pocketsphinx missing), if so. */
 const NO_POCKETSPHINX = speechToolsMissing();
 /** Grace between SIGTERM (the scenario stops what it started) and SIGKILL of its process group. */
@@ -150,7 +151,7 @@ interface Scenario {
   skip?: string | false;
   check: (json: any) => void;
   /** A second run of the same scenario (another mode), after the first one's check. */
-  then?: { args: string[]; skip?: string | false; check: (json: any) => void };
+  then?: { args: string[]; env?: Record<string, string>; skip?: string | false; check: (json: any) => void };
 }
 
 const FANOUT_VIEWERS = 5;
@@ -301,6 +302,20 @@ const SCENARIOS: Scenario[] = [
         finite(s.p99, `${x.mode} p99`);
       }
     },
+    // The C load generator (LOADGEN=c) against onair: same stats, same checks.
+    then: {
+      args: ['onair'],
+      env: { LOADGEN: 'c' },
+      skip: !HAS_CC && 'no C compiler',
+      check: (d) => {
+        assert.equal(d.loadgen, 'c');
+        const s = d.results[0].steps[0];
+        assert.equal(s.expected, s.sent * 20);
+        assert.equal(s.delivered, s.expected, 'the C generator counts every delivery');
+        finite(s.p99, 'C generator p99');
+        assert.ok(s.samples > 0, 'latency samples');
+      },
+    },
   },
   {
     name: 'moderation',
@@ -371,7 +386,7 @@ test('bench smoke: every scenario runs with tiny counts and writes a sane result
         assertRan(r, s.name);
         s.check(resultFile(s.name));
         if (s.then && !s.then.skip) {
-          const r2 = await bench([s.name, ...s.then.args], s.timeoutMs, s.env);
+          const r2 = await bench([s.name, ...s.then.args], s.timeoutMs, { ...s.env, ...s.then.env });
           t.diagnostic(`${s.name} ${s.then.args.join(' ')}: ${(r2.ms / 1000).toFixed(1)} s`);
           assertRan(r2, `${s.name} ${s.then.args.join(' ')}`);
           s.then.check(resultFile(s.name));
