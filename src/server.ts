@@ -31,6 +31,7 @@ import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
 import { wireWebrtc } from './media/webrtc/index.js';
 import { wireWhip } from './media/whip/index.js';
+import { wireStreamControl } from './media/control/index.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -106,6 +107,10 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'worker', wire: wireJobWorker },
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
   { role: 'api', wire: (p) => { wireSupporters(p); } },
+  // stream control: end live (kick + publish block), operators' live list, restream targets pushed while live.
+  // Relays and the block guard run where media runs; the routes also on api-only nodes (409 not_live_here). Wires once.
+  { role: 'media', wire: (p) => { wireStreamControl(p); } },
+  { role: 'api', wire: (p) => { wireStreamControl(p); } },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
   { role: 'web', wire: (p) => { webRoutes(p.app, { dir: p.config.web.dir }); } },
 ];

@@ -160,6 +160,24 @@ export const configSchema = z
             audio: z.boolean().default(true),
           })
           .default({}),
+        /**
+         * Restream (multistream) targets per channel: each enabled target gets a push relay
+         * while the channel is live on this node. docs/restream.md.
+         */
+        restream: z
+          .object({
+            /** Start push relays for channels' enabled targets (false: targets are stored but idle). */
+            enabled: z.boolean().default(true),
+            /** Targets one channel may have. */
+            maxTargetsPerChannel: z.number().int().min(0).max(50).default(5),
+            /**
+             * Allow targets on loopback, private, link-local or unspecified addresses (and
+             * `localhost`). Off by default: a channel owner must not be able to make the server
+             * connect into its own network (SSRF). Turn on for a private ingest or in tests.
+             */
+            allowPrivateTargets: z.boolean().default(false),
+          })
+          .default({}),
       })
       .default({}),
     hls: z

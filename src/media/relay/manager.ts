@@ -19,6 +19,8 @@ const RELAY_HEALTHY_MS = 10_000;
 export const RELAY_STALL_MS = 5_000;
 /** Bytes queued towards a push target past which frames are skipped to the next keyframe. */
 const PUSH_QUEUE_SKIP_BYTES = 4 * 1024 * 1024;
+/** Hub event listeners allowed besides one per relay (HLS, recorder, ABR, restream control, ...). */
+const RELAY_LISTENER_HEADROOM = 20;
 
 export interface RelaySpec {
   direction: 'pull' | 'push';
@@ -31,6 +33,8 @@ export interface RelayInfo extends RelaySpec {
   state: 'connecting' | 'running' | 'waiting' | 'stopped';
   connects: number;
   lastError?: string;
+  /** Push relays: media payload bytes handed to the target connection (all connections of this relay). */
+  bytesSent?: number;
 }
 
 abstract class Relay {
@@ -206,6 +210,7 @@ class PushRelay extends Relay {
   };
 
   start(): void {
+    this.info.bytesSent = 0;
     this.hub.on(HUB_EVENT_STREAM_START, this.onStart);
     this.hub.on(HUB_EVENT_STREAM_END, this.onEnd);
     if (this.hub.isLive(this.info.channel)) this.connect();
@@ -229,11 +234,11 @@ class PushRelay extends Relay {
         for (const t of stream.headerTags()) {
           if (t.type === FLV_TAG_SCRIPT) {
             if (stream.metadata) client.sendMetadata(stream.metadata);
-          } else client.sendTag(t.type, t.dts, tagBody(t));
+          } else this.send(client, t.type, t.dts, tagBody(t));
         }
         const sub: StreamSubscriber = {
           onTracks: () => {
-            for (const t of stream.headerTags()) if (t.type !== FLV_TAG_SCRIPT) client.sendTag(t.type, t.dts, tagBody(t));
+            for (const t of stream.headerTags()) if (t.type !== FLV_TAG_SCRIPT) this.send(client, t.type, t.dts, tagBody(t));
           },
           onFrame: (f: MediaFrame) => this.sendFrame(client, f),
         };
@@ -253,7 +258,12 @@ class PushRelay extends Relay {
       this.waitingKey = false;
     }
     const type = f.kind === 'video' ? FLV_TAG_VIDEO : FLV_TAG_AUDIO;
-    client.sendTag(type, f.dts, f.flvTag.subarray(FLV_TAG_HEADER_SIZE, f.flvTag.length - 4));
+    this.send(client, type, f.dts, f.flvTag.subarray(FLV_TAG_HEADER_SIZE, f.flvTag.length - 4));
+  }
+
+  private send(client: RtmpClient, type: number, dts: number, body: Buffer): void {
+    client.sendTag(type, dts, body);
+    this.info.bytesSent = (this.info.bytesSent ?? 0) + body.length;
   }
 
   private disconnect(reason: string): void {
@@ -289,6 +299,9 @@ export class RelayManager {
     const id = `${spec.direction}-${++this.seq}`;
     const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log) : new PushRelay(id, spec, this.hub, this.log);
     this.relays.set(id, relay);
+    // Each push relay listens to the hub's start/end events: keep Node's leak warning for real leaks.
+    const max = this.hub.getMaxListeners();
+    if (max !== 0 && max < this.relays.size + RELAY_LISTENER_HEADROOM) this.hub.setMaxListeners(this.relays.size + RELAY_LISTENER_HEADROOM);
     relay.start();
     this.log.info({ relay: id, channel: spec.channel, direction: spec.direction }, 'relay started');
     return relay.info;

@@ -7,3 +7,4 @@ import '../../media/record/vods.js';
 import '../../chat/supporters/db.js';
 import '../../chat/moderation/db.js';
 import '../../media/abr/settings.js';
+import '../../media/control/db.js';

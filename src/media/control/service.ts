@@ -1,0 +1,285 @@
+/**
+ * StreamControl: ending a live stream through the API (kick the publisher, optionally block
+ * new publishes for a while and rotate the key), the publish guard that enforces the block on
+ * every ingest protocol, the operators' live list, and the restream targets' CRUD. Routes are
+ * in routes.ts; this module holds the rules so they are tested without HTTP.
+ */
+import prom from 'prom-client';
+import type { Logger } from '../../observability/logger.js';
+import { metricOnce } from '../../observability/metrics.js';
+import type { ChannelsTable } from '../../platform/db/schema.js';
+import type { ChannelStats } from '../hub/hub.js';
+import { AppError } from '../../http/errors.js';
+import type { ControlStore, RestreamTargetsTable } from './db.js';
+import type { RestreamRunner, TargetStatus } from './restream.js';
+import { checkTargetHost, maskKey, normaliseTarget, RESTREAM_NAME_MAX_LENGTH, TargetError, type Resolver } from './targets.js';
+
+/** Longest publish block an end may set (one day). */
+export const MAX_BLOCK_SECONDS = 86_400;
+export const END_REASON_MAX_LENGTH = 200;
+
+/** The hub operations stream control needs (the media role's StreamHub). */
+export interface ControlHub {
+  isLive(channel: string): boolean;
+  stats(channel: string): ChannelStats | null;
+  stats(): ChannelStats[];
+  kick(channel: string, reason?: string): boolean;
+}
+
+export interface ControlMetrics {
+  ends: prom.Counter<'by' | 'outcome'>;
+  blockedPublishes: prom.Counter;
+}
+
+/** controlMetrics registers (once per registry) the end and block counters. */
+export function controlMetrics(registry: prom.Registry): ControlMetrics {
+  const ends = metricOnce(registry, 'onair_live_end_requests_total', () =>
+    new prom.Counter({ name: 'onair_live_end_requests_total', help: 'POST /live/end calls that passed the permission check, by who (owner, admin) and outcome (ended, not_live, not_live_here).', labelNames: ['by', 'outcome'], registers: [registry] }),
+  ) as prom.Counter<'by' | 'outcome'>;
+  const blockedPublishes = metricOnce(registry, 'onair_publish_blocked_total', () =>
+    new prom.Counter({ name: 'onair_publish_blocked_total', help: 'Publishes refused because the channel was blocked after its stream was ended.', registers: [registry] }),
+  ) as prom.Counter;
+  return { ends, blockedPublishes };
+}
+
+/** Who asks: the channel owner, or an admin (user or admin token). */
+export interface ControlActor {
+  by: 'owner' | 'admin';
+  /** User id; '' for the admin token. */
+  userId: string;
+}
+
+export interface EndOptions {
+  reason?: string;
+  blockSeconds?: number;
+  rotateKey?: boolean;
+}
+
+export interface EndResult {
+  channel: string;
+  /** true when a publisher was kicked by this call. */
+  ended: boolean;
+  /** Why nothing was ended: the channel was not live (on this media node). */
+  reason?: 'not_live';
+  /** The ended stream, as it was. */
+  stream?: { protocol: string; clientIp?: string; since: string; durationSeconds: number };
+  /** ISO time until which new publishes are refused, null when no block. */
+  blockedUntil: string | null;
+  /** The new stream key when rotateKey was asked. */
+  streamKey?: string;
+}
+
+export interface PublicTarget {
+  id: string;
+  channel: string;
+  name: string;
+  url: string;
+  /** Masked: at most the last 4 characters. */
+  streamKey: string | null;
+  enabled: boolean;
+  createdAt: number;
+  updatedAt: number;
+  status: TargetStatus;
+}
+
+export interface StreamControlDeps {
+  store: ControlStore;
+  /** The hub when the media role runs here; undefined on api-only nodes. */
+  hub?: ControlHub;
+  runner?: RestreamRunner;
+  channels: {
+    find(name: string): Promise<ChannelsTable | undefined>;
+    rotateKey(name: string): Promise<string>;
+  };
+  logger: Logger;
+  metrics: ControlMetrics;
+  maxTargetsPerChannel: number;
+  allowPrivateTargets: boolean;
+  resolve?: Resolver;
+  now?: () => number;
+}
+
+const notLiveHere = (channel: string) =>
+  new AppError('not_live_here', `this node does not run the media role, so it cannot end "${channel}"'s stream; call the media node the publisher is connected to`, { mediaHere: false });
+
+function targetError(err: unknown): never {
+  if (err instanceof TargetError) throw new AppError(err.code, err.message);
+  throw err;
+}
+
+export class StreamControl {
+  private readonly now: () => number;
+
+  constructor(private readonly d: StreamControlDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  get mediaHere(): boolean {
+    return !!this.d.hub;
+  }
+
+  /**
+   * end kicks the channel's publisher (RTMP or WHIP), after storing the block (so an encoder's
+   * automatic reconnect is refused) and rotating the key when asked. Not live here: 200 with
+   * ended false (block and rotation still apply); no media role on this node: 409 not_live_here.
+   */
+  async end(channel: ChannelsTable, actor: ControlActor, opts: EndOptions = {}): Promise<EndResult> {
+    const hub = this.d.hub;
+    if (!hub) {
+      this.d.metrics.ends.inc({ by: actor.by, outcome: 'not_live_here' });
+      throw notLiveHere(channel.name);
+    }
+    const blockSeconds = opts.blockSeconds ?? 0;
+    const reason = opts.reason?.trim().slice(0, END_REASON_MAX_LENGTH) || null;
+    let blockedUntil: string | null = null;
+    if (blockSeconds > 0) {
+      const until = this.now() + blockSeconds * 1000;
+      await this.d.store.block(channel.id, until, reason, actor.userId);
+      blockedUntil = new Date(until).toISOString();
+    }
+    const streamKey = opts.rotateKey ? await this.d.channels.rotateKey(channel.name) : undefined;
+    const stats = hub.stats(channel.name);
+    const ended = stats ? hub.kick(channel.name, `ended by ${actor.by === 'owner' ? 'the channel owner' : 'an admin'}`) : false;
+    const result: EndResult = { channel: channel.name, ended, blockedUntil };
+    if (!ended) result.reason = 'not_live';
+    if (stats && ended) {
+      result.stream = {
+        protocol: stats.publisher.protocol,
+        ...(stats.publisher.clientIp ? { clientIp: stats.publisher.clientIp } : {}),
+        since: stats.since,
+        durationSeconds: Math.max(0, Math.round((this.now() - Date.parse(stats.since)) / 1000)),
+      };
+    }
+    if (streamKey) result.streamKey = streamKey;
+    this.d.metrics.ends.inc({ by: actor.by, outcome: ended ? 'ended' : 'not_live' });
+    this.d.logger.info(
+      { channel: channel.name, by: actor.by, userId: actor.userId || undefined, ended, protocol: stats?.publisher.protocol, reason, blockSeconds, blockedUntil, rotatedKey: !!streamKey },
+      ended ? 'live stream ended through the API' : 'live end asked for a channel that is not live here',
+    );
+    return result;
+  }
+
+  /** blockOf is the channel's active publish block. */
+  async blockOf(channel: ChannelsTable): Promise<{ blockedUntil: string | null; reason: string | null }> {
+    const b = await this.d.store.activeBlock(channel.id);
+    return { blockedUntil: b ? new Date(b.until_ms).toISOString() : null, reason: b?.reason ?? null };
+  }
+
+  async unblock(channel: ChannelsTable, actor: ControlActor): Promise<boolean> {
+    const lifted = await this.d.store.unblock(channel.id);
+    if (lifted) this.d.logger.info({ channel: channel.name, by: actor.by, userId: actor.userId || undefined }, 'publish block lifted');
+    return lifted;
+  }
+
+  /** publishGuard refuses a publish to a blocked channel (media.addPublishGuard). */
+  readonly publishGuard = async (channelName: string): Promise<string | null> => {
+    const c = await this.d.channels.find(channelName);
+    if (!c) return null;
+    const b = await this.d.store.activeBlock(c.id);
+    if (!b) return null;
+    this.d.metrics.blockedPublishes.inc();
+    return `publishing to ${channelName} is blocked until ${new Date(b.until_ms).toISOString()} (the stream was ended${b.reason ? `: ${b.reason}` : ''})`;
+  };
+
+  /** liveStreams lists every channel live on this node with its active restream targets. */
+  async liveStreams(): Promise<Array<ChannelStats & { restreams: { id: string; name: string; status: TargetStatus }[] }>> {
+    const hub = this.d.hub;
+    if (!hub) return [];
+    const out = [];
+    for (const s of hub.stats()) {
+      const row = await this.d.channels.find(s.channel);
+      const targets = row && this.d.runner ? (await this.d.store.listTargets(row.id)).filter((t) => t.enabled === 1) : [];
+      const statuses = this.d.runner ? this.d.runner.statuses(targets) : [];
+      out.push({ ...s, restreams: targets.map((t, i) => ({ id: t.id, name: t.name, status: statuses[i]! })) });
+    }
+    return out;
+  }
+
+  // ------------------------------------------------------------ restream targets
+
+  private view(channel: ChannelsTable, t: RestreamTargetsTable, status: TargetStatus): PublicTarget {
+    return { id: t.id, channel: channel.name, name: t.name, url: t.url, streamKey: maskKey(t.stream_key), enabled: t.enabled === 1, createdAt: t.created_at, updatedAt: t.updated_at, status };
+  }
+
+  private statusesOf(targets: RestreamTargetsTable[]): TargetStatus[] {
+    if (this.d.runner) return this.d.runner.statuses(targets);
+    return targets.map((t) => ({ state: t.enabled === 1 ? 'idle' : 'stopped', connects: 0, lastError: null, bytesSent: 0 }));
+  }
+
+  async listTargets(channel: ChannelsTable): Promise<PublicTarget[]> {
+    const rows = await this.d.store.listTargets(channel.id);
+    const st = this.statusesOf(rows);
+    return rows.map((t, i) => this.view(channel, t, st[i]!));
+  }
+
+  private async requireTarget(channel: ChannelsTable, id: string): Promise<RestreamTargetsTable> {
+    const t = await this.d.store.getTarget(channel.id, id);
+    if (!t) throw new AppError('restream_not_found', `channel "${channel.name}" has no restream target "${id}"`);
+    return t;
+  }
+
+  private async afterChange(channel: ChannelsTable, id: string): Promise<PublicTarget> {
+    await this.d.runner?.sync(channel.name);
+    const t = await this.requireTarget(channel, id);
+    return this.view(channel, t, this.statusesOf([t])[0]!);
+  }
+
+  private checkName(name: string): string {
+    const n = name.trim();
+    if (!n || n.length > RESTREAM_NAME_MAX_LENGTH) throw new AppError('validation_failed', `name: 1-${RESTREAM_NAME_MAX_LENGTH} characters`);
+    return n;
+  }
+
+  async createTarget(channel: ChannelsTable, input: { name: string; url: string; streamKey?: string; enabled?: boolean }): Promise<PublicTarget> {
+    const name = this.checkName(input.name);
+    const norm = (() => { try { return normaliseTarget(input.url, input.streamKey); } catch (err) { return targetError(err); } })();
+    await checkTargetHost(norm.host, this.d.allowPrivateTargets, this.d.resolve).catch(targetError);
+    if ((await this.d.store.countTargets(channel.id)) >= this.d.maxTargetsPerChannel) {
+      throw new AppError('too_many_restreams', `channel "${channel.name}" has the most restream targets allowed (${this.d.maxTargetsPerChannel}); remove one first`, { max: this.d.maxTargetsPerChannel });
+    }
+    const row = await this.d.store.createTarget(channel.id, { name, url: norm.url, streamKey: norm.streamKey, enabled: input.enabled ?? true });
+    this.d.logger.info({ channel: channel.name, target: row.id, name, url: row.url, enabled: row.enabled === 1 }, 'restream target added');
+    return this.afterChange(channel, row.id);
+  }
+
+  /**
+   * updateTarget changes name, url, key or enabled. A new url without streamKey keeps the
+   * stored key unless the url carries one as its last path segment.
+   */
+  async updateTarget(channel: ChannelsTable, id: string, patch: { name?: string; url?: string; streamKey?: string; enabled?: boolean }): Promise<PublicTarget> {
+    const current = await this.requireTarget(channel, id);
+    const change: { name?: string; url?: string; streamKey?: string; enabled?: boolean } = {};
+    if (patch.name !== undefined) change.name = this.checkName(patch.name);
+    if (patch.url !== undefined || patch.streamKey !== undefined) {
+      const url = patch.url ?? current.url;
+      let norm;
+      try {
+        if (patch.streamKey !== undefined) norm = normaliseTarget(url, patch.streamKey);
+        else {
+          // url only: with a key in its path it replaces the stored key, else the stored key stays.
+          try {
+            norm = normaliseTarget(url);
+          } catch {
+            norm = normaliseTarget(url, current.stream_key);
+          }
+        }
+      } catch (err) {
+        targetError(err);
+      }
+      await checkTargetHost(norm.host, this.d.allowPrivateTargets, this.d.resolve).catch(targetError);
+      change.url = norm.url;
+      change.streamKey = norm.streamKey;
+    }
+    if (patch.enabled !== undefined) change.enabled = patch.enabled;
+    await this.d.store.updateTarget(channel.id, id, change);
+    this.d.logger.info({ channel: channel.name, target: id, changed: Object.keys(change) }, 'restream target changed');
+    return this.afterChange(channel, id);
+  }
+
+  async deleteTarget(channel: ChannelsTable, id: string): Promise<void> {
+    if (!(await this.d.store.deleteTarget(channel.id, id))) throw new AppError('restream_not_found', `channel "${channel.name}" has no restream target "${id}"`);
+    await this.d.runner?.sync(channel.name);
+    this.d.runner?.forget(id);
+    this.d.logger.info({ channel: channel.name, target: id }, 'restream target removed');
+  }
+}

@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { checkTargetHost, isForbiddenAddress, maskKey, normaliseTarget, pushUrlOf, scrubKey, TargetError } from '../../../../src/media/control/targets.js';
+
+const code = (f: () => unknown): string => {
+  try {
+    f();
+  } catch (err) {
+    assert.ok(err instanceof TargetError, String(err));
+    return err.code;
+  }
+  assert.fail('did not throw');
+};
+
+test('a URL with the key as last segment is split into base URL and key', () => {
+  const t = normaliseTarget(' rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop ');
+  assert.deepEqual(t, { url: 'rtmp://a.rtmp.youtube.com/live2', streamKey: 'abcd-efgh-ijkl-mnop', host: 'a.rtmp.youtube.com' });
+  assert.equal(pushUrlOf(t), 'rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl-mnop');
+});
+
+test('a separate key is appended; a trailing slash and the port are kept in line', () => {
+  const t = normaliseTarget('rtmp://ingest.example.com:1936/app/sub/', 'live_123_abc?bandwidthtest=true');
+  assert.equal(t.url, 'rtmp://ingest.example.com:1936/app/sub');
+  assert.equal(t.streamKey, 'live_123_abc?bandwidthtest=true');
+  assert.equal(pushUrlOf(t), 'rtmp://ingest.example.com:1936/app/sub/live_123_abc?bandwidthtest=true');
+});
+
+test('a query after the key stays with the key; IPv6 literals keep brackets in the URL only', () => {
+  assert.deepEqual(normaliseTarget('rtmp://h.example/app/key?x=1'), { url: 'rtmp://h.example/app', streamKey: 'key?x=1', host: 'h.example' });
+  const v6 = normaliseTarget('rtmp://[2001:db8::1]:1935/live/k');
+  assert.equal(v6.host, '2001:db8::1');
+  assert.equal(v6.url, 'rtmp://[2001:db8::1]:1935/live');
+});
+
+test('bad addresses are refused with their code', () => {
+  assert.equal(code(() => normaliseTarget('rtmps://live-api-s.facebook.com:443/rtmp/KEY')), 'rtmps_unsupported');
+  assert.equal(code(() => normaliseTarget('http://example.com/live/key')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('not a url')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/live')), 'invalid_restream_url', 'no key anywhere');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/', 'key')), 'invalid_restream_url', 'no app');
+  assert.equal(code(() => normaliseTarget('rtmp://u:p@example.com/live/key')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/live/key#x')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/live', 'has space')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/live?x=1', 'key')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget('rtmp://example.com/live', '')), 'invalid_restream_url');
+  assert.equal(code(() => normaliseTarget(`rtmp://example.com/live/${'k'.repeat(600)}`)), 'invalid_restream_url');
+});
+
+test('keys are masked: short ones whole, long ones show the last 4; scrubKey hides them in messages', () => {
+  assert.equal(maskKey(null), null);
+  assert.equal(maskKey('short'), '****');
+  assert.equal(maskKey('abcd-efgh-ijkl-mnop'), '****mnop');
+  assert.equal(scrubKey('NetStream.Publish.BadName: abcd-efgh-ijkl-mnop is busy', 'abcd-efgh-ijkl-mnop'), 'NetStream.Publish.BadName: ****mnop is busy');
+});
+
+test('loopback, private, link-local, CGNAT, multicast and mapped addresses are forbidden; public ones are not', () => {
+  for (const ip of ['127.0.0.1', '127.9.9.9', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '224.0.0.1', '255.255.255.255', '::1', '::', 'fe80::1', 'fd00::1', '::ffff:127.0.0.1', '::ffff:10.0.0.1']) {
+    assert.equal(isForbiddenAddress(ip), true, ip);
+  }
+  for (const ip of ['8.8.8.8', '172.32.0.1', '1.1.1.1', '2001:4860:4860::8888', '::ffff:8.8.8.8']) assert.equal(isForbiddenAddress(ip), false, ip);
+});
+
+test('checkTargetHost: localhost and names resolving to private addresses are refused unless allowed', async () => {
+  const resolver = (map: Record<string, string[]>) => async (h: string) => {
+    if (!map[h]) throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
+    return map[h]!;
+  };
+  const r = resolver({ 'public.example': ['8.8.4.4'], 'sneaky.example': ['8.8.8.8', '10.0.0.5'] });
+  await checkTargetHost('public.example', false, r);
+  await assert.rejects(checkTargetHost('sneaky.example', false, r), (e: TargetError) => e.code === 'restream_target_forbidden' && /10\.0\.0\.5/.test(e.message));
+  await assert.rejects(checkTargetHost('localhost', false, r), (e: TargetError) => e.code === 'restream_target_forbidden');
+  await assert.rejects(checkTargetHost('127.0.0.1', false, r), (e: TargetError) => e.code === 'restream_target_forbidden');
+  await assert.rejects(checkTargetHost('nowhere.example', false, r), (e: TargetError) => e.code === 'invalid_restream_url' && /ENOTFOUND/.test(e.message));
+  await checkTargetHost('127.0.0.1', true, r);
+  await checkTargetHost('localhost', true, r);
+});
