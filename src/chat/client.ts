@@ -43,6 +43,8 @@ import {
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
 import type { ChatUserInfo } from './hooks.js';
+import type { ChannelOverride, ConnectResult, SubscribeResult } from './proxy/protocol.js';
+import type { ProxyEndpoint } from './proxy/http.js';
 
 /** MAX_INBOX bounds commands waiting to be processed on one connection. */
 const MAX_INBOX = 1024;
@@ -89,6 +91,8 @@ export interface SubEntry {
   chanInfo?: string;
   expireAt: number;
   expireTimer: NodeJS.Timeout | null;
+  /** Proxy hook: the subscribe proxy allowed this subscription (its expiry goes to the sub_refresh proxy if enabled). */
+  proxied?: boolean;
 }
 
 /** SubscribeResultFields is the subscribe (or connect subs) result before encoding. */
@@ -130,6 +134,13 @@ export class Client implements ChannelSink {
   private processing = false;
   private expireTimer: NodeJS.Timeout | null = null;
   private uniStarted = false;
+  // ---- proxy hooks (docs/chat-proxy.md) ----
+  /** Allow-listed headers of the connection's HTTP request, forwarded on proxy calls. */
+  proxyHeaders?: Record<string, string>;
+  /** Raw JSON meta from the connect proxy result or the token (never sent to clients). */
+  proxyMeta?: string;
+  /** The connection came through the connect proxy and the refresh proxy renews it (not the client). */
+  private proxyRefresh = false;
 
   constructor(node: ChatNode, transport: Transport, id: string) {
     this.node = node;
@@ -378,14 +389,28 @@ export class Client implements ChannelSink {
   private async handleConnect(id: number, req: ConnectRequest | Error): Promise<void> {
     if (req instanceof Error) throw req;
     const cfg = this.node.config;
+    const proxy = this.node.proxy;
     let channels: string[] = [];
+    /** Proxy hook: what the connect proxy said about the reply and its server-side subscriptions. */
+    let proxied: ConnectResult | undefined;
     if (req.token !== '') {
       const v = await verifyConnectionToken(this.node.tokenSecret, req.token);
       this.user = v.user;
       this.info = v.info;
       this.infoValue = v.infoValue;
       this.expireAt = v.expireAt;
+      if (v.meta !== undefined) this.proxyMeta = JSON.stringify(v.meta);
       channels = v.channels;
+    } else if (proxy?.connectEndpoint) {
+      // Proxy hook: as Centrifugo, a tokenless connect goes to the backend (anonymous or not is its call).
+      proxied = await proxy.connect(this, req);
+      this.user = proxied.user;
+      this.info = proxied.info;
+      this.infoValue = proxied.info !== undefined ? JSON.parse(proxied.info) : undefined;
+      this.expireAt = proxied.expireAt;
+      this.proxyMeta = proxied.meta;
+      this.proxyRefresh = proxied.expireAt > 0 && proxy.refreshEndpoint !== null;
+      channels = proxied.channels;
     } else if (!cfg.anonymous) {
       throw new ChatError(Errors.unauthorized);
     }
@@ -395,15 +420,18 @@ export class Client implements ChannelSink {
     const nowSec = Math.floor(Date.now() / 1000);
     let body = '{"client":"' + this.id + '","version":' + JSON.stringify(this.node.version);
     if (this.expireAt > 0) {
-      body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - nowSec);
+      // A proxy-refreshed connection is renewed by the server: the client is not told it expires.
+      if (!this.proxyRefresh) body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - nowSec);
       this.scheduleExpire();
     }
+    if (proxied?.data !== undefined) body += ',"data":' + proxied.data;
     const outcomes: { channel: string; o: SubscribeOutcome }[] = [];
     for (const ch of channels) {
       const info = this.node.namespaces.resolve(ch);
       if (!info) continue;
       if (this.subs && this.subs.has(ch)) continue;
       const r = req.subs[ch];
+      const so = proxied?.subs[ch];
       try {
         const o = await this.subscribeChannel(ch, info, {
           recover: r?.recover ?? false,
@@ -414,6 +442,9 @@ export class Client implements ChannelSink {
           joinLeave: true,
           flag: 0,
           serverSide: true,
+          chanInfo: so?.info,
+          data: so?.data,
+          override: so?.override,
         });
         outcomes.push({ channel: ch, o });
       } catch (e) {
@@ -435,13 +466,39 @@ export class Client implements ChannelSink {
     if (this.expireTimer) clearTimeout(this.expireTimer);
     this.expireTimer = null;
     if (this.expireAt <= 0) return;
-    const delay = this.expireAt * 1000 - Date.now() + this.node.options.expiredCloseDelayMs;
+    // A proxy-refreshed connection asks the backend at expiry; a client-refreshed one gets a grace.
+    const delay = this.expireAt * 1000 - Date.now() + (this.proxyRefresh ? 0 : this.node.options.expiredCloseDelayMs);
     this.expireTimer = setTimeout(() => {
       this.expireTimer = null;
-      if (this.expireAt > 0 && this.expireAt * 1000 <= Date.now()) this.disconnect(Disconnects.expired);
+      if (this.proxyRefresh && this.expireAt > 0 && this.expireAt * 1000 <= Date.now()) void this.refreshByProxy();
+      else if (this.expireAt > 0 && this.expireAt * 1000 <= Date.now()) this.disconnect(Disconnects.expired);
       else this.scheduleExpire();
     }, Math.max(0, Math.min(delay, 2 ** 31 - 1)));
     this.expireTimer.unref();
+  }
+
+  /**
+   * refreshByProxy asks the refresh proxy whether the connection lives on (proxy hook): expired
+   * closes it with 3005, a new expire_at (0 = never) extends it; if the backend cannot answer,
+   * the connection stays and the call is repeated after chat.proxy.refreshRetrySeconds.
+   */
+  private async refreshByProxy(): Promise<void> {
+    const proxy = this.node.proxy!;
+    let r;
+    try {
+      r = await proxy.refresh(this);
+    } catch {
+      if (this.closed || this.expireTimer) return;
+      this.expireTimer = setTimeout(() => {
+        this.expireTimer = null;
+        void this.refreshByProxy();
+      }, proxy.refreshRetryMs);
+      this.expireTimer.unref();
+      return;
+    }
+    if (this.closed) return;
+    if (r.expired) this.disconnect(Disconnects.expired);
+    else this.applyRefresh(r.expireAt, r.info);
   }
 
   private async handleRefresh(id: number, params: Record<string, unknown>): Promise<void> {
@@ -486,15 +543,55 @@ export class Client implements ChannelSink {
     if (entry.expireTimer) clearTimeout(entry.expireTimer);
     entry.expireTimer = null;
     if (entry.expireAt <= 0) return;
-    const delay = entry.expireAt * 1000 - Date.now() + this.node.options.expiredCloseDelayMs;
+    const byProxy = this.subRefreshEndpoint(entry) !== null;
+    const delay = entry.expireAt * 1000 - Date.now() + (byProxy ? 0 : this.node.options.expiredCloseDelayMs);
     entry.expireTimer = setTimeout(() => {
       entry.expireTimer = null;
       if (this.subs?.get(entry.channel) !== entry) return;
       if (entry.expireAt > 0 && entry.expireAt * 1000 <= Date.now()) {
-        void this.unsubscribeChannel(entry.channel, { code: UnsubscribeCode.expired, reason: 'subscription expired' });
+        if (byProxy) void this.subRefreshByProxy(entry);
+        else void this.unsubscribeChannel(entry.channel, { code: UnsubscribeCode.expired, reason: 'subscription expired' });
       } else this.scheduleSubExpire(entry);
     }, Math.max(0, Math.min(delay, 2 ** 31 - 1)));
     entry.expireTimer.unref();
+  }
+
+  /** subRefreshEndpoint is where a proxied subscription is renewed, or null (client-side refresh). */
+  private subRefreshEndpoint(entry: SubEntry): ProxyEndpoint | null {
+    if (!entry.proxied || !this.node.proxy) return null;
+    const info = this.node.namespaces.resolve(entry.channel);
+    return info ? this.node.proxy.subRefreshEndpoint(info.options) : null;
+  }
+
+  /**
+   * subRefreshByProxy asks the sub_refresh proxy whether a subscription lives on (proxy hook):
+   * expired unsubscribes it (2501), a new expire_at extends it and new info replaces its channel
+   * info; if the backend cannot answer, it stays and the call is repeated later.
+   */
+  private async subRefreshByProxy(entry: SubEntry): Promise<void> {
+    const proxy = this.node.proxy!;
+    const ep = this.subRefreshEndpoint(entry);
+    if (!ep) return;
+    let r;
+    try {
+      r = await proxy.subRefresh(this, ep, entry.channel);
+    } catch {
+      if (this.subs?.get(entry.channel) !== entry || entry.expireTimer) return;
+      entry.expireTimer = setTimeout(() => {
+        entry.expireTimer = null;
+        if (this.subs?.get(entry.channel) === entry) void this.subRefreshByProxy(entry);
+      }, proxy.refreshRetryMs);
+      entry.expireTimer.unref();
+      return;
+    }
+    if (this.subs?.get(entry.channel) !== entry) return;
+    if (r.expired) {
+      await this.unsubscribeChannel(entry.channel, { code: UnsubscribeCode.expired, reason: 'subscription expired' });
+      return;
+    }
+    if (r.info !== undefined) entry.chanInfo = r.info;
+    entry.expireAt = r.expireAt;
+    this.scheduleSubExpire(entry);
   }
 
   // ---- subscriptions ----
@@ -508,10 +605,18 @@ export class Client implements ChannelSink {
     if ((this.subs?.size ?? 0) >= this.node.config.maxChannelsPerConnection) throw new ChatError(Errors.limitExceeded);
     let chanInfo: string | undefined;
     let expireAt = 0;
+    const proxyEp = req.token === '' && !info.private && info.users === null ? (this.node.proxy?.subscribeEndpoint(info.options) ?? null) : null;
+    let proxied: SubscribeResult | undefined;
     if (req.token !== '') {
       const v = await verifySubscriptionToken(this.node.tokenSecret, req.token, this.user, ch);
       chanInfo = v.info;
       expireAt = v.expireAt;
+    } else if (proxyEp) {
+      // Proxy hook: the backend decides (anonymous included), as Centrifugo; private ($) and
+      // user-limited (#) channels keep their own checks and are never proxied.
+      proxied = await this.node.proxy!.subscribe(this, proxyEp, ch, req.data);
+      chanInfo = proxied.info;
+      expireAt = proxied.expireAt;
     } else {
       if (info.private) throw new ChatError(Errors.permissionDenied);
       if (this.user === '' && !info.options.allowSubscribeForAnonymous) throw new ChatError(Errors.permissionDenied);
@@ -530,6 +635,9 @@ export class Client implements ChannelSink {
       serverSide: false,
       chanInfo,
       expireAt,
+      data: proxied?.data,
+      override: proxied?.override,
+      proxied: proxied !== undefined,
     });
     if (this.closed) return;
     this.send(encodeReply(id, 'subscribe', o.body));
@@ -555,13 +663,18 @@ export class Client implements ChannelSink {
       serverSide: boolean;
       chanInfo?: string;
       expireAt?: number;
+      /** Proxy hook: data for the subscribe result, overrides of namespace options, authorized by the subscribe proxy. */
+      data?: string;
+      override?: ChannelOverride;
+      proxied?: boolean;
     },
   ): Promise<SubscribeOutcome> {
     const node = this.node;
     const ns = info.options;
+    const ov = o.override;
     const history = ns.historySize > 0;
-    const recoverable = history && (o.recoverable || o.recover || ns.forceRecovery);
-    const positioned = recoverable || (history && o.positioned);
+    const recoverable = history && (o.recoverable || o.recover || (ov?.forceRecovery ?? ns.forceRecovery));
+    const positioned = recoverable || (history && (o.positioned || ov?.forcePositioning === true));
     const entry: SubEntry = {
       client: this,
       channel: ch,
@@ -570,22 +683,25 @@ export class Client implements ChannelSink {
       sent: 0,
       recoverable,
       positioned,
-      joinLeave: ns.joinLeave && o.joinLeave,
-      presence: ns.presence,
+      joinLeave: ns.joinLeave && (o.joinLeave || ov?.forcePushJoinLeave === true),
+      presence: ov?.presence ?? ns.presence,
       serverSide: o.serverSide,
       chanInfo: o.chanInfo,
       expireAt: o.expireAt ?? 0,
       expireTimer: null,
     };
+    if (o.proxied) entry.proxied = true;
     if (this.subs === null) this.subs = new Map();
     this.subs.set(ch, entry);
     try {
       await node.addSubscriber(entry);
       let body = '{';
       const parts: string[] = [];
-      if (entry.expireAt > 0) {
+      // A subscription the sub_refresh proxy renews is not refreshed by the client: no expires/ttl.
+      if (entry.expireAt > 0 && !this.subRefreshEndpoint(entry)) {
         parts.push('"expires":true', '"ttl":' + Math.max(0, entry.expireAt - Math.floor(Date.now() / 1000)));
       }
+      if (o.data !== undefined) parts.push('"data":' + o.data);
       let topOffset = 0;
       if (positioned) {
         const wasRecovering = recoverable && o.recover;
@@ -720,8 +836,19 @@ export class Client implements ChannelSink {
       }
       if (d.data !== undefined) data = d.data;
     }
+    // Proxy hook: the backend sees what the publish hooks (moderation) let through, so their
+    // refusals cost no backend call; it may still refuse, rewrite the data or skip history.
+    let raw = rawJson(data)!;
+    let skipHistory = false;
+    const proxyEp = this.node.proxy?.publishEndpoint(info.options) ?? null;
+    if (proxyEp) {
+      const r = await this.node.proxy!.publish(this, proxyEp, req.channel, raw);
+      if (this.closed) return;
+      if (r.data !== undefined) raw = r.data;
+      skipHistory = r.skipHistory;
+    }
     const entry = this.subs?.get(req.channel);
-    await this.node.publish(req.channel, { data: rawJson(data)!, info: this.clientInfo(entry?.chanInfo) });
+    await this.node.publish(req.channel, { data: raw, info: this.clientInfo(entry?.chanInfo) }, { skipHistory });
     this.send(encodeReply(id, 'publish', '{}'));
   }
 
@@ -757,6 +884,12 @@ export class Client implements ChannelSink {
   private async handleRpc(id: number, params: Record<string, unknown>): Promise<void> {
     const req = parseRpc(params);
     const h = this.node.rpcHandlers.get(req.method);
+    if (!h && this.node.proxy?.rpcEndpoint) {
+      // Proxy hook: methods onair does not serve itself go to the backend.
+      const r = await this.node.proxy.rpc(this, req.method, rawJson(req.data));
+      this.send(encodeReply(id, 'rpc', r.data === undefined ? '{}' : '{"data":' + r.data + '}'));
+      return;
+    }
     if (!h) throw new ChatError(Errors.methodNotFound);
     let result: unknown;
     try {

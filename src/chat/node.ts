@@ -25,6 +25,7 @@ import { ChatError, Disconnects, Errors, UnsubscribeCode, type Disconnect } from
 import type { HistoryFilter } from './hooks.js';
 import type { Broker, BrokerEventHandler, ControlMessage, HistoryResult, NodeInfo, PresenceManager } from './broker/types.js';
 import type { ChatMetrics } from './metrics.js';
+import type { ChatProxy } from './proxy/proxy.js';
 
 /** VERSION is reported in connect replies and node info. */
 export const VERSION = 'onair-0.1.0';
@@ -110,6 +111,11 @@ export class ChatNode implements BrokerEventHandler {
   sendHandler: ((client: Client, data: unknown) => void) | null = null;
   /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
   readonly controlListeners: ((msg: ControlMessage) => void)[] = [];
+  // ---- proxy hooks (docs/chat-proxy.md) ----
+  /** proxy asks the application backend about client events; null when chat.proxy configures none. */
+  proxy: ChatProxy | null = null;
+  /** acceptHeaders are the allow-listed headers of the request being accepted now (set around a synchronous accept). */
+  acceptHeaders: Record<string, string> | undefined = undefined;
 
   private readonly clients = new Map<string, Client>();
   private readonly users = new Map<string, Set<Client>>();
@@ -211,6 +217,7 @@ export class ChatNode implements BrokerEventHandler {
   /** accept creates a Client for a new transport connection. */
   accept(transport: Transport): Client {
     const c = new Client(this, transport, randomUUID());
+    if (this.acceptHeaders !== undefined) c.proxyHeaders = this.acceptHeaders; // proxy hook
     this.pending.add(c);
     return c;
   }

@@ -18,6 +18,8 @@ import { registerUniHttp } from './transport/uni-http.js';
 import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
+import { createChatProxy } from './proxy/proxy.js';
+import { acceptingRoutes, withAcceptHeaders } from './proxy/accept.js';
 
 export interface ChatServiceDeps {
   config: OnairConfig;
@@ -92,6 +94,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     options: deps.options,
   });
   const n = node;
+  // Proxy hook (docs/chat-proxy.md): the backend proxies, when chat.proxy or a namespace sets an endpoint.
+  const proxy = createChatProxy({ config: chatConfig.proxy, namespaces: chatConfig.namespaces, logger, registry: deps.registry });
+  n.proxy = proxy;
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes);
   let started = false;
 
@@ -138,10 +143,12 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         }
         return false;
       }
+      // Proxy hook: the upgrade accepts its client synchronously, with the headers to forward.
+      if (proxy?.forwardsHeaders) return withAcceptHeaders(n, proxy.pickHeaders(req.headers), () => ws.handleUpgrade(req, socket, head));
       return ws.handleUpgrade(req, socket, head);
     },
     registerHttp(app) {
-      registerUniHttp(app, n);
+      registerUniHttp(proxy?.forwardsHeaders ? acceptingRoutes(app, n, (h) => proxy.pickHeaders(h)) : app, n);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/** proxyEndpointSchema is an http(s) URL (onair has no GRPC proxy). */
+const proxyEndpointSchema = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//i.test(u), 'proxy endpoints must be http:// or https:// URLs (there is no GRPC proxy)');
+
 /** The namespace options of one chat namespace (Centrifugo-style channel options). */
 export const namespaceSchema = z.object({
   presence: z.boolean().default(false),
@@ -11,8 +17,78 @@ export const namespaceSchema = z.object({
   /** Whether anonymous (no `sub`) clients may subscribe. */
   allowSubscribeForAnonymous: z.boolean().default(true),
   forceRecovery: z.boolean().default(false),
+  // Proxy switches (docs/chat-proxy.md): optional rather than defaulted so a namespace's parsed
+  // options only carry them when set; absent means off.
+  /** Ask chat.proxy.subscribe (or proxySubscribeEndpoint) before a tokenless subscribe (Centrifugo `proxy_subscribe`). */
+  proxySubscribe: z.boolean().optional(),
+  /** Ask chat.proxy.publish (or proxyPublishEndpoint) before a client publication (Centrifugo `proxy_publish`). */
+  proxyPublish: z.boolean().optional(),
+  /** Refresh expiring proxied subscriptions through chat.proxy.subRefresh (Centrifugo `proxy_sub_refresh`). */
+  proxySubRefresh: z.boolean().optional(),
+  /** Per-namespace endpoints replacing the chat.proxy ones for this namespace (same timeout and headers). */
+  proxySubscribeEndpoint: proxyEndpointSchema.optional(),
+  proxyPublishEndpoint: proxyEndpointSchema.optional(),
+  proxySubRefreshEndpoint: proxyEndpointSchema.optional(),
 });
 export type NamespaceOptions = z.infer<typeof namespaceSchema>;
+
+/** PROXY_FORBIDDEN_HEADERS may not be forwarded to or set on proxy requests (hop-by-hop, or set by onair). */
+export const PROXY_FORBIDDEN_HEADERS = [
+  'host', 'connection', 'keep-alive', 'upgrade', 'transfer-encoding', 'te', 'trailer', 'expect',
+  'content-length', 'content-type', 'proxy-connection',
+];
+
+/** One proxied event: where to POST it and how long to wait (Centrifugo `proxy_<kind>_endpoint` / `_timeout`). */
+const proxyEventSchema = z
+  .object({
+    endpoint: proxyEndpointSchema.optional(),
+    timeoutMs: z.number().int().min(1).max(60_000).default(1000),
+  })
+  .strict()
+  .default({});
+
+const headerNameSchema = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name')
+  .refine((h) => !PROXY_FORBIDDEN_HEADERS.includes(h.toLowerCase()), (h) => ({ message: `header ${h} cannot be proxied` }));
+
+/** chat.proxy: HTTP proxies of client events to the application backend (docs/chat-proxy.md). */
+export const chatProxySchema = z
+  .object({
+    connect: proxyEventSchema,
+    refresh: proxyEventSchema,
+    subscribe: proxyEventSchema,
+    publish: proxyEventSchema,
+    subRefresh: proxyEventSchema,
+    rpc: proxyEventSchema,
+    /** Headers of the client's HTTP (upgrade) request copied onto every proxy request (allow-list). */
+    httpHeaders: z.array(headerNameSchema).default([]),
+    /** Headers added to every proxy request; a forwarded client header of the same name wins. */
+    staticHeaders: z.preprocess(
+      (v) => {
+        if (typeof v !== 'string') return v;
+        try {
+          return JSON.parse(v);
+        } catch {
+          return v;
+        }
+      },
+      z.record(headerNameSchema, z.string()).default({}),
+    ),
+    /** Send the connection's meta (from the connect result or token) in refresh/subscribe/publish/sub_refresh/rpc requests. */
+    includeConnectionMeta: z.boolean().default(false),
+    /** Send client data as base64 `b64data` instead of `data` (Centrifugo `proxy_binary_encoding`). */
+    binaryEncoding: z.boolean().default(false),
+    /** Largest backend response body read; a bigger one is an internal error. */
+    maxResponseBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
+    /** Proxy calls of one kind in flight on this node; a call over the bound fails at once with error 100. */
+    maxInFlight: z.number().int().min(1).max(100_000).default(256),
+    /** After a failed refresh / sub_refresh call, ask again this much later (the connection stays). */
+    refreshRetrySeconds: z.number().int().min(1).max(3600).default(10),
+  })
+  .strict()
+  .default({});
+export type ChatProxyConfig = z.infer<typeof chatProxySchema>;
 
 const port = z.number().int().min(0).max(65535);
 
@@ -240,6 +316,23 @@ export const configSchema = z
             maxConnections: z.number().int().min(0).default(0),
           })
           .default({}),
+        /** Centrifugo-style proxies of client events to the application backend (docs/chat-proxy.md). */
+        proxy: chatProxySchema,
+      })
+      // A namespace proxy switch needs an endpoint, else clients would be refused at run time.
+      .superRefine((chat, ctx) => {
+        const pairs = [
+          ['proxySubscribe', 'proxySubscribeEndpoint', 'subscribe'],
+          ['proxyPublish', 'proxyPublishEndpoint', 'publish'],
+          ['proxySubRefresh', 'proxySubRefreshEndpoint', 'subRefresh'],
+        ] as const;
+        for (const [name, ns] of Object.entries(chat.namespaces)) {
+          for (const [flag, override, kind] of pairs) {
+            if (ns[flag] && ns[override] === undefined && chat.proxy[kind].endpoint === undefined) {
+              ctx.addIssue({ code: 'custom', path: ['namespaces', name, flag], message: `needs chat.proxy.${kind}.endpoint or chat.namespaces.${name}.${override}` });
+            }
+          }
+        }
       })
       .default({}),
     /** Chat moderation (docs/moderation.md). */
