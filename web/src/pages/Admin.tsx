@@ -42,6 +42,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
   const [jobs, setJobs] = useState<any[] | null | undefined>(undefined);
   const [vods, setVods] = useState<any | null | undefined>(undefined);
   const [samples, setSamples] = useState<Sample[]>([]);
+  const [streams, setStreams] = useState<Record<string, any>>({});
+  const [reload, setReload] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
 
@@ -51,12 +53,13 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
     const list = (r: any, ...keys: string[]) => (r === undefined ? null : Array.isArray(r) ? r : keys.map((k) => r[k]).find(Array.isArray) ?? []);
     const load = async () => {
       try {
-        const [h, c, u, j, v] = await Promise.all([
+        const [h, c, u, j, v, st] = await Promise.all([
           fetch('/healthz').then((r) => r.json()).catch(() => null),
           api<{ channels: Channel[] }>('GET', '/api/v1/channels?limit=200', opts),
           tryApi('GET', '/api/v1/users', opts).catch(() => undefined),
           tryApi('GET', '/api/v1/jobs', opts).catch(() => undefined),
           tryApi('GET', '/api/v1/vods', opts).catch(() => undefined),
+          tryApi<{ streams: any[] }>('GET', '/api/v1/streams', opts).catch(() => undefined),
         ]);
         if (stop) return;
         setHealth(h);
@@ -64,6 +67,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setUsers(list(u, 'users'));
         setJobs(list(j, 'jobs'));
         setVods(v === undefined ? null : v);
+        setStreams(Object.fromEntries((st?.streams ?? []).map((x) => [x.channel, x])));
         const live = c.channels.filter((x) => x.stream?.live);
         setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: live.reduce((a, x) => a + (x.stream?.bitrateIn ?? 0), 0) }]);
         setError(null);
@@ -75,7 +79,18 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
     const id = setInterval(load, POLL_MS);
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => { stop = true; clearInterval(id); clearInterval(tick); };
-  }, [bearer]);
+  }, [bearer, reload]);
+
+  /** end stops a live stream (the publisher is disconnected), after a confirm. */
+  const end = async (channel: string) => {
+    if (!confirm(t('live.endConfirm', { channel }))) return;
+    try {
+      await api('POST', `/api/v1/channels/${encodeURIComponent(channel)}/live/end`, { token: bearer, body: {} });
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError((err as Error).message);
+    }
+  };
 
   const live = (channels ?? []).filter((c) => c.stream?.live);
   const vodList: any[] = vods ? (Array.isArray(vods) ? vods : vods.vods ?? vods.recordings ?? []) : [];
@@ -105,7 +120,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         <Section title={t('admin.streams')} id="streams" class="span-2">
           {live.length === 0 ? <p class="muted">–</p> : (
             <div class="table-wrap"><table>
-              <thead><tr><th scope="col">{t('studio.channel')}</th><th scope="col">{t('studio.viewers')}</th><th scope="col">{t('studio.bitrate')}</th><th scope="col">{t('studio.fps')}</th><th scope="col">{t('studio.codec')}</th><th scope="col">uptime</th></tr></thead>
+              <thead><tr><th scope="col">{t('studio.channel')}</th><th scope="col">{t('studio.viewers')}</th><th scope="col">{t('studio.bitrate')}</th><th scope="col">{t('studio.fps')}</th><th scope="col">{t('studio.codec')}</th><th scope="col">uptime</th><th scope="col">{t('admin.restreams')}</th><th scope="col"><span class="sr-only">{t('admin.end')}</span></th></tr></thead>
               <tbody>{live.map((c) => (
                 <tr key={c.id}>
                   <td><a href={`/watch/${c.name}`}>{c.name}</a></td>
@@ -114,6 +129,9 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
                   <td>{c.stream?.fps !== undefined ? Math.round(c.stream.fps) : '–'}</td>
                   <td>{c.stream?.video?.codecString ?? c.stream?.video?.codec ?? '–'}</td>
                   <td>{sinceMs(c.stream?.since) !== undefined ? formatDuration(now - sinceMs(c.stream?.since)!) : '–'}</td>
+                  <td class="small">{(streams[c.name]?.restreams ?? []).map((r: any) => `${r.name}: ${t(`restream.state.${r.status.state as 'idle'}`)}`).join(', ') || '–'}
+                    {streams[c.name]?.publisher && <span class="muted"> · {String(streams[c.name].publisher.protocol)}{streams[c.name].publisher.clientIp ? ` ${streams[c.name].publisher.clientIp}` : ''}</span>}</td>
+                  <td><button type="button" class="btn small danger" data-end={c.name} onClick={() => end(c.name)}>{t('admin.end')}</button></td>
                 </tr>
               ))}</tbody>
             </table></div>

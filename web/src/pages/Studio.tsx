@@ -3,7 +3,7 @@ import type { Centrifuge } from 'centrifuge';
 import { api, getToken, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
 import { requestLogin, refreshMe, useMe } from '../auth';
-import { formatBitrate, formatCount, formatKRW, formatTime, totalViewers } from '../format';
+import { formatBitrate, formatBytes, formatCount, formatKRW, formatTime, totalViewers } from '../format';
 import { Player } from '../player/Player';
 import { ChatPanel } from '../chat/ChatPanel';
 import { chatClient } from '../chat/connection';
@@ -172,6 +172,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
       <Captions channel={channel} info={info} />
       <Earnings channel={channel} />
       <Overlays channel={channel} isOwner={isOwner} />
+      <Restreams channel={channel} isOwner={isOwner} live={!!s?.live} />
     </div>
   );
 }
@@ -436,6 +437,118 @@ function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
           <p class="muted small">{t('studio.overlayHint')}</p>
         </>
       )}
+      {error && <p class="error" role="alert">{error}</p>}
+    </Section>
+  );
+}
+
+const RESTREAM_POLL_MS = 3000;
+/** Reconnect blocks offered when ending a stream (seconds; 0: none). */
+const BLOCK_CHOICES = [0, 60, 600, 3600];
+
+interface RestreamTarget {
+  id: string;
+  name: string;
+  url: string;
+  streamKey: string | null;
+  enabled: boolean;
+  status: { state: 'idle' | 'connecting' | 'running' | 'waiting' | 'stopped'; connects: number; lastError: string | null; bytesSent: number };
+}
+
+/** Restreams: push targets while live (add, switch, remove, state), and ending the stream with a reconnect block. Owner or admin. */
+function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boolean; live: boolean }) {
+  const [list, setList] = useState<RestreamTarget[] | null | undefined>(undefined);
+  const [max, setMax] = useState(0);
+  const [block, setBlock] = useState<{ blockedUntil: string | null } | null>(null);
+  const [form, setForm] = useState({ name: '', url: '', streamKey: '' });
+  const [blockSeconds, setBlockSeconds] = useState(60);
+  const [error, setError] = useState<string | null>(null);
+  const [msg, setMsg] = useState<string | null>(null);
+  const ch = encodeURIComponent(channel);
+  const base = `/api/v1/channels/${ch}/restreams`;
+  const load = async () => {
+    try {
+      const r = await tryApi<{ restreams: RestreamTarget[]; max: number }>('GET', base);
+      setList(r === undefined ? null : r.restreams);
+      if (r) setMax(r.max);
+      const b = await tryApi<{ blockedUntil: string | null }>('GET', `/api/v1/channels/${ch}/live/block`);
+      setBlock(b ?? null);
+    } catch { /* keep last */ }
+  };
+  useEffect(() => {
+    if (!isOwner) return;
+    void load();
+    const id = setInterval(load, RESTREAM_POLL_MS);
+    return () => clearInterval(id);
+  }, [channel, isOwner]);
+  if (!isOwner) {
+    return <Section title={t('restream.title')} id="restream"><p class="muted small">{t('restream.ownerOnly')}</p></Section>;
+  }
+  const run = async (f: () => Promise<unknown>) => {
+    setError(null);
+    try { await f(); await load(); } catch (err) { setError((err as Error).message); }
+  };
+  const add = (e: Event) => {
+    e.preventDefault();
+    void run(async () => {
+      await api('POST', base, { body: { name: form.name.trim(), url: form.url.trim(), ...(form.streamKey.trim() ? { streamKey: form.streamKey.trim() } : {}) } });
+      setForm({ name: '', url: '', streamKey: '' });
+    });
+  };
+  const end = () => {
+    if (!confirm(t('live.endConfirm', { channel }))) return;
+    void run(async () => {
+      const r = await api<{ ended: boolean; blockedUntil: string | null }>('POST', `/api/v1/channels/${ch}/live/end`, { body: blockSeconds ? { blockSeconds } : {} });
+      setMsg([r.ended ? t('live.ended') : '', r.blockedUntil ? t('live.blockedUntil', { time: formatTime(Date.parse(r.blockedUntil)) }) : ''].filter(Boolean).join(' '));
+    });
+  };
+  const blockMs = block?.blockedUntil ? Date.parse(block.blockedUntil) : 0;
+  return (
+    <Section title={t('restream.title')} id="restream" class="span-2">
+      <p class="muted small">{t('restream.hint')}</p>
+      {list === null ? <NotAvailable /> : (
+        <>
+          {list && list.length === 0 && <p class="muted">{t('restream.none')}</p>}
+          <ul class="plain restream-list">
+            {(list ?? []).map((r) => (
+              <li key={r.id} data-restream={r.id} data-state={r.status.state}>
+                <label class="inline-label">
+                  <input type="checkbox" checked={r.enabled} onChange={(e) => run(() => api('PATCH', `${base}/${encodeURIComponent(r.id)}`, { body: { enabled: (e.target as HTMLInputElement).checked } }))} />
+                  <strong>{r.name}</strong>
+                </label>{' '}
+                <span class={`state state-${r.status.state}`}>{t(`restream.state.${r.status.state}`)}</span>{' '}
+                <span class="muted small">{r.url}/{r.streamKey ?? ''}{r.status.bytesSent > 0 ? ` · ${t('restream.sent', { bytes: formatBytes(r.status.bytesSent) })}` : ''}{r.status.connects > 1 ? ` · ×${r.status.connects}` : ''}</span>
+                {r.status.lastError && r.status.state !== 'running' && <span class="error small"> {r.status.lastError}</span>}
+                <button type="button" class="btn small" onClick={() => { if (confirm(t('restream.removeConfirm', { name: r.name }))) void run(() => api('DELETE', `${base}/${encodeURIComponent(r.id)}`)); }}>{t('restream.remove')}</button>
+              </li>
+            ))}
+          </ul>
+          {list && list.length < max && (
+            <form class="form-row" onSubmit={add}>
+              <label>{t('restream.name')}<input required maxLength={64} value={form.name} name="restream-name" placeholder="YouTube" onInput={(e) => setForm({ ...form, name: (e.target as HTMLInputElement).value })} /></label>
+              <label class="grow">{t('restream.url')}<input required type="url" value={form.url} name="restream-url" placeholder="rtmp://a.rtmp.youtube.com/live2" onInput={(e) => setForm({ ...form, url: (e.target as HTMLInputElement).value })} /></label>
+              <label>{t('restream.key')}<input type="password" autocomplete="off" value={form.streamKey} name="restream-key" onInput={(e) => setForm({ ...form, streamKey: (e.target as HTMLInputElement).value })} /></label>
+              <button type="submit" class="btn">{t('restream.add')}</button>
+            </form>
+          )}
+          {list && <p class="muted small">{t('restream.max', { n: list.length, max })}</p>}
+        </>
+      )}
+      {live && (
+        <div class="form-row">
+          <label>{t('live.block')}
+            <select value={blockSeconds} name="block-seconds" onChange={(e) => setBlockSeconds(Number((e.target as HTMLSelectElement).value))}>
+              {BLOCK_CHOICES.map((b) => <option key={b} value={b}>{b === 0 ? t('live.blockNone') : b < 3600 ? `${b / 60} min` : `${b / 3600} h`}</option>)}
+            </select>
+          </label>
+          <button type="button" class="btn danger" onClick={end}>{t('live.end')}</button>
+        </div>
+      )}
+      {blockMs > Date.now() && (
+        <p class="small">{t('live.blockedUntil', { time: formatTime(blockMs) })}{' '}
+          <button type="button" class="btn small" onClick={() => run(() => api('DELETE', `/api/v1/channels/${ch}/live/block`))}>{t('live.unblock')}</button></p>
+      )}
+      {msg && <p class="muted small" role="status">{msg}</p>}
       {error && <p class="error" role="alert">{error}</p>}
     </Section>
   );
