@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, stopProcess, waitFor } from './helpers/web.js';
+import { installWebrtcPage } from './helpers/webrtc-page.js';
 
 const FLIP_MS = 1000;
 const FLIPS = 12;
@@ -48,27 +49,8 @@ const FLIPPER = async ({ key, flipMs }: { key: string; flipMs: number }) => {
     ctx.fillStyle = white ? '#fff' : '#000';
     ctx.fillRect(0, 0, 320, 240);
   }, 10);
-  const track = canvas.captureStream(60).getVideoTracks()[0]!;
-  const ac = new AudioContext({ sampleRate: 48000 });
-  const osc = ac.createOscillator();
-  const dest = ac.createMediaStreamDestination();
-  osc.connect(dest);
-  osc.start();
-  const pc = new RTCPeerConnection();
-  const vt = pc.addTransceiver(track, { direction: 'sendonly' });
-  vt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264'));
-  pc.addTransceiver(dest.stream.getAudioTracks()[0]!, { direction: 'sendonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((res) => {
-    if (pc.iceGatheringState === 'complete') return res();
-    const t = setTimeout(res, 2000);
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
-  });
-  const r = await fetch('/whip', { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
-  const body = await r.text();
-  if (r.status !== 201) return r.status;
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  w.pc = pc;
+  const r = await w.rtcTest.whipPublish(canvas.captureStream(60).getVideoTracks()[0]!, key, { maintainResolution: false });
+  w.pc = r.pc;
   return r.status;
 };
 
@@ -83,6 +65,7 @@ test('WHIP publish → HTTP-FLV latency (canvas flips seen by an ffmpeg reader)'
   browser = await launchBrowser();
   const page = await browser.newPage();
   await page.goto(`${base}/healthz`);
+  await installWebrtcPage(page);
   assert.equal(await page.evaluate(FLIPPER, { key: s.demoStreamKey!, flipMs: FLIP_MS }), 201);
   await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
 

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, waitFor } from './helpers/web.js';
+import { installWebrtcPage } from './helpers/webrtc-page.js';
 import { whipOf } from '../../src/media/whip/index.js';
 
 let server: TestServer | undefined;
@@ -34,30 +35,8 @@ const PUBLISH = async ({ key }: { key: string }) => {
       ctx.fillRect(x, y, 40, 40);
     }
   }, 33);
-  const track = canvas.captureStream(30).getVideoTracks()[0]!;
-  const ac = new AudioContext({ sampleRate: 48000 });
-  const osc = ac.createOscillator();
-  const dest = ac.createMediaStreamDestination();
-  osc.connect(dest);
-  osc.start();
-  const pc = new RTCPeerConnection();
-  const vt = pc.addTransceiver(track, { direction: 'sendonly' });
-  vt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264'));
-  const params = vt.sender.getParameters();
-  (params as any).degradationPreference = 'maintain-resolution';
-  await vt.sender.setParameters(params).catch(() => undefined);
-  pc.addTransceiver(dest.stream.getAudioTracks()[0]!, { direction: 'sendonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((res) => {
-    if (pc.iceGatheringState === 'complete') return res();
-    const t = setTimeout(res, 2000);
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
-  });
-  const r = await fetch('/whip', { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
-  const body = await r.text();
-  if (r.status !== 201) return r.status;
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  (window as any).pc = pc;
+  const r = await (window as any).rtcTest.whipPublish(canvas.captureStream(30).getVideoTracks()[0]!, key);
+  (window as any).pc = r.pc;
   return r.status;
 };
 
@@ -82,6 +61,7 @@ test('WHIP under 8 % video packet loss: damaged frames dropped (clean decode), P
   browser = await launchBrowser();
   const page = await browser.newPage();
   await page.goto(`${base}/healthz`);
+  await installWebrtcPage(page);
   const whip = whipOf(s.parts)!;
   let dropped = 0;
   let lossy = false;

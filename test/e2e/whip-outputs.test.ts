@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, waitFor } from './helpers/web.js';
+import { installWebrtcPage } from './helpers/webrtc-page.js';
 import { probe, run } from '../integration/record-helpers.js';
 
 let server: TestServer | undefined;
@@ -34,47 +35,14 @@ const PUBLISH = async ({ key }: { key: string }) => {
     ctx.fillStyle = '#fff';
     ctx.fillRect((i * 6) % 600, 150, 40, 40);
   }, 33);
-  const track = canvas.captureStream(30).getVideoTracks()[0]!;
-  const ac = new AudioContext({ sampleRate: 48000 });
-  const osc = ac.createOscillator();
-  const dest = ac.createMediaStreamDestination();
-  osc.connect(dest);
-  osc.start();
-  const pc = new RTCPeerConnection();
-  const vt = pc.addTransceiver(track, { direction: 'sendonly' });
-  vt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === 'video/h264'));
-  const params = vt.sender.getParameters();
-  (params as any).degradationPreference = 'maintain-resolution';
-  await vt.sender.setParameters(params).catch(() => undefined);
-  pc.addTransceiver(dest.stream.getAudioTracks()[0]!, { direction: 'sendonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((res) => {
-    if (pc.iceGatheringState === 'complete') return res();
-    const t = setTimeout(res, 2000);
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
-  });
-  const r = await fetch('/whip', { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
-  const body = await r.text();
-  if (r.status !== 201) return { status: r.status, location: null };
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  return { status: r.status, location: r.headers.get('location') };
+  const r = await (window as any).rtcTest.whipPublish(canvas.captureStream(30).getVideoTracks()[0]!, key);
+  return { status: r.status, location: r.status === 201 ? r.location : null };
 };
 
 /** PLAY is a WHEP viewer (recvonly video + audio), as the web player's startWhep. */
 const PLAY = async (url: string) => {
-  const pc = new RTCPeerConnection();
-  pc.addTransceiver('video', { direction: 'recvonly' });
-  pc.addTransceiver('audio', { direction: 'recvonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((res) => {
-    if (pc.iceGatheringState === 'complete') return res();
-    const t = setTimeout(res, 2000);
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
-  });
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
-  if (r.status !== 201) return r.status;
-  await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
-  (window as any).viewer = pc;
+  const r = await (window as any).rtcTest.whepPlay(url);
+  if (r.status === 201) (window as any).viewer = r.pc;
   return r.status;
 };
 
@@ -94,6 +62,7 @@ test('WHIP in → WHEP out, live thumbnail, recording → VOD (h264 + aac, publi
   browser = await launchBrowser();
   const publisher = await browser.newPage();
   await publisher.goto(`${base}/healthz`);
+  await installWebrtcPage(publisher);
   const pub = await publisher.evaluate(PUBLISH, { key: s.demoStreamKey! });
   assert.equal(pub.status, 201);
   await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
@@ -107,6 +76,7 @@ test('WHIP in → WHEP out, live thumbnail, recording → VOD (h264 + aac, publi
   // Browser to browser: a WHEP viewer of the WHIP-published channel.
   const viewer = await browser.newPage();
   await viewer.goto(`${base}/healthz`);
+  await installWebrtcPage(viewer);
   assert.equal(await viewer.evaluate(PLAY, '/live/demo/whep'), 201);
   const vs = await waitFor('WHEP frames decoded', async () => {
     const st = await viewer.evaluate(VIEWER_STATS);

@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, registerUser, waitFor } from './helpers/web.js';
+import { installWebrtcPage } from './helpers/webrtc-page.js';
 import { whipOf } from '../../src/media/whip/index.js';
 
 const WIDTH = 640;
@@ -36,38 +37,13 @@ const WHIP_PUBLISH = async ({ url, key, width, height, codec }: { url: string; k
       ctx.font = '40px sans-serif';
       ctx.fillText(String(i), 20, height - 30);
     }, 33);
-    const ac = new AudioContext({ sampleRate: 48000 });
-    const osc = ac.createOscillator();
-    osc.frequency.value = 440;
-    const dest = ac.createMediaStreamDestination();
-    osc.connect(dest);
-    osc.start();
-    await ac.resume();
     const video = canvas.captureStream(30).getVideoTracks()[0]!;
-    w.source = { video, audio: dest.stream.getAudioTracks()[0] };
+    w.source = { video, audio: w.rtcTest.oscillator() };
   }
-  const pc = new RTCPeerConnection();
-  const vt = pc.addTransceiver(w.source.video, { direction: 'sendonly' });
-  const caps = RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === codec);
-  vt.setCodecPreferences(caps);
-  // Keep the canvas size even when the loaded test machine makes Chromium's encoder adapt.
-  // (Not contentHint 'detail': with it Chromium's H.264 encoder makes nearly every frame an IDR.)
-  const params = vt.sender.getParameters();
-  (params as any).degradationPreference = 'maintain-resolution';
-  await vt.sender.setParameters(params).catch(() => undefined);
-  pc.addTransceiver(w.source.audio, { direction: 'sendonly' });
-  await pc.setLocalDescription(await pc.createOffer());
-  await new Promise<void>((res) => {
-    if (pc.iceGatheringState === 'complete') return res();
-    const t = setTimeout(res, 2000);
-    pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
-  });
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });
-  const body = await r.text();
-  if (r.status !== 201) { pc.close(); return { status: r.status, body }; }
-  await pc.setRemoteDescription({ type: 'answer', sdp: body });
-  w.pcs = [...(w.pcs ?? []), pc];
-  return { status: r.status, location: r.headers.get('location'), contentType: r.headers.get('content-type'), answer: body, index: w.pcs.length - 1 };
+  const r = await w.rtcTest.whipPublish(w.source.video, key, { url, codec, audio: w.source.audio });
+  if (r.status !== 201) return { status: r.status, body: r.body };
+  w.pcs = [...(w.pcs ?? []), r.pc];
+  return { status: r.status, location: r.location, contentType: r.contentType, answer: r.body, index: w.pcs.length - 1 };
 };
 
 /** SENDER_STATS reads the page's outbound-rtp video counters. */
@@ -151,6 +127,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   browser = await launchBrowser();
   const page: Page = await browser.newPage();
   await page.goto(`${base}/healthz`);
+  await installWebrtcPage(page);
 
   // A VP8-only offer: 400 naming H.264; the channel stays offline.
   const vp8 = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/vp8' });
