@@ -511,8 +511,8 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
           {list && list.length === 0 && <p class="muted">{t('restream.none')}</p>}
           <ul class="plain restream-list">
             {(list ?? []).map((r) => (
-              <li key={r.id} data-restream={r.id} data-state={r.status.state}>
-                <label class="inline-label">
+              <li key={r.id} data-restream={r.id} data-state={r.status.state} style={{ display: 'flex', flexWrap: 'wrap', alignItems: 'center', gap: '0.5rem' }}>
+                <label class="check">
                   <input type="checkbox" checked={r.enabled} onChange={(e) => run(() => api('PATCH', `${base}/${encodeURIComponent(r.id)}`, { body: { enabled: (e.target as HTMLInputElement).checked } }))} />
                   <strong>{r.name}</strong>
                 </label>{' '}
