@@ -130,6 +130,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       started = false;
       await n.stop();
+      proxy?.close(); // proxy hook: kept-alive backend connections
       await ws.close();
       await n.presence.close();
       await n.broker.close();

@@ -13,7 +13,7 @@ export interface ProxyCall {
 
 /** Raw is a handler answer other than 200 + JSON: a status, a literal body, a delay. */
 export class Raw {
-  constructor(readonly opts: { status?: number; text?: string; delayMs?: number; json?: unknown }) {}
+  constructor(readonly opts: { status?: number; text?: string; delayMs?: number; json?: unknown; chunks?: string[] }) {}
 }
 
 export type Handler = (body: any, headers: IncomingHttpHeaders) => unknown;
@@ -44,7 +44,12 @@ export class Backend {
           .then((answer) => {
             const send = (): void => {
               if (res.destroyed) return;
-              if (answer instanceof Raw) {
+              if (answer instanceof Raw && answer.opts.chunks) {
+                // No Content-Length: the body comes chunked, its size known only as it is read.
+                res.writeHead(answer.opts.status ?? 200, { 'content-type': 'application/json' });
+                for (const c of answer.opts.chunks) res.write(c);
+                res.end();
+              } else if (answer instanceof Raw) {
                 const text = answer.opts.text ?? (answer.opts.json !== undefined ? JSON.stringify(answer.opts.json) : '');
                 res.writeHead(answer.opts.status ?? 200, { 'content-type': 'application/json' });
                 res.end(text);

@@ -116,11 +116,13 @@ test('HTTP 500, invalid JSON, a bad shape and an oversized body are internal err
   backend.handlers.set('/badjson', () => new Raw({ text: '{"result":' }));
   backend.handlers.set('/badshape', () => ({ result: { user: 42 } }));
   backend.handlers.set('/huge', () => ({ result: { user: 'x', info: { pad: 'x'.repeat(4096) } } }));
+  backend.handlers.set('/hugechunked', () => new Raw({ chunks: ['{"result":{"user":"x","info":"', 'y'.repeat(800), 'y'.repeat(800), '"}}'] }));
   const cases: [string, string][] = [
     ['/500', 'http_status'],
     ['/badjson', 'bad_response'],
     ['/badshape', 'bad_response'],
     ['/huge', 'too_large'],
+    ['/hugechunked', 'too_large'],
   ];
   for (const [path, reason] of cases) {
     const s = await chatWith({ 'proxy.connect.endpoint': backend.url(path), 'proxy.maxResponseBytes': 1024 });

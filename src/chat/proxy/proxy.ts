@@ -81,6 +81,11 @@ export class ChatProxy {
     this.headerNames = [...new Set(c.httpHeaders.map((h) => h.toLowerCase()))];
   }
 
+  /** close releases the kept-alive backend connections. */
+  close(): void {
+    this.http.close();
+  }
+
   /** forwardsHeaders tells whether connections need their request headers kept. */
   get forwardsHeaders(): boolean {
     return this.headerNames.length > 0;
