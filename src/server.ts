@@ -31,6 +31,7 @@ import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
 import { wireWebrtc } from './media/webrtc/index.js';
 import { wireWhip } from './media/whip/index.js';
+import { wireSrt } from './media/srt/index.js';
 import { wireStreamControl } from './media/control/index.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
@@ -101,6 +102,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireWebrtc },
   // WebRTC ingest: WHIP at POST /whip (stream key as bearer token; H.264 depacketized, Opus transcoded to AAC).
   { role: 'media', wire: wireWhip },
+  // SRT ingest: srt://HOST:8890?streamid=publish:{streamKey} (MPEG-TS over SRT live mode, demuxed into the hub).
+  { role: 'media', wire: wireSrt },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
   // extract-captions jobs need a captions engine on worker-only nodes too (the media role provides one already).
   { role: 'worker', wire: (p) => { if (!p.config.roles.includes('media')) wireCaptionsJobs(p); } },

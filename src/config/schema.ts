@@ -236,6 +236,22 @@ export const configSchema = z
             audio: z.boolean().default(true),
           })
           .default({}),
+        /** SRT ingest (srt://HOST:PORT?streamid=publish:{streamKey}, live mode, no encryption yet); docs/srt.md. */
+        srt: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** UDP port (0 picks one); env ONAIR_MEDIA_SRT_PORT. */
+            port: z.number().int().min(0).max(65535).default(8890),
+            /** Receive latency in ms (TSBPD); a session uses the larger of this and the caller's. */
+            latencyMs: z.number().int().min(20).max(8000).default(120),
+            /** Largest data packet payload in bytes (libsrt's live default is 1316 = 7 TS packets). */
+            maxPayload: z.number().int().min(188).max(1456).default(1456),
+            /** A publisher that sends nothing this long is ended (the channel goes offline). */
+            idleTimeoutSeconds: z.number().min(1).max(120).default(5),
+            /** Open SRT sessions at most; more are refused (SRT_REJX_OVERLOAD). */
+            maxSessions: z.number().int().min(1).max(10_000).default(100),
+          })
+          .default({}),
         /**
          * Restream (multistream) targets per channel: each enabled target gets a push relay
          * while the channel is live on this node. docs/restream.md.
