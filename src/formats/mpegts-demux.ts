@@ -64,6 +64,8 @@ export interface TsDemuxStats {
   /** PES packets dropped because they were damaged or too large. */
   pesDropped: number;
   pesEmitted: number;
+  /** PAT/PMT sections whose CRC_32 did not match (ignored). */
+  crcErrors: number;
 }
 
 export interface TsDemuxHandlers {
@@ -90,7 +92,7 @@ interface SectionAssembly {
 }
 
 export class TsDemuxer {
-  readonly stats: TsDemuxStats = { packets: 0, ccErrors: 0, syncLosses: 0, pesDropped: 0, pesEmitted: 0 };
+  readonly stats: TsDemuxStats = { packets: 0, ccErrors: 0, syncLosses: 0, pesDropped: 0, pesEmitted: 0, crcErrors: 0 };
   private rest: Buffer = Buffer.alloc(0);
   private pmtPid = -1;
   private readonly streams = new Map<number, PesAssembly>();
@@ -267,6 +269,10 @@ export class TsDemuxer {
     if (sec.buf.length < 3 + sectionLength) return;
     const section = sec.buf.subarray(0, 3 + sectionLength);
     sec.buf = null;
+    if (crc32Mpeg2(section) !== 0) {
+      this.stats.crcErrors++;
+      return;
+    }
     if (pid === PID_PAT) this.pat(section);
     else this.pmt(section);
   }
@@ -311,6 +317,23 @@ export class TsDemuxer {
     }
     this.h.onStreams?.(found);
   }
+}
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i << 24;
+    for (let k = 0; k < 8; k++) c = c & 0x8000_0000 ? (c << 1) ^ 0x04c1_1db7 : c << 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+
+/** crc32Mpeg2 is the PSI section CRC (polynomial 0x04C11DB7, no reflection); a section with its CRC gives 0. */
+export function crc32Mpeg2(buf: Buffer): number {
+  let crc = 0xffff_ffff;
+  for (let i = 0; i < buf.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ buf[i]!) & 0xff]!) >>> 0;
+  return crc >>> 0;
 }
 
 function readTimestamp(b: Buffer, o: number): number {
