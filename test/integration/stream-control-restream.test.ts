@@ -121,6 +121,10 @@ rtmp {
     assert.equal((await s.api('GET', '/api/v1/channels/multi/restreams')).status, 401);
     assert.equal((await s.api('GET', '/api/v1/channels/multi/restreams', undefined, viewer)).status, 403);
     assert.equal((await post({ name: 'x', url: sink('k') }, viewer)).status, 403);
+    const otherOwner = (await s.api('POST', '/api/v1/auth/register', { username: 'rival', password: 'hunter2hunter2' })).body.token;
+    assert.equal((await s.api('POST', '/api/v1/channels', { name: 'rivalch' }, otherOwner)).status, 201);
+    assert.equal((await s.api('GET', '/api/v1/channels/multi/restreams', undefined, otherOwner)).status, 403);
+    assert.equal((await post({ name: 'x', url: sink('k') }, otherOwner)).status, 403);
     const adminList = await s.api('GET', '/api/v1/channels/multi/restreams', undefined, s.secrets.adminToken);
     assert.deepEqual(adminList.body, { restreams: [], max: 3 });
     const codes: [unknown, number, string][] = [

@@ -60,6 +60,8 @@ export class RestreamRunner {
   private readonly running = new Map<string, Running>();
   /** Status of targets whose relay has stopped (the last stream's figures). */
   private readonly last = new Map<string, TargetStatus>();
+  /** Targets refused at start this stream (address check), by id → channel; cleared when the stream ends. */
+  private readonly refused = new Map<string, string>();
   private readonly chains = new Map<string, Promise<void>>();
   private started = false;
   private readonly onStart = (channel: string) => void this.sync(channel);
@@ -102,6 +104,7 @@ export class RestreamRunner {
     const live = this.started && this.d.enabled && this.d.hub.isLive(channel);
     const targets = live ? (await this.d.targetsOf(channel)).filter((t) => t.enabled === 1) : [];
     const wanted = new Map(targets.map((t) => [t.id, t]));
+    for (const [id, ch] of this.refused) if (ch === channel && (!live || !wanted.has(id))) this.refused.delete(id);
     for (const [id, r] of this.running) {
       if (r.channel !== channel) continue;
       const t = wanted.get(id);
@@ -115,6 +118,7 @@ export class RestreamRunner {
         await checkTargetHost(new URL(t.url).hostname.replace(/^\[|\]$/g, ''), this.d.allowPrivateTargets, this.d.resolve);
       } catch (err) {
         this.last.set(t.id, { state: 'stopped', connects: 0, lastError: (err as Error).message, bytesSent: 0 });
+        this.refused.set(t.id, channel);
         this.d.logger.warn({ channel, target: t.id, err: (err as Error).message }, 'restream target refused');
         continue;
       }
@@ -122,6 +126,7 @@ export class RestreamRunner {
       const info = this.d.relays.startRelay({ direction: 'push', channel, url: pushUrl });
       this.running.set(t.id, { relayId: info.id, channel, pushUrl, key: t.stream_key });
       this.last.delete(t.id);
+      this.refused.delete(t.id);
       this.d.logger.info({ channel, target: t.id, name: t.name, relay: info.id }, 'restream started');
     }
   }
@@ -148,15 +153,16 @@ export class RestreamRunner {
   }
 
   /**
-   * status of one target: stopped when disabled, idle while the channel is not live here,
-   * else its relay's state (connecting, running, or waiting to reconnect).
+   * status of one target: stopped when disabled (or refused by the address check while live,
+   * with the reason in lastError), idle while the channel is not live here, else its relay's
+   * state (connecting, running, or waiting to reconnect).
    */
   status(t: Pick<RestreamTargetsTable, 'id' | 'enabled'>, relays?: RelayInfo[]): TargetStatus {
     const r = this.running.get(t.id);
     if (r) return this.statusOfRelay(r, relays);
     const last = this.last.get(t.id);
     const base = last ?? { connects: 0, lastError: null, bytesSent: 0 };
-    if (t.enabled !== 1 || !this.d.enabled) return { ...base, state: 'stopped' };
+    if (t.enabled !== 1 || !this.d.enabled || this.refused.has(t.id)) return { ...base, state: 'stopped' };
     return { ...base, state: 'idle' };
   }
 
@@ -174,5 +180,6 @@ export class RestreamRunner {
   /** forget drops what is remembered of a deleted target. */
   forget(id: string): void {
     this.last.delete(id);
+    this.refused.delete(id);
   }
 }

@@ -127,6 +127,10 @@ test('a target whose host resolves to a private address is not started when the 
   await runner.sync('cam');
   assert.equal(relays.relays.size, 0);
   const st = runner.status(target('a'));
+  assert.equal(st.state, 'stopped', 'refused while live');
   assert.match(st.lastError!, /private/);
+  hub.goOffline('cam');
+  await runner.sync('cam');
+  assert.equal(runner.status(target('a')).state, 'idle', 'offline: idle again (checked anew at the next stream)');
   await runner.stop();
 });
