@@ -24,6 +24,8 @@ export class Backend {
   private server: Server | null = null;
   private port = 0;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** TCP connections onair holds open to the backend now (kept alive between calls). */
+  openConnections = 0;
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
@@ -72,6 +74,10 @@ export class Backend {
             res.end();
           });
       });
+    });
+    this.server.on('connection', (sock) => {
+      this.openConnections++;
+      sock.once('close', () => this.openConnections--);
     });
     await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
     this.port = (this.server.address() as AddressInfo).port;

@@ -188,3 +188,22 @@ test('uni_http_stream: the connect proxy gets the allow-listed headers; its disc
   const out = JSON.parse((await read('sid=out')).split('\n')[0]!);
   assert.deepEqual(out, { disconnect: { code: 4503, reason: 'go away', reconnect: false } });
 });
+
+test('without a refresh endpoint a proxied expire_at is the client\'s TTL; stopping the chat closes the kept-alive backend connections', async () => {
+  const b2 = new Backend();
+  await b2.start();
+  try {
+    b2.handlers.set('/c', () => ({ result: { user: 'mia', expire_at: Math.floor(Date.now() / 1000) + 30 } }));
+    const s = await chatWith({ 'proxy.connect.endpoint': b2.url('/c') });
+    const { reply, ws } = await rawConnect(s);
+    assert.equal(reply.connect.expires, true);
+    assert.ok(reply.connect.ttl > 25 && reply.connect.ttl <= 30, JSON.stringify(reply));
+    ws.terminate();
+    assert.ok(b2.openConnections >= 1, 'the connection to the backend is kept alive');
+    await s.close();
+    servers.splice(servers.indexOf(s), 1);
+    await waitFor(() => b2.openConnections === 0, 3000, 'backend connections closed on stop');
+  } finally {
+    await b2.close();
+  }
+});

@@ -38,6 +38,9 @@ before(async () => {
     if (sid === 'gone') return { disconnect: { code: 4501, reason: 'unauthorized' } };
     if (sid === 'short') return { result: { user: 'shorty', expire_at: nowSec() + 1 } };
     if (sid === '') return { result: { user: '' } };
+    if (sid === 'subs') {
+      return { result: { user: 'subs', channels: ['chat:lobby'], subs: { 'px:news': { info: { badge: 'gold' }, data: { hello: 'news' }, override: { presence: { value: false } } } } } };
+    }
     return { result: { user: sid, info: { name: sid.toUpperCase() }, data: { welcome: body.data ?? null }, meta: { tier: 2 } } };
   });
   backend.handlers.set('/subscribe', (body) => {
@@ -148,6 +151,32 @@ test('connect through the proxy: user, info and data; Cookie and static headers 
   c.disconnect();
 
   assert.ok((await metricValue(s.registry, 'onair_chat_proxy_call_seconds_count', { kind: 'connect', outcome: 'result' })) >= 1);
+});
+
+test('connect result channels and subs become server-side subscriptions (no subscribe proxy call), with their info and data', async () => {
+  const c = cookieClient('sid=subs');
+  const subs = new Map<string, unknown>();
+  c.on('subscribed', (ctx) => subs.set(ctx.channel, ctx.data));
+  const pubs: unknown[] = [];
+  c.on('publication', (ctx) => pubs.push([ctx.channel, ctx.data]));
+  const calls = backend.callsTo('/subscribe').length;
+  await connected(c);
+  await waitFor(() => subs.size === 2, 3000, 'two server-side subscriptions');
+  assert.deepEqual(subs.get('px:news'), { hello: 'news' });
+  assert.equal(subs.get('chat:lobby'), undefined);
+  assert.equal(backend.callsTo('/subscribe').length, calls);
+  // The server-side subscription is live; presence was overridden off for it.
+  await s.chat.publisher.publish('px:news', { n: 1 });
+  await waitFor(() => pubs.length === 1, 3000, 'server publication');
+  const t = tokenClient('watcher');
+  await connected(t);
+  const w = t.newSubscription('px:news');
+  // watcher subscribes through the proxy (no token): the backend allows it.
+  await subscribed(w);
+  const pres = await w.presence();
+  assert.deepEqual(Object.values(pres.clients).map((x) => x.user), ['watcher'], 'subs override: presence off for the server-side subscription');
+  c.disconnect();
+  t.disconnect();
 });
 
 test('connect refusals: a backend error (terminal code) and a backend disconnect reach the SDK', async () => {
