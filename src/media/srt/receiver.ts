@@ -222,7 +222,7 @@ export class SrtReceiver {
       this.rateBytes = 0;
       this.rateStart = now;
     }
-    if (now - this.lastAckAt >= ACK_INTERVAL_MS) this.ack(now);
+    if (this.stats.packets > 0 && now - this.lastAckAt >= ACK_INTERVAL_MS) this.ack(now);
     const nakInterval = Math.max(NAK_MIN_INTERVAL_MS, (this.rttMs + 4 * this.rttVarMs) / 2);
     if (this.loss.size > 0 && now - this.lastPeriodicNakAt >= NAK_MIN_INTERVAL_MS) {
       this.lastPeriodicNakAt = now;
