@@ -12,7 +12,7 @@ import type { ChannelStats } from '../hub/hub.js';
 import { AppError } from '../../http/errors.js';
 import type { ControlStore, RestreamTargetsTable } from './db.js';
 import type { RestreamRunner, TargetStatus } from './restream.js';
-import { checkTargetHost, maskKey, normaliseTarget, RESTREAM_NAME_MAX_LENGTH, TargetError, type Resolver } from './targets.js';
+import { checkTargetHost, maskKey, normaliseTarget, RESTREAM_NAME_MAX_LENGTH, TargetError, type NormalisedTarget, type Resolver } from './targets.js';
 
 /** Longest publish block an end may set (one day). */
 export const MAX_BLOCK_SECONDS = 86_400;
@@ -105,6 +105,15 @@ const notLiveHere = (channel: string) =>
 function targetError(err: unknown): never {
   if (err instanceof TargetError) throw new AppError(err.code, err.message);
   throw err;
+}
+
+/** normalised is normaliseTarget with its errors as API errors. */
+function normalised(url: string, key?: string | null): NormalisedTarget {
+  try {
+    return normaliseTarget(url, key);
+  } catch (err) {
+    return targetError(err);
+  }
 }
 
 export class StreamControl {
@@ -232,7 +241,7 @@ export class StreamControl {
 
   async createTarget(channel: ChannelsTable, input: { name: string; url: string; streamKey?: string; enabled?: boolean }): Promise<PublicTarget> {
     const name = this.checkName(input.name);
-    const norm = (() => { try { return normaliseTarget(input.url, input.streamKey); } catch (err) { return targetError(err); } })();
+    const norm = normalised(input.url, input.streamKey);
     await checkTargetHost(norm.host, this.d.allowPrivateTargets, this.d.resolve).catch(targetError);
     if ((await this.d.store.countTargets(channel.id)) >= this.d.maxTargetsPerChannel) {
       throw new AppError('too_many_restreams', `channel "${channel.name}" has the most restream targets allowed (${this.d.maxTargetsPerChannel}); remove one first`, { max: this.d.maxTargetsPerChannel });
@@ -252,19 +261,15 @@ export class StreamControl {
     if (patch.name !== undefined) change.name = this.checkName(patch.name);
     if (patch.url !== undefined || patch.streamKey !== undefined) {
       const url = patch.url ?? current.url;
-      let norm;
-      try {
-        if (patch.streamKey !== undefined) norm = normaliseTarget(url, patch.streamKey);
-        else {
-          // url only: with a key in its path it replaces the stored key, else the stored key stays.
-          try {
-            norm = normaliseTarget(url);
-          } catch {
-            norm = normaliseTarget(url, current.stream_key);
-          }
+      let norm: NormalisedTarget;
+      if (patch.streamKey !== undefined) norm = normalised(url, patch.streamKey);
+      else {
+        // url only: with a key in its path it replaces the stored key, else the stored key stays.
+        try {
+          norm = normaliseTarget(url);
+        } catch {
+          norm = normalised(url, current.stream_key);
         }
-      } catch (err) {
-        targetError(err);
       }
       await checkTargetHost(norm.host, this.d.allowPrivateTargets, this.d.resolve).catch(targetError);
       change.url = norm.url;
