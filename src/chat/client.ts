@@ -302,7 +302,7 @@ export class Client implements ChannelSink {
         this.disconnect(Disconnects.badRequest);
         return;
       }
-      return this.guard(cmd, this.handleConnect(cmd.id, parseConnectSafe(cmd.params)));
+      return this.guard(cmd, this.handleConnect(cmd.id, parseConnectSafe(cmd.params), cmd.params.headers));
     }
     if (cmd.method === 'unknown') {
       this.replyError(cmd.id, Errors.methodNotFound);
@@ -386,10 +386,12 @@ export class Client implements ChannelSink {
 
   // ---- connect / refresh ----
 
-  private async handleConnect(id: number, req: ConnectRequest | Error): Promise<void> {
+  private async handleConnect(id: number, req: ConnectRequest | Error, emulatedHeaders?: unknown): Promise<void> {
     if (req instanceof Error) throw req;
     const cfg = this.node.config;
     const proxy = this.node.proxy;
+    // Proxy hook: headers the SDK sends in the connect command (headers emulation), if allow-listed.
+    if (proxy && emulatedHeaders !== undefined) this.proxyHeaders = proxy.withEmulated(this.proxyHeaders, emulatedHeaders);
     let channels: string[] = [];
     /** Proxy hook: what the connect proxy said about the reply and its server-side subscriptions. */
     let proxied: ConnectResult | undefined;

@@ -63,6 +63,12 @@ export const chatProxySchema = z
     rpc: proxyEventSchema,
     /** Headers of the client's HTTP (upgrade) request copied onto every proxy request (allow-list). */
     httpHeaders: z.array(headerNameSchema).default([]),
+    /**
+     * Names of headers a client may send in its connect command (`headers`, the SDKs' headers
+     * emulation, Centrifugo `emulated_headers`), forwarded like httpHeaders; client-controlled,
+     * so list only what the backend verifies (e.g. Authorization). A real request header wins.
+     */
+    emulatedHeaders: z.array(headerNameSchema).default([]),
     /** Headers added to every proxy request; a forwarded client header of the same name wins. */
     staticHeaders: z.preprocess(
       (v) => {

@@ -25,6 +25,7 @@ before(async () => {
     'proxy.subRefresh.endpoint': backend.url('/sub_refresh'),
     'proxy.rpc.endpoint': backend.url('/rpc'),
     'proxy.httpHeaders': ['Cookie', 'X-Real-Ip'],
+    'proxy.emulatedHeaders': ['Authorization', 'X-Real-Ip'],
     'proxy.staticHeaders': { 'X-Onair-Secret': 's3cret' },
     'proxy.includeConnectionMeta': true,
     'proxy.refreshRetrySeconds': 1,
@@ -33,6 +34,8 @@ before(async () => {
   s = await startChat({ chat, options: { expiredCloseDelayMs: 200 } });
   // The stand-in session store: the cookie names the user.
   backend.handlers.set('/connect', (body, headers) => {
+    const bearer = /^Bearer ([a-z]+)$/.exec(String(headers.authorization ?? ''))?.[1];
+    if (bearer) return { result: { user: bearer, info: { ip: headers['x-real-ip'] ?? null, forged: headers['x-user-id'] ?? null } } };
     const sid = /sid=([a-z]+)/.exec(String(headers.cookie ?? ''))?.[1] ?? '';
     if (sid === 'bad') return { error: { code: 403, message: 'forbidden' } };
     if (sid === 'gone') return { disconnect: { code: 4501, reason: 'unauthorized' } };
@@ -177,6 +180,29 @@ test('connect result channels and subs become server-side subscriptions (no subs
   assert.deepEqual(Object.values(pres.clients).map((x) => x.user), ['watcher'], 'subs override: presence off for the server-side subscription');
   c.disconnect();
   t.disconnect();
+});
+
+test('headers emulation: allow-listed headers from the SDK `headers` option reach the backend; real request headers win', async () => {
+  const browser = new Centrifuge(s.wsUrl, {
+    websocket: WebSocket,
+    headers: { Authorization: 'Bearer zoe', 'X-User-Id': 'admin', 'X-Real-Ip': '10.0.0.1' },
+  });
+  clients.push(browser);
+  await connected(browser);
+  const call = backend.callsTo('/connect').at(-1)!;
+  assert.equal(call.headers.authorization, 'Bearer zoe');
+  assert.equal(call.headers['x-user-id'], undefined, 'not in emulatedHeaders');
+  assert.equal(call.headers['x-real-ip'], '10.0.0.1');
+  // Later proxy calls of the connection carry them too.
+  assert.deepEqual((await browser.rpc('whoami', null)).data, { method: 'whoami', echo: null, user: 'zoe' });
+  assert.equal(backend.callsTo('/rpc').at(-1)!.headers.authorization, 'Bearer zoe');
+  browser.disconnect();
+
+  // The same emulated X-Real-Ip loses against the real request header.
+  const both = cookieClient('sid=ignored', { headers: { Authorization: 'Bearer yan', 'X-Real-Ip': '10.0.0.1' } });
+  await connected(both);
+  assert.equal(backend.callsTo('/connect').at(-1)!.headers['x-real-ip'], '203.0.113.7');
+  both.disconnect();
 });
 
 test('connect refusals: a backend error (terminal code) and a backend disconnect reach the SDK', async () => {

@@ -63,6 +63,8 @@ export class ChatProxy {
   private readonly config: ChatProxyConfig;
   /** Lower-cased allow-list of request headers to forward. */
   private readonly headerNames: string[];
+  /** Lower-cased allow-list of emulated headers (from the connect command) to forward. */
+  private readonly emulatedNames: Set<string>;
 
   constructor(deps: ChatProxyDeps) {
     const c = deps.config;
@@ -79,6 +81,7 @@ export class ChatProxy {
     this.rpcEndpoint = endpointOf(c.rpc);
     this.refreshRetryMs = c.refreshRetrySeconds * 1000;
     this.headerNames = [...new Set(c.httpHeaders.map((h) => h.toLowerCase()))];
+    this.emulatedNames = new Set(c.emulatedHeaders.map((h) => h.toLowerCase()));
   }
 
   /** close releases the kept-alive backend connections. */
@@ -101,6 +104,22 @@ export class ChatProxy {
       (out ??= {})[name] = Array.isArray(v) ? v.join(name === 'cookie' ? '; ' : ', ') : v;
     }
     return out;
+  }
+
+  /**
+   * withEmulated adds the allow-listed emulated headers of a connect command (`headers`: a map
+   * of strings) to a connection's forwarded headers; real request headers win, values node:http
+   * would refuse are dropped.
+   */
+  withEmulated(forwarded: Record<string, string> | undefined, emulated: unknown): Record<string, string> | undefined {
+    if (this.emulatedNames.size === 0 || typeof emulated !== 'object' || emulated === null || Array.isArray(emulated)) return forwarded;
+    let out: Record<string, string> | undefined;
+    for (const [k, v] of Object.entries(emulated)) {
+      const name = k.toLowerCase();
+      if (!this.emulatedNames.has(name) || typeof v !== 'string' || !HEADER_VALUE.test(v)) continue;
+      (out ??= {})[name] = v;
+    }
+    return out === undefined ? forwarded : { ...out, ...forwarded };
   }
 
   /** subscribeEndpoint is where subscribes to the namespace's channels go, or null when not proxied. */
@@ -188,6 +207,9 @@ export class ChatProxy {
     }
   }
 }
+
+/** HEADER_VALUE matches what node:http accepts as a header value (no control characters). */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 function endpointOf(ev: { endpoint?: string; timeoutMs: number }, override?: string): ProxyEndpoint | null {
   const url = override ?? ev.endpoint;

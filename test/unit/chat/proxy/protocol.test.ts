@@ -206,6 +206,7 @@ test('config: chat.proxy keys, env mapping and clear errors', () => {
   assert.deepEqual(c.chat.proxy.httpHeaders, ['Cookie', 'X-Real-Ip']);
   assert.deepEqual(c.chat.proxy.staticHeaders, { 'X-Secret': 's' });
   assert.equal(c.chat.proxy.maxInFlight, 256);
+  assert.deepEqual(c.chat.proxy.emulatedHeaders, []);
   assert.equal(c.chat.proxy.publish.endpoint, undefined);
   // Defaults leave namespaces as they were (no proxy keys).
   assert.equal('proxySubscribe' in c.chat.namespaces.chat!, false);
