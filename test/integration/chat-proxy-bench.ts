@@ -42,6 +42,21 @@ async function run(name: string, s: ChatServer, params: () => Record<string, unk
   return out;
 }
 
+/** burst runs `total` connects, `parallel` at a time, and reports connects per second. */
+async function burst(name: string, s: ChatServer, params: () => Record<string, unknown>, total: number, parallel: number): Promise<void> {
+  let next = 0;
+  const t0 = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < total) {
+      next++;
+      await connectOnce(s, params());
+    }
+  };
+  await Promise.all(Array.from({ length: parallel }, worker));
+  const sec = (performance.now() - t0) / 1000;
+  console.log(`${name.padEnd(10)} burst: ${total} connects, ${parallel} at a time: ${(total / sec).toFixed(0)} connects/s (open + connect + close)`);
+}
+
 const backend = new Backend();
 await backend.start();
 backend.handlers.set('/connect', () => ({ result: { user: 'u1', info: { name: 'U1' } } }));
@@ -58,6 +73,9 @@ try {
   const sum = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_sum'))?.split(' ').pop());
   const count = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_count'))?.split(' ').pop());
   console.log(`proxy call (request → parsed answer) as the metric sees it: ${((sum / count) * 1000).toFixed(3)} ms mean over ${count} calls`);
+  await burst('anonymous', plain, () => ({}), N * 2, 32);
+  await burst('jwt', plain, () => ({ token }), N * 2, 32);
+  await burst('proxy', proxied, () => ({}), N * 2, 32);
 } finally {
   await plain.close();
   await proxied.close();
