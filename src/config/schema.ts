@@ -79,7 +79,7 @@ export const chatProxySchema = z
           return v;
         }
       },
-      z.record(headerNameSchema, z.string()).default({}),
+      z.record(headerNameSchema, z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, 'header values cannot hold control characters')).default({}),
     ),
     /** Send the connection's meta (from the connect result or token) in refresh/subscribe/publish/sub_refresh/rpc requests. */
     includeConnectionMeta: z.boolean().default(false),

@@ -58,6 +58,7 @@ before(async () => {
   });
   backend.handlers.set('/rpc', (body) => {
     if (body.method === 'fail') return { error: { code: 1000, message: 'custom error' } };
+    if (body.method === 'kick') return { disconnect: { code: 4000, reason: 'kicked' } };
     return { result: { data: { method: body.method, echo: body.data ?? null, user: body.user } } };
   });
 });
@@ -297,6 +298,10 @@ test('rpc: local handlers first, other methods go to the backend', async () => {
   assert.equal(backend.callsTo('/rpc').length, calls);
   assert.deepEqual((await c.rpc('getCurrentPrice', { id: 12 })).data, { method: 'getCurrentPrice', echo: { id: 12 }, user: 'frank' });
   await assert.rejects(c.rpc('fail', null), (e: { code: number }) => e.code === 1000);
+  // A disconnect answer closes the connection with the backend's code (4000–4499: the SDK reconnects).
+  const reconnecting = new Promise<{ code: number; reason: string }>((r) => c.once('connecting', (ctx) => r(ctx)));
+  void c.rpc('kick', null).catch(() => undefined);
+  assert.deepEqual(await reconnecting, { code: 4000, reason: 'kicked' });
 
   // A token-authenticated connection uses the rpc proxy too.
   const t = tokenClient('grace');

@@ -218,6 +218,7 @@ test('config: chat.proxy keys, env mapping and clear errors', () => {
   fails({ 'chat.proxy.connect.endpoint': 'not a url' }, /^chat\.proxy\.connect\.endpoint$/);
   fails({ 'chat.proxy.httpHeaders': ['Connection'] }, /^chat\.proxy\.httpHeaders\.0$/);
   fails({ 'chat.proxy.connect.timeout': '1s' }, /^chat\.proxy\.connect$|timeout/);
+  fails({ 'chat.proxy.staticHeaders': { 'X-A': 'a\r\nX-B: b' } }, /^chat\.proxy\.staticHeaders\.X-A$/);
   fails({ 'chat.namespaces': { chat: { proxySubscribe: true } } }, /^chat\.namespaces\.chat\.proxySubscribe$/);
   fails({ 'chat.namespaces': { chat: { proxyPublish: true, proxyPublishEndpoint: 'ftp://x' } } }, /^chat\.namespaces\.chat\.proxyPublishEndpoint$/);
   // A namespace endpoint alone satisfies its switch.
