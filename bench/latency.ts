@@ -398,7 +398,7 @@ async function main(): Promise<void> {
   const httpPort = 18000 + Math.floor(Math.random() * 1000);
   const rtmpPort = httpPort + 1000;
   const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The server's start-up banner (with a throwaway admin token) stays quiet; its last output is shown on failure.

@@ -31,7 +31,7 @@ test('start and stop the whole server leaves no handle open (the process exits b
 test('the onair command serves, answers healthz, and exits cleanly on SIGTERM', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-cli-'));
   try {
-    const env = { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: '0', ONAIR_RTMP_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'info' };
+    const env = { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: '0', ONAIR_RTMP_PORT: '0', ONAIR_MEDIA_SRT_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'info' };
     const child = spawn(process.execPath, [...onairCommand(), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
