@@ -133,6 +133,42 @@ test('HTTP 500, invalid JSON, a bad shape and an oversized body are internal err
   }
 });
 
+test('a kept-alive backend connection reset on reuse is retried once on a fresh one', async () => {
+  // A raw HTTP/1.1 server: it answers the first request of a connection and resets the
+  // connection when a second one arrives on it (as a backend closing an idle socket would).
+  const body = JSON.stringify({ result: { user: 'nia' } });
+  let requests = 0;
+  const srv = createServer((sock) => {
+    let served = 0;
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      while (buf.includes('\r\n\r\n') && buf.endsWith('}')) {
+        buf = '';
+        requests++;
+        if (served++ > 0) {
+          sock.resetAndDestroy();
+          return;
+        }
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: keep-alive\r\n\r\n${body}`);
+      }
+    });
+    sock.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const s = await chatWith({ 'proxy.connect.endpoint': `http://127.0.0.1:${(srv.address() as { port: number }).port}/c` });
+    const first = await rawConnect(s);
+    assert.ok(first.reply.connect, JSON.stringify(first.reply));
+    const second = await rawConnect(s);
+    assert.ok(second.reply.connect, JSON.stringify(second.reply));
+    assert.equal(requests, 3, 'first, the reset reuse, and the retry');
+    assert.equal(await metricValue(s.registry, 'onair_chat_proxy_errors_total', { kind: 'connect', reason: 'unreachable' }), 0);
+  } finally {
+    srv.close();
+  }
+});
+
 test('in-flight bound: calls over chat.proxy.maxInFlight fail at once; the ones in flight complete', async () => {
   backend.handlers.set('/held', () => new Raw({ delayMs: 800, json: { result: { user: 'held' } } }));
   const s = await chatWith({ 'proxy.connect.endpoint': backend.url('/held'), 'proxy.maxInFlight': 2 });

@@ -127,7 +127,9 @@ export class ProxyHttp {
           reject(err);
         } else resolve(value);
       };
+      let responded = false;
       const onResponse = (res: IncomingMessage): void => {
+        responded = true;
         if (res.statusCode !== HTTP_OK) {
           res.resume();
           finish(new ProxyCallError('http_status', `backend answered HTTP ${res.statusCode}`));
@@ -157,16 +159,25 @@ export class ProxyHttp {
         });
         res.on('error', (e) => finish(new ProxyCallError('unreachable', causeMessage(e))));
       };
-      try {
-        req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: https ? this.httpsAgent : this.httpAgent }, onResponse);
-      } catch (e) {
-        // e.g. a header value node:http refuses
-        finish(new ProxyCallError('unreachable', causeMessage(e)));
-        return;
-      }
+      const send = (retry: boolean): void => {
+        try {
+          req = (https ? httpsRequest : httpRequest)(url, { method: 'POST', headers, agent: https ? this.httpsAgent : this.httpAgent }, onResponse);
+        } catch (e) {
+          // e.g. a header value node:http refuses
+          finish(new ProxyCallError('unreachable', causeMessage(e)));
+          return;
+        }
+        const r = req;
+        r.on('error', (e: NodeJS.ErrnoException) => {
+          // A kept-alive socket the backend closed as we reused it: send once more on a fresh one.
+          // Only before any answer: the backend cannot have handled it.
+          if (retry && r.reusedSocket && e.code === 'ECONNRESET' && !responded && !settled) send(false);
+          else finish(new ProxyCallError('unreachable', causeMessage(e)));
+        });
+        r.end(body);
+      };
       timer = setTimeout(() => finish(new ProxyCallError('timeout', `no answer within ${ep.timeoutMs} ms`)), ep.timeoutMs);
-      req.on('error', (e) => finish(new ProxyCallError('unreachable', causeMessage(e))));
-      req.end(body);
+      send(true);
     });
   }
 
