@@ -38,9 +38,15 @@ export function wireSrt(parts: ServerParts): void {
   parts.addService({
     name: 'srt',
     start: async () => {
-      const port = await srt.listen(c.port, config.host);
-      parts.ports.srt = port;
-      parts.logger.info({ port }, 'srt listening');
+      // A UDP port someone else holds (another SRT server on 8890, a second onair) leaves the
+      // rest of the server running: SRT is one ingest among several, and the error says why it is off.
+      try {
+        const port = await srt.listen(c.port, config.host);
+        parts.ports.srt = port;
+        parts.logger.info({ port }, 'srt listening');
+      } catch (err) {
+        parts.logger.error({ err: (err as Error).message, port: c.port }, 'SRT ingest is off: cannot listen on its UDP port (media.srt.port)');
+      }
     },
     stop: () => srt.close(),
   });

@@ -180,9 +180,13 @@ export class SrtServer {
     socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
     socket.on('error', (err) => this.o.logger.warn({ err: err.message }, 'SRT socket error'));
     await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
+      const fail = (err: Error) => {
+        socket.close();
+        reject(err);
+      };
+      socket.once('error', fail);
       socket.bind(port, host, () => {
-        socket.off('error', reject);
+        socket.off('error', fail);
         resolve();
       });
     });
