@@ -35,7 +35,12 @@ export function acceptingRoutes(app: FastifyInstance, sink: HeaderSink, pick: (h
   return new Proxy(app, {
     get(target, prop, receiver) {
       if (prop === 'get' || prop === 'post') {
-        return (path: string, handler: RouteHandlerMethod) => target[prop](path, wrap(handler));
+        // (path, handler) or (path, options, handler): the handler is the last argument.
+        return (...args: unknown[]) => {
+          const last = args.length - 1;
+          if (typeof args[last] === 'function') args[last] = wrap(args[last] as RouteHandlerMethod);
+          return (target[prop] as (...a: unknown[]) => unknown).apply(target, args);
+        };
       }
       return Reflect.get(target, prop, receiver) as unknown;
     },
