@@ -1,6 +1,7 @@
-// Overhead of a proxied connect: sequential WebSocket connects (open, connect command, reply,
+// Overhead of proxies: sequential WebSocket connects (open, connect command, reply,
 // close) against one chat node, anonymous vs JWT vs connect proxy (a node:http backend on the
-// same machine). Not part of the test suite; run:
+// same machine), publishes with and without a publish proxy, and connect bursts. Not part
+// of the test suite; run:
 //   node --import tsx test/integration/chat-proxy-bench.ts [connects per mode, default 400]
 import { WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
@@ -57,11 +58,52 @@ async function burst(name: string, s: ChatServer, params: () => Record<string, u
   console.log(`${name.padEnd(10)} burst: ${total} connects, ${parallel} at a time: ${(total / sec).toFixed(0)} connects/s (open + connect + close)`);
 }
 
+/** publishes measures sequential publish command → reply round trips on one connection. */
+async function publishes(name: string, s: ChatServer, channel: string): Promise<number[]> {
+  const ws = new WebSocket(s.wsUrl);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  const waiting = new Map<number, () => void>();
+  ws.on('message', (d: Buffer) => {
+    for (const line of d.toString().split('\n')) {
+      const m = /^\{"id":(\d+)/.exec(line);
+      if (m) waiting.get(Number(m[1]))?.();
+    }
+  });
+  let id = 1;
+  const call = (cmd: Record<string, unknown>): Promise<void> =>
+    new Promise((resolve) => {
+      const n = id++;
+      waiting.set(n, resolve);
+      ws.send(JSON.stringify({ id: n, ...cmd }));
+    });
+  await call({ connect: { token } });
+  const out: number[] = [];
+  for (let i = 0; i < WARMUP + N; i++) {
+    const t0 = performance.now();
+    await call({ publish: { channel, data: { text: 'hello ' + i } } });
+    if (i >= WARMUP) out.push(performance.now() - t0);
+  }
+  ws.terminate();
+  console.log(`${name.padEnd(10)} publish command → reply: ${stats(out)} (n=${N})`);
+  return out;
+}
+
 const backend = new Backend();
 await backend.start();
 backend.handlers.set('/connect', () => ({ result: { user: 'u1', info: { name: 'U1' } } }));
+backend.handlers.set('/publish', () => ({ result: {} }));
 const plain = await startChat({});
-const proxied = await startChat({ chat: chatConfig({ 'proxy.connect.endpoint': backend.url('/connect'), 'proxy.httpHeaders': ['Cookie'] }) });
+const proxied = await startChat({
+  chat: chatConfig({
+    'proxy.connect.endpoint': backend.url('/connect'),
+    'proxy.publish.endpoint': backend.url('/publish'),
+    'proxy.httpHeaders': ['Cookie'],
+    namespaces: { chat: { allowPublishForClient: true, historySize: 10, historyTtlSeconds: 60 }, px: { allowPublishForClient: true, historySize: 10, historyTtlSeconds: 60, proxyPublish: true } },
+  }),
+});
 const token = await signConnectionToken(SECRET, { sub: 'u1', info: { name: 'U1' } }, 3600);
 try {
   const anon = await run('anonymous', plain, () => ({}));
@@ -73,6 +115,9 @@ try {
   const sum = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_sum'))?.split(' ').pop());
   const count = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_count'))?.split(' ').pop());
   console.log(`proxy call (request → parsed answer) as the metric sees it: ${((sum / count) * 1000).toFixed(3)} ms mean over ${count} calls`);
+  const pPlain = await publishes('plain', proxied, 'chat:bench');
+  const pProxy = await publishes('proxy', proxied, 'px:bench');
+  console.log(`publish proxy overhead: ${(mean(pProxy) - mean(pPlain)).toFixed(3)} ms per publish (mean)`);
   await burst('anonymous', plain, () => ({}), N * 2, 32);
   await burst('jwt', plain, () => ({ token }), N * 2, 32);
   await burst('proxy', proxied, () => ({}), N * 2, 32);
