@@ -2,7 +2,8 @@
  * What WHEP (playback) and WHIP (ingest) share over HTTP: the SDP content types, session ids,
  * the CORS headers browsers need to read Location/ETag, and the body parser for SDP.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../http/errors.js';
 import { MAX_OFFER_BYTES } from './sdp.js';
 
 export const SESSION_ID = /^[0-9a-f-]{36}$/;
@@ -24,4 +25,66 @@ export function addSdpBodyParser(scope: FastifyInstance): void {
 /** mediaTypeOf is a request's content type without parameters, lower case ('' when none). */
 export function mediaTypeOf(req: FastifyRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/** SdpResource describes a WHEP- or WHIP-style HTTP resource (RFC 9725 and the WHEP draft). */
+export interface SdpResource {
+  /** The protocol's name in error messages ("WHEP", "WHIP"). */
+  name: string;
+  /** The endpoint that takes offers, e.g. '/live/:channel/whep'; sessions live at `${path}/:id`. */
+  path: string;
+  /** create answers an offer (201 with Location and ETag); it throws an AppError to refuse. */
+  create(req: FastifyRequest, offer: string): Promise<{ location: string; etag: string; sdp: string }>;
+  /** remove ends the session the DELETE names; false when there is no such session. */
+  remove(req: FastifyRequest, id: string): boolean;
+  /** refused sees every refusal of an offer, 415 included (metrics, extra headers such as Retry-After). */
+  refused?(err: AppError, reply: FastifyReply): void;
+}
+
+/**
+ * registerSdpResource adds the routes every such resource has: OPTIONS on the endpoint (with
+ * Accept-Post) and on sessions, POST of an offer, DELETE of a session, and PATCH answered 405
+ * because every answer already carries all candidates (no trickle ICE). CORS headers on all.
+ */
+export function registerSdpResource(app: FastifyInstance, r: SdpResource): void {
+  void app.register(async (scope) => {
+    addSdpBodyParser(scope);
+    const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
+    const refuse = (err: unknown, reply: FastifyReply): never => {
+      if (err instanceof AppError) r.refused?.(err, reply);
+      throw err;
+    };
+    const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
+      cors(reply);
+      const type = mediaTypeOf(req);
+      if (type !== SDP_CONTENT_TYPE) {
+        refuse(new AppError('unsupported_media_type', `a ${r.name} offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`), reply);
+      }
+    };
+    scope.options(r.path, async (_req, reply) => {
+      cors(reply).header('accept-post', SDP_CONTENT_TYPE).code(204).send();
+    });
+    scope.options(`${r.path}/:id`, async (_req, reply) => {
+      cors(reply).code(204).send();
+    });
+    scope.post(r.path, { onRequest: requireSdp }, async (req, reply) => {
+      const offer = typeof req.body === 'string' ? req.body : '';
+      try {
+        const a = await r.create(req, offer);
+        return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
+      } catch (err) {
+        return refuse(err, reply);
+      }
+    });
+    scope.delete(`${r.path}/:id`, async (req, reply) => {
+      cors(reply);
+      const { id } = req.params as { id: string };
+      if (!SESSION_ID.test(id) || !r.remove(req, id)) throw new AppError('not_found', `no such ${r.name} session`);
+      return reply.code(204).send();
+    });
+    scope.patch(`${r.path}/:id`, async (_req, reply) => {
+      cors(reply).header('allow', 'DELETE, OPTIONS');
+      throw new AppError('method_not_allowed', 'trickle ICE is not supported: the answer carries every candidate');
+    });
+  });
 }

@@ -9,7 +9,7 @@
  * One WhepChannel per channel with viewers owns the hub subscription, the shared RTP payloads
  * and the Opus transcoder; each WhepSession owns one browser's peer connection.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
 import type { Logger } from '../../observability/logger.js';
@@ -19,7 +19,7 @@ import { WhepChannel } from './channel.js';
 import { SdpError } from './sdp.js';
 import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
 import { metricOnce } from '../../observability/metrics.js';
-import { addSdpBodyParser, CORS_HEADERS, mediaTypeOf, SDP_CONTENT_TYPE, SESSION_ID } from './http.js';
+import { registerSdpResource } from './http.js';
 
 /** Live channel names as the other /live/ routes accept them (hub names, ABR renditions included). */
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -215,46 +215,17 @@ export class WhepService {
   }
 
   registerHttp(app: FastifyInstance): void {
-    void app.register(async (scope) => {
-      addSdpBodyParser(scope);
-      const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
-      const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
-        const type = mediaTypeOf(req);
-        if (type !== SDP_CONTENT_TYPE) {
-          cors(reply);
-          throw new AppError('unsupported_media_type', `a WHEP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);
-        }
-      };
-
-      scope.options('/live/:channel/whep', async (req, reply) => {
-        cors(reply).header('accept-post', SDP_CONTENT_TYPE).code(204).send();
-      });
-      scope.options('/live/:channel/whep/:id', async (_req, reply) => {
-        cors(reply).code(204).send();
-      });
-      scope.post('/live/:channel/whep', { onRequest: requireSdp }, async (req, reply) => {
-        cors(reply);
-        const { channel } = req.params as { channel: string };
-        const offer = typeof req.body === 'string' ? req.body : '';
+    registerSdpResource(app, {
+      name: 'WHEP',
+      path: '/live/:channel/whep',
+      create: async (req, offer) => {
         if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
-        try {
-          const a = await this.createSession(channel, offer);
-          return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
-        } catch (err) {
-          if (err instanceof AppError && err.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
-          throw err;
-        }
-      });
-      scope.delete('/live/:channel/whep/:id', async (req, reply) => {
-        cors(reply);
-        const { channel, id } = req.params as { channel: string; id: string };
-        if (!SESSION_ID.test(id) || !this.deleteSession(channel, id)) throw new AppError('not_found', 'no such WHEP session');
-        return reply.code(204).send();
-      });
-      scope.patch('/live/:channel/whep/:id', async (_req, reply) => {
-        cors(reply).header('allow', 'DELETE, OPTIONS');
-        throw new AppError('method_not_allowed', 'trickle ICE is not supported: the answer carries every candidate');
-      });
+        return this.createSession((req.params as { channel: string }).channel, offer);
+      },
+      remove: (req, id) => this.deleteSession((req.params as { channel: string }).channel, id),
+      refused: (err, reply) => {
+        if (err.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+      },
     });
   }
 

@@ -10,7 +10,7 @@
  * One WhipSession per publisher; the hub stream starts at its first keyframe. media.onPublishUrl /
  * onUnpublishUrl are called as for RTMP (with protocol "whip"); a refusal is 403.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
 import type { Logger } from '../../observability/logger.js';
@@ -23,7 +23,7 @@ import { WhipSession, type WhipEndReason } from './session.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
 import type { ErrorCode } from '../../http/errors.js';
 import { metricOnce } from '../../observability/metrics.js';
-import { addSdpBodyParser, CORS_HEADERS, mediaTypeOf, SDP_CONTENT_TYPE, SESSION_ID } from '../webrtc/http.js';
+import { registerSdpResource } from '../webrtc/http.js';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 /** HTTP answer to each kind of publish refusal: 401 key, 409 live, 403 guard or callback, 503 callback down. */
@@ -202,47 +202,15 @@ export class WhipService {
   }
 
   registerHttp(app: FastifyInstance): void {
-    void app.register(async (scope) => {
-      addSdpBodyParser(scope);
-      const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
-      const requireSdp = async (req: FastifyRequest, reply: FastifyReply) => {
-        cors(reply);
-        const type = mediaTypeOf(req);
-        if (type !== SDP_CONTENT_TYPE) {
-          this.metrics.refused.inc({ status: '415' });
-          throw new AppError('unsupported_media_type', `a WHIP offer is sent as ${SDP_CONTENT_TYPE}, not ${type || 'no content type'}`);
-        }
-      };
-      scope.options(WHIP_PATH, async (_req, reply) => {
-        cors(reply).header('accept-post', SDP_CONTENT_TYPE).code(204).send();
-      });
-      scope.options(`${WHIP_PATH}/:id`, async (_req, reply) => {
-        cors(reply).code(204).send();
-      });
-      scope.post(WHIP_PATH, { onRequest: requireSdp }, async (req, reply) => {
-        const key = BEARER.exec(req.headers.authorization ?? '')?.[1];
-        const offer = typeof req.body === 'string' ? req.body : '';
-        try {
-          const a = await this.createSession(key, offer, req.ip);
-          return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
-        } catch (err) {
-          if (err instanceof AppError) {
-            this.metrics.refused.inc({ status: String(err.status) });
-            if (err.status === 401) reply.header('www-authenticate', 'Bearer');
-          }
-          throw err;
-        }
-      });
-      scope.delete(`${WHIP_PATH}/:id`, async (req, reply) => {
-        cors(reply);
-        const { id } = req.params as { id: string };
-        if (!SESSION_ID.test(id) || !this.deleteSession(id)) throw new AppError('not_found', 'no such WHIP session');
-        return reply.code(204).send();
-      });
-      scope.patch(`${WHIP_PATH}/:id`, async (_req, reply) => {
-        cors(reply).header('allow', 'DELETE, OPTIONS');
-        throw new AppError('method_not_allowed', 'trickle ICE is not supported: the answer carries every candidate');
-      });
+    registerSdpResource(app, {
+      name: 'WHIP',
+      path: WHIP_PATH,
+      create: (req, offer) => this.createSession(BEARER.exec(req.headers.authorization ?? '')?.[1], offer, req.ip),
+      remove: (_req, id) => this.deleteSession(id),
+      refused: (err, reply) => {
+        this.metrics.refused.inc({ status: String(err.status) });
+        if (err.status === 401) reply.header('www-authenticate', 'Bearer');
+      },
     });
   }
 
