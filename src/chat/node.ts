@@ -5,6 +5,7 @@
  * the ping wheel, and the glue to the Broker and PresenceManager.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { OnairConfig } from '../config/schema.js';
@@ -114,8 +115,6 @@ export class ChatNode implements BrokerEventHandler {
   // ---- proxy hooks (docs/chat-proxy.md) ----
   /** proxy asks the application backend about client events; null when chat.proxy configures none. */
   proxy: ChatProxy | null = null;
-  /** acceptHeaders are the allow-listed headers of the request being accepted now (set around a synchronous accept). */
-  acceptHeaders: Record<string, string> | undefined = undefined;
 
   private readonly clients = new Map<string, Client>();
   private readonly users = new Map<string, Set<Client>>();
@@ -214,10 +213,13 @@ export class ChatNode implements BrokerEventHandler {
   /** pending holds accepted connections that have not sent connect yet. */
   private readonly pending = new Set<Client>();
 
-  /** accept creates a Client for a new transport connection. */
-  accept(transport: Transport): Client {
+  /**
+   * accept creates a Client for a new transport connection; `requestHeaders` are those of the
+   * HTTP request that opened it (the proxies forward an allow-listed few to the backend).
+   */
+  accept(transport: Transport, requestHeaders?: IncomingHttpHeaders): Client {
     const c = new Client(this, transport, randomUUID());
-    if (this.acceptHeaders !== undefined) c.proxyHeaders = this.acceptHeaders; // proxy hook
+    if (requestHeaders && this.proxy?.forwardsHeaders) c.proxyHeaders = this.proxy.pickHeaders(requestHeaders); // proxy hook
     this.pending.add(c);
     return c;
   }

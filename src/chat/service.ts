@@ -19,7 +19,6 @@ import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
 import { createChatProxy } from './proxy/proxy.js';
-import { acceptingRoutes, withAcceptHeaders } from './proxy/accept.js';
 
 export interface ChatServiceDeps {
   config: OnairConfig;
@@ -144,12 +143,10 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
         }
         return false;
       }
-      // Proxy hook: the upgrade accepts its client synchronously, with the headers to forward.
-      if (proxy?.forwardsHeaders) return withAcceptHeaders(n, proxy.pickHeaders(req.headers), () => ws.handleUpgrade(req, socket, head));
       return ws.handleUpgrade(req, socket, head);
     },
     registerHttp(app) {
-      registerUniHttp(proxy?.forwardsHeaders ? acceptingRoutes(app, n, (h) => proxy.pickHeaders(h)) : app, n);
+      registerUniHttp(app, n);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

@@ -71,7 +71,7 @@ export function registerUniHttp(app: FastifyInstance, node: ChatNode): void {
     const res = reply.raw;
     res.writeHead(200, headersFor(kind));
     if (kind === 'uni_sse') res.write('\n');
-    const client = node.accept(new HttpStreamTransport(res, kind));
+    const client = node.accept(new HttpStreamTransport(res, kind), req.headers);
     const onClose = (): void => {
       client.onTransportClosed();
       node.forget(client);

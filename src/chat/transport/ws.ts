@@ -119,12 +119,12 @@ export class WsAcceptor {
     const path = q >= 0 ? url.slice(0, q) : url;
     if (path !== WS_PATH && path !== UNI_WS_PATH) return false;
     const uni = path === UNI_WS_PATH;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, uni));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, uni, req.headers));
     return true;
   }
 
-  private onConnection(ws: WebSocket, uni: boolean): void {
-    const client = this.node.accept(new WsTransport(ws, uni));
+  private onConnection(ws: WebSocket, uni: boolean, headers: IncomingMessage['headers']): void {
+    const client = this.node.accept(new WsTransport(ws, uni), headers);
     this.sockets.add(ws);
     ws.on('message', (data: Buffer) => onMessage(client, data, uni));
     ws.on('close', () => {
