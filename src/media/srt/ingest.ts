@@ -3,6 +3,7 @@
  * plain MPEG-TS bytes).
  *
  *   TS bytes ──► TsDemuxer ──PES──► H.264 Annex B → SPS/PPS → avcC (sequence header) + AVCC frames ──► hub
+ *                                ├─► HEVC Annex B → VPS/SPS/PPS → hvcC + length-prefixed frames (Enhanced RTMP tags) ──► hub
  *                                └─► AAC ADTS → AudioSpecificConfig (sequence header) + raw frames ──► hub
  *
  * The stream starts at the first IDR access unit with SPS and PPS (its DTS is stream time 0;
@@ -15,16 +16,21 @@ import type { Logger } from '../../observability/logger.js';
 import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_IDR, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
 import { AAC_SAMPLE_RATES, encodeAudioSpecificConfig } from '../../formats/aac.js';
 import {
-  AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO,
+  AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, EX_PACKET_CODED_FRAMES,
+  EX_PACKET_SEQUENCE_START, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FOURCC_HEVC, VIDEO_EX_HEADER_FLAG, VIDEO_FRAME_INTER, VIDEO_FRAME_KEY,
 } from '../../formats/flv.js';
+import { HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS, parseHevcSpsSize } from '../../formats/hevc.js';
+import { encodeHevcDecoderConfig, hevcNalType, HEVC_NAL_AUD, HEVC_NAL_IRAP_FIRST, HEVC_NAL_IRAP_LAST } from './hevc-config.js';
 import {
-  ADTS_SAMPLES_PER_FRAME, parseAdtsFrames, splitAnnexB, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, TimestampUnwrapper, TS_CLOCK_HZ, TsDemuxer,
+  ADTS_SAMPLES_PER_FRAME, parseAdtsFrames, splitAnnexB, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, STREAM_TYPE_H265, TimestampUnwrapper, TS_CLOCK_HZ, TsDemuxer,
   type TsPes, type TsStreamInfo,
 } from '../../formats/mpegts-demux.js';
 import type { LiveStream, PublishSource } from '../hub/hub.js';
 
 const NAL_LENGTH_SIZE = 4;
 const FLV_META_VIDEO_AVC = 7;
+/** Enhanced RTMP names the codec by FourCC in metadata too ('hvc1' as a big-endian number). */
+const FLV_META_VIDEO_HEVC = 0x68766331;
 const FLV_META_AUDIO_AAC = 10;
 const TICKS_PER_MS = TS_CLOCK_HZ / 1000;
 /** Longest the hub claim waits, after the first keyframe, for the AAC header of a listed audio stream. */
@@ -69,8 +75,11 @@ export class TsIngest {
   private readonly demux: TsDemuxer;
   private readonly clock = new TimestampUnwrapper();
   private stream: LiveStream | null = null;
+  private vps?: Buffer;
   private sps?: Buffer;
   private pps?: Buffer;
+  private videoCodec: 'avc' | 'hevc' | null = null;
+  /** The video decoder configuration: avcC for H.264, hvcC for HEVC. */
   private avcc?: Buffer;
   private asc?: Buffer;
   private ascKey = '';
@@ -119,14 +128,16 @@ export class TsIngest {
   }
 
   private onStreams(streams: TsStreamInfo[]): void {
-    this.videoPid = streams.find((s) => s.streamType === STREAM_TYPE_H264)?.pid ?? -1;
+    const video = streams.find((s) => s.streamType === STREAM_TYPE_H264 || s.streamType === STREAM_TYPE_H265);
+    this.videoPid = video?.pid ?? -1;
+    this.videoCodec = video ? (video.streamType === STREAM_TYPE_H265 ? 'hevc' : 'avc') : null;
     this.audioPid = streams.find((s) => s.streamType === STREAM_TYPE_AAC_ADTS)?.pid ?? -1;
     const unsupported = streams.filter((s) => s.pid !== this.videoPid && s.pid !== this.audioPid).map((s) => s.streamType);
     if (unsupported.length && this.stats.unsupported.join() !== unsupported.join()) {
-      this.o.logger.warn({ channel: this.o.channel, streamTypes: unsupported.map((t) => '0x' + t.toString(16)) }, 'SRT: elementary streams other than H.264 and AAC are ignored');
+      this.o.logger.warn({ channel: this.o.channel, streamTypes: unsupported.map((t) => '0x' + t.toString(16)) }, 'SRT: elementary streams other than one H.264/HEVC video and one AAC audio are ignored');
     }
     this.stats.unsupported = unsupported;
-    if (this.videoPid < 0 && this.audioPid < 0) this.o.logger.warn({ channel: this.o.channel }, 'SRT: the transport stream has neither H.264 video nor AAC audio');
+    if (this.videoPid < 0 && this.audioPid < 0) this.o.logger.warn({ channel: this.o.channel }, 'SRT: the transport stream has neither H.264/HEVC video nor AAC audio');
   }
 
   private onPes(p: TsPes): void {
@@ -142,33 +153,55 @@ export class TsIngest {
   private onVideo(p: TsPes): void {
     const dts90 = this.clock.unwrap(p.dts!);
     const pts90 = dts90 + compositionTicks(p.pts!, p.dts!);
+    const hevc = this.videoCodec === 'hevc';
     const body: Buffer[] = [];
     let size = 0;
     let paramsChanged = false;
     let idr = false;
+    const keep = (slot: 'vps' | 'sps' | 'pps', nal: Buffer) => {
+      const old = this[slot];
+      if (!old || !old.equals(nal)) {
+        this[slot] = Buffer.from(nal);
+        paramsChanged = true;
+      }
+    };
     for (const nal of splitAnnexB(p.data)) {
-      if (nal.length === 0) continue;
+      if (nal.length < (hevc ? 2 : 1)) continue;
+      if (hevc) {
+        const t = hevcNalType(nal);
+        if (t === HEVC_NAL_VPS) keep('vps', nal);
+        else if (t === HEVC_NAL_SPS) keep('sps', nal);
+        else if (t === HEVC_NAL_PPS) keep('pps', nal);
+        else if (t !== HEVC_NAL_AUD) {
+          if (t >= HEVC_NAL_IRAP_FIRST && t <= HEVC_NAL_IRAP_LAST) idr = true;
+          body.push(nal);
+          size += NAL_LENGTH_SIZE + nal.length;
+        }
+        continue;
+      }
       const t = nal[0]! & 0x1f;
-      if (t === NAL_TYPE_SPS) {
-        if (!this.sps || !this.sps.equals(nal)) { this.sps = Buffer.from(nal); paramsChanged = true; }
-        continue;
+      if (t === NAL_TYPE_SPS) keep('sps', nal);
+      else if (t === NAL_TYPE_PPS) keep('pps', nal);
+      else if (t !== NAL_TYPE_AUD) {
+        if (t === NAL_TYPE_IDR) idr = true;
+        body.push(nal);
+        size += NAL_LENGTH_SIZE + nal.length;
       }
-      if (t === NAL_TYPE_PPS) {
-        if (!this.pps || !this.pps.equals(nal)) { this.pps = Buffer.from(nal); paramsChanged = true; }
-        continue;
-      }
-      if (t === NAL_TYPE_AUD) continue;
-      if (t === NAL_TYPE_IDR) idr = true;
-      body.push(nal);
-      size += NAL_LENGTH_SIZE + nal.length;
     }
-    if (body.length === 0 || !this.sps || !this.pps) return;
+    if (body.length === 0 || !this.sps || !this.pps || (hevc && !this.vps)) return;
     if (paramsChanged || !this.avcc) {
       try {
-        const sps = parseSps(this.sps);
-        this.width = sps.width;
-        this.height = sps.height;
-        this.avcc = encodeAvcDecoderConfig(this.sps, [this.pps], NAL_LENGTH_SIZE);
+        if (hevc) {
+          const dim = parseHevcSpsSize(this.sps);
+          this.width = dim.width;
+          this.height = dim.height;
+          this.avcc = encodeHevcDecoderConfig(this.vps!, this.sps, this.pps);
+        } else {
+          const sps = parseSps(this.sps);
+          this.width = sps.width;
+          this.height = sps.height;
+          this.avcc = encodeAvcDecoderConfig(this.sps, [this.pps], NAL_LENGTH_SIZE);
+        }
       } catch (err) {
         this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'SRT: unreadable SPS; waiting for the next keyframe');
         this.sps = undefined;
@@ -196,7 +229,7 @@ export class TsIngest {
     const dts = Math.max(this.lastVideoDts, this.ms(dts90));
     this.lastVideoDts = dts;
     const cts = Math.max(0, Math.round((pts90 - dts90) / TICKS_PER_MS));
-    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc!), null);
+    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, this.videoBody(true, true, 0, this.avcc!), null);
     // Audio seen before the first keyframe already told us its header.
     if (first && this.asc) this.audioHeader(0);
     const avcc = Buffer.allocUnsafe(size);
@@ -206,7 +239,7 @@ export class TsIngest {
       at += NAL_LENGTH_SIZE;
       at += nal.copy(avcc, at);
     }
-    this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(keyframe, AVC_PACKET_NALU, cts, avcc), 'video');
+    this.tag(FLV_TAG_VIDEO, dts, this.videoBody(false, keyframe, cts, avcc), 'video');
     this.stats.videoFrames++;
     this.maybeGoLive();
   }
@@ -255,6 +288,17 @@ export class TsIngest {
 
   private audioHeaderSent = false;
 
+  /** videoBody builds a video tag body: legacy AVC, or Enhanced RTMP (FourCC hvc1) for HEVC. */
+  private videoBody(header: boolean, keyframe: boolean, cts: number, payload: Buffer): Buffer {
+    if (this.videoCodec !== 'hevc') return avcVideoTagBody(keyframe, header ? AVC_PACKET_SEQUENCE_HEADER : AVC_PACKET_NALU, cts, payload);
+    const frameType = keyframe ? VIDEO_FRAME_KEY : VIDEO_FRAME_INTER;
+    const head = Buffer.alloc(header ? 5 : 8);
+    head[0] = VIDEO_EX_HEADER_FLAG | (frameType << 4) | (header ? EX_PACKET_SEQUENCE_START : EX_PACKET_CODED_FRAMES);
+    head.write(FOURCC_HEVC, 1, 'latin1');
+    if (!header) head.writeIntBE(cts, 5, 3);
+    return Buffer.concat([head, payload]);
+  }
+
   private audioHeader(dts: number): void {
     this.tag(FLV_TAG_AUDIO, dts, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, this.asc!), null);
     this.audioHeaderSent = true;
@@ -299,7 +343,7 @@ export class TsIngest {
     this.stream = stream;
     const a = this.audioAsc;
     stream.pushMetadata({
-      ...(this.avcc ? { width: this.width, height: this.height, videocodecid: FLV_META_VIDEO_AVC } : {}),
+      ...(this.avcc ? { width: this.width, height: this.height, videocodecid: this.videoCodec === 'hevc' ? FLV_META_VIDEO_HEVC : FLV_META_VIDEO_AVC } : {}),
       ...(a ? { audiocodecid: FLV_META_AUDIO_AAC, audiosamplerate: AAC_SAMPLE_RATES[a.sfi] ?? 0, audiochannels: a.channels } : {}),
       encoder: 'onair SRT ingest',
     });

@@ -13,6 +13,7 @@ import type { AudioTrackInfo, MediaFrame, VideoTrackInfo } from '../../../../src
 import { TsIngest } from '../../../../src/media/srt/ingest.js';
 import { TS_PACKET_SIZE } from '../../../../src/formats/mpegts-demux.js';
 import { splitLengthPrefixed } from '../../../../src/formats/avc.js';
+import { parseHevcDecoderConfig } from '../../../../src/formats/hevc.js';
 import { seededRandom } from '../../../helpers/prng.js';
 
 /** An offset that makes the PTS wrap about 1.5 s into the stream (ffmpeg's mpegts adds 1.4 s of mux delay). */
@@ -102,4 +103,26 @@ test('another publisher holding the channel ends the ingest', () => {
   pushSplit(t.ingest, ffmpegTs(1), 3);
   assert.equal(t.ended(), 'channel already live');
   assert.equal(t.ingest.ended, true);
+});
+
+test('HEVC (stream type 0x24) goes in as Enhanced RTMP hvc1 with an hvcC built from VPS/SPS/PPS', () => {
+  const r = spawnSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-f', 'lavfi', '-i', 'sine=duration=2',
+    '-c:v', 'libx265', '-preset', 'ultrafast', '-x265-params', 'keyint=25:log-level=error', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'mpegts', 'pipe:1'], { maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0, String(r.stderr));
+  const t = setup();
+  pushSplit(t.ingest, r.stdout, 4);
+  assert.ok(t.hub.isLive('cam'));
+  const [v, a] = t.got.tracks.at(-1)!;
+  assert.equal(v?.codec, 'hevc');
+  assert.equal(v?.width, 320);
+  assert.equal(v?.height, 240);
+  assert.match(v!.codecString, /^hvc1\.1\./);
+  assert.equal(a?.codec, 'aac');
+  const parsed = parseHevcDecoderConfig(v!.config);
+  assert.deepEqual(parsed.arrays.map((x) => x.type), [32, 33, 34]);
+  assert.equal(parsed.nalLengthSize, 4);
+  assert.ok(t.got.video.length >= 45);
+  assert.equal(t.got.video[0]!.keyframe, true);
+  assert.equal(t.got.video.filter((f) => f.keyframe).length, 2);
+  for (const f of t.got.video) assert.ok(splitLengthPrefixed(f.data).length >= 1);
 });
