@@ -168,7 +168,13 @@ export const configSchema = z
         flushIntervalMs: z.number().int().min(0).max(1000).default(200),
         /** A viewer that keeps skipping (backed up) this long is disconnected. */
         viewerStallSeconds: z.number().int().min(1).default(10),
-        /** Relays started with the server: pull a URL into a channel, or push a channel to an RTMP URL. */
+        /**
+         * PEM bundle of CA certificates trusted, besides Node's built-in CA store, for outgoing
+         * rtmps:// connections (relays and restream targets), e.g. an internal CA. Read once at
+         * start; a missing or unreadable file stops the start. docs/restream.md.
+         */
+        tlsCaFile: z.string().min(1).optional(),
+        /** Relays started with the server: pull a URL into a channel, or push a channel to an RTMP(S) URL. */
         relays: z
           .array(z.object({ direction: z.enum(['pull', 'push']), channel: z.string().min(1), url: z.string().url() }).strict())
           .default([]),
