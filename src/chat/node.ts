@@ -112,6 +112,8 @@ export class ChatNode implements BrokerEventHandler {
   sendHandler: ((client: Client, data: unknown) => void) | null = null;
   /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
   readonly controlListeners: ((msg: ControlMessage) => void)[] = [];
+  /** Connections other front-ends hold on this node's channels (the Pusher protocol), counted in num_clients. */
+  readonly clientCounters: (() => number)[] = [];
   // ---- proxy hooks (docs/chat-proxy.md) ----
   /** proxy asks the application backend about client events; null when chat.proxy configures none. */
   proxy: ChatProxy | null = null;
@@ -748,7 +750,7 @@ export class ChatNode implements BrokerEventHandler {
       uid: this.uid,
       name: this.name,
       version: this.version,
-      num_clients: this.clients.size,
+      num_clients: this.clients.size + this.clientCounters.reduce((n, count) => n + count(), 0),
       num_users: this.users.size,
       num_subs: this.numSubscriptions(),
       num_channels: this.channels.size,

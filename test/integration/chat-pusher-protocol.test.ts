@@ -413,3 +413,15 @@ test('metrics: connections by protocol, client events, HTTP API calls, errors by
   assert.match(text, /onair_pusher_http_requests_total\{route="events",status="401"\} [1-9]/);
   assert.match(text, /onair_pusher_errors_total\{code="4300"\} [1-9]/);
 });
+
+test('the server API info counts Pusher connections in num_clients beside Centrifugo ones', async () => {
+  const before = (await api(s as never, 'info', {})).body.result.nodes[0].num_clients as number;
+  const p = pusher();
+  await connected(p);
+  const c = centrifuge('counted');
+  await new Promise<void>((resolve) => { c.once('connected', () => resolve()); c.connect(); });
+  await waitFor(async () => (await api(s as never, 'info', {})).body.result.nodes[0].num_clients === before + 2, 3000, 'both counted');
+  p.disconnect();
+  c.disconnect();
+  await waitFor(async () => (await api(s as never, 'info', {})).body.result.nodes[0].num_clients === before, 3000, 'both gone');
+});

@@ -46,6 +46,7 @@ export class PusherServer {
   private timer: NodeJS.Timeout | null = null;
   private readonly options: PusherServerOptions;
   private readonly onControl = (msg: ControlMessage) => this.control(msg);
+  private readonly countConnections = () => this.conns.size;
 
   constructor(deps: { node: ChatNode; config: PusherConfig; secrets: PusherSecrets; metrics: PusherMetrics; options?: Partial<PusherServerOptions> }) {
     this.node = deps.node;
@@ -69,6 +70,7 @@ export class PusherServer {
 
   start(): void {
     this.node.controlListeners.push(this.onControl);
+    this.node.clientCounters.push(this.countConnections);
     this.timer = setInterval(() => this.checkActivity(), this.options.activityCheckMs);
     this.timer.unref();
   }
@@ -78,6 +80,8 @@ export class PusherServer {
     this.timer = null;
     const i = this.node.controlListeners.indexOf(this.onControl);
     if (i >= 0) this.node.controlListeners.splice(i, 1);
+    const k = this.node.clientCounters.indexOf(this.countConnections);
+    if (k >= 0) this.node.clientCounters.splice(k, 1);
     for (const c of [...this.conns.values()]) c.close(PusherCodes.reconnect, 'server shutting down');
     const open = [...this.sockets];
     if (open.length > 0) {
