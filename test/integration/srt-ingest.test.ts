@@ -195,3 +195,55 @@ test('a killed publisher times out and the channel ends within the idle timeout'
     await r.stop();
   }
 });
+
+test('an ended publish (hub kick, as stream control does) sends SHUTDOWN: ffmpeg stops at once', async () => {
+  const r = await rig();
+  const ff = publish(r.port, 'publish:k1', { seconds: 30 });
+  try {
+    await waitFor(() => r.h.media.hub.isLive('chan'), 10_000, 'channel live');
+    const exited = collect(ff, 15_000);
+    const kickedAt = Date.now();
+    assert.equal(r.h.media.hub.kick('chan', 'ended by an admin'), true);
+    const done = await exited;
+    assert.notEqual(done.code, 0, 'ffmpeg sees the connection closed');
+    assert.ok(Date.now() - kickedAt < 8000, `ffmpeg took ${Date.now() - kickedAt} ms to stop`);
+    assert.ok(r.logs.some((l) => l.msg === 'SRT publish ended' && l.reason === 'kicked'));
+    assert.equal(r.srt.sessionCount(), 0);
+  } finally {
+    ff.kill('SIGKILL');
+    await r.stop();
+  }
+});
+
+test('garbage, forged and foreign packets at the listener: the live publish goes on and decodes', async () => {
+  const r = await rig();
+  const ff = publish(r.port, 'publish:k1', { seconds: 12 });
+  const rand = seededRandom(99);
+  const attacker = dgram.createSocket('udp4');
+  await new Promise<void>((res) => attacker.bind(0, '127.0.0.1', () => res()));
+  try {
+    await waitFor(() => r.h.media.hub.isLive('chan'), 10_000, 'channel live');
+    const socketId = r.srt.stats()[0]!.socketId;
+    for (let i = 0; i < 3000; i++) {
+      const b = Buffer.alloc(Math.floor(rand() * 1500));
+      for (let j = 0; j < b.length; j++) b[j] = Math.floor(rand() * 256);
+      // Every third one addressed to the live session's socket id (from the wrong port: must be ignored).
+      if (i % 3 === 0 && b.length >= 16) b.writeUInt32BE(socketId, 12);
+      // Conclusions with made-up cookies: no state, no answer.
+      if (i % 7 === 0 && b.length >= 64) { b.writeUInt32BE(0x8000_0000, 0); b.writeUInt32BE(0, 12); b.writeUInt32BE(5, 16); b.writeUInt32BE(0xffff_ffff, 36); }
+      attacker.send(b, r.port, '127.0.0.1');
+      if (i % 100 === 0) await new Promise((res) => setImmediate(res));
+    }
+    await new Promise((res) => setTimeout(res, 300));
+    assert.equal(r.srt.sessionCount(), 1, 'no session from forged handshakes');
+    assert.ok(r.h.media.hub.isLive('chan'));
+    const dec = await collect(run('ffmpeg', ['-hide_banner', '-v', 'error', '-rw_timeout', '10000000', '-t', '3', '-i', r.h.httpUrl('live/chan.flv'), '-f', 'null', '-']), 30_000);
+    assert.equal(dec.code, 0, dec.stderr);
+    assert.equal(dec.stderr.trim(), '');
+    assert.equal(r.srt.stats()[0]!.ccErrors, 0);
+  } finally {
+    attacker.close();
+    ff.kill('SIGKILL');
+    await r.stop();
+  }
+});

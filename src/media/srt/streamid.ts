@@ -6,6 +6,7 @@
  *   #!::r={streamKey},m=publish     the SRT access-control syntax (m defaults to request, as the
  *                                   guidelines say; u, s, h, t are accepted and ignored)
  *
+ * A stream id sent URL-encoded (`publish%3AKEY`, `%23!%3A%3Ar%3D...`) is decoded first.
  * read:/request:/play: prefixes and m=request or m=bidirectional ask for playback, which onair
  * does not offer over SRT yet: the connection is refused with SRT_REJX_BAD_MODE.
  */
@@ -19,9 +20,19 @@ const MODES: Record<string, StreamIdMode> = { publish: 'publish', request: 'requ
 const READ_PREFIXES = ['read:', 'request:', 'play:'];
 const PUBLISH_PREFIX = 'publish:';
 
+/** percentDecoded undoes URL encoding some tools apply to the whole stream id (publish%3AKEY). */
+function percentDecoded(sid: string): string {
+  if (!/%[0-9a-f]{2}/i.test(sid)) return sid;
+  try {
+    return decodeURIComponent(sid);
+  } catch {
+    return sid;
+  }
+}
+
 /** parseStreamId reads what a caller asks for; the key may be empty (the caller sent no key). */
 export function parseStreamId(sid: string): StreamIdRequest {
-  const s = sid.trim();
+  const s = percentDecoded(sid.trim());
   if (s.startsWith(ACCESS_CONTROL_PREFIX)) {
     const fields = new Map<string, string>();
     for (const part of s.slice(ACCESS_CONTROL_PREFIX.length).split(',')) {
