@@ -6,6 +6,9 @@
  * time at which it is handed to the socket. Viewers on the same machine (same clock) read
  * the stamp when the frame reaches them:
  *   rtmp     RTMP play; latency = arrival − stamp
+ *   srt      the same stream published over SRT instead (the stamped FLV piped through
+ *            `ffmpeg -c copy -f mpegts -flush_packets 1 srt://…?latency=120000`), read over
+ *            HTTP-FLV; latency = arrival − stamp (includes ffmpeg's remux and SRT's 120 ms TSBPD)
  *   flv      HTTP-FLV; latency = arrival − stamp
  *   ll-hls   an LL-HLS reader that follows blocking playlist reloads and fetches parts as
  *            soon as they are listed; latency = part arrival − stamp of its first frame
@@ -30,7 +33,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, parseVideoTagHeader, type FlvTag } from '../src/formats/flv.js';
+import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, encodeFlvHeader, encodeFlvTag, parseVideoTagHeader, type FlvTag } from '../src/formats/flv.js';
 import { RtmpClient } from '../src/media/rtmp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
@@ -84,6 +87,39 @@ async function publishLoop(url: string, tags: FlvTag[], stop: { at: number }): P
     loop++;
   }
   client.close();
+}
+
+/** publishLoopSrt publishes the same stamped tags over SRT: FLV piped into ffmpeg, which remuxes to MPEG-TS over SRT. */
+async function publishLoopSrt(url: string, tags: FlvTag[], stop: { at: number }): Promise<void> {
+  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0', '-f', 'flv', '-i', 'pipe:0',
+    '-c', 'copy', '-flush_packets', '1', '-f', 'mpegts', url], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let err = '';
+  ff.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+  const exited = new Promise<void>((r) => ff.once('exit', () => r()));
+  ff.stdin!.on('error', () => undefined);
+  const write = (b: Buffer) => ff.stdin!.write(b);
+  write(encodeFlvHeader(true, true));
+  const headers = tags.filter((t) => t.timestamp === 0 && ((t.type === FLV_TAG_VIDEO && t.data[1] === 0) || (t.type === FLV_TAG_AUDIO && t.data[1] === 0)));
+  for (const t of headers) write(encodeFlvTag(t.type, 0, t.data));
+  const media = tags.filter((t) => !headers.includes(t) && t.type !== FLV_TAG_SCRIPT);
+  const duration = media[media.length - 1]!.timestamp + 33;
+  const start = Date.now();
+  let loop = 0;
+  while (Date.now() < stop.at && ff.exitCode === null) {
+    for (const t of media) {
+      const ts = loop * duration + t.timestamp;
+      const wait = start + ts - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      if (Date.now() >= stop.at || ff.exitCode !== null) break;
+      write(encodeFlvTag(t.type, ts, t.type === FLV_TAG_VIDEO ? stampVideo(t.data, Date.now()) : t.data));
+    }
+    loop++;
+  }
+  const early = ff.exitCode !== null;
+  ff.stdin!.end();
+  ff.kill('SIGTERM');
+  await exited;
+  if (early) throw new Error(`ffmpeg (SRT publisher) exited early: ${err.trim()}`);
 }
 
 type Samples = number[];
@@ -397,8 +433,9 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-latency-'));
   const httpPort = 18000 + Math.floor(Math.random() * 1000);
   const rtmpPort = httpPort + 1000;
+  const srtPort = httpPort + 2000;
   const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: String(srtPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The server's start-up banner (with a throwaway admin token) stays quiet; its last output is shown on failure.
@@ -426,13 +463,15 @@ async function main(): Promise<void> {
       let pubError: Error | undefined;
       const viewerLag = monitorEventLoopDelay({ resolution: 10 });
       viewerLag.enable();
-      const pub = publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop).catch((e: Error) => { pubError = e; });
+      const pub = (proto === 'srt'
+        ? publishLoopSrt(`srt://127.0.0.1:${srtPort}?streamid=publish:${key}&latency=120000`, tags, stop)
+        : publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop)).catch((e: Error) => { pubError = e; });
       await new Promise((r) => setTimeout(r, warmup));
       let errors: string[] | undefined;
       let extra: Record<string, unknown> = {};
       if (pubError) errors = [`publisher: ${pubError.message}`];
       else if (proto === 'rtmp') await rtmpViewer(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, samples, stopAt);
-      else if (proto === 'flv') await flvViewer(`${base}/live/demo.flv`, samples, stopAt);
+      else if (proto === 'flv' || proto === 'srt') await flvViewer(`${base}/live/demo.flv`, samples, stopAt);
       else if (proto === 'll-hls') await llHlsViewer(`${base}/live/demo`, samples, stopAt);
       else if (proto === 'hls.js') {
         const r = await hlsJsViewer(`${base}/live/demo`, samples, SECONDS, stop);
@@ -465,7 +504,7 @@ async function main(): Promise<void> {
   }
   writeResultJson(OUT, {
     date: new Date().toISOString(), seconds: SECONDS, node: process.version, loadavgAtStart: load0.map((x) => +x.toFixed(2)), loadavgAtEnd: loadavg().map((x) => +x.toFixed(2)),
-    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time; wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback; whep: frame presentation via requestVideoFrameCallback, stamp matched by RTP timestamp)',
+    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time (srt: the same tags piped through ffmpeg -c copy to MPEG-TS over SRT, latency 120 ms, read over HTTP-FLV); wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback; whep: frame presentation via requestVideoFrameCallback, stamp matched by RTP timestamp)',
     results,
   });
   console.log(`written ${OUT}`);
