@@ -20,7 +20,7 @@ import { registerMediaMetrics } from './hub/metrics.js';
 import { RtmpServer } from './rtmp/server.js';
 import type { PublishAuthResult } from './rtmp/session.js';
 import { FlvHttpOutput } from './flv/http-flv.js';
-import { RelayManager, type RelayInfo } from './relay/manager.js';
+import { RelayManager, loadTlsCaFile, type RelayInfo } from './relay/manager.js';
 
 export { StreamHub, LiveStream, HUB_EVENT_STREAM_START, HUB_EVENT_STREAM_END } from './hub/hub.js';
 export type { ChannelStats, Publisher, PublishSource, TrackSummary } from './hub/hub.js';
@@ -57,7 +57,7 @@ export interface MediaService {
   stats(): ChannelStats[];
   /** connections counts open RTMP connections (publishers, players and ones still handshaking). */
   connections(): { rtmp: number };
-  /** startRelay pulls an rtmp:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp:// URL. */
+  /** startRelay pulls an rtmp[s]:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp[s]:// URL. */
   startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
   listRelays(): RelayInfo[];
@@ -154,7 +154,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     authorizePublish,
     onUnpublished,
   });
-  const relays = new RelayManager(hub, logger);
+  // media.tlsCaFile is read once, here: a bad path stops the start with a ConfigError naming the key.
+  const relays = new RelayManager(hub, logger, m.tlsCaFile ? { tlsCa: loadTlsCaFile(m.tlsCaFile) } : {});
   let removeMetrics: (() => void) | null = null;
 
   return {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
+import { freePort } from '../helpers/ports.js';
 
 const execFileP = promisify(execFile);
 const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
@@ -26,13 +27,6 @@ function run(cmd: string, args: string[]): ChildProcess {
   return p;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 const portOpen = (port: number) =>
   new Promise<boolean>((resolve) => {
@@ -130,7 +124,7 @@ rtmp {
     const codes: [unknown, number, string][] = [
       [{ name: 'x', url: 'http://127.0.0.1/live/k' }, 400, 'invalid_restream_url'],
       [{ name: 'x', url: 'rtmp://127.0.0.1/live' }, 400, 'invalid_restream_url'],
-      [{ name: 'x', url: 'rtmps://127.0.0.1:443/rtmp/k' }, 400, 'rtmps_unsupported'],
+      [{ name: 'x', url: 'rtmps://127.0.0.1:443/rtmp' }, 400, 'invalid_restream_url'],
       [{ name: 'x', url: 'rtmp://127.0.0.1/live', streamKey: 'a b' }, 400, 'invalid_restream_url'],
       [{ name: 'x' }, 400, 'validation_failed'],
       [{ name: 'x', url: sink('k'), streamKey: 'k', what: 1 }, 400, 'validation_failed'],

@@ -2,13 +2,14 @@
  * Restream target addresses: parsing, normalising and the SSRF check. Pure apart from the
  * DNS lookup in checkTargetHost, so the rules are unit-tested without sockets.
  *
- * A target is stored as a base URL `rtmp://host[:port]/app[/more]` plus a stream key; the key
+ * A target is stored as a base URL `rtmp[s]://host[:port]/app[/more]` plus a stream key; the key
  * is the last path segment of what is pushed to (`{url}/{streamKey}`) and is never shown in full.
  * A URL given with the key in it (`rtmp://host/app/KEY`) is split the same way, so the secret
  * is masked whichever way the owner pasted it.
  */
 import { BlockList, isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
+import { RTMPS_DEFAULT_PORT } from '../rtmp/client.js';
 
 export const RESTREAM_URL_MAX_LENGTH = 1024;
 export const RESTREAM_KEY_MAX_LENGTH = 512;
@@ -20,14 +21,14 @@ const MASK = '****';
 
 /** TargetError names what is wrong with a target address (code = the API error code). */
 export class TargetError extends Error {
-  constructor(readonly code: 'invalid_restream_url' | 'rtmps_unsupported' | 'restream_target_forbidden', message: string) {
+  constructor(readonly code: 'invalid_restream_url' | 'restream_target_forbidden', message: string) {
     super(message);
     this.name = 'TargetError';
   }
 }
 
 export interface NormalisedTarget {
-  /** rtmp://host[:port]/app[/...] without the stream key, no trailing slash. */
+  /** rtmp://host[:port]/app[/...] or rtmps://host:port/app[/...] (port always named) without the stream key, no trailing slash. */
   url: string;
   streamKey: string;
   /** The hostname (brackets stripped from IPv6 literals). */
@@ -39,7 +40,8 @@ const KEY_RE = /^[\x21-\x22\x24-\x7e]+$/;
 
 /**
  * normaliseTarget checks an owner-given URL (and optional separate stream key) and splits it
- * into base URL and key. rtmps:// is refused: the RTMP client has no TLS yet.
+ * into base URL and key. rtmps:// (RTMP over TLS) targets get their port written out, 443 when
+ * none is given, so the stored address says where the push goes.
  */
 export function normaliseTarget(rawUrl: string, rawKey?: string | null): NormalisedTarget {
   const input = rawUrl.trim();
@@ -48,10 +50,9 @@ export function normaliseTarget(rawUrl: string, rawKey?: string | null): Normali
   try {
     u = new URL(input);
   } catch {
-    throw new TargetError('invalid_restream_url', 'url: not a URL (expected rtmp://host[:port]/app/streamkey)');
+    throw new TargetError('invalid_restream_url', 'url: not a URL (expected rtmp[s]://host[:port]/app/streamkey)');
   }
-  if (u.protocol === 'rtmps:') throw new TargetError('rtmps_unsupported', 'url: rtmps:// (RTMP over TLS) is not supported yet; use the target\'s rtmp:// ingest address');
-  if (u.protocol !== 'rtmp:') throw new TargetError('invalid_restream_url', `url: ${u.protocol.replace(/:$/, '')}:// is not a restream protocol; use rtmp://`);
+  if (u.protocol !== 'rtmp:' && u.protocol !== 'rtmps:') throw new TargetError('invalid_restream_url', `url: ${u.protocol.replace(/:$/, '')}:// is not a restream protocol; use rtmp:// or rtmps://`);
   if (u.username || u.password) throw new TargetError('invalid_restream_url', 'url: user names and passwords in the URL are not supported');
   if (u.hash) throw new TargetError('invalid_restream_url', 'url: no #fragment');
   if (!u.hostname) throw new TargetError('invalid_restream_url', 'url: needs a host');
@@ -62,15 +63,17 @@ export function normaliseTarget(rawUrl: string, rawKey?: string | null): Normali
   if (key) {
     if (key.length > RESTREAM_KEY_MAX_LENGTH || !KEY_RE.test(key) || key.startsWith('/')) throw new TargetError('invalid_restream_url', `streamKey: 1-${RESTREAM_KEY_MAX_LENGTH} printable characters, no spaces`);
     if (u.search) throw new TargetError('invalid_restream_url', 'url: no ?query when the stream key is given separately (put it in streamKey)');
-    if (segments.length < 1) throw new TargetError('invalid_restream_url', 'url: needs the application path (rtmp://host/app)');
+    if (segments.length < 1) throw new TargetError('invalid_restream_url', 'url: needs the application path (rtmp[s]://host/app)');
   } else {
-    if (segments.length < 2) throw new TargetError('invalid_restream_url', 'url: needs a stream key, as streamKey or as the last path segment (rtmp://host/app/streamkey)');
+    if (segments.length < 2) throw new TargetError('invalid_restream_url', 'url: needs a stream key, as streamKey or as the last path segment (rtmp[s]://host/app/streamkey)');
     key = segments.pop()! + u.search;
     if (key.length > RESTREAM_KEY_MAX_LENGTH) throw new TargetError('invalid_restream_url', `streamKey: at most ${RESTREAM_KEY_MAX_LENGTH} characters`);
   }
-  const port = u.port ? `:${u.port}` : '';
+  const tls = u.protocol === 'rtmps:';
+  // URL drops a port equal to the scheme's default; rtmp(s) is not a special scheme, so u.port is as given.
+  const port = u.port ? `:${u.port}` : tls ? `:${RTMPS_DEFAULT_PORT}` : '';
   const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  return { url: `rtmp://${u.hostname}${port}/${segments.join('/')}`, streamKey: key, host };
+  return { url: `${tls ? 'rtmps' : 'rtmp'}://${u.hostname}${port}/${segments.join('/')}`, streamKey: key, host };
 }
 
 /** pushUrlOf is the address a push relay publishes to. */

@@ -1,12 +1,14 @@
 /**
- * Relays: pull a remote stream (RTMP or HTTP-FLV) into a local channel, or push a local
- * channel to a remote RTMP server. Each relay reconnects with exponential backoff until stopped.
+ * Relays: pull a remote stream (RTMP, RTMPS or HTTP-FLV) into a local channel, or push a local
+ * channel to a remote RTMP(S) server. Each relay reconnects with exponential backoff until stopped.
  */
+import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/logger.js';
 import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, FLV_TAG_HEADER_SIZE } from '../../formats/flv.js';
-import { RtmpClient } from '../rtmp/client.js';
+import { RtmpClient, type RtmpClientOptions } from '../rtmp/client.js';
+import { ConfigError } from '../../config/load.js';
 import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
@@ -21,6 +23,30 @@ export const RELAY_STALL_MS = 5_000;
 const PUSH_QUEUE_SKIP_BYTES = 4 * 1024 * 1024;
 /** Hub event listeners allowed besides one per relay (HLS, recorder, ABR, restream control, ...). */
 const RELAY_LISTENER_HEADROOM = 20;
+
+/** rtmp:// or rtmps:// */
+const RTMP_URL_RE = /^rtmps?:\/\//;
+const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
+
+/**
+ * loadTlsCaFile reads the PEM bundle named by a config key (media.tlsCaFile) once; a missing,
+ * unreadable or certificate-less file is a ConfigError naming the key.
+ */
+export function loadTlsCaFile(path: string, key = 'media.tlsCaFile'): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(key, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  if (!pem.includes(PEM_CERTIFICATE)) throw new ConfigError(key, `${path} holds no PEM certificate (${PEM_CERTIFICATE})`);
+  return pem;
+}
+
+export interface RelayManagerOptions {
+  /** Extra trusted CA PEM for rtmps:// relays (media.tlsCaFile's content). */
+  tlsCa?: string | Buffer;
+}
 
 export interface RelaySpec {
   direction: 'pull' | 'push';
@@ -44,7 +70,7 @@ abstract class Relay {
   private timer: NodeJS.Timeout | null = null;
   private connectedAt = 0;
 
-  constructor(id: string, spec: RelaySpec, protected readonly hub: StreamHub, protected readonly log: Logger) {
+  constructor(id: string, spec: RelaySpec, protected readonly hub: StreamHub, protected readonly log: Logger, protected readonly clientOpts: RtmpClientOptions) {
     this.info = { id, ...spec, state: 'connecting', connects: 0 };
   }
 
@@ -100,7 +126,7 @@ class PullRelay extends Relay {
       }, 1000);
       this.watchdog.unref();
     }
-    if (this.info.url.startsWith('rtmp://')) this.startRtmp();
+    if (RTMP_URL_RE.test(this.info.url)) this.startRtmp();
     else this.startHttp();
   }
 
@@ -120,7 +146,7 @@ class PullRelay extends Relay {
   }
 
   private startRtmp(): void {
-    RtmpClient.play(this.info.url, { complexHandshake: false })
+    RtmpClient.play(this.info.url, this.clientOpts)
       .then((client) => {
         if (this.stopped) return client.close();
         this.client = client;
@@ -220,7 +246,7 @@ class PushRelay extends Relay {
   private connect(): void {
     if (this.stopped) return;
     this.info.state = 'connecting';
-    RtmpClient.publish(this.info.url, { complexHandshake: false })
+    RtmpClient.publish(this.info.url, this.clientOpts)
       .then((client) => {
         const stream = this.hub.streams.get(this.info.channel);
         if (this.stopped || !stream) return client.close();
@@ -290,14 +316,17 @@ class PushRelay extends Relay {
 export class RelayManager {
   private relays = new Map<string, Relay>();
   private seq = 0;
+  private readonly clientOpts: RtmpClientOptions;
 
-  constructor(private readonly hub: StreamHub, private readonly log: Logger) {}
+  constructor(private readonly hub: StreamHub, private readonly log: Logger, opts: RelayManagerOptions = {}) {
+    this.clientOpts = { complexHandshake: false, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) };
+  }
 
   start(spec: RelaySpec): RelayInfo {
-    if (spec.direction === 'pull' && !/^(rtmp|https?):\/\//.test(spec.url)) throw new Error('pull relays take rtmp:// or http(s):// URLs');
-    if (spec.direction === 'push' && !spec.url.startsWith('rtmp://')) throw new Error('push relays take rtmp:// URLs');
+    if (spec.direction === 'pull' && !/^(rtmps?|https?):\/\//.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps:// or http(s):// URLs');
+    if (spec.direction === 'push' && !RTMP_URL_RE.test(spec.url)) throw new Error('push relays take rtmp:// or rtmps:// URLs');
     const id = `${spec.direction}-${++this.seq}`;
-    const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log) : new PushRelay(id, spec, this.hub, this.log);
+    const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log, this.clientOpts) : new PushRelay(id, spec, this.hub, this.log, this.clientOpts);
     this.relays.set(id, relay);
     // Each push relay listens to the hub's start/end events: keep Node's leak warning for real leaks.
     const max = this.hub.getMaxListeners();

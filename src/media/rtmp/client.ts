@@ -3,9 +3,14 @@
  * relays (pull and push), tests and the benchmark. One client = one connection = one stream.
  *
  *   connect → [releaseStream, FCPublish,] createStream → publish | play → onStatus
+ *
+ * rtmps:// is the same protocol inside TLS: the client connects with node:tls (SNI = the
+ * host name, the server's certificate verified against the built-in CAs plus an optional
+ * extra CA bundle) and, once the TLS session is up, everything else is unchanged.
  */
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import type { Amf0Object, Amf0Value } from '../../formats/amf0.js';
 import {
   ChunkParser, encodeChunks, setChunkSizeMessage, userControlMessage, ackMessage, parseUserControl, windowAckSizeMessage,
@@ -18,24 +23,57 @@ import { encodeAmf0 } from '../../formats/amf0.js';
 import { clientHello, clientFinish, HANDSHAKE_SIZE } from './handshake.js';
 import { decodeCommandPayload, DEFAULT_WINDOW_ACK_SIZE, NS_PLAY_START, NS_PUBLISH_START, NS_PLAY_STOP, NS_PLAY_UNPUBLISH_NOTIFY } from './messages.js';
 
+export const RTMP_DEFAULT_PORT = 1935;
+/** rtmps:// without a port: 443, as Facebook Live and YouTube publish their RTMPS ingest. */
+export const RTMPS_DEFAULT_PORT = 443;
+
 export interface RtmpUrl {
+  /** Host name or IP literal to connect to (no brackets around IPv6). */
   host: string;
   port: number;
   app: string;
   stream: string;
+  /** scheme://host:port/app, sent in the connect command (the scheme as given: rtmp or rtmps). */
   tcUrl: string;
+  /** rtmps://: the connection is TLS. */
+  tls: boolean;
 }
 
-/** parseRtmpUrl splits rtmp://host[:port]/app/stream[?query] (the query stays with the stream name). */
+/**
+ * parseRtmpUrl splits rtmp[s]://host[:port]/app/stream[?query] (the query stays with the
+ * stream name). The tcUrl always names the port, as FFmpeg and OBS send it.
+ */
 export function parseRtmpUrl(url: string): RtmpUrl {
   const u = new URL(url);
-  if (u.protocol !== 'rtmp:') throw new Error(`not an rtmp:// URL: ${url}`);
+  if (u.protocol !== 'rtmp:' && u.protocol !== 'rtmps:') throw new Error(`not an rtmp:// or rtmps:// URL: ${url}`);
+  const tls = u.protocol === 'rtmps:';
   const parts = u.pathname.replace(/^\/+/, '').split('/');
   if (parts.length < 2 || !parts[0] || !parts.slice(1).join('/')) throw new Error(`RTMP URL needs /app/stream: ${url}`);
   const app = decodeURIComponent(parts[0]);
   const stream = decodeURIComponent(parts.slice(1).join('/')) + u.search;
-  const port = u.port ? Number(u.port) : 1935;
-  return { host: u.hostname, port, app, stream, tcUrl: `rtmp://${u.hostname}:${port}/${app}` };
+  const port = u.port ? Number(u.port) : tls ? RTMPS_DEFAULT_PORT : RTMP_DEFAULT_PORT;
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  return { host, port, app, stream, tcUrl: `${tls ? 'rtmps' : 'rtmp'}://${u.hostname}:${port}/${app}`, tls };
+}
+
+/** The last secure context built, by extra CA: relays reconnect with the same CA over and over. */
+let cachedContext: { ca: string; ctx: SecureContext } | null = null;
+
+/** secureContextFor trusts Node's built-in CAs plus the given PEM bundle. */
+function secureContextFor(ca: string | Buffer): SecureContext {
+  const pem = typeof ca === 'string' ? ca : ca.toString('utf8');
+  if (cachedContext?.ca !== pem) cachedContext = { ca: pem, ctx: createSecureContext({ ca: [...rootCertificates, pem] }) };
+  return cachedContext.ctx;
+}
+
+/**
+ * tlsFailure names why a TLS connection did not come up: the TCP connect (the error as it is),
+ * the certificate check (the socket then carries authorizationError) or the handshake itself.
+ */
+function tlsFailure(socket: TLSSocket, err: NodeJS.ErrnoException, tcpUp: boolean): Error {
+  if (socket.authorizationError) return new RtmpClientError(`TLS certificate verify failed: ${err.message}`, String(socket.authorizationError));
+  if (!tcpUp) return err;
+  return new RtmpClientError(`TLS handshake failed: ${err.message}`, err.code);
 }
 
 export interface RtmpClientOptions {
@@ -43,9 +81,14 @@ export interface RtmpClientOptions {
   complexHandshake?: boolean;
   /** Outgoing chunk size. Default 4096. */
   chunkSize?: number;
-  /** Time allowed for connect..publish/play start. Default 10 s. */
+  /** Time allowed for connect..publish/play start (TLS handshake included). Default 10 s. */
   timeoutMs?: number;
   maxMessageBytes?: number;
+  /**
+   * rtmps://: PEM CA certificate(s) trusted in addition to Node's built-in CAs (an internal CA
+   * or a test CA). The server's certificate is always verified.
+   */
+  ca?: string | Buffer;
 }
 
 export interface RtmpMediaMessage {
@@ -117,13 +160,28 @@ export class RtmpClient extends EventEmitter {
 
   private async handshakeAndStart(mode: 'publish' | 'play'): Promise<void> {
     const complex = this.opts.complexHandshake ?? true;
-    const socket = netConnect({ host: this.url.host, port: this.url.port, noDelay: true });
+    const socket = this.url.tls ? this.connectTls() : netConnect({ host: this.url.host, port: this.url.port, noDelay: true });
     this.socket = socket;
-    socket.on('error', (err) => this.fail(err));
     socket.on('close', () => this.finish('connection closed'));
     await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
+      let tcpUp = false;
+      const onTcp = () => {
+        tcpUp = true;
+      };
+      const onError = (err: NodeJS.ErrnoException) => {
+        socket.off('connect', onTcp).off(this.url.tls ? 'secureConnect' : 'connect', onUp);
+        const e = this.url.tls ? tlsFailure(socket as TLSSocket, err, tcpUp) : err;
+        this.fail(e);
+        reject(e);
+      };
+      const onUp = () => {
+        socket.off('connect', onTcp).off('error', onError);
+        socket.on('error', (err) => this.fail(err));
+        resolve();
+      };
+      socket.once('connect', onTcp);
+      socket.once('error', onError);
+      socket.once(this.url.tls ? 'secureConnect' : 'connect', onUp);
     });
     const hello = clientHello(complex);
     socket.write(hello.c0c1);
@@ -157,6 +215,20 @@ export class RtmpClient extends EventEmitter {
       socket.write(userControlMessage(USER_CONTROL_SET_BUFFER_LENGTH, sid, 3000));
     }
     await started;
+  }
+
+  /** connectTls opens the TLS connection of an rtmps:// URL (SNI only for host names, as RFC 6066 wants). */
+  private connectTls(): TLSSocket {
+    const { host, port } = this.url;
+    const socket = tlsConnect({
+      host,
+      port,
+      ...(isIP(host) ? {} : { servername: host }),
+      ...(this.opts.ca ? { secureContext: secureContextFor(this.opts.ca) } : {}),
+      rejectUnauthorized: true,
+    });
+    socket.setNoDelay(true);
+    return socket;
   }
 
   private readExactly(n: number): Promise<{ head: Buffer; rest: Buffer }> {

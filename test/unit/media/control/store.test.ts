@@ -62,7 +62,10 @@ for (const e of engines()) {
     const b2 = await control.updateTarget(channel, b.id, { enabled: true, name: 'Twitch KR' });
     assert.equal(b2.enabled, true);
     assert.equal(b2.name, 'Twitch KR');
-    await rejectsWith(control.updateTarget(channel, a.id, { url: 'rtmps://127.0.0.1/app/k' }), 'rtmps_unsupported');
+    const a3 = await control.updateTarget(channel, a.id, { url: 'rtmps://127.0.0.1/app/tls-key-123456' });
+    assert.equal(a3.url, 'rtmps://127.0.0.1:443/app', 'rtmps:// kept, default port written out');
+    assert.equal((await store.getTarget(channel.id, a.id))!.stream_key, 'tls-key-123456');
+    await rejectsWith(control.updateTarget(channel, a.id, { url: 'srt://127.0.0.1:9000/app/k' }), 'invalid_restream_url');
     await rejectsWith(control.updateTarget(channel, 'no-such-id', { enabled: false }), 'restream_not_found');
     await rejectsWith(control.deleteTarget(channel, 'no-such-id'), 'restream_not_found');
     await control.deleteTarget(channel, b.id);

@@ -32,8 +32,21 @@ test('a query after the key stays with the key; IPv6 literals keep brackets in t
   assert.equal(v6.url, 'rtmp://[2001:db8::1]:1935/live');
 });
 
+test('rtmps:// targets are kept as rtmps with the port written out (443 when none is given)', () => {
+  assert.deepEqual(normaliseTarget('rtmps://live-api-s.facebook.com:443/rtmp/FB-1234-abcd'), { url: 'rtmps://live-api-s.facebook.com:443/rtmp', streamKey: 'FB-1234-abcd', host: 'live-api-s.facebook.com' });
+  const yt = normaliseTarget('rtmps://a.rtmps.youtube.com/live2', 'abcd-efgh-ijkl-mnop');
+  assert.equal(yt.url, 'rtmps://a.rtmps.youtube.com:443/live2');
+  assert.equal(pushUrlOf(yt), 'rtmps://a.rtmps.youtube.com:443/live2/abcd-efgh-ijkl-mnop');
+  assert.equal(normaliseTarget('RTMPS://ingest.example:8443/app/k').url, 'rtmps://ingest.example:8443/app');
+  const v6 = normaliseTarget('rtmps://[2001:db8::1]/live/k');
+  assert.equal(v6.url, 'rtmps://[2001:db8::1]:443/live');
+  assert.equal(v6.host, '2001:db8::1');
+  assert.equal(normaliseTarget('rtmp://h.example/app/k').url, 'rtmp://h.example/app', 'rtmp:// gets no port added');
+});
+
 test('bad addresses are refused with their code', () => {
-  assert.equal(code(() => normaliseTarget('rtmps://live-api-s.facebook.com:443/rtmp/KEY')), 'rtmps_unsupported');
+  assert.equal(code(() => normaliseTarget('rtmps://live-api-s.facebook.com:443/rtmp')), 'invalid_restream_url', 'rtmps without a key');
+  assert.equal(code(() => normaliseTarget('rtmpt://example.com/live/key')), 'invalid_restream_url');
   assert.equal(code(() => normaliseTarget('http://example.com/live/key')), 'invalid_restream_url');
   assert.equal(code(() => normaliseTarget('not a url')), 'invalid_restream_url');
   assert.equal(code(() => normaliseTarget('rtmp://example.com/live')), 'invalid_restream_url', 'no key anywhere');
