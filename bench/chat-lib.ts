@@ -258,37 +258,5 @@ export function sourceAddrs(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `127.0.0.${i + 1}`);
 }
 
-/** startRedis runs a throwaway redis-server on a free port (for multi-node runs); stop() kills it by PID. */
-export async function startRedis(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const p = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('redis did not start')), 10000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.once('exit', (c) => reject(new Error('redis exited ' + c)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid: proc.pid!,
-    async stop() {
-      if (proc.exitCode !== null) return;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
+/** startRedis: a throwaway redis-server (multi-node runs), shared with the tests. */
+export { startRedis } from '../test/helpers/redis.js';

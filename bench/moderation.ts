@@ -24,8 +24,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createPlatform, migrate, openDatabase } from '../src/platform/index.js';
 import { ModerationEngine } from '../src/chat/moderation/engine.js';
 import { ModerationStore } from '../src/chat/moderation/db.js';
@@ -34,6 +32,7 @@ import { RedisModerationState } from '../src/chat/moderation/state-redis.js';
 import { WordFilter, type FilterEntry } from '../src/chat/moderation/filter.js';
 import type { ServerPublisher } from '../src/chat/hooks.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
+import { startRedis } from '../test/helpers/redis.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, entries: { type: 'string', default: '1000' }, users: { type: 'string', default: '500' }, redis: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const MESSAGES = Number(values.messages);
@@ -83,13 +82,6 @@ function stats(samples: Float64Array): { medianUs: number; p90Us: number; p99Us:
   return { medianUs: r(q(0.5)), p90Us: r(q(0.9)), p99Us: r(q(0.99)), p999Us: r(q(0.999)), meanUs: r(s.reduce((a, b) => a + b, 0) / s.length), maxUs: r(s[s.length - 1]!) };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => { const a = s.address(); s.close(() => res(typeof a === 'object' && a ? a.port : 0)); });
-  });
-}
 
 async function run(label: string, state: ModerationState, entries: FilterEntry[]) {
   const dir = mkdtempSync(join(tmpdir(), 'onair-bench-mod-'));
@@ -153,17 +145,13 @@ async function main() {
   const filterOnly = stats(fs);
   const results = [await run('memory state', new MemoryModerationState(), entries)];
   if (values.redis) {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'onair-bench-redis-'));
-    const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    const redis = await startRedis();
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      const st = new RedisModerationState(`redis://127.0.0.1:${port}`);
+      const st = new RedisModerationState(redis.url);
       results.push(await run('redis state (loopback)', st, entries));
       await st.close();
     } finally {
-      proc.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await redis.stop();
     }
   }
   const out = { date: new Date().toISOString(), node: process.version, entries: filter.size, users: USERS, compileMs, filterOnly, results, targetMedianUs: 20 };

@@ -2,16 +2,13 @@
 // a redis-server on a random port, small wait utilities.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createServer } from 'node:net';
 import { loadConfig } from '../../src/config/index.js';
 import type { OnairConfig } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createChatService, type ChatService } from '../../src/chat/index.js';
 import type { ChatNodeOptions } from '../../src/chat/node.js';
+
+export { startRedis } from '../helpers/redis.js';
 
 export const SECRET = 'test-secret-0123456789abcdef';
 export const API_KEY = 'test-api-key-0123456789';
@@ -79,45 +76,4 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
   throw new Error(`timed out waiting for ${what}`);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const p = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
-/** startRedis runs a throwaway redis-server; stop() kills it by PID. */
-export async function startRedis(): Promise<{ url: string; stop(): Promise<void>; proc: ChildProcess }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'onair-redis-'));
-  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--dir', dir], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('redis did not start')), 5000);
-    proc.stdout!.on('data', (d: Buffer) => {
-      if (d.toString().includes('Ready to accept connections')) {
-        clearTimeout(t);
-        resolve();
-      }
-    });
-    proc.on('exit', (code) => reject(new Error('redis exited ' + code)));
-  });
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    proc,
-    async stop() {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
-        proc.kill('SIGKILL');
-        await exited;
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}

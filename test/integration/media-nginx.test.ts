@@ -5,19 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { startMedia, run, ffprobe, waitFor, killAll } from './media-harness.js';
+import { freePort } from '../helpers/ports.js';
 
 after(killAll);
 
 const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
