@@ -70,8 +70,10 @@ export interface TsDemuxStats {
 
 export interface TsDemuxHandlers {
   onPes(pes: TsPes): void;
-  /** The program's elementary streams (first PMT, and whenever it changes). */
+  /** The program's elementary streams (first PMT, and whenever it changes), before accept() is asked. */
   onStreams?(streams: TsStreamInfo[]): void;
+  /** Which elementary streams to assemble (default all): memory goes only to streams a consumer reads. */
+  accept?(stream: TsStreamInfo): boolean;
 }
 
 interface PesAssembly {
@@ -101,7 +103,7 @@ export class TsDemuxer {
 
   constructor(private readonly h: TsDemuxHandlers) {}
 
-  /** streamList gives the elementary streams of the current PMT. */
+  /** streamList gives the elementary streams of the current PMT that are assembled. */
   streamList(): TsStreamInfo[] {
     return [...this.streams.values()].map((s) => s.info);
   }
@@ -308,14 +310,19 @@ export class TsDemuxer {
       if (found.length < MAX_STREAMS && pid !== PID_PAT && pid !== PID_NULL) found.push({ pid, streamType });
     }
     this.pmtVersion = version;
+    // The consumer hears of the streams first, so accept() can follow its choice.
+    this.h.onStreams?.(found);
     const before = [...this.streams.keys()];
     for (const pid of before) if (!found.some((f) => f.pid === pid)) this.streams.delete(pid);
     for (const f of found) {
+      if (this.h.accept && !this.h.accept(f)) {
+        this.streams.delete(f.pid);
+        continue;
+      }
       const s = this.streams.get(f.pid);
       if (s) s.info = f;
       else this.streams.set(f.pid, { info: f, cc: -1, parts: [], size: 0, expected: 0, randomAccess: false, damaged: false, active: false });
     }
-    this.h.onStreams?.(found);
   }
 }
 

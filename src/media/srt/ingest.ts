@@ -98,7 +98,12 @@ export class TsIngest {
   readonly stats: TsIngestStats = { videoFrames: 0, audioFrames: 0, videoSkipped: 0, unsupported: [] };
 
   constructor(private readonly o: TsIngestOptions) {
-    this.demux = new TsDemuxer({ onPes: (p) => this.onPes(p), onStreams: (s) => this.onStreams(s) });
+    this.demux = new TsDemuxer({
+      onPes: (p) => this.onPes(p),
+      onStreams: (s) => this.onStreams(s),
+      // Only the video and audio stream we take are assembled (memory: two PES at most).
+      accept: (s) => s.pid === this.videoPid || s.pid === this.audioPid,
+    });
   }
 
   private now(): number {

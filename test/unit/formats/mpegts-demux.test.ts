@@ -87,6 +87,15 @@ test('hand-built stream: PAT, PMT, a video PES over two packets and an audio PES
   }
 });
 
+test('accept() limits what is assembled: streams not taken cost no memory and give no PES', () => {
+  const pes: TsPes[] = [];
+  const d = new TsDemuxer({ onPes: (p) => pes.push(p), accept: (s) => s.streamType === STREAM_TYPE_AAC_ADTS });
+  d.push(Buffer.concat([tsPacket(0, true, 0, FFMPEG_PAT), tsPacket(0x1000, true, 0, pmt()), tsPacket(0x100, true, 0, Buffer.concat([PES_VIDEO_HEAD, h('00000001 65')])), tsPacket(0x100, true, 1, PES_VIDEO_HEAD)]));
+  d.flush();
+  assert.deepEqual(d.streamList(), [{ pid: 0x101, streamType: STREAM_TYPE_AAC_ADTS }]);
+  assert.equal(pes.length, 0);
+});
+
 test('a corrupted PMT (bad CRC) is ignored', () => {
   const bad = pmt();
   bad[bad.length - 1]! ^= 0xff;
