@@ -11,6 +11,7 @@ import type { OnairConfig } from '../../config/schema.js';
 import type { ControlMessage } from '../broker/types.js';
 import { ChannelMapper } from './names.js';
 import { PusherCodes } from './frames.js';
+import { settleSockets } from '../transport/ws.js';
 import { PusherConnection } from './connection.js';
 import type { PusherMetrics } from './metrics.js';
 
@@ -83,24 +84,7 @@ export class PusherServer {
     const k = this.node.clientCounters.indexOf(this.countConnections);
     if (k >= 0) this.node.clientCounters.splice(k, 1);
     for (const c of [...this.conns.values()]) c.close(PusherCodes.reconnect, 'server shutting down');
-    const open = [...this.sockets];
-    if (open.length > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          for (const ws of this.sockets) ws.terminate();
-          resolve();
-        }, 1000);
-        let left = open.length;
-        for (const ws of open) {
-          ws.once('close', () => {
-            if (--left === 0) {
-              clearTimeout(t);
-              resolve();
-            }
-          });
-        }
-      });
-    }
+    await settleSockets(this.sockets);
     this.wss.close();
   }
 

@@ -137,26 +137,36 @@ export class WsAcceptor {
 
   /** close terminates sockets still open after the node closed them. */
   async close(): Promise<void> {
-    const open = [...this.sockets];
-    if (open.length > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          for (const ws of this.sockets) ws.terminate();
+    await settleSockets(this.sockets);
+    this.wss.close();
+  }
+}
+
+/** Sockets asked to close get this long to finish their closing handshake before they are terminated. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * settleSockets waits until every socket of the set has closed (their owners have already asked
+ * them to), terminating those still open after CLOSE_GRACE_MS. Shared by the chat front-ends.
+ */
+export async function settleSockets(sockets: Set<WebSocket>): Promise<void> {
+  const open = [...sockets];
+  if (open.length === 0) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      for (const ws of sockets) ws.terminate();
+      resolve();
+    }, CLOSE_GRACE_MS);
+    let left = open.length;
+    for (const ws of open) {
+      ws.once('close', () => {
+        if (--left === 0) {
+          clearTimeout(t);
           resolve();
-        }, 1000);
-        let left = open.length;
-        for (const ws of open) {
-          ws.once('close', () => {
-            if (--left === 0) {
-              clearTimeout(t);
-              resolve();
-            }
-          });
         }
       });
     }
-    this.wss.close();
-  }
+  });
 }
 
 function onMessage(client: Client, data: Buffer, uni: boolean): void {
