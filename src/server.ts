@@ -33,6 +33,7 @@ import { wireWebrtc } from './media/webrtc/index.js';
 import { wireWhip } from './media/whip/index.js';
 import { wireSrt } from './media/srt/index.js';
 import { wireStreamControl } from './media/control/index.js';
+import { wireClips } from './media/clips/index.js';
 
 /** Service is one role's running part; whatever start registers, stop removes. */
 export interface Service {
@@ -114,6 +115,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   // Relays and the block guard run where media runs; the routes also on api-only nodes (409 not_live_here). Wires once.
   { role: 'media', wire: (p) => { wireStreamControl(p); } },
   { role: 'api', wire: (p) => { wireStreamControl(p); } },
+  // clips: the last seconds of a live stream (cut from the recording being written) or a range of a VOD (docs/clips.md).
+  { role: 'media', wire: (p) => { wireClips(p); } },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
   { role: 'web', wire: (p) => { webRoutes(p.app, { dir: p.config.web.dir }); } },
 ];

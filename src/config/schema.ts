@@ -477,6 +477,29 @@ export const configSchema = z
         fragmentMs: z.number().int().min(100).max(10_000).default(1000),
         /** Longest time written fragments wait for fsync: the most a crash can lose. */
         fsyncIntervalMs: z.number().int().min(50).max(10_000).default(1000),
+        /** Clips (docs/clips.md): the last seconds of a live stream, or a range of a VOD. */
+        clips: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** Who may clip a channel (owner, managers and admins always may): every logged-in user, or only followers/subscribers/managers. */
+            who: z.enum(['everyone', 'followers', 'subscribers', 'managers']).default('everyone'),
+            minSeconds: z.number().int().min(1).default(5),
+            /** Longest live clip (seconds asked). */
+            maxLiveSeconds: z.number().int().min(1).max(600).default(60),
+            defaultSeconds: z.number().int().min(1).default(30),
+            /** Longest VOD clip (duration asked). */
+            maxVodSeconds: z.number().int().min(1).max(3600).default(60),
+            /** A user waits this long between two clips (0: no wait). */
+            minIntervalSeconds: z.number().int().min(0).default(10),
+            /** Clips one user may make per hour (0: no limit). */
+            perHour: z.number().int().min(0).default(30),
+            /** Clips cut at once on this node; more wait in line. */
+            concurrency: z.number().int().min(1).max(16).default(2),
+            /** Clips waiting in line past which new ones are refused (429). */
+            maxQueued: z.number().int().min(0).default(20),
+          })
+          .default({})
+          .refine((c) => c.minSeconds <= c.defaultSeconds && c.defaultSeconds <= c.maxLiveSeconds, { message: 'defaultSeconds must lie between minSeconds and maxLiveSeconds', path: ['defaultSeconds'] }),
       })
       .default({}),
     jobs: z

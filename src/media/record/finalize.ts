@@ -81,7 +81,7 @@ export async function scanFragmented(path: string): Promise<{ init: Buffer; runs
 }
 
 /** writePlan writes a planned progressive MP4 to `out` from the source file. */
-async function writePlan(source: string, out: string, plan: ProgressivePlan): Promise<void> {
+export async function writePlan(source: string, out: string, plan: ProgressivePlan): Promise<void> {
   const tmp = `${out}.tmp`;
   const src = await open(source, 'r');
   const dst = await open(tmp, 'w');

@@ -8,3 +8,4 @@ import '../../chat/supporters/db.js';
 import '../../chat/moderation/db.js';
 import '../../media/abr/settings.js';
 import '../../media/control/db.js';
+import '../../media/clips/db.js';
