@@ -22,6 +22,8 @@ import type { ClipsTable, ClipStore } from './db.js';
 /** Time past the fragment length before a live cut, so the asked moment's fragment is on disk. */
 export const LIVE_EDGE_MARGIN_MS = 300;
 const HOUR_MS = 3_600_000;
+/** Shortest VOD clip, seconds (record.clips.minSeconds bounds live clips). */
+export const MIN_VOD_CLIP_SECONDS = 1;
 /** Longest clip title kept. */
 export const MAX_TITLE_CHARS = 100;
 
@@ -163,12 +165,12 @@ export class ClipService {
   async vodClip(vod: RecordingsTable, channel: ChannelsTable | undefined, user: ClipActor, input: { start: number; duration: number; title?: string }): Promise<ClipsTable> {
     const { start, duration } = input;
     const max = this.cfg.maxVodSeconds;
-    if (!(duration >= this.cfg.minSeconds && duration <= max)) throw new AppError('clip_out_of_range', `duration must be from ${this.cfg.minSeconds} to ${max} seconds`);
+    if (!(duration >= MIN_VOD_CLIP_SECONDS && duration <= max)) throw new AppError('clip_out_of_range', `duration must be from ${MIN_VOD_CLIP_SECONDS} to ${max} seconds`);
     if (channel) await this.assertMayClip(channel, user);
     else if (user.is_admin !== 1) throw forbidden('only an admin may clip the VODs of a deleted channel');
     if (vod.state !== 'ready') throw new AppError('clip_source_not_ready', `the VOD is ${vod.state}, not ready`);
     const length = Number(vod.duration_ms) / 1000;
-    if (!(start >= 0) || start + this.cfg.minSeconds > length) throw new AppError('clip_out_of_range', `start must be from 0 to ${Math.max(0, length - this.cfg.minSeconds).toFixed(1)} (the VOD lasts ${length.toFixed(1)} s)`);
+    if (!(start >= 0) || start + MIN_VOD_CLIP_SECONDS > length) throw new AppError('clip_out_of_range', `start must be from 0 to ${Math.max(0, length - MIN_VOD_CLIP_SECONDS).toFixed(1)} (the VOD lasts ${length.toFixed(1)} s)`);
     if (!this.o.ffmpeg) throw new AppError('unavailable', 'ffmpeg is not available on this node');
     await this.assertRate(user);
     this.assertRoom();
