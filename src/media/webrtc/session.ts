@@ -36,6 +36,27 @@ export interface SessionNetwork {
   iceLite: boolean;
 }
 
+/**
+ * serverPeerConnection is the peer connection both WebRTC directions use on the server: ICE as
+ * the network settings say (lite by default, IPv4, loopback candidates where asked for), H.264
+ * with NACK and PLI, Opus stereo at 48 kHz, no header extensions.
+ */
+export function serverPeerConnection(net: SessionNetwork): RTCPeerConnection {
+  const loopback = net.hostAddresses.filter((a) => a.startsWith('127.'));
+  return new RTCPeerConnection({
+    iceServers: net.iceServers,
+    iceLite: net.iceLite,
+    iceUseIpv6: false,
+    ...(net.icePortRange ? { icePortRange: net.icePortRange } : {}),
+    ...(loopback.length > 0 ? { iceAdditionalHostAddresses: loopback } : {}),
+    codecs: {
+      video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: RTP_VIDEO_CLOCK_RATE, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: RTP_OPUS_CLOCK_RATE, channels: 2 })],
+    },
+    headerExtensions: { video: [], audio: [] },
+  });
+}
+
 export interface SessionHooks {
   /** ICE and DTLS are up: media may flow. */
   onConnected(s: WhepSession): void;
@@ -140,18 +161,7 @@ export class WhepSession {
     const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt]]);
     if (choice.audio) keep.set(choice.audio.index, choice.audio.codec.pt);
     const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), this.net.iceLite);
-    const pc = new RTCPeerConnection({
-      iceServers: this.net.iceServers,
-      iceLite: this.net.iceLite,
-      iceUseIpv6: false,
-      ...(this.net.icePortRange ? { icePortRange: this.net.icePortRange } : {}),
-      ...(this.net.hostAddresses.some((a) => a.startsWith('127.')) ? { iceAdditionalHostAddresses: this.net.hostAddresses.filter((a) => a.startsWith('127.')) } : {}),
-      codecs: {
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: RTP_VIDEO_CLOCK_RATE, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
-        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: RTP_OPUS_CLOCK_RATE, channels: 2 })],
-      },
-      headerExtensions: { video: [], audio: [] },
-    });
+    const pc = serverPeerConnection(this.net);
     this.pc = pc;
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.onConnected();

@@ -6,12 +6,12 @@
  * media.whip.mediaTimeoutSeconds once connected, the hub kicking the publisher, server stop.
  */
 import { randomUUID } from 'node:crypto';
-import { RTCPeerConnection, RTCRtpCodecParameters, type MediaStreamTrack, type RTCRtpTransceiver } from 'werift';
+import type { MediaStreamTrack, RTCPeerConnection, RTCRtpTransceiver } from 'werift';
 import type { Logger } from '../../observability/logger.js';
 import { RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import { dropRemoteCandidates, narrowOffer, parseOffer, SdpError, type OfferedCodec, type OfferedMedia } from '../webrtc/sdp.js';
-import { rewriteCandidates, type SessionNetwork } from '../webrtc/session.js';
+import { rewriteCandidates, serverPeerConnection, type SessionNetwork } from '../webrtc/session.js';
 import { WhipIngest, type WhipHub } from './ingest.js';
 
 /** EndReason says why a publish ended (a metrics label). */
@@ -141,20 +141,9 @@ export class WhipSession {
     const media = parseOffer(offerSdp);
     const choice = chooseIngestCodecs(media);
     const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt], [choice.audio.index, choice.audio.codec.pt]]);
-    const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), this.o.net.iceLite);
     const net = this.o.net;
-    const pc = new RTCPeerConnection({
-      iceServers: net.iceServers,
-      iceLite: net.iceLite,
-      iceUseIpv6: false,
-      ...(net.icePortRange ? { icePortRange: net.icePortRange } : {}),
-      ...(net.hostAddresses.some((a) => a.startsWith('127.')) ? { iceAdditionalHostAddresses: net.hostAddresses.filter((a) => a.startsWith('127.')) } : {}),
-      codecs: {
-        video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: RTP_VIDEO_CLOCK_RATE, rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
-        audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: RTP_OPUS_CLOCK_RATE, channels: 2 })],
-      },
-      headerExtensions: { video: [], audio: [] },
-    });
+    const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), net.iceLite);
+    const pc = serverPeerConnection(net);
     this.pc = pc;
     pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') this.onConnected();
