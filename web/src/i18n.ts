@@ -196,6 +196,15 @@ const en = {
   'vod.title': 'Video',
   'vod.notFound': 'No such video.',
   'vod.thumbnails': 'Thumbnails',
+  'clip.button': 'Clip',
+  'clip.making': 'Making a clip of the last {s} s…',
+  'clip.makingVod': 'Making a clip…',
+  'clip.ready': 'Your clip is ready.',
+  'clip.open': 'Open the clip',
+  'clip.failed': 'Could not make the clip: {msg}',
+  'clip.list': 'Clips',
+  'clip.none': 'No clips of this video yet.',
+  'clip.fromHere': 'Clip {s} s from here',
   'a11y.skip': 'Skip to content',
 } as const;
 
@@ -393,6 +402,15 @@ const ko: Record<StringKey, string> = {
   'vod.title': '다시보기',
   'vod.notFound': '영상을 찾을 수 없어요.',
   'vod.thumbnails': '미리보기 이미지',
+  'clip.button': '클립',
+  'clip.making': '최근 {s}초를 클립으로 만드는 중…',
+  'clip.makingVod': '클립을 만드는 중…',
+  'clip.ready': '클립이 준비됐어요.',
+  'clip.open': '클립 보기',
+  'clip.failed': '클립을 만들지 못했어요: {msg}',
+  'clip.list': '클립',
+  'clip.none': '이 영상의 클립이 아직 없어요.',
+  'clip.fromHere': '여기서부터 {s}초 클립',
   'a11y.skip': '본문으로 건너뛰기',
 };
 

@@ -3,6 +3,11 @@ import { ApiError, api } from '../api';
 import { t, useLang } from '../i18n';
 import { formatDuration, formatTime } from '../format';
 import { startHls, type Engine } from '../player/engines';
+import { requestLogin, useMe } from '../auth';
+import { ClipStatus, waitForClip, type ClipView } from './Watch';
+
+/** Seconds a clip cut from the VOD page takes (from the player's current time). */
+const VOD_CLIP_SECONDS = 30;
 
 interface Rendition { name: string; url: string; width?: number; height?: number; bytes?: number }
 interface Vod {
@@ -52,6 +57,26 @@ export function VodPage({ id }: { id: string }) {
   const [vod, setVod] = useState<Vod | null | undefined>(undefined);
   const [error, setError] = useState<string | null>(null);
   const video = useRef<HTMLVideoElement>(null);
+  const { me } = useMe();
+  const [clips, setClips] = useState<ClipView[]>([]);
+  const [clipStatus, setClipStatus] = useState<{ kind: 'making' | 'ready' | 'failed'; text: string; url?: string } | null>(null);
+  const loadClips = () => api<{ clips: ClipView[] }>('GET', `/api/v1/vods/${encodeURIComponent(id)}/clips?limit=50`).then((r) => setClips(r.clips)).catch(() => setClips([]));
+  useEffect(() => { void loadClips(); }, [id]);
+  const makeClip = async () => {
+    if (!me?.user) return requestLogin();
+    if (clipStatus?.kind === 'making') return;
+    const start = Math.max(0, Math.floor((video.current?.currentTime ?? 0) * 10) / 10);
+    setClipStatus({ kind: 'making', text: t('clip.makingVod') });
+    try {
+      const r = await api<{ clip: ClipView }>('POST', `/api/v1/vods/${encodeURIComponent(id)}/clips`, { body: { start, duration: VOD_CLIP_SECONDS } });
+      const c = await waitForClip(r.clip.id);
+      if (c.state === 'ready' && c.url) setClipStatus({ kind: 'ready', text: t('clip.ready'), url: c.url });
+      else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });
+      void loadClips();
+    } catch (err) {
+      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: (err as Error).message }) });
+    }
+  };
 
   useEffect(() => {
     api<any>('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
@@ -117,6 +142,25 @@ export function VodPage({ id }: { id: string }) {
           </div>
           <p class="muted">{vod.channel && <a href={`/watch/${vod.channel}`}>{vod.channel}</a>} {vod.startedAt ? `· ${formatTime(Number(vod.startedAt))}` : ''} {vod.durationMs ? `· ${formatDuration(vod.durationMs)}` : ''}</p>
           {vod.state && vod.state !== 'ready' && <p class="muted">{vod.state}</p>}
+          {vod.state === 'ready' && <button type="button" class="btn" disabled={clipStatus?.kind === 'making'} onClick={makeClip}>✂ {t('clip.fromHere', { s: VOD_CLIP_SECONDS })}</button>}
+          <ClipStatus status={clipStatus} />
+          <section aria-label={t('clip.list')} class="vod-clips">
+            <h2>{t('clip.list')}</h2>
+            {clips.length === 0 ? <p class="muted">{t('clip.none')}</p> : (
+              <ul class="clip-list">
+                {clips.map((c) => (
+                  <li key={c.id}>
+                    <a href={c.url ?? '#'} target="_blank" rel="noopener">
+                      {c.poster && <img src={c.poster} alt="" loading="lazy" width={160} height={90} />}
+                      <span>{c.title || formatTime(c.createdAt)}</span>
+                    </a>{' '}
+                    <button type="button" class="btn small" onClick={() => seek(c.startSeconds * 1000)}>{formatDuration(c.startSeconds * 1000)}</button>
+                    <span class="muted"> · {formatDuration(c.durationSeconds * 1000)}</span>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </section>
           {thumbs.length > 0 && (
             <section aria-label={t('vod.thumbnails')}>
               <h2 class="sr-only">{t('vod.thumbnails')}</h2>

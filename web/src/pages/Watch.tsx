@@ -14,6 +14,33 @@ import type { Centrifuge } from 'centrifuge';
 
 const POLL_MS = 10000;
 const CAPTION_HOLD_MS = 5000;
+/** Seconds a live clip takes (the server's default range is 5..60). */
+const LIVE_CLIP_SECONDS = 30;
+const CLIP_POLL_MS = 1000;
+const CLIP_POLL_TRIES = 60;
+
+/** ClipView is what the pages use of a clip (GET /api/v1/clips/{id}). */
+export interface ClipView { id: string; title: string; state: 'pending' | 'ready' | 'failed'; error: string | null; url: string | null; poster: string | null; startSeconds: number; durationSeconds: number; createdAt: number }
+
+/** waitForClip polls a clip until it is ready or failed (or the tries run out). */
+export async function waitForClip(id: string): Promise<ClipView> {
+  for (let i = 0; i < CLIP_POLL_TRIES; i++) {
+    const r = await api<{ clip: ClipView }>('GET', `/api/v1/clips/${encodeURIComponent(id)}`);
+    if (r.clip.state !== 'pending') return r.clip;
+    await new Promise((res) => setTimeout(res, CLIP_POLL_MS));
+  }
+  throw new Error('timeout');
+}
+
+/** ClipStatus is the small notice under the actions while a clip is made, then its link. */
+export function ClipStatus({ status }: { status: { kind: 'making' | 'ready' | 'failed'; text: string; url?: string } | null }) {
+  if (!status) return null;
+  return (
+    <p class={`clip-status ${status.kind === 'failed' ? 'error' : 'muted'}`} role="status">
+      {status.text} {status.url && <a href={status.url} target="_blank" rel="noopener">{t('clip.open')}</a>}
+    </p>
+  );
+}
 
 /** Watch: player, chat, reactions, super chats; offline state with a follow button. */
 export function Watch({ channel }: { channel: string }) {
@@ -28,6 +55,7 @@ export function Watch({ channel }: { channel: string }) {
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [now, setNow] = useState(Date.now());
   const fxBox = useRef<HTMLDivElement>(null);
+  const [clipStatus, setClipStatus] = useState<{ kind: 'making' | 'ready' | 'failed'; text: string; url?: string } | null>(null);
 
   // Channel info and live state, polled.
   useEffect(() => {
@@ -95,6 +123,20 @@ export function Watch({ channel }: { channel: string }) {
     } catch { /* keep state */ }
   };
 
+  const makeClip = async () => {
+    if (!me?.user) return requestLogin();
+    if (clipStatus?.kind === 'making') return;
+    setClipStatus({ kind: 'making', text: t('clip.making', { s: LIVE_CLIP_SECONDS }) });
+    try {
+      const r = await api<{ clip: ClipView }>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/clips`, { body: { seconds: LIVE_CLIP_SECONDS } });
+      const c = await waitForClip(r.clip.id);
+      if (c.state === 'ready' && c.url) setClipStatus({ kind: 'ready', text: t('clip.ready'), url: c.url });
+      else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });
+    } catch (err) {
+      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: (err as Error).message }) });
+    }
+  };
+
   if (info === null) return <main id="main" class="page"><p class="empty">{t('watch.notFound', { channel })}</p></main>;
   const live = !!info?.stream?.live;
   const viewers = totalViewers(info?.stream?.viewers);
@@ -131,7 +173,9 @@ export function Watch({ channel }: { channel: string }) {
               {following ? `✓ ${t('watch.following')}` : `🔔 ${t('watch.follow')}`}
             </button>
             <button type="button" class="btn super" onClick={() => (me?.user ? setSuperOpen(true) : requestLogin())}>₩ {t('super.button')}</button>
+            {live && <button type="button" class="btn" disabled={clipStatus?.kind === 'making'} onClick={makeClip}>✂ {t('clip.button')}</button>}
           </div>
+          <ClipStatus status={clipStatus} />
         </div>
       </div>
       <aside class="watch-side">
