@@ -66,6 +66,8 @@ export interface TsDemuxStats {
   pesEmitted: number;
   /** PAT/PMT sections whose CRC_32 did not match (ignored). */
   crcErrors: number;
+  /** Unbounded PES ended at adaptation stuffing that turned out not to be their end. */
+  earlyEndMisses: number;
 }
 
 export interface TsDemuxHandlers {
@@ -86,6 +88,10 @@ interface PesAssembly {
   randomAccess: boolean;
   damaged: boolean;
   active: boolean;
+  /** Adaptation-field stuffing ends an unbounded PES (until a muxer proves it stuffs mid-PES). */
+  earlyEnd: boolean;
+  /** The last PES was ended by stuffing (a continuation packet after it means the guess was wrong). */
+  endedEarly: boolean;
 }
 
 interface SectionAssembly {
@@ -94,7 +100,7 @@ interface SectionAssembly {
 }
 
 export class TsDemuxer {
-  readonly stats: TsDemuxStats = { packets: 0, ccErrors: 0, syncLosses: 0, pesDropped: 0, pesEmitted: 0, crcErrors: 0 };
+  readonly stats: TsDemuxStats = { packets: 0, ccErrors: 0, syncLosses: 0, pesDropped: 0, pesEmitted: 0, crcErrors: 0, earlyEndMisses: 0 };
   private rest: Buffer = Buffer.alloc(0);
   private pmtPid = -1;
   private readonly streams = new Map<number, PesAssembly>();
@@ -170,6 +176,7 @@ export class TsDemuxer {
     let o = 4;
     let randomAccess = false;
     let discontinuity = false;
+    let stuffed = false;
     if (afc & 2) {
       const len = p[4]!;
       if (len > 0) {
@@ -178,6 +185,7 @@ export class TsDemuxer {
       }
       o = 5 + len;
       if (o > TS_PACKET_SIZE) return;
+      stuffed = (afc & 1) !== 0 && adaptationStuffed(p, len);
     }
     const hasPayload = (afc & 1) !== 0 && o < TS_PACKET_SIZE;
     const payload = hasPayload ? p.subarray(o) : null;
@@ -210,7 +218,16 @@ export class TsDemuxer {
       s.size = 0;
       s.expected = payload.length >= 6 ? payload.readUInt16BE(4) : 0;
       s.randomAccess = randomAccess;
-    } else if (!s.active) return;
+      s.endedEarly = false;
+    } else if (!s.active) {
+      if (s.endedEarly) {
+        // The stuffing was not the end of the PES: this muxer stuffs mid-PES, stop guessing.
+        s.endedEarly = false;
+        s.earlyEnd = false;
+        this.stats.earlyEndMisses++;
+      }
+      return;
+    }
     if (s.damaged) return;
     s.parts.push(Buffer.from(payload));
     s.size += payload.length;
@@ -221,6 +238,12 @@ export class TsDemuxer {
     }
     // A PES with a length is complete once that many bytes (after the 6-byte start) arrived.
     if (s.expected > 0 && s.size >= s.expected + 6) this.finish(s);
+    // One without (video) ends at the next PUSI; but muxers stuff the adaptation field of a PES's
+    // last packet (the next PES must start a packet), so stuffing ends it now: a frame sooner.
+    else if (s.expected === 0 && stuffed && s.earlyEnd) {
+      this.finish(s);
+      s.endedEarly = true;
+    }
   }
 
   private finish(s: PesAssembly): void {
@@ -321,9 +344,25 @@ export class TsDemuxer {
       }
       const s = this.streams.get(f.pid);
       if (s) s.info = f;
-      else this.streams.set(f.pid, { info: f, cc: -1, parts: [], size: 0, expected: 0, randomAccess: false, damaged: false, active: false });
+      else this.streams.set(f.pid, { info: f, cc: -1, parts: [], size: 0, expected: 0, randomAccess: false, damaged: false, active: false, earlyEnd: true, endedEarly: false });
     }
   }
+}
+
+/**
+ * adaptationStuffed says whether an adaptation field of `len` bytes holds more than its flagged
+ * fields need (stuffing bytes 0xff, or a bare length 0): the payload was made to end the packet.
+ */
+function adaptationStuffed(p: Buffer, len: number): boolean {
+  if (len === 0) return true;
+  const flags = p[5]!;
+  let need = 1;
+  if (flags & 0x10) need += 6; // PCR
+  if (flags & 0x08) need += 6; // OPCR
+  if (flags & 0x04) need += 1; // splice_countdown
+  if (flags & 0x02) need += 1 + (5 + need < TS_PACKET_SIZE ? p[5 + need]! : 0); // transport_private_data
+  if (flags & 0x01) need += 1 + (5 + need < TS_PACKET_SIZE ? p[5 + need]! : 0); // adaptation_field_extension
+  return len > need;
 }
 
 const CRC_TABLE = (() => {

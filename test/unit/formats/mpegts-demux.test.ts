@@ -69,12 +69,12 @@ test('hand-built stream: PAT, PMT, a video PES over two packets and an audio PES
     d.flush();
     assert.deepEqual(streams, [[{ pid: 0x100, streamType: STREAM_TYPE_H264 }, { pid: 0x101, streamType: STREAM_TYPE_AAC_ADTS }]], `step ${step}`);
     assert.equal(pes.length, 3, `step ${step}`);
-    // The audio PES has a length: it is complete before the next video PES starts.
-    assert.deepEqual(pes.map((p) => p.pid), [0x101, 0x100, 0x100]);
-    const a = pes[0]!;
+    // The video PES has no length, but its last packet is stuffed: it ends there, before the audio PES.
+    assert.deepEqual(pes.map((p) => p.pid), [0x100, 0x101, 0x100]);
+    const a = pes[1]!;
     assert.equal(a.pts, 90_000);
     assert.deepEqual(a.data, aacFrame);
-    const v = pes[1]!;
+    const v = pes[0]!;
     assert.equal(v.pts, 90_000);
     assert.equal(v.dts, 87_000);
     assert.equal(v.randomAccess, true);
@@ -94,6 +94,21 @@ test('accept() limits what is assembled: streams not taken cost no memory and gi
   d.flush();
   assert.deepEqual(d.streamList(), [{ pid: 0x101, streamType: STREAM_TYPE_AAC_ADTS }]);
   assert.equal(pes.length, 0);
+});
+
+test('a muxer that stuffs in the middle of a PES: the early end is given up after the first miss', () => {
+  const pes: TsPes[] = [];
+  const d = new TsDemuxer({ onPes: (p) => pes.push(p) });
+  const part = (n: number) => Buffer.alloc(n, 0x22);
+  d.push(Buffer.concat([tsPacket(0, true, 0, FFMPEG_PAT), tsPacket(0x1000, true, 0, pmt())]));
+  // PES 1: stuffed mid-way (wrongly ended there once), PES 2 and 3: the same layout, now whole.
+  for (let i = 0; i < 3; i++) {
+    d.push(tsPacket(0x100, true, (i * 2) & 15, Buffer.concat([PES_VIDEO_HEAD, part(100)])));
+    d.push(tsPacket(0x100, false, (i * 2 + 1) & 15, part(184)));
+  }
+  d.flush();
+  assert.equal(d.stats.earlyEndMisses, 1);
+  assert.deepEqual(pes.map((p) => p.data.length), [100, 284, 284]);
 });
 
 test('a corrupted PMT (bad CRC) is ignored', () => {
@@ -146,6 +161,7 @@ test('an ffmpeg-made stream (3 s H.264 with B-frames + AAC) demuxes the same spl
   assert.ok(audio.length >= 5, `audio PES: ${audio.length}`); // ffmpeg puts several ADTS frames in one PES
   assert.equal(whole.d.stats.ccErrors, 0);
   assert.equal(whole.d.stats.pesDropped, 0);
+  assert.equal(whole.d.stats.earlyEndMisses, 0, 'ffmpeg stuffs only the last packet of a PES');
   // B-frames: PTS and DTS differ, DTS only grows.
   assert.ok(video.some((p) => p.pts !== p.dts));
   for (let i = 1; i < video.length; i++) assert.ok(video[i]!.dts! > video[i - 1]!.dts!);
@@ -223,11 +239,11 @@ test('fuzz: mutated and random input never throws; buffered PES stays bounded', 
   // A video PES that never ends is cut at MAX_PES_BYTES instead of growing.
   const pes: TsPes[] = [];
   const d = new TsDemuxer({ onPes: (p) => pes.push(p) });
-  d.push(Buffer.concat([tsPacket(0, true, 0, FFMPEG_PAT), tsPacket(0x1000, true, 0, pmt()), tsPacket(0x100, true, 0, PES_VIDEO_HEAD)]));
   const filler = Buffer.alloc(184, 0x11);
+  d.push(Buffer.concat([tsPacket(0, true, 0, FFMPEG_PAT), tsPacket(0x1000, true, 0, pmt()), tsPacket(0x100, true, 0, Buffer.concat([PES_VIDEO_HEAD, filler]).subarray(0, 184))]));
   const n = Math.ceil(MAX_PES_BYTES / 184) + 10;
   for (let i = 0; i < n; i++) d.push(tsPacket(0x100, false, (i + 1) & 15, filler));
-  d.push(tsPacket(0x100, true, (n + 1) & 15, PES_VIDEO_HEAD));
+  d.push(tsPacket(0x100, true, (n + 1) & 15, Buffer.concat([PES_VIDEO_HEAD, filler]).subarray(0, 184)));
   assert.equal(pes.length, 0);
   assert.equal(d.stats.pesDropped, 1);
 });
