@@ -67,7 +67,7 @@ export interface TsIngestStats {
   audioFrames: number;
   /** Video access units skipped while waiting for a keyframe after damage. */
   videoSkipped: number;
-  /** Elementary streams we cannot take (not H.264 / AAC). */
+  /** Stream types of the PMT's elementary streams we do not take (not the first H.264/HEVC video or AAC audio). */
   unsupported: number[];
 }
 
@@ -92,6 +92,8 @@ export class TsIngest {
   private lastAudioDts = 0;
   private held: { type: number; dts: number; body: Buffer; frame: 'video' | 'audio' | null }[] = [];
   private startedAt = 0;
+  /** The AAC sequence header went out (held or pushed) for the current config. */
+  private audioHeaderSent = false;
   ended = false;
   width = 0;
   height = 0;
@@ -290,8 +292,6 @@ export class TsIngest {
     });
     this.maybeGoLive();
   }
-
-  private audioHeaderSent = false;
 
   /** videoBody builds a video tag body: legacy AVC, or Enhanced RTMP (FourCC hvc1) for HEVC. */
   private videoBody(header: boolean, keyframe: boolean, cts: number, payload: Buffer): Buffer {
