@@ -1,6 +1,7 @@
 /**
  * Cutting clips. A live clip is cut from the fragmented MP4 the recorder is writing: only
- * complete fragments are read (a fragment being written is ignored), the runs of the last N
+ * complete fragments are read (a fragment being written is ignored; LiveFileIndex reads only
+ * what was appended since the last clip), the runs of the last N
  * seconds are selected from the video keyframe at or before the asked start, rebased to 0 and
  * written as a faststart MP4 by the same planner that finalises recordings (no re-encode, no
  * process). A VOD clip is cut from a finished (progressive) MP4 with ffmpeg `-c copy`, starting
@@ -8,8 +9,9 @@
  */
 import { spawn } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { parseInitSegment, planProgressiveMp4, type FragmentRun, type InitTrack } from '../../formats/mp4-progressive.js';
-import { scanFragmented, writePlan } from '../record/finalize.js';
+import { planProgressiveMp4, type FragmentRun, type InitTrack } from '../../formats/mp4-progressive.js';
+import { writePlan } from '../record/finalize.js';
+import { LiveFileIndex } from './live-index.js';
 import { runFfmpeg } from '../transcode/run-ffmpeg.js';
 
 /** sample_flags bit sample_is_non_sync_sample (ISO/IEC 14496-12 8.8.3.1). */
@@ -117,23 +119,21 @@ export interface CutResult {
 }
 
 /**
- * cutLiveTail writes the last `seconds` of the fragmented MP4 `fmp4` (a recording being
- * written) to `out` as a faststart MP4. Throws when the file holds no complete fragment yet.
+ * cutLiveTail writes the last `seconds` of a fragmented MP4 being written (a path, or an
+ * index that follows it) to `out` as a faststart MP4. Throws when no complete fragment is on disk yet.
  */
-export async function cutLiveTail(fmp4: string, out: string, seconds: number): Promise<CutResult> {
-  const scan = await scanFragmented(fmp4);
-  const tracks = parseInitSegment(scan.init);
-  if (scan.runs.length === 0) throw new Error('the recording has no complete fragment yet');
-  const end = mediaEndSeconds(tracks, scan.runs);
-  const sel = selectClipRuns(tracks, scan.runs, { start: Math.max(0, end - seconds) });
+export async function cutLiveTail(source: string | LiveFileIndex, out: string, seconds: number): Promise<CutResult> {
+  const index = typeof source === 'string' ? new LiveFileIndex(source, seconds + KEYFRAME_LOOKBACK_SECONDS) : source;
+  await index.refresh();
+  const runs = index.runs;
+  if (!index.hasInit || runs.length === 0) throw new Error('the recording has no complete fragment yet');
+  const tracks = index.tracks;
+  const end = mediaEndSeconds(tracks, runs);
+  const sel = selectClipRuns(tracks, runs, { start: Math.max(0, end - seconds) });
   if (!sel) throw new Error('the recording has no keyframe in the asked range yet');
   const plan = planProgressiveMp4(tracks, sel.runs);
-  await writePlan(fmp4, out, plan);
-  return {
-    startSeconds: sel.startSeconds,
-    durationSeconds: plan.durationSeconds,
-    bytes: (await stat(out)).size,
-  };
+  await writePlan(index.path, out, plan);
+  return { startSeconds: sel.startSeconds, durationSeconds: plan.durationSeconds, bytes: (await stat(out)).size };
 }
 
 /** run spawns a tool and collects its output (bounded by a timeout). */

@@ -16,7 +16,8 @@ import type { ChannelsTable } from '../../platform/db/schema.js';
 import { newId } from '../../platform/ids.js';
 import { FRAGMENTED_FILE, SOURCE_FILE } from '../record/recorder.js';
 import type { RecordingsTable, RecordingStore } from '../record/vods.js';
-import { cutLiveTail, cutVodRange, posterOf, type CutResult } from './cut.js';
+import { cutLiveTail, cutVodRange, KEYFRAME_LOOKBACK_SECONDS, posterOf, type CutResult } from './cut.js';
+import { LiveFileIndex } from './live-index.js';
 import type { ClipsTable, ClipStore } from './db.js';
 
 /** Time past the fragment length before a live cut, so the asked moment's fragment is on disk. */
@@ -24,6 +25,8 @@ export const LIVE_EDGE_MARGIN_MS = 300;
 const HOUR_MS = 3_600_000;
 /** Shortest VOD clip, seconds (record.clips.minSeconds bounds live clips). */
 export const MIN_VOD_CLIP_SECONDS = 1;
+/** Live files followed at once (one per channel being clipped); the oldest is forgotten past this. */
+const MAX_LIVE_INDEXES = 32;
 /** Longest clip title kept. */
 export const MAX_TITLE_CHARS = 100;
 
@@ -65,6 +68,8 @@ export class ClipService {
   private readonly ac = new AbortController();
   private stopped = false;
   private readonly now: () => number;
+  /** Indexes of the live files being clipped, by path (each reads only what was appended since). */
+  private readonly liveIndexes = new Map<string, LiveFileIndex>();
   /** Seconds from request to ready of the last clips (for the report and tests). */
   readonly timings: { id: string; kind: string; ms: number }[] = [];
 
@@ -155,7 +160,12 @@ export class ClipService {
         // The asked moment reaches the disk with the fragment being filled now.
         const wait = asked + this.o.config.record.fragmentMs + LIVE_EDGE_MARGIN_MS - this.now();
         if (wait > 0) await sleep(wait, signal);
-        return cutLiveTail(fmp4, this.tmpOf(row.id), seconds);
+        try {
+          return await cutLiveTail(this.liveIndex(fmp4), this.tmpOf(row.id), seconds);
+        } catch (err) {
+          this.liveIndexes.delete(fmp4); // the part ended (file finalised and removed) or is unreadable: start afresh next time
+          throw err;
+        }
       },
     }, asked, 'live');
     return row;
@@ -190,6 +200,17 @@ export class ClipService {
     if (row.state === 'pending') throw new AppError('conflict', 'the clip is still being cut; delete it once it is ready');
     await this.removeFiles(row.id);
     await this.o.store.remove(row.id);
+  }
+
+  /** liveIndex follows a live file, keeping enough media for the longest clip plus a keyframe before it. */
+  private liveIndex(fmp4: string): LiveFileIndex {
+    let index = this.liveIndexes.get(fmp4);
+    if (!index) {
+      index = new LiveFileIndex(fmp4, this.cfg.maxLiveSeconds + KEYFRAME_LOOKBACK_SECONDS);
+      this.liveIndexes.set(fmp4, index);
+      if (this.liveIndexes.size > MAX_LIVE_INDEXES) this.liveIndexes.delete(this.liveIndexes.keys().next().value!);
+    }
+    return index;
   }
 
   /** fileOf is the path of one of a clip's files (its MP4 or poster). */
