@@ -185,4 +185,9 @@ test('clips: live clip from the recording being written, VOD clip, permissions, 
   assert.equal(still.status, 200);
   await still.arrayBuffer();
   await waitFor('norec publisher done', async () => ff2.exitCode !== null, 30_000);
+
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /onair_clip_ready_seconds_count\{kind="live",outcome="ready"\} 1\n/);
+  assert.match(metrics, /onair_clip_ready_seconds_count\{kind="vod",outcome="ready"\} 2\n/);
+  assert.match(metrics, /onair_clips_in_progress 0\n/);
 });

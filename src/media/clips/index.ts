@@ -3,6 +3,7 @@
  * service; it uses the recorder and recording store of src/media/record/wiring.ts.
  */
 import { join } from 'node:path';
+import { Gauge, Histogram } from 'prom-client';
 import type { ServerParts } from '../../server.js';
 import { locateFfmpeg } from '../ffmpeg.js';
 import { recordingsRootOf } from '../record/recorder.js';
@@ -33,6 +34,10 @@ export function wireClips(parts: ServerParts): ClipService {
   const rec = recordingParts(parts);
   const { config } = parts;
   const store = new ClipStore(parts.platform.db);
+  const readySeconds = new Histogram({
+    name: 'onair_clip_ready_seconds', help: 'Time from a clip request to its ready (or failed) state, by kind (live, vod)', labelNames: ['kind', 'outcome'],
+    buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 20, 60], registers: [parts.registry],
+  });
   const service = new ClipService({
     store, recordings: rec.store, recordingsRoot: recordingsRootOf(config), clipsRoot: clipsRootOf(config.dataDir), config,
     channels: parts.platform.channels, social: parts.platform.social,
@@ -40,6 +45,11 @@ export function wireClips(parts: ServerParts): ClipService {
     isLive: (ch) => parts.hub?.isLive(ch) ?? false,
     activeDir: (ch) => rec.recorder?.activeDir(ch),
     ffmpeg: locateFfmpeg(config.ffmpegPath)?.path, nodeId: rec.nodeId, logger: parts.logger.child({ part: 'clips' }),
+    onFinished: (kind, outcome, seconds) => readySeconds.observe({ kind, outcome }, seconds),
+  });
+  new Gauge({
+    name: 'onair_clips_in_progress', help: 'Clips waiting or being cut on this node', registers: [parts.registry],
+    collect() { this.set(service.inProgress); },
   });
   services.set(parts, service);
   clipRoutes(parts.app, { api: parts.api, store, recordings: rec.store, service });

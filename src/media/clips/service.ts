@@ -55,6 +55,8 @@ export interface ClipServiceOptions {
   nodeId: string;
   logger: Logger;
   now?: () => number;
+  /** Called when a clip is ready or failed, with the seconds since it was asked for (metrics). */
+  onFinished?(kind: string, outcome: 'ready' | 'failed', seconds: number): void;
 }
 
 interface Task {
@@ -154,6 +156,8 @@ export class ClipService {
     });
     const asked = this.now();
     const fmp4 = join(dir, FRAGMENTED_FILE);
+    // Read the file while the asked moment's fragment is still being filled (the first clip of a long recording reads all of it once).
+    void this.liveIndex(fmp4).refresh().catch(() => undefined);
     this.enqueue({
       id: row.id,
       run: async (signal) => {
@@ -200,6 +204,11 @@ export class ClipService {
     if (row.state === 'pending') throw new AppError('conflict', 'the clip is still being cut; delete it once it is ready');
     await this.removeFiles(row.id);
     await this.o.store.remove(row.id);
+  }
+
+  /** inProgress counts clips waiting or being cut on this node. */
+  get inProgress(): number {
+    return this.queue.length + this.running.size;
   }
 
   /** liveIndex follows a live file, keeping enough media for the longest clip plus a keyframe before it. */
@@ -277,6 +286,7 @@ export class ClipService {
       if (asked) {
         this.timings.push({ id, kind: asked.kind, ms: this.now() - asked.at });
         if (this.timings.length > 100) this.timings.shift();
+        this.o.onFinished?.(asked.kind, 'ready', (this.now() - asked.at) / 1000);
       }
       this.o.logger.info({ clip: id, startSeconds: cut.startSeconds, durationSeconds: cut.durationSeconds, bytes: cut.bytes, ms: asked ? this.now() - asked.at : undefined }, 'clip ready');
     } catch (err) {
@@ -284,6 +294,8 @@ export class ClipService {
       this.o.logger.warn({ clip: id, err: message }, 'clip failed');
       await this.removeFiles(id).catch(() => undefined);
       await this.o.store.update(id, { state: 'failed', error: message.slice(0, 1000) }).catch(() => undefined);
+      const asked = this.asked.get(id);
+      if (asked) this.o.onFinished?.(asked.kind, 'failed', (this.now() - asked.at) / 1000);
     } finally {
       this.asked.delete(id);
     }
