@@ -119,6 +119,8 @@ export class RtmpClient extends EventEmitter {
   private peerWindow = 0;
   private lastAck = 0;
   private ended = false;
+  /** Where connect..start is (named in the timeout error: a TLS handshake to a plain RTMP port never ends). */
+  private phase = 'TCP connect';
   streamId = 0;
   bytesIn = 0;
 
@@ -146,7 +148,7 @@ export class RtmpClient extends EventEmitter {
     const timeoutMs = this.opts.timeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new RtmpClientError(`RTMP ${mode} timed out after ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new RtmpClientError(`RTMP ${mode} timed out after ${timeoutMs} ms (${this.phase})`, 'ETIMEDOUT')), timeoutMs);
     });
     try {
       await Promise.race([this.handshakeAndStart(mode), timeout]);
@@ -167,6 +169,7 @@ export class RtmpClient extends EventEmitter {
       let tcpUp = false;
       const onTcp = () => {
         tcpUp = true;
+        if (this.url.tls) this.phase = 'TLS handshake';
       };
       const onError = (err: NodeJS.ErrnoException) => {
         socket.off('connect', onTcp).off(this.url.tls ? 'secureConnect' : 'connect', onUp);
@@ -183,6 +186,7 @@ export class RtmpClient extends EventEmitter {
       socket.once('error', onError);
       socket.once(this.url.tls ? 'secureConnect' : 'connect', onUp);
     });
+    this.phase = 'RTMP handshake';
     const hello = clientHello(complex);
     socket.write(hello.c0c1);
     const s0s1s2 = await this.readExactly(1 + 2 * HANDSHAKE_SIZE);
@@ -191,6 +195,7 @@ export class RtmpClient extends EventEmitter {
     if (s0s1s2.rest.length) this.onData(s0s1s2.rest);
 
     socket.write(setChunkSizeMessage(this.outChunk));
+    this.phase = 'connect command';
     const connectObj: Amf0Object = {
       app: this.url.app, type: 'nonprivate', flashVer: 'FMLE/3.0 (compatible; onair)', tcUrl: this.url.tcUrl,
     };
@@ -204,9 +209,11 @@ export class RtmpClient extends EventEmitter {
       this.callNoWait('releaseStream', null, this.url.stream);
       this.callNoWait('FCPublish', null, this.url.stream);
     }
+    this.phase = 'createStream';
     const [, sid] = await this.call('createStream', null);
     if (typeof sid !== 'number') throw new RtmpClientError('createStream gave no stream id');
     this.streamId = sid;
+    this.phase = `waiting for ${mode === 'publish' ? NS_PUBLISH_START : NS_PLAY_START}`;
     const started = this.waitStatus(mode === 'publish' ? [NS_PUBLISH_START] : [NS_PLAY_START]);
     if (mode === 'publish') {
       this.sendCommand(sid, 'publish', 0, null, this.url.stream, 'live');
