@@ -11,7 +11,9 @@
  *   cpu      N publishers straight to the listener with one HTTP-FLV reader each; the Node
  *            process's CPU (user + system) over the window divided by N. ffmpeg is a separate
  *            process and not counted.
- * Usage: node --import tsx bench/srt-ingest.ts [--seconds 15] [--streams 4] [--loss 0]
+ * Usage: node --import tsx bench/srt-ingest.ts [--seconds 15] [--streams 4] [--loss 0] [--delay 0] [--latency 120]
+ *        --loss drops that share of the relayed data packets (retransmissions too); --delay holds every
+ *        relayed packet that many ms each way (RTT = 2 × delay); --latency is the SRT latency of both ends.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
@@ -30,11 +32,16 @@ import { SrtServer } from '../src/media/srt/server.js';
 import { TS_PACKET_SIZE } from '../src/formats/mpegts-demux.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '15' }, streams: { type: 'string', default: '4' }, loss: { type: 'string', default: '0' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: {
+  seconds: { type: 'string', default: '15' }, streams: { type: 'string', default: '4' }, loss: { type: 'string', default: '0' },
+  delay: { type: 'string', default: '0' }, latency: { type: 'string', default: '120' }, out: { type: 'string' },
+} });
 const SECONDS = Number(values.seconds);
 const STREAMS = Number(values.streams);
 const LOSS = Number(values.loss);
-const LATENCY_MS = 120;
+/** One-way delay the relay adds each way (ms): RTT = 2 × this. */
+const DELAY_MS = Number(values.delay);
+const LATENCY_MS = Number(values.latency);
 /** ffmpeg's mpegts muxer puts the first video stream on this PID. */
 const VIDEO_PID = 0x100;
 const SRT_HEADER = 16;
@@ -93,6 +100,7 @@ async function main() {
     const up = dgram.createSocket('udp4');
     let client: AddressInfo | null = null;
     let relayed = 0;
+    let relayOpen = true;
     relay.on('message', (msg, rinfo) => {
       client = rinfo;
       const data = (msg[0]! & 0x80) === 0;
@@ -107,9 +115,15 @@ async function main() {
         }
       }
       relayed++;
-      up.send(msg, port, '127.0.0.1');
+      if (DELAY_MS > 0) setTimeout(() => relayOpen && up.send(msg, port, '127.0.0.1'), DELAY_MS);
+      else up.send(msg, port, '127.0.0.1');
     });
-    up.on('message', (msg) => client && relay.send(msg, client.port, client.address));
+    up.on('message', (msg) => {
+      if (!client) return;
+      const to = client;
+      if (DELAY_MS > 0) setTimeout(() => relayOpen && relay.send(msg, to.port, to.address), DELAY_MS);
+      else relay.send(msg, to.port, to.address);
+    });
     await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
     await new Promise<void>((r) => up.bind(0, '127.0.0.1', () => r()));
     const latencies: number[] = [];
@@ -133,6 +147,7 @@ async function main() {
     const lat = { samples: latencies.length, p50: pct(latencies, 50), p95: pct(latencies, 95), max: Math.max(...latencies) };
     const s0 = srt.stats()[0];
     children.pop()!.kill('SIGKILL');
+    relayOpen = false;
     relay.close();
     up.close();
     await new Promise((r) => setTimeout(r, 6000)); // the session times out
@@ -155,7 +170,7 @@ async function main() {
     const stats = srt.stats();
     for (const r of readers) r.destroy();
     const result = {
-      when: new Date().toISOString(), seconds: SECONDS, streams: STREAMS, live, loss: LOSS, latencyMs: LATENCY_MS,
+      when: new Date().toISOString(), seconds: SECONDS, streams: STREAMS, live, loss: LOSS, delayMs: DELAY_MS, latencyMs: LATENCY_MS,
       addedLatencyMs: lat, latencySession: s0,
       cpu: { processPercent: Math.round(cpuPct * 10) / 10, perStreamPercent: Math.round((cpuPct / Math.max(1, live)) * 10) / 10, flvBytes },
       sessions: stats.map((s) => ({ packets: s.packets, lost: s.lost, dropped: s.dropped, rttMs: s.rttMs })),
