@@ -75,6 +75,8 @@ export interface TlsTerminator {
   port: number;
   /** TCP connections accepted (TLS handshakes attempted). */
   attempts: number;
+  /** Date.now() of each accepted connection. */
+  attemptTimes: number[];
   /** Handshakes that completed (the client trusted the certificate). */
   sessions: number;
   /** The SNI names clients sent (false: none). */
@@ -102,6 +104,7 @@ export async function startTlsTerminator(backendPort: number, key: string, cert:
   });
   server.on('connection', (s: Socket) => {
     t.attempts++;
+    t.attemptTimes.push(Date.now());
     track(s);
   });
   // Handshakes the client aborts (untrusted certificate) are expected here.
@@ -110,6 +113,7 @@ export async function startTlsTerminator(backendPort: number, key: string, cert:
   const t: TlsTerminator = {
     port: (server.address() as AddressInfo).port,
     attempts: 0,
+    attemptTimes: [],
     sessions: 0,
     servernames: [],
     close: async () => {
