@@ -6,6 +6,7 @@
  *   #!::r={streamKey},m=publish     the SRT access-control syntax (m defaults to request, as the
  *                                   guidelines say; u, s, h, t are accepted and ignored)
  *
+ * A `live/` before the key (SRS-style `#!::r=live/KEY,m=publish`) is dropped, as the RTMP app name.
  * A stream id sent URL-encoded (`publish%3AKEY`, `%23!%3A%3Ar%3D...`) is decoded first.
  * read:/request:/play: prefixes and m=request or m=bidirectional ask for playback, which onair
  * does not offer over SRT yet: the connection is refused with SRT_REJX_BAD_MODE.
@@ -30,8 +31,17 @@ function percentDecoded(sid: string): string {
   }
 }
 
+/** RTMP's application name: SRS-style ids say r=live/KEY; keys never hold a slash, so it is dropped. */
+const APP_PREFIX = 'live/';
+const withoutApp = (key: string): string => (key.startsWith(APP_PREFIX) ? key.slice(APP_PREFIX.length) : key);
+
 /** parseStreamId reads what a caller asks for; the key may be empty (the caller sent no key). */
 export function parseStreamId(sid: string): StreamIdRequest {
+  const r = parseRaw(sid);
+  return r.ok ? { ...r, key: withoutApp(r.key) } : r;
+}
+
+function parseRaw(sid: string): StreamIdRequest {
   const s = percentDecoded(sid.trim());
   if (s.startsWith(ACCESS_CONTROL_PREFIX)) {
     const fields = new Map<string, string>();

@@ -153,6 +153,8 @@ test('stream ids: publish:KEY, a bare key, the access-control syntax; playback m
   assert.deepEqual(parseStreamId('#!::r=abc'), { ok: true, mode: 'request', key: 'abc' });
   assert.deepEqual(parseStreamId('read:abc'), { ok: true, mode: 'request', key: 'abc' });
   assert.deepEqual(parseStreamId(''), { ok: true, mode: 'publish', key: '' });
+  assert.deepEqual(parseStreamId('#!::r=live/abc,m=publish'), { ok: true, mode: 'publish', key: 'abc' });
+  assert.deepEqual(parseStreamId('publish:live/abc'), { ok: true, mode: 'publish', key: 'abc' });
   assert.deepEqual(parseStreamId('publish%3Aabc'), { ok: true, mode: 'publish', key: 'abc' });
   assert.deepEqual(parseStreamId('%23!%3A%3Ar%3Dabc%2Cm%3Dpublish'), { ok: true, mode: 'publish', key: 'abc' });
   assert.deepEqual(parseStreamId('publish:a%zz'), { ok: true, mode: 'publish', key: 'a%zz' });
