@@ -46,8 +46,10 @@ describe('RtmpClient over rtmps://', { skip: skip ?? false }, () => {
 
   before(async () => {
     certs = await makeCerts();
-    h = await startMedia();
+    h = await startMedia({ 'media.tlsCaFile': certs.caFile });
     h.keys.set('tls-key', 'tlsch');
+    h.keys.set('relay-src-key', 'relaysrc');
+    h.keys.set('relay-out-key', 'relayout');
     trusted = await startTlsTerminator(h.rtmpPort, certs.serverKey, certs.serverCert);
     selfSigned = await startTlsTerminator(h.rtmpPort, certs.selfKey, certs.selfCert);
   });
@@ -85,12 +87,65 @@ describe('RtmpClient over rtmps://', { skip: skip ?? false }, () => {
     player.on('media', (m: RtmpMediaMessage) => got.push(m));
     assert.equal(trusted.servernames.at(-1), 'localhost');
     await until(() => got.some((m) => m.type === FLV_TAG_VIDEO) && got.some((m) => m.type === FLV_TAG_AUDIO), 10_000, 'media over TLS');
+    // the first video and audio messages are the sequence headers sent right after Play.Start,
+    // held by the client until the 'media' listener above was attached
     const avcSeq = got.find((m) => m.type === FLV_TAG_VIDEO)!;
     assert.equal(avcSeq.payload[0]! & 0x0f, 7, 'H.264 (FLV codec id 7)');
-    assert.equal(got.find((m) => m.type === FLV_TAG_AUDIO)!.payload[0]! >> 4, 10, 'AAC (FLV sound format 10)');
+    assert.equal(avcSeq.payload[1], 0, 'AVC sequence header first');
+    const aacSeq = got.find((m) => m.type === FLV_TAG_AUDIO)!;
+    assert.equal(aacSeq.payload[0]! >> 4, 10, 'AAC (FLV sound format 10)');
+    assert.equal(aacSeq.payload[1], 0, 'AAC sequence header first');
     player.close();
     pub.close();
     await until(() => !h.media.hub.isLive('tlsch'), 5000, 'channel offline after close');
+  });
+
+  test('static relays over rtmps:// with media.tlsCaFile: pull a channel in over TLS and push it out over TLS', async () => {
+    const pub = await RtmpClient.publish(h.rtmpUrl('live/relay-src-key'));
+    clients.push(pub);
+    // The fixture is 1 s long: loop it in real time (sequence headers only once) so the pull
+    // relay's stall watchdog stays quiet.
+    const tags = fixtureTags().filter((t) => t.type !== FLV_TAG_SCRIPT);
+    const loopMs = tags.at(-1)!.timestamp + 40;
+    let i = 0;
+    let base = 0;
+    const t0 = Date.now();
+    const feeder = setInterval(() => {
+      const now = Date.now() - t0;
+      while (base + tags[i]!.timestamp <= now + 500) {
+        const t = tags[i]!;
+        const seqHeader = t.data[1] === 0;
+        if (base === 0 || !seqHeader) pub.sendTag(t.type, base + t.timestamp, t.data);
+        if (++i === tags.length) {
+          i = 0;
+          base += loopMs;
+        }
+      }
+    }, 50);
+    try {
+      const sessionsBefore = trusted.sessions;
+      const pull = h.media.startRelay({ direction: 'pull', channel: 'relayin', url: `rtmps://127.0.0.1:${trusted.port}/live/relaysrc` });
+      const push = h.media.startRelay({ direction: 'push', channel: 'relayin', url: `rtmps://127.0.0.1:${trusted.port}/live/relay-out-key` });
+      const bad = h.media.startRelay({ direction: 'push', channel: 'relayin', url: `rtmps://127.0.0.1:${selfSigned.port}/live/relay-out-key` });
+      await until(() => { const o = h.media.stats().find((s) => s.channel === 'relayout'); return !!(o?.video && o.audio); }, 15_000, 'relayout live with video and audio (publish → pull over TLS → push over TLS)')
+        .catch((err: Error) => assert.fail(`${err.message}: relays ${JSON.stringify(h.media.listRelays())}, live ${JSON.stringify(h.media.stats().map((x) => [x.channel, !!x.video]))}`));
+      const out = h.media.stats().find((s) => s.channel === 'relayout')!;
+      assert.match(out.video!.codecString, /^avc1\./);
+      assert.match(out.audio?.codecString ?? '', /^mp4a\./);
+      assert.ok(trusted.sessions >= sessionsBefore + 2, 'both relays went through TLS');
+      const relays = h.media.listRelays();
+      assert.equal(relays.find((r) => r.id === pull.id)?.state, 'running');
+      assert.equal(relays.find((r) => r.id === push.id)?.state, 'running');
+      const b = await until(() => h.media.listRelays().find((r) => r.id === bad.id && r.lastError), 10_000, 'bad push relay error');
+      assert.equal(b.lastError, 'TLS certificate verify failed: self-signed certificate');
+      assert.equal(b.connects, 0);
+      for (const r of [pull, push, bad]) await h.media.stopRelay(r.id);
+      assert.throws(() => h.media.startRelay({ direction: 'push', channel: 'x', url: 'https://example.com/live/k' }), /rtmp:\/\/ or rtmps:\/\//);
+    } finally {
+      clearInterval(feeder);
+      pub.close();
+    }
+    await until(() => !h.media.hub.isLive('relayout') && !h.media.hub.isLive('relayin'), 5000, 'relay channels offline');
   });
 
   test('without the CA: a certificate error, at once', async () => {

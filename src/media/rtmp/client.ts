@@ -91,6 +91,9 @@ export interface RtmpClientOptions {
   ca?: string | Buffer;
 }
 
+/** Media messages held for a 'media' listener that is not there yet (a few seconds of a stream). */
+const EARLY_MEDIA_MAX = 1024;
+
 export interface RtmpMediaMessage {
   /** FLV tag type: 8 audio, 9 video, 18 script data. */
   type: number;
@@ -107,7 +110,9 @@ export class RtmpClientError extends Error {
 
 /**
  * RtmpClient events: 'media' (RtmpMediaMessage) while playing, 'status' (code, info),
- * 'end' (reason) when the stream ends or the connection closes (once).
+ * 'end' (reason) when the stream ends or the connection closes (once). Media that arrives
+ * before the first 'media' listener is held and given to it, so nothing sent right after
+ * Play.Start (the sequence headers) is lost.
  */
 export class RtmpClient extends EventEmitter {
   private socket!: Socket;
@@ -119,6 +124,8 @@ export class RtmpClient extends EventEmitter {
   private peerWindow = 0;
   private lastAck = 0;
   private ended = false;
+  /** Media received before anyone listened to 'media' (null once flushed). */
+  private early: RtmpMediaMessage[] | null = [];
   /** Where connect..start is (named in the timeout error: a TLS handshake to a plain RTMP port never ends). */
   private phase = 'TCP connect';
   streamId = 0;
@@ -126,6 +133,15 @@ export class RtmpClient extends EventEmitter {
 
   private constructor(readonly url: RtmpUrl, private readonly opts: RtmpClientOptions) {
     super();
+    this.on('newListener', (event: string | symbol) => {
+      if (event !== 'media' || !this.early) return;
+      // after the listener is in place (newListener runs before it is added)
+      queueMicrotask(() => {
+        const held = this.early;
+        this.early = null;
+        for (const m of held ?? []) this.emit('media', m);
+      });
+    });
     this.outChunk = opts.chunkSize ?? 4096;
     this.parser = new ChunkParser({ maxMessageSize: opts.maxMessageBytes ?? 16 * 1024 * 1024, onMessage: (m) => this.onMessage(m) });
   }
@@ -303,12 +319,12 @@ export class RtmpClient extends EventEmitter {
     switch (msg.type) {
       case RTMP_MSG_AUDIO:
       case RTMP_MSG_VIDEO:
-        this.emit('media', { type: msg.type === RTMP_MSG_AUDIO ? FLV_TAG_AUDIO : FLV_TAG_VIDEO, timestamp: msg.timestamp, payload: msg.payload } satisfies RtmpMediaMessage);
+        this.emitMedia({ type: msg.type === RTMP_MSG_AUDIO ? FLV_TAG_AUDIO : FLV_TAG_VIDEO, timestamp: msg.timestamp, payload: msg.payload });
         return;
       case RTMP_MSG_DATA_AMF0:
       case RTMP_MSG_DATA_AMF3: {
         const payload = msg.type === RTMP_MSG_DATA_AMF3 && msg.payload[0] === 0 ? msg.payload.subarray(1) : msg.payload;
-        this.emit('media', { type: FLV_TAG_SCRIPT, timestamp: msg.timestamp, payload } satisfies RtmpMediaMessage);
+        this.emitMedia({ type: FLV_TAG_SCRIPT, timestamp: msg.timestamp, payload });
         return;
       }
       case RTMP_MSG_AGGREGATE: {
@@ -320,7 +336,7 @@ export class RtmpClient extends EventEmitter {
           const ts = (p.readUIntBE(o + 4, 3) | (p[o + 7]! << 24)) >>> 0;
           if (o + FLV_TAG_HEADER_SIZE + size + 4 > p.length) break;
           if (base < 0) base = ts;
-          this.emit('media', { type: p[o]!, timestamp: (msg.timestamp + ts - base) >>> 0, payload: p.subarray(o + FLV_TAG_HEADER_SIZE, o + FLV_TAG_HEADER_SIZE + size) });
+          this.emitMedia({ type: p[o]!, timestamp: (msg.timestamp + ts - base) >>> 0, payload: p.subarray(o + FLV_TAG_HEADER_SIZE, o + FLV_TAG_HEADER_SIZE + size) });
           o += FLV_TAG_HEADER_SIZE + size + 4;
         }
         return;
@@ -339,6 +355,19 @@ export class RtmpClient extends EventEmitter {
         return;
       default:
     }
+  }
+
+  /**
+   * emitMedia hands a message to the 'media' listeners. Until the first listener is added, messages
+   * are held (at most EARLY_MEDIA_MAX): a server sends the sequence headers right after
+   * Play.Start, often in the same read, before play()'s caller could have subscribed.
+   */
+  private emitMedia(m: RtmpMediaMessage): void {
+    if (this.early) {
+      if (this.early.length < EARLY_MEDIA_MAX) this.early.push(m);
+      return;
+    }
+    this.emit('media', m);
   }
 
   private onCommand(values: Amf0Value[]): void {
