@@ -94,7 +94,7 @@ export async function startTlsTerminator(backendPort: number, key: string, cert:
   const server = createTlsServer({ key, cert }, (tls: TLSSocket) => {
     t.sessions++;
     t.servernames.push(tls.servername ?? false);
-    const plain = netConnect({ host: '127.0.0.1', port: backendPort });
+    const plain = netConnect({ host: '127.0.0.1', port: backendPort, noDelay: true });
     track(plain);
     tls.pipe(plain).pipe(tls);
     tls.on('error', () => plain.destroy());
@@ -103,6 +103,7 @@ export async function startTlsTerminator(backendPort: number, key: string, cert:
     plain.on('close', () => tls.destroy());
   });
   server.on('connection', (s: Socket) => {
+    s.setNoDelay(true);
     t.attempts++;
     t.attemptTimes.push(Date.now());
     track(s);
