@@ -147,13 +147,13 @@ export function VodPage({ id }: { id: string }) {
           <section aria-label={t('clip.list')} class="vod-clips">
             <h2>{t('clip.list')}</h2>
             {clips.length === 0 ? <p class="muted">{t('clip.none')}</p> : (
-              <ul class="clip-list">
+              <ul class="clip-list" style={{ listStyle: 'none', padding: 0, display: 'grid', gap: '8px' }}>
                 {clips.map((c) => (
-                  <li key={c.id}>
-                    <a href={c.url ?? '#'} target="_blank" rel="noopener">
+                  <li key={c.id} style={{ display: 'flex', alignItems: 'center', gap: '8px', flexWrap: 'wrap' }}>
+                    <a href={c.url ?? '#'} target="_blank" rel="noopener" style={{ display: 'flex', alignItems: 'center', gap: '8px' }}>
                       {c.poster && <img src={c.poster} alt="" loading="lazy" width={160} height={90} />}
                       <span>{c.title || formatTime(c.createdAt)}</span>
-                    </a>{' '}
+                    </a>
                     <button type="button" class="btn small" onClick={() => seek(c.startSeconds * 1000)}>{formatDuration(c.startSeconds * 1000)}</button>
                     <span class="muted"> · {formatDuration(c.durationSeconds * 1000)}</span>
                   </li>
