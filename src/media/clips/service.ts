@@ -135,8 +135,30 @@ export class ClipService {
     if (this.queue.length >= this.cfg.maxQueued) throw new AppError('too_many_requests', 'too many clips are being cut right now; retry in a few seconds', { retryAfterSeconds: 5 });
   }
 
+  /** Users whose clip request is between its rate check and its row (two at once would both pass the check). */
+  private readonly checking = new Set<string>();
+
+  private async oneAtATime<T>(user: ClipActor, f: () => Promise<T>): Promise<T> {
+    if (this.checking.has(user.id)) throw new AppError('too_many_requests', 'one clip request at a time', { retryAfterSeconds: 1 });
+    this.checking.add(user.id);
+    try {
+      return await f();
+    } finally {
+      this.checking.delete(user.id);
+    }
+  }
+
   /** liveClip starts cutting the last `seconds` of a channel's live stream; the row comes back pending. */
-  async liveClip(channel: ChannelsTable, user: ClipActor, input: { seconds?: number; title?: string }): Promise<ClipsTable> {
+  liveClip(channel: ChannelsTable, user: ClipActor, input: { seconds?: number; title?: string }): Promise<ClipsTable> {
+    return this.oneAtATime(user, () => this.startLive(channel, user, input));
+  }
+
+  /** vodClip starts cutting [start, start+duration) of a ready VOD; the row comes back pending. */
+  vodClip(vod: RecordingsTable, channel: ChannelsTable | undefined, user: ClipActor, input: { start: number; duration: number; title?: string }): Promise<ClipsTable> {
+    return this.oneAtATime(user, () => this.startVod(vod, channel, user, input));
+  }
+
+  private async startLive(channel: ChannelsTable, user: ClipActor, input: { seconds?: number; title?: string }): Promise<ClipsTable> {
     const seconds = input.seconds ?? this.cfg.defaultSeconds;
     if (!Number.isInteger(seconds) || seconds < this.cfg.minSeconds || seconds > this.cfg.maxLiveSeconds) {
       throw new AppError('clip_out_of_range', `seconds must be a whole number from ${this.cfg.minSeconds} to ${this.cfg.maxLiveSeconds}`);
@@ -175,8 +197,7 @@ export class ClipService {
     return row;
   }
 
-  /** vodClip starts cutting [start, start+duration) of a ready VOD; the row comes back pending. */
-  async vodClip(vod: RecordingsTable, channel: ChannelsTable | undefined, user: ClipActor, input: { start: number; duration: number; title?: string }): Promise<ClipsTable> {
+  private async startVod(vod: RecordingsTable, channel: ChannelsTable | undefined, user: ClipActor, input: { start: number; duration: number; title?: string }): Promise<ClipsTable> {
     const { start, duration } = input;
     const max = this.cfg.maxVodSeconds;
     if (!(duration >= MIN_VOD_CLIP_SECONDS && duration <= max)) throw new AppError('clip_out_of_range', `duration must be from ${MIN_VOD_CLIP_SECONDS} to ${max} seconds`);

@@ -18,6 +18,16 @@ function newClip(id: string, over: Partial<NewClip> = {}): NewClip {
   return { id, channel_id: 'c1', channel_name: 'chan', kind: 'live', source_vod_id: null, created_by: 'u1', title: '', start_ms: 0, duration_ms: 5000, node_id: 'n1', ...over };
 }
 
+async function waitUntil<T>(f: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const v = await f();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('timed out');
+}
+
 async function rejectsCode(p: Promise<unknown>, code: string): Promise<AppError> {
   try {
     await p;
@@ -150,6 +160,18 @@ async function checkService(db: Db, clock: () => number, advance: (ms: number) =
     await svc.assertRate({ id: follower.id, is_admin: 1 });
     advance(HOUR);
     await svc.assertRate(actor(follower));
+
+    // Two requests of one user at once: one passes, the other is refused (no double spend of the rate limit).
+    await platform.channels.update(row.name, { recordEnabled: true });
+    const racing = await Promise.allSettled([1, 2].map(() => svc.liveClip({ ...row, record_enabled: 1 }, actor(subscriber), { seconds: 5 })));
+    assert.deepEqual(racing.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+    const refused = racing.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+    assert.equal((refused.reason as AppError).code, 'too_many_requests');
+    const made = (racing.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ id: string; state: string; source_vod_id: string | null }>).value;
+    assert.equal(made.state, 'pending');
+    // There is no live file here: the cut fails and says why.
+    const failed = await waitUntil(async () => { const r = await store.get(made.id); return r?.state === 'failed' ? r : undefined; });
+    assert.match(failed.error ?? '', /ENOENT|no such file/);
 
     // A restart fails what this node left pending; stop fails nothing that was not queued.
     await store.create(newClip('left', { node_id: 'svc-node' }));
