@@ -5,11 +5,11 @@
  * seconds are selected from the video keyframe at or before the asked start, rebased to 0 and
  * written as a faststart MP4 by the same planner that finalises recordings (no re-encode, no
  * process). A VOD clip is cut from a finished (progressive) MP4 with ffmpeg `-c copy`, starting
- * exactly at a keyframe found with ffprobe.
+ * exactly at a keyframe found with ffprobe; its real length is read from its mvhd.
  */
 import { spawn } from 'node:child_process';
-import { stat } from 'node:fs/promises';
-import { planProgressiveMp4, type FragmentRun, type InitTrack } from '../../formats/mp4-progressive.js';
+import { open, stat } from 'node:fs/promises';
+import { planProgressiveMp4, readBoxHeader, type FragmentRun, type InitTrack } from '../../formats/mp4-progressive.js';
 import { writePlan } from '../record/finalize.js';
 import { LiveFileIndex } from './live-index.js';
 import { runFfmpeg } from '../transcode/run-ffmpeg.js';
@@ -182,12 +182,40 @@ export async function keyframeAtOrBefore(ffprobe: string, file: string, seconds:
   return best ?? first ?? seconds;
 }
 
-/** probeDuration reads a media file's duration (seconds). */
-export async function probeDuration(ffprobe: string, file: string): Promise<number> {
-  const r = await run(ffprobe, ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', file], PROBE_TIMEOUT_MS);
-  const d = Number(r.stdout.trim());
-  if (r.code !== 0 || !Number.isFinite(d)) throw new Error(`ffprobe failed: ${r.stderr.trim() || 'no duration'}`);
-  return d;
+/** Bytes read at each top-level box while looking for moov (a 64-bit size needs 16). */
+const BOX_PEEK_BYTES = 16;
+/** moov header + mvhd header + version/flags + the v1 fields up to duration. */
+const MVHD_PEEK_BYTES = 64;
+
+/** mp4DurationSeconds reads a (faststart or not) MP4's duration from moov/mvhd without a process. */
+export async function mp4DurationSeconds(file: string): Promise<number> {
+  const fh = await open(file, 'r');
+  try {
+    const { size } = await fh.stat();
+    const peek = Buffer.alloc(MVHD_PEEK_BYTES);
+    let off = 0;
+    while (off + 8 <= size) {
+      const { bytesRead } = await fh.read(peek, 0, BOX_PEEK_BYTES, off);
+      const h = readBoxHeader(peek.subarray(0, bytesRead), 0, size - off);
+      if (!h) break;
+      if (h.type === 'moov') {
+        await fh.read(peek, 0, MVHD_PEEK_BYTES, off + h.headerSize);
+        const mvhd = readBoxHeader(peek, 0, h.size - h.headerSize);
+        if (!mvhd || mvhd.type !== 'mvhd') break;
+        // mvhd v0: creation(4) modification(4) timescale(4) duration(4); v1: 8, 8, 4, 8.
+        const v1 = peek[mvhd.headerSize] === 1;
+        const p = mvhd.headerSize + 4;
+        const timescale = v1 ? peek.readUInt32BE(p + 16) : peek.readUInt32BE(p + 8);
+        const duration = v1 ? Number(peek.readBigUInt64BE(p + 20)) : peek.readUInt32BE(p + 12);
+        if (timescale > 0) return duration / timescale;
+        break;
+      }
+      off += h.size;
+    }
+    throw new Error(`${file}: no moov/mvhd`);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**
@@ -203,7 +231,7 @@ export async function cutVodRange(o: { ffmpeg: string; source: string; out: stri
     args: ['-y', '-ss', key.toFixed(3), '-i', o.source, '-t', length.toFixed(3), '-map', '0:v:0?', '-map', '0:a:0?', '-c', 'copy',
       '-avoid_negative_ts', 'make_zero', '-movflags', '+faststart', '-f', 'mp4', o.out],
   });
-  const durationSeconds = await probeDuration(ffprobe, o.out);
+  const durationSeconds = await mp4DurationSeconds(o.out);
   return { startSeconds: key, durationSeconds, bytes: (await stat(o.out)).size };
 }
 

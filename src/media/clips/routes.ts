@@ -51,7 +51,7 @@ export function clipRoutes(app: FastifyInstance, d: ClipRouteDeps): void {
   const { api, store, service } = d;
 
   app.post('/api/v1/channels/:name/clips', {
-    schema: { params: nameParam, body: { type: 'object', additionalProperties: false, properties: { seconds: { type: 'integer' }, title } } },
+    schema: { params: nameParam, body: { type: ['object', 'null'], additionalProperties: false, properties: { seconds: { type: 'integer' }, title } } },
   }, async (req, reply) => {
     const user = await api.auth.user(req);
     const channel = await api.platform.channels.find((req.params as { name: string }).name);

@@ -285,31 +285,34 @@ export class ClipService {
       const cut = await task.run(signal);
       const file = `${id}.mp4`;
       await rename(this.tmpOf(id), join(this.o.clipsRoot, file));
-      let poster: string | null = null;
-      if (this.o.ffmpeg) {
-        try {
-          const tmp = join(this.o.clipsRoot, `${id}.part.jpg`);
-          await posterOf({ ffmpeg: this.o.ffmpeg, clip: join(this.o.clipsRoot, file), out: tmp, durationSeconds: cut.durationSeconds, signal });
-          await rename(tmp, join(this.o.clipsRoot, `${id}.jpg`));
-          poster = `${id}.jpg`;
-        } catch (err) {
-          this.o.logger.warn({ clip: id, err: (err as Error).message }, 'clip poster failed; the clip has none');
-        }
-      }
       if (!(await this.o.store.get(id))) {
         await this.removeFiles(id);
         return;
       }
+      // Ready as soon as the MP4 is there; the poster follows (a frame grab is a process start).
       await this.o.store.update(id, {
-        state: 'ready', start_ms: Math.round(cut.startSeconds * 1000), duration_ms: Math.round(cut.durationSeconds * 1000), size_bytes: cut.bytes, file, poster, error: null,
+        state: 'ready', start_ms: Math.round(cut.startSeconds * 1000), duration_ms: Math.round(cut.durationSeconds * 1000), size_bytes: cut.bytes, file, error: null,
       });
       const asked = this.asked.get(id);
       if (asked) {
         this.timings.push({ id, kind: asked.kind, ms: this.now() - asked.at });
         if (this.timings.length > 100) this.timings.shift();
         this.o.onFinished?.(asked.kind, 'ready', (this.now() - asked.at) / 1000);
+        this.asked.delete(id);
       }
-      this.o.logger.info({ clip: id, startSeconds: cut.startSeconds, durationSeconds: cut.durationSeconds, bytes: cut.bytes, ms: asked ? this.now() - asked.at : undefined }, 'clip ready');
+      if (this.o.ffmpeg) {
+        try {
+          const tmp = join(this.o.clipsRoot, `${id}.part.jpg`);
+          await posterOf({ ffmpeg: this.o.ffmpeg, clip: join(this.o.clipsRoot, file), out: tmp, durationSeconds: cut.durationSeconds, signal });
+          await rename(tmp, join(this.o.clipsRoot, `${id}.jpg`));
+          await this.o.store.update(id, { poster: `${id}.jpg` });
+          if (!(await this.o.store.get(id))) await this.removeFiles(id); // deleted while its poster was made
+        } catch (err) {
+          await rm(join(this.o.clipsRoot, `${id}.part.jpg`), { force: true });
+          this.o.logger.warn({ clip: id, err: (err as Error).message }, 'clip poster failed; the clip has none');
+        }
+      }
+      this.o.logger.info({ clip: id, startSeconds: cut.startSeconds, durationSeconds: cut.durationSeconds, bytes: cut.bytes }, 'clip ready');
     } catch (err) {
       const message = signal.aborted ? 'the server stopped while the clip was cut' : (err as Error).message;
       this.o.logger.warn({ clip: id, err: message }, 'clip failed');

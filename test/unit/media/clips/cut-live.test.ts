@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, rmSync, statSync, truncateSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingWriter } from '../../../../src/media/record/writer.js';
-import { cutLiveTail } from '../../../../src/media/clips/cut.js';
+import { cutLiveTail, mp4DurationSeconds } from '../../../../src/media/clips/cut.js';
 import { decodeErrors, ffprobe, loadFlv, makeFlv, topLevelBoxes } from '../../record/media.js';
 
 const SECONDS = 8;
@@ -34,6 +34,11 @@ test('cutLiveTail cuts the last seconds of a growing fMP4 (torn tail ignored) fr
   assert.ok(Math.abs(p.duration - r.durationSeconds) < 0.15, `ffprobe ${p.duration} vs ${r.durationSeconds}`);
   assert.deepEqual(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
   assert.equal(decodeErrors(out), '');
+  assert.ok(Math.abs((await mp4DurationSeconds(out)) - p.duration) < 0.05, 'mvhd duration (ours)');
+  // …and of an MP4 written by ffmpeg (VOD clips are measured this way).
+  const ffOut = join(dir, 'ff.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-i', join(dir, 'in.flv'), '-t', '2.5', '-c', 'copy', '-movflags', '+faststart', ffOut]);
+  assert.ok(Math.abs((await mp4DurationSeconds(ffOut)) - ffprobe(ffOut).duration) < 0.05, 'mvhd duration (ffmpeg faststart)');
   const first = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0', out], { encoding: 'utf8' });
   assert.match(first.trim(), /^K/, 'the clip starts with a keyframe');
 
