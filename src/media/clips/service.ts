@@ -97,6 +97,7 @@ export class ClipService {
     this.ac.abort();
     for (const t of this.queue.splice(0)) await this.o.store.update(t.id, { state: 'failed', error: 'the server stopped before the clip was cut' }).catch(() => undefined);
     await Promise.allSettled([...this.running.values()]);
+    this.liveIndexes.clear();
   }
 
   /** assertMayClip throws unless the user may clip this channel (record.clips.who; owner, managers and admins always may). */
@@ -132,7 +133,8 @@ export class ClipService {
 
   private assertRoom(): void {
     if (this.stopped) throw new AppError('unavailable', 'the server is stopping');
-    if (this.queue.length >= this.cfg.maxQueued) throw new AppError('too_many_requests', 'too many clips are being cut right now; retry in a few seconds', { retryAfterSeconds: 5 });
+    const mustWait = this.running.size + this.queue.length >= this.cfg.concurrency;
+    if (mustWait && this.queue.length >= this.cfg.maxQueued) throw new AppError('too_many_requests', 'too many clips are being cut right now; retry in a few seconds', { retryAfterSeconds: 5 });
   }
 
   /** Users whose clip request is between its rate check and its row (two at once would both pass the check). */

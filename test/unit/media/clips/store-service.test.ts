@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engines } from '../../../helpers/db.js';
@@ -172,6 +172,37 @@ async function checkService(db: Db, clock: () => number, advance: (ms: number) =
     // There is no live file here: the cut fails and says why.
     const failed = await waitUntil(async () => { const r = await store.get(made.id); return r?.state === 'failed' ? r : undefined; });
     assert.match(failed.error ?? '', /ENOENT|no such file/);
+
+    // At most `concurrency` cuts at once and `maxQueued` waiting; past that 429. (ffmpeg here sleeps, then fails.)
+    const bin = join(dataDir, 'bin');
+    mkdirSync(bin);
+    for (const tool of ['ffmpeg', 'ffprobe']) {
+      writeFileSync(join(bin, tool), '#!/bin/sh\nsleep 1\necho slow >&2\nexit 1\n');
+      chmodSync(join(bin, tool), 0o755);
+    }
+    const recordings = new RecordingStore(db);
+    const vod = await recordings.create({ id: 'vod-bound', channel_id: row.id, channel_name: row.name, node_id: 'svc-node', dir: 'clipchan/v', part: 0, started_at: clock(), width: 640, height: 360, video_codec: 'avc', audio_codec: 'aac' });
+    await recordings.update(vod.id, { state: 'ready', duration_ms: 60_000 });
+    const ready = (await recordings.get(vod.id))!;
+    const bounded = new ClipService({
+      store, recordings, recordingsRoot: join(dataDir, 'recordings'), clipsRoot: join(dataDir, 'clips'),
+      config: loadConfig({ env: {}, overrides: { dataDir, 'record.clips.concurrency': 1, 'record.clips.maxQueued': 1 } }),
+      channels: platform.channels, social: platform.social, isLive: () => false, activeDir: () => undefined, ffmpeg: join(bin, 'ffmpeg'), nodeId: 'svc-node',
+      logger: silentLogger(), now: clock,
+    });
+    const first = await bounded.vodClip(ready, row, actor(owner), { start: 1, duration: 5 });
+    const second = await bounded.vodClip(ready, row, actor(manager), { start: 1, duration: 5 });
+    assert.equal(bounded.inProgress, 2);
+    const busy = await rejectsCode(bounded.vodClip(ready, row, actor(viewer), { start: 1, duration: 5 }), 'too_many_requests');
+    assert.match(busy.message, /too many clips are being cut/);
+    for (const c of [first, second]) {
+      const done = await waitUntil(async () => { const r = await store.get(c.id); return r?.state === 'failed' ? r : undefined; }, 20_000);
+      assert.match(done.error ?? '', /ffprobe failed: slow/);
+    }
+    assert.equal(bounded.inProgress, 0);
+    await rejectsCode(bounded.vodClip(ready, row, actor(viewer), { start: 59.5, duration: 5 }), 'clip_out_of_range');
+    await recordings.update(vod.id, { state: 'finalizing' });
+    await rejectsCode(bounded.vodClip((await recordings.get(vod.id))!, row, actor(viewer), { start: 1, duration: 5 }), 'clip_source_not_ready');
 
     // A restart fails what this node left pending; stop fails nothing that was not queued.
     await store.create(newClip('left', { node_id: 'svc-node' }));
