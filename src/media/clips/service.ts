@@ -67,12 +67,12 @@ interface Task {
 export class ClipService {
   private readonly queue: Task[] = [];
   private readonly running = new Map<string, Promise<void>>();
-  private readonly ac = new AbortController();
+  private ac = new AbortController();
   private stopped = false;
   private readonly now: () => number;
   /** Indexes of the live files being clipped, by path (each reads only what was appended since). */
   private readonly liveIndexes = new Map<string, LiveFileIndex>();
-  /** Seconds from request to ready of the last clips (for the report and tests). */
+  /** Milliseconds from request to ready of the last 100 clips (diagnostics). */
   readonly timings: { id: string; kind: string; ms: number }[] = [];
 
   constructor(private readonly o: ClipServiceOptions) {
@@ -86,6 +86,7 @@ export class ClipService {
   /** start fails the clips a previous run of this node left pending (their cut died with it). */
   async start(): Promise<void> {
     this.stopped = false;
+    if (this.ac.signal.aborted) this.ac = new AbortController();
     await mkdir(this.o.clipsRoot, { recursive: true });
     const n = await this.o.store.failPending(this.o.nodeId, 'interrupted by a restart; make the clip again');
     if (n > 0) this.o.logger.warn({ clips: n }, 'clips left pending by the previous run marked failed');
