@@ -91,11 +91,14 @@ function assertRan(r: Run, what: string): void {
   assert.equal(r.code, 0, `${what}: exit ${r.code ?? r.signal}\n${r.tail}`);
 }
 
-/** resultFile: the one file a scenario wrote in the temp results directory (fixed or timestamped name). */
-function resultFile(scenario: string): any {
-  const files = readdirSync(RESULTS).filter((f) => new RegExp(`^${scenario}(-\\d{10,})?\\.json$`).test(f));
-  assert.equal(files.length, 1, `${scenario}: expected one result file in ${RESULTS}, found ${files.join(', ') || 'none'}`);
-  return JSON.parse(readFileSync(join(RESULTS, files[0]!), 'utf8'));
+/**
+ * resultFile: the one file a scenario wrote in the temp results directory (fixed or timestamped
+ * name); after a second run of a scenario with timestamped files (`then`), the newer of two.
+ */
+function resultFile(scenario: string, runs = 1): any {
+  const files = readdirSync(RESULTS).filter((f) => new RegExp(`^${scenario}(-\\d{10,})?\\.json$`).test(f)).sort();
+  assert.ok(files.length === 1 || files.length === runs, `${scenario}: expected ${runs === 1 ? 'one result file' : `1 or ${runs} result files`} in ${RESULTS}, found ${files.join(', ') || 'none'}`);
+  return JSON.parse(readFileSync(join(RESULTS, files[files.length - 1]!), 'utf8'));
 }
 
 const finite = (v: unknown, what: string) => assert.ok(typeof v === 'number' && Number.isFinite(v), `${what}: ${String(v)} is not a finite number`);
@@ -389,7 +392,7 @@ test('bench smoke: every scenario runs with tiny counts and writes a sane result
           const r2 = await bench([s.name, ...s.then.args], s.timeoutMs, { ...s.env, ...s.then.env });
           t.diagnostic(`${s.name} ${s.then.args.join(' ')}: ${(r2.ms / 1000).toFixed(1)} s`);
           assertRan(r2, `${s.name} ${s.then.args.join(' ')}`);
-          s.then.check(resultFile(s.name));
+          s.then.check(resultFile(s.name, 2));
         } else if (s.then?.skip) {
           t.diagnostic(`${s.name} ${s.then.args.join(' ')}: skipped (${s.then.skip})`);
         }
