@@ -67,16 +67,33 @@ export function parseHevcDecoderConfig(buf: Buffer): HevcDecoderConfig {
   };
 }
 
-/** parseHevcSpsSize reads pic size (after conformance window cropping) from an SPS NAL unit. */
-export function parseHevcSpsSize(nal: Buffer): { width: number; height: number } {
-  if (nal.length < 3) throw new HevcError('SPS too short');
-  const r = new BitReader(removeEmulationPrevention(nal.subarray(2)), (m) => new HevcError(m));
+/** The SPS fields onair uses (ITU-T H.265 7.3.2.2), read in one walk. */
+export interface HevcSps {
+  maxSubLayersMinus1: number;
+  temporalIdNesting: number;
+  /** general_profile_space .. general_level_idc as they are (12 bytes): hvcC bytes 1..12. */
+  generalProfileTierLevel: Buffer;
+  chromaFormatIdc: number;
+  /** Picture size after the conformance window. */
+  width: number;
+  height: number;
+  bitDepthLumaMinus8: number;
+  bitDepthChromaMinus8: number;
+}
+
+const PTL_GENERAL_BYTES = 12;
+
+/** parseHevcSps reads an SPS NAL unit (with its 2-byte header) up to the bit depths. */
+export function parseHevcSps(nal: Buffer): HevcSps {
+  if (nal.length < 2 + 1 + PTL_GENERAL_BYTES) throw new HevcError('SPS too short');
+  const rbsp = removeEmulationPrevention(nal.subarray(2));
+  const r = new BitReader(rbsp, (m) => new HevcError(m));
   r.skip(4); // sps_video_parameter_set_id
   const maxSubLayersMinus1 = r.u(3);
-  r.skip(1); // sps_temporal_id_nesting_flag
-  // profile_tier_level(1, maxSubLayersMinus1)
-  r.skip(88); // general profile: space, tier, idc, compat flags, constraint flags
-  r.skip(8); // general_level_idc
+  const temporalIdNesting = r.u1();
+  // profile_tier_level(1, maxSubLayersMinus1): the general part is byte-aligned (bytes 1..12).
+  const generalProfileTierLevel = Buffer.from(rbsp.subarray(1, 1 + PTL_GENERAL_BYTES));
+  r.skip(8 * PTL_GENERAL_BYTES);
   const profilePresent: number[] = [];
   const levelPresent: number[] = [];
   for (let i = 0; i < maxSubLayersMinus1; i++) {
@@ -104,7 +121,55 @@ export function parseHevcSpsSize(nal: Buffer): { width: number; height: number }
     height -= subH * (t + b);
   }
   if (width <= 0 || height <= 0) throw new HevcError('bad picture size');
+  const bitDepthLumaMinus8 = r.ue();
+  const bitDepthChromaMinus8 = r.ue();
+  if (bitDepthLumaMinus8 > 7 || bitDepthChromaMinus8 > 7) throw new HevcError('bit depth out of range');
+  return { maxSubLayersMinus1, temporalIdNesting, generalProfileTierLevel, chromaFormatIdc, width, height, bitDepthLumaMinus8, bitDepthChromaMinus8 };
+}
+
+/** parseHevcSpsSize reads pic size (after conformance window cropping) from an SPS NAL unit. */
+export function parseHevcSpsSize(nal: Buffer): { width: number; height: number } {
+  const { width, height } = parseHevcSps(nal);
   return { width, height };
+}
+
+export const HEVC_NAL_AUD = 35;
+/** IRAP pictures (BLA, IDR, CRA: NAL types 16..21) are where decoding can start. */
+export const HEVC_NAL_IRAP_FIRST = 16;
+export const HEVC_NAL_IRAP_LAST = 21;
+
+/** hevcNalType reads the type from the 2-byte HEVC NAL header. */
+export function hevcNalType(nal: Buffer): number {
+  return (nal[0]! >> 1) & 0x3f;
+}
+
+/**
+ * encodeHevcDecoderConfig builds hvcC from one in-band VPS, SPS and PPS (4-byte NAL lengths), as
+ * for HEVC carried in MPEG-TS. The general profile/tier/level bytes are the SPS's as they are;
+ * chroma format and bit depths come from the SPS; no spatial segmentation, parallelism or frame
+ * rate is claimed.
+ */
+export function encodeHevcDecoderConfig(vps: Buffer, sps: Buffer, pps: Buffer): Buffer {
+  const f = parseHevcSps(sps);
+  const head = Buffer.alloc(HVCC_HEADER_SIZE);
+  head[0] = 1;
+  f.generalProfileTierLevel.copy(head, 1);
+  head.writeUInt16BE(0xf000, 13); // reserved | min_spatial_segmentation_idc 0
+  head[15] = 0xfc; // reserved | parallelismType 0
+  head[16] = 0xfc | f.chromaFormatIdc;
+  head[17] = 0xf8 | f.bitDepthLumaMinus8;
+  head[18] = 0xf8 | f.bitDepthChromaMinus8;
+  head.writeUInt16BE(0, 19); // avgFrameRate unknown
+  head[21] = ((f.maxSubLayersMinus1 + 1) << 3) | (f.temporalIdNesting << 2) | 3; // lengthSizeMinusOne 3
+  head[22] = 3; // numOfArrays
+  const array = (type: number, nal: Buffer): Buffer => {
+    const b = Buffer.alloc(5);
+    b[0] = 0x80 | type; // array_completeness
+    b.writeUInt16BE(1, 1);
+    b.writeUInt16BE(nal.length, 3);
+    return Buffer.concat([b, nal]);
+  };
+  return Buffer.concat([head, array(HEVC_NAL_VPS, vps), array(HEVC_NAL_SPS, sps), array(HEVC_NAL_PPS, pps)]);
 }
 
 function reverseBits32(v: number): number {

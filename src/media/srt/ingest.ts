@@ -19,8 +19,7 @@ import {
   AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, EX_PACKET_CODED_FRAMES,
   EX_PACKET_SEQUENCE_START, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FOURCC_HEVC, VIDEO_EX_HEADER_FLAG, VIDEO_FRAME_INTER, VIDEO_FRAME_KEY,
 } from '../../formats/flv.js';
-import { HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS, parseHevcSpsSize } from '../../formats/hevc.js';
-import { encodeHevcDecoderConfig, hevcNalType, HEVC_NAL_AUD, HEVC_NAL_IRAP_FIRST, HEVC_NAL_IRAP_LAST } from './hevc-config.js';
+import { encodeHevcDecoderConfig, hevcNalType, parseHevcSpsSize, HEVC_NAL_AUD, HEVC_NAL_IRAP_FIRST, HEVC_NAL_IRAP_LAST, HEVC_NAL_PPS, HEVC_NAL_SPS, HEVC_NAL_VPS } from '../../formats/hevc.js';
 import {
   ADTS_SAMPLES_PER_FRAME, parseAdtsFrames, splitAnnexB, STREAM_TYPE_AAC_ADTS, STREAM_TYPE_H264, STREAM_TYPE_H265, TimestampUnwrapper, TS_CLOCK_HZ, TsDemuxer,
   type TsPes, type TsStreamInfo,

@@ -7,7 +7,7 @@ import {
   splitLengthPrefixed, AvcError,
 } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, encodeAudioSpecificConfig, adtsHeader, AacError } from '../../../src/formats/aac.js';
-import { describeHevcConfig, HevcError } from '../../../src/formats/hevc.js';
+import { describeHevcConfig, encodeHevcDecoderConfig, parseHevcDecoderConfig, parseHevcSps, HevcError } from '../../../src/formats/hevc.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -88,4 +88,23 @@ test('hvcC from an x265 capture describes the track', () => {
   assert.equal(d.profile, 1);
   assert.equal(d.codecString, 'hvc1.1.6.L63.90');
   assert.throws(() => describeHevcConfig(hvcc.subarray(0, 30)), HevcError);
+});
+
+test('hvcC built from in-band VPS/SPS/PPS: the header of the x265 capture to the byte, its three arrays, the same description', () => {
+  const x265 = readFileSync(new URL('../../fixtures/media/hevc-640x360.hvcC', import.meta.url));
+  const nal = (type: number) => parseHevcDecoderConfig(x265).arrays.find((a) => a.type === type)!.nalus[0]!;
+  const [vps, sps, pps] = [nal(32), nal(33), nal(34)];
+  const built = encodeHevcDecoderConfig(vps, sps, pps);
+  // Bytes 0..21 (version, profile/tier/level, chroma, bit depths, layers, length size) as x265
+  // wrote them; byte 22 counts 3 arrays where x265 also carries an SEI array.
+  assert.equal(built.subarray(0, 22).toString('hex'), x265.subarray(0, 22).toString('hex'));
+  assert.equal(built[22], 3);
+  const parsed = parseHevcDecoderConfig(built);
+  assert.deepEqual(parsed.arrays.map((a) => [a.type, a.nalus]), [[32, [vps]], [33, [sps]], [34, [pps]]]);
+  assert.equal(parsed.nalLengthSize, 4);
+  const d = describeHevcConfig(built);
+  assert.deepEqual([d.width, d.height, d.codecString], [640, 360, 'hvc1.1.6.L63.90']);
+  const f = parseHevcSps(sps);
+  assert.deepEqual([f.chromaFormatIdc, f.bitDepthLumaMinus8, f.bitDepthChromaMinus8, f.maxSubLayersMinus1], [1, 0, 0, 0]);
+  assert.throws(() => encodeHevcDecoderConfig(vps, sps.subarray(0, 8), pps), HevcError);
 });
