@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'chat-conn', 'chat-fanout', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -395,11 +395,30 @@ function socketWriteFloor(r: Loaded): Omit<Section, 'scenario'> {
   };
 }
 
+function srtIngest(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const lat = d.addedLatencyMs ?? {};
+  const s0 = d.latencySession ?? {};
+  const sessions: any[] = d.sessions ?? [];
+  const sum = (k: string) => sessions.reduce((a, x) => a + Number(x[k] ?? 0), 0);
+  const load = Array.isArray(d.loadavg) ? d.loadavg[0] : null;
+  return {
+    conditions: conditions([`run ${date(d.when)}`, d.method, load !== null && `load average (1 min) at the CPU window ${load}`]),
+    tables: [
+      { caption: 'Latency onair adds (one publisher through a UDP relay: a video PES in → its frame out of the hub)', table: { head: ['SRT latency ms', 'relay loss', 'relay delay ms each way', 'samples', 'p50 ms', 'p95 ms', 'max ms', 'lost', 'recovered', 'dropped', 'NAKs sent'], rows: [[d.latencyMs, d.loss, d.delayMs ?? 0, lat.samples, lat.p50 === undefined ? null : Math.round(lat.p50 * 10) / 10, lat.p95 === undefined ? null : Math.round(lat.p95 * 10) / 10, lat.max === undefined ? null : Math.round(lat.max * 10) / 10, s0.lost, s0.recovered, s0.dropped, s0.naksSent]] } },
+      { caption: 'CPU with N publishers, one HTTP-FLV reader each (the Node process; ffmpeg not counted)', table: { head: ['publishers', 'live', 'seconds', 'process CPU %', 'CPU % per stream', 'packets', 'lost', 'dropped'], rows: [[d.streams, d.live, d.seconds, d.cpu?.processPercent, d.cpu?.perStreamPercent, sum('packets'), sum('lost'), sum('dropped')]] } },
+    ],
+    charts: [],
+    notes: [],
+  };
+}
+
 const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
   'hls-serve': hlsServe,
   latency,
+  'srt-ingest': srtIngest,
   'chat-conn': chatConn,
   'chat-fanout': chatFanout,
   moderation,

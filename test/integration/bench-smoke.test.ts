@@ -24,6 +24,7 @@ const HAS_CHROMIUM = existsSync('/usr/bin/chromium');
 const HAS_WHISPER = existsSync(join(ROOT, 'node_modules/smart-whisper/build/Release/smart-whisper.node'));
 const HAS_REDIS = existsSync('/usr/bin/redis-server');
 const HAS_CC = spawnSync('cc', ['--version']).status === 0;
+const HAS_FFMPEG_SRT = /\bsrt\b/.test(spawnSync('ffmpeg', ['-hide_banner', '-protocols'], { encoding: 'utf8' }).stdout ?? '');
 /** Why the pocketsphinx captions run cannot happen here (espeak-ng or pocketsphinx missing), if so. */
 const NO_POCKETSPHINX = speechToolsMissing();
 /** Grace between SIGTERM (the scenario stops what it started) and SIGKILL of its process group. */
@@ -136,6 +137,7 @@ function smokeLike(dir: string, file: string): boolean {
     case 'flv-fanout': return Array.isArray(d.rows) && d.rows.length > 0 && d.rows.every((r: any) => r.viewers === FANOUT_VIEWERS);
     case 'hls-serve': return d.connections === 4 && d.secondsPerRun === 1;
     case 'latency': return d.seconds === 2;
+    case 'srt-ingest': return d.seconds === 2 && d.streams === 1;
     case 'chat-conn': return (d.results ?? []).some((x: any) => (x.points ?? []).some((p: any) => p.target === 20));
     case 'chat-fanout': return d.subscribers === 20;
     case 'socket-write-floor': return d.sockets === 50 && d.passes === 3;
@@ -318,6 +320,21 @@ const SCENARIOS: Scenario[] = [
         finite(s.p99, 'C generator p99');
         assert.ok(s.samples > 0, 'latency samples');
       },
+    },
+  },
+  {
+    name: 'srt-ingest',
+    args: ['--seconds', '2', '--streams', '1'],
+    timeoutMs: 90_000,
+    skip: !HAS_FFMPEG_SRT && 'ffmpeg without SRT',
+    check: (d) => {
+      assert.equal(d.streams, 1);
+      assert.equal(d.live, 1, 'the publisher went live');
+      positive(d.addedLatencyMs.samples, 'latency samples');
+      positive(d.addedLatencyMs.p50, 'added latency p50');
+      assert.ok(d.addedLatencyMs.p50 >= d.latencyMs * 0.5, `p50 ${d.addedLatencyMs.p50} ms includes the SRT latency of ${d.latencyMs} ms`);
+      finite(d.cpu.perStreamPercent, 'CPU per stream');
+      assert.equal(d.sessions.reduce((a: number, x: any) => a + x.dropped, 0), 0, 'no packet given up on loopback');
     },
   },
   {
