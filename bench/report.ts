@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -413,6 +413,23 @@ function srtIngest(r: Loaded): Omit<Section, 'scenario'> {
   };
 }
 
+function chatProxy(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const row = (label: string, x: any) => [label, x?.n, x?.p50Ms, x?.p90Ms, x?.p99Ms, x?.meanMs];
+  const head = ['', 'n', 'p50 ms', 'p90 ms', 'p99 ms', 'mean ms'];
+  const b = d.burstConnectsPerSecond ?? {};
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, Array.isArray(d.loadavg) && `load average (1 min) at the start ${d.loadavg[0]}`]),
+    tables: [
+      { caption: 'Connect command → reply on an open WebSocket (one at a time)', table: { head, rows: [row('anonymous', d.connect?.anonymous), row('JWT', d.connect?.jwt), row('connect proxy', d.connect?.proxy)] } },
+      { caption: 'Publish command → reply (one connection, one at a time)', table: { head, rows: [row('no proxy', d.publish?.plain), row('publish proxy', d.publish?.proxy)] } },
+      { caption: `Connect bursts (open + connect + close, ${d.burstParallel ?? '?'} at a time)`, table: { head: ['anonymous connects/s', 'JWT connects/s', 'proxy connects/s', 'proxy call mean ms (metric)'], rows: [[b.anonymous, b.jwt, b.proxy, d.proxyCallMeanMs]] } },
+    ],
+    charts: [],
+    notes: [],
+  };
+}
+
 const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
@@ -421,6 +438,7 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'srt-ingest': srtIngest,
   'chat-conn': chatConn,
   'chat-fanout': chatFanout,
+  'chat-proxy': chatProxy,
   moderation,
   effects,
   captions,

@@ -138,6 +138,7 @@ function smokeLike(dir: string, file: string): boolean {
     case 'hls-serve': return d.connections === 4 && d.secondsPerRun === 1;
     case 'latency': return d.seconds === 2;
     case 'srt-ingest': return d.seconds === 2 && d.streams === 1;
+    case 'chat-proxy': return d.connects === 20;
     case 'chat-conn': return (d.results ?? []).some((x: any) => (x.points ?? []).some((p: any) => p.target === 20));
     case 'chat-fanout': return d.subscribers === 20;
     case 'socket-write-floor': return d.sockets === 50 && d.passes === 3;
@@ -335,6 +336,21 @@ const SCENARIOS: Scenario[] = [
       assert.ok(d.addedLatencyMs.p50 >= d.latencyMs * 0.5, `p50 ${d.addedLatencyMs.p50} ms includes the SRT latency of ${d.latencyMs} ms`);
       finite(d.cpu.perStreamPercent, 'CPU per stream');
       assert.equal(d.sessions.reduce((a: number, x: any) => a + x.dropped, 0), 0, 'no packet given up on loopback');
+    },
+  },
+  {
+    name: 'chat-proxy',
+    args: ['--connects', '20'],
+    timeoutMs: 60_000,
+    check: (d) => {
+      assert.equal(d.connects, 20);
+      for (const k of ['anonymous', 'jwt', 'proxy']) {
+        assert.equal(d.connect[k].n, 20, `${k} connects`);
+        positive(d.connect[k].p50Ms, `${k} connect p50`);
+        positive(d.burstConnectsPerSecond[k], `${k} burst`);
+      }
+      positive(d.proxyCallMeanMs, 'proxy call mean');
+      positive(d.publish.proxy.p50Ms, 'publish proxy p50');
     },
   },
   {

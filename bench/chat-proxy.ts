@@ -1,15 +1,18 @@
-// Overhead of proxies: sequential WebSocket connects (open, connect command, reply,
-// close) against one chat node, anonymous vs JWT vs connect proxy (a node:http backend on the
-// same machine), publishes with and without a publish proxy, and connect bursts. Not part
-// of the test suite; run:
-//   node --import tsx test/integration/chat-proxy-bench.ts [connects per mode, default 400]
+// Cost of the chat proxies (docs/chat-proxy.md): sequential WebSocket connects (open, connect
+// command, reply, close) against one chat node, anonymous vs JWT vs connect proxy (a node:http
+// backend on the same machine), publishes with and without a publish proxy, and connect bursts.
+// Usage: npm run bench -- chat-proxy [--connects 400] [--out DIR]
 import { WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
-import { startChat, SECRET, type ChatServer } from './chat-helpers.js';
-import { Backend, chatConfig } from './chat-proxy-backend.js';
-import { signConnectionToken } from '../../src/chat/index.js';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { startChat, SECRET, type ChatServer } from '../test/integration/chat-helpers.js';
+import { Backend, chatConfig } from '../test/integration/chat-proxy-backend.js';
+import { signConnectionToken } from '../src/chat/index.js';
+import { resultsPath, writeResultJson } from './lib/results.js';
 
-const N = Number(process.argv[2] ?? 400);
+const { values } = parseArgs({ options: { connects: { type: 'string', default: '400' }, out: { type: 'string' } } });
+const N = Number(values.connects);
 const WARMUP = 50;
 
 async function connectOnce(s: ChatServer, params: Record<string, unknown>): Promise<number> {
@@ -28,11 +31,18 @@ async function connectOnce(s: ChatServer, params: Record<string, unknown>): Prom
   return ms;
 }
 
-function stats(xs: number[]): string {
+interface Summary { n: number; meanMs: number; p50Ms: number; p90Ms: number; p99Ms: number }
+
+function summary(xs: number[]): Summary {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number): number => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  const mean = s.reduce((a, b) => a + b, 0) / s.length;
-  return `mean ${mean.toFixed(3)} ms, p50 ${q(0.5).toFixed(3)}, p90 ${q(0.9).toFixed(3)}, p99 ${q(0.99).toFixed(3)}`;
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  return { n: s.length, meanMs: r3(s.reduce((a, b) => a + b, 0) / s.length), p50Ms: r3(q(0.5)), p90Ms: r3(q(0.9)), p99Ms: r3(q(0.99)) };
+}
+
+function stats(xs: number[]): string {
+  const m = summary(xs);
+  return `mean ${m.meanMs.toFixed(3)} ms, p50 ${m.p50Ms.toFixed(3)}, p90 ${m.p90Ms.toFixed(3)}, p99 ${m.p99Ms.toFixed(3)}`;
 }
 
 async function run(name: string, s: ChatServer, params: () => Record<string, unknown>): Promise<number[]> {
@@ -44,7 +54,7 @@ async function run(name: string, s: ChatServer, params: () => Record<string, unk
 }
 
 /** burst runs `total` connects, `parallel` at a time, and reports connects per second. */
-async function burst(name: string, s: ChatServer, params: () => Record<string, unknown>, total: number, parallel: number): Promise<void> {
+async function burst(name: string, s: ChatServer, params: () => Record<string, unknown>, total: number, parallel: number): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   const worker = async (): Promise<void> => {
@@ -56,6 +66,7 @@ async function burst(name: string, s: ChatServer, params: () => Record<string, u
   await Promise.all(Array.from({ length: parallel }, worker));
   const sec = (performance.now() - t0) / 1000;
   console.log(`${name.padEnd(10)} burst: ${total} connects, ${parallel} at a time: ${(total / sec).toFixed(0)} connects/s (open + connect + close)`);
+  return Math.round(total / sec);
 }
 
 /** publishes measures sequential publish command → reply round trips on one connection. */
@@ -105,22 +116,35 @@ const proxied = await startChat({
   }),
 });
 const token = await signConnectionToken(SECRET, { sub: 'u1', info: { name: 'U1' } }, 3600);
+const BURST_PARALLEL = 32;
 try {
+  const load0 = loadavg()[0]!;
   const anon = await run('anonymous', plain, () => ({}));
-  await run('jwt', plain, () => ({ token }));
+  const jwt = await run('jwt', plain, () => ({ token }));
   const px = await run('proxy', proxied, () => ({}));
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   console.log(`proxy overhead over anonymous: ${(mean(px) - mean(anon)).toFixed(3)} ms per connect (mean)`);
   const m = (await proxied.registry.getSingleMetricAsString('onair_chat_proxy_call_seconds')).split('\n');
   const sum = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_sum'))?.split(' ').pop());
   const count = Number(m.find((l) => l.startsWith('onair_chat_proxy_call_seconds_count'))?.split(' ').pop());
-  console.log(`proxy call (request → parsed answer) as the metric sees it: ${((sum / count) * 1000).toFixed(3)} ms mean over ${count} calls`);
+  const proxyCallMeanMs = Math.round((sum / count) * 1e6) / 1000;
+  console.log(`proxy call (request → parsed answer) as the metric sees it: ${proxyCallMeanMs.toFixed(3)} ms mean over ${count} calls`);
   const pPlain = await publishes('plain', proxied, 'chat:bench');
   const pProxy = await publishes('proxy', proxied, 'px:bench');
   console.log(`publish proxy overhead: ${(mean(pProxy) - mean(pPlain)).toFixed(3)} ms per publish (mean)`);
-  await burst('anonymous', plain, () => ({}), N * 2, 32);
-  await burst('jwt', plain, () => ({ token }), N * 2, 32);
-  await burst('proxy', proxied, () => ({}), N * 2, 32);
+  const bursts = {
+    anonymous: await burst('anonymous', plain, () => ({}), N * 2, BURST_PARALLEL),
+    jwt: await burst('jwt', plain, () => ({ token }), N * 2, BURST_PARALLEL),
+    proxy: await burst('proxy', proxied, () => ({}), N * 2, BURST_PARALLEL),
+  };
+  const out = {
+    date: new Date().toISOString(), node: process.version, connects: N, burstParallel: BURST_PARALLEL, loadavg: [load0, ...loadavg()],
+    connect: { anonymous: summary(anon), jwt: summary(jwt), proxy: summary(px) },
+    proxyCallMeanMs,
+    publish: { plain: summary(pPlain), proxy: summary(pProxy) },
+    burstConnectsPerSecond: bursts,
+  };
+  console.log(`written ${writeResultJson(resultsPath('chat-proxy.json', values.out), out)}`);
 } finally {
   await plain.close();
   await proxied.close();
