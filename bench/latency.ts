@@ -38,7 +38,7 @@ import { RtmpClient } from '../src/media/rtmp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
 const PROTOCOLS = values.protocols!.split(',');
 const CACHE = 'bench/.cache';
