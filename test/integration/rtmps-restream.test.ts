@@ -7,16 +7,14 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
+import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx-rtmp.js';
 import { makeCerts, opensslMissing, startTlsTerminator, type TestCerts, type TlsTerminator } from './rtmps-helpers.js';
 
 const execFileP = promisify(execFile);
-const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
 
@@ -38,25 +36,12 @@ function run(cmd: string, args: string[]): ChildProcess {
   return p;
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.on('connect', () => { c.destroy(); resolve(true); });
-    c.on('error', () => resolve(false));
-  });
 
 describe('restream targets over rtmps://', { skip: skip ?? false }, () => {
   let s: TestServer;
   let certs: TestCerts;
-  let dir: string;
+  let nginx: NginxRtmp | undefined;
   let nginxPort: number;
   let trusted: TlsTerminator;
   let untrusted: TlsTerminator;
@@ -67,28 +52,8 @@ describe('restream targets over rtmps://', { skip: skip ?? false }, () => {
 
   before(async () => {
     certs = await makeCerts();
-    dir = mkdtempSync(join(tmpdir(), 'onair-rtmps-restream-'));
-    nginxPort = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), `load_module ${NGINX_RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log info;
-pid ${dir}/nginx.pid;
-events { worker_connections 64; }
-rtmp {
-  server {
-    listen 127.0.0.1:${nginxPort};
-    chunk_size 4096;
-    application sink {
-      live on;
-      idle_streams off;
-    }
-  }
-}
-`);
-    run('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);
-    await until(() => portOpen(nginxPort), 10_000, 'nginx listening');
+    nginx = await startNginxRtmp();
+    nginxPort = nginx.port;
     trusted = await startTlsTerminator(nginxPort, certs.serverKey, certs.serverCert);
     untrusted = await startTlsTerminator(nginxPort, certs.selfKey, certs.selfCert);
     s = await startTestServer({ 'media.restream.allowPrivateTargets': true, 'media.tlsCaFile': certs.caFile, 'record.enabled': false });
@@ -101,10 +66,7 @@ rtmp {
     await s?.close();
     await trusted?.close();
     await untrusted?.close();
-    if (process.exitCode && dir) {
-      try { console.error(readFileSync(join(dir, 'error.log'), 'utf8').split('\n').slice(-20).join('\n')); } catch { /* no log */ }
-    }
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await nginx?.stop();
     certs?.remove();
   });
 

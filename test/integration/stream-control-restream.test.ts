@@ -7,16 +7,11 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
-import { freePort } from '../helpers/ports.js';
+import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx-rtmp.js';
 
 const execFileP = promisify(execFile);
-const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 const children = new Set<ChildProcess>();
 
@@ -28,12 +23,6 @@ function run(cmd: string, args: string[]): ChildProcess {
 }
 
 
-const portOpen = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.on('connect', () => { c.destroy(); resolve(true); });
-    c.on('error', () => resolve(false));
-  });
 
 /** probe reads ~3 s of a stream: codecs and the decode times of its packets. */
 async function probe(url: string): Promise<{ codecs: string[]; video: number[]; audio: number[] }> {
@@ -61,8 +50,7 @@ async function gone(url: string): Promise<boolean> {
 
 describe('restream targets pushed to nginx-rtmp', () => {
   let s: TestServer;
-  let dir: string;
-  let nginx: ChildProcess;
+  let nginx: NginxRtmp;
   let port: number;
   let owner: string;
   let viewer: string;
@@ -73,28 +61,8 @@ describe('restream targets pushed to nginx-rtmp', () => {
 
   before(async () => {
     s = await startTestServer({ 'media.restream.allowPrivateTargets': true, 'media.restream.maxTargetsPerChannel': 3, 'record.enabled': false });
-    dir = mkdtempSync(join(tmpdir(), 'onair-restream-'));
-    port = await freePort();
-    writeFileSync(join(dir, 'nginx.conf'), `load_module ${NGINX_RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log info;
-pid ${dir}/nginx.pid;
-events { worker_connections 64; }
-rtmp {
-  server {
-    listen 127.0.0.1:${port};
-    chunk_size 4096;
-    application sink {
-      live on;
-      idle_streams off;
-    }
-  }
-}
-`);
-    nginx = run('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);
-    await until(() => portOpen(port), 10_000, 'nginx listening');
+    nginx = await startNginxRtmp();
+    port = nginx.port;
     owner = (await s.api('POST', '/api/v1/auth/register', { username: 'caster', password: 'hunter2hunter2' })).body.token;
     viewer = (await s.api('POST', '/api/v1/auth/register', { username: 'watcher', password: 'hunter2hunter2' })).body.token;
     const c = await s.api('POST', '/api/v1/channels', { name: 'multi' }, owner);
@@ -104,10 +72,7 @@ rtmp {
   after(async () => {
     for (const p of children) if (p.pid && p.exitCode === null) p.kill('SIGKILL');
     await s?.close();
-    if (process.exitCode) {
-      try { console.error(readFileSync(join(dir, 'error.log'), 'utf8').split('\n').slice(-20).join('\n')); } catch { /* no log */ }
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await nginx?.stop();
   });
 
   test('target routes: permissions, bad URLs, limit, unknown ids', async () => {
@@ -210,6 +175,6 @@ rtmp {
     assert.ok(t.status.connects >= 1);
     assert.ok(t.status.bytesSent > 100_000, `bytes sent ${t.status.bytesSent}`);
     await until(() => gone(sink('a-secret-stream-key')), 15_000, 'A gone after the end');
-    assert.equal(nginx.exitCode, null, 'nginx still up');
+    assert.equal(nginx.proc.exitCode, null, 'nginx still up');
   });
 });
