@@ -196,8 +196,6 @@ export class SrtServer {
       // The OS may cap it; the default works at modest rates.
     }
     this.socket = socket;
-    this.timer = setInterval(() => this.tick(), SRT_TICK_MS);
-    this.timer.unref();
     return this.port;
   }
 
@@ -370,6 +368,11 @@ export class SrtServer {
     const bytes = encodeHandshake(answer, this.timestamp(), h.socketId);
     session.conclusionResponse = bytes;
     this.sessions.set(socketId, session);
+    // The timers (ACK, NAK, delivery, idle) run only while there are sessions: no wakeups when idle.
+    if (!this.timer) {
+      this.timer = setInterval(() => this.tick(), SRT_TICK_MS);
+      this.timer.unref();
+    }
     this.byChannel.set(channel, session);
     this.latencies.set(socketId, latencyMs);
     this.remember(callerKey, bytes);
@@ -430,6 +433,10 @@ export class SrtServer {
     if (this.sessions.get(s.socketId) !== s) return;
     this.report(s);
     this.sessions.delete(s.socketId);
+    if (this.sessions.size === 0 && this.timer) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
     this.reported.delete(s.socketId);
     this.latencies.delete(s.socketId);
     if (this.byChannel.get(s.channel) === s) this.byChannel.delete(s.channel);
