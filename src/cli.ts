@@ -50,6 +50,7 @@ function banner(s: RunningServer): string {
     '  onair is live',
     `  web            ${s.httpUrl}/`,
     s.rtmpPort !== undefined ? `  RTMP publish   rtmp://${host}:${s.rtmpPort}/live   (OBS: server; stream key below)` : '',
+    s.parts.ports.rtmps !== undefined ? `  RTMPS publish  rtmps://${host}:${s.parts.ports.rtmps}/live   (OBS: server; same stream key; certificate ${s.config.media.rtmps.certFile})` : '',
     s.secrets.demoStreamKey ? `  demo key       ${s.secrets.demoStreamKey}` : '',
     s.secrets.demoStreamKey && s.rtmpPort !== undefined ? `  ffmpeg         ffmpeg -re -i input.mp4 -c copy -f flv rtmp://${host}:${s.rtmpPort}/live/${s.secrets.demoStreamKey}` : '',
     s.rtmpPort !== undefined && s.config.media.whip.enabled ? `  WHIP publish   ${s.httpUrl}/whip   (OBS 30+: service WHIP, bearer token = stream key)` : '',

@@ -264,6 +264,30 @@ export const configSchema = z
             maxSessions: z.number().int().min(1).max(10_000).default(100),
           })
           .default({}),
+        /** RTMPS ingest and play: RTMP inside TLS on its own port (rtmps://HOST:1936/live); docs/rtmps.md. */
+        rtmps: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** TCP port (0 picks one); env ONAIR_MEDIA_RTMPS_PORT. */
+            port: z.number().int().min(0).max(65535).default(1936),
+            /** PEM certificate chain (e.g. certbot's fullchain.pem); required when enabled. */
+            certFile: z.string().min(1).optional(),
+            /** PEM private key of certFile (e.g. certbot's privkey.pem); required when enabled. */
+            keyFile: z.string().min(1).optional(),
+            /** Oldest TLS version accepted. */
+            minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+            /** A client that has not finished the TLS handshake this long is dropped. */
+            handshakeTimeoutSeconds: z.number().min(1).max(120).default(10),
+            /** How often certFile/keyFile are checked for a renewal (0: only at start). */
+            reloadIntervalSeconds: z.number().int().min(0).max(86_400).default(60),
+          })
+          .default({})
+          .superRefine((r, ctx) => {
+            if (!r.enabled) return;
+            for (const key of ['certFile', 'keyFile'] as const) {
+              if (!r[key]) ctx.addIssue({ code: 'custom', path: [key], message: `required when media.rtmps.enabled is true (PEM file path)` });
+            }
+          }),
         /**
          * Restream (multistream) targets per channel: each enabled target gets a push relay
          * while the channel is live on this node. docs/restream.md.

@@ -18,6 +18,7 @@ import type { ServerPublisher } from '../chat/hooks.js';
 import { StreamHub, type ChannelStats } from './hub/hub.js';
 import { registerMediaMetrics } from './hub/metrics.js';
 import { RtmpServer } from './rtmp/server.js';
+import { RtmpsListener } from './rtmp/tls-listener.js';
 import type { PublishAuthResult } from './rtmp/session.js';
 import { FlvHttpOutput } from './flv/http-flv.js';
 import { RelayManager, loadTlsCaFile, type RelayInfo } from './relay/manager.js';
@@ -45,8 +46,12 @@ export interface MediaServiceDeps {
 export interface MediaService {
   /** The hub: StreamHubApi plus stats(), kick(), addViewerCounter(). */
   readonly hub: StreamHub;
-  /** start listens for RTMP (config.rtmp.port; 0 picks one) and starts configured relays. */
-  start(): Promise<{ rtmpPort: number }>;
+  /**
+   * start listens for RTMP (config.rtmp.port; 0 picks one), for RTMPS when media.rtmps.enabled
+   * (media.rtmps.port; a ConfigError naming the key when the certificate or key is unusable)
+   * and starts configured relays.
+   */
+  start(): Promise<{ rtmpPort: number; rtmpsPort?: number }>;
   /** stop ends every stream, relay and connection and closes the listener. */
   stop(): Promise<void>;
   /** registerHttp adds GET /live/:file (only *.flv; other names fall through to 404). */
@@ -55,8 +60,10 @@ export interface MediaService {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** stats lists live channels with tracks, bitrates and viewers per protocol. */
   stats(): ChannelStats[];
-  /** connections counts open RTMP connections (publishers, players and ones still handshaking). */
-  connections(): { rtmp: number };
+  /** connections counts open RTMP connections (publishers, players and ones still handshaking); rtmps: those inside TLS. */
+  connections(): { rtmp: number; rtmps: number };
+  /** rtmps is the RTMPS listener while media.rtmps.enabled (reload() re-reads the certificate at once). */
+  readonly rtmps: RtmpsListener | null;
   /** startRelay pulls an rtmp[s]:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp[s]:// URL. */
   startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
@@ -76,7 +83,7 @@ export interface MediaService {
 }
 
 /** The ways a publisher can bring a stream in. */
-export type IngestProtocol = 'rtmp' | 'whip' | 'srt';
+export type IngestProtocol = 'rtmp' | 'rtmps' | 'whip' | 'srt';
 
 /** PublishGuard returns a refusal reason for a channel, or null to let the publish go on. */
 export type PublishGuard = (channel: string) => Promise<string | null>;
@@ -145,7 +152,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     );
   };
 
-  const rtmp = new RtmpServer({
+  const rtmpContext = {
     logger,
     hub,
     chunkSize: config.rtmp.chunkSize,
@@ -153,7 +160,19 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     idleTimeoutMs: config.rtmp.idleTimeoutSeconds * 1000,
     authorizePublish,
     onUnpublished,
-  });
+  };
+  const rtmp = new RtmpServer(rtmpContext);
+  // RTMPS: the same sessions inside TLS on their own port (docs/rtmps.md).
+  const rtmps = m.rtmps.enabled
+    ? new RtmpsListener(rtmpContext, {
+      certFile: m.rtmps.certFile!,
+      keyFile: m.rtmps.keyFile!,
+      minVersion: m.rtmps.minVersion,
+      handshakeTimeoutMs: m.rtmps.handshakeTimeoutSeconds * 1000,
+      reloadIntervalMs: m.rtmps.reloadIntervalSeconds * 1000,
+      registry: deps.registry,
+    })
+    : null;
   // media.tlsCaFile is read once, here: a bad path stops the start with a ConfigError naming the key.
   const relays = new RelayManager(hub, logger, m.tlsCaFile ? { tlsCa: loadTlsCaFile(m.tlsCaFile) } : {});
   let removeMetrics: (() => void) | null = null;
@@ -164,13 +183,24 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       removeMetrics = registerMediaMetrics(deps.registry, hub);
       const rtmpPort = await rtmp.listen(config.rtmp.port, config.host);
       logger.info({ port: rtmpPort }, 'rtmp listening');
+      let rtmpsPort: number | undefined;
+      if (rtmps) {
+        try {
+          rtmpsPort = await rtmps.listen(m.rtmps.port, config.host);
+        } catch (err) {
+          await rtmp.close();
+          throw err;
+        }
+        logger.info({ port: rtmpsPort }, 'rtmps listening');
+      }
       for (const r of m.relays) relays.start(r);
-      return { rtmpPort };
+      return rtmpsPort === undefined ? { rtmpPort } : { rtmpPort, rtmpsPort };
     },
     async stop() {
       await relays.stopAll();
       hub.stop();
       await rtmp.close();
+      await rtmps?.close();
       flv.close();
       removeMetrics?.();
       removeMetrics = null;
@@ -182,7 +212,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       return flv.handleUpgrade(req, socket, head);
     },
     stats: () => hub.stats(),
-    connections: () => ({ rtmp: rtmp.sessions.size }),
+    connections: () => ({ rtmp: rtmp.sessions.size, rtmps: rtmps?.sessions.size ?? 0 }),
+    rtmps,
     startRelay: (spec) => relays.start(spec),
     stopRelay: (id) => relays.stop(id),
     listRelays: () => relays.list(),

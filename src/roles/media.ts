@@ -24,7 +24,9 @@ export function wireMedia(parts: ServerParts): void {
   parts.addService({
     name: 'media',
     start: async () => {
-      parts.ports.rtmp = (await media.start()).rtmpPort;
+      const ports = await media.start();
+      parts.ports.rtmp = ports.rtmpPort;
+      if (ports.rtmpsPort !== undefined) parts.ports.rtmps = ports.rtmpsPort;
     },
     stop: () => media.stop(),
   });

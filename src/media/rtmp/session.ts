@@ -43,11 +43,16 @@ export interface RtmpSessionContext {
   chunkSize: number;
   maxMessageBytes: number;
   idleTimeoutMs: number;
+  /** The transport, named in the hub's publisher stats and the callbacks: rtmps for sessions inside TLS (default rtmp). */
+  protocol?: RtmpTransport;
   /** authorizePublish maps a stream key to a channel (and runs the on-publish callback). */
-  authorizePublish(key: string, clientIp: string): Promise<PublishAuthResult>;
+  authorizePublish(key: string, clientIp: string, protocol: RtmpTransport): Promise<PublishAuthResult>;
   /** onUnpublished runs after a publisher's stream ended (on-unpublish callback). */
-  onUnpublished(channel: string, clientIp: string, reason: string): void;
+  onUnpublished(channel: string, clientIp: string, reason: string, protocol: RtmpTransport): void;
 }
+
+/** RtmpTransport says whether a session runs over plain TCP or inside TLS. */
+export type RtmpTransport = 'rtmp' | 'rtmps';
 
 const enum Phase {
   C0C1,
@@ -78,10 +83,12 @@ export class RtmpSession {
   private lastAck = 0;
   private closed = false;
   private readonly log: Logger;
+  private readonly transport: RtmpTransport;
 
   constructor(readonly socket: Socket, private readonly ctx: RtmpSessionContext, private readonly onGone: (s: RtmpSession) => void) {
     this.clientIp = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    this.log = ctx.logger.child({ rtmpSession: this.id, clientIp: this.clientIp });
+    this.transport = ctx.protocol ?? 'rtmp';
+    this.log = ctx.logger.child({ rtmpSession: this.id, clientIp: this.clientIp, ...(this.transport === 'rtmp' ? {} : { transport: this.transport }) });
     this.parser = new ChunkParser({ maxMessageSize: ctx.maxMessageBytes, onMessage: (m) => this.onMessage(m) });
     socket.setNoDelay(true);
     socket.setTimeout(ctx.idleTimeoutMs);
@@ -303,7 +310,7 @@ export class RtmpSession {
     this.publishPending = true;
     // While the key is checked nothing is published; media that arrives early is dropped.
     this.ctx
-      .authorizePublish(key, this.clientIp)
+      .authorizePublish(key, this.clientIp, this.transport)
       .then((res) => {
         this.publishPending = false;
         if (this.closed) return;
@@ -312,7 +319,7 @@ export class RtmpSession {
           this.send(onStatusMessage(cs, streamId, 'error', NS_PUBLISH_BADNAME, res.reason));
           return this.refuse(res.reason);
         }
-        const stream = this.ctx.hub.publish(res.channel, { protocol: 'rtmp', clientIp: this.clientIp, close: (reason) => this.kick(reason) });
+        const stream = this.ctx.hub.publish(res.channel, { protocol: this.transport, clientIp: this.clientIp, close: (reason) => this.kick(reason) });
         if (!stream) {
           this.log.info({ channel: res.channel }, 'refused a second publisher');
           this.send(onStatusMessage(cs, streamId, 'error', NS_PUBLISH_BADNAME, `channel ${res.channel} is already publishing`));
@@ -381,14 +388,14 @@ export class RtmpSession {
     this.publishing = null;
     this.send(onStatusMessage(this.ctx.chunkSize, p.streamId, 'status', NS_UNPUBLISH_SUCCESS, `${p.channel} is now unpublished.`, { details: p.channel }));
     p.stream.end(reason);
-    this.ctx.onUnpublished(p.channel, this.clientIp, reason);
+    this.ctx.onUnpublished(p.channel, this.clientIp, reason, this.transport);
   }
 
   /** kick is the hub closing this publisher (kick, shutdown). */
   private kick(reason: string): void {
     const p = this.publishing;
     this.publishing = null;
-    if (p) this.ctx.onUnpublished(p.channel, this.clientIp, reason);
+    if (p) this.ctx.onUnpublished(p.channel, this.clientIp, reason, this.transport);
     this.close(reason);
   }
 
@@ -422,7 +429,7 @@ export class RtmpSession {
       const p = this.publishing;
       this.publishing = null;
       p.stream.end(reason === 'connection closed' ? 'publisher disconnected' : reason);
-      this.ctx.onUnpublished(p.channel, this.clientIp, reason);
+      this.ctx.onUnpublished(p.channel, this.clientIp, reason, this.transport);
     }
     this.stopPlaying();
     this.onGone(this);
