@@ -123,6 +123,12 @@ export class RtmpsListener {
     this.log = ctx.logger.child({ transport: 'rtmps' });
   }
 
+  /** port is the bound port while listening (null before listen and after close). */
+  get port(): number | null {
+    const addr = this.server?.address();
+    return addr && typeof addr === 'object' ? addr.port : null;
+  }
+
   /** listen loads the key pair and starts accepting; port 0 picks a free port. Resolves with the bound port. */
   async listen(port: number, host: string): Promise<number> {
     const { certFile, keyFile, minVersion } = this.opts;
