@@ -1,3 +1,4 @@
+// test-runs-alone: hls.js picks levels from measured bandwidth, which load skews
 /**
  * hls.js in headless Chromium switches between the live ABR variants of a channel: a whole
  * server with ABR on (240p and 160p rungs) takes a 640x360 RTMP publish; the page loads the

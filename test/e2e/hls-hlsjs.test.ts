@@ -1,3 +1,4 @@
+// test-runs-alone: measures hls.js latency behind the live edge
 /**
  * hls.js (lowLatencyMode) in headless Chromium plays our LL-HLS output. The path is real:
  * H.264/AAC from ffmpeg is published over RTMP (our RtmpClient, paced in real time by this

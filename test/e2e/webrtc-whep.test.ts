@@ -1,3 +1,4 @@
+// test-runs-alone: Chromium plays WebRTC in real time; frame-rate and latency checks
 /**
  * WebRTC playback over WHEP in real headless Chromium: ffmpeg publishes H.264 + AAC over RTMP to
  * a whole onair server; a page does what the web player's startWhep does (recvonly video+audio

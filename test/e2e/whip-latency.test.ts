@@ -1,3 +1,4 @@
+// test-runs-alone: measures publish-to-player latency
 /**
  * Publish-to-HTTP-FLV latency of a WHIP publish, measured end to end on one machine: a Chromium
  * page publishes a canvas that flips between black and white every second, noting the wallclock

@@ -1,3 +1,4 @@
+// test-runs-alone: counts packets lost on purpose; real losses under load would blur the count
 /**
  * Packet loss on a WHIP publish from real Chromium: the server drops one video RTP packet in 12
  * packets for a few seconds (as if lost on the way). Frames with holes must be dropped, never

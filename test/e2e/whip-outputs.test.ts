@@ -1,3 +1,4 @@
+// test-runs-alone: Chromium publishes and plays back at once (two real-time media pipelines)
 /**
  * A WHIP-published channel feeds every output as an RTMP-published one does: headless Chromium
  * publishes a canvas + oscillator over WHIP; a second page plays it back over WHEP (H.264

@@ -1,3 +1,4 @@
+// test-runs-alone: audio/video skew at the live edge (the AAC transcoder's delay grows with load)
 /**
  * WebRTC ingest over WHIP from real headless Chromium: a page publishes a canvas (moving pattern,
  * captureStream(30)) and a WebAudio oscillator with a sendonly RTCPeerConnection, H.264 preferred,
@@ -172,8 +173,17 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.ok(vt.length >= 10 && at.length > 50, `packets: ${vt.length} video, ${at.length} audio`);
   assert.ok(vt.every((t, i) => i === 0 || t >= vt[i - 1]!), 'video dts never steps back');
   assert.ok(at.every((t, i) => i === 0 || t > at[i - 1]!), 'audio dts always advances');
-  const skew = Math.abs(vt.at(-1)! - at.at(-1)!);
-  assert.ok(skew < 0.35, `last video ${vt.at(-1)} s vs last audio ${at.at(-1)} s`);
+  // Video reaches the hub as it arrives; audio first goes through ffmpeg (Opus → AAC), so at the live
+  // edge audio trails video by the transcoder's delay, which the server measures (and which grows on a
+  // busy machine). One timeline means: what remains once that delay is accounted for is small.
+  const delay = whipOf(s.parts)!.stats()[0]!;
+  assert.ok(delay.audioDelayMs >= 0 && delay.audioDelayMax3sMs >= delay.audioDelayMs && delay.audioDelayMax10sMs >= delay.audioDelayMax3sMs,
+    `transcoder delay measured: ${JSON.stringify(delay)}`);
+  const videoLead = vt.at(-1)! - at.at(-1)!;
+  console.log(`WHIP: HTTP-FLV live edge: video leads audio by ${videoLead.toFixed(3)} s; transcoder delay ${delay.audioDelayMs} ms (max ${delay.audioDelayMax3sMs} ms over the probe's last 3 s, ${delay.audioDelayMax10sMs} ms over 10 s)`);
+  assert.ok(videoLead > -0.35 && videoLead < 0.35 + delay.audioDelayMax3sMs / 1000,
+    `last video ${vt.at(-1)} s vs last audio ${at.at(-1)} s; transcoder delay up to ${delay.audioDelayMax3sMs} ms`);
+  assert.ok(await metric(s, 'onair_whip_audio_transcode_delay_seconds_count') > 50, 'transcoder delay observed per AAC frame');
 
   // LL-HLS: the playlist gets whole segments.
   const playlist = await waitFor('LL-HLS segments', async () => {

@@ -1,3 +1,4 @@
+// test-runs-alone: Chromium publishes its fake camera in real time
 /**
  * The studio's "Go live from this browser": Chromium's fake camera and microphone are published
  * over WHIP with a pasted stream key; the channel goes live (H.264 + AAC in the hub), the studio

@@ -1,3 +1,4 @@
+// test-runs-alone: runs every benchmark: it loads the machine itself
 /**
  * Smoke run of every benchmark scenario, so the scripts never rot: tiny counts, seconds, each
  * scenario a child process through `npm run bench` (scripts/bench.mjs) with BENCH_RESULTS_DIR

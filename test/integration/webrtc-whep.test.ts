@@ -1,3 +1,4 @@
+// test-runs-alone: checks RTP timing and loss packet by packet
 /**
  * WHEP against a WebRTC client in Node (werift, full ICE, controlling; our server is ICE lite):
  * the RTP that reaches a viewer after SRTP is checked packet by packet — H.264 payload type from

@@ -17,6 +17,7 @@ import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC, FLV_TAG_A
 import { OggOpusWriter, OPUS_SAMPLE_RATE } from '../../formats/ogg-write.js';
 import { opusPacketSamples } from '../../formats/rtp-opus.js';
 import { killNow, onChildGone, stopChild } from '../child-process.js';
+import { TranscodeDelay } from './transcode-delay.js';
 
 /** AAC bitrate of a WHIP publish's audio. */
 export const WHIP_AAC_BITRATE = '128k';
@@ -25,6 +26,8 @@ export const WHIP_AAC_INPUT_MAX_BYTES = 512 * 1024;
 /** Time ffmpeg gets to exit after its stdin is closed. */
 const STOP_GRACE_MS = 2000;
 const TWO_POW_32 = 2 ** 32;
+/** Samples in one AAC frame (what each FLV audio tag from ffmpeg holds). */
+const AAC_FRAME_SAMPLES = 1024;
 /** A jump of the Opus RTP clock larger than this (samples, 10 s) is a new timeline: packets are counted on. */
 const MAX_AUDIO_JUMP_SAMPLES = 10 * OPUS_SAMPLE_RATE;
 
@@ -51,6 +54,10 @@ export interface AacFromOpusOptions {
   onFrame(raw: Buffer, ms: number): void;
   /** ffmpeg is gone while the publish goes on (metrics, logs). */
   onFailed?(reason: string): void;
+  /** The transcoder's delay for an output frame, ms (see TranscodeDelay). */
+  onDelay?(ms: number): void;
+  /** Wall clock (tests); Date.now by default. */
+  now?: () => number;
   spawnFfmpeg?: (path: string, args: string[]) => ChildProcess;
 }
 
@@ -67,6 +74,8 @@ export class AacFromOpus {
   /** Stream ms of ffmpeg's time 0: startMs, moved by shift() to follow the sender's clock. */
   private offsetMs: number;
   private lastOutMs = -1;
+  /** Time audio spends in ffmpeg, from packet written to AAC frame back. */
+  readonly delay = new TranscodeDelay();
 
   constructor(private readonly o: AacFromOpusOptions) {
     this.offsetMs = o.startMs;
@@ -80,6 +89,10 @@ export class AacFromOpus {
   /** shift moves the output timeline by `ms` (drift correction against the sender's clock). */
   shift(ms: number): void {
     this.offsetMs += ms;
+  }
+
+  private wallNow(): number {
+    return this.o.now ? this.o.now() : Date.now();
   }
 
   get pid(): number | undefined {
@@ -111,6 +124,10 @@ export class AacFromOpus {
         if (h.packetType === AAC_PACKET_SEQUENCE_HEADER) this.o.onConfig(Buffer.from(payload));
         else if (h.packetType === AAC_PACKET_RAW && payload.length > 0) {
           this.framesOut++;
+          // ffmpeg's time 0 is sample 0 of the Ogg stream (pre-skip 0), so the tag time names input samples.
+          const endSample = Math.round((tag.timestamp * OPUS_SAMPLE_RATE) / 1000) + AAC_FRAME_SAMPLES;
+          const delay = this.delay.output(endSample, this.wallNow());
+          if (delay !== undefined) this.o.onDelay?.(delay);
           // Never back in time (a backward shift squeezes the next frames instead).
           const ms = Math.max(this.offsetMs + tag.timestamp, this.lastOutMs + 1);
           this.lastOutMs = ms;
@@ -156,6 +173,7 @@ export class AacFromOpus {
     this.lastStart = start;
     this.lastEnd = start + samples;
     this.packetsIn++;
+    this.delay.input(this.lastEnd, this.wallNow());
     stdin.write(this.ogg.packet(payload, this.lastEnd));
     return true;
   }

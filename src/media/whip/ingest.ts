@@ -59,6 +59,8 @@ export interface WhipIngestOptions {
   onLive?(): void;
   onFrame?(kind: 'video' | 'audio'): void;
   onAudioFailed?(reason: string): void;
+  /** Time an audio frame spent in the Opus→AAC transcoder, ms. */
+  onAudioDelay?(ms: number): void;
   /** How long the hub claim waits for the AAC header after the first keyframe (default WHIP_AUDIO_HEADER_WAIT_MS). */
   audioHeaderWaitMs?: number;
   now?: () => number;
@@ -102,6 +104,13 @@ export class WhipIngest {
 
   get videoStats() {
     return this.depack.stats;
+  }
+
+  /** audioDelay: the transcoder's delay, newest and largest over the last 3 s and 10 s (ms; -1: none yet). */
+  get audioDelay(): { lastMs: number; max3sMs: number; max10sMs: number } {
+    const d = this.aac?.delay;
+    const now = Date.now();
+    return d ? { lastMs: d.lastMs, max3sMs: d.recentMaxMs(now, 3), max10sMs: d.recentMaxMs(now) } : { lastMs: -1, max3sMs: -1, max10sMs: -1 };
   }
 
   /** aacPid is the transcoder's pid while it runs. */
@@ -167,6 +176,7 @@ export class WhipIngest {
         this.stream.pushTag(FLV_TAG_AUDIO, Math.max(0, Math.round(ms)), aacAudioTagBody(AAC_PACKET_RAW, raw));
         this.o.onFrame?.('audio');
       },
+      onDelay: (ms) => this.o.onAudioDelay?.(ms),
       onFailed: (reason) => {
         this.audioGone = true;
         this.o.onAudioFailed?.(reason);

@@ -39,6 +39,7 @@ export interface WhipMetrics {
   packetsLost: prom.Counter;
   plis: prom.Counter;
   audioFailures: prom.Counter;
+  audioDelay: prom.Histogram;
 }
 
 /** whipMetrics registers (once per registry) the WHIP gauges and counters. */
@@ -52,6 +53,7 @@ export function whipMetrics(registry: prom.Registry): WhipMetrics {
     framesIn: metricOnce(registry, 'onair_whip_frames_in_total', () => new prom.Counter({ name: 'onair_whip_frames_in_total', help: 'Frames fed to the hub from WHIP publishers (video access units, AAC frames).', labelNames: ['kind'], registers: r })),
     packetsLost: metricOnce(registry, 'onair_whip_rtp_packets_lost_total', () => new prom.Counter({ name: 'onair_whip_rtp_packets_lost_total', help: 'Video RTP packets from WHIP publishers declared lost (never arrived within the reorder window).', registers: r })),
     plis: metricOnce(registry, 'onair_whip_plis_sent_total', () => new prom.Counter({ name: 'onair_whip_plis_sent_total', help: 'Picture loss indications sent to WHIP publishers (keyframe requests).', registers: r })),
+    audioDelay: metricOnce(registry, 'onair_whip_audio_transcode_delay_seconds', () => new prom.Histogram({ name: 'onair_whip_audio_transcode_delay_seconds', help: 'Time WHIP audio spends in the Opus→AAC transcoder (ffmpeg), packet in to AAC frame out: how far audio trails video at the live edge.', buckets: [0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 1, 2], registers: r })),
     audioFailures: metricOnce(registry, 'onair_whip_audio_transcoder_failures_total', () => new prom.Counter({ name: 'onair_whip_audio_transcoder_failures_total', help: 'Opus→AAC transcoders (ffmpeg) that failed; the publish went on without audio.', registers: r })),
   };
 }
@@ -91,6 +93,11 @@ export interface WhipStats {
   dropped: number;
   keyframeRequests: number;
   aacPid?: number;
+  /** Time the newest AAC frame spent in the Opus→AAC transcoder, ms (-1: no audio yet). */
+  audioDelayMs: number;
+  /** Largest such delay over the last 3 s and 10 s, ms (-1: none). */
+  audioDelayMax3sMs: number;
+  audioDelayMax10sMs: number;
 }
 
 export class WhipService {
@@ -119,6 +126,7 @@ export class WhipService {
         id: s.id, channel: s.channel, connected: s.connected, live: s.live, width: st.width, height: st.height,
         packets: st.packets, lost: st.lost, units: st.units, dropped: st.dropped, keyframeRequests: st.keyframeRequests,
         ...(st.aacPid ? { aacPid: st.aacPid } : {}),
+        audioDelayMs: st.audioDelayMs, audioDelayMax3sMs: st.audioDelayMax3sMs, audioDelayMax10sMs: st.audioDelayMax10sMs,
       };
     });
   }
@@ -149,6 +157,7 @@ export class WhipService {
         onPli: () => this.metrics.plis.inc(),
         onFrame: (kind) => this.metrics.framesIn.inc({ kind }),
         onAudioFailed: () => this.metrics.audioFailures.inc(),
+        onAudioDelay: (ms) => this.metrics.audioDelay.observe(ms / 1000),
         onLost: (n) => this.metrics.packetsLost.inc(n),
       },
     });

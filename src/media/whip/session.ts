@@ -69,6 +69,8 @@ export interface WhipSessionHooks {
   onPli(): void;
   onFrame(kind: 'video' | 'audio'): void;
   onAudioFailed(reason: string): void;
+  /** Time an audio frame spent in the Opus→AAC transcoder, ms. */
+  onAudioDelay?(ms: number): void;
   /** Video RTP packets newly declared lost. */
   onLost(packets: number): void;
 }
@@ -121,6 +123,7 @@ export class WhipSession {
       onLive: () => { this.wentLive = true; o.hooks.onLive(this); },
       onFrame: (kind) => o.hooks.onFrame(kind),
       onAudioFailed: (reason) => o.hooks.onAudioFailed(reason),
+      onAudioDelay: (ms) => o.hooks.onAudioDelay?.(ms),
     });
   }
 
@@ -133,7 +136,11 @@ export class WhipSession {
   }
 
   get stats() {
-    return { ...this.ingest.videoStats, width: this.ingest.width, height: this.ingest.height, aacPid: this.ingest.aacPid };
+    const delay = this.ingest.audioDelay;
+    return {
+      ...this.ingest.videoStats, width: this.ingest.width, height: this.ingest.height, aacPid: this.ingest.aacPid,
+      audioDelayMs: delay.lastMs, audioDelayMax3sMs: delay.max3sMs, audioDelayMax10sMs: delay.max10sMs,
+    };
   }
 
   /** answer negotiates a publisher's offer (recvonly H.264 + Opus) and answers with every candidate gathered. */

@@ -94,8 +94,10 @@ async function startWhip(stream: MediaStream, streamKey: string): Promise<Publis
 
 async function stopWhip(p: Publishing): Promise<void> {
   for (const track of p.stream.getTracks()) track.stop();
-  p.pc.close();
+  // DELETE before closing: a closed peer connection sends a DTLS close that ends the session on the
+  // server first, and the DELETE then meets a 404 the console reports as an error.
   if (p.location) await fetch(p.location, { method: 'DELETE' }).catch(() => undefined);
+  p.pc.close();
 }
 
 export function GoLive({ streamKey, live }: { channel: string; streamKey: string | null; live: boolean }) {
