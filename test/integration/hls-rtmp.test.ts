@@ -1,3 +1,4 @@
+// test-runs-alone: measures how long blocking playlist reloads hold
 /**
  * LL-HLS end to end through the real media role: ffmpeg publishes over RTMP, the hub feeds
  * the HLS service, and ffprobe/ffmpeg and our own checks read the HTTP output.
