@@ -306,6 +306,23 @@ export const configSchema = z
             allowPrivateTargets: z.boolean().default(false),
           })
           .default({}),
+        /**
+         * Stream control between nodes when redis.url is set (docs/restream.md, "Scale-out"):
+         * ends reach the media node holding the publisher; GET /api/v1/streams lists every node's.
+         */
+        control: z
+          .object({
+            /** How long an end waits for the media nodes' answers over the control bus. */
+            endTimeoutMs: z.number().int().min(100).max(30_000).default(2000),
+            /** A media node's entry in the cluster live list expires this long after its last refresh. */
+            liveTtlSeconds: z.number().min(1).max(600).default(15),
+            /** How often a media node rewrites its entry (and at once when a stream starts or ends). */
+            liveRefreshSeconds: z.number().min(0.1).max(300).default(5),
+            /** This node's base URL as operators reach it (e.g. http://media-1.internal:8080), shown as nodeUrl. */
+            advertiseUrl: z.string().url().optional(),
+          })
+          .default({})
+          .refine((c) => c.liveRefreshSeconds < c.liveTtlSeconds, { message: 'liveRefreshSeconds must be shorter than liveTtlSeconds', path: ['liveRefreshSeconds'] }),
       })
       .default({}),
     hls: z

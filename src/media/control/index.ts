@@ -5,8 +5,15 @@
  *
  * Wired for the media role (relays, publish guard, routes) and for the api role (routes only,
  * answering 409 not_live_here for ends where no media role runs); a node with both wires once.
+ * With redis.url set, a control bus joins the nodes (bus.ts): an end on any node reaches the
+ * media node holding the publisher, and each media node keeps its live list in Redis
+ * (bus-live.ts) so GET /api/v1/streams on any node lists the whole cluster.
  */
 import type { ServerParts } from '../../server.js';
+import { nodeIdOf } from '../../platform/jobs/node-id.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
+import { busMetrics, ControlBus } from './bus.js';
+import { directoryMetrics, LiveDirectory, type LiveEntry } from './bus-live.js';
 import { ControlStore } from './db.js';
 import { RestreamRunner } from './restream.js';
 import { controlMetrics, StreamControl } from './service.js';
@@ -15,11 +22,20 @@ import { controlRoutes } from './routes.js';
 export { ControlStore } from './db.js';
 export type { RestreamTargetsTable, PublishBlocksTable } from './db.js';
 export { RestreamRunner, type TargetStatus, type TargetState } from './restream.js';
-export { StreamControl, controlMetrics, MAX_BLOCK_SECONDS, type EndResult, type EndOptions, type PublicTarget, type ControlActor } from './service.js';
+export { StreamControl, controlMetrics, MAX_BLOCK_SECONDS, type EndResult, type EndOptions, type EndFailure, type PublicTarget, type ControlActor, type LiveStream, type StreamsView, type ClusterBus, type ClusterDirectory } from './service.js';
+export { ControlBus, busMetrics, DEFAULT_BUS_PREFIX, type BusEndOutcome, type ControlBusOptions, type EndHandler } from './bus.js';
+export { LiveDirectory, directoryMetrics, type LiveDirectoryOptions, type NodeLive, type LiveEntry } from './bus-live.js';
+export { parseEndRequest, parseEndAnswer, encodeEndRequest, encodeEndAnswer, type EndRequest, type EndAnswer, type EndedStream } from './bus-messages.js';
 export { controlRoutes } from './routes.js';
 export { normaliseTarget, checkTargetHost, isForbiddenAddress, maskKey, pushUrlOf, TargetError } from './targets.js';
 
 const wired = new WeakMap<ServerParts, StreamControl>();
+const buses = new WeakMap<ServerParts, { bus: ControlBus; directory: LiveDirectory }>();
+
+/** controlBusOf gives a server's control bus and cluster live list (redis.url set), once wired. */
+export function controlBusOf(parts: ServerParts): { bus: ControlBus; directory: LiveDirectory } | undefined {
+  return buses.get(parts);
+}
 
 /** streamControlOf gives a server's stream control, once wired. */
 export function streamControlOf(parts: ServerParts): StreamControl | undefined {
@@ -52,7 +68,35 @@ export function wireStreamControl(parts: ServerParts): StreamControl {
       allowPrivateTargets: rc.allowPrivateTargets,
     })
     : undefined;
-  const control = new StreamControl({
+  const cc = config.media.control;
+  const nodeUrl = cc.advertiseUrl?.replace(/\/+$/, '');
+  let bus: ControlBus | undefined;
+  let directory: LiveDirectory | undefined;
+  if (config.redis.url) {
+    const nodeId = nodeIdOf(config);
+    bus = new ControlBus({
+      url: config.redis.url,
+      nodeId,
+      logger,
+      metrics: busMetrics(parts.registry),
+      endTimeoutMs: cc.endTimeoutMs,
+      // control is made below; the bus only calls this after its service started.
+      ...(media ? { onEnd: (req) => control.serveEnd(req) } : {}),
+    });
+    const b = bus;
+    directory = new LiveDirectory({
+      redis: () => b.redis,
+      nodeId,
+      logger,
+      metrics: directoryMetrics(parts.registry),
+      ttlMs: cc.liveTtlSeconds * 1000,
+      refreshMs: cc.liveRefreshSeconds * 1000,
+      ...(nodeUrl ? { url: nodeUrl } : {}),
+      ...(media ? { snapshot: (): Promise<LiveEntry[]> => control.ownEntries() } : {}),
+    });
+    logger.info({ node: nodeId, answersEnds: !!media, url: nodeUrl }, 'stream control: this node joins the control bus');
+  }
+  const control: StreamControl = new StreamControl({
     store,
     ...(media ? { hub: media.hub } : {}),
     ...(runner ? { runner } : {}),
@@ -61,8 +105,36 @@ export function wireStreamControl(parts: ServerParts): StreamControl {
     metrics: controlMetrics(parts.registry),
     maxTargetsPerChannel: rc.maxTargetsPerChannel,
     allowPrivateTargets: rc.allowPrivateTargets,
+    ...(bus ? { bus } : {}),
+    ...(directory ? { directory } : {}),
+    ...(nodeUrl ? { nodeUrl } : {}),
   });
   wired.set(parts, control);
+  if (bus && directory) {
+    const b = bus;
+    const dir = directory;
+    buses.set(parts, { bus: b, directory: dir });
+    const poke = () => dir.poke();
+    parts.addService({
+      name: 'stream-control-bus',
+      start: async () => {
+        await b.start();
+        if (media) {
+          media.hub.on(HUB_EVENT_STREAM_START, poke);
+          media.hub.on(HUB_EVENT_STREAM_END, poke);
+        }
+        await dir.start();
+      },
+      stop: async () => {
+        if (media) {
+          media.hub.off(HUB_EVENT_STREAM_START, poke);
+          media.hub.off(HUB_EVENT_STREAM_END, poke);
+        }
+        await dir.stop();
+        await b.stop();
+      },
+    });
+  }
   controlRoutes(parts.app, { api: parts.api, control, maxTargetsPerChannel: rc.maxTargetsPerChannel });
   if (media && runner) {
     const removeGuard = media.addPublishGuard(control.publishGuard);

@@ -5,6 +5,7 @@
  *   GET    /api/v1/channels/{name}/live/block      → {blockedUntil, reason}                       owner or admin
  *   DELETE /api/v1/channels/{name}/live/block      → {lifted}                                     owner or admin
  *   GET    /api/v1/streams                         → {mediaHere, streams: [...]}                  admin
+ *          (with redis.url: every media node's streams, each with `node`; plus node, nodes, clusterError?)
  *   GET    /api/v1/channels/{name}/restreams       → {restreams: [...], max}                      owner or admin
  *   POST   /api/v1/channels/{name}/restreams       {name, url, streamKey?, enabled?} → 201        owner or admin
  *   PATCH  /api/v1/channels/{name}/restreams/{id}  {name?, url?, streamKey?, enabled?}            owner or admin
@@ -76,7 +77,7 @@ export function controlRoutes(app: FastifyInstance, d: ControlRouteDeps): void {
 
   app.get('/api/v1/streams', async (req) => {
     await api.auth.admin(req);
-    return { mediaHere: control.mediaHere, streams: await control.liveStreams() };
+    return control.streamsView();
   });
 
   app.get('/api/v1/channels/:name/restreams', { schema: { params: nameParam } }, async (req) => {

@@ -12,6 +12,9 @@ import type { ChannelStats } from '../hub/hub.js';
 import { AppError } from '../../http/errors.js';
 import type { ControlStore, RestreamTargetsTable } from './db.js';
 import type { RestreamRunner, TargetStatus } from './restream.js';
+import type { BusEndOutcome } from './bus.js';
+import type { EndedStream, EndRequest } from './bus-messages.js';
+import type { LiveEntry, NodeLive } from './bus-live.js';
 import { checkTargetHost, maskKey, normaliseTarget, RESTREAM_NAME_MAX_LENGTH, TargetError, type NormalisedTarget, type Resolver } from './targets.js';
 
 /** Longest publish block an end may set (one day). */
@@ -34,7 +37,7 @@ export interface ControlMetrics {
 /** controlMetrics registers (once per registry) the end and block counters. */
 export function controlMetrics(registry: prom.Registry): ControlMetrics {
   const ends = metricOnce(registry, 'onair_live_end_requests_total', () =>
-    new prom.Counter({ name: 'onair_live_end_requests_total', help: 'POST /live/end calls that passed the permission check, by who (owner, admin) and outcome (ended, not_live, not_live_here).', labelNames: ['by', 'outcome'], registers: [registry] }),
+    new prom.Counter({ name: 'onair_live_end_requests_total', help: 'POST /live/end calls that passed the permission check, by who (owner, admin) and outcome (ended, not_live, not_live_here; with the control bus also not_live_anywhere, timeout, bus_unavailable).', labelNames: ['by', 'outcome'], registers: [registry] }),
   ) as prom.Counter<'by' | 'outcome'>;
   const blockedPublishes = metricOnce(registry, 'onair_publish_blocked_total', () =>
     new prom.Counter({ name: 'onair_publish_blocked_total', help: 'Publishes refused because the channel was blocked after its stream was ended.', registers: [registry] }),
@@ -59,14 +62,50 @@ export interface EndResult {
   channel: string;
   /** true when a publisher was kicked by this call. */
   ended: boolean;
-  /** Why nothing was ended: the channel was not live (on this media node). */
-  reason?: 'not_live';
+  /**
+   * Why nothing was ended. Without the control bus: not_live (not live on this media node).
+   * With it (redis.url set): not_live_anywhere (every media node answered that it does not hold
+   * the publisher), timeout (some media node did not answer within media.control.endTimeoutMs),
+   * bus_unavailable (Redis failed).
+   */
+  reason?: EndFailure;
   /** The ended stream, as it was. */
-  stream?: { protocol: string; clientIp?: string; since: string; durationSeconds: number };
+  stream?: EndedStream;
+  /** With the control bus: id of the media node that held the publisher and ended it. */
+  node?: string;
+  /** With the control bus, when the end went over it: media nodes asked and those that answered. */
+  bus?: { asked: number; answered: number };
   /** ISO time until which new publishes are refused, null when no block. */
   blockedUntil: string | null;
   /** The new stream key when rotateKey was asked. */
   streamKey?: string;
+}
+
+export type EndFailure = 'not_live' | 'not_live_anywhere' | 'timeout' | 'bus_unavailable';
+
+/** The control bus as stream control uses it (ControlBus in bus.ts). */
+export interface ClusterBus {
+  readonly nodeId: string;
+  requestEnd(channel: string, by: 'owner' | 'admin', reason: string | null): Promise<BusEndOutcome>;
+}
+
+/** The cluster live list as stream control reads it (LiveDirectory in bus-live.ts). */
+export interface ClusterDirectory {
+  list(): Promise<NodeLive[]>;
+}
+
+/** A /api/v1/streams entry: hub stats and restreams; with the control bus also its node. */
+export type LiveStream = ChannelStats & { restreams: { id: string; name: string; status: TargetStatus }[]; node?: string; nodeUrl?: string };
+
+export interface StreamsView {
+  mediaHere: boolean;
+  /** With the control bus: this node's id. */
+  node?: string;
+  streams: LiveStream[];
+  /** With the control bus: the media nodes whose lists were read (this one included when it runs media). */
+  nodes?: { node: string; url?: string; streams: number; updatedAt: string }[];
+  /** With the control bus, when Redis could not be read: why (streams then holds this node's only). */
+  clusterError?: string;
 }
 
 export interface PublicTarget {
@@ -97,7 +136,15 @@ export interface StreamControlDeps {
   allowPrivateTargets: boolean;
   resolve?: Resolver;
   now?: () => number;
+  /** The control bus (redis.url set): ends reach the media node holding the publisher. */
+  bus?: ClusterBus;
+  /** The cluster live list (redis.url set). */
+  directory?: ClusterDirectory;
+  /** This node's advertised base URL, shown on its own entries (media.control.advertiseUrl). */
+  nodeUrl?: string;
 }
+
+const endedBy = (by: 'owner' | 'admin') => `ended by ${by === 'owner' ? 'the channel owner' : 'an admin'}`;
 
 const notLiveHere = (channel: string) =>
   new AppError('not_live_here', `this node does not run the media role, so it cannot end "${channel}"'s stream; call the media node the publisher is connected to`, { mediaHere: false });
@@ -129,12 +176,14 @@ export class StreamControl {
 
   /**
    * end kicks the channel's publisher (RTMP or WHIP), after storing the block (so an encoder's
-   * automatic reconnect is refused) and rotating the key when asked. Not live here: 200 with
-   * ended false (block and rotation still apply); no media role on this node: 409 not_live_here.
+   * automatic reconnect is refused) and rotating the key when asked. Without the control bus:
+   * not live here → 200 with ended false (block and rotation still apply); no media role on
+   * this node → 409 not_live_here. With the bus, a publisher not held here is ended by the media
+   * node that holds it (any node, media role or not, can end any stream).
    */
   async end(channel: ChannelsTable, actor: ControlActor, opts: EndOptions = {}): Promise<EndResult> {
-    const hub = this.d.hub;
-    if (!hub) {
+    const { hub, bus } = this.d;
+    if (!hub && !bus) {
       this.d.metrics.ends.inc({ by: actor.by, outcome: 'not_live_here' });
       throw notLiveHere(channel.name);
     }
@@ -147,26 +196,60 @@ export class StreamControl {
       blockedUntil = new Date(until).toISOString();
     }
     const streamKey = opts.rotateKey ? await this.d.channels.rotateKey(channel.name) : undefined;
-    const stats = hub.stats(channel.name);
-    const ended = stats ? hub.kick(channel.name, `ended by ${actor.by === 'owner' ? 'the channel owner' : 'an admin'}`) : false;
-    const result: EndResult = { channel: channel.name, ended, blockedUntil };
-    if (!ended) result.reason = 'not_live';
-    if (stats && ended) {
-      result.stream = {
+    const result: EndResult = { channel: channel.name, ended: false, blockedUntil };
+    const local = hub ? this.kickLocal(channel.name, actor.by) : { ended: false as const };
+    if (local.ended) {
+      result.ended = true;
+      if (local.stream) result.stream = local.stream;
+      if (bus) result.node = bus.nodeId;
+    } else if (bus) {
+      const o = await bus.requestEnd(channel.name, actor.by, reason);
+      result.bus = { asked: o.asked, answered: o.answered };
+      if (o.ended) {
+        result.ended = true;
+        result.node = o.node;
+        if (o.stream) result.stream = o.stream;
+      } else {
+        result.reason = o.reason;
+        if (o.reason === 'bus_unavailable') this.d.logger.warn({ channel: channel.name, err: o.error }, 'live end: control bus unavailable');
+      }
+    } else {
+      result.reason = 'not_live';
+    }
+    if (streamKey) result.streamKey = streamKey;
+    this.d.metrics.ends.inc({ by: actor.by, outcome: result.ended ? 'ended' : result.reason! });
+    this.d.logger.info(
+      { channel: channel.name, by: actor.by, userId: actor.userId || undefined, ended: result.ended, node: result.node, notEnded: result.reason, protocol: result.stream?.protocol, reason, blockSeconds, blockedUntil, rotatedKey: !!streamKey },
+      result.ended ? 'live stream ended through the API' : bus ? 'live end asked for a channel that is live on no media node' : 'live end asked for a channel that is not live here',
+    );
+    return result;
+  }
+
+  /** kickLocal ends the channel's stream if this node's hub holds its publisher. */
+  private kickLocal(channel: string, by: 'owner' | 'admin'): { ended: boolean; stream?: EndedStream } {
+    const hub = this.d.hub;
+    const stats = hub?.stats(channel);
+    if (!hub || !stats || !hub.kick(channel, endedBy(by))) return { ended: false };
+    return {
+      ended: true,
+      stream: {
         protocol: stats.publisher.protocol,
         ...(stats.publisher.clientIp ? { clientIp: stats.publisher.clientIp } : {}),
         since: stats.since,
         durationSeconds: Math.max(0, Math.round((this.now() - Date.parse(stats.since)) / 1000)),
-      };
-    }
-    if (streamKey) result.streamKey = streamKey;
-    this.d.metrics.ends.inc({ by: actor.by, outcome: ended ? 'ended' : 'not_live' });
-    this.d.logger.info(
-      { channel: channel.name, by: actor.by, userId: actor.userId || undefined, ended, protocol: stats?.publisher.protocol, reason, blockSeconds, blockedUntil, rotatedKey: !!streamKey },
-      ended ? 'live stream ended through the API' : 'live end asked for a channel that is not live here',
-    );
-    return result;
+      },
+    };
   }
+
+  /**
+   * serveEnd answers an end request from the control bus (media nodes): the block and key
+   * rotation were applied by the asking node; this one only kicks if it holds the publisher.
+   */
+  readonly serveEnd = (req: EndRequest): { ended: boolean; stream?: EndedStream } => {
+    const r = this.kickLocal(req.channel, req.by);
+    if (r.ended) this.d.logger.info({ channel: req.channel, by: req.by, from: req.from, protocol: r.stream?.protocol, reason: req.reason }, 'live stream ended through the API (asked over the control bus)');
+    return r;
+  };
 
   /** blockOf is the channel's active publish block. */
   async blockOf(channel: ChannelsTable): Promise<{ blockedUntil: string | null; reason: string | null }> {
@@ -191,10 +274,10 @@ export class StreamControl {
   };
 
   /** liveStreams lists every channel live on this node with its active restream targets. */
-  async liveStreams(): Promise<Array<ChannelStats & { restreams: { id: string; name: string; status: TargetStatus }[] }>> {
+  async liveStreams(): Promise<LiveStream[]> {
     const hub = this.d.hub;
     if (!hub) return [];
-    const out = [];
+    const out: LiveStream[] = [];
     for (const s of hub.stats()) {
       const row = await this.d.channels.find(s.channel);
       const targets = row && this.d.runner ? (await this.d.store.listTargets(row.id)).filter((t) => t.enabled === 1) : [];
@@ -202,6 +285,36 @@ export class StreamControl {
       out.push({ ...s, restreams: targets.map((t, i) => ({ id: t.id, name: t.name, status: statuses[i]! })) });
     }
     return out;
+  }
+
+  /** ownEntries is this node's list as the cluster live list stores it (each entry marked with the node). */
+  async ownEntries(): Promise<Array<LiveStream & LiveEntry>> {
+    const node = this.d.bus?.nodeId;
+    return (await this.liveStreams()).map((s) => ({ ...s, ...(node ? { node } : {}), ...(node && this.d.nodeUrl ? { nodeUrl: this.d.nodeUrl } : {}) }));
+  }
+
+  /**
+   * streamsView answers GET /api/v1/streams: this node's streams from its hub; with the control
+   * bus also every other media node's from the cluster live list (entries marked with `node`).
+   */
+  async streamsView(): Promise<StreamsView> {
+    const { bus, directory } = this.d;
+    const own: LiveStream[] = await this.ownEntries();
+    if (!bus || !directory) return { mediaHere: this.mediaHere, streams: own };
+    const view: StreamsView = { mediaHere: this.mediaHere, node: bus.nodeId, streams: own, nodes: [] };
+    if (this.mediaHere) view.nodes!.push({ node: bus.nodeId, ...(this.d.nodeUrl ? { url: this.d.nodeUrl } : {}), streams: own.length, updatedAt: new Date(this.now()).toISOString() });
+    try {
+      for (const n of await directory.list()) {
+        if (n.node === bus.nodeId) continue;
+        view.nodes!.push({ node: n.node, ...(n.url ? { url: n.url } : {}), streams: n.streams.length, updatedAt: new Date(n.at).toISOString() });
+        for (const e of n.streams) view.streams.push({ ...(e as unknown as LiveStream), node: n.node, ...(n.url ? { nodeUrl: n.url } : {}) });
+      }
+    } catch (err) {
+      view.clusterError = `the cluster live list could not be read from Redis: ${(err as Error).message}`;
+    }
+    view.streams.sort((a, b) => a.channel.localeCompare(b.channel) || (a.node ?? '').localeCompare(b.node ?? ''));
+    view.nodes!.sort((a, b) => a.node.localeCompare(b.node));
+    return view;
   }
 
   // ------------------------------------------------------------ restream targets
