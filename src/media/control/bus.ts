@@ -103,7 +103,9 @@ export class ControlBus {
   /** start connects and subscribes (its reply channel; the request channel on media nodes). */
   async start(): Promise<void> {
     if (this.cmd) return;
-    const cmd = new Redis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    // No offline queue: while Redis is away a request fails at once (bus_unavailable) instead of
+    // being sent minutes later, after its asker gave up, and ending a stream nobody asks to end now.
+    const cmd = new Redis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
     const sub = new Redis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.cmd = cmd;
     this.sub = sub;

@@ -139,6 +139,23 @@ test('stop settles a pending request instead of leaving it hanging', async () =>
   assert.ok(Date.now() - t0 < 5000, 'settled by stop, not by the 10 s bound');
 });
 
+test('Redis gone: the request fails at once as bus_unavailable and is not sent later', async () => {
+  const own = await startRedis();
+  const registry = new prom.Registry();
+  const api = new ControlBus({ url: own.url, nodeId: 'api-x', logger: silentLogger(), metrics: busMetrics(registry), endTimeoutMs: 5000 });
+  await api.start();
+  stops.push(() => api.stop());
+  await own.stop();
+  await until(() => api.redis.status !== 'ready', 5000, 'connection lost');
+  const t0 = Date.now();
+  const o = await api.requestEnd('cam', 'owner', null);
+  assert.equal(o.ended, false);
+  assert.ok(!o.ended && o.reason === 'bus_unavailable', JSON.stringify(o));
+  assert.ok(Date.now() - t0 < 1000, `${Date.now() - t0} ms`);
+  const errors = (await registry.getSingleMetric('onair_control_bus_requests_total')!.get()).values.find((v) => v.labels.outcome === 'error');
+  assert.equal(errors?.value, 1);
+});
+
 // ------------------------------------------------------------ live directory
 
 async function directory(nodeId: string, prefix: string, entries: () => LiveEntry[], ttlMs = 2000, refreshMs = 60_000) {
