@@ -128,9 +128,11 @@ test('an end on B for a channel live nowhere answers not_live_anywhere as soon a
   assert.ok(liveOnA(), 'cam untouched');
 });
 
-test('POST live/end on B ends the stream on A over the bus; the block refuses the republish on A', async () => {
+test('POST live/end on B ends the stream on A over the bus; the block refuses the republish on A', async (t) => {
   const ff = [...children][0]!;
+  const t0 = performance.now();
   const r = await B.api('POST', '/api/v1/channels/cam/live/end', { reason: 'ops', blockSeconds: 60 }, ADMIN);
+  t.diagnostic(`POST live/end on B → ended on A: ${(performance.now() - t0).toFixed(1)} ms (block stored, bus round trip)`);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.ended, true);
   assert.equal(r.body.node, nodeA);
