@@ -32,6 +32,7 @@ import { wireAbr } from './media/abr/wiring.js';
 import { wireWebrtc } from './media/webrtc/index.js';
 import { wireWhip } from './media/whip/index.js';
 import { wireSrt } from './media/srt/index.js';
+import { wireRtsp } from './media/rtsp/index.js';
 import { wireStreamControl } from './media/control/index.js';
 import { wireClips } from './media/clips/index.js';
 
@@ -105,6 +106,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'media', wire: wireWhip },
   // SRT ingest: srt://HOST:8890?streamid=publish:{streamKey} (MPEG-TS over SRT live mode, demuxed into the hub).
   { role: 'media', wire: wireSrt },
+  // RTSP: publish rtsp://HOST:8554/live/{streamKey} (ANNOUNCE/RECORD), play rtsp://HOST:8554/live/{channel}; RTP over TCP interleaved.
+  { role: 'media', wire: wireRtsp },
   // jobs: transcodes, thumbnails, captions extraction after each recording (persisted queue, leases).
   // extract-captions jobs need a captions engine on worker-only nodes too (the media role provides one already).
   { role: 'worker', wire: (p) => { if (!p.config.roles.includes('media')) wireCaptionsJobs(p); } },

@@ -264,6 +264,24 @@ export const configSchema = z
             maxSessions: z.number().int().min(1).max(10_000).default(100),
           })
           .default({}),
+        /** RTSP publish (ANNOUNCE/RECORD) and play (DESCRIBE/PLAY) at rtsp://HOST:PORT/live/{key|channel}, RTP over TCP interleaved; docs/rtsp.md. */
+        rtsp: z
+          .object({
+            enabled: z.boolean().default(true),
+            /** TCP port (0 picks one); a port in use leaves RTSP off with an error in the log. */
+            port: z.number().int().min(0).max(65535).default(8554),
+            /** A session that sends no request and no RTP/RTCP this long is closed (announced as Session: id;timeout=N). */
+            sessionTimeoutSeconds: z.number().int().min(5).max(600).default(60),
+            /** Open RTSP connections at most; more get 503. */
+            maxConnections: z.number().int().min(1).max(100_000).default(1000),
+            /** Largest request head (request line and headers) in bytes; larger is 400 and the connection closes. */
+            maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
+            /** Largest request body (ANNOUNCE's SDP) in bytes. */
+            maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
+            /** Frames of B-frame reorder assumed for H.264 above Baseline when computing decode times (latency: this many frames). */
+            h264ReorderFrames: z.number().int().min(0).max(16).default(2),
+          })
+          .default({}),
         /** RTMPS ingest and play: RTMP inside TLS on its own port (rtmps://HOST:1936/live); docs/rtmps.md. */
         rtmps: z
           .object({

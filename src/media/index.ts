@@ -83,7 +83,7 @@ export interface MediaService {
 }
 
 /** The ways a publisher can bring a stream in. */
-export type IngestProtocol = 'rtmp' | 'rtmps' | 'whip' | 'srt';
+export type IngestProtocol = 'rtmp' | 'rtmps' | 'whip' | 'srt' | 'rtsp';
 
 /** PublishGuard returns a refusal reason for a channel, or null to let the publish go on. */
 export type PublishGuard = (channel: string) => Promise<string | null>;

@@ -15,7 +15,7 @@ export interface TestServer extends RunningServer {
 /** startTestServer runs a whole onair on random ports with a fresh data dir. */
 export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-srv-'));
-  const config = loadConfig({ env, overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, 'rtmp.port': 0, 'media.srt.port': 0, 'log.level': 'silent', ...overrides } });
+  const config = loadConfig({ env, overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, 'rtmp.port': 0, 'media.srt.port': 0, 'media.rtsp.port': 0, 'log.level': 'silent', ...overrides } });
   const server = await startServer(config, { logger: silentLogger() });
   const base = `http://127.0.0.1:${server.httpPort}`;
   return Object.assign(server, {

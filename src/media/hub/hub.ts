@@ -51,7 +51,7 @@ export interface HubOptions {
 
 /** PublishSource is the ingest side's handle: the hub uses it to kick a publisher. */
 export interface PublishSource {
-  protocol: 'rtmp' | 'rtmps' | 'relay' | 'abr' | 'whip' | 'srt';
+  protocol: 'rtmp' | 'rtmps' | 'relay' | 'abr' | 'whip' | 'srt' | 'rtsp';
   clientIp?: string;
   close(reason: string): void;
 }
