@@ -220,6 +220,19 @@ test('junk on the bus is ignored and counted; forged answers do not end a reques
   assert.equal(r2.body.reason, 'not_live_anywhere', JSON.stringify(r2.body));
 });
 
+test('an end on the media node holding the stream kicks it locally (no bus round trip) and names the node', async () => {
+  const ff = [...children][0]!;
+  const r = await A!.api('POST', '/api/v1/channels/cam/live/end', {}, ADMIN);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(r.body.ended, true);
+  assert.equal(r.body.node, nodeA);
+  assert.equal(r.body.bus, undefined);
+  await exited(ff, 10_000);
+  publish(rtmpA());
+  await until(() => liveOnA(), 15_000, 'cam live again on A');
+  await until(async () => (await streamsOn(B)).streams.some((s) => s.channel === 'cam'), 5000, 'cam listed on B again');
+});
+
 test('a node that dies drops out of the list after the TTL; a node that stops cleanly at once', async () => {
   // A dead media node: its entry was written, then nothing refreshes or removes it.
   const conn = new Redis(redis.url);

@@ -220,7 +220,7 @@ export class StreamControl {
     this.d.metrics.ends.inc({ by: actor.by, outcome: result.ended ? 'ended' : result.reason! });
     this.d.logger.info(
       { channel: channel.name, by: actor.by, userId: actor.userId || undefined, ended: result.ended, node: result.node, notEnded: result.reason, protocol: result.stream?.protocol, reason, blockSeconds, blockedUntil, rotatedKey: !!streamKey },
-      result.ended ? 'live stream ended through the API' : bus ? 'live end asked for a channel that is live on no media node' : 'live end asked for a channel that is not live here',
+      result.ended ? 'live stream ended through the API' : bus ? 'live end: no media node ended the stream (see notEnded)' : 'live end asked for a channel that is not live here',
     );
     return result;
   }
