@@ -115,7 +115,7 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   // supporters: wallet, super chats, effects, overlay tokens (REST always; RPCs when chat runs here).
   { role: 'api', wire: (p) => { wireSupporters(p); } },
   // stream control: end live (kick + publish block), operators' live list, restream targets pushed while live.
-  // Relays and the block guard run where media runs; the routes also on api-only nodes (409 not_live_here). Wires once.
+  // Relays and the block guard run where media runs; the routes also on api-only nodes (without Redis an api-only node answers 409 not_live_here; with Redis ends go over the control bus). Wires once.
   { role: 'media', wire: (p) => { wireStreamControl(p); } },
   { role: 'api', wire: (p) => { wireStreamControl(p); } },
   // clips: the last seconds of a live stream (cut from the recording being written) or a range of a VOD (docs/clips.md).
