@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { RtmpClient, RtmpClientError } from '../../src/media/index.js';
 import { FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../src/formats/flv.js';
@@ -81,6 +82,8 @@ describe('RTMPS ingest (media.rtmps)', { skip: skip ?? false }, () => {
   let live: string;
   let h: MediaHarness;
   let port: number;
+  let hooks: HttpServer;
+  const callbacks: Record<string, unknown>[] = [];
   const stops: (() => void)[] = [];
 
   before(async () => {
@@ -89,7 +92,20 @@ describe('RTMPS ingest (media.rtmps)', { skip: skip ?? false }, () => {
     live = mkdtempSync(join(tmpdir(), 'onair-rtmps-live-'));
     copyFileSync(join(certs.dir, 'server.pem'), join(live, 'fullchain.pem'));
     copyFileSync(join(certs.dir, 'server.key'), join(live, 'privkey.pem'));
+    // media.onPublishUrl / onUnpublishUrl receiver: records the bodies, allows every publish
+    hooks = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        callbacks.push({ path: req.url, ...JSON.parse(body) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => hooks.listen(0, '127.0.0.1', r));
+    const hooksUrl = `http://127.0.0.1:${(hooks.address() as AddressInfo).port}`;
     h = await startMedia({
+      'media.onPublishUrl': `${hooksUrl}/publish`,
+      'media.onUnpublishUrl': `${hooksUrl}/unpublish`,
       'media.rtmps.enabled': true,
       'media.rtmps.port': 0,
       'media.rtmps.certFile': join(live, 'fullchain.pem'),
@@ -107,6 +123,7 @@ describe('RTMPS ingest (media.rtmps)', { skip: skip ?? false }, () => {
     for (const s of stops) s();
     killAll();
     await h?.stop();
+    await new Promise((r) => hooks?.close(r));
     if (live) rmSync(live, { recursive: true, force: true });
     certs?.remove();
   });
@@ -145,6 +162,12 @@ describe('RTMPS ingest (media.rtmps)', { skip: skip ?? false }, () => {
     assert.match(second.message, /already publishing/);
     pub.stop();
     await until(() => !h.media.hub.isLive('clientch'), 5000, 'clientch offline');
+    // the publish callbacks say the publish came over rtmps
+    await until(() => callbacks.some((c) => c.path === '/unpublish' && c.channel === 'clientch'), 5000, 'unpublish callback');
+    const pubCb = callbacks.find((c) => c.path === '/publish' && c.channel === 'clientch');
+    assert.equal(pubCb?.protocol, 'rtmps', JSON.stringify(pubCb));
+    const unpubCb = callbacks.find((c) => c.path === '/unpublish' && c.channel === 'clientch');
+    assert.equal(unpubCb?.protocol, 'rtmps', JSON.stringify(unpubCb));
   });
 
   test('plain RTMP, garbage and a silent client on the TLS port are dropped and counted; a publisher is undisturbed', async () => {
