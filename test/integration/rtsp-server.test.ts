@@ -1,0 +1,201 @@
+/**
+ * RTSP in the whole server (media.rtsp.port 0 here) with real clients: ffmpeg publishes the demo
+ * channel over RTSP (TCP interleaved) and HTTP-FLV shows it; ffmpeg/ffprobe play an RTMP-published
+ * channel over RTSP; wrong key, UDP transport and garbage are refused while a publisher goes on.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { until } from '../helpers/wait.js';
+import { rtspOf } from '../../src/media/rtsp/index.js';
+import { RtspParser, serializeRequest, type RtspMessage, type RtspResponse } from '../../src/formats/rtsp-message.js';
+
+function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as NodeJS.ErrnoException & { code?: number }).code as unknown as number ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function publishRtsp(port: number, key: string, seconds: number): ChildProcess {
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    // High profile with B-frames (x264's default B-pyramid): decode times must be rebuilt from RTP's presentation times.
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', 'high', '-bf', '2', '-g', '25', '-pix_fmt', 'yuv420p', '-b:v', '1500k', '-c:a', 'aac', '-b:a', '96k',
+    '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${port}/live/${key}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function publishRtmp(port: number, key: string, seconds: number): ChildProcess {
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+    '-f', 'flv', `rtmp://127.0.0.1:${port}/live/${key}`], { stdio: 'ignore' });
+}
+
+/** RtspClient sends raw requests and reads responses (and counts interleaved frames). */
+class RtspClient {
+  readonly socket: net.Socket;
+  private readonly responses: RtspResponse[] = [];
+  private waiters: (() => void)[] = [];
+  closed = false;
+  frames = 0;
+  private cseq = 0;
+
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    const parser = new RtspParser({ onMessage: (m: RtspMessage) => {
+      if (m.kind === 'response') this.responses.push(m);
+      else if (m.kind === 'interleaved') this.frames++;
+      this.wake();
+    } });
+    this.socket.on('data', (d) => { try { parser.push(d); } catch { /* ignore */ } });
+    this.socket.on('close', () => { this.closed = true; this.wake(); });
+    this.socket.on('error', () => {});
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  async next(timeoutMs = 5000): Promise<RtspResponse> {
+    const end = Date.now() + timeoutMs;
+    while (this.responses.length === 0) {
+      if (this.closed || Date.now() > end) throw new Error('no response');
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 100); });
+    }
+    return this.responses.shift()!;
+  }
+
+  async request(method: string, uri: string, headers: Record<string, string> = {}, body = ''): Promise<RtspResponse> {
+    this.socket.write(serializeRequest(method, uri, { CSeq: ++this.cseq, ...headers }, body));
+    return this.next();
+  }
+
+  async waitClosed(timeoutMs = 5000): Promise<void> {
+    await until(() => this.closed, timeoutMs, 'connection closed');
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+const SDP = [
+  'v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=test', 'c=IN IP4 127.0.0.1', 't=0 0',
+  'm=video 0 RTP/AVP 96', 'a=rtpmap:96 H264/90000', 'a=fmtp:96 packetization-mode=1', 'a=control:streamid=0',
+  'm=audio 0 RTP/AVP 97', 'a=rtpmap:97 MPEG4-GENERIC/44100/2', 'a=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3; config=1210', 'a=control:streamid=1',
+  '',
+].join('\r\n');
+
+function kill(p: ChildProcess | undefined): void {
+  if (p && p.exitCode === null && p.pid) p.kill('SIGKILL');
+}
+
+async function liveChannel(s: TestServer, name: string): Promise<{ protocol: string }> {
+  return until(() => s.parts.media!.stats().find((c) => c.channel === name)?.publisher, 20_000, `${name} live`);
+}
+
+test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 320x240 + aac and decodes cleanly; refusals meanwhile', async () => {
+  const s = await startTestServer();
+  const port = s.parts.ports.rtsp!;
+  assert.ok(port > 0, 'RTSP listens on a picked port');
+  const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
+  let ff: ChildProcess | undefined;
+  const clients: RtspClient[] = [];
+  try {
+    const t0 = Date.now();
+    ff = publishRtsp(port, key, 20);
+    let ffErr = '';
+    ff.stderr!.on('data', (d) => (ffErr += d));
+    const pub = await liveChannel(s, 'demo');
+    const liveMs = Date.now() - t0;
+    assert.equal(pub.protocol, 'rtsp');
+    // Live means frames: wait until video frames flow.
+    await until(() => (s.parts.media!.stats()[0]?.video?.width ?? 0) > 0, 10_000, 'video track');
+    console.log(`# RTSP publish start → live in hub: ${liveMs} ms`);
+
+    const flv = `http://127.0.0.1:${s.httpPort}/live/demo.flv`;
+    const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'json', flv], 20_000);
+    const streams = (JSON.parse(probe.stdout).streams as { codec_name: string; width?: number; height?: number }[]);
+    assert.deepEqual(streams.map((x) => x.codec_name).sort(), ['aac', 'h264']);
+    const v = streams.find((x) => x.codec_name === 'h264')!;
+    assert.equal(v.width, 320);
+    assert.equal(v.height, 240);
+
+    // Refusals while the publisher goes on.
+    const bytesIn = async () => (await rtspOf(s.parts)!.metrics.bytesIn.get()).values[0]?.value ?? 0;
+    const wrong = new RtspClient(port);
+    clients.push(wrong);
+    const r1 = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, SDP);
+    assert.equal(r1.status, 403);
+    assert.match(r1.reason, /invalid stream key/);
+    const busy = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/${key}`, { 'Content-Type': 'application/sdp' }, SDP);
+    assert.equal(busy.status, 409);
+    assert.match(busy.reason, /already publishing/);
+    const udp = new RtspClient(port);
+    clients.push(udp);
+    const d = await udp.request('DESCRIBE', `rtsp://127.0.0.1:${port}/live/demo`, { Accept: 'application/sdp' });
+    assert.equal(d.status, 200);
+    const r2 = await udp.request('SETUP', `rtsp://127.0.0.1:${port}/live/demo/trackID=0`, { Transport: 'RTP/AVP;unicast;client_port=5000-5001' });
+    assert.equal(r2.status, 461);
+    assert.match(r2.reason, /TCP/);
+    const unknown = await udp.request('FROBNICATE', `rtsp://127.0.0.1:${port}/live/demo`);
+    assert.equal(unknown.status, 501);
+    const garbage = new RtspClient(port);
+    clients.push(garbage);
+    garbage.socket.write('\x16\x03\x01 this is not rtsp at all\r\n\r\n');
+    const g = await garbage.next();
+    assert.equal(g.status, 400);
+    await garbage.waitClosed();
+    const bytesAt = await bytesIn();
+    await until(async () => (await bytesIn()) > bytesAt + 50_000, 10_000, `publisher still sending (${bytesAt} bytes in; ffmpeg: ${ffErr.slice(0, 300)})`);
+    assert.ok(s.parts.media!.hub.isLive('demo'), 'the publisher was not disturbed');
+
+    // A clean decode of a few seconds of what went through the hub.
+    const dec = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', flv, '-t', '3', '-f', 'null', '-'], 30_000);
+    assert.equal(dec.stderr.trim(), '', `decode errors: ${dec.stderr.slice(0, 500)}`);
+    const metrics = (await s.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /onair_rtsp_sessions\{kind="publish"\} 1/);
+    assert.match(metrics, /onair_rtsp_refused_total\{reason="key"\} 1/);
+    assert.match(metrics, /onair_rtsp_refused_total\{reason="transport"\} 1/);
+    assert.match(metrics, /onair_rtsp_refused_total\{reason="bad_request"\} 1/);
+    const code = await new Promise<number | null>((r) => (ff!.exitCode !== null ? r(ff!.exitCode) : ff!.once('exit', r)));
+    assert.equal(code, 0, `ffmpeg failed: ${ffErr}`);
+    await until(() => !s.parts.media!.hub.isLive('demo'), 10_000, 'offline after TEARDOWN');
+  } finally {
+    kill(ff);
+    for (const c of clients) c.close();
+    await s.close();
+  }
+});
+
+test('ffmpeg plays an RTMP-published channel over RTSP (TCP): h264 + aac, clean decode, timestamps advance', async () => {
+  const s = await startTestServer();
+  const port = s.parts.ports.rtsp!;
+  const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
+  let ff: ChildProcess | undefined;
+  try {
+    ff = publishRtmp(s.rtmpPort!, key, 20);
+    await liveChannel(s, 'demo');
+    await until(() => s.parts.media!.stats()[0]?.audio && s.parts.media!.stats()[0]?.video, 10_000, 'tracks');
+    const url = `rtsp://127.0.0.1:${port}/live/demo`;
+    const probe = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height,sample_rate', '-of', 'json', url], 20_000);
+    const streams = JSON.parse(probe.stdout).streams as { codec_name: string; width?: number }[];
+    assert.deepEqual(streams.map((x) => x.codec_name).sort(), ['aac', 'h264']);
+    assert.equal(streams.find((x) => x.codec_name === 'h264')!.width, 320);
+    const dec = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-t', '3', '-f', 'null', '-'], 30_000);
+    assert.equal(dec.stderr.trim(), '', `decode errors: ${dec.stderr.slice(0, 500)}`);
+    const pk = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-read_intervals', '%+#100', '-select_streams', 'v', '-show_entries', 'packet=pts_time', '-of', 'csv=p=0', url], 30_000);
+    const pts = pk.stdout.split('\n').map((l) => l.split(',')[0]!.trim()).filter((l) => /^\d/.test(l)).map(Number);
+    assert.ok(pts.length > 30, `${pts.length} video packets`);
+    assert.ok(pts[pts.length - 1]! - pts[0]! > 1.5, `timestamps advance: ${pts[0]} → ${pts[pts.length - 1]}`);
+    const metrics = (await s.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /onair_rtsp_sent_bytes_total [1-9]\d*/);
+  } finally {
+    kill(ff);
+    await s.close();
+  }
+});
