@@ -199,3 +199,44 @@ test('ffmpeg plays an RTMP-published channel over RTSP (TCP): h264 + aac, clean 
     await s.close();
   }
 });
+
+test('a silent session is closed after media.rtsp.sessionTimeoutSeconds; a held port leaves the server up without RTSP; stop frees the port', async () => {
+  const s = await startTestServer({ 'media.rtsp.sessionTimeoutSeconds': 5 });
+  const port = s.parts.ports.rtsp!;
+  const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
+  const c = new RtspClient(port);
+  try {
+    const a = await c.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/${key}`, { 'Content-Type': 'application/sdp' }, SDP);
+    assert.equal(a.status, 200);
+    const st = await c.request('SETUP', `rtsp://127.0.0.1:${port}/live/${key}/streamid=0`, { Transport: 'RTP/AVP/TCP;unicast;interleaved=0-1;mode=record' });
+    assert.equal(st.status, 200);
+    assert.match(st.headers['session']!, /^[0-9a-f]{16};timeout=5$/);
+    assert.equal(st.headers['transport'], 'RTP/AVP/TCP;unicast;interleaved=0-1;mode=record');
+    // RECORD before every track is set up is fine; an interleaved frame on a channel nobody set up is ignored.
+    const rec = await c.request('RECORD', `rtsp://127.0.0.1:${port}/live/${key}`, { Session: st.headers['session']!.split(';')[0]! });
+    assert.equal(rec.status, 200);
+    c.socket.write(Buffer.from('2409000401020304', 'hex'));
+    assert.ok(s.parts.media!.hub.isLive('demo'));
+    const t0 = Date.now();
+    await c.waitClosed(12_000);
+    const after = Date.now() - t0;
+    assert.ok(after >= 4000, `closed after ${after} ms`);
+    await until(() => !s.parts.media!.hub.isLive('demo'), 5000, 'offline after the timeout');
+    const metrics = (await s.api('GET', '/metrics')).body as string;
+    assert.match(metrics, /onair_rtsp_sessions_ended_total\{kind="publish",reason="timeout"\} 1/);
+  } finally {
+    c.close();
+    await s.close();
+  }
+  // The listener is closed: the port can be bound again — and held, it leaves a new server without RTSP.
+  const holder = net.createServer();
+  await new Promise<void>((res, rej) => { holder.once('error', rej); holder.listen(port, '127.0.0.1', () => res()); });
+  const s2 = await startTestServer({ 'media.rtsp.port': port });
+  try {
+    assert.equal(s2.parts.ports.rtsp, undefined);
+    assert.equal((await s2.api('GET', '/api/v1/channels/demo')).status, 200);
+  } finally {
+    await s2.close();
+    holder.close();
+  }
+});
