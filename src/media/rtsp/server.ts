@@ -581,6 +581,7 @@ export class RtspServer {
   }
 
   sessionStarted(c: RtspConnection, kind: RtspSessionKind): void {
+    this.counted.delete(c);
     this.live.set(c, kind);
     this.metrics.sessions.inc({ kind });
   }
