@@ -125,6 +125,10 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     assert.equal(v.width, 320);
     assert.equal(v.height, 240);
 
+    // The RTSP publish played back over RTSP.
+    const back = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width', '-of', 'json', `rtsp://127.0.0.1:${port}/live/demo`], 20_000);
+    assert.deepEqual((JSON.parse(back.stdout).streams as { codec_name: string }[]).map((x) => x.codec_name).sort(), ['aac', 'h264']);
+
     // Refusals while the publisher goes on.
     const bytesIn = async () => (await rtspOf(s.parts)!.metrics.bytesIn.get()).values[0]?.value ?? 0;
     const wrong = new RtspClient(port);
