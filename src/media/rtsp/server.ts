@@ -232,7 +232,8 @@ export class RtspConnection {
 
   private refuse(req: RtspRequest, r: Refusal): void {
     this.server.metrics.refused.inc({ reason: r.reason });
-    this.server.o.logger.info({ clientIp: this.clientIp, method: req.method, uri: req.uri, status: r.status, reason: r.phrase }, 'RTSP request refused');
+    // The path may hold a stream key: only the method goes to the log.
+    this.server.o.logger.info({ clientIp: this.clientIp, method: req.method, status: r.status, reason: r.phrase }, 'RTSP request refused');
     this.reply(req, r.status, {}, undefined, r.phrase);
   }
 
