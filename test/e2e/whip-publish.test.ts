@@ -224,6 +224,8 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(s.parts.media!.hub.kick('whipper', 'banned'), true);
   assert.equal(s.parts.hub!.isLive('whipper'), false);
   assert.equal(whipOf(s.parts)!.sessionCount(), 0);
+  // The publisher's DELETE after the kick finds its session already ended: 204 once, then gone.
+  assert.equal((await fetch(base + again.location!, { method: 'DELETE' })).status, 204);
   assert.equal((await fetch(base + again.location!, { method: 'DELETE' })).status, 404);
 
   // The publisher goes away without DELETE (tab closed): the channel goes offline on its own.

@@ -36,6 +36,13 @@ test('studio: go live from this browser (fake camera + mic over WHIP), then stop
   const ctx = await newContext(browser, { token: owner.token, lang: 'en' });
   const page = await ctx.newPage();
   const errors = collectErrors(page);
+  // The studio's preview player plays the channel back (WHEP when offered); note what it asks.
+  const whep: { created: number; deleted: number[] } = { created: 0, deleted: [] };
+  page.on('response', (r) => {
+    if (!/\/live\/cam-live\/whep/.test(r.url())) return;
+    if (r.request().method() === 'POST' && r.status() === 201) whep.created++;
+    if (r.request().method() === 'DELETE') whep.deleted.push(r.status());
+  });
   await page.goto(`${base}/studio`);
   const card = page.locator('#golive');
   await card.getByRole('heading', { name: 'Go live from this browser' }).waitFor();
@@ -67,5 +74,11 @@ test('studio: go live from this browser (fake camera + mic over WHIP), then stop
   await card.getByRole('button', { name: 'Stop' }).click();
   await waitFor('offline after Stop', async () => !s!.parts.hub!.isLive('cam-live'), 10_000, 50);
   await page.locator('#golive[data-golive="idle"]').waitFor();
+  // The health card sees the channel offline and the preview player leaves. Its WHEP session ended
+  // with the stream already, so its DELETE finds nothing to end: 204, and no failed request logged.
+  await page.locator('[data-live="0"]').waitFor({ timeout: 15_000 });
+  if (whep.created > 0) await waitFor('the preview player\'s WHEP DELETE', async () => whep.deleted.length >= whep.created || undefined, 10_000, 50);
+  console.log(`studio preview: ${whep.created} WHEP session(s), DELETE statuses [${whep.deleted}]`);
+  assert.ok(whep.deleted.every((st) => st === 204), `WHEP DELETE statuses ${whep.deleted}`);
   assert.deepEqual(errors.filter((e) => !/status of 401/.test(e)), []);
 });

@@ -358,6 +358,8 @@ test('WHEP session ends when the stream ends; the server releases its UDP socket
     await until('session closed', () => r.whep.sessionCount() === 0, 5000);
     const ended = await r.registry.getSingleMetric('onair_webrtc_sessions_ended_total')!.get();
     assert.deepEqual(ended.values.map((x) => [x.labels.reason, x.value]), [['stream_ended', 1]]);
+    // The viewer's DELETE after the stream ended: its session ended already, 204 once, then gone.
+    assert.equal((await fetch(r.base + got.location, { method: 'DELETE' })).status, 204);
     assert.equal((await fetch(r.base + got.location, { method: 'DELETE' })).status, 404);
     await v.close();
     v = undefined;

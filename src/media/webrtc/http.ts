@@ -17,6 +17,31 @@ export const CORS_HEADERS = {
   'access-control-expose-headers': 'location, etag, accept-post, link',
 } as const;
 
+/** Ids of sessions this server answered, kept so a late DELETE of an ended session is not an error. */
+export const ENDED_SESSION_MEMORY = 4096;
+
+/**
+ * IssuedSessions remembers the ids of the last ENDED_SESSION_MEMORY sessions answered and not yet
+ * deleted. A session also ends on the server's side (the stream ended, ICE failed, the publisher
+ * was kicked); the client's DELETE then finds nothing to end, which is what it wanted: 204 once,
+ * not a 404 the browser logs as a failed request for every viewer at every stream end. A second
+ * DELETE, or an id never issued, is 404.
+ */
+export class IssuedSessions {
+  private readonly ids = new Set<string>();
+
+  add(id: string): void {
+    this.ids.delete(id);
+    this.ids.add(id);
+    if (this.ids.size > ENDED_SESSION_MEMORY) this.ids.delete(this.ids.values().next().value!);
+  }
+
+  /** take forgets an id; true when it was remembered. */
+  take(id: string): boolean {
+    return this.ids.delete(id);
+  }
+}
+
 /** addSdpBodyParser makes a route scope take SDP offers and trickle fragments as strings, up to MAX_OFFER_BYTES. */
 export function addSdpBodyParser(scope: FastifyInstance): void {
   scope.addContentTypeParser([SDP_CONTENT_TYPE, TRICKLE_CONTENT_TYPE], { parseAs: 'string', bodyLimit: MAX_OFFER_BYTES }, (_req, body, done) => done(null, body));
@@ -47,6 +72,7 @@ export interface SdpResource {
  * because every answer already carries all candidates (no trickle ICE). CORS headers on all.
  */
 export function registerSdpResource(app: FastifyInstance, r: SdpResource): void {
+  const issued = new IssuedSessions();
   void app.register(async (scope) => {
     addSdpBodyParser(scope);
     const cors = (reply: FastifyReply) => reply.headers(CORS_HEADERS);
@@ -71,6 +97,8 @@ export function registerSdpResource(app: FastifyInstance, r: SdpResource): void 
       const offer = typeof req.body === 'string' ? req.body : '';
       try {
         const a = await r.create(req, offer);
+        const id = a.location.slice(a.location.lastIndexOf('/') + 1);
+        if (SESSION_ID.test(id)) issued.add(id);
         return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
       } catch (err) {
         return refuse(err, reply);
@@ -79,7 +107,10 @@ export function registerSdpResource(app: FastifyInstance, r: SdpResource): void 
     scope.delete(`${r.path}/:id`, async (req, reply) => {
       cors(reply);
       const { id } = req.params as { id: string };
-      if (!SESSION_ID.test(id) || !r.remove(req, id)) throw new AppError('not_found', `no such ${r.name} session`);
+      if (!SESSION_ID.test(id)) throw new AppError('not_found', `no such ${r.name} session`);
+      const removed = r.remove(req, id);
+      // A session this server issued that has already ended on its own: nothing left to end, done.
+      if (!issued.take(id) && !removed) throw new AppError('not_found', `no such ${r.name} session`);
       return reply.code(204).send();
     });
     scope.patch(`${r.path}/:id`, async (_req, reply) => {

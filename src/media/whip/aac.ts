@@ -47,8 +47,11 @@ export interface AacFromOpusOptions {
   channel: string;
   ffmpeg: string;
   logger: Logger;
-  /** Stream-clock ms of the first Opus packet that will be pushed. */
-  startMs: number;
+  /**
+   * Stream-clock ms of the first Opus packet that will be pushed; when ffmpeg is started ahead of
+   * the first packet, leave it out and call begin() with it before the first push.
+   */
+  startMs?: number;
   onConfig(asc: Buffer): void;
   /** One raw AAC frame at `ms` on the stream clock. */
   onFrame(raw: Buffer, ms: number): void;
@@ -78,7 +81,12 @@ export class AacFromOpus {
   readonly delay = new TranscodeDelay();
 
   constructor(private readonly o: AacFromOpusOptions) {
-    this.offsetMs = o.startMs;
+    this.offsetMs = o.startMs ?? 0;
+  }
+
+  /** begin places ffmpeg's time 0 (the first Opus packet) at `startMs` on the stream clock; before the first push only. */
+  begin(startMs: number): void {
+    if (this.packetsIn === 0) this.offsetMs = startMs;
   }
 
   /** lastPacketMs is where the Opus packet written last starts on the stream clock, as the output will stamp it. */

@@ -75,6 +75,8 @@ export class WhipIngest {
   private avcc?: Buffer;
   private lastVideoDts = 0;
   private aac?: AacFromOpus;
+  /** Stream ms of the first Opus packet (ffmpeg's time 0); undefined until it came. */
+  private audioStartMs?: number;
   private audioGone = false;
   private audioConfig?: { asc: Buffer; ms: number };
   /** Tags held between the first keyframe and the hub claim (type, dts, body). */
@@ -139,9 +141,13 @@ export class WhipIngest {
     if (this.ended) return;
     const wall = this.clock.wallOf('audio', rtpTimestamp, this.now());
     if (!this.clock.started || this.audioGone || !this.o.ffmpeg) return;
-    if (!this.aac) this.startAudio(Math.max(0, Math.round(this.clock.streamMs(wall))));
+    if (!this.aac) this.startAudio();
     const aac = this.aac;
     if (!aac) return;
+    if (this.audioStartMs === undefined) {
+      this.audioStartMs = Math.max(0, Math.round(this.clock.streamMs(wall)));
+      aac.begin(this.audioStartMs);
+    }
     if (aac.push(payload, rtpTimestamp) && aac.packetsIn % DRIFT_CHECK_PACKETS === 0) {
       const drift = this.clock.streamMs(wall) - aac.lastPacketMs;
       if (Math.abs(drift) > WHIP_AUDIO_DRIFT_MAX_MS) {
@@ -160,10 +166,23 @@ export class WhipIngest {
     this.clock.senderReport(kind, ntpMs, rtpTimestamp, this.now());
   }
 
-  private startAudio(startMs: number): void {
+  /**
+   * prepareAudio starts the Opus→AAC ffmpeg before the first Opus packet (the session calls it
+   * once the offer is answered): starting ffmpeg takes 0.1–0.4 s on an idle machine and over a
+   * second on a busy one, which otherwise delays the AAC header the hub claim waits for and leaves
+   * the first seconds of audio further behind the video.
+   */
+  prepareAudio(): void {
+    if (this.aac || this.ended || this.audioGone || !this.o.ffmpeg) return;
+    this.startAudio();
+  }
+
+  private startAudio(): void {
     this.aac = new AacFromOpus({
-      channel: this.o.channel, ffmpeg: this.o.ffmpeg!, logger: this.o.logger, startMs,
+      channel: this.o.channel, ffmpeg: this.o.ffmpeg!, logger: this.o.logger,
       onConfig: (asc) => {
+        // ffmpeg's header comes after its first input packet, so the start is known by now.
+        const startMs = this.audioStartMs ?? 0;
         if (this.ended) return;
         if (this.stream) this.stream.pushTag(FLV_TAG_AUDIO, startMs, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, asc));
         else {

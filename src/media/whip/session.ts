@@ -177,6 +177,8 @@ export class WhipSession {
       await this.teardown();
       throw err;
     }
+    // ffmpeg starts while ICE and DTLS connect (closing the session stops it).
+    this.ingest.prepareAudio();
     this.connectTimer = setTimeout(() => { if (!this.connected) this.close('connect_timeout'); }, WHIP_CONNECT_TIMEOUT_MS);
     this.connectTimer.unref();
     return rewriteCandidates(pc.localDescription!.sdp, net);

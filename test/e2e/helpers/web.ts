@@ -103,7 +103,8 @@ export async function newContext(browser: Browser, opts: { token?: string; lang?
 export function collectErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  // A failed request's console text does not name it; its location does.
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}${m.text().startsWith('Failed to load resource') ? ` (${m.location().url})` : ''}`); });
   return errors;
 }
 
