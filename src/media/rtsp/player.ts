@@ -4,7 +4,8 @@
  *
  * Encode once: each frame's RTP payloads (H.264 FU-A/single NAL units, AAC-hbr) are built once
  * and cached on the frame (WeakMap), shared by every player; a player adds only its 16 bytes of
- * '$' header + RTP header per packet. The player starts at the GOP cache's keyframe (the hub gives
+ * '$' header + RTP header per packet and hands the shared payloads to the socket uncopied
+ * (header, payload, header, payload, ... written corked, i.e. one writev). The player starts at the GOP cache's keyframe (the hub gives
  * a late subscriber the GOP); audio before the first video keyframe is not sent.
  *
  * Backpressure like HTTP-FLV viewers: past skipBytes queued in the socket the player drops frames
@@ -28,7 +29,8 @@ const SR_INTERVAL_MS = 5000;
 
 /** The socket side of a player (a net.Socket, or a fake in tests). */
 export interface PlayerSink {
-  write(b: Buffer): void;
+  /** write sends the buffers in order as one write (the payloads are shared: never modify them). */
+  write(parts: Buffer[]): void;
   /** Bytes accepted but not yet handed to the kernel. */
   queuedBytes(): number;
 }
@@ -206,23 +208,22 @@ export class RtspPlayer implements StreamSubscriber {
     t.lastMs = ms;
     const parts: Buffer[] = [];
     if (t.packets === 0 || now - t.lastSr >= SR_INTERVAL_MS) parts.push(this.senderReport(t, now));
-    let total = parts.reduce((s, p) => s + p.length, 0);
-    for (const p of payloads) total += RTSP_INTERLEAVED_HEADER_BYTES + RTP_HEADER_BYTES + p.length;
-    const out = Buffer.allocUnsafe(total);
-    let at = 0;
-    for (const p of parts) at += p.copy(out, at);
+    // This player's headers for every packet in one allocation; the payloads stay shared.
+    const headerBytes = RTSP_INTERLEAVED_HEADER_BYTES + RTP_HEADER_BYTES;
+    const headers = Buffer.allocUnsafe(headerBytes * payloads.length);
+    let total = parts.length > 0 ? parts[0]!.length : 0;
     payloads.forEach((p, i) => {
-      interleavedHeader(t.channel, RTP_HEADER_BYTES + p.length).copy(out, at);
-      at += RTSP_INTERLEAVED_HEADER_BYTES;
-      encodeRtpHeader({ marker: i === payloads.length - 1, payloadType: t.payloadType, sequenceNumber: t.seq, timestamp: rtp, ssrc: t.ssrc }, out, at);
+      const at = i * headerBytes;
+      interleavedHeader(t.channel, RTP_HEADER_BYTES + p.length).copy(headers, at);
+      encodeRtpHeader({ marker: i === payloads.length - 1, payloadType: t.payloadType, sequenceNumber: t.seq, timestamp: rtp, ssrc: t.ssrc }, headers, at + RTSP_INTERLEAVED_HEADER_BYTES);
       t.seq = (t.seq + 1) & 0xffff;
-      at += RTP_HEADER_BYTES;
-      at += p.copy(out, at);
+      parts.push(headers.subarray(at, at + headerBytes), p);
+      total += headerBytes + p.length;
       t.packets++;
       t.octets += p.length;
     });
-    this.o.sink.write(out);
-    this.o.onBytes?.(out.length);
+    this.o.sink.write(parts);
+    this.o.onBytes?.(total);
     this.framesSent++;
   }
 

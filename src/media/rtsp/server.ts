@@ -225,6 +225,14 @@ export class RtspConnection {
     if (!this.closed && !this.socket.destroyed) this.socket.write(b);
   }
 
+  /** sendAll writes buffers corked, so the kernel gets them in one writev without copying them together. */
+  private sendAll(parts: Buffer[]): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.cork();
+    for (const p of parts) this.socket.write(p);
+    this.socket.uncork();
+  }
+
   private reply(req: RtspRequest, status: number, headers: RtspHeaderList, body?: Buffer | string, phrase?: string): void {
     const h: RtspHeaderList = { ...(req.headers['cseq'] !== undefined ? { CSeq: req.headers['cseq'] } : {}), Server: SERVER_NAME, ...headers };
     this.send(serializeResponse(status, h, body, phrase));
@@ -458,7 +466,7 @@ export class RtspConnection {
     if (!this.server.o.hub.isLive(st.channel)) throw new Refusal(404, 'not_found', `Not Found (channel ${st.channel} is not live)`);
     const o = this.server.o;
     const player = new RtspPlayer({
-      sink: { write: (b) => this.send(b), queuedBytes: () => this.socket.writableLength },
+      sink: { write: (parts) => this.sendAll(parts), queuedBytes: () => this.socket.writableLength },
       ...(v ? { video: { channel: v.channel! } } : {}),
       ...(a ? { audio: { channel: a.channel! } } : {}),
       skipBytes: o.skipBytes, maxBytes: o.maxBytes, stallMs: o.stallMs,

@@ -96,7 +96,7 @@ test('RtspPlayer: RTP over interleaved channels from the keyframe on; a slow rea
   let queued = 0;
   let ended = '';
   const player = new RtspPlayer({
-    sink: { write: (b) => written.push(b), queuedBytes: () => queued },
+    sink: { write: (parts) => written.push(Buffer.concat(parts)), queuedBytes: () => queued },
     video: { channel: 0 }, audio: { channel: 2 },
     skipBytes: 1000, maxBytes: 5000, stallMs: 60_000,
     onEnd: (reason) => { ended = reason; },
@@ -136,4 +136,27 @@ test('RtspPlayer: RTP over interleaved channels from the keyframe on; a slow rea
   queued = 6000;
   player.onFrame(frame('video', 200, false, avccOf(P)));
   assert.equal(ended, 'slow_reader');
+});
+
+test('RtspPlayer: players share each frame\'s RTP payloads (encode once) and differ only in their headers', () => {
+  const avcc = encodeAvcDecoderConfig(SPS, [PPS]);
+  const sent: Buffer[][] = [[], []];
+  const players = [0, 1].map((i) => new RtspPlayer({
+    sink: { write: (parts) => { sent[i]!.push(...parts); }, queuedBytes: () => 0 },
+    video: { channel: 0 }, skipBytes: 1 << 20, maxBytes: 1 << 21, stallMs: 60_000, onEnd: () => undefined,
+  }));
+  const big = Buffer.concat([IDR, Buffer.alloc(5000, 7)]); // several FU-A packets
+  const key: MediaFrame = { kind: 'video', dts: 0, pts: 0, keyframe: true, data: avccOf(big), flvTag: Buffer.alloc(0) };
+  for (const p of players) {
+    p.onTracks({ codec: 'avc', config: avcc, width: 64, height: 64, codecString: 'avc1.42c00a' }, undefined);
+    p.onFrame(key);
+  }
+  // Each write: the sender report, then header/payload pairs; payload n is the same object for both.
+  const payloadsOf = (parts: Buffer[]) => parts.slice(1).filter((_, i) => i % 2 === 1);
+  const [a, b] = [payloadsOf(sent[0]!), payloadsOf(sent[1]!)];
+  assert.ok(a.length > 3, `FU-A packets: ${a.length}`);
+  assert.equal(a.length, b.length);
+  a.forEach((p, i) => assert.equal(p, b[i], `payload ${i} is shared, not copied`));
+  // Headers are per player (own SSRC and sequence numbers).
+  assert.notDeepEqual(sent[0]![1], sent[1]![1]);
 });
