@@ -11,34 +11,16 @@ import { FlvParser, FlvError, parseVideoTagHeader, parseAudioTagHeader } from '.
 import { parseSps, parseAvcDecoderConfig, AvcError } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, AacError } from '../../../src/formats/aac.js';
 import { parseHevcDecoderConfig, parseHevcSpsSize, HevcError } from '../../../src/formats/hevc.js';
-import { seededRandom as prng } from '../../helpers/prng.js';
+import { mutate as mutateBytes, randomBytes, seededRandom as prng } from '../../helpers/prng.js';
 
 const fixture = (n: string) => readFileSync(new URL(`../../fixtures/media/${n}`, import.meta.url));
 const RTMP_CAPTURE = fixture('ffmpeg-publish.rtmp');
 const FLV_CAPTURE = fixture('h264-aac-640x360.flv');
 
 
-function randomBytes(rnd: () => number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (rnd() * 256) | 0;
-  return b;
-}
-
-/** mutate flips, overwrites, inserts, deletes or truncates a few places. */
-export function mutate(rnd: () => number, src: Buffer): Buffer {
-  let b = Buffer.from(src);
-  const edits = 1 + ((rnd() * 8) | 0);
-  for (let e = 0; e < edits && b.length > 0; e++) {
-    const at = (rnd() * b.length) | 0;
-    const op = (rnd() * 5) | 0;
-    if (op === 0) b[at]! ^= 1 << ((rnd() * 8) | 0);
-    else if (op === 1) b[at] = [0x00, 0xff, 0x7f, 0x80, 0x03, 0x09][(rnd() * 6) | 0]!;
-    else if (op === 2) b = Buffer.concat([b.subarray(0, at), randomBytes(rnd, 1 + ((rnd() * 16) | 0)), b.subarray(at)]);
-    else if (op === 3) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + ((rnd() * 64) | 0)))]);
-    else b = b.subarray(0, at);
-  }
-  return b;
-}
+/** Byte values worth writing into RTMP/FLV/AMF0 (markers, chunk types, tag types). */
+const SPECIALS = [0x00, 0xff, 0x7f, 0x80, 0x03, 0x09];
+const mutate = (rnd: () => number, src: Buffer) => mutateBytes(rnd, src, SPECIALS);
 
 function feedChunks(rnd: () => number, input: Buffer): { messages: RtmpMessage[]; error: unknown } {
   const messages: RtmpMessage[] = [];

@@ -8,24 +8,12 @@ import assert from 'node:assert/strict';
 import { RtspParseError, RtspParser } from '../../../src/formats/rtsp-message.js';
 import { aacParams, h264Params, parseSdp, SdpRtspError } from '../../../src/formats/sdp-rtsp.js';
 import { AacDepacketizer, packetizeAac } from '../../../src/formats/rtp-aac.js';
-import { seededRandom as prng } from '../../helpers/prng.js';
+import { mutate as mutateBytes, seededRandom as prng } from '../../helpers/prng.js';
 import { FFMPEG_ANNOUNCE } from './rtsp-captures.js';
 
-/** mutate flips, overwrites, inserts, deletes or truncates a few places. */
-function mutate(rnd: () => number, src: Buffer): Buffer {
-  let b = Buffer.from(src);
-  const edits = 1 + ((rnd() * 8) | 0);
-  for (let e = 0; e < edits && b.length > 0; e++) {
-    const at = (rnd() * b.length) | 0;
-    const op = (rnd() * 5) | 0;
-    if (op === 0) b[at]! ^= 1 << ((rnd() * 8) | 0);
-    else if (op === 1) b[at] = [0x00, 0xff, 0x24, 0x0d, 0x0a, 0x3a][(rnd() * 6) | 0]!;
-    else if (op === 2) b = Buffer.concat([b.subarray(0, at), Buffer.from(Array.from({ length: 1 + ((rnd() * 16) | 0) }, () => (rnd() * 256) | 0)), b.subarray(at)]);
-    else if (op === 3) b = Buffer.concat([b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + ((rnd() * 64) | 0)))]);
-    else b = b.subarray(0, at);
-  }
-  return b;
-}
+/** Byte values worth writing into RTSP: '$' (interleaved), CR, LF, ':'. */
+const SPECIALS = [0x00, 0xff, 0x24, 0x0d, 0x0a, 0x3a];
+const mutate = (rnd: () => number, src: Buffer) => mutateBytes(rnd, src, SPECIALS);
 
 const ROUNDS = 1500;
 const SEED_STREAM = Buffer.concat([
