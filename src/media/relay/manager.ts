@@ -1,5 +1,5 @@
 /**
- * Relays: pull a remote stream (RTMP, RTMPS or HTTP-FLV) into a local channel, or push a local
+ * Relays: pull a remote stream (RTMP, RTMPS, HTTP-FLV or RTSP) into a local channel, or push a local
  * channel to a remote RTMP(S) server. Each relay reconnects with exponential backoff until stopped.
  */
 import { readFileSync } from 'node:fs';
@@ -12,6 +12,9 @@ import { ConfigError } from '../../config/load.js';
 import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
+import { RtspClient } from '../rtsp/client.js';
+import { RtspIngest } from '../rtsp/ingest.js';
+import { maskUrl } from '../rtsp/auth.js';
 
 export const RELAY_BACKOFF_MIN_MS = 500;
 export const RELAY_BACKOFF_MAX_MS = 30_000;
@@ -26,6 +29,10 @@ const RELAY_LISTENER_HEADROOM = 20;
 
 /** rtmp:// or rtmps:// */
 const RTMP_URL_RE = /^rtmps?:\/\//;
+/** rtsp:// (IP cameras, MediaMTX, another onair): src/media/rtsp/client.ts */
+const RTSP_URL_RE = /^rtsp:\/\//i;
+/** How often an RTSP pull gives up video holes that waited too long (RtspIngest.tick). */
+const RTSP_PULL_TICK_MS = 100;
 const PEM_CERTIFICATE = '-----BEGIN CERTIFICATE-----';
 
 /**
@@ -71,8 +78,13 @@ abstract class Relay {
   private connectedAt = 0;
 
   constructor(id: string, spec: RelaySpec, protected readonly hub: StreamHub, protected readonly log: Logger, protected readonly clientOpts: RtmpClientOptions) {
-    this.info = { id, ...spec, state: 'connecting', connects: 0 };
+    // RTSP URLs may carry a camera's user:pass: the info (lists, API) shows them masked.
+    this.info = { id, ...spec, ...(RTSP_URL_RE.test(spec.url) ? { url: maskUrl(spec.url) } : {}), state: 'connecting', connects: 0 };
+    this.url = spec.url;
   }
+
+  /** The URL as configured (with credentials, if any). */
+  protected readonly url: string;
 
   abstract start(): void;
   protected abstract teardown(): void;
@@ -116,17 +128,28 @@ class PullRelay extends Relay {
   private stream: LiveStream | null = null;
   private lastMediaAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
+  // RTSP pulls: the client, and the ingest that owns the hub stream (RTP → FLV tags).
+  private rtsp: RtspClient | null = null;
+  private rtspIngest: RtspIngest | null = null;
+  private rtspTick: NodeJS.Timeout | null = null;
 
   start(): void {
     this.info.state = 'connecting';
     this.lastMediaAt = Date.now();
     if (!this.watchdog) {
       this.watchdog = setInterval(() => {
-        if ((this.client || this.req) && Date.now() - this.lastMediaAt > RELAY_STALL_MS) this.fail('source stalled');
+        if ((this.client || this.req || this.rtsp) && Date.now() - this.lastMediaAt > RELAY_STALL_MS) this.fail('source stalled');
       }, 1000);
       this.watchdog.unref();
     }
-    if (RTMP_URL_RE.test(this.info.url)) this.startRtmp();
+    if (RTMP_URL_RE.test(this.url)) this.startRtmp();
+    else if (RTSP_URL_RE.test(this.url)) {
+      try {
+        this.startRtsp();
+      } catch (err) {
+        this.fail((err as Error).message); // a URL RtspClient cannot play
+      }
+    }
     else this.startHttp();
   }
 
@@ -160,8 +183,69 @@ class PullRelay extends Relay {
       .catch((err: Error) => this.fail(err.message));
   }
 
+  /**
+   * startRtsp plays the URL with RtspClient; its RTP goes through an RtspIngest (the RTSP publish
+   * path: depacketizers, RTCP SR clock, DTS rebuild) which claims the channel at the first packet.
+   */
+  private startRtsp(): void {
+    let ingest: RtspIngest | null = null;
+    // The tracks are known before PLAY is answered, and RTP may follow the answer in the same read:
+    // the ingest is made from them at the first packet or at PLAY's answer, whichever comes first.
+    const ingestOf = (client: RtspClient): RtspIngest | null => {
+      const t = client.tracks;
+      if (ingest || !t) return ingest;
+      const made: RtspIngest = new RtspIngest({
+        channel: this.info.channel,
+        hub: { publish: (channel, source) => this.hub.publish(channel, { ...source, protocol: 'relay' }) },
+        logger: this.log,
+        ...(t.video ? { video: { ...(t.video.sps ? { sps: t.video.sps } : {}), ...(t.video.pps ? { pps: t.video.pps } : {}) } } : {}),
+        ...(t.audio ? { audio: { clockRate: t.audio.clockRate, config: t.audio.config, params: t.audio.params } } : {}),
+        onEnd: (reason) => {
+          if (this.rtspIngest === made) this.dropSource(reason);
+        },
+      });
+      ingest = made;
+      this.rtspIngest = made;
+      return made;
+    };
+    const client: RtspClient = new RtspClient({
+      url: this.url,
+      logger: this.log,
+      onRtp: (kind, p) => {
+        const i = this.rtsp === client ? ingestOf(client) : null;
+        if (!i) return;
+        this.lastMediaAt = Date.now();
+        if (!i.claim()) return this.fail('channel is already publishing');
+        if (kind === 'video') i.videoPacket(p);
+        else i.audioPacket(p);
+      },
+      onRtcp: (kind, b) => {
+        if (this.rtsp === client) ingestOf(client)?.rtcp(kind, b);
+      },
+      onClose: (reason) => {
+        if (this.rtsp === client) this.fail(`source ended: ${reason}`);
+      },
+    });
+    this.rtsp = client;
+    client
+      .play()
+      .then((tracks) => {
+        if (this.stopped || this.rtsp !== client) return client.close();
+        ingestOf(client);
+        this.connected();
+        if (!this.rtspTick) {
+          this.rtspTick = setInterval(() => this.rtspIngest?.tick(), RTSP_PULL_TICK_MS);
+          this.rtspTick.unref();
+        }
+        this.log.info({ relay: this.info.id, channel: this.info.channel, url: this.info.url, video: !!tracks.video, audio: !!tracks.audio, skipped: tracks.skipped }, 'rtsp pull relay playing');
+      })
+      .catch((err: Error) => {
+        if (this.rtsp === client) this.fail(err.message);
+      });
+  }
+
   private startHttp(): void {
-    const u = new URL(this.info.url);
+    const u = new URL(this.url);
     const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'GET' }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
@@ -189,11 +273,15 @@ class PullRelay extends Relay {
     const s = this.stream;
     this.stream = null;
     s?.end(reason);
+    const i = this.rtspIngest;
+    this.rtspIngest = null;
+    i?.end(reason);
   }
 
   /** dropSource is the hub kicking this relay's stream. */
   private dropSource(reason: string): void {
     this.stream = null;
+    this.rtspIngest = null;
     this.closeSource();
     this.retry(reason, () => this.start());
   }
@@ -206,10 +294,15 @@ class PullRelay extends Relay {
     const r = this.req;
     this.req = null;
     r?.destroy();
+    const rtsp = this.rtsp;
+    this.rtsp = null;
+    rtsp?.close();
+    if (this.rtspTick) clearInterval(this.rtspTick);
+    this.rtspTick = null;
   }
 
   private fail(reason: string): void {
-    if (!this.client && !this.req && this.info.state === 'waiting') return;
+    if (!this.client && !this.req && !this.rtsp && this.info.state === 'waiting') return;
     this.closeSource();
     this.endStream('relay source lost');
     this.retry(reason, () => this.start());
@@ -323,7 +416,7 @@ export class RelayManager {
   }
 
   start(spec: RelaySpec): RelayInfo {
-    if (spec.direction === 'pull' && !/^(rtmps?|https?):\/\//.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps:// or http(s):// URLs');
+    if (spec.direction === 'pull' && !/^(rtmps?|https?|rtsp):\/\//i.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps://, http(s):// or rtsp:// URLs');
     if (spec.direction === 'push' && !RTMP_URL_RE.test(spec.url)) throw new Error('push relays take rtmp:// or rtmps:// URLs');
     const id = `${spec.direction}-${++this.seq}`;
     const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log, this.clientOpts) : new PushRelay(id, spec, this.hub, this.log, this.clientOpts);
