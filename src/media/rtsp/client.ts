@@ -250,7 +250,7 @@ export class RtspClient {
       this.expectOk('PLAY', play);
       this.playing = true;
       this.startKeepalive(aggregate);
-      this.o.logger?.info({ url: this.maskedUrl, video: !!tracks.video, audio: !!tracks.audio, skipped: tracks.skipped }, 'RTSP pull playing');
+      this.o.logger?.debug({ url: this.maskedUrl, video: !!tracks.video, audio: !!tracks.audio, skipped: tracks.skipped }, 'RTSP pull playing');
       return tracks;
     }
   }
