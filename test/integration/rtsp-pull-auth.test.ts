@@ -37,6 +37,10 @@ interface FakeOptions {
   redirectFrom?: string;
   redirectTo?: string;
   sessionTimeout?: number;
+  /** Never answer this method. */
+  silentOn?: string;
+  /** Answer this method with a header block over the parser's 16 KiB limit. */
+  hugeHeadOn?: string;
   /** After PLAY: frames to send (channel, payload). */
   afterPlay?: (send: (channel: number, payload: Buffer) => void, socket: net.Socket) => void;
 }
@@ -116,6 +120,11 @@ class FakeRtspServer {
           return;
         }
         const session = { Session: `F00D;timeout=${this.o.sessionTimeout ?? 60}` };
+        if (m.method === this.o.silentOn) return;
+        if (m.method === this.o.hugeHeadOn) {
+          socket.write(serializeResponse(200, { ...cseq, 'X-Filler': 'x'.repeat(20_000) }));
+          return;
+        }
         switch (m.method) {
           case 'OPTIONS':
             socket.write(serializeResponse(200, { ...cseq, Public: 'OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER' }));
@@ -258,6 +267,22 @@ test('one redirect is followed, a second is an error; bad SDPs and no playable t
     await srv.close();
     await loop.close();
     await junk.close();
+  }
+});
+
+test('bounded: an oversized answer head and a request the server never answers are clear errors', async () => {
+  const huge = await new FakeRtspServer({ hugeHeadOn: 'DESCRIBE' }).listen();
+  const silent = await new FakeRtspServer({ silentOn: 'PLAY' }).listen();
+  try {
+    await assert.rejects(new RtspClient({ url: `rtsp://127.0.0.1:${huge.port}/s` }).play(), /DESCRIBE: bad data from the server \(rtsp: message head longer than 16384 bytes\)/);
+    const t0 = Date.now();
+    await assert.rejects(new RtspClient({ url: `rtsp://127.0.0.1:${silent.port}/s`, requestTimeoutMs: 300 }).play(), /PLAY got no answer within 300 ms/);
+    assert.ok(Date.now() - t0 < 5000);
+    // The client closed its connection after the failure.
+    await until(() => silent.sockets.size === 0, 5000, 'connection closed');
+  } finally {
+    await huge.close();
+    await silent.close();
   }
 });
 
