@@ -149,8 +149,7 @@ class PullRelay extends Relay {
       } catch (err) {
         this.fail((err as Error).message); // a URL RtspClient cannot play
       }
-    }
-    else this.startHttp();
+    } else this.startHttp();
   }
 
   /** claim takes the channel on first media; false if someone else publishes it. */
@@ -416,7 +415,7 @@ export class RelayManager {
   }
 
   start(spec: RelaySpec): RelayInfo {
-    if (spec.direction === 'pull' && !/^(rtmps?|https?|rtsp):\/\//i.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps://, http(s):// or rtsp:// URLs');
+    if (spec.direction === 'pull' && !/^(rtmps?|https?):\/\//.test(spec.url) && !RTSP_URL_RE.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps://, http(s):// or rtsp:// URLs');
     if (spec.direction === 'push' && !RTMP_URL_RE.test(spec.url)) throw new Error('push relays take rtmp:// or rtmps:// URLs');
     const id = `${spec.direction}-${++this.seq}`;
     const relay = spec.direction === 'pull' ? new PullRelay(id, spec, this.hub, this.log, this.clientOpts) : new PushRelay(id, spec, this.hub, this.log, this.clientOpts);
