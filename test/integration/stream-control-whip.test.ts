@@ -63,6 +63,8 @@ test('a WHIP publish is ended through the API; a republish during the block gets
   assert.equal(r.body.stream.protocol, 'whip');
   assert.equal(server.parts.hub!.isLive('webcam'), false);
   assert.equal(whipOf(server.parts)!.sessionCount(), 0, 'the WHIP session is closed');
+  // The publisher's own DELETE afterwards finds its session ended: 204 once, then the resource is gone.
+  assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}${first.location}`, { method: 'DELETE' })).status, 204, 'a late DELETE of the ended session');
   assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}${first.location}`, { method: 'DELETE' })).status, 404, 'its resource is gone');
 
   const refused = await page.evaluate(PUBLISH, { key });
