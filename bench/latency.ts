@@ -9,6 +9,10 @@
  *   srt      the same stream published over SRT instead (the stamped FLV piped through
  *            `ffmpeg -c copy -f mpegts -flush_packets 1 srt://…?latency=120000`), read over
  *            HTTP-FLV; latency = arrival − stamp (includes ffmpeg's remux and SRT's 120 ms TSBPD)
+ *   rtsp-in  the same stream published over RTSP instead (`ffmpeg -c copy -f rtsp -rtsp_transport tcp`),
+ *            read over HTTP-FLV; latency = arrival − stamp (includes ffmpeg's remux)
+ *   rtsp     RTSP play (onair's own RTSP client, RTP over TCP); latency = arrival of the RTP
+ *            packet holding the SEI − stamp
  *   flv      HTTP-FLV; latency = arrival − stamp
  *   ll-hls   an LL-HLS reader that follows blocking playlist reloads and fetches parts as
  *            soon as they are listed; latency = part arrival − stamp of its first frame
@@ -21,7 +25,7 @@
  *            frame's rtpTimestamp) latency = now − stamp of that frame
  * Capture and encode time are excluded (the stream is pre-encoded); timer resolution ~1 ms.
  *
- * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js,whep]
+ * Usage: node --import tsx bench/latency.ts [--seconds 20] [--protocols rtmp,flv,ll-hls,hls.js,whep,srt,rtsp,rtsp-in]
  *        [--out DIR | --out FILE.json]      LATENCY_DEBUG=1 prints hls.js state and logs.
  * The JSON goes to latency.json in the results directory (--out DIR, $BENCH_RESULTS_DIR,
  * bench/results), or to FILE.json when --out names a .json file.
@@ -35,10 +39,11 @@ import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, encodeFlvHeader, encodeFlvTag, parseVideoTagHeader, type FlvTag } from '../src/formats/flv.js';
 import { RtmpClient } from '../src/media/rtmp/client.js';
+import { RtspClient } from '../src/media/rtsp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt' }, out: { type: 'string' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt,rtsp,rtsp-in' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
 const PROTOCOLS = values.protocols!.split(',');
 const CACHE = 'bench/.cache';
@@ -89,10 +94,10 @@ async function publishLoop(url: string, tags: FlvTag[], stop: { at: number }): P
   client.close();
 }
 
-/** publishLoopSrt publishes the same stamped tags over SRT: FLV piped into ffmpeg, which remuxes to MPEG-TS over SRT. */
-async function publishLoopSrt(url: string, tags: FlvTag[], stop: { at: number }): Promise<void> {
+/** publishLoopFfmpeg feeds the stamped FLV in real time to ffmpeg, which remuxes it (-c copy) to `output` (SRT, RTSP). */
+async function publishLoopFfmpeg(output: string[], tags: FlvTag[], stop: { at: number }): Promise<void> {
   const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0', '-f', 'flv', '-i', 'pipe:0',
-    '-c', 'copy', '-flush_packets', '1', '-f', 'mpegts', url], { stdio: ['pipe', 'ignore', 'pipe'] });
+    '-c', 'copy', '-flush_packets', '1', ...output], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
   ff.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
   const exited = new Promise<void>((r) => ff.once('exit', () => r()));
@@ -119,7 +124,7 @@ async function publishLoopSrt(url: string, tags: FlvTag[], stop: { at: number })
   ff.stdin!.end();
   ff.kill('SIGTERM');
   await exited;
-  if (early) throw new Error(`ffmpeg (SRT publisher) exited early: ${err.trim()}`);
+  if (early) throw new Error(`ffmpeg (${output.at(-1)!.split(':')[0]} publisher) exited early: ${err.trim()}`);
 }
 
 type Samples = number[];
@@ -131,6 +136,20 @@ async function rtmpViewer(url: string, samples: Samples, stopAt: number): Promis
     const now = Date.now();
     for (const s of findClockStamps(m.payload)) samples.push(now - s);
   });
+  await new Promise((r) => setTimeout(r, Math.max(0, stopAt - Date.now())));
+  c.close();
+}
+
+async function rtspViewer(url: string, samples: Samples, stopAt: number): Promise<void> {
+  const c = new RtspClient({
+    url,
+    onRtp: (kind, p) => {
+      if (kind !== 'video') return;
+      const now = Date.now();
+      for (const s of findClockStamps(p.payload)) samples.push(now - s);
+    },
+  });
+  await c.play();
   await new Promise((r) => setTimeout(r, Math.max(0, stopAt - Date.now())));
   c.close();
 }
@@ -434,8 +453,9 @@ async function main(): Promise<void> {
   const httpPort = 18000 + Math.floor(Math.random() * 1000);
   const rtmpPort = httpPort + 1000;
   const srtPort = httpPort + 2000;
+  const rtspPort = httpPort + 3000;
   const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: String(srtPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: String(srtPort), ONAIR_MEDIA_RTSP_PORT: String(rtspPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The server's start-up banner (with a throwaway admin token) stays quiet; its last output is shown on failure.
@@ -464,14 +484,17 @@ async function main(): Promise<void> {
       const viewerLag = monitorEventLoopDelay({ resolution: 10 });
       viewerLag.enable();
       const pub = (proto === 'srt'
-        ? publishLoopSrt(`srt://127.0.0.1:${srtPort}?streamid=publish:${key}&latency=120000`, tags, stop)
-        : publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop)).catch((e: Error) => { pubError = e; });
+        ? publishLoopFfmpeg(['-f', 'mpegts', `srt://127.0.0.1:${srtPort}?streamid=publish:${key}&latency=120000`], tags, stop)
+        : proto === 'rtsp-in'
+          ? publishLoopFfmpeg(['-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${rtspPort}/live/${key}`], tags, stop)
+          : publishLoop(`rtmp://127.0.0.1:${rtmpPort}/live/${key}`, tags, stop)).catch((e: Error) => { pubError = e; });
       await new Promise((r) => setTimeout(r, warmup));
       let errors: string[] | undefined;
       let extra: Record<string, unknown> = {};
       if (pubError) errors = [`publisher: ${pubError.message}`];
       else if (proto === 'rtmp') await rtmpViewer(`rtmp://127.0.0.1:${rtmpPort}/live/demo`, samples, stopAt);
-      else if (proto === 'flv' || proto === 'srt') await flvViewer(`${base}/live/demo.flv`, samples, stopAt);
+      else if (proto === 'rtsp') await rtspViewer(`rtsp://127.0.0.1:${rtspPort}/live/demo`, samples, stopAt);
+      else if (proto === 'flv' || proto === 'srt' || proto === 'rtsp-in') await flvViewer(`${base}/live/demo.flv`, samples, stopAt);
       else if (proto === 'll-hls') await llHlsViewer(`${base}/live/demo`, samples, stopAt);
       else if (proto === 'hls.js') {
         const r = await hlsJsViewer(`${base}/live/demo`, samples, SECONDS, stop);
@@ -504,7 +527,7 @@ async function main(): Promise<void> {
   }
   writeResultJson(OUT, {
     date: new Date().toISOString(), seconds: SECONDS, node: process.version, loadavgAtStart: load0.map((x) => +x.toFixed(2)), loadavgAtEnd: loadavg().map((x) => +x.toFixed(2)),
-    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time (srt: the same tags piped through ffmpeg -c copy to MPEG-TS over SRT, latency 120 ms, read over HTTP-FLV); wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback; whep: frame presentation via requestVideoFrameCallback, stamp matched by RTP timestamp)',
+    method: 'pre-encoded 640x360 30 fps H.264 (1 s GOP) + AAC published over RTMP in real time (srt: the same tags piped through ffmpeg -c copy to MPEG-TS over SRT, latency 120 ms, read over HTTP-FLV; rtsp-in: the same through ffmpeg -c copy to RTSP over TCP, read over HTTP-FLV); wallclock ms in an SEI NAL per video frame; viewers on the same machine compare on receipt (rtmp, flv: tag arrival; rtsp: arrival of the RTP packet carrying the stamp over RTSP/TCP; ll-hls: part arrival, first frame of the part; hls.js: frame presentation via requestVideoFrameCallback; whep: frame presentation via requestVideoFrameCallback, stamp matched by RTP timestamp)',
     results,
   });
   console.log(`written ${OUT}`);

@@ -210,10 +210,10 @@ const SCENARIOS: Scenario[] = [
   },
   {
     name: 'latency',
-    args: ['--seconds', '2', '--protocols', HAS_CHROMIUM ? 'rtmp,flv,ll-hls,hls.js,whep' : 'rtmp,flv,ll-hls'],
-    timeoutMs: 150_000,
+    args: ['--seconds', '2', '--protocols', HAS_CHROMIUM ? 'rtmp,flv,ll-hls,hls.js,whep,rtsp,rtsp-in' : 'rtmp,flv,ll-hls,rtsp,rtsp-in'],
+    timeoutMs: 180_000,
     check: (d) => {
-      for (const p of HAS_CHROMIUM ? ['rtmp', 'flv', 'll-hls', 'hls.js', 'whep'] : ['rtmp', 'flv', 'll-hls']) {
+      for (const p of HAS_CHROMIUM ? ['rtmp', 'flv', 'll-hls', 'hls.js', 'whep', 'rtsp', 'rtsp-in'] : ['rtmp', 'flv', 'll-hls', 'rtsp', 'rtsp-in']) {
         const x = d.results[p];
         assert.ok(x, `latency: no ${p} result`);
         positive(x.n, `latency ${p} samples (${(x.errors ?? []).join('; ')})`);
