@@ -405,7 +405,7 @@ function srtIngest(r: Loaded): Omit<Section, 'scenario'> {
   return {
     conditions: conditions([`run ${date(d.when)}`, d.method, load !== null && `load average (1 min) at the CPU window ${load}`]),
     tables: [
-      { caption: 'Latency onair adds (one publisher through a UDP relay: a video PES in → its frame out of the hub)', table: { head: ['SRT latency ms', 'relay loss', 'relay delay ms each way', 'samples', 'p50 ms', 'p95 ms', 'max ms', 'lost', 'recovered', 'dropped', 'NAKs sent'], rows: [[d.latencyMs, d.loss, d.delayMs ?? 0, lat.samples, lat.p50 === undefined ? null : Math.round(lat.p50 * 10) / 10, lat.p95 === undefined ? null : Math.round(lat.p95 * 10) / 10, lat.max === undefined ? null : Math.round(lat.max * 10) / 10, s0.lost, s0.recovered, s0.dropped, s0.naksSent]] } },
+      { caption: 'Latency onair adds (one publisher through a UDP relay: a video PES in → its frame out of the hub)', table: { head: ['SRT latency ms', 'relay loss %', 'relay delay ms each way', 'samples', 'p50 ms', 'p95 ms', 'max ms', 'lost', 'recovered', 'dropped', 'NAKs sent'], rows: [[d.latencyMs, Math.round((d.loss ?? 0) * 1000) / 10, d.delayMs ?? 0, lat.samples, lat.p50 === undefined ? null : Math.round(lat.p50 * 10) / 10, lat.p95 === undefined ? null : Math.round(lat.p95 * 10) / 10, lat.max === undefined ? null : Math.round(lat.max * 10) / 10, s0.lost, s0.recovered, s0.dropped, s0.naksSent]] } },
       { caption: 'CPU with N publishers, one HTTP-FLV reader each (the Node process; ffmpeg not counted)', table: { head: ['publishers', 'live', 'seconds', 'process CPU %', 'CPU % per stream', 'packets', 'lost', 'dropped'], rows: [[d.streams, d.live, d.seconds, d.cpu?.processPercent, d.cpu?.perStreamPercent, sum('packets'), sum('lost'), sum('dropped')]] } },
     ],
     charts: [],
@@ -451,7 +451,8 @@ export function buildSection(scenario: string, resultsDir: string, root = proces
   if (!r) return { scenario, tables: [], charts: [], notes: [] };
   const source = relative(root, r.file);
   try {
-    const build = BUILDERS[scenario] ?? generic;
+    // A named variant of a scenario (srt-ingest-loss5: srt-ingest with --loss 0.05) uses its layout.
+    const build = BUILDERS[scenario] ?? BUILDERS[Object.keys(BUILDERS).find((k) => scenario.startsWith(`${k}-`)) ?? ''] ?? generic;
     const s = build(r);
     // A newer complete run that compares fewer servers is shown too (tables only), never merged.
     const newer = all.find((x) => !x.partial && x.at > r.at);
