@@ -1,5 +1,5 @@
 // Stream control across nodes: two whole servers on one Redis and one database. Node A runs the
-// media role, node B only the api role. ffmpeg publishes to A over RTMP; B lists the stream with
+// media role, node B the api role (and the web pages). ffmpeg publishes to A over RTMP; B lists the stream with
 // A's node id, ends it over the control bus (A's hub goes offline, ffmpeg is disconnected), the
 // block refuses the republish on A; junk and forged answers on the bus are ignored; a node that
 // stops drops out of B's list (at once on a clean stop, after the TTL when it dies).
@@ -16,6 +16,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { directoryMetrics, LiveDirectory, parseEndRequest } from '../../src/media/control/index.js';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext } from '../e2e/helpers/web.js';
 
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 const ADMIN = 'nodes-control-admin-token-0123456789';
@@ -73,7 +74,7 @@ before(async () => {
     'media.control.liveRefreshSeconds': 0.5,
   };
   A = await startTestServer({ ...common, roles: ['media'], 'media.control.advertiseUrl': A_URL });
-  B = await startTestServer({ ...common, roles: ['api'] });
+  B = await startTestServer({ ...common, roles: ['api', 'web'], 'web.dir': ensureWebBuilt() });
   const owner = await A.platform.users.create({ username: 'owner', password: 'password1' });
   key = (await A.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
   await A.platform.channels.create({ name: 'idle', ownerId: owner.id });
@@ -116,6 +117,26 @@ test('the stream published to media node A is listed on api node B with A\'s nod
   const a = await streamsOn(A);
   assert.equal(a.mediaHere, true);
   assert.equal(a.streams.find((s) => s.channel === 'cam')?.node, nodeA);
+});
+
+test('the admin page on B lists the stream live on A, with A\'s node id and an End button', { timeout: 90_000 }, async () => {
+  await B.api('POST', '/api/v1/users', { username: 'ops', password: 'correct-horse-9', admin: true }, ADMIN);
+  const token = (await B.api('POST', '/api/v1/auth/login', { username: 'ops', password: 'correct-horse-9' })).body.token as string;
+  const browser = await launchBrowser();
+  try {
+    const page = await (await newContext(browser, { token, lang: 'en' })).newPage();
+    const errors = collectErrors(page);
+    await page.goto(`http://127.0.0.1:${B.httpPort}/admin`);
+    // B runs no media role: its channel list knows nothing live; the row comes from the cluster list.
+    await page.locator('button[data-end="cam"]').waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator(`[data-node="${nodeA}"]`).count(), 1);
+    assert.match(await page.locator('#streams').innerText(), new RegExp(`node ${nodeA}`));
+    // Jobs and recordings are served by the worker and media roles: on this api+web node the page
+    // asks, gets 404 "no route" and leaves those sections out. Nothing else may fail.
+    assert.deepEqual(errors.filter((e) => !/status of 404 .*\/api\/v1\/(jobs|vods)\)$/.test(e)), []);
+  } finally {
+    await browser.close();
+  }
 });
 
 test('an end on B for a channel live nowhere answers not_live_anywhere as soon as every media node said no', async () => {

@@ -92,7 +92,12 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
     }
   };
 
-  const live = (channels ?? []).filter((c) => c.stream?.live);
+  // Live streams: this node's (from the channel list) and, with nodes sharing Redis, every media
+  // node's (GET /api/v1/streams lists them with the node that holds each publisher).
+  const live: { name: string; id: string; stream: any; node?: string }[] = (channels ?? []).filter((c) => c.stream?.live).map((c) => ({ name: c.name, id: c.id, stream: c.stream, node: streams[c.name]?.node }));
+  for (const [name, st] of Object.entries(streams)) {
+    if (!live.some((l) => l.name === name)) live.push({ name, id: `stream:${name}`, stream: st, node: st.node });
+  }
   const vodList: any[] = vods ? (Array.isArray(vods) ? vods : vods.vods ?? vods.recordings ?? []) : [];
   const disk = vods && !Array.isArray(vods) ? (vods.disk ?? vods.usage ?? (vodList.length ? vodList.reduce((a, v) => a + Number(v.sizeBytes ?? 0), 0) : undefined)) : undefined;
 
@@ -130,7 +135,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
                   <td>{c.stream?.video?.codecString ?? c.stream?.video?.codec ?? '–'}</td>
                   <td>{sinceMs(c.stream?.since) !== undefined ? formatDuration(now - sinceMs(c.stream?.since)!) : '–'}</td>
                   <td class="small">{(streams[c.name]?.restreams ?? []).map((r: any) => `${r.name}: ${t(`restream.state.${r.status.state as 'idle'}`)}`).join(', ') || '–'}
-                    {streams[c.name]?.publisher && <span class="muted"> · {String(streams[c.name].publisher.protocol)}{streams[c.name].publisher.clientIp ? ` ${streams[c.name].publisher.clientIp}` : ''}</span>}</td>
+                    {streams[c.name]?.publisher && <span class="muted"> · {String(streams[c.name].publisher.protocol)}{streams[c.name].publisher.clientIp ? ` ${streams[c.name].publisher.clientIp}` : ''}</span>}
+                    {c.node && <span class="muted" data-node={c.node}> · {t('admin.node')} {c.node}</span>}</td>
                   <td><button type="button" class="btn small danger" data-end={c.name} onClick={() => end(c.name)}>{t('admin.end')}</button></td>
                 </tr>
               ))}</tbody>
