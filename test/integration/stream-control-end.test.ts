@@ -4,30 +4,15 @@
 // end with key rotation, the operators' live list, permissions, and the api-only node's 409.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until, sleep } from '../helpers/wait.js';
+import { exited, LoopPublishers } from '../helpers/ffmpeg-loop.js';
 
-const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
-const children = new Set<ChildProcess>();
+const publishers = new LoopPublishers();
+const children = publishers.running;
+/** publish loops the 1 s fixture in real time (stream copy). */
+const publish = (url: string) => publishers.start(url);
 
-/** publish loops the 1 s fixture in real time with stream copy (no encoding: cheap on a loaded machine). */
-function publish(url: string): ChildProcess {
-  const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', FIXTURE, '-c', 'copy', '-f', 'flv', url], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(p);
-  p.on('exit', () => children.delete(p));
-  return p;
-}
-
-const exited = (p: ChildProcess, ms: number) =>
-  new Promise<number | null>((resolve, reject) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
-    const t = setTimeout(() => reject(new Error('ffmpeg did not exit')), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 
 function killChildren(): void {
   for (const p of children) if (p.pid && p.exitCode === null) p.kill('SIGKILL');

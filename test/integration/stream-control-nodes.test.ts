@@ -5,7 +5,6 @@
 // stops drops out of B's list (at once on a clean stop, after the TTL when it dies).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,16 +13,19 @@ import prom from 'prom-client';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
 import { until } from '../helpers/wait.js';
+import { exited, LoopPublishers } from '../helpers/ffmpeg-loop.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { directoryMetrics, LiveDirectory, parseEndRequest } from '../../src/media/control/index.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext } from '../e2e/helpers/web.js';
 
-const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 const ADMIN = 'nodes-control-admin-token-0123456789';
 const END_TIMEOUT_MS = 1500;
 const TTL_SECONDS = 3;
 const A_URL = 'http://media-a.test:8080';
-const children = new Set<ChildProcess>();
+const publishers = new LoopPublishers();
+const children = publishers.running;
+/** publish loops the 1 s fixture in real time (stream copy). */
+const publish = (url: string) => publishers.start(url);
 const raws: Redis[] = [];
 
 let redis: RedisServer;
@@ -34,23 +36,6 @@ let key: string;
 let nodeA: string;
 let nodeB: string;
 
-/** publish loops the 1 s fixture in real time with stream copy (cheap on a loaded machine). */
-function publish(url: string): ChildProcess {
-  const p = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', FIXTURE, '-c', 'copy', '-f', 'flv', url], { stdio: ['ignore', 'ignore', 'pipe'] });
-  children.add(p);
-  p.on('exit', () => children.delete(p));
-  return p;
-}
-
-const exited = (p: ChildProcess, ms: number) =>
-  new Promise<number | null>((resolve, reject) => {
-    if (p.exitCode !== null || p.signalCode !== null) return resolve(p.exitCode);
-    const t = setTimeout(() => reject(new Error('ffmpeg did not exit')), ms);
-    p.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
 
 const rtmpA = () => `rtmp://127.0.0.1:${A!.rtmpPort}/live/${key}`;
 const liveOnA = (ch = 'cam') => A!.parts.media!.hub.isLive(ch);
