@@ -27,6 +27,7 @@ import type { ModerationEngine } from './chat/moderation/engine.js';
 import { wireHls, wireHlsSubtitles, wireMedia } from './roles/media.js';
 import { wireCaptions, wireCaptionsJobs } from './captions/index.js';
 import { webRoutes } from './http/web.js';
+import { ingestRoutes } from './http/routes/ingest.js';
 import { wireJobWorker, wireRecording } from './media/record/wiring.js';
 import { wireAbr } from './media/abr/wiring.js';
 import { wireWebrtc } from './media/webrtc/index.js';
@@ -120,6 +121,8 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
   { role: 'api', wire: (p) => { wireStreamControl(p); } },
   // clips: the last seconds of a live stream (cut from the recording being written) or a range of a VOD (docs/clips.md).
   { role: 'media', wire: (p) => { wireClips(p); } },
+  // ingest addresses: GET /api/v1/ingest (the ports this deployment publishes on, for the studio and tools).
+  { role: 'api', wire: (p) => { ingestRoutes(p.app, p.config, p.ports); } },
   // web: the built front-end (dist/web) and its page routes; API and /live/* stay as they are.
   { role: 'web', wire: (p) => { webRoutes(p.app, { dir: p.config.web.dir }); } },
 ];

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots } from './helpers/web.js';
+import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
 
 let s: TestServer;
 let browser: Browser;
@@ -92,7 +92,20 @@ test('home in both languages, login through the dialog, studio creates a channel
     await page.getByRole('button', { name: 'Show' }).click();
     const streamKey = await key.inputValue();
     assert.ok(streamKey.length >= 16 && !streamKey.includes('•'), 'key shown on request');
-    assert.equal(await page.locator('input[data-name="rtmp-server"]').inputValue(), 'rtmp://127.0.0.1:1935/live');
+    // The addresses name the ports this server listens on (random in tests), not the defaults.
+    const ports = s.parts.ports;
+    const rtmpServer = `rtmp://127.0.0.1:${s.rtmpPort}/live`;
+    await waitFor('the RTMP server address with this server\'s port', async () => (await page.locator('input[data-name="rtmp-server"]').inputValue()) === rtmpServer || undefined, 10_000, 100);
+    await page.getByText('Other ways to publish (RTMPS, SRT, RTSP, WHIP)').click();
+    const field = (name: string) => page.locator(`input[data-name="${name}"]`);
+    const showIn = async (name: string) => {
+      await field(name).locator('xpath=ancestor::div[contains(@class,"copy-field")][1]').getByRole('button', { name: 'Show' }).click();
+      return field(name).inputValue();
+    };
+    assert.equal(await showIn('srt-url'), `srt://127.0.0.1:${ports.srt}?streamid=publish:${streamKey}`);
+    assert.equal(await showIn('rtsp-url'), `rtsp://127.0.0.1:${ports.rtsp}/live/${streamKey}`);
+    assert.equal(await field('whip-url').inputValue(), `${base}/whip`);
+    assert.equal(await field('rtmps-server').count(), 0, 'RTMPS is off by default');
     await page.getByText('Not live. Start streaming from OBS').waitFor();
     // Captions: the recogniser list is what this node can run (pocketsphinx only when installed).
     const offered = ((await s.api('GET', '/api/v1/channels/carol-live/captions', undefined)).body.engines as string[]).filter((e) => e !== 'browser');

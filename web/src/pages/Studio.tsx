@@ -100,6 +100,15 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
   );
 }
 
+/** GET /api/v1/ingest: the publish addresses per protocol (src/http/routes/ingest.ts). */
+interface Ingest {
+  rtmp?: { port: number; app: string };
+  rtmps?: { port: number; app: string };
+  srt?: { port: number };
+  rtsp?: { port: number; app: string };
+  whip?: { path: string };
+}
+
 function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   const [info, setInfo] = useState<Channel | null>(null);
   const [key, setKey] = useState<string | null>(freshKeys[channel] ?? null);
@@ -122,6 +131,9 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
     return () => { stop = true; clearInterval(id); };
   }, [channel]);
   useEffect(() => { setClient(chatClient(getToken())); }, []);
+  // Where to publish: the ports this deployment listens on (GET /api/v1/ingest), not assumed defaults.
+  const [ingest, setIngest] = useState<Ingest | null>(null);
+  useEffect(() => { tryApi<Ingest>('GET', '/api/v1/ingest').then((r) => setIngest(r ?? null)).catch(() => setIngest(null)); }, []);
 
   const rotate = async () => {
     if (!confirm(t('studio.rotateConfirm'))) return;
@@ -130,7 +142,9 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
     setKey(r.streamKey);
   };
   const s = info?.stream;
-  const server = `rtmp://${location.hostname}:1935/live`;
+  const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
+  const server = `rtmp://${host}:${ingest?.rtmp?.port ?? 1935}/${ingest?.rtmp?.app ?? 'live'}`;
+  const keyOr = key ?? t('studio.keyPlaceholder');
 
   return (
     <div class="studio-grid">
@@ -140,6 +154,16 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
         <h3>{t('studio.obs')}</h3>
         <CopyField label={t('studio.obsServer')} value={server} name="rtmp-server" />
         <p class="muted small">{t('studio.obsHint')}</p>
+        {ingest && (ingest.rtmps || ingest.srt || ingest.rtsp || ingest.whip) && (
+          <details class="ingest-more">
+            <summary>{t('studio.otherProtocols')}</summary>
+            {ingest.rtmps && <CopyField label="RTMPS" value={`rtmps://${host}:${ingest.rtmps.port}/${ingest.rtmps.app}`} name="rtmps-server" />}
+            {ingest.srt && <CopyField label="SRT" value={`srt://${host}:${ingest.srt.port}?streamid=publish:${keyOr}`} secret={!!key} name="srt-url" />}
+            {ingest.rtsp && <CopyField label="RTSP" value={`rtsp://${host}:${ingest.rtsp.port}/${ingest.rtsp.app}/${keyOr}`} secret={!!key} name="rtsp-url" />}
+            {ingest.whip && <CopyField label="WHIP" value={`${location.origin}${ingest.whip.path}`} name="whip-url" />}
+            <p class="muted small">{t('studio.otherProtocolsHint')}</p>
+          </details>
+        )}
       </Section>
 
       <GoLive channel={channel} streamKey={key} live={!!s?.live} />

@@ -1,0 +1,56 @@
+/**
+ * GET /api/v1/ingest: where a broadcaster publishes to, per protocol, so the studio (and any tool)
+ * shows the addresses this deployment really listens on instead of assuming the default ports.
+ * Public: ports are not secret, stream keys are never part of it.
+ *
+ * A port comes from the listener on this node when the media role runs here (the port it bound,
+ * `0` in config included), else from the config every node shares (an api-only node behind a load
+ * balancer); a protocol that is switched off, or configured as port 0 with no listener here, is left out.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { OnairConfig } from '../../config/schema.js';
+
+export interface IngestAddresses {
+  /** RTMP: server `rtmp://HOST:{port}/{app}`, stream key as the stream name. */
+  rtmp?: { port: number; app: string };
+  rtmps?: { port: number; app: string };
+  /** SRT (UDP): `srt://HOST:{port}?streamid=publish:{streamKey}`. */
+  srt?: { port: number; streamid: string };
+  /** RTSP (TCP interleaved): `rtsp://HOST:{port}/{app}/{streamKey}`. */
+  rtsp?: { port: number; app: string };
+  /** WHIP: POST to this path on the HTTP port, stream key as bearer token. */
+  whip?: { path: string };
+}
+
+const APP = 'live';
+
+/** ingestAddresses works the answer out of the config and the ports this node bound. */
+export function ingestAddresses(config: OnairConfig, ports: Record<string, number>, mediaHere: boolean): IngestAddresses {
+  const portOf = (bound: number | undefined, configured: number): number | undefined => {
+    if (mediaHere) return bound;
+    return configured > 0 ? configured : undefined;
+  };
+  const out: IngestAddresses = {};
+  const rtmp = portOf(ports.rtmp, config.rtmp.port);
+  if (rtmp !== undefined) out.rtmp = { port: rtmp, app: APP };
+  const m = config.media;
+  if (m.rtmps.enabled) {
+    const p = portOf(ports.rtmps, m.rtmps.port);
+    if (p !== undefined) out.rtmps = { port: p, app: APP };
+  }
+  if (m.srt.enabled) {
+    const p = portOf(ports.srt, m.srt.port);
+    if (p !== undefined) out.srt = { port: p, streamid: 'publish:{streamKey}' };
+  }
+  if (m.rtsp.enabled) {
+    const p = portOf(ports.rtsp, m.rtsp.port);
+    if (p !== undefined) out.rtsp = { port: p, app: APP };
+  }
+  if (m.whip.enabled) out.whip = { path: '/whip' };
+  return out;
+}
+
+export function ingestRoutes(app: FastifyInstance, config: OnairConfig, ports: Record<string, number>): void {
+  const mediaHere = config.roles.includes('media');
+  app.get('/api/v1/ingest', async () => ingestAddresses(config, ports, mediaHere));
+}
