@@ -239,6 +239,20 @@ export function describeAvcConfig(avcc: Buffer): AvcTrackSummary {
   };
 }
 
+/** joinLengthPrefixed writes NAL units into one length-prefixed (AVCC/HVCC) sample, the inverse of splitLengthPrefixed. */
+export function joinLengthPrefixed(nals: readonly Buffer[], lengthSize = 4): Buffer {
+  let size = 0;
+  for (const nal of nals) size += lengthSize + nal.length;
+  const out = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const nal of nals) {
+    out.writeUIntBE(nal.length, at, lengthSize);
+    at += lengthSize;
+    at += nal.copy(out, at);
+  }
+  return out;
+}
+
 /** splitLengthPrefixed lists the NAL units of a length-prefixed sample. */
 export function splitLengthPrefixed(sample: Buffer, lengthSize = 4): Buffer[] {
   const out: Buffer[] = [];

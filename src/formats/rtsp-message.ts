@@ -263,13 +263,18 @@ export function serializeRequest(method: string, uri: string, headers: RtspHeade
 
 /** interleavedHeader is the 4-byte '$' header of an interleaved frame (payload written separately). */
 export function interleavedHeader(channel: number, length: number): Buffer {
+  const h = Buffer.allocUnsafe(RTSP_INTERLEAVED_HEADER_BYTES);
+  writeInterleavedHeader(h, 0, channel, length);
+  return h;
+}
+
+/** writeInterleavedHeader writes the 4-byte '$' header at `at` in `out` (no allocation, for per-packet use). */
+export function writeInterleavedHeader(out: Buffer, at: number, channel: number, length: number): void {
   if (channel < 0 || channel > 0xff) throw new RtspParseError(`bad interleaved channel ${channel}`);
   if (length < 0 || length > RTSP_INTERLEAVED_MAX_PAYLOAD) throw new RtspParseError(`interleaved payload of ${length} bytes`);
-  const h = Buffer.allocUnsafe(RTSP_INTERLEAVED_HEADER_BYTES);
-  h[0] = RTSP_INTERLEAVED_MAGIC;
-  h[1] = channel;
-  h.writeUInt16BE(length, 2);
-  return h;
+  out[at] = RTSP_INTERLEAVED_MAGIC;
+  out[at + 1] = channel;
+  out.writeUInt16BE(length, at + 2);
 }
 
 /** encodeInterleaved frames one payload for channel `channel`. */

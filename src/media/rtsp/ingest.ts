@@ -18,7 +18,7 @@
  * and config=, or in-band SPS/PPS).
  */
 import type { Logger } from '../../observability/logger.js';
-import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
+import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
 import { parseAudioSpecificConfig } from '../../formats/aac.js';
 import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { H264Depacketizer, type H264AccessUnit } from '../../formats/rtp-h264-depacketize.js';
@@ -220,29 +220,19 @@ export class RtspIngest {
 
   private onAccessUnit(au: H264AccessUnit): void {
     const body: Buffer[] = [];
-    let size = 0;
     let sps = this.sps;
     let pps = this.pps;
     for (const nal of au.nals) {
       const t = nalType(nal);
       if (t === NAL_TYPE_SPS) sps = nal;
       else if (t === NAL_TYPE_PPS) pps = nal;
-      else if (t !== NAL_TYPE_AUD) {
-        body.push(nal);
-        size += NAL_LENGTH_SIZE + nal.length;
-      }
+      else if (t !== NAL_TYPE_AUD) body.push(nal);
     }
     if (sps && pps && (!this.sps || !this.pps || !sps.equals(this.sps) || !pps.equals(this.pps))) this.setParams(sps, pps);
     const ext = this.unwrapVideo(au.timestamp);
     if (body.length === 0 || !this.avcc || !this.dts) return;
     const wall = this.clock.wallOf('video', au.timestamp, this.arrival);
-    const avcc = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const nal of body) {
-      avcc.writeUInt32BE(nal.length, at);
-      at += NAL_LENGTH_SIZE;
-      at += nal.copy(avcc, at);
-    }
+    const avcc = joinLengthPrefixed(body, NAL_LENGTH_SIZE);
     for (const f of this.dts.push(ext, { avcc, keyframe: au.keyframe, wall })) {
       const ctsMs = ((f.pts - f.dts) * 1000) / RTP_VIDEO_CLOCK_RATE;
       const dtsWall = f.item.wall - ctsMs;

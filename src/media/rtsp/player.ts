@@ -18,7 +18,7 @@ import { parseAvcDecoderConfig } from '../../formats/avc.js';
 import { packetizeH264, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { AAC_FRAME_SAMPLES, packetizeAac } from '../../formats/rtp-aac.js';
 import { encodeRtcpSenderReport, encodeRtpHeader, RTP_HEADER_BYTES } from '../../formats/rtp-packet.js';
-import { interleavedHeader, RTSP_INTERLEAVED_HEADER_BYTES } from '../../formats/rtsp-message.js';
+import { interleavedHeader, RTSP_INTERLEAVED_HEADER_BYTES, writeInterleavedHeader } from '../../formats/rtsp-message.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 
 /** RTP payload size we build (the TCP connection has no MTU, but clients' buffers assume ~1500). */
@@ -214,7 +214,7 @@ export class RtspPlayer implements StreamSubscriber {
     let total = parts.length > 0 ? parts[0]!.length : 0;
     payloads.forEach((p, i) => {
       const at = i * headerBytes;
-      interleavedHeader(t.channel, RTP_HEADER_BYTES + p.length).copy(headers, at);
+      writeInterleavedHeader(headers, at, t.channel, RTP_HEADER_BYTES + p.length);
       encodeRtpHeader({ marker: i === payloads.length - 1, payloadType: t.payloadType, sequenceNumber: t.seq, timestamp: rtp, ssrc: t.ssrc }, headers, at + RTSP_INTERLEAVED_HEADER_BYTES);
       t.seq = (t.seq + 1) & 0xffff;
       parts.push(headers.subarray(at, at + headerBytes), p);

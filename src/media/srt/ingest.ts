@@ -13,7 +13,7 @@
  * PES; if video broke, video waits for the next keyframe so no decoder sees a frame with holes.
  */
 import type { Logger } from '../../observability/logger.js';
-import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_IDR, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
+import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_IDR, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
 import { AAC_SAMPLE_RATES, encodeAudioSpecificConfig } from '../../formats/aac.js';
 import {
   AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, EX_PACKET_CODED_FRAMES,
@@ -161,7 +161,6 @@ export class TsIngest {
     const pts90 = dts90 + compositionTicks(p.pts!, p.dts!);
     const hevc = this.videoCodec === 'hevc';
     const body: Buffer[] = [];
-    let size = 0;
     let paramsChanged = false;
     let idr = false;
     const keep = (slot: 'vps' | 'sps' | 'pps', nal: Buffer) => {
@@ -181,7 +180,6 @@ export class TsIngest {
         else if (t !== HEVC_NAL_AUD) {
           if (t >= HEVC_NAL_IRAP_FIRST && t <= HEVC_NAL_IRAP_LAST) idr = true;
           body.push(nal);
-          size += NAL_LENGTH_SIZE + nal.length;
         }
         continue;
       }
@@ -191,7 +189,6 @@ export class TsIngest {
       else if (t !== NAL_TYPE_AUD) {
         if (t === NAL_TYPE_IDR) idr = true;
         body.push(nal);
-        size += NAL_LENGTH_SIZE + nal.length;
       }
     }
     if (body.length === 0 || !this.sps || !this.pps || (hevc && !this.vps)) return;
@@ -238,14 +235,7 @@ export class TsIngest {
     if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, this.videoBody(true, true, 0, this.avcc!), null);
     // Audio seen before the first keyframe already told us its header.
     if (first && this.asc) this.audioHeader(0);
-    const avcc = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const nal of body) {
-      avcc.writeUInt32BE(nal.length, at);
-      at += NAL_LENGTH_SIZE;
-      at += nal.copy(avcc, at);
-    }
-    this.tag(FLV_TAG_VIDEO, dts, this.videoBody(false, keyframe, cts, avcc), 'video');
+    this.tag(FLV_TAG_VIDEO, dts, this.videoBody(false, keyframe, cts, joinLengthPrefixed(body, NAL_LENGTH_SIZE)), 'video');
     this.stats.videoFrames++;
     this.maybeGoLive();
   }

@@ -12,7 +12,7 @@
  * meanwhile (RTMP won the race), the publish ends.
  */
 import type { Logger } from '../../observability/logger.js';
-import { encodeAvcDecoderConfig, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
+import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
 import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { H264Depacketizer, type H264AccessUnit, type RtpVideoPacket } from '../../formats/rtp-h264-depacketize.js';
 import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
@@ -206,7 +206,6 @@ export class WhipIngest {
 
   private onAccessUnit(au: H264AccessUnit): void {
     const body: Buffer[] = [];
-    let size = 0;
     let paramsChanged = false;
     for (const nal of au.nals) {
       const t = nalType(nal);
@@ -220,7 +219,6 @@ export class WhipIngest {
       }
       if (t === NAL_TYPE_AUD) continue;
       body.push(nal);
-      size += NAL_LENGTH_SIZE + nal.length;
     }
     if (body.length === 0) return;
     if (!this.sps || !this.pps) {
@@ -253,14 +251,7 @@ export class WhipIngest {
     const dts = Math.max(this.lastVideoDts, Math.round(this.clock.streamMs(wall)));
     this.lastVideoDts = dts;
     if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc), false);
-    const avcc = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const nal of body) {
-      avcc.writeUInt32BE(nal.length, at);
-      at += NAL_LENGTH_SIZE;
-      at += nal.copy(avcc, at);
-    }
-    this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, avcc), true);
+    this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, joinLengthPrefixed(body, NAL_LENGTH_SIZE)), true);
     if (au.keyframe) this.lastKeyframeAt = this.now();
     if (!this.stream && (!this.audioExpected || this.now() - this.startedAt >= (this.o.audioHeaderWaitMs ?? WHIP_AUDIO_HEADER_WAIT_MS))) this.goLive();
   }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, type FlvTag } from '../../../src/formats/flv.js';
 import {
   describeAvcConfig, parseAvcDecoderConfig, parseSps, encodeAvcDecoderConfig, removeEmulationPrevention, avcCodecString,
-  splitLengthPrefixed, AvcError,
+  splitLengthPrefixed, joinLengthPrefixed, AvcError,
 } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, encodeAudioSpecificConfig, adtsHeader, AacError } from '../../../src/formats/aac.js';
 import { describeHevcConfig, encodeHevcDecoderConfig, parseHevcDecoderConfig, parseHevcSps, HevcError } from '../../../src/formats/hevc.js';
@@ -107,4 +107,12 @@ test('hvcC built from in-band VPS/SPS/PPS: the header of the x265 capture to the
   const f = parseHevcSps(sps);
   assert.deepEqual([f.chromaFormatIdc, f.bitDepthLumaMinus8, f.bitDepthChromaMinus8, f.maxSubLayersMinus1], [1, 0, 0, 0]);
   assert.throws(() => encodeHevcDecoderConfig(vps, sps.subarray(0, 8), pps), HevcError);
+});
+
+test('joinLengthPrefixed: golden AVCC bytes, and the inverse of splitLengthPrefixed', () => {
+  const nals = [Buffer.from([0x65, 0x88, 0x80]), Buffer.from([0x06, 0x05])];
+  assert.deepEqual(joinLengthPrefixed(nals), Buffer.from([0, 0, 0, 3, 0x65, 0x88, 0x80, 0, 0, 0, 2, 0x06, 0x05]));
+  assert.deepEqual(joinLengthPrefixed(nals, 2), Buffer.from([0, 3, 0x65, 0x88, 0x80, 0, 2, 0x06, 0x05]));
+  assert.deepEqual(splitLengthPrefixed(joinLengthPrefixed(nals)), nals);
+  assert.equal(joinLengthPrefixed([]).length, 0);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  encodeInterleaved, interleavedHeader, parseTransportHeader, RtspParseError, RtspParser, serializeRequest, serializeResponse, sessionIdOf, type RtspMessage,
+  encodeInterleaved, interleavedHeader, parseTransportHeader, RtspParseError, RtspParser, serializeRequest, serializeResponse, sessionIdOf, writeInterleavedHeader, type RtspMessage,
 } from '../../../src/formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl } from '../../../src/formats/sdp-rtsp.js';
 import { FFMPEG_ANNOUNCE } from './rtsp-captures.js';
@@ -136,4 +136,11 @@ test('SDP: the DESCRIBE answer round-trips through the parser', () => {
   assert.deepEqual([h.sps, h.pps], [sps, pps]);
   assert.deepEqual(aacParams(sdp.media[1]!.fmtp.get(97)).config, Buffer.from('1190', 'hex'));
   assert.deepEqual(sdp.media[1]!.rtpmap.get(97), { encoding: 'MPEG4-GENERIC', clockRate: 48000, channels: 2 });
+});
+
+test('writeInterleavedHeader writes the same 4 bytes in place, at an offset', () => {
+  const out = Buffer.alloc(10, 0xee);
+  writeInterleavedHeader(out, 3, 2, 0x1234);
+  assert.deepEqual(out, Buffer.from([0xee, 0xee, 0xee, 0x24, 0x02, 0x12, 0x34, 0xee, 0xee, 0xee]));
+  assert.throws(() => writeInterleavedHeader(out, 0, -1, 1), RtspParseError);
 });
