@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, databaseUrl, ConfigError, type OnairConfig } from './config/index.js';
 import { createLogger } from './observability/logger.js';
@@ -51,7 +52,7 @@ function banner(s: RunningServer): string {
     `  web            ${s.httpUrl}/`,
     s.rtmpPort !== undefined ? `  RTMP publish   rtmp://${host}:${s.rtmpPort}/live   (OBS: server; stream key below)` : '',
     s.parts.ports.rtmps !== undefined ? `  RTMPS publish  rtmps://${host}:${s.parts.ports.rtmps}/live   (OBS: server; same stream key; certificate ${s.config.media.rtmps.certFile})` : '',
-    s.secrets.demoStreamKey ? `  demo key       ${s.secrets.demoStreamKey}` : '',
+    s.secrets.demoStreamKey ? `  demo key       ${s.secrets.demoStreamKey}   (shown once; onair channel rotate-key demo makes a new one)` : '',
     s.secrets.demoStreamKey && s.rtmpPort !== undefined ? `  ffmpeg         ffmpeg -re -i input.mp4 -c copy -f flv rtmp://${host}:${s.rtmpPort}/live/${s.secrets.demoStreamKey}` : '',
     s.rtmpPort !== undefined && s.config.media.whip.enabled ? `  WHIP publish   ${s.httpUrl}/whip   (OBS 30+: service WHIP, bearer token = stream key)` : '',
     s.parts.ports.srt !== undefined ? `  SRT publish    srt://${host}:${s.parts.ports.srt}?streamid=publish:${s.secrets.demoStreamKey ?? 'KEY'}   (OBS: custom server, stream key empty)` : '',
@@ -59,7 +60,8 @@ function banner(s: RunningServer): string {
     `  watch          ${s.httpUrl}/watch/demo   HTTP-FLV ${s.httpUrl}/live/demo.flv   LL-HLS ${s.httpUrl}/live/demo/index.m3u8`,
     s.rtmpPort !== undefined && s.config.media.webrtc.enabled ? `  WHEP play      POST ${s.httpUrl}/live/demo/whep` : '',
     s.config.chat.pusher.enabled ? `  chat           ${s.httpUrl.replace(/^http/, 'ws')}/connection/websocket (Centrifugo)   ${s.httpUrl.replace(/^http/, 'ws')}/app/${s.config.chat.pusher.key ?? s.secrets.pusherKey} (Pusher)` : '',
-    `  admin token    ${s.secrets.adminToken}`,
+    // Secrets are printed once, when this start created them; later starts say where they live.
+    s.secrets.adminTokenCreated ? `  admin token    ${s.secrets.adminToken}   (shown once; also in ${join(s.config.dataDir, 'secrets.json')})` : `  admin token    ${s.config.adminToken !== undefined ? 'from the config (adminToken)' : `in ${join(s.config.dataDir, 'secrets.json')}`}`,
     `  metrics        ${s.httpUrl}/metrics   health ${s.httpUrl}/healthz`,
     '',
   ];

@@ -131,7 +131,7 @@ const ROLE_WIRINGS: { role: OnairConfig['roles'][number]; wire: Wiring }[] = [
 export async function startServer(config: OnairConfig, opts: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger(config.log.level);
   const registry = createRegistry();
-  const db = await openDatabase(databaseUrl(config));
+  const db = await openDatabase(databaseUrl(config), { log: (fields, msg) => logger.warn(fields, msg) });
   const services: Service[] = [];
   let httpStarted = false;
   const { app, addUpgradeHandler } = buildHttpApp({ logger, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy });
@@ -145,7 +145,7 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
     const applied = await migrate(db);
     if (applied.length) logger.info({ applied, engine: db.engine }, 'database migrated');
     const platform = createPlatform(db);
-    const secretStore = loadSecrets(config);
+    const secretStore = loadSecrets(config, { log: (fields, msg) => logger.warn(fields, msg), warn: (msg) => logger.warn(msg) });
     const secrets = secretStore.secrets;
     const api: ApiContext = { config, platform, auth: new Authenticator(platform, secrets.adminToken) };
     if (config.roles.includes('chat')) {
@@ -156,11 +156,12 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
     let demoStreamKey: string | undefined;
     if (!(await platform.channels.find('demo'))) {
       demoStreamKey = (await platform.channels.create({ name: 'demo', title: 'onair demo' })).streamKey;
-      secretStore.save({ demoStreamKey });
+      // Shown once by the banner; only its hash is stored (channels.stream_key_hash).
+      secrets.demoStreamKey = demoStreamKey;
     }
     locateFfmpeg(config.ffmpegPath, logger);
 
-    healthRoutes(app, { db, registry, roles: config.roles });
+    healthRoutes(app, { db, registry, roles: config.roles, metricsToken: config.metrics.token });
     for (const { role, wire } of ROLE_WIRINGS) if (config.roles.includes(role)) await wire(parts);
     authRoutes(app, api);
     channelRoutes(app, api);

@@ -356,6 +356,12 @@ export const configSchema = z
     database: z.object({ url: z.string().optional() }).default({}),
     redis: z.object({ url: z.string().optional() }).default({}),
     adminToken: z.string().min(16).optional(),
+    metrics: z
+      .object({
+        /** Bearer token Prometheus must send to read /metrics; unset keeps /metrics open (docs/security-hardening.md). */
+        token: z.string().min(16).optional(),
+      })
+      .default({}),
     chat: z
       .object({
         tokenSecret: z.string().min(16).optional(),

@@ -2,8 +2,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from './errors.js';
+import { pageHeaders } from './page-headers.js';
 
 /** SPA_ROUTES are the page paths the web app handles in the browser; each answers index.html. */
 export const SPA_ROUTES = ['/', '/watch/:channel', '/studio', '/overlay/:channel', '/admin', '/vod/:id'] as const;
@@ -29,11 +30,8 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
 };
 
-/** Security headers for pages: no framing by other sites except overlays (OBS loads them directly). */
-const PAGE_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-};
+/** FRAMABLE_PREFIX: overlay pages are embedded by OBS and other tools, so they alone may be framed. */
+const FRAMABLE_PREFIX = '/overlay/';
 
 export interface WebOptions {
   /** Folder with the built web app (index.html + assets/); found next to the package when unset. */
@@ -48,7 +46,7 @@ export function defaultWebDir(): string {
 }
 
 const NOT_BUILT_PAGE = `<!doctype html><html lang="en"><meta charset="utf-8"><title>onair</title>
-<body style="font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem">
+<body>
 <h1>onair</h1><p>The web app is not built yet. Run <code>npm run build</code> (it builds the server and the web app into <code>dist/</code>) and reload.</p>
 <p>The API is at <a href="/healthz">/healthz</a> and <code>/api/v1</code>.</p></body></html>`;
 
@@ -72,13 +70,14 @@ export function webRoutes(app: FastifyInstance, opts: WebOptions = {}): { dir: s
     }
   };
 
-  const sendIndex = (reply: FastifyReply) => {
+  const sendIndex = (req: FastifyRequest, reply: FastifyReply) => {
     const body = indexHtml();
-    reply.headers({ ...PAGE_HEADERS, 'cache-control': REVALIDATE, 'content-type': CONTENT_TYPES['.html']! });
+    const framable = req.url.startsWith(FRAMABLE_PREFIX);
+    reply.headers({ ...pageHeaders({ host: req.host, framable }), 'cache-control': REVALIDATE, 'content-type': CONTENT_TYPES['.html']! });
     return reply.status(200).send(body ?? NOT_BUILT_PAGE);
   };
 
-  for (const route of SPA_ROUTES) app.get(route, async (_req, reply) => sendIndex(reply));
+  for (const route of SPA_ROUTES) app.get(route, async (req, reply) => sendIndex(req, reply));
 
   // Files inside the build folder, never outside it (no "..", no absolute paths).
   const sendFile = async (reply: FastifyReply, rel: string, cache: string) => {

@@ -45,8 +45,11 @@ test('kill -9 mid-recording → the next start finalises the recording and it pl
   });
   const first = await serve(dataDir);
   procs.push(first.proc);
-  const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string; demoStreamKey: string };
-  const ff = publish(first.rtmpPort, secrets.demoStreamKey, 60);
+  const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
+  // The demo key is shown once and never stored: take a fresh one through the API.
+  const rotated = await fetch(`http://127.0.0.1:${first.httpPort}/api/v1/channels/demo/stream-key/rotate`, { method: 'POST', headers: { authorization: `Bearer ${secrets.adminToken}` } });
+  const { streamKey } = await rotated.json() as { streamKey: string };
+  const ff = publish(first.rtmpPort, streamKey, 60);
   procs.push(ff);
   const api = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${secrets.adminToken}` } }).then((r) => r.json() as Promise<any>);
   const rec = await waitFor('recording in progress', async () => (await api(first.httpPort, '/api/v1/vods?state=all')).vods?.find((v: { state: string }) => v.state === 'recording'), 60_000);

@@ -28,34 +28,57 @@ test('start and stop the whole server leaves no handle open (the process exits b
   assert.deepEqual(report.left.filter((x: string) => !['PipeWrap', 'TTYWrap'].includes(x)), []);
 });
 
+/** waitForText waits until the child's stderr holds `text` (the banner follows the listening line). */
+async function waitForText(out: { stderr: string }, text: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!out.stderr.includes(text) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+}
+
 test('the onair command serves, answers healthz, and exits cleanly on SIGTERM', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-cli-'));
   try {
     const env = { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: '0', ONAIR_RTMP_PORT: '0', ONAIR_MEDIA_SRT_PORT: '0', ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'info' };
-    const child = spawn(process.execPath, [...onairCommand(), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const port = await new Promise<number>((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no listening line\n${stdout}\n${stderr}`)), 90_000);
-      child.stdout.on('data', () => {
-        const m = /"httpPort":(\d+)/.exec(stdout);
-        if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    const serve = async () => {
+      const child = spawn(process.execPath, [...onairCommand(), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = { stdout: '', stderr: '' };
+      child.stdout.on('data', (d) => (out.stdout += d));
+      child.stderr.on('data', (d) => (out.stderr += d));
+      const port = await new Promise<number>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no listening line\n${out.stdout}\n${out.stderr}`)), 90_000);
+        child.stdout.on('data', () => {
+          const m = /"httpPort":(\d+)/.exec(out.stdout);
+          if (m) { clearTimeout(t); resolve(Number(m[1])); }
+        });
       });
-    });
+      return { child, port, out };
+    };
+    const { child, port, out } = await serve();
     const h = await fetch(`http://127.0.0.1:${port}/healthz`);
     assert.equal(h.status, 200);
-    // the first start prints the admin token and the demo channel's key
+    // the first start prints the admin token and the demo channel's key; the key is not stored in plain text
     const secrets = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8'));
-    assert.ok(stderr.includes(secrets.adminToken), 'banner shows the admin token');
-    assert.ok(stderr.includes(secrets.demoStreamKey), 'banner shows the demo stream key');
-    assert.match(stdout, /"using ffmpeg"/);
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
-    assert.equal(code, 0, `exit after SIGTERM: ${code}\n${stderr}`);
-    assert.match(stdout, /"stopped"/);
+    assert.ok(out.stderr.includes(secrets.adminToken), 'banner shows the admin token');
+    const demoKey = /demo key\s+(\S+)/.exec(out.stderr)?.[1];
+    assert.ok(demoKey, 'banner shows the demo stream key');
+    assert.equal(secrets.demoStreamKey, undefined);
+    assert.ok(!readFileSync(join(dataDir, 'secrets.json'), 'utf8').includes(demoKey));
+    assert.match(out.stdout, /"using ffmpeg"/);
+    const stop = async (c: typeof child, o: typeof out) => {
+      const exited = new Promise<number | null>((resolve) => c.on('exit', (code) => resolve(code)));
+      c.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 15_000))]);
+      assert.equal(code, 0, `exit after SIGTERM: ${code}\n${o.stderr}`);
+      assert.match(o.stdout, /"stopped"/);
+    };
+    await stop(child, out);
+    // a later start prints neither secret again (issue 19 #9), only where the token lives
+    const again = await serve();
+    assert.equal((await fetch(`http://127.0.0.1:${again.port}/healthz`)).status, 200);
+    await waitForText(again.out, 'admin token');
+    assert.ok(!again.out.stderr.includes(secrets.adminToken), again.out.stderr);
+    assert.ok(!again.out.stderr.includes(demoKey), again.out.stderr);
+    assert.match(again.out.stderr, /admin token\s+in .*secrets\.json/);
+    await stop(again.child, again.out);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
-import { SESSION_COOKIE } from '../auth.js';
+import { clearedSessionCookie, sessionCookie } from '../auth.js';
 import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import { unauthorized } from '../errors.js';
 
@@ -15,10 +15,6 @@ const credentials = {
   },
 } as const;
 
-function sessionCookie(token: string, expiresAt: number): string {
-  return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Lax; Expires=${new Date(expiresAt).toUTCString()}`;
-}
-
 /** authRoutes: register, login (cookie + bearer), logout, me. */
 export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
@@ -27,7 +23,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const b = req.body as { username: string; password: string; displayName?: string };
     const user = await platform.users.create(b);
     const s = await platform.sessions.create(user.id);
-    reply.header('set-cookie', sessionCookie(s.token, s.expiresAt));
+    reply.header('set-cookie', sessionCookie(req, s.token, s.expiresAt));
     return reply.status(201).send({ user, token: s.token, expiresAt: s.expiresAt });
   });
 
@@ -36,14 +32,14 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const user = await platform.users.verifyPassword(b.username, b.password);
     if (!user) throw unauthorized('wrong username or password');
     const s = await platform.sessions.create(user.id);
-    reply.header('set-cookie', sessionCookie(s.token, s.expiresAt));
+    reply.header('set-cookie', sessionCookie(req, s.token, s.expiresAt));
     return { token: s.token, expiresAt: s.expiresAt, user: toPublicUser(user) };
   });
 
   app.post('/api/v1/auth/logout', async (req, reply) => {
     const p = await auth.required(req);
     if (p.kind === 'user') await platform.sessions.revoke(p.token);
-    reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+    reply.header('set-cookie', clearedSessionCookie(req));
     return reply.status(204).send();
   });
 

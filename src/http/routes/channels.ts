@@ -52,8 +52,10 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = await auth.required(req);
     const { name } = req.params as { name: string };
     const c = await platform.channels.require(name);
-    await platform.channels.assertCanManage(c, actorOf(p));
-    return { channel: toPublicChannel(await platform.channels.update(name, req.body as never)) };
+    const patch = req.body as { title?: string; recordEnabled?: boolean; captionsLanguage?: string | null };
+    // Recording uses the owner's disk quota and keeps what was said: the owner's call, not a manager's.
+    await platform.channels.assertCanManage(c, actorOf(p), patch.recordEnabled !== undefined ? 'owner' : 'manager');
+    return { channel: toPublicChannel(await platform.channels.update(name, patch)) };
   });
 
   app.delete('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req, reply) => {

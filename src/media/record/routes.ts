@@ -137,9 +137,10 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     const p = await api.auth.required(req);
     const row = await store.get((req.params as { id: string }).id);
     if (!row) throw notFound('no such VOD');
+    // By id: a channel re-created under the same name (another owner) does not own the old VODs.
     const channel = await api.platform.channels.find(row.channel_name);
-    if (channel) await api.platform.channels.assertCanManage(channel, actorOf(p), 'owner');
-    else await api.auth.admin(req);
+    if (channel && channel.id === row.channel_id) await api.platform.channels.assertCanManage(channel, actorOf(p), 'owner');
+    else if (actorOf(p).is_admin !== 1) throw new AppError('forbidden', 'only an admin may queue jobs on the VODs of a deleted channel');
     if (row.state !== 'ready') throw new AppError('conflict', `the recording is ${row.state}, not ready`);
     const b = req.body as { type: string; language?: string };
     const job = await queue.enqueue({ type: b.type, recordingId: row.id, payload: { recordingId: row.id, ...(b.language ? { language: b.language } : {}) } });

@@ -14,7 +14,7 @@ import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
 import { RtspClient } from '../rtsp/client.js';
 import { RtspIngest } from '../rtsp/ingest.js';
-import { maskUrl } from '../rtsp/auth.js';
+import { maskRelayUrl, scrubSecrets, urlSecrets } from './scrub.js';
 
 export const RELAY_BACKOFF_MIN_MS = 500;
 export const RELAY_BACKOFF_MAX_MS = 30_000;
@@ -78,13 +78,22 @@ abstract class Relay {
   private connectedAt = 0;
 
   constructor(id: string, spec: RelaySpec, protected readonly hub: StreamHub, protected readonly log: Logger, protected readonly clientOpts: RtmpClientOptions) {
-    // RTSP URLs may carry a camera's user:pass: the info (lists, API) shows them masked.
-    this.info = { id, ...spec, ...(RTSP_URL_RE.test(spec.url) ? { url: maskUrl(spec.url) } : {}), state: 'connecting', connects: 0 };
+    // URLs may carry a camera's user:pass or a push target's stream key: the info (lists, API) shows them masked.
+    this.secrets = urlSecrets(spec.url);
+    const shownUrl = spec.direction === 'push' ? maskRelayUrl(spec.url) : scrubSecrets(spec.url, []);
+    this.info = { id, ...spec, url: shownUrl, state: 'connecting', connects: 0 };
     this.url = spec.url;
   }
 
   /** The URL as configured (with credentials, if any). */
   protected readonly url: string;
+  /** Parts of the URL that never reach a log line or status field (scrub.ts). */
+  protected readonly secrets: string[];
+
+  /** scrub is what a reason or error message may show: remote servers echo the stream name. */
+  protected scrub(text: string): string {
+    return scrubSecrets(text, this.secrets);
+  }
 
   abstract start(): void;
   protected abstract teardown(): void;
@@ -98,13 +107,14 @@ abstract class Relay {
   /** retry schedules the next attempt with exponential backoff. */
   protected retry(reason: string, run: () => void): void {
     if (this.stopped) return;
-    this.info.lastError = reason;
+    const shown = this.scrub(reason);
+    this.info.lastError = shown;
     this.info.state = 'waiting';
     if (this.connectedAt && Date.now() - this.connectedAt > RELAY_HEALTHY_MS) this.backoff = RELAY_BACKOFF_MIN_MS;
     this.connectedAt = 0;
     const wait = this.backoff;
     this.backoff = Math.min(this.backoff * 2, RELAY_BACKOFF_MAX_MS);
-    this.log.info({ relay: this.info.id, reason, waitMs: wait }, 'relay reconnecting');
+    this.log.info({ relay: this.info.id, reason: shown, waitMs: wait }, 'relay reconnecting');
     if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
@@ -168,7 +178,7 @@ class PullRelay extends Relay {
   }
 
   private startRtmp(): void {
-    RtmpClient.play(this.info.url, this.clientOpts)
+    RtmpClient.play(this.url, this.clientOpts)
       .then((client) => {
         if (this.stopped) return client.close();
         this.client = client;
@@ -338,7 +348,7 @@ class PushRelay extends Relay {
   private connect(): void {
     if (this.stopped) return;
     this.info.state = 'connecting';
-    RtmpClient.publish(this.info.url, this.clientOpts)
+    RtmpClient.publish(this.url, this.clientOpts)
       .then((client) => {
         const stream = this.hub.streams.get(this.info.channel);
         if (this.stopped || !stream) return client.close();
@@ -392,7 +402,7 @@ class PushRelay extends Relay {
     if (c) {
       c.removeAllListeners('end');
       c.close();
-      this.log.debug({ relay: this.info.id, reason }, 'push relay disconnected');
+      this.log.debug({ relay: this.info.id, reason: this.scrub(reason) }, 'push relay disconnected');
     }
     if (!this.stopped) this.info.state = 'waiting';
   }

@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
 import { migrations as platformMigrations } from './migrations.js';
+import { makePrivateDir, ensurePrivateFile, tightenIfPresent, type ModeLog } from '../file-modes.js';
 
 export type DbEngine = 'sqlite' | 'postgres';
 
@@ -27,8 +27,15 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
-/** openDatabase connects to `sqlite:PATH` (default engine) or `postgres://...`. */
-export async function openDatabase(url: string): Promise<Db> {
+/** SQLITE_SIDE_FILES are the journal files SQLite keeps beside the database in WAL mode. */
+const SQLITE_SIDE_FILES = ['-wal', '-shm'];
+
+/**
+ * openDatabase connects to `sqlite:PATH` (default engine) or `postgres://...`. A SQLite file and
+ * its -wal/-shm are kept 0600 in a 0700 folder (docs/security-hardening.md); looser modes are
+ * tightened and reported through `log`.
+ */
+export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): Promise<Db> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pg = (await import('pg')).default;
     // BIGINT (oid 20) carries epoch-ms timestamps and sums of KRW: both fit a JS number exactly.
@@ -40,9 +47,16 @@ export async function openDatabase(url: string): Promise<Db> {
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL "${url}": use sqlite:PATH or postgres://...`);
   const path = url.slice('sqlite:'.length);
   const { default: SQLite } = await import('better-sqlite3');
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const onDisk = path !== ':memory:' && path !== '';
+  if (onDisk) {
+    // A folder we create is private; an existing one (the data dir is tightened by loadSecrets, a custom path is the operator's) is left alone.
+    makePrivateDir(dirname(path));
+    // SQLite gives -wal and -shm the main file's mode, so creating it 0600 covers all three.
+    ensurePrivateFile(path, opts.log);
+  }
   const database = new SQLite(path);
   database.pragma('journal_mode = WAL');
+  if (onDisk) for (const side of SQLITE_SIDE_FILES) tightenIfPresent(path + side, opts.log);
   database.pragma('foreign_keys = ON');
   database.pragma('busy_timeout = 5000');
   const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
