@@ -54,7 +54,9 @@ export type DepNeed = 'required' | 'optional';
 /**
  * Feature describes one feature: its name (its App field), the roles it runs in, its database
  * migrations, the other features it needs, and create(), which returns its API and lifecycle
- * (or undefined when this node's config turns it off).
+ * (or undefined when this node's config turns it off). create builds objects and registers
+ * routes and hooks; sockets, timers and connections open in start, so a failed composition
+ * leaves nothing open.
  */
 export interface Feature<N extends string, D, S> {
   readonly name: N;
