@@ -24,7 +24,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createPlatform, migrate, openDatabase } from '../src/platform/index.js';
+import { createPlatform, openDatabase } from '../src/platform/index.js';
+import { migrateAll } from '../src/features.js';
 import { ModerationEngine } from '../src/chat/moderation/engine.js';
 import { ModerationStore } from '../src/chat/moderation/db.js';
 import { MemoryModerationState, type ModerationState } from '../src/chat/moderation/state.js';
@@ -87,7 +88,7 @@ async function run(label: string, state: ModerationState, entries: FilterEntry[]
   const dir = mkdtempSync(join(tmpdir(), 'onair-bench-mod-'));
   const db = await openDatabase(`sqlite:${join(dir, 'bench.db')}`);
   try {
-    await migrate(db);
+    await migrateAll(db);
     const platform = createPlatform(db);
     const owner = await platform.users.create({ username: 'owner', password: 'password1' });
     const { channel } = await platform.channels.create({ name: 'bench', ownerId: owner.id });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { loadConfig, databaseUrl, ConfigError, type OnairConfig } from './config/index.js';
 import { createLogger } from './observability/logger.js';
-import { createPlatform, migrate, openDatabase, type Platform } from './platform/index.js';
+import { createPlatform, openDatabase, type Platform } from './platform/index.js';
 import { randomToken } from './platform/ids.js';
 import { AppError } from './http/errors.js';
 import type { RunningServer } from './server.js';
@@ -35,7 +35,9 @@ function config(file: string | undefined, overrides: Record<string, unknown> = {
 async function withPlatform<T>(cfg: OnairConfig, fn: (p: Platform) => Promise<T>): Promise<T> {
   const db = await openDatabase(databaseUrl(cfg));
   try {
-    await migrate(db);
+    // Every feature's migrations (loaded here, not at start-up: most commands never open the database).
+    const { migrateAll } = await import('./features.js');
+    await migrateAll(db);
     return await fn(createPlatform(db));
   } finally {
     await db.close();
@@ -51,12 +53,12 @@ function banner(s: RunningServer): string {
     '  onair is live',
     `  web            ${s.httpUrl}/`,
     s.rtmpPort !== undefined ? `  RTMP publish   rtmp://${host}:${s.rtmpPort}/live   (OBS: server; stream key below)` : '',
-    s.parts.ports.rtmps !== undefined ? `  RTMPS publish  rtmps://${host}:${s.parts.ports.rtmps}/live   (OBS: server; same stream key; certificate ${s.config.media.rtmps.certFile})` : '',
+    s.ports.rtmps !== undefined ? `  RTMPS publish  rtmps://${host}:${s.ports.rtmps}/live   (OBS: server; same stream key; certificate ${s.config.media.rtmps.certFile})` : '',
     s.secrets.demoStreamKey ? `  demo key       ${s.secrets.demoStreamKey}   (shown once; onair channel rotate-key demo makes a new one)` : '',
     s.secrets.demoStreamKey && s.rtmpPort !== undefined ? `  ffmpeg         ffmpeg -re -i input.mp4 -c copy -f flv rtmp://${host}:${s.rtmpPort}/live/${s.secrets.demoStreamKey}` : '',
     s.rtmpPort !== undefined && s.config.media.whip.enabled ? `  WHIP publish   ${s.httpUrl}/whip   (OBS 30+: service WHIP, bearer token = stream key)` : '',
-    s.parts.ports.srt !== undefined ? `  SRT publish    srt://${host}:${s.parts.ports.srt}?streamid=publish:${s.secrets.demoStreamKey ?? 'KEY'}   (OBS: custom server, stream key empty)` : '',
-    s.parts.ports.rtsp !== undefined ? `  RTSP           publish rtsp://${host}:${s.parts.ports.rtsp}/live/${s.secrets.demoStreamKey ?? 'KEY'}   play rtsp://${host}:${s.parts.ports.rtsp}/live/demo   (TCP transport)` : '',
+    s.ports.srt !== undefined ? `  SRT publish    srt://${host}:${s.ports.srt}?streamid=publish:${s.secrets.demoStreamKey ?? 'KEY'}   (OBS: custom server, stream key empty)` : '',
+    s.ports.rtsp !== undefined ? `  RTSP           publish rtsp://${host}:${s.ports.rtsp}/live/${s.secrets.demoStreamKey ?? 'KEY'}   play rtsp://${host}:${s.ports.rtsp}/live/demo   (TCP transport)` : '',
     `  watch          ${s.httpUrl}/watch/demo   HTTP-FLV ${s.httpUrl}/live/demo.flv   LL-HLS ${s.httpUrl}/live/demo/index.m3u8`,
     s.rtmpPort !== undefined && s.config.media.webrtc.enabled ? `  WHEP play      POST ${s.httpUrl}/live/demo/whep` : '',
     s.config.chat.pusher.enabled ? `  chat           ${s.httpUrl.replace(/^http/, 'ws')}/connection/websocket (Centrifugo)   ${s.httpUrl.replace(/^http/, 'ws')}/app/${s.config.chat.pusher.key ?? s.secrets.pusherKey} (Pusher)` : '',

@@ -1,22 +1,22 @@
 /**
- * Live captions: wiring into the server (role 'media': it needs the stream hub).
- * Exposes the CaptionsService to other features through captionsOf(parts).
+ * Live captions: the captions feature (role 'media': it needs the stream hub) and the
+ * extract-captions engine of the job worker, and the public surface.
  */
 import type { OnairConfig } from '../config/index.js';
 import { ConfigError } from '../config/load.js';
 import { locateFfmpeg } from '../media/ffmpeg.js';
-import { abrOf } from '../media/abr/wiring.js';
-import type { ServerParts } from '../server.js';
+import type { Feature } from '../app/feature.js';
+import type { StreamHub } from '../media/hub/hub.js';
+import type { ChatExtensionPoint } from '../chat/hooks.js';
 import { WhisperRecogniser } from './engines/whisper.js';
 import { ModelError, resolveModel } from './models.js';
 import { captionsRoutes } from './routes.js';
 import { PermanentJobError } from '../platform/jobs/worker.js';
 import type { CaptionsEngine } from '../media/transcode/handlers.js';
-import { provideCaptionsEngine } from '../media/record/wiring.js';
 import type { Logger } from '../observability/logger.js';
 import { PocketsphinxRecogniser, pocketsphinxMissing } from './engines/pocketsphinx.js';
 import { transcribeFile } from './file.js';
-import { CaptionsService, EngineLanguageError, assertEngineLanguage, type ServerEngine } from './service.js';
+import { CaptionsService, EngineLanguageError, assertEngineLanguage, type CaptionsServiceDeps, type ServerEngine } from './service.js';
 import { isEnglish, type AnyRecogniser } from './types.js';
 
 export { CaptionsService, writeCaptionFiles, captionFileName, CAPTIONS_CHANNEL_PREFIX, type CaptionsState, type CaptionsSettings, type BrowserCueInput } from './service.js';
@@ -118,54 +118,58 @@ export function fileCaptionsEngine(config: OnairConfig, ffmpegPath: string, crea
 }
 
 /**
- * wireCaptionsJobs gives this node's job worker the extract-captions engine (the configured
- * server engine over a recording's audio). wireCaptions calls it; a node running the worker
- * role without the media role needs it as its own wiring: `{ role: 'worker', wire: wireCaptionsJobs }`.
- * Without ffmpeg no engine is provided (jobs fail with "captions engine not available").
+ * captionsJobsFeature is the extract-captions engine of this node's job worker: the configured
+ * server engine over a recording's audio. Media nodes provide one too (as before: the engine
+ * exists wherever captions or the worker run). Without ffmpeg there is none (jobs fail with
+ * "captions engine not available").
  */
-export function wireCaptionsJobs(parts: ServerParts, opts: { createRecogniser?: (engine: ServerEngine, language: string) => Promise<AnyRecogniser> } = {}): void {
-  const ffmpeg = locateFfmpeg(parts.config.ffmpegPath);
-  if (!ffmpeg) return;
-  const logger = parts.logger.child({ component: 'captions-jobs' });
-  provideCaptionsEngine(parts, fileCaptionsEngine(parts.config, ffmpeg.path, opts.createRecogniser ?? defaultRecogniserFactory(parts.config, { mode: 'file', logger })));
+export const captionsJobsFeature: Feature<'captionsJobs', {}, CaptionsEngine> = {
+  name: 'captionsJobs',
+  roles: ['media', 'worker'],
+  deps: {},
+  create(base) {
+    const ffmpeg = locateFfmpeg(base.config.ffmpegPath);
+    if (!ffmpeg) return undefined;
+    const logger = base.logger.child({ component: 'captions-jobs' });
+    return { api: fileCaptionsEngine(base.config, ffmpeg.path, defaultRecogniserFactory(base.config, { mode: 'file', logger })) };
+  },
+};
+
+/** CaptionsFilter masks profanity through the channel's word filter (chat moderation). */
+export interface CaptionsFilter {
+  filterText(channel: string, text: string): ReturnType<NonNullable<CaptionsServiceDeps['filterText']>>;
 }
 
-const byParts = new WeakMap<ServerParts, CaptionsService>();
-
-/** captionsOf gives other features (recorder, HLS) the running CaptionsService, if captions are wired. */
-export function captionsOf(parts: ServerParts): CaptionsService | undefined {
-  return byParts.get(parts);
-}
-
-/** wireCaptions adds the captions service, its REST routes and metrics to the server. */
-export function wireCaptions(parts: ServerParts, opts: { createRecogniser?: (engine: ServerEngine, language: string) => Promise<AnyRecogniser> } = {}): CaptionsService {
-  const { config, logger } = parts;
-  assertEngineSupported(config);
-  const ffmpeg = locateFfmpeg(config.ffmpegPath);
-  const service = new CaptionsService({
-    logger: logger.child({ component: 'captions' }),
-    ...(parts.hub ? { hub: parts.hub } : {}),
-    ...(parts.chat ? { publisher: parts.chat.publisher } : {}),
-    registry: parts.registry,
-    ...(ffmpeg ? { ffmpegPath: ffmpeg.path } : {}),
-    stepMs: config.captions.stepMs,
-    lengthMs: config.captions.lengthMs,
-    defaultLanguage: config.captions.language,
-    defaultEngine: config.captions.engine as ServerEngine,
-    autostart: config.captions.autostart,
-    createRecogniser: opts.createRecogniser ?? defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
-    isDerivedStream: (channel) => abrOf(parts)?.isRendition(channel) ?? false,
-    channelLanguage: async (channel) => (await parts.platform.channels.find(channel))?.captions_language ?? null,
-    // Profanity masking through the channel's word filter (when chat moderation runs on this node).
-    filterText: async (channel, text) => (parts.moderation ? parts.moderation.filterText(channel, text) : { action: 'pass' }),
-  });
-  captionsRoutes(parts.app, parts.api, service, {
-    serverEngines: availableServerEngines(config),
-    unavailable: Object.fromEntries(SERVER_ENGINES.map((e) => [e, engineUnavailable(config, e)]).filter(([, why]) => why)),
-  });
-  // extract-captions jobs on this node (the worker role runs them) use the same engine.
-  wireCaptionsJobs(parts, opts.createRecogniser ? { createRecogniser: opts.createRecogniser } : {});
-  parts.addService({ name: 'captions', start: () => service.start(), stop: () => service.stop() });
-  byParts.set(parts, service);
-  return service;
-}
+/** captionsFeature is the audio tap and recogniser on live streams, browser caption cues and WebVTT, with its REST routes. */
+export const captionsFeature: Feature<'captions', { hub: StreamHub; chat?: ChatExtensionPoint; moderation?: CaptionsFilter; abr?: { isRendition(channel: string): boolean } }, CaptionsService> = {
+  name: 'captions',
+  roles: ['media'],
+  deps: { hub: 'required', chat: 'optional', moderation: 'optional', abr: 'optional' },
+  create(base, { hub, chat, moderation, abr }) {
+    const { config, logger } = base;
+    assertEngineSupported(config);
+    const ffmpeg = locateFfmpeg(config.ffmpegPath);
+    const service = new CaptionsService({
+      logger: logger.child({ component: 'captions' }),
+      hub,
+      ...(chat ? { publisher: chat.publisher } : {}),
+      registry: base.registry,
+      ...(ffmpeg ? { ffmpegPath: ffmpeg.path } : {}),
+      stepMs: config.captions.stepMs,
+      lengthMs: config.captions.lengthMs,
+      defaultLanguage: config.captions.language,
+      defaultEngine: config.captions.engine as ServerEngine,
+      autostart: config.captions.autostart,
+      createRecogniser: defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
+      isDerivedStream: (channel) => abr?.isRendition(channel) ?? false,
+      channelLanguage: async (channel) => (await base.platform.channels.find(channel))?.captions_language ?? null,
+      // Profanity masking through the channel's word filter (when chat moderation runs on this node).
+      filterText: async (channel, text) => (moderation ? moderation.filterText(channel, text) : { action: 'pass' }),
+    });
+    captionsRoutes(base.http, base.api, service, {
+      serverEngines: availableServerEngines(config),
+      unavailable: Object.fromEntries(SERVER_ENGINES.map((e) => [e, engineUnavailable(config, e)]).filter(([, why]) => why)),
+    });
+    return { api: service, start: () => service.start(), stop: () => service.stop() };
+  },
+};

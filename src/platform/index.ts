@@ -4,7 +4,8 @@ import { SessionService } from './sessions.js';
 import { ChannelService } from './channels.js';
 import { SocialService } from './social.js';
 
-export { openDatabase, migrate, registerMigrations, type Db } from './db/connect.js';
+export { openDatabase, migrate, type Db } from './db/connect.js';
+export { PLATFORM_MIGRATIONS } from './db/platform-migrations.js';
 export * from './users.js';
 export * from './channels.js';
 export * from './sessions.js';

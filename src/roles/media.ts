@@ -1,63 +1,83 @@
-import { createMediaService } from '../media/index.js';
-import { createHlsService } from '../media/hls/index.js';
-import { captionsOf } from '../captions/index.js';
+import { createMediaService, type MediaService } from '../media/index.js';
+import { createHlsService, type HlsService } from '../media/hls/index.js';
+import type { StreamHub } from '../media/hub/hub.js';
+import type { CaptionsService } from '../captions/service.js';
 import type { CaptionTrack } from '../captions/track.js';
-import type { ServerParts } from '../server.js';
+import type { ChatExtensionPoint } from '../chat/hooks.js';
+import type { Feature } from '../app/feature.js';
 
-/** wireMedia starts RTMP ingest, the stream hub and HTTP-FLV/WS-FLV playback. */
-export function wireMedia(parts: ServerParts): void {
-  const { platform } = parts;
-  const media = createMediaService({
-    config: parts.config,
-    logger: parts.logger,
-    registry: parts.registry,
-    streamKeys: {
-      async resolve(key) {
-        const channel = await platform.channels.resolveStreamKey(key);
-        return channel ? { channel: channel.name } : null;
+/** mediaFeature is RTMP ingest, the stream hub and HTTP-FLV/WS-FLV playback. */
+export const mediaFeature: Feature<'media', { chat?: ChatExtensionPoint }, MediaService> = {
+  name: 'media',
+  roles: ['media'],
+  deps: { chat: 'optional' },
+  create(base, { chat }) {
+    const { platform } = base;
+    const media = createMediaService({
+      config: base.config,
+      logger: base.logger,
+      registry: base.registry,
+      streamKeys: {
+        async resolve(key) {
+          const channel = await platform.channels.resolveStreamKey(key);
+          return channel ? { channel: channel.name } : null;
+        },
       },
-    },
-    ...(parts.chat ? { events: parts.chat.publisher } : {}),
-  });
-  media.registerHttp(parts.app);
-  parts.addUpgradeHandler((req, socket, head) => media.handleUpgrade(req, socket, head));
-  parts.addService({
-    name: 'media',
-    start: async () => {
-      const ports = await media.start();
-      parts.ports.rtmp = ports.rtmpPort;
-      if (ports.rtmpsPort !== undefined) parts.ports.rtmps = ports.rtmpsPort;
-    },
-    stop: () => media.stop(),
-  });
-  parts.hub = media.hub;
-  parts.media = media;
-  parts.api.liveInfo = (channel) => {
-    const s = media.stats().find((x) => x.channel === channel);
-    return s ? { ...s, live: true } : { live: false };
-  };
-}
+      ...(chat ? { events: chat.publisher } : {}),
+    });
+    media.registerHttp(base.http);
+    base.addUpgradeHandler((req, socket, head) => media.handleUpgrade(req, socket, head));
+    base.api.liveInfo = (channel) => {
+      const s = media.stats().find((x) => x.channel === channel);
+      return s ? { ...s, live: true } : { live: false };
+    };
+    return {
+      api: media,
+      start: async () => {
+        const ports = await media.start();
+        base.ports.rtmp = ports.rtmpPort;
+        if (ports.rtmpsPort !== undefined) base.ports.rtmps = ports.rtmpsPort;
+      },
+      stop: () => media.stop(),
+    };
+  },
+};
 
-/** wireHls packages every live stream as LL-HLS and serves it from memory. */
-export function wireHls(parts: ServerParts): void {
-  if (!parts.config.hls.enabled || !parts.media) return;
-  const hls = createHlsService({ config: parts.config, logger: parts.logger, hub: parts.media.hub, registry: parts.registry });
-  hls.registerHttp(parts.app);
-  const removeCounter = parts.media.hub.addViewerCounter('hls', (channel) => hls.stats(channel)?.viewers ?? 0);
-  parts.addService({ name: 'hls', start: () => hls.start(), stop: async () => { removeCounter(); await hls.stop(); } });
-  parts.hls = hls;
-}
+/** hubFeature names the media service's stream hub, for the features that need the hub alone. */
+export const hubFeature: Feature<'hub', { media: MediaService }, StreamHub> = {
+  name: 'hub',
+  roles: ['media'],
+  deps: { media: 'required' },
+  create: (_base, { media }) => ({ api: media.hub }),
+};
+
+/** hlsFeature packages every live stream as LL-HLS and serves it from memory (off with hls.enabled=false). */
+export const hlsFeature: Feature<'hls', { hub: StreamHub }, HlsService> = {
+  name: 'hls',
+  roles: ['media'],
+  deps: { hub: 'required' },
+  create(base, { hub }) {
+    if (!base.config.hls.enabled) return undefined;
+    const hls = createHlsService({ config: base.config, logger: base.logger, hub, registry: base.registry });
+    hls.registerHttp(base.http);
+    const removeCounter = hub.addViewerCounter('hls', (channel) => hls.stats(channel)?.viewers ?? 0);
+    return { api: hls, start: () => hls.start(), stop: async () => { removeCounter(); await hls.stop(); } };
+  },
+};
 
 const LANGUAGE_NAMES: Record<string, string> = { ko: '한국어', en: 'English', ja: '日本語', zh: '中文' };
 
-/** wireHlsSubtitles serves each live caption track as a WebVTT rendition of the channel's LL-HLS. */
-export function wireHlsSubtitles(parts: ServerParts): void {
-  const hls = parts.hls;
-  const captions = captionsOf(parts);
-  if (!hls || !captions) return;
-  const onTrack = (channel: string, track: CaptionTrack) => {
-    hls.attachSubtitles(channel, track.lang, LANGUAGE_NAMES[track.lang.split('-')[0]!] ?? track.lang, track);
-  };
-  captions.on('track', onTrack);
-  parts.addService({ name: 'hls-subtitles', start: async () => {}, stop: async () => { captions.off('track', onTrack); } });
-}
+/** hlsSubtitlesFeature serves each live caption track as a WebVTT rendition of the channel's LL-HLS. */
+export const hlsSubtitlesFeature: Feature<'hlsSubtitles', { hls?: HlsService; captions?: CaptionsService }, void> = {
+  name: 'hlsSubtitles',
+  roles: ['media'],
+  deps: { hls: 'optional', captions: 'optional' },
+  create(_base, { hls, captions }) {
+    if (!hls || !captions) return undefined;
+    const onTrack = (channel: string, track: CaptionTrack) => {
+      hls.attachSubtitles(channel, track.lang, LANGUAGE_NAMES[track.lang.split('-')[0]!] ?? track.lang, track);
+    };
+    captions.on('track', onTrack);
+    return { api: undefined, stop: async () => { captions.off('track', onTrack); } };
+  },
+};

@@ -93,7 +93,7 @@ test('home in both languages, login through the dialog, studio creates a channel
     const streamKey = await key.inputValue();
     assert.ok(streamKey.length >= 16 && !streamKey.includes('•'), 'key shown on request');
     // The addresses name the ports this server listens on (random in tests), not the defaults.
-    const ports = s.parts.ports;
+    const ports = s.ports;
     const rtmpServer = `rtmp://127.0.0.1:${s.rtmpPort}/live`;
     await waitFor('the RTMP server address with this server\'s port', async () => (await page.locator('input[data-name="rtmp-server"]').inputValue()) === rtmpServer || undefined, 10_000, 100);
     await page.getByText('Other ways to publish (RTMPS, SRT, RTSP, WHIP)').click();

@@ -14,7 +14,6 @@ import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, publishTestStream, screenshots, stopProcess, videoAdvances, waitFor } from './helpers/web.js';
-import { whepOf } from '../../src/media/webrtc/index.js';
 
 /** WHEP_PLAY is startWhep of web/src/player/engines.ts, plus stats for the test. */
 const WHEP_PLAY = async ({ url, codecs }: { url: string; codecs?: string }) => {
@@ -89,7 +88,7 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
   assert.equal((await notLive.json()).error.code, 'not_found');
 
   ffmpeg = publishTestStream(s.rtmpPort!, s.demoStreamKey!, 90);
-  await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000);
+  await waitFor('demo live', async () => s.app.hub!.isLive('demo'), 30_000);
 
   // OPTIONS: WHEP discovery and CORS.
   const opt = await fetch(whepUrl, { method: 'OPTIONS' });
@@ -154,9 +153,9 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
 
   assert.equal(await metric(s, 'onair_webrtc_sessions'), 1);
   assert.ok(await metric(s, 'onair_webrtc_rtp_packets_sent_total') > 100);
-  const hubStats = s.parts.media!.hub.stats('demo');
+  const hubStats = s.app.media!.hub.stats('demo');
   assert.equal(hubStats?.viewers.webrtc, 1, 'WebRTC viewers are counted in the hub stats');
-  const whep = whepOf(s.parts)!;
+  const whep = s.app.whep!;
   assert.ok(whep.stats()[0]!.opusPid, 'one Opus transcoder runs while a viewer watches');
 
   // DELETE ends the server session; the transcoder goes with the last viewer.
@@ -185,7 +184,7 @@ test('the web watch page picks WebRTC when the server offers WHEP, and plays; pa
   try {
     const base = `http://127.0.0.1:${web.httpPort}`;
     pub = publishTestStream(web.rtmpPort!, web.demoStreamKey!, 120);
-    await waitFor('demo live', async () => web.parts.hub!.isLive('demo'), 30_000);
+    await waitFor('demo live', async () => web.app.hub!.isLive('demo'), 30_000);
     browser ??= await launchBrowser();
     const ctx = await newContext(browser, { lang: 'en' });
     const page = await ctx.newPage();

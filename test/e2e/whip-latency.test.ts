@@ -68,7 +68,7 @@ test('WHIP publish → HTTP-FLV latency (canvas flips seen by an ffmpeg reader)'
   await page.goto(`${base}/healthz`);
   await installWebrtcPage(page);
   assert.equal(await page.evaluate(FLIPPER, { key: s.demoStreamKey!, flipMs: FLIP_MS }), 201);
-  await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
+  await waitFor('demo live', async () => s.app.hub!.isLive('demo'), 30_000, 50);
 
   // The reader: decoded frames as 8x8 grey, each with the time it came out.
   const seen: { at: number; bright: boolean }[] = [];

@@ -12,7 +12,6 @@ import type { Browser } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, waitFor } from './helpers/web.js';
 import { installWebrtcPage } from './helpers/webrtc-page.js';
-import { whipOf } from '../../src/media/whip/index.js';
 
 let server: TestServer | undefined;
 let browser: Browser | undefined;
@@ -63,7 +62,7 @@ test('WHIP under 8 % video packet loss: damaged frames dropped (clean decode), P
   const page = await browser.newPage();
   await page.goto(`${base}/healthz`);
   await installWebrtcPage(page);
-  const whip = whipOf(s.parts)!;
+  const whip = s.app.whip!;
   let dropped = 0;
   let lossy = false;
   // Deterministic 1-in-12 pattern, only while `lossy`.
@@ -73,7 +72,7 @@ test('WHIP under 8 % video packet loss: damaged frames dropped (clean decode), P
     return true;
   };
   assert.equal(await page.evaluate(PUBLISH, { key: s.demoStreamKey! }), 201);
-  await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
+  await waitFor('demo live', async () => s.app.hub!.isLive('demo'), 30_000, 50);
 
   // Decode the HTTP-FLV output for the whole run: any decoder complaint means a damaged frame got through.
   const decoder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', `${base}/live/demo.flv`, '-t', '12', '-an', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });

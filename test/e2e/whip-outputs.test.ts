@@ -66,7 +66,7 @@ test('WHIP in → WHEP out, live thumbnail, recording → VOD (h264 + aac, publi
   await installWebrtcPage(publisher);
   const pub = await publisher.evaluate(PUBLISH, { key: s.demoStreamKey! });
   assert.equal(pub.status, 201);
-  await waitFor('demo live', async () => s.parts.hub!.isLive('demo'), 30_000, 50);
+  await waitFor('demo live', async () => s.app.hub!.isLive('demo'), 30_000, 50);
   const liveAt = Date.now();
 
   const rec = await waitFor('recording row', async () => {
@@ -96,7 +96,7 @@ test('WHIP in → WHEP out, live thumbnail, recording → VOD (h264 + aac, publi
   await new Promise((r) => setTimeout(r, Math.max(0, 8000 - (Date.now() - liveAt))));
   const publishedMs = Date.now() - liveAt;
   assert.equal((await fetch(base + pub.location!, { method: 'DELETE' })).status, 204);
-  await waitFor('offline', async () => !s.parts.hub!.isLive('demo'), 5000, 50);
+  await waitFor('offline', async () => !s.app.hub!.isLive('demo'), 5000, 50);
 
   const vod = await waitFor('ready VOD', async () => {
     const r = await s.api('GET', '/api/v1/vods?channel=demo');

@@ -14,7 +14,6 @@ import type { Browser, Page } from 'playwright-core';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { launchBrowser, registerUser, waitFor } from './helpers/web.js';
 import { installWebrtcPage } from './helpers/webrtc-page.js';
-import { whipOf } from '../../src/media/whip/index.js';
 
 const WIDTH = 640;
 const HEIGHT = 360;
@@ -123,7 +122,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(garbage.status, 400);
   assert.equal((await fetch(`${whipUrl}/00000000-0000-0000-0000-000000000000`, { method: 'DELETE' })).status, 404);
   assert.equal((await fetch(`${whipUrl}/00000000-0000-0000-0000-000000000000`, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=end-of-candidates' })).status, 405);
-  assert.equal(s.parts.hub!.isLive('whipper'), false, 'refusals leave the channel offline');
+  assert.equal(s.app.hub!.isLive('whipper'), false, 'refusals leave the channel offline');
 
   browser = await launchBrowser();
   const page: Page = await browser.newPage();
@@ -145,7 +144,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.match(String(pub.answer), /a=rtpmap:\d+ opus\/48000\/2/);
   assert.match(String(pub.answer), /a=recvonly/);
 
-  await waitFor('the channel live in the hub', async () => s.parts.hub!.isLive('whipper'), 30_000, 100);
+  await waitFor('the channel live in the hub', async () => s.app.hub!.isLive('whipper'), 30_000, 100);
   const liveMs = Date.now() - t0;
   const info = await s.api('GET', '/api/v1/channels/whipper');
   assert.equal(info.status, 200);
@@ -176,7 +175,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   // Video reaches the hub as it arrives; audio first goes through ffmpeg (Opus → AAC), so at the live
   // edge audio trails video by the transcoder's delay, which the server measures (and which grows on a
   // busy machine). One timeline means: what remains once that delay is accounted for is small.
-  const delay = whipOf(s.parts)!.stats()[0]!;
+  const delay = s.app.whip!.stats()[0]!;
   assert.ok(delay.audioDelayMs >= 0 && delay.audioDelayMax3sMs >= delay.audioDelayMs && delay.audioDelayMax10sMs >= delay.audioDelayMax3sMs,
     `transcoder delay measured: ${JSON.stringify(delay)}`);
   const videoLead = vt.at(-1)! - at.at(-1)!;
@@ -198,12 +197,12 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   }, 30_000, 250);
   assert.match(playlist, /#EXT-X-PART:/);
 
-  const stats = whipOf(s.parts)!.stats()[0]!;
+  const stats = s.app.whip!.stats()[0]!;
   assert.equal(stats.live, true);
   assert.ok(stats.units > 30, `access units in: ${stats.units}`);
   assert.ok(await metric(s, 'onair_whip_frames_in_total') > 30);
   assert.equal(await metric(s, 'onair_whip_sessions'), 1);
-  const hubStats = s.parts.media!.stats().find((c) => c.channel === 'whipper')!;
+  const hubStats = s.app.media!.stats().find((c) => c.channel === 'whipper')!;
   assert.equal(hubStats.publisher.protocol, 'whip');
   assert.equal(hubStats.audio?.codec, 'aac');
 
@@ -212,7 +211,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   // DELETE → offline at once; the resource is gone.
   const del = await fetch(base + pub.location!, { method: 'DELETE' });
   assert.equal(del.status, 204);
-  await waitFor('offline', async () => !s.parts.hub!.isLive('whipper'), 5_000, 50);
+  await waitFor('offline', async () => !s.app.hub!.isLive('whipper'), 5_000, 50);
   assert.equal((await s.api('GET', '/api/v1/channels/whipper')).body.channel?.stream?.live ?? false, false);
   assert.equal((await fetch(base + pub.location!, { method: 'DELETE' })).status, 404);
   assert.equal(await metric(s, 'onair_whip_sessions'), 0);
@@ -220,10 +219,10 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   // Publish again after DELETE; then the hub kicks the publisher (as after a ban): offline, session gone.
   const again = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/h264' });
   assert.equal(again.status, 201, String((again as { body?: string }).body));
-  await waitFor('live again', async () => s.parts.hub!.isLive('whipper'), 30_000, 100);
-  assert.equal(s.parts.media!.hub.kick('whipper', 'banned'), true);
-  assert.equal(s.parts.hub!.isLive('whipper'), false);
-  assert.equal(whipOf(s.parts)!.sessionCount(), 0);
+  await waitFor('live again', async () => s.app.hub!.isLive('whipper'), 30_000, 100);
+  assert.equal(s.app.media!.hub.kick('whipper', 'banned'), true);
+  assert.equal(s.app.hub!.isLive('whipper'), false);
+  assert.equal(s.app.whip!.sessionCount(), 0);
   // The publisher's DELETE after the kick finds its session already ended: 204 once, then gone.
   assert.equal((await fetch(base + again.location!, { method: 'DELETE' })).status, 204);
   assert.equal((await fetch(base + again.location!, { method: 'DELETE' })).status, 404);
@@ -231,12 +230,12 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   // The publisher goes away without DELETE (tab closed): the channel goes offline on its own.
   const third = await page.evaluate(WHIP_PUBLISH, { url: '/whip', key, width: WIDTH, height: HEIGHT, codec: 'video/h264' });
   assert.equal(third.status, 201, String((third as { body?: string }).body));
-  await waitFor('live a third time', async () => s.parts.hub!.isLive('whipper'), 30_000, 100);
+  await waitFor('live a third time', async () => s.app.hub!.isLive('whipper'), 30_000, 100);
   const closedAt = Date.now();
   await page.evaluate((i) => (window as any).pcs[i].close(), third.index!);
-  await waitFor('offline after the publisher left', async () => !s.parts.hub!.isLive('whipper'), 10_000, 50);
+  await waitFor('offline after the publisher left', async () => !s.app.hub!.isLive('whipper'), 10_000, 50);
   const goneMs = Date.now() - closedAt;
-  assert.equal(whipOf(s.parts)!.sessionCount(), 0);
+  assert.equal(s.app.whip!.sessionCount(), 0);
   assert.equal(await metric(s, 'onair_whip_sessions'), 0);
 
   console.log(`WHIP: HTTP-FLV live edge: last video ${vt.at(-1)} s, last audio ${at.at(-1)} s (${vt.length} video / ${at.length} audio packets in 3 s)`);

@@ -51,15 +51,15 @@ test('studio: go live from this browser (fake camera + mic over WHIP), then stop
   await card.locator('input[name="golive-key"]').fill('live_wrong-key');
   await card.getByRole('button', { name: 'Go live' }).click();
   await card.getByRole('alert').filter({ hasText: 'The stream key is wrong or was rotated.' }).waitFor({ timeout: 20_000 });
-  assert.equal(s.parts.hub!.isLive('cam-live'), false);
+  assert.equal(s.app.hub!.isLive('cam-live'), false);
 
   await card.locator('input[name="golive-key"]').fill(key);
   await card.getByRole('button', { name: 'Go live' }).click();
-  await waitFor('cam-live live', async () => s!.parts.hub!.isLive('cam-live'), 30_000, 100);
+  await waitFor('cam-live live', async () => s!.app.hub!.isLive('cam-live'), 30_000, 100);
   await page.locator('#golive[data-golive="live"]').waitFor({ timeout: 20_000 });
   await card.getByRole('status').filter({ hasText: 'Live from this browser' }).waitFor();
   const stats = await waitFor('audio in the hub', async () => {
-    const st = s!.parts.media!.stats().find((c) => c.channel === 'cam-live');
+    const st = s!.app.media!.stats().find((c) => c.channel === 'cam-live');
     return st?.audio ? st : undefined;
   }, 20_000, 200);
   assert.equal(stats.publisher.protocol, 'whip');
@@ -72,7 +72,7 @@ test('studio: go live from this browser (fake camera + mic over WHIP), then stop
   await screenshots(page, 'studio-golive');
 
   await card.getByRole('button', { name: 'Stop' }).click();
-  await waitFor('offline after Stop', async () => !s!.parts.hub!.isLive('cam-live'), 10_000, 50);
+  await waitFor('offline after Stop', async () => !s!.app.hub!.isLive('cam-live'), 10_000, 50);
   await page.locator('#golive[data-golive="idle"]').waitFor();
   // The health card sees the channel offline and the preview player leaves. Its WHEP session ended
   // with the stream already, so its DELETE finds nothing to end: 204, and no failed request logged.

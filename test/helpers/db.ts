@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { openDatabase, migrate, type Db } from '../../src/platform/index.js';
+import { openDatabase, type Db } from '../../src/platform/index.js';
+import { migrateAll } from '../../src/features.js';
 
 /** POSTGRES_URL is the server used by tests; .ci/run starts it and sets this variable. */
 export const POSTGRES_URL = process.env.ONAIR_TEST_POSTGRES_URL ?? '';
@@ -19,7 +20,7 @@ async function openSqlite() {
   const dir = mkdtempSync(join(tmpdir(), 'onair-db-'));
   const url = `sqlite:${join(dir, 'onair.db')}`;
   const db = await openDatabase(url);
-  await migrate(db);
+  await migrateAll(db);
   return { db, url, dispose: async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
@@ -34,7 +35,7 @@ async function openPostgres() {
   u.pathname = `/${name}`;
   const url = u.toString();
   const db = await openDatabase(url);
-  await migrate(db);
+  await migrateAll(db);
   return {
     db, url,
     dispose: async () => {

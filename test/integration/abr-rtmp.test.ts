@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { publish, run, sleep, waitFor } from './record-helpers.js';
 import { startTestServer } from '../helpers/server.js';
-import { abrOf } from '../../src/media/abr/wiring.js';
 
 const LADDER = [{ name: '240p', height: 240, videoKbps: 300 }, { name: '160p', height: 160, videoKbps: 150 }];
 
@@ -26,8 +25,8 @@ test('live ABR: renditions in the hub and the LL-HLS multivariant playlist; rest
   const s = await startTestServer({ 'media.abr.enabled': true, 'media.abr.ladder': LADDER, 'media.abr.restartMinMs': 300, 'record.enabled': false });
   t.after(() => s.close());
   const base = `http://127.0.0.1:${s.httpPort}`;
-  const hub = s.parts.media!.hub;
-  const abr = abrOf(s.parts)!;
+  const hub = s.app.media!.hub;
+  const abr = s.app.abr!;
   const ff = publish(s.rtmpPort!, s.demoStreamKey!, 40);
   let ffErr = '';
   ff.stderr!.on('data', (c) => (ffErr += c));

@@ -88,7 +88,7 @@ test('captions API: browser cues reach a centrifuge client on captions:{channel}
   assert.deepEqual([b.body.captions.enabled, b.body.captions.engine, b.body.captions.running, b.body.captions.live], [true, 'browser', false, true]);
   const st = await s.api('GET', '/api/v1/channels/stage/captions');
   // The engines offered: pocketsphinx only where its binary and model are installed.
-  const psReady = pocketsphinxMissing(s.parts.config.captions.pocketsphinx) === undefined;
+  const psReady = pocketsphinxMissing(s.config.captions.pocketsphinx) === undefined;
   assert.deepEqual(st.body.engines, ['browser', 'whisper', ...(psReady ? ['pocketsphinx'] : [])]);
   assert.equal(st.body.captions.cues, 1);
   assert.equal((await s.api('POST', '/api/v1/channels/stage/captions', { enabled: false }, owner)).body.captions.enabled, false);

@@ -15,7 +15,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, type Placed } from '../unit/captions/espeak.js';
 import { sleep, until as waitUntil } from '../helpers/wait.js';
@@ -69,7 +68,7 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
     await s.close();
     rmSync(work, { recursive: true, force: true });
   });
-  const captions = captionsOf(s.parts)!;
+  const captions = s.app.captions!;
   const admin = s.secrets.adminToken;
   assert.equal((await s.api('POST', '/api/v1/users', { username: 'host', password: 'password123' }, admin)).status, 201);
   const owner = (await s.api('POST', '/api/v1/auth/login', { username: 'host', password: 'password123' })).body.token as string;
@@ -84,9 +83,9 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
 
   // The first audio frame's stream time: the speech file's 0 on the stream timeline.
   let firstAudioDts: number | undefined;
-  s.parts.hub!.on('streamStart', (ch: string) => {
+  s.app.hub!.on('streamStart', (ch: string) => {
     if (ch !== 'talk') return;
-    const off = s.parts.hub!.subscribe('talk', {
+    const off = s.app.hub!.subscribe('talk', {
       onTracks() {},
       onFrame(f) { if (f.kind === 'audio' && firstAudioDts === undefined) { firstAudioDts = f.dts; off(); } },
       onEnd() {},
@@ -113,7 +112,7 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
     const list = await fetch(`${base}/subs/en.m3u8`);
     if (list.ok) {
       const text = await list.text();
-      const segments = s.parts.hls!.packager('talk')?.windowed() ?? [];
+      const segments = s.app.hls!.packager('talk')?.windowed() ?? [];
       for (const uri of text.split('\n').filter((l) => l.endsWith('.vtt'))) {
         const msn = Number(/(\d+)\.vtt$/.exec(uri)![1]);
         const seg = segments.find((x) => x.msn === msn);

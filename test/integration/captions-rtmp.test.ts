@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Centrifuge } from 'centrifuge';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { captionsOf } from '../../src/captions/index.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
 import { ScriptedRecogniser, type Phrase } from '../unit/captions/fake-recogniser.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -18,7 +17,7 @@ import { listen } from '../helpers/listen.js';
 
 
 test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{channel} and the recording .vtt', async (t) => {
-  // The recorder attaches its own folder through captionsOf(parts).attachRecording; this test attaches one itself.
+  // The recorder attaches its own folder through its captions dep (attachRecording); this test attaches one itself.
   const s: TestServer = await startTestServer({ 'captions.stepMs': 2000, 'captions.lengthMs': 8000, 'record.enabled': false });
   let ffmpeg: ChildProcess | undefined;
   const clients: Centrifuge[] = [];
@@ -29,7 +28,7 @@ test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{cha
     await s.close();
     rmSync(recDir, { recursive: true, force: true });
   });
-  const captions = captionsOf(s.parts);
+  const captions = s.app.captions;
   assert.ok(captions, 'captions are wired into the media role');
   const admin = s.secrets.adminToken;
   assert.equal((await s.api('POST', '/api/v1/users', { username: 'host', password: 'password123' }, admin)).status, 201);

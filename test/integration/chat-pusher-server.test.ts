@@ -117,7 +117,7 @@ test('/api/v1/pusher/auth: 401 without a login, 400 for bad input, JSON bodies, 
   assert.equal(ua.body.auth, userAuth(s.secrets.pusherKey, s.secrets.pusherSecret, socketId, ua.body.user_data));
 
   const demo = await s.platform.channels.find('demo');
-  await s.parts.moderation!.store.restrict(demo!.id, { userId, kind: 'ban', reason: 'test', expiresAt: null, createdBy: null, createdAt: Date.now() });
+  await s.app.moderation!.store.restrict(demo!.id, { userId, kind: 'ban', reason: 'test', expiresAt: null, createdBy: null, createdAt: Date.now() });
   const banned = await s.api('POST', '/api/v1/pusher/auth', { socket_id: socketId, channel_name: 'presence-chat-demo' }, token);
   assert.equal(banned.status, 403);
   // Other rooms are not affected.

@@ -72,7 +72,7 @@ test('clips: live clip from the recording being written, VOD clip, permissions, 
     return r.body.vods?.find((v: { state: string }) => v.state === 'recording');
   }, 30_000);
   const liveAt = Date.now();
-  await waitFor('norec live', async () => s.parts.hub?.isLive('norec'), 20_000);
+  await waitFor('norec live', async () => s.app.hub?.isLive('norec'), 20_000);
   const noRec = await s.api('POST', '/api/v1/channels/norec/clips', { seconds: 5 }, viewer);
   assert.equal(noRec.status, 409);
   assert.equal(noRec.body.error.code, 'clip_needs_recording');

@@ -53,7 +53,7 @@ test('caption cues become a WebVTT subtitles rendition aligned with the media se
     assert.ok(found.body.includes('&lt;여러분&gt; &amp; 반갑습니다'), 'cue text is escaped');
     // The subtitle playlist mirrors the source media sequence, and the cue sits inside its segment's media time.
     const msn = Number(/\/(\d+)\.vtt$/.exec(found.uri)![1]);
-    const seg = s.parts.hls!.packager('demo')!.windowed().find((x) => x.msn === msn)!;
+    const seg = s.app.hls!.packager('demo')!.windowed().find((x) => x.msn === msn)!;
     assert.ok(seg, 'segment with that MSN exists in the source rendition');
     const media = await (await fetch(`${base}/source/playlist.m3u8`)).text();
     assert.equal(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(found.list)![1], /#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(media)![1]);

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, migrate, type Db } from '../../src/platform/index.js';
+import { openDatabase, type Db } from '../../src/platform/index.js';
+import { migrateAll } from '../../src/features.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { JobQueue } from '../../src/platform/jobs/queue.js';
 import { JobWorker } from '../../src/platform/jobs/worker.js';
@@ -22,7 +23,7 @@ const queueOpts = { maxAttempts: 2, backoff: { baseMs: 200, maxMs: 1000 }, lease
 
 async function setup(root: string, dbPath: string) {
   const db = await openDatabase(`sqlite:${dbPath}`);
-  await migrate(db);
+  await migrateAll(db);
   const store = new RecordingStore(db);
   const queue = new JobQueue(db, queueOpts);
   return { db, store, queue };

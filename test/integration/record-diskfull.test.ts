@@ -34,7 +34,7 @@ test('disk full while recording: live delivery goes on, the error is counted', {
     try { execFileSync('umount', ['-l', recordings]); } catch { /* already gone */ }
   });
   const base = `http://127.0.0.1:${s.httpPort}`;
-  const hub = s.parts.media!.hub;
+  const hub = s.app.media!.hub;
   const ff = publish(s.rtmpPort!, s.demoStreamKey!, 14);
   t.after(() => { if (ff.exitCode === null) ff.kill('SIGKILL'); });
   // An HTTP-FLV viewer for the whole session.

@@ -44,7 +44,7 @@ describe('RTMPS on the whole server', { skip: skip ?? false }, () => {
   });
 
   test('ffmpeg publishes the demo channel over rtmps://; /api/v1/streams says rtmps; stop closes the port', async () => {
-    const port = s.parts.ports.rtmps!;
+    const port = s.ports.rtmps!;
     assert.ok(port > 0 && port !== s.rtmpPort, `rtmps port ${port}`);
     assert.ok(s.demoStreamKey);
     const ff = run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', FIXTURE, '-c', 'copy', '-t', '20', '-f', 'flv', `rtmps://127.0.0.1:${port}/live/${s.demoStreamKey}`]);
@@ -53,9 +53,9 @@ describe('RTMPS on the whole server', { skip: skip ?? false }, () => {
       return r.body?.streams?.find((x: { channel: string }) => x.channel === 'demo');
     }, 15_000, 'demo listed live');
     assert.equal(streams.publisher.protocol, 'rtmps');
-    assert.equal(s.parts.media!.connections().rtmps, 1);
+    assert.equal(s.app.media!.connections().rtmps, 1);
     ff.kill('SIGKILL');
-    await until(() => !s.parts.media!.hub.isLive('demo'), 10_000, 'demo offline');
+    await until(() => !s.app.media!.hub.isLive('demo'), 10_000, 'demo offline');
     closed = true;
     await s.close();
     assert.equal(await refused(port), true, 'rtmps port closed after stop');

@@ -31,14 +31,14 @@ function kill(p: ChildProcess | undefined): void {
 }
 
 function cam(s: TestServer, name: string) {
-  return s.parts.media!.stats().find((c) => c.channel === name);
+  return s.app.media!.stats().find((c) => c.channel === name);
 }
 
 test('a pull relay of rtsp://onair/live/demo makes cam1 live (h264 + aac), survives the source going away and comes back', async () => {
   const s = await startTestServer();
-  const rtspPort = s.parts.ports.rtsp!;
+  const rtspPort = s.ports.rtsp!;
   const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
-  const media = s.parts.media!;
+  const media = s.app.media!;
   let ff: ChildProcess | undefined;
   try {
     ff = publishRtmp(s.rtmpPort!, key, 60);

@@ -9,7 +9,6 @@ import net from 'node:net';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
-import { rtspOf } from '../../src/media/rtsp/index.js';
 import { RtspParser, serializeRequest, type RtspMessage, type RtspResponse } from '../../src/formats/rtsp-message.js';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -95,12 +94,12 @@ function kill(p: ChildProcess | undefined): void {
 }
 
 async function liveChannel(s: TestServer, name: string): Promise<{ protocol: string }> {
-  return until(() => s.parts.media!.stats().find((c) => c.channel === name)?.publisher, 20_000, `${name} live`);
+  return until(() => s.app.media!.stats().find((c) => c.channel === name)?.publisher, 20_000, `${name} live`);
 }
 
 test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 320x240 + aac and decodes cleanly; refusals meanwhile', async () => {
   const s = await startTestServer();
-  const port = s.parts.ports.rtsp!;
+  const port = s.ports.rtsp!;
   assert.ok(port > 0, 'RTSP listens on a picked port');
   const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
   let ff: ChildProcess | undefined;
@@ -114,7 +113,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     const liveMs = Date.now() - t0;
     assert.equal(pub.protocol, 'rtsp');
     // Live means frames: wait until video frames flow.
-    await until(() => (s.parts.media!.stats()[0]?.video?.width ?? 0) > 0, 10_000, 'video track');
+    await until(() => (s.app.media!.stats()[0]?.video?.width ?? 0) > 0, 10_000, 'video track');
     console.log(`# RTSP publish start → live in hub: ${liveMs} ms`);
 
     const flv = `http://127.0.0.1:${s.httpPort}/live/demo.flv`;
@@ -130,7 +129,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     assert.deepEqual((JSON.parse(back.stdout).streams as { codec_name: string }[]).map((x) => x.codec_name).sort(), ['aac', 'h264']);
 
     // Refusals while the publisher goes on.
-    const bytesIn = async () => (await rtspOf(s.parts)!.metrics.bytesIn.get()).values[0]?.value ?? 0;
+    const bytesIn = async () => (await s.app.rtsp!.metrics.bytesIn.get()).values[0]?.value ?? 0;
     const wrong = new RtspClient(port);
     clients.push(wrong);
     const r1 = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, SDP);
@@ -156,7 +155,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     await garbage.waitClosed();
     const bytesAt = await bytesIn();
     await until(async () => (await bytesIn()) > bytesAt + 50_000, 10_000, `publisher still sending (${bytesAt} bytes in; ffmpeg: ${ffErr.slice(0, 300)})`);
-    assert.ok(s.parts.media!.hub.isLive('demo'), 'the publisher was not disturbed');
+    assert.ok(s.app.media!.hub.isLive('demo'), 'the publisher was not disturbed');
 
     // A clean decode of a few seconds of what went through the hub.
     const dec = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', flv, '-t', '3', '-f', 'null', '-'], 30_000);
@@ -168,7 +167,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     assert.match(metrics, /onair_rtsp_refused_total\{reason="bad_request"\} 1/);
     const code = await new Promise<number | null>((r) => (ff!.exitCode !== null ? r(ff!.exitCode) : ff!.once('exit', r)));
     assert.equal(code, 0, `ffmpeg failed: ${ffErr}`);
-    await until(() => !s.parts.media!.hub.isLive('demo'), 10_000, 'offline after TEARDOWN');
+    await until(() => !s.app.media!.hub.isLive('demo'), 10_000, 'offline after TEARDOWN');
   } finally {
     kill(ff);
     for (const c of clients) c.close();
@@ -178,13 +177,13 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
 
 test('ffmpeg plays an RTMP-published channel over RTSP (TCP): h264 + aac, clean decode, timestamps advance', async () => {
   const s = await startTestServer();
-  const port = s.parts.ports.rtsp!;
+  const port = s.ports.rtsp!;
   const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
   let ff: ChildProcess | undefined;
   try {
     ff = publishRtmp(s.rtmpPort!, key, 20);
     await liveChannel(s, 'demo');
-    await until(() => s.parts.media!.stats()[0]?.audio && s.parts.media!.stats()[0]?.video, 10_000, 'tracks');
+    await until(() => s.app.media!.stats()[0]?.audio && s.app.media!.stats()[0]?.video, 10_000, 'tracks');
     const url = `rtsp://127.0.0.1:${port}/live/demo`;
     const probe = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name,width,height,sample_rate', '-of', 'json', url], 20_000);
     const streams = JSON.parse(probe.stdout).streams as { codec_name: string; width?: number }[];
@@ -206,7 +205,7 @@ test('ffmpeg plays an RTMP-published channel over RTSP (TCP): h264 + aac, clean 
 
 test('a silent session is closed after media.rtsp.sessionTimeoutSeconds; a held port leaves the server up without RTSP; stop frees the port', async () => {
   const s = await startTestServer({ 'media.rtsp.sessionTimeoutSeconds': 5 });
-  const port = s.parts.ports.rtsp!;
+  const port = s.ports.rtsp!;
   const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
   const c = new RtspClient(port);
   try {
@@ -220,12 +219,12 @@ test('a silent session is closed after media.rtsp.sessionTimeoutSeconds; a held 
     const rec = await c.request('RECORD', `rtsp://127.0.0.1:${port}/live/${key}`, { Session: st.headers['session']!.split(';')[0]! });
     assert.equal(rec.status, 200);
     c.socket.write(Buffer.from('2409000401020304', 'hex'));
-    assert.ok(s.parts.media!.hub.isLive('demo'));
+    assert.ok(s.app.media!.hub.isLive('demo'));
     const t0 = Date.now();
     await c.waitClosed(12_000);
     const after = Date.now() - t0;
     assert.ok(after >= 4000, `closed after ${after} ms`);
-    await until(() => !s.parts.media!.hub.isLive('demo'), 5000, 'offline after the timeout');
+    await until(() => !s.app.media!.hub.isLive('demo'), 5000, 'offline after the timeout');
     const metrics = (await s.api('GET', '/metrics')).body as string;
     assert.match(metrics, /onair_rtsp_sessions_ended_total\{kind="publish",reason="timeout"\} 1/);
   } finally {
@@ -237,7 +236,7 @@ test('a silent session is closed after media.rtsp.sessionTimeoutSeconds; a held 
   await new Promise<void>((res, rej) => { holder.once('error', rej); holder.listen(port, '127.0.0.1', () => res()); });
   const s2 = await startTestServer({ 'media.rtsp.port': port });
   try {
-    assert.equal(s2.parts.ports.rtsp, undefined);
+    assert.equal(s2.ports.rtsp, undefined);
     assert.equal((await s2.api('GET', '/api/v1/channels/demo')).status, 200);
   } finally {
     await s2.close();

@@ -11,7 +11,6 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.js';
-import { srtOf } from '../../src/media/srt/index.js';
 
 async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -25,7 +24,7 @@ async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined
 
 test('the whole server takes an SRT publish: live in the API, LL-HLS, thumbnail, metrics, recording; stop frees the port', async () => {
   const s = await startTestServer({ 'media.srt.port': 0 });
-  const port = s.parts.ports.srt!;
+  const port = s.ports.srt!;
   assert.ok(port > 0, 'SRT listens on a picked port');
   const key = s.demoStreamKey ?? s.secrets.demoStreamKey!;
   const SECONDS = 8;
@@ -37,8 +36,8 @@ test('the whole server takes an SRT publish: live in the API, LL-HLS, thumbnail,
       return c?.stream?.live ? c : undefined;
     }, 15_000, 'demo live');
     assert.equal(ch.stream.video.width, 320);
-    assert.equal(srtOf(s.parts)!.stats()[0]!.channel, 'demo');
-    assert.equal(s.parts.media!.stats()[0]!.publisher.protocol, 'srt');
+    assert.equal(s.app.srt!.stats()[0]!.channel, 'demo');
+    assert.equal(s.app.media!.stats()[0]!.publisher.protocol, 'srt');
     await until(async () => /#EXTINF/.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/live/demo/source/playlist.m3u8`)).text()), 15_000, 'first LL-HLS segment');
     await until(async () => (await fetch(`http://127.0.0.1:${s.httpPort}/live/demo/thumbnail.jpg`)).status === 200, 15_000, 'live thumbnail');
     const metrics = (await s.api('GET', '/metrics')).body as string;
@@ -68,7 +67,7 @@ test('a UDP port held by someone else leaves the server up without SRT', async (
   await new Promise<void>((res) => holder.bind(0, '127.0.0.1', () => res()));
   const s = await startTestServer({ 'media.srt.port': holder.address().port });
   try {
-    assert.equal(s.parts.ports.srt, undefined);
+    assert.equal(s.ports.srt, undefined);
     assert.equal((await s.api('GET', '/api/v1/channels/demo')).status, 200);
   } finally {
     await s.close();

@@ -28,7 +28,7 @@ describe('POST /api/v1/channels/{name}/live/end', () => {
   let adminUser: string;
   let key: string;
   const rtmp = (k: string) => `rtmp://127.0.0.1:${s.rtmpPort}/live/${k}`;
-  const live = () => s.parts.media!.hub.isLive('endme');
+  const live = () => s.app.media!.hub.isLive('endme');
 
   before(async () => {
     s = await startTestServer({ 'media.restream.allowPrivateTargets': true });
@@ -111,7 +111,7 @@ describe('POST /api/v1/channels/{name}/live/end', () => {
     assert.deepEqual(b.body, { blockedUntil: r.body.blockedUntil, reason: 'wrong scene' });
 
     // The shared publish check (RTMP and WHIP) refuses with kind "refused" and says why.
-    const check = await s.parts.media!.authorizePublish(key, '127.0.0.1', 'whip');
+    const check = await s.app.media!.authorizePublish(key, '127.0.0.1', 'whip');
     assert.equal(check.ok, false);
     assert.equal((check as { kind: string }).kind, 'refused');
     assert.match((check as { reason: string }).reason, /blocked until .*wrong scene/);
@@ -142,7 +142,7 @@ describe('POST /api/v1/channels/{name}/live/end', () => {
     assert.match(r.body.streamKey, /^live_/);
     assert.notEqual(r.body.streamKey, key);
     await exited(ff, 10_000);
-    const old = await s.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp');
+    const old = await s.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp');
     assert.equal((old as { kind: string }).kind, 'key');
     key = r.body.streamKey;
     publish(rtmp(key));
@@ -154,12 +154,12 @@ describe('POST /api/v1/channels/{name}/live/end', () => {
     const r = await s.api('POST', '/api/v1/channels/endme/live/end', { blockSeconds: 3600 }, adminUser);
     assert.equal(r.body.ended, true);
     await exited(ff, 10_000);
-    assert.equal((await s.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, false);
+    assert.equal((await s.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, false);
     assert.equal((await s.api('DELETE', '/api/v1/channels/endme/live/block', undefined, viewer)).status, 403);
     const lift = await s.api('DELETE', '/api/v1/channels/endme/live/block', undefined, owner);
     assert.deepEqual(lift.body, { lifted: true });
     assert.deepEqual((await s.api('DELETE', '/api/v1/channels/endme/live/block', undefined, owner)).body, { lifted: false });
-    assert.equal((await s.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, true);
+    assert.equal((await s.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, true);
     const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
     assert.match(metrics, /onair_live_end_requests_total\{by="admin",outcome="ended"\} 2/);
   });

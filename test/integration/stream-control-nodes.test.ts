@@ -38,7 +38,7 @@ let nodeB: string;
 
 
 const rtmpA = () => `rtmp://127.0.0.1:${A!.rtmpPort}/live/${key}`;
-const liveOnA = (ch = 'cam') => A!.parts.media!.hub.isLive(ch);
+const liveOnA = (ch = 'cam') => A!.app.media!.hub.isLive(ch);
 const streamsOn = async (s: TestServer) => {
   const r = await s.api('GET', '/api/v1/streams', undefined, ADMIN);
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -155,7 +155,7 @@ test('POST live/end on B ends the stream on A over the bus; the block refuses th
   const again = publish(rtmpA());
   assert.notEqual(await exited(again, 10_000), 0);
   assert.equal(liveOnA(), false);
-  assert.match((await A!.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp') as { reason: string }).reason, /blocked until .*ops/);
+  assert.match((await A!.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp') as { reason: string }).reason, /blocked until .*ops/);
 
   // B's list drops the stream (A rewrote its entry when the stream ended).
   await until(async () => !(await streamsOn(B)).streams.some((s) => s.channel === 'cam'), 5000, 'cam gone from B\'s list');

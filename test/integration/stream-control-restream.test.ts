@@ -154,7 +154,7 @@ describe('restream targets pushed to nginx-rtmp', () => {
     assert.equal(off.body.restream.enabled, false);
     await until(() => gone(sink('a-secret-stream-key')), 15_000, 'A gone from nginx');
     assert.equal(await stateOf(idB), 'running');
-    assert.equal(s.parts.media!.listRelays().length, 1);
+    assert.equal(s.app.media!.listRelays().length, 1);
 
     // enabled again: back at once
     await s.api('PATCH', `/api/v1/channels/multi/restreams/${idA}`, { enabled: true }, owner);
@@ -164,12 +164,12 @@ describe('restream targets pushed to nginx-rtmp', () => {
     // removed while live
     assert.equal((await s.api('DELETE', `/api/v1/channels/multi/restreams/${idB}`, undefined, owner)).status, 204);
     await until(() => gone(sink('b-key-given-in-url')), 15_000, 'B gone from nginx');
-    assert.deepEqual(s.parts.media!.listRelays().map((r) => r.channel), ['multi']);
+    assert.deepEqual(s.app.media!.listRelays().map((r) => r.channel), ['multi']);
 
     // the stream ends (through the API): every push stops, figures of the last stream stay
     const end = await s.api('POST', '/api/v1/channels/multi/live/end', {}, owner);
     assert.equal(end.body.ended, true);
-    await until(() => s.parts.media!.listRelays().length === 0, 5000, 'relays stopped');
+    await until(() => s.app.media!.listRelays().length === 0, 5000, 'relays stopped');
     const [t] = await targets();
     assert.equal(t.status.state, 'idle');
     assert.ok(t.status.connects >= 1);

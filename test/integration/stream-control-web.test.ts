@@ -50,7 +50,7 @@ test('studio Restream card: add, state, switch off, end with a block; admin End 
   const key = (await s.api('POST', '/api/v1/channels', { name: 'webch' }, owner.token)).body.streamKey as string;
   const key2 = (await s.api('POST', '/api/v1/channels', { name: 'webch2' }, owner.token)).body.streamKey as string;
   publish(key);
-  await until(() => s.parts.hub!.isLive('webch'), 15_000, 'webch live');
+  await until(() => s.app.hub!.isLive('webch'), 15_000, 'webch live');
   const port = await closedPort();
 
   const ctx = await newContext(browser, { token: owner.token, lang: 'en' });
@@ -72,27 +72,27 @@ test('studio Restream card: add, state, switch off, end with a block; admin End 
   // nothing listens there: the relay keeps reconnecting and the card says why
   await card.locator('li[data-state="waiting"]').waitFor({ timeout: 20_000 });
   await card.getByText(/ECONNREFUSED/).waitFor();
-  assert.equal(s.parts.media!.listRelays().length, 1);
+  assert.equal(s.app.media!.listRelays().length, 1);
   await screenshots(page, 'studio-restream');
 
   await item.getByRole('checkbox').uncheck();
   await card.locator('li[data-state="stopped"]').waitFor();
-  assert.equal(s.parts.media!.listRelays().length, 0);
+  assert.equal(s.app.media!.listRelays().length, 0);
 
   // End stream with a 10 min block
   await card.getByLabel('Refuse reconnects for').selectOption('600');
   await card.getByRole('button', { name: 'End stream' }).click();
   await card.getByText(/Stream ended\. New publishes refused until/).waitFor();
-  await until(() => !s.parts.hub!.isLive('webch'), 5000, 'webch offline');
-  assert.equal((await s.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, false);
+  await until(() => !s.app.hub!.isLive('webch'), 5000, 'webch offline');
+  assert.equal((await s.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, false);
   await card.getByRole('button', { name: 'Allow publishing now' }).click();
-  await until(async () => (await s.parts.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, 5000, 'block lifted');
+  await until(async () => (await s.app.media!.authorizePublish(key, '127.0.0.1', 'rtmp')).ok, 5000, 'block lifted');
   assert.deepEqual(realErrors(errors), []);
   await ctx.close();
 
   // Admin page: the live table has an End button per stream
   publish(key2);
-  await until(() => s.parts.hub!.isLive('webch2'), 15_000, 'webch2 live');
+  await until(() => s.app.hub!.isLive('webch2'), 15_000, 'webch2 live');
   const boss = await registerUser(s, 'bossy');
   await s.api('POST', '/api/v1/users', { username: 'root2', password: 'correct-horse-9', admin: true }, s.secrets.adminToken);
   const adminToken = (await s.api('POST', '/api/v1/auth/login', { username: 'root2', password: 'correct-horse-9' })).body.token as string;
@@ -106,7 +106,7 @@ test('studio Restream card: add, state, switch off, end with a block; admin End 
   const endBtn = apage.locator('button[data-end="webch2"]');
   await endBtn.waitFor({ timeout: 15_000 });
   await endBtn.click();
-  await until(() => !s.parts.hub!.isLive('webch2'), 5000, 'webch2 ended from the admin page');
+  await until(() => !s.app.hub!.isLive('webch2'), 5000, 'webch2 ended from the admin page');
   assert.match(confirmed, /webch2/);
   await apage.locator('button[data-end="webch2"]').waitFor({ state: 'detached', timeout: 10_000 });
   assert.deepEqual(realErrors(aerrors), []);

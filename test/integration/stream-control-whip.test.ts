@@ -9,7 +9,6 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 import { until } from '../helpers/wait.js';
 import { launchBrowser } from '../e2e/helpers/web.js';
 import { installWebrtcPage } from '../e2e/helpers/webrtc-page.js';
-import { whipOf } from '../../src/media/whip/index.js';
 
 /** PUBLISH runs in the page: a small moving canvas and an oscillator, offered to /whip. */
 const PUBLISH = async ({ key }: { key: string }) => {
@@ -54,15 +53,15 @@ test('a WHIP publish is ended through the API; a republish during the block gets
 
   const first = await page.evaluate(PUBLISH, { key });
   assert.equal(first.status, 201, first.body);
-  await until(() => server.parts.hub!.isLive('webcam'), 30_000, 'WHIP publish live');
-  assert.equal(whipOf(server.parts)!.sessionCount(), 1);
+  await until(() => server.app.hub!.isLive('webcam'), 30_000, 'WHIP publish live');
+  assert.equal(server.app.whip!.sessionCount(), 1);
 
   const r = await server.api('POST', '/api/v1/channels/webcam/live/end', { blockSeconds: 600, reason: 'test' }, owner);
   assert.equal(r.status, 200, JSON.stringify(r.body));
   assert.equal(r.body.ended, true);
   assert.equal(r.body.stream.protocol, 'whip');
-  assert.equal(server.parts.hub!.isLive('webcam'), false);
-  assert.equal(whipOf(server.parts)!.sessionCount(), 0, 'the WHIP session is closed');
+  assert.equal(server.app.hub!.isLive('webcam'), false);
+  assert.equal(server.app.whip!.sessionCount(), 0, 'the WHIP session is closed');
   // The publisher's own DELETE afterwards finds its session ended: 204 once, then the resource is gone.
   assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}${first.location}`, { method: 'DELETE' })).status, 204, 'a late DELETE of the ended session');
   assert.equal((await fetch(`http://127.0.0.1:${server.httpPort}${first.location}`, { method: 'DELETE' })).status, 404, 'its resource is gone');
@@ -70,10 +69,10 @@ test('a WHIP publish is ended through the API; a republish during the block gets
   const refused = await page.evaluate(PUBLISH, { key });
   assert.equal(refused.status, 403);
   assert.match(refused.body, /blocked until .*test/);
-  assert.equal(server.parts.hub!.isLive('webcam'), false);
+  assert.equal(server.app.hub!.isLive('webcam'), false);
 
   assert.deepEqual((await server.api('DELETE', '/api/v1/channels/webcam/live/block', undefined, owner)).body, { lifted: true });
   const again = await page.evaluate(PUBLISH, { key });
   assert.equal(again.status, 201, again.body);
-  await until(() => server.parts.hub!.isLive('webcam'), 30_000, 'live again after unblock');
+  await until(() => server.app.hub!.isLive('webcam'), 30_000, 'live again after unblock');
 });

@@ -54,11 +54,11 @@ test('POST /whip: 415, 401, 403 from the callback, 400, 409, in that order; DELE
   assert.equal(r400.status, 400);
   assert.match((await r400.json()).error.message, /H\.264/);
   assert.equal((await post('not sdp', sdp(key))).status, 400);
-  assert.equal(s.parts.hub!.isLive('demo'), false);
+  assert.equal(s.app.hub!.isLive('demo'), false);
 
   // Live over RTMP (a publisher in the hub): 409, before the callback.
   const before = calls.length;
-  const stream = s.parts.media!.hub.publish('demo', { protocol: 'rtmp', close: () => undefined })!;
+  const stream = s.app.media!.hub.publish('demo', { protocol: 'rtmp', close: () => undefined })!;
   assert.equal((await post(VP8_OFFER, sdp(key))).status, 409);
   assert.equal(calls.length, before);
   stream.end('test');
@@ -77,7 +77,7 @@ test('POST /whip: 415, 401, 403 from the callback, 400, 409, in that order; DELE
 test('POST /whip runs the same publish guards as RTMP (live ABR reserves rendition names): 403 with the reason', async () => {
   const t = await startTestServer({ 'record.enabled': false });
   try {
-    const remove = t.parts.media!.addPublishGuard(async (channel) => (channel === 'demo' ? 'demo is reserved by a guard' : null));
+    const remove = t.app.media!.addPublishGuard(async (channel) => (channel === 'demo' ? 'demo is reserved by a guard' : null));
     const post = () => fetch(`http://127.0.0.1:${t.httpPort}/whip`, { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${t.demoStreamKey}` }, body: VP8_OFFER });
     const refused = await post();
     assert.equal(refused.status, 403);

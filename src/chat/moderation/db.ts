@@ -5,7 +5,7 @@
  * PostgreSQL. Registered with the platform migrations at module load.
  */
 import type { Kysely, Migration } from 'kysely';
-import { registerMigrations, type Db } from '../../platform/db/connect.js';
+import type { Db } from '../../platform/db/connect.js';
 import { newId } from '../../platform/ids.js';
 import { DEFAULT_MODES, type ModeSettings } from './commands.js';
 import type { FilterAction, FilterEntry } from './filter.js';
@@ -123,7 +123,6 @@ export const moderationMigrations: Record<string, Migration> = {
   },
 };
 
-registerMigrations(moderationMigrations);
 
 export interface Restriction {
   userId: string;

@@ -64,7 +64,8 @@ export class RedisModerationState implements ModerationState {
   private readonly handlers = new Set<(msg: Invalidation) => void>();
 
   constructor(private readonly url: string) {
-    this.r = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false }) as ScriptedRedis;
+    // Lazy: the first command connects, so building a node (compose) opens no socket before start.
+    this.r = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true }) as ScriptedRedis;
     this.r.defineCommand('onairModAdmit', { numberOfKeys: 5, lua: ADMIT_LUA });
   }
 

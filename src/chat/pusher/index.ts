@@ -8,7 +8,8 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { OnairConfig } from '../../config/schema.js';
 import type { ChatService } from '../service.js';
-import type { ServerParts } from '../../server.js';
+import type { Feature } from '../../app/feature.js';
+import type { ModerationStore } from '../moderation/db.js';
 import { PusherServer, type PusherSecrets, type PusherServerOptions } from './server.js';
 import { createPusherMetrics } from './metrics.js';
 import { registerPusherHttpApi } from './http-api.js';
@@ -78,37 +79,45 @@ export function createPusherService(deps: {
 /** CHAT_PREFIX is the namespace of moderated chat rooms (bans apply there). */
 const CHAT_PREFIX = 'chat:';
 
-/**
- * wirePusher adds the Pusher front-end to a server running the chat role (a ROLE_WIRINGS
- * entry after chat and moderation); nothing when chat.pusher.enabled is false.
- */
-export function wirePusher(parts: ServerParts): PusherService | undefined {
-  const chat = parts.chatService;
-  if (!chat || !parts.config.chat.pusher.enabled) return undefined;
-  const svc = createPusherService({
-    chat,
-    config: parts.config,
-    registry: parts.registry,
-    secrets: { appId: parts.config.chat.pusher.appId, key: parts.secrets.pusherKey, secret: parts.secrets.pusherSecret },
-  });
-  svc.registerHttp(parts.app);
-  svc.registerAuthRoute(parts.app, {
-    async user(req) {
-      const u = await parts.api.auth.user(req);
-      return { id: u.id, username: u.username, displayName: u.display_name };
-    },
-    // A user banned from a room gets no authorization for its chat channel (timeouts only stop chatting).
-    async refuse(user, channel) {
-      if (!channel.startsWith(CHAT_PREFIX) || !parts.moderation) return null;
-      const c = await parts.platform.channels.find(channel.slice(CHAT_PREFIX.length));
-      if (!c) return null;
-      const r = await parts.moderation.store.restriction(c.id, user.id);
-      if (r && r.kind === 'ban' && (r.expiresAt === null || r.expiresAt > Date.now())) return 'you are banned from this chat';
-      return null;
-    },
-  });
-  parts.addUpgradeHandler((req, socket, head) => svc.handleUpgrade(req, socket, head));
-  parts.addService({ name: 'pusher', start: () => svc.start(), stop: () => svc.stop() });
-  parts.logger.info({ appId: parts.config.chat.pusher.appId, key: parts.secrets.pusherKey }, 'pusher: protocol at /app/{key}, HTTP API at /apps/{appId}');
-  return svc;
+/** RoomBans tells whether a user is banned from a chat room (chat moderation). */
+export interface RoomBans {
+  readonly store: Pick<ModerationStore, 'restriction'>;
 }
+
+/**
+ * pusherFeature adds the Pusher front-end to a node running the chat role: protocol at
+ * /app/{key}, HTTP API at /apps/{appId}, browser auth; off when chat.pusher.enabled is false.
+ */
+export const pusherFeature: Feature<'pusher', { chat: ChatService; moderation?: RoomBans }, PusherService> = {
+  name: 'pusher',
+  roles: ['chat'],
+  deps: { chat: 'required', moderation: 'optional' },
+  create(base, { chat, moderation }) {
+    if (!base.config.chat.pusher.enabled) return undefined;
+    const svc = createPusherService({
+      chat,
+      config: base.config,
+      registry: base.registry,
+      secrets: { appId: base.config.chat.pusher.appId, key: base.secrets.pusherKey, secret: base.secrets.pusherSecret },
+    });
+    svc.registerHttp(base.http);
+    svc.registerAuthRoute(base.http, {
+      async user(req) {
+        const u = await base.api.auth.user(req);
+        return { id: u.id, username: u.username, displayName: u.display_name };
+      },
+      // A user banned from a room gets no authorization for its chat channel (timeouts only stop chatting).
+      async refuse(user, channel) {
+        if (!channel.startsWith(CHAT_PREFIX) || !moderation) return null;
+        const c = await base.platform.channels.find(channel.slice(CHAT_PREFIX.length));
+        if (!c) return null;
+        const r = await moderation.store.restriction(c.id, user.id);
+        if (r && r.kind === 'ban' && (r.expiresAt === null || r.expiresAt > Date.now())) return 'you are banned from this chat';
+        return null;
+      },
+    });
+    base.addUpgradeHandler((req, socket, head) => svc.handleUpgrade(req, socket, head));
+    base.logger.info({ appId: base.config.chat.pusher.appId, key: base.secrets.pusherKey }, 'pusher: protocol at /app/{key}, HTTP API at /apps/{appId}');
+    return { api: svc, start: () => svc.start(), stop: () => svc.stop() };
+  },
+};

@@ -4,7 +4,7 @@
  * migrations (after the wallet's).
  */
 import type { Kysely, Migration } from 'kysely';
-import { registerMigrations, type Db } from '../../platform/db/connect.js';
+import type { Db } from '../../platform/db/connect.js';
 import type { WalletDatabase } from '../../platform/wallet/db.js';
 import '../../platform/wallet/db.js';
 
@@ -97,4 +97,3 @@ export const supportersMigrations: Record<string, Migration> = {
   },
 };
 
-registerMigrations(supportersMigrations);

@@ -1,10 +1,10 @@
 /**
  * Supporters: wallet-paid super chats, emoji effects and OBS overlay tokens.
- * `wireSupporters(parts)` plugs them into the server (REST routes always;
+ * `supportersFeature` plugs them into the server (REST routes always;
  * RPCs, the effects publish hook and publishing when the chat role runs here).
  */
 import type { Registry } from 'prom-client';
-import type { ServerParts } from '../../server.js';
+import type { Feature } from '../../app/feature.js';
 import type { OnairConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Platform } from '../../platform/index.js';
@@ -16,8 +16,8 @@ import { EffectsAggregator, EFFECTS_PREFIX } from './effects.js';
 import { OverlayTokenService } from './overlays.js';
 import { createSupportersMetrics, type SupportersMetrics } from './metrics.js';
 import { gateFromPublishHook, type MessageGate } from './gate.js';
+import { supportersMigrations } from './db.js';
 import { supportersRoutes } from './routes.js';
-import './db.js';
 
 export { SuperChatService, type SuperChat, type SendInput, type SendResult, type LeaderboardRow } from './superchat.js';
 export { EffectsAggregator, TokenBucket, BUILTIN_EFFECTS, EFFECT_EMOJI, type EffectsPublication, type ReactResult } from './effects.js';
@@ -178,40 +178,33 @@ export function createSupporters(deps: SupportersDeps): Supporters {
   };
 }
 
-/**
- * resolveGate finds moderation on the server parts, whichever shape it has:
- * a MessageGate (`check`) or the chat PublishHook (`onPublish`).
- */
-function resolveGate(parts: ServerParts): MessageGate | undefined {
-  const m = (parts as unknown as { moderation?: Partial<MessageGate> & Partial<PublishHook> & { gate?: MessageGate } }).moderation;
-  if (!m) return undefined;
-  if (m.gate && typeof m.gate.check === 'function') return m.gate;
-  // The moderation engine is a PublishHook (its own private `check` has another signature), so onPublish wins.
-  if (typeof m.onPublish === 'function') return gateFromPublishHook(m as PublishHook);
-  if (typeof m.check === 'function') return m as MessageGate;
-  return undefined;
-}
-
 /** sessionId names a stream session by its start in epoch ms (the media role reports an ISO time or ms). */
 export function sessionId(since: unknown): string | null {
   const ms = typeof since === 'number' ? since : typeof since === 'string' ? Date.parse(since) : NaN;
   return Number.isFinite(ms) && ms > 0 ? String(Math.trunc(ms)) : null;
 }
 
-/** wireSupporters is the ROLE_WIRINGS step: routes, RPCs, effects hook, lifecycle. */
-export function wireSupporters(parts: ServerParts): Supporters {
-  const sessionOf = (channel: string): string | null => {
-    const live = parts.api.liveInfo?.(channel);
-    return live?.live ? sessionId(live.since) : null;
-  };
-  // Moderation may be wired after us: look it up on every super chat.
-  const lazyGate: MessageGate = {
-    check: (channel, user, text) => (resolveGate(parts) ?? { check: async () => ({ ok: true as const, text }) }).check(channel, user, text),
-  };
-  const s = createSupporters({ config: parts.config, platform: parts.platform, logger: parts.logger, registry: parts.registry, gate: lazyGate, sessionOf });
-  supportersRoutes(parts.app, { api: parts.api, config: parts.config.supporters, wallet: s.wallet, superchats: s.superchats, overlays: s.overlays, effects: s.effects });
-  if (parts.chat) s.attachChat(parts.chat);
-  parts.addService({ name: 'supporters', start: async () => undefined, stop: () => s.stop() });
-  (parts as unknown as { supporters?: Supporters }).supporters = s;
-  return s;
-}
+/**
+ * supportersFeature plugs supporters into the server: REST routes always; with the chat role
+ * here, the RPCs, the effects publish hook and publishing; moderation (when it runs here) gates
+ * every super chat's text.
+ */
+export const supportersFeature: Feature<'supporters', { chat?: ChatExtensionPoint; moderation?: PublishHook }, Supporters> = {
+  name: 'supporters',
+  roles: ['api'],
+  migrations: supportersMigrations,
+  deps: { chat: 'optional', moderation: 'optional' },
+  create(base, { chat, moderation }) {
+    const sessionOf = (channel: string): string | null => {
+      const live = base.api.liveInfo?.(channel);
+      return live?.live ? sessionId(live.since) : null;
+    };
+    const s = createSupporters({
+      config: base.config, platform: base.platform, logger: base.logger, registry: base.registry, sessionOf,
+      ...(moderation ? { gate: gateFromPublishHook(moderation) } : {}),
+    });
+    supportersRoutes(base.http, { api: base.api, config: base.config.supporters, wallet: s.wallet, superchats: s.superchats, overlays: s.overlays, effects: s.effects });
+    if (chat) s.attachChat(chat);
+    return { api: s, stop: () => s.stop() };
+  },
+};

@@ -3,8 +3,8 @@
  * for that channel. Kept in its own table (keyed by channel id) so the platform's channels
  * table stays as it is; a deleted channel's row is simply never looked up again.
  */
-import type { Kysely } from 'kysely';
-import { registerMigrations, type Db } from '../../platform/db/connect.js';
+import type { Kysely, Migration } from 'kysely';
+import type { Db } from '../../platform/db/connect.js';
 
 export interface ChannelAbrTable {
   channel_id: string;
@@ -17,7 +17,8 @@ interface AbrDatabase {
   channel_abr: ChannelAbrTable;
 }
 
-registerMigrations({
+/** abrMigrations are this feature's tables, collected by the composition root (src/app/). */
+export const abrMigrations: Record<string, Migration> = {
   '0830_channel_abr': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -31,7 +32,7 @@ registerMigrations({
       await db.schema.dropTable('channel_abr').execute();
     },
   },
-});
+};
 
 /** AbrSettings reads and writes the per-channel switch. */
 export class AbrSettings {

@@ -1,24 +1,19 @@
 /**
- * Server wiring of live ABR (media role): the manager attached to the hub, the LL-HLS
+ * The live ABR feature (media role): the manager attached to the hub, the LL-HLS
  * rendition mapping, the publish guard on rendition names, and the per-channel setting API:
  *
  *   GET /api/v1/channels/{name}/abr   → { abr: { enabled, default, effective, ladder, transcoder } }
  *   PUT /api/v1/channels/{name}/abr   { enabled: true | false | null }  (owner or admin; null = follow the default)
  */
 import type { FastifyInstance } from 'fastify';
-import type { ServerParts } from '../../server.js';
+import type { Feature } from '../../app/feature.js';
+import type { MediaService } from '../index.js';
+import type { HlsService } from '../hls/index.js';
 import { actorOf } from '../../http/auth.js';
 import { locateFfmpeg } from '../ffmpeg.js';
 import { AbrManager, type AbrChannelInfo } from './manager.js';
-import { AbrSettings } from './settings.js';
+import { AbrSettings, abrMigrations } from './settings.js';
 import type { ApiContext } from '../../http/routes/context.js';
-
-const managers = new WeakMap<ServerParts, AbrManager>();
-
-/** abrOf gives a server's ABR manager (media role), if wired. */
-export function abrOf(parts: ServerParts): AbrManager | undefined {
-  return managers.get(parts);
-}
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 
@@ -63,35 +58,38 @@ export function abrRoutes(app: FastifyInstance, d: AbrRouteDeps): void {
   });
 }
 
-/** wireAbr (media role): live ABR renditions of channels that have it on. */
-export function wireAbr(parts: ServerParts): void {
-  const { config, logger } = parts;
-  const media = parts.media;
-  if (!media) return;
-  const settings = new AbrSettings(parts.platform.db);
-  const isEnabled = async (channel: string): Promise<boolean> => {
-    const row = await parts.platform.channels.find(channel);
-    if (!row) return false;
-    return (await settings.get(row.id)) ?? config.media.abr.enabled;
-  };
-  const manager = new AbrManager({
-    hub: media.hub, config, logger, registry: parts.registry, ffmpeg: locateFfmpeg(config.ffmpegPath)?.path, isEnabled,
-  });
-  managers.set(parts, manager);
-  parts.hls?.mapRenditions((name) => manager.renditionOf(name));
-  const removeGuard = media.addPublishGuard((channel) => manager.publishRefusal(channel));
-  abrRoutes(parts.app, {
-    api: parts.api, settings, defaultEnabled: config.media.abr.enabled, ladder: config.media.abr.ladder,
-    refresh: (channel) => manager.refresh(channel),
-    info: (channel) => manager.info(channel)[0],
-  });
-  parts.addService({
-    name: 'abr',
-    start: () => manager.start(),
-    stop: async () => {
-      removeGuard();
-      parts.hls?.mapRenditions(undefined);
-      await manager.stop();
-    },
-  });
-}
+/** abrFeature is live ABR: ffmpeg renditions {channel}_{rung} fed back into the hub and listed in the LL-HLS multivariant playlist. */
+export const abrFeature: Feature<'abr', { media: MediaService; hls?: HlsService }, AbrManager> = {
+  name: 'abr',
+  roles: ['media'],
+  migrations: abrMigrations,
+  deps: { media: 'required', hls: 'optional' },
+  create(base, { media, hls }) {
+    const { config, logger } = base;
+    const settings = new AbrSettings(base.platform.db);
+    const isEnabled = async (channel: string): Promise<boolean> => {
+      const row = await base.platform.channels.find(channel);
+      if (!row) return false;
+      return (await settings.get(row.id)) ?? config.media.abr.enabled;
+    };
+    const manager = new AbrManager({
+      hub: media.hub, config, logger, registry: base.registry, ffmpeg: locateFfmpeg(config.ffmpegPath)?.path, isEnabled,
+    });
+    hls?.mapRenditions((name) => manager.renditionOf(name));
+    const removeGuard = media.addPublishGuard((channel) => manager.publishRefusal(channel));
+    abrRoutes(base.http, {
+      api: base.api, settings, defaultEnabled: config.media.abr.enabled, ladder: config.media.abr.ladder,
+      refresh: (channel) => manager.refresh(channel),
+      info: (channel) => manager.info(channel)[0],
+    });
+    return {
+      api: manager,
+      start: () => manager.start(),
+      stop: async () => {
+        removeGuard();
+        hls?.mapRenditions(undefined);
+        await manager.stop();
+      },
+    };
+  },
+};

@@ -3,8 +3,8 @@
  * and poster under `${dataDir}/clips/`. States: pending → ready | failed. A clip outlives its
  * source recording (sourceVodId may then point at nothing).
  */
-import type { Kysely } from 'kysely';
-import { registerMigrations, type Db } from '../../platform/db/connect.js';
+import type { Kysely, Migration } from 'kysely';
+import type { Db } from '../../platform/db/connect.js';
 
 export type ClipState = 'pending' | 'ready' | 'failed';
 export type ClipKind = 'live' | 'vod';
@@ -38,7 +38,8 @@ export interface ClipsDatabase {
   clips: ClipsTable;
 }
 
-registerMigrations({
+/** clipsMigrations are this feature's tables, collected by the composition root (src/app/). */
+export const clipsMigrations: Record<string, Migration> = {
   '0910_clips': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -69,7 +70,7 @@ registerMigrations({
       await db.schema.dropTable('clips').execute();
     },
   },
-});
+};
 
 /** Clip is the public view of a clip. */
 export interface Clip {

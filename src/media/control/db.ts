@@ -4,8 +4,8 @@
  * the platform's channels table stays as it is; rows of a deleted channel are never read again
  * (and removed with it where the engine enforces the foreign key).
  */
-import type { Kysely } from 'kysely';
-import { registerMigrations, type Db } from '../../platform/db/connect.js';
+import type { Kysely, Migration } from 'kysely';
+import type { Db } from '../../platform/db/connect.js';
 import { newId } from '../../platform/ids.js';
 
 export interface RestreamTargetsTable {
@@ -37,7 +37,8 @@ interface ControlDatabase {
   publish_blocks: PublishBlocksTable;
 }
 
-registerMigrations({
+/** controlMigrations are this feature's tables, collected by the composition root (src/app/). */
+export const controlMigrations: Record<string, Migration> = {
   '0900_stream_control': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -66,7 +67,7 @@ registerMigrations({
       await db.schema.dropTable('restream_targets').execute();
     },
   },
-});
+};
 
 export interface TargetInput {
   name: string;

@@ -3,18 +3,19 @@
  * republishing for a while, list live streams for operators, and push each channel to its own
  * restream targets while it is live.
  *
- * Wired for the media role (relays, publish guard, routes) and for the api role (routes only,
- * answering 409 not_live_here for ends where no media role runs); a node with both wires once.
+ * One feature for the media role (relays, publish guard, routes) and the api role (routes only,
+ * answering 409 not_live_here for ends where no media role runs).
  * With redis.url set, a control bus joins the nodes (bus.ts): an end on any node reaches the
  * media node holding the publisher, and each media node keeps its live list in Redis
  * (bus-live.ts) so GET /api/v1/streams on any node lists the whole cluster.
  */
-import type { ServerParts } from '../../server.js';
+import type { Feature } from '../../app/feature.js';
+import type { MediaService } from '../index.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
 import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
 import { busMetrics, ControlBus } from './bus.js';
 import { directoryMetrics, LiveDirectory, type LiveEntry } from './bus-live.js';
-import { ControlStore } from './db.js';
+import { ControlStore, controlMigrations } from './db.js';
 import { RestreamRunner } from './restream.js';
 import { controlMetrics, StreamControl } from './service.js';
 import { controlRoutes } from './routes.js';
@@ -29,123 +30,111 @@ export { parseEndRequest, parseEndAnswer, encodeEndRequest, encodeEndAnswer, typ
 export { controlRoutes } from './routes.js';
 export { normaliseTarget, checkTargetHost, isForbiddenAddress, maskKey, pushUrlOf, TargetError } from './targets.js';
 
-const wired = new WeakMap<ServerParts, StreamControl>();
-const buses = new WeakMap<ServerParts, { bus: ControlBus; directory: LiveDirectory }>();
-
-/** controlBusOf gives a server's control bus and cluster live list (redis.url set), once wired. */
-export function controlBusOf(parts: ServerParts): { bus: ControlBus; directory: LiveDirectory } | undefined {
-  return buses.get(parts);
-}
-
-/** streamControlOf gives a server's stream control, once wired. */
-export function streamControlOf(parts: ServerParts): StreamControl | undefined {
-  return wired.get(parts);
-}
-
 /**
- * wireStreamControl adds the stream control routes and, when the media role runs here, the
- * restream runner and the publish-block guard. Safe to call from both the media and the api
- * role entries: the second call does nothing.
+ * streamControlFeature adds the stream control routes and, when the media role runs here, the
+ * restream runner and the publish-block guard. One descriptor for both roles: an api-only node
+ * gets the routes (and the control bus when redis.url is set), a media node the rest too.
  */
-export function wireStreamControl(parts: ServerParts): StreamControl {
-  const existing = wired.get(parts);
-  if (existing) return existing;
-  const { config, platform } = parts;
-  const rc = config.media.restream;
-  const logger = parts.logger.child({ role: 'media', part: 'stream-control' });
-  const store = new ControlStore(platform.db);
-  const media = parts.media;
-  const runner = media
-    ? new RestreamRunner({
-      hub: media.hub,
-      relays: media,
-      targetsOf: async (channel) => {
-        const row = await platform.channels.find(channel);
-        return row ? store.listTargets(row.id) : [];
-      },
+export const streamControlFeature: Feature<'streamControl', { media?: MediaService }, StreamControl> = {
+  name: 'streamControl',
+  roles: ['media', 'api'],
+  migrations: controlMigrations,
+  deps: { media: 'optional' },
+  create(base, { media }) {
+    const { config, platform } = base;
+    const rc = config.media.restream;
+    const logger = base.logger.child({ role: 'media', part: 'stream-control' });
+    const store = new ControlStore(platform.db);
+    const runner = media
+      ? new RestreamRunner({
+        hub: media.hub,
+        relays: media,
+        targetsOf: async (channel) => {
+          const row = await platform.channels.find(channel);
+          return row ? store.listTargets(row.id) : [];
+        },
+        logger,
+        enabled: rc.enabled,
+        allowPrivateTargets: rc.allowPrivateTargets,
+      })
+      : undefined;
+    const cc = config.media.control;
+    const nodeUrl = cc.advertiseUrl?.replace(/\/+$/, '');
+    let bus: ControlBus | undefined;
+    let directory: LiveDirectory | undefined;
+    if (config.redis.url) {
+      const nodeId = nodeIdOf(config);
+      bus = new ControlBus({
+        url: config.redis.url,
+        nodeId,
+        logger,
+        metrics: busMetrics(base.registry),
+        endTimeoutMs: cc.endTimeoutMs,
+        // control is made below; the bus only calls this after its service started.
+        ...(media ? { onEnd: (req) => control.serveEnd(req) } : {}),
+      });
+      const b = bus;
+      directory = new LiveDirectory({
+        redis: () => b.redis,
+        nodeId,
+        logger,
+        metrics: directoryMetrics(base.registry),
+        ttlMs: cc.liveTtlSeconds * 1000,
+        refreshMs: cc.liveRefreshSeconds * 1000,
+        ...(nodeUrl ? { url: nodeUrl } : {}),
+        ...(media ? { snapshot: (): Promise<LiveEntry[]> => control.ownEntries() } : {}),
+      });
+      logger.info({ node: nodeId, answersEnds: !!media, url: nodeUrl }, 'stream control: this node joins the control bus');
+    }
+    const control: StreamControl = new StreamControl({
+      store,
+      ...(media ? { hub: media.hub } : {}),
+      ...(runner ? { runner } : {}),
+      channels: platform.channels,
       logger,
-      enabled: rc.enabled,
+      metrics: controlMetrics(base.registry),
+      maxTargetsPerChannel: rc.maxTargetsPerChannel,
       allowPrivateTargets: rc.allowPrivateTargets,
-    })
-    : undefined;
-  const cc = config.media.control;
-  const nodeUrl = cc.advertiseUrl?.replace(/\/+$/, '');
-  let bus: ControlBus | undefined;
-  let directory: LiveDirectory | undefined;
-  if (config.redis.url) {
-    const nodeId = nodeIdOf(config);
-    bus = new ControlBus({
-      url: config.redis.url,
-      nodeId,
-      logger,
-      metrics: busMetrics(parts.registry),
-      endTimeoutMs: cc.endTimeoutMs,
-      // control is made below; the bus only calls this after its service started.
-      ...(media ? { onEnd: (req) => control.serveEnd(req) } : {}),
+      ...(bus ? { bus } : {}),
+      ...(directory ? { directory } : {}),
+      ...(nodeUrl ? { nodeUrl } : {}),
     });
-    const b = bus;
-    directory = new LiveDirectory({
-      redis: () => b.redis,
-      nodeId,
-      logger,
-      metrics: directoryMetrics(parts.registry),
-      ttlMs: cc.liveTtlSeconds * 1000,
-      refreshMs: cc.liveRefreshSeconds * 1000,
-      ...(nodeUrl ? { url: nodeUrl } : {}),
-      ...(media ? { snapshot: (): Promise<LiveEntry[]> => control.ownEntries() } : {}),
-    });
-    logger.info({ node: nodeId, answersEnds: !!media, url: nodeUrl }, 'stream control: this node joins the control bus');
-  }
-  const control: StreamControl = new StreamControl({
-    store,
-    ...(media ? { hub: media.hub } : {}),
-    ...(runner ? { runner } : {}),
-    channels: platform.channels,
-    logger,
-    metrics: controlMetrics(parts.registry),
-    maxTargetsPerChannel: rc.maxTargetsPerChannel,
-    allowPrivateTargets: rc.allowPrivateTargets,
-    ...(bus ? { bus } : {}),
-    ...(directory ? { directory } : {}),
-    ...(nodeUrl ? { nodeUrl } : {}),
-  });
-  wired.set(parts, control);
-  if (bus && directory) {
-    const b = bus;
-    const dir = directory;
-    buses.set(parts, { bus: b, directory: dir });
-    const poke = () => dir.poke();
-    parts.addService({
-      name: 'stream-control-bus',
+    controlRoutes(base.http, { api: base.api, control, maxTargetsPerChannel: rc.maxTargetsPerChannel });
+    const removeGuard = media && runner ? media.addPublishGuard(control.publishGuard) : undefined;
+    const poke = () => directory?.poke();
+    const joinBus = async (b: ControlBus, dir: LiveDirectory) => {
+      await b.start();
+      if (media) {
+        media.hub.on(HUB_EVENT_STREAM_START, poke);
+        media.hub.on(HUB_EVENT_STREAM_END, poke);
+      }
+      await dir.start();
+    };
+    const leaveBus = async (b: ControlBus, dir: LiveDirectory) => {
+      if (media) {
+        media.hub.off(HUB_EVENT_STREAM_START, poke);
+        media.hub.off(HUB_EVENT_STREAM_END, poke);
+      }
+      await dir.stop();
+      await b.stop();
+    };
+    return {
+      api: control,
+      // The bus first (ends from other nodes reach this one), then the relays; stop in reverse.
       start: async () => {
-        await b.start();
-        if (media) {
-          media.hub.on(HUB_EVENT_STREAM_START, poke);
-          media.hub.on(HUB_EVENT_STREAM_END, poke);
+        if (bus && directory) await joinBus(bus, directory);
+        try {
+          await runner?.start();
+        } catch (err) {
+          if (bus && directory) await leaveBus(bus, directory);
+          throw err;
         }
-        await dir.start();
       },
       stop: async () => {
-        if (media) {
-          media.hub.off(HUB_EVENT_STREAM_START, poke);
-          media.hub.off(HUB_EVENT_STREAM_END, poke);
-        }
-        await dir.stop();
-        await b.stop();
+        removeGuard?.();
+        await runner?.stop();
+        if (bus && directory) await leaveBus(bus, directory);
       },
-    });
-  }
-  controlRoutes(parts.app, { api: parts.api, control, maxTargetsPerChannel: rc.maxTargetsPerChannel });
-  if (media && runner) {
-    const removeGuard = media.addPublishGuard(control.publishGuard);
-    parts.addService({
-      name: 'stream-control',
-      start: async () => runner.start(),
-      stop: async () => {
-        removeGuard();
-        await runner.stop();
-      },
-    });
-  }
-  return control;
-}
+    };
+  },
+};

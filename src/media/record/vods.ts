@@ -3,8 +3,7 @@
  * `${dataDir}/recordings/<dir>`, and the renditions, poster, seek thumbnails and captions
  * the jobs add. States: recording → finalizing → ready | failed.
  */
-import type { Kysely } from 'kysely';
-import { registerMigrations } from '../../platform/db/connect.js';
+import type { Kysely, Migration } from 'kysely';
 import type { Db } from '../../platform/db/connect.js';
 
 export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed';
@@ -44,7 +43,8 @@ export interface RecordingsDatabase {
   recordings: RecordingsTable;
 }
 
-registerMigrations({
+/** recordingsMigrations are this feature's tables, collected by the composition root (src/app/). */
+export const recordingsMigrations: Record<string, Migration> = {
   '0810_recordings': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -79,7 +79,7 @@ registerMigrations({
       await db.schema.dropTable('recordings').execute();
     },
   },
-});
+};
 
 /** Rendition is one playable file of a VOD. */
 export interface Rendition {

@@ -1,9 +1,11 @@
 /**
- * Server wiring of recording (media role: recorder, live thumbnails) and of the job runner
- * (worker role). Both register the VOD and job REST routes (once per app).
+ * Features of recording: the shared recording store and job queue with the VOD and job routes
+ * (media and worker roles), the recorder with live thumbnails (media role) and the job runner
+ * (worker role).
  */
 import { join } from 'node:path';
-import type { ServerParts } from '../../server.js';
+import type { Feature } from '../../app/feature.js';
+import type { StreamHub } from '../hub/hub.js';
 import { locateFfmpeg } from '../ffmpeg.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
 import { JobQueue } from '../../platform/jobs/queue.js';
@@ -14,115 +16,116 @@ import { LiveThumbnails } from '../thumbnail/live.js';
 import { recordMetrics } from './metrics.js';
 import { Recorder, recordingsRootOf } from './recorder.js';
 import { thumbnailRoute, vodRoutes } from './routes.js';
-import { RecordingStore, type RecordingsTable } from './vods.js';
-import '../../platform/jobs/schema.js';
-import { captionsOf } from '../../captions/index.js';
-import { abrOf } from '../abr/wiring.js';
+import { RecordingStore, recordingsMigrations } from './vods.js';
 
-interface Shared {
+/** Recordings is what the recorder, the job worker and clips share on one node. */
+export interface Recordings {
   store: RecordingStore;
   queue: JobQueue;
   nodeId: string;
-  recorder?: Recorder;
-  thumbnails?: LiveThumbnails;
-  worker?: JobWorker;
-  captions?: CaptionsEngine;
 }
 
-const shared = new WeakMap<ServerParts, Shared>();
-
-/** recordingParts gives the recording/jobs objects of a server (created on first use). */
-export function recordingParts(parts: ServerParts): Shared {
-  let s = shared.get(parts);
-  if (!s) {
-    const { config } = parts;
-    const queue = new JobQueue(parts.platform.db, {
+/** recordingsFeature is the recording store and job queue, with the VOD and job routes. */
+export const recordingsFeature: Feature<'recordings', {}, Recordings> = {
+  name: 'recordings',
+  roles: ['media', 'worker'],
+  migrations: recordingsMigrations,
+  deps: {},
+  create(base) {
+    const { config } = base;
+    const queue = new JobQueue(base.platform.db, {
       maxAttempts: config.jobs.maxAttempts,
       backoff: { baseMs: config.jobs.backoffBaseSeconds * 1000, maxMs: config.jobs.backoffMaxSeconds * 1000, jitter: 0.2 },
       leaseMs: config.jobs.leaseSeconds * 1000,
     });
-    s = { store: new RecordingStore(parts.platform.db), queue, nodeId: nodeIdOf(config) };
-    shared.set(parts, s);
-    recordMetrics(parts.registry).setJobCounts(() => queue.counts());
-    vodRoutes(parts.app, { api: parts.api, store: s.store, queue, recordingsRoot: recordingsRootOf(config) });
-  }
-  return s;
+    const store = new RecordingStore(base.platform.db);
+    recordMetrics(base.registry).setJobCounts(() => queue.counts());
+    vodRoutes(base.http, { api: base.api, store, queue, recordingsRoot: recordingsRootOf(config) });
+    return { api: { store, queue, nodeId: nodeIdOf(config) } };
+  },
+};
+
+/** LiveCaptionsSink takes a recording part's folder so the live captions of the session land in it. */
+export interface LiveCaptionsSink {
+  attachRecording(channel: string, at: { dir: string; startMs: number }): void;
 }
 
-/** provideCaptionsEngine lets the captions feature run extract-captions jobs on this node. */
-export function provideCaptionsEngine(parts: ServerParts, engine: CaptionsEngine): void {
-  recordingParts(parts).captions = engine;
+/** RenditionNames tells derived streams (ABR renditions) from published ones. */
+export interface RenditionNames {
+  isRendition(channel: string): boolean;
 }
 
-/** enqueueRuleJobs queues the jobs config.jobs.rules pick for a finished recording. */
-export async function enqueueRuleJobs(parts: ServerParts, rec: RecordingsTable): Promise<string[]> {
-  const { queue } = recordingParts(parts);
-  const types = jobsFor(parts.config.jobs.rules, { channel: rec.channel_name, width: Number(rec.width), height: Number(rec.height), durationMs: Number(rec.duration_ms), videoCodec: rec.video_codec });
-  for (const type of types) await queue.enqueue({ type, recordingId: rec.id, payload: { recordingId: rec.id } });
-  if (types.length) parts.logger.info({ recording: rec.id, jobs: types }, 'queued jobs by rules');
-  return types;
+/** RecorderApi is the running recorder of this node (undefined before start). */
+export interface RecorderApi {
+  activeDir(channel: string): string | undefined;
 }
 
-/** wireRecording (media role): the recorder and live thumbnails, attached to the hub when services start. */
-export function wireRecording(parts: ServerParts): void {
-  const s = recordingParts(parts);
-  const { config, logger } = parts;
-  const metrics = recordMetrics(parts.registry);
-  const ffmpeg = locateFfmpeg(config.ffmpegPath)?.path;
-  const intervalSeconds = config.record.thumbnailIntervalSeconds;
-  parts.addService({
-    name: 'recorder',
-    start: async () => {
-      // The hub is looked up here, not at wiring time, so the order of media wirings does not matter.
-      const hub = parts.hub;
-      if (!hub) {
-        logger.warn('no stream hub on this node: recording and live thumbnails are off');
-        return;
-      }
-      s.recorder = new Recorder({
-        hub, store: s.store, channels: parts.platform.channels, config, logger: logger.child({ part: 'recorder' }), nodeId: s.nodeId, metrics,
-        onReady: async (rec) => { await enqueueRuleJobs(parts, rec); },
-        onDelete: (rec) => s.queue.removeForRecording(rec.id),
-        // Live captions of the session are written into the recording's folder at stream end.
-        onPartStarted: (channel, dir, startMs) => captionsOf(parts)?.attachRecording(channel, { dir, startMs }),
-      });
-      await s.recorder.start();
-      if (ffmpeg) {
-        s.thumbnails = new LiveThumbnails({
-          hub, ffmpeg, intervalMs: intervalSeconds * 1000, dir: join(config.dataDir, 'thumbnails', 'live'), logger,
-          recordingDir: (ch) => s.recorder?.activeDir(ch),
-          onSnapshot: (_ch, ok) => metrics.thumbnails.inc({ outcome: ok ? 'ok' : 'error' }),
-          skip: (ch) => abrOf(parts)?.isRendition(ch) ?? false,
+/** recorderFeature is DVR to MP4 and live thumbnails, attached to the hub when the node starts. */
+export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub: StreamHub; captions?: LiveCaptionsSink; abr?: RenditionNames }, RecorderApi> = {
+  name: 'recorder',
+  roles: ['media'],
+  deps: { recordings: 'required', hub: 'required', captions: 'optional', abr: 'optional' },
+  create(base, { recordings, hub, captions, abr }) {
+    const { config, logger } = base;
+    const metrics = recordMetrics(base.registry);
+    const ffmpeg = locateFfmpeg(config.ffmpegPath)?.path;
+    const intervalSeconds = config.record.thumbnailIntervalSeconds;
+    let recorder: Recorder | undefined;
+    let thumbnails: LiveThumbnails | undefined;
+    thumbnailRoute(base.http, { get: (ch: string) => thumbnails?.get(ch) } as LiveThumbnails, intervalSeconds);
+    return {
+      api: { activeDir: (ch) => recorder?.activeDir(ch) },
+      start: async () => {
+        recorder = new Recorder({
+          hub, store: recordings.store, channels: base.platform.channels, config, logger: logger.child({ part: 'recorder' }), nodeId: recordings.nodeId, metrics,
+          onReady: async (rec) => {
+            const types = jobsFor(config.jobs.rules, { channel: rec.channel_name, width: Number(rec.width), height: Number(rec.height), durationMs: Number(rec.duration_ms), videoCodec: rec.video_codec });
+            for (const type of types) await recordings.queue.enqueue({ type, recordingId: rec.id, payload: { recordingId: rec.id } });
+            if (types.length) logger.info({ recording: rec.id, jobs: types }, 'queued jobs by rules');
+          },
+          onDelete: (rec) => recordings.queue.removeForRecording(rec.id),
+          // Live captions of the session are written into the recording's folder at stream end.
+          onPartStarted: (channel, dir, startMs) => captions?.attachRecording(channel, { dir, startMs }),
         });
-        await s.thumbnails.start();
-      } else logger.warn('no ffmpeg: live thumbnails are off');
-    },
-    stop: async () => {
-      await s.thumbnails?.stop();
-      await s.recorder?.stop();
-    },
-  });
-  const thumbsProxy = { get: (ch: string) => s.thumbnails?.get(ch) } as LiveThumbnails;
-  thumbnailRoute(parts.app, thumbsProxy, intervalSeconds);
-}
+        await recorder.start();
+        if (ffmpeg) {
+          thumbnails = new LiveThumbnails({
+            hub, ffmpeg, intervalMs: intervalSeconds * 1000, dir: join(config.dataDir, 'thumbnails', 'live'), logger,
+            recordingDir: (ch) => recorder?.activeDir(ch),
+            onSnapshot: (_ch, ok) => metrics.thumbnails.inc({ outcome: ok ? 'ok' : 'error' }),
+            skip: (ch) => abr?.isRendition(ch) ?? false,
+          });
+          await thumbnails.start();
+        } else logger.warn('no ffmpeg: live thumbnails are off');
+      },
+      stop: async () => {
+        await thumbnails?.stop();
+        await recorder?.stop();
+      },
+    };
+  },
+};
 
-/** wireJobWorker (worker role): runs recording jobs with this node's concurrency limit. */
-export function wireJobWorker(parts: ServerParts): void {
-  const s = recordingParts(parts);
-  const { config, logger } = parts;
-  const metrics = recordMetrics(parts.registry);
-  const handlers = recordingJobHandlers({
-    store: s.store,
-    recordingsRoot: recordingsRootOf(config),
-    ffmpeg: locateFfmpeg(config.ffmpegPath)?.path,
-    captions: () => s.captions,
-    defaultCaptionsLanguage: config.captions.language,
-  });
-  s.worker = new JobWorker({
-    queue: s.queue, nodeId: s.nodeId, handlers, concurrency: config.jobs.concurrency, pollIntervalMs: config.jobs.pollIntervalMs,
-    logger: logger.child({ part: 'jobs' }),
-    onFinished: (job, outcome, seconds) => metrics.jobDuration.observe({ type: job.type, outcome }, seconds),
-  });
-  const worker = s.worker;
-  parts.addService({ name: 'job-worker', start: () => worker.start(), stop: () => worker.stop() });
-}
+/** jobWorkerFeature runs recording jobs with this node's concurrency limit (worker role). */
+export const jobWorkerFeature: Feature<'jobWorker', { recordings: Recordings; captionsJobs?: CaptionsEngine }, JobWorker> = {
+  name: 'jobWorker',
+  roles: ['worker'],
+  deps: { recordings: 'required', captionsJobs: 'optional' },
+  create(base, { recordings, captionsJobs }) {
+    const { config, logger } = base;
+    const metrics = recordMetrics(base.registry);
+    const handlers = recordingJobHandlers({
+      store: recordings.store,
+      recordingsRoot: recordingsRootOf(config),
+      ffmpeg: locateFfmpeg(config.ffmpegPath)?.path,
+      captions: () => captionsJobs,
+      defaultCaptionsLanguage: config.captions.language,
+    });
+    const worker = new JobWorker({
+      queue: recordings.queue, nodeId: recordings.nodeId, handlers, concurrency: config.jobs.concurrency, pollIntervalMs: config.jobs.pollIntervalMs,
+      logger: logger.child({ part: 'jobs' }),
+      onFinished: (job, outcome, seconds) => metrics.jobDuration.observe({ type: job.type, outcome }, seconds),
+    });
+    return { api: worker, start: () => worker.start(), stop: () => worker.stop() };
+  },
+};

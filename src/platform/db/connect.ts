@@ -1,7 +1,6 @@
 import { dirname } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
-import { migrations as platformMigrations } from './migrations.js';
 import { makePrivateDir, ensurePrivateFile, tightenIfPresent, type ModeLog } from '../file-modes.js';
 
 export type DbEngine = 'sqlite' | 'postgres';
@@ -13,17 +12,10 @@ export interface Db {
   close(): Promise<void>;
 }
 
-/** extraMigrations lets feature modules (wallet, moderation, jobs) add their tables to the one ordered list. */
-const extraMigrations: Record<string, Migration> = {};
-
-/** registerMigrations adds a feature's migrations; names must sort after the ones they depend on. */
-export function registerMigrations(m: Record<string, Migration>): void {
-  Object.assign(extraMigrations, m);
-}
-
 class StaticProvider implements MigrationProvider {
+  constructor(private readonly migrations: Readonly<Record<string, Migration>>) {}
   async getMigrations(): Promise<Record<string, Migration>> {
-    return { ...platformMigrations, ...extraMigrations };
+    return { ...this.migrations };
   }
 }
 
@@ -63,10 +55,13 @@ export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): P
   return { kysely, engine: 'sqlite', close: () => kysely.destroy() };
 }
 
-/** migrate applies every pending migration; it throws with the failing migration's name. */
-export async function migrate(db: Db): Promise<string[]> {
-  await import('./feature-migrations.js');
-  const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider() });
+/**
+ * migrate applies every pending migration of the list (Kysely runs them in name order); it throws
+ * with the failing migration's name. The list must be the whole one (src/app/migrations.ts):
+ * a migration already applied but missing from it makes Kysely refuse the database.
+ */
+export async function migrate(db: Db, migrations: Readonly<Record<string, Migration>>): Promise<string[]> {
+  const migrator = new Migrator({ db: db.kysely, provider: new StaticProvider(migrations) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) throw new Error(`migration ${failed?.migrationName ?? '?'} failed: ${(error as Error).message ?? error}`);

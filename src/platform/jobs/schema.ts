@@ -1,5 +1,4 @@
-import { registerMigrations } from '../db/connect.js';
-import type { Kysely } from 'kysely';
+import type { Kysely, Migration } from 'kysely';
 
 /** JobState is a job's place in its lifecycle. */
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
@@ -36,7 +35,8 @@ export interface JobsDatabase {
   jobs: JobsTable;
 }
 
-registerMigrations({
+/** jobsMigrations are this feature's tables, collected by the composition root (src/app/). */
+export const jobsMigrations: Record<string, Migration> = {
   '0820_jobs': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -68,4 +68,4 @@ registerMigrations({
       await db.schema.dropTable('jobs').execute();
     },
   },
-});
+};

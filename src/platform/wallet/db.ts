@@ -4,7 +4,7 @@
  * as every insert; `WalletLedger.verify()` checks the two agree.
  */
 import { sql, SqliteAdapter, type Kysely, type Migration } from 'kysely';
-import { registerMigrations, type Db } from '../db/connect.js';
+import type { Db } from '../db/connect.js';
 import type { Database } from '../db/schema.js';
 
 /** EntryKind names a ledger entry: money in, money out, money back. */
@@ -87,4 +87,3 @@ export const walletMigrations: Record<string, Migration> = {
   },
 };
 
-registerMigrations(walletMigrations);

@@ -1,7 +1,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { engines } from '../../helpers/db.js';
-import { createPlatform, migrate, type Platform, type Db } from '../../../src/platform/index.js';
+import { createPlatform, type Platform, type Db } from '../../../src/platform/index.js';
+import { migrateAll } from '../../../src/features.js';
 import { AppError } from '../../../src/http/errors.js';
 
 for (const eng of engines()) {
@@ -18,7 +19,7 @@ for (const eng of engines()) {
     after(async () => dispose?.());
 
     test('migrations are idempotent', async () => {
-      assert.deepEqual(await migrate(db), []);
+      assert.deepEqual(await migrateAll(db), []);
     });
 
     test('users: argon2id hashes, login check, duplicates refused', async () => {

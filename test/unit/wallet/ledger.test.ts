@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { engines } from '../../helpers/db.js';
-import { createPlatform, openDatabase, migrate } from '../../../src/platform/index.js';
+import { createPlatform, openDatabase } from '../../../src/platform/index.js';
+import { migrateAll } from '../../../src/features.js';
 import { WalletLedger, WalletService, walletDb, type PaymentProvider } from '../../../src/platform/wallet/index.js';
 import { AppError } from '../../../src/http/errors.js';
 
@@ -115,7 +116,7 @@ for (const eng of engines()) {
       const before = { a: await ledger.balance(alice.id), b: await ledger.balance(bob.id) };
       const db2 = await openDatabase(h.url);
       try {
-        await migrate(db2);
+        await migrateAll(db2);
         const l2 = new WalletLedger(db2);
         assert.deepEqual({ a: await l2.balance(alice.id), b: await l2.balance(bob.id) }, before);
         assert.equal((await l2.verify()).ok, true);

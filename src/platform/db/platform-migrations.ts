@@ -1,0 +1,9 @@
+// The platform's own tables (users, channels, sessions, social; the job queue; the wallet). The
+// features' tables come from their descriptors; src/app/migrations.ts joins the two lists.
+import type { Migration } from 'kysely';
+import { migrations as baseMigrations } from './migrations.js';
+import { jobsMigrations } from '../jobs/schema.js';
+import { walletMigrations } from '../wallet/db.js';
+
+/** PLATFORM_MIGRATIONS are the migrations of src/platform/, by name. */
+export const PLATFORM_MIGRATIONS: Readonly<Record<string, Migration>> = { ...baseMigrations, ...jobsMigrations, ...walletMigrations };

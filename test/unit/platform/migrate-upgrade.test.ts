@@ -1,0 +1,86 @@
+// Databases made before the composition root upgrade untouched: the migrations now come from the
+// feature descriptors, and must be the same list under the same names, so Kysely finds nothing to
+// apply. The fixtures were made by running main's `migrate()` (commit 05ac1de, when every feature
+// registered its migrations into platform/db/connect.ts) on an empty database and creating one
+// channel: a SQLite file checked in as is, and for PostgreSQL a `pg_dump --inserts` of such a
+// database (psql meta-commands and comments stripped).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { createPlatform, openDatabase, type Db } from '../../../src/platform/index.js';
+import { migrateAll, ALL_MIGRATIONS } from '../../../src/features.js';
+import { POSTGRES_URL } from '../../helpers/db.js';
+
+const FIXTURES = resolve(import.meta.dirname, '../../fixtures/db');
+
+/** schemaOf lists every table with its columns (or its full DDL on SQLite), to compare before and after. */
+async function schemaOf(db: Db): Promise<string[]> {
+  if (db.engine === 'sqlite') {
+    const r = await sql<{ name: string; sql: string | null }>`SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name`.execute(db.kysely);
+    return r.rows.map((x) => `${x.name}: ${x.sql ?? ''}`);
+  }
+  const r = await sql<{ table_name: string; column_name: string; data_type: string }>`
+    SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name`.execute(db.kysely);
+  return r.rows.map((x) => `${x.table_name}.${x.column_name}: ${x.data_type}`);
+}
+
+async function appliedNames(db: Db): Promise<string[]> {
+  const r = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(db.kysely);
+  return r.rows.map((x) => x.name);
+}
+
+/** checkUpgrade runs today's migrate on a database made by main's and checks it changes nothing. */
+async function checkUpgrade(db: Db) {
+  const before = await schemaOf(db);
+  assert.ok(before.some((t) => t.startsWith('clips')), 'the fixture has the feature tables');
+  assert.deepEqual(await appliedNames(db), Object.keys(ALL_MIGRATIONS).sort(), 'the fixture applied the same names');
+  assert.deepEqual(await migrateAll(db), [], 'nothing new to apply');
+  assert.deepEqual(await schemaOf(db), before, 'tables unchanged');
+  const channel = await createPlatform(db).channels.find('fixture');
+  assert.equal(channel?.title, 'made by the migrate of main on 2026-12-07', 'rows intact');
+}
+
+test('a SQLite database made by main upgrades without any migration', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'onair-upgrade-'));
+  const file = join(dir, 'onair.db');
+  copyFileSync(join(FIXTURES, 'main-2026-12-07.sqlite'), file);
+  const db = await openDatabase(`sqlite:${file}`);
+  try {
+    await checkUpgrade(db);
+  } finally {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a PostgreSQL database made by main upgrades without any migration', { skip: POSTGRES_URL ? false : 'PostgreSQL not configured (set ONAIR_TEST_POSTGRES_URL)' }, async () => {
+  const name = `onair_up_${randomBytes(5).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(POSTGRES_URL);
+  u.pathname = `/${name}`;
+  try {
+    const restore = new pg.Client({ connectionString: u.toString() });
+    await restore.connect();
+    await restore.query(readFileSync(join(FIXTURES, 'main-2026-12-07.postgres.sql'), 'utf8'));
+    await restore.end();
+    const db = await openDatabase(u.toString());
+    try {
+      await checkUpgrade(db);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    const a = new pg.Client({ connectionString: POSTGRES_URL });
+    await a.connect();
+    await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await a.end();
+  }
+});
