@@ -9,7 +9,8 @@ import type { ChannelHub, ChannelSink, Flushable, SubEntry } from './channel-hub
 import type { OutItem, Transport, SharedBatch } from './transport/types.js';
 import {
   decodeCommands,
-  encodeClientInfo,
+  encodeHistoryResult,
+  encodePresenceMap,
   encodeErrorReply,
   encodePublication,
   encodePush,
@@ -968,16 +969,3 @@ export function isRecovered(pubs: Publication[], top: StreamPosition, offset: nu
   if (pubs.length === 0) return top.offset === offset;
   return pubs[0]!.offset === offset + 1 && pubs[pubs.length - 1]!.offset === top.offset;
 }
-
-export function encodePresenceMap(p: Record<string, ClientInfo>): string {
-  const parts: string[] = [];
-  for (const id in p) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(p[id]!));
-  return '{' + parts.join(',') + '}';
-}
-
-export function encodeHistoryResult(pubs: Publication[], position: StreamPosition): string {
-  let s = '{"publications":[' + pubs.map(encodePublication).join(',') + '],"epoch":' + JSON.stringify(position.epoch);
-  if (position.offset > 0) s += ',"offset":' + position.offset;
-  return s + '}';
-}
-
