@@ -8,8 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ChatNode } from './node.js';
 import { ChatError, Disconnects, Errors, type ProtocolError } from './protocol/codes.js';
-import { rawJson, type Publication } from './protocol/codec.js';
-import { encodeHistoryResult, encodePresenceMap } from './client.js';
+import { encodeHistoryResult, encodePresenceMap, rawJson, type Publication } from './protocol/codec.js';
 
 export const API_PREFIX = '/api/';
 

@@ -2,11 +2,15 @@
  * Client is one connection's protocol state machine: it handles commands,
  * keeps subscriptions and writes replies and pushes through its Transport.
  */
-import type { ChatNode } from './node.js';
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ChatNode, NodeClient } from './node.js';
+import type { ChannelHub, ChannelSink, Flushable, SubEntry } from './channel-hub.js';
 import type { OutItem, Transport, SharedBatch } from './transport/types.js';
 import {
   decodeCommands,
-  encodeClientInfo,
+  encodeHistoryResult,
+  encodePresenceMap,
   encodeErrorReply,
   encodePublication,
   encodePush,
@@ -57,44 +61,6 @@ const enum State {
   Closed,
 }
 
-/**
- * ChannelSink is what the node's channel hub needs from a subscriber's connection: a
- * Centrifugo Client, or a connection of another protocol (Pusher) sharing the channels.
- */
-export interface ChannelSink {
-  readonly id: string;
-  /** takeRun writes log[from..to] (batches of entry's channel this subscription lacks). */
-  takeRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void;
-  /** queueRun queues log[from..to] ahead of whatever the connection writes next. */
-  queueRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void;
-  /** sendPush delivers one non-publication push (join, leave) of a subscribed channel. */
-  sendPush(push: string): void;
-  /** unsubscribeChannel ends a subscription by the server, telling the client when push is given. */
-  unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void>;
-  clientInfo(chanInfo?: string): ClientInfo;
-}
-
-/** SubEntry is one subscription of one client. */
-export interface SubEntry {
-  readonly client: ChannelSink;
-  readonly channel: string;
-  /** false while the subscribe is in progress: live pushes go to buffer. */
-  active: boolean;
-  buffer: { push: string; offset: number }[] | null;
-  recoverable: boolean;
-  positioned: boolean;
-  joinLeave: boolean;
-  /** Sequence number of the last batch of the channel's log handed to this (live) subscription. */
-  sent: number;
-  presence: boolean;
-  serverSide: boolean;
-  chanInfo?: string;
-  expireAt: number;
-  expireTimer: NodeJS.Timeout | null;
-  /** Proxy hook: the subscribe proxy allowed this subscription (its expiry goes to the sub_refresh proxy if enabled). */
-  proxied?: boolean;
-}
-
 /** SubscribeResultFields is the subscribe (or connect subs) result before encoding. */
 interface SubscribeOutcome {
   body: string;
@@ -103,11 +69,25 @@ interface SubscribeOutcome {
   topOffset: number;
 }
 
+/**
+ * acceptClient creates a Client for a new transport connection and hands it to the node until
+ * it connects; `requestHeaders` are those of the HTTP request that opened it (the proxies
+ * forward an allow-listed few to the backend).
+ */
+export function acceptClient(node: ChatNode, transport: Transport, requestHeaders?: IncomingHttpHeaders): Client {
+  const c = new Client(node, transport, randomUUID());
+  if (requestHeaders && node.proxy?.forwardsHeaders) c.proxyHeaders = node.proxy.pickHeaders(requestHeaders); // proxy hook
+  node.addPending(c);
+  return c;
+}
+
 /** Client is a connection of one user through one transport. */
-export class Client implements ChannelSink {
+export class Client implements ChannelSink, Flushable, NodeClient {
   readonly id: string;
   readonly node: ChatNode;
   readonly transport: Transport;
+  /** The node's channel hub (subscriptions, output scheduling). */
+  private readonly hub: ChannelHub;
   user = '';
   info: string | undefined;
   infoValue: unknown;
@@ -128,7 +108,7 @@ export class Client implements ChannelSink {
   private queued = 0;
   /** Protocol messages (not shared batches) in the queue, for the messages-out metric. */
   private queuedMessages = 0;
-  /** flushListed is true while the node holds this client on its flush list. */
+  /** flushListed is true while the hub holds this client on its flush list. */
   flushListed = false;
   private inbox: Command[] | null = null;
   private processing = false;
@@ -144,6 +124,7 @@ export class Client implements ChannelSink {
 
   constructor(node: ChatNode, transport: Transport, id: string) {
     this.node = node;
+    this.hub = node.hub;
     this.transport = transport;
     this.id = id;
   }
@@ -170,7 +151,7 @@ export class Client implements ChannelSink {
     if (this.state === State.Closed) return;
     this.enqueue(msg);
     this.queuedMessages++;
-    this.node.markDirty(this);
+    this.hub.markDirty(this);
   }
 
   /** sendPush queues a push (unwrapped JSON), wrapping it for bidirectional transports. */
@@ -203,7 +184,7 @@ export class Client implements ChannelSink {
       this.enqueue(log[i]!);
       this.queuedMessages += log[i]!.pushes.length;
     }
-    this.node.markDirty(this);
+    this.hub.markDirty(this);
   }
 
   private enqueue(item: OutItem): void {
@@ -328,7 +309,7 @@ export class Client implements ChannelSink {
         this.send(encodeReply(cmd.id, 'ping', '{}'));
         return;
       case 'send':
-        return this.guard(cmd, () => this.node.onSend(this, cmd.params.data));
+        return this.guard(cmd, () => this.node.handleSend(this, cmd.params.data));
       case 'rpc':
         return this.guard(cmd, () => this.handleRpc(cmd.id, cmd.params));
       case 'refresh':
@@ -519,6 +500,20 @@ export class Client implements ChannelSink {
     this.send(encodeReply(id, 'refresh', body + '}'));
   }
 
+  /** serverRefresh applies a refresh made through the server API; a unidirectional client is told its new ttl. */
+  serverRefresh(expired: boolean, expireAt: number): void {
+    if (expired) {
+      this.disconnect(Disconnects.expired);
+      return;
+    }
+    this.applyRefresh(expireAt);
+    if (this.transport.unidirectional) {
+      const nowSec = Math.floor(Date.now() / 1000);
+      const body = this.expireAt > 0 ? '{"expires":true,"ttl":' + Math.max(0, this.expireAt - nowSec) + '}' : '{}';
+      this.sendPush(encodePush('', 'refresh', body));
+    }
+  }
+
   /** applyRefresh sets a new expiry (0 = never) and optionally new info. */
   applyRefresh(expireAt: number, info?: string): void {
     this.expireAt = expireAt;
@@ -696,7 +691,7 @@ export class Client implements ChannelSink {
     if (this.subs === null) this.subs = new Map();
     this.subs.set(ch, entry);
     try {
-      await node.addSubscriber(entry);
+      await this.hub.addSubscriber(entry);
       let body = '{';
       const parts: string[] = [];
       // A subscription the sub_refresh proxy renews is not refreshed by the client: no expires/ttl.
@@ -742,7 +737,7 @@ export class Client implements ChannelSink {
     } catch (e) {
       if (this.subs?.get(ch) === entry) {
         this.subs.delete(ch);
-        node.removeSubscriber(entry);
+        this.hub.removeSubscriber(entry);
       }
       throw e;
     }
@@ -752,10 +747,10 @@ export class Client implements ChannelSink {
   private activate(o: SubscribeOutcome): void {
     const entry = o.entry;
     if (this.subs?.get(entry.channel) !== entry) return;
-    this.node.flushChannel(entry.channel);
+    this.hub.flushChannel(entry.channel);
     const buf = entry.buffer;
     entry.buffer = null;
-    this.node.activateEntry(entry);
+    this.hub.activateEntry(entry);
     if (buf) {
       for (const b of buf) {
         if (entry.positioned && b.offset > 0 && b.offset <= o.topOffset) continue;
@@ -776,7 +771,7 @@ export class Client implements ChannelSink {
     if (!entry) return;
     this.subs!.delete(ch);
     if (entry.expireTimer) clearTimeout(entry.expireTimer);
-    this.node.removeSubscriber(entry);
+    this.hub.removeSubscriber(entry);
     if (push) this.sendPush(encodePush(ch, 'unsubscribe', '{"code":' + push.code + ',"reason":' + JSON.stringify(push.reason) + '}'));
     await this.node.track(this.leaveChannel(entry));
   }
@@ -822,36 +817,29 @@ export class Client implements ChannelSink {
     if (!info.options.allowPublishForClient) throw new ChatError(Errors.permissionDenied);
     if (info.private && !this.subs?.has(req.channel)) throw new ChatError(Errors.permissionDenied);
     if (info.users !== null && !info.users.includes(this.user)) throw new ChatError(Errors.permissionDenied);
-    let data: unknown = req.data;
-    for (const hook of this.node.publishHooks) {
-      const d = await hook.onPublish({
-        channel: req.channel,
-        clientId: this.id,
-        user: this.user,
-        info: this.infoValue as ChatUserInfo | undefined,
-        data,
-      });
-      if (d.action === 'reject') throw new ChatError({ code: d.code, message: d.message, temporary: d.temporary });
-      if (d.action === 'handled') {
-        this.send(encodeReply(id, 'publish', d.reply === undefined ? '{}' : JSON.stringify(d.reply)));
+    const r = await this.node.pipeline.run({
+      channel: req.channel,
+      namespace: info.options,
+      clientId: this.id,
+      user: this.user,
+      info: this.infoValue as ChatUserInfo | undefined,
+      data: req.data,
+      proxyConnection: this, // proxy hook
+      clientInfo: this.clientInfo(this.subs?.get(req.channel)?.chanInfo),
+      live: () => !this.closed,
+    });
+    switch (r.status) {
+      case 'published':
+        this.send(encodeReply(id, 'publish', '{}'));
         return;
-      }
-      if (d.data !== undefined) data = d.data;
+      case 'handled':
+        this.send(encodeReply(id, 'publish', r.reply === undefined ? '{}' : JSON.stringify(r.reply)));
+        return;
+      case 'rejected':
+        throw new ChatError({ code: r.code, message: r.message, temporary: r.temporary });
+      case 'dropped':
+        return;
     }
-    // Proxy hook: the backend sees what the publish hooks (moderation) let through, so their
-    // refusals cost no backend call; it may still refuse, rewrite the data or skip history.
-    let raw = rawJson(data)!;
-    let skipHistory = false;
-    const proxyEp = this.node.proxy?.publishEndpoint(info.options) ?? null;
-    if (proxyEp) {
-      const r = await this.node.proxy!.publish(this, proxyEp, req.channel, raw);
-      if (this.closed) return;
-      if (r.data !== undefined) raw = r.data;
-      skipHistory = r.skipHistory;
-    }
-    const entry = this.subs?.get(req.channel);
-    await this.node.publish(req.channel, { data: raw, info: this.clientInfo(entry?.chanInfo) }, { skipHistory });
-    this.send(encodeReply(id, 'publish', '{}'));
   }
 
   private checkReadable(ch: string): ChannelInfo {
@@ -885,7 +873,7 @@ export class Client implements ChannelSink {
 
   private async handleRpc(id: number, params: Record<string, unknown>): Promise<void> {
     const req = parseRpc(params);
-    const h = this.node.rpcHandlers.get(req.method);
+    const h = this.node.rpcHandler(req.method);
     if (!h && this.node.proxy?.rpcEndpoint) {
       // Proxy hook: methods onair does not serve itself go to the backend.
       const r = await this.node.proxy.rpc(this, req.method, rawJson(req.data));
@@ -952,7 +940,7 @@ export class Client implements ChannelSink {
     if (subs) {
       for (const entry of subs.values()) {
         if (entry.expireTimer) clearTimeout(entry.expireTimer);
-        this.node.removeSubscriber(entry);
+        this.hub.removeSubscriber(entry);
         this.node.track(this.leaveChannel(entry));
       }
     }
@@ -981,16 +969,3 @@ export function isRecovered(pubs: Publication[], top: StreamPosition, offset: nu
   if (pubs.length === 0) return top.offset === offset;
   return pubs[0]!.offset === offset + 1 && pubs[pubs.length - 1]!.offset === top.offset;
 }
-
-export function encodePresenceMap(p: Record<string, ClientInfo>): string {
-  const parts: string[] = [];
-  for (const id in p) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(p[id]!));
-  return '{' + parts.join(',') + '}';
-}
-
-export function encodeHistoryResult(pubs: Publication[], position: StreamPosition): string {
-  let s = '{"publications":[' + pubs.map(encodePublication).join(',') + '],"epoch":' + JSON.stringify(position.epoch);
-  if (position.offset > 0) s += ',"offset":' + position.offset;
-  return s + '}';
-}
-

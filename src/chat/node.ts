@@ -1,29 +1,19 @@
 /**
- * ChatNode is the server side of one onair chat process: the registry of
- * connected clients, the local channel hub that fans publications out to
- * subscribers (encoded once per batch, same bytes for every connection),
- * the ping wheel, and the glue to the Broker and PresenceManager.
+ * ChatNode is the cluster side of one onair chat process: the registry of connected clients,
+ * the glue to the Broker (publications, join/leave and control messages from other nodes) and
+ * the PresenceManager, node info and surveys, the ping wheel, and the policy extension points
+ * (publish hooks, RPC handlers, history filters). Local channels and their fan-out are the
+ * ChannelHub's; client publications take the PublishPipeline.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from '../observability/logger.js';
 import type { OnairConfig } from '../config/schema.js';
-import type { PublishHook, RpcHandler } from './hooks.js';
+import type { HistoryFilter, PublishHook, RpcHandler } from './hooks.js';
 import { Namespaces, HISTORY_META_TTL_SECONDS } from './namespaces.js';
-import { Client, type SubEntry } from './client.js';
-import type { Transport } from './transport/types.js';
-import { SharedBatch } from './transport/types.js';
-import {
-  encodeClientInfo,
-  encodePublication,
-  encodePush,
-  type ClientInfo,
-  type Publication,
-  type StreamPosition,
-} from './protocol/codec.js';
+import { ChannelHub } from './channel-hub.js';
+import { PublishPipeline } from './publish-pipeline.js';
+import type { ClientInfo, Publication, StreamPosition } from './protocol/codec.js';
 import { ChatError, Disconnects, Errors, UnsubscribeCode, type Disconnect } from './protocol/codes.js';
-import type { HistoryFilter } from './hooks.js';
 import type { Broker, BrokerEventHandler, ControlMessage, HistoryResult, NodeInfo, PresenceManager } from './broker/types.js';
 import type { ChatMetrics } from './metrics.js';
 import type { ChatProxy } from './proxy/proxy.js';
@@ -33,11 +23,6 @@ export const VERSION = 'onair-0.1.0';
 const PING_TICK_MS = 1000;
 const SURVEY_TIMEOUT_MS = 1000;
 const PRESENCE_REFRESH_BATCH = 500;
-/**
- * FLUSH_SLICE_MS bounds one turn of client writes (a loopback socket write costs ~10 µs here, so
- * ~500 clients), after which the event loop reads again before the next slice.
- */
-const FLUSH_SLICE_MS = 5;
 
 /** ChatNodeOptions are tunables not in the config file (tests shorten them). */
 export interface ChatNodeOptions {
@@ -61,37 +46,33 @@ export const DEFAULT_NODE_OPTIONS: ChatNodeOptions = {
   staleCloseDelayMs: 10_000,
 };
 
-/** LocalChannel is one channel with subscribers on this node. */
-export interface LocalChannel {
-  name: string;
-  entries: Set<SubEntry>;
-  /** Pushes waiting for the end of the tick, with their offsets (0 if none). */
-  pending: string[];
-  pendingOffsets: number[];
-  lastOffset: number;
-  epoch: string;
-  joinLeaveCount: number;
-  /** Arrival time (performance.now) of the oldest pending push; for the fan-out delay metric. */
-  pendingSince: number;
-  /**
-   * The channel's batch log: batches[i] has sequence number batchBase + i; the last has lastSeq.
-   * A live subscription remembers the last sequence number it was handed (SubEntry.sent), so a
-   * new batch costs nothing per subscriber: a round over the subscribers hands each what it lacks.
-   */
-  batches: SharedBatch[];
-  batchBase: number;
-  lastSeq: number;
-  /** Subscriptions still subscribing (not live): they collect pushes in their buffer. */
-  inactive: Set<SubEntry>;
-  /** The running round over entries (a live Set iterator), or null. */
-  round: Iterator<SubEntry> | null;
-  /** lastSeq when the running round started: when it ends, every live entry has that batch. */
-  roundSeq: number;
-  /** Batches up to this sequence number have had their fan-out delay observed. */
-  observedSeq: number;
+/**
+ * NodeClient is what the node does with a client connection (declared here, by the consumer):
+ * registry, pings, and the control messages other nodes send.
+ */
+export interface NodeClient {
+  readonly id: string;
+  /** User id; empty for anonymous. */
+  readonly user: string;
+  /** Accept time (ms), for the stale check of connections that never send connect. */
+  readonly acceptedAt: number;
+  /** The ping wheel bucket the node put it in (-1: none). */
+  pingBucket: number;
+  ping(): void;
+  disconnect(d: Disconnect): void;
+  unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void>;
+  serverSubscribe(ch: string, chanInfo?: string): Promise<void>;
+  /** serverRefresh applies a refresh made by the server API: expired closes the connection, else expireAt (0 = never) is the new expiry. */
+  serverRefresh(expired: boolean, expireAt: number): void;
 }
 
-/** ChatNode owns clients and channels of one process. */
+/** SendHandler receives `send` commands (async client messages). */
+export type SendHandler = (ctx: { clientId: string; user: string; data: unknown }) => void;
+
+/** ControlListener sees every control message (other protocol front-ends apply disconnects and unsubscribes to their connections). */
+export type ControlListener = (msg: ControlMessage) => void;
+
+/** ChatNode owns clients, cluster glue and policy of one process. */
 export class ChatNode implements BrokerEventHandler {
   readonly uid = randomUUID();
   readonly name: string;
@@ -104,44 +85,26 @@ export class ChatNode implements BrokerEventHandler {
   readonly metrics: ChatMetrics;
   readonly tokenSecret: string;
   readonly options: ChatNodeOptions;
-  readonly publishHooks: PublishHook[] = [];
-  readonly rpcHandlers = new Map<string, RpcHandler>();
-  /** Filters applied to history and recovery replies (moderation hides deleted messages). */
-  readonly historyFilters: HistoryFilter[] = [];
   readonly historyMetaTtlSeconds = HISTORY_META_TTL_SECONDS;
-  sendHandler: ((client: Client, data: unknown) => void) | null = null;
-  /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
-  readonly controlListeners: ((msg: ControlMessage) => void)[] = [];
-  /** Connections other front-ends hold on this node's channels (the Pusher protocol), counted in num_clients. */
-  readonly clientCounters: (() => number)[] = [];
+  /** The local channels and their fan-out. */
+  readonly hub: ChannelHub;
+  /** The road of every client publication: hooks → proxy → broker. */
+  readonly pipeline: PublishPipeline;
   // ---- proxy hooks (docs/chat-proxy.md) ----
   /** proxy asks the application backend about client events; null when chat.proxy configures none. */
-  proxy: ChatProxy | null = null;
+  readonly proxy: ChatProxy | null;
 
-  private readonly clients = new Map<string, Client>();
-  private readonly users = new Map<string, Set<Client>>();
-  private readonly channels = new Map<string, LocalChannel>();
-  /**
-   * Clients with queued output, a FIFO written a time slice per event-loop turn (each client
-   * once per visit, one write). A client that gets more output after its visit joins the end, so
-   * a publication reaches every subscriber within one round over the list, and the event loop
-   * keeps reading (publications, pongs, API calls) between slices.
-   */
-  private flushList: Client[] = [];
-  /** Index of the next client to visit in flushList. */
-  private flushHead = 0;
-  /** Channels with a running round, in the order they are served. */
-  private rounds: LocalChannel[] = [];
-  private readonly dirtyChannels = new Set<LocalChannel>();
-  /** A setImmediate pass is scheduled (client queues; channels too when channelsDue). */
-  private immediateScheduled = false;
-  /** Channel fan-out is due in the next immediate pass. */
-  private channelsDue = false;
-  /** Timer of a channel fan-out held back by writeBatchMs. */
-  private channelTimer: NodeJS.Timeout | null = null;
-  /** When the last channel fan-out pass ran (performance.now ms). */
-  private lastFanoutAt = 0;
-  private readonly pingBuckets: Set<Client>[];
+  private readonly rpcHandlers = new Map<string, RpcHandler>();
+  /** Filters applied to history and recovery replies (moderation hides deleted messages). */
+  private readonly historyFilters: HistoryFilter[] = [];
+  private sendHandler: SendHandler | null = null;
+  /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
+  private readonly controlListeners: ControlListener[] = [];
+  /** Connections other front-ends hold on this node's channels (the Pusher protocol), counted in num_clients. */
+  private readonly clientCounters: (() => number)[] = [];
+  private readonly clients = new Map<string, NodeClient>();
+  private readonly users = new Map<string, Set<NodeClient>>();
+  private readonly pingBuckets: Set<NodeClient>[];
   private pingTick = 0;
   private pingSeq = 0;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -150,7 +113,6 @@ export class ChatNode implements BrokerEventHandler {
   private readonly startedAt = Date.now();
   private readonly nodes = new Map<string, { info: NodeInfo; seenAt: number }>();
   private readonly surveys = new Map<string, { replies: Map<string, unknown>; done: () => void }>();
-  private stopped = false;
   /** Leave work (presence removal, leave messages) still running; stop() waits for it. */
   private readonly inflight = new Set<Promise<void>>();
 
@@ -163,6 +125,8 @@ export class ChatNode implements BrokerEventHandler {
     tokenSecret: string;
     name?: string;
     options?: Partial<ChatNodeOptions>;
+    /** The backend proxy (chat.proxy), if any. */
+    proxy?: ChatProxy | null;
   }) {
     this.config = deps.config;
     this.logger = deps.logger;
@@ -173,7 +137,15 @@ export class ChatNode implements BrokerEventHandler {
     this.name = deps.name ?? this.uid.slice(0, 8);
     this.options = { ...DEFAULT_NODE_OPTIONS, ...deps.options };
     this.namespaces = new Namespaces(deps.config.namespaces);
-    this.pingBuckets = Array.from({ length: deps.config.pingSeconds }, () => new Set<Client>());
+    this.pingBuckets = Array.from({ length: deps.config.pingSeconds }, () => new Set<NodeClient>());
+    this.proxy = deps.proxy ?? null;
+    this.hub = new ChannelHub({
+      writeBatchMs: deps.config.writeBatchMs,
+      broker: deps.broker,
+      fanoutDelay: (seconds) => deps.metrics.fanoutDelay(seconds),
+      logger: deps.logger,
+    });
+    this.pipeline = new PublishPipeline({ broker: this, proxy: this.proxy });
   }
 
   get presenceTtlSeconds(): number {
@@ -193,12 +165,12 @@ export class ChatNode implements BrokerEventHandler {
 
   /** stop closes every connection with 3001 shutdown and stops timers (the broker is closed by the owner). */
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.hub.stop();
     for (const t of [this.pingTimer, this.presenceTimer, this.nodeInfoTimer]) if (t) clearInterval(t);
     this.pingTimer = this.presenceTimer = this.nodeInfoTimer = null;
     for (const c of [...this.clients.values()]) c.disconnect(Disconnects.shutdown);
     for (const c of [...this.pending]) c.disconnect(Disconnects.shutdown);
-    this.flushAll();
+    this.hub.flushNow();
     for (const s of this.surveys.values()) s.done();
     await Promise.allSettled([...this.inflight]);
   }
@@ -213,25 +185,19 @@ export class ChatNode implements BrokerEventHandler {
   // ---- clients ----
 
   /** pending holds accepted connections that have not sent connect yet. */
-  private readonly pending = new Set<Client>();
+  private readonly pending = new Set<NodeClient>();
 
-  /**
-   * accept creates a Client for a new transport connection; `requestHeaders` are those of the
-   * HTTP request that opened it (the proxies forward an allow-listed few to the backend).
-   */
-  accept(transport: Transport, requestHeaders?: IncomingHttpHeaders): Client {
-    const c = new Client(this, transport, randomUUID());
-    if (requestHeaders && this.proxy?.forwardsHeaders) c.proxyHeaders = this.proxy.pickHeaders(requestHeaders); // proxy hook
+  /** addPending keeps a new connection until it connects (register) or goes (forget); one that never connects is closed as stale. */
+  addPending(c: NodeClient): void {
     this.pending.add(c);
-    return c;
   }
 
   /** forget drops a client that never connected. */
-  forget(c: Client): void {
+  forget(c: NodeClient): void {
     this.pending.delete(c);
   }
 
-  register(c: Client): void {
+  register(c: NodeClient): void {
     this.pending.delete(c);
     this.clients.set(c.id, c);
     if (c.user !== '') {
@@ -244,7 +210,7 @@ export class ChatNode implements BrokerEventHandler {
     }
   }
 
-  unregister(c: Client): void {
+  unregister(c: NodeClient): void {
     this.pending.delete(c);
     this.clients.delete(c.id);
     if (c.pingBucket >= 0) this.pingBuckets[c.pingBucket]?.delete(c);
@@ -257,7 +223,7 @@ export class ChatNode implements BrokerEventHandler {
     }
   }
 
-  startPing(c: Client): void {
+  startPing(c: NodeClient): void {
     const b = this.pingSeq++ % this.pingBuckets.length;
     c.pingBucket = b;
     this.pingBuckets[b]!.add(c);
@@ -286,329 +252,69 @@ export class ChatNode implements BrokerEventHandler {
   }
 
   numChannels(): number {
-    return this.channels.size;
+    return this.hub.numChannels();
   }
 
   numSubscriptions(): number {
-    let n = 0;
-    for (const ch of this.channels.values()) n += ch.entries.size;
-    return n;
+    return this.hub.numSubscriptions();
   }
 
-  // ---- output scheduling ----
+  // ---- extension points: each returns the function that undoes it ----
 
-  /** markDirty puts a client with queued output on the flush list and makes sure a pass runs this turn. */
-  markDirty(c: Client): void {
-    if (c.flushListed) return;
-    c.flushListed = true;
-    this.flushList.push(c);
-    this.scheduleImmediate();
+  /** addPublishHook runs a hook on every client publication, after those added before it. */
+  addPublishHook(hook: PublishHook): () => void {
+    return this.pipeline.addHook(hook);
   }
 
-  private scheduleImmediate(): void {
-    if (this.immediateScheduled) return;
-    this.immediateScheduled = true;
-    setImmediate(() => this.onImmediate());
+  /** registerRpc serves `rpc` commands of one method (replacing an earlier handler of it). */
+  registerRpc(method: string, handler: RpcHandler): () => void {
+    this.rpcHandlers.set(method, handler);
+    return () => {
+      if (this.rpcHandlers.get(method) === handler) this.rpcHandlers.delete(method);
+    };
   }
 
-  private onImmediate(): void {
-    this.immediateScheduled = false;
-    if (this.channelsDue) this.fanout();
-    this.work();
+  /** rpcHandler is the handler registered for a method, if any. */
+  rpcHandler(method: string): RpcHandler | undefined {
+    return this.rpcHandlers.get(method);
   }
 
-  /**
-   * scheduleFanout arranges the next channel fan-out pass. With
-   * `chat.writeBatchMs` = 0 it runs at the end of this event-loop turn; with
-   * W > 0 passes are at least W ms apart, so under load every subscriber gets
-   * all publications of up to W ms in one frame and one write, while a quiet
-   * channel's publication still goes out at once.
-   */
-  private scheduleFanout(): void {
-    if (this.channelsDue || this.channelTimer !== null) return;
-    const w = this.config.writeBatchMs;
-    const wait = w > 0 ? this.lastFanoutAt + w - performance.now() : 0;
-    if (wait <= 0) {
-      this.channelsDue = true;
-      this.scheduleImmediate();
-      return;
-    }
-    this.channelTimer = setTimeout(() => {
-      this.channelTimer = null;
-      this.fanout();
-      this.work();
-    }, Math.ceil(wait));
+  /** addHistoryFilter applies a filter to every history and recovery reply, after those added before it. */
+  addHistoryFilter(filter: HistoryFilter): () => void {
+    return addTo(this.historyFilters, filter);
   }
 
-  /** fanout turns every channel's pending pushes into a batch and starts its round. */
-  private fanout(): void {
-    this.channelsDue = false;
-    if (this.channelTimer !== null) {
-      clearTimeout(this.channelTimer);
-      this.channelTimer = null;
-    }
-    this.lastFanoutAt = performance.now();
-    for (const ch of this.dirtyChannels) {
-      this.flushLocal(ch);
-    }
-    this.dirtyChannels.clear();
+  /** addControlListener shows every control message to another front-end (before this node applies it). */
+  addControlListener(listener: ControlListener): () => void {
+    return addTo(this.controlListeners, listener);
   }
 
-  /**
-   * work writes for up to FLUSH_SLICE_MS (clients with queued replies first, then channel
-   * rounds) and schedules the rest for the next turn; `all` does everything now (stop).
-   */
-  private work(all = false): void {
-    const deadline = all ? Infinity : performance.now() + FLUSH_SLICE_MS;
-    if (this.flushClients(deadline) && this.serveRounds(deadline)) return;
-    this.scheduleImmediate();
+  /** addClientCounter counts another front-end's connections in this node's num_clients. */
+  addClientCounter(count: () => number): () => void {
+    return addTo(this.clientCounters, count);
   }
 
-  /** flushClients writes listed clients' queues, one write each, until the deadline; true when the list is empty. */
-  private flushClients(deadline: number): boolean {
-    const list = this.flushList;
-    let i = this.flushHead;
-    while (i < list.length) {
-      const c = list[i]!;
-      list[i++] = undefined as unknown as Client;
-      c.flushListed = false;
-      c.flush();
-      // Reading the clock costs far less than a socket write, but not nothing: every 32 visits.
-      if ((i & 31) === 0 && performance.now() >= deadline) break;
-    }
-    if (i >= list.length) {
-      list.length = 0;
-      this.flushHead = 0;
-      return true;
-    }
-    this.flushHead = i;
-    if (i > 4096 && i * 2 > list.length) {
-      // Drop the visited front so the list does not grow without bound under steady load.
-      this.flushList = list.slice(i);
-      this.flushHead = 0;
-    }
-    return false;
+  /** setSendHandler receives `send` commands from now on (one handler). */
+  setSendHandler(handler: SendHandler | null): void {
+    this.sendHandler = handler;
   }
 
-  /** serveRounds advances channel rounds until the deadline; true when none is left. */
-  private serveRounds(deadline: number): boolean {
-    let visits = 0;
-    while (this.rounds.length > 0) {
-      const ch = this.rounds[0]!;
-      const it = ch.round!;
-      for (;;) {
-        const r = it.next();
-        if (r.done) {
-          this.rounds.shift();
-          this.endRound(ch);
-          break;
-        }
-        // Up-to-date entries cost a comparison; writes are what the deadline is for.
-        if (this.handOver(ch, r.value) && (++visits & 31) === 0 && performance.now() >= deadline) return false;
-      }
-    }
-    return true;
-  }
-
-  /** startRound begins a round over a channel's entries unless one is running (then it repeats when done). */
-  private startRound(ch: LocalChannel): void {
-    if (ch.round !== null) return;
-    ch.round = ch.entries.values();
-    ch.roundSeq = ch.lastSeq;
-    this.rounds.push(ch);
-  }
-
-  /**
-   * endRound observes the fan-out delay of the batches every live entry now has, drops them
-   * from the log, and starts another round if batches came in meanwhile (the entries visited
-   * before they came lack them).
-   */
-  private endRound(ch: LocalChannel): void {
-    ch.round = null;
-    const done = ch.roundSeq - ch.batchBase + 1;
-    const now = performance.now();
-    for (let i = 0; i < done; i++) {
-      const b = ch.batches[i]!;
-      if (b.seq > ch.observedSeq) this.metrics.fanoutDelay((now - b.since) / 1000);
-    }
-    ch.observedSeq = Math.max(ch.observedSeq, ch.roundSeq);
-    if (done > 0) {
-      ch.batches.splice(0, done);
-      ch.batchBase += done;
-    }
-    if (ch.lastSeq > ch.roundSeq && this.channels.get(ch.name) === ch) this.startRound(ch);
-  }
-
-  /** handOver gives a live entry the batches it lacks (one write, or behind its client's queue); true if it wrote. */
-  private handOver(ch: LocalChannel, e: SubEntry): boolean {
-    if (!e.active || e.sent >= ch.lastSeq) return false;
-    // Never below 0: a round ends (and trims the log) only after visiting every live entry.
-    const from = Math.max(0, e.sent + 1 - ch.batchBase);
-    const to = ch.lastSeq - ch.batchBase;
-    e.sent = ch.lastSeq;
-    e.client.takeRun(ch.batches, from, to, e);
-    return true;
-  }
-
-  private flushAll(): void {
-    this.fanout();
-    this.work(true);
-  }
-
-  /**
-   * flushChannel turns a channel's pending pushes into a batch now (before its subscriber set
-   * changes): subscribing entries get them in their buffer, live ones in the round.
-   */
-  flushChannel(name: string): void {
-    const ch = this.channels.get(name);
-    if (ch && ch.pending.length > 0) {
-      this.flushLocal(ch);
-      this.dirtyChannels.delete(ch);
-    }
-  }
-
-  /** activateEntry makes a subscription live: from now on it gets every batch after the current one. */
-  activateEntry(e: SubEntry): void {
-    const ch = this.channels.get(e.channel);
-    e.active = true;
-    if (!ch) return;
-    ch.inactive.delete(e);
-    e.sent = ch.lastSeq;
-  }
-
-  private flushLocal(ch: LocalChannel): void {
-    const n = ch.pending.length;
-    if (n === 0) return;
-    const pushes = ch.pending;
-    const offsets = ch.pendingOffsets;
-    ch.pending = [];
-    ch.pendingOffsets = [];
-    for (const e of ch.inactive) {
-      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
-    }
-    if (ch.entries.size === ch.inactive.size) return;
-    const batch = new SharedBatch(pushes);
-    batch.since = ch.pendingSince;
-    batch.seq = ++ch.lastSeq;
-    ch.batches.push(batch);
-    this.startRound(ch);
-  }
-
-  // ---- hub ----
-
-  /** addSubscriber adds an (inactive) subscription; the first on a channel subscribes the node at the broker. */
-  async addSubscriber(e: SubEntry): Promise<void> {
-    let ch = this.channels.get(e.channel);
-    if (!ch) {
-      ch = {
-        name: e.channel,
-        entries: new Set(),
-        pending: [],
-        pendingOffsets: [],
-        lastOffset: 0,
-        epoch: '',
-        joinLeaveCount: 0,
-        pendingSince: 0,
-        batches: [],
-        batchBase: 1,
-        lastSeq: 0,
-        inactive: new Set(),
-        round: null,
-        roundSeq: 0,
-        observedSeq: 0,
-      };
-      this.channels.set(e.channel, ch);
-      ch.entries.add(e);
-      if (!e.active) ch.inactive.add(e);
-      if (e.joinLeave) ch.joinLeaveCount++;
-      try {
-        await this.broker.subscribe(e.channel);
-      } catch (err) {
-        this.removeSubscriber(e);
-        throw new ChatError(Errors.internal);
-      }
-      return;
-    }
-    ch.entries.add(e);
-    if (!e.active) ch.inactive.add(e);
-    else e.sent = ch.lastSeq;
-    if (e.joinLeave) ch.joinLeaveCount++;
-  }
-
-  removeSubscriber(e: SubEntry): void {
-    const ch = this.channels.get(e.channel);
-    if (!ch || !ch.entries.has(e)) return;
-    this.flushChannel(e.channel);
-    // Batches the round has not handed to this entry yet go to its client's queue, in order,
-    // ahead of whatever follows the removal (an unsubscribe push or reply).
-    if (e.active && e.sent < ch.lastSeq) {
-      e.client.queueRun(ch.batches, e.sent + 1 - ch.batchBase, ch.lastSeq - ch.batchBase, e);
-      e.sent = ch.lastSeq;
-    }
-    ch.entries.delete(e);
-    ch.inactive.delete(e);
-    if (e.joinLeave) ch.joinLeaveCount--;
-    if (ch.entries.size === 0) {
-      this.channels.delete(e.channel);
-      // A running round ends by itself (its iterator is done); the batch log goes with the channel.
-      this.dirtyChannels.delete(ch);
-      if (!this.stopped) void this.broker.unsubscribe(e.channel).catch((err) => this.logger.warn({ err }, 'chat: broker unsubscribe failed'));
-    }
-  }
+  // ---- broker events ----
 
   onPublication(channel: string, pub: Publication, epoch: string): void {
-    const ch = this.channels.get(channel);
-    if (!ch) return;
-    const offset = pub.offset ?? 0;
-    if (offset > 0) {
-      if (ch.lastOffset > 0 && (epoch !== ch.epoch || offset > ch.lastOffset + 1)) {
-        this.insufficientState(ch);
-      } else if (ch.lastOffset > 0 && offset <= ch.lastOffset && epoch === ch.epoch) {
-        return; // duplicate
-      }
-      ch.lastOffset = offset;
-      ch.epoch = epoch;
-    }
-    if (ch.pending.length === 0) ch.pendingSince = performance.now();
-    ch.pending.push(encodePush(channel, 'pub', encodePublication(pub)));
-    ch.pendingOffsets.push(offset);
-    this.dirtyChannels.add(ch);
-    this.scheduleFanout();
-  }
-
-  /** insufficientState makes positioned subscribers of a channel resubscribe (and recover) after a gap. */
-  private insufficientState(ch: LocalChannel): void {
-    this.logger.warn({ channel: ch.name }, 'chat: publication stream gap, resubscribing positioned clients');
-    for (const e of [...ch.entries]) {
-      if (!e.positioned) continue;
-      void e.client.unsubscribeChannel(ch.name, { code: UnsubscribeCode.insufficientState, reason: 'insufficient state' });
-    }
+    this.hub.publish(channel, pub, epoch);
   }
 
   onResync(): void {
-    for (const ch of [...this.channels.values()]) {
-      ch.lastOffset = 0;
-      this.insufficientState(ch);
-    }
+    this.hub.resync();
   }
 
   onJoin(channel: string, info: ClientInfo): void {
-    this.joinLeave(channel, 'join', info);
+    this.hub.joinLeave(channel, 'join', info);
   }
 
   onLeave(channel: string, info: ClientInfo): void {
-    this.joinLeave(channel, 'leave', info);
-  }
-
-  private joinLeave(channel: string, type: 'join' | 'leave', info: ClientInfo): void {
-    const ch = this.channels.get(channel);
-    if (!ch || ch.joinLeaveCount === 0) return;
-    const push = encodePush(channel, type, '{"info":' + encodeClientInfo(info) + '}');
-    for (const e of ch.entries) {
-      if (!e.joinLeave) continue;
-      if (e.active) e.client.sendPush(push);
-      else e.buffer?.push({ push, offset: 0 });
-    }
+    this.hub.joinLeave(channel, 'leave', info);
   }
 
   onControl(msg: ControlMessage): void {
@@ -632,25 +338,14 @@ export class ChatNode implements BrokerEventHandler {
         }
         return;
       case 'refresh':
-        for (const c of this.matchClients(msg.user, msg.client)) {
-          if (msg.expired) c.disconnect(Disconnects.expired);
-          else {
-            c.applyRefresh(msg.expireAt ?? 0);
-            if (c.transport.unidirectional) {
-              const nowSec = Math.floor(Date.now() / 1000);
-              const body = c.expireAt > 0 ? '{"expires":true,"ttl":' + Math.max(0, c.expireAt - nowSec) + '}' : '{}';
-              c.sendPush(encodePush('', 'refresh', body));
-            }
-          }
-        }
+        for (const c of this.matchClients(msg.user, msg.client)) c.serverRefresh(msg.expired === true, msg.expireAt ?? 0);
         return;
       case 'node':
         this.nodes.set(msg.node.uid, { info: msg.node, seenAt: Date.now() });
         return;
       case 'survey':
         if (msg.op === 'channels') {
-          const data: Record<string, number> = {};
-          for (const ch of this.channels.values()) data[ch.name] = ch.entries.size;
+          const data = this.hub.channelCounts();
           void this.broker.publishControl({ type: 'survey_reply', id: msg.id, to: msg.from, from: this.uid, data }).catch(() => undefined);
         }
         return;
@@ -666,7 +361,7 @@ export class ChatNode implements BrokerEventHandler {
     }
   }
 
-  private matchClients(user: string, client?: string): Client[] {
+  private matchClients(user: string, client?: string): NodeClient[] {
     if (client) {
       const c = this.clients.get(client);
       return c && (user === '' || c.user === user) ? [c] : [];
@@ -675,8 +370,9 @@ export class ChatNode implements BrokerEventHandler {
     return s ? [...s] : [];
   }
 
-  onSend(c: Client, data: unknown): void {
-    this.sendHandler?.(c, data);
+  /** handleSend passes a client's `send` command to the send handler. */
+  handleSend(c: NodeClient, data: unknown): void {
+    this.sendHandler?.({ clientId: c.id, user: c.user, data });
   }
 
   // ---- operations used by clients and the server API ----
@@ -720,14 +416,12 @@ export class ChatNode implements BrokerEventHandler {
 
   private async refreshPresence(): Promise<void> {
     const batch: Promise<void>[] = [];
-    for (const ch of this.channels.values()) {
-      for (const e of ch.entries) {
-        if (!e.presence || !e.active) continue;
-        batch.push(this.presence.addPresence(ch.name, e.client.id, e.client.clientInfo(e.chanInfo), this.presenceTtlSeconds));
-        // Bounded concurrency: Redis pipelines these; memory resolves at once.
-        if (batch.length >= PRESENCE_REFRESH_BATCH) {
-          if (!(await this.settleRefresh(batch.splice(0)))) return;
-        }
+    for (const e of this.hub.subscriptions()) {
+      if (!e.presence || !e.active) continue;
+      batch.push(this.presence.addPresence(e.channel, e.client.id, e.client.clientInfo(e.chanInfo), this.presenceTtlSeconds));
+      // Bounded concurrency: Redis pipelines these; memory resolves at once.
+      if (batch.length >= PRESENCE_REFRESH_BATCH) {
+        if (!(await this.settleRefresh(batch.splice(0)))) return;
       }
     }
     await this.settleRefresh(batch);
@@ -752,8 +446,8 @@ export class ChatNode implements BrokerEventHandler {
       version: this.version,
       num_clients: this.clients.size + this.clientCounters.reduce((n, count) => n + count(), 0),
       num_users: this.users.size,
-      num_subs: this.numSubscriptions(),
-      num_channels: this.channels.size,
+      num_subs: this.hub.numSubscriptions(),
+      num_channels: this.hub.numChannels(),
       uptime: Math.floor((Date.now() - this.startedAt) / 1000),
     };
   }
@@ -797,7 +491,7 @@ export class ChatNode implements BrokerEventHandler {
     for (const data of replies.values()) {
       for (const [ch, n] of Object.entries(data as Record<string, number>)) out[ch] = (out[ch] ?? 0) + n;
     }
-    if (replies.size === 0) for (const ch of this.channels.values()) out[ch.name] = ch.entries.size;
+    if (replies.size === 0) Object.assign(out, this.hub.channelCounts());
     return out;
   }
 
@@ -805,4 +499,13 @@ export class ChatNode implements BrokerEventHandler {
   disconnectAll(d: Disconnect): void {
     for (const c of [...this.clients.values()]) c.disconnect(d);
   }
+}
+
+/** addTo appends to a list and returns the function that removes that entry again. */
+function addTo<T>(list: T[], item: T): () => void {
+  list.push(item);
+  return () => {
+    const i = list.indexOf(item);
+    if (i >= 0) list.splice(i, 1);
+  };
 }

@@ -78,6 +78,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     }
   }
   let node: ChatNode | undefined;
+  // Proxy hook (docs/chat-proxy.md): the backend proxies, when chat.proxy or a namespace sets an endpoint.
+  const proxy = createChatProxy({ config: chatConfig.proxy, namespaces: chatConfig.namespaces, logger, registry: deps.registry });
   const metrics = createChatMetrics(deps.registry, {
     connections: () => node?.numClients() ?? 0,
     subscriptions: () => node?.numSubscriptions() ?? 0,
@@ -91,11 +93,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     tokenSecret: deps.tokenSecret,
     name: deps.nodeName,
     options: deps.options,
+    proxy,
   });
   const n = node;
-  // Proxy hook (docs/chat-proxy.md): the backend proxies, when chat.proxy or a namespace sets an endpoint.
-  const proxy = createChatProxy({ config: chatConfig.proxy, namespaces: chatConfig.namespaces, logger, registry: deps.registry });
-  n.proxy = proxy;
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes);
   let started = false;
 
@@ -150,16 +150,16 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {
-      n.publishHooks.push(hook);
+      n.addPublishHook(hook);
     },
     registerRpc(method, handler) {
-      n.rpcHandlers.set(method, handler);
+      n.registerRpc(method, handler);
     },
     addHistoryFilter(filter) {
-      n.historyFilters.push(filter);
+      n.addHistoryFilter(filter);
     },
     onSend(handler) {
-      n.sendHandler = (c, data) => handler({ clientId: c.id, user: c.user, data });
+      n.setSendHandler(handler);
     },
     stats() {
       return {

@@ -130,7 +130,7 @@ test('a publication to many subscribers is encoded once: every socket gets the s
       await waitFor(() => got.join('').includes('"id":2'), 3000, 'subscribed');
       sockets.push(ws);
     }
-    const entries = [...(s.chat.node as unknown as { channels: Map<string, { entries: Set<any> }> }).channels.get('chat:enc')!.entries];
+    const entries: any[] = [...s.chat.node.hub.subscriptions()].filter((e) => e.channel === 'chat:enc');
     assert.equal(entries.length, 5);
     const written: Buffer[] = [];
     for (const e of entries) {

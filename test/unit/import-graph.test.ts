@@ -9,16 +9,6 @@ import ts from 'typescript';
 const ROOT = resolve(import.meta.dirname, '../..');
 const SRC = join(ROOT, 'src');
 
-/**
- * KNOWN_CHAT_CIRCLES are the circles inside the chat core that the chat split (issue 16, phase c)
- * removes: ChatNode and Client import each other, and so do the Pusher connection and server.
- * Each is written as its modules in sorted order; delete an entry once it is gone.
- */
-const KNOWN_CHAT_CIRCLES: readonly string[] = [
-  'src/chat/client.ts → src/chat/node.ts',
-  'src/chat/pusher/connection.ts → src/chat/pusher/server.ts',
-];
-
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
@@ -136,10 +126,9 @@ test('circles finds a two-module circle, a longer one and a self-import, and not
   assert.deepEqual(circles(new Map([['x', ['y']], ['y', ['z']], ['z', []]])), []);
 });
 
-test('src/ has no import circle except the known chat ones (type-only imports count)', () => {
+test('src/ has no import circle (type-only imports count)', () => {
   const graph = importGraph(sourceFiles(SRC));
   assert.ok(graph.size > 100, `read ${graph.size} modules`);
   const found = circles(graph).map(label).sort();
-  const unexpected = found.filter((c) => !KNOWN_CHAT_CIRCLES.includes(c));
-  assert.deepEqual(unexpected, [], `import circles in src/:\n${unexpected.join('\n')}`);
+  assert.deepEqual(found, [], `import circles in src/:\n${found.join('\n')}`);
 });

@@ -337,3 +337,18 @@ export function wsFrame(payload: Buffer, opcode: number = WsOpcode.text): Buffer
   payload.copy(out, head);
   return out;
 }
+
+/** encodePresenceMap is a presence reply's client map, client id → client info. */
+export function encodePresenceMap(p: Record<string, ClientInfo>): string {
+  const parts: string[] = [];
+  for (const id in p) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(p[id]!));
+  return '{' + parts.join(',') + '}';
+}
+
+/** encodeHistoryResult is a history reply body: publications, epoch and offset. */
+export function encodeHistoryResult(pubs: Publication[], position: StreamPosition): string {
+  let s = '{"publications":[' + pubs.map(encodePublication).join(',') + '],"epoch":' + JSON.stringify(position.epoch);
+  if (position.offset > 0) s += ',"offset":' + position.offset;
+  return s + '}';
+}
+

@@ -8,7 +8,7 @@ import { badRequest, forbidden } from '../../http/errors.js';
 import type { Namespaces } from '../namespaces.js';
 import { SOCKET_ID_RE, channelAuth, userAuth } from './auth.js';
 import type { ChannelMapper } from './names.js';
-import type { PusherSecrets } from './server.js';
+import type { PusherSecrets } from './config.js';
 
 export const PUSHER_AUTH_PATH = '/api/v1/pusher/auth';
 /** PUSHER_USER_AUTH_PATH signs `pusher:signin` (pusher-js `userAuthentication.endpoint`). */

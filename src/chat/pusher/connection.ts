@@ -6,12 +6,12 @@
 import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import type { ChatNode } from '../node.js';
-import type { ChannelSink, SubEntry } from '../client.js';
+import type { ChannelHub, ChannelSink, SubEntry } from '../channel-hub.js';
 import type { SharedBatch, TransportKind } from '../transport/types.js';
 import { ChatError } from '../protocol/codes.js';
 import { rawJson, type ClientInfo } from '../protocol/codec.js';
 import type { ChatUserInfo } from '../hooks.js';
-import type { MappedChannel, PusherChannelType } from './names.js';
+import type { ChannelMapper, MappedChannel, PusherChannelType } from './names.js';
 import {
   MAX_EVENT_NAME,
   PusherCodes,
@@ -29,7 +29,8 @@ import {
   type Inbound,
 } from './frames.js';
 import { verifyChannelAuth, verifyUserAuth } from './auth.js';
-import type { PusherServer } from './server.js';
+import type { PusherConfig, PusherSecrets } from './config.js';
+import type { PusherMetrics } from './metrics.js';
 
 const KIND_OF: Record<PusherChannelType, TransportKind> = { public: 'pusher', private: 'pusher_private', presence: 'pusher_presence' };
 /** CLIENT_EVENT_PREFIX starts the names of events clients may trigger. */
@@ -46,12 +47,24 @@ interface PusherSub extends SubEntry {
   members: Map<string, Set<string>> | null;
 }
 
+/** PusherConnectionHost is what a connection needs from the server that accepted it (declared here, by the consumer). */
+export interface PusherConnectionHost {
+  readonly node: ChatNode;
+  readonly config: PusherConfig;
+  readonly secrets: PusherSecrets;
+  readonly mapper: ChannelMapper;
+  readonly metrics: PusherMetrics;
+  /** forget drops a closed connection. */
+  forget(conn: PusherConnection): void;
+}
+
 export class PusherConnection implements ChannelSink {
   readonly id: string;
   private readonly ws: WebSocket;
   private readonly socket: Socket;
-  private readonly server: PusherServer;
+  private readonly server: PusherConnectionHost;
   private readonly node: ChatNode;
+  private readonly hub: ChannelHub;
   /** Subscriptions by onair channel. */
   private readonly subs = new Map<string, PusherSub>();
   private closed = false;
@@ -64,9 +77,10 @@ export class PusherConnection implements ChannelSink {
   private rateWindow = 0;
   private rateCount = 0;
 
-  constructor(server: PusherServer, ws: WebSocket, id: string) {
+  constructor(server: PusherConnectionHost, ws: WebSocket, id: string) {
     this.server = server;
     this.node = server.node;
+    this.hub = server.node.hub;
     this.ws = ws;
     this.socket = (ws as unknown as { _socket: Socket })._socket;
     this.id = id;
@@ -360,7 +374,7 @@ export class PusherConnection implements ChannelSink {
     this.subs.set(mapped.channel, entry);
     let inPresence = false;
     try {
-      await node.addSubscriber(entry);
+      await this.hub.addSubscriber(entry);
       let body = '{}';
       if (presence) {
         if (this.closed || this.subs.get(mapped.channel) !== entry) throw new ChatError({ code: 100, message: 'closed' });
@@ -387,7 +401,7 @@ export class PusherConnection implements ChannelSink {
       const current = this.subs.get(mapped.channel) === entry;
       if (current) {
         this.subs.delete(mapped.channel);
-        node.removeSubscriber(entry);
+        this.hub.removeSubscriber(entry);
       }
       // Unsubscribed or closed meanwhile: their leave may have run before our presence entry was added.
       if (inPresence) void node.track(this.leave(entry));
@@ -400,10 +414,10 @@ export class PusherConnection implements ChannelSink {
 
   /** activate writes what arrived during the subscribe and makes the subscription live. */
   private activate(entry: PusherSub): void {
-    this.node.flushChannel(entry.channel);
+    this.hub.flushChannel(entry.channel);
     const buf = entry.buffer;
     entry.buffer = null;
-    this.node.activateEntry(entry);
+    this.hub.activateEntry(entry);
     if (!buf) return;
     for (const b of buf) {
       const ev = eventOfPush(b.push);
@@ -416,7 +430,7 @@ export class PusherConnection implements ChannelSink {
     const entry = this.subs.get(ch);
     if (!entry) return;
     this.subs.delete(ch);
-    this.node.removeSubscriber(entry);
+    this.hub.removeSubscriber(entry);
     if (push) {
       // Pusher has no server-side unsubscribe: the channel gets a subscription error.
       this.send(encodeMessage('pusher:subscription_error', entry.pusherName, JSON.stringify({ type: 'Unsubscribed', error: push.reason, status: 403 })));
@@ -466,22 +480,25 @@ export class PusherConnection implements ChannelSink {
       this.sendError(PusherCodes.unauthorized, `clients may not publish in ${name}`);
       return;
     }
-    // The same hooks as a Centrifugo client's publish (moderation on chat:*), with the event's data.
-    let data: unknown = m.data;
-    for (const hook of this.node.publishHooks) {
-      const d = await hook.onPublish({ channel: sub.channel, clientId: this.id, user: sub.userId, info: userInfoAsChat(sub), data });
-      if (d.action === 'reject') {
-        this.sendError(null, d.message);
-        return;
-      }
-      if (d.action === 'handled') return;
-      if (d.data !== undefined) data = d.data;
-    }
-    if (this.closed || this.subs.get(sub.channel) !== sub) return;
+    // The same pipeline as a Centrifugo client's publish (moderation on chat:*), with the event's
+    // data. The publish proxy is not asked: Pusher connections have no proxy identity (no connect proxy).
     const tags: Record<string, string> = { [TAG_EVENT]: m.event, [TAG_EXCLUDE]: this.id };
     if (sub.userId !== '') tags[TAG_USER] = sub.userId;
-    await this.node.publish(sub.channel, { data: rawJson({ event: m.event, data })!, info: this.clientInfo(sub.chanInfo), tags }, { skipHistory: true });
-    this.server.metrics.clientEvent();
+    const r = await this.node.pipeline.run({
+      channel: sub.channel,
+      namespace: info.options,
+      clientId: this.id,
+      user: sub.userId,
+      info: userInfoAsChat(sub),
+      data: m.data,
+      encode: (data) => rawJson({ event: m.event, data })!,
+      clientInfo: this.clientInfo(sub.chanInfo),
+      tags,
+      skipHistory: true,
+      live: () => !this.closed && this.subs.get(sub.channel) === sub,
+    });
+    if (r.status === 'rejected') this.sendError(null, r.message);
+    else if (r.status === 'published') this.server.metrics.clientEvent();
   }
 
   // ---- teardown ----
@@ -495,7 +512,7 @@ export class PusherConnection implements ChannelSink {
   private cleanup(): void {
     this.server.forget(this);
     for (const entry of this.subs.values()) {
-      this.node.removeSubscriber(entry);
+      this.hub.removeSubscriber(entry);
       void this.node.track(this.leave(entry));
     }
     this.subs.clear();

@@ -7,13 +7,15 @@ import type { Duplex } from 'node:stream';
 import { randomInt } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { ChatNode } from '../node.js';
-import type { OnairConfig } from '../../config/schema.js';
 import type { ControlMessage } from '../broker/types.js';
 import { ChannelMapper } from './names.js';
 import { PusherCodes } from './frames.js';
 import { settleSockets } from '../transport/ws.js';
-import { PusherConnection } from './connection.js';
+import { PusherConnection, type PusherConnectionHost } from './connection.js';
 import type { PusherMetrics } from './metrics.js';
+import type { PusherConfig, PusherSecrets } from './config.js';
+
+export type { PusherConfig, PusherSecrets } from './config.js';
 
 export const APP_PATH_PREFIX = '/app/';
 /** Protocol versions served (pusher-js 8 speaks 7). */
@@ -22,20 +24,12 @@ const MAX_PROTOCOL = 7;
 /** Largest socket id half (Pusher socket ids are "<digits>.<digits>"). */
 const SOCKET_ID_PART_MAX = 2 ** 31;
 
-export type PusherConfig = OnairConfig['chat']['pusher'];
-
-export interface PusherSecrets {
-  appId: string;
-  key: string;
-  secret: string;
-}
-
 export interface PusherServerOptions {
   /** How often idle connections are checked (ms). */
   activityCheckMs: number;
 }
 
-export class PusherServer {
+export class PusherServer implements PusherConnectionHost {
   readonly node: ChatNode;
   readonly config: PusherConfig;
   readonly secrets: PusherSecrets;
@@ -46,8 +40,8 @@ export class PusherServer {
   private readonly sockets = new Set<WebSocket>();
   private timer: NodeJS.Timeout | null = null;
   private readonly options: PusherServerOptions;
-  private readonly onControl = (msg: ControlMessage) => this.control(msg);
-  private readonly countConnections = () => this.conns.size;
+  /** What start() registered at the node, undone by stop(). */
+  private unregister: (() => void)[] = [];
 
   constructor(deps: { node: ChatNode; config: PusherConfig; secrets: PusherSecrets; metrics: PusherMetrics; options?: Partial<PusherServerOptions> }) {
     this.node = deps.node;
@@ -70,8 +64,7 @@ export class PusherServer {
   }
 
   start(): void {
-    this.node.controlListeners.push(this.onControl);
-    this.node.clientCounters.push(this.countConnections);
+    this.unregister = [this.node.addControlListener((msg) => this.control(msg)), this.node.addClientCounter(() => this.conns.size)];
     this.timer = setInterval(() => this.checkActivity(), this.options.activityCheckMs);
     this.timer.unref();
   }
@@ -79,10 +72,7 @@ export class PusherServer {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    const i = this.node.controlListeners.indexOf(this.onControl);
-    if (i >= 0) this.node.controlListeners.splice(i, 1);
-    const k = this.node.clientCounters.indexOf(this.countConnections);
-    if (k >= 0) this.node.clientCounters.splice(k, 1);
+    for (const undo of this.unregister.splice(0)) undo();
     for (const c of [...this.conns.values()]) c.close(PusherCodes.reconnect, 'server shutting down');
     await settleSockets(this.sockets);
     this.wss.close();

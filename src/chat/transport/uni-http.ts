@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatNode } from '../node.js';
+import { acceptClient } from '../client.js';
 import type { Disconnect } from '../protocol/codes.js';
 import { encodeBatch, encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 
@@ -71,7 +72,7 @@ export function registerUniHttp(app: FastifyInstance, node: ChatNode): void {
     const res = reply.raw;
     res.writeHead(200, headersFor(kind));
     if (kind === 'uni_sse') res.write('\n');
-    const client = node.accept(new HttpStreamTransport(res, kind), req.headers);
+    const client = acceptClient(node, new HttpStreamTransport(res, kind), req.headers);
     const onClose = (): void => {
       client.onTransportClosed();
       node.forget(client);

@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { ChatNode } from '../node.js';
-import type { Client } from '../client.js';
+import { acceptClient, type Client } from '../client.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
 import { encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 
@@ -124,7 +124,7 @@ export class WsAcceptor {
   }
 
   private onConnection(ws: WebSocket, uni: boolean, headers: IncomingMessage['headers']): void {
-    const client = this.node.accept(new WsTransport(ws, uni), headers);
+    const client = acceptClient(this.node, new WsTransport(ws, uni), headers);
     this.sockets.add(ws);
     ws.on('message', (data: Buffer) => onMessage(client, data, uni));
     ws.on('close', () => {

@@ -8,6 +8,7 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../../../src/config/index.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { ChatNode } from '../../../src/chat/node.js';
+import { acceptClient } from '../../../src/chat/client.js';
 import { MemoryBroker, MemoryPresenceManager, signConnectionToken } from '../../../src/chat/index.js';
 import { createChatMetrics } from '../../../src/chat/metrics.js';
 import { encodeItems, type OutItem, type Transport } from '../../../src/chat/transport/types.js';
@@ -93,7 +94,7 @@ test('a fan-out to many subscribers is written a slice per turn; a mid-round pub
       const t = new RecordingTransport();
       transports.push(t);
       const token = await signConnectionToken(SECRET, { sub: 'u' + i }, 3600);
-      node.accept(t).onFrame(JSON.stringify({ id: 1, connect: { token } }) + '\n' + JSON.stringify({ id: 2, subscribe: { channel: 'chat:roll' } }));
+      acceptClient(node, t).onFrame(JSON.stringify({ id: 1, connect: { token } }) + '\n' + JSON.stringify({ id: 2, subscribe: { channel: 'chat:roll' } }));
     }
     const subscribed = () => transports.every((t) => t.writes.some((w) => w.lines.some((l) => l.id === 2 && l.subscribe)));
     for (let i = 0; i < 500 && !subscribed(); i++) await new Promise((r) => setTimeout(r, 10));
