@@ -3,6 +3,7 @@ import { createHlsService } from '../media/hls/index.js';
 import { captionsOf } from '../captions/index.js';
 import type { CaptionTrack } from '../captions/track.js';
 import type { ServerParts } from '../server.js';
+import { KeyframeMeter } from '../media/hub/keyframe-meter.js';
 
 /** wireMedia starts RTMP ingest, the stream hub and HTTP-FLV/WS-FLV playback. */
 export function wireMedia(parts: ServerParts): void {
@@ -21,20 +22,27 @@ export function wireMedia(parts: ServerParts): void {
   });
   media.registerHttp(parts.app);
   parts.addUpgradeHandler((req, socket, head) => media.handleUpgrade(req, socket, head));
+  const keyframes = new KeyframeMeter(media.hub);
   parts.addService({
     name: 'media',
     start: async () => {
       const ports = await media.start();
+      keyframes.start();
       parts.ports.rtmp = ports.rtmpPort;
       if (ports.rtmpsPort !== undefined) parts.ports.rtmps = ports.rtmpsPort;
     },
-    stop: () => media.stop(),
+    stop: async () => {
+      keyframes.stop();
+      await media.stop();
+    },
   });
   parts.hub = media.hub;
   parts.media = media;
   parts.api.liveInfo = (channel) => {
-    const s = media.stats().find((x) => x.channel === channel);
-    return s ? { ...s, live: true } : { live: false };
+    const s = media.hub.stats(channel);
+    if (!s) return { live: false };
+    const k = keyframes.intervalSeconds(channel);
+    return { ...s, ...(k !== undefined ? { keyframeIntervalSeconds: k } : {}) };
   };
 }
 

@@ -4,6 +4,7 @@ import { actorOf } from '../auth.js';
 import { CHANNEL_NAME_PATTERN, toPublicChannel, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import type { ChannelsTable } from '../../platform/db/schema.js';
 import { AppError, badRequest } from '../errors.js';
+import { ChannelWithLiveSchema, LiveDetailSchema, type ChannelWithLive, type LiveDetail } from '../../api/schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const userParam = { type: 'object', required: ['name', 'username'], properties: { name: { type: 'string', maxLength: 64 }, username: { type: 'string', maxLength: 64 } } } as const;
@@ -11,7 +12,8 @@ const userParam = { type: 'object', required: ['name', 'username'], properties: 
 /** channelRoutes: channel CRUD, stream keys, follows, subscriptions, managers, users (admin). */
 export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
-  const withLive = async (c: ChannelsTable) => ({
+  // The schema keeps only the public part of the live info: no publisher address, no bitrates.
+  const withLive = async (c: ChannelsTable): Promise<ChannelWithLive> => ChannelWithLiveSchema.parse({
     ...toPublicChannel(c),
     stream: ctx.liveInfo?.(c.name) ?? { live: false },
     followers: await platform.social.followerCount(c.id),
@@ -44,6 +46,14 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req) => {
     const { name } = req.params as { name: string };
     return { channel: await withLive(await platform.channels.require(name)) };
+  });
+
+  // The live stream as its owner sees it: publisher, tracks, bitrates, keyframe interval.
+  app.get('/api/v1/channels/:name/live', { schema: { params: nameParam } }, async (req): Promise<LiveDetail> => {
+    const p = await auth.required(req);
+    const c = await platform.channels.require((req.params as { name: string }).name);
+    await platform.channels.assertCanManage(c, actorOf(p));
+    return LiveDetailSchema.parse(ctx.liveInfo?.(c.name) ?? { live: false });
   });
 
   app.patch('/api/v1/channels/:name', {
