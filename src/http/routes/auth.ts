@@ -3,6 +3,7 @@ import type { ApiContext } from './context.js';
 import { SESSION_COOKIE } from '../auth.js';
 import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import { unauthorized } from '../errors.js';
+import { AuthSessionSchema, MeSchema, type Me } from '../../api/schemas.js';
 
 const credentials = {
   type: 'object',
@@ -28,7 +29,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const user = await platform.users.create(b);
     const s = await platform.sessions.create(user.id);
     reply.header('set-cookie', sessionCookie(s.token, s.expiresAt));
-    return reply.status(201).send({ user, token: s.token, expiresAt: s.expiresAt });
+    return reply.status(201).send(AuthSessionSchema.parse({ user, token: s.token, expiresAt: s.expiresAt }));
   });
 
   app.post('/api/v1/auth/login', { schema: { body: { ...credentials, properties: { username: { type: 'string', maxLength: 64 }, password: credentials.properties.password } } } }, async (req, reply) => {
@@ -37,7 +38,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (!user) throw unauthorized('wrong username or password');
     const s = await platform.sessions.create(user.id);
     reply.header('set-cookie', sessionCookie(s.token, s.expiresAt));
-    return { token: s.token, expiresAt: s.expiresAt, user: toPublicUser(user) };
+    return AuthSessionSchema.parse({ token: s.token, expiresAt: s.expiresAt, user: toPublicUser(user) });
   });
 
   app.post('/api/v1/auth/logout', async (req, reply) => {
@@ -47,9 +48,9 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/me', async (req) => {
+  app.get('/api/v1/me', async (req): Promise<Me> => {
     const p = await auth.required(req);
     if (p.kind === 'admin-token') return { admin: true, user: null, roles: {} };
-    return { user: toPublicUser(p.user), admin: p.user.is_admin === 1, roles: await platform.channels.rolesByChannel(p.user.id) };
+    return MeSchema.parse({ user: toPublicUser(p.user), admin: p.user.is_admin === 1, roles: await platform.channels.rolesByChannel(p.user.id) });
   });
 }

@@ -4,7 +4,7 @@ import { actorOf } from '../auth.js';
 import { CHANNEL_NAME_PATTERN, toPublicChannel, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import type { ChannelsTable } from '../../platform/db/schema.js';
 import { AppError, badRequest } from '../errors.js';
-import { ChannelWithLiveSchema, LiveDetailSchema, type ChannelWithLive, type LiveDetail } from '../../api/schemas.js';
+import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicUserSchema, UserProfileSchema, type ChannelWithLive, type LiveDetail } from '../../api/schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const userParam = { type: 'object', required: ['name', 'username'], properties: { name: { type: 'string', maxLength: 64 }, username: { type: 'string', maxLength: 64 } } } as const;
@@ -40,7 +40,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
       ownerId = (await platform.users.requireByName(b.owner)).id;
     }
     const { channel, streamKey } = await platform.channels.create({ name: b.name, title: b.title, ownerId });
-    return reply.status(201).send({ channel, streamKey });
+    return reply.status(201).send({ channel: ChannelSchema.parse(channel), streamKey });
   });
 
   app.get('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req) => {
@@ -63,7 +63,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { name } = req.params as { name: string };
     const c = await platform.channels.require(name);
     await platform.channels.assertCanManage(c, actorOf(p));
-    return { channel: toPublicChannel(await platform.channels.update(name, req.body as never)) };
+    return { channel: ChannelSchema.parse(toPublicChannel(await platform.channels.update(name, req.body as never))) };
   });
 
   app.delete('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req, reply) => {
@@ -144,7 +144,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: { type: 'string', pattern: USERNAME_PATTERN }, password: { type: 'string', minLength: 8, maxLength: 1024 }, displayName: { type: 'string', maxLength: 64 }, admin: { type: 'boolean' } } } },
   }, async (req, reply) => {
     await auth.admin(req);
-    return reply.status(201).send({ user: await platform.users.create(req.body as never) });
+    return reply.status(201).send({ user: PublicUserSchema.parse(await platform.users.create(req.body as never)) });
   });
 
   app.get('/api/v1/users', {
@@ -158,8 +158,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/v1/users/:username', { schema: { params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } } } } }, async (req) => {
     const u = await platform.users.findByName((req.params as { username: string }).username);
     if (!u) throw new AppError('not_found', 'no such user');
-    const pub = toPublicUser(u);
-    return { user: { id: pub.id, username: pub.username, displayName: pub.displayName, createdAt: pub.createdAt } };
+    return { user: UserProfileSchema.parse(toPublicUser(u)) };
   });
 
   app.post('/api/v1/chat/token', async (req) => {

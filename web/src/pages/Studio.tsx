@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
-import { api, getToken, tryApi, type Channel, type LiveDetail } from '../api';
+import { api, getToken, tryApi, type Channel, type IngestAddresses as Ingest, type LiveDetail } from '../api';
 import { t, useLang } from '../i18n';
 import { requestLogin, refreshMe, useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatKRW, formatTime, totalViewers } from '../format';
@@ -98,15 +98,6 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
       {error && <p class="error" role="alert">{error}</p>}
     </form>
   );
-}
-
-/** GET /api/v1/ingest: the publish addresses per protocol (src/http/routes/ingest.ts). */
-interface Ingest {
-  rtmp?: { port: number; app: string };
-  rtmps?: { port: number; app: string };
-  srt?: { port: number };
-  rtsp?: { port: number; app: string };
-  whip?: { path: string };
 }
 
 function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean }) {
