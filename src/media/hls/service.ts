@@ -347,7 +347,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
 
   function recordViewer(ch: Channel, req: FastifyRequest): void {
     const now = clock.now();
-    ch.viewers.set(`${req.ip}|${req.headers['user-agent'] ?? ''}`, now);
+    ch.viewers.set(`${req.clientIp}|${req.headers['user-agent'] ?? ''}`, now);
     if (now - ch.viewersSweptAt > VIEWER_WINDOW_MS) {
       ch.viewersSweptAt = now;
       sweepViewers(ch);

@@ -2,6 +2,7 @@
  * RTSP publish and play for the media role: wiring into the server, and the public surface.
  */
 import type { ServerParts } from '../../server.js';
+import { proxyProtocolOptions } from '../proxy-protocol-gate.js';
 import { RtspServer } from './server.js';
 
 export { RtspServer, RtspConnection, rtspMetrics, RTSP_APP } from './server.js';
@@ -38,6 +39,7 @@ export function wireRtsp(parts: ServerParts): void {
     maxBytes: m.viewerQueueMaxBytes,
     stallMs: m.viewerStallSeconds * 1000,
     reorderFrames: c.h264ReorderFrames,
+    proxyProtocol: proxyProtocolOptions(m.proxyProtocol),
   });
   servers.set(parts, rtsp);
   parts.addService({
