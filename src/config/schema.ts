@@ -153,6 +153,40 @@ export const configSchema = z
         trustProxy: trustSettingSchema.default(false),
       })
       .default({}),
+    /** Login flood limits (docs/security.md, "Login"). */
+    auth: z
+      .object({
+        login: z
+          .object({
+            /** Wrong passwords for one username before its backoff starts. */
+            freeFailuresPerUsername: z.number().int().min(1).max(1000).default(5),
+            /** Wrong passwords from one client address (IPv6: one /64) before its backoff starts; generous for carrier NAT. */
+            freeFailuresPerIp: z.number().int().min(1).max(100_000).default(20),
+            /** The first block after the free failures; each further failure doubles it. */
+            backoffBaseSeconds: z.number().min(0.1).max(3600).default(1),
+            /** The longest block. */
+            backoffMaxSeconds: z.number().min(1).max(86_400).default(900),
+            /** Failures are forgotten after this long without a new one. */
+            forgetAfterSeconds: z.number().min(1).max(7 * 86_400).default(3600),
+            /** Addresses and usernames tracked at most (each table; the least recently seen are dropped first). */
+            maxTrackedEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+          })
+          .default({}),
+        /**
+         * Password hashing (argon2id, about 20-50 ms of one core each) for login and registration
+         * runs in a queue of its own: this many at once (it shares libuv's thread pool,
+         * UV_THREADPOOL_SIZE=4 by default, with file reads, and the CPU with everything), this many
+         * waiting; beyond that a login is answered 503 at once. Raise concurrency on a node with
+         * spare cores that sees many real logins at once.
+         */
+        passwordHashing: z
+          .object({
+            concurrency: z.number().int().min(1).max(64).default(1),
+            maxQueued: z.number().int().min(0).max(100_000).default(64),
+          })
+          .default({}),
+      })
+      .default({}),
     rtmp: z
       .object({
         port: port.default(1935),

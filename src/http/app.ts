@@ -50,7 +50,12 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
   });
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    if (err instanceof AppError) return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    if (err instanceof AppError) {
+      // Errors that say when to come back (429, 503) carry it in details and as Retry-After.
+      const retry = err.details?.retryAfterSeconds;
+      if (typeof retry === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retry))));
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    }
     if ((err as FastifyError).validation) {
       const v = (err as FastifyError).validation![0]!;
       const where = (err as FastifyError).validationContext ?? 'body';
