@@ -4,7 +4,8 @@ import { actorOf } from '../auth.js';
 import { CHANNEL_NAME_PATTERN, toPublicChannel, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import type { ChannelsTable } from '../../platform/db/schema.js';
 import { AppError, badRequest } from '../errors.js';
-import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicUserSchema, UserProfileSchema, type ChannelWithLive, type LiveDetail } from '../../api/schemas.js';
+import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicStreamSchema, PublicUserSchema, UserProfileSchema, type ChannelWithLive, type LiveDetail, type PublicStream } from '../../api/schemas.js';
+import type { LiveInfo } from './context.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const userParam = { type: 'object', required: ['name', 'username'], properties: { name: { type: 'string', maxLength: 64 }, username: { type: 'string', maxLength: 64 } } } as const;
@@ -13,9 +14,16 @@ const userParam = { type: 'object', required: ['name', 'username'], properties: 
 export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
   // The schema keeps only the public part of the live info: no publisher address, no bitrates.
+  // A value that does not fit (a NaN from a meter) costs that channel its details, not the list.
+  const publicStream = (info: LiveInfo | undefined): PublicStream => {
+    const r = PublicStreamSchema.safeParse(info ?? { live: false });
+    if (r.success) return r.data;
+    app.log.warn({ issue: r.error.issues[0] }, 'live info does not fit the public stream schema');
+    return { live: info?.live === true };
+  };
   const withLive = async (c: ChannelsTable): Promise<ChannelWithLive> => ChannelWithLiveSchema.parse({
     ...toPublicChannel(c),
-    stream: ctx.liveInfo?.(c.name) ?? { live: false },
+    stream: publicStream(ctx.liveInfo?.(c.name)),
     followers: await platform.social.followerCount(c.id),
   });
 
