@@ -1,10 +1,20 @@
 import { z } from 'zod';
+import { isAddressOrCidr } from '../http/client-address.js';
 
 /** proxyEndpointSchema is an http(s) URL (onair has no GRPC proxy). */
 const proxyEndpointSchema = z
   .string()
   .url()
   .refine((u) => /^https?:\/\//i.test(u), 'proxy endpoints must be http:// or https:// URLs (there is no GRPC proxy)');
+
+/** addressListSchema is a list of IP addresses and CIDR blocks; a comma-separated string (env) is split. */
+const addressListSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string().refine(isAddressOrCidr, (e) => ({ message: `"${e}" is not an IP address or CIDR block (e.g. 10.0.0.0/8, fd00::/8)` }))),
+);
+
+/** trustSettingSchema is false (trust no proxy), true (trust every peer) or a list of proxy addresses/CIDR blocks. */
+const trustSettingSchema = z.union([z.boolean(), addressListSchema]);
 
 /** The namespace options of one chat namespace (Centrifugo-style channel options). */
 export const namespaceSchema = z.object({
@@ -135,7 +145,46 @@ export const configSchema = z
       .object({
         port: port.default(8080),
         bodyLimitBytes: z.number().int().min(1024).default(1024 * 1024),
-        trustProxy: z.boolean().default(false),
+        /**
+         * Whose X-Forwarded-For (and X-Forwarded-Proto/Host) to believe: false (nobody: the client is
+         * the socket's peer), a list of the proxies' addresses/CIDR blocks, or true (every peer: only
+         * for a node that nothing but the proxy can reach). docs/security.md, "Client addresses".
+         */
+        trustProxy: trustSettingSchema.default(false),
+      })
+      .default({}),
+    /** Login flood limits (docs/security.md, "Login"). */
+    auth: z
+      .object({
+        login: z
+          .object({
+            /** Wrong passwords for one username before its backoff starts. */
+            freeFailuresPerUsername: z.number().int().min(1).max(1000).default(5),
+            /** Wrong passwords from one client address (IPv6: one /64) before its backoff starts; generous for carrier NAT. */
+            freeFailuresPerIp: z.number().int().min(1).max(100_000).default(20),
+            /** The first block after the free failures; each further failure doubles it. */
+            backoffBaseSeconds: z.number().min(0.1).max(3600).default(1),
+            /** The longest block. */
+            backoffMaxSeconds: z.number().min(1).max(86_400).default(900),
+            /** Failures are forgotten after this long without a new one. */
+            forgetAfterSeconds: z.number().min(1).max(7 * 86_400).default(3600),
+            /** Addresses and usernames tracked at most (each table; the least recently seen are dropped first). */
+            maxTrackedEntries: z.number().int().min(100).max(10_000_000).default(100_000),
+          })
+          .default({}),
+        /**
+         * Password hashing (argon2id, about 20-50 ms of one core each) for login and registration
+         * runs in a queue of its own: this many at once (it shares libuv's thread pool,
+         * UV_THREADPOOL_SIZE=4 by default, with file reads, and the CPU with everything), this many
+         * waiting; beyond that a login is answered 503 at once. Raise concurrency on a node with
+         * spare cores that sees many real logins at once.
+         */
+        passwordHashing: z
+          .object({
+            concurrency: z.number().int().min(1).max(64).default(1),
+            maxQueued: z.number().int().min(0).max(100_000).default(64),
+          })
+          .default({}),
       })
       .default({}),
     rtmp: z
@@ -282,6 +331,23 @@ export const configSchema = z
             h264ReorderFrames: z.number().int().min(0).max(16).default(2),
           })
           .default({}),
+        /**
+         * PROXY protocol (v1 and v2) on the RTMP and RTSP listeners, for a TCP load balancer in
+         * front: connections from `trusted` must start with the header and the client is the
+         * address in it; a header from anyone else is refused. docs/security.md.
+         */
+        proxyProtocol: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** The load balancers' addresses/CIDR blocks (required when enabled). */
+            trusted: addressListSchema.default([]),
+            /** A trusted peer that has not sent its whole header this long is dropped. */
+            headerTimeoutSeconds: z.number().min(0.1).max(60).default(5),
+          })
+          .default({})
+          .superRefine((p, ctx) => {
+            if (p.enabled && p.trusted.length === 0) ctx.addIssue({ code: 'custom', path: ['trusted'], message: 'list the load balancers\' addresses when media.proxyProtocol.enabled is true' });
+          }),
         /** RTMPS ingest and play: RTMP inside TLS on its own port (rtmps://HOST:1936/live); docs/rtmps.md. */
         rtmps: z
           .object({

@@ -3,6 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import { AppError, ERRORS, type ErrorCode } from './errors.js';
+import { clientAddress, stampClientAddress, trustOf, type TrustSetting } from './client-address.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** clientIp is the request's client address: the socket's peer, or what http.trustProxy proxies vouch for. */
+    readonly clientIp: string;
+  }
+}
 
 /** UpgradeHandler takes a WebSocket upgrade it recognises and answers true; else false. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
@@ -10,7 +18,8 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
 export interface HttpAppOptions {
   logger: Logger;
   bodyLimitBytes: number;
-  trustProxy?: boolean;
+  /** http.trustProxy: whose X-Forwarded-* headers to believe (see client-address.ts). */
+  trustProxy?: TrustSetting;
 }
 
 const STATUS_TO_CODE: Record<number, ErrorCode> = {
@@ -28,18 +37,25 @@ export function errorBody(code: ErrorCode, message: string, details?: Record<str
  * shared error rendering, body limits and WebSocket upgrade dispatch.
  */
 export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addUpgradeHandler(h: UpgradeHandler): void } {
+  const trust = trustOf(opts.trustProxy ?? false);
   const app = Fastify({
     loggerInstance: opts.logger.child({ role: "http" }) as unknown as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes,
-    trustProxy: opts.trustProxy ?? false,
+    // Fastify's request.protocol and hostname follow the same trust (request.clientIp: below).
+    trustProxy: (address: string) => trust(address),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
     forceCloseConnections: true,
   });
 
   app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    if (err instanceof AppError) return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    if (err instanceof AppError) {
+      // Errors that say when to come back (429, 503) carry it in details and as Retry-After.
+      const retry = err.details?.retryAfterSeconds;
+      if (typeof retry === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retry))));
+      return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    }
     if ((err as FastifyError).validation) {
       const v = (err as FastifyError).validation![0]!;
       const where = (err as FastifyError).validationContext ?? 'body';
@@ -59,6 +75,14 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
     return reply.status(status >= 500 && status < 600 ? status : 500).send(errorBody(status === 503 ? 'unavailable' : 'internal', `internal error (request ${req.id})`));
   });
 
+  // request.clientIp is the one client address (client-address.ts) that per-IP limits, logs and
+  // viewer counts use; fastify's own request.ip may differ on malformed or IPv4-mapped addresses.
+  app.decorateRequest('clientIp', {
+    getter(this: { raw: IncomingMessage }) {
+      return clientAddress(this.raw.socket.remoteAddress, this.raw.headers['x-forwarded-for'], trust);
+    },
+  });
+
   // The API speaks JSON only; a text body is a client mistake we name (415), not a string to validate.
   app.removeContentTypeParser('text/plain');
 
@@ -68,6 +92,7 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
 
   const upgradeHandlers: UpgradeHandler[] = [];
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    stampClientAddress(req, trust);
     for (const h of upgradeHandlers) if (h(req, socket, head)) return;
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
   });

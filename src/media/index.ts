@@ -16,6 +16,7 @@ import type { OnairConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServerPublisher } from '../chat/hooks.js';
 import { StreamHub, type ChannelStats } from './hub/hub.js';
+import { proxyProtocolOptions } from './proxy-protocol-gate.js';
 import { registerMediaMetrics } from './hub/metrics.js';
 import { RtmpServer } from './rtmp/server.js';
 import { RtmpsListener } from './rtmp/tls-listener.js';
@@ -161,7 +162,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     authorizePublish,
     onUnpublished,
   };
-  const rtmp = new RtmpServer(rtmpContext);
+  const rtmp = new RtmpServer(rtmpContext, proxyProtocolOptions(m.proxyProtocol));
   // RTMPS: the same sessions inside TLS on their own port (docs/rtmps.md).
   const rtmps = m.rtmps.enabled
     ? new RtmpsListener(rtmpContext, {

@@ -12,16 +12,8 @@ const RESERVED = new Set(['api', 'live', 'admin', 'studio', 'watch', 'overlay', 
 /** newStreamKey makes a secret publish key; the prefix makes it recognisable in logs and leak scanners. */
 const newStreamKey = (): string => `live_${randomToken(24)}`;
 
-export interface PublicChannel {
-  id: string;
-  name: string;
-  title: string;
-  ownerId: string | null;
-  recordEnabled: boolean;
-  captionsLanguage: string | null;
-  createdAt: number;
-  updatedAt: number;
-}
+export type { PublicChannel } from '../api/schemas.js';
+import type { PublicChannel } from '../api/schemas.js';
 
 export const toPublicChannel = (c: ChannelsTable): PublicChannel => ({
   id: c.id,

@@ -10,13 +10,8 @@ const ARGON2 = { algorithm: 2 /* Argon2id */, memoryCost: 19456, timeCost: 2, pa
 export const USERNAME_PATTERN = '^[a-zA-Z0-9_][a-zA-Z0-9_.-]{1,31}$';
 const usernameRe = new RegExp(USERNAME_PATTERN);
 
-export interface PublicUser {
-  id: string;
-  username: string;
-  displayName: string;
-  admin: boolean;
-  createdAt: number;
-}
+export type { PublicUser } from '../api/schemas.js';
+import type { PublicUser } from '../api/schemas.js';
 
 export const toPublicUser = (u: UsersTable): PublicUser => ({
   id: u.id,

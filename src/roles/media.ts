@@ -5,6 +5,7 @@ import type { CaptionsService } from '../captions/service.js';
 import type { CaptionTrack } from '../captions/track.js';
 import type { ChatExtensionPoint } from '../chat/hooks.js';
 import type { Feature } from '../app/feature.js';
+import { KeyframeMeter } from '../media/hub/keyframe-meter.js';
 
 /** mediaFeature is RTMP ingest, the stream hub and HTTP-FLV/WS-FLV playback. */
 export const mediaFeature: Feature<'media', { chat?: ChatExtensionPoint }, MediaService> = {
@@ -27,18 +28,25 @@ export const mediaFeature: Feature<'media', { chat?: ChatExtensionPoint }, Media
     });
     media.registerHttp(base.http);
     base.addUpgradeHandler((req, socket, head) => media.handleUpgrade(req, socket, head));
+    const keyframes = new KeyframeMeter(media.hub);
     base.api.liveInfo = (channel) => {
-      const s = media.stats().find((x) => x.channel === channel);
-      return s ? { ...s, live: true } : { live: false };
+      const s = media.hub.stats(channel);
+      if (!s) return { live: false };
+      const k = keyframes.intervalSeconds(channel);
+      return { ...s, ...(k !== undefined ? { keyframeIntervalSeconds: k } : {}) };
     };
     return {
       api: media,
       start: async () => {
         const ports = await media.start();
+        keyframes.start();
         base.ports.rtmp = ports.rtmpPort;
         if (ports.rtmpsPort !== undefined) base.ports.rtmps = ports.rtmpsPort;
       },
-      stop: () => media.stop(),
+      stop: async () => {
+        keyframes.stop();
+        await media.stop();
+      },
     };
   },
 };

@@ -78,32 +78,9 @@ export function newIdempotencyKey(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-// Shapes of the documented API (see README "REST API basics").
-export interface PublicUser { id: string; username: string; displayName: string; admin: boolean; createdAt: number }
-export interface TrackSummary { codec?: string; codecString?: string; width?: number; height?: number; sampleRate?: number; channels?: number; [k: string]: unknown }
-export interface StreamInfo {
-  live: boolean;
-  /** Start of the stream: epoch ms or an ISO string. */
-  since?: number | string;
-  viewers?: Record<string, number>;
-  video?: TrackSummary;
-  audio?: TrackSummary;
-  /** Bits per second from the publisher. */
-  bitrateIn?: number;
-  bitrateOut?: number;
-  fps?: number;
-  keyframeIntervalMs?: number;
-  [k: string]: unknown;
-}
-export interface Channel {
-  id: string;
-  name: string;
-  title: string;
-  ownerId: string | null;
-  recordEnabled?: boolean;
-  captionsLanguage?: string | null;
-  createdAt?: number;
-  stream?: StreamInfo;
-  followers?: number;
-}
-export interface Me { user: PublicUser | null; admin: boolean; roles: Record<string, string[]> }
+// Shapes of the documented API: one source, the zod schemas the server answers with (types only,
+// so no server code reaches the bundle).
+export type { PublicUser, TrackSummary, StreamInfo, PublicStream, LiveDetail, IngestAddresses, Me, AuthSession, UserProfile } from '../../src/api/schemas';
+import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
+/** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */
+export type Channel = PublicChannel & Partial<Pick<ChannelWithLive, 'stream' | 'followers'>>;

@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
 import { clearedSessionCookie, sessionCookie } from '../auth.js';
 import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
-import { unauthorized } from '../errors.js';
+import { AppError, unauthorized } from '../errors.js';
+import { LoginThrottle } from '../login-throttle.js';
+import { BoundedQueue, QueueFullError } from '../bounded-queue.js';
+import { AuthSessionSchema, MeSchema, type Me } from '../../api/schemas.js';
 
 const credentials = {
   type: 'object',
@@ -18,22 +21,50 @@ const credentials = {
 /** authRoutes: register, login (cookie + bearer), logout, me. */
 export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
+  const limits = ctx.config.auth;
+  const throttle = new LoginThrottle({
+    freeFailuresPerUsername: limits.login.freeFailuresPerUsername,
+    freeFailuresPerIp: limits.login.freeFailuresPerIp,
+    backoffBaseMs: limits.login.backoffBaseSeconds * 1000,
+    backoffMaxMs: limits.login.backoffMaxSeconds * 1000,
+    forgetAfterMs: limits.login.forgetAfterSeconds * 1000,
+    maxTrackedEntries: limits.login.maxTrackedEntries,
+  });
+  const hashing = new BoundedQueue(limits.passwordHashing.concurrency, limits.passwordHashing.maxQueued);
+  /** hashed runs a password hash or check in the hashing queue; a full queue is a fast 503. */
+  const hashed = async <T>(task: () => Promise<T>): Promise<T> => {
+    try {
+      return await hashing.run(task);
+    } catch (err) {
+      if (err instanceof QueueFullError) throw new AppError('login_busy', 'too many logins are being checked right now; retry in a second', { retryAfterSeconds: 1 });
+      throw err;
+    }
+  };
+  const throttled = (waitMs: number) =>
+    new AppError('login_throttled', `too many failed logins; retry in ${Math.ceil(waitMs / 1000)} s`, { retryAfterSeconds: Math.ceil(waitMs / 1000) });
 
   app.post('/api/v1/auth/register', { schema: { body: credentials } }, async (req, reply) => {
     const b = req.body as { username: string; password: string; displayName?: string };
-    const user = await platform.users.create(b);
+    const user = await hashed(() => platform.users.create(b));
     const s = await platform.sessions.create(user.id);
     reply.header('set-cookie', sessionCookie(req, s.token, s.expiresAt));
-    return reply.status(201).send({ user, token: s.token, expiresAt: s.expiresAt });
+    return reply.status(201).send(AuthSessionSchema.parse({ user, token: s.token, expiresAt: s.expiresAt }));
   });
 
   app.post('/api/v1/auth/login', { schema: { body: { ...credentials, properties: { username: { type: 'string', maxLength: 64 }, password: credentials.properties.password } } } }, async (req, reply) => {
     const b = req.body as { username: string; password: string };
-    const user = await platform.users.verifyPassword(b.username, b.password);
-    if (!user) throw unauthorized('wrong username or password');
+    const ip = req.clientIp;
+    const wait = throttle.retryAfterMs(ip, b.username);
+    if (wait > 0) throw throttled(wait);
+    const user = await hashed(() => platform.users.verifyPassword(b.username, b.password));
+    if (!user) {
+      throttle.failed(ip, b.username);
+      throw unauthorized('wrong username or password');
+    }
+    throttle.succeeded(b.username);
     const s = await platform.sessions.create(user.id);
     reply.header('set-cookie', sessionCookie(req, s.token, s.expiresAt));
-    return { token: s.token, expiresAt: s.expiresAt, user: toPublicUser(user) };
+    return AuthSessionSchema.parse({ token: s.token, expiresAt: s.expiresAt, user: toPublicUser(user) });
   });
 
   app.post('/api/v1/auth/logout', async (req, reply) => {
@@ -43,9 +74,9 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.status(204).send();
   });
 
-  app.get('/api/v1/me', async (req) => {
+  app.get('/api/v1/me', async (req): Promise<Me> => {
     const p = await auth.required(req);
     if (p.kind === 'admin-token') return { admin: true, user: null, roles: {} };
-    return { user: toPublicUser(p.user), admin: p.user.is_admin === 1, roles: await platform.channels.rolesByChannel(p.user.id) };
+    return MeSchema.parse({ user: toPublicUser(p.user), admin: p.user.is_admin === 1, roles: await platform.channels.rolesByChannel(p.user.id) });
   });
 }

@@ -4,6 +4,8 @@ import { actorOf } from '../auth.js';
 import { CHANNEL_NAME_PATTERN, toPublicChannel, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import type { ChannelsTable } from '../../platform/db/schema.js';
 import { AppError, badRequest } from '../errors.js';
+import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicStreamSchema, PublicUserSchema, UserProfileSchema, type ChannelWithLive, type LiveDetail, type PublicStream } from '../../api/schemas.js';
+import type { LiveInfo } from './context.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const userParam = { type: 'object', required: ['name', 'username'], properties: { name: { type: 'string', maxLength: 64 }, username: { type: 'string', maxLength: 64 } } } as const;
@@ -11,9 +13,17 @@ const userParam = { type: 'object', required: ['name', 'username'], properties: 
 /** channelRoutes: channel CRUD, stream keys, follows, subscriptions, managers, users (admin). */
 export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
-  const withLive = async (c: ChannelsTable) => ({
+  // The schema keeps only the public part of the live info: no publisher address, no bitrates.
+  // A value that does not fit (a NaN from a meter) costs that channel its details, not the list.
+  const publicStream = (info: LiveInfo | undefined): PublicStream => {
+    const r = PublicStreamSchema.safeParse(info ?? { live: false });
+    if (r.success) return r.data;
+    app.log.warn({ issue: r.error.issues[0] }, 'live info does not fit the public stream schema');
+    return { live: info?.live === true };
+  };
+  const withLive = async (c: ChannelsTable): Promise<ChannelWithLive> => ChannelWithLiveSchema.parse({
     ...toPublicChannel(c),
-    stream: ctx.liveInfo?.(c.name) ?? { live: false },
+    stream: publicStream(ctx.liveInfo?.(c.name)),
     followers: await platform.social.followerCount(c.id),
   });
 
@@ -38,12 +48,20 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
       ownerId = (await platform.users.requireByName(b.owner)).id;
     }
     const { channel, streamKey } = await platform.channels.create({ name: b.name, title: b.title, ownerId });
-    return reply.status(201).send({ channel, streamKey });
+    return reply.status(201).send({ channel: ChannelSchema.parse(channel), streamKey });
   });
 
   app.get('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req) => {
     const { name } = req.params as { name: string };
     return { channel: await withLive(await platform.channels.require(name)) };
+  });
+
+  // The live stream as its owner sees it: publisher, tracks, bitrates, keyframe interval.
+  app.get('/api/v1/channels/:name/live', { schema: { params: nameParam } }, async (req): Promise<LiveDetail> => {
+    const p = await auth.required(req);
+    const c = await platform.channels.require((req.params as { name: string }).name);
+    await platform.channels.assertCanManage(c, actorOf(p));
+    return LiveDetailSchema.parse(ctx.liveInfo?.(c.name) ?? { live: false });
   });
 
   app.patch('/api/v1/channels/:name', {
@@ -55,7 +73,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const patch = req.body as { title?: string; recordEnabled?: boolean; captionsLanguage?: string | null };
     // Recording uses the owner's disk quota and keeps what was said: the owner's call, not a manager's.
     await platform.channels.assertCanManage(c, actorOf(p), patch.recordEnabled !== undefined ? 'owner' : 'manager');
-    return { channel: toPublicChannel(await platform.channels.update(name, patch)) };
+    return { channel: ChannelSchema.parse(toPublicChannel(await platform.channels.update(name, patch))) };
   });
 
   app.delete('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req, reply) => {
@@ -136,7 +154,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     schema: { body: { type: 'object', required: ['username', 'password'], additionalProperties: false, properties: { username: { type: 'string', pattern: USERNAME_PATTERN }, password: { type: 'string', minLength: 8, maxLength: 1024 }, displayName: { type: 'string', maxLength: 64 }, admin: { type: 'boolean' } } } },
   }, async (req, reply) => {
     await auth.admin(req);
-    return reply.status(201).send({ user: await platform.users.create(req.body as never) });
+    return reply.status(201).send({ user: PublicUserSchema.parse(await platform.users.create(req.body as never)) });
   });
 
   app.get('/api/v1/users', {
@@ -150,8 +168,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/api/v1/users/:username', { schema: { params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } } } } }, async (req) => {
     const u = await platform.users.findByName((req.params as { username: string }).username);
     if (!u) throw new AppError('not_found', 'no such user');
-    const pub = toPublicUser(u);
-    return { user: { id: pub.id, username: pub.username, displayName: pub.displayName, createdAt: pub.createdAt } };
+    return { user: UserProfileSchema.parse(toPublicUser(u)) };
   });
 
   app.post('/api/v1/chat/token', async (req) => {

@@ -1,15 +1,13 @@
 import type { OnairConfig } from '../../config/index.js';
 import type { Platform } from '../../platform/index.js';
 import type { Authenticator } from '../auth.js';
+import type { LiveDetail } from '../../api/schemas.js';
 
-/** LiveInfo is what the media role tells the API about a channel's stream right now. */
-export interface LiveInfo {
-  live: boolean;
-  /** ISO time the stream went live. */
-  since?: string;
-  viewers?: Record<string, number>;
-  [key: string]: unknown;
-}
+/**
+ * LiveInfo is what the media role tells the API about a channel's stream right now: everything
+ * the owner's live view shows. Public answers take only PublicStreamSchema's part of it.
+ */
+export type LiveInfo = LiveDetail;
 
 /** ApiContext is what route modules need; roles that are not running leave their parts undefined. */
 export interface ApiContext {

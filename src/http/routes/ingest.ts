@@ -9,18 +9,9 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { OnairConfig } from '../../config/schema.js';
+import { IngestAddressesSchema, type IngestAddresses } from '../../api/schemas.js';
 
-export interface IngestAddresses {
-  /** RTMP: server `rtmp://HOST:{port}/{app}`, stream key as the stream name. */
-  rtmp?: { port: number; app: string };
-  rtmps?: { port: number; app: string };
-  /** SRT (UDP): `srt://HOST:{port}?streamid=publish:{streamKey}`. */
-  srt?: { port: number; streamid: string };
-  /** RTSP (TCP interleaved): `rtsp://HOST:{port}/{app}/{streamKey}`. */
-  rtsp?: { port: number; app: string };
-  /** WHIP: POST to this path on the HTTP port, stream key as bearer token. */
-  whip?: { path: string };
-}
+export type { IngestAddresses };
 
 const APP = 'live';
 
@@ -52,5 +43,5 @@ export function ingestAddresses(config: OnairConfig, ports: Record<string, numbe
 
 export function ingestRoutes(app: FastifyInstance, config: OnairConfig, ports: Record<string, number>): void {
   const mediaHere = config.roles.includes('media');
-  app.get('/api/v1/ingest', async () => ingestAddresses(config, ports, mediaHere));
+  app.get('/api/v1/ingest', async () => IngestAddressesSchema.parse(ingestAddresses(config, ports, mediaHere)));
 }

@@ -165,7 +165,7 @@ export class FlvHttpOutput {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n' + notLiveBody(channel));
         return;
       }
-      this.logger.debug({ channel, ip: req.ip }, 'http-flv viewer joined');
+      this.logger.debug({ channel, ip: req.clientIp }, 'http-flv viewer joined');
     });
   }
 

@@ -347,7 +347,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
 
   function recordViewer(ch: Channel, req: FastifyRequest): void {
     const now = clock.now();
-    ch.viewers.set(`${req.ip}|${req.headers['user-agent'] ?? ''}`, now);
+    // clientIp comes from the onair HTTP app (trusted proxies); bare Fastify apps (tests, benches) have only ip.
+    ch.viewers.set(`${req.clientIp ?? req.ip}|${req.headers['user-agent'] ?? ''}`, now);
     if (now - ch.viewersSweptAt > VIEWER_WINDOW_MS) {
       ch.viewersSweptAt = now;
       sweepViewers(ch);

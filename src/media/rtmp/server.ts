@@ -4,16 +4,21 @@
  */
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { RtmpSession, type RtmpSessionContext } from './session.js';
+import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
 
 export class RtmpServer {
   private server: Server | null = null;
   readonly sessions = new Set<RtmpSession>();
+  /** gate decides each connection's client address (media.proxyProtocol) before the session starts. */
+  readonly gate: ProxyProtocolGate;
 
-  constructor(private readonly ctx: RtmpSessionContext) {}
+  constructor(private readonly ctx: RtmpSessionContext, proxyProtocol: ProxyProtocolOptions = { enabled: false, trusted: [], headerTimeoutMs: 0 }) {
+    this.gate = new ProxyProtocolGate(proxyProtocol, ctx.logger);
+  }
 
   /** listen starts accepting; port 0 picks a free port. Resolves with the bound port. */
   async listen(port: number, host: string): Promise<number> {
-    const server = createServer({ noDelay: true }, (socket: Socket) => this.accept(socket));
+    const server = createServer({ noDelay: true }, (socket: Socket) => this.gate.admit(socket, (s, clientIp) => this.accept(s, clientIp)));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -26,14 +31,15 @@ export class RtmpServer {
     return (server.address() as AddressInfo).port;
   }
 
-  private accept(socket: Socket): void {
-    const session = new RtmpSession(socket, this.ctx, (s) => this.sessions.delete(s));
+  private accept(socket: Socket, clientIp: string): void {
+    const session = new RtmpSession(socket, this.ctx, (s) => this.sessions.delete(s), clientIp);
     this.sessions.add(session);
   }
 
   async close(): Promise<void> {
     const server = this.server;
     this.server = null;
+    this.gate.close();
     for (const s of [...this.sessions]) s.close('server shutting down');
     this.sessions.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));

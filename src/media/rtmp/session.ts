@@ -85,8 +85,9 @@ export class RtmpSession {
   private readonly log: Logger;
   private readonly transport: RtmpTransport;
 
-  constructor(readonly socket: Socket, private readonly ctx: RtmpSessionContext, private readonly onGone: (s: RtmpSession) => void) {
-    this.clientIp = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  /** clientIp, when given, is the client address the listener decided (PROXY protocol); else the socket's peer. */
+  constructor(readonly socket: Socket, private readonly ctx: RtmpSessionContext, private readonly onGone: (s: RtmpSession) => void, clientIp?: string) {
+    this.clientIp = clientIp ?? (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.transport = ctx.protocol ?? 'rtmp';
     this.log = ctx.logger.child({ rtmpSession: this.id, clientIp: this.clientIp, ...(this.transport === 'rtmp' ? {} : { transport: this.transport }) });
     this.parser = new ChunkParser({ maxMessageSize: ctx.maxMessageBytes, onMessage: (m) => this.onMessage(m) });

@@ -3,6 +3,7 @@
  */
 import type { Feature } from '../../app/feature.js';
 import type { MediaService } from '../index.js';
+import { proxyProtocolOptions } from '../proxy-protocol-gate.js';
 import { RtspServer } from './server.js';
 
 export { RtspServer, RtspConnection, rtspMetrics, RTSP_APP } from './server.js';
@@ -35,6 +36,7 @@ export const rtspFeature: Feature<'rtsp', { media: MediaService }, RtspServer> =
       maxBytes: m.viewerQueueMaxBytes,
       stallMs: m.viewerStallSeconds * 1000,
       reorderFrames: c.h264ReorderFrames,
+      proxyProtocol: proxyProtocolOptions(m.proxyProtocol),
     });
     return {
       api: rtsp,

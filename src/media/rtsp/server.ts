@@ -28,6 +28,7 @@ import type { PublishAuthResult } from '../rtmp/session.js';
 import type { StreamHubApi, VideoTrackInfo, AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
+import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
 
 /** The application path: rtsp://HOST:PORT/live/{streamKey | channel}. */
 export const RTSP_APP = 'live';
@@ -64,6 +65,8 @@ export function rtspMetrics(registry: prom.Registry): RtspMetrics {
 
 export interface RtspServerOptions {
   logger: Logger;
+  /** media.proxyProtocol: a TCP load balancer in front sends the client's address first. */
+  proxyProtocol?: ProxyProtocolOptions;
   /** The hub: publishes claim channels in it, players subscribe. */
   hub: RtspHub & Pick<StreamHubApi, 'subscribe' | 'isLive'>;
   authorizePublish(key: string, clientIp: string): Promise<PublishAuthResult>;
@@ -152,8 +155,8 @@ export class RtspConnection {
   closed = false;
   readonly clientIp: string;
 
-  constructor(private readonly server: RtspServer, readonly socket: net.Socket) {
-    this.clientIp = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  constructor(private readonly server: RtspServer, readonly socket: net.Socket, clientIp: string) {
+    this.clientIp = clientIp;
     const o = server.o;
     this.parser = new RtspParser({ onMessage: (m) => this.onMessage(m), maxHeaderBytes: o.maxHeaderBytes, maxBodyBytes: o.maxBodyBytes });
     socket.setNoDelay(true);
@@ -547,7 +550,11 @@ export class RtspServer {
   private readonly counted = new WeakSet<RtspConnection>();
   private readonly live = new WeakMap<RtspConnection, RtspSessionKind>();
 
+  /** gate decides each connection's client address (media.proxyProtocol) before it is served. */
+  private readonly gate: ProxyProtocolGate;
+
   constructor(readonly o: RtspServerOptions) {
+    this.gate = new ProxyProtocolGate(o.proxyProtocol ?? { enabled: false, trusted: [], headerTimeoutMs: 0 }, o.logger);
     this.metrics = rtspMetrics(o.registry ?? new prom.Registry());
     // Pre-create the label sets so the series exist at 0.
     this.metrics.sessions.set({ kind: 'publish' }, 0);
@@ -561,7 +568,7 @@ export class RtspServer {
 
   /** listen opens the TCP listener (port 0 picks one) and resolves the port. */
   async listen(port: number, host: string): Promise<number> {
-    const server = net.createServer((socket) => this.onConnection(socket));
+    const server = net.createServer((socket) => this.gate.admit(socket, (s, clientIp) => this.onConnection(s, clientIp)));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -578,7 +585,7 @@ export class RtspServer {
     return this.port;
   }
 
-  private onConnection(socket: net.Socket): void {
+  private onConnection(socket: net.Socket, clientIp: string): void {
     if (this.connections.size >= this.o.maxConnections) {
       this.metrics.refused.inc({ reason: 'overload' });
       socket.end(serializeResponse(503, {}, Buffer.alloc(0), 'Service Unavailable (too many RTSP connections)'));
@@ -586,7 +593,7 @@ export class RtspServer {
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    this.connections.add(new RtspConnection(this, socket));
+    this.connections.add(new RtspConnection(this, socket, clientIp));
   }
 
   sessionStarted(c: RtspConnection, kind: RtspSessionKind): void {
@@ -629,6 +636,7 @@ export class RtspServer {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.gate.close();
     for (const c of [...this.connections]) c.close('stopped');
     const server = this.server;
     this.server = null;

@@ -214,7 +214,7 @@ export class WhipService {
     registerSdpResource(app, {
       name: 'WHIP',
       path: WHIP_PATH,
-      create: (req, offer) => this.createSession(BEARER.exec(req.headers.authorization ?? '')?.[1], offer, req.ip),
+      create: (req, offer) => this.createSession(BEARER.exec(req.headers.authorization ?? '')?.[1], offer, req.clientIp),
       remove: (_req, id) => this.deleteSession(id),
       refused: (err, reply) => {
         this.metrics.refused.inc({ status: String(err.status) });

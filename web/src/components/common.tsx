@@ -51,7 +51,10 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
       else await register(username.trim(), password, displayName.trim() || undefined);
       onClose();
     } catch (err) {
-      setError(t('auth.failed', { msg: (err as Error).message }));
+      // Throttling and a busy server are worded here; the server sends codes and numbers.
+      if (err instanceof ApiError && err.code === 'login_throttled') setError(t('auth.throttled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
+      else if (err instanceof ApiError && err.code === 'login_busy') setError(t('auth.busy'));
+      else setError(t('auth.failed', { msg: (err as Error).message }));
     } finally {
       setBusy(false);
     }

@@ -68,8 +68,10 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setJobs(list(j, 'jobs'));
         setVods(v === undefined ? null : v);
         setStreams(Object.fromEntries((st?.streams ?? []).map((x) => [x.channel, x])));
+        // Bitrates are operator data: they come from GET /api/v1/streams, not the public channel list.
         const live = c.channels.filter((x) => x.stream?.live);
-        setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: live.reduce((a, x) => a + (x.stream?.bitrateIn ?? 0), 0) }]);
+        const detail = st?.streams ?? [];
+        setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: detail.reduce((a, x) => a + (Number(x.bitrateIn) || 0), 0) }]);
         setError(null);
       } catch (err) {
         if (!stop) setError((err as Error).message);
@@ -94,7 +96,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
 
   // Live streams: this node's (from the channel list) and, with nodes sharing Redis, every media
   // node's (GET /api/v1/streams lists them with the node that holds each publisher).
-  const live: { name: string; id: string; stream: any; node?: string }[] = (channels ?? []).filter((c) => c.stream?.live).map((c) => ({ name: c.name, id: c.id, stream: c.stream, node: streams[c.name]?.node }));
+  const live: { name: string; id: string; stream: any; node?: string }[] = (channels ?? []).filter((c) => c.stream?.live).map((c) => ({ name: c.name, id: c.id, stream: streams[c.name] ?? c.stream, node: streams[c.name]?.node }));
   for (const [name, st] of Object.entries(streams)) {
     if (!live.some((l) => l.name === name)) live.push({ name, id: `stream:${name}`, stream: st, node: st.node });
   }

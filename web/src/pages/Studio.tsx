@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
-import { api, getToken, tryApi, type Channel } from '../api';
+import { api, getToken, tryApi, type Channel, type IngestAddresses as Ingest, type LiveDetail } from '../api';
 import { t, useLang } from '../i18n';
 import { requestLogin, refreshMe, useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatKRW, formatTime, totalViewers } from '../format';
@@ -100,17 +100,9 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
   );
 }
 
-/** GET /api/v1/ingest: the publish addresses per protocol (src/http/routes/ingest.ts). */
-interface Ingest {
-  rtmp?: { port: number; app: string };
-  rtmps?: { port: number; app: string };
-  srt?: { port: number };
-  rtsp?: { port: number; app: string };
-  whip?: { path: string };
-}
-
 function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   const [info, setInfo] = useState<Channel | null>(null);
+  const [detail, setDetail] = useState<LiveDetail | null>(null);
   const [key, setKey] = useState<string | null>(freshKeys[channel] ?? null);
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [history, setHistory] = useState<{ t: number; bps: number; viewers: number }[]>([]);
@@ -119,11 +111,15 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
     let stop = false;
     const load = async () => {
       try {
-        const r = await api<{ channel: Channel }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}`);
+        // The public channel for its settings; the owner-only live view for the health panel.
+        const [r, d] = await Promise.all([
+          api<{ channel: Channel }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}`),
+          api<LiveDetail>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/live`),
+        ]);
         if (stop) return;
         setInfo(r.channel);
-        const s = r.channel.stream;
-        if (s?.live) setHistory((h) => [...h.slice(-59), { t: Date.now(), bps: s.bitrateIn ?? 0, viewers: totalViewers(s.viewers) }]);
+        setDetail(d);
+        if (d.live) setHistory((h) => [...h.slice(-59), { t: Date.now(), bps: d.bitrateIn, viewers: totalViewers(d.viewers) }]);
       } catch { /* keep last */ }
     };
     void load();
@@ -141,7 +137,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
     freshKeys = { ...freshKeys, [channel]: r.streamKey };
     setKey(r.streamKey);
   };
-  const s = info?.stream;
+  const s = detail?.live ? detail : undefined;
   const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
   const server = `rtmp://${host}:${ingest?.rtmp?.port ?? 1935}/${ingest?.rtmp?.app ?? 'live'}`;
   const keyOr = key ?? t('studio.keyPlaceholder');
@@ -175,7 +171,8 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
               <div><dt>{t('studio.bitrate')}</dt><dd data-stat="bitrate">{formatBitrate(s.bitrateIn ?? 0)}</dd></div>
               <div><dt>{t('studio.fps')}</dt><dd data-stat="fps">{s.fps !== undefined ? Math.round(s.fps) : '–'}</dd></div>
               <div><dt>{t('studio.codec')}</dt><dd>{[s.video?.codecString ?? s.video?.codec, s.video?.width ? `${s.video.width}×${s.video.height}` : '', s.audio?.codecString ?? s.audio?.codec].filter(Boolean).join(' · ') || '–'}</dd></div>
-              <div><dt>{t('studio.keyframe')}</dt><dd>{s.keyframeIntervalMs ? `${(s.keyframeIntervalMs / 1000).toFixed(1)} s` : '–'}</dd></div>
+              <div><dt>{t('studio.keyframe')}</dt><dd data-stat="keyframe">{s.keyframeIntervalSeconds !== undefined ? `${s.keyframeIntervalSeconds.toFixed(1)} s` : '–'}</dd></div>
+              <div><dt>{t('studio.publisher')}</dt><dd data-stat="publisher">{s.publisher.protocol.toUpperCase()}{s.publisher.clientIp ? ` · ${s.publisher.clientIp}` : ''}</dd></div>
               <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ') || '–'})</span>}</dd></div>
             </dl>
             <Spark points={history.map((h) => h.bps)} label={t('studio.bitrate')} />
