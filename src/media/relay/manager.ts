@@ -6,10 +6,12 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/logger.js';
-import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, FLV_TAG_HEADER_SIZE } from '../../formats/flv.js';
+import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT } from '../../formats/flv.js';
 import { RtmpClient, type RtmpClientOptions } from '../rtmp/client.js';
 import { ConfigError } from '../../config/load.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { FlvFrameReader } from '../flv/frame-reader.js';
+import { flvBodyOf } from '../flv/frame-tags.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
 import { RtspClient } from '../rtsp/client.js';
@@ -126,6 +128,8 @@ class PullRelay extends Relay {
   private client: RtmpClient | null = null;
   private req: ClientRequest | null = null;
   private stream: LiveStream | null = null;
+  /** The FLV edge of the claimed stream (RTMP and HTTP-FLV pulls). */
+  private reader: FlvFrameReader | null = null;
   private lastMediaAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
   // RTSP pulls: the client, and the ingest that owns the hub stream (RTP → FLV tags).
@@ -158,13 +162,14 @@ class PullRelay extends Relay {
     const s = this.hub.publish(this.info.channel, { protocol: 'relay', close: (reason) => this.dropSource(reason) });
     if (!s) return false;
     this.stream = s;
+    this.reader = new FlvFrameReader(s);
     return true;
   }
 
   private feed(type: number, timestamp: number, body: Buffer): void {
     this.lastMediaAt = Date.now();
     if (!this.claim()) return this.fail('channel is already publishing');
-    pushFlvTag(this.stream!, type, timestamp, body);
+    this.reader!.tag(type, timestamp, body);
   }
 
   private startRtmp(): void {
@@ -376,7 +381,7 @@ class PushRelay extends Relay {
       this.waitingKey = false;
     }
     const type = f.kind === 'video' ? FLV_TAG_VIDEO : FLV_TAG_AUDIO;
-    this.send(client, type, f.dts, f.flvTag.subarray(FLV_TAG_HEADER_SIZE, f.flvTag.length - 4));
+    this.send(client, type, f.dts, flvBodyOf(f));
   }
 
   private send(client: RtmpClient, type: number, dts: number, body: Buffer): void {

@@ -14,6 +14,7 @@ import type { Logger } from '../../observability/logger.js';
 import { AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, encodeFlvHeader, encodeFlvTag, FLV_TAG_AUDIO } from '../../formats/flv.js';
 import { OggOpusParser, opusPacketSamples, RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import type { AudioTrackInfo, MediaFrame } from '../hub/types.js';
+import { flvTagOf } from '../flv/frame-tags.js';
 import { killNow, onChildGone, stopChild } from '../child-process.js';
 
 /** Opus bitrate of the WebRTC audio (stereo music at 20 ms frames). */
@@ -101,7 +102,7 @@ export class OpusTranscoder {
       this.startSample = Math.round(frame.dts * SAMPLES_PER_MS);
       stdin.write(encodeFlvTag(FLV_TAG_AUDIO, frame.dts, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, this.track!.config)));
     }
-    stdin.write(frame.flvTag);
+    stdin.write(flvTagOf(frame));
   }
 
   private spawn(): void {
