@@ -1,7 +1,7 @@
 /**
  * IngestSession is one publish's claim on a channel, shared by every ingest that is not an RTMP
- * publisher talking to the hub itself (SRT, RTSP, WHIP; a cluster edge pull is meant to be the
- * next): it takes tracks and codec frames from the ingest's depacketizer/demuxer and owns the
+ * publisher talking to the hub itself (SRT, RTSP, WHIP, and the RTMP/HTTP-FLV pull relays through
+ * the FLV edge; a cluster edge pull is meant to be the next): it takes tracks and codec frames from the ingest's depacketizer/demuxer and owns the
  * "fake publisher" part they used to copy:
  *
  *   ingest ──setTracks/pushFrame──► IngestSession ──(held until ready)──► hub.publish(channel) ──► Publisher
@@ -39,8 +39,8 @@ export interface IngestSessionOptions {
   protocol: PublishSource['protocol'];
   clientIp?: string;
   logger: Logger;
-  /** Named as `encoder` in the stream's metadata. */
-  encoder: string;
+  /** Named as `encoder` in the stream's metadata; omitted: the source's own metadata names it (pulls). */
+  encoder?: string;
   /** The hub ended the publish (kick, ban, shutdown): the ingest must stop its source. */
   onKicked(reason: string): void;
   /** The hub refused the claim (the channel has a publisher); the session has ended. */
@@ -189,7 +189,8 @@ export class IngestSession implements FrameSink {
     // Tracks before the metadata, so FLV metadata can name their codecs; then the frames in order.
     if (this.video) p.setTracks(this.video.track, undefined, this.video.dts);
     if (this.audio) p.setTracks(undefined, this.audio.track, this.audio.dts);
-    p.setMetadata(this.metadata());
+    const meta = this.metadata();
+    if (Object.keys(meta).length > 0) p.setMetadata(meta);
     const held = this.held;
     this.held = [];
     for (const f of held) this.give(p, f);
@@ -204,7 +205,7 @@ export class IngestSession implements FrameSink {
       ...(v ? { width: v.width, height: v.height } : {}),
       ...(a ? { audiosamplerate: a.sampleRate, audiochannels: a.channels } : {}),
       ...this.extraMetadata,
-      encoder: this.o.encoder,
+      ...(this.o.encoder ? { encoder: this.o.encoder } : {}),
     };
   }
 

@@ -9,8 +9,9 @@ import type { Logger } from '../../observability/logger.js';
 import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT } from '../../formats/flv.js';
 import { RtmpClient, type RtmpClientOptions } from '../rtmp/client.js';
 import { ConfigError } from '../../config/load.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type StreamHub } from '../hub/hub.js';
 import { FlvFrameReader } from '../flv/frame-reader.js';
+import { IngestSession } from '../hub/ingest-session.js';
 import { flvBodyOf } from '../flv/frame-tags.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
@@ -127,8 +128,8 @@ abstract class Relay {
 class PullRelay extends Relay {
   private client: RtmpClient | null = null;
   private req: ClientRequest | null = null;
-  private stream: LiveStream | null = null;
-  /** The FLV edge of the claimed stream (RTMP and HTTP-FLV pulls). */
+  /** RTMP and HTTP-FLV pulls: the claim on the channel, fed through the FLV edge. */
+  private session: IngestSession | null = null;
   private reader: FlvFrameReader | null = null;
   private lastMediaAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
@@ -158,11 +159,16 @@ class PullRelay extends Relay {
 
   /** claim takes the channel on first media; false if someone else publishes it. */
   private claim(): boolean {
-    if (this.stream && !this.stream.ended) return true;
-    const s = this.hub.publish(this.info.channel, { protocol: 'relay', close: (reason) => this.dropSource(reason) });
-    if (!s) return false;
-    this.stream = s;
-    this.reader = new FlvFrameReader(s);
+    if (this.session?.live) return true;
+    const session: IngestSession = new IngestSession({
+      hub: this.hub, channel: this.info.channel, protocol: 'relay', logger: this.log,
+      onKicked: (reason) => {
+        if (this.session === session) this.dropSource(reason);
+      },
+    });
+    if (!session.claim()) return false;
+    this.session = session;
+    this.reader = new FlvFrameReader(session);
     return true;
   }
 
@@ -274,8 +280,8 @@ class PullRelay extends Relay {
   }
 
   private endStream(reason: string): void {
-    const s = this.stream;
-    this.stream = null;
+    const s = this.session;
+    this.session = null;
     s?.end(reason);
     const i = this.rtspIngest;
     this.rtspIngest = null;
@@ -284,7 +290,7 @@ class PullRelay extends Relay {
 
   /** dropSource is the hub kicking this relay's stream. */
   private dropSource(reason: string): void {
-    this.stream = null;
+    this.session = null;
     this.rtspIngest = null;
     this.closeSource();
     this.retry(reason, () => this.start());
