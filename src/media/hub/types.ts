@@ -33,8 +33,8 @@ export interface AudioTrackInfo {
 /**
  * MediaFrame is one access unit in codec terms, the hub's only language: every ingest hands
  * these in and every output takes them, each output encoding its own container (FLV tags and
- * RTMP chunks via flvTagOf, fMP4, RTP) once per frame. The hub owns a frame once it has it:
- * nobody changes it afterwards.
+ * RTMP chunks via flvTagOf, fMP4, RTP) once per frame. The hub owns a frame once it has it: only the
+ * hub, on entry, moves a decode time that stepped back; nobody changes it afterwards.
  */
 export interface MediaFrame {
   kind: 'video' | 'audio';
