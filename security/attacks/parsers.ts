@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Attack, AttackContext, Verdict } from '../lib/context.js';
-import { answeredOrClosed, http, tcpProbe, udpExchange, type TcpProbeResult } from '../lib/net.js';
+import { answeredOrClosed, http, proxyV1Header, tcpProbe, udpExchange, type TcpProbeResult } from '../lib/net.js';
 import type { HostPort } from '../lib/options.js';
 import { encodeChunks, setChunkSizeMessage, RTMP_MSG_COMMAND_AMF0 } from '../../src/formats/rtmp-chunk.js';
 import { CTRL_HANDSHAKE, encodeControl, encodeDataPacket } from '../../src/formats/srt-packet.js';
@@ -13,12 +13,17 @@ import { rtmpC0C1, srtInduction } from './connections.js';
 
 const PROBE_WAIT_MS = 3000;
 
-async function tcpCases(ctx: AttackContext, at: HostPort, cases: Array<[string, Buffer[]]>, ok: (r: TcpProbeResult) => boolean = answeredOrClosed): Promise<Verdict> {
+/** preamble is the PROXY header a trusted balancer would send first (with --proxy-protocol), so the parser under test sees the bytes. */
+function preamble(ctx: AttackContext, at: HostPort): Buffer[] {
+  return ctx.opts.proxyProtocol ? [proxyV1Header(ctx.attackerAddress(), at)] : [];
+}
+
+async function tcpCases(ctx: AttackContext, at: HostPort, cases: Array<[string, Buffer[]]>, ok: (r: TcpProbeResult) => boolean = answeredOrClosed, withPreamble = true): Promise<Verdict> {
   const results: string[] = [];
   let failed = 0;
   for (const [name, chunks] of cases) {
     if (ctx.msLeft() === 0) break;
-    const r = await tcpProbe(at, chunks, Math.min(PROBE_WAIT_MS, ctx.msLeft()));
+    const r = await tcpProbe(at, [...(withPreamble ? preamble(ctx, at) : []), ...chunks], Math.min(PROBE_WAIT_MS, ctx.msLeft()));
     const good = r.connected && ok(r);
     if (!good) failed++;
     results.push(`${name}: ${!r.connected ? 'no connection' : r.closedByServer ? 'closed' : r.head ? `answered ${r.head.split('\r\n')[0]!.slice(0, 40)}` : 'kept open, no answer'}`);
@@ -72,26 +77,26 @@ export const rtmpMalformed: Attack = {
 
 export const rtmpPreauthBuffering: Attack = {
   name: 'rtmp-preauth-buffering',
-  what: 'before publish/play, 16 chunk streams each start a 16 MiB message and never finish it; expect a small pre-auth limit (close)',
+  what: 'before publish/play, 16 chunk streams each start a 4 MiB message and never finish it; expect a small pre-auth limit (close)',
   async run(ctx) {
     const at = ctx.opts.rtmp;
     if (!at) return { skipped: 'needs --rtmp HOST:PORT' };
     const chunkSize = 65536;
     const partial: Buffer[] = [];
     for (let csid = 4; csid < 20; csid++) {
-      // fmt 0 header: timestamp 0, length 0xFFFFFF, type 20 (AMF0 command), stream 0; then one chunk of payload.
-      const header = Buffer.from([csid, 0, 0, 0, 0xff, 0xff, 0xff, RTMP_MSG_COMMAND_AMF0, 0, 0, 0, 0]);
+      // fmt 0 header: timestamp 0, length 4 MiB (under the usual message limit), type 20 (AMF0 command), stream 0; then one chunk of payload.
+      const header = Buffer.from([csid, 0, 0, 0, 0x40, 0x00, 0x00, RTMP_MSG_COMMAND_AMF0, 0, 0, 0, 0]);
       partial.push(Buffer.concat([header, randomBytes(chunkSize)]));
     }
     const results: string[] = [];
     let kept = 0;
     const connections = 4;
     for (let i = 0; i < connections && ctx.msLeft() > 0; i++) {
-      const r = await tcpProbe(at, [rtmpC0C1(), randomBytes(1536), setChunkSizeMessage(chunkSize), ...partial], Math.min(PROBE_WAIT_MS, ctx.msLeft()));
+      const r = await tcpProbe(at, [...preamble(ctx, at), rtmpC0C1(), randomBytes(1536), setChunkSizeMessage(chunkSize), ...partial], Math.min(PROBE_WAIT_MS, ctx.msLeft()));
       if (!r.closedByServer) kept++;
       results.push(r.closedByServer ? 'closed' : 'kept');
     }
-    return { refused: kept === 0, detail: `${connections} connections × 16 partial 16 MiB messages: ${results.join(', ')}` };
+    return { refused: kept === 0, detail: `${connections} connections × 16 partial 4 MiB messages: ${results.join(', ')}` };
   },
 };
 
@@ -102,13 +107,16 @@ export const rtspMalformed: Attack = {
     const at = ctx.opts.rtsp;
     if (!at) return { skipped: 'needs --rtsp HOST:PORT' };
     const url = `rtsp://${at.host}:${at.port}/live/x`;
+    const options = Buffer.from(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 2\r\n\r\n`);
+    // Every case must end in an answer (any RTSP status) or a close, never silence.
+    const answered = (r: TcpProbeResult) => r.closedByServer || r.head.startsWith('RTSP/1.0 ');
     return tcpCases(ctx, at, [
-      ['random bytes', [randomBytes(8192)]],
+      ['random bytes then a blank line', [randomBytes(8192), Buffer.from('\r\n\r\n')]],
       ['1 MiB request line', [Buffer.from(`DESCRIBE ${url}/${'a'.repeat(1 << 20)}`)]],
       ['Content-Length 1e9', [Buffer.from(`ANNOUNCE ${url} RTSP/1.0\r\nCSeq: 1\r\nContent-Type: application/sdp\r\nContent-Length: 999999999\r\n\r\n`), randomBytes(65536)]],
       ['1000 headers', [Buffer.from(`OPTIONS ${url} RTSP/1.0\r\nCSeq: 1\r\n${Array.from({ length: 1000 }, (_, i) => `X-H${i}: ${'v'.repeat(100)}\r\n`).join('')}\r\n`)]],
-      ['interleaved frame before setup', [Buffer.from([0x24, 0, 0xff, 0xff]), randomBytes(65535)]],
-    ]);
+      ['interleaved frame before setup, then OPTIONS', [Buffer.from([0x24, 0, 0xff, 0xff]), randomBytes(65535), options]],
+    ], answered);
   },
 };
 
@@ -178,7 +186,8 @@ export const proxyHeader: Attack = {
     for (const [flag, at] of [['rtmp', ctx.opts.rtmp], ['rtsp', ctx.opts.rtsp]] as const) {
       if (!at) continue;
       ran++;
-      const v = await tcpCases(ctx, at, cases, (r) => r.closedByServer || /^RTSP\/\d\.\d [45]\d\d/.test(r.head));
+      // No preamble: these bytes are the (bad) PROXY header itself.
+      const v = await tcpCases(ctx, at, cases, (r) => r.closedByServer || /^RTSP\/\d\.\d [45]\d\d/.test(r.head), false);
       if ('refused' in v && !v.refused) refused = false;
       out.push(`${flag}: ${'detail' in v ? v.detail : v.skipped}`);
     }
