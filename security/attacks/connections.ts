@@ -101,6 +101,7 @@ export const pusherWsFlood: Attack = {
 };
 
 export const flvViewerFlood: Attack = {
+  usesLiveStream: true,
   name: 'flv-viewer-flood',
   what: 'many HTTP-FLV viewers of one live channel from one address; expect a per-address cap',
   async run(ctx) {
@@ -131,6 +132,7 @@ export const flvViewerFlood: Attack = {
 };
 
 export const hlsViewerInflation: Attack = {
+  usesLiveStream: true,
   name: 'hls-viewer-inflation',
   what: 'LL-HLS playlist requests with a different User-Agent each, from one address; expect the viewer count bounded per address',
   async run(ctx) {
@@ -138,7 +140,7 @@ export const hlsViewerInflation: Attack = {
     if (!channel) return { skipped: why ?? 'no live channel' };
     const viewers = async () => {
       const r = await http(`${ctx.base}/api/v1/channels/${channel}`);
-      return (JSON.parse(r.text) as { stream?: { viewers?: Record<string, number> } }).stream?.viewers?.hls ?? 0;
+      return (JSON.parse(r.text) as { channel?: { stream?: { viewers?: Record<string, number> } } }).channel?.stream?.viewers?.hls ?? 0;
     };
     const before = await viewers();
     const n = Math.min(ctx.opts.count, 500);
@@ -154,6 +156,7 @@ export const hlsViewerInflation: Attack = {
 };
 
 export const whepFlood: Attack = {
+  usesLiveStream: true,
   name: 'whep-flood',
   what: 'many WHEP (WebRTC playback) sessions of one live channel from one address; expect a per-address cap',
   async run(ctx) {

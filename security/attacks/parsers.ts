@@ -138,6 +138,7 @@ export const srtMalformed: Attack = {
 };
 
 export const sdpMalformed: Attack = {
+  usesLiveStream: true,
   name: 'sdp-malformed',
   what: 'garbage, oversize and mistyped SDP to WHIP and WHEP; expect 4xx for each',
   async run(ctx) {
@@ -173,6 +174,7 @@ export const proxyHeader: Attack = {
   name: 'proxy-header',
   what: 'malformed PROXY protocol headers (v1 garbage, endless v1 line, v2 bad version, v2 lying length) on RTMP and RTSP; expect a close',
   async run(ctx) {
+    if (!ctx.opts.proxyProtocol) return { skipped: 'needs --proxy-protocol (the RTMP/RTSP listeners must expect the header from this machine; otherwise these bytes are plain garbage, covered by rtmp-malformed and rtsp-malformed)' };
     const v2sig = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
     const cases: Array<[string, Buffer[]]> = [
       ['v1 garbage', [Buffer.from('PROXY TCP4 999.1.1.1 nonsense\r\n'), rtmpC0C1()]],

@@ -37,6 +37,8 @@ export interface Attack {
   name: string;
   /** One line: what is sent and what a defended server does. */
   what: string;
+  /** The attack plays a live channel (the suite publishes a test stream before the first such attack). */
+  usesLiveStream?: boolean;
   run(ctx: AttackContext): Promise<Verdict>;
 }
 

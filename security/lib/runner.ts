@@ -129,9 +129,11 @@ export async function runSuite(opts: SuiteOptions, attacks: Attack[], onReport?:
   if (unknown.length > 0) throw new Error(`unknown attack(s): ${unknown.join(', ')}`);
   const selected = attacks.filter((a) => !opts.only || opts.only.includes(a.name));
   const accounts = await setUp(opts);
-  const live = new LiveStream(opts.target.origin, opts.rtmp, accounts.legit);
+  const live = new LiveStream(opts.target.origin, opts.rtmp, accounts.legit, opts.proxyProtocol);
   const reports: AttackReport[] = [];
   try {
+    // Go live before the first attack, so waiting for the stream never eats an attack's time.
+    if (selected.some((a) => a.usesLiveStream)) await live.channel();
     for (const a of selected) {
       const r = await runAttack(opts, accounts, a, live);
       reports.push(r);
