@@ -166,6 +166,7 @@ export const whepFlood: Attack = {
     const n = Math.min(ctx.opts.count, 100);
     const locations: string[] = [];
     const statuses = new Map<number, number>();
+    let firstRefusal = '';
     for (let i = 0; i < n && ctx.msLeft() > 0; i += 10) {
       const rs = await Promise.all(Array.from({ length: Math.min(10, n - i) }, () =>
         http(`${ctx.base}/live/${channel}/whep`, { method: 'POST', headers: { 'content-type': 'application/sdp', ...ctx.attackerHeaders() }, body: offer })));
@@ -173,19 +174,26 @@ export const whepFlood: Attack = {
         statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
         const loc = r.headers.get('location');
         if (r.status === 201 && loc) locations.push(loc);
+        else firstRefusal ||= `${r.status} ${r.text.slice(0, 120)}`;
       }
     }
     for (const loc of locations) await http(new URL(loc, ctx.base).href, { method: 'DELETE', headers: ctx.attackerHeaders() });
     const accepted = statuses.get(201) ?? 0;
     const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
-    return { refused: accepted < sent, detail: `${accepted} of ${sent} sessions accepted (${[...statuses].map(([k, v]) => `${k}×${v}`).join(' ')})` };
+    return { refused: accepted < sent, detail: `${accepted} of ${sent} sessions accepted (${[...statuses].map(([k, v]) => `${k}×${v}`).join(' ')})${firstRefusal ? `; first refusal: ${firstRefusal}` : ''}` };
   },
 };
 
 /** whepOffer builds one recvonly H.264 + Opus offer with werift (reused for every session of the flood). */
 export async function whepOffer(): Promise<string> {
-  const { RTCPeerConnection } = await import('werift');
-  const pc = new RTCPeerConnection({ iceUseIpv6: false });
+  const { RTCPeerConnection, RTCRtpCodecParameters } = await import('werift');
+  const pc = new RTCPeerConnection({
+    iceUseIpv6: false,
+    codecs: {
+      video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, payloadType: 102, parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f', rtcpFeedback: [{ type: 'nack' }, { type: 'nack', parameter: 'pli' }] })],
+      audio: [new RTCRtpCodecParameters({ mimeType: 'audio/opus', clockRate: 48_000, channels: 2, payloadType: 111 })],
+    },
+  });
   pc.addTransceiver('video', { direction: 'recvonly' });
   pc.addTransceiver('audio', { direction: 'recvonly' });
   await pc.setLocalDescription(await pc.createOffer());

