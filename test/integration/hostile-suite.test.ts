@@ -2,12 +2,13 @@
 // acceptance): every attack runs while a legitimate user logs in, fetches a channel, chats and
 // loads a static file. Asserts the server stays up, its RSS grows < 150 MiB per attack, the
 // legitimate user's every round succeeds (latency is reported, not asserted), and each attack the
-// server already defends against is refused. The suite runs in this process, so the RSS figure
-// includes the attacker's own allocations: an upper bound.
+// server already defends against is refused. The server runs in a child process of its own, so
+// its RSS is the server's alone and a crash shows as a dead process.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startTestServer, type TestServer } from '../helpers/server.js';
 import { ATTACKS } from '../../security/attacks/index.js';
 import { parseOptions, assertTargetsAllowed, UsageError } from '../../security/lib/options.js';
 import { runSuite, type AttackReport } from '../../security/lib/runner.js';
@@ -45,12 +46,37 @@ const PENDING = new Set([
 /** Attacks that cannot run against the test server: a rebinding resolver is not injectable through onair's config. */
 const NEEDS_SERVER_SUPPORT = new Set(['ssrf-rebinding']);
 
+const SERVER_HELPER = fileURLToPath(new URL('../helpers/server.ts', import.meta.url));
+
+interface ChildServer {
+  child: ChildProcess;
+  httpUrl: string;
+  ports: Record<string, number>;
+  pusherKey: string;
+}
+
+/** startChildServer runs startTestServer in a child node process and reads its addresses from one JSON line. */
+async function startChildServer(overrides: Record<string, unknown>): Promise<ChildServer> {
+  const code = `
+    const { startTestServer } = await import(${JSON.stringify(SERVER_HELPER)});
+    const s = await startTestServer(${JSON.stringify(overrides)});
+    console.log(JSON.stringify({ httpUrl: s.httpUrl, ports: s.ports, pusherKey: s.secrets.pusherKey }));
+    process.on('SIGTERM', () => { void s.close().then(() => process.exit(0)); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' } });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`the server exited (${c}) before it listened`)));
+  });
+  return { child, ...(JSON.parse(first) as Omit<ChildServer, 'child'>) };
+}
+
 describe('hostile-input suite', () => {
-  let s: TestServer;
+  let s: ChildServer;
   let reports: AttackReport[] = [];
 
   before(async () => {
-    s = await startTestServer({
+    s = await startChildServer({
       // Attackers and the legitimate user are told apart as on the internet: X-Forwarded-For from the
       // loopback "proxy", and PROXY protocol headers on RTMP/RTSP from the loopback "balancer".
       'http.trustProxy': ['127.0.0.1'],
@@ -61,14 +87,17 @@ describe('hostile-input suite', () => {
     const opts = parseOptions([
       '--target', s.httpUrl,
       '--rtmp', `127.0.0.1:${s.ports.rtmp}`, '--rtsp', `127.0.0.1:${s.ports.rtsp}`, '--srt', `127.0.0.1:${s.ports.srt}`,
-      '--pid', String(process.pid), '--pusher-key', s.secrets.pusherKey,
+      '--pid', String(s.child.pid), '--pusher-key', s.pusherKey,
       '--spoof-forwarded-for', '--proxy-protocol', '--count', String(COUNT), '--attack-seconds', '6',
     ]);
     await assertTargetsAllowed(opts);
     reports = await runSuite(opts, [...ATTACKS], (r) => console.log(`# ${r.outcome} ${r.name}: ${r.detail} | rss +${r.rssGrowthMiB} MiB (peak +${r.rssPeakGrowthMiB}) | legit ${JSON.stringify(r.legit)}`));
   });
   after(async () => {
-    await s?.close();
+    if (!s || s.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => s.child.once('exit', resolve));
+    s.child.kill('SIGTERM');
+    await exited;
   });
 
   test('every attack ran (only those needing server support were skipped) and none failed to run', () => {
@@ -80,6 +109,7 @@ describe('hostile-input suite', () => {
   });
 
   test('the server stays up and its RSS grows less than 150 MiB during each attack', () => {
+    assert.equal(s.child.exitCode, null, 'the server process is alive');
     for (const r of reports) {
       assert.equal(r.processUp, true, r.name);
       assert.ok(r.rssGrowthMiB !== null && r.rssGrowthMiB < RSS_BUDGET_MIB, `${r.name}: RSS +${r.rssGrowthMiB} MiB`);
