@@ -2,8 +2,12 @@
  * Restream SSRF: an owner may name any RTMP target; the server must refuse ones that reach this
  * host or private networks, in every spelling, and must connect to the address it checked.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import type { Attack, AttackContext } from '../lib/context.js';
-import { http } from '../lib/net.js';
+import { http, sleep } from '../lib/net.js';
+
+/** How long a rebinding push has to reach the trap (relays retry within seconds). */
+const REBIND_WAIT_MS = 8000;
 
 async function tryTargets(ctx: AttackContext, urls: string[]): Promise<{ refused: boolean; detail: string }> {
   const a = ctx.accounts.attacker;
@@ -46,11 +50,33 @@ export const ssrfIpv6Forms: Attack = {
 
 export const ssrfRebinding: Attack = {
   name: 'ssrf-rebinding',
-  what: 'a restream target whose name resolves public at the check and private at the connect (DNS rebinding)',
+  what: 'a live channel pushes to a name that resolves public at the check and to this machine later (DNS rebinding); expect no connection to the private address',
+  usesLiveStream: true,
   async run(ctx) {
-    if (!ctx.opts.rebindName) {
-      return { skipped: 'needs a rebinding name (--rebind-name HOST that answers a public address first and a private one later) and a live stream; the test server would need an injectable resolver in its public config, which onair does not have yet' };
+    const name = ctx.opts.rebindName;
+    if (!name) return { skipped: 'needs --rebind-name HOST: a name you control that answers a public address first and 127.0.0.1 afterwards (the target must run on this machine, where the suite listens)' };
+    const { channel, why } = await ctx.liveChannel();
+    if (!channel) return { skipped: why ?? 'no live channel' };
+    // The suite listens on loopback: a push that reaches it went to the rebound, private address.
+    let hits = 0;
+    const trap = createServer((sock) => { hits++; sock.destroy(); });
+    await new Promise<void>((resolve) => trap.listen(0, '127.0.0.1', resolve));
+    const port = (trap.address() as AddressInfo).port;
+    const legit = ctx.accounts.legit;
+    const auth = { authorization: `Bearer ${legit.token}`, ...ctx.attackerHeaders() };
+    try {
+      const r = await http(`${ctx.base}/api/v1/channels/${channel}/restreams`, {
+        method: 'POST', headers: { 'content-type': 'application/json', ...auth },
+        body: JSON.stringify({ name: 'hostile-rebind', url: `rtmp://${name}:${port}/live`, streamKey: 'k', enabled: true }),
+      });
+      if (r.status !== 201) return { refused: true, detail: `refused when saved: ${r.status} ${r.text.slice(0, 120)}` };
+      const id = (JSON.parse(r.text) as { restream: { id: string } }).restream.id;
+      const until = Date.now() + Math.min(REBIND_WAIT_MS, ctx.msLeft());
+      while (hits === 0 && Date.now() < until) await sleep(200);
+      await http(`${ctx.base}/api/v1/channels/${channel}/restreams/${id}`, { method: 'DELETE', headers: auth });
+      return { refused: hits === 0, detail: hits ? `the push connected to 127.0.0.1:${port} ${hits} time(s)` : `no connection reached 127.0.0.1:${port} in ${REBIND_WAIT_MS / 1000} s` };
+    } finally {
+      trap.close();
     }
-    return tryTargets(ctx, [`rtmp://${ctx.opts.rebindName}/live`]).then((r) => ({ refused: r.refused, detail: `${r.detail} (only the save-time check is probed here; the connect-time check needs the target to go live)` }));
   },
 };

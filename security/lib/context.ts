@@ -21,10 +21,10 @@ export interface AttackContext {
   /** http://host:port without a trailing slash. */
   base: string;
   accounts: Accounts;
-  /** Headers that make an attack request come from attacker address i (X-Forwarded-For when spoofing is on). */
-  attackerHeaders(i?: number): Record<string, string>;
-  /** The attacker's source address for PROXY protocol headers (i varies it within one /24 only when asked). */
-  attackerAddress(i?: number): string;
+  /** Headers that make an attack request come from the attacker's address (X-Forwarded-For when spoofing is on). */
+  attackerHeaders(): Record<string, string>;
+  /** The attacker's source address for PROXY protocol headers. */
+  attackerAddress(): string;
   /** Milliseconds left of this attack's time bound. */
   msLeft(): number;
   /** A live channel to attack as a viewer (publishing a test stream on first use), or undefined with the reason. */

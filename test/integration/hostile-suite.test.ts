@@ -43,7 +43,11 @@ const PENDING = new Set([
   // HLS viewer entries bounded per address (issue 19 #10)
   'hls-viewer-inflation',
 ]);
-/** Attacks that cannot run against the test server: a rebinding resolver is not injectable through onair's config. */
+/**
+ * Attacks that cannot run against the test server: ssrf-rebinding needs a name that resolves public
+ * first and to loopback later, i.e. a resolver the server uses, and onair's public config has no
+ * resolver setting (a stub can only be injected inside the restream code's own tests).
+ */
 const NEEDS_SERVER_SUPPORT = new Set(['ssrf-rebinding']);
 
 const SERVER_HELPER = fileURLToPath(new URL('../helpers/server.ts', import.meta.url));
