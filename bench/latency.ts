@@ -472,7 +472,11 @@ async function main(): Promise<void> {
       if (Date.now() > healthDeadline || server.exitCode !== null) throw new Error(`onair did not become healthy on ${base}\n${serverErr}`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    const key = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')).demoStreamKey as string;
+    // The demo key is shown once and stored only hashed: take a fresh one with the operator's token.
+    const { adminToken } = JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as { adminToken: string };
+    const rotated = await fetch(`${base}/api/v1/channels/demo/stream-key/rotate`, { method: 'POST', headers: { authorization: `Bearer ${adminToken}` } });
+    if (!rotated.ok) throw new Error(`could not rotate the demo stream key: ${rotated.status} ${await rotated.text()}`);
+    const key = ((await rotated.json()) as { streamKey: string }).streamKey;
     for (const proto of PROTOCOLS) {
       const samples: Samples = [];
       const browser = proto === 'hls.js' || proto === 'whep';
