@@ -116,7 +116,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     rtmpChunkSize: config.rtmp.chunkSize,
     ...(deps.events ? { events: deps.events } : {}),
   });
-  const flv = new FlvHttpOutput(hub, logger);
+  const flv = new FlvHttpOutput(hub, logger, listenerLimits(config, 'flv', logger, deps.registry));
 
   const guards = new Set<PublishGuard>();
   /** One publish check for every ingest protocol: key, channel free, guards, on-publish callback. */

@@ -9,9 +9,12 @@ import prom from 'prom-client';
 import type { OnairConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { metricOnce } from '../observability/metrics.js';
-import { ConnectionLimiter, type Admission, type LimitRefusal, type LimitSettings } from './connection-limits.js';
+import { AppError } from '../http/errors.js';
+import { ConnectionLimiter, type Admission, type Lease, type LimitRefusal, type LimitSettings } from './connection-limits.js';
 
 export const METRIC_CONNECTIONS_REFUSED = 'onair_connections_refused_total';
+/** Seconds an HTTP client refused by a global cap is asked to wait (Retry-After). */
+export const FULL_RETRY_AFTER_SECONDS = 10;
 
 /** ListenerName is the `listener` label and the key under `limits`. */
 export type ListenerName = 'rtmp' | 'rtmps' | 'rtsp' | 'srt' | 'whep' | 'whip' | 'chatWs' | 'chatHttp' | 'pusher' | 'flv';
@@ -81,6 +84,31 @@ export class ListenerLimits {
     }
     return a;
   }
+
+  /** admitOrThrow is admit for HTTP routes: a refusal is an AppError (429 too_many_connections, 503 server_full). */
+  admitOrThrow(clientIp: string): Lease {
+    const a = this.admit(clientIp);
+    if (a.ok) return a.lease;
+    throw refusalError(this.listener, a.reason, this.limiter.settings);
+  }
+}
+
+/**
+ * rawHttpRefusal is a refusal as a whole HTTP/1.1 response, for sockets no framework answers any
+ * more (WebSocket upgrades, hijacked streams): status, JSON error body, Retry-After for a full node.
+ */
+export function rawHttpRefusal(err: AppError): string {
+  const body = JSON.stringify({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+  const phrase = err.status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+  const retry = err.details?.retryAfterSeconds !== undefined ? `Retry-After: ${String(err.details.retryAfterSeconds)}\r\n` : '';
+  return `HTTP/1.1 ${err.status} ${phrase}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${retry}Connection: close\r\n\r\n${body}`;
+}
+
+/** refusalError is the HTTP error of a refusal; the web app words it from the code and details. */
+export function refusalError(listener: ListenerName, reason: LimitRefusal, settings: LimitSettings): AppError {
+  return reason === 'per_ip'
+    ? new AppError('too_many_connections', `too many ${listener} connections from this address (at most ${settings.perIp})`, { listener, limit: settings.perIp })
+    : new AppError('server_full', `this server holds its most ${listener} connections (${settings.global}); try again later`, { listener, limit: settings.global, retryAfterSeconds: FULL_RETRY_AFTER_SECONDS });
 }
 
 /** listenerLimits builds a listener's limits from the config. */
