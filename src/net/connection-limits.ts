@@ -5,8 +5,8 @@
  * Addresses in the exemption list skip the per-address cap but still count toward the global
  * one, which protects the process whoever connects. Pure: no sockets, timers or metrics here.
  */
-import { BlockList, isIP } from 'node:net';
-import { isAddressOrCidr, normalizeAddress } from '../http/client-address.js';
+import { normalizeAddress, trustOf } from '../http/client-address.js';
+import { addressKey } from '../http/login-throttle.js';
 
 /** LimitSettings are one listener's caps; 0 means no cap. */
 export interface LimitSettings {
@@ -26,47 +26,14 @@ export interface Lease {
 /** Admission is acquire's answer: a lease, or the cap that refused. */
 export type Admission = { ok: true; lease: Lease } | { ok: false; reason: LimitRefusal; key: string };
 
-/** ipv6Words expands an IPv6 address (no zone, maybe with an embedded IPv4 tail) to its eight 16-bit words. */
-function ipv6Words(address: string): number[] {
-  let a = address;
-  const tail = a.lastIndexOf(':');
-  if (a.includes('.', tail)) {
-    // "::ffff:1.2.3.4" style tail: turn the dotted quad into two words.
-    const v4 = a.slice(tail + 1).split('.').map(Number);
-    a = `${a.slice(0, tail + 1)}${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
-  }
-  const [head, rest] = a.split('::') as [string, string | undefined];
-  const left = head ? head.split(':') : [];
-  const right = rest === undefined ? [] : rest ? rest.split(':') : [];
-  const fill = rest === undefined ? 0 : 8 - left.length - right.length;
-  return [...left, ...Array<string>(fill).fill('0'), ...right].map((w) => parseInt(w, 16));
-}
-
-/** limitKey is the counter a client address falls under: the IPv4 address, or the IPv6 /64 as "xxxx:xxxx:xxxx:xxxx::/64". */
+/** limitKey is the counter a client address falls under: the IPv4 address, or the IPv6 /64 (as the login throttle counts). */
 export function limitKey(address: string): string {
-  const a = normalizeAddress(address);
-  if (isIP(a) !== 6) return a;
-  const words = ipv6Words(a);
-  return `${words.slice(0, 4).map((w) => w.toString(16)).join(':')}::/64`;
+  return addressKey(normalizeAddress(address));
 }
 
-/** exemptionOf turns `limits.exempt` into a predicate; a bad entry throws naming it (config validation catches it first). */
+/** exemptionOf turns `limits.exempt` into a predicate (the same address matching as http.trustProxy). */
 export function exemptionOf(entries: readonly string[]): (address: string) => boolean {
-  if (entries.length === 0) return () => false;
-  const list = new BlockList();
-  for (const entry of entries) {
-    if (!isAddressOrCidr(entry)) throw new Error(`limits.exempt: "${entry}" is not an IP address or CIDR block`);
-    const slash = entry.indexOf('/');
-    const address = normalizeAddress(slash < 0 ? entry : entry.slice(0, slash));
-    const type = isIP(address) === 4 ? 'ipv4' : 'ipv6';
-    if (slash < 0) list.addAddress(address, type);
-    else list.addSubnet(address, Number(entry.slice(slash + 1)), type);
-  }
-  return (address) => {
-    const a = normalizeAddress(address);
-    const family = isIP(a);
-    return family !== 0 && list.check(a, family === 4 ? 'ipv4' : 'ipv6');
-  };
+  return trustOf(entries);
 }
 
 /** ConnectionLimiter counts one listener's open connections per client address and in all. */
