@@ -13,20 +13,28 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { clientHello } from '../../src/media/rtmp/handshake.js';
+import tls from 'node:tls';
+import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { makeCerts, type TestCerts } from './rtmps-helpers.js';
 
 const PER_IP = 2;
 const OTHER = '127.0.0.2';
 let s: TestServer;
+let certs: TestCerts;
 
 before(async () => {
+  certs = await makeCerts();
   s = await startTestServer({
+    'media.rtmps.enabled': true, 'media.rtmps.port': 0, 'media.rtmps.certFile': join(certs.dir, 'server.pem'), 'media.rtmps.keyFile': join(certs.dir, 'server.key'),
+    'limits.rtmps.perIp': PER_IP,
     'limits.rtmp.perIp': PER_IP, 'limits.rtsp.perIp': PER_IP, 'limits.chatWs.perIp': PER_IP, 'limits.chatHttp.perIp': PER_IP,
     'limits.pusher.perIp': PER_IP, 'limits.flv.perIp': PER_IP,
   });
 });
 after(async () => {
   await s?.close();
+  certs?.remove();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,6 +133,36 @@ test('RTMP: the third connection from one address is closed before the handshake
   const again = await rtmpHello(port);
   assert.equal(again.answered, true);
   again.socket.destroy();
+});
+
+/** tlsHello resolves whether the TLS handshake with the RTMPS port finished (false: closed first). */
+function tlsHello(port: number, localAddress = '127.0.0.1'): Promise<{ secure: boolean; socket: tls.TLSSocket }> {
+  return new Promise((resolve) => {
+    const socket = tls.connect({ port, host: '127.0.0.1', localAddress, ca: certs.caPem, servername: 'localhost' }, () => resolve({ secure: true, socket }));
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve({ secure: false, socket }));
+  });
+}
+
+test('RTMPS: the third TCP connection from one address is closed before TLS; another address completes TLS', async () => {
+  const port = s.ports.rtmps!;
+  const held = [await tlsHello(port), await tlsHello(port)];
+  try {
+    assert.deepEqual(held.map((h) => h.secure), [true, true]);
+    const failures = s.app.media!.rtmps!.counts.handshakeFailures;
+    const failed = () => failures.timeout + failures.not_tls + failures.tls;
+    const before = failed();
+    assert.equal((await tlsHello(port)).secure, false);
+    await sleep(50);
+    assert.equal(failed(), before, 'a refusal is not counted as a failed handshake');
+    const other = await tlsHello(port, OTHER);
+    assert.equal(other.secure, true);
+    other.socket.destroy();
+    assert.equal(await refusedCount('rtmps'), 1);
+
+  } finally {
+    for (const h of held) h.socket.destroy();
+  }
 });
 
 test('RTSP: the third connection from one address gets 503; another address gets 200', async () => {

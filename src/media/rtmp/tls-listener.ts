@@ -111,6 +111,8 @@ export class RtmpsListener {
   private server: TlsServer | null = null;
   /** TCP connections, handshaking or not, so close() need not wait for a handshake timeout. */
   private readonly sockets = new Set<Socket>();
+  /** TCP connections the limits refused (their TLS sockets still report a handshake error). */
+  private readonly refusedSockets = new WeakSet<Socket>();
   readonly sessions = new Set<RtmpSession>();
   private readonly ctx: RtmpSessionContext;
   private readonly log: Logger;
@@ -143,6 +145,7 @@ export class RtmpsListener {
       // Counted from the TCP accept, so TLS handshakes (the costly part) are bounded per address too.
       const admission = this.opts.limits?.admit(normalizeAddress(s.remoteAddress));
       if (admission && !admission.ok) {
+        this.refusedSockets.add(s);
         s.destroy();
         return;
       }
@@ -209,6 +212,8 @@ export class RtmpsListener {
   }
 
   private onHandshakeFailure(err: NodeJS.ErrnoException, socket: TLSSocket): void {
+    // A connection the limits refused is counted there, not as a failed handshake.
+    if (this.refusedSockets.has((socket as unknown as { _parent?: Socket })._parent ?? socket)) return;
     const reason = handshakeFailureReason(err);
     this.counts.handshakeFailures[reason]++;
     this.failures?.inc({ reason });
