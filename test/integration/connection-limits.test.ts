@@ -17,15 +17,29 @@ import tls from 'node:tls';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { makeCerts, type TestCerts } from './rtmps-helpers.js';
+import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 
 const PER_IP = 2;
 const OTHER = '127.0.0.2';
 let s: TestServer;
 let certs: TestCerts;
+/** The on-publish callback: answered at once, unless a test holds its answers. */
+let holdPublish = false;
+const heldAnswers: http.ServerResponse[] = [];
+const hook = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    if (holdPublish) heldAnswers.push(res);
+    else res.writeHead(204).end();
+  });
+});
 
 before(async () => {
   certs = await makeCerts();
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
   s = await startTestServer({
+    'media.onPublishUrl': `http://127.0.0.1:${(hook.address() as net.AddressInfo).port}/hook`,
+    'limits.whip.perIp': PER_IP, 'limits.whep.perIp': PER_IP,
     'media.rtmps.enabled': true, 'media.rtmps.port': 0, 'media.rtmps.certFile': join(certs.dir, 'server.pem'), 'media.rtmps.keyFile': join(certs.dir, 'server.key'),
     'limits.rtmps.perIp': PER_IP,
     'limits.rtmp.perIp': PER_IP, 'limits.rtsp.perIp': PER_IP, 'limits.chatWs.perIp': PER_IP, 'limits.chatHttp.perIp': PER_IP,
@@ -33,8 +47,10 @@ before(async () => {
   });
 });
 after(async () => {
+  for (const r of heldAnswers.splice(0)) r.writeHead(403).end();
   await s?.close();
   certs?.remove();
+  hook.close();
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -89,9 +105,9 @@ function openWs(url: string, localAddress: string, hello: string | null, welcome
 }
 
 /** httpStream GETs/POSTs from localAddress and resolves the status once the head arrives (the body stays open). */
-function httpStream(path: string, localAddress = '127.0.0.1', method = 'GET', body?: string): Promise<{ status: number; body: Promise<string>; req: http.ClientRequest }> {
+function httpStream(path: string, localAddress = '127.0.0.1', method = 'GET', body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: Promise<string>; req: http.ClientRequest }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: s.httpPort, path, method, localAddress, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: s.httpPort, path, method, localAddress, headers }, (res) => {
       let text = '';
       const done = new Promise<string>((r) => {
         res.on('data', (d) => (text += d.toString()));
@@ -254,6 +270,65 @@ test('HTTP-FLV and WS-FLV share one cap: the third viewer from one address gets 
       ws.ws.close();
     }
   } finally {
+    ff.kill('SIGKILL');
+  }
+});
+
+test('WHIP: while two publish checks from one address are running, a third offer gets 429; another address is checked', async () => {
+  // The previous test's publisher may still be going away.
+  for (let i = 0; i < 100 && s.app.media!.hub.isLive('demo'); i++) await sleep(50);
+  holdPublish = true;
+  const offer = ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=sendonly', 'a=rtpmap:96 H264/90000', ''].join('\r\n');
+  const headers = { 'content-type': 'application/sdp', authorization: `Bearer ${s.demoStreamKey}` };
+  const post = (addr: string) => httpStream('/whip', addr, 'POST', offer, headers);
+  try {
+    const held = [post('127.0.0.1'), post('127.0.0.1')];
+    for (let i = 0; i < 50 && heldAnswers.length < 2; i++) await sleep(20);
+    assert.equal(heldAnswers.length, 2, 'two publish checks are running');
+    const third = await post('127.0.0.1');
+    assert.equal(third.status, 429);
+    assert.equal(JSON.parse(await third.body).error.code, 'too_many_connections');
+    const other = post(OTHER);
+    for (let i = 0; i < 50 && heldAnswers.length < 3; i++) await sleep(20);
+    assert.equal(heldAnswers.length, 3, '127.0.0.2 reached the publish check');
+    for (const r of heldAnswers.splice(0)) r.writeHead(403).end();
+    assert.deepEqual((await Promise.all([...held, other])).map((r) => r.status), [403, 403, 403]);
+    assert.equal(await refusedCount('whip'), 1);
+    // The refused checks gave their slots back.
+    holdPublish = false;
+    assert.equal((await post('127.0.0.1')).status, 400, 'the offer is looked at again (no H.264 profile here)');
+  } finally {
+    holdPublish = false;
+    for (const r of heldAnswers.splice(0)) r.writeHead(403).end();
+  }
+});
+
+test('WHEP: the third viewer session from one address gets 429; another address gets an answer', async () => {
+  const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-profile:v', 'baseline', '-g', '10', '-f', 'flv', `rtmp://127.0.0.1:${s.rtmpPort}/live/${s.demoStreamKey}`], { stdio: 'ignore' });
+  const pc = new RTCPeerConnection({
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    codecs: { video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, payloadType: 102, parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })] },
+  });
+  try {
+    for (let i = 0; i < 150 && !s.app.media!.hub.isLive('demo'); i++) await sleep(100);
+    assert.ok(s.app.media!.hub.isLive('demo'), 'demo is live');
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    await new Promise<void>((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.iceGatheringStateChange.subscribe((st) => { if (st === 'complete') r(); }); });
+    const offer = pc.localDescription!.sdp;
+    const post = (addr: string) => httpStream('/live/demo/whep', addr, 'POST', offer, { 'content-type': 'application/sdp' });
+    const first = await post('127.0.0.1');
+    const second = await post('127.0.0.1');
+    assert.deepEqual([first.status, second.status], [201, 201], await first.body);
+    const third = await post('127.0.0.1');
+    assert.equal(third.status, 429);
+    assert.equal(JSON.parse(await third.body).error.code, 'too_many_connections');
+    const other = await post(OTHER);
+    assert.equal(other.status, 201);
+    assert.equal(await refusedCount('whep'), 1);
+  } finally {
+    await pc.close();
     ff.kill('SIGKILL');
   }
 });
