@@ -49,11 +49,11 @@ function frames(seconds: number): MediaFrame[] {
     const key = i % 50 === 0;
     const data = Buffer.alloc(key ? 60_000 : 8_000, i & 0xff);
     data.writeUInt32BE(data.length - 4, 0);
-    out.push({ kind: 'video', dts: i * 40, pts: i * 40, keyframe: key, data, flvTag: Buffer.alloc(0) });
+    out.push({ kind: 'video', codec: 'avc', dts: i * 40, pts: i * 40, keyframe: key, data });
   }
   for (let i = 0; i < (seconds * 44100) / 1024; i++) {
     const t = Math.round((i * 1024 * 1000) / 44100);
-    out.push({ kind: 'audio', dts: t, pts: t, keyframe: true, data: Buffer.alloc(180, 1), flvTag: Buffer.alloc(0) });
+    out.push({ kind: 'audio', codec: 'aac', dts: t, pts: t, keyframe: true, data: Buffer.alloc(180, 1) });
   }
   return out.sort((a, b) => a.dts - b.dts);
 }

@@ -484,7 +484,7 @@ export const configSchema = z
     adminToken: z.string().min(16).optional(),
     metrics: z
       .object({
-        /** Bearer token Prometheus must send to read /metrics; unset keeps /metrics open (docs/security-hardening.md). */
+        /** Bearer token Prometheus must send to read /metrics; unset keeps /metrics open (docs/security.md). */
         token: z.string().min(16).optional(),
       })
       .default({}),

@@ -197,6 +197,36 @@ export function avcVideoTagBody(keyframe: boolean, packetType: number, cts: numb
   return b;
 }
 
+/** avcVideoTagHead builds the 5 bytes before a legacy AVC payload: frame type, codec id, packet type, CTS. */
+export function avcVideoTagHead(frameType: number, packetType: number, cts: number): Buffer {
+  const b = Buffer.allocUnsafe(5);
+  b[0] = (frameType << 4) | VIDEO_CODEC_AVC;
+  b[1] = packetType;
+  b.writeIntBE(cts, 2, 3);
+  return b;
+}
+
+/**
+ * exVideoTagHead builds the Enhanced RTMP bytes before a video payload: flag|frame type|packet
+ * type, FourCC, and the 3-byte CTS that only CodedFrames of AVC/HEVC carry.
+ */
+export function exVideoTagHead(frameType: number, packetType: number, fourCC: string, cts = 0): Buffer {
+  const withCts = packetType === EX_PACKET_CODED_FRAMES && (fourCC === FOURCC_HEVC || fourCC === FOURCC_AVC);
+  const b = Buffer.allocUnsafe(withCts ? 8 : 5);
+  b[0] = VIDEO_EX_HEADER_FLAG | (frameType << 4) | packetType;
+  b.write(fourCC, 1, 4, 'latin1');
+  if (withCts) b.writeIntBE(cts, 5, 3);
+  return b;
+}
+
+/** MP3_AUDIO_TAG_FLAGS: MP3, 44 kHz, 16 bit, stereo (the first byte ffmpeg writes for 44.1 kHz stereo MP3). */
+export const MP3_AUDIO_TAG_FLAGS = (AUDIO_FORMAT_MP3 << 4) | (3 << 2) | (1 << 1) | 1;
+
+/** AAC_RAW_TAG_HEAD and AAC_SEQUENCE_TAG_HEAD are the 2 bytes before an AAC frame / AudioSpecificConfig. */
+export const AAC_RAW_TAG_HEAD = Buffer.from([AAC_AUDIO_TAG_FLAGS, AAC_PACKET_RAW]);
+export const AAC_SEQUENCE_TAG_HEAD = Buffer.from([AAC_AUDIO_TAG_FLAGS, AAC_PACKET_SEQUENCE_HEADER]);
+export const MP3_TAG_HEAD = Buffer.from([MP3_AUDIO_TAG_FLAGS]);
+
 /** aacAudioTagBody builds an AAC audio body header (2 bytes) + payload. */
 export function aacAudioTagBody(packetType: number, payload: Buffer): Buffer {
   const b = Buffer.allocUnsafe(2 + payload.length);

@@ -1,5 +1,5 @@
 /**
- * Security headers of the web app's pages (docs/security-hardening.md): a strict
+ * Security headers of the web app's pages (docs/security.md): a strict
  * Content-Security-Policy, and no framing by other sites except for overlays, which OBS and
  * other streaming tools load as browser sources.
  */

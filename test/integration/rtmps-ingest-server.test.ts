@@ -1,5 +1,5 @@
 // RTMPS on a whole server: media.rtmps turns on the TLS port beside RTMP, its port is in
-// parts.ports.rtmps, ffmpeg publishes the demo channel over rtmps:// with its stream key, and
+// ports.rtmps, ffmpeg publishes the demo channel over rtmps:// with its stream key, and
 // GET /api/v1/streams names the publisher's protocol "rtmps". Stopping the server closes the port.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';

@@ -21,6 +21,7 @@ import { configSchema } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { buildHttpApp } from '../../src/http/app.js';
 import { StreamHub } from '../../src/media/hub/hub.js';
+import { FlvFrameReader } from '../../src/media/flv/frame-reader.js';
 import { FlvParser, FLV_TAG_SCRIPT, type FlvTag } from '../../src/formats/flv.js';
 import { depacketizeH264 } from '../../src/formats/rtp-h264.js';
 import { opusPacketSamples } from '../../src/formats/rtp-opus.js';
@@ -66,6 +67,7 @@ async function rig(over: Record<string, unknown> = {}, ffmpeg: string | undefine
 /** play pushes the tags into the hub at their own pace, looping, until stopped. */
 function play(hub: StreamHub, channel: string, tags: FlvTag[]): { stop(): void } {
   const live = hub.publish(channel, { protocol: 'relay', close: () => undefined })!;
+  const flv = new FlvFrameReader(live);
   const start = Date.now();
   let i = 0;
   let stopped = false;
@@ -73,12 +75,12 @@ function play(hub: StreamHub, channel: string, tags: FlvTag[]): { stop(): void }
   const headers = tags.filter((t) => t.timestamp === 0 && t.data[1] === 0);
   const media = tags.filter((t) => !headers.includes(t));
   const loopMs = media[media.length - 1]!.timestamp + 33;
-  for (const t of headers) live.pushTag(t.type, 0, t.data);
+  for (const t of headers) flv.tag(t.type, 0, t.data);
   let loop = 0;
   const timer = setInterval(() => {
     while (!stopped && loop * loopMs + media[i]!.timestamp <= Date.now() - start) {
       const t = media[i]!;
-      live.pushTag(t.type, loop * loopMs + t.timestamp, t.data);
+      flv.tag(t.type, loop * loopMs + t.timestamp, t.data);
       if (++i === media.length) { i = 0; loop++; }
     }
   }, 5);

@@ -15,7 +15,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Logger } from '../../observability/logger.js';
 import { encodeFlvHeader, FlvParser } from '../../formats/flv.js';
-import { pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
+import type { LiveStream, StreamHub } from '../hub/hub.js';
+import { FlvFrameReader } from '../flv/frame-reader.js';
+import { flvTagOf } from '../flv/frame-tags.js';
 import type { AudioTrackInfo, MediaFrame, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 import { ProgressParser } from '../transcode/progress.js';
 import { abrArgs, FIRST_OUTPUT_FD, renditionChannel, rungsFor, type AbrRung } from './ladder.js';
@@ -54,6 +56,8 @@ interface RungOutput {
   rung: AbrRung;
   name: string;
   stream: LiveStream | null;
+  /** The FLV edge feeding `stream` from ffmpeg's FLV output. */
+  reader: FlvFrameReader | null;
   /** The hub refused this name (someone else publishes it); its tags are dropped. */
   refused: boolean;
 }
@@ -150,7 +154,7 @@ export class AbrTranscoder implements StreamSubscriber {
       this.o.metrics.inputSkipped(1);
       return;
     }
-    stdin.write(frame.flvTag);
+    stdin.write(flvTagOf(frame));
   }
 
   onEnd(): void {
@@ -194,7 +198,7 @@ export class AbrTranscoder implements StreamSubscriber {
     const progress = new ProgressParser((p) => this.o.metrics.speed(this.o.channel, p.speed));
     child.stdout!.on('data', (c: Buffer) => progress.push(c));
 
-    this.outputs = rungs.map((rung) => ({ rung, name: renditionChannel(this.o.channel, rung.name), stream: null, refused: false }));
+    this.outputs = rungs.map((rung) => ({ rung, name: renditionChannel(this.o.channel, rung.name), stream: null, reader: null, refused: false }));
     this.outputs.forEach((out, i) => {
       const pipe = child.stdio[FIRST_OUTPUT_FD + i] as Readable | null;
       if (!pipe) return;
@@ -223,8 +227,9 @@ export class AbrTranscoder implements StreamSubscriber {
         return;
       }
       out.stream = stream;
+      out.reader = new FlvFrameReader(stream);
     }
-    pushFlvTag(out.stream, type, ts, body);
+    out.reader!.tag(type, ts, body);
   }
 
   /** renditionKicked: an operator kicked the rendition; it comes back with ffmpeg's next tag. */

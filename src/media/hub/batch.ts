@@ -1,31 +1,51 @@
 /**
  * OutTag and Batch: the unit the hub fans out. A tag is encoded once per output format
- * (FLV tag, RTMP chunks); a batch (the tags of one flush) is framed once per transport
+ * (FLV tag, RTMP chunks), lazily; a batch (the tags of one flush) is framed once per transport
  * (chunked HTTP body, raw FLV bytes, RTMP chunks) and the same Buffer goes to every viewer.
  */
-import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_HEADER_SIZE, FLV_PREV_TAG_SIZE } from '../../formats/flv.js';
+import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_HEADER_SIZE, FLV_PREV_TAG_SIZE, encodeFlvTag } from '../../formats/flv.js';
+import { flvTagOf } from '../flv/frame-tags.js';
 import { encodeChunks, CSID_AUDIO, CSID_VIDEO, CSID_DATA, RTMP_MSG_AUDIO, RTMP_MSG_VIDEO, RTMP_MSG_DATA_AMF0 } from '../../formats/rtmp-chunk.js';
 import type { MediaFrame } from './types.js';
 
 /** Message stream id we give every RTMP player (createStream answers 1), so chunks can be shared. */
 export const SHARED_RTMP_STREAM_ID = 1;
 
-export interface OutTag {
-  /** Position in the stream, increasing by one per tag. */
-  seq: number;
-  /** FLV tag type: audio, video or script. */
-  type: number;
-  /** Random access point: a video keyframe, or any audio tag of an audio-only stream. */
-  keyframe: boolean;
-  /** A codec header or metadata tag rather than a frame. */
-  header: boolean;
-  dts: number;
-  /** The complete FLV tag with its PreviousTagSize. */
-  flv: Buffer;
-  frame?: MediaFrame;
+/**
+ * OutTag is one entry of the hub's fan-out: a frame, a codec header or the metadata. Its FLV
+ * tag is encoded on first use (a frame's through flvTagOf, so every consumer shares it) and its
+ * RTMP chunks at most once per chunk size.
+ */
+export class OutTag {
+  private flvTag?: Buffer;
   /** RTMP chunks for the shared stream id and chunk size, built on first use. */
   rtmp?: Buffer;
   rtmpChunkSize?: number;
+
+  constructor(
+    /** Position in the stream, increasing by one per tag. */
+    readonly seq: number,
+    /** FLV tag type: audio, video or script. */
+    readonly type: number,
+    /** Random access point: a video keyframe, or any audio frame of an audio-only stream. */
+    readonly keyframe: boolean,
+    /** A codec header or metadata tag rather than a frame. */
+    readonly header: boolean,
+    readonly dts: number,
+    /** The frame, or the tag body of a header or metadata tag. */
+    private readonly source: MediaFrame | Buffer,
+  ) {}
+
+  /** frame is the codec frame this tag carries (none for headers and metadata). */
+  get frame(): MediaFrame | undefined {
+    return Buffer.isBuffer(this.source) ? undefined : this.source;
+  }
+
+  /** flv is the complete FLV tag with its PreviousTagSize, encoded once. */
+  get flv(): Buffer {
+    if (!this.flvTag) this.flvTag = Buffer.isBuffer(this.source) ? encodeFlvTag(this.type, this.dts, this.source) : flvTagOf(this.source);
+    return this.flvTag;
+  }
 }
 
 /** tagBody is the FLV tag body (the RTMP message payload), a view into the tag. */

@@ -3,24 +3,21 @@
  * metadata and GOP cache, and every output attached to it. Frames are parsed once; each
  * flush encodes once per transport and writes the same Buffer to every viewer.
  *
- * Flow:  publisher ──pushTag──► LiveStream ──onFrame (sync)──► StreamSubscribers (HLS, ...)
- *                                   └─ pending tags ──flush (every flushIntervalMs)──► Viewers
+ * Flow:  ingest ──setTracks/pushFrame──► LiveStream ──onFrame (sync)──► StreamSubscribers (HLS, ...)
+ *                                        └─ pending tags ──flush (every flushIntervalMs)──► Viewers
+ *
+ * The hub speaks codec frames only (types.ts); a tag's FLV bytes and RTMP chunks are made on
+ * first use by the FLV/RTMP outputs' encoders (batch.ts, flv/frame-tags.ts).
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
 import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
-import {
-  FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO, FLV_TAG_HEADER_SIZE, AVC_PACKET_SEQUENCE_HEADER, AVC_PACKET_END_OF_SEQUENCE,
-  AAC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC, AUDIO_FORMAT_MP3, EX_PACKET_SEQUENCE_START, EX_PACKET_SEQUENCE_END, EX_PACKET_METADATA,
-  VIDEO_FRAME_KEY, VIDEO_FRAME_COMMAND, VIDEO_CODEC_AVC, VIDEO_CODEC_HEVC_LEGACY, FOURCC_HEVC, FOURCC_AV1, FOURCC_AVC,
-  encodeFlvTag, parseAudioTagHeader, parseVideoTagHeader,
-} from '../../formats/flv.js';
-import { decodeAmf0, encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
-import { describeAvcConfig } from '../../formats/avc.js';
-import { describeHevcConfig } from '../../formats/hevc.js';
-import { parseAudioSpecificConfig } from '../../formats/aac.js';
-import { Batch, type OutTag } from './batch.js';
+import { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
+import { encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
+import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
+import type { FrameSink } from '../flv/frame-reader.js';
+import { Batch, OutTag } from './batch.js';
 import type { Viewer, ViewerProtocol, ViewerState } from './viewer.js';
 
 export const HUB_EVENT_STREAM_START = 'streamStart';
@@ -56,40 +53,15 @@ export interface PublishSource {
   close(reason: string): void;
 }
 
-/** Publisher is what an ingest (RTMP session, relay) feeds tags into. */
-export interface Publisher {
+/**
+ * Publisher is the claimed channel's input, fed by one ingest (through an IngestSession or the
+ * FLV edge's FlvFrameReader): tracks, codec frames and metadata in, end once.
+ */
+export interface Publisher extends FrameSink {
   readonly channel: string;
-  /** pushTag takes one FLV-style tag body (= RTMP audio/video/data message payload). */
-  pushTag(type: number, timestamp: number, body: Buffer): void;
-  /** pushMetadata takes decoded script data (onMetaData values). */
-  pushMetadata(values: Amf0Object): void;
   /** end stops the stream: viewers get a clean end, the channel goes offline. */
   end(reason: string): void;
   readonly ended: boolean;
-}
-
-/** metadataOf finds the onMetaData object in decoded script data (with or without @setDataFrame). */
-export function metadataOf(values: readonly unknown[]): Amf0Object | null {
-  const v = values[0] === '@setDataFrame' ? values.slice(1) : values;
-  const meta = v[1];
-  return v[0] === 'onMetaData' && meta && typeof meta === 'object' && !Array.isArray(meta) && !(meta instanceof Date) ? (meta as Amf0Object) : null;
-}
-
-/**
- * pushFlvTag feeds one tag of an FLV source (a relay pull, the ABR transcoder's output):
- * script data becomes metadata (undecodable metadata is ignored: it is optional), audio and
- * video go in as they are, anything else is skipped.
- */
-export function pushFlvTag(p: Publisher, type: number, timestamp: number, body: Buffer): void {
-  if (type === FLV_TAG_SCRIPT) {
-    let meta: Amf0Object | null = null;
-    try {
-      meta = metadataOf(decodeAmf0(body));
-    } catch {
-      return;
-    }
-    if (meta) p.pushMetadata(meta);
-  } else if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) p.pushTag(type, timestamp, body);
 }
 
 export interface TrackSummary {
@@ -182,114 +154,68 @@ export class LiveStream implements Publisher {
 
   // ---------------------------------------------------------------- ingest
 
-  pushTag(type: number, timestamp: number, body: Buffer): void {
-    if (this.ended || body.length === 0) return;
-    const n = FLV_TAG_HEADER_SIZE + body.length + 4;
-    this.hub.counters.bytesIn += n;
-    this.rateIn.add(n * 8);
-    try {
-      if (type === FLV_TAG_VIDEO) this.onVideo(timestamp, body);
-      else if (type === FLV_TAG_AUDIO) this.onAudio(timestamp, body);
-    } catch (err) {
-      // A frame we cannot understand is dropped; the publisher stays on.
-      this.hub.counters.dropped[DROP_REASON_BAD_FRAME] = (this.hub.counters.dropped[DROP_REASON_BAD_FRAME] ?? 0) + 1;
-      this.hub.logger.debug({ channel: this.channel, err: (err as Error).message }, 'dropped a malformed frame');
+  setTracks(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined, dts = 0): void {
+    if (this.ended) return;
+    let changed = false;
+    if (video && !sameTrack(this.video, video)) {
+      this.video = video;
+      this.sawVideo = true;
+      this.videoHeader = this.headerTag(FLV_TAG_VIDEO, dts, video);
+      changed = true;
     }
+    if (audio && !sameTrack(this.audio, audio)) {
+      this.audio = audio;
+      this.audioHeader = this.headerTag(FLV_TAG_AUDIO, dts, audio);
+      changed = true;
+    }
+    if (changed) this.notifyTracks();
   }
 
-  pushMetadata(values: Amf0Object): void {
+  /** headerTag queues a track's codec header for the byte-stream viewers (none for codecs without one). */
+  private headerTag(type: number, dts: number, track: VideoTrackInfo | AudioTrackInfo): OutTag | undefined {
+    const body = sequenceHeaderBodyOf(track);
+    if (!body) return undefined;
+    const tag = new OutTag(++this.seq, type, false, true, dts, body);
+    this.enqueue(tag);
+    return tag;
+  }
+
+  pushFrame(frame: MediaFrame): void {
     if (this.ended) return;
-    const meta = ecmaArray({ ...values, server: 'onair' } as Amf0Object);
+    if (!flvCarries(frame.codec)) return this.badInput(`${frame.codec} frames are not carried by the hub's outputs yet`);
+    const n = frame.data.length;
+    this.hub.counters.bytesIn += n;
+    this.rateIn.add(n * 8);
+    // Keep decode times monotonic for every output (some encoders step back by a millisecond).
+    const video = frame.kind === 'video';
+    const last = video ? this.lastVideoDts : this.lastAudioDts;
+    if (frame.dts < last) {
+      frame.pts += last - frame.dts;
+      frame.dts = last;
+    }
+    if (video) {
+      this.lastVideoDts = frame.dts;
+      this.sawVideo = true;
+      this.fpsRate.add(1);
+    } else this.lastAudioDts = frame.dts;
+    // Without video every audio frame is a random access point.
+    const keyframe = video ? frame.keyframe : !this.sawVideo;
+    this.cacheAndEnqueue(new OutTag(++this.seq, video ? FLV_TAG_VIDEO : FLV_TAG_AUDIO, keyframe, false, frame.dts, frame));
+  }
+
+  setMetadata(values: Amf0Object): void {
+    if (this.ended) return;
+    const meta = ecmaArray(flvMetadataOf({ ...values, server: 'onair' } as Amf0Object, this.video, this.audio));
     this.metadata = meta;
-    const tag = this.makeTag(FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', meta as Amf0Value), false, true);
+    const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, 0, encodeAmf0('onMetaData', meta as Amf0Value));
     this.metadataTag = tag;
     this.enqueue(tag);
   }
 
-  private makeTag(type: number, dts: number, body: Buffer, keyframe: boolean, header: boolean): OutTag {
-    return { seq: ++this.seq, type, keyframe, header, dts, flv: encodeFlvTag(type, dts, body) };
-  }
-
-  private onVideo(ts: number, body: Buffer): void {
-    const h = parseVideoTagHeader(body);
-    if (h.frameType === VIDEO_FRAME_COMMAND) return;
-    const isSeqStart = h.kind === 'legacy' ? h.packetType === AVC_PACKET_SEQUENCE_HEADER : h.packetType === EX_PACKET_SEQUENCE_START;
-    const isSeqEnd = h.kind === 'legacy' ? h.packetType === AVC_PACKET_END_OF_SEQUENCE && (h.codecId === VIDEO_CODEC_AVC || h.codecId === VIDEO_CODEC_HEVC_LEGACY) : h.packetType === EX_PACKET_SEQUENCE_END;
-    if (isSeqEnd || (h.kind === 'enhanced' && h.packetType === EX_PACKET_METADATA)) return;
-    if (isSeqStart) {
-      const config = Buffer.from(body.subarray(h.payloadOffset));
-      const track = this.describeVideo(h.kind === 'legacy' ? (h.codecId === VIDEO_CODEC_AVC ? 'avc' : 'hevc') : h.fourCC, config);
-      if (!track || sameTrack(this.video, track)) return;
-      this.video = track;
-      this.sawVideo = true;
-      const tag = this.makeTag(FLV_TAG_VIDEO, ts, body, false, true);
-      this.videoHeader = tag;
-      this.enqueue(tag);
-      this.notifyTracks();
-      return;
-    }
-    this.sawVideo = true;
-    // Keep decode times monotonic for every output (some encoders step back by a millisecond).
-    const dts = ts < this.lastVideoDts ? this.lastVideoDts : ts;
-    this.lastVideoDts = dts;
-    const keyframe = h.frameType === VIDEO_FRAME_KEY;
-    const tag = this.makeTag(FLV_TAG_VIDEO, dts, body, keyframe, false);
-    const data = tag.flv.subarray(FLV_TAG_HEADER_SIZE + h.payloadOffset, tag.flv.length - 4);
-    tag.frame = { kind: 'video', dts, pts: dts + h.cts, keyframe, data, flvTag: tag.flv };
-    this.fpsRate.add(1);
-    this.cacheAndEnqueue(tag);
-  }
-
-  private describeVideo(codec: string, config: Buffer): VideoTrackInfo | undefined {
-    if (codec === 'avc' || codec === FOURCC_AVC) {
-      const d = describeAvcConfig(config);
-      return { codec: 'avc', config, width: d.width, height: d.height, codecString: d.codecString, profile: d.profile, level: d.level };
-    }
-    if (codec === 'hevc' || codec === FOURCC_HEVC) {
-      const d = describeHevcConfig(config);
-      const width = d.width || Number(this.metadata?.width) || 0;
-      const height = d.height || Number(this.metadata?.height) || 0;
-      return { codec: 'hevc', config, width, height, codecString: d.codecString, profile: d.profile, level: d.level };
-    }
-    if (codec === FOURCC_AV1) {
-      // av1C: marker|version, seq_profile(3) seq_level_idx_0(5), seq_tier_0(1) high_bitdepth(1) ...
-      const profile = config.length > 1 ? config[1]! >> 5 : 0;
-      const level = config.length > 1 ? config[1]! & 0x1f : 0;
-      const tier = config.length > 2 && config[2]! & 0x80 ? 'H' : 'M';
-      const depth = config.length > 2 && config[2]! & 0x40 ? (config[2]! & 0x20 ? 12 : 10) : 8;
-      const codecString = `av01.${profile}.${String(level).padStart(2, '0')}${tier}.${String(depth).padStart(2, '0')}`;
-      return { codec: 'av1', config, width: Number(this.metadata?.width) || 0, height: Number(this.metadata?.height) || 0, codecString, profile, level };
-    }
-    return undefined;
-  }
-
-  private onAudio(ts: number, body: Buffer): void {
-    const h = parseAudioTagHeader(body);
-    if (h.soundFormat === AUDIO_FORMAT_AAC && h.packetType === AAC_PACKET_SEQUENCE_HEADER) {
-      const config = Buffer.from(body.subarray(h.payloadOffset));
-      const asc = parseAudioSpecificConfig(config);
-      const track: AudioTrackInfo = { codec: 'aac', config, sampleRate: asc.extensionSampleRate ?? asc.sampleRate, channels: asc.channels, codecString: asc.codecString };
-      if (sameTrack(this.audio, track)) return;
-      this.audio = track;
-      const tag = this.makeTag(FLV_TAG_AUDIO, ts, body, false, true);
-      this.audioHeader = tag;
-      this.enqueue(tag);
-      this.notifyTracks();
-      return;
-    }
-    if (h.soundFormat === AUDIO_FORMAT_MP3 && !this.audio) {
-      const rates = [5512, 11025, 22050, 44100];
-      this.audio = { codec: 'mp3', config: Buffer.alloc(0), sampleRate: rates[h.soundRate]!, channels: h.soundType + 1, codecString: 'mp4a.40.34' };
-      this.notifyTracks();
-    }
-    const dts = ts < this.lastAudioDts ? this.lastAudioDts : ts;
-    this.lastAudioDts = dts;
-    // Without video every audio frame is a random access point.
-    const keyframe = !this.sawVideo;
-    const tag = this.makeTag(FLV_TAG_AUDIO, dts, body, keyframe, false);
-    const data = tag.flv.subarray(FLV_TAG_HEADER_SIZE + h.payloadOffset, tag.flv.length - 4);
-    tag.frame = { kind: 'audio', dts, pts: dts, keyframe: true, data, flvTag: tag.flv };
-    this.cacheAndEnqueue(tag);
+  badInput(message: string): void {
+    // A frame we cannot understand is dropped; the publisher stays on.
+    this.hub.counters.dropped[DROP_REASON_BAD_FRAME] = (this.hub.counters.dropped[DROP_REASON_BAD_FRAME] ?? 0) + 1;
+    this.hub.logger.debug({ channel: this.channel, err: message }, 'dropped a malformed frame');
   }
 
   private notifyTracks(): void {

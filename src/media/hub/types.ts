@@ -30,18 +30,25 @@ export interface AudioTrackInfo {
   codecString: string;
 }
 
-/** MediaFrame is one access unit, parsed once and shared by every output. */
+/**
+ * MediaFrame is one access unit in codec terms, the hub's only language: every ingest hands
+ * these in and every output takes them, each output encoding its own container (FLV tags and
+ * RTMP chunks via flvTagOf, fMP4, RTP) once per frame. The hub owns a frame once it has it: only the
+ * hub, on entry, moves a decode time that stepped back; nobody changes it afterwards.
+ */
 export interface MediaFrame {
   kind: 'video' | 'audio';
-  /** Decode time in milliseconds, from the RTMP/FLV timestamp (monotonic within a session). */
+  codec: VideoCodec | AudioCodec;
+  /** Decode time in milliseconds (monotonic within a session per kind). */
   dts: number;
   /** Presentation time in milliseconds (dts + composition offset). */
   pts: number;
   keyframe: boolean;
-  /** Codec payload: length-prefixed NAL units for AVC/HEVC, one raw frame for AAC. */
+  /**
+   * Codec payload: length-prefixed NAL units for AVC/HEVC (the length size of the track's
+   * avcC/hvcC), one AV1 temporal unit, or one raw AAC/MP3/Opus frame.
+   */
   data: Buffer;
-  /** The complete FLV tag (11-byte header, body, 4-byte previous-tag-size), encoded once. */
-  flvTag: Buffer;
 }
 
 /** StreamSubscriber is what an output implements to receive a live stream. */

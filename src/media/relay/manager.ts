@@ -6,10 +6,13 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Logger } from '../../observability/logger.js';
-import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, FLV_TAG_HEADER_SIZE } from '../../formats/flv.js';
+import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT } from '../../formats/flv.js';
 import { RtmpClient, type RtmpClientOptions } from '../rtmp/client.js';
 import { ConfigError } from '../../config/load.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, pushFlvTag, type LiveStream, type StreamHub } from '../hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type StreamHub } from '../hub/hub.js';
+import { FlvFrameReader } from '../flv/frame-reader.js';
+import { IngestSession } from '../hub/ingest-session.js';
+import { flvBodyOf } from '../flv/frame-tags.js';
 import { tagBody } from '../hub/batch.js';
 import type { MediaFrame, StreamSubscriber } from '../hub/types.js';
 import { RtspClient } from '../rtsp/client.js';
@@ -135,7 +138,9 @@ abstract class Relay {
 class PullRelay extends Relay {
   private client: RtmpClient | null = null;
   private req: ClientRequest | null = null;
-  private stream: LiveStream | null = null;
+  /** RTMP and HTTP-FLV pulls: the claim on the channel, fed through the FLV edge. */
+  private session: IngestSession | null = null;
+  private reader: FlvFrameReader | null = null;
   private lastMediaAt = 0;
   private watchdog: NodeJS.Timeout | null = null;
   // RTSP pulls: the client, and the ingest that owns the hub stream (RTP → FLV tags).
@@ -164,17 +169,23 @@ class PullRelay extends Relay {
 
   /** claim takes the channel on first media; false if someone else publishes it. */
   private claim(): boolean {
-    if (this.stream && !this.stream.ended) return true;
-    const s = this.hub.publish(this.info.channel, { protocol: 'relay', close: (reason) => this.dropSource(reason) });
-    if (!s) return false;
-    this.stream = s;
+    if (this.session?.live) return true;
+    const session: IngestSession = new IngestSession({
+      hub: this.hub, channel: this.info.channel, protocol: 'relay', logger: this.log,
+      onKicked: (reason) => {
+        if (this.session === session) this.dropSource(reason);
+      },
+    });
+    if (!session.claim()) return false;
+    this.session = session;
+    this.reader = new FlvFrameReader(session);
     return true;
   }
 
   private feed(type: number, timestamp: number, body: Buffer): void {
     this.lastMediaAt = Date.now();
     if (!this.claim()) return this.fail('channel is already publishing');
-    pushFlvTag(this.stream!, type, timestamp, body);
+    this.reader!.tag(type, timestamp, body);
   }
 
   private startRtmp(): void {
@@ -279,8 +290,8 @@ class PullRelay extends Relay {
   }
 
   private endStream(reason: string): void {
-    const s = this.stream;
-    this.stream = null;
+    const s = this.session;
+    this.session = null;
     s?.end(reason);
     const i = this.rtspIngest;
     this.rtspIngest = null;
@@ -289,7 +300,7 @@ class PullRelay extends Relay {
 
   /** dropSource is the hub kicking this relay's stream. */
   private dropSource(reason: string): void {
-    this.stream = null;
+    this.session = null;
     this.rtspIngest = null;
     this.closeSource();
     this.retry(reason, () => this.start());
@@ -386,7 +397,7 @@ class PushRelay extends Relay {
       this.waitingKey = false;
     }
     const type = f.kind === 'video' ? FLV_TAG_VIDEO : FLV_TAG_AUDIO;
-    this.send(client, type, f.dts, f.flvTag.subarray(FLV_TAG_HEADER_SIZE, f.flvTag.length - 4));
+    this.send(client, type, f.dts, flvBodyOf(f));
   }
 
   private send(client: RtmpClient, type: number, dts: number, body: Buffer): void {

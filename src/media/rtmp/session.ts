@@ -20,7 +20,8 @@ import {
   NC_CONNECT_REJECTED, NS_PUBLISH_START, NS_PUBLISH_BADNAME, NS_UNPUBLISH_SUCCESS, NS_PLAY_RESET, NS_PLAY_START, NS_PLAY_STOP,
   NS_PLAY_STREAM_NOT_FOUND, NS_PLAY_UNPUBLISH_NOTIFY,
 } from './messages.js';
-import { metadataOf, type LiveStream, type StreamHub } from '../hub/hub.js';
+import type { LiveStream, StreamHub } from '../hub/hub.js';
+import { FlvFrameReader, metadataOf } from '../flv/frame-reader.js';
 import { SHARED_RTMP_STREAM_ID, rtmpChunksFor, type Batch } from '../hub/batch.js';
 import type { StartInfo, Viewer } from '../hub/viewer.js';
 
@@ -83,7 +84,8 @@ export class RtmpSession {
   private app = '';
   private connected = false;
   private nextStreamId = SHARED_RTMP_STREAM_ID;
-  private publishing: { streamId: number; stream: LiveStream; channel: string } | null = null;
+  /** The publish in progress: its hub stream and the FLV edge that turns its messages into frames. */
+  private publishing: { streamId: number; stream: LiveStream; channel: string; reader: FlvFrameReader } | null = null;
   private publishPending = false;
   private playing: { streamId: number; detach: () => void; channel: string } | null = null;
   private peerWindow = 0;
@@ -167,7 +169,7 @@ export class RtmpSession {
     switch (msg.type) {
       case RTMP_MSG_AUDIO:
       case RTMP_MSG_VIDEO:
-        if (this.publishing) this.publishing.stream.pushTag(msg.type === RTMP_MSG_AUDIO ? FLV_TAG_AUDIO : FLV_TAG_VIDEO, msg.timestamp, msg.payload);
+        if (this.publishing) this.publishing.reader.tag(msg.type === RTMP_MSG_AUDIO ? FLV_TAG_AUDIO : FLV_TAG_VIDEO, msg.timestamp, msg.payload);
         return;
       case RTMP_MSG_DATA_AMF0:
       case RTMP_MSG_DATA_AMF3:
@@ -211,7 +213,7 @@ export class RtmpSession {
       return;
     }
     const meta = metadataOf(values);
-    if (meta) this.publishing.stream.pushMetadata(meta);
+    if (meta) this.publishing.reader.metadata(meta);
   }
 
   private onAggregate(msg: RtmpMessage): void {
@@ -228,7 +230,7 @@ export class RtmpSession {
       if (base < 0) base = ts;
       const body = p.subarray(o + FLV_TAG_HEADER_SIZE, end);
       const at = (msg.timestamp + (ts - base)) >>> 0;
-      if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) this.publishing.stream.pushTag(type, at, body);
+      if (type === FLV_TAG_AUDIO || type === FLV_TAG_VIDEO) this.publishing.reader.tag(type, at, body);
       else if (type === FLV_TAG_SCRIPT) this.onDataMessage({ ...msg, type: RTMP_MSG_DATA_AMF0, payload: body });
       o = end + 4;
     }
@@ -333,7 +335,7 @@ export class RtmpSession {
           this.send(onStatusMessage(cs, streamId, 'error', NS_PUBLISH_BADNAME, `channel ${res.channel} is already publishing`));
           return this.refuse('already publishing');
         }
-        this.publishing = { streamId, stream, channel: res.channel };
+        this.publishing = { streamId, stream, channel: res.channel, reader: new FlvFrameReader(stream) };
         this.parser.setLimits({ maxMessageSize: this.ctx.maxMessageBytes });
         this.send(userControlMessage(USER_CONTROL_STREAM_BEGIN, streamId));
         this.send(onStatusMessage(cs, streamId, 'status', NS_PUBLISH_START, `${res.channel} is now published.`, { details: res.channel }));

@@ -2,8 +2,8 @@
  * RtspIngest: what one RTSP publish (ANNOUNCE/RECORD) feeds into the hub, independent of the
  * socket (tests drive it with plain RTP packets).
  *
- *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC (sequence header) ─► DtsEstimator ─► AVCC frames ──► hub
- *   audio RTP ──► AacDepacketizer (RFC 3640) ──► raw AAC frames (ASC from the SDP's config=) ──► hub
+ *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC track ─► DtsEstimator ─► AVCC frames ──► IngestSession ──► hub
+ *   audio RTP ──► AacDepacketizer (RFC 3640) ──► raw AAC frames (ASC track from the SDP's config=) ──┘
  *   RTCP SR   ──► StreamClock (both tracks on one timeline)
  *
  * Timestamps: each track's RTP clock (90 kHz, the audio rate) is mapped to our wallclock by the
@@ -13,25 +13,23 @@
  * audio before it is dropped. RTP has presentation times only; decode times come from the
  * DtsEstimator (reorder delay 0 for Baseline profile, else `reorderFrames`).
  *
- * The hub stream is claimed by the server at RECORD (claim()), so a busy channel is answered in
- * RECORD's response; headers go out as soon as they are known (the SDP's sprop-parameter-sets
+ * The hub stream is claimed by the server at RECORD (claim(), the IngestSession's explicit claim), so
+ * a busy channel is answered in RECORD's response; tracks go out as soon as they are known (the SDP's sprop-parameter-sets
  * and config=, or in-band SPS/PPS).
  */
 import type { Logger } from '../../observability/logger.js';
 import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
-import { parseAudioSpecificConfig } from '../../formats/aac.js';
-import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { H264Depacketizer, type H264AccessUnit } from '../../formats/rtp-h264-depacketize.js';
 import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { AAC_FRAME_SAMPLES, AacDepacketizer, type AacHbrParams } from '../../formats/rtp-aac.js';
 import { parseRtcpSenderReports, type RtpPacket } from '../../formats/rtp-packet.js';
-import type { LiveStream, PublishSource } from '../hub/hub.js';
+import { IngestSession, type IngestHub } from '../hub/ingest-session.js';
+import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
+import type { AudioTrackInfo } from '../hub/types.js';
 import { StreamClock } from '../whip/clock.js';
 import { DtsEstimator } from './dts.js';
 
 const NAL_LENGTH_SIZE = 4;
-const FLV_META_VIDEO_AVC = 7;
-const FLV_META_AUDIO_AAC = 10;
 const PROFILE_BASELINE = 66;
 /** Frames of B-frame reorder delay assumed for profiles above Baseline (x264's default B-pyramid needs 2). */
 export const RTSP_DEFAULT_REORDER_FRAMES = 2;
@@ -39,9 +37,7 @@ const TWO_POW_32 = 2 ** 32;
 const HALF_32 = 2 ** 31;
 
 /** The part of StreamHub an RTSP publish needs. */
-export interface RtspHub {
-  publish(channel: string, source: PublishSource): LiveStream | null;
-}
+export type RtspHub = IngestHub;
 
 export interface RtspIngestOptions {
   channel: string;
@@ -77,23 +73,29 @@ export class RtspIngest {
   private readonly depack: H264Depacketizer;
   private readonly aac: AacDepacketizer | null;
   private readonly clock: StreamClock;
-  private stream: LiveStream | null = null;
+  private readonly session: IngestSession;
   private sps?: Buffer;
   private pps?: Buffer;
   private avcc?: Buffer;
-  private headerSent = false;
   private dts: DtsEstimator<PendingVideo> | null = null;
   private videoExt: number | null = null;
   private lastVideoDts = 0;
   private lastAudioDts = 0;
   private arrival = 0;
   private started = false;
-  ended = false;
+  private audioEarly = 0;
   width = 0;
   height = 0;
-  readonly stats: RtspIngestStats = { videoFrames: 0, audioFrames: 0, audioEarly: 0 };
 
   constructor(private readonly o: RtspIngestOptions) {
+    this.session = new IngestSession({
+      hub: o.hub, channel: o.channel, protocol: 'rtsp', ...(o.clientIp ? { clientIp: o.clientIp } : {}), logger: o.logger, encoder: 'onair RTSP ingest',
+      onKicked: (reason) => o.onEnd(reason),
+      ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+      ...(o.now ? { now: o.now } : {}),
+    });
+    const audio = o.audio ? safeAacTrack(o.audio.config) : null;
+    if (audio) this.session.setTracks(undefined, audio, 0);
     this.depack = new H264Depacketizer({ onAccessUnit: (au) => this.onAccessUnit(au) });
     this.aac = o.audio ? new AacDepacketizer(o.audio.params) : null;
     this.clock = new StreamClock(RTP_VIDEO_CLOCK_RATE, o.audio?.clockRate ?? RTP_VIDEO_CLOCK_RATE);
@@ -101,11 +103,20 @@ export class RtspIngest {
   }
 
   private now(): number {
-    return this.o.now ? this.o.now() : Date.now();
+    return this.session.now();
   }
 
   get live(): boolean {
-    return this.stream !== null && !this.stream.ended;
+    return this.session.live;
+  }
+
+  get ended(): boolean {
+    return this.session.ended;
+  }
+
+  get stats(): RtspIngestStats {
+    const c = this.session.counters;
+    return { videoFrames: c.videoFrames, audioFrames: c.audioFrames, audioEarly: this.audioEarly };
   }
 
   get videoStats() {
@@ -118,20 +129,7 @@ export class RtspIngest {
 
   /** claim takes the channel in the hub (at RECORD); false when another publisher has it. */
   claim(): boolean {
-    if (this.stream) return true;
-    if (this.ended) return false;
-    const stream = this.o.hub.publish(this.o.channel, { protocol: 'rtsp', ...(this.o.clientIp ? { clientIp: this.o.clientIp } : {}), close: (reason) => this.kicked(reason) });
-    if (!stream) return false;
-    this.stream = stream;
-    const a = this.o.audio ? safeAsc(this.o.audio.config) : null;
-    stream.pushMetadata({
-      ...(this.o.video ? { videocodecid: FLV_META_VIDEO_AVC, ...(this.width ? { width: this.width, height: this.height } : {}) } : {}),
-      ...(a ? { audiocodecid: FLV_META_AUDIO_AAC, audiosamplerate: a.sampleRate, audiochannels: a.channels } : {}),
-      encoder: 'onair RTSP ingest',
-    });
-    this.sendVideoHeader(0);
-    if (a) stream.pushTag(FLV_TAG_AUDIO, 0, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, this.o.audio!.config));
-    return true;
+    return this.session.claim();
   }
 
   /** videoPacket takes one RTP packet of the H.264 track. */
@@ -144,7 +142,7 @@ export class RtspIngest {
 
   /** audioPacket takes one RTP packet of the AAC track. */
   audioPacket(p: RtpPacket): void {
-    if (this.ended || !this.aac || !this.stream) return;
+    if (this.ended || !this.aac || !this.session.live) return;
     const now = this.now();
     const got = this.aac.push(p.payload, p.timestamp, p.marker);
     if (!got) {
@@ -156,7 +154,7 @@ export class RtspIngest {
       if (!this.started) {
         // Audio-only publishes start at their first frame.
         if (this.o.video) {
-          this.stats.audioEarly++;
+          this.audioEarly++;
           return;
         }
         this.clock.setOrigin(wall);
@@ -164,14 +162,13 @@ export class RtspIngest {
       }
       const ms = Math.round(this.clock.streamMs(wall));
       if (ms < 0) {
-        this.stats.audioEarly++;
+        this.audioEarly++;
         return;
       }
       const dts = Math.max(this.lastAudioDts, ms);
       this.lastAudioDts = dts;
-      this.stream!.pushTag(FLV_TAG_AUDIO, dts, aacAudioTagBody(AAC_PACKET_RAW, frame));
-      this.stats.audioFrames++;
-      this.o.onFrame?.('audio');
+      // Own copy: the RTP read buffer is not kept alive by the GOP cache.
+      this.session.pushFrame({ kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: Buffer.from(frame) });
     });
   }
 
@@ -195,18 +192,12 @@ export class RtspIngest {
       this.sps = Buffer.from(sps);
       this.pps = Buffer.from(pps);
       if (!this.dts) this.dts = new DtsEstimator(parsed.profileIdc === PROFILE_BASELINE ? 0 : (this.o.reorderFrames ?? RTSP_DEFAULT_REORDER_FRAMES));
-      this.headerSent = false;
+      this.session.setTracks(videoTrackOf('avc', this.avcc), undefined, this.lastVideoDts);
       return true;
     } catch (err) {
       this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'RTSP: unreadable SPS; waiting for the next one');
       return false;
     }
-  }
-
-  private sendVideoHeader(dts: number): void {
-    if (!this.stream || !this.avcc || this.headerSent) return;
-    this.stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc));
-    this.headerSent = true;
   }
 
   private unwrapVideo(ts: number): number {
@@ -246,33 +237,21 @@ export class RtspIngest {
   }
 
   private pushVideo(v: PendingVideo, dtsWall: number, ctsMs: number): void {
-    if (!this.stream) return;
+    if (!this.session.live) return;
     const dts = Math.max(this.lastVideoDts, Math.round(this.clock.streamMs(dtsWall)));
     this.lastVideoDts = dts;
-    this.sendVideoHeader(dts);
-    this.stream.pushTag(FLV_TAG_VIDEO, dts, avcVideoTagBody(v.keyframe, AVC_PACKET_NALU, Math.max(0, Math.round(ctsMs)), v.avcc));
-    this.stats.videoFrames++;
-    this.o.onFrame?.('video');
-  }
-
-  private kicked(reason: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.o.onEnd(reason);
+    this.session.pushFrame({ kind: 'video', codec: 'avc', dts, pts: dts + Math.max(0, Math.round(ctsMs)), keyframe: v.keyframe, data: v.avcc });
   }
 
   /** end stops the publish: the hub stream ends (the channel goes offline). */
   end(reason: string): void {
-    this.ended = true;
-    const stream = this.stream;
-    if (stream && !stream.ended) stream.end(reason);
+    this.session.end(reason);
   }
 }
 
-function safeAsc(config: Buffer): { sampleRate: number; channels: number } | null {
+function safeAacTrack(config: Buffer): AudioTrackInfo | null {
   try {
-    const a = parseAudioSpecificConfig(config);
-    return { sampleRate: a.sampleRate, channels: a.channels };
+    return aacTrackOf(config);
   } catch {
     return null;
   }

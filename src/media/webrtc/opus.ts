@@ -11,9 +11,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from '../../observability/logger.js';
-import { AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, encodeFlvHeader, encodeFlvTag, FLV_TAG_AUDIO } from '../../formats/flv.js';
+import { encodeFlvHeader, encodeFlvTag, FLV_TAG_AUDIO } from '../../formats/flv.js';
 import { OggOpusParser, opusPacketSamples, RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import type { AudioTrackInfo, MediaFrame } from '../hub/types.js';
+import { flvTagOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
 import { killNow, onChildGone, stopChild } from '../child-process.js';
 
 /** Opus bitrate of the WebRTC audio (stereo music at 20 ms frames). */
@@ -99,9 +100,9 @@ export class OpusTranscoder {
     if (this.startSample === null) {
       // The codec header goes first, stamped like the first frame, so ffmpeg sees no jump.
       this.startSample = Math.round(frame.dts * SAMPLES_PER_MS);
-      stdin.write(encodeFlvTag(FLV_TAG_AUDIO, frame.dts, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, this.track!.config)));
+      stdin.write(encodeFlvTag(FLV_TAG_AUDIO, frame.dts, sequenceHeaderBodyOf(this.track!)!));
     }
-    stdin.write(frame.flvTag);
+    stdin.write(flvTagOf(frame));
   }
 
   private spawn(): void {

@@ -2,29 +2,27 @@
  * WhipIngest: what one WHIP publish feeds into the hub, independent of the WebRTC stack (tests
  * drive it with plain RTP packets).
  *
- *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC (sequence header) + AVCC frame ──► hub
- *   audio RTP ──► AacFromOpus (ffmpeg) ──AAC──► hub
+ *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC track + AVCC frame ──► IngestSession ──► hub
+ *   audio RTP ──► AacFromOpus (ffmpeg) ──ASC track + AAC frames──┘
  *   RTCP SR   ──► StreamClock (both tracks on one timeline)
  *
  * The stream starts at the first IDR access unit with SPS and PPS (stream time 0); audio before
- * it is dropped. The hub stream is claimed once the AAC header is known too (or after
- * WHIP_AUDIO_HEADER_WAIT_MS without it), with the tags held meanwhile. If the channel went live
+ * it is dropped. The IngestSession claims the hub stream once the AAC header is known too (or
+ * after WHIP_AUDIO_HEADER_WAIT_MS without it), holding the video frames meanwhile. If the channel went live
  * meanwhile (RTMP won the race), the publish ends.
  */
 import type { Logger } from '../../observability/logger.js';
 import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
-import { AAC_PACKET_RAW, AAC_PACKET_SEQUENCE_HEADER, aacAudioTagBody, AVC_PACKET_NALU, AVC_PACKET_SEQUENCE_HEADER, avcVideoTagBody, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { H264Depacketizer, type H264AccessUnit, type RtpVideoPacket } from '../../formats/rtp-h264-depacketize.js';
 import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
-import type { LiveStream, PublishSource } from '../hub/hub.js';
+import { IngestSession, INGEST_MAX_HELD_FRAMES, type IngestHub } from '../hub/ingest-session.js';
+import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
+import type { VideoTrackInfo } from '../hub/types.js';
 import { AacFromOpus } from './aac.js';
 import { StreamClock } from './clock.js';
 
 const NAL_LENGTH_SIZE = 4;
-/** Video codec id and audio codec id as FLV metadata names them (H.264, AAC). */
-const FLV_META_VIDEO_AVC = 7;
-const FLV_META_AUDIO_AAC = 10;
 /**
  * Longest the hub stream waits, after the first keyframe, for the AAC header (ffmpeg starting up).
  * Outputs that fix their tracks at the start (recorder, LL-HLS init) then see audio as RTMP
@@ -41,9 +39,7 @@ export const WHIP_AUDIO_DRIFT_MAX_MS = 40;
 const DRIFT_CHECK_PACKETS = 50;
 
 /** The part of StreamHub a WHIP publish needs. */
-export interface WhipHub {
-  publish(channel: string, source: PublishSource): LiveStream | null;
-}
+export type WhipHub = IngestHub;
 
 export interface WhipIngestOptions {
   channel: string;
@@ -69,27 +65,39 @@ export interface WhipIngestOptions {
 export class WhipIngest {
   private readonly depack: H264Depacketizer;
   private readonly clock = new StreamClock(RTP_VIDEO_CLOCK_RATE, RTP_OPUS_CLOCK_RATE);
-  private stream: LiveStream | null = null;
+  private readonly session: IngestSession;
   private sps?: Buffer;
   private pps?: Buffer;
   private avcc?: Buffer;
+  private videoTrack?: VideoTrackInfo;
   private lastVideoDts = 0;
   private aac?: AacFromOpus;
   /** Stream ms of the first Opus packet (ffmpeg's time 0); undefined until it came. */
   private audioStartMs?: number;
   private audioGone = false;
-  private audioConfig?: { asc: Buffer; ms: number };
-  /** Tags held between the first keyframe and the hub claim (type, dts, body). */
-  private held: { type: number; dts: number; body: Buffer; video: boolean }[] = [];
-  private startedAt = 0;
   private arrival = 0;
   /** Wallclock (ms) at which the last keyframe went into the hub. */
   lastKeyframeAt = 0;
-  ended = false;
   width = 0;
   height = 0;
 
   constructor(private readonly o: WhipIngestOptions) {
+    this.session = new IngestSession({
+      hub: o.hub, channel: o.channel, protocol: 'whip', ...(o.clientIp ? { clientIp: o.clientIp } : {}), logger: o.logger, encoder: 'onair WHIP ingest',
+      onKicked: (reason) => {
+        void this.aac?.stop();
+        o.onEnd(reason);
+      },
+      onRefused: () => {
+        void this.aac?.stop();
+        o.onEnd('channel already live');
+      },
+      ...(o.onLive ? { onLive: o.onLive } : {}),
+      ...(o.onFrame ? { onFrame: o.onFrame } : {}),
+      hold: { audioHeaderWaitMs: o.audioHeaderWaitMs ?? WHIP_AUDIO_HEADER_WAIT_MS, maxFrames: INGEST_MAX_HELD_FRAMES },
+      ...(o.now ? { now: o.now } : {}),
+    });
+    this.session.expect({ video: true, audio: !!o.ffmpeg });
     this.depack = new H264Depacketizer({
       onAccessUnit: (au) => this.onAccessUnit(au),
       onKeyframeNeeded: () => o.requestKeyframe(),
@@ -97,11 +105,15 @@ export class WhipIngest {
   }
 
   private now(): number {
-    return this.o.now ? this.o.now() : Date.now();
+    return this.session.now();
   }
 
   get live(): boolean {
-    return this.stream !== null && !this.stream.ended;
+    return this.session.live;
+  }
+
+  get ended(): boolean {
+    return this.session.ended;
   }
 
   get videoStats() {
@@ -184,20 +196,22 @@ export class WhipIngest {
         // ffmpeg's header comes after its first input packet, so the start is known by now.
         const startMs = this.audioStartMs ?? 0;
         if (this.ended) return;
-        if (this.stream) this.stream.pushTag(FLV_TAG_AUDIO, startMs, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, asc));
-        else {
-          this.audioConfig = { asc, ms: startMs };
-          this.goLive();
+        try {
+          this.session.setTracks(undefined, aacTrackOf(asc), startMs);
+        } catch (err) {
+          this.session.badInput(`AAC header from ffmpeg: ${(err as Error).message}`);
         }
       },
       onFrame: (raw, ms) => {
-        if (!this.stream || this.ended) return;
-        this.stream.pushTag(FLV_TAG_AUDIO, Math.max(0, Math.round(ms)), aacAudioTagBody(AAC_PACKET_RAW, raw));
-        this.o.onFrame?.('audio');
+        // Audio is not held: before the claim it is dropped (the claim waits for its header, not its frames).
+        if (!this.session.live) return;
+        const dts = Math.max(0, Math.round(ms));
+        this.session.pushFrame({ kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: Buffer.from(raw) });
       },
       onDelay: (ms) => this.o.onAudioDelay?.(ms),
       onFailed: (reason) => {
         this.audioGone = true;
+        this.session.expect({ audio: false });
         this.o.onAudioFailed?.(reason);
       },
     });
@@ -232,10 +246,12 @@ export class WhipIngest {
         this.width = sps.width;
         this.height = sps.height;
         this.avcc = encodeAvcDecoderConfig(this.sps, [this.pps], NAL_LENGTH_SIZE);
+        this.videoTrack = videoTrackOf('avc', this.avcc);
       } catch (err) {
         this.o.logger.warn({ channel: this.o.channel, err: (err as Error).message }, 'WHIP: unreadable SPS; waiting for the next keyframe');
         this.sps = undefined;
         this.avcc = undefined;
+        this.videoTrack = undefined;
         this.o.requestKeyframe();
         return;
       }
@@ -245,70 +261,18 @@ export class WhipIngest {
     if (!this.clock.started) {
       if (!au.keyframe) return;
       this.clock.setOrigin(wall);
-      this.startedAt = this.now();
       paramsChanged = true;
     }
     const dts = Math.max(this.lastVideoDts, Math.round(this.clock.streamMs(wall)));
     this.lastVideoDts = dts;
-    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(true, AVC_PACKET_SEQUENCE_HEADER, 0, this.avcc), false);
-    this.tag(FLV_TAG_VIDEO, dts, avcVideoTagBody(au.keyframe, AVC_PACKET_NALU, 0, joinLengthPrefixed(body, NAL_LENGTH_SIZE)), true);
+    if (paramsChanged) this.session.setTracks(this.videoTrack, undefined, dts);
+    this.session.pushFrame({ kind: 'video', codec: 'avc', dts, pts: dts, keyframe: au.keyframe, data: joinLengthPrefixed(body, NAL_LENGTH_SIZE) });
     if (au.keyframe) this.lastKeyframeAt = this.now();
-    if (!this.stream && (!this.audioExpected || this.now() - this.startedAt >= (this.o.audioHeaderWaitMs ?? WHIP_AUDIO_HEADER_WAIT_MS))) this.goLive();
-  }
-
-  /** Audio will come: ffmpeg is there and has not failed. */
-  private get audioExpected(): boolean {
-    return !!this.o.ffmpeg && !this.audioGone;
-  }
-
-  /** tag pushes a video tag into the hub, or holds it until the hub stream is claimed. */
-  private tag(type: number, dts: number, body: Buffer, frame: boolean): void {
-    if (this.stream) {
-      this.stream.pushTag(type, dts, body);
-      if (frame) this.o.onFrame?.('video');
-    } else this.held.push({ type, dts, body, video: frame });
-  }
-
-  /** goLive claims the hub stream and gives it the held tags (headers first). */
-  private goLive(): void {
-    if (this.stream || this.ended || !this.clock.started) return;
-    const stream = this.o.hub.publish(this.o.channel, { protocol: 'whip', ...(this.o.clientIp ? { clientIp: this.o.clientIp } : {}), close: (reason) => this.kicked(reason) });
-    if (!stream) {
-      this.ended = true;
-      this.held = [];
-      void this.aac?.stop();
-      this.o.onEnd('channel already live');
-      return;
-    }
-    this.stream = stream;
-    const audio = this.audioConfig;
-    stream.pushMetadata({ width: this.width, height: this.height, videocodecid: FLV_META_VIDEO_AVC, ...(audio ? { audiocodecid: FLV_META_AUDIO_AAC } : {}), encoder: 'onair WHIP ingest' });
-    const held = this.held;
-    this.held = [];
-    // The codec headers first (the first held tag is the video sequence header), then the frames.
-    const first = held[0];
-    const rest = first && !first.video ? held.slice(1) : held;
-    if (first && !first.video) stream.pushTag(first.type, first.dts, first.body);
-    if (audio) stream.pushTag(FLV_TAG_AUDIO, audio.ms, aacAudioTagBody(AAC_PACKET_SEQUENCE_HEADER, audio.asc));
-    for (const t of rest) {
-      stream.pushTag(t.type, t.dts, t.body);
-      if (t.video) this.o.onFrame?.('video');
-    }
-    this.o.onLive?.();
-  }
-
-  private kicked(reason: string): void {
-    if (this.ended) return;
-    this.ended = true;
-    void this.aac?.stop();
-    this.o.onEnd(reason);
   }
 
   /** end stops the publish: the hub stream ends (the channel goes offline) and ffmpeg stops. */
   async end(reason: string): Promise<void> {
-    this.ended = true;
-    const stream = this.stream;
-    if (stream && !stream.ended) stream.end(reason);
+    this.session.end(reason);
     await this.aac?.stop();
   }
 }

@@ -24,7 +24,7 @@ const SQLITE_SIDE_FILES = ['-wal', '-shm'];
 
 /**
  * openDatabase connects to `sqlite:PATH` (default engine) or `postgres://...`. A SQLite file and
- * its -wal/-shm are kept 0600 in a 0700 folder (docs/security-hardening.md); looser modes are
+ * its -wal/-shm are kept 0600 in a 0700 folder (docs/security.md); looser modes are
  * tightened and reported through `log`.
  */
 export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): Promise<Db> {

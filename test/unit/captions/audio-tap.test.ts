@@ -63,7 +63,7 @@ function feed(tap: AudioTap, rate: number, channels: number, frames: Buffer[], s
   tap.onTracks(undefined, info);
   frames.forEach((f, i) => {
     const dts = Math.round(startDts + (i * 1024 * 1000) / rate);
-    const frame: MediaFrame = { kind: 'audio', dts, pts: dts, keyframe: true, data: f.subarray(7), flvTag: Buffer.alloc(0) };
+    const frame: MediaFrame = { kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: f.subarray(7) };
     tap.onFrame(frame);
   });
 }

@@ -93,7 +93,7 @@ test('captions service: hub audio → ffmpeg → windows → cues on captions:{c
     const frames = aacFrames(14);
     for (let i = 0; i < frames.length; i++) {
       const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
-      const f: MediaFrame = { kind: 'audio', dts, pts: dts, keyframe: true, data: frames[i]!, flvTag: Buffer.alloc(0) };
+      const f: MediaFrame = { kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: frames[i]! };
       hub.send('demo', (s) => s.onFrame(f));
       if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
     }
@@ -141,7 +141,7 @@ test('captions service: browser cues share the publication path; interim and fin
   const st = await svc.enable('web', { engine: 'browser', language: 'ko-KR' });
   assert.equal(st.running, false, 'browser captions run no server recogniser');
   assert.equal(st.engine, 'browser');
-  hub.send('web', (s) => s.onFrame({ kind: 'video', dts: 50_000, pts: 50_000, keyframe: true, data: Buffer.alloc(1), flvTag: Buffer.alloc(0) }));
+  hub.send('web', (s) => s.onFrame({ kind: 'video', codec: 'avc', dts: 50_000, pts: 50_000, keyframe: true, data: Buffer.alloc(1) }));
   const a = await svc.addBrowserCue('web', { text: '안녕', final: false, lang: 'ko-KR' });
   const b = await svc.addBrowserCue('web', { text: '안녕하세요  여러분', final: true, lang: 'ko-KR' });
   const c = await svc.addBrowserCue('web', { text: 'next', final: true, lang: 'ko-KR', startMs: 60_000, endMs: 61_000 });
@@ -260,7 +260,7 @@ test('captions service: a streaming engine (pocketsphinx) gets the PCM and publi
     const frames = aacFrames(4);
     for (let i = 0; i < frames.length; i++) {
       const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
-      hub.send('en-talk', (s) => s.onFrame({ kind: 'audio', dts, pts: dts, keyframe: true, data: frames[i]!, flvTag: Buffer.alloc(0) }));
+      hub.send('en-talk', (s) => s.onFrame({ kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: frames[i]! }));
       if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
     }
     const deadline = Date.now() + 10_000;

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import {
   FlvParser, FlvError, encodeFlvHeader, encodeFlvTag, parseVideoTagHeader, parseAudioTagHeader, flvTagBody,
   FLV_TAG_AUDIO, FLV_TAG_VIDEO, FLV_TAG_SCRIPT, VIDEO_CODEC_AVC, AVC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC,
-  AAC_PACKET_SEQUENCE_HEADER, type FlvTag,
+  AAC_PACKET_SEQUENCE_HEADER, type FlvTag, avcVideoTagHead, exVideoTagHead, AVC_PACKET_NALU, EX_PACKET_CODED_FRAMES, EX_PACKET_CODED_FRAMES_X,
+  EX_PACKET_SEQUENCE_START, FOURCC_AV1, FOURCC_HEVC, VIDEO_FRAME_INTER, VIDEO_FRAME_KEY, AAC_RAW_TAG_HEAD, AAC_SEQUENCE_TAG_HEAD, MP3_TAG_HEAD,
 } from '../../../src/formats/flv.js';
 import { decodeAmf0 } from '../../../src/formats/amf0.js';
 import { describeAvcConfig } from '../../../src/formats/avc.js';
@@ -97,3 +98,24 @@ test('FLV parser refuses garbage with FlvError and stays failed', () => {
   assert.deepEqual(tags, [{ type: 8, timestamp: 5, data: h('af01') }]);
   assert.deepEqual(flvTagBody(encodeFlvTag(FLV_TAG_AUDIO, 5, h('af01'))), h('af01'));
 });
+
+const TAG_HEAD_GOLDEN: { name: string; value: Buffer; bytes: string; audio?: true }[] = [
+  { name: 'AVC keyframe NALU, CTS 0', value: avcVideoTagHead(VIDEO_FRAME_KEY, AVC_PACKET_NALU, 0), bytes: '17 01 000000' },
+  { name: 'AVC inter NALU, CTS -40 (signed 24 bits)', value: avcVideoTagHead(VIDEO_FRAME_INTER, AVC_PACKET_NALU, -40), bytes: '27 01 ffffd8' },
+  { name: 'HEVC SequenceStart', value: exVideoTagHead(VIDEO_FRAME_KEY, EX_PACKET_SEQUENCE_START, FOURCC_HEVC), bytes: '90 68766331' },
+  { name: 'HEVC CodedFrames, CTS 80', value: exVideoTagHead(VIDEO_FRAME_INTER, EX_PACKET_CODED_FRAMES, FOURCC_HEVC, 80), bytes: 'a1 68766331 000050' },
+  { name: 'HEVC CodedFramesX (no CTS)', value: exVideoTagHead(VIDEO_FRAME_INTER, EX_PACKET_CODED_FRAMES_X, FOURCC_HEVC, 80), bytes: 'a3 68766331' },
+  { name: 'AV1 CodedFrames (no CTS field for AV1)', value: exVideoTagHead(VIDEO_FRAME_KEY, EX_PACKET_CODED_FRAMES, FOURCC_AV1, 80), bytes: '91 61763031' },
+  { name: 'AAC raw', value: AAC_RAW_TAG_HEAD, bytes: 'af 01', audio: true },
+  { name: 'AAC sequence header', value: AAC_SEQUENCE_TAG_HEAD, bytes: 'af 00', audio: true },
+  { name: 'MP3 44.1 kHz stereo', value: MP3_TAG_HEAD, bytes: '2f', audio: true },
+];
+
+for (const g of TAG_HEAD_GOLDEN) {
+  test(`tag body head golden: ${g.name}`, () => {
+    assert.deepEqual(g.value, h(g.bytes));
+    // What we write, the header parser reads back (the payload starts right after the head).
+    if (g.audio) assert.equal(parseAudioTagHeader(Buffer.concat([g.value, h('00')])).payloadOffset, g.value.length);
+    else assert.equal(parseVideoTagHeader(Buffer.concat([g.value, h('00')])).payloadOffset, g.value.length);
+  });
+}

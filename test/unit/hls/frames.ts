@@ -8,7 +8,7 @@ export const videoTrack: VideoTrackInfo = { codec: 'avc', config: AVCC, width: 1
 export const audioTrack: AudioTrackInfo = { codec: 'aac', config: ASC_44100_STEREO, sampleRate: 44100, channels: 2, codecString: 'mp4a.40.2' };
 
 function frame(kind: 'video' | 'audio', dts: number, pts: number, keyframe: boolean, data: Buffer): MediaFrame {
-  return { kind, dts, pts, keyframe, data, flvTag: Buffer.alloc(0) };
+  return { kind, codec: kind === 'video' ? 'avc' : 'aac', dts, pts, keyframe, data };
 }
 
 export interface SynthOptions {
@@ -84,7 +84,7 @@ export function readFlv(buf: Buffer): FlvContent {
       const data = Buffer.from(body.subarray(5));
       if (body[1] === 0) {
         out.video = { codec: 'avc', config: data, width: 0, height: 0, codecString: `avc1.${data.subarray(1, 4).toString('hex')}` };
-      } else if (body[1] === 1) out.frames.push({ kind: 'video', dts: ts, pts: ts + cts, keyframe, data, flvTag: Buffer.alloc(0) });
+      } else if (body[1] === 1) out.frames.push({ kind: 'video', codec: 'avc', dts: ts, pts: ts + cts, keyframe, data });
     } else if (type === 8 && body[0]! >> 4 === 10) {
       const data = Buffer.from(body.subarray(2));
       if (body[1] === 0) {
@@ -92,7 +92,7 @@ export function readFlv(buf: Buffer): FlvContent {
         const rate = AAC_RATES[((data[0]! & 7) << 1) | (data[1]! >> 7)]!;
         const channels = (data[1]! >> 3) & 0x0f;
         out.audio = { codec: 'aac', config: data, sampleRate: rate, channels, codecString: `mp4a.40.${aot}` };
-      } else out.frames.push({ kind: 'audio', dts: ts, pts: ts, keyframe: true, data, flvTag: Buffer.alloc(0) });
+      } else out.frames.push({ kind: 'audio', codec: 'aac', dts: ts, pts: ts, keyframe: true, data });
     }
   }
   return out;

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import prom from 'prom-client';
 import { StreamHub } from '../../../src/media/hub/hub.js';
+import { FlvFrameReader } from '../../../src/media/flv/frame-reader.js';
 import { AbrManager } from '../../../src/media/abr/manager.js';
 import { AbrSettings } from '../../../src/media/abr/settings.js';
 import { configSchema } from '../../../src/config/index.js';
@@ -41,16 +42,18 @@ test('ABR manager: transcodes enabled channels only, maps and guards rendition n
   t.after(() => abr.stop());
   const tags = fixture();
   // Two channels live: only "cam" has ABR on.
-  const cam = hub.publish('cam', { protocol: 'rtmp', close: () => {} })!;
-  const other = hub.publish('other', { protocol: 'rtmp', close: () => {} })!;
+  const camStream = hub.publish('cam', { protocol: 'rtmp', close: () => {} })!;
+  const otherStream = hub.publish('other', { protocol: 'rtmp', close: () => {} })!;
+  const cam = new FlvFrameReader(camStream);
+  const other = new FlvFrameReader(otherStream);
   await sleep(20);
   let i = 0;
   let offset = 0;
   const feed = (n: number) => {
     for (let k = 0; k < n; k++) {
       const t = tags[i]!;
-      cam.pushTag(t.type, t.timestamp + offset, t.data);
-      other.pushTag(t.type, t.timestamp + offset, t.data);
+      cam.tag(t.type, t.timestamp + offset, t.data);
+      other.tag(t.type, t.timestamp + offset, t.data);
       if (++i === tags.length) {
         // Loop the fixture with increasing timestamps.
         i = 0;
@@ -98,8 +101,8 @@ test('ABR manager: transcodes enabled channels only, maps and guards rendition n
   await until('running again', () => abr.info('cam')[0]?.pid !== undefined);
   const pid3 = abr.info('cam')[0]!.pid!;
   clearInterval(feeder);
-  cam.end('publisher left');
-  other.end('publisher left');
+  camStream.end('publisher left');
+  otherStream.end('publisher left');
   await until('ffmpeg stopped with the source', () => gone(pid3));
   assert.equal(abr.info().length, 0);
   assert.match(await registry.metrics(), /onair_abr_transcoders_running 0/);

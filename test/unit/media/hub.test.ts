@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { StreamHub, metadataOf, pushFlvTag, type Publisher } from '../../../src/media/hub/hub.js';
+import { StreamHub } from '../../../src/media/hub/hub.js';
+import { FlvFrameReader, metadataOf, type FrameSink } from '../../../src/media/flv/frame-reader.js';
+import { flvTagOf } from '../../../src/media/flv/frame-tags.js';
 import type { Batch } from '../../../src/media/hub/batch.js';
 import type { StartInfo, Viewer } from '../../../src/media/hub/viewer.js';
 import type { MediaFrame } from '../../../src/media/hub/types.js';
@@ -54,13 +56,21 @@ function makeHub(over: Partial<ConstructorParameters<typeof StreamHub>[0]> = {})
 
 const flushTurn = () => new Promise((r) => setImmediate(r));
 
+/** flv gives a stream's FLV edge (what an RTMP publish feeds), one per stream. */
+const readers = new WeakMap<FrameSink, FlvFrameReader>();
+function flv(s: FrameSink): FlvFrameReader {
+  let r = readers.get(s);
+  if (!r) readers.set(s, (r = new FlvFrameReader(s)));
+  return r;
+}
+
 test('late joiners get codec headers and the GOP from its keyframe; every viewer gets the same Buffers', async () => {
   const { hub, published } = makeHub();
   const tags = fixture();
   const s = hub.publish('c', { protocol: 'rtmp', close: () => {} })!;
   assert.equal(hub.publish('c', { protocol: 'rtmp', close: () => {} }), null, 'one publisher per channel');
-  s.pushMetadata({ width: 640, height: 360 });
-  for (const t of tags.slice(0, 10)) s.pushTag(t.type, t.timestamp, t.data);
+  flv(s).metadata({ width: 640, height: 360 });
+  for (const t of tags.slice(0, 10)) flv(s).tag(t.type, t.timestamp, t.data);
   assert.equal(s.video?.width, 640);
   assert.equal(s.audio?.codecString, 'mp4a.40.2');
   const a = new FakeViewer();
@@ -70,7 +80,7 @@ test('late joiners get codec headers and the GOP from its keyframe; every viewer
   assert.equal(a.started!.headers.length, 3); // metadata, video and audio headers
   assert.ok(a.started!.gop[0]!.keyframe);
   assert.ok(a.started!.gop.length >= 5);
-  for (const t of tags.slice(10, 30)) s.pushTag(t.type, t.timestamp, t.data);
+  for (const t of tags.slice(10, 30)) flv(s).tag(t.type, t.timestamp, t.data);
   await flushTurn();
   assert.equal(a.batches.length, 1);
   assert.equal(a.batches[0], b.batches[0], 'the same batch object');
@@ -89,30 +99,30 @@ test('a backed-up viewer skips to the next keyframe (with headers), and is dropp
   const { hub } = makeHub();
   const tags = fixture();
   const s = hub.publish('c', { protocol: 'rtmp', close: () => {} })!;
-  for (const t of tags.slice(0, 5)) s.pushTag(t.type, t.timestamp, t.data);
+  for (const t of tags.slice(0, 5)) flv(s).tag(t.type, t.timestamp, t.data);
   const slow = new FakeViewer();
   const fine = new FakeViewer();
   hub.addViewer('c', slow);
   hub.addViewer('c', fine);
   slow.queued = 2000; // over the skip threshold
-  for (const t of tags.slice(5, 20)) s.pushTag(t.type, t.timestamp, t.data);
+  for (const t of tags.slice(5, 20)) flv(s).tag(t.type, t.timestamp, t.data);
   await flushTurn();
   assert.equal(slow.batches.length, 0);
   assert.equal(fine.tags().length, 15);
   assert.ok(hub.counters.dropped.slow_viewer! > 0);
   // drained: it resumes at the next keyframe, not mid-GOP
   slow.queued = 0;
-  for (const t of tags.slice(20, 40)) s.pushTag(t.type, t.timestamp, t.data);
+  for (const t of tags.slice(20, 40)) flv(s).tag(t.type, t.timestamp, t.data);
   await flushTurn();
   assert.equal(slow.batches.length, 0, 'no keyframe yet, still waiting');
   // next GOP: replay the fixture shifted in time (it starts with its keyframe)
-  for (const t of tags.slice(2, 10)) s.pushTag(t.type, t.timestamp + 2000, t.data);
+  for (const t of tags.slice(2, 10)) flv(s).tag(t.type, t.timestamp + 2000, t.data);
   await flushTurn();
   const got = slow.tags();
   assert.ok(got.length > 0);
   assert.ok(got.find((t) => !t.header)!.keyframe, 'resumes on a keyframe');
   slow.queued = 10_000; // over the maximum
-  for (const t of tags.slice(10, 12)) s.pushTag(t.type, t.timestamp + 2000, t.data);
+  for (const t of tags.slice(10, 12)) flv(s).tag(t.type, t.timestamp + 2000, t.data);
   await flushTurn();
   assert.deepEqual(slow.ended, { reason: 'slow viewer', clean: false });
   assert.equal(hub.stats('c')!.viewers.flv, 1);
@@ -127,12 +137,12 @@ test('GOP cache is bounded; subscribers wait for the stream and get tracks, the 
   hub.subscribe('later', { onTracks: () => tracks++, onFrame: (f) => frames.push(f), onEnd: (r) => (endReason = r) });
   const tags = fixture();
   const s = hub.publish('later', { protocol: 'relay', close: () => {} })!;
-  for (const t of tags.slice(0, 20)) s.pushTag(t.type, t.timestamp, t.data);
+  for (const t of tags.slice(0, 20)) flv(s).tag(t.type, t.timestamp, t.data);
   assert.equal(tracks, 2);
   assert.equal(frames.length, 18); // 20 tags minus the two codec headers
   const firstVideo = frames.find((f) => f.kind === 'video')!;
   assert.ok(firstVideo.keyframe);
-  assert.equal(firstVideo.flvTag.readUIntBE(1, 3) + 15, firstVideo.flvTag.length);
+  assert.equal(flvTagOf(firstVideo).readUIntBE(1, 3) + 15, flvTagOf(firstVideo).length);
   const v = new FakeViewer();
   hub.addViewer('later', v);
   assert.equal(v.started!.gop.length, 0, 'GOP longer than the bound is not cached');
@@ -145,7 +155,7 @@ test('Enhanced RTMP HEVC passes through: FourCC sequence start describes the tra
   const hvcc = readFileSync(new URL('../../fixtures/media/hevc-640x360.hvcC', import.meta.url));
   const s = hub.publish('hevc', { protocol: 'rtmp', close: () => {} })!;
   // keyframe | isExHeader | SequenceStart, 'hvc1', hvcC
-  s.pushTag(9, 0, Buffer.concat([Buffer.from([0x90]), Buffer.from('hvc1'), hvcc]));
+  flv(s).tag(9, 0, Buffer.concat([Buffer.from([0x90]), Buffer.from('hvc1'), hvcc]));
   assert.equal(s.video?.codec, 'hevc');
   assert.equal(s.video?.codecString, 'hvc1.1.6.L63.90');
   assert.equal(s.video?.width, 640);
@@ -153,31 +163,37 @@ test('Enhanced RTMP HEVC passes through: FourCC sequence start describes the tra
   hub.subscribe('hevc', { onFrame: (f) => frames.push(f) });
   // keyframe | isExHeader | CodedFrames, 'hvc1', cts 40, one NAL unit
   const body = Buffer.concat([Buffer.from([0x91]), Buffer.from('hvc1'), Buffer.from([0, 0, 40]), Buffer.from([0, 0, 0, 2, 0x26, 0x01])]);
-  s.pushTag(9, 1000, body);
+  flv(s).tag(9, 1000, body);
   assert.equal(frames.length, 1);
   assert.equal(frames[0]!.keyframe, true);
   assert.equal(frames[0]!.pts, 1040);
   assert.deepEqual(frames[0]!.data, Buffer.from([0, 0, 0, 2, 0x26, 0x01]));
-  assert.deepEqual(frames[0]!.flvTag.subarray(11, -4), body, 'FLV tag carries the enhanced body unchanged');
+  assert.equal(frames[0]!.codec, 'hevc');
+  assert.deepEqual(flvTagOf(frames[0]!).subarray(11, -4), body, 'FLV tag carries the enhanced body unchanged');
   s.end('done');
 });
 
-test('FLV sources: script data becomes metadata (with or without @setDataFrame), A/V goes in, junk is ignored', () => {
+test('FLV sources: script data becomes metadata (with or without @setDataFrame), A/V becomes tracks and frames, junk is counted', () => {
   const got: string[] = [];
-  const p: Publisher = {
-    channel: 'x', ended: false,
-    pushTag: (type, ts, body) => got.push(`tag ${type} ${ts} ${body.length}`),
-    pushMetadata: (m: Amf0Object) => got.push(`meta ${m.width}`),
-    end: () => undefined,
+  const sink: FrameSink = {
+    setTracks: (v, a, dts) => got.push(`tracks ${v?.codec ?? '-'} ${a?.codec ?? '-'} ${dts}`),
+    pushFrame: (f) => got.push(`frame ${f.codec} ${f.dts} ${f.data.length}`),
+    setMetadata: (m: Amf0Object) => got.push(`meta ${m.width}`),
+    badInput: () => got.push('bad'),
   };
-  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('@setDataFrame', 'onMetaData', { width: 640 }));
-  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', { width: 320 }));
-  pushFlvTag(p, FLV_TAG_SCRIPT, 0, encodeAmf0('onCuePoint', { name: 'x' }));
-  pushFlvTag(p, FLV_TAG_SCRIPT, 0, Buffer.from([0x02, 0x00, 0xff])); // truncated AMF0 string
-  pushFlvTag(p, FLV_TAG_VIDEO, 40, Buffer.alloc(5));
-  pushFlvTag(p, FLV_TAG_AUDIO, 41, Buffer.alloc(3));
-  pushFlvTag(p, 99, 42, Buffer.alloc(1));
-  assert.deepEqual(got, ['meta 640', 'meta 320', `tag ${FLV_TAG_VIDEO} 40 5`, `tag ${FLV_TAG_AUDIO} 41 3`]);
+  const r = new FlvFrameReader(sink);
+  r.tag(FLV_TAG_SCRIPT, 0, encodeAmf0('@setDataFrame', 'onMetaData', { width: 640 }));
+  r.tag(FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', { width: 320 }));
+  r.tag(FLV_TAG_SCRIPT, 0, encodeAmf0('onCuePoint', { name: 'x' }));
+  r.tag(FLV_TAG_SCRIPT, 0, Buffer.from([0x02, 0x00, 0xff])); // truncated AMF0 string
+  r.tag(FLV_TAG_AUDIO, 5, Buffer.from('af001210', 'hex')); // AAC sequence header: 44.1 kHz stereo
+  r.tag(FLV_TAG_VIDEO, 40, Buffer.from('270100000000000001aa', 'hex')); // AVC inter frame, one 1-byte NAL unit
+  r.tag(FLV_TAG_AUDIO, 41, Buffer.from('af01abcd', 'hex'));
+  r.tag(FLV_TAG_VIDEO, 42, Buffer.alloc(5)); // legacy codec id 0: not a codec we carry
+  r.tag(FLV_TAG_AUDIO, 43, Buffer.alloc(3)); // sound format 0 (PCM)
+  r.tag(FLV_TAG_VIDEO, 44, Buffer.from('17', 'hex')); // AVC header cut short
+  r.tag(99, 45, Buffer.alloc(1));
+  assert.deepEqual(got, ['meta 640', 'meta 320', 'tracks - aac 5', 'frame avc 40 5', 'frame aac 41 2', 'bad', 'bad', 'bad']);
   assert.equal(metadataOf(['onMetaData', [1, 2]]), null, 'an array is not metadata');
   assert.equal(metadataOf(['onMetaData', new Date(0)]), null, 'a date is not metadata');
 });

@@ -8,9 +8,8 @@ import { encodeAvcDecoderConfig } from '../../../../src/formats/avc.js';
 import { packetizeH264 } from '../../../../src/formats/rtp-h264.js';
 import { packetizeAac } from '../../../../src/formats/rtp-aac.js';
 import { encodeRtcpSenderReport, parseRtpPacket } from '../../../../src/formats/rtp-packet.js';
-import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, parseVideoTagHeader } from '../../../../src/formats/flv.js';
 import { RtspParser, type RtspMessage } from '../../../../src/formats/rtsp-message.js';
-import type { MediaFrame } from '../../../../src/media/hub/types.js';
+import type { AudioTrackInfo, MediaFrame, VideoTrackInfo } from '../../../../src/media/hub/types.js';
 import type { PublishSource } from '../../../../src/media/hub/hub.js';
 
 const F = 3600; // 25 fps at 90 kHz
@@ -42,12 +41,19 @@ const IDR = Buffer.concat([Buffer.from([0x65, 0x88]), Buffer.alloc(3000, 0x11)])
 const P = Buffer.concat([Buffer.from([0x41, 0x9a]), Buffer.alloc(200, 0x22)]);
 const avccOf = (nal: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, nal.length >> 8, nal.length & 0xff].slice(1)), nal]);
 
-test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tags on one clock', () => {
-  const tags: { type: number; ts: number; body: Buffer }[] = [];
+test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tracks and frames on one clock', () => {
+  const frames: MediaFrame[] = [];
+  const tracks: string[] = [];
+  let videoConfig: Buffer | undefined;
   let meta: unknown;
   const stream = {
-    pushTag: (type: number, ts: number, body: Buffer) => tags.push({ type, ts, body }),
-    pushMetadata: (m: unknown) => { meta = m; },
+    setTracks: (v?: VideoTrackInfo, a?: AudioTrackInfo) => {
+      if (v) { tracks.push('video'); videoConfig = v.config; }
+      if (a) tracks.push(`audio ${a.sampleRate}`);
+    },
+    pushFrame: (f: MediaFrame) => frames.push(f),
+    setMetadata: (m: unknown) => { meta = m; },
+    badInput: () => assert.fail('bad input'),
     end: () => {}, ended: false,
   };
   let now = 10_000;
@@ -60,9 +66,9 @@ test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tags on on
   });
   assert.ok(ingest.claim());
   assert.equal((meta as { width: number }).width, 64);
-  // Headers first: the avcC from the SDP, the ASC from config=.
-  assert.deepEqual(tags.map((t) => t.type), [FLV_TAG_VIDEO, FLV_TAG_AUDIO]);
-  assert.deepEqual(tags[0]!.body.subarray(5), encodeAvcDecoderConfig(SPS, [PPS]));
+  // Tracks first: the avcC from the SDP, the ASC from config=.
+  assert.deepEqual(tracks, ['video', 'audio 48000']);
+  assert.deepEqual(videoConfig, encodeAvcDecoderConfig(SPS, [PPS]));
   // Sender reports put audio (48 kHz from 7777) and video (90 kHz from 1000) on one NTP timeline.
   const ntp0 = Date.UTC(2026, 0, 1);
   ingest.rtcp('video', encodeRtcpSenderReport({ ssrc: 1, ntpMs: ntp0, rtpTimestamp: 1000, packetCount: 0, octetCount: 0 }));
@@ -79,15 +85,19 @@ test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tags on on
     const [payload] = packetizeAac([Buffer.alloc(100 + i, i)]);
     ingest.audioPacket({ marker: true, payloadType: 97, sequenceNumber: i, timestamp: 7777 + 48 * 40 * i, ssrc: 2, payload: payload! });
   }
-  const video = tags.filter((t) => t.type === FLV_TAG_VIDEO).slice(1);
-  const audio = tags.filter((t) => t.type === FLV_TAG_AUDIO).slice(1);
+  const video = frames.filter((f) => f.kind === 'video');
+  const audio = frames.filter((f) => f.kind === 'audio');
   // Baseline: no reorder delay, DTS = PTS: 0, 40, ..., the first a keyframe.
-  assert.deepEqual(video.map((t) => t.ts), [0, 40, 80, 120, 160, 200]);
-  assert.equal(parseVideoTagHeader(video[0]!.body).frameType, 1);
-  assert.deepEqual(video[0]!.body.subarray(5), avccOf(IDR));
-  assert.deepEqual(audio.map((t) => t.ts), [40, 80, 120, 160, 200]);
-  assert.deepEqual(audio[0]!.body.subarray(2), Buffer.alloc(101, 1));
+  assert.deepEqual(video.map((f) => f.dts), [0, 40, 80, 120, 160, 200]);
+  assert.deepEqual(video.map((f) => f.pts), [0, 40, 80, 120, 160, 200]);
+  assert.deepEqual(video.map((f) => f.keyframe), [true, false, false, false, false, false]);
+  assert.ok(video.every((f) => f.codec === 'avc'));
+  assert.deepEqual(video[0]!.data, avccOf(IDR));
+  assert.deepEqual(audio.map((f) => f.dts), [40, 80, 120, 160, 200]);
+  assert.ok(audio.every((f) => f.codec === 'aac'));
+  assert.deepEqual(audio[0]!.data, Buffer.alloc(101, 1));
   assert.equal(ingest.stats.videoFrames, 6);
+  assert.equal(ingest.stats.audioFrames, 5);
 });
 
 test('RtspPlayer: RTP over interleaved channels from the keyframe on; a slow reader skips to the next keyframe, then is cut', () => {
@@ -103,7 +113,7 @@ test('RtspPlayer: RTP over interleaved channels from the keyframe on; a slow rea
   });
   player.setAudioRate(48000);
   player.onTracks({ codec: 'avc', config: avcc, width: 64, height: 64, codecString: 'avc1.42c00a' }, { codec: 'aac', config: Buffer.from('1190', 'hex'), sampleRate: 48000, channels: 2, codecString: 'mp4a.40.2' });
-  const frame = (kind: 'video' | 'audio', ms: number, keyframe: boolean, data: Buffer): MediaFrame => ({ kind, dts: ms, pts: ms, keyframe, data, flvTag: Buffer.alloc(0) });
+  const frame = (kind: 'video' | 'audio', ms: number, keyframe: boolean, data: Buffer): MediaFrame => ({ kind, codec: kind === 'video' ? 'avc' : 'aac', dts: ms, pts: ms, keyframe, data });
   player.onFrame(frame('audio', 0, true, Buffer.alloc(10)));
   player.onFrame(frame('video', 0, false, avccOf(P)));
   assert.equal(written.length, 0, 'nothing before the first keyframe');
@@ -146,7 +156,7 @@ test('RtspPlayer: players share each frame\'s RTP payloads (encode once) and dif
     video: { channel: 0 }, skipBytes: 1 << 20, maxBytes: 1 << 21, stallMs: 60_000, onEnd: () => undefined,
   }));
   const big = Buffer.concat([IDR, Buffer.alloc(5000, 7)]); // several FU-A packets
-  const key: MediaFrame = { kind: 'video', dts: 0, pts: 0, keyframe: true, data: avccOf(big), flvTag: Buffer.alloc(0) };
+  const key: MediaFrame = { kind: 'video', codec: 'avc', dts: 0, pts: 0, keyframe: true, data: avccOf(big) };
   for (const p of players) {
     p.onTracks({ codec: 'avc', config: avcc, width: 64, height: 64, codecString: 'avc1.42c00a' }, undefined);
     p.onFrame(key);
