@@ -32,7 +32,8 @@ if (mode === 'onair') {
   // ONAIR_CHAT_WRITE_BATCH_MS (and any other ONAIR_CHAT_* key) passes through to the chat config.
   // ONAIR_REDIS_URL puts several bench servers on one Redis broker (chat-fanout NODES=2).
   const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_') || k === 'ONAIR_REDIS_URL'));
-  const config = loadConfig({ env: chatEnv });
+  const { LOOPBACK_LIMITS } = await import('./lib/loopback-limits.js');
+  const config = loadConfig({ env: chatEnv, overrides: LOOPBACK_LIMITS });
   const registry = new Registry();
   const chat = createChatService({
     config,

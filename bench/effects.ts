@@ -26,6 +26,7 @@ import { EffectsAggregator, BUILTIN_EFFECTS, type EffectsPublication } from '../
 import { createSupportersMetrics } from '../src/chat/supporters/metrics.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { loadConfig } from '../src/config/index.js';
+import { LOOPBACK_LIMITS } from './lib/loopback-limits.js';
 import { startServer } from '../src/server.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
@@ -79,7 +80,7 @@ async function simulate() {
 
 async function partB() {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-bench-effects-'));
-  const config = loadConfig({ env: {}, file: '/dev/null', overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, roles: ['chat', 'api'], 'log.level': 'silent', 'supporters.effects.windowMs': WINDOW } });
+  const config = loadConfig({ env: {}, file: '/dev/null', overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, roles: ['chat', 'api'], 'log.level': 'silent', 'supporters.effects.windowMs': WINDOW, ...LOOPBACK_LIMITS } });
   const server = await startServer(config, { logger: silentLogger() });
   const clients: Centrifuge[] = [];
   try {

@@ -42,6 +42,7 @@ import { RtmpClient } from '../src/media/rtmp/client.js';
 import { RtspClient } from '../src/media/rtsp/client.js';
 import { clockSeiNal, findClockStamps } from './lib/sei-clock.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
+import { LOOPBACK_LIMITS_ENV } from './lib/loopback-limits.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt,rtsp,rtsp-in' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
@@ -455,7 +456,7 @@ async function main(): Promise<void> {
   const srtPort = httpPort + 2000;
   const rtspPort = httpPort + 3000;
   const server: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    env: { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: String(srtPort), ONAIR_MEDIA_RTSP_PORT: String(rtspPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...LOOPBACK_LIMITS_ENV, ONAIR_DATA_DIR: dataDir, ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: String(rtmpPort), ONAIR_MEDIA_SRT_PORT: String(srtPort), ONAIR_MEDIA_RTSP_PORT: String(rtspPort), ONAIR_HOST: '127.0.0.1', ONAIR_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   // The server's start-up banner (with a throwaway admin token) stays quiet; its last output is shown on failure.

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/index.js';
+import { LOOPBACK_LIMITS } from './lib/loopback-limits.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createMediaService, RtmpClient } from '../src/media/index.js';
 import { makeCerts } from '../test/integration/rtmps-helpers.js';
@@ -40,7 +41,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const certs = await makeCerts();
 const work = mkdtempSync(join(tmpdir(), 'onair-rtmps-bench-'));
 const config = loadConfig({ env: {}, file: '/dev/null', overrides: {
-  host: '127.0.0.1', 'rtmp.port': 0, 'media.rtmps.enabled': true, 'media.rtmps.port': 0,
+  ...LOOPBACK_LIMITS, host: '127.0.0.1', 'rtmp.port': 0, 'media.rtmps.enabled': true, 'media.rtmps.port': 0,
   'media.rtmps.certFile': join(certs.dir, 'server.pem'), 'media.rtmps.keyFile': join(certs.dir, 'server.key'),
 } });
 const keys = new Map([['bench-key', 'bench']]);

@@ -26,6 +26,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/index.js';
+import { LOOPBACK_LIMITS } from './lib/loopback-limits.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createMediaService } from '../src/media/index.js';
 import { SrtServer } from '../src/media/srt/server.js';
@@ -79,7 +80,7 @@ async function main() {
   const children: ChildProcess[] = [];
   try {
     const file = encode(dir);
-    const config = loadConfig({ env: {}, file: '/dev/null', overrides: { host: '127.0.0.1', 'rtmp.port': 0 } });
+    const config = loadConfig({ env: {}, file: '/dev/null', overrides: { host: '127.0.0.1', 'rtmp.port': 0, ...LOOPBACK_LIMITS } });
     const keys = new Map<string, string>();
     for (let i = 0; i < STREAMS; i++) keys.set(`key${i}`, `ch${i}`);
     const media = createMediaService({ config, logger: silentLogger(), registry: new Registry(), streamKeys: { resolve: async (k) => (keys.has(k) ? { channel: keys.get(k)! } : null) } });

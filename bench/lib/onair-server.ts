@@ -8,9 +8,10 @@ import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createMediaService } from '../../src/media/index.js';
+import { LOOPBACK_LIMITS } from './loopback-limits.js';
 
 const [rtmpPort, httpPort] = process.argv.slice(2).map(Number);
-const config = loadConfig({ env: {}, file: '/dev/null', overrides: { host: '127.0.0.1', 'rtmp.port': rtmpPort ?? 0 } });
+const config = loadConfig({ env: {}, file: '/dev/null', overrides: { host: '127.0.0.1', 'rtmp.port': rtmpPort ?? 0, ...LOOPBACK_LIMITS } });
 const media = createMediaService({
   config,
   logger: silentLogger(),

@@ -15,6 +15,7 @@ import { RedisBroker, RedisPresenceManager } from './broker/redis.js';
 import type { Broker, PresenceManager } from './broker/types.js';
 import { WsAcceptor } from './transport/ws.js';
 import { registerUniHttp } from './transport/uni-http.js';
+import { listenerLimits } from '../net/listener-limits.js';
 import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
@@ -96,7 +97,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     proxy,
   });
   const n = node;
-  const ws = new WsAcceptor(n, chatConfig.maxFrameBytes);
+  const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, listenerLimits(deps.config, 'chatWs', logger, deps.registry));
+  const httpLimits = listenerLimits(deps.config, 'chatHttp', logger, deps.registry);
   let started = false;
 
   const publisher: ServerPublisher = {
@@ -146,7 +148,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       return ws.handleUpgrade(req, socket, head);
     },
     registerHttp(app) {
-      registerUniHttp(app, n);
+      registerUniHttp(app, n, httpLimits);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

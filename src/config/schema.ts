@@ -132,6 +132,64 @@ export const DEFAULT_SUPERCHAT_TIERS: SuperChatTierConfig[] = [
   { minAmount: 100_000, name: 'red', color: '#E62117', pinSeconds: 3600, maxMessageLength: 290 },
 ];
 
+/** One listener's connection caps (docs/security.md, "Connection limits"); 0 means no cap. */
+function listenerCaps(perIp: number, global: number) {
+  return z
+    .object({
+      /** Open connections from one client address (IPv6: one /64) at most. */
+      perIp: z.number().int().min(0).max(1_000_000).default(perIp),
+      /** Open connections on this node at most. */
+      global: z.number().int().min(0).max(10_000_000).default(global),
+    })
+    .strict()
+    .default({});
+}
+
+/** A listener whose global cap already has a key of its own (media.rtsp.maxConnections, …): only perIp here. */
+function perIpCap(perIp: number) {
+  return z.object({ perIp: z.number().int().min(0).max(1_000_000).default(perIp) }).strict().default({});
+}
+
+/**
+ * limits: connection caps per client address and per node on every listener. The client address
+ * is the PROXY protocol's (RTMP/RTSP, when enabled), X-Forwarded-For's from http.trustProxy
+ * peers, else the socket's. Playback caps leave room for carrier NAT (many viewers behind one
+ * address); publishing ones are tighter. There is no built-in exemption.
+ */
+export const limitsSchema = z
+  .object({
+    /** Addresses/CIDR blocks that skip the per-address caps (the global ones still apply), e.g. 127.0.0.0/8 for load tests. */
+    exempt: addressListSchema.default([]),
+    rtmp: listenerCaps(20, 2000),
+    rtmps: listenerCaps(20, 2000),
+    /** Global: media.rtsp.maxConnections. */
+    rtsp: perIpCap(20),
+    /** Global: media.srt.maxSessions. */
+    srt: perIpCap(10),
+    /** WHEP viewers; global: media.webrtc.maxViewers. */
+    whep: perIpCap(50),
+    /** WHIP publishers. */
+    whip: listenerCaps(5, 100),
+    /** Chat WebSockets (Centrifugo protocol). */
+    chatWs: listenerCaps(100, 20_000),
+    /** Chat HTTP streaming and SSE connections (Centrifugo unidirectional). */
+    chatHttp: listenerCaps(100, 20_000),
+    /** Pusher protocol WebSockets; global: chat.pusher.maxConnections. */
+    pusher: perIpCap(100),
+    /** HTTP-FLV and WS-FLV viewers. */
+    flv: listenerCaps(100, 5000),
+    hls: z
+      .object({
+        /** HLS viewers counted per client address at most, whatever their User-Agents. */
+        viewersPerIp: z.number().int().min(1).max(1_000_000).default(100),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
 /** The whole onair configuration; every key has a default so an empty file is valid. */
 export const configSchema = z
   .object({
@@ -153,6 +211,8 @@ export const configSchema = z
         trustProxy: trustSettingSchema.default(false),
       })
       .default({}),
+    /** Connection limits per client address and per node, per listener (docs/security.md, "Connection limits"). */
+    limits: limitsSchema,
     /** Login flood limits (docs/security.md, "Login"). */
     auth: z
       .object({

@@ -86,8 +86,15 @@ interface ChunkStreamState {
   received: number;
 }
 
-export interface ChunkParserOptions {
+/** ChunkLimits bound what a peer can make the parser hold. */
+export interface ChunkLimits {
+  /** Largest message length a header may declare. */
   maxMessageSize: number;
+  /** Largest sum of the declared lengths of the messages being reassembled at once (all chunk streams; default: no bound beyond maxMessageSize each). */
+  maxPendingBytes?: number;
+}
+
+export interface ChunkParserOptions extends ChunkLimits {
   onMessage(msg: RtmpMessage): void;
 }
 
@@ -109,8 +116,18 @@ export class ChunkParser {
   private curCsid = 0;
   private payloadLeft = 0;
   private failed: RtmpChunkError | null = null;
+  /** Sum of the declared lengths of messages begun and not yet complete (bounded by maxPendingBytes). */
+  private pending = 0;
+  private limits: Required<ChunkLimits>;
 
-  constructor(private readonly opts: ChunkParserOptions) {}
+  constructor(private readonly opts: ChunkParserOptions) {
+    this.limits = { maxMessageSize: opts.maxMessageSize, maxPendingBytes: opts.maxPendingBytes ?? Infinity };
+  }
+
+  /** setLimits changes the bounds for messages that begin from now on (e.g. wider once a session is accepted). */
+  setLimits(limits: ChunkLimits): void {
+    this.limits = { maxMessageSize: limits.maxMessageSize, maxPendingBytes: limits.maxPendingBytes ?? Infinity };
+  }
 
   /** push feeds bytes; messages are delivered synchronously through onMessage. */
   push(input: Buffer): void {
@@ -222,8 +239,15 @@ export class ChunkParser {
       }
       if (!midMessage) st.timestamp = (st.timestamp + st.delta) >>> 0;
     }
-    if (!midMessage && st.length > this.opts.maxMessageSize) {
-      throw new RtmpChunkError(`message of ${st.length} bytes exceeds limit ${this.opts.maxMessageSize}`);
+    if (!midMessage && st.length > this.limits.maxMessageSize) {
+      throw new RtmpChunkError(`message of ${st.length} bytes exceeds limit ${this.limits.maxMessageSize}`);
+    }
+    if (!midMessage && st.length > 0) {
+      // Reserve the whole declared length now, so many half-sent messages cannot add up past the bound.
+      if (this.pending + st.length > this.limits.maxPendingBytes) {
+        throw new RtmpChunkError(`messages in progress would hold ${this.pending + st.length} bytes, more than the limit ${this.limits.maxPendingBytes}`);
+      }
+      this.pending += st.length;
     }
     this.cur = st;
     this.curCsid = csid;
@@ -244,6 +268,7 @@ export class ChunkParser {
     this.state = State.Basic;
     if (st.received < st.length) return;
     const payload = st.parts.length === 1 ? st.parts[0]! : Buffer.concat(st.parts, st.received);
+    this.pending -= st.length;
     st.parts = [];
     st.received = 0;
     const msg: RtmpMessage = { csid: this.curCsid, type: st.type, streamId: st.streamId, timestamp: st.timestamp, payload };
@@ -261,6 +286,7 @@ export class ChunkParser {
       if (msg.payload.length < 4) throw new RtmpChunkError('short Abort');
       const st = this.streams.get(msg.payload.readUInt32BE(0));
       if (st) {
+        if (st.received > 0) this.pending -= st.length;
         st.parts = [];
         st.received = 0;
       }

@@ -26,6 +26,8 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, doc: 'The body is not JSON.' },
   unsupported_language: { status: 422, doc: 'The chosen engine cannot recognise that language (pocketsphinx captions are English only).' },
   too_many_requests: { status: 429, doc: 'Slow down; the message says when to retry.' },
+  too_many_connections: { status: 429, doc: 'This address already holds as many connections to this listener as limits.<listener>.perIp allows (details.listener, details.limit); close one first.' },
+  server_full: { status: 503, doc: 'This node holds as many connections to this listener as its global cap allows (details.listener, details.limit); retry after the Retry-After header\'s seconds.' },
   login_throttled: { status: 429, doc: 'Too many wrong passwords from this address or for this account; retry after the Retry-After header\'s seconds (details.retryAfterSeconds). auth.login.* sets the limits.' },
   login_busy: { status: 503, doc: 'More logins are being checked than auth.passwordHashing.maxQueued allows; retry in a second (Retry-After).' },
   internal: { status: 500, doc: 'A bug on our side; it is logged with the request id.' },

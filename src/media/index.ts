@@ -19,6 +19,7 @@ import { StreamHub, type ChannelStats } from './hub/hub.js';
 import { proxyProtocolOptions } from './proxy-protocol-gate.js';
 import { registerMediaMetrics } from './hub/metrics.js';
 import { RtmpServer } from './rtmp/server.js';
+import { listenerLimits } from '../net/listener-limits.js';
 import { RtmpsListener } from './rtmp/tls-listener.js';
 import type { PublishAuthResult } from './rtmp/session.js';
 import { FlvHttpOutput } from './flv/http-flv.js';
@@ -115,7 +116,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     rtmpChunkSize: config.rtmp.chunkSize,
     ...(deps.events ? { events: deps.events } : {}),
   });
-  const flv = new FlvHttpOutput(hub, logger);
+  const flv = new FlvHttpOutput(hub, logger, listenerLimits(config, 'flv', logger, deps.registry));
 
   const guards = new Set<PublishGuard>();
   /** One publish check for every ingest protocol: key, channel free, guards, on-publish callback. */
@@ -162,7 +163,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     authorizePublish,
     onUnpublished,
   };
-  const rtmp = new RtmpServer(rtmpContext, proxyProtocolOptions(m.proxyProtocol));
+  const rtmp = new RtmpServer(rtmpContext, proxyProtocolOptions(m.proxyProtocol), listenerLimits(config, 'rtmp', logger, deps.registry));
   // RTMPS: the same sessions inside TLS on their own port (docs/rtmps.md).
   const rtmps = m.rtmps.enabled
     ? new RtmpsListener(rtmpContext, {
@@ -172,6 +173,7 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
       handshakeTimeoutMs: m.rtmps.handshakeTimeoutSeconds * 1000,
       reloadIntervalMs: m.rtmps.reloadIntervalSeconds * 1000,
       registry: deps.registry,
+      limits: listenerLimits(config, 'rtmps', logger, deps.registry),
     })
     : null;
   // media.tlsCaFile is read once, here: a bad path stops the start with a ConfigError naming the key.

@@ -12,6 +12,8 @@ import type { Feature } from '../../app/feature.js';
 import type { ModerationStore } from '../moderation/db.js';
 import { PusherServer, type PusherSecrets, type PusherServerOptions } from './server.js';
 import { createPusherMetrics } from './metrics.js';
+import { listenerLimits } from '../../net/listener-limits.js';
+import type { Logger } from '../../observability/logger.js';
 import { registerPusherHttpApi } from './http-api.js';
 import { registerPusherAuthRoute, type PusherAuthDeps } from './auth-route.js';
 
@@ -39,12 +41,14 @@ export function createPusherService(deps: {
   config: OnairConfig;
   registry: Registry;
   secrets: PusherSecrets;
+  logger?: Logger;
   options?: Partial<PusherServerOptions>;
 }): PusherService {
   const node = deps.chat.node;
   let server: PusherServer | undefined;
   const metrics = createPusherMetrics(deps.registry, { centrifugo: () => node.numClients(), pusher: () => server?.numConnections ?? 0 });
-  server = new PusherServer({ node, config: deps.config.chat.pusher, secrets: deps.secrets, metrics, options: deps.options });
+  const limits = listenerLimits(deps.config, 'pusher', deps.logger, deps.registry);
+  server = new PusherServer({ node, config: deps.config.chat.pusher, secrets: deps.secrets, metrics, options: deps.options, limits });
   const s = server;
   let started = false;
   return {
@@ -98,6 +102,7 @@ export const pusherFeature: Feature<'pusher', { chat: ChatService; moderation?: 
       chat,
       config: base.config,
       registry: base.registry,
+      logger: base.logger,
       secrets: { appId: base.config.chat.pusher.appId, key: base.secrets.pusherKey, secret: base.secrets.pusherSecret },
     });
     svc.registerHttp(base.http);

@@ -2,6 +2,8 @@
  * PusherServer accepts Pusher protocol WebSockets at /app/{key}, keeps the connections,
  * pings idle ones and applies user-wide control messages (bans) to presence members.
  */
+import { clientAddressOf } from '../../http/client-address.js';
+import { ListenerLimits } from '../../net/listener-limits.js';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { randomInt } from 'node:crypto';
@@ -43,8 +45,12 @@ export class PusherServer implements PusherConnectionHost {
   /** What start() registered at the node, undone by stop(). */
   private unregister: (() => void)[] = [];
 
-  constructor(deps: { node: ChatNode; config: PusherConfig; secrets: PusherSecrets; metrics: PusherMetrics; options?: Partial<PusherServerOptions> }) {
+  /** limits counts connections per client address (limits.pusher.perIp) and in all (chat.pusher.maxConnections). */
+  readonly limits: ListenerLimits;
+
+  constructor(deps: { node: ChatNode; config: PusherConfig; secrets: PusherSecrets; metrics: PusherMetrics; options?: Partial<PusherServerOptions>; limits?: ListenerLimits }) {
     this.node = deps.node;
+    this.limits = deps.limits ?? new ListenerLimits({ listener: 'pusher', settings: { perIp: 0, global: deps.config.maxConnections }, exempt: [] });
     this.config = deps.config;
     this.secrets = deps.secrets;
     this.metrics = deps.metrics;
@@ -92,7 +98,8 @@ export class PusherServer implements PusherConnectionHost {
       key = '';
       protocol = null;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, key, protocol));
+    const clientIp = clientAddressOf(req);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, key, protocol, clientIp));
     return true;
   }
 
@@ -103,7 +110,7 @@ export class PusherServer implements PusherConnectionHost {
     }
   }
 
-  private onConnection(ws: WebSocket, key: string, protocol: string | null): void {
+  private onConnection(ws: WebSocket, key: string, protocol: string | null, clientIp: string): void {
     const conn = new PusherConnection(this, ws, this.newSocketId());
     this.sockets.add(ws);
     ws.on('close', () => {
@@ -124,10 +131,13 @@ export class PusherServer implements PusherConnectionHost {
       conn.close(PusherCodes.unsupportedProtocol, `Unsupported protocol version ${protocol.slice(0, 16)}`);
       return;
     }
-    if (this.config.maxConnections > 0 && this.conns.size >= this.config.maxConnections) {
-      conn.close(PusherCodes.overCapacity, 'Over capacity');
+    // Pusher's own refusal: 4100 (over capacity) tells clients to come back after a backoff.
+    const admission = this.limits.admit(clientIp);
+    if (!admission.ok) {
+      conn.close(PusherCodes.overCapacity, admission.reason === 'global' ? 'Over capacity' : 'Over capacity: too many connections from this address');
       return;
     }
+    ws.once('close', () => admission.lease.release());
     this.conns.set(conn.id, conn);
     ws.on('message', (data: Buffer) => conn.onMessage(data));
     conn.send(

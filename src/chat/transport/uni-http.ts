@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatNode } from '../node.js';
 import { acceptClient } from '../client.js';
 import type { Disconnect } from '../protocol/codes.js';
+import type { ListenerLimits } from '../../net/listener-limits.js';
 import { encodeBatch, encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 
 export const UNI_SSE_PATH = '/connection/uni_sse';
@@ -60,7 +61,7 @@ function headersFor(kind: 'uni_sse' | 'uni_http_stream'): Record<string, string>
 }
 
 /** registerUniHttp adds the unidirectional HTTP routes to a Fastify app. */
-export function registerUniHttp(app: FastifyInstance, node: ChatNode): void {
+export function registerUniHttp(app: FastifyInstance, node: ChatNode, limits: ListenerLimits | null = null): void {
   const serve = (kind: 'uni_sse' | 'uni_http_stream') => async (req: FastifyRequest, reply: FastifyReply) => {
     let connectText = '';
     const q = req.query as Record<string, unknown> | undefined;
@@ -68,8 +69,11 @@ export function registerUniHttp(app: FastifyInstance, node: ChatNode): void {
     else if (req.body !== undefined && req.body !== null) {
       connectText = typeof req.body === 'string' ? req.body : Buffer.isBuffer(req.body) ? req.body.toString() : JSON.stringify(req.body);
     }
+    // limits.chatHttp: over a cap the request is answered 429/503 before the stream starts.
+    const lease = limits?.admitOrThrow(req.clientIp);
     reply.hijack();
     const res = reply.raw;
+    if (lease) res.once('close', () => lease.release());
     res.writeHead(200, headersFor(kind));
     if (kind === 'uni_sse') res.write('\n');
     const client = acceptClient(node, new HttpStreamTransport(res, kind), req.headers);

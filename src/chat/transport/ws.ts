@@ -10,6 +10,8 @@ import type { ChatNode } from '../node.js';
 import { acceptClient, type Client } from '../client.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
 import { encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
+import { clientAddressOf } from '../../http/client-address.js';
+import { rawHttpRefusal, refusalError, type ListenerLimits } from '../../net/listener-limits.js';
 
 export const WS_PATH = '/connection/websocket';
 export const UNI_WS_PATH = '/connection/uni_websocket';
@@ -99,7 +101,12 @@ export class WsAcceptor {
   private readonly node: ChatNode;
   private readonly sockets = new Set<WebSocket>();
 
-  constructor(node: ChatNode, maxFrameBytes: number) {
+  constructor(
+    node: ChatNode,
+    maxFrameBytes: number,
+    /** limits.chatWs: connections per client address and in all; over a cap the upgrade is answered 429/503. */
+    private readonly limits: ListenerLimits | null = null,
+  ) {
     this.node = node;
     this.wss = new WebSocketServer({
       noServer: true,
@@ -119,6 +126,12 @@ export class WsAcceptor {
     const path = q >= 0 ? url.slice(0, q) : url;
     if (path !== WS_PATH && path !== UNI_WS_PATH) return false;
     const uni = path === UNI_WS_PATH;
+    const admission = this.limits?.admit(clientAddressOf(req));
+    if (admission && !admission.ok) {
+      socket.end(rawHttpRefusal(refusalError('chatWs', admission.reason, this.limits!.settings)));
+      return true;
+    }
+    if (admission) socket.once('close', () => admission.lease.release());
     this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws, uni, req.headers));
     return true;
   }

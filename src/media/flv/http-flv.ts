@@ -15,6 +15,8 @@ import type { Logger } from '../../observability/logger.js';
 import type { StreamHub } from '../hub/hub.js';
 import { CRLF, chunkedHead, type Batch } from '../hub/batch.js';
 import type { StartInfo, Viewer } from '../hub/viewer.js';
+import { clientAddressOf } from '../../http/client-address.js';
+import { rawHttpRefusal, refusalError, type ListenerLimits } from '../../net/listener-limits.js';
 
 export const FLV_CONTENT_TYPE = 'video/x-flv';
 const FLV_PATH = /^\/live\/([^/?#]+)\.flv(?:\?.*)?$/;
@@ -147,7 +149,12 @@ export class WsFlvViewer implements Viewer {
 export class FlvHttpOutput {
   private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: 4096 });
 
-  constructor(private readonly hub: StreamHub, private readonly logger: Logger) {}
+  constructor(
+    private readonly hub: StreamHub,
+    private readonly logger: Logger,
+    /** limits.flv: viewers per client address and in all, HTTP-FLV and WS-FLV together. */
+    readonly limits: ListenerLimits | null = null,
+  ) {}
 
   /** register adds GET /live/:file for *.flv (other /live paths are left to other outputs). */
   register(app: FastifyInstance): void {
@@ -157,8 +164,10 @@ export class FlvHttpOutput {
       if (!this.hub.isLive(channel)) {
         return reply.code(404).header('access-control-allow-origin', '*').type('application/json').send(notLiveBody(channel));
       }
+      const lease = this.limits?.admitOrThrow(req.clientIp);
       reply.hijack();
       const socket = req.raw.socket;
+      if (lease) socket.once('close', () => lease.release());
       const viewer = new HttpFlvViewer(socket);
       const detach = this.hub.addViewer(channel, viewer);
       if (!detach) {
@@ -178,6 +187,12 @@ export class FlvHttpOutput {
       socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
       return true;
     }
+    const admission = this.limits?.admit(clientAddressOf(req));
+    if (admission && !admission.ok) {
+      socket.end(rawHttpRefusal(refusalError('flv', admission.reason, this.limits!.settings)));
+      return true;
+    }
+    if (admission) socket.once('close', () => admission.lease.release());
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const viewer = new WsFlvViewer(ws);
       if (!this.hub.addViewer(channel, viewer)) ws.close(1011, 'stream ended');

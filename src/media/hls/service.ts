@@ -3,6 +3,7 @@
  * the HTTP routes under /live/{channel}/ that serve playlists, init segments, segments and
  * parts from memory, with blocking playlist reload and held preload-hint part requests.
  */
+import { limitKey } from '../../net/connection-limits.js';
 import { gzipSync } from 'node:zlib';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -152,7 +153,8 @@ interface Channel {
   subscription?: number;
   removeTimer?: unknown;
   waiters: Set<Waiter>;
-  viewers: Map<string, number>;
+  /** Recent viewers: client address key (IPv6: /64) → User-Agent → last request; at most limits.hls.viewersPerIp agents per address. */
+  viewers: Map<string, Map<string, number>>;
   viewersSweptAt: number;
   subtitles: SubtitlesRendition[];
   /** Caption tracks by language, served as WebVTT renditions. */
@@ -170,6 +172,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   const clock = deps.clock ?? realClock;
   const registry = deps.registry ?? new prom.Registry();
   const hls = config.hls;
+  const viewersPerIp = config.limits.hls.viewersPerIp;
   const targetMs = hls.targetDurationSeconds * 1000;
   const blockMs = BLOCK_TARGET_DURATIONS * targetMs;
   const retentionMs = Math.max(MIN_RETENTION_AFTER_END_MS, hls.windowSegments * targetMs);
@@ -348,7 +351,13 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   function recordViewer(ch: Channel, req: FastifyRequest): void {
     const now = clock.now();
     // clientIp comes from the onair HTTP app (trusted proxies); bare Fastify apps (tests, benches) have only ip.
-    ch.viewers.set(`${req.clientIp ?? req.ip}|${req.headers['user-agent'] ?? ''}`, now);
+    const address = limitKey(req.clientIp ?? req.ip);
+    let agents = ch.viewers.get(address);
+    if (!agents) ch.viewers.set(address, (agents = new Map()));
+    const agent = req.headers['user-agent'] ?? '';
+    // Viewers behind one address are told apart by User-Agent, which the client chooses: so one
+    // address counts (and costs memory) for at most viewersPerIp, whatever it sends.
+    if (agents.has(agent) || agents.size < viewersPerIp) agents.set(agent, now);
     if (now - ch.viewersSweptAt > VIEWER_WINDOW_MS) {
       ch.viewersSweptAt = now;
       sweepViewers(ch);
@@ -500,8 +509,13 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
 
   function sweepViewers(ch: Channel): number {
     const cutoff = clock.now() - VIEWER_WINDOW_MS;
-    for (const [k, t] of ch.viewers) if (t < cutoff) ch.viewers.delete(k);
-    return ch.viewers.size;
+    let n = 0;
+    for (const [address, agents] of ch.viewers) {
+      for (const [agent, t] of agents) if (t < cutoff) agents.delete(agent);
+      if (agents.size === 0) ch.viewers.delete(address);
+      n += agents.size;
+    }
+    return n;
   }
 
   return {

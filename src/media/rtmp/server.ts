@@ -5,6 +5,7 @@
 import { createServer, type Server, type Socket, type AddressInfo } from 'node:net';
 import { RtmpSession, type RtmpSessionContext } from './session.js';
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
+import type { ListenerLimits } from '../../net/listener-limits.js';
 
 export class RtmpServer {
   private server: Server | null = null;
@@ -12,7 +13,12 @@ export class RtmpServer {
   /** gate decides each connection's client address (media.proxyProtocol) before the session starts. */
   readonly gate: ProxyProtocolGate;
 
-  constructor(private readonly ctx: RtmpSessionContext, proxyProtocol: ProxyProtocolOptions = { enabled: false, trusted: [], headerTimeoutMs: 0 }) {
+  constructor(
+    private readonly ctx: RtmpSessionContext,
+    proxyProtocol: ProxyProtocolOptions = { enabled: false, trusted: [], headerTimeoutMs: 0 },
+    /** limits (limits.rtmp) count connections per client address; over a cap the socket is closed before the handshake. */
+    private readonly limits: ListenerLimits | null = null,
+  ) {
     this.gate = new ProxyProtocolGate(proxyProtocol, ctx.logger);
   }
 
@@ -32,7 +38,15 @@ export class RtmpServer {
   }
 
   private accept(socket: Socket, clientIp: string): void {
-    const session = new RtmpSession(socket, this.ctx, (s) => this.sessions.delete(s), clientIp);
+    const admission = this.limits?.admit(clientIp);
+    if (admission && !admission.ok) {
+      socket.destroy();
+      return;
+    }
+    const session = new RtmpSession(socket, this.ctx, (s) => {
+      this.sessions.delete(s);
+      admission?.lease.release();
+    }, clientIp);
     this.sessions.add(session);
   }
 

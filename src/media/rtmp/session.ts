@@ -25,6 +25,13 @@ import { FlvFrameReader, metadataOf } from '../flv/frame-reader.js';
 import { SHARED_RTMP_STREAM_ID, rtmpChunksFor, type Batch } from '../hub/batch.js';
 import type { StartInfo, Viewer } from '../hub/viewer.js';
 
+/**
+ * Until a publish or play is accepted, a session may hold at most this much of half-received
+ * messages (commands are small): an unauthenticated peer cannot park megabytes here. Afterwards
+ * rtmp.maxMessageBytes applies.
+ */
+const PRE_AUTH_CHUNK_LIMITS = { maxMessageSize: 64 * 1024, maxPendingBytes: 64 * 1024 };
+
 /** The only application name we serve, for publishers and players alike. */
 export const RTMP_APP = 'live';
 /** Time a refused peer gets to read its error status before the socket is destroyed. */
@@ -92,7 +99,7 @@ export class RtmpSession {
     this.clientIp = clientIp ?? (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.transport = ctx.protocol ?? 'rtmp';
     this.log = ctx.logger.child({ rtmpSession: this.id, clientIp: this.clientIp, ...(this.transport === 'rtmp' ? {} : { transport: this.transport }) });
-    this.parser = new ChunkParser({ maxMessageSize: ctx.maxMessageBytes, onMessage: (m) => this.onMessage(m) });
+    this.parser = new ChunkParser({ ...PRE_AUTH_CHUNK_LIMITS, onMessage: (m) => this.onMessage(m) });
     socket.setNoDelay(true);
     socket.setTimeout(ctx.idleTimeoutMs);
     socket.on('timeout', () => this.fail('idle timeout'));
@@ -329,6 +336,7 @@ export class RtmpSession {
           return this.refuse('already publishing');
         }
         this.publishing = { streamId, stream, channel: res.channel, reader: new FlvFrameReader(stream) };
+        this.parser.setLimits({ maxMessageSize: this.ctx.maxMessageBytes });
         this.send(userControlMessage(USER_CONTROL_STREAM_BEGIN, streamId));
         this.send(onStatusMessage(cs, streamId, 'status', NS_PUBLISH_START, `${res.channel} is now published.`, { details: res.channel }));
       })
@@ -363,6 +371,7 @@ export class RtmpSession {
     const detach = this.ctx.hub.addViewer(channel, viewer)!;
     this.socket.uncork();
     this.playing = { streamId, detach, channel };
+    this.parser.setLimits({ maxMessageSize: this.ctx.maxMessageBytes });
     this.log.debug({ channel }, 'rtmp play started');
   }
 

@@ -17,6 +17,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { ConfigError } from '../../config/load.js';
 import type { Logger } from '../../observability/logger.js';
 import { RtmpSession, type RtmpSessionContext } from './session.js';
+import { normalizeAddress } from '../../http/client-address.js';
+import type { ListenerLimits } from '../../net/listener-limits.js';
 
 export const METRIC_RTMPS_HANDSHAKE_FAILURES = 'onair_rtmps_handshake_failures_total';
 export const METRIC_RTMPS_CERT_RELOADS = 'onair_rtmps_cert_reloads_total';
@@ -44,6 +46,8 @@ export interface RtmpsListenerOptions {
   reloadIntervalMs: number;
   /** Metrics go here when given (removed again by close()). */
   registry?: Registry;
+  /** limits.rtmps: connections per client address and in all; over a cap the TCP connection is closed before TLS. */
+  limits?: ListenerLimits;
 }
 
 /** CertReloadResult says whether reload() installed a new pair, kept the old one, or had nothing new. */
@@ -107,6 +111,8 @@ export class RtmpsListener {
   private server: TlsServer | null = null;
   /** TCP connections, handshaking or not, so close() need not wait for a handshake timeout. */
   private readonly sockets = new Set<Socket>();
+  /** TCP connections the limits refused (their TLS sockets still report a handshake error). */
+  private readonly refusedSockets = new WeakSet<Socket>();
   readonly sessions = new Set<RtmpSession>();
   private readonly ctx: RtmpSessionContext;
   private readonly log: Logger;
@@ -136,9 +142,19 @@ export class RtmpsListener {
     const pair = loadKeyPair(certFile, keyFile, minVersion);
     const server = createTlsServer({ ...pair, handshakeTimeout: this.opts.handshakeTimeoutMs }, (socket: TLSSocket) => this.accept(socket));
     server.on('connection', (s: Socket) => {
+      // Counted from the TCP accept, so TLS handshakes (the costly part) are bounded per address too.
+      const admission = this.opts.limits?.admit(normalizeAddress(s.remoteAddress));
+      if (admission && !admission.ok) {
+        this.refusedSockets.add(s);
+        s.destroy();
+        return;
+      }
       s.setNoDelay(true);
       this.sockets.add(s);
-      s.once('close', () => this.sockets.delete(s));
+      s.once('close', () => {
+        this.sockets.delete(s);
+        admission?.lease.release();
+      });
     });
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => this.onHandshakeFailure(err, socket));
     this.registerMetrics();
@@ -196,6 +212,8 @@ export class RtmpsListener {
   }
 
   private onHandshakeFailure(err: NodeJS.ErrnoException, socket: TLSSocket): void {
+    // A connection the limits refused is counted there, not as a failed handshake.
+    if (this.refusedSockets.has((socket as unknown as { _parent?: Socket })._parent ?? socket)) return;
     const reason = handshakeFailureReason(err);
     this.counts.handshakeFailures[reason]++;
     this.failures?.inc({ reason });

@@ -30,6 +30,8 @@ export const rtspFeature: Feature<'rtsp', { media: MediaService }, RtspServer> =
       unpublished: (channel, clientIp, reason) => media.unpublished(channel, clientIp, reason, 'rtsp'),
       sessionTimeoutMs: c.sessionTimeoutSeconds * 1000,
       maxConnections: c.maxConnections,
+      maxConnectionsPerIp: config.limits.rtsp.perIp,
+      exempt: config.limits.exempt,
       maxHeaderBytes: c.maxHeaderBytes,
       maxBodyBytes: c.maxBodyBytes,
       skipBytes: m.viewerQueueSkipBytes,

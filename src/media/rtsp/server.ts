@@ -29,6 +29,8 @@ import type { StreamHubApi, VideoTrackInfo, AudioTrackInfo } from '../hub/types.
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
+import type { Lease } from '../../net/connection-limits.js';
+import { ListenerLimits } from '../../net/listener-limits.js';
 
 /** The application path: rtsp://HOST:PORT/live/{streamKey | channel}. */
 export const RTSP_APP = 'live';
@@ -74,7 +76,12 @@ export interface RtspServerOptions {
   registry?: prom.Registry;
   /** Close a session after this long without a request or RTP/RTCP from the client. */
   sessionTimeoutMs: number;
+  /** Open connections at most (the global cap); more get 503. */
   maxConnections: number;
+  /** Open connections from one client address (IPv6: one /64) at most (limits.rtsp.perIp; 0: no cap); more get 503. */
+  maxConnectionsPerIp?: number;
+  /** limits.exempt: addresses that skip the per-address cap. */
+  exempt?: readonly string[];
   maxHeaderBytes: number;
   maxBodyBytes: number;
   /** Player backpressure (media.viewerQueueSkipBytes / viewerQueueMaxBytes / viewerStallSeconds). */
@@ -552,9 +559,15 @@ export class RtspServer {
 
   /** gate decides each connection's client address (media.proxyProtocol) before it is served. */
   private readonly gate: ProxyProtocolGate;
+  /** limits counts connections per client address and in all (limits.rtsp.perIp, media.rtsp.maxConnections). */
+  readonly limits: ListenerLimits;
+  private readonly leases = new Map<RtspConnection, Lease>();
 
   constructor(readonly o: RtspServerOptions) {
     this.gate = new ProxyProtocolGate(o.proxyProtocol ?? { enabled: false, trusted: [], headerTimeoutMs: 0 }, o.logger);
+    this.limits = new ListenerLimits({
+      listener: 'rtsp', settings: { perIp: o.maxConnectionsPerIp ?? 0, global: o.maxConnections }, exempt: o.exempt ?? [], logger: o.logger, ...(o.registry ? { registry: o.registry } : {}),
+    });
     this.metrics = rtspMetrics(o.registry ?? new prom.Registry());
     // Pre-create the label sets so the series exist at 0.
     this.metrics.sessions.set({ kind: 'publish' }, 0);
@@ -586,14 +599,18 @@ export class RtspServer {
   }
 
   private onConnection(socket: net.Socket, clientIp: string): void {
-    if (this.connections.size >= this.o.maxConnections) {
+    const admission = this.limits.admit(clientIp);
+    if (!admission.ok) {
       this.metrics.refused.inc({ reason: 'overload' });
-      socket.end(serializeResponse(503, {}, Buffer.alloc(0), 'Service Unavailable (too many RTSP connections)'));
+      const phrase = admission.reason === 'global' ? 'Service Unavailable (too many RTSP connections)' : 'Service Unavailable (too many RTSP connections from this address)';
+      socket.end(serializeResponse(503, {}, Buffer.alloc(0), phrase));
       socket.on('error', () => {});
       setTimeout(() => socket.destroy(), 1000).unref();
       return;
     }
-    this.connections.add(new RtspConnection(this, socket, clientIp));
+    const c = new RtspConnection(this, socket, clientIp);
+    this.leases.set(c, admission.lease);
+    this.connections.add(c);
   }
 
   sessionStarted(c: RtspConnection, kind: RtspSessionKind): void {
@@ -623,6 +640,8 @@ export class RtspServer {
 
   connectionClosed(c: RtspConnection): void {
     this.connections.delete(c);
+    this.leases.get(c)?.release();
+    this.leases.delete(c);
   }
 
   /** sessions lists open sessions (for stats and tests). */

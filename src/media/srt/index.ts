@@ -30,6 +30,8 @@ export const srtFeature: Feature<'srt', { media: MediaService }, SrtServer> = {
       maxPayload: c.maxPayload,
       idleTimeoutMs: c.idleTimeoutSeconds * 1000,
       maxSessions: c.maxSessions,
+      maxSessionsPerIp: config.limits.srt.perIp,
+      exempt: config.limits.exempt,
     });
     return {
       api: srt,

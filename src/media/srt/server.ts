@@ -17,6 +17,8 @@
  * SRT_REJ_MESSAGEAPI, packet filter (FEC) SRT_REJ_FILTER, bonding SRT_REJ_GROUP, non-live
  * congestion control SRT_REJ_CONGESTION.
  */
+import type { Lease } from '../../net/connection-limits.js';
+import { ListenerLimits } from '../../net/listener-limits.js';
 import { createHmac, randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import prom from 'prom-client';
@@ -107,8 +109,12 @@ export interface SrtServerOptions {
   maxPayload: number;
   /** A session that hears nothing this long is ended. */
   idleTimeoutMs: number;
-  /** Open sessions at most; more are refused with SRT_REJX_OVERLOAD. */
+  /** Open sessions at most (limits' global cap); more are refused with SRT_REJX_OVERLOAD. */
   maxSessions: number;
+  /** Open sessions from one client address (IPv6: one /64) at most (limits.srt.perIp; 0: no cap); more are refused with SRT_REJX_OVERLOAD. */
+  maxSessionsPerIp?: number;
+  /** limits.exempt: addresses that skip the per-address cap. */
+  exempt?: readonly string[];
   /** Receive buffer per session in packets. */
   bufferPackets?: number;
   now?: () => number;
@@ -146,6 +152,9 @@ export class SrtServer {
   /** Answers to recent conclusions by caller, replayed when the caller repeats itself. */
   private readonly answers = new Map<string, Remembered>();
   private readonly latencies = new Map<number, number>();
+  /** The connection-limit lease of each session (and of callers being authorized, until they get one). */
+  private readonly leases = new Map<number, Lease>();
+  readonly limits: ListenerLimits;
   private readonly reported = new Map<number, { packets: number; retransmitted: number; lost: number; dropped: number; naks: number; cc: number }>();
   private readonly cookieSecret = randomBytes(32);
   private timer: NodeJS.Timeout | null = null;
@@ -157,6 +166,9 @@ export class SrtServer {
 
   constructor(private readonly o: SrtServerOptions) {
     this.metrics = srtMetrics(o.registry ?? new prom.Registry());
+    this.limits = new ListenerLimits({
+      listener: 'srt', settings: { perIp: o.maxSessionsPerIp ?? 0, global: o.maxSessions }, exempt: o.exempt ?? [], logger: o.logger, ...(o.registry ? { registry: o.registry } : {}),
+    });
   }
 
   private now(): number {
@@ -330,17 +342,31 @@ export class SrtServer {
 
   private async authorize(h: Handshake, address: string, port: number, callerKey: string, key: string, latencyMs: number, peerRcvLatencyMs: number): Promise<void> {
     if (this.stopped) return this.reject(h, address, port, callerKey, { reason: REJX_DOWN, message: 'the server is shutting down' });
-    if (this.sessions.size >= this.o.maxSessions) return this.reject(h, address, port, callerKey, { reason: REJX_OVERLOAD, message: `SRT sessions are at their limit (${this.o.maxSessions})` });
+    // Callers being authorized hold a slot too, so a flood of handshakes cannot overshoot the caps.
+    const admission = this.limits.admit(address);
+    if (!admission.ok) {
+      const message = admission.reason === 'global'
+        ? `SRT sessions are at their limit (${this.o.maxSessions})`
+        : `too many SRT sessions from this address (limits.srt.perIp = ${this.limits.settings.perIp})`;
+      return this.reject(h, address, port, callerKey, { reason: REJX_OVERLOAD, message });
+    }
+    const lease = admission.lease;
     let auth: PublishAuthResult;
     try {
       auth = await this.o.authorizePublish(key, address);
     } catch (err) {
       auth = { ok: false, reason: `publish check failed: ${(err as Error).message}`, kind: 'unavailable' };
     }
-    if (this.stopped || !this.socket) return;
-    if (!auth.ok) return this.reject(h, address, port, callerKey, { reason: REFUSAL_REASON[auth.kind], message: auth.reason });
+    if (this.stopped || !this.socket) return lease.release();
+    if (!auth.ok) {
+      lease.release();
+      return this.reject(h, address, port, callerKey, { reason: REFUSAL_REASON[auth.kind], message: auth.reason });
+    }
     const channel = auth.channel;
-    if (this.byChannel.has(channel)) return this.reject(h, address, port, callerKey, { reason: REJX_CONFLICT, message: `channel ${channel} is already publishing` });
+    if (this.byChannel.has(channel)) {
+      lease.release();
+      return this.reject(h, address, port, callerKey, { reason: REJX_CONFLICT, message: `channel ${channel} is already publishing` });
+    }
     let socketId = 0;
     while (socketId === 0 || this.sessions.has(socketId)) socketId = randomInt(1, 0x7fff_ffff);
     const session = new SrtSession({
@@ -368,6 +394,7 @@ export class SrtServer {
     const bytes = encodeHandshake(answer, this.timestamp(), h.socketId);
     session.conclusionResponse = bytes;
     this.sessions.set(socketId, session);
+    this.leases.set(socketId, lease);
     // The timers (ACK, NAK, delivery, idle) run only while there are sessions: no wakeups when idle.
     if (!this.timer) {
       this.timer = setInterval(() => this.tick(), SRT_TICK_MS);
@@ -439,6 +466,8 @@ export class SrtServer {
     }
     this.reported.delete(s.socketId);
     this.latencies.delete(s.socketId);
+    this.leases.get(s.socketId)?.release();
+    this.leases.delete(s.socketId);
     if (this.byChannel.get(s.channel) === s) this.byChannel.delete(s.channel);
     this.metrics.sessions.dec();
     this.metrics.ended.inc({ reason });

@@ -20,6 +20,8 @@ import { SdpError } from './sdp.js';
 import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
 import { metricOnce } from '../../observability/metrics.js';
 import { registerSdpResource } from './http.js';
+import type { Lease } from '../../net/connection-limits.js';
+import { listenerLimits, refusalError, type ListenerLimits } from '../../net/listener-limits.js';
 
 /** Live channel names as the other /live/ routes accept them (hub names, ABR renditions included). */
 const CHANNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -95,9 +97,13 @@ export class WhepService {
   readonly metrics: WhepMetrics;
   private readonly net: SessionNetwork;
   private stopped = false;
+  /** limits counts viewers per client address (limits.whep.perIp) and in all (media.webrtc.maxViewers). */
+  readonly limits: ListenerLimits;
+  private readonly leases = new Map<WhepSession, Lease>();
 
   constructor(private readonly d: WhepServiceDeps) {
     this.metrics = whepMetrics(d.registry ?? new prom.Registry());
+    this.limits = listenerLimits(d.config, 'whep', d.logger, d.registry);
     this.net = networkOf(d.config);
   }
 
@@ -122,13 +128,19 @@ export class WhepService {
   }
 
   /** createSession answers a viewer's offer for a live channel. Errors are AppErrors (404, 400, 503). */
-  async createSession(channel: string, offer: string): Promise<WhepAnswer> {
+  async createSession(channel: string, offer: string, clientIp = ''): Promise<WhepAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     if (!CHANNEL_NAME.test(channel) || !this.d.hub.isLive(channel)) throw new AppError('not_found', `channel ${channel} is not live`);
-    const cap = this.d.config.media.webrtc.maxViewers;
-    if (this.sessions.size >= cap) throw new AppError('unavailable', `WebRTC viewer limit reached (${cap}); try again later or watch over LL-HLS`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    const admission = this.limits.admit(clientIp);
+    if (!admission.ok) {
+      if (admission.reason === 'per_ip') throw refusalError('whep', 'per_ip', this.limits.settings);
+      const cap = this.limits.settings.global;
+      throw new AppError('unavailable', `WebRTC viewer limit reached (${cap}); try again later or watch over LL-HLS`, { retryAfterSeconds: RETRY_AFTER_SECONDS });
+    }
+    const lease = admission.lease;
     const ch = this.channelFor(channel);
     if (ch.videoCodec && ch.videoCodec !== 'avc') {
+      lease.release();
       this.releaseIfIdle(ch);
       throw new AppError('not_found', `channel ${channel} is live in ${ch.videoCodec}; WebRTC playback needs H.264`);
     }
@@ -139,6 +151,7 @@ export class WhepService {
     }, this.d.logger, () => ch.wallOffset());
     // Counted from the start, so concurrent offers cannot pass the cap together.
     this.sessions.set(session.id, session);
+    this.leases.set(session, lease);
     ch.sessions.add(session);
     let sdp: string;
     try {
@@ -201,6 +214,8 @@ export class WhepService {
 
   private forget(ch: WhepChannel, s: WhepSession): void {
     if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    this.leases.get(s)?.release();
+    this.leases.delete(s);
     ch.sessions.delete(s);
     this.releaseIfIdle(ch);
   }
@@ -220,11 +235,11 @@ export class WhepService {
       path: '/live/:channel/whep',
       create: async (req, offer) => {
         if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
-        return this.createSession((req.params as { channel: string }).channel, offer);
+        return this.createSession((req.params as { channel: string }).channel, offer, req.clientIp);
       },
       remove: (req, id) => this.deleteSession((req.params as { channel: string }).channel, id),
       refused: (err, reply) => {
-        if (err.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+        if (err.status === 503 || err.status === 429) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
       },
     });
   }

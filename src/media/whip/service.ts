@@ -10,6 +10,8 @@
  * One WhipSession per publisher; the hub stream starts at its first keyframe. media.onPublishUrl /
  * onUnpublishUrl are called as for RTMP (with protocol "whip"); a refusal is 403.
  */
+import type { Lease } from '../../net/connection-limits.js';
+import { FULL_RETRY_AFTER_SECONDS, listenerLimits, type ListenerLimits } from '../../net/listener-limits.js';
 import type { FastifyInstance } from 'fastify';
 import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
@@ -110,8 +112,13 @@ export class WhipService {
   /** Test hook: video RTP packets of new sessions for which this answers true are dropped (simulated loss). */
   testDropVideo?: (sequenceNumber: number) => boolean;
 
+  /** limits counts publishers per client address and in all (limits.whip). */
+  readonly limits: ListenerLimits;
+  private readonly leases = new Map<WhipSession, Lease>();
+
   constructor(private readonly d: WhipServiceDeps) {
     this.metrics = whipMetrics(d.registry ?? new prom.Registry());
+    this.limits = listenerLimits(d.config, 'whip', d.logger, d.registry);
     this.net = networkOf(d.config);
   }
 
@@ -138,11 +145,19 @@ export class WhipService {
   async createSession(streamKey: string | undefined, offer: string, clientIp?: string): Promise<WhipAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     if (!streamKey) throw new AppError('unauthorized', 'a WHIP publish needs the stream key as a bearer token (Authorization: Bearer KEY)');
-    const auth = await this.d.authorizePublish(streamKey, clientIp ?? '');
-    if (!auth.ok) throw new AppError(REFUSAL_ERROR[auth.kind], auth.reason);
-    const channel = auth.channel;
-    if (this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
-    if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
+    // The slot is taken before the publish check, so one address cannot run many checks at once either.
+    const lease = this.limits.admitOrThrow(clientIp ?? '');
+    let channel: string;
+    try {
+      const auth = await this.d.authorizePublish(streamKey, clientIp ?? '');
+      if (!auth.ok) throw new AppError(REFUSAL_ERROR[auth.kind], auth.reason);
+      channel = auth.channel;
+      if (this.byChannel.has(channel)) throw new AppError('conflict', `channel ${channel} is already publishing`);
+      if (!offer.trim()) throw new AppError('bad_request', 'empty offer');
+    } catch (err) {
+      lease.release();
+      throw err;
+    }
     const ffmpeg = this.d.config.media.whip.audio ? this.d.ffmpeg : undefined;
     const session = new WhipSession({
       channel, hub: this.d.hub, net: this.net, logger: this.d.logger,
@@ -163,6 +178,7 @@ export class WhipService {
     });
     // Held from now on, so a concurrent offer for the channel gets 409.
     this.sessions.set(session.id, session);
+    this.leases.set(session, lease);
     this.byChannel.set(channel, session);
     let sdp: string;
     try {
@@ -198,6 +214,8 @@ export class WhipService {
 
   private forget(s: WhipSession): void {
     if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
+    this.leases.get(s)?.release();
+    this.leases.delete(s);
     if (this.byChannel.get(s.channel) === s) this.byChannel.delete(s.channel);
   }
 
@@ -219,6 +237,7 @@ export class WhipService {
       refused: (err, reply) => {
         this.metrics.refused.inc({ status: String(err.status) });
         if (err.status === 401) reply.header('www-authenticate', 'Bearer');
+        if (err.code === 'server_full') reply.header('retry-after', String(FULL_RETRY_AFTER_SECONDS));
       },
     });
   }

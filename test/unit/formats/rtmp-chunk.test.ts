@@ -134,3 +134,31 @@ test('handshake: digest handshake verifies both ways; simple handshake echoes C1
   fake.writeUInt32BE(0x09007c02, 4);
   assert.equal(serverHandshake(fake).complex, false);
 });
+
+test('maxPendingBytes bounds the half-received messages of all chunk streams together', () => {
+  const out: RtmpMessage[] = [];
+  const p = new ChunkParser({ maxMessageSize: 64 * 1024, maxPendingBytes: 64 * 1024, onMessage: (m) => out.push(m) });
+  // Three 30 KiB messages on three chunk streams, each sent only up to its first chunk: the third
+  // would make 90 KiB pending, past the 64 KiB bound.
+  const first = (csid: number) => encodeChunks(csid, RTMP_MSG_VIDEO, 1, 0, Buffer.alloc(30 * 1024, csid), 128).subarray(0, 12 + 128);
+  p.push(first(4));
+  p.push(first(5));
+  assert.throws(() => p.push(first(6)), (e: unknown) => e instanceof RtmpChunkError && /limit 65536/.test(e.message));
+});
+
+test('maxPendingBytes: completed and aborted messages give their bytes back; setLimits widens the bound', () => {
+  const out: RtmpMessage[] = [];
+  const p = new ChunkParser({ maxMessageSize: 64 * 1024, maxPendingBytes: 40 * 1024, onMessage: (m) => out.push(m) });
+  for (let i = 0; i < 10; i++) p.push(encodeChunks(6, RTMP_MSG_VIDEO, 1, i, Buffer.alloc(30 * 1024), 128));
+  assert.equal(out.length, 10, 'whole messages one after the other never add up');
+  const half = encodeChunks(4, RTMP_MSG_AUDIO, 1, 0, Buffer.alloc(30 * 1024), 128).subarray(0, 12 + 128);
+  p.push(half);
+  p.push(abortMessage(4));
+  p.push(encodeChunks(6, RTMP_MSG_VIDEO, 1, 99, Buffer.alloc(30 * 1024), 128));
+  assert.equal(out.length, 12, 'the aborted message no longer counts');
+  assert.throws(() => new ChunkParser({ maxMessageSize: 64 * 1024, onMessage: () => {} }).push(encodeChunks(6, RTMP_MSG_VIDEO, 1, 0, Buffer.alloc(100 * 1024), 128)), RtmpChunkError);
+  const q = new ChunkParser({ maxMessageSize: 64 * 1024, maxPendingBytes: 64 * 1024, onMessage: (m) => out.push(m) });
+  q.setLimits({ maxMessageSize: 1 << 20 });
+  q.push(encodeChunks(6, RTMP_MSG_VIDEO, 1, 0, Buffer.alloc(200 * 1024), 128));
+  assert.equal(out.at(-1)!.payload.length, 200 * 1024);
+});

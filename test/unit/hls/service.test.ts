@@ -12,8 +12,8 @@ import { FakeClock, FakeHub } from './fakes.js';
 import { synthFrames, videoTrack, audioTrack } from './frames.js';
 import type { MediaFrame } from '../../../src/media/hub/types.js';
 
-async function setup() {
-  const config = configSchema.parse({});
+async function setup(overrides: Record<string, unknown> = {}) {
+  const config = configSchema.parse(overrides);
   const clock = new FakeClock();
   const hub = new FakeHub();
   const registry = new prom.Registry();
@@ -27,7 +27,7 @@ async function setup() {
   const feed = (ms: number) => {
     while (i < frames.length && frames[i]!.dts < ms) hub.frame('ch', frames[i++]!);
   };
-  const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
+  const get = (url: string, headers: Record<string, string> = {}, remoteAddress?: string) => app.inject({ method: 'GET', url, headers, ...(remoteAddress ? { remoteAddress } : {}) });
   return { config, clock, hub, registry, hls, app, feed, get, frames, close: async () => { await hls.stop(); await app.close(); } };
 }
 
@@ -368,6 +368,30 @@ test('hls service: an added rendition shows in the multivariant playlist and in 
     const seg = lowPl.body.split('\n').find((l) => l.startsWith('seg-'))!;
     assert.equal((await s.get(`/live/ch/low/${seg}`)).statusCode, 200);
     assert.deepEqual(s.hls.stats('ch')!.renditions, ['source', 'low']);
+  } finally {
+    await s.close();
+  }
+});
+
+test('hls service: one address counts as at most limits.hls.viewersPerIp viewers, whatever its User-Agents (issue 19 #10)', async () => {
+  const s = await setup({ limits: { hls: { viewersPerIp: 5 } } });
+  try {
+    s.hub.publish('ch', videoTrack, audioTrack);
+    s.feed(4500);
+    for (let i = 0; i < 201; i++) {
+      const r = await s.get('/live/ch/source/playlist.m3u8', { 'user-agent': `fake-player/${i}` }, '203.0.113.9');
+      assert.equal(r.statusCode, 200);
+    }
+    assert.equal(s.hls.stats('ch')!.viewers, 5, '201 User-Agents from one address are 5 viewers');
+    // IPv6: one /64 is one address.
+    for (let i = 0; i < 20; i++) await s.get('/live/ch/source/playlist.m3u8', { 'user-agent': `v6/${i}` }, `2001:db8:1:2::${i + 1}`);
+    assert.equal(s.hls.stats('ch')!.viewers, 10);
+    // Real viewers elsewhere still count, one each.
+    for (let i = 1; i <= 3; i++) await s.get('/live/ch/source/playlist.m3u8', { 'user-agent': 'Safari' }, `198.51.100.${i}`);
+    assert.equal(s.hls.stats('ch')!.viewers, 13);
+    // Entries expire as before, so the address's slots come free again.
+    s.clock.advance(11_000);
+    assert.equal(s.hls.stats('ch')!.viewers, 0);
   } finally {
     await s.close();
   }

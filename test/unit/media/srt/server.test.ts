@@ -12,22 +12,24 @@ import { SrtServer } from '../../../../src/media/srt/server.js';
 import type { TsHub } from '../../../../src/media/srt/ingest.js';
 import {
   decodeHsReq, decodeSrtPacket, encodeControl, encodeDataPacket, encodeHandshake, encodeHsReq, encodeStreamId, CTRL_SHUTDOWN, HS_TYPE_CONCLUSION,
-  HS_TYPE_INDUCTION, PP_SOLO, rejectionReason, REJ_UNSECURE, REJX_FORBIDDEN, SRT_CMD_HSREQ, SRT_CMD_HSRSP, SRT_CMD_KMREQ, SRT_CMD_SID, SRT_MAGIC_CODE,
+  HS_TYPE_INDUCTION, PP_SOLO, rejectionReason, REJ_UNSECURE, REJX_FORBIDDEN, REJX_OVERLOAD, SRT_CMD_HSREQ, SRT_CMD_HSRSP, SRT_CMD_KMREQ, SRT_CMD_SID, SRT_MAGIC_CODE,
   SRT_OPT_TSBPDRCV, SRT_OPT_TSBPDSND, type Handshake, type HandshakeExtension,
 } from '../../../../src/formats/srt-packet.js';
 
 const CALLER_ID = 0x0102_0304;
 const ISN = 12345;
 
-async function setup() {
+async function setup(opts: { maxSessionsPerIp?: number; callerAddress?: string; srt?: SrtServer } = {}) {
   const hub: TsHub = { publish: () => null };
-  const srt = new SrtServer({
+  const srt = opts.srt ?? new SrtServer({
     logger: silentLogger(), hub, latencyMs: 120, maxPayload: 1456, idleTimeoutMs: 5000, maxSessions: 4,
-    authorizePublish: async (key) => (key === 'good' ? { ok: true, channel: 'c' } : { ok: false, reason: 'invalid stream key', kind: 'key' }),
+    ...(opts.maxSessionsPerIp !== undefined ? { maxSessionsPerIp: opts.maxSessionsPerIp } : {}),
+    // Every key but "bad" is good, publishing the channel of its name.
+    authorizePublish: async (key) => (key === 'good' ? { ok: true, channel: 'c' } : key !== 'bad' ? { ok: true, channel: key } : { ok: false, reason: 'invalid stream key', kind: 'key' }),
   });
-  const port = await srt.listen(0, '127.0.0.1');
+  const port = opts.srt ? opts.srt.port : await srt.listen(0, '127.0.0.1');
   const caller = dgram.createSocket('udp4');
-  await new Promise<void>((r) => caller.bind(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => caller.bind(0, opts.callerAddress ?? '127.0.0.1', () => r()));
   const inbox: Buffer[] = [];
   caller.on('message', (m) => inbox.push(m));
   const send = (b: Buffer) => caller.send(b, port, '127.0.0.1');
@@ -40,7 +42,7 @@ async function setup() {
     }
     return null;
   };
-  return { srt, caller, send, next, async close() { caller.close(); await srt.close(); } };
+  return { srt, caller, send, next, async close() { caller.close(); if (!opts.srt) await srt.close(); } };
 }
 
 function hs(type: number, cookie: number, extensions: HandshakeExtension[] = [], version = 5): Buffer {
@@ -133,5 +135,31 @@ test('rejections: a wrong key (1403 → 2403 on the wire), encryption asked (SRT
     }
   } finally {
     await t.close();
+  }
+});
+
+test('limits.srt.perIp: one address past its cap is rejected with SRT_REJX_OVERLOAD; another address still publishes', async () => {
+  const a = await setup({ maxSessionsPerIp: 1 });
+  const b = await setup({ srt: a.srt });
+  const c = await setup({ srt: a.srt, callerAddress: '127.0.0.2' });
+  try {
+    const answerOf = async (t: typeof a, key: string) => {
+      const cookie = await induce(t);
+      t.send(hs(HS_TYPE_CONCLUSION, cookie, [hsreq(120), sid(`publish:${key}`)]));
+      const p = decodeSrtPacket((await t.next())!);
+      if (p.kind !== 'handshake') throw new Error('not a handshake');
+      return p.handshake.type;
+    };
+    assert.equal(await answerOf(a, 'one'), HS_TYPE_CONCLUSION);
+    const refused = await answerOf(b, 'two');
+    assert.equal(rejectionReason(refused), REJX_OVERLOAD, 'the same address (another port) is over its cap');
+    assert.equal(await answerOf(c, 'three'), HS_TYPE_CONCLUSION, '127.0.0.2 is another address');
+    assert.equal(a.srt.sessionCount(), 2);
+    assert.deepEqual(a.srt.limits.refused, { per_ip: 1, global: 0 });
+  } finally {
+    await c.close();
+    await b.close();
+    await a.close();
+    await a.srt.close();
   }
 });
