@@ -667,6 +667,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     },
   ): Promise<SubscribeOutcome> {
     const node = this.node;
+    await node.requireChannel(ch, info);
     const ns = info.options;
     const ov = o.override;
     const history = ns.historySize > 0;
@@ -817,6 +818,9 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (!info.options.allowPublishForClient) throw new ChatError(Errors.permissionDenied);
     if (info.private && !this.subs?.has(req.channel)) throw new ChatError(Errors.permissionDenied);
     if (info.users !== null && !info.users.includes(this.user)) throw new ChatError(Errors.permissionDenied);
+    // Counted across every channel before anything else is asked, so made-up names cost one token each.
+    if (!this.node.takePublishToken(this.user, this.id)) throw new ChatError(Errors.tooManyRequests);
+    await this.node.requireChannel(req.channel, info);
     const r = await this.node.pipeline.run({
       channel: req.channel,
       namespace: info.options,
@@ -854,6 +858,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     const ch = parseChannel(params);
     const info = this.checkReadable(ch);
     if (!info.options.presence) throw new ChatError(Errors.notAvailable);
+    await this.node.requireChannel(ch, info);
     if (stats) {
       const s = await this.node.presence.presenceStats(ch);
       this.send(encodeReply(id, 'presence_stats', '{"num_clients":' + s.numClients + ',"num_users":' + s.numUsers + '}'));

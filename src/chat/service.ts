@@ -19,6 +19,7 @@ import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
 import { createChatProxy } from './proxy/proxy.js';
+import type { ChannelDirectory } from './channel-directory.js';
 
 export interface ChatServiceDeps {
   config: OnairConfig;
@@ -32,6 +33,8 @@ export interface ChatServiceDeps {
   /** Use these instead of building a broker from config.redis.url. */
   broker?: Broker;
   presence?: PresenceManager;
+  /** Which onair channels exist, for namespaces with requireChannel; without it they are not checked. */
+  channels?: ChannelDirectory;
 }
 
 export interface ChatStats {
@@ -94,6 +97,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     name: deps.nodeName,
     options: deps.options,
     proxy,
+    channels: deps.channels,
   });
   const n = node;
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes);

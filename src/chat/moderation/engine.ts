@@ -26,6 +26,7 @@ import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, ty
 import { assertMayRun, assertMayTarget, isPrivileged, NO_ROLES, type Roles } from './permissions.js';
 import { fingerprint, hasLink, isEmoteOnly } from './content.js';
 import { MemoryModerationState, type AdmitRequest, type Invalidation, type ModerationState } from './state.js';
+import { LruMap } from '../lru.js';
 
 /** ModerationSettings are the tunables (config key `moderation`). */
 export interface ModerationSettings {
@@ -58,6 +59,8 @@ export const DEFAULT_MODERATION_SETTINGS: ModerationSettings = {
 const PRIVILEGED_RATE_FACTOR = 5;
 const CHAT_PREFIX = 'chat:';
 const ROLE_CACHE_MAX = 100_000;
+/** RULES_CACHE_MAX bounds the channels whose moderation rules are kept loaded. */
+const RULES_CACHE_MAX = 10_000;
 /** NEGATIVE_RECHECK_MS: how often a "not subscribed / not following" answer is re-read. */
 const NEGATIVE_RECHECK_MS = 1000;
 
@@ -119,11 +122,12 @@ export class ModerationEngine implements PublishHook {
   private publisher: ServerPublisher | undefined;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
-  private readonly rules = new Map<string, ChannelRules>();
+  /** Loaded channel rules, least recently used forgotten first (names come from clients). */
+  private readonly rules = new LruMap<string, ChannelRules>(RULES_CACHE_MAX);
   private readonly loading = new Map<string, Promise<ChannelRules>>();
-  private readonly generation = new Map<string, number>();
+  private readonly generation = new LruMap<string, number>(RULES_CACHE_MAX);
   private globalFilters: { entries: FilterEntry[]; at: number } | undefined;
-  private readonly roleCache = new Map<string, RoleEntry>();
+  private readonly roleCache = new LruMap<string, RoleEntry>(ROLE_CACHE_MAX);
   private readonly roleLoading = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private readonly actions: Counter<'action'>;
@@ -537,7 +541,6 @@ export class ModerationEngine implements PublishHook {
       roles.manager = rs.includes('manager');
     }
     const e: RoleEntry = { roles, name: user?.username ?? userId, at: now };
-    if (this.roleCache.size >= ROLE_CACHE_MAX) this.roleCache.clear();
     this.roleCache.set(key, e);
     return e;
   }
