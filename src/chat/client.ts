@@ -93,6 +93,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   infoValue: unknown;
   /** Unix seconds; 0 = never expires. */
   expireAt = 0;
+  /** Unix seconds the connection token was issued (0: no iat, or no token). */
+  tokenIssuedAt = 0;
   subs: Map<string, SubEntry> | null = null;
   awaitingPong = false;
   pingBucket = -1;
@@ -378,6 +380,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     let proxied: ConnectResult | undefined;
     if (req.token !== '') {
       const v = await verifyConnectionToken(this.node.tokenSecret, req.token);
+      if (this.node.revocations.isRevoked(v.user, v.issuedAt)) throw new DisconnectError(Disconnects.tokenRevoked);
+      this.tokenIssuedAt = v.issuedAt;
       this.user = v.user;
       this.info = v.info;
       this.infoValue = v.infoValue;
@@ -494,6 +498,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       throw e;
     }
     if (v.user !== this.user) throw new DisconnectError(Disconnects.invalidToken);
+    if (this.node.revocations.isRevoked(v.user, v.issuedAt)) throw new DisconnectError(Disconnects.tokenRevoked);
+    this.tokenIssuedAt = v.issuedAt;
     this.applyRefresh(v.expireAt, v.info);
     let body = '{"client":"' + this.id + '","version":' + JSON.stringify(this.node.version);
     if (this.expireAt > 0) body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - Math.floor(Date.now() / 1000));

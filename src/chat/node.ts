@@ -12,6 +12,7 @@ import type { HistoryFilter, PublishHook, RpcHandler } from './hooks.js';
 import { Namespaces, HISTORY_META_TTL_SECONDS, requiresChannel, type ChannelInfo } from './namespaces.js';
 import { onairChannelOf, type ChannelDirectory } from './channel-directory.js';
 import { PublishRateLimiter, publisherKey } from './publish-rate.js';
+import { TokenRevocations } from './revocations.js';
 import { ChannelHub } from './channel-hub.js';
 import { PublishPipeline } from './publish-pipeline.js';
 import type { ClientInfo, Publication, StreamPosition } from './protocol/codec.js';
@@ -63,6 +64,8 @@ export interface NodeClient {
   ping(): void;
   disconnect(d: Disconnect): void;
   unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void>;
+  /** Unix seconds its connection token was issued (0: none, or a connection without a token). */
+  readonly tokenIssuedAt: number;
   serverSubscribe(ch: string, chanInfo?: string): Promise<void>;
   /** serverRefresh applies a refresh made by the server API: expired closes the connection, else expireAt (0 = never) is the new expiry. */
   serverRefresh(expired: boolean, expireAt: number): void;
@@ -99,6 +102,8 @@ export class ChatNode implements BrokerEventHandler {
   /** Which onair channels exist (namespaces with requireChannel); null on a chat service without the platform. */
   readonly channels: ChannelDirectory | null;
   private readonly publishRate: PublishRateLimiter;
+  /** Users whose tokens issued before some time are revoked (filled by 'revoke' control messages). */
+  readonly revocations: TokenRevocations;
   private readonly rpcHandlers = new Map<string, RpcHandler>();
   /** Filters applied to history and recovery replies (moderation hides deleted messages). */
   private readonly historyFilters: HistoryFilter[] = [];
@@ -148,6 +153,7 @@ export class ChatNode implements BrokerEventHandler {
     this.proxy = deps.proxy ?? null;
     this.channels = deps.channels ?? null;
     this.publishRate = new PublishRateLimiter(deps.config.publishRate);
+    this.revocations = new TokenRevocations(deps.config.revocation.keepSeconds, deps.config.revocation.maxUsers);
     this.hub = new ChannelHub({
       writeBatchMs: deps.config.writeBatchMs,
       broker: deps.broker,
@@ -336,6 +342,12 @@ export class ChatNode implements BrokerEventHandler {
         }
         return;
       }
+      case 'revoke':
+        this.revocations.revoke(msg.user, msg.issuedBefore);
+        for (const c of this.matchClients(msg.user)) {
+          if (this.revocations.isRevoked(c.user, c.tokenIssuedAt)) c.disconnect(Disconnects.tokenRevoked);
+        }
+        return;
       case 'unsubscribe':
         for (const c of this.matchClients(msg.user, msg.client)) {
           void c.unsubscribeChannel(msg.channel, { code: UnsubscribeCode.server, reason: 'server unsubscribe' });
@@ -396,6 +408,18 @@ export class ChatNode implements BrokerEventHandler {
     if (!(await this.channels.exists(name))) {
       throw new ChatError({ code: Errors.unknownChannel.code, message: `unknown channel: there is no onair channel "${name.slice(0, 64)}"` });
     }
+  }
+
+  /**
+   * revokeUserTokens revokes, on every node, the user's connection tokens issued before
+   * issuedBefore (unix seconds): connected clients holding one are closed with 3500 token
+   * revoked and connecting with one is refused (Centrifugo's user token invalidation).
+   */
+  async revokeUserTokens(user: string, issuedBefore: number): Promise<void> {
+    if (user === '') return;
+    // Recorded here first so this node refuses at once, whatever the broker's delivery delay.
+    this.revocations.revoke(user, issuedBefore);
+    await this.broker.publishControl({ type: 'revoke', user, issuedBefore });
   }
 
   /** takePublishToken spends one of the publisher's tokens (chat.publishRate, across channels); false when none is left. */

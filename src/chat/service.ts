@@ -62,6 +62,8 @@ export interface ChatService {
   /** onSend receives `send` commands (async client messages). */
   onSend(handler: (ctx: { clientId: string; user: string; data: unknown }) => void): void;
   stats(): ChatStats;
+  /** revokeUserTokens revokes the user's connection tokens issued before issuedBefore (unix seconds) on every node. */
+  revokeUserTokens(user: string, issuedBefore: number): Promise<void>;
   /** node is exposed for tests and the other protocol front-ends. */
   readonly node: ChatNode;
 }
@@ -164,6 +166,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     onSend(handler) {
       n.setSendHandler(handler);
+    },
+    revokeUserTokens(user, issuedBefore) {
+      return n.revokeUserTokens(user, issuedBefore);
     },
     stats() {
       return {

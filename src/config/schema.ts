@@ -474,6 +474,15 @@ export const configSchema = z
             maxTracked: z.number().int().min(100).default(100_000),
           })
           .default({}),
+        /** User token revocations (log out everywhere, password change) each node keeps in memory. */
+        revocation: z
+          .object({
+            /** How long a revocation is kept; at least the longest connection-token lifetime (onair issues 1 h tokens). */
+            keepSeconds: z.number().int().min(60).default(86_400),
+            /** Users with a revocation kept at once (least recently revoked forgotten first). */
+            maxUsers: z.number().int().min(100).default(100_000),
+          })
+          .default({}),
         /** Pusher Channels protocol at /app/{key} and the Pusher HTTP API (docs/pusher.md). */
         pusher: z
           .object({

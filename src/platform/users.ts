@@ -27,7 +27,7 @@ export class UserService {
 
   async create(input: { username: string; password: string; displayName?: string; admin?: boolean }): Promise<PublicUser> {
     if (!usernameRe.test(input.username)) throw new AppError('validation_failed', 'username: 2-32 letters, digits, "_", "." or "-"');
-    if (input.password.length < 8) throw new AppError('validation_failed', 'password: at least 8 characters');
+    assertPasswordRule(input.password);
     if (await this.findByName(input.username)) throw conflict(`username "${input.username}" is taken`);
     const now = Date.now();
     const row: UsersTable = {
@@ -81,9 +81,26 @@ export class UserService {
     return { users: rows.map(toPublicUser), total: Number(count.n) };
   }
 
+  /** setPassword replaces a user's password hash (the caller checked the current password). */
+  async setPassword(userId: string, password: string): Promise<void> {
+    assertPasswordRule(password);
+    const passwordHash = await hash(password, ARGON2);
+    await this.db.kysely.updateTable('users').set({ password_hash: passwordHash, updated_at: Date.now() }).where('id', '=', userId).execute();
+  }
+
+  /** checkPassword tells whether the password is this user's. */
+  async checkPassword(user: UsersTable, password: string): Promise<boolean> {
+    return verify(user.password_hash, password).catch(() => false);
+  }
+
   async setAdmin(username: string, admin: boolean): Promise<void> {
     await this.db.kysely.updateTable('users').set({ is_admin: admin ? 1 : 0, updated_at: Date.now() }).where('username', '=', username).execute();
   }
+}
+
+/** assertPasswordRule refuses a password too short to be one. */
+function assertPasswordRule(password: string): void {
+  if (password.length < 8) throw new AppError('validation_failed', 'password: at least 8 characters');
 }
 
 let dummy: Promise<string> | undefined;

@@ -26,6 +26,9 @@ export const chatFeature: Feature<'chat', {}, ChatService> = {
       channels,
     });
     chat.registerHttp(base.http);
+    // Log out everywhere and password changes (src/http/routes/auth.ts) end the user's chat tokens too.
+    // A token issued within the revoking second is revoked with the older ones (iat has whole seconds).
+    base.api.revokeChatTokens = (userId) => chat.revokeUserTokens(userId, Math.floor(Date.now() / 1000) + 1);
     base.addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
     let offNames: (() => void) | undefined;
     return {
