@@ -391,8 +391,11 @@ export class ModerationEngine implements PublishHook {
 
   private async resolveUser(name: string): Promise<{ id: string; name: string }> {
     const n = name.replace(/^@/, '');
-    // By login name (case-insensitively first), else by user id (the UI may only know the id).
-    const u = (await this.platform.users.findByName(n.toLowerCase())) ?? (await this.platform.users.findByName(n)) ?? (await this.platform.users.findById(n));
+    // By login name exactly; else the one account equal to it in another case; else by user id
+    // (the UI may only know the id). Names that clash in case (older accounts) must be typed exactly.
+    const byName = await this.platform.users.resolveName(n);
+    if (byName === null) throw new ModerationError('targetAmbiguous', `several accounts are named "${n}" in different cases; type the name exactly as it is written`);
+    const u = byName ?? (await this.platform.users.findById(n));
     if (!u) throw new ModerationError('targetNotFound', `no user "${name}"`);
     return { id: u.id, name: u.username };
   }
