@@ -61,7 +61,12 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
     // page is still logged in as the same session, reconnect with a new token once the revoking
     // second is over (tokens carry whole-second issue times).
     if (ctx.code === TOKEN_REVOKED_CODE && ctx.reason === 'token revoked' && client === c && !fetcher && tok && getToken() === tok) {
-      setTimeout(() => { if (client === c && getToken() === tok) c.connect(); }, REVOKED_RECONNECT_MS);
+      setTimeout(() => {
+        if (client !== c || getToken() !== tok) return;
+        // An empty token makes the SDK ask getToken (a new token) instead of reusing the revoked one.
+        c.setToken('');
+        c.connect();
+      }, REVOKED_RECONNECT_MS);
     }
   });
   c.on('error', () => { if (unavailable) setState('unavailable'); });
