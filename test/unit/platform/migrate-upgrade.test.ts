@@ -1,4 +1,4 @@
-// Databases made before the composition root upgrade untouched: the migrations now come from the
+// Databases made before the composition root upgrade with only the migrations written since: the migrations now come from the
 // feature descriptors, and must be the same list under the same names, so Kysely finds nothing to
 // apply. The fixtures were made by running main's `migrate()` (commit 05ac1de, when every feature
 // registered its migrations into platform/db/connect.ts) on an empty database and creating one
@@ -53,7 +53,7 @@ async function checkUpgrade(db: Db) {
   assert.equal(channel?.title, 'made by the migrate of main on 2026-12-07', 'rows intact');
 }
 
-test('a SQLite database made by main upgrades without any migration', async () => {
+test('a SQLite database made by main upgrades by the later migrations only', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'onair-upgrade-'));
   const file = join(dir, 'onair.db');
   copyFileSync(join(FIXTURES, 'main-2026-12-07.sqlite'), file);
@@ -66,7 +66,7 @@ test('a SQLite database made by main upgrades without any migration', async () =
   }
 });
 
-test('a PostgreSQL database made by main upgrades without any migration', { skip: POSTGRES_URL ? false : 'PostgreSQL not configured (set ONAIR_TEST_POSTGRES_URL)' }, async () => {
+test('a PostgreSQL database made by main upgrades by the later migrations only', { skip: POSTGRES_URL ? false : 'PostgreSQL not configured (set ONAIR_TEST_POSTGRES_URL)' }, async () => {
   const name = `onair_up_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
