@@ -1,6 +1,6 @@
 // Databases made before the composition root upgrade with only the migrations written since: the migrations now come from the
-// feature descriptors, and must be the same list under the same names, so Kysely finds nothing to
-// apply. The fixtures were made by running main's `migrate()` (commit 05ac1de, when every feature
+// feature descriptors, and must be the same list under the same names, so Kysely applies only the
+// migrations written since (ADDED_SINCE). The fixtures were made by running main's `migrate()` (commit 05ac1de, when every feature
 // registered its migrations into platform/db/connect.ts) on an empty database and creating one
 // channel: a SQLite file checked in as is, and for PostgreSQL a `pg_dump --inserts` of such a
 // database (psql meta-commands and comments stripped).
