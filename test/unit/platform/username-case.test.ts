@@ -14,6 +14,7 @@ import { ModerationStore } from '../../../src/chat/moderation/db.js';
 import { MemoryModerationState } from '../../../src/chat/moderation/state.js';
 import { ModerationCodes } from '../../../src/chat/moderation/codes.js';
 import { AppError } from '../../../src/http/errors.js';
+import { runOnair } from '../../helpers/cli.js';
 
 const MIGRATION = '0930_username_case';
 
@@ -21,11 +22,13 @@ for (const eng of engines()) {
   describe(`username case on ${eng.engine}`, { skip: eng.skip }, () => {
     let p: Platform;
     let dispose: () => Promise<void>;
+    let url = '';
     const ids: Record<string, string> = {};
 
     before(async () => {
       const o = await eng.open();
       dispose = o.dispose;
+      url = o.url;
       p = createPlatform(o.db);
       let t = Date.now();
       const names: [string, string][] = [['bob', 'bob'], ['bob-2', 'Bob'], ['bob-3', 'BOB'], ['alice', 'alice'], ['owner', 'owner']];
@@ -61,6 +64,13 @@ for (const eng of engines()) {
       for (const n of ['bob', 'Bob', 'BOB']) assert.equal((await p.users.verifyPassword(n, 'password1'))?.id, ids[n], n);
       const clashes = await p.users.caseClashes();
       assert.deepEqual(clashes.map((c) => ({ name: c.name, users: c.accounts.map((a) => a.username) })), [{ name: 'bob', users: ['bob', 'Bob', 'BOB'] }]);
+    });
+
+    test('onair user clashes lists them, one JSON line per name', async () => {
+      const r = await runOnair(['user', 'clashes'], { ONAIR_DATABASE_URL: url, ONAIR_LOG_LEVEL: 'silent' });
+      assert.equal(r.code, 0, r.stderr);
+      const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      assert.deepEqual(lines.map((l) => ({ name: l.name, users: l.accounts.map((a: { username: string }) => a.username) })), [{ name: 'bob', users: ['bob', 'Bob', 'BOB'] }]);
     });
 
     test('names resolve exactly first, then a unique other-case match, else ambiguous', async () => {
