@@ -112,6 +112,9 @@ const proxied = await startChat({
     'proxy.connect.endpoint': backend.url('/connect'),
     'proxy.publish.endpoint': backend.url('/publish'),
     'proxy.httpHeaders': ['Cookie'],
+    // One user publishes back to back here: the per-user publish rate (chat.publishRate) would measure refusals.
+    'publishRate.perSecond': 1_000_000,
+    'publishRate.burst': 1_000_000,
     namespaces: { chat: { allowPublishForClient: true, historySize: 10, historyTtlSeconds: 60 }, px: { allowPublishForClient: true, historySize: 10, historyTtlSeconds: 60, proxyPublish: true } },
   }),
 });

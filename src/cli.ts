@@ -17,6 +17,7 @@ usage:
   onair channel rotate-key NAME
   onair channel list
   onair user create NAME [--password P] [--admin] [--display-name N]
+  onair user clashes   (accounts whose names differ only in case, made before names were case-insensitive)
   onair token --user USER [--ttl SECONDS]
   onair wallet credit USER AMOUNT
   onair jobs list [STATE] | watch [ID] | retry ID | cancel ID
@@ -154,7 +155,13 @@ async function main(argv: string[]): Promise<void> {
       throw new UsageError('usage: onair channel create|rotate-key|list');
     }
     case 'user': {
-      if (sub !== 'create' || !rest[0]) throw new UsageError('usage: onair user create NAME [--password P] [--admin]');
+      if (sub === 'clashes') {
+        // One line per clashing name; the oldest account comes first and is the one a new login name is checked against.
+        const clashes = await withPlatform(config(values.config), (p) => p.users.caseClashes());
+        for (const c of clashes) out({ name: c.name, accounts: c.accounts.map((a) => ({ username: a.username, id: a.id, createdAt: new Date(a.createdAt).toISOString() })) });
+        return;
+      }
+      if (sub !== 'create' || !rest[0]) throw new UsageError('usage: onair user create NAME [--password P] [--admin] | onair user clashes');
       const cfg = config(values.config);
       const generated = values.password ? undefined : randomToken(12);
       const user = await withPlatform(cfg, (p) => p.users.create({ username: rest[0]!, password: values.password ?? generated!, admin: values.admin ?? false, displayName: values['display-name'] }));

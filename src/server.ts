@@ -51,6 +51,8 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
     const applied = await migrateAll(db);
     if (applied.length) logger.info({ applied, engine: db.engine }, 'database migrated');
     const platform = createPlatform(db);
+    const clashes = await platform.users.caseClashes();
+    if (clashes.length) logger.warn({ names: clashes.map((c) => c.accounts.map((a) => a.username)) }, 'accounts whose usernames differ only in case (made before usernames were case-insensitive) keep working; moderation needs their exact names; list them with: onair user clashes');
     const secretStore = loadSecrets(config, { log: (fields, msg) => logger.warn(fields, msg), warn: (msg) => logger.warn(msg) });
     const secrets = secretStore.secrets;
     const api: ApiContext = { config, platform, auth: new Authenticator(platform, secrets.adminToken) };

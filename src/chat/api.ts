@@ -135,11 +135,13 @@ const METHODS: Record<string, ApiMethod> = {
   async presence(node, p) {
     const ch = channelOf(node, p);
     if (!node.namespaces.resolve(ch)!.options.presence) throw new ChatError(Errors.notAvailable);
+    await node.requireChannel(ch, node.namespaces.resolve(ch)!);
     return '{"presence":' + encodePresenceMap(await node.presence.presence(ch)) + '}';
   },
   async presence_stats(node, p) {
     const ch = channelOf(node, p);
     if (!node.namespaces.resolve(ch)!.options.presence) throw new ChatError(Errors.notAvailable);
+    await node.requireChannel(ch, node.namespaces.resolve(ch)!);
     const s = await node.presence.presenceStats(ch);
     return '{"num_clients":' + s.numClients + ',"num_users":' + s.numUsers + '}';
   },

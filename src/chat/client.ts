@@ -93,6 +93,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   infoValue: unknown;
   /** Unix seconds; 0 = never expires. */
   expireAt = 0;
+  /** Unix seconds the connection token was issued (0: no iat, or no token). */
+  tokenIssuedAt = 0;
   subs: Map<string, SubEntry> | null = null;
   awaitingPong = false;
   pingBucket = -1;
@@ -378,6 +380,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     let proxied: ConnectResult | undefined;
     if (req.token !== '') {
       const v = await verifyConnectionToken(this.node.tokenSecret, req.token);
+      if (this.node.revocations.isRevoked(v.user, v.issuedAt)) throw new DisconnectError(Disconnects.tokenRevoked);
+      this.tokenIssuedAt = v.issuedAt;
       this.user = v.user;
       this.info = v.info;
       this.infoValue = v.infoValue;
@@ -494,6 +498,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       throw e;
     }
     if (v.user !== this.user) throw new DisconnectError(Disconnects.invalidToken);
+    if (this.node.revocations.isRevoked(v.user, v.issuedAt)) throw new DisconnectError(Disconnects.tokenRevoked);
+    this.tokenIssuedAt = v.issuedAt;
     this.applyRefresh(v.expireAt, v.info);
     let body = '{"client":"' + this.id + '","version":' + JSON.stringify(this.node.version);
     if (this.expireAt > 0) body += ',"expires":true,"ttl":' + Math.max(0, this.expireAt - Math.floor(Date.now() / 1000));
@@ -667,6 +673,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     },
   ): Promise<SubscribeOutcome> {
     const node = this.node;
+    await node.requireChannel(ch, info);
     const ns = info.options;
     const ov = o.override;
     const history = ns.historySize > 0;
@@ -817,6 +824,9 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (!info.options.allowPublishForClient) throw new ChatError(Errors.permissionDenied);
     if (info.private && !this.subs?.has(req.channel)) throw new ChatError(Errors.permissionDenied);
     if (info.users !== null && !info.users.includes(this.user)) throw new ChatError(Errors.permissionDenied);
+    // Counted across every channel before anything else is asked, so made-up names cost one token each.
+    if (!this.node.takePublishToken(this.user, this.id)) throw new ChatError(Errors.tooManyRequests);
+    await this.node.requireChannel(req.channel, info);
     const r = await this.node.pipeline.run({
       channel: req.channel,
       namespace: info.options,
@@ -854,6 +864,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     const ch = parseChannel(params);
     const info = this.checkReadable(ch);
     if (!info.options.presence) throw new ChatError(Errors.notAvailable);
+    await this.node.requireChannel(ch, info);
     if (stats) {
       const s = await this.node.presence.presenceStats(ch);
       this.send(encodeReply(id, 'presence_stats', '{"num_clients":' + s.numClients + ',"num_users":' + s.numUsers + '}'));

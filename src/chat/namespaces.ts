@@ -2,6 +2,10 @@
  * Channel names and namespace options: `[$]namespace:name[#user,user]`.
  */
 import type { NamespaceOptions } from '../config/schema.js';
+import { LruMap } from './lru.js';
+
+/** NAME_CACHE_SIZE bounds the parsed channel names kept (names come from clients). */
+const NAME_CACHE_SIZE = 10_000;
 
 /** PRIVATE_PREFIX marks channels that need a subscription token. */
 export const PRIVATE_PREFIX = '$';
@@ -15,6 +19,14 @@ export const MAX_CHANNEL_LENGTH = 255;
 /** HISTORY_META_TTL_SECONDS keeps a stream's epoch and offset after its last publication. */
 export const HISTORY_META_TTL_SECONDS = 30 * 24 * 3600;
 
+/** REQUIRE_CHANNEL_BY_DEFAULT: namespaces whose channels need an existing onair channel unless requireChannel says otherwise. */
+export const REQUIRE_CHANNEL_BY_DEFAULT: ReadonlySet<string> = new Set(['chat', 'effects', 'captions']);
+
+/** requiresChannel tells whether a namespace's channels exist only for existing onair channels. */
+export function requiresChannel(namespace: string, options: NamespaceOptions): boolean {
+  return options.requireChannel ?? REQUIRE_CHANNEL_BY_DEFAULT.has(namespace);
+}
+
 /** ChannelInfo is what the server derives from a channel name. */
 export interface ChannelInfo {
   namespace: string;
@@ -27,7 +39,7 @@ export interface ChannelInfo {
 /** Namespaces resolves channel names against configured namespace options. */
 export class Namespaces {
   private readonly map: Map<string, NamespaceOptions>;
-  private readonly cache = new Map<string, ChannelInfo | null>();
+  private readonly cache = new LruMap<string, ChannelInfo | null>(NAME_CACHE_SIZE);
 
   constructor(namespaces: Record<string, NamespaceOptions>) {
     this.map = new Map(Object.entries(namespaces));
@@ -38,7 +50,6 @@ export class Namespaces {
     const cached = this.cache.get(channel);
     if (cached !== undefined) return cached;
     const info = this.compute(channel);
-    if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(channel, info);
     return info;
   }

@@ -9,7 +9,10 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { OnairConfig } from '../config/schema.js';
 import type { HistoryFilter, PublishHook, RpcHandler } from './hooks.js';
-import { Namespaces, HISTORY_META_TTL_SECONDS } from './namespaces.js';
+import { Namespaces, HISTORY_META_TTL_SECONDS, requiresChannel, type ChannelInfo } from './namespaces.js';
+import { onairChannelOf, type ChannelDirectory } from './channel-directory.js';
+import { PublishRateLimiter, publisherKey } from './publish-rate.js';
+import { TokenRevocations } from './revocations.js';
 import { ChannelHub } from './channel-hub.js';
 import { PublishPipeline } from './publish-pipeline.js';
 import type { ClientInfo, Publication, StreamPosition } from './protocol/codec.js';
@@ -61,6 +64,8 @@ export interface NodeClient {
   ping(): void;
   disconnect(d: Disconnect): void;
   unsubscribeChannel(ch: string, push: { code: number; reason: string } | null): Promise<void>;
+  /** Unix seconds its connection token was issued (0: none, or a connection without a token). */
+  readonly tokenIssuedAt: number;
   serverSubscribe(ch: string, chanInfo?: string): Promise<void>;
   /** serverRefresh applies a refresh made by the server API: expired closes the connection, else expireAt (0 = never) is the new expiry. */
   serverRefresh(expired: boolean, expireAt: number): void;
@@ -94,6 +99,11 @@ export class ChatNode implements BrokerEventHandler {
   /** proxy asks the application backend about client events; null when chat.proxy configures none. */
   readonly proxy: ChatProxy | null;
 
+  /** Which onair channels exist (namespaces with requireChannel); null on a chat service without the platform. */
+  readonly channels: ChannelDirectory | null;
+  private readonly publishRate: PublishRateLimiter;
+  /** Users whose tokens issued before some time are revoked (filled by 'revoke' control messages). */
+  readonly revocations: TokenRevocations;
   private readonly rpcHandlers = new Map<string, RpcHandler>();
   /** Filters applied to history and recovery replies (moderation hides deleted messages). */
   private readonly historyFilters: HistoryFilter[] = [];
@@ -127,6 +137,8 @@ export class ChatNode implements BrokerEventHandler {
     options?: Partial<ChatNodeOptions>;
     /** The backend proxy (chat.proxy), if any. */
     proxy?: ChatProxy | null;
+    /** Which onair channels exist; without it requireChannel is not checked (a chat service without the platform). */
+    channels?: ChannelDirectory | null;
   }) {
     this.config = deps.config;
     this.logger = deps.logger;
@@ -139,6 +151,9 @@ export class ChatNode implements BrokerEventHandler {
     this.namespaces = new Namespaces(deps.config.namespaces);
     this.pingBuckets = Array.from({ length: deps.config.pingSeconds }, () => new Set<NodeClient>());
     this.proxy = deps.proxy ?? null;
+    this.channels = deps.channels ?? null;
+    this.publishRate = new PublishRateLimiter(deps.config.publishRate);
+    this.revocations = new TokenRevocations(deps.config.revocation.keepSeconds, deps.config.revocation.maxUsers);
     this.hub = new ChannelHub({
       writeBatchMs: deps.config.writeBatchMs,
       broker: deps.broker,
@@ -327,6 +342,12 @@ export class ChatNode implements BrokerEventHandler {
         }
         return;
       }
+      case 'revoke':
+        this.revocations.revoke(msg.user, msg.issuedBefore);
+        for (const c of this.matchClients(msg.user)) {
+          if (this.revocations.isRevoked(c.user, c.tokenIssuedAt)) c.disconnect(Disconnects.tokenRevoked);
+        }
+        return;
       case 'unsubscribe':
         for (const c of this.matchClients(msg.user, msg.client)) {
           void c.unsubscribeChannel(msg.channel, { code: UnsubscribeCode.server, reason: 'server unsubscribe' });
@@ -377,10 +398,40 @@ export class ChatNode implements BrokerEventHandler {
 
   // ---- operations used by clients and the server API ----
 
+  /**
+   * requireChannel refuses (102 unknown channel) a channel of a requireChannel namespace whose
+   * onair channel does not exist; the answer comes from a cache, not a query per message.
+   */
+  async requireChannel(channel: string, info: ChannelInfo): Promise<void> {
+    if (!this.channels || !requiresChannel(info.namespace, info.options)) return;
+    const name = onairChannelOf(channel, info.namespace);
+    if (!(await this.channels.exists(name))) {
+      throw new ChatError({ code: Errors.unknownChannel.code, message: `unknown channel: there is no onair channel "${name.slice(0, 64)}"` });
+    }
+  }
+
+  /**
+   * revokeUserTokens revokes, on every node, the user's connection tokens issued before
+   * issuedBefore (unix seconds): connected clients holding one are closed with 3500 token
+   * revoked and connecting with one is refused (Centrifugo's user token invalidation).
+   */
+  async revokeUserTokens(user: string, issuedBefore: number): Promise<void> {
+    if (user === '') return;
+    // Recorded here first so this node refuses at once, whatever the broker's delivery delay.
+    this.revocations.revoke(user, issuedBefore);
+    await this.broker.publishControl({ type: 'revoke', user, issuedBefore });
+  }
+
+  /** takePublishToken spends one of the publisher's tokens (chat.publishRate, across channels); false when none is left. */
+  takePublishToken(user: string, clientId: string): boolean {
+    return this.publishRate.take(publisherKey(user, clientId));
+  }
+
   /** publish sends a publication to a channel through the broker. */
   async publish(channel: string, pub: Publication, opts: { skipHistory?: boolean } = {}): Promise<StreamPosition> {
     const info = this.namespaces.resolve(channel);
     if (!info) throw new ChatError(Errors.unknownChannel);
+    await this.requireChannel(channel, info);
     const ns = info.options;
     const size = opts.skipHistory ? 0 : ns.historySize;
     const end = this.metrics.brokerPublishTimer();
@@ -394,6 +445,7 @@ export class ChatNode implements BrokerEventHandler {
   async history(channel: string, limit: number, since: StreamPosition | undefined, reverse: boolean): Promise<HistoryResult> {
     const info = this.namespaces.resolve(channel);
     if (!info) throw new ChatError(Errors.unknownChannel);
+    await this.requireChannel(channel, info);
     const max = info.options.historySize;
     let l = limit;
     if (l < 0 || l > max) l = max;

@@ -20,6 +20,7 @@ import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
 import { createChatProxy } from './proxy/proxy.js';
+import type { ChannelDirectory } from './channel-directory.js';
 
 export interface ChatServiceDeps {
   config: OnairConfig;
@@ -33,6 +34,8 @@ export interface ChatServiceDeps {
   /** Use these instead of building a broker from config.redis.url. */
   broker?: Broker;
   presence?: PresenceManager;
+  /** Which onair channels exist, for namespaces with requireChannel; without it they are not checked. */
+  channels?: ChannelDirectory;
 }
 
 export interface ChatStats {
@@ -60,6 +63,8 @@ export interface ChatService {
   /** onSend receives `send` commands (async client messages). */
   onSend(handler: (ctx: { clientId: string; user: string; data: unknown }) => void): void;
   stats(): ChatStats;
+  /** revokeUserTokens revokes the user's connection tokens issued before issuedBefore (unix seconds) on every node. */
+  revokeUserTokens(user: string, issuedBefore: number): Promise<void>;
   /** node is exposed for tests and the other protocol front-ends. */
   readonly node: ChatNode;
 }
@@ -95,6 +100,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     name: deps.nodeName,
     options: deps.options,
     proxy,
+    channels: deps.channels,
   });
   const n = node;
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, listenerLimits(deps.config, 'chatWs', logger, deps.registry));
@@ -162,6 +168,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     onSend(handler) {
       n.setSendHandler(handler);
+    },
+    revokeUserTokens(user, issuedBefore) {
+      return n.revokeUserTokens(user, issuedBefore);
     },
     stats() {
       return {

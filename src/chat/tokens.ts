@@ -95,6 +95,8 @@ export interface VerifiedConnection {
   infoValue?: unknown;
   /** Unix seconds of expiry; 0 = never. */
   expireAt: number;
+  /** Unix seconds the token was issued (`iat`); 0 when it has none. */
+  issuedAt: number;
   channels: string[];
   meta?: unknown;
 }
@@ -115,7 +117,8 @@ export async function verifyConnectionToken(secret: string, token: string, nowMs
   if (Array.isArray(p.channels)) for (const c of p.channels) if (typeof c === 'string') channels.push(c);
   if (p.subs && typeof p.subs === 'object') for (const c of Object.keys(p.subs)) if (!channels.includes(c)) channels.push(c);
   const info = infoOf(p);
-  return { user: p.sub ?? '', info, infoValue: info !== undefined ? JSON.parse(info) : undefined, expireAt, channels, meta: p.meta };
+  const issuedAt = typeof p.iat === 'number' ? p.iat : 0;
+  return { user: p.sub ?? '', info, infoValue: info !== undefined ? JSON.parse(info) : undefined, expireAt, issuedAt, channels, meta: p.meta };
 }
 
 /** VerifiedSubscription is what the server keeps from a verified subscription token. */

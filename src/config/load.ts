@@ -94,6 +94,7 @@ export function loadConfig(opts: LoadOptions = {}): OnairConfig {
     setPath(merged, path, coerceEnv(raw, getPath(defaults, path)));
   }
   for (const [name, path] of Object.entries(SPECIAL_ENV)) if (env[name] !== undefined) setPath(merged, path, env[name]);
+  applyNamespaceEnv(merged, defaults, env);
   for (const [path, value] of Object.entries(opts.overrides ?? {})) setPath(merged, path, value);
   try {
     return configSchema.parse(merged);
@@ -105,6 +106,29 @@ export function loadConfig(opts: LoadOptions = {}): OnairConfig {
       throw new ConfigError(key, `${issue.message}${envHint}`);
     }
     throw err;
+  }
+}
+
+/** NAMESPACE_ENV matches the one namespace option settable by env: ONAIR_CHAT_NAMESPACES_<NS>_REQUIRE_CHANNEL. */
+const NAMESPACE_ENV = /^ONAIR_CHAT_NAMESPACES_([A-Z0-9]+)_REQUIRE_CHANNEL$/;
+
+/**
+ * applyNamespaceEnv sets chat.namespaces.<ns>.requireChannel from the environment. Namespaces are
+ * configured in the file; this one switch has an env name too so an operator can turn the channel
+ * check off for one namespace without writing the whole namespace table.
+ */
+function applyNamespaceEnv(merged: Record<string, unknown>, defaults: OnairConfig, env: NodeJS.ProcessEnv): void {
+  for (const [name, raw] of Object.entries(env)) {
+    const m = NAMESPACE_ENV.exec(name);
+    if (!m || raw === undefined) continue;
+    const ns = m[1]!.toLowerCase();
+    const chat = ((merged.chat ??= {}) as Record<string, unknown>);
+    // The file's table, or the built-in one: setting one option must not drop the other namespaces.
+    const table = ((chat.namespaces ??= structuredClone(defaults.chat.namespaces)) as Record<string, Record<string, unknown>>);
+    if (!table[ns]) throw new ConfigError(`chat.namespaces.${ns}.requireChannel`, `${name} names namespace "${ns}", which is not configured (namespaces: ${Object.keys(table).join(', ')})`);
+    const value = coerceEnv(raw, false);
+    if (typeof value !== 'boolean') throw new ConfigError(`chat.namespaces.${ns}.requireChannel`, `${name} must be true or false, got "${raw}"`);
+    table[ns].requireChannel = value;
   }
 }
 

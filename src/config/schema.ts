@@ -27,6 +27,11 @@ export const namespaceSchema = z.object({
   /** Whether anonymous (no `sub`) clients may subscribe. */
   allowSubscribeForAnonymous: z.boolean().default(true),
   forceRecovery: z.boolean().default(false),
+  /**
+   * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
+   * channel `demo`); unset means on for chat, effects and captions, off for the others.
+   */
+  requireChannel: z.boolean().optional(),
   // Proxy switches (docs/chat-proxy.md): optional rather than defaulted so a namespace's parsed
   // options only carry them when set; absent means off.
   /** Ask chat.proxy.subscribe (or proxySubscribeEndpoint) before a tokenless subscribe (Centrifugo `proxy_subscribe`). */
@@ -513,6 +518,31 @@ export const configSchema = z
           captions: { historySize: 20, historyTtlSeconds: 120 } as never,
           events: { historySize: 20, historyTtlSeconds: 300 } as never,
         }),
+        /** Cache of onair channel existence for namespaces with requireChannel (positive and negative answers). */
+        channelCache: z
+          .object({
+            maxEntries: z.number().int().min(1).default(10_000),
+            ttlSeconds: z.number().min(0.1).max(3600).default(10),
+          })
+          .default({}),
+        /** Publications one user (one connection when anonymous) may make per second across every channel (token bucket). */
+        publishRate: z
+          .object({
+            perSecond: z.number().min(0.1).default(20),
+            burst: z.number().int().min(1).default(50),
+            /** Publishers tracked at once (least recently seen forgotten first). */
+            maxTracked: z.number().int().min(100).default(100_000),
+          })
+          .default({}),
+        /** User token revocations (log out everywhere, password change) each node keeps in memory. */
+        revocation: z
+          .object({
+            /** How long a revocation is kept; at least the longest connection-token lifetime (onair issues 1 h tokens). */
+            keepSeconds: z.number().int().min(60).default(86_400),
+            /** Users with a revocation kept at once (least recently revoked forgotten first). */
+            maxUsers: z.number().int().min(100).default(100_000),
+          })
+          .default({}),
         /** Pusher Channels protocol at /app/{key} and the Pusher HTTP API (docs/pusher.md). */
         pusher: z
           .object({

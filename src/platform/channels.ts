@@ -36,6 +36,7 @@ export interface RolesChange {
 
 export class ChannelService {
   private readonly roleListeners = new Set<(change: RolesChange) => void>();
+  private readonly nameListeners = new Set<(name: string) => void>();
 
   constructor(private readonly db: Db) {}
 
@@ -46,6 +47,16 @@ export class ChannelService {
   onRolesChanged(listener: (change: RolesChange) => void): () => void {
     this.roleListeners.add(listener);
     return () => this.roleListeners.delete(listener);
+  }
+
+  /** onNamesChanged hears every channel created or deleted through this service (caches of channel existence). */
+  onNamesChanged(listener: (name: string) => void): () => void {
+    this.nameListeners.add(listener);
+    return () => this.nameListeners.delete(listener);
+  }
+
+  private namesChanged(name: string): void {
+    for (const l of this.nameListeners) l(name);
   }
 
   private async rolesChanged(channelId: string, userId: string): Promise<void> {
@@ -81,6 +92,7 @@ export class ChannelService {
       if (isUniqueViolation(err)) throw conflict(`channel "${name}" exists`);
       throw err;
     }
+    this.namesChanged(name);
     return { channel: toPublicChannel(row), streamKey };
   }
 
@@ -113,6 +125,7 @@ export class ChannelService {
   async remove(name: string): Promise<void> {
     const r = await this.db.kysely.deleteFrom('channels').where('name', '=', name).executeTakeFirst();
     if (Number(r.numDeletedRows) === 0) throw notFound(`no channel "${name}"`);
+    this.namesChanged(name);
   }
 
   /** rotateKey replaces the stream key; the old one stops working at once. */

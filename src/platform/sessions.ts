@@ -32,6 +32,14 @@ export class SessionService {
     await this.db.kysely.deleteFrom('sessions').where('token_hash', '=', sha256(token)).execute();
   }
 
+  /** revokeAllOf ends every session of a user except the one whose token is kept; answers how many ended. */
+  async revokeAllOf(userId: string, keepToken?: string): Promise<number> {
+    let q = this.db.kysely.deleteFrom('sessions').where('user_id', '=', userId);
+    if (keepToken !== undefined) q = q.where('token_hash', '!=', sha256(keepToken));
+    const r = await q.executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
   async purgeExpired(): Promise<number> {
     const r = await this.db.kysely.deleteFrom('sessions').where('expires_at', '<=', Date.now()).executeTakeFirst();
     return Number(r.numDeletedRows ?? 0);

@@ -1,4 +1,5 @@
 import { hash, verify } from '@node-rs/argon2';
+import { sql } from 'kysely';
 import type { Db } from './db/connect.js';
 import type { UsersTable } from './db/schema.js';
 import { AppError, conflict, notFound } from '../http/errors.js';
@@ -27,8 +28,8 @@ export class UserService {
 
   async create(input: { username: string; password: string; displayName?: string; admin?: boolean }): Promise<PublicUser> {
     if (!usernameRe.test(input.username)) throw new AppError('validation_failed', 'username: 2-32 letters, digits, "_", "." or "-"');
-    if (input.password.length < 8) throw new AppError('validation_failed', 'password: at least 8 characters');
-    if (await this.findByName(input.username)) throw conflict(`username "${input.username}" is taken`);
+    assertPasswordRule(input.password);
+    if (await this.findByNameIgnoringCase(input.username)) throw usernameTaken(input.username);
     const now = Date.now();
     const row: UsersTable = {
       id: newId(),
@@ -42,7 +43,8 @@ export class UserService {
     try {
       await this.db.kysely.insertInto('users').values(row).execute();
     } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`username "${input.username}" is taken`);
+      // Two creations racing for one name in different cases: the partial unique index on lower(username) decides.
+      if (isUniqueViolation(err)) throw usernameTaken(input.username);
       throw err;
     }
     return toPublicUser(row);
@@ -50,6 +52,44 @@ export class UserService {
 
   async findByName(username: string): Promise<UsersTable | undefined> {
     return this.db.kysely.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  /** findByNameIgnoringCase answers an account whose name equals this one in any case (the oldest if several). */
+  async findByNameIgnoringCase(username: string): Promise<UsersTable | undefined> {
+    return this.db.kysely
+      .selectFrom('users').selectAll()
+      .where(sql<string>`lower(username)`, '=', username.toLowerCase())
+      .orderBy('case_clash').orderBy('created_at')
+      .executeTakeFirst();
+  }
+
+  /**
+   * resolveName finds the account a typed name means: the exact name first; else the only
+   * account equal to it in another case; several such accounts are ambiguous (null).
+   */
+  async resolveName(name: string): Promise<UsersTable | undefined | null> {
+    const exact = await this.findByName(name);
+    if (exact) return exact;
+    const rows = await this.db.kysely.selectFrom('users').selectAll().where(sql<string>`lower(username)`, '=', name.toLowerCase()).limit(2).execute();
+    if (rows.length > 1) return null;
+    return rows[0];
+  }
+
+  /** caseClashes lists names held by several accounts that differ only in case (made before 0930_username_case). */
+  async caseClashes(): Promise<{ name: string; accounts: { id: string; username: string; createdAt: number }[] }[]> {
+    const rows = await this.db.kysely
+      .selectFrom('users').select(['id', 'username', 'created_at'])
+      .where(sql<string>`lower(username)`, 'in', this.db.kysely.selectFrom('users').select(sql<string>`lower(username)`.as('l')).where('case_clash', '=', 1))
+      .orderBy(sql`lower(username)`).orderBy('created_at')
+      .execute();
+    const groups = new Map<string, { id: string; username: string; createdAt: number }[]>();
+    for (const r of rows) {
+      const key = r.username.toLowerCase();
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = []));
+      g.push({ id: r.id, username: r.username, createdAt: Number(r.created_at) });
+    }
+    return [...groups].map(([name, accounts]) => ({ name, accounts }));
   }
 
   async findById(id: string): Promise<UsersTable | undefined> {
@@ -81,9 +121,29 @@ export class UserService {
     return { users: rows.map(toPublicUser), total: Number(count.n) };
   }
 
+  /** setPassword replaces a user's password hash (the caller checked the current password). */
+  async setPassword(userId: string, password: string): Promise<void> {
+    assertPasswordRule(password);
+    const passwordHash = await hash(password, ARGON2);
+    await this.db.kysely.updateTable('users').set({ password_hash: passwordHash, updated_at: Date.now() }).where('id', '=', userId).execute();
+  }
+
+  /** checkPassword tells whether the password is this user's. */
+  async checkPassword(user: UsersTable, password: string): Promise<boolean> {
+    return verify(user.password_hash, password).catch(() => false);
+  }
+
   async setAdmin(username: string, admin: boolean): Promise<void> {
     await this.db.kysely.updateTable('users').set({ is_admin: admin ? 1 : 0, updated_at: Date.now() }).where('username', '=', username).execute();
   }
+}
+
+/** usernameTaken is the 409 for a name another account has in any case. */
+const usernameTaken = (name: string) => new AppError('username_taken', `username "${name}" is taken (usernames are compared case-insensitively)`);
+
+/** assertPasswordRule refuses a password too short to be one. */
+function assertPasswordRule(password: string): void {
+  if (password.length < 8) throw new AppError('validation_failed', 'password: at least 8 characters');
 }
 
 let dummy: Promise<string> | undefined;

@@ -1,5 +1,9 @@
 import { createChatService, type ChatService } from '../chat/index.js';
+import { ChannelDirectory } from '../chat/channel-directory.js';
 import type { Feature } from '../app/feature.js';
+import { CHANNEL_NAME_PATTERN } from '../platform/channels.js';
+
+const channelNameRe = new RegExp(CHANNEL_NAME_PATTERN);
 
 /** chatFeature is the Centrifugo-compatible chat server; other features hook in through its extension point. */
 export const chatFeature: Feature<'chat', {}, ChatService> = {
@@ -7,15 +11,37 @@ export const chatFeature: Feature<'chat', {}, ChatService> = {
   roles: ['chat'],
   deps: {},
   create(base) {
+    // Every node has the platform (the database), so a chat-only node checks channels too.
+    const cache = base.config.chat.channelCache;
+    const channels = new ChannelDirectory(async (name) => channelNameRe.test(name) && !!(await base.platform.channels.find(name)), {
+      maxEntries: cache.maxEntries,
+      ttlMs: cache.ttlSeconds * 1000,
+    });
     const chat = createChatService({
       config: base.config,
       logger: base.logger,
       registry: base.registry,
       tokenSecret: base.secrets.chatTokenSecret,
       apiKey: base.secrets.chatApiKey,
+      channels,
     });
     chat.registerHttp(base.http);
+    // Log out everywhere and password changes (src/http/routes/auth.ts) end the user's chat tokens too.
+    // A token issued within the revoking second is revoked with the older ones (iat has whole seconds).
+    base.api.revokeChatTokens = (userId) => chat.revokeUserTokens(userId, Math.floor(Date.now() / 1000) + 1);
     base.addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
-    return { api: chat, start: () => chat.start(), stop: () => chat.stop() };
+    let offNames: (() => void) | undefined;
+    return {
+      api: chat,
+      start: async () => {
+        offNames = base.platform.channels.onNamesChanged((name) => channels.invalidate(name));
+        await chat.start();
+      },
+      stop: async () => {
+        offNames?.();
+        offNames = undefined;
+        await chat.stop();
+      },
+    };
   },
 };

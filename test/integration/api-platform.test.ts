@@ -49,7 +49,11 @@ describe('platform REST API', () => {
     errorShape(bad.body, 'unauthorized');
     const dup = await s.api('POST', '/api/v1/auth/register', { username: 'owner', password: 'hunter2hunter2' });
     assert.equal(dup.status, 409);
-    errorShape(dup.body, 'conflict');
+    errorShape(dup.body, 'username_taken');
+    // Usernames are unique whatever their case (issue 19 #6).
+    const caseDup = await s.api('POST', '/api/v1/auth/register', { username: 'OWNER', password: 'hunter2hunter2' });
+    assert.equal(caseDup.status, 409);
+    errorShape(caseDup.body, 'username_taken');
     const noAuth = await s.api('GET', '/api/v1/me');
     assert.equal(noAuth.status, 401);
     const wrongToken = await s.api('GET', '/api/v1/me', undefined, 'not-a-token');

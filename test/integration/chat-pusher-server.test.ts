@@ -72,6 +72,9 @@ test('a logged-in user subscribes to a presence channel through /api/v1/pusher/a
 
 test('client events on chat channels pass moderation: a text message arrives as the moderated chat message, anything else is refused', async () => {
   const r2 = await s.api('POST', '/api/v1/auth/register', { username: 'second', password: 'hunter2hunter2', displayName: 'Second' });
+  // chat: channels exist only for onair channels (chat.namespaces.chat.requireChannel).
+  const host = (await s.api('POST', '/api/v1/auth/register', { username: 'modhost', password: 'hunter2hunter2' })).body.token;
+  assert.equal((await s.api('POST', '/api/v1/channels', { name: 'modroom' }, host)).status, 201);
   const a = browser(token);
   const b = browser(r2.body.token);
   await connected(a);

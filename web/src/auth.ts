@@ -44,6 +44,20 @@ export async function logout(): Promise<void> {
   emit();
 }
 
+/** changePassword changes the password; other sessions end (this one stays). Answers how many ended. */
+export async function changePassword(currentPassword: string, newPassword: string): Promise<number> {
+  const r = await api<{ endedSessions: number }>('POST', '/api/v1/auth/password', { body: { currentPassword, newPassword } });
+  return r.endedSessions;
+}
+
+/** logoutEverywhere ends every session of the user, this one included, and their chat connections. */
+export async function logoutEverywhere(): Promise<void> {
+  await api('POST', '/api/v1/auth/logout-all');
+  setToken(null);
+  me = null;
+  emit();
+}
+
 /** useMe gives the current user (null when anonymous) and whether it is known yet. */
 export function useMe(): { me: Me | null; loaded: boolean } {
   const [, force] = useState(0);

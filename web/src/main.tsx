@@ -4,7 +4,7 @@ import './styles.css';
 import { lang, setLang, t, useLang, type Lang } from './i18n';
 import { logout, onLoginRequest, useMe } from './auth';
 import { onLinkClick, useRoute } from './router';
-import { LoginDialog } from './components/common';
+import { AccountDialog, LoginDialog } from './components/common';
 import { Home } from './pages/Home';
 import { Watch } from './pages/Watch';
 import { Studio } from './pages/Studio';
@@ -16,6 +16,7 @@ function Header() {
   const l = useLang();
   const { me } = useMe();
   const [loginOpen, setLoginOpen] = useState(false);
+  const [accountOpen, setAccountOpen] = useState(false);
   useEffect(() => onLoginRequest(() => setLoginOpen(true)), []);
   return (
     <header class="top">
@@ -37,12 +38,14 @@ function Header() {
       {me?.user ? (
         <span class="who">
           <span class="who-name" data-testid="me">{me.user.displayName}</span>
+          <button type="button" class="btn small" data-testid="account" onClick={() => setAccountOpen(true)}>{t('nav.account')}</button>
           <button type="button" class="btn small" onClick={() => void logout()}>{t('nav.logout')}</button>
         </span>
       ) : (
         <button type="button" class="btn small primary" onClick={() => setLoginOpen(true)}>{t('nav.login')}</button>
       )}
       {loginOpen && <LoginDialog onClose={() => setLoginOpen(false)} />}
+      {accountOpen && me?.user && <AccountDialog onClose={() => setAccountOpen(false)} />}
     </header>
   );
 }

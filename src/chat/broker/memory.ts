@@ -3,6 +3,7 @@
  * History streams live in process memory, bounded by size, TTL and meta TTL.
  */
 import { randomBytes } from 'node:crypto';
+import { LruMap } from '../lru.js';
 import type { ClientInfo, Publication, StreamPosition } from '../protocol/codec.js';
 import {
   countPresence,
@@ -18,6 +19,8 @@ import {
 
 const EPOCH_BYTES = 4;
 const SWEEP_INTERVAL_MS = 10_000;
+/** MAX_STREAMS bounds the history streams one process keeps (the Redis broker keeps them in Redis, with TTLs). */
+export const MAX_STREAMS = 100_000;
 
 /** newEpoch makes a short random stream epoch. */
 export function newEpoch(): string {
@@ -40,12 +43,14 @@ export class MemoryBroker implements Broker {
   readonly name = 'memory';
   private handler: BrokerEventHandler | null = null;
   private readonly subscribed = new Set<string>();
-  private readonly streams = new Map<string, Stream>();
+  /** History streams, least recently used forgotten first beyond maxStreams (channel names come from clients). */
+  private readonly streams: LruMap<string, Stream>;
   private sweepTimer: NodeJS.Timeout | null = null;
   private readonly now: () => number;
 
-  constructor(opts: { now?: () => number } = {}) {
+  constructor(opts: { now?: () => number; maxStreams?: number } = {}) {
     this.now = opts.now ?? Date.now;
+    this.streams = new LruMap(opts.maxStreams ?? MAX_STREAMS);
   }
 
   async start(handler: BrokerEventHandler): Promise<void> {
@@ -152,7 +157,7 @@ export class MemoryBroker implements Broker {
 
   private sweep(): void {
     const now = this.now();
-    for (const [ch, st] of this.streams) {
+    for (const [ch, st] of [...this.streams.entries()]) {
       if (st.metaExpireAt <= now) this.streams.delete(ch);
       else this.trimByTime(st, now);
     }

@@ -21,6 +21,8 @@ export type ControlMessage =
   | { type: 'unsubscribe'; user: string; channel: string; client?: string; session?: string }
   | { type: 'subscribe'; user: string; channel: string; client?: string; session?: string; chanInfo?: string }
   | { type: 'refresh'; user: string; client?: string; session?: string; expired?: boolean; expireAt?: number }
+  /** Revoke the user's connection tokens issued before issuedBefore (unix seconds) on every node. */
+  | { type: 'revoke'; user: string; issuedBefore: number }
   | { type: 'node'; node: NodeInfo }
   | { type: 'survey'; id: string; from: string; op: 'channels' }
   | { type: 'survey_reply'; id: string; to: string; from: string; data: unknown };

@@ -130,7 +130,7 @@ export function registerModerationRpcs(chat: Pick<ChatExtensionPoint, 'registerR
 
 const HTTP_CODES: Partial<Record<ModerationCodeName, ErrorCode>> = {
   notAllowed: 'forbidden', targetProtected: 'forbidden', loginRequired: 'unauthorized',
-  targetNotFound: 'not_found', unknownChannel: 'not_found', badArguments: 'validation_failed', unknownCommand: 'bad_request',
+  targetNotFound: 'not_found', targetAmbiguous: 'conflict', unknownChannel: 'not_found', badArguments: 'validation_failed', unknownCommand: 'bad_request',
 };
 
 /** toAppError renders a ModerationError for the REST API, keeping the moderation code in details. */

@@ -24,6 +24,8 @@ export const ModerationCodes = {
   targetNotFound: 423,
   targetProtected: 424,
   unknownChannel: 425,
+  /** The name matches several accounts that differ only in case; type it exactly. */
+  targetAmbiguous: 426,
 } as const;
 
 export type ModerationCodeName = keyof typeof ModerationCodes;

@@ -26,6 +26,7 @@ import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, ty
 import { assertMayRun, assertMayTarget, isPrivileged, NO_ROLES, type Roles } from './permissions.js';
 import { fingerprint, hasLink, isEmoteOnly } from './content.js';
 import { MemoryModerationState, type AdmitRequest, type Invalidation, type ModerationState } from './state.js';
+import { LruMap } from '../lru.js';
 
 /** ModerationSettings are the tunables (config key `moderation`). */
 export interface ModerationSettings {
@@ -58,6 +59,8 @@ export const DEFAULT_MODERATION_SETTINGS: ModerationSettings = {
 const PRIVILEGED_RATE_FACTOR = 5;
 const CHAT_PREFIX = 'chat:';
 const ROLE_CACHE_MAX = 100_000;
+/** RULES_CACHE_MAX bounds the channels whose moderation rules are kept loaded. */
+const RULES_CACHE_MAX = 10_000;
 /** NEGATIVE_RECHECK_MS: how often a "not subscribed / not following" answer is re-read. */
 const NEGATIVE_RECHECK_MS = 1000;
 
@@ -119,11 +122,12 @@ export class ModerationEngine implements PublishHook {
   private publisher: ServerPublisher | undefined;
   private readonly logger: Logger | undefined;
   private readonly now: () => number;
-  private readonly rules = new Map<string, ChannelRules>();
+  /** Loaded channel rules, least recently used forgotten first (names come from clients). */
+  private readonly rules = new LruMap<string, ChannelRules>(RULES_CACHE_MAX);
   private readonly loading = new Map<string, Promise<ChannelRules>>();
-  private readonly generation = new Map<string, number>();
+  private readonly generation = new LruMap<string, number>(RULES_CACHE_MAX);
   private globalFilters: { entries: FilterEntry[]; at: number } | undefined;
-  private readonly roleCache = new Map<string, RoleEntry>();
+  private readonly roleCache = new LruMap<string, RoleEntry>(ROLE_CACHE_MAX);
   private readonly roleLoading = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private readonly actions: Counter<'action'>;
@@ -387,8 +391,11 @@ export class ModerationEngine implements PublishHook {
 
   private async resolveUser(name: string): Promise<{ id: string; name: string }> {
     const n = name.replace(/^@/, '');
-    // By login name (case-insensitively first), else by user id (the UI may only know the id).
-    const u = (await this.platform.users.findByName(n.toLowerCase())) ?? (await this.platform.users.findByName(n)) ?? (await this.platform.users.findById(n));
+    // By login name exactly; else the one account equal to it in another case; else by user id
+    // (the UI may only know the id). Names that clash in case (older accounts) must be typed exactly.
+    const byName = await this.platform.users.resolveName(n);
+    if (byName === null) throw new ModerationError('targetAmbiguous', `several accounts are named "${n}" in different cases; type the name exactly as it is written`);
+    const u = byName ?? (await this.platform.users.findById(n));
     if (!u) throw new ModerationError('targetNotFound', `no user "${name}"`);
     return { id: u.id, name: u.username };
   }
@@ -537,7 +544,6 @@ export class ModerationEngine implements PublishHook {
       roles.manager = rs.includes('manager');
     }
     const e: RoleEntry = { roles, name: user?.username ?? userId, at: now };
-    if (this.roleCache.size >= ROLE_CACHE_MAX) this.roleCache.clear();
     this.roleCache.set(key, e);
     return e;
   }

@@ -85,6 +85,8 @@ export const Disconnects = {
   forceReconnect: { code: DisconnectCode.forceReconnect, reason: 'force reconnect' },
   noPong: { code: DisconnectCode.noPong, reason: 'no pong' },
   invalidToken: { code: DisconnectCode.invalidToken, reason: 'invalid token' },
+  /** The user's tokens issued before some time were revoked (log out everywhere, password change): terminal, get a new token. */
+  tokenRevoked: { code: DisconnectCode.invalidToken, reason: 'token revoked' },
   badRequest: { code: DisconnectCode.badRequest, reason: 'bad request' },
   messageTooBig: { code: DisconnectCode.badRequest, reason: 'message too big' },
   stale: { code: DisconnectCode.stale, reason: 'stale' },

@@ -301,6 +301,13 @@ export class PusherConnection implements ChannelSink {
       this.subscriptionError(name, 400, 'too many channels on this connection');
       return;
     }
+    try {
+      await this.node.requireChannel(mapped.channel, info);
+    } catch (e) {
+      // The onair channel does not exist (requireChannel): Pusher's wording of Centrifugo's 102.
+      this.subscriptionError(name, 404, (e as Error).message);
+      return;
+    }
     const auth = typeof d!.auth === 'string' ? d!.auth : '';
     let userId = '';
     let chanInfo: string | undefined;
@@ -478,6 +485,10 @@ export class PusherConnection implements ChannelSink {
     const info = this.node.namespaces.resolve(sub.channel);
     if (!info || !info.options.allowPublishForClient) {
       this.sendError(PusherCodes.unauthorized, `clients may not publish in ${name}`);
+      return;
+    }
+    if (!this.node.takePublishToken(sub.userId, this.id)) {
+      this.sendError(PusherCodes.clientEventRate, 'client event rejected: publishing too fast across channels (chat.publishRate)');
       return;
     }
     // The same pipeline as a Centrifugo client's publish (moderation on chat:*), with the event's

@@ -90,6 +90,14 @@ async function trigger(server: PusherServer, ev: EventRequest): Promise<void> {
   const tags: Record<string, string> = { [TAG_EVENT]: ev.name };
   if (ev.socketId !== '') tags[TAG_EXCLUDE] = ev.socketId;
   const data = envelope(ev.name, ev.data);
+  // Channels of requireChannel namespaces need their onair channel: refused before anything is published.
+  for (const c of ev.channels) {
+    try {
+      await server.node.requireChannel(c.channel, server.node.namespaces.resolve(c.channel)!);
+    } catch (e) {
+      throw new HttpError(400, `${(e as Error).message} (channel ${c.name})`);
+    }
+  }
   const seen = new Set<string>();
   await Promise.all(
     ev.channels.map((c) => {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
 import { clearedSessionCookie, sessionCookie } from '../auth.js';
 import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
-import { AppError, unauthorized } from '../errors.js';
+import { AppError, badRequest, unauthorized } from '../errors.js';
 import { LoginThrottle } from '../login-throttle.js';
 import { BoundedQueue, QueueFullError } from '../bounded-queue.js';
 import { AuthSessionSchema, MeSchema, type Me } from '../../api/schemas.js';
@@ -18,7 +18,17 @@ const credentials = {
   },
 } as const;
 
-/** authRoutes: register, login (cookie + bearer), logout, me. */
+const passwordChange = {
+  type: 'object',
+  required: ['currentPassword', 'newPassword'],
+  additionalProperties: false,
+  properties: {
+    currentPassword: { type: 'string', minLength: 1, maxLength: 1024 },
+    newPassword: { type: 'string', minLength: 1, maxLength: 1024 },
+  },
+} as const;
+
+/** authRoutes: register, login (cookie + bearer), logout, log out everywhere, password change, me. */
 export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const { platform, auth } = ctx;
   const limits = ctx.config.auth;
@@ -70,6 +80,41 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.post('/api/v1/auth/logout', async (req, reply) => {
     const p = await auth.required(req);
     if (p.kind === 'user') await platform.sessions.revoke(p.token);
+    reply.header('set-cookie', clearedSessionCookie(req));
+    return reply.status(204).send();
+  });
+
+  /** endSessions ends the user's sessions (all, or all but the one kept) and revokes their chat tokens. */
+  const endSessions = async (userId: string, keepToken?: string): Promise<number> => {
+    const ended = await platform.sessions.revokeAllOf(userId, keepToken);
+    await ctx.revokeChatTokens?.(userId);
+    return ended;
+  };
+
+  app.post('/api/v1/auth/password', { schema: { body: passwordChange } }, async (req) => {
+    const p = await auth.required(req);
+    if (p.kind !== 'user') throw badRequest('the admin token has no password; change a user account\'s password while logged in as that user');
+    const b = req.body as { currentPassword: string; newPassword: string };
+    const ip = req.clientIp;
+    const name = p.user.username;
+    // The current password is a login in disguise: the same throttle and hashing queue.
+    const wait = throttle.retryAfterMs(ip, name);
+    if (wait > 0) throw throttled(wait);
+    if (!(await hashed(() => platform.users.checkPassword(p.user, b.currentPassword)))) {
+      throttle.failed(ip, name);
+      throw new AppError('wrong_password', 'the current password is wrong');
+    }
+    throttle.succeeded(name);
+    await hashed(() => platform.users.setPassword(p.user.id, b.newPassword));
+    // Whoever else knew the old password is logged out; this browser stays in.
+    const endedSessions = await endSessions(p.user.id, p.token);
+    return { endedSessions };
+  });
+
+  app.post('/api/v1/auth/logout-all', async (req, reply) => {
+    const p = await auth.required(req);
+    if (p.kind !== 'user') throw badRequest('the admin token has no sessions; use it with a user account\'s session instead');
+    await endSessions(p.user.id);
     reply.header('set-cookie', clearedSessionCookie(req));
     return reply.status(204).send();
   });

@@ -16,5 +16,10 @@ export interface ApiContext {
   auth: Authenticator;
   liveInfo?: (channel: string) => LiveInfo;
   /** issueChatToken signs a chat connection token for a user (chat role). */
+  /**
+   * revokeChatTokens revokes, on every chat node, the user's chat connection tokens issued until
+   * now: connected clients are closed, and connecting with one is refused (chat role).
+   */
+  revokeChatTokens?: (userId: string) => Promise<void>;
   issueChatToken?: (user: { id: string; username: string; displayName: string; admin: boolean } | undefined, ttlSeconds: number) => Promise<{ token: string; expiresAt: number }>;
 }

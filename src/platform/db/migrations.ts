@@ -69,6 +69,22 @@ export const migrations: Record<string, Migration> = {
       for (const t of ['subscriptions', 'follows', 'channel_roles', 'channels', 'sessions', 'users']) await db.schema.dropTable(t).execute();
     },
   },
+  '0930_username_case': {
+    // Usernames become unique case-insensitively (issue 19 #6). Accounts that already clash in
+    // case keep working: the oldest of each name keeps case_clash = 0, the younger ones get 1 and
+    // stay out of the partial unique index, so every new account is checked against all names.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('users').addColumn('case_clash', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await sql`UPDATE users SET case_clash = 1 WHERE EXISTS (
+        SELECT 1 FROM users older WHERE lower(older.username) = lower(users.username)
+          AND (older.created_at < users.created_at OR (older.created_at = users.created_at AND older.id < users.id)))`.execute(db);
+      await sql`CREATE UNIQUE INDEX users_username_lower ON users (lower(username)) WHERE case_clash = 0`.execute(db);
+    },
+    async down(db: Kysely<any>) {
+      await sql`DROP INDEX users_username_lower`.execute(db);
+      await db.schema.alterTable('users').dropColumn('case_clash').execute();
+    },
+  },
 };
 
 /** sqlNow is a portable "now" in epoch ms for raw statements. */

@@ -13,6 +13,11 @@ export interface UsersTable {
   is_admin: Flag;
   created_at: Millis;
   updated_at: Millis;
+  /**
+   * 1 on the younger accounts of a name that existed in several cases before usernames became
+   * case-insensitively unique (0930_username_case); they keep working but stay out of the unique index.
+   */
+  case_clash?: Flag;
 }
 
 export interface SessionsTable {

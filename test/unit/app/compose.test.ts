@@ -146,5 +146,7 @@ test('the migration list has every migration of main, under the same names', () 
   // The names main's migrate() applied to a new database on 2026-12-07 (test/fixtures/db/).
   assert.deepEqual(Object.keys(ALL_MIGRATIONS).sort(), [
     '0001_platform', '0200_wallet', '0210_supporters', '0300_moderation', '0810_recordings', '0820_jobs', '0830_channel_abr', '0900_stream_control', '0910_clips',
+    // Added since: usernames unique case-insensitively (issue 19 #6).
+    '0930_username_case',
   ]);
 });

@@ -57,3 +57,12 @@ test('keys without a default still take their ONAIR_* variable', () => {
   assert.equal(c.media.onPublishUrl, 'http://127.0.0.1:9/hook');
   assert.equal(databaseUrl(c), 'postgres://u:p@h/db');
 });
+
+test('chat.namespaces.<ns>.requireChannel has an env name; the other namespaces stay; a bad name or value names the key', () => {
+  const c = loadConfig({ env: { ONAIR_CHAT_NAMESPACES_EFFECTS_REQUIRE_CHANNEL: 'false' } });
+  assert.equal(c.chat.namespaces.effects!.requireChannel, false);
+  assert.equal(c.chat.namespaces.chat!.requireChannel, undefined, 'unset: the built-in default (on for chat)');
+  assert.deepEqual(Object.keys(c.chat.namespaces).sort(), ['captions', 'chat', 'effects', 'events']);
+  assert.throws(() => loadConfig({ env: { ONAIR_CHAT_NAMESPACES_NOPE_REQUIRE_CHANNEL: 'true' } }), /chat\.namespaces\.nope\.requireChannel.*not configured/);
+  assert.throws(() => loadConfig({ env: { ONAIR_CHAT_NAMESPACES_CHAT_REQUIRE_CHANNEL: 'maybe' } }), /chat\.namespaces\.chat\.requireChannel.*true or false/);
+});

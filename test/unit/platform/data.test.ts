@@ -30,7 +30,7 @@ for (const eng of engines()) {
       assert.equal((await p.users.verifyPassword('minji', 'correct horse'))?.id, u.id);
       assert.equal(await p.users.verifyPassword('minji', 'wrong'), undefined);
       assert.equal(await p.users.verifyPassword('nobody', 'x'), undefined);
-      await assert.rejects(p.users.create({ username: 'minji', password: 'another pw' }), (e: AppError) => e.code === 'conflict');
+      await assert.rejects(p.users.create({ username: 'minji', password: 'another pw' }), (e: AppError) => e.code === 'username_taken');
       await assert.rejects(p.users.create({ username: 'a b', password: 'another pw' }), (e: AppError) => e.code === 'validation_failed');
       await assert.rejects(p.users.create({ username: 'short', password: '123' }), (e: AppError) => e.code === 'validation_failed');
     });

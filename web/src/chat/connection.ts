@@ -5,6 +5,10 @@ import { api, getToken } from '../api';
 
 export type ChatState = 'connecting' | 'connected' | 'disconnected' | 'unavailable';
 
+/** TOKEN_REVOKED_CODE is the close code of a revoked connection token (3500, reason "token revoked"). */
+const TOKEN_REVOKED_CODE = 3500;
+const REVOKED_RECONNECT_MS = 1500;
+
 let client: Centrifuge | null = null;
 let clientToken: string | null | undefined;
 let unavailable = false;
@@ -51,7 +55,20 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
   });
   c.on('connecting', () => setState(unavailable ? 'unavailable' : 'connecting'));
   c.on('connected', () => setState('connected'));
-  c.on('disconnected', () => setState(unavailable ? 'unavailable' : 'disconnected'));
+  c.on('disconnected', (ctx) => {
+    setState(unavailable ? 'unavailable' : 'disconnected');
+    // The user's chat tokens were revoked (a password change, possibly from this page): while this
+    // page is still logged in as the same session, reconnect with a new token once the revoking
+    // second is over (tokens carry whole-second issue times).
+    if (ctx.code === TOKEN_REVOKED_CODE && ctx.reason === 'token revoked' && client === c && !fetcher && tok && getToken() === tok) {
+      setTimeout(() => {
+        if (client !== c || getToken() !== tok) return;
+        // An empty token makes the SDK ask getToken (a new token) instead of reusing the revoked one.
+        c.setToken('');
+        c.connect();
+      }, REVOKED_RECONNECT_MS);
+    }
+  });
   c.on('error', () => { if (unavailable) setState('unavailable'); });
   client = c;
   setState('connecting');

@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
-import { login, register } from '../auth';
+import { changePassword, login, logoutEverywhere, register } from '../auth';
 import { api, ApiError, newIdempotencyKey, tryApi } from '../api';
 import { formatKRW } from '../format';
 import { EFFECTS } from '../effects/layer';
@@ -54,6 +54,7 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
       // Throttling and a busy server are worded here; the server sends codes and numbers.
       if (err instanceof ApiError && err.code === 'login_throttled') setError(t('auth.throttled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
       else if (err instanceof ApiError && err.code === 'login_busy') setError(t('auth.busy'));
+      else if (err instanceof ApiError && err.code === 'username_taken') setError(t('auth.usernameTaken'));
       else setError(t('auth.failed', { msg: (err as Error).message }));
     } finally {
       setBusy(false);
@@ -71,6 +72,59 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
           {mode === 'login' ? t('auth.switchToRegister') : t('auth.switchToLogin')}
         </button>
       </form>
+    </Dialog>
+  );
+}
+
+/** AccountDialog changes the password (other devices are logged out) and logs out everywhere. */
+export function AccountDialog({ onClose }: { onClose: () => void }) {
+  useLang();
+  const [current, setCurrent] = useState('');
+  const [next, setNext] = useState('');
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    setMessage(null);
+    try {
+      const n = await changePassword(current, next);
+      setCurrent('');
+      setNext('');
+      setMessage({ ok: true, text: t('account.passwordChanged', { n: String(n) }) });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'wrong_password') setMessage({ ok: false, text: t('account.wrongPassword') });
+      else if (err instanceof ApiError && err.code === 'login_throttled') setMessage({ ok: false, text: t('auth.throttled', { s: String(err.details?.retryAfterSeconds ?? 1) }) });
+      else if (err instanceof ApiError && err.code === 'login_busy') setMessage({ ok: false, text: t('auth.busy') });
+      else setMessage({ ok: false, text: t('account.failed', { msg: (err as Error).message }) });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const everywhere = async () => {
+    if (!window.confirm(t('account.logoutAllConfirm'))) return;
+    setBusy(true);
+    try {
+      await logoutEverywhere();
+      onClose();
+    } catch (err) {
+      setMessage({ ok: false, text: t('common.error', { msg: (err as Error).message }) });
+      setBusy(false);
+    }
+  };
+  return (
+    <Dialog title={t('account.title')} onClose={onClose} id="account">
+      <form class="form" onSubmit={submit} aria-label={t('account.passwordTitle')}>
+        <h3>{t('account.passwordTitle')}</h3>
+        <label>{t('account.currentPassword')}<input name="currentPassword" type="password" autocomplete="current-password" required value={current} onInput={(e) => setCurrent((e.target as HTMLInputElement).value)} /></label>
+        <label>{t('account.newPassword')}<input name="newPassword" type="password" autocomplete="new-password" required minLength={8} maxLength={1024} value={next} onInput={(e) => setNext((e.target as HTMLInputElement).value)} /></label>
+        {message && <p class={message.ok ? 'muted' : 'error'} role={message.ok ? 'status' : 'alert'}>{message.text}</p>}
+        <button type="submit" class="btn primary wide" disabled={busy}>{t('account.changePassword')}</button>
+      </form>
+      <div class="form">
+        <p class="muted">{t('account.logoutAllHint')}</p>
+        <button type="button" class="btn danger wide" data-testid="logout-all" disabled={busy} onClick={() => void everywhere()}>{t('account.logoutAll')}</button>
+      </div>
     </Dialog>
   );
 }
