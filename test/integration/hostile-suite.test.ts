@@ -29,8 +29,6 @@ const PENDING = new Set([
   // registration switch and throttle, channels per user (issue 19 #8)
   'registration-flood',
   'channel-flood',
-  // chat channels only for existing onair channels, per-user rate limit (issue 19 #5)
-  'chat-channel-flood',
   // SRT answers inductions statelessly (SYN cookies; they hold nothing); limits.srt.perIp applies at the
   // conclusion (test/unit/media/srt/server.test.ts). The attack counts induction answers only, so it
   // cannot see the cap until it completes conclusions with a stream key.
