@@ -185,6 +185,24 @@ export const configSchema = z
             maxQueued: z.number().int().min(0).max(100_000).default(64),
           })
           .default({}),
+        /** Who may create an account (docs/security.md, "Resources"). */
+        registration: z
+          .object({
+            /** open: anyone; invite: with a single-use code an admin created (onair invite create); closed: only admins create accounts. */
+            mode: z.enum(['open', 'invite', 'closed']).default('open'),
+            /** Accounts one client address (IPv6: one /64) may create per window; 0 = no limit. */
+            perAddress: z.number().int().min(0).max(100_000).default(20),
+            windowSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
+            /** Lifetime of an invite code when its creator names none. */
+            inviteTtlHours: z.number().min(1).max(24 * 365).default(7 * 24),
+          })
+          .default({}),
+      })
+      .default({}),
+    /** Channels one user may own; admins are exempt (0 = no limit). */
+    channels: z
+      .object({
+        maxPerUser: z.number().int().min(0).max(100_000).default(5),
       })
       .default({}),
     rtmp: z
@@ -640,6 +658,10 @@ export const configSchema = z
       .object({
         /** Jobs one node runs at once. */
         concurrency: z.number().int().min(1).max(64).default(1),
+        /** Queued or running jobs one user may have asked for through the API (admins exempt; 0 = no limit). */
+        maxPerUser: z.number().int().min(0).max(100_000).default(10),
+        /** Queued or running jobs one VOD may have (0 = no limit); an identical queued job is never added twice. */
+        maxPerVod: z.number().int().min(0).max(1000).default(4),
         maxAttempts: z.number().int().min(1).max(100).default(3),
         backoffBaseSeconds: z.number().min(0).default(10),
         backoffMaxSeconds: z.number().min(0).default(600),
