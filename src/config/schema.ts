@@ -274,6 +274,12 @@ export const configSchema = z
             /** First wait before restarting a crashed transcoder (doubles up to restartMaxMs). */
             restartMinMs: z.number().int().min(50).default(1000),
             restartMaxMs: z.number().int().min(100).default(30_000),
+            /**
+             * Transcoders (one ffmpeg encoding every rung, about a core each) this node runs at
+             * once; a channel beyond it streams its source only, and gets its transcoder when one
+             * frees up (0 = no limit). docs/security.md, "Resources".
+             */
+            maxTranscoders: z.number().int().min(0).max(1000).default(2),
           })
           .default({}),
         /** WebRTC playback over WHEP (POST /live/{channel}/whep); docs/webrtc.md. */
@@ -542,6 +548,8 @@ export const configSchema = z
         engine: z.enum(['whisper', 'pocketsphinx']).default('whisper'),
         language: z.string().min(2).default('ko'),
         autostart: z.boolean().default(false),
+        /** Live recognisers (an audio tap plus whisper or pocketsphinx, each a core or more) this node runs at once; beyond it captions are refused and the stream stays live (0 = no limit). */
+        maxRecognisers: z.number().int().min(0).max(1000).default(2),
         stepMs: z.number().int().min(500).default(3000),
         lengthMs: z.number().int().min(1000).default(10000),
         model: z.string().default('base'),

@@ -33,6 +33,7 @@ export const ERRORS = {
   registration_throttled: { status: 429, doc: 'This address created auth.registration.perAddress accounts in the current window; retry after the Retry-After header\'s seconds.' },
   too_many_channels: { status: 403, doc: 'The user already owns channels.maxPerUser channels (admins are exempt).' },
   too_many_jobs: { status: 429, doc: 'The VOD has jobs.maxPerVod, or the user jobs.maxPerUser, queued or running jobs; wait for one to finish.' },
+  captions_capacity: { status: 503, doc: 'This node already runs captions.maxRecognisers live caption recognisers; the stream goes on without server captions (browser captions still work).' },
   internal: { status: 500, doc: 'A bug on our side; it is logged with the request id.' },
   unavailable: { status: 503, doc: 'A dependency (database, broker) is not reachable right now.' },
 } as const;
