@@ -624,7 +624,12 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         pathPattern: z.string().default('[channel]/[timestamp]'),
         thumbnailIntervalSeconds: z.number().int().min(5).default(30),
-        retentionDays: z.number().int().min(0).default(0),
+        /** Finished recordings older than this are deleted (0: kept for ever). */
+        retentionDays: z.number().int().min(0).default(90),
+        /** A channel whose recordings use this many bytes records no more until some are deleted (0: no quota). */
+        channelQuotaBytes: z.number().int().min(0).default(20 * 1024 ** 3),
+        /** No recording starts while the recordings disk has less than this free (0: no floor). */
+        minFreeBytes: z.number().int().min(0).default(2 * 1024 ** 3),
         /** Total bytes recordings may use; the oldest are deleted past it (0: no quota). */
         quotaBytes: z.number().int().min(0).default(0),
         /** How often retention and the quota are applied (also once after each start). */

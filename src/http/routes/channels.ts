@@ -64,7 +64,9 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = await auth.required(req);
     const c = await platform.channels.require((req.params as { name: string }).name);
     await platform.channels.assertCanManage(c, actorOf(p));
-    return LiveDetailSchema.parse(ctx.liveInfo?.(c.name) ?? { live: false });
+    const info = ctx.liveInfo?.(c.name) ?? { live: false };
+    const refused = info.live ? ctx.recordingRefused?.(c.name) : undefined;
+    return LiveDetailSchema.parse(refused ? { ...info, recordingRefused: refused } : info);
   });
 
   app.patch('/api/v1/channels/:name', {
