@@ -34,13 +34,19 @@ async function appliedNames(db: Db): Promise<string[]> {
   return r.rows.map((x) => x.name);
 }
 
-/** checkUpgrade runs today's migrate on a database made by main's and checks it changes nothing. */
+/** Migrations added after the fixtures were made: an upgrade applies exactly these. */
+const ADDED_SINCE_FIXTURE = ['0950_invites', '0951_jobs_requested_by'];
+/** What those migrations add to the schema (tables, indexes, columns), which is all that may change. */
+const ADDED_SCHEMA = /^(invites|jobs_requested_by)\b|^invites\.|^jobs\.requested_by:|^jobs: /;
+
+/** checkUpgrade runs today's migrate on a database made by main's and checks it changes only what the new migrations add. */
 async function checkUpgrade(db: Db) {
   const before = await schemaOf(db);
   assert.ok(before.some((t) => t.startsWith('clips')), 'the fixture has the feature tables');
-  assert.deepEqual(await appliedNames(db), Object.keys(ALL_MIGRATIONS).sort(), 'the fixture applied the same names');
-  assert.deepEqual(await migrateAll(db), [], 'nothing new to apply');
-  assert.deepEqual(await schemaOf(db), before, 'tables unchanged');
+  assert.deepEqual(await appliedNames(db), Object.keys(ALL_MIGRATIONS).filter((n) => !ADDED_SINCE_FIXTURE.includes(n)).sort(), 'the fixture applied the same names');
+  assert.deepEqual(await migrateAll(db), ADDED_SINCE_FIXTURE, 'only the new migrations apply');
+  const unrelated = (rows: string[]) => rows.filter((r) => !ADDED_SCHEMA.test(r));
+  assert.deepEqual(unrelated(await schemaOf(db)), unrelated(before), 'other tables unchanged');
   const channel = await createPlatform(db).channels.find('fixture');
   assert.equal(channel?.title, 'made by the migrate of main on 2026-12-07', 'rows intact');
 }
