@@ -5,6 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { runOnair } from '../helpers/cli.js';
 
 const PASSWORD = 'correct-horse-9';
 const signUp = (s: TestServer, username: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>
@@ -79,4 +80,18 @@ test('channels.maxPerUser: a user owns at most that many channels; admins are ex
   assert.equal((await s.api('DELETE', '/api/v1/channels/hoard0', undefined, token)).status, 204);
   assert.equal((await s.api('POST', '/api/v1/channels', { name: 'hoard5' }, token)).status, 201);
   for (let i = 0; i < 3; i++) assert.equal((await s.api('POST', '/api/v1/channels', { name: `official${i}` }, s.secrets.adminToken)).status, 201);
+});
+
+test('onair invite create, run beside the live server on its database, makes a code the server accepts once', { timeout: 120_000 }, async (t) => {
+  const s = await startTestServer({ 'auth.registration.mode': 'invite' });
+  t.after(() => s.close());
+  const made = await runOnair(['invite', 'create', '--hours', '1', '--note', 'cli'], { ONAIR_DATA_DIR: s.dataDir, ONAIR_LOG_LEVEL: 'silent' });
+  assert.equal(made.code, 0, made.stderr);
+  const { code, expiresAt } = JSON.parse(made.stdout) as { code: string; expiresAt: string };
+  assert.ok(Date.parse(expiresAt) - Date.now() > 3_000_000);
+  assert.equal((await signUp(s, 'clivisitor', { invite: code })).status, 201);
+  assert.equal((await signUp(s, 'clivisitor2', { invite: code })).status, 403);
+  const bad = await runOnair(['invite', 'create', '--hours', 'soon'], { ONAIR_DATA_DIR: s.dataDir });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--hours/);
 });
