@@ -18,6 +18,7 @@ usage:
   onair channel list
   onair user create NAME [--password P] [--admin] [--display-name N]
   onair user clashes   (accounts whose names differ only in case, made before names were case-insensitive)
+  onair invite create [--hours H] [--note TEXT] | list
   onair token --user USER [--ttl SECONDS]
   onair wallet credit USER AMOUNT
   onair jobs list [STATE] | watch [ID] | retry ID | cancel ID
@@ -112,6 +113,8 @@ async function main(argv: string[]): Promise<void> {
       'display-name': { type: 'string' },
       user: { type: 'string' },
       ttl: { type: 'string' },
+      hours: { type: 'string' },
+      note: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -167,6 +170,22 @@ async function main(argv: string[]): Promise<void> {
       const user = await withPlatform(cfg, (p) => p.users.create({ username: rest[0]!, password: values.password ?? generated!, admin: values.admin ?? false, displayName: values['display-name'] }));
       out({ ...user, ...(generated ? { password: generated } : {}) });
       return;
+    }
+    case 'invite': {
+      // Invite codes for auth.registration.mode invite: single use, printed once, stored hashed.
+      const cfg = config(values.config);
+      if (sub === 'create') {
+        const hours = values.hours ? Number(values.hours) : cfg.auth.registration.inviteTtlHours;
+        if (!Number.isFinite(hours) || hours < 1 || hours > 24 * 365) throw new UsageError('--hours must be a number of hours from 1 to 8760');
+        const r = await withPlatform(cfg, (p) => p.invites.create({ ttlMs: hours * 3_600_000, note: values.note ?? null }));
+        out({ code: r.code, id: r.invite.id, expiresAt: new Date(r.invite.expiresAt).toISOString() });
+        return;
+      }
+      if (sub === 'list') {
+        for (const i of await withPlatform(cfg, (p) => p.invites.list())) out(i);
+        return;
+      }
+      throw new UsageError('usage: onair invite create [--hours H] [--note TEXT] | list');
     }
     case 'token': {
       if (!values.user) throw new UsageError('usage: onair token --user USER [--ttl SECONDS]');

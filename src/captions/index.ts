@@ -160,6 +160,7 @@ export const captionsFeature: Feature<'captions', { hub: StreamHub; chat?: ChatE
       defaultLanguage: config.captions.language,
       defaultEngine: config.captions.engine as ServerEngine,
       autostart: config.captions.autostart,
+      maxRecognisers: config.captions.maxRecognisers,
       createRecogniser: defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
       isDerivedStream: (channel) => abr?.isRendition(channel) ?? false,
       channelLanguage: async (channel) => (await base.platform.channels.find(channel))?.captions_language ?? null,

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
 import type { ApiContext } from '../http/routes/context.js';
-import { EngineLanguageError, type CaptionsService } from './service.js';
+import { CaptionCapacityError, EngineLanguageError, type CaptionsService } from './service.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const LANG_PATTERN = '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$';
@@ -85,6 +85,7 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof EngineLanguageError) throw new AppError('unsupported_language', err.message, { engine: err.engine, language: err.language });
+      if (err instanceof CaptionCapacityError) throw new AppError('captions_capacity', err.message, { max: err.max });
       throw new AppError('unavailable', (err as Error).message);
     }
   });

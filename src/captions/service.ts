@@ -66,6 +66,8 @@ export interface CaptionsServiceDeps {
   /** The channel's word filter (chat moderation): every cue's text goes through it before it is published. */
   filterText?: CaptionTextFilter;
   maxCuesPerTrack?: number;
+  /** Live recognisers at once on this node (config captions.maxRecognisers; 0 or unset = no limit). */
+  maxRecognisers?: number;
 }
 
 /** A browser cue whose duration is unknown is given about this much time per character. */
@@ -136,6 +138,14 @@ function makeMetrics(registry: Registry | undefined): Metrics {
  * EngineLanguageError: the engine cannot recognise the language asked for (pocketsphinx is
  * English only). The REST API answers it with unsupported_language.
  */
+/** CaptionCapacityError: every recogniser slot of this node (captions.maxRecognisers) is taken. */
+export class CaptionCapacityError extends Error {
+  constructor(readonly max: number) {
+    super(`this server already runs ${max} live caption recognisers (captions.maxRecognisers); the stream goes on without server captions`);
+    this.name = 'CaptionCapacityError';
+  }
+}
+
 export class EngineLanguageError extends Error {
   constructor(readonly engine: string, readonly language: string) {
     super(`the ${engine} engine recognises English only, not "${language}"; choose language "en" or another engine`);
@@ -333,6 +343,8 @@ export class CaptionsService extends EventEmitter {
     }
     if (s.starting) await s.starting;
     assertEngineLanguage(engine, language);
+    const max = this.deps.maxRecognisers ?? 0;
+    if (max > 0 && [...this.sessions.values()].filter((o) => o !== s && (o.runner || o.starting)).length >= max) throw new CaptionCapacityError(max);
     if (!this.deps.ffmpegPath) throw new Error('captions need ffmpeg (install it or set FFMPEG_PATH)');
     const ffmpegPath = this.deps.ffmpegPath;
     s.starting = (async () => {

@@ -250,6 +250,24 @@ export const configSchema = z
             maxQueued: z.number().int().min(0).max(100_000).default(64),
           })
           .default({}),
+        /** Who may create an account (docs/security.md, "Resources"). */
+        registration: z
+          .object({
+            /** open: anyone; invite: with a single-use code an admin created (onair invite create); closed: only admins create accounts. */
+            mode: z.enum(['open', 'invite', 'closed']).default('open'),
+            /** Accounts one client address (IPv6: one /64) may create per window; 0 = no limit. */
+            perAddress: z.number().int().min(0).max(100_000).default(20),
+            windowSeconds: z.number().int().min(1).max(30 * 86_400).default(3600),
+            /** Lifetime of an invite code when its creator names none. */
+            inviteTtlHours: z.number().min(1).max(24 * 365).default(7 * 24),
+          })
+          .default({}),
+      })
+      .default({}),
+    /** Channels one user may own; admins are exempt (0 = no limit). */
+    channels: z
+      .object({
+        maxPerUser: z.number().int().min(0).max(100_000).default(5),
       })
       .default({}),
     rtmp: z
@@ -321,6 +339,12 @@ export const configSchema = z
             /** First wait before restarting a crashed transcoder (doubles up to restartMaxMs). */
             restartMinMs: z.number().int().min(50).default(1000),
             restartMaxMs: z.number().int().min(100).default(30_000),
+            /**
+             * Transcoders (one ffmpeg encoding every rung, about a core each) this node runs at
+             * once; a channel beyond it streams its source only, and gets its transcoder when one
+             * frees up (0 = no limit). docs/security.md, "Resources".
+             */
+            maxTranscoders: z.number().int().min(0).max(1000).default(2),
           })
           .default({}),
         /** WebRTC playback over WHEP (POST /live/{channel}/whep); docs/webrtc.md. */
@@ -614,6 +638,8 @@ export const configSchema = z
         engine: z.enum(['whisper', 'pocketsphinx']).default('whisper'),
         language: z.string().min(2).default('ko'),
         autostart: z.boolean().default(false),
+        /** Live recognisers (an audio tap plus whisper or pocketsphinx, each a core or more) this node runs at once; beyond it captions are refused and the stream stays live (0 = no limit). */
+        maxRecognisers: z.number().int().min(0).max(1000).default(2),
         stepMs: z.number().int().min(500).default(3000),
         lengthMs: z.number().int().min(1000).default(10000),
         model: z.string().default('base'),
@@ -688,7 +714,12 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         pathPattern: z.string().default('[channel]/[timestamp]'),
         thumbnailIntervalSeconds: z.number().int().min(5).default(30),
-        retentionDays: z.number().int().min(0).default(0),
+        /** Finished recordings older than this are deleted (0: kept for ever). */
+        retentionDays: z.number().int().min(0).default(90),
+        /** A channel whose recordings use this many bytes records no more until some are deleted (0: no quota). */
+        channelQuotaBytes: z.number().int().min(0).default(20 * 1024 ** 3),
+        /** No recording starts while the recordings disk has less than this free (0: no floor). */
+        minFreeBytes: z.number().int().min(0).default(2 * 1024 ** 3),
         /** Total bytes recordings may use; the oldest are deleted past it (0: no quota). */
         quotaBytes: z.number().int().min(0).default(0),
         /** How often retention and the quota are applied (also once after each start). */
@@ -730,6 +761,10 @@ export const configSchema = z
       .object({
         /** Jobs one node runs at once. */
         concurrency: z.number().int().min(1).max(64).default(1),
+        /** Queued or running jobs one user may have asked for through the API (admins exempt; 0 = no limit). */
+        maxPerUser: z.number().int().min(0).max(100_000).default(10),
+        /** Queued or running jobs one VOD may have (0 = no limit); an identical queued job is never added twice. */
+        maxPerVod: z.number().int().min(0).max(1000).default(4),
         maxAttempts: z.number().int().min(1).max(100).default(3),
         backoffBaseSeconds: z.number().min(0).default(10),
         backoffMaxSeconds: z.number().min(0).default(600),

@@ -32,6 +32,12 @@ export const ERRORS = {
   server_full: { status: 503, doc: 'This node holds as many connections to this listener as its global cap allows (details.listener, details.limit); retry after the Retry-After header\'s seconds.' },
   login_throttled: { status: 429, doc: 'Too many wrong passwords from this address or for this account; retry after the Retry-After header\'s seconds (details.retryAfterSeconds). auth.login.* sets the limits.' },
   login_busy: { status: 503, doc: 'More logins are being checked than auth.passwordHashing.maxQueued allows; retry in a second (Retry-After).' },
+  registration_closed: { status: 403, doc: 'New accounts are not accepted here (auth.registration.mode closed); an admin creates accounts.' },
+  invite_required: { status: 403, doc: 'Registration needs a valid invite code (auth.registration.mode invite): the code is missing, unknown, used or expired.' },
+  registration_throttled: { status: 429, doc: 'This address created auth.registration.perAddress accounts in the current window; retry after the Retry-After header\'s seconds.' },
+  too_many_channels: { status: 403, doc: 'The user already owns channels.maxPerUser channels (admins are exempt).' },
+  too_many_jobs: { status: 429, doc: 'The VOD has jobs.maxPerVod, or the user jobs.maxPerUser, queued or running jobs; wait for one to finish.' },
+  captions_capacity: { status: 503, doc: 'This node already runs captions.maxRecognisers live caption recognisers; the stream goes on without server captions (browser captions still work).' },
   internal: { status: 500, doc: 'A bug on our side; it is logged with the request id.' },
   unavailable: { status: 503, doc: 'A dependency (database, broker) is not reachable right now.' },
 } as const;

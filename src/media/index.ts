@@ -66,8 +66,11 @@ export interface MediaService {
   connections(): { rtmp: number; rtmps: number };
   /** rtmps is the RTMPS listener while media.rtmps.enabled (reload() re-reads the certificate at once). */
   readonly rtmps: RtmpsListener | null;
-  /** startRelay pulls an rtmp[s]://, rtsp:// or http(s)://...flv URL into a channel, or pushes a channel to an rtmp[s]:// URL. */
-  startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string }): RelayInfo;
+  /**
+   * startRelay pulls an rtmp[s]://, rtsp:// or http(s)://...flv URL into a channel, or pushes a
+   * channel to an rtmp[s]:// URL (at connectAddress, when given, instead of resolving the host).
+   */
+  startRelay(spec: { direction: 'pull' | 'push'; channel: string; url: string; connectAddress?: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
   listRelays(): RelayInfo[];
   /**

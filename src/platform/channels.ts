@@ -66,7 +66,11 @@ export class ChannelService {
     for (const l of this.roleListeners) l({ channelId, channelName: row.name, userId });
   }
 
-  async create(input: { name: string; title?: string; ownerId?: string | null }): Promise<{ channel: PublicChannel; streamKey: string }> {
+  /**
+   * create makes a channel. With maxOwned, an owner who already owns that many channels is
+   * refused (too_many_channels); the count is taken inside the insert's transaction.
+   */
+  async create(input: { name: string; title?: string; ownerId?: string | null; maxOwned?: number }): Promise<{ channel: PublicChannel; streamKey: string }> {
     const name = input.name;
     if (!channelNameRe.test(name)) throw new AppError('validation_failed', 'name: 2-32 lowercase letters, digits, "_" or "-", starting with a letter or digit');
     if (RESERVED.has(name)) throw new AppError('validation_failed', `name: "${name}" is reserved`);
@@ -85,6 +89,10 @@ export class ChannelService {
     };
     try {
       await this.db.kysely.transaction().execute(async (trx) => {
+        if (row.owner_id && input.maxOwned !== undefined) {
+          const owned = await trx.selectFrom('channel_roles').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', row.owner_id).where('role', '=', 'owner').executeTakeFirst();
+          if (Number(owned?.n ?? 0) >= input.maxOwned) throw new AppError('too_many_channels', `you already own ${input.maxOwned} channels, the most allowed here (channels.maxPerUser)`, { max: input.maxOwned });
+        }
         await trx.insertInto('channels').values(row).execute();
         if (row.owner_id) await trx.insertInto('channel_roles').values({ channel_id: row.id, user_id: row.owner_id, role: 'owner', granted_by: null, created_at: now }).execute();
       });

@@ -3,6 +3,7 @@ import { UserService } from './users.js';
 import { SessionService } from './sessions.js';
 import { ChannelService } from './channels.js';
 import { SocialService } from './social.js';
+import { InviteService } from './invites.js';
 
 export { openDatabase, migrate, type Db } from './db/connect.js';
 export { PLATFORM_MIGRATIONS } from './db/platform-migrations.js';
@@ -10,6 +11,7 @@ export * from './users.js';
 export * from './channels.js';
 export * from './sessions.js';
 export * from './social.js';
+export * from './invites.js';
 
 /** Platform bundles the data services every role shares. */
 export interface Platform {
@@ -18,8 +20,9 @@ export interface Platform {
   sessions: SessionService;
   channels: ChannelService;
   social: SocialService;
+  invites: InviteService;
 }
 
 export function createPlatform(db: Db): Platform {
-  return { db, users: new UserService(db), sessions: new SessionService(db), channels: new ChannelService(db), social: new SocialService(db) };
+  return { db, users: new UserService(db), sessions: new SessionService(db), channels: new ChannelService(db), social: new SocialService(db), invites: new InviteService(db) };
 }

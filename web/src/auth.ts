@@ -31,10 +31,19 @@ export async function login(username: string, password: string): Promise<void> {
   await refreshMe();
 }
 
-export async function register(username: string, password: string, displayName?: string): Promise<void> {
-  const r = await api<{ token: string }>('POST', '/api/v1/auth/register', { body: { username, password, ...(displayName ? { displayName } : {}) }, token: null });
+export async function register(username: string, password: string, displayName?: string, invite?: string): Promise<void> {
+  const r = await api<{ token: string }>('POST', '/api/v1/auth/register', { body: { username, password, ...(displayName ? { displayName } : {}), ...(invite ? { invite } : {}) }, token: null });
   setToken(r.token);
   await refreshMe();
+}
+
+/** RegistrationMode is the server's auth.registration.mode: who may create an account. */
+export type RegistrationMode = 'open' | 'invite' | 'closed';
+
+/** registrationMode asks the server whether sign-up is open, needs an invite code, or is closed. */
+export async function registrationMode(): Promise<RegistrationMode> {
+  const r = await api<{ mode: RegistrationMode }>('GET', '/api/v1/auth/registration', { token: null });
+  return r.mode;
 }
 
 export async function logout(): Promise<void> {

@@ -5,6 +5,8 @@ import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import { AppError, badRequest, unauthorized } from '../errors.js';
 import { LoginThrottle } from '../login-throttle.js';
 import { BoundedQueue, QueueFullError } from '../bounded-queue.js';
+import { RegistrationLimit } from '../registration-limit.js';
+import { inviteRoutes } from './invites.js';
 import { AuthSessionSchema, MeSchema, type Me } from '../../api/schemas.js';
 
 const credentials = {
@@ -26,6 +28,12 @@ const passwordChange = {
     currentPassword: { type: 'string', minLength: 1, maxLength: 1024 },
     newPassword: { type: 'string', minLength: 1, maxLength: 1024 },
   },
+} as const;
+
+/** registerBody: the credentials plus an invite code (auth.registration.mode invite). */
+const registerBody = {
+  ...credentials,
+  properties: { ...credentials.properties, invite: { type: 'string', minLength: 1, maxLength: 64 } },
 } as const;
 
 /** authRoutes: register, login (cookie + bearer), logout, log out everywhere, password change, me. */
@@ -53,9 +61,34 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const throttled = (waitMs: number) =>
     new AppError('login_throttled', `too many failed logins; retry in ${Math.ceil(waitMs / 1000)} s`, { retryAfterSeconds: Math.ceil(waitMs / 1000) });
 
-  app.post('/api/v1/auth/register', { schema: { body: credentials } }, async (req, reply) => {
-    const b = req.body as { username: string; password: string; displayName?: string };
-    const user = await hashed(() => platform.users.create(b));
+  const registration = limits.registration;
+  inviteRoutes(app, ctx);
+  // The sign-up form asks which fields to show (an invite code) or whether to offer sign-up at all.
+  app.get('/api/v1/auth/registration', async () => ({ mode: registration.mode }));
+  const registrations = new RegistrationLimit(registration.perAddress, registration.windowSeconds * 1000);
+  app.post('/api/v1/auth/register', { schema: { body: registerBody } }, async (req, reply) => {
+    const { invite, ...b } = req.body as { username: string; password: string; displayName?: string; invite?: string };
+    if (registration.mode === 'closed') throw new AppError('registration_closed', 'this server does not accept new accounts; ask its admin');
+    const wait = registrations.retryAfterMs(req.clientIp);
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      throw new AppError('registration_throttled', `too many accounts from this address; retry in ${seconds} s`, { retryAfterSeconds: seconds });
+    }
+    // invite: the code is taken before the account is made, so two sign-ups cannot share it.
+    let inviteId: string | null = null;
+    if (registration.mode === 'invite') {
+      inviteId = invite ? await platform.invites.claim(invite) : null;
+      if (!inviteId) throw new AppError('invite_required', 'registration needs a valid invite code (unused and not expired)');
+    }
+    let user;
+    try {
+      user = await hashed(() => platform.users.create(b));
+    } catch (err) {
+      if (inviteId) await platform.invites.release(inviteId);
+      throw err;
+    }
+    if (inviteId) await platform.invites.usedBy(inviteId, user.id);
+    registrations.counted(req.clientIp);
     const s = await platform.sessions.create(user.id);
     reply.header('set-cookie', sessionCookie(req, s.token, s.expiresAt));
     return reply.status(201).send(AuthSessionSchema.parse({ user, token: s.token, expiresAt: s.expiresAt }));

@@ -47,7 +47,10 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
       if (actorOf(p).is_admin !== 1) throw new AppError('forbidden', 'only admins may create channels for another owner');
       ownerId = (await platform.users.requireByName(b.owner)).id;
     }
-    const { channel, streamKey } = await platform.channels.create({ name: b.name, title: b.title, ownerId });
+    // channels.maxPerUser: admins (and the admin token) are exempt, so are channels an admin makes for someone.
+    const limit = ctx.config.channels.maxPerUser;
+    const maxOwned = actorOf(p).is_admin === 1 || limit === 0 ? undefined : limit;
+    const { channel, streamKey } = await platform.channels.create({ name: b.name, title: b.title, ownerId, maxOwned });
     return reply.status(201).send({ channel: ChannelSchema.parse(channel), streamKey });
   });
 
@@ -61,7 +64,9 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const p = await auth.required(req);
     const c = await platform.channels.require((req.params as { name: string }).name);
     await platform.channels.assertCanManage(c, actorOf(p));
-    return LiveDetailSchema.parse(ctx.liveInfo?.(c.name) ?? { live: false });
+    const info = ctx.liveInfo?.(c.name) ?? { live: false };
+    const refused = info.live ? ctx.recordingRefused?.(c.name) : undefined;
+    return LiveDetailSchema.parse(refused ? { ...info, recordingRefused: refused } : info);
   });
 
   app.patch('/api/v1/channels/:name', {

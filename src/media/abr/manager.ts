@@ -32,6 +32,8 @@ export interface AbrChannelInfo {
   renditions: string[];
   restarts: number;
   lastError?: string;
+  /** Set when the channel wants ABR but media.abr.maxTranscoders are busy: it streams its source only. */
+  refused?: { code: 'abr_capacity'; max: number };
 }
 
 /** abrMetrics registers (once per registry) the transcoder gauges and counters. */
@@ -67,6 +69,8 @@ export class AbrManager {
   private started = false;
   /** Start decisions in flight (the per-channel setting is read from the database). */
   private readonly deciding = new Map<string, Promise<void>>();
+  /** Live channels that want ABR but found every transcoder slot taken (media.abr.maxTranscoders). */
+  private readonly waiting = new Set<string>();
 
   constructor(private readonly o: AbrManagerOptions) {
     this.logger = o.logger.child({ component: 'abr' });
@@ -103,6 +107,7 @@ export class AbrManager {
     this.o.hub.off('streamEnd', this.onEnd as never);
     await Promise.allSettled([...this.deciding.values()]);
     for (const ch of [...this.transcoders.keys()]) this.stopChannel(ch);
+    this.waiting.clear();
   }
 
   /** isRendition tells whether a hub name is a rendition published by one of our transcoders. */
@@ -141,6 +146,10 @@ export class AbrManager {
   /** info describes every running transcoder (or one channel's). */
   info(channel?: string): AbrChannelInfo[] {
     const out: AbrChannelInfo[] = [];
+    const max = this.o.config.media.abr.maxTranscoders;
+    for (const ch of this.waiting) {
+      if (channel === undefined || ch === channel) out.push({ channel: ch, running: false, rungs: [], renditions: [], restarts: 0, refused: { code: 'abr_capacity', max } });
+    }
     for (const t of this.transcoders.values()) {
       if (channel !== undefined && t.channel !== channel) continue;
       out.push({
@@ -166,6 +175,13 @@ export class AbrManager {
       }
       if (!enabled || !this.started || this.transcoders.has(channel) || !this.o.hub.isLive(channel)) return;
       const abr = this.o.config.media.abr;
+      if (abr.maxTranscoders > 0 && this.transcoders.size >= abr.maxTranscoders) {
+        // The stream itself stays live (source only); it is reconsidered when a slot frees up.
+        if (!this.waiting.has(channel)) this.logger.warn({ channel, max: abr.maxTranscoders }, 'live ABR refused: every transcoder slot is taken (media.abr.maxTranscoders); streaming the source only');
+        this.waiting.add(channel);
+        return;
+      }
+      this.waiting.delete(channel);
       const t = new AbrTranscoder({
         channel, hub: this.o.hub, ffmpeg: this.o.ffmpeg, ladder: abr.ladder, preset: abr.preset,
         restartMinMs: abr.restartMinMs, restartMaxMs: abr.restartMaxMs, logger: this.logger, metrics: this.metrics,
@@ -179,9 +195,13 @@ export class AbrManager {
   }
 
   private stopChannel(channel: string): void {
+    this.waiting.delete(channel);
     const t = this.transcoders.get(channel);
     if (!t) return;
     this.transcoders.delete(channel);
     t.stop();
+    // A slot is free: the longest-waiting live channel gets it.
+    const next = [...this.waiting].find((ch) => this.o.hub.isLive(ch));
+    if (next && this.started) void this.consider(next);
   }
 }

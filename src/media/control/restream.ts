@@ -9,7 +9,7 @@ import type { Logger } from '../../observability/logger.js';
 import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
 import type { RelayInfo } from '../relay/manager.js';
 import type { RestreamTargetsTable } from './db.js';
-import { checkTargetHost, pushUrlOf, scrubKey, type Resolver } from './targets.js';
+import { resolveTargetHost, pushUrlOf, scrubKey, type Resolver } from './targets.js';
 
 /** The parts of the hub the runner uses. */
 export interface RunnerHub {
@@ -21,7 +21,7 @@ export interface RunnerHub {
 
 /** The parts of the media service that run relays. */
 export interface RunnerRelays {
-  startRelay(spec: { direction: 'push'; channel: string; url: string }): RelayInfo;
+  startRelay(spec: { direction: 'push'; channel: string; url: string; connectAddress?: string }): RelayInfo;
   stopRelay(id: string): Promise<boolean>;
   listRelays(): RelayInfo[];
 }
@@ -47,6 +47,21 @@ export interface RestreamRunnerDeps {
   enabled: boolean;
   allowPrivateTargets: boolean;
   resolve?: Resolver;
+}
+
+/** TARGET_UNREACHABLE is what the owner sees for every network-level failure to reach a target. */
+export const TARGET_UNREACHABLE = 'target unreachable';
+
+/**
+ * publicRelayError is the part of a push relay's error its channel's owner may see. Answers the
+ * target itself gave (RTMP status codes, a refused connect, a certificate that failed the check)
+ * are shown; refused, reset or closed connections and timeouts all read "target unreachable", so
+ * the error cannot tell an open port from a closed or filtered one (no port scanning through
+ * restream targets). The server log keeps the details (the relay's reconnect reasons).
+ */
+export function publicRelayError(message: string): string {
+  if (/\b(NetConnection|NetStream)\.[A-Za-z.]+/.test(message) || /TLS certificate verify failed/.test(message)) return message;
+  return TARGET_UNREACHABLE;
 }
 
 interface Running {
@@ -113,9 +128,11 @@ export class RestreamRunner {
     for (const t of targets) {
       if (this.running.has(t.id) || !this.d.hub.isLive(channel)) continue;
       const pushUrl = pushUrlOf({ url: t.url, streamKey: t.stream_key });
+      let connectAddress: string | null;
       try {
-        // Checked again at every start: the name may resolve elsewhere since it was saved.
-        await checkTargetHost(new URL(t.url).hostname.replace(/^\[|\]$/g, ''), this.d.allowPrivateTargets, this.d.resolve);
+        // Resolved and checked again at every start (the name may point elsewhere since it was
+        // saved); the relay then connects to this address only, on every attempt.
+        connectAddress = await resolveTargetHost(new URL(t.url).hostname.replace(/^\[|\]$/g, ''), this.d.allowPrivateTargets, this.d.resolve);
       } catch (err) {
         this.last.set(t.id, { state: 'stopped', connects: 0, lastError: (err as Error).message, bytesSent: 0 });
         this.refused.set(t.id, channel);
@@ -123,7 +140,7 @@ export class RestreamRunner {
         continue;
       }
       if (!this.d.hub.isLive(channel) || this.running.has(t.id)) continue;
-      const info = this.d.relays.startRelay({ direction: 'push', channel, url: pushUrl });
+      const info = this.d.relays.startRelay({ direction: 'push', channel, url: pushUrl, ...(connectAddress ? { connectAddress } : {}) });
       this.running.set(t.id, { relayId: info.id, channel, pushUrl, key: t.stream_key });
       this.last.delete(t.id);
       this.refused.delete(t.id);
@@ -147,7 +164,7 @@ export class RestreamRunner {
     return {
       state: info.state,
       connects: info.connects,
-      lastError: info.lastError ? scrubKey(info.lastError, r.key) : null,
+      lastError: info.lastError ? publicRelayError(scrubKey(info.lastError, r.key)) : null,
       bytesSent: info.bytesSent ?? 0,
     };
   }

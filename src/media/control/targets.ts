@@ -93,26 +93,55 @@ export function scrubKey(text: string, key: string): string {
 }
 
 /**
- * Addresses a restream must not reach unless media.restream.allowPrivateTargets: this host,
- * private networks, link-local (cloud metadata at 169.254.169.254), CGNAT, multicast, reserved.
+ * Restream targets must be globally reachable unicast addresses (unless
+ * media.restream.allowPrivateTargets). IPv4: everything except the ranges below (this network,
+ * private, CGNAT, loopback, link-local with cloud metadata at 169.254.169.254, IETF protocol
+ * assignments, documentation, 6to4 relay, benchmarking, multicast, reserved, broadcast). IPv6: only
+ * 2000::/3 counts as global, less its non-global parts; every other form (::/96 IPv4-compatible
+ * such as ::127.0.0.1, 64:ff9b::/96 NAT64, fec0::/10 site-local, ::ffff:0:0:0/96, fc00::/7,
+ * fe80::/10, multicast) is refused. IPv4-mapped ::ffff:a.b.c.d follows the IPv4 rule.
  */
-const FORBIDDEN = new BlockList();
+const IPV4_NOT_GLOBAL = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) FORBIDDEN.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) FORBIDDEN.addSubnet(net, bits, 'ipv6');
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
+  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) IPV4_NOT_GLOBAL.addSubnet(net, bits, 'ipv4');
+/** Parts of 2000::/3 that are not global unicast: IETF protocol assignments (Teredo, ORCHID, benchmarking), documentation, 6to4. */
+const IPV6_GLOBAL = new BlockList();
+IPV6_GLOBAL.addSubnet('2000::', 3, 'ipv6');
+const IPV6_NOT_GLOBAL = new BlockList();
+for (const [net, bits] of [['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['3fff::', 20]] as const) IPV6_NOT_GLOBAL.addSubnet(net, bits, 'ipv6');
 
-/** isForbiddenAddress says whether an IP literal is loopback, private, link-local or otherwise not public. */
-export function isForbiddenAddress(ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 4) return FORBIDDEN.check(ip, 'ipv4');
-  if (family === 6) {
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-    if (mapped) return FORBIDDEN.check(mapped[1]!, 'ipv4');
-    return FORBIDDEN.check(ip, 'ipv6');
+/** ipv6Bytes expands an IPv6 literal (any compression, an embedded dotted IPv4 tail) to 16 bytes; null when it is not one. */
+export function ipv6Bytes(ip: string): number[] | null {
+  if (isIP(ip) !== 6) return null;
+  let text = ip.toLowerCase();
+  const tail: number[] = [];
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    for (const part of dotted[2]!.split('.')) tail.push(Number(part));
+    text = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1);
   }
-  return true;
+  const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
+  const groups = (g: string) => (g ? g.split(':').map((x) => parseInt(x, 16)) : []);
+  const left = groups(head);
+  const right = rest === null ? [] : groups(rest);
+  const fill = 8 - tail.length / 2 - left.length - right.length;
+  const all = [...left, ...new Array<number>(rest === null ? 0 : fill).fill(0), ...right];
+  const bytes = all.flatMap((g) => [g >> 8, g & 0xff]).concat(tail);
+  return bytes.length === 16 ? bytes : null;
+}
+
+/** isForbiddenAddress says whether an IP literal is anything but a global unicast address (see above); a non-literal is forbidden too. */
+export function isForbiddenAddress(ip: string): boolean {
+  if (isIP(ip) === 4) return IPV4_NOT_GLOBAL.check(ip, 'ipv4');
+  const b = ipv6Bytes(ip);
+  if (!b) return true;
+  // IPv4-mapped (::ffff:a.b.c.d, in any spelling): the socket reaches that IPv4 address.
+  if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return IPV4_NOT_GLOBAL.check(b.slice(12).join('.'), 'ipv4');
+  const canonical = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(':');
+  return !IPV6_GLOBAL.check(canonical, 'ipv6') || IPV6_NOT_GLOBAL.check(canonical, 'ipv6');
 }
 
 export type Resolver = (host: string) => Promise<string[]>;
@@ -120,12 +149,14 @@ export type Resolver = (host: string) => Promise<string[]>;
 const dnsResolver: Resolver = async (host) => (await lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 /**
- * checkTargetHost refuses a host that is (or resolves to) a forbidden address. It runs when a
- * target is saved and again before each push connects, so a DNS answer that changed since is
- * caught too (a small window between this lookup and the connect's own remains).
+ * resolveTargetHost resolves a target's host once, refuses it when any of its addresses is not
+ * global unicast, and returns the address to connect to. The push connects to exactly that
+ * address on every attempt (the name stays for TLS SNI and the RTMP tcUrl), so a DNS answer that
+ * changes after the check (rebinding) is never used. With allowPrivate, nothing is checked and
+ * null is returned: connect by name.
  */
-export async function checkTargetHost(host: string, allowPrivate: boolean, resolve: Resolver = dnsResolver): Promise<void> {
-  if (allowPrivate) return;
+export async function resolveTargetHost(host: string, allowPrivate: boolean, resolve: Resolver = dnsResolver): Promise<string | null> {
+  if (allowPrivate) return null;
   const h = host.toLowerCase().replace(/\.$/, '');
   if (h === 'localhost' || h.endsWith('.localhost')) throw new TargetError('restream_target_forbidden', `url: ${host} is this machine; restream targets must be public addresses`);
   let addresses: string[];
@@ -139,5 +170,11 @@ export async function checkTargetHost(host: string, allowPrivate: boolean, resol
   }
   if (addresses.length === 0) throw new TargetError('invalid_restream_url', `url: ${host} has no address`);
   const bad = addresses.find(isForbiddenAddress);
-  if (bad) throw new TargetError('restream_target_forbidden', `url: ${host} is a loopback, private or link-local address (${bad}); restream targets must be public`);
+  if (bad) throw new TargetError('restream_target_forbidden', `url: ${host} is a loopback, private, link-local or otherwise not public address (${bad}); restream targets must be public`);
+  return addresses[0]!;
+}
+
+/** checkTargetHost refuses a host that is (or resolves to) an address that is not global unicast; see resolveTargetHost. */
+export async function checkTargetHost(host: string, allowPrivate: boolean, resolve: Resolver = dnsResolver): Promise<void> {
+  await resolveTargetHost(host, allowPrivate, resolve);
 }

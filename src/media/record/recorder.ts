@@ -6,6 +6,7 @@
  * behind; a retention sweep deletes old recordings and keeps the disk quota.
  * A recording error (disk full, slow disk) stops that recording only; live delivery goes on.
  */
+import type { RecordingRefusal } from './guard.js';
 import { existsSync } from 'node:fs';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -41,6 +42,8 @@ export interface RecorderOptions {
   onPartStarted?(channel: string, dir: string, startDts: number): void;
   /** Called before a recording's row and files are deleted by retention. */
   onDelete?(rec: RecordingsTable): Promise<void>;
+  /** Says why a channel may not start recording (quota, free disk), or null (guard.ts). */
+  refusal?(channelId: string): Promise<RecordingRefusal | null>;
   now?: () => number;
 }
 
@@ -256,6 +259,14 @@ export class Recorder {
     while (this.finishing.size > 0) await Promise.allSettled([...this.finishing]);
   }
 
+  /** Why each live channel's recording was refused at its start (cleared at its next start). */
+  private readonly refusals = new Map<string, RecordingRefusal>();
+
+  /** refusalOf says why a channel is not being recorded, when the guard refused it. */
+  refusalOf(channel: string): RecordingRefusal | undefined {
+    return this.o.hub.isLive(channel) ? this.refusals.get(channel) : undefined;
+  }
+
   /** activeDir is the directory of a channel's recording in progress (the thumbnailer puts the poster there). */
   activeDir(channel: string): string | undefined {
     return this.sessions.get(channel)?.activeDir;
@@ -266,6 +277,15 @@ export class Recorder {
     try {
       const row = await this.o.channels.find(channel);
       if (!row || row.record_enabled !== 1) return;
+      if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel)) return;
+      const refused = await this.o.refusal?.(row.id);
+      this.refusals.delete(channel);
+      if (refused) {
+        // The stream stays live; only the recording is refused, visibly.
+        this.refusals.set(channel, refused);
+        this.logger.warn({ channel, reason: refused.code, bytes: refused.bytes, limit: refused.limit }, `recording refused: ${refused.message}`);
+        return;
+      }
       if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel)) return;
       const s = new ChannelSession(channel, row.id, this);
       this.sessions.set(channel, s);

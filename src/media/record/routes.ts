@@ -10,7 +10,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiContext } from '../../http/routes/context.js';
 import { actorOf } from '../../http/auth.js';
 import { AppError, notFound } from '../../http/errors.js';
-import type { JobQueue } from '../../platform/jobs/queue.js';
+import { JobLimitError, type JobQueue } from '../../platform/jobs/queue.js';
 import { JOB_TYPES } from '../../platform/jobs/rules.js';
 import { JOB_STATES, type JobState } from '../../platform/jobs/schema.js';
 import type { LiveThumbnails } from '../thumbnail/live.js';
@@ -143,8 +143,19 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     else if (actorOf(p).is_admin !== 1) throw new AppError('forbidden', 'only an admin may queue jobs on the VODs of a deleted channel');
     if (row.state !== 'ready') throw new AppError('conflict', `the recording is ${row.state}, not ready`);
     const b = req.body as { type: string; language?: string };
-    const job = await queue.enqueue({ type: b.type, recordingId: row.id, payload: { recordingId: row.id, ...(b.language ? { language: b.language } : {}) } });
-    return reply.status(201).send({ job });
+    const actor = actorOf(p);
+    const limits = api.config.jobs;
+    try {
+      // The same job already waiting on this VOD is answered with that job (200), not queued twice.
+      const { job, existing } = await queue.enqueueLimited({
+        type: b.type, recordingId: row.id, payload: { recordingId: row.id, ...(b.language ? { language: b.language } : {}) },
+        requestedBy: actor.id || null, maxPerRecording: limits.maxPerVod, maxPerUser: actor.is_admin === 1 ? 0 : limits.maxPerUser,
+      });
+      return reply.status(existing ? 200 : 201).send({ job });
+    } catch (err) {
+      if (err instanceof JobLimitError) throw new AppError('too_many_jobs', err.message, { scope: err.scope, max: err.max });
+      throw err;
+    }
   });
 
   // GET (fastify adds HEAD) with byte ranges, so players can seek.

@@ -198,6 +198,12 @@ export class RecordingStore {
     return this.k.selectFrom('recordings').selectAll().where('state', 'in', ['ready', 'failed']).where('ended_at', '<', before).execute();
   }
 
+  /** bytesOfChannel sums the size of a channel's recordings (for record.channelQuotaBytes). */
+  async bytesOfChannel(channelId: string): Promise<number> {
+    const r = await this.k.selectFrom('recordings').select((eb) => eb.fn.sum<number>('size_bytes').as('n')).where('channel_id', '=', channelId).executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
   /** oldestFirst lists finished recordings, oldest first (for the disk quota). */
   async finishedOldestFirst(nodeId?: string): Promise<RecordingsTable[]> {
     let q = this.k.selectFrom('recordings').selectAll().where('state', 'in', ['ready', 'failed']);

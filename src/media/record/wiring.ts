@@ -15,6 +15,7 @@ import { recordingJobHandlers, type CaptionsEngine } from '../transcode/handlers
 import { LiveThumbnails } from '../thumbnail/live.js';
 import { recordMetrics } from './metrics.js';
 import { Recorder, recordingsRootOf } from './recorder.js';
+import { RecordingGuard, type RecordingRefusal } from './guard.js';
 import { thumbnailRoute, vodRoutes } from './routes.js';
 import { RecordingStore, recordingsMigrations } from './vods.js';
 
@@ -58,6 +59,8 @@ export interface RenditionNames {
 /** RecorderApi is the running recorder of this node (undefined before start). */
 export interface RecorderApi {
   activeDir(channel: string): string | undefined;
+  /** Why a live channel is not being recorded (record.channelQuotaBytes, record.minFreeBytes), if it was refused. */
+  refusalOf(channel: string): RecordingRefusal | undefined;
 }
 
 /** recorderFeature is DVR to MP4 and live thumbnails, attached to the hub when the node starts. */
@@ -66,6 +69,10 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
   roles: ['media'],
   deps: { recordings: 'required', hub: 'required', captions: 'optional', abr: 'optional' },
   create(base, { recordings, hub, captions, abr }) {
+    base.api.recordingRefused = (ch) => {
+      const r = recorder?.refusalOf(ch);
+      return r ? { code: r.code, bytes: r.bytes, limit: r.limit } : undefined;
+    };
     const { config, logger } = base;
     const metrics = recordMetrics(base.registry);
     const ffmpeg = locateFfmpeg(config.ffmpegPath)?.path;
@@ -74,8 +81,12 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
     let thumbnails: LiveThumbnails | undefined;
     thumbnailRoute(base.http, { get: (ch: string) => thumbnails?.get(ch) } as LiveThumbnails, intervalSeconds);
     return {
-      api: { activeDir: (ch) => recorder?.activeDir(ch) },
+      api: { activeDir: (ch) => recorder?.activeDir(ch), refusalOf: (ch) => recorder?.refusalOf(ch) },
       start: async () => {
+        const guard = new RecordingGuard({
+          root: recordingsRootOf(config), channelQuotaBytes: config.record.channelQuotaBytes, minFreeBytes: config.record.minFreeBytes,
+          bytesOfChannel: (id) => recordings.store.bytesOfChannel(id),
+        });
         recorder = new Recorder({
           hub, store: recordings.store, channels: base.platform.channels, config, logger: logger.child({ part: 'recorder' }), nodeId: recordings.nodeId, metrics,
           onReady: async (rec) => {
@@ -84,6 +95,7 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
             if (types.length) logger.info({ recording: rec.id, jobs: types }, 'queued jobs by rules');
           },
           onDelete: (rec) => recordings.queue.removeForRecording(rec.id),
+          refusal: (channelId) => guard.refusal(channelId),
           // Live captions of the session are written into the recording's folder at stream end.
           onPartStarted: (channel, dir, startMs) => captions?.attachRecording(channel, { dir, startMs }),
         });

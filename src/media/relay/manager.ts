@@ -64,6 +64,11 @@ export interface RelaySpec {
   url: string;
 }
 
+/** PushSpec is a push relay's spec plus the checked address it must connect to (restream SSRF check). */
+export interface PushSpec extends RelaySpec {
+  connectAddress?: string;
+}
+
 export interface RelayInfo extends RelaySpec {
   id: string;
   state: 'connecting' | 'running' | 'waiting' | 'stopped';
@@ -84,7 +89,7 @@ abstract class Relay {
     // URLs may carry a camera's user:pass or a push target's stream key: the info (lists, API) shows them masked.
     this.secrets = urlSecrets(spec.url);
     const shownUrl = spec.direction === 'push' ? maskRelayUrl(spec.url) : scrubSecrets(spec.url, []);
-    this.info = { id, ...spec, url: shownUrl, state: 'connecting', connects: 0 };
+    this.info = { id, direction: spec.direction, channel: spec.channel, url: shownUrl, state: 'connecting', connects: 0 };
     this.url = spec.url;
   }
 
@@ -341,6 +346,11 @@ class PushRelay extends Relay {
   private client: RtmpClient | null = null;
   private unsubscribe: (() => void) | null = null;
   private waitingKey = false;
+  private readonly connectAddress: string | undefined;
+  constructor(id: string, spec: PushSpec, hub: StreamHub, log: Logger, clientOpts: RtmpClientOptions) {
+    super(id, spec, hub, log, clientOpts);
+    this.connectAddress = spec.connectAddress;
+  }
   private readonly onStart = (ch: string) => {
     if (ch === this.info.channel && !this.client) this.connect();
   };
@@ -359,7 +369,8 @@ class PushRelay extends Relay {
   private connect(): void {
     if (this.stopped) return;
     this.info.state = 'connecting';
-    RtmpClient.publish(this.url, this.clientOpts)
+    // The address checked when the relay started, on every attempt: never a fresh DNS answer.
+    RtmpClient.publish(this.url, this.connectAddress ? { ...this.clientOpts, connectAddress: this.connectAddress } : this.clientOpts)
       .then((client) => {
         const stream = this.hub.streams.get(this.info.channel);
         if (this.stopped || !stream) return client.close();
@@ -435,7 +446,7 @@ export class RelayManager {
     this.clientOpts = { complexHandshake: false, ...(opts.tlsCa ? { ca: opts.tlsCa } : {}) };
   }
 
-  start(spec: RelaySpec): RelayInfo {
+  start(spec: RelaySpec | PushSpec): RelayInfo {
     if (spec.direction === 'pull' && !/^(rtmps?|https?):\/\//.test(spec.url) && !RTSP_URL_RE.test(spec.url)) throw new Error('pull relays take rtmp://, rtmps://, http(s):// or rtsp:// URLs');
     if (spec.direction === 'push' && !RTMP_URL_RE.test(spec.url)) throw new Error('push relays take rtmp:// or rtmps:// URLs');
     const id = `${spec.direction}-${++this.seq}`;

@@ -89,6 +89,12 @@ export interface RtmpClientOptions {
    * or a test CA). The server's certificate is always verified.
    */
   ca?: string | Buffer;
+  /**
+   * The IP address to connect to instead of resolving the URL's host (the restream address check
+   * resolved and approved it, so a later DNS answer cannot send the push elsewhere). The URL's
+   * host still names the server in the RTMP tcUrl and in TLS (SNI and the certificate check).
+   */
+  connectAddress?: string;
 }
 
 /** Media messages held for a 'media' listener that is not there yet (a few seconds of a stream). */
@@ -178,7 +184,7 @@ export class RtmpClient extends EventEmitter {
 
   private async handshakeAndStart(mode: 'publish' | 'play'): Promise<void> {
     const complex = this.opts.complexHandshake ?? true;
-    const socket = this.url.tls ? this.connectTls() : netConnect({ host: this.url.host, port: this.url.port, noDelay: true });
+    const socket = this.url.tls ? this.connectTls() : netConnect({ host: this.opts.connectAddress ?? this.url.host, port: this.url.port, noDelay: true });
     this.socket = socket;
     socket.on('close', () => this.finish('connection closed'));
     await new Promise<void>((resolve, reject) => {
@@ -244,7 +250,7 @@ export class RtmpClient extends EventEmitter {
   private connectTls(): TLSSocket {
     const { host, port } = this.url;
     const socket = tlsConnect({
-      host,
+      host: this.opts.connectAddress ?? host,
       port,
       ...(isIP(host) ? {} : { servername: host }),
       ...(this.opts.ca ? { secureContext: secureContextFor(this.opts.ca) } : {}),

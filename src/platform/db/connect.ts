@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import type { Database } from './schema.js';
+import { RetryingSqliteDialect, SQLITE_LOCK_WAIT_MS } from './sqlite-retry.js';
 import { makePrivateDir, ensurePrivateFile, tightenIfPresent, type ModeLog } from '../file-modes.js';
 
 export type DbEngine = 'sqlite' | 'postgres';
@@ -50,8 +51,9 @@ export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): P
   database.pragma('journal_mode = WAL');
   if (onDisk) for (const side of SQLITE_SIDE_FILES) tightenIfPresent(path + side, opts.log);
   database.pragma('foreign_keys = ON');
-  database.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  // better-sqlite3 waits for a lock synchronously: keep that wait short and retry asynchronously (sqlite-retry.ts).
+  database.pragma(`busy_timeout = ${SQLITE_LOCK_WAIT_MS}`);
+  const kysely = new Kysely<Database>({ dialect: new RetryingSqliteDialect(database) });
   return { kysely, engine: 'sqlite', close: () => kysely.destroy() };
 }
 

@@ -87,6 +87,16 @@ export interface EnqueueInput {
   priority?: number;
   maxAttempts?: number;
   runAt?: number;
+  /** The user who asked for the job (counted against jobs.maxPerUser). */
+  requestedBy?: string | null;
+}
+
+/** JobLimitError: a recording or a user already has the most queued or running jobs allowed. */
+export class JobLimitError extends Error {
+  constructor(readonly scope: 'recording' | 'user', readonly max: number) {
+    super(scope === 'recording' ? `this VOD already has ${max} queued or running jobs (jobs.maxPerVod)` : `you already have ${max} queued or running jobs (jobs.maxPerUser)`);
+    this.name = 'JobLimitError';
+  }
 }
 
 export class JobQueue {
@@ -120,9 +130,39 @@ export class JobQueue {
       updated_at: now,
       started_at: null,
       finished_at: null,
+      requested_by: input.requestedBy ?? null,
     };
     await this.k.insertInto('jobs').values(row).execute();
     return toJob(row);
+  }
+
+  /**
+   * enqueueLimited is enqueue for jobs users ask for: an identical job (type and payload) already
+   * queued on the same recording is returned instead of a new one (existing: true); otherwise the
+   * recording may have at most maxPerRecording, and the user maxPerUser, queued or running jobs
+   * (0 = no limit), else JobLimitError. Counted and inserted in one transaction.
+   */
+  async enqueueLimited(input: EnqueueInput & { recordingId: string; maxPerRecording: number; maxPerUser: number }): Promise<{ job: Job; existing: boolean }> {
+    const payload = JSON.stringify(input.payload ?? {});
+    const active: JobState[] = ['queued', 'running'];
+    return this.k.transaction().execute(async (trx) => {
+      // PostgreSQL: requests for one recording (and one user) take turns, so concurrent identical ones see each
+      // other's insert (SQLite transactions already run one at a time, BEGIN IMMEDIATE).
+      if (this.db.engine === 'postgres') {
+        // Always recording first, then user: one order, no deadlock.
+        await sql`select pg_advisory_xact_lock(hashtext(${`onair-jobs:${input.recordingId}`}))`.execute(trx);
+        if (input.requestedBy) await sql`select pg_advisory_xact_lock(hashtext(${`onair-jobs-user:${input.requestedBy}`}))`.execute(trx);
+      }
+      const same = await trx.selectFrom('jobs').selectAll().where('recording_id', '=', input.recordingId).where('type', '=', input.type)
+        .where('payload', '=', payload).where('state', '=', 'queued').orderBy('created_at').executeTakeFirst();
+      if (same) return { job: toJob(same), existing: true };
+      const count = async (column: 'recording_id' | 'requested_by', value: string) => Number((await trx.selectFrom('jobs').select((eb) => eb.fn.countAll<number>().as('n'))
+        .where(column, '=', value).where('state', 'in', active).executeTakeFirst())?.n ?? 0);
+      if (input.maxPerRecording > 0 && (await count('recording_id', input.recordingId)) >= input.maxPerRecording) throw new JobLimitError('recording', input.maxPerRecording);
+      if (input.maxPerUser > 0 && input.requestedBy && (await count('requested_by', input.requestedBy)) >= input.maxPerUser) throw new JobLimitError('user', input.maxPerUser);
+      const job = await new JobQueue({ ...this.db, kysely: trx as unknown as Db['kysely'] }, this.opts).enqueue(input);
+      return { job, existing: false };
+    });
   }
 
   async get(id: string): Promise<Job | undefined> {

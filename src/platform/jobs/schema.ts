@@ -29,6 +29,8 @@ export interface JobsTable {
   updated_at: number;
   started_at: number | null;
   finished_at: number | null;
+  /** The user who asked for it through the API (jobs.maxPerUser); null for rule-made and CLI jobs. */
+  requested_by: string | null;
 }
 
 export interface JobsDatabase {
@@ -66,6 +68,16 @@ export const jobsMigrations: Record<string, Migration> = {
     },
     async down(db: Kysely<any>) {
       await db.schema.dropTable('jobs').execute();
+    },
+  },
+  '0951_jobs_requested_by': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('jobs').addColumn('requested_by', 'text').execute();
+      await db.schema.createIndex('jobs_requested_by').on('jobs').column('requested_by').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropIndex('jobs_requested_by').execute();
+      await db.schema.alterTable('jobs').dropColumn('requested_by').execute();
     },
   },
 };

@@ -143,10 +143,13 @@ test('the real feature list composes for every single role and for all roles tog
 });
 
 test('the migration list has every migration of main, under the same names', () => {
-  // The names main's migrate() applied to a new database on 2026-12-07 (test/fixtures/db/).
+  // The names main's migrate() applied to a new database on 2026-12-07 (test/fixtures/db/), then
+  // the migrations added since, each sorting after every older one.
   assert.deepEqual(Object.keys(ALL_MIGRATIONS).sort(), [
     '0001_platform', '0200_wallet', '0210_supporters', '0300_moderation', '0810_recordings', '0820_jobs', '0830_channel_abr', '0900_stream_control', '0910_clips',
     // Added since: usernames unique case-insensitively (issue 19 #6).
     '0930_username_case',
+    // Added since: invites and the requester of a job (issue 19 #8).
+    '0950_invites', '0951_jobs_requested_by',
   ]);
 });

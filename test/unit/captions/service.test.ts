@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { CaptionsService, EngineLanguageError, applyFilterVerdict } from '../../../src/captions/service.js';
+import { CaptionCapacityError, CaptionsService, EngineLanguageError, applyFilterVerdict } from '../../../src/captions/service.js';
 import { assertEngineSupported, availableServerEngines } from '../../../src/captions/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { encodeAudioSpecificConfig } from '../../../src/formats/aac.js';
@@ -314,4 +314,29 @@ test('captions service: every cue passes the word filter, in order even when the
   await svc.stop();
   assert.equal(applyFilterVerdict('a b', { action: 'block', word: 'zzz' }), '***', 'a blocked word not found literally masks the whole cue');
   assert.equal(applyFilterVerdict('x (y) x', { action: 'block', word: '(y)' }), 'x *** x');
+});
+
+test('captions service: beyond captions.maxRecognisers captions are refused with the reason, the stream stays live, and a freed slot is usable (#8)', async () => {
+  const hub = new FakeHub();
+  let made = 0;
+  const svc = new CaptionsService({
+    logger: silentLogger(), hub, ffmpegPath: 'ffmpeg',
+    stepMs: 3000, lengthMs: 10_000, defaultLanguage: 'en', defaultEngine: 'whisper', autostart: false, maxRecognisers: 2,
+    createRecogniser: async () => { made++; return new ScriptedRecogniser([]); },
+  });
+  await svc.start();
+  for (const ch of ['a', 'b', 'c']) hub.start(ch);
+  await svc.enable('a');
+  await svc.enable('b');
+  await assert.rejects(svc.enable('c'), (err: CaptionCapacityError) => err instanceof CaptionCapacityError && err.max === 2 && /captions\.maxRecognisers/.test(err.message));
+  assert.equal(made, 2, 'no third recogniser was made');
+  assert.equal(svc.state('c').running, false);
+  assert.equal(hub.isLive('c'), true, 'the stream itself goes on');
+  // Turning one off frees its slot; re-enabling a running one is not counted twice.
+  await svc.disable('a');
+  await svc.enable('c');
+  await svc.enable('c');
+  assert.equal(svc.state('c').running, true);
+  assert.equal(made, 3);
+  await svc.stop();
 });

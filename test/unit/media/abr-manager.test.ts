@@ -126,3 +126,26 @@ for (const e of engines()) {
   });
 }
 
+
+test('ABR manager: beyond media.abr.maxTranscoders a channel streams its source only, says why, and gets the slot when one frees up (#8)', { timeout: 60_000 }, async (t) => {
+  const hub = new StreamHub({ logger: silentLogger(), gopCacheMaxFrames: 1000, viewerQueueSkipBytes: 1 << 20, viewerQueueMaxBytes: 4 << 20, viewerStallMs: 60_000, flushIntervalMs: 0, rtmpChunkSize: 4096 });
+  const config = configSchema.parse({ media: { abr: { ladder: [{ name: '180p', height: 180, videoKbps: 150 }], preset: 'ultrafast', maxTranscoders: 1 } } });
+  const abr = new AbrManager({ hub, config, logger: silentLogger(), ffmpeg: 'ffmpeg', isEnabled: async () => true });
+  await abr.start();
+  t.after(() => abr.stop());
+  // Three channels with ABR on go live: one transcoder, two refused, all three still live.
+  const pubs = ['one', 'two', 'three'].map((ch) => hub.publish(ch, { protocol: 'rtmp', close: () => {} })!);
+  await until('decisions made', () => abr.info().length === 3);
+  const running = abr.info().filter((i) => !i.refused);
+  const refused = abr.info().filter((i) => i.refused);
+  assert.deepEqual(running.map((i) => i.channel), ['one']);
+  assert.deepEqual(refused.map((i) => i.channel).sort(), ['three', 'two']);
+  assert.deepEqual(refused[0]!.refused, { code: 'abr_capacity', max: 1 });
+  for (const ch of ['one', 'two', 'three']) assert.equal(hub.isLive(ch), true, `${ch} stays live`);
+  // The first stream ends: a waiting channel takes the slot.
+  pubs[0]!.end('publisher left');
+  await until('a waiting channel got the slot', () => abr.info().filter((i) => !i.refused).length === 1 && abr.info().length === 2);
+  assert.equal(abr.info().filter((i) => i.refused).length, 1);
+  for (const p of pubs.slice(1)) p.end('publisher left');
+  await until('all gone', () => abr.info().length === 0);
+});

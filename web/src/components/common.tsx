@@ -1,7 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
-import { changePassword, login, logoutEverywhere, register } from '../auth';
+import { changePassword, login, logoutEverywhere, register, registrationMode, type RegistrationMode } from '../auth';
 import { api, ApiError, newIdempotencyKey, tryApi } from '../api';
 import { formatKRW } from '../format';
 import { EFFECTS } from '../effects/layer';
@@ -40,21 +40,28 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [displayName, setDisplayName] = useState('');
+  const [invite, setInvite] = useState('');
+  const [signUp, setSignUp] = useState<RegistrationMode>('open');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // Whether to offer sign-up at all, and with an invite code field (auth.registration.mode).
+  useEffect(() => { registrationMode().then(setSignUp, () => undefined); }, []);
   const submit = async (e: Event) => {
     e.preventDefault();
     setBusy(true);
     setError(null);
     try {
       if (mode === 'login') await login(username.trim(), password);
-      else await register(username.trim(), password, displayName.trim() || undefined);
+      else await register(username.trim(), password, displayName.trim() || undefined, invite.trim() || undefined);
       onClose();
     } catch (err) {
       // Throttling and a busy server are worded here; the server sends codes and numbers.
       if (err instanceof ApiError && err.code === 'login_throttled') setError(t('auth.throttled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
       else if (err instanceof ApiError && err.code === 'login_busy') setError(t('auth.busy'));
       else if (err instanceof ApiError && err.code === 'username_taken') setError(t('auth.usernameTaken'));
+      else if (err instanceof ApiError && err.code === 'registration_throttled') setError(t('auth.registrationThrottled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
+      else if (err instanceof ApiError && err.code === 'registration_closed') setError(t('auth.registrationClosed'));
+      else if (err instanceof ApiError && err.code === 'invite_required') setError(t('auth.inviteInvalid'));
       else setError(t('auth.failed', { msg: (err as Error).message }));
     } finally {
       setBusy(false);
@@ -66,11 +73,14 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
         <label>{t('auth.username')}<input name="username" autocomplete="username" required minLength={2} maxLength={32} value={username} onInput={(e) => setUsername((e.target as HTMLInputElement).value)} /></label>
         <label>{t('auth.password')}<input name="password" type="password" autocomplete={mode === 'login' ? 'current-password' : 'new-password'} required minLength={mode === 'login' ? 1 : 8} value={password} onInput={(e) => setPassword((e.target as HTMLInputElement).value)} /></label>
         {mode === 'register' && <label>{t('auth.displayName')}<input name="displayName" maxLength={64} value={displayName} onInput={(e) => setDisplayName((e.target as HTMLInputElement).value)} /></label>}
+        {mode === 'register' && signUp === 'invite' && <label>{t('auth.inviteCode')}<input name="invite" required maxLength={64} autocomplete="off" value={invite} onInput={(e) => setInvite((e.target as HTMLInputElement).value)} /></label>}
         {error && <p class="error" role="alert">{error}</p>}
         <button type="submit" class="btn primary wide" disabled={busy}>{mode === 'login' ? t('auth.login') : t('auth.register')}</button>
-        <button type="button" class="link" onClick={() => { setMode(mode === 'login' ? 'register' : 'login'); setError(null); }}>
-          {mode === 'login' ? t('auth.switchToRegister') : t('auth.switchToLogin')}
-        </button>
+        {signUp === 'closed' && mode === 'login'
+          ? <p class="muted">{t('auth.registrationClosed')}</p>
+          : <button type="button" class="link" onClick={() => { setMode(mode === 'login' ? 'register' : 'login'); setError(null); }}>
+            {mode === 'login' ? t('auth.switchToRegister') : t('auth.switchToLogin')}
+          </button>}
       </form>
     </Dialog>
   );

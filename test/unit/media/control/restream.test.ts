@@ -7,7 +7,7 @@ import { silentLogger } from '../../../../src/observability/logger.js';
 import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../../../../src/media/hub/hub.js';
 import type { RelayInfo } from '../../../../src/media/relay/manager.js';
 import type { RestreamTargetsTable } from '../../../../src/media/control/db.js';
-import { RestreamRunner } from '../../../../src/media/control/restream.js';
+import { RestreamRunner, publicRelayError, TARGET_UNREACHABLE } from '../../../../src/media/control/restream.js';
 
 class FakeHub extends EventEmitter {
   live = new Set<string>();
@@ -133,4 +133,43 @@ test('a target whose host resolves to a private address is not started when the 
   await runner.sync('cam');
   assert.equal(runner.status(target('a')).state, 'idle', 'offline: idle again (checked anew at the next stream)');
   await runner.stop();
+});
+
+test('DNS rebinding: the relay is pinned to the address checked at start; a later answer of 127.0.0.1 is refused, never connected to (#4)', async () => {
+  const hub = new FakeHub();
+  const starts: { url: string; connectAddress?: string }[] = [];
+  const relays = new FakeRelays();
+  const startRelay = relays.startRelay.bind(relays);
+  relays.startRelay = (spec) => { starts.push(spec); return startRelay(spec); };
+  // The rebinding resolver: public on the first question, loopback on every later one.
+  let asked = 0;
+  const rebinding = async () => (++asked === 1 ? ['93.184.216.34'] : ['127.0.0.1']);
+  const runner = new RestreamRunner({
+    hub, relays, logger: silentLogger(), enabled: true, allowPrivateTargets: false,
+    targetsOf: async () => [target('a', { url: 'rtmp://rebind.example/app' })],
+    resolve: rebinding,
+  });
+  runner.start();
+  hub.goLive('cam');
+  await runner.sync('cam');
+  await runner.sync('cam');
+  assert.equal(asked, 1, 'one lookup per start: the relay reconnects without asking DNS again');
+  assert.deepEqual(starts, [{ direction: 'push', channel: 'cam', url: 'rtmp://rebind.example/app/secret-key-0001', connectAddress: '93.184.216.34' }]);
+  // Next stream: the name now answers 127.0.0.1, so the target is refused.
+  hub.goOffline('cam');
+  await runner.sync('cam');
+  hub.goLive('cam');
+  await runner.sync('cam');
+  assert.ok(asked >= 2, 'asked again at the new stream');
+  assert.equal(starts.length, 1, 'nothing started towards 127.0.0.1');
+  assert.equal(runner.status(target('a')).state, 'stopped');
+  await runner.stop();
+});
+
+test('relay errors shown to owners: network failures all read "target unreachable"; the target\'s own answers stay (#4)', () => {
+  for (const m of ['connect ECONNREFUSED 93.184.216.34:1935', 'connect ETIMEDOUT 93.184.216.34:25', 'RTMP publish timed out after 10000 ms (RTMP handshake)', 'connection closed during handshake',
+    'target ended: connection ended: connection closed', 'read ECONNRESET', 'TLS handshake failed: wrong version number', 'connect EHOSTUNREACH 2606:4700::1:22', 'connect refused: undefined']) {
+    assert.equal(publicRelayError(m), TARGET_UNREACHABLE, m);
+  }
+  for (const m of ['NetStream.Publish.BadName: ****0001 busy', 'connect refused: NetConnection.Connect.Rejected', 'TLS certificate verify failed: self-signed certificate']) assert.equal(publicRelayError(m), m);
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { checkTargetHost, isForbiddenAddress, maskKey, normaliseTarget, pushUrlOf, scrubKey, TargetError } from '../../../../src/media/control/targets.js';
+import { checkTargetHost, isForbiddenAddress, resolveTargetHost, maskKey, normaliseTarget, pushUrlOf, scrubKey, TargetError } from '../../../../src/media/control/targets.js';
 
 const code = (f: () => unknown): string => {
   try {
@@ -86,4 +86,32 @@ test('checkTargetHost: localhost and names resolving to private addresses are re
   await assert.rejects(checkTargetHost('nowhere.example', false, r), (e: TargetError) => e.code === 'invalid_restream_url' && /ENOTFOUND/.test(e.message));
   await checkTargetHost('127.0.0.1', true, r);
   await checkTargetHost('localhost', true, r);
+});
+
+test('only global unicast passes: the IPv6 spellings of loopback and private IPv4, NAT64, site-local, documentation and 6to4 are refused (#4)', () => {
+  // Each of these reached 127.0.0.1 or a private network (or is not routable) yet passed the old check.
+  const refused = [
+    '::127.0.0.1', '::7f00:1', '::10.0.0.1', // ::/96, IPv4-compatible
+    '64:ff9b::7f00:1', '64:ff9b::8.8.8.8', // NAT64 64:ff9b::/96
+    'fec0::1', 'feff::1', // site-local fec0::/10
+    '::ffff:0:7f00:1', '::ffff:0:8.8.8.8', // ::ffff:0:0:0/96 (SIIT)
+    '::ffff:7f00:1', '::ffff:a00:1', '::ffff:169.254.169.254', // IPv4-mapped, hex and dotted
+    '2001:db8::1', '3fff::1', '2002:7f00:1::1', '2001::1', '2001:2::1', // documentation, 6to4, Teredo, benchmarking
+    '1::', '100::1', '4000::1', 'ff02::1', 'fc00::1', 'fe80::1',
+    '192.0.2.1', '198.51.100.7', '203.0.113.9', '198.18.0.1', '192.88.99.1', '192.0.0.8', 'not-an-ip',
+  ];
+  for (const ip of refused) assert.equal(isForbiddenAddress(ip), true, ip);
+  for (const ip of ['2606:4700:4700::1111', '2a00:1450:4001::200e', '2001:4860:4860::8888', '::ffff:1.1.1.1', '::ffff:808:808', '9.9.9.9', '203.0.114.1']) {
+    assert.equal(isForbiddenAddress(ip), false, ip);
+  }
+  // What a URL turns [::127.0.0.1] into is refused too.
+  const host = normaliseTarget('rtmp://[::127.0.0.1]/live/k').host;
+  assert.equal(isForbiddenAddress(host), true, host);
+});
+
+test('resolveTargetHost returns the one address checked, or refuses when any answer is not global (#4)', async () => {
+  assert.equal(await resolveTargetHost('cdn.example', false, async () => ['8.8.4.4', '2606:4700::1']), '8.8.4.4');
+  await assert.rejects(resolveTargetHost('mixed.example', false, async () => ['8.8.4.4', '::ffff:127.0.0.1']), (e: TargetError) => e.code === 'restream_target_forbidden');
+  await assert.rejects(resolveTargetHost('::127.0.0.1', false, async () => { throw new Error('a literal is not resolved'); }), (e: TargetError) => e.code === 'restream_target_forbidden');
+  assert.equal(await resolveTargetHost('localhost', true), null, 'allowPrivateTargets: connect by name');
 });
