@@ -45,7 +45,7 @@ import { resultsPath, writeResultJson } from './lib/results.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt,rtsp,rtsp-in' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
-const PROTOCOLS = values.protocols!.split(',');
+const PROTOCOLS = values.protocols.split(',');
 const CACHE = 'bench/.cache';
 const SOURCE = join(CACHE, 'latency-640x360.flv');
 /** --out: a directory (latency.json in it) or a .json file; default latency.json in the results directory. */
@@ -99,10 +99,10 @@ async function publishLoopFfmpeg(output: string[], tags: FlvTag[], stop: { at: n
   const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0', '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-flush_packets', '1', ...output], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
-  ff.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+  ff.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
   const exited = new Promise<void>((r) => ff.once('exit', () => r()));
-  ff.stdin!.on('error', () => undefined);
-  const write = (b: Buffer) => ff.stdin!.write(b);
+  ff.stdin.on('error', () => undefined);
+  const write = (b: Buffer) => ff.stdin.write(b);
   write(encodeFlvHeader(true, true));
   const headers = tags.filter((t) => t.timestamp === 0 && ((t.type === FLV_TAG_VIDEO && t.data[1] === 0) || (t.type === FLV_TAG_AUDIO && t.data[1] === 0)));
   for (const t of headers) write(encodeFlvTag(t.type, 0, t.data));
@@ -121,7 +121,7 @@ async function publishLoopFfmpeg(output: string[], tags: FlvTag[], stop: { at: n
     loop++;
   }
   const early = ff.exitCode !== null;
-  ff.stdin!.end();
+  ff.stdin.end();
   ff.kill('SIGTERM');
   await exited;
   if (early) throw new Error(`ffmpeg (${output.at(-1)!.split(':')[0]} publisher) exited early: ${err.trim()}`);
@@ -509,7 +509,7 @@ async function main(): Promise<void> {
       viewerLag.disable();
       // the viewers' (and publisher's) event loop: a late loop would add its delay to every sample
       extra = { ...extra, benchLoopLagP99Ms: Math.round(viewerLag.percentile(99) / 1e4) / 100 };
-      if (pubError && !errors) errors = [`publisher: ${(pubError as Error).message}`];
+      if (pubError && !errors) errors = [`publisher: ${(pubError).message}`];
       results[proto] = { ...summary(samples), ...extra, ...(errors?.length ? { errors } : {}) };
       await new Promise((r) => setTimeout(r, 1500));
     }

@@ -189,7 +189,7 @@ async function main(argv: string[]): Promise<void> {
       await import('./server.js');
       const { runJobsCommand, JobsUsageError } = await import('./platform/jobs/cli.js');
       try {
-        await withPlatform(cfg, (p) => runJobsCommand(cfg, p.db, sub, rest, { out, write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true }));
+        await withPlatform(cfg, (p) => runJobsCommand(cfg, p.db, sub, rest, { out, write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY }));
       } catch (err) {
         if (err instanceof JobsUsageError) throw new UsageError(err.message);
         throw err;

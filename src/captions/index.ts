@@ -101,7 +101,7 @@ export function defaultRecogniserFactory(config: OnairConfig, opts: { mode?: 'li
  * does not know) fails the job permanently with the reason.
  */
 export function fileCaptionsEngine(config: OnairConfig, ffmpegPath: string, createRecogniser: (engine: ServerEngine, language: string) => Promise<AnyRecogniser>): CaptionsEngine {
-  const engine = config.captions.engine as ServerEngine;
+  const engine = config.captions.engine;
   return async ({ file, language, signal, onProgress }) => {
     let recogniserError: Error | undefined;
     try {
@@ -158,7 +158,7 @@ export const captionsFeature: Feature<'captions', { hub: StreamHub; chat?: ChatE
       stepMs: config.captions.stepMs,
       lengthMs: config.captions.lengthMs,
       defaultLanguage: config.captions.language,
-      defaultEngine: config.captions.engine as ServerEngine,
+      defaultEngine: config.captions.engine,
       autostart: config.captions.autostart,
       createRecogniser: defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
       isDerivedStream: (channel) => abr?.isRendition(channel) ?? false,

@@ -240,8 +240,8 @@ export class CaptionsService extends EventEmitter {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.deps.hub?.off('streamStart', this.onStart as never);
-    this.deps.hub?.off('streamEnd', this.onEnd as never);
+    this.deps.hub?.off('streamStart', this.onStart);
+    this.deps.hub?.off('streamEnd', this.onEnd);
     await Promise.all([...this.sessions.values()].map((s) => this.endSession(s, 'server stopping')));
   }
 

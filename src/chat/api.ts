@@ -128,7 +128,7 @@ const METHODS: Record<string, ApiMethod> = {
       client: str(p, 'client') || undefined,
       session: str(p, 'session') || undefined,
       expired: p.expired === true,
-      expireAt: expireAt as number | undefined,
+      expireAt: expireAt,
     });
     return '{}';
   },

@@ -273,7 +273,7 @@ function readValue(r: Reader, depth: number): Amf0Value {
     }
     case AMF0_ECMA_ARRAY: {
       const declared = r.u32();
-      const obj = ecmaArray({} as Amf0Object);
+      const obj = ecmaArray({});
       r.refs.push(obj);
       readProperties(r, obj, depth, declared);
       return obj;

@@ -323,7 +323,7 @@ export class PocketsphinxStream implements PcmTranscriber {
       this.crashed(`input FIFO failed: ${(err as Error).message}`);
       return;
     }
-    const child = spawnFn(this.opts.command, pocketsphinxArgs(this.opts, fifo.path), { stdio: ['ignore', 'pipe', 'pipe'] }) as Child;
+    const child = spawnFn(this.opts.command, pocketsphinxArgs(this.opts, fifo.path), { stdio: ['ignore', 'pipe', 'pipe'] });
     const input = fifo.input;
     this.child = child;
     this.input = input;

@@ -287,7 +287,7 @@ export class ModerationEngine implements PublishHook {
         await this.invalidate({ channel: rules.name });
         await audit(cmd.kind, target, cmd.reason ?? null, expiresAt === null ? null : { durationMs: cmd.durationMs, expiresAt });
         const ids = await this.applyRemoval(rules.name, target.id);
-        const what = cmd.kind === 'ban' ? (expiresAt === null ? 'banned' : `banned for ${formatDuration(cmd.durationMs!)}`) : `timed out for ${formatDuration(cmd.durationMs!)}`;
+        const what = cmd.kind === 'ban' ? (expiresAt === null ? 'banned' : `banned for ${formatDuration(cmd.durationMs!)}`) : `timed out for ${formatDuration(cmd.durationMs)}`;
         await this.announce(rules.name, cmd.kind, `${target.name} was ${what}`, { user: target.id });
         return { ok: true, action: cmd.kind, message: `${target.name} was ${what}`, data: { user: target.id, expiresAt, deleted: ids.length } };
       }

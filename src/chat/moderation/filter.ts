@@ -114,7 +114,7 @@ export class WordFilter {
         while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
         const g = this.next[f]!.get(c);
         this.fail[t] = g !== undefined && g !== t ? g : 0;
-        const inherited = this.out[this.fail[t]!]!;
+        const inherited = this.out[this.fail[t]]!;
         if (inherited.length) this.out[t] = this.out[t]!.concat(inherited);
         queue.push(t);
       }

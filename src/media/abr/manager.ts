@@ -99,8 +99,8 @@ export class AbrManager {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.o.hub.off('streamStart', this.onStart as never);
-    this.o.hub.off('streamEnd', this.onEnd as never);
+    this.o.hub.off('streamStart', this.onStart);
+    this.o.hub.off('streamEnd', this.onEnd);
     await Promise.allSettled([...this.deciding.values()]);
     for (const ch of [...this.transcoders.keys()]) this.stopChannel(ch);
   }

@@ -176,7 +176,7 @@ export class LiveDirectory {
         this.o.metrics.errors.inc({ op: 'invalid' });
         return;
       }
-      out.push({ node: s.node, ...(s.url ? { url: s.url } : {}), at: s.at, streams: s.streams as LiveEntry[] });
+      out.push({ node: s.node, ...(s.url ? { url: s.url } : {}), at: s.at, streams: s.streams });
     });
     return out;
   }

@@ -515,7 +515,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     async stop() {
       if (!started) return;
       started = false;
-      hub.off('streamStart', onStart as (...args: never[]) => void);
+      hub.off('streamStart', onStart);
       for (const ch of [...channels.values()]) removeChannel(ch, 'stopped');
     },
     registerHttp(app: FastifyInstance) {

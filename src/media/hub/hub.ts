@@ -199,9 +199,9 @@ export class LiveStream implements Publisher {
 
   pushMetadata(values: Amf0Object): void {
     if (this.ended) return;
-    const meta = ecmaArray({ ...values, server: 'onair' } as Amf0Object);
+    const meta = ecmaArray({ ...values, server: 'onair' });
     this.metadata = meta;
-    const tag = this.makeTag(FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', meta as Amf0Value), false, true);
+    const tag = this.makeTag(FLV_TAG_SCRIPT, 0, encodeAmf0('onMetaData', meta), false, true);
     this.metadataTag = tag;
     this.enqueue(tag);
   }
@@ -552,8 +552,8 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
     if (!set) this.waiting.set(channel, (set = new Set()));
     set.add(subscriber);
     return () => {
-      set!.delete(subscriber);
-      if (set!.size === 0 && this.waiting.get(channel) === set) this.waiting.delete(channel);
+      set.delete(subscriber);
+      if (set.size === 0 && this.waiting.get(channel) === set) this.waiting.delete(channel);
       for (const st of this.streams.values()) st.subscribers.delete(subscriber);
     };
   }

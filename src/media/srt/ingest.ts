@@ -232,7 +232,7 @@ export class TsIngest {
     const dts = Math.max(this.lastVideoDts, this.ms(dts90));
     this.lastVideoDts = dts;
     const cts = Math.max(0, Math.round((pts90 - dts90) / TICKS_PER_MS));
-    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, this.videoBody(true, true, 0, this.avcc!), null);
+    if (paramsChanged) this.tag(FLV_TAG_VIDEO, dts, this.videoBody(true, true, 0, this.avcc), null);
     // Audio seen before the first keyframe already told us its header.
     if (first && this.asc) this.audioHeader(0);
     this.tag(FLV_TAG_VIDEO, dts, this.videoBody(false, keyframe, cts, joinLengthPrefixed(body, NAL_LENGTH_SIZE)), 'video');

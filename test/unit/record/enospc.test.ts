@@ -72,7 +72,7 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
   await new Promise((r) => setTimeout(r, 50));
   for (const s of hub.subs) s.onTracks?.(content.video, content.audio);
   let n = 0;
-  for (const f of content.frames as MediaFrame[]) {
+  for (const f of content.frames) {
     for (const s of [...hub.subs]) s.onFrame(f);
     if (++n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
   }

@@ -41,7 +41,7 @@ class FakeHub extends EventEmitter implements StreamHubApi {
     each((s) => s.onTracks?.(c.video, c.audio));
     // Paced a little, as live frames are (the recorder opens files asynchronously).
     let n = 0;
-    for (const f of c.frames as MediaFrame[]) {
+    for (const f of c.frames) {
       each((s) => s.onFrame(f));
       if (++n % 20 === 0) await new Promise((r) => setTimeout(r, 2));
     }
@@ -60,7 +60,7 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   const platform = createPlatform(db);
   await platform.channels.create({ name: 'cam' });
   await platform.channels.create({ name: 'off' });
-  await platform.channels.update('off', { recordEnabled: false } as never);
+  await platform.channels.update('off', { recordEnabled: false });
   const config = configSchema.parse({ dataDir: dir, record: { maxDurationSeconds: 2, fsyncIntervalMs: 100 } });
   const hub = new FakeHub();
   const store = new RecordingStore(db);

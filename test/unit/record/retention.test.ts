@@ -78,7 +78,7 @@ for (const e of engines()) {
     for (let i = 0; i < 100 && hub.subs.size === 0; i++) await new Promise((r) => setTimeout(r, 50)); // the recorder reads the channel first
     for (const s of hub.subs) s.onTracks?.(content.video, content.audio);
     let n = 0;
-    for (const f of content.frames as MediaFrame[]) {
+    for (const f of content.frames) {
       for (const s of [...hub.subs]) s.onFrame(f);
       if (++n % 20 === 0) await new Promise((r) => setTimeout(r, 2));
     }

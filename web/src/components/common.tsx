@@ -146,7 +146,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
   const [busy, setBusy] = useState(false);
   const key = useRef(newIdempotencyKey());
   useEffect(() => {
-    tryApi<any>('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : Number(w.balance ?? w.wallet?.balance ?? 0))).catch(() => setBalance(null));
+    tryApi('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : Number(w.balance ?? w.wallet?.balance ?? 0))).catch(() => setBalance(null));
   }, []);
   useEffect(() => { key.current = newIdempotencyKey(); }, [amount, message, tts]);
   const send = async (e: Event) => {
@@ -154,7 +154,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
     setBusy(true);
     setError(null);
     try {
-      const r = await api<any>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
+      const r = await api('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
       setDone(true);
       const b = r?.balance ?? r?.wallet?.balance;
       if (typeof b === 'number') setBalance(b);

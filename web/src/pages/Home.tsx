@@ -58,7 +58,7 @@ export function Home() {
 /** RecentVods lists the newest finished recordings (hidden on servers without VODs). */
 function RecentVods() {
   const [vods, setVods] = useState<any[]>([]);
-  useEffect(() => { tryApi<any>('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
+  useEffect(() => { tryApi('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
   if (!vods.length) return null;
   return (
     <section class="recent" aria-labelledby="recent-h">

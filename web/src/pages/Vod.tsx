@@ -79,7 +79,7 @@ export function VodPage({ id }: { id: string }) {
   };
 
   useEffect(() => {
-    api<any>('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
+    api('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
       if (err instanceof ApiError && err.status === 404) setVod(null);
       else setError((err as Error).message);
     });
