@@ -237,6 +237,6 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) process.stderr.write(err.message + '\n');
   else if (err instanceof ConfigError) process.stderr.write(`onair: ${err.message}\n`);
   else if (err instanceof AppError) process.stderr.write(`onair: ${err.code}: ${err.message}\n`);
-  else process.stderr.write(`onair: ${(err as Error)?.stack ?? err}\n`);
+  else process.stderr.write(`onair: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exitCode = err instanceof UsageError ? 2 : 1;
 });

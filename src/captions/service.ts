@@ -218,7 +218,7 @@ export class CaptionsService extends EventEmitter {
   private readonly onStart = (channel: string) => void this.streamStarted(channel);
   private readonly onEnd = (channel: string, reason: string) => {
     const s = this.sessions.get(channel);
-    if (s) this.endSession(s, reason);
+    if (s) void this.endSession(s, reason);
   };
   private started = false;
 
@@ -499,7 +499,7 @@ export class CaptionsService extends EventEmitter {
 
   /** tracks lists the caption tracks of a channel's live session (or its last one). */
   tracks(channel: string): CaptionTrack[] {
-    return [...(this.sessions.get(channel)?.tracks ?? this.previous.get(channel) ?? new Map()).values()];
+    return [...(this.sessions.get(channel)?.tracks ?? this.previous.get(channel) ?? new Map<never, never>()).values()];
   }
 
   /** track is one language's track of the live session (HLS subtitles use it). */

@@ -597,6 +597,7 @@ export class ModerationEngine implements PublishHook {
 
 function counter<L extends string>(registry: Registry | undefined, name: string, help: string, label: L): Counter<L> {
   const existing = registry?.getSingleMetric(name);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- prom-client returns the Counter this function registered under the same name
   if (existing) return existing as Counter<L>;
   return new Counter({ name, help, labelNames: [label], registers: registry ? [registry] : [] });
 }

@@ -47,7 +47,7 @@ const ACTION_RANK: Record<FilterAction, number> = { allow: 0, mask: 1, block: 2 
 
 /** WordFilter is a compiled, immutable matcher. */
 export class WordFilter {
-  private readonly next: Map<number, number>[] = [new Map()];
+  private readonly next: Map<number, number>[] = [new Map<number, number>()];
   private readonly fail: number[] = [0];
   private readonly out: number[][] = [[]];
   private readonly patterns: Pattern[] = [];

@@ -49,7 +49,7 @@ function parseEvent(server: PusherServer, o: Record<string, unknown>, maxChannel
   for (const n of names) {
     const m = typeof n === 'string' ? server.mapper.toOnair(n) : null;
     if (!m) throw new HttpError(400, `invalid channel name ${JSON.stringify(n)}`);
-    if (!server.node.namespaces.resolve(m.channel)) throw new HttpError(400, `unknown channel ${n}: no chat namespace for ${m.channel}`);
+    if (!server.node.namespaces.resolve(m.channel)) throw new HttpError(400, `unknown channel ${String(n)}: no chat namespace for ${m.channel}`);
     channels.push(m);
   }
   let socketId = '';

@@ -33,7 +33,7 @@ export class SharedBatch {
   since = 0;
   /** Sequence number in its channel's batch log. */
   seq = 0;
-  private readonly cache: (Buffer | undefined)[] = new Array(KIND_COUNT);
+  private readonly cache: (Buffer | undefined)[] = new Array<Buffer | undefined>(KIND_COUNT);
   /**
    * The last run of batches starting with this one that was joined into one buffer. Under load,
    * a subscriber's queue holds the batches since its last write; the subscribers written in a

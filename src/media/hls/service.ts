@@ -161,6 +161,7 @@ interface Channel {
   unlisten: (() => void)[];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- names the request kinds the metrics label takes
 type RequestKind = 'multivariant' | 'playlist' | 'init' | 'segment' | 'part';
 
 /** createHlsService builds the LL-HLS output for every live channel of the hub. */

@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
-import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
+import type { AudioTrackInfo, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
 import {
   FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO, FLV_TAG_HEADER_SIZE, AVC_PACKET_SEQUENCE_HEADER, AVC_PACKET_END_OF_SEQUENCE,
   AAC_PACKET_SEQUENCE_HEADER, AUDIO_FORMAT_AAC, AUDIO_FORMAT_MP3, EX_PACKET_SEQUENCE_START, EX_PACKET_SEQUENCE_END, EX_PACKET_METADATA,

@@ -124,7 +124,7 @@ class ChannelSession implements StreamSubscriber {
   }
 
   onEnd(): void {
-    this.end();
+    void this.end();
   }
 
   /** end closes the session; the promise settles when every part is finalised. */

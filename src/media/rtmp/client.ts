@@ -195,7 +195,7 @@ export class RtmpClient extends EventEmitter {
       };
       const onUp = () => {
         socket.off('connect', onTcp).off('error', onError);
-        socket.on('error', (err) => this.fail(err));
+        socket.on('error', (err: Error) => this.fail(err));
         resolve();
       };
       socket.once('connect', onTcp);

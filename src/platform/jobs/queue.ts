@@ -261,12 +261,14 @@ export class JobQueue {
 
   /** requeueNode puts back the running jobs of a node that restarted (their work died with it). */
   async requeueNode(nodeId: string): Promise<number> {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- Kysely builder passed through a generic filter whose where() is loosely typed
     return this.requeueWhere((q) => q.where('node_id', '=', nodeId));
   }
 
   /** requeueExpired puts back running jobs whose node stopped renewing its lease. */
   async requeueExpired(): Promise<number> {
     const now = this.now();
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- Kysely builder passed through a generic filter whose where() is loosely typed
     return this.requeueWhere((q) => q.where('lease_until', '<', now));
   }
 

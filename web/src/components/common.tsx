@@ -88,6 +88,7 @@ export function CopyField(props: { label: string; value: string; secret?: boolea
       ta.value = props.value;
       document.body.append(ta);
       ta.select();
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- fallback for browsers without the async clipboard API
       document.execCommand('copy');
       ta.remove();
     }

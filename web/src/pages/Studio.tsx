@@ -123,7 +123,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
       } catch { /* keep last */ }
     };
     void load();
-    const id = setInterval(load, HEALTH_POLL_MS);
+    const id = setInterval(() => void load(), HEALTH_POLL_MS);
     return () => { stop = true; clearInterval(id); };
   }, [channel]);
   useEffect(() => { setClient(chatClient(getToken())); }, []);
@@ -499,7 +499,7 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
   useEffect(() => {
     if (!isOwner) return;
     void load();
-    const id = setInterval(load, RESTREAM_POLL_MS);
+    const id = setInterval(() => void load(), RESTREAM_POLL_MS);
     return () => clearInterval(id);
   }, [channel, isOwner]);
   if (!isOwner) {

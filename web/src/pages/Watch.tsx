@@ -69,7 +69,7 @@ export function Watch({ channel }: { channel: string }) {
       }
     };
     void load();
-    const id = setInterval(load, POLL_MS);
+    const id = setInterval(() => void load(), POLL_MS);
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => { stop = true; clearInterval(id); clearInterval(tick); };
   }, [channel]);
