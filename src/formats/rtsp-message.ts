@@ -133,7 +133,7 @@ export class RtspParser {
     if (at >= b.length) return 0;
     if (b[at] === RTSP_INTERLEAVED_MAGIC) {
       if (b.length - at < RTSP_INTERLEAVED_HEADER_BYTES) return 0;
-      const channel = b[at + 1]!;
+      const channel = b.readUInt8(at + 1);
       const len = b.readUInt16BE(at + 2);
       const total = RTSP_INTERLEAVED_HEADER_BYTES + len;
       if (b.length - at < total) return 0;
