@@ -241,6 +241,7 @@ export function registerServerApi(app: FastifyInstance, node: ChatNode, apiKey: 
     }
     try {
       const result = await m(node, (body ?? {}) as Params);
+      // eslint-disable-next-line @typescript-eslint/return-await -- a FastifyReply is thenable; fastify takes it back unawaited
       return reply.send('{"result":' + result + '}');
     } catch (e) {
       return reply.send('{"error":' + errorJson(toProtocolError(e, node)) + '}');

@@ -76,6 +76,7 @@ function ffprobe(url: string, timeoutMs: number): Promise<Probe> {
     p.on('exit', (code) => {
       clearTimeout(t);
       if (code !== 0) return reject(new Error(`ffprobe exit ${code}: ${err.slice(-500)}`));
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- JSON.parse throws only Errors
       try { resolve(JSON.parse(out)); } catch (e) { reject(e); }
     });
   });

@@ -8,7 +8,7 @@ import type { Feature } from '../../app/feature.js';
 import type { OnairConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Platform } from '../../platform/index.js';
-import type { ChatExtensionPoint, ChatUserInfo, PublishHook } from '../hooks.js';
+import type { ChatExtensionPoint, PublishHook } from '../hooks.js';
 import { AppError } from '../../http/errors.js';
 import { WalletService, type PaymentProvider } from '../../platform/wallet/index.js';
 import { SuperChatService } from './superchat.js';

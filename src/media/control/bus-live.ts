@@ -30,9 +30,9 @@ export interface DirectoryMetrics {
 }
 
 export function directoryMetrics(registry: prom.Registry): DirectoryMetrics {
-  const errors = metricOnce(registry, 'onair_control_live_directory_errors_total', () =>
+  const errors = metricOnce<prom.Counter<'op'>>(registry, 'onair_control_live_directory_errors_total', () =>
     new prom.Counter({ name: 'onair_control_live_directory_errors_total', help: 'Cluster live list operations on Redis that failed (op: write, read) or node entries that could not be read (op: invalid).', labelNames: ['op'], registers: [registry] }),
-  ) as prom.Counter<'op'>;
+  );
   return { errors };
 }
 

@@ -176,12 +176,12 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   const retentionMs = Math.max(MIN_RETENTION_AFTER_END_MS, hls.windowSegments * targetMs);
   const partsPerSegment = Math.ceil(hls.targetDurationSeconds / hls.partDurationSeconds);
 
-  const requests = metricOnce(registry, 'onair_hls_requests_total', () =>
+  const requests = metricOnce<prom.Counter<'kind'>>(registry, 'onair_hls_requests_total', () =>
     new prom.Counter({ name: 'onair_hls_requests_total', help: 'LL-HLS HTTP requests by kind.', labelNames: ['kind'], registers: [registry] }),
-  ) as prom.Counter<'kind'>;
-  const blocked = metricOnce(registry, 'onair_hls_blocked_requests', () =>
+  );
+  const blocked = metricOnce<prom.Gauge>(registry, 'onair_hls_blocked_requests', () =>
     new prom.Gauge({ name: 'onair_hls_blocked_requests', help: 'LL-HLS requests held open (blocking reload, preload hints).', registers: [registry] }),
-  ) as prom.Gauge;
+  );
 
   const channels = new Map<string, Channel>();
   let started = false;

@@ -16,7 +16,7 @@ import {
   VIDEO_FRAME_KEY, VIDEO_FRAME_COMMAND, VIDEO_CODEC_AVC, VIDEO_CODEC_HEVC_LEGACY, FOURCC_HEVC, FOURCC_AV1, FOURCC_AVC,
   encodeFlvTag, parseAudioTagHeader, parseVideoTagHeader,
 } from '../../formats/flv.js';
-import { decodeAmf0, encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
+import { decodeAmf0, encodeAmf0, ecmaArray, type Amf0Object } from '../../formats/amf0.js';
 import { describeAvcConfig } from '../../formats/avc.js';
 import { describeHevcConfig } from '../../formats/hevc.js';
 import { parseAudioSpecificConfig } from '../../formats/aac.js';

@@ -272,6 +272,7 @@ export class JobQueue {
     return this.requeueWhere((q) => q.where('lease_until', '<', now));
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the filter must accept every Kysely update/select builder; their where() signatures share no narrower type
   private async requeueWhere(filter: <Q extends { where: any }>(q: Q) => Q): Promise<number> {
     const now = this.now();
     // Jobs someone asked to cancel end cancelled rather than running again.

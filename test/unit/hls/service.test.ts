@@ -10,7 +10,6 @@ import { createHlsService } from '../../../src/media/hls/service.js';
 import { parsePlaylistQuery, checkRange } from '../../../src/media/hls/blocking.js';
 import { FakeClock, FakeHub } from './fakes.js';
 import { synthFrames, videoTrack, audioTrack } from './frames.js';
-import type { MediaFrame } from '../../../src/media/hub/types.js';
 
 async function setup() {
   const config = configSchema.parse({});

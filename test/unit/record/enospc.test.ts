@@ -17,7 +17,7 @@ import { createPlatform } from '../../../src/platform/index.js';
 import { Recorder } from '../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../src/media/record/vods.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { loadFlv, makeFlv } from './media.js';
 

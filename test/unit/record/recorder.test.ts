@@ -12,7 +12,7 @@ import { Recorder } from '../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore, type RecordingsTable } from '../../../src/media/record/vods.js';
 import { RecordingWriter } from '../../../src/media/record/writer.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { ffprobe, loadFlv, makeFlv, topLevelBoxes } from './media.js';
 

@@ -19,7 +19,7 @@ import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../src/media/record/vods.js';
 import { JobQueue } from '../../../src/platform/jobs/queue.js';
 import '../../../src/platform/jobs/schema.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { loadFlv, makeFlv } from './media.js';
 
