@@ -91,8 +91,8 @@ async function trigger(server: PusherServer, ev: EventRequest): Promise<void> {
   if (ev.socketId !== '') tags[TAG_EXCLUDE] = ev.socketId;
   const data = envelope(ev.name, ev.data);
   const seen = new Set<string>();
-  // eslint-disable-next-line @typescript-eslint/await-thenable -- the rule misreads the Promise | undefined map; publishes run together and the first failure answers the request
   await Promise.all(
+    // eslint-disable-next-line @typescript-eslint/await-thenable -- the rule misreads the Promise | undefined map; publishes run together and the first failure answers the request
     ev.channels.map((c) => {
       if (seen.has(c.channel)) return undefined;
       seen.add(c.channel);
