@@ -83,7 +83,7 @@ describe('PROXY protocol on RTMP and RTSP', () => {
   });
 
   test('RTSP through the proxy with a v2 IPv6 header', async () => {
-    const proxy = await headerProxy(s.parts.ports.rtsp, encodeProxyHeaderV2(proxied('2001:db8::50', 'ipv6')));
+    const proxy = await headerProxy(s.ports.rtsp!, encodeProxyHeaderV2(proxied('2001:db8::50', 'ipv6')));
     proxies.push(proxy);
     const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', LOOP_FIXTURE, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${proxy.port}/live/${key}`], { stdio: 'ignore' });
     children.add(ff);
@@ -104,7 +104,7 @@ describe('PROXY protocol on RTMP and RTSP', () => {
     const header = encodeProxyHeaderV1(proxied('198.51.100.1'));
     const spoof = await exchangeFrom('127.0.0.2', s.rtmpPort, Buffer.concat([header, Buffer.from([3]), Buffer.alloc(1536)]));
     assert.deepEqual(spoof, { closed: true, received: 0 }, 'closed without an answer');
-    const rtspSpoof = await exchangeFrom('127.0.0.2', s.parts.ports.rtsp, Buffer.concat([header, Buffer.from('OPTIONS rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\n\r\n')]));
+    const rtspSpoof = await exchangeFrom('127.0.0.2', s.ports.rtsp!, Buffer.concat([header, Buffer.from('OPTIONS rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\n\r\n')]));
     assert.deepEqual(rtspSpoof, { closed: true, received: 0 });
     // C0 + C1: the server answers S0 S1 S2 (1 + 1536 + 1536 bytes).
     const plain = await exchangeFrom('127.0.0.2', s.rtmpPort, Buffer.concat([Buffer.from([3]), Buffer.alloc(1536)]));
