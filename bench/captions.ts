@@ -69,7 +69,7 @@ function percentile(xs: number[], p: number): number {
 }
 
 const SHORT = Number(values.seconds) < 20;
-const CONTEXTS: AudioCtxSetting[] = values['audio-ctx']!.split(',').map((x) => (x.trim() === 'auto' ? 'auto' : Number(x))).slice(0, SHORT ? 1 : undefined);
+const CONTEXTS: AudioCtxSetting[] = values['audio-ctx'].split(',').map((x) => (x.trim() === 'auto' ? 'auto' : Number(x))).slice(0, SHORT ? 1 : undefined);
 if (CONTEXTS.some((c) => c !== 'auto' && !Number.isInteger(c))) throw new Error('--audio-ctx takes auto, 0 or a number of positions (comma separated)');
 const LENGTHS = SHORT ? [WINDOW_MS] : [...new Set((values.lengths ?? `2000,5000,${WINDOW_MS}`).split(',').map(Number))].filter((x) => x >= 1000).sort((x, y) => x - y);
 /** Background noise amplitude of the noisy delay run (~ -40 dBFS RMS, above the -50 dBFS silence threshold). */

@@ -32,7 +32,7 @@ export async function startServer(mode: Mode, env: Record<string, string> = {}):
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, ...env, ONAIR_LOG_LEVEL: 'silent' },
   });
-  const rl = createInterface({ input: proc.stdout! });
+  const rl = createInterface({ input: proc.stdout });
   const info = await new Promise<{ port: number; pid: number }>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('server did not start')), 30000);
     rl.once('line', (line) => {
@@ -131,7 +131,7 @@ function spawnCLoadgen(): LoadgenChannel {
   const bin = buildCLoadgen();
   const proc = spawn('sh', ['-c', `ulimit -n $(ulimit -Hn); exec ${JSON.stringify(bin)}`], { stdio: ['pipe', 'pipe', 'inherit'] });
   const handlers = new Set<(m: { type: string } & Record<string, unknown>) => void>();
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     const m = JSON.parse(line) as { type: string } & Record<string, unknown>;
     if (Array.isArray(m.latencies)) m.latencies = Float64Array.from(m.latencies as number[]);
     for (const h of [...handlers]) h(m);
@@ -140,10 +140,10 @@ function spawnCLoadgen(): LoadgenChannel {
   return {
     proc,
     send(msg) {
-      if (msg.cmd !== 'start') return void proc.stdin!.write(msg.cmd + '\n');
+      if (msg.cmd !== 'start') return void proc.stdin.write(msg.cmd + '\n');
       const ports = Array.isArray(msg.ports) && msg.ports.length > 0 ? msg.ports : [msg.port];
       const line = ['start', msg.proto, msg.n, msg.base, msg.sampleEvery, msg.concurrency, msg.rooms, msg.channelPattern, csv(ports), csv(msg.addrs)];
-      proc.stdin!.write(line.join(' ') + '\n');
+      proc.stdin.write(line.join(' ') + '\n');
     },
     onMessage(h) {
       handlers.add(h);

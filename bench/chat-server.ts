@@ -61,6 +61,7 @@ if (mode === 'onair') {
 } else {
   const { Server } = await import('socket.io');
   let io: InstanceType<typeof Server>;
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a bench server: an unhandled rejection should stop the run
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     if (req.url === '/bench/stats') {
       res.setHeader('content-type', 'application/json');

@@ -31,7 +31,7 @@
  * bench/results), or to FILE.json when --out names a .json file.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -46,7 +46,7 @@ import { LOOPBACK_LIMITS_ENV } from './lib/loopback-limits.js';
 
 const { values } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, protocols: { type: 'string', default: 'rtmp,flv,ll-hls,hls.js,whep,srt,rtsp,rtsp-in' }, out: { type: 'string' } } });
 const SECONDS = Number(values.seconds);
-const PROTOCOLS = values.protocols!.split(',');
+const PROTOCOLS = values.protocols.split(',');
 const CACHE = 'bench/.cache';
 const SOURCE = join(CACHE, 'latency-640x360.flv');
 /** --out: a directory (latency.json in it) or a .json file; default latency.json in the results directory. */
@@ -100,10 +100,10 @@ async function publishLoopFfmpeg(output: string[], tags: FlvTag[], stop: { at: n
   const ff = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-fflags', 'nobuffer', '-probesize', '32768', '-analyzeduration', '0', '-f', 'flv', '-i', 'pipe:0',
     '-c', 'copy', '-flush_packets', '1', ...output], { stdio: ['pipe', 'ignore', 'pipe'] });
   let err = '';
-  ff.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
+  ff.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-2000); });
   const exited = new Promise<void>((r) => ff.once('exit', () => r()));
-  ff.stdin!.on('error', () => undefined);
-  const write = (b: Buffer) => ff.stdin!.write(b);
+  ff.stdin.on('error', () => undefined);
+  const write = (b: Buffer) => ff.stdin.write(b);
   write(encodeFlvHeader(true, true));
   const headers = tags.filter((t) => t.timestamp === 0 && ((t.type === FLV_TAG_VIDEO && t.data[1] === 0) || (t.type === FLV_TAG_AUDIO && t.data[1] === 0)));
   for (const t of headers) write(encodeFlvTag(t.type, 0, t.data));
@@ -122,7 +122,7 @@ async function publishLoopFfmpeg(output: string[], tags: FlvTag[], stop: { at: n
     loop++;
   }
   const early = ff.exitCode !== null;
-  ff.stdin!.end();
+  ff.stdin.end();
   ff.kill('SIGTERM');
   await exited;
   if (early) throw new Error(`ffmpeg (${output.at(-1)!.split(':')[0]} publisher) exited early: ${err.trim()}`);
@@ -307,7 +307,7 @@ async function hlsJsViewer(base: string, samples: Samples, seconds: number, stop
     // The window starts once frames are presented (and hls.js has had a moment to reach its live edge).
     const startBy = Date.now() + HLSJS_START_TIMEOUT_MS;
     let started = false;
-    while (Date.now() < startBy && !(started = ((await p.evaluate('window.samples.length')) as number) > 0)) await p.waitForTimeout(250);
+    while (Date.now() < startBy && !(started = (await p.evaluate<number>('window.samples.length')) > 0)) await p.waitForTimeout(250);
     const errors: string[] = [];
     if (started) {
       await p.waitForTimeout(HLSJS_SETTLE_MS);
@@ -317,9 +317,9 @@ async function hlsJsViewer(base: string, samples: Samples, seconds: number, stop
       errors.push(`no frame presented within ${HLSJS_START_TIMEOUT_MS / 1000} s`);
     }
     stop.at = Date.now() + 500;
-    const got = (await p.evaluate('window.samples.slice()')) as number[];
-    const reported = (await p.evaluate('window.hlsLatency.slice(-Math.ceil(' + seconds + ' * 4))')) as number[];
-    errors.push(...((await p.evaluate('window.errs')) as string[]));
+    const got = await p.evaluate<number[]>('window.samples.slice()');
+    const reported = await p.evaluate<number[]>('window.hlsLatency.slice(-Math.ceil(' + seconds + ' * 4))');
+    errors.push(...(await p.evaluate<string[]>('window.errs')));
     if (process.env.LATENCY_DEBUG) {
       console.error(await p.evaluate(`JSON.stringify({ stamps: window.stampCount, samples: window.samples.length, events: window.events, t: v.currentTime, rs: v.readyState, paused: v.paused,
         buf: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : null, lat: hls.latency, errs: window.errs, frames: window.frames, lastMediaTime: window.lastMediaTime, firstStamp: stamps[0], lastStamp: stamps[stamps.length - 1], now: Date.now() })`));
@@ -413,8 +413,8 @@ async function whepViewer(base: string, samples: Samples, seconds: number, stop:
     await p.goto(`http://127.0.0.1:${port}/?src=${encodeURIComponent(`${base}/whep`)}`);
     const startBy = Date.now() + HLSJS_START_TIMEOUT_MS;
     let started = false;
-    while (Date.now() < startBy && !(started = ((await p.evaluate('window.samples.length')) as number) > 0)) {
-      if (((await p.evaluate('window.errs.length')) as number) > 0) break;
+    while (Date.now() < startBy && !(started = (await p.evaluate<number>('window.samples.length')) > 0)) {
+      if ((await p.evaluate<number>('window.errs.length')) > 0) break;
       await p.waitForTimeout(250);
     }
     const errors: string[] = [];
@@ -424,14 +424,14 @@ async function whepViewer(base: string, samples: Samples, seconds: number, stop:
       await p.evaluate('window.samples.length = 0');
       await p.waitForTimeout(seconds * 1000);
       // Chromium's own view: mean video jitter-buffer delay per emitted frame.
-      jitterBufferMs = (await p.evaluate(`window.pc.getStats().then((r) => { let v; r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && s.jitterBufferEmittedCount) v = Math.round(1000 * s.jitterBufferDelay / s.jitterBufferEmittedCount); }); return v; })`)) as number | undefined;
+      jitterBufferMs = await p.evaluate<number | undefined>(`window.pc.getStats().then((r) => { let v; r.forEach((s) => { if (s.type === 'inbound-rtp' && s.kind === 'video' && s.jitterBufferEmittedCount) v = Math.round(1000 * s.jitterBufferDelay / s.jitterBufferEmittedCount); }); return v; })`);
     } else {
       if (process.env.LATENCY_DEBUG) console.error(await p.evaluate(`(window.pc ? window.pc.getStats() : Promise.resolve(new Map())).then((r) => { const o = { sdp: window.pc && (window.pc.localDescription.sdp + window.pc.remoteDescription.sdp).split('\\r\\n').filter((l) => /candidate|^m=|fmtp/.test(l)), state: window.pc && window.pc.connectionState, legacy: 'createEncodedStreams' in RTCRtpSender.prototype, script: typeof RTCRtpScriptTransform }; r.forEach((s) => { if (s.type === 'inbound-rtp') o[s.kind] = { packets: s.packetsReceived, decoded: s.framesDecoded, w: s.frameWidth }; }); return JSON.stringify(o); })`));
-      errors.push(`no stamped frame presented within ${HLSJS_START_TIMEOUT_MS / 1000} s (frames ${(await p.evaluate('window.frames')) as number}, stamps ${(await p.evaluate('window.stampCount')) as number})`);
+      errors.push(`no stamped frame presented within ${HLSJS_START_TIMEOUT_MS / 1000} s (frames ${await p.evaluate<number>('window.frames')}, stamps ${await p.evaluate<number>('window.stampCount')})`);
     }
     stop.at = Date.now() + 500;
-    samples.push(...((await p.evaluate('window.samples.slice()')) as number[]));
-    errors.push(...((await p.evaluate('window.errs')) as string[]));
+    samples.push(...(await p.evaluate<number[]>('window.samples.slice()')));
+    errors.push(...(await p.evaluate<string[]>('window.errs')));
     return { errors: [...new Set(errors)], ...(jitterBufferMs !== undefined ? { jitterBufferMs } : {}) };
   } finally {
     await ctx.close();
@@ -514,7 +514,7 @@ async function main(): Promise<void> {
       viewerLag.disable();
       // the viewers' (and publisher's) event loop: a late loop would add its delay to every sample
       extra = { ...extra, benchLoopLagP99Ms: Math.round(viewerLag.percentile(99) / 1e4) / 100 };
-      if (pubError && !errors) errors = [`publisher: ${(pubError as Error).message}`];
+      if (pubError && !errors) errors = [`publisher: ${(pubError).message}`];
       results[proto] = { ...summary(samples), ...extra, ...(errors?.length ? { errors } : {}) };
       await new Promise((r) => setTimeout(r, 1500));
     }

@@ -91,7 +91,7 @@ async function cWriter(): Promise<Row | { writer: string; skipped: string }> {
     if (cc.error || cc.status !== 0) return { writer: 'C write(2)', skipped: `no C compiler (${cc.error?.message ?? cc.stderr.trim()})` };
     const port = await freePort();
     const proc = spawn(bin, [String(SOCKETS), String(port), String(BYTES), String(PASSES)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
+    const lines = createInterface({ input: proc.stdout })[Symbol.asyncIterator]();
     const first = await lines.next();
     if (first.done || !JSON.parse(first.value).listening) throw new Error('write-floor did not listen');
     const reader = await startReader(port);

@@ -100,7 +100,6 @@ async function main() {
     const relay = dgram.createSocket('udp4');
     const up = dgram.createSocket('udp4');
     let client: AddressInfo | null = null;
-    let relayed = 0;
     let relayOpen = true;
     relay.on('message', (msg, rinfo) => {
       client = rinfo;
@@ -115,7 +114,6 @@ async function main() {
           }
         }
       }
-      relayed++;
       if (DELAY_MS > 0) setTimeout(() => relayOpen && up.send(msg, port, '127.0.0.1'), DELAY_MS);
       else up.send(msg, port, '127.0.0.1');
     });

@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<void> {
       await import('./server.js');
       const { runJobsCommand, JobsUsageError } = await import('./platform/jobs/cli.js');
       try {
-        await withPlatform(cfg, (p) => runJobsCommand(cfg, p.db, sub, rest, { out, write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY === true }));
+        await withPlatform(cfg, (p) => runJobsCommand(cfg, p.db, sub, rest, { out, write: (t) => process.stdout.write(t), isTTY: process.stdout.isTTY }));
       } catch (err) {
         if (err instanceof JobsUsageError) throw new UsageError(err.message);
         throw err;
@@ -263,6 +263,6 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof UsageError) process.stderr.write(err.message + '\n');
   else if (err instanceof ConfigError) process.stderr.write(`onair: ${err.message}\n`);
   else if (err instanceof AppError) process.stderr.write(`onair: ${err.code}: ${err.message}\n`);
-  else process.stderr.write(`onair: ${(err as Error)?.stack ?? err}\n`);
+  else process.stderr.write(`onair: ${(err as Error)?.stack ?? String(err)}\n`);
   process.exitCode = err instanceof UsageError ? 2 : 1;
 });

@@ -52,6 +52,7 @@ export type App = AppOf<typeof FEATURES>;
 
 // Compile-time check that every declared dep names a feature of the list with a fitting type.
 const depsFit: [DepProblems<typeof FEATURES>] extends [never] ? true : DepProblems<typeof FEATURES> = true;
+// eslint-disable-next-line @typescript-eslint/no-meaningless-void-operator -- reads depsFit so the compile-time check is not an unused variable
 void depsFit;
 
 /** ALL_MIGRATIONS is every migration, the platform's and every feature's, whatever roles a node runs. */

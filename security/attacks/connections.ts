@@ -58,7 +58,7 @@ export const rtspConnFlood: Attack = {
 export function srtInduction(socketId: number): Buffer {
   return encodeHandshake({
     version: 4, encryption: 0, extensionField: UDT_DGRAM, initialSeq: socketId & 0x7fff_ffff, mtu: 1500, flowWindow: 8192,
-    type: HS_TYPE_INDUCTION, socketId, synCookie: 0, peerIp: Buffer.from([127, 0, 0, 1, ...new Array(12).fill(0)]), extensions: [],
+    type: HS_TYPE_INDUCTION, socketId, synCookie: 0, peerIp: Buffer.from([127, 0, 0, 1, ...new Array<number>(12).fill(0)]), extensions: [],
   }, 0, 0);
 }
 

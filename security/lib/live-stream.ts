@@ -41,7 +41,7 @@ export class LiveStream {
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.ffmpeg = ff;
     let stderr = '';
-    ff.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
+    ff.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
     const spawnError = new Promise<string>((resolve) => ff.once('error', (e) => resolve(e.message)));
     const deadline = Date.now() + LIVE_WAIT_MS;
     while (Date.now() < deadline) {

@@ -116,6 +116,7 @@ export async function transcribeFile(o: TranscribeFileOptions): Promise<Transcri
     if (failure) throw failure;
     if (code !== 0) throw new Error(`ffmpeg could not decode ${o.file} (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 300)}`);
     await transcriber.flush();
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- failure holds the Error a transcriber callback reported
     if (failure) throw failure;
     o.onProgress?.(1);
   } catch (err) {

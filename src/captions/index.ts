@@ -82,7 +82,7 @@ export function defaultRecogniserFactory(config: OnairConfig, opts: { mode?: 'li
       PocketsphinxRecogniser.check(config.captions.pocketsphinx);
       return new PocketsphinxRecogniser({ ...config.captions.pocketsphinx, dropWhenBehind: opts.mode !== 'file', ...(opts.logger ? { logger: opts.logger } : {}) });
     }
-    if (engine !== 'whisper') throw new Error(`engine ${engine} is not available`);
+    if (engine !== 'whisper') throw new Error(`engine ${String(engine)} is not available`);
     let path: string;
     try {
       path = resolveModel(config.dataDir, whisperModelSetting(config)).path;
@@ -101,7 +101,7 @@ export function defaultRecogniserFactory(config: OnairConfig, opts: { mode?: 'li
  * does not know) fails the job permanently with the reason.
  */
 export function fileCaptionsEngine(config: OnairConfig, ffmpegPath: string, createRecogniser: (engine: ServerEngine, language: string) => Promise<AnyRecogniser>): CaptionsEngine {
-  const engine = config.captions.engine as ServerEngine;
+  const engine = config.captions.engine;
   return async ({ file, language, signal, onProgress }) => {
     let recogniserError: Error | undefined;
     try {
@@ -158,7 +158,7 @@ export const captionsFeature: Feature<'captions', { hub: StreamHub; chat?: ChatE
       stepMs: config.captions.stepMs,
       lengthMs: config.captions.lengthMs,
       defaultLanguage: config.captions.language,
-      defaultEngine: config.captions.engine as ServerEngine,
+      defaultEngine: config.captions.engine,
       autostart: config.captions.autostart,
       maxRecognisers: config.captions.maxRecognisers,
       createRecogniser: defaultRecogniserFactory(config, { logger: logger.child({ component: 'captions' }) }),
@@ -169,6 +169,7 @@ export const captionsFeature: Feature<'captions', { hub: StreamHub; chat?: ChatE
     });
     captionsRoutes(base.http, base.api, service, {
       serverEngines: availableServerEngines(config),
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- Object.fromEntries over a filtered tuple list widens to any
       unavailable: Object.fromEntries(SERVER_ENGINES.map((e) => [e, engineUnavailable(config, e)]).filter(([, why]) => why)),
     });
     return { api: service, start: () => service.start(), stop: () => service.stop() };

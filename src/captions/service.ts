@@ -228,7 +228,7 @@ export class CaptionsService extends EventEmitter {
   private readonly onStart = (channel: string) => void this.streamStarted(channel);
   private readonly onEnd = (channel: string, reason: string) => {
     const s = this.sessions.get(channel);
-    if (s) this.endSession(s, reason);
+    if (s) void this.endSession(s, reason);
   };
   private started = false;
 
@@ -250,8 +250,8 @@ export class CaptionsService extends EventEmitter {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.deps.hub?.off('streamStart', this.onStart as never);
-    this.deps.hub?.off('streamEnd', this.onEnd as never);
+    this.deps.hub?.off('streamStart', this.onStart);
+    this.deps.hub?.off('streamEnd', this.onEnd);
     await Promise.all([...this.sessions.values()].map((s) => this.endSession(s, 'server stopping')));
   }
 
@@ -344,7 +344,7 @@ export class CaptionsService extends EventEmitter {
     if (s.starting) await s.starting;
     assertEngineLanguage(engine, language);
     const max = this.deps.maxRecognisers ?? 0;
-    if (max > 0 && [...this.sessions.values()].filter((o) => o !== s && (o.runner || o.starting)).length >= max) throw new CaptionCapacityError(max);
+    if (max > 0 && [...this.sessions.values()].filter((o) => o !== s && (o.runner !== undefined || o.starting !== undefined)).length >= max) throw new CaptionCapacityError(max);
     if (!this.deps.ffmpegPath) throw new Error('captions need ffmpeg (install it or set FFMPEG_PATH)');
     const ffmpegPath = this.deps.ffmpegPath;
     s.starting = (async () => {
@@ -511,7 +511,7 @@ export class CaptionsService extends EventEmitter {
 
   /** tracks lists the caption tracks of a channel's live session (or its last one). */
   tracks(channel: string): CaptionTrack[] {
-    return [...(this.sessions.get(channel)?.tracks ?? this.previous.get(channel) ?? new Map()).values()];
+    return [...(this.sessions.get(channel)?.tracks ?? this.previous.get(channel) ?? new Map<never, never>()).values()];
   }
 
   /** track is one language's track of the live session (HLS subtitles use it). */

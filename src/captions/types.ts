@@ -100,7 +100,7 @@ export interface StreamingRecogniser {
 export type AnyRecogniser = Recogniser | StreamingRecogniser;
 
 export function isStreamingRecogniser(r: AnyRecogniser): r is StreamingRecogniser {
-  return (r as StreamingRecogniser).streaming === true;
+  return (r as StreamingRecogniser).streaming;
 }
 
 /** isEnglish tells whether a language tag is English (en, en-US, ...). */

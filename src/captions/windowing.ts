@@ -129,7 +129,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     }
     this.append(samples);
     this.arrivals.push([this.endMs, this.now()]);
-    while (this.arrivals.length > 1 && this.arrivals[0]![0] < this.committedMs - this.opts.lengthMs) this.arrivals.shift();
+    while (this.arrivals.length > 1 && (this.arrivals[0]?.[0] ?? Infinity) < this.committedMs - this.opts.lengthMs) this.arrivals.shift();
     this.maybeRun();
   }
 
@@ -208,7 +208,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     const a = Math.max(0, Math.floor((fromMs - this.bufStartMs) * PCM_SAMPLES_PER_MS));
     const b = Math.min(this.bufLen, Math.floor((toMs - this.bufStartMs) * PCM_SAMPLES_PER_MS));
     let sum = 0;
-    for (let i = a; i < b; i++) sum += this.buf[i]! * this.buf[i]!;
+    for (const v of this.buf.subarray(a, Math.max(a, b))) sum += v * v;
     return b > a ? Math.sqrt(sum / (b - a)) : 0;
   }
 
@@ -249,33 +249,36 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     // Which phrases are final: those followed by a pause; all of them if the uncommitted
     // audio would outgrow the next window, or at the end of the stream.
     let nFinal = 0;
-    while (nFinal < abs.length && abs[nFinal]!.endMs <= we - tailGuardMs) nFinal++;
+    while ((abs[nFinal]?.endMs ?? Infinity) <= we - tailGuardMs) nFinal++;
     const mustReach = we + stepMs - lengthMs;
     let nextCommit = nFinal > 0 ? this.commitPoint(abs, nFinal, we) : this.committedMs;
     if (final || nextCommit < mustReach) {
       nFinal = abs.length;
       nextCommit = we;
     }
-    for (let i = 0; i < nFinal; i++) this.publishFinal(abs[i]!);
+    for (const phrase of abs.slice(0, nFinal)) this.publishFinal(phrase);
     if (abs.length === 0) nextCommit = Math.max(nextCommit, we - tailGuardMs);
     this.committedMs = Math.max(this.committedMs, nextCommit);
 
     const rest = abs.slice(nFinal);
+    const firstRest = rest[0];
     // The first unfinished phrase already ended before the window's end: once the tail
     // guard has passed after it, the next window can make it final (see maybeRun).
-    if (this.opts.earlyFinal && !final && rest.length > 0 && rest[0]!.endMs <= we - PAUSE_HINT_MS && inferMs < stepMs * EARLY_MAX_STEP_SHARE) {
-      this.pauseDueMs = rest[0]!.endMs + tailGuardMs;
+    if (this.opts.earlyFinal && !final && firstRest !== undefined && firstRest.endMs <= we - PAUSE_HINT_MS && inferMs < stepMs * EARLY_MAX_STEP_SHARE) {
+      this.pauseDueMs = firstRest.endMs + tailGuardMs;
     }
     const interim = rest.map((s) => s.text).join(' ');
     if (interim !== this.lastInterim) {
       this.lastInterim = interim;
-      if (interim) this.sink.onCue({ type: 'interim', id: this.nextId(), text: interim, startMs: Math.round(rest[0]!.startMs), endMs: Math.round(we), lang: this.opts.language });
+      if (interim && firstRest) this.sink.onCue({ type: 'interim', id: this.nextId(), text: interim, startMs: Math.round(firstRest.startMs), endMs: Math.round(we), lang: this.opts.language });
     }
   }
 
   /** commitPoint is where the next window starts after finalising abs[0..n). */
   private commitPoint(abs: { startMs: number; endMs: number }[], n: number, we: number): number {
-    const end = abs[n - 1]!.endMs;
+    const last = abs[n - 1];
+    if (last === undefined) throw new RangeError(`commitPoint: no phrase at ${n - 1}`);
+    const end = last.endMs;
     const next = abs[n];
     // Split the gap to the next phrase (or to the window's end) so coarse timestamps do
     // not cut a word off either side.
@@ -299,7 +302,7 @@ export class SlidingWindowTranscriber implements PcmTranscriber {
     this.lastInterim = '';
     this.sink.onCue({ type: 'final', id: `${this.opts.idPrefix}${this.seq}`, text: s.text, startMs: Math.round(s.startMs), endMs: Math.round(s.endMs), lang: this.opts.language });
     // Delay: from when the phrase's last audio arrived to now.
-    while (this.arrivals.length > 1 && this.arrivals[1]![0] <= s.endMs) this.arrivals.shift();
+    while (this.arrivals.length > 1 && (this.arrivals[1]?.[0] ?? Infinity) <= s.endMs) this.arrivals.shift();
     const hit = this.arrivals.find(([t]) => t >= s.endMs);
     if (hit) this.sink.onDelay?.(this.now() - hit[1]);
   }

@@ -128,7 +128,7 @@ const METHODS: Record<string, ApiMethod> = {
       client: str(p, 'client') || undefined,
       session: str(p, 'session') || undefined,
       expired: p.expired === true,
-      expireAt: expireAt as number | undefined,
+      expireAt: expireAt,
     });
     return '{}';
   },
@@ -243,6 +243,7 @@ export function registerServerApi(app: FastifyInstance, node: ChatNode, apiKey: 
     }
     try {
       const result = await m(node, (body ?? {}) as Params);
+      // eslint-disable-next-line @typescript-eslint/return-await -- a FastifyReply is thenable; fastify takes it back unawaited
       return reply.send('{"result":' + result + '}');
     } catch (e) {
       return reply.send('{"error":' + errorJson(toProtocolError(e, node)) + '}');

@@ -952,7 +952,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       for (const entry of subs.values()) {
         if (entry.expireTimer) clearTimeout(entry.expireTimer);
         this.hub.removeSubscriber(entry);
-        this.node.track(this.leaveChannel(entry));
+        void this.node.track(this.leaveChannel(entry));
       }
     }
   }

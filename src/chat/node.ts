@@ -462,7 +462,7 @@ export class ChatNode implements BrokerEventHandler {
   /** filterHistory applies every history filter to publications ordered oldest first. */
   filterHistory(channel: string, publications: Publication[]): Publication[] {
     let out = publications;
-    for (const f of this.historyFilters) out = f(channel, out) as Publication[];
+    for (const f of this.historyFilters) out = f(channel, out);
     return out;
   }
 
@@ -483,7 +483,7 @@ export class ChatNode implements BrokerEventHandler {
     const results = await Promise.allSettled(batch);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
-      this.logger.warn({ err: (failed as PromiseRejectedResult).reason }, 'chat: presence refresh failed');
+      this.logger.warn({ err: (failed).reason }, 'chat: presence refresh failed');
       return false;
     }
     return true;

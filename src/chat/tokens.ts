@@ -44,12 +44,12 @@ async function sign(secret: string, claims: Record<string, unknown>, ttlSeconds?
   const now = Math.floor(Date.now() / 1000);
   const payload: Record<string, unknown> = { iat: now, ...claims };
   if (ttlSeconds !== undefined && ttlSeconds > 0 && payload.exp === undefined) payload.exp = now + ttlSeconds;
-  return new SignJWT(payload as JWTPayload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key(secret));
+  return new SignJWT(payload).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key(secret));
 }
 
 /** signConnectionToken issues a connection JWT; ttlSeconds (if > 0) sets exp unless claims have one. */
 export function signConnectionToken(secret: string, claims: Partial<ConnectionClaims> & { sub: string }, ttlSeconds?: number): Promise<string> {
-  return sign(secret, claims as Record<string, unknown>, ttlSeconds);
+  return sign(secret, claims, ttlSeconds);
 }
 
 /** signSubscriptionToken issues a subscription JWT for one channel. */
@@ -58,7 +58,7 @@ export function signSubscriptionToken(
   claims: Partial<SubscriptionClaims> & { sub: string; channel: string },
   ttlSeconds?: number,
 ): Promise<string> {
-  return sign(secret, claims as Record<string, unknown>, ttlSeconds);
+  return sign(secret, claims, ttlSeconds);
 }
 
 async function verify(secret: string, token: string): Promise<JWTPayload> {

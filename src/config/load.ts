@@ -33,6 +33,7 @@ function leafPaths(obj: unknown, prefix = ''): string[] {
 /** schemaLeafPaths lists every dotted key the schema knows, optional ones included, for env mapping. */
 function schemaLeafPaths(schema: ZodTypeAny, prefix = ''): string[] {
   let s = schema;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment -- zod 3 types _def.innerType as any
   while (s instanceof ZodDefault || s instanceof ZodOptional || s instanceof ZodEffects) s = s instanceof ZodEffects ? s.innerType() : s._def.innerType;
   if (!(s instanceof ZodObject) || prefix.endsWith('namespaces')) return prefix ? [prefix] : [];
   return Object.entries(s.shape as Record<string, ZodTypeAny>).flatMap(([k, v]) => schemaLeafPaths(v, prefix ? `${prefix}.${k}` : k));

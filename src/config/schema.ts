@@ -537,10 +537,10 @@ export const configSchema = z
          */
         writeBatchMs: z.number().int().min(0).max(1000).default(5),
         namespaces: z.record(namespaceSchema).default({
-          chat: { presence: true, joinLeave: true, historySize: 100, historyTtlSeconds: 300, allowPublishForClient: true } as never,
-          effects: { historySize: 0, allowPublishForClient: true } as never,
-          captions: { historySize: 20, historyTtlSeconds: 120 } as never,
-          events: { historySize: 20, historyTtlSeconds: 300 } as never,
+          chat: { presence: true, joinLeave: true, historySize: 100, historyTtlSeconds: 300, allowPublishForClient: true },
+          effects: { historySize: 0, allowPublishForClient: true },
+          captions: { historySize: 20, historyTtlSeconds: 120 },
+          events: { historySize: 20, historyTtlSeconds: 300 },
         }),
         /** Cache of onair channel existence for namespaces with requireChannel (positive and negative answers). */
         channelCache: z

@@ -194,7 +194,7 @@ class Reader {
   }
   u8(): number {
     this.need(1);
-    return this.buf[this.pos++]!;
+    return this.buf.readUInt8(this.pos++);
   }
   u16(): number {
     this.need(2);
@@ -273,7 +273,7 @@ function readValue(r: Reader, depth: number): Amf0Value {
     }
     case AMF0_ECMA_ARRAY: {
       const declared = r.u32();
-      const obj = ecmaArray({} as Amf0Object);
+      const obj = ecmaArray({});
       r.refs.push(obj);
       readProperties(r, obj, depth, declared);
       return obj;

@@ -29,7 +29,7 @@ export function removeEmulationPrevention(nal: Buffer): Buffer {
   let o = 0;
   let zeros = 0;
   for (let i = 0; i < nal.length; i++) {
-    const b = nal[i]!;
+    const b = nal.readUInt8(i);
     if (zeros >= 2 && b === 0x03) {
       zeros = 0;
       continue;
@@ -49,7 +49,7 @@ export class BitReader {
   }
   u1(): number {
     if (this.bit >= this.buf.length * 8) throw this.fail('bitstream truncated');
-    const v = (this.buf[this.bit >> 3]! >> (7 - (this.bit & 7))) & 1;
+    const v = (this.buf.readUInt8(this.bit >> 3) >> (7 - (this.bit & 7))) & 1;
     this.bit++;
     return v;
   }
@@ -100,7 +100,7 @@ function skipScalingList(r: BitReader, size: number): void {
 /** parseSps reads an SPS NAL unit (with its 1-byte NAL header). */
 export function parseSps(nal: Buffer): AvcSps {
   if (nal.length < 4) throw new AvcError('SPS too short');
-  if ((nal[0]! & 0x1f) !== NAL_TYPE_SPS) throw new AvcError(`NAL type ${nal[0]! & 0x1f} is not an SPS`);
+  if ((nal.readUInt8(0) & 0x1f) !== NAL_TYPE_SPS) throw new AvcError(`NAL type ${nal.readUInt8(0) & 0x1f} is not an SPS`);
   const r = new BitReader(removeEmulationPrevention(nal.subarray(1)));
   const profileIdc = r.u(8);
   const constraintFlags = r.u(8);
@@ -174,7 +174,7 @@ export interface AvcDecoderConfig {
 export function parseAvcDecoderConfig(buf: Buffer): AvcDecoderConfig {
   if (buf.length < 7) throw new AvcError('avcC too short');
   if (buf[0] !== 1) throw new AvcError(`unsupported configurationVersion ${buf[0]}`);
-  const nalLengthSize = (buf[4]! & 0x03) + 1;
+  const nalLengthSize = (buf.readUInt8(4) & 0x03) + 1;
   if (nalLengthSize === 3) throw new AvcError('NAL length size 3 is not allowed');
   let o = 5;
   const readSets = (count: number): Buffer[] => {
@@ -189,15 +189,15 @@ export function parseAvcDecoderConfig(buf: Buffer): AvcDecoderConfig {
     }
     return sets;
   };
-  const sps = readSets(buf[o++]! & 0x1f);
+  const sps = readSets(buf.readUInt8(o++) & 0x1f);
   if (o >= buf.length) throw new AvcError('avcC truncated before PPS count');
-  const pps = readSets(buf[o++]!);
-  return { profile: buf[1]!, compatibility: buf[2]!, level: buf[3]!, nalLengthSize, sps, pps };
+  const pps = readSets(buf.readUInt8(o++));
+  return { profile: buf.readUInt8(1), compatibility: buf.readUInt8(2), level: buf.readUInt8(3), nalLengthSize, sps, pps };
 }
 
 /** encodeAvcDecoderConfig builds an avcC record from one SPS and its PPS list. */
 export function encodeAvcDecoderConfig(sps: Buffer, pps: Buffer[], nalLengthSize = 4): Buffer {
-  const parts: Buffer[] = [Buffer.from([1, sps[1]!, sps[2]!, sps[3]!, 0xfc | (nalLengthSize - 1), 0xe0 | 1])];
+  const parts: Buffer[] = [Buffer.from([1, sps.readUInt8(1), sps.readUInt8(2), sps.readUInt8(3), 0xfc | (nalLengthSize - 1), 0xe0 | 1])];
   const len = (b: Buffer): Buffer => {
     const h = Buffer.allocUnsafe(2);
     h.writeUInt16BE(b.length, 0);

@@ -139,7 +139,7 @@ export type VideoTagInfo =
 /** parseVideoTagHeader reads the legacy or enhanced video tag header. */
 export function parseVideoTagHeader(body: Buffer): VideoTagInfo {
   if (body.length < 1) throw new FlvError('empty video tag');
-  const b0 = body[0]!;
+  const b0 = body.readUInt8(0);
   if (b0 & VIDEO_EX_HEADER_FLAG) {
     const frameType = (b0 >> 4) & 0x07;
     const packetType = b0 & 0x0f;
@@ -158,7 +158,7 @@ export function parseVideoTagHeader(body: Buffer): VideoTagInfo {
   const codecId = b0 & 0x0f;
   if (codecId === VIDEO_CODEC_AVC || codecId === VIDEO_CODEC_HEVC_LEGACY) {
     if (body.length < 5) throw new FlvError('AVC video tag shorter than 5 bytes');
-    return { kind: 'legacy', frameType, codecId, packetType: body[1]!, cts: body.readIntBE(2, 3), payloadOffset: 5 };
+    return { kind: 'legacy', frameType, codecId, packetType: body.readUInt8(1), cts: body.readIntBE(2, 3), payloadOffset: 5 };
   }
   return { kind: 'legacy', frameType, codecId, packetType: AVC_PACKET_NALU, cts: 0, payloadOffset: 1 };
 }
@@ -176,12 +176,12 @@ export interface AudioTagInfo {
 /** parseAudioTagHeader reads the audio tag header. */
 export function parseAudioTagHeader(body: Buffer): AudioTagInfo {
   if (body.length < 1) throw new FlvError('empty audio tag');
-  const b0 = body[0]!;
+  const b0 = body.readUInt8(0);
   const soundFormat = b0 >> 4;
   const info: AudioTagInfo = { soundFormat, soundRate: (b0 >> 2) & 3, soundSize: (b0 >> 1) & 1, soundType: b0 & 1, packetType: -1, payloadOffset: 1 };
   if (soundFormat === AUDIO_FORMAT_AAC) {
     if (body.length < 2) throw new FlvError('AAC audio tag shorter than 2 bytes');
-    info.packetType = body[1]!;
+    info.packetType = body.readUInt8(1);
     info.payloadOffset = 2;
   }
   return info;
@@ -327,7 +327,7 @@ export class FlvParser {
         if (data[0] !== 0x46 || data[1] !== 0x4c || data[2] !== 0x56) throw new FlvError('missing FLV signature');
         const offset = data.readUInt32BE(5);
         if (offset < FLV_HEADER_SIZE || offset > 1024) throw new FlvError(`bad header data offset ${offset}`);
-        this.handlers.onHeader?.({ audio: (data[4]! & FLV_FLAG_AUDIO) !== 0, video: (data[4]! & FLV_FLAG_VIDEO) !== 0 });
+        this.handlers.onHeader?.({ audio: (data.readUInt8(4) & FLV_FLAG_AUDIO) !== 0, video: (data.readUInt8(4) & FLV_FLAG_VIDEO) !== 0 });
         // Skip any extra header bytes together with PreviousTagSize0.
         this.state = ParseState.PrevSize0;
         this.need = offset - FLV_HEADER_SIZE + FLV_PREV_TAG_SIZE;
@@ -339,11 +339,11 @@ export class FlvParser {
         this.need = FLV_TAG_HEADER_SIZE;
         return;
       case ParseState.TagHeader: {
-        const type = data[0]! & 0x1f; // upper bits: reserved + filter flag
+        const type = data.readUInt8(0) & 0x1f; // upper bits: reserved + filter flag
         const size = data.readUIntBE(1, 3);
         if (size > this.maxTagSize) throw new FlvError(`tag size ${size} exceeds limit`);
         this.tagType = type;
-        this.tagTs = (data.readUIntBE(4, 3) | (data[7]! << 24)) >>> 0;
+        this.tagTs = (data.readUIntBE(4, 3) | (data.readUInt8(7) << 24)) >>> 0;
         if (size === 0) {
           this.emit(Buffer.alloc(0));
           return;

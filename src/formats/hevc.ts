@@ -38,10 +38,10 @@ export function parseHevcDecoderConfig(buf: Buffer): HevcDecoderConfig {
   if (buf[0] !== 1) throw new HevcError(`unsupported configurationVersion ${buf[0]}`);
   const arrays: { type: number; nalus: Buffer[] }[] = [];
   let o = 23;
-  const numArrays = buf[22]!;
+  const numArrays = buf.readUInt8(22);
   for (let i = 0; i < numArrays; i++) {
     if (o + 3 > buf.length) throw new HevcError('hvcC truncated');
-    const type = buf[o]! & 0x3f;
+    const type = buf.readUInt8(o) & 0x3f;
     const n = buf.readUInt16BE(o + 1);
     o += 3;
     const nalus: Buffer[] = [];
@@ -56,13 +56,13 @@ export function parseHevcDecoderConfig(buf: Buffer): HevcDecoderConfig {
     arrays.push({ type, nalus });
   }
   return {
-    profileSpace: buf[1]! >> 6,
-    tier: (buf[1]! >> 5) & 1,
-    profileIdc: buf[1]! & 0x1f,
+    profileSpace: buf.readUInt8(1) >> 6,
+    tier: (buf.readUInt8(1) >> 5) & 1,
+    profileIdc: buf.readUInt8(1) & 0x1f,
     compatibilityFlags: buf.readUInt32BE(2),
     constraintFlags: buf.subarray(6, 12),
-    levelIdc: buf[12]!,
-    nalLengthSize: (buf[21]! & 3) + 1,
+    levelIdc: buf.readUInt8(12),
+    nalLengthSize: (buf.readUInt8(21) & 3) + 1,
     arrays,
   };
 }
@@ -140,7 +140,7 @@ export const HEVC_NAL_IRAP_LAST = 21;
 
 /** hevcNalType reads the type from the 2-byte HEVC NAL header. */
 export function hevcNalType(nal: Buffer): number {
-  return (nal[0]! >> 1) & 0x3f;
+  return (nal.readUInt8(0) >> 1) & 0x3f;
 }
 
 /**

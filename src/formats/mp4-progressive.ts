@@ -103,7 +103,7 @@ export function parseInitSegment(init: Buffer): InitTrack[] {
   const tracks: InitTrack[] = [];
   for (const trak of children(init, moov.start + moov.headerSize, moov.start + moov.size).filter((b) => b.type === 'trak')) {
     const tkhd = need(child(init, trak, 'tkhd'), 'tkhd');
-    const v = init[tkhd.start + tkhd.headerSize]!;
+    const v = init.readUInt8(tkhd.start + tkhd.headerSize);
     const p = tkhd.start + tkhd.headerSize + 4;
     const trackId = init.readUInt32BE(p + (v === 1 ? 16 : 8));
     // width/height are the last 8 bytes of tkhd.
@@ -111,7 +111,7 @@ export function parseInitSegment(init: Buffer): InitTrack[] {
     const height = init.readUInt32BE(tkhd.start + tkhd.size - 4);
     const mdia = need(child(init, trak, 'mdia'), 'mdia');
     const mdhd = need(child(init, mdia, 'mdhd'), 'mdhd');
-    const mv = init[mdhd.start + mdhd.headerSize]!;
+    const mv = init.readUInt8(mdhd.start + mdhd.headerSize);
     const timescale = init.readUInt32BE(mdhd.start + mdhd.headerSize + 4 + (mv === 1 ? 16 : 8));
     const hd = need(child(init, mdia, 'hdlr'), 'hdlr');
     const handler = init.toString('latin1', hd.start + hd.headerSize + 8, hd.start + hd.headerSize + 12);
@@ -177,7 +177,7 @@ export function parseMoof(moof: Buffer, moofOffset: number): FragmentRun[] {
     let nextOffset = base;
     for (const trun of children(moof, traf.start + traf.headerSize, traf.start + traf.size).filter((b) => b.type === 'trun')) {
       let p = trun.start + trun.headerSize;
-      const version = moof[p]!;
+      const version = moof.readUInt8(p);
       const flags = moof.readUInt32BE(p) & 0xffffff;
       const count = moof.readUInt32BE(p + 4);
       p += 8;

@@ -167,21 +167,21 @@ export class TsDemuxer {
 
   private packet(p: Buffer): void {
     this.stats.packets++;
-    const transportError = (p[1]! & 0x80) !== 0;
-    const pusi = (p[1]! & 0x40) !== 0;
-    const pid = ((p[1]! & 0x1f) << 8) | p[2]!;
-    const afc = (p[3]! >> 4) & 3;
-    const cc = p[3]! & 0x0f;
+    const transportError = (p.readUInt8(1) & 0x80) !== 0;
+    const pusi = (p.readUInt8(1) & 0x40) !== 0;
+    const pid = ((p.readUInt8(1) & 0x1f) << 8) | p.readUInt8(2);
+    const afc = (p.readUInt8(3) >> 4) & 3;
+    const cc = p.readUInt8(3) & 0x0f;
     if (pid === PID_NULL) return;
     let o = 4;
     let randomAccess = false;
     let discontinuity = false;
     let stuffed = false;
     if (afc & 2) {
-      const len = p[4]!;
+      const len = p.readUInt8(4);
       if (len > 0) {
-        discontinuity = (p[5]! & 0x80) !== 0;
-        randomAccess = (p[5]! & 0x40) !== 0;
+        discontinuity = (p.readUInt8(5) & 0x80) !== 0;
+        randomAccess = (p.readUInt8(5) & 0x40) !== 0;
       }
       o = 5 + len;
       if (o > TS_PACKET_SIZE) return;
@@ -273,7 +273,7 @@ export class TsDemuxer {
       this.sections.set(pid, sec);
     }
     if (pusi) {
-      const pointer = payload[0]!;
+      const pointer = payload.readUInt8(0);
       if (1 + pointer > payload.length) return;
       sec.buf = Buffer.from(payload.subarray(1 + pointer));
     } else {
@@ -290,7 +290,7 @@ export class TsDemuxer {
       return;
     }
     if (sec.buf.length < 3) return;
-    const sectionLength = ((sec.buf[1]! & 0x0f) << 8) | sec.buf[2]!;
+    const sectionLength = ((sec.buf.readUInt8(1) & 0x0f) << 8) | sec.buf.readUInt8(2);
     if (sec.buf.length < 3 + sectionLength) return;
     const section = sec.buf.subarray(0, 3 + sectionLength);
     sec.buf = null;
@@ -320,13 +320,13 @@ export class TsDemuxer {
 
   private pmt(sec: Buffer): void {
     if (sec[0] !== TABLE_ID_PMT || sec.length < 16) return;
-    const version = (sec[5]! >> 1) & 0x1f;
+    const version = (sec.readUInt8(5) >> 1) & 0x1f;
     if (version === this.pmtVersion) return;
     const programInfoLength = sec.readUInt16BE(10) & 0x0fff;
     const end = sec.length - 4; // CRC_32
     const found: TsStreamInfo[] = [];
     for (let o = 12 + programInfoLength; o + 5 <= end; ) {
-      const streamType = sec[o]!;
+      const streamType = sec.readUInt8(o);
       const pid = sec.readUInt16BE(o + 1) & 0x1fff;
       const esInfoLength = sec.readUInt16BE(o + 3) & 0x0fff;
       o += 5 + esInfoLength;
@@ -355,13 +355,13 @@ export class TsDemuxer {
  */
 function adaptationStuffed(p: Buffer, len: number): boolean {
   if (len === 0) return true;
-  const flags = p[5]!;
+  const flags = p.readUInt8(5);
   let need = 1;
   if (flags & 0x10) need += 6; // PCR
   if (flags & 0x08) need += 6; // OPCR
   if (flags & 0x04) need += 1; // splice_countdown
-  if (flags & 0x02) need += 1 + (5 + need < TS_PACKET_SIZE ? p[5 + need]! : 0); // transport_private_data
-  if (flags & 0x01) need += 1 + (5 + need < TS_PACKET_SIZE ? p[5 + need]! : 0); // adaptation_field_extension
+  if (flags & 0x02) need += 1 + (5 + need < TS_PACKET_SIZE ? p.readUInt8(5 + need) : 0); // transport_private_data
+  if (flags & 0x01) need += 1 + (5 + need < TS_PACKET_SIZE ? p.readUInt8(5 + need) : 0); // adaptation_field_extension
   return len > need;
 }
 
@@ -378,23 +378,23 @@ const CRC_TABLE = (() => {
 /** crc32Mpeg2 is the PSI section CRC (polynomial 0x04C11DB7, no reflection); a section with its CRC gives 0. */
 export function crc32Mpeg2(buf: Buffer): number {
   let crc = 0xffff_ffff;
-  for (let i = 0; i < buf.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ buf[i]!) & 0xff]!) >>> 0;
+  for (let i = 0; i < buf.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ buf.readUInt8(i)) & 0xff]!) >>> 0;
   return crc >>> 0;
 }
 
 function readTimestamp(b: Buffer, o: number): number {
   // 4 bits marker, 3 bits ts[32..30], marker, 15 bits, marker, 15 bits, marker
-  return ((b[o]! >> 1) & 0x07) * 2 ** 30 + ((b.readUInt16BE(o + 1) >> 1) << 15) + (b.readUInt16BE(o + 3) >> 1);
+  return ((b.readUInt8(o) >> 1) & 0x07) * 2 ** 30 + ((b.readUInt16BE(o + 1) >> 1) << 15) + (b.readUInt16BE(o + 3) >> 1);
 }
 
 /** parsePes reads a PES packet's header; null when it is not a PES we can read. */
 export function parsePes(buf: Buffer, info: TsStreamInfo, randomAccess: boolean): TsPes | null {
   if (buf.length < 9 || buf[0] !== 0 || buf[1] !== 0 || buf[2] !== 1) return null;
   const length = buf.readUInt16BE(4);
-  const headerLength = buf[8]!;
+  const headerLength = buf.readUInt8(8);
   const start = 9 + headerLength;
   if (start > buf.length) return null;
-  const flags = buf[7]! >> 6;
+  const flags = buf.readUInt8(7) >> 6;
   let pts: number | undefined;
   let dts: number | undefined;
   if (flags & 2) {
@@ -420,7 +420,7 @@ export function splitAnnexB(buf: Buffer): Buffer[] {
   let i = 0;
   const n = buf.length;
   while (i + 2 < n) {
-    if (buf[i + 2]! > 1) {
+    if (buf.readUInt8(i + 2) > 1) {
       i += 3;
       continue;
     }
@@ -456,12 +456,12 @@ export function parseAdtsFrames(buf: Buffer): AdtsFrame[] {
   const out: AdtsFrame[] = [];
   let o = 0;
   while (o + 7 <= buf.length) {
-    if (buf[o] !== 0xff || (buf[o + 1]! & 0xf6) !== 0xf0) break;
-    const protectionAbsent = buf[o + 1]! & 1;
-    const profile = buf[o + 2]! >> 6;
-    const sfi = (buf[o + 2]! >> 2) & 0x0f;
-    const channelConfiguration = ((buf[o + 2]! & 1) << 2) | (buf[o + 3]! >> 6);
-    const frameLength = ((buf[o + 3]! & 0x03) << 11) | (buf[o + 4]! << 3) | (buf[o + 5]! >> 5);
+    if (buf[o] !== 0xff || (buf.readUInt8(o + 1) & 0xf6) !== 0xf0) break;
+    const protectionAbsent = buf.readUInt8(o + 1) & 1;
+    const profile = buf.readUInt8(o + 2) >> 6;
+    const sfi = (buf.readUInt8(o + 2) >> 2) & 0x0f;
+    const channelConfiguration = ((buf.readUInt8(o + 2) & 1) << 2) | (buf.readUInt8(o + 3) >> 6);
+    const frameLength = ((buf.readUInt8(o + 3) & 0x03) << 11) | (buf.readUInt8(o + 4) << 3) | (buf.readUInt8(o + 5) >> 5);
     const headerLength = protectionAbsent ? 7 : 9;
     if (frameLength < headerLength || o + frameLength > buf.length || sfi > 12) break;
     out.push({ objectType: profile + 1, samplingFrequencyIndex: sfi, channelConfiguration, data: buf.subarray(o + headerLength, o + frameLength) });

@@ -147,8 +147,8 @@ function v1Port(s: string): number {
 
 function parseV2(buf: Buffer): ParseResult {
   if (buf.length < V2_FIXED_BYTES) return { done: false };
-  const verCmd = buf[12]!;
-  const fam = buf[13]!;
+  const verCmd = buf.readUInt8(12);
+  const fam = buf.readUInt8(13);
   const len = buf.readUInt16BE(14);
   if (verCmd >> 4 !== V2_VERSION) throw new ProxyProtocolError(`PROXY v2: version ${verCmd >> 4} is not 2`);
   const command = verCmd & 0x0f;
@@ -243,7 +243,7 @@ export function parseIPv6(s: string): Buffer {
   const lastColon = text.lastIndexOf(':');
   if (text.includes('.', lastColon)) {
     const v4 = parseIPv4(text.slice(lastColon + 1));
-    tail.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+    tail.push((v4.readUInt8(0) << 8) | v4.readUInt8(1), (v4.readUInt8(2) << 8) | v4.readUInt8(3));
     // Keep a "::" that ends right before the dotted part ("::ffff:1.2.3.4" → "::ffff", "::1.2.3.4" → "::").
     text = text[lastColon - 1] === ':' ? text.slice(0, lastColon + 1) : text.slice(0, lastColon);
   }

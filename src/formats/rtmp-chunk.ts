@@ -166,17 +166,17 @@ export class ChunkParser {
   private parseHeader(buf: Buffer, o: number): number {
     const start = o;
     const avail = buf.length - o;
-    const b0 = buf[o]!;
+    const b0 = buf.readUInt8(o);
     const fmt = b0 >> 6;
     let csid = b0 & 0x3f;
     o++;
     if (csid === 0) {
       if (avail < 2) return 0;
-      csid = buf[o]! + 64;
+      csid = buf.readUInt8(o) + 64;
       o++;
     } else if (csid === 1) {
       if (avail < 3) return 0;
-      csid = buf[o]! + buf[o + 1]! * 256 + 64;
+      csid = buf.readUInt8(o) + buf.readUInt8(o + 1) * 256 + 64;
       o += 2;
     }
     if (csid > MAX_CSID) throw new RtmpChunkError(`chunk stream id ${csid} out of range`);
@@ -198,7 +198,7 @@ export class ChunkParser {
       ts = buf.readUIntBE(o, 3);
       if (fmt <= 1) {
         const length = buf.readUIntBE(o + 3, 3);
-        const type = buf[o + 6]!;
+        const type = buf.readUInt8(o + 6);
         if (midMessage) throw new RtmpChunkError(`new message header on chunk stream ${csid} before the previous message ended`);
         st.length = length;
         st.type = type;

@@ -50,7 +50,7 @@ function readBits(b: Buffer, bit: number, n: number): number {
   let v = 0;
   for (let i = 0; i < n; i++) {
     const at = bit + i;
-    v = (v << 1) | ((b[at >> 3]! >> (7 - (at & 7))) & 1);
+    v = (v << 1) | ((b.readUInt8(at >> 3) >> (7 - (at & 7))) & 1);
   }
   return v;
 }

@@ -73,7 +73,7 @@ export function splitAvcc(au: Buffer, lengthSize = 4): Buffer[] {
 
 /** nalType is the 5-bit nal_unit_type of a NAL unit. */
 export function nalType(nal: Buffer): number {
-  return nal[0]! & NAL_TYPE_MASK;
+  return nal.readUInt8(0) & NAL_TYPE_MASK;
 }
 
 /** stapA aggregates NAL units into one STAP-A payload (NRI is the highest of the units'). */
@@ -81,7 +81,7 @@ export function stapA(nals: readonly Buffer[]): Buffer {
   let nri = 0;
   let size = STAP_A_HEADER_BYTES;
   for (const n of nals) {
-    nri = Math.max(nri, n[0]! & NAL_NRI_MASK);
+    nri = Math.max(nri, n.readUInt8(0) & NAL_NRI_MASK);
     size += STAP_A_SIZE_BYTES + n.length;
   }
   const out = Buffer.allocUnsafe(size);
@@ -98,7 +98,7 @@ export function stapA(nals: readonly Buffer[]): Buffer {
 /** fuA fragments one NAL unit into FU-A payloads of at most `mtu` bytes. */
 export function fuA(nal: Buffer, mtu: number): Buffer[] {
   if (mtu < MIN_MTU) throw new RtpError(`MTU ${mtu} too small for FU-A`);
-  const indicator = (nal[0]! & (NAL_F_BIT | NAL_NRI_MASK)) | NAL_TYPE_FU_A;
+  const indicator = (nal.readUInt8(0) & (NAL_F_BIT | NAL_NRI_MASK)) | NAL_TYPE_FU_A;
   const type = nalType(nal);
   const room = mtu - FU_HEADER_BYTES;
   const out: Buffer[] = [];
@@ -169,9 +169,9 @@ export function depacketizeH264(payloads: readonly Buffer[]): Buffer[] {
       }
     } else if (type === NAL_TYPE_FU_A) {
       if (p.length < FU_HEADER_BYTES) throw new RtpError('truncated FU-A header');
-      const header = p[1]!;
+      const header = p.readUInt8(1);
       if (header & FU_START) {
-        fu = [Buffer.from([(p[0]! & (NAL_F_BIT | NAL_NRI_MASK)) | (header & NAL_TYPE_MASK)])];
+        fu = [Buffer.from([(p.readUInt8(0) & (NAL_F_BIT | NAL_NRI_MASK)) | (header & NAL_TYPE_MASK)])];
       } else if (!fu) {
         throw new RtpError('FU-A fragment without a start');
       }

@@ -33,14 +33,14 @@ const FRAME_COUNT_MASK = 0x3f;
 /** opusPacketSamples is the duration of one Opus packet in 48 kHz samples, from its TOC byte(s). */
 export function opusPacketSamples(packet: Buffer): number {
   if (packet.length === 0) throw new RtpError('empty Opus packet');
-  const toc = packet[0]!;
+  const toc = packet.readUInt8(0);
   const config = toc >> 3;
   const frame = config < 12 ? SILK_FRAME_SAMPLES[config & 3]! : config < 16 ? HYBRID_FRAME_SAMPLES[config & 1]! : CELT_FRAME_SAMPLES[config & 3]!;
   const code = toc & TOC_CODE_MASK;
   if (code === 0) return frame;
   if (code === 1 || code === 2) return 2 * frame;
   if (packet.length < 2) throw new RtpError('Opus code-3 packet without a frame count');
-  const count = packet[1]! & FRAME_COUNT_MASK;
+  const count = packet.readUInt8(1) & FRAME_COUNT_MASK;
   if (count === 0) throw new RtpError('Opus code-3 packet with zero frames');
   return count * frame;
 }
@@ -66,17 +66,17 @@ export class OggOpusParser {
     for (;;) {
       if (this.buf.length < OGG_FIXED_HEADER_BYTES) return;
       if (!this.buf.subarray(0, 4).equals(OGG_CAPTURE)) throw new RtpError('Ogg capture pattern not found');
-      const segments = this.buf[OGG_SEGMENTS_OFFSET]!;
+      const segments = this.buf.readUInt8(OGG_SEGMENTS_OFFSET);
       const headerBytes = OGG_FIXED_HEADER_BYTES + segments;
       if (this.buf.length < headerBytes) return;
       let bodyBytes = 0;
-      for (let i = 0; i < segments; i++) bodyBytes += this.buf[OGG_FIXED_HEADER_BYTES + i]!;
+      for (let i = 0; i < segments; i++) bodyBytes += this.buf.readUInt8(OGG_FIXED_HEADER_BYTES + i);
       if (this.buf.length < headerBytes + bodyBytes) return;
-      const continued = (this.buf[OGG_HEADER_TYPE_OFFSET]! & OGG_FLAG_CONTINUED) !== 0;
+      const continued = (this.buf.readUInt8(OGG_HEADER_TYPE_OFFSET) & OGG_FLAG_CONTINUED) !== 0;
       if (!continued) this.partial = [];
       let at = headerBytes;
       for (let i = 0; i < segments; i++) {
-        const lacing = this.buf[OGG_FIXED_HEADER_BYTES + i]!;
+        const lacing = this.buf.readUInt8(OGG_FIXED_HEADER_BYTES + i);
         this.partial.push(this.buf.subarray(at, at + lacing));
         at += lacing;
         if (lacing < LACING_CONTINUES) this.packet(Buffer.concat(this.partial));
@@ -91,7 +91,7 @@ export class OggOpusParser {
     const n = this.packets++;
     if (n === 0) {
       if (p.length < OPUS_HEAD_MIN_BYTES || !p.subarray(0, OPUS_HEAD.length).equals(OPUS_HEAD)) throw new RtpError('first Ogg packet is not OpusHead');
-      this.ev.onHead?.({ channels: p[9]!, preSkip: p.readUInt16LE(OPUS_HEAD_PRESKIP_OFFSET) });
+      this.ev.onHead?.({ channels: p.readUInt8(9), preSkip: p.readUInt16LE(OPUS_HEAD_PRESKIP_OFFSET) });
       return;
     }
     if (n === 1 && p.subarray(0, OPUS_TAGS.length).equals(OPUS_TAGS)) return;

@@ -35,11 +35,11 @@ export interface RtpPacket {
 /** parseRtpPacket reads one RTP packet (CSRCs, extension and padding skipped); throws RtpPacketError. */
 export function parseRtpPacket(b: Buffer): RtpPacket {
   if (b.length < RTP_HEADER_BYTES) throw new RtpPacketError(`packet of ${b.length} bytes`);
-  const v = b[0]! >> 6;
+  const v = b.readUInt8(0) >> 6;
   if (v !== RTP_VERSION) throw new RtpPacketError(`version ${v}`);
-  const padding = (b[0]! & 0x20) !== 0;
-  const extension = (b[0]! & 0x10) !== 0;
-  const cc = b[0]! & 0x0f;
+  const padding = (b.readUInt8(0) & 0x20) !== 0;
+  const extension = (b.readUInt8(0) & 0x10) !== 0;
+  const cc = b.readUInt8(0) & 0x0f;
   let at = RTP_HEADER_BYTES + cc * 4;
   if (extension) {
     if (b.length < at + 4) throw new RtpPacketError('truncated header extension');
@@ -47,14 +47,14 @@ export function parseRtpPacket(b: Buffer): RtpPacket {
   }
   let end = b.length;
   if (padding) {
-    const pad = b[b.length - 1]!;
+    const pad = b.readUInt8(b.length - 1);
     if (pad === 0 || pad > b.length - at) throw new RtpPacketError('bad padding');
     end -= pad;
   }
   if (at > end) throw new RtpPacketError('header longer than packet');
   return {
-    marker: (b[1]! & 0x80) !== 0,
-    payloadType: b[1]! & 0x7f,
+    marker: (b.readUInt8(1) & 0x80) !== 0,
+    payloadType: b.readUInt8(1) & 0x7f,
     sequenceNumber: b.readUInt16BE(2),
     timestamp: b.readUInt32BE(4),
     ssrc: b.readUInt32BE(8),
@@ -87,8 +87,8 @@ export function parseRtcpSenderReports(b: Buffer): RtcpSenderReport[] {
   const out: RtcpSenderReport[] = [];
   let at = 0;
   while (at + 4 <= b.length) {
-    if (b[at]! >> 6 !== RTP_VERSION) break;
-    const pt = b[at + 1]!;
+    if (b.readUInt8(at) >> 6 !== RTP_VERSION) break;
+    const pt = b.readUInt8(at + 1);
     const len = (b.readUInt16BE(at + 2) + 1) * 4;
     if (at + len > b.length) break;
     if (pt === RTCP_PT_SR && len >= RTCP_SR_BYTES) {

@@ -127,13 +127,13 @@ export class RtspParser {
       const body = Buffer.from(b.subarray(at, at + need));
       const head = this.head.start;
       this.head = null;
-      this.o.onMessage({ ...head, body } as RtspMessage);
+      this.o.onMessage({ ...head, body });
       return need;
     }
     if (at >= b.length) return 0;
     if (b[at] === RTSP_INTERLEAVED_MAGIC) {
       if (b.length - at < RTSP_INTERLEAVED_HEADER_BYTES) return 0;
-      const channel = b[at + 1]!;
+      const channel = b.readUInt8(at + 1);
       const len = b.readUInt16BE(at + 2);
       const total = RTSP_INTERLEAVED_HEADER_BYTES + len;
       if (b.length - at < total) return 0;
@@ -160,7 +160,7 @@ export class RtspParser {
       if (length > this.maxBody) throw new RtspParseError(`body of ${length} bytes is over the limit of ${this.maxBody}`);
     }
     if (length === 0) {
-      this.o.onMessage({ ...start, body: Buffer.alloc(0) } as RtspMessage);
+      this.o.onMessage({ ...start, body: Buffer.alloc(0) });
     } else {
       this.head = { start, length };
     }

@@ -120,7 +120,7 @@ export function h264Params(fmtp: Record<string, string> | undefined): H264SdpPar
     for (const b64 of sets.split(',')) {
       const nal = Buffer.from(b64.trim(), 'base64');
       if (nal.length === 0) continue;
-      const t = nal[0]! & 0x1f;
+      const t = nal.readUInt8(0) & 0x1f;
       if (t === 7 && !out.sps) out.sps = nal;
       else if (t === 8 && !out.pps) out.pps = nal;
     }

@@ -208,7 +208,7 @@ export interface SeqRange {
 
 /** isControlPacket tells a control packet from a data packet by the first bit. */
 export function isControlPacket(buf: Buffer): boolean {
-  return buf.length > 0 && (buf[0]! & 0x80) !== 0;
+  return buf.length > 0 && (buf.readUInt8(0) & 0x80) !== 0;
 }
 
 /** decodeSrtPacket reads one UDP datagram. */
@@ -427,10 +427,10 @@ export function encodeHsReq(h: HsReq): Buffer {
 export function decodeStreamId(data: Buffer): string {
   const out = Buffer.alloc(data.length);
   for (let i = 0; i + 4 <= data.length; i += 4) {
-    out[i] = data[i + 3]!;
-    out[i + 1] = data[i + 2]!;
-    out[i + 2] = data[i + 1]!;
-    out[i + 3] = data[i]!;
+    out[i] = data.readUInt8(i + 3);
+    out[i + 1] = data.readUInt8(i + 2);
+    out[i + 2] = data.readUInt8(i + 1);
+    out[i + 3] = data.readUInt8(i);
   }
   let end = out.length;
   while (end > 0 && out[end - 1] === 0) end--;
@@ -442,7 +442,7 @@ export function encodeStreamId(id: string): Buffer {
   const raw = Buffer.from(id, 'utf8');
   if (raw.length > SRT_MAX_STREAM_ID) throw new SrtPacketError(`stream id longer than ${SRT_MAX_STREAM_ID} bytes`);
   const b = Buffer.alloc(padded(raw.length));
-  for (let i = 0; i < raw.length; i++) b[(i & ~3) + 3 - (i & 3)] = raw[i]!;
+  for (let i = 0; i < raw.length; i++) b[(i & ~3) + 3 - (i & 3)] = raw.readUInt8(i);
   return b;
 }
 
@@ -459,7 +459,7 @@ export function encodePeerIp(address: string): Buffer {
   if (parts) {
     const raw = Buffer.alloc(16);
     parts.forEach((g, i) => raw.writeUInt16BE(g, i * 2));
-    for (let w = 0; w < 4; w++) for (let i = 0; i < 4; i++) b[w * 4 + i] = raw[w * 4 + 3 - i]!;
+    for (let w = 0; w < 4; w++) for (let i = 0; i < 4; i++) b[w * 4 + i] = raw.readUInt8(w * 4 + 3 - i);
   }
   return b;
 }

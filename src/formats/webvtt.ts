@@ -100,7 +100,7 @@ const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', nbsp: '\u
 export function unescapeVttText(payload: string): string {
   return payload
     .replace(/<[^>]*>/g, '')
-    .replace(/&(amp|lt|gt|nbsp|lrm|rlm);/g, (_, name: string) => ENTITIES[name]!);
+    .replace(/&(amp|lt|gt|nbsp|lrm|rlm);/g, (whole: string, name: string) => ENTITIES[name] ?? whole);
 }
 
 /** sanitizeCueId keeps an identifier writable: one line, never containing "-->". */
@@ -164,15 +164,16 @@ export function parseVtt(input: string): VttDocument {
   let i = 1;
   // Header lines run until the first blank line.
   for (; i < lines.length && lines[i] !== ''; i++) {
-    const l = lines[i]!;
+    const l = lines[i] ?? '';
     if (l.startsWith(TIMESTAMP_MAP_HEADER + '=')) doc.timestampMap = parseTimestampMap(l.slice(TIMESTAMP_MAP_HEADER.length + 1));
   }
   while (i < lines.length) {
     while (i < lines.length && lines[i] === '') i++;
     if (i >= lines.length) break;
     const block: string[] = [];
-    while (i < lines.length && lines[i] !== '') block.push(lines[i++]!);
-    const head = block[0]!;
+    for (let l = lines[i]; l !== undefined && l !== ''; l = lines[++i]) block.push(l);
+    const head = block[0];
+    if (head === undefined) break;
     if (/^(NOTE|STYLE|REGION)([ \t]|$)/.test(head) && !head.includes(VTT_ARROW)) continue;
     let k = 0;
     let id: string | undefined;

@@ -56,16 +56,16 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
       if (typeof retry === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retry))));
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
-    if ((err as FastifyError).validation) {
-      const v = (err as FastifyError).validation![0]!;
-      const where = (err as FastifyError).validationContext ?? 'body';
+    if ((err).validation) {
+      const v = (err).validation[0]!;
+      const where = (err).validationContext ?? 'body';
       const missing = (v.params as { missingProperty?: string })?.missingProperty;
       const extra = (v.params as { additionalProperty?: string })?.additionalProperty;
       const path = [where, ...v.instancePath.split('/').filter(Boolean)].join('.');
       const msg = missing ? `${path}.${missing} is required` : extra ? `${path}.${extra} is not a known field` : `${path} ${v.message ?? 'is invalid'}`;
       return reply.status(400).send(errorBody('validation_failed', msg));
     }
-    const status = (err as FastifyError).statusCode ?? 500;
+    const status = (err).statusCode ?? 500;
     if (status >= 400 && status < 500) {
       const code = STATUS_TO_CODE[status] ?? 'bad_request';
       const message = status === 413 ? `request body is over the ${opts.bodyLimitBytes}-byte limit` : err.message.replace(/^FST_\w+: /, '');

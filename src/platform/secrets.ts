@@ -51,6 +51,7 @@ export function loadSecrets(config: OnairConfig, opts: SecretsOptions = {}): { s
   let changed = false;
   for (const k of LEGACY_PLAIN_KEYS) {
     if (k in stored) {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- k comes from the fixed LEGACY_PLAIN_KEYS list
       delete stored[k];
       changed = true;
       opts.warn?.(`removed ${k} from ${path}: stream keys are not kept in plain text (rotate the key if you need a new one)`);

@@ -2,7 +2,7 @@ import { hash, verify } from '@node-rs/argon2';
 import { sql } from 'kysely';
 import type { Db } from './db/connect.js';
 import type { UsersTable } from './db/schema.js';
-import { AppError, conflict, notFound } from '../http/errors.js';
+import { AppError, notFound } from '../http/errors.js';
 import { newId } from './ids.js';
 
 /** Argon2id parameters: OWASP's 19 MiB / 2 passes / 1 lane baseline. */

@@ -59,8 +59,8 @@ test('hls.js switches between the live ABR variants', { timeout: 180_000 }, asyn
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${(page$.server.address() as AddressInfo).port}/?src=${encodeURIComponent(src)}`);
 
-  const state = () => page.evaluate('window.__s') as Promise<PageState>;
-  const video = () => page.evaluate('({ h: document.getElementById("v").videoHeight, t: document.getElementById("v").currentTime })') as Promise<{ h: number; t: number }>;
+  const state = () => page.evaluate<PageState>('window.__s');
+  const video = () => page.evaluate<{ h: number; t: number }>('({ h: document.getElementById("v").videoHeight, t: document.getElementById("v").currentTime })');
   await waitFor('manifest parsed', async () => (await state()).levels.length === 3, 30_000);
   const levels = (await state()).levels;
   assert.equal((await state()).supported, true);

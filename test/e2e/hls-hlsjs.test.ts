@@ -135,7 +135,7 @@ test('hls.js in headless Chromium plays the LL-HLS stream with low latency', { t
     const page = await browser.newPage();
     await page.goto(`http://127.0.0.1:${port}/?src=${encodeURIComponent('/live/ch/index.m3u8')}`);
     await page.waitForTimeout(PLAYBACK_SECONDS * 1000);
-    const stats = (await page.evaluate('window.__stats')) as { errors: { type: string; details: string; fatal: boolean }[]; samples: Sample[]; supported: boolean; jumpedToLive: number | null };
+    const stats = await page.evaluate<{ errors: { type: string; details: string; fatal: boolean }[]; samples: Sample[]; supported: boolean; jumpedToLive: number | null }>('window.__stats');
     assert.equal(stats.supported, true, 'MSE available');
     const fatal = stats.errors.filter((e) => e.fatal);
     assert.deepEqual(fatal, [], 'no fatal hls.js errors');

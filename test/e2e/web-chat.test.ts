@@ -183,8 +183,8 @@ test('reactions reach every effect layer through the aggregated effects channel'
   await fanPage.getByRole('button', { name: '축하 보내기' }).click();
   await fanPage.waitForTimeout(200);
   await fanPage.getByRole('button', { name: '하트 보내기' }).click();
-  await ownerPage.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
-  await overlay.waitForFunction(() => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
+  await ownerPage.waitForFunction(() => Number((document.querySelector<HTMLElement>('.fx-layer'))?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
+  await overlay.waitForFunction(() => Number((document.querySelector<HTMLElement>('.fx-layer'))?.dataset.fxPlayed ?? 0) >= 2, undefined, { timeout: 5_000 });
   assert.deepEqual(realErrors(ownerErrors), []);
 });
 

@@ -67,7 +67,7 @@ async function fireEveryEffect(page: Page): Promise<void> {
       body: JSON.stringify({ channel: `effects:${CHANNEL}`, data: { type: 'effects', window_ms: 150, counts: EVERY_EFFECT, total, ts: Date.now() } }),
     });
     assert.equal(r.status, 200);
-    return page.evaluate((n) => Number((document.querySelector('.fx-layer') as HTMLElement | null)?.dataset.fxPlayed ?? 0) >= n, total);
+    return page.evaluate((n) => Number((document.querySelector<HTMLElement>('.fx-layer'))?.dataset.fxPlayed ?? 0) >= n, total);
   }, 15_000, 500);
   // Lottie (hearts, rocket, clap) draws SVG into its box; confetti draws on the canvas.
   await page.locator('.fx-lottie svg').first().waitFor({ state: 'attached' });

@@ -26,7 +26,7 @@ before(async () => {
   owner = await registerUser(s, 'sora', 'Sora 소라');
   const c = await s.api('POST', '/api/v1/channels', { name: CHANNEL, title: '테스트 방송 Test stream' }, owner.token);
   assert.equal(c.status, 201);
-  ffmpeg = publishTestStream(s.rtmpPort!, c.body.streamKey, 240);
+  ffmpeg = publishTestStream(s.rtmpPort, c.body.streamKey, 240);
   browser = await launchBrowser();
   await waitFor('the stream to go live', async () => (await s.api('GET', `/api/v1/channels/${CHANNEL}`)).body.channel.stream.live === true, 20_000, 200);
 });

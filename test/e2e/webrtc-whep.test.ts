@@ -131,7 +131,7 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
   assert.equal((String(play.answer).match(/^m=video \d+ \S+ (\d+)$/m) ?? []).length, 2, 'one video payload type in the answer');
 
   const stats = await waitFor('40 decoded frames and Opus packets', async () => {
-    const st = await page.evaluate(STATS, play.index!);
+    const st = await page.evaluate(STATS, play.index);
     return st.framesDecoded > 40 && st.audioPackets > 20 ? st : undefined;
   }, 45_000, 250);
   const firstFramesMs = Date.now() - t0;
@@ -146,7 +146,7 @@ test('WHEP: Chromium plays H.264 + Opus from an RTMP publish; DELETE, errors and
   assert.ok(stats.audioBytes / stats.audioPackets > 100, `Opus payloads of real audio: ${JSON.stringify(stats)}`);
   // Frames keep coming (not only the cached GOP).
   const later = await waitFor('more frames', async () => {
-    const st = await page.evaluate(STATS, play.index!);
+    const st = await page.evaluate(STATS, play.index);
     return st.framesDecoded > stats.framesDecoded + 30 ? st : undefined;
   }, 20_000, 250);
   assert.ok(later.audioPackets > stats.audioPackets);

@@ -77,7 +77,7 @@ test('WHIP under 8 % video packet loss: damaged frames dropped (clean decode), P
   // Decode the HTTP-FLV output for the whole run: any decoder complaint means a damaged frame got through.
   const decoder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', `${base}/live/demo.flv`, '-t', '12', '-an', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let decodeErrors = '';
-  decoder.stderr!.on('data', (d) => { decodeErrors += d; });
+  decoder.stderr.on('data', (d) => { decodeErrors += d; });
   const decoded = new Promise<number | null>((r) => decoder.on('exit', (code) => r(code)));
 
   await new Promise((r) => setTimeout(r, 2000));

@@ -76,7 +76,8 @@ function ffprobe(url: string, timeoutMs: number): Promise<Probe> {
     p.on('exit', (code) => {
       clearTimeout(t);
       if (code !== 0) return reject(new Error(`ffprobe exit ${code}: ${err.slice(-500)}`));
-      try { resolve(JSON.parse(out)); } catch (e) { reject(e as Error); }
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- JSON.parse throws only Errors
+      try { resolve(JSON.parse(out)); } catch (e) { reject(e); }
     });
   });
 }
@@ -149,7 +150,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   const info = await s.api('GET', '/api/v1/channels/whipper');
   assert.equal(info.status, 200);
   assert.equal(info.body.channel?.stream?.live ?? info.body.stream?.live, true, JSON.stringify(info.body));
-  const sender = await page.evaluate(SENDER_STATS, pub.index!);
+  const sender = await page.evaluate(SENDER_STATS, pub.index);
   assert.equal(sender.videoCodec, 'video/H264', 'Chromium encodes H.264');
 
   // A second publish while live → 409 (with a real offer, and without touching the live one).
@@ -166,8 +167,8 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(a?.codec_name, 'aac', JSON.stringify(probe.streams));
   // Both tracks on one timeline: over 3 s of the live edge, audio and video times advance together.
   const times = (index: number) => probe.packets.filter((p) => p.stream_index === index).map((p) => Number(p.dts_time));
-  const vt = times(v!.index);
-  const at = times(a!.index);
+  const vt = times(v.index);
+  const at = times(a.index);
   // A loaded machine makes Chromium's canvas capture slow (9 fps seen at load 13): enough frames to compare clocks.
   assert.ok(vt.length >= 10 && at.length > 50, `packets: ${vt.length} video, ${at.length} audio`);
   assert.ok(vt.every((t, i) => i === 0 || t >= vt[i - 1]!), 'video dts never steps back');
@@ -207,7 +208,7 @@ test('WHIP: Chromium publishes H.264 + Opus; the channel is live on HTTP-FLV and
   assert.equal(hubStats.audio?.codec, 'aac');
 
   const plis = await metric(s, 'onair_whip_plis_sent_total');
-  const sent = await page.evaluate(SENDER_STATS, pub.index!);
+  const sent = await page.evaluate(SENDER_STATS, pub.index);
   // DELETE → offline at once; the resource is gone.
   const del = await fetch(base + pub.location!, { method: 'DELETE' });
   assert.equal(del.status, 204);

@@ -26,7 +26,7 @@ export async function startRedis(): Promise<RedisServer> {
   try {
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('redis-server did not start')), READY_TIMEOUT_MS);
-      proc.stdout!.on('data', (d: Buffer) => {
+      proc.stdout.on('data', (d: Buffer) => {
         if (d.toString().includes('Ready to accept connections')) {
           clearTimeout(t);
           resolve();

@@ -168,6 +168,6 @@ describe('platform REST API', () => {
 
   test('first start made a demo channel whose key publishes', async () => {
     assert.ok(s.demoStreamKey);
-    assert.equal((await s.platform.channels.resolveStreamKey(s.demoStreamKey!))?.name, 'demo');
+    assert.equal((await s.platform.channels.resolveStreamKey(s.demoStreamKey))?.name, 'demo');
   });
 });

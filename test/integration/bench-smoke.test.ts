@@ -67,8 +67,8 @@ function bench(args: string[], timeoutMs: number, env: Record<string, string> = 
   running.add(pid);
   let tail = '';
   const keep = (d: Buffer) => (tail = (tail + d.toString()).slice(-6000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {

@@ -128,7 +128,7 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
   }
   await Promise.race([ended, sleep(20_000)]);
   assert.ok(firstAudioDts !== undefined, 'saw the first audio frame');
-  const audio0 = firstAudioDts!;
+  const audio0 = firstAudioDts;
 
   // captions:{channel}: final cues only (pocketsphinx has no partial results), with key words, where they were spoken.
   const finals = received.filter((d) => d.type === 'final');
@@ -171,7 +171,7 @@ test('pocketsphinx captions end to end: RTMP → captions:{channel}, LL-HLS subt
   // extract-captions (#8): remove the live file, recognise the recording's MP4 again in a job.
   const recDir = findDirWith(join(s.dataDir, 'recordings'), 'captions-en.vtt');
   assert.ok(recDir, 'captions-en.vtt is in the recording folder');
-  rmSync(join(recDir!, 'captions-en.vtt'));
+  rmSync(join(recDir, 'captions-en.vtt'));
   assert.ok(!(await s.api('GET', `/api/v1/vods/${vod.id}`)).body.vod.captions.some((x: any) => x.language === 'en'));
   const enq = await s.api('POST', `/api/v1/vods/${vod.id}/jobs`, { type: 'extract-captions', language: 'en' }, owner);
   assert.equal(enq.status, 201, JSON.stringify(enq.body));

@@ -41,7 +41,7 @@ test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{cha
     { text: 'welcome to the stream', startMs: 5000, endMs: 7000 },
   ];
   let rec: ScriptedRecogniser | undefined;
-  captions!.setRecogniserFactory(async () => (rec = new ScriptedRecogniser(script)));
+  captions.setRecogniserFactory(async () => (rec = new ScriptedRecogniser(script)));
 
   // Captions toggled on before the stream: they start with it.
   const on = await s.api('POST', '/api/v1/channels/talk/captions', { enabled: true, engine: 'whisper', language: 'en' }, owner);
@@ -57,9 +57,9 @@ test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{cha
     '-f', 'flv', `rtmp://127.0.0.1:${s.rtmpPort}/live/${created.body.streamKey}`,
   ], { stdio: 'ignore' });
   await until(async () => (await s.api('GET', '/api/v1/channels/talk/captions')).body.captions.running === true, 20_000, 'captions running');
-  captions!.attachRecording('talk', { dir: recDir, startMs: 0 });
-  const ended = new Promise((r) => captions!.once('sessionEnd', r));
-  await until(() => ffmpeg!.exitCode !== null, 30_000, 'publisher done');
+  captions.attachRecording('talk', { dir: recDir, startMs: 0 });
+  const ended = new Promise((r) => captions.once('sessionEnd', r));
+  await until(() => ffmpeg.exitCode !== null, 30_000, 'publisher done');
   await Promise.race([ended, sleep(20_000)]);
 
   assert.ok(rec && rec.calls.length >= 3, `windows run: ${rec?.calls.length}`);
@@ -71,7 +71,7 @@ test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{cha
     assert.ok(Math.abs(f.startMs - script[i]!.startMs) < 500 && Math.abs(f.endMs - script[i]!.endMs) < 500, `${f.text} at ${f.startMs}-${f.endMs}`);
   }
   const vttPath = join(recDir, 'captions-en.vtt');
-  assert.ok(existsSync(vttPath), `captions saved with the recording (${JSON.stringify(captions!.state('talk'))})`);
+  assert.ok(existsSync(vttPath), `captions saved with the recording (${JSON.stringify(captions.state('talk'))})`);
   const vtt = parseVtt(readFileSync(vttPath, 'utf8'));
   assert.deepEqual(vtt.cues.map((x) => x.text), script.map((p) => p.text));
   const st = (await s.api('GET', '/api/v1/channels/talk/captions')).body.captions;

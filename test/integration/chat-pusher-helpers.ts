@@ -17,7 +17,7 @@ import { API_KEY, SECRET, waitFor } from './chat-helpers.js';
 type PusherJsCtor = typeof import('pusher-js').default;
 type PusherSdkCtor = typeof import('pusher');
 export const PusherJs: PusherJsCtor = ((PusherJsModule as unknown as { default?: PusherJsCtor }).default ?? PusherJsModule) as PusherJsCtor;
-export const PusherSdk: PusherSdkCtor = ((PusherSdkModule as unknown as { default?: PusherSdkCtor }).default ?? PusherSdkModule) as PusherSdkCtor;
+export const PusherSdk: PusherSdkCtor = ((PusherSdkModule as unknown as { default?: PusherSdkCtor }).default ?? PusherSdkModule);
 export type PusherClient = InstanceType<PusherJsCtor>;
 
 export const APP_ID = 'test-app';

@@ -108,7 +108,7 @@ test('public channel: events from the HTTP API (one channel, several, socket_id 
 
   // A publication made through the Centrifugo server API is the event "message" with its data.
   const msgs = collect(ca, 'message');
-  const r = await api(s as never, 'publish', { channel: 'chat:pub1', data: { text: 'from the server API' } });
+  const r = await api(s, 'publish', { channel: 'chat:pub1', data: { text: 'from the server API' } });
   assert.ok(r.body.result);
   await waitFor(() => msgs.length === 1, 3000, 'message event');
   assert.deepEqual(msgs[0], { text: 'from the server API' });
@@ -122,7 +122,7 @@ test('Laravel-style names outside the namespaces use the no-namespace channel (w
   await sdk(s).trigger('private-App.Models.User.1', 'App\\Events\\OrderShipped', { order: 7 });
   await waitFor(() => got.length === 1, 3000, 'Laravel event');
   assert.deepEqual(got[0], { order: 7 });
-  const hist = await api(s as never, 'presence_stats', { channel: 'App.Models.User.1' });
+  const hist = await api(s, 'presence_stats', { channel: 'App.Models.User.1' });
   assert.deepEqual(hist.body.result, { num_clients: 0, num_users: 0 });
 });
 
@@ -167,7 +167,7 @@ test('presence: members list, member_added / member_removed between pusher-js cl
   assert.deepEqual(added[0], { id: 'u2', info: { name: 'Two' } });
 
   // The Centrifugo server API sees Pusher members in onair presence.
-  const pres = await api(s as never, 'presence', { channel: 'chat:pres1' });
+  const pres = await api(s, 'presence', { channel: 'chat:pres1' });
   const users = Object.values(pres.body.result.presence as Record<string, { user: string }>).map((c) => c.user).sort();
   assert.deepEqual(users, ['u1', 'u2']);
 
@@ -190,7 +190,7 @@ test('presence: members list, member_added / member_removed between pusher-js cl
   const r = await raw();
   await waitFor(() => r.msgs.length > 0, 3000, 'established');
   const socketId = JSON.parse(r.msgs[0].data).socket_id;
-  const auth = sdk(s).authorizeChannel(socketId, 'presence-chat-pres1', { user_id: 'x' } as never);
+  const auth = sdk(s).authorizeChannel(socketId, 'presence-chat-pres1', { user_id: 'x' });
   r.send({ event: 'pusher:subscribe', data: { channel: 'presence-chat-pres1', auth: auth.auth, channel_data: '{"name":"no id"}' } });
   await waitFor(() => r.msgs.some((m) => m.event === 'pusher:subscription_error'), 3000, 'subscription_error');
 });
@@ -383,24 +383,24 @@ test('HTTP API: batch_events, channel list (prefix, user_count), channel info, p
   assert.deepEqual(g1, [{ x: 1 }]);
   assert.deepEqual(g2, ['plain text']);
   // info: counts per channel after the trigger.
-  const withInfo = (await (await server.trigger('presence-chat-q1', 'b1', {}, { info: 'subscription_count,user_count' })).json()) as any;
+  const withInfo = (await (await server.trigger('presence-chat-q1', 'b1', {}, { info: 'subscription_count,user_count' })).json());
   assert.deepEqual(withInfo, { channels: { 'presence-chat-q1': { subscription_count: 2, user_count: 2 } } });
-  const batchInfo = (await (await server.triggerBatch([{ channel: 'chat-q2', name: 'b2', data: 'x', info: 'subscription_count' }, { channel: 'chat-q2', name: 'b2', data: 'y' }])).json()) as any;
+  const batchInfo = (await (await server.triggerBatch([{ channel: 'chat-q2', name: 'b2', data: 'x', info: 'subscription_count' }, { channel: 'chat-q2', name: 'b2', data: 'y' }])).json());
   assert.deepEqual(batchInfo, { batch: [{ subscription_count: 1 }, {}] });
   await assert.rejects(server.trigger('chat-q2', 'b2', {}, { info: 'user_count' }), (e: any) => e.status === 400);
 
-  const list = (await (await server.get({ path: '/channels', params: {} })).json()) as any;
+  const list = (await (await server.get({ path: '/channels', params: {} })).json());
   assert.ok('chat-q2' in list.channels, JSON.stringify(list));
-  const pres = (await (await server.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } })).json()) as any;
+  const pres = (await (await server.get({ path: '/channels', params: { filter_by_prefix: 'presence-', info: 'user_count' } })).json());
   assert.deepEqual(pres.channels['presence-chat-q1'], { user_count: 2 });
   assert.ok(!('chat-q2' in pres.channels));
   await assert.rejects(server.get({ path: '/channels', params: { info: 'user_count' } }), (e: any) => e.status === 400);
 
-  const info = (await (await server.get({ path: '/channels/presence-chat-q1', params: { info: 'user_count,subscription_count' } })).json()) as any;
+  const info = (await (await server.get({ path: '/channels/presence-chat-q1', params: { info: 'user_count,subscription_count' } })).json());
   assert.deepEqual(info, { occupied: true, subscription_count: 2, user_count: 2 });
-  const empty = (await (await server.get({ path: '/channels/chat-nobody', params: {} })).json()) as any;
+  const empty = (await (await server.get({ path: '/channels/chat-nobody', params: {} })).json());
   assert.deepEqual(empty, { occupied: false });
-  const users = (await (await server.get({ path: '/channels/presence-chat-q1/users', params: {} })).json()) as any;
+  const users = (await (await server.get({ path: '/channels/presence-chat-q1/users', params: {} })).json());
   assert.deepEqual(users.users.map((u: any) => u.id).sort(), ['q1', 'q2']);
   await assert.rejects(server.get({ path: '/channels/chat-q2/users', params: {} }), (e: any) => e.status === 400);
 });
@@ -415,13 +415,13 @@ test('metrics: connections by protocol, client events, HTTP API calls, errors by
 });
 
 test('the server API info counts Pusher connections in num_clients beside Centrifugo ones', async () => {
-  const before = (await api(s as never, 'info', {})).body.result.nodes[0].num_clients as number;
+  const before = (await api(s, 'info', {})).body.result.nodes[0].num_clients as number;
   const p = pusher();
   await connected(p);
   const c = centrifuge('counted');
   await new Promise<void>((resolve) => { c.once('connected', () => resolve()); c.connect(); });
-  await waitFor(async () => (await api(s as never, 'info', {})).body.result.nodes[0].num_clients === before + 2, 3000, 'both counted');
+  await waitFor(async () => (await api(s, 'info', {})).body.result.nodes[0].num_clients === before + 2, 3000, 'both counted');
   p.disconnect();
   c.disconnect();
-  await waitFor(async () => (await api(s as never, 'info', {})).body.result.nodes[0].num_clients === before, 3000, 'both gone');
+  await waitFor(async () => (await api(s, 'info', {})).body.result.nodes[0].num_clients === before, 3000, 'both gone');
 });

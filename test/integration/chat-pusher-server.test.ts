@@ -66,7 +66,7 @@ test('a logged-in user subscribes to a presence channel through /api/v1/pusher/a
   await waitFor(() => got.length === 1, 3000, 'event');
   // The Centrifugo server API of the same server lists the Pusher member.
   const pres = await fetch(`${s.httpUrl}/api/presence`, { method: 'POST', headers: { 'x-api-key': s.secrets.chatApiKey, 'content-type': 'application/json' }, body: '{"channel":"chat:demo"}' });
-  const users = Object.values(((await pres.json()) as any).result.presence).map((c: any) => c.user);
+  const users = Object.values(((await pres.json())).result.presence).map((c: any) => c.user);
   assert.deepEqual(users, [userId]);
 });
 

@@ -55,7 +55,7 @@ async function startChildServer(overrides: Record<string, unknown>): Promise<Chi
   `;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ONAIR_LOG_LEVEL: 'silent' } });
   const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (c) => reject(new Error(`the server exited (${c}) before it listened`)));
   });
   return { child, ...(JSON.parse(first) as Omit<ChildServer, 'child'>) };

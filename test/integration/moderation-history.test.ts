@@ -32,7 +32,7 @@ describe('moderation removes messages from chat history', () => {
   });
 
   // user messages only (system notices such as 'chat was cleared' stay visible by design)
-  const historyTexts = async () => (await sub.history({ limit: 50 })).publications.map((p) => p.data as any).filter((d) => d.type === 'message').map((d) => d.text);
+  const historyTexts = async () => (await sub.history({ limit: 50 })).publications.map((p) => p.data).filter((d) => d.type === 'message').map((d) => d.text);
   const waitFor = async (pred: () => boolean) => {
     for (let i = 0; i < 100 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(pred());
@@ -49,7 +49,7 @@ describe('moderation removes messages from chat history', () => {
     await waitFor(() => seen.some((d) => d.type === 'delete'));
     assert.deepEqual(await historyTexts(), ['second']);
     // limit windows are cut after filtering: the newest visible message is still returned
-    assert.deepEqual((await sub.history({ limit: 1, reverse: true })).publications.map((p) => (p.data as any).type), ['delete']);
+    assert.deepEqual((await sub.history({ limit: 1, reverse: true })).publications.map((p) => (p.data).type), ['delete']);
   });
 
   test('clear empties the visible history', async () => {

@@ -16,7 +16,7 @@ before(async () => {
   const p = s.platform;
   for (const n of ['owner', 'mgr', 'viewer', 'viewer2', 'subber', 'spammer']) {
     ids[n] = (await p.users.create({ username: n, password: 'password1' })).id;
-    sessions[n] = (await p.sessions.create(ids[n]!)).token;
+    sessions[n] = (await p.sessions.create(ids[n])).token;
   }
   const { channel } = await p.channels.create({ name: 'room', ownerId: ids.owner });
   channelId = channel.id;

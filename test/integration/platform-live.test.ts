@@ -91,7 +91,7 @@ describe('live platform end to end', () => {
     assert.equal(rot.status, 200);
     const second = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv', `rtmp://127.0.0.1:${s.rtmpPort}/live/${streamKey}`], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
-    second.stderr!.on('data', (d) => (err += d));
+    second.stderr.on('data', (d) => (err += d));
     const code = await new Promise<number | null>((r) => second.on('exit', r));
     assert.notEqual(code, 0, 'old key refused');
     assert.ok((await s.api('GET', '/api/v1/channels/live1')).body.channel.stream.live, 'still live');

@@ -23,8 +23,8 @@ function serve(dataDir: string): Promise<Child> {
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start\n${out}`)), 90_000);
-    proc.stderr!.on('data', () => undefined);
-    proc.stdout!.on('data', (d) => {
+    proc.stderr.on('data', () => undefined);
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = /"httpPort":(\d+),"rtmpPort":(\d+)/.exec(out);
       if (m) {
@@ -51,7 +51,7 @@ test('kill -9 mid-recording → the next start finalises the recording and it pl
   const { streamKey } = await rotated.json() as { streamKey: string };
   const ff = publish(first.rtmpPort, streamKey, 60);
   procs.push(ff);
-  const api = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${secrets.adminToken}` } }).then((r) => r.json() as Promise<any>);
+  const api = (port: number, path: string) => fetch(`http://127.0.0.1:${port}${path}`, { headers: { authorization: `Bearer ${secrets.adminToken}` } }).then((r) => r.json());
   const rec = await waitFor('recording in progress', async () => (await api(first.httpPort, '/api/v1/vods?state=all')).vods?.find((v: { state: string }) => v.state === 'recording'), 60_000);
   // Let ~5 s of fragments reach the disk, then kill the server without any chance to clean up.
   await sleep(5000);

@@ -103,12 +103,12 @@ test('super chats and effects with centrifuge SDK clients', async (t) => {
 
   await t.test('RPC superchat.send: tier by amount, idempotent retry, 402 when short', async () => {
     const res = await fanChat.rpc('superchat.send', { channel: 'stage', amount: 2_000, message: '짧게 고정', idempotencyKey: 'rpc-1' });
-    const sc = (res.data as any).superchat;
+    const sc = (res.data).superchat;
     assert.equal(sc.tier.name, 'flash');
-    assert.equal((res.data as any).balance, 88_000);
+    assert.equal((res.data).balance, 88_000);
     const again = await fanChat.rpc('superchat.send', { channel: 'stage', amount: 2_000, message: '짧게 고정', idempotencyKey: 'rpc-1' });
-    assert.equal((again.data as any).replayed, true);
-    assert.equal((again.data as any).superchat.id, sc.id);
+    assert.equal((again.data).replayed, true);
+    assert.equal((again.data).superchat.id, sc.id);
     await until(() => chat.find((d) => d.id === sc.id), 5000, 'rpc super chat');
     await sleep(100);
     assert.equal(chat.filter((d) => d.id === sc.id).length, 1, 'a retry is not published twice');
@@ -125,7 +125,7 @@ test('super chats and effects with centrifuge SDK clients', async (t) => {
     const later = await s.api('GET', '/api/v1/channels/stage/superchats/pinned');
     assert.deepEqual(later.body.pinned.map((p: any) => p.amount), [10_000], 'the 1 s pin expired');
     const viaRpc = await fanChat.rpc('superchat.pinned', { channel: 'stage' });
-    assert.deepEqual((viaRpc.data as any).pinned.map((p: any) => p.amount), [10_000]);
+    assert.deepEqual((viaRpc.data).pinned.map((p: any) => p.amount), [10_000]);
   });
 
   await t.test('moderation refuses banned users and blocked words; nothing is charged or published', async () => {
@@ -159,7 +159,7 @@ test('super chats and effects with centrifuge SDK clients', async (t) => {
       for (let k = 0; k < PER_CLIENT; k++) {
         try {
           const r = await c.rpc('effects.react', { channel: 'stage', effect: names[(i + k) % names.length] });
-          ok += (r.data as any).accepted;
+          ok += (r.data).accepted;
         } catch (e) {
           assert.equal((e as any).code, 111, JSON.stringify(e));
           limited++;

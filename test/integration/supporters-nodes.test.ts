@@ -69,7 +69,7 @@ test('effects on two nodes: counts add up exactly, at most one publication per n
     let n = 0;
     for (let k = 0; k < PER; k++) {
       const r = await c.rpc('effects.react', { channel: 'stage', effect: k % 2 ? 'hearts' : 'party', count: 1 + (i % 3) });
-      n += (r.data as any).accepted;
+      n += (r.data).accepted;
     }
     return n;
   }));

@@ -60,7 +60,7 @@ function App() {
   // Overlays are bare: no header, transparent page.
   if (route.page === 'overlay') return <Overlay channel={route.channel} />;
   return (
-    <div class="shell" onClick={onLinkClick as any}>
+    <div class="shell" onClick={onLinkClick}>
       <Header />
       {route.page === 'home' && <Home />}
       {route.page === 'watch' && <Watch key={route.channel} channel={route.channel} />}

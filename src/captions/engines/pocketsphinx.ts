@@ -223,7 +223,7 @@ export class SampleTimeline {
 
   /** forget drops anchors no longer needed for positions at or after `at`. */
   forget(at: number): void {
-    while (this.anchors.length > 1 && this.anchors[1]!.at <= at) this.anchors.shift();
+    while ((this.anchors[1]?.at ?? Infinity) <= at) this.anchors.shift();
   }
 
   get anchorCount(): number {
@@ -234,8 +234,8 @@ export class SampleTimeline {
 /** floatToS16le converts samples in [-1, 1] to little-endian 16-bit PCM. */
 export function floatToS16le(samples: Float32Array): Buffer {
   const out = Buffer.allocUnsafe(samples.length * BYTES_PER_SAMPLE);
-  for (let i = 0; i < samples.length; i++) {
-    const v = Math.max(-1, Math.min(1, samples[i]!));
+  for (const [i, sample] of samples.entries()) {
+    const v = Math.max(-1, Math.min(1, sample));
     out.writeInt16LE(Math.round(v < 0 ? v * 32768 : v * 32767), i * BYTES_PER_SAMPLE);
   }
   return out;
@@ -323,7 +323,7 @@ export class PocketsphinxStream implements PcmTranscriber {
       this.crashed(`input FIFO failed: ${(err as Error).message}`);
       return;
     }
-    const child = spawnFn(this.opts.command, pocketsphinxArgs(this.opts, fifo.path), { stdio: ['ignore', 'pipe', 'pipe'] }) as Child;
+    const child = spawnFn(this.opts.command, pocketsphinxArgs(this.opts, fifo.path), { stdio: ['ignore', 'pipe', 'pipe'] });
     const input = fifo.input;
     this.child = child;
     this.input = input;
@@ -458,9 +458,9 @@ export class PocketsphinxStream implements PcmTranscriber {
     this.utterances++;
     this.failures = 0;
     this.sampleCpu();
-    if (u.words.length === 0) return;
-    const first = u.words[0]!;
-    const last = u.words[u.words.length - 1]!;
+    const first = u.words[0];
+    const last = u.words[u.words.length - 1];
+    if (first === undefined || last === undefined) return;
     const startAt = first.startS * PCM_SAMPLE_RATE;
     // A word's end time is the start of its last frame: count that 10 ms frame in.
     const endAt = (last.endS + 0.01) * PCM_SAMPLE_RATE;
@@ -474,7 +474,7 @@ export class PocketsphinxStream implements PcmTranscriber {
     };
     this.sink.onCue(cue);
     // Delay: from when the utterance's last audio arrived here to now.
-    while (this.arrivals.length > 1 && this.arrivals[0]![0] < endAt && this.arrivals[1]![0] <= endAt) this.arrivals.shift();
+    while ((this.arrivals[0]?.[0] ?? Infinity) < endAt && (this.arrivals[1]?.[0] ?? Infinity) <= endAt) this.arrivals.shift();
     const hit = this.arrivals.find(([at]) => at >= endAt);
     if (hit) this.sink.onDelay?.(Math.max(0, this.now() - hit[1]));
   }

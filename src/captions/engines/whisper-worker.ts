@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     return;
   }
   port.postMessage({ type: 'ready', loadMs: performance.now() - t0 });
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the handler catches its own errors and answers each request on the port
   port.on('message', async (msg: { type: string; id?: number; pcm?: Float32Array; language?: string; params?: Record<string, unknown> }) => {
     if (msg.type === 'close') {
       await model.free().catch(() => {});

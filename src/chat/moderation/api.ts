@@ -56,7 +56,7 @@ export function modeCommand(field: keyof ModeSettings, value: unknown): Command 
       return { kind: 'mode', mode, patch: { slowSeconds: value } };
     case 'followOnlyMinutes':
       if (value !== null && (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_FOLLOW_MINUTES)) throw bad(`followOnlyMinutes: null (off) or 0 to ${MAX_FOLLOW_MINUTES}`);
-      return { kind: 'mode', mode, patch: { followOnlyMinutes: value as number | null } };
+      return { kind: 'mode', mode, patch: { followOnlyMinutes: value } };
     default:
       if (typeof value !== 'boolean') throw bad(`${field}: true or false`);
       return { kind: 'mode', mode, patch: { [field]: value } };

@@ -291,7 +291,7 @@ export class ModerationEngine implements PublishHook {
         await this.invalidate({ channel: rules.name });
         await audit(cmd.kind, target, cmd.reason ?? null, expiresAt === null ? null : { durationMs: cmd.durationMs, expiresAt });
         const ids = await this.applyRemoval(rules.name, target.id);
-        const what = cmd.kind === 'ban' ? (expiresAt === null ? 'banned' : `banned for ${formatDuration(cmd.durationMs!)}`) : `timed out for ${formatDuration(cmd.durationMs!)}`;
+        const what = cmd.kind === 'ban' ? (expiresAt === null ? 'banned' : `banned for ${formatDuration(cmd.durationMs!)}`) : `timed out for ${formatDuration(cmd.durationMs)}`;
         await this.announce(rules.name, cmd.kind, `${target.name} was ${what}`, { user: target.id });
         return { ok: true, action: cmd.kind, message: `${target.name} was ${what}`, data: { user: target.id, expiresAt, deleted: ids.length } };
       }
@@ -603,6 +603,7 @@ export class ModerationEngine implements PublishHook {
 
 function counter<L extends string>(registry: Registry | undefined, name: string, help: string, label: L): Counter<L> {
   const existing = registry?.getSingleMetric(name);
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- prom-client returns the Counter this function registered under the same name
   if (existing) return existing as Counter<L>;
   return new Counter({ name, help, labelNames: [label], registers: registry ? [registry] : [] });
 }

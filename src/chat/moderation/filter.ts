@@ -47,7 +47,7 @@ const ACTION_RANK: Record<FilterAction, number> = { allow: 0, mask: 1, block: 2 
 
 /** WordFilter is a compiled, immutable matcher. */
 export class WordFilter {
-  private readonly next: Map<number, number>[] = [new Map()];
+  private readonly next: Map<number, number>[] = [new Map<number, number>()];
   private readonly fail: number[] = [0];
   private readonly out: number[][] = [[]];
   private readonly patterns: Pattern[] = [];
@@ -114,7 +114,7 @@ export class WordFilter {
         while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
         const g = this.next[f]!.get(c);
         this.fail[t] = g !== undefined && g !== t ? g : 0;
-        const inherited = this.out[this.fail[t]!]!;
+        const inherited = this.out[this.fail[t]]!;
         if (inherited.length) this.out[t] = this.out[t]!.concat(inherited);
         queue.push(t);
       }

@@ -161,11 +161,11 @@ export interface Skeleton {
 }
 
 // Scratch arrays of the first pass, reused between calls (the filter runs on one thread).
-let lk: number[] = [];
-let lc: number[] = [];
-let ls: number[] = [];
-let le: number[] = [];
-let lt: number[] = [];
+const lk: number[] = [];
+const lc: number[] = [];
+const ls: number[] = [];
+const le: number[] = [];
+const lt: number[] = [];
 
 /** skeletonOf computes a text's skeleton (see the module comment). */
 export function skeletonOf(text: string): Skeleton {

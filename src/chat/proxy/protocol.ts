@@ -204,7 +204,7 @@ function stringArray(o: Record<string, unknown>, k: string): string[] {
   const v = o[k];
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) bad(k + ' must be an array of strings');
-  return v as string[];
+  return v;
 }
 
 /** boolValue reads a Centrifugo BoolValue `{"value": bool}`. */

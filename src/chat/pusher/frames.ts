@@ -56,7 +56,7 @@ export function decodeFrame(text: string): Inbound | string {
   const o = v as Record<string, unknown>;
   if (typeof o.event !== 'string' || o.event === '') return 'message has no event';
   if (o.channel !== undefined && typeof o.channel !== 'string') return 'channel is not a string';
-  return { event: o.event, channel: o.channel as string | undefined, data: o.data };
+  return { event: o.event, channel: o.channel, data: o.data };
 }
 
 /** dataObject reads a message's data as an object (pusher-js sends objects; some clients a JSON string). */

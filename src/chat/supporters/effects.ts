@@ -126,7 +126,7 @@ export class EffectsAggregator {
     if (!this.timer) this.timer = setTimeout(() => void this.flush(), this.opts.windowMs);
     if (got === 0) return { accepted: 0, retryAfterMs: b.retryAfterMs() };
     let counts = this.pending.get(channel);
-    if (!counts) this.pending.set(channel, (counts = new Map()));
+    if (!counts) this.pending.set(channel, (counts = new Map<string, number>()));
     counts.set(effect, (counts.get(effect) ?? 0) + got);
     return { accepted: got };
   }

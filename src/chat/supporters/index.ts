@@ -8,7 +8,7 @@ import type { Feature } from '../../app/feature.js';
 import type { OnairConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Platform } from '../../platform/index.js';
-import type { ChatExtensionPoint, ChatUserInfo, PublishHook } from '../hooks.js';
+import type { ChatExtensionPoint, PublishHook } from '../hooks.js';
 import { AppError } from '../../http/errors.js';
 import { WalletService, type PaymentProvider } from '../../platform/wallet/index.js';
 import { SuperChatService } from './superchat.js';
@@ -155,8 +155,8 @@ export function createSupporters(deps: SupportersDeps): Supporters {
           const [user, channel] = await Promise.all([deps.platform.users.findById(ctx.user), deps.platform.channels.require(d.channel)]);
           if (!user) throw new AppError('unauthorized', 'this chat identity has no account');
           return await superchats.send({
-            channel, user: { id: user.id, name: user.display_name, info: ctx.info as ChatUserInfo | undefined },
-            amount: d.amount, message: (d.message as string | undefined) ?? '', tts: d.tts === true, idempotencyKey: d.idempotencyKey,
+            channel, user: { id: user.id, name: user.display_name, info: ctx.info },
+            amount: d.amount, message: (d.message) ?? '', tts: d.tts === true, idempotencyKey: d.idempotencyKey,
           });
         } catch (err) {
           throw rpcError(err);

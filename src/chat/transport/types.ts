@@ -33,7 +33,7 @@ export class SharedBatch {
   since = 0;
   /** Sequence number in its channel's batch log. */
   seq = 0;
-  private readonly cache: (Buffer | undefined)[] = new Array(KIND_COUNT);
+  private readonly cache: (Buffer | undefined)[] = new Array<Buffer | undefined>(KIND_COUNT);
   /**
    * The last run of batches starting with this one that was joined into one buffer. Under load,
    * a subscriber's queue holds the batches since its last write; the subscribers written in a
@@ -54,11 +54,12 @@ export class SharedBatch {
   chainBytes(kind: TransportKind, log: readonly SharedBatch[], from: number, to: number): Buffer {
     if (from === to) return this.bytes(kind);
     const k = KIND_INDEX[kind];
-    const last = log[to]!;
+    const last = log[to];
+    if (last === undefined) throw new RangeError(`chainBytes: no batch at ${to} (log has ${log.length})`);
     const c = this.chain?.[k];
     if (c !== undefined && c.last === last) return c.bytes;
     const bufs: Buffer[] = [];
-    for (let i = from; i <= to; i++) bufs.push(log[i]!.bytes(kind));
+    for (const b of log.slice(from, to + 1)) bufs.push(b.bytes(kind));
     const bytes = Buffer.concat(bufs);
     (this.chain ??= new Array(KIND_COUNT))[k] = { last, bytes };
     return bytes;
@@ -80,8 +81,8 @@ export class SharedBatch {
     const run: SharedBatch[] = [this];
     const bufs: Buffer[] = [this.bytes(kind)];
     for (let i = 1; i < n; i++) {
-      const it = items[i]!;
-      if (typeof it === 'string') return null;
+      const it = items[i];
+      if (it === undefined || typeof it === 'string') return null;
       run.push(it);
       bufs.push(it.bytes(kind));
     }
@@ -107,7 +108,11 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
     case 'websocket': {
       // Bidirectional: pushes wrapped and joined into one frame (the SDK splits on '\n').
       let text = '';
-      for (let i = 0; i < pushes.length; i++) text += (i > 0 ? '\n' : '') + wrapPush(pushes[i]!);
+      let sep = '';
+      for (const push of pushes) {
+        text += sep + wrapPush(push);
+        sep = '\n';
+      }
       return wsFrame(Buffer.from(text));
     }
     case 'uni_websocket':
@@ -158,7 +163,8 @@ export function encodeItems(kind: TransportKind, items: readonly OutItem[], n: n
   let bytes = 0;
   let i = 0;
   while (i < n) {
-    const it = items[i]!;
+    const it = items[i];
+    if (it === undefined) break;
     if (typeof it !== 'string') {
       const b = it.bytes(kind);
       out.push(b);
@@ -180,9 +186,7 @@ export function encodeItems(kind: TransportKind, items: readonly OutItem[], n: n
 function encodeMessages(kind: TransportKind, messages: readonly string[], from: number, to: number): Buffer {
   switch (kind) {
     case 'websocket': {
-      let text = messages[from]!;
-      for (let i = from + 1; i < to; i++) text += '\n' + messages[i]!;
-      return wsFrame(Buffer.from(text));
+      return wsFrame(Buffer.from(messages.slice(from, to).join('\n')));
     }
     case 'uni_websocket':
     case 'pusher':
@@ -190,17 +194,18 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
     case 'pusher_presence': {
       // One frame per message (Pusher messages are already Pusher JSON).
       const frames: Buffer[] = [];
-      for (let i = from; i < to; i++) frames.push(wsFrame(Buffer.from(messages[i]!)));
-      return frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+      for (const m of messages.slice(from, to)) frames.push(wsFrame(Buffer.from(m)));
+      const [only] = frames;
+      return frames.length === 1 && only !== undefined ? only : Buffer.concat(frames);
     }
     case 'uni_sse': {
       let text = '';
-      for (let i = from; i < to; i++) text += 'data: ' + messages[i]! + '\n\n';
+      for (const m of messages.slice(from, to)) text += 'data: ' + m + '\n\n';
       return Buffer.from(text);
     }
     case 'uni_http_stream': {
       let text = '';
-      for (let i = from; i < to; i++) text += messages[i]! + '\n';
+      for (const m of messages.slice(from, to)) text += m + '\n';
       return Buffer.from(text);
     }
   }
@@ -208,8 +213,9 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
 
 /** writeAll writes buffers as one write: a corked run goes out in one writev. */
 export function writeAll(w: { write(b: Buffer): unknown; cork(): void; uncork(): void }, bufs: readonly Buffer[]): void {
-  if (bufs.length === 1) {
-    w.write(bufs[0]!);
+  const [only] = bufs;
+  if (bufs.length === 1 && only !== undefined) {
+    w.write(only);
     return;
   }
   w.cork();

@@ -38,18 +38,18 @@ export interface AbrChannelInfo {
 
 /** abrMetrics registers (once per registry) the transcoder gauges and counters. */
 export function abrMetrics(registry: prom.Registry): AbrMetricsSink {
-  const running = metricOnce(registry, 'onair_abr_transcoders_running', () =>
+  const running = metricOnce<prom.Gauge>(registry, 'onair_abr_transcoders_running', () =>
     new prom.Gauge({ name: 'onair_abr_transcoders_running', help: 'Live ABR ffmpeg processes running.', registers: [registry] }),
-  ) as prom.Gauge;
-  const restarts = metricOnce(registry, 'onair_abr_transcoder_restarts_total', () =>
+  );
+  const restarts = metricOnce<prom.Counter<'channel'>>(registry, 'onair_abr_transcoder_restarts_total', () =>
     new prom.Counter({ name: 'onair_abr_transcoder_restarts_total', help: 'Live ABR transcoders that exited while their source was live (restarted with backoff).', labelNames: ['channel'], registers: [registry] }),
-  ) as prom.Counter<'channel'>;
-  const speed = metricOnce(registry, 'onair_abr_transcoder_speed', () =>
+  );
+  const speed = metricOnce<prom.Gauge<'channel'>>(registry, 'onair_abr_transcoder_speed', () =>
     new prom.Gauge({ name: 'onair_abr_transcoder_speed', help: 'Encoding speed of a live ABR transcoder (ffmpeg -progress speed; below 1 it falls behind).', labelNames: ['channel'], registers: [registry] }),
-  ) as prom.Gauge<'channel'>;
-  const skipped = metricOnce(registry, 'onair_abr_input_skipped_frames_total', () =>
+  );
+  const skipped = metricOnce<prom.Counter>(registry, 'onair_abr_input_skipped_frames_total', () =>
     new prom.Counter({ name: 'onair_abr_input_skipped_frames_total', help: 'Source frames not given to a live ABR transcoder that was behind (it resumes at a keyframe).', registers: [registry] }),
-  ) as prom.Counter;
+  );
   return {
     running: (d) => running.inc(d),
     restarted: (channel) => restarts.inc({ channel }),
@@ -103,8 +103,8 @@ export class AbrManager {
   async stop(): Promise<void> {
     if (!this.started) return;
     this.started = false;
-    this.o.hub.off('streamStart', this.onStart as never);
-    this.o.hub.off('streamEnd', this.onEnd as never);
+    this.o.hub.off('streamStart', this.onStart);
+    this.o.hub.off('streamEnd', this.onEnd);
     await Promise.allSettled([...this.deciding.values()]);
     for (const ch of [...this.transcoders.keys()]) this.stopChannel(ch);
     this.waiting.clear();

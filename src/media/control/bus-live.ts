@@ -30,9 +30,9 @@ export interface DirectoryMetrics {
 }
 
 export function directoryMetrics(registry: prom.Registry): DirectoryMetrics {
-  const errors = metricOnce(registry, 'onair_control_live_directory_errors_total', () =>
+  const errors = metricOnce<prom.Counter<'op'>>(registry, 'onair_control_live_directory_errors_total', () =>
     new prom.Counter({ name: 'onair_control_live_directory_errors_total', help: 'Cluster live list operations on Redis that failed (op: write, read) or node entries that could not be read (op: invalid).', labelNames: ['op'], registers: [registry] }),
-  ) as prom.Counter<'op'>;
+  );
   return { errors };
 }
 
@@ -176,7 +176,7 @@ export class LiveDirectory {
         this.o.metrics.errors.inc({ op: 'invalid' });
         return;
       }
-      out.push({ node: s.node, ...(s.url ? { url: s.url } : {}), at: s.at, streams: s.streams as LiveEntry[] });
+      out.push({ node: s.node, ...(s.url ? { url: s.url } : {}), at: s.at, streams: s.streams });
     });
     return out;
   }

@@ -32,21 +32,21 @@ export interface BusMetrics {
 
 /** busMetrics registers (once per registry) the control bus counters. */
 export function busMetrics(registry: prom.Registry): BusMetrics {
-  const requests = metricOnce(registry, 'onair_control_bus_requests_total', () =>
+  const requests = metricOnce<prom.Counter<'outcome'>>(registry, 'onair_control_bus_requests_total', () =>
     new prom.Counter({ name: 'onair_control_bus_requests_total', help: 'End requests this node sent over the control bus, by outcome: ended (a media node kicked the publisher), not_live_anywhere (every media node answered no), timeout (some media node did not answer in time), error (Redis failed).', labelNames: ['outcome'], registers: [registry] }),
-  ) as prom.Counter<'outcome'>;
-  const requestSeconds = metricOnce(registry, 'onair_control_bus_request_seconds', () =>
+  );
+  const requestSeconds = metricOnce<prom.Histogram>(registry, 'onair_control_bus_request_seconds', () =>
     new prom.Histogram({ name: 'onair_control_bus_request_seconds', help: 'Time from sending an end request over the control bus to its outcome.', buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
-  ) as prom.Histogram;
-  const answers = metricOnce(registry, 'onair_control_bus_answers_total', () =>
+  );
+  const answers = metricOnce<prom.Counter>(registry, 'onair_control_bus_answers_total', () =>
     new prom.Counter({ name: 'onair_control_bus_answers_total', help: 'Valid answers received for this node\'s pending end requests.', registers: [registry] }),
-  ) as prom.Counter;
-  const served = metricOnce(registry, 'onair_control_bus_served_total', () =>
+  );
+  const served = metricOnce<prom.Counter<'ended'>>(registry, 'onair_control_bus_served_total', () =>
     new prom.Counter({ name: 'onair_control_bus_served_total', help: 'End requests from the control bus this media node answered, by whether it held the publisher and ended it.', labelNames: ['ended'], registers: [registry] }),
-  ) as prom.Counter<'ended'>;
-  const junk = metricOnce(registry, 'onair_control_bus_junk_total', () =>
+  );
+  const junk = metricOnce<prom.Counter<'kind'>>(registry, 'onair_control_bus_junk_total', () =>
     new prom.Counter({ name: 'onair_control_bus_junk_total', help: 'Control bus messages ignored: too_large, not_json, invalid (wrong shape), unmatched (an answer to no pending request of this node).', labelNames: ['kind'], registers: [registry] }),
-  ) as prom.Counter<'kind'>;
+  );
   return { requests, requestSeconds, answers, served, junk };
 }
 

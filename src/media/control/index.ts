@@ -124,7 +124,7 @@ export const streamControlFeature: Feature<'streamControl', { media?: MediaServi
       start: async () => {
         if (bus && directory) await joinBus(bus, directory);
         try {
-          await runner?.start();
+          runner?.start();
         } catch (err) {
           if (bus && directory) await leaveBus(bus, directory);
           throw err;

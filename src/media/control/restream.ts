@@ -184,7 +184,7 @@ export class RestreamRunner {
   }
 
   /** statuses of many targets with one relay listing. */
-  statuses<T extends Pick<RestreamTargetsTable, 'id' | 'enabled'>>(targets: T[]): TargetStatus[] {
+  statuses(targets: Pick<RestreamTargetsTable, 'id' | 'enabled'>[]): TargetStatus[] {
     const relays = this.d.relays.listRelays();
     return targets.map((t) => this.status(t, relays));
   }

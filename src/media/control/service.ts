@@ -36,12 +36,12 @@ export interface ControlMetrics {
 
 /** controlMetrics registers (once per registry) the end and block counters. */
 export function controlMetrics(registry: prom.Registry): ControlMetrics {
-  const ends = metricOnce(registry, 'onair_live_end_requests_total', () =>
+  const ends = metricOnce<prom.Counter<'by' | 'outcome'>>(registry, 'onair_live_end_requests_total', () =>
     new prom.Counter({ name: 'onair_live_end_requests_total', help: 'POST /live/end calls that passed the permission check, by who (owner, admin) and outcome (ended, not_live, not_live_here; with the control bus also not_live_anywhere, timeout, bus_unavailable).', labelNames: ['by', 'outcome'], registers: [registry] }),
-  ) as prom.Counter<'by' | 'outcome'>;
-  const blockedPublishes = metricOnce(registry, 'onair_publish_blocked_total', () =>
+  );
+  const blockedPublishes = metricOnce<prom.Counter>(registry, 'onair_publish_blocked_total', () =>
     new prom.Counter({ name: 'onair_publish_blocked_total', help: 'Publishes refused because the channel was blocked after its stream was ended.', registers: [registry] }),
-  ) as prom.Counter;
+  );
   return { ends, blockedPublishes };
 }
 

@@ -163,6 +163,7 @@ interface Channel {
   unlisten: (() => void)[];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- names the request kinds the metrics label takes
 type RequestKind = 'multivariant' | 'playlist' | 'init' | 'segment' | 'part';
 
 /** createHlsService builds the LL-HLS output for every live channel of the hub. */
@@ -178,12 +179,12 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   const retentionMs = Math.max(MIN_RETENTION_AFTER_END_MS, hls.windowSegments * targetMs);
   const partsPerSegment = Math.ceil(hls.targetDurationSeconds / hls.partDurationSeconds);
 
-  const requests = metricOnce(registry, 'onair_hls_requests_total', () =>
+  const requests = metricOnce<prom.Counter<'kind'>>(registry, 'onair_hls_requests_total', () =>
     new prom.Counter({ name: 'onair_hls_requests_total', help: 'LL-HLS HTTP requests by kind.', labelNames: ['kind'], registers: [registry] }),
-  ) as prom.Counter<'kind'>;
-  const blocked = metricOnce(registry, 'onair_hls_blocked_requests', () =>
+  );
+  const blocked = metricOnce<prom.Gauge>(registry, 'onair_hls_blocked_requests', () =>
     new prom.Gauge({ name: 'onair_hls_blocked_requests', help: 'LL-HLS requests held open (blocking reload, preload hints).', registers: [registry] }),
-  ) as prom.Gauge;
+  );
 
   const channels = new Map<string, Channel>();
   let started = false;
@@ -353,7 +354,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     // clientIp comes from the onair HTTP app (trusted proxies); bare Fastify apps (tests, benches) have only ip.
     const address = limitKey(req.clientIp ?? req.ip);
     let agents = ch.viewers.get(address);
-    if (!agents) ch.viewers.set(address, (agents = new Map()));
+    if (!agents) ch.viewers.set(address, (agents = new Map<string, number>()));
     const agent = req.headers['user-agent'] ?? '';
     // Viewers behind one address are told apart by User-Agent, which the client chooses: so one
     // address counts (and costs memory) for at most viewersPerIp, whatever it sends.
@@ -529,7 +530,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     async stop() {
       if (!started) return;
       started = false;
-      hub.off('streamStart', onStart as (...args: never[]) => void);
+      hub.off('streamStart', onStart);
       for (const ch of [...channels.values()]) removeChannel(ch, 'stopped');
     },
     registerHttp(app: FastifyInstance) {

@@ -205,9 +205,9 @@ export class LiveStream implements Publisher {
 
   setMetadata(values: Amf0Object): void {
     if (this.ended) return;
-    const meta = ecmaArray(flvMetadataOf({ ...values, server: 'onair' } as Amf0Object, this.video, this.audio));
+    const meta = ecmaArray(flvMetadataOf({ ...values, server: 'onair' }, this.video, this.audio));
     this.metadata = meta;
-    const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, 0, encodeAmf0('onMetaData', meta as Amf0Value));
+    const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, 0, encodeAmf0('onMetaData', meta));
     this.metadataTag = tag;
     this.enqueue(tag);
   }
@@ -478,8 +478,8 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
     if (!set) this.waiting.set(channel, (set = new Set()));
     set.add(subscriber);
     return () => {
-      set!.delete(subscriber);
-      if (set!.size === 0 && this.waiting.get(channel) === set) this.waiting.delete(channel);
+      set.delete(subscriber);
+      if (set.size === 0 && this.waiting.get(channel) === set) this.waiting.delete(channel);
       for (const st of this.streams.values()) st.subscribers.delete(subscriber);
     };
   }

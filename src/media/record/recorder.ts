@@ -111,7 +111,7 @@ class ChannelSession implements StreamSubscriber {
   private feed(p: Part, frame: MediaFrame): boolean {
     if (this.part === p && frame.kind === 'video' && frame.keyframe && p.writer!.started && this.r.overLimits(p.writer!, p.writer!.elapsedAt(frame))) {
       this.openPart();
-      this.part!.buffered.push(frame);
+      this.part.buffered.push(frame);
       return false;
     }
     p.writer!.onFrame(frame);
@@ -127,7 +127,7 @@ class ChannelSession implements StreamSubscriber {
   }
 
   onEnd(): void {
-    this.end();
+    void this.end();
   }
 
   /** end closes the session; the promise settles when every part is finalised. */
@@ -250,8 +250,8 @@ export class Recorder {
 
   async stop(): Promise<void> {
     this.started = false;
-    this.o.hub.off('streamStart', this.onStart as never);
-    this.o.hub.off('streamEnd', this.onEnd as never);
+    this.o.hub.off('streamStart', this.onStart);
+    this.o.hub.off('streamEnd', this.onEnd);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     // Finalise what is being recorded: a clean stop leaves only finished files.
     await Promise.allSettled([...this.sessions.values()].map((s) => s.end()));

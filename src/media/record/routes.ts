@@ -151,7 +151,7 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
         type: b.type, recordingId: row.id, payload: { recordingId: row.id, ...(b.language ? { language: b.language } : {}) },
         requestedBy: actor.id || null, maxPerRecording: limits.maxPerVod, maxPerUser: actor.is_admin === 1 ? 0 : limits.maxPerUser,
       });
-      return reply.status(existing ? 200 : 201).send({ job });
+      return await reply.status(existing ? 200 : 201).send({ job });
     } catch (err) {
       if (err instanceof JobLimitError) throw new AppError('too_many_jobs', err.message, { scope: err.scope, max: err.max });
       throw err;

@@ -79,6 +79,7 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
     const intervalSeconds = config.record.thumbnailIntervalSeconds;
     let recorder: Recorder | undefined;
     let thumbnails: LiveThumbnails | undefined;
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- the route only calls get(); thumbnails may be off on this node
     thumbnailRoute(base.http, { get: (ch: string) => thumbnails?.get(ch) } as LiveThumbnails, intervalSeconds);
     return {
       api: { activeDir: (ch) => recorder?.activeDir(ch), refusalOf: (ch) => recorder?.refusalOf(ch) },

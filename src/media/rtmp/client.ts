@@ -201,7 +201,7 @@ export class RtmpClient extends EventEmitter {
       };
       const onUp = () => {
         socket.off('connect', onTcp).off('error', onError);
-        socket.on('error', (err) => this.fail(err));
+        socket.on('error', (err: Error) => this.fail(err));
         resolve();
       };
       socket.once('connect', onTcp);
@@ -339,10 +339,10 @@ export class RtmpClient extends EventEmitter {
         let base = -1;
         while (o + FLV_TAG_HEADER_SIZE <= p.length) {
           const size = p.readUIntBE(o + 1, 3);
-          const ts = (p.readUIntBE(o + 4, 3) | (p[o + 7]! << 24)) >>> 0;
+          const ts = (p.readUIntBE(o + 4, 3) | (p.readUInt8(o + 7) << 24)) >>> 0;
           if (o + FLV_TAG_HEADER_SIZE + size + 4 > p.length) break;
           if (base < 0) base = ts;
-          this.emitMedia({ type: p[o]!, timestamp: (msg.timestamp + ts - base) >>> 0, payload: p.subarray(o + FLV_TAG_HEADER_SIZE, o + FLV_TAG_HEADER_SIZE + size) });
+          this.emitMedia({ type: p.readUInt8(o), timestamp: (msg.timestamp + ts - base) >>> 0, payload: p.subarray(o + FLV_TAG_HEADER_SIZE, o + FLV_TAG_HEADER_SIZE + size) });
           o += FLV_TAG_HEADER_SIZE + size + 4;
         }
         return;

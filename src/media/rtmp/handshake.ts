@@ -43,7 +43,7 @@ function hmac(key: Buffer, ...data: Buffer[]): Buffer {
 
 function digestPos(block: Buffer, scheme: (typeof SCHEMES)[number]): number {
   const o = scheme.offsetAt;
-  return ((block[o]! + block[o + 1]! + block[o + 2]! + block[o + 3]!) % DIGEST_MOD) + scheme.base;
+  return ((block.readUInt8(o) + block.readUInt8(o + 1) + block.readUInt8(o + 2) + block.readUInt8(o + 3)) % DIGEST_MOD) + scheme.base;
 }
 
 function digestAt(block: Buffer, pos: number, key: Buffer): Buffer {
@@ -123,7 +123,7 @@ export function clientFinish(c1: Buffer, s0s1s2: Buffer, complex: boolean): Buff
   if (s0s1s2[0] !== RTMP_VERSION) throw new HandshakeError(`unsupported version ${s0s1s2[0]}`);
   const s1 = s0s1s2.subarray(1, 1 + HANDSHAKE_SIZE);
   const s2 = s0s1s2.subarray(1 + HANDSHAKE_SIZE);
-  if (complex && s1[4]! >= 3) {
+  if (complex && s1.readUInt8(4) >= 3) {
     const found = findDigest(s1, SERVER_KEY.subarray(0, SERVER_KEY_TEXT_LEN));
     if (!found) throw new HandshakeError('S1 digest does not verify');
     const ourPos = digestPos(c1, SCHEMES[1]);

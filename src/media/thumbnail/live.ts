@@ -84,8 +84,8 @@ export class LiveThumbnails {
 
   async stop(): Promise<void> {
     this.started = false;
-    this.o.hub.off('streamStart', this.onStart as never);
-    this.o.hub.off('streamEnd', this.onEnd as never);
+    this.o.hub.off('streamStart', this.onStart);
+    this.o.hub.off('streamEnd', this.onEnd);
     for (const ch of [...this.channels.keys()]) this.detach(ch);
   }
 

@@ -73,7 +73,7 @@ export function jpegSize(jpeg: Buffer): { width: number; height: number } | unde
   let o = 2;
   while (o + 9 < jpeg.length) {
     if (jpeg[o] !== 0xff) return undefined;
-    const marker = jpeg[o + 1]!;
+    const marker = jpeg.readUInt8(o + 1);
     const len = jpeg.readUInt16BE(o + 2);
     // SOF0..SOF15 except DHT (C4), JPG (C8), DAC (CC).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {

@@ -99,6 +99,7 @@ export function registerSdpResource(app: FastifyInstance, r: SdpResource): void 
         const a = await r.create(req, offer);
         const id = a.location.slice(a.location.lastIndexOf('/') + 1);
         if (SESSION_ID.test(id)) issued.add(id);
+        // eslint-disable-next-line @typescript-eslint/return-await -- a FastifyReply is thenable; fastify takes it back unawaited
         return reply.code(201).type(SDP_CONTENT_TYPE).header('location', a.location).header('etag', a.etag).send(a.sdp);
       } catch (err) {
         return refuse(err, reply);

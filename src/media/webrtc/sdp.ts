@@ -141,16 +141,19 @@ export interface CodecChoice {
 export function chooseCodecs(media: readonly OfferedMedia[], sourceProfile?: number): CodecChoice {
   const receives = (m: OfferedMedia) => m.port !== 0 && (m.direction === 'recvonly' || m.direction === 'sendrecv');
   const vIndex = media.findIndex((m) => m.kind === 'video' && receives(m));
-  if (vIndex < 0) throw new SdpError('the offer has no video section to receive on');
-  const h264 = media[vIndex]!.codecs
+  const video = media[vIndex];
+  if (video === undefined) throw new SdpError('the offer has no video section to receive on');
+  const h264 = video.codecs
     .filter((c) => c.name.toLowerCase() === 'h264' && c.clockRate === 90_000 && c.fmtp['packetization-mode'] === '1')
     .map((c, order) => ({ c, order, rank: h264Rank(c.fmtp['profile-level-id'], sourceProfile) }))
     .sort((a, b) => a.rank - b.rank || a.order - b.order);
-  if (h264.length === 0) throw new SdpError('the offer has no H.264 with packetization-mode=1');
-  const choice: CodecChoice = { video: { index: vIndex, codec: h264[0]!.c } };
+  const best = h264[0];
+  if (best === undefined) throw new SdpError('the offer has no H.264 with packetization-mode=1');
+  const choice: CodecChoice = { video: { index: vIndex, codec: best.c } };
   const aIndex = media.findIndex((m) => m.kind === 'audio' && receives(m));
-  if (aIndex >= 0) {
-    const opus = media[aIndex]!.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48_000);
+  const audio = media[aIndex];
+  if (audio !== undefined) {
+    const opus = audio.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === 48_000);
     if (opus) choice.audio = { index: aIndex, codec: opus };
   }
   return choice;

@@ -32,6 +32,7 @@ export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): P
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pg = (await import('pg')).default;
     // BIGINT (oid 20) carries epoch-ms timestamps and sums of KRW: both fit a JS number exactly.
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- 20 is int8 (pg-types TypeId.INT8); the enum is not exported as a value by @types/pg
     pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

@@ -126,7 +126,7 @@ class RetryingSqliteDriver implements Driver {
 /** RetryingSqliteDialect is Kysely's SqliteDialect whose statements wait for a lock held by another process without blocking the event loop. */
 export class RetryingSqliteDialect extends SqliteDialect {
   constructor(private readonly db: SqliteHandle, private readonly giveUpMs = SQLITE_GIVE_UP_MS) {
-    super({ database: db as unknown as SqliteDialectConfig['database'] });
+    super({ database: db });
   }
   override createDriver(): Driver {
     return new RetryingSqliteDriver(this.db, this.giveUpMs);

@@ -301,15 +301,18 @@ export class JobQueue {
 
   /** requeueNode puts back the running jobs of a node that restarted (their work died with it). */
   async requeueNode(nodeId: string): Promise<number> {
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- Kysely builder passed through a generic filter whose where() is loosely typed
     return this.requeueWhere((q) => q.where('node_id', '=', nodeId));
   }
 
   /** requeueExpired puts back running jobs whose node stopped renewing its lease. */
   async requeueExpired(): Promise<number> {
     const now = this.now();
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- Kysely builder passed through a generic filter whose where() is loosely typed
     return this.requeueWhere((q) => q.where('lease_until', '<', now));
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the filter must accept every Kysely update/select builder; their where() signatures share no narrower type
   private async requeueWhere(filter: <Q extends { where: any }>(q: Q) => Q): Promise<number> {
     const now = this.now();
     // Jobs someone asked to cancel end cancelled rather than running again.

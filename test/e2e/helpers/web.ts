@@ -160,7 +160,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
   while (Date.now() < end) {
     try {
       const v = await fn();
-      if (v) return v as T;
+      if (v) return v;
     } catch (err) { last = err; }
     await new Promise((r) => setTimeout(r, everyMs));
   }

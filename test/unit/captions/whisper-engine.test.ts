@@ -60,7 +60,7 @@ test('whisper engine: random-weight tiny model loads, recognises in a worker thr
     await r?.close();
     rmSync(dir, { recursive: true, force: true });
   }
-  await assert.rejects(r!.recognise({ pcm: new Float32Array(16), language: 'ko' }), /closed/);
+  await assert.rejects(r.recognise({ pcm: new Float32Array(16), language: 'ko' }), /closed/);
 });
 
 test('whisper engine: bad model files are refused at open, before the binding', { skip }, async () => {

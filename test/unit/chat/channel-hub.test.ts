@@ -221,7 +221,7 @@ test('join and leave go to the subscriptions that asked for them; a subscribing 
 test('a connection with queued output is flushed once per listing, in a later turn; flushNow writes at once', async () => {
   const { hub } = makeHub();
   let flushes = 0;
-  const conn: Flushable = { flushListed: false, flush: () => void flushes++ };
+  const conn: Flushable = { flushListed: false, flush: () => { flushes++; } };
   hub.markDirty(conn);
   hub.markDirty(conn);
   assert.equal(flushes, 0, 'not in the same turn');

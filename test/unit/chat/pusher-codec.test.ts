@@ -19,7 +19,7 @@ import { encodePublication, encodePush } from '../../../src/chat/protocol/codec.
 import { SharedBatch } from '../../../src/chat/transport/types.js';
 
 type PusherSdkCtor = typeof import('pusher');
-const PusherSdk = ((PusherSdkModule as unknown as { default?: PusherSdkCtor }).default ?? PusherSdkModule) as PusherSdkCtor;
+const PusherSdk = ((PusherSdkModule as unknown as { default?: PusherSdkCtor }).default ?? PusherSdkModule);
 
 test('mapping: namespaced names, the no-namespace fallback, type prefixes, longest namespace, invalid names', () => {
   const m = new ChannelMapper(['chat', 'effects', 'a', 'a-b', '']);

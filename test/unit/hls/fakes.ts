@@ -41,7 +41,7 @@ export class FakeHub extends EventEmitter implements StreamHubApi {
     let set = this.subs.get(channel);
     if (!set) this.subs.set(channel, (set = new Set()));
     set.add(s);
-    return () => set!.delete(s);
+    return () => set.delete(s);
   }
   isLive(channel: string): boolean {
     return this.live.has(channel);

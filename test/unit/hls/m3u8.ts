@@ -68,7 +68,7 @@ export function checkPlaylist(pl: ParsedPlaylist): void {
   assert.ok(pl.partTarget && pl.partTarget > 0, 'PART-INF present');
   const sc = pl.serverControl;
   assert.equal(sc['CAN-BLOCK-RELOAD'], 'YES');
-  assert.ok(Number(sc['PART-HOLD-BACK']) >= 3 * pl.partTarget! - 1e-3, 'PART-HOLD-BACK >= 3 part targets');
+  assert.ok(Number(sc['PART-HOLD-BACK']) >= 3 * pl.partTarget - 1e-3, 'PART-HOLD-BACK >= 3 part targets');
   assert.ok(Number(sc['HOLD-BACK']) >= 3 * pl.targetDuration, 'HOLD-BACK >= 3 target durations');
   assert.ok(Number(sc['CAN-SKIP-UNTIL']) >= 6 * pl.targetDuration, 'CAN-SKIP-UNTIL >= 6 target durations');
   let lastPdt = -Infinity;

@@ -95,10 +95,10 @@ export function decodeTraf(buf: Buffer, traf: ParsedBox): DecodedTraf {
   const samples: TrunSample[] = [];
   for (let i = 0; i < count; i++) {
     const s: TrunSample = {};
-    if (trunFlags & 0x100) (s.duration = buf.readUInt32BE(off)), (off += 4);
-    if (trunFlags & 0x200) (s.size = buf.readUInt32BE(off)), (off += 4);
-    if (trunFlags & 0x400) (s.flags = buf.readUInt32BE(off)), (off += 4);
-    if (trunFlags & 0x800) (s.cto = trunVersion === 1 ? buf.readInt32BE(off) : buf.readUInt32BE(off)), (off += 4);
+    if (trunFlags & 0x100) { s.duration = buf.readUInt32BE(off); off += 4; }
+    if (trunFlags & 0x200) { s.size = buf.readUInt32BE(off); off += 4; }
+    if (trunFlags & 0x400) { s.flags = buf.readUInt32BE(off); off += 4; }
+    if (trunFlags & 0x800) { s.cto = trunVersion === 1 ? buf.readInt32BE(off) : buf.readUInt32BE(off); off += 4; }
     samples.push(s);
   }
   if (off !== trun.end) throw new Error(`trun length mismatch: ${off} vs ${trun.end}`);

@@ -10,7 +10,6 @@ import { createHlsService } from '../../../src/media/hls/service.js';
 import { parsePlaylistQuery, checkRange } from '../../../src/media/hls/blocking.js';
 import { FakeClock, FakeHub } from './fakes.js';
 import { synthFrames, videoTrack, audioTrack } from './frames.js';
-import type { MediaFrame } from '../../../src/media/hub/types.js';
 
 async function setup(overrides: Record<string, unknown> = {}) {
   const config = configSchema.parse(overrides);
@@ -76,13 +75,13 @@ test('hls service: multivariant, media playlist, init, segments and parts with h
     assert.equal((await s.get('/live/ch/other/playlist.m3u8')).statusCode, 404);
 
     // ETag revalidation and gzip
-    const again = await s.get('/live/ch/source/playlist.m3u8', { 'if-none-match': pl.headers.etag as string });
+    const again = await s.get('/live/ch/source/playlist.m3u8', { 'if-none-match': pl.headers.etag });
     assert.equal(again.statusCode, 304);
     const gz = await s.get('/live/ch/source/playlist.m3u8', { 'accept-encoding': 'gzip, deflate' });
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal(gunzipSync(gz.rawPayload).toString(), pl.body);
     s.feed(5000);
-    const changed = await s.get('/live/ch/source/playlist.m3u8', { 'if-none-match': pl.headers.etag as string });
+    const changed = await s.get('/live/ch/source/playlist.m3u8', { 'if-none-match': pl.headers.etag });
     assert.equal(changed.statusCode, 200, 'a new part changes the ETag');
 
     const st = s.hls.stats('ch')!;
@@ -262,7 +261,7 @@ test('hls service: end → ENDLIST, restart within retention → discontinuity, 
     assert.equal(s.hls.stats('ch')!.live, false);
     // restart
     s.hub.publish('ch', videoTrack, audioTrack);
-    for (const f of synthFrames({ seconds: 4.5 })) s.hub.frame('ch', f as MediaFrame);
+    for (const f of synthFrames({ seconds: 4.5 })) s.hub.frame('ch', f);
     const again = await s.get('/live/ch/source/playlist.m3u8');
     assert.doesNotMatch(again.body, /ENDLIST/);
     assert.match(again.body, /#EXT-X-DISCONTINUITY\n#EXT-X-MAP:URI="init-[0-9a-f]+-2\.mp4"/);

@@ -19,7 +19,7 @@ test('stopChild: SIGTERM ends a sleeping child', async () => {
 
 test('stopChild: a child that ignores SIGTERM gets SIGKILL after the grace period', async () => {
   const stubborn = spawn('sh', ['-c', 'trap "" TERM; echo ready; while :; do sleep 1; done'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((r) => stubborn.stdout!.once('data', r));
+  await new Promise((r) => stubborn.stdout.once('data', r));
   const t0 = Date.now();
   await stopChild(stubborn, { graceMs: 300 });
   assert.equal(stubborn.signalCode, 'SIGKILL');

@@ -17,7 +17,7 @@ import { createPlatform } from '../../../src/platform/index.js';
 import { Recorder } from '../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../src/media/record/vods.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { loadFlv, makeFlv } from './media.js';
 
@@ -72,7 +72,7 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
   await new Promise((r) => setTimeout(r, 50));
   for (const s of hub.subs) s.onTracks?.(content.video, content.audio);
   let n = 0;
-  for (const f of content.frames as MediaFrame[]) {
+  for (const f of content.frames) {
     for (const s of [...hub.subs]) s.onFrame(f);
     if (++n % 10 === 0) await new Promise((r) => setTimeout(r, 5));
   }

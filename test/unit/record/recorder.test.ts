@@ -12,7 +12,7 @@ import { Recorder } from '../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore, type RecordingsTable } from '../../../src/media/record/vods.js';
 import { RecordingWriter } from '../../../src/media/record/writer.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { ffprobe, loadFlv, makeFlv, topLevelBoxes } from './media.js';
 
@@ -41,7 +41,7 @@ class FakeHub extends EventEmitter implements StreamHubApi {
     each((s) => s.onTracks?.(c.video, c.audio));
     // Paced a little, as live frames are (the recorder opens files asynchronously).
     let n = 0;
-    for (const f of c.frames as MediaFrame[]) {
+    for (const f of c.frames) {
       each((s) => s.onFrame(f));
       if (++n % 20 === 0) await new Promise((r) => setTimeout(r, 2));
     }
@@ -60,7 +60,7 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   const platform = createPlatform(db);
   await platform.channels.create({ name: 'cam' });
   await platform.channels.create({ name: 'off' });
-  await platform.channels.update('off', { recordEnabled: false } as never);
+  await platform.channels.update('off', { recordEnabled: false });
   const config = configSchema.parse({ dataDir: dir, record: { maxDurationSeconds: 2, fsyncIntervalMs: 100 } });
   const hub = new FakeHub();
   const store = new RecordingStore(db);

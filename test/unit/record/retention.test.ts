@@ -19,7 +19,7 @@ import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../src/media/record/vods.js';
 import { JobQueue } from '../../../src/platform/jobs/queue.js';
 import '../../../src/platform/jobs/schema.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { loadFlv, makeFlv } from './media.js';
 
@@ -78,7 +78,7 @@ for (const e of engines()) {
     for (let i = 0; i < 100 && hub.subs.size === 0; i++) await new Promise((r) => setTimeout(r, 50)); // the recorder reads the channel first
     for (const s of hub.subs) s.onTracks?.(content.video, content.audio);
     let n = 0;
-    for (const f of content.frames as MediaFrame[]) {
+    for (const f of content.frames) {
       for (const s of [...hub.subs]) s.onFrame(f);
       if (++n % 20 === 0) await new Promise((r) => setTimeout(r, 2));
     }

@@ -38,7 +38,7 @@ for (const eng of engines()) {
         Array.from({ length: 100 }, (_, i) => ledger.debit({ userId: alice.id, amount: 1_000, idempotencyKey: `sc-${i}`, provider: 'superchat' })),
       );
       const ok = results.filter((r) => r.status === 'fulfilled');
-      const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       assert.equal(ok.length, 50);
       assert.equal(refused.length, 50);
       for (const r of refused) assert.equal((r.reason as AppError).code, 'payment_required', String(r.reason));

@@ -110,12 +110,12 @@ export function ChatPanel(props: ChatPanelProps) {
     s.on('publication', onPub);
     s.on('subscribed', onSubscribed);
     s.on('unsubscribed', onUnsub);
-    s.on('error', onSubError as any);
+    s.on('error', onSubError);
     if (s.state === 'subscribed') onSubscribed();
     return () => {
       if (resub) clearTimeout(resub);
       if (timer) clearTimeout(timer);
-      s.removeListener('error', onSubError as any);
+      s.removeListener('error', onSubError);
       s.removeListener('publication', onPub);
       s.removeListener('subscribed', onSubscribed);
       s.removeListener('unsubscribed', onUnsub);

@@ -64,7 +64,7 @@ export async function setModes(channel: string, modes: Record<string, unknown>, 
   if ('slowSeconds' in modes) await sub.publish({ type: 'message', text: Number(modes.slowSeconds) > 0 ? `/slow ${Number(modes.slowSeconds)}` : '/slow off' });
 }
 export async function getFilters(channel: string): Promise<{ word: string; action?: string }[] | undefined> {
-  const r = await tryApi<any>('GET', `${base(channel)}/filters`);
+  const r = await tryApi('GET', `${base(channel)}/filters`);
   if (r === undefined) return undefined;
   const list = Array.isArray(r) ? r : r.entries ?? r.filters ?? r.words ?? [];
   return list.map((x: any) => (typeof x === 'string' ? { word: x } : { word: String(x.word ?? x.pattern ?? ''), action: x.action }));
@@ -76,7 +76,7 @@ export async function removeFilter(channel: string, word: string): Promise<void>
   await api('DELETE', `${base(channel)}/filters/${encodeURIComponent(word)}`);
 }
 export async function getAudit(channel: string): Promise<any[] | undefined> {
-  const r = await tryApi<any>('GET', `${base(channel)}/audit`);
+  const r = await tryApi('GET', `${base(channel)}/audit`);
   if (r === undefined) return undefined;
   return Array.isArray(r) ? r : r.entries ?? r.audit ?? r.items ?? [];
 }

@@ -152,6 +152,7 @@ export function CopyField(props: { label: string; value: string; secret?: boolea
       ta.value = props.value;
       document.body.append(ta);
       ta.select();
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- fallback for browsers without the async clipboard API
       document.execCommand('copy');
       ta.remove();
     }
@@ -210,7 +211,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
   const [busy, setBusy] = useState(false);
   const key = useRef(newIdempotencyKey());
   useEffect(() => {
-    tryApi<any>('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : Number(w.balance ?? w.wallet?.balance ?? 0))).catch(() => setBalance(null));
+    tryApi('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : Number(w.balance ?? w.wallet?.balance ?? 0))).catch(() => setBalance(null));
   }, []);
   useEffect(() => { key.current = newIdempotencyKey(); }, [amount, message, tts]);
   const send = async (e: Event) => {
@@ -218,7 +219,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
     setBusy(true);
     setError(null);
     try {
-      const r = await api<any>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
+      const r = await api('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
       setDone(true);
       const b = r?.balance ?? r?.wallet?.balance;
       if (typeof b === 'number') setBalance(b);

@@ -84,7 +84,7 @@ export class EffectLayer {
       const [c, l] = await Promise.all([import('canvas-confetti'), import('lottie-web/build/player/lottie_light')]);
       const create = (c.default as unknown as { create: (canvas: HTMLCanvasElement, o: Record<string, unknown>) => ConfettiFn }).create;
       this.confetti = create(this.canvas, { resize: true, useWorker: false, disableForReducedMotion: false });
-      this.lottie = (l.default ?? l) as unknown as LottieApi;
+      this.lottie = l.default ?? l;
     })();
     return this.loading;
   }

@@ -78,7 +78,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
       }
     };
     void load();
-    const id = setInterval(load, POLL_MS);
+    const id = setInterval(() => void load(), POLL_MS);
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => { stop = true; clearInterval(id); clearInterval(tick); };
   }, [bearer, reload]);
@@ -131,7 +131,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
               <tbody>{live.map((c) => (
                 <tr key={c.id}>
                   <td><a href={`/watch/${c.name}`}>{c.name}</a></td>
-                  <td>{formatCount(totalViewers(c.stream?.viewers))} <span class="muted small">{Object.entries(c.stream?.viewers ?? {}).map(([p, n]) => `${p}:${n}`).join(' ')}</span></td>
+                  <td>{formatCount(totalViewers(c.stream?.viewers))} <span class="muted small">{Object.entries(c.stream?.viewers ?? {}).map(([p, n]) => `${p}:${String(n)}`).join(' ')}</span></td>
                   <td>{formatBitrate(c.stream?.bitrateIn ?? 0)}</td>
                   <td>{c.stream?.fps !== undefined ? Math.round(c.stream.fps) : '–'}</td>
                   <td>{c.stream?.video?.codecString ?? c.stream?.video?.codec ?? '–'}</td>

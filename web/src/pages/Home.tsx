@@ -26,8 +26,8 @@ export function Home() {
         if (!stop && (err as Error).name !== 'AbortError') setError((err as Error).message);
       }
     };
-    const debounce = setTimeout(load, q ? 200 : 0);
-    const id = setInterval(load, REFRESH_MS);
+    const debounce = setTimeout(() => void load(), q ? 200 : 0);
+    const id = setInterval(() => void load(), REFRESH_MS);
     return () => { stop = true; ctl.abort(); clearTimeout(debounce); clearInterval(id); };
   }, [q]);
   useEffect(() => { const id = setInterval(() => setNow(Date.now()), 1000); return () => clearInterval(id); }, []);
@@ -58,7 +58,7 @@ export function Home() {
 /** RecentVods lists the newest finished recordings (hidden on servers without VODs). */
 function RecentVods() {
   const [vods, setVods] = useState<any[]>([]);
-  useEffect(() => { tryApi<any>('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
+  useEffect(() => { tryApi('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
   if (!vods.length) return null;
   return (
     <section class="recent" aria-labelledby="recent-h">

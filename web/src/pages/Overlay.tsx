@@ -66,7 +66,7 @@ export function Overlay({ channel }: { channel: string }) {
     const token = params.get('token');
     if (!token) { setClient(chatClient(null)); return; }
     const url = `/api/v1/overlay/${encodeURIComponent(channel)}?token=${encodeURIComponent(token)}`;
-    let first: Promise<any> | null = api<any>('GET', url, { token: null });
+    let first: Promise<any> | null = api('GET', url, { token: null });
     first.then((o) => {
       const n = Date.now();
       const skew = typeof o?.now === 'number' ? n - o.now : 0;
@@ -76,7 +76,7 @@ export function Overlay({ channel }: { channel: string }) {
       setClient(chatClient(undefined, {
         key: `overlay:${channel}:${token}`,
         fetch: async () => {
-          const r = first ? await first : await api<any>('GET', url, { token: null });
+          const r = first ? await first : await api('GET', url, { token: null });
           first = null;
           if (!r?.chat?.token) throw new Error('overlay has no chat token');
           return r.chat.token as string;

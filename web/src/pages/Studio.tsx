@@ -123,7 +123,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
       } catch { /* keep last */ }
     };
     void load();
-    const id = setInterval(load, HEALTH_POLL_MS);
+    const id = setInterval(() => void load(), HEALTH_POLL_MS);
     return () => { stop = true; clearInterval(id); };
   }, [channel]);
   useEffect(() => { setClient(chatClient(getToken())); }, []);
@@ -225,7 +225,7 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
   };
   useEffect(load, [channel]);
   const sub = client?.getSubscription(`chat:${channel}`) ?? null;
-  const m = (modes ?? {}) as Record<string, unknown>;
+  const m = (modes ?? {});
   const toggle = async (k: string) => {
     const next = k === 'followOnlyMinutes' ? (m[k] === null || m[k] === undefined ? 0 : null) : !m[k];
     try { await setModes(channel, { [k]: next }, sub); load(); } catch (err) { setMsg((err as Error).message); }
@@ -310,7 +310,7 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
   const rec = useRef<any>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/captions`;
   const load = () => {
-    tryApi<any>('GET', base).then((r) => {
+    tryApi('GET', base).then((r) => {
       setState(r === undefined ? null : r.captions ?? r);
       const server = Array.isArray(r?.engines) ? (r.engines as string[]).filter((e) => e !== 'browser') : [];
       setEngines(server);
@@ -322,7 +322,7 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
   const toggleServer = async () => {
     setMsg(null);
     try {
-      const r = await api<any>('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
+      const r = await api('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
       setState(r.captions ?? r);
     } catch (err) { setMsg((err as Error).message); }
   };
@@ -391,7 +391,7 @@ function Earnings({ channel }: { channel: string }) {
   const [data, setData] = useState<any | null | undefined>(undefined);
   useEffect(() => {
     const c = encodeURIComponent(channel);
-    Promise.all([tryApi<any>('GET', `/api/v1/channels/${c}/earnings`), tryApi<any>('GET', `/api/v1/channels/${c}/supporters`)])
+    Promise.all([tryApi('GET', `/api/v1/channels/${c}/earnings`), tryApi('GET', `/api/v1/channels/${c}/supporters`)])
       .then(([e, s]) => setData(e === undefined && s === undefined ? null : { earnings: e, supporters: s }))
       .catch(() => setData(null));
   }, [channel]);
@@ -415,14 +415,14 @@ function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   const [fresh, setFresh] = useState<{ id: string; url: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/overlays`;
-  const load = () => { if (isOwner) tryApi<any>('GET', base).then((r) => setList(r === undefined ? null : r.overlays ?? [])).catch(() => setList(null)); else setList(null); };
+  const load = () => { if (isOwner) tryApi('GET', base).then((r) => setList(r === undefined ? null : r.overlays ?? [])).catch(() => setList(null)); else setList(null); };
   useEffect(load, [channel, isOwner]);
   const origin = location.origin;
   const widgets = (url: string, w: string) => `${origin}${url}${url.includes('?') ? '&' : '?'}widgets=${w}`;
   const create = async () => {
     setError(null);
     try {
-      const r = await api<any>('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
+      const r = await api('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
       setFresh({ id: r.overlay?.id ?? '', url: r.url });
       load();
     } catch (err) { setError((err as Error).message); }
@@ -499,7 +499,7 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
   useEffect(() => {
     if (!isOwner) return;
     void load();
-    const id = setInterval(load, RESTREAM_POLL_MS);
+    const id = setInterval(() => void load(), RESTREAM_POLL_MS);
     return () => clearInterval(id);
   }, [channel, isOwner]);
   if (!isOwner) {

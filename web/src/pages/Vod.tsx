@@ -38,8 +38,8 @@ export function parseThumbnailsVtt(text: string, baseUrl: string): Thumb[] {
     return m ? ((Number(m[1] ?? 0) * 60 + Number(m[2])) * 60 + Number(m[3])) * 1000 + Number(m[4]) : NaN;
   };
   const lines = text.replace(/\r/g, '').split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const cue = /^(\S+)\s+-->\s+(\S+)/.exec(lines[i]!);
+  for (const [i, line] of lines.entries()) {
+    const cue = /^(\S+)\s+-->\s+(\S+)/.exec(line);
     if (!cue) continue;
     const at = ts(cue[1]!);
     const target = (lines[i + 1] ?? '').trim();
@@ -79,7 +79,7 @@ export function VodPage({ id }: { id: string }) {
   };
 
   useEffect(() => {
-    api<any>('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
+    api('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
       if (err instanceof ApiError && err.status === 404) setVod(null);
       else setError((err as Error).message);
     });

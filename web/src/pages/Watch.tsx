@@ -69,7 +69,7 @@ export function Watch({ channel }: { channel: string }) {
       }
     };
     void load();
-    const id = setInterval(load, POLL_MS);
+    const id = setInterval(() => void load(), POLL_MS);
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => { stop = true; clearInterval(id); clearInterval(tick); };
   }, [channel]);
@@ -77,7 +77,7 @@ export function Watch({ channel }: { channel: string }) {
   // Follow state for logged-in viewers.
   useEffect(() => {
     if (!me?.user) { setFollowing(null); return; }
-    tryApi<any>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/relationship`).then((r) => setFollowing(!!r?.followedAt)).catch(() => setFollowing(null));
+    tryApi('GET', `/api/v1/channels/${encodeURIComponent(channel)}/relationship`).then((r) => setFollowing(!!r?.followedAt)).catch(() => setFollowing(null));
   }, [me?.user?.id, channel]);
 
   // One chat connection for this page; rebuilt when the login changes.

@@ -94,7 +94,7 @@ export function startNative(video: HTMLVideoElement, url: string, ev: EngineEven
 /** startFlv plays HTTP-FLV with mpegts.js, chasing the live edge. */
 export async function startFlv(video: HTMLVideoElement, url: string, ev: EngineEvents): Promise<Engine> {
   const mod = await import('mpegts.js');
-  const mpegts = (mod.default ?? mod) as typeof import('mpegts.js').default;
+  const mpegts = (mod.default ?? mod);
   const absolute = new URL(url, location.href).href;
   const player = mpegts.createPlayer({ type: 'flv', isLive: true, url: absolute, hasAudio: true, hasVideo: true }, {
     enableWorker: false, enableStashBuffer: false, stashInitialSize: 128, lazyLoad: false,

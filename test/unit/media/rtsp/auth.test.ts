@@ -30,7 +30,7 @@ test('WWW-Authenticate: several challenges in one value (joined headers), quoted
   assert.equal(c.length, 2);
   assert.deepEqual(c[0], { scheme: 'digest', params: { realm: 'a, b', nonce: 'n"1', qop: 'auth,auth-int', stale: 'TRUE' } });
   assert.deepEqual(c[1], { scheme: 'basic', params: { realm: 'cam' } });
-  assert.equal(isStale(c[0]!), true);
+  assert.equal(isStale(c[0]), true);
   assert.equal(pickChallenge(c)?.scheme, 'digest');
   // auth-int only, or an unknown algorithm: Basic is taken instead.
   assert.equal(pickChallenge(parseWwwAuthenticate('Digest realm="r", nonce="n", qop="auth-int", Basic realm="r"'))?.scheme, 'basic');

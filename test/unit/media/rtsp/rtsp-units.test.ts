@@ -58,6 +58,7 @@ test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tracks and
   };
   let now = 10_000;
   const ingest = new RtspIngest({
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a test stands in a minimal object for the class
     channel: 'c', logger: silentLogger, now: () => now,
     hub: { publish: (_c: string, _s: PublishSource) => stream as never },
     video: { sps: SPS, pps: PPS },

@@ -116,9 +116,9 @@ test('HEVC (stream type 0x24) goes in as Enhanced RTMP hvc1 with an hvcC built f
   assert.equal(v?.codec, 'hevc');
   assert.equal(v?.width, 320);
   assert.equal(v?.height, 240);
-  assert.match(v!.codecString, /^hvc1\.1\./);
+  assert.match(v.codecString, /^hvc1\.1\./);
   assert.equal(a?.codec, 'aac');
-  const parsed = parseHevcDecoderConfig(v!.config);
+  const parsed = parseHevcDecoderConfig(v.config);
   assert.deepEqual(parsed.arrays.map((x) => x.type), [32, 33, 34]);
   assert.equal(parsed.nalLengthSize, 4);
   assert.ok(t.got.video.length >= 45);
