@@ -20,10 +20,11 @@ export class TokenRevocations {
     this.now = now;
   }
 
-  /** revoke refuses the user's tokens issued before issuedBefore (unix seconds); a later time wins. */
-  revoke(user: string, issuedBefore: number): void {
+  /** revoke refuses the user's tokens issued before issuedBefore (unix seconds); a later time wins. revokedAt (epoch ms, default now) starts its keepSeconds (a revocation read back from the database). */
+  revoke(user: string, issuedBefore: number, revokedAt = this.now()): void {
     const old = this.byUser.peek(user);
-    const until = this.now() + this.keepSeconds * 1000;
+    const until = Math.max(revokedAt + this.keepSeconds * 1000, old?.until ?? 0);
+    if (until <= this.now()) return;
     this.byUser.set(user, { issuedBefore: Math.max(issuedBefore, old?.issuedBefore ?? 0), until });
   }
 

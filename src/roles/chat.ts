@@ -2,6 +2,7 @@ import { createChatService, type ChatService } from '../chat/index.js';
 import { ChannelDirectory } from '../chat/channel-directory.js';
 import type { Feature } from '../app/feature.js';
 import { CHANNEL_NAME_PATTERN } from '../platform/channels.js';
+import { chatRevocationCutoff } from '../platform/chat-revocations.js';
 
 const channelNameRe = new RegExp(CHANNEL_NAME_PATTERN);
 
@@ -28,13 +29,18 @@ export const chatFeature: Feature<'chat', {}, ChatService> = {
     chat.registerHttp(base.http);
     // Log out everywhere and password changes (src/http/routes/auth.ts) end the user's chat tokens too.
     // A token issued within the revoking second is revoked with the older ones (iat has whole seconds).
-    base.api.revokeChatTokens = (userId) => chat.revokeUserTokens(userId, Math.floor(Date.now() / 1000) + 1);
+    base.api.revokeChatTokens = (userId) => chat.revokeUserTokens(userId, chatRevocationCutoff(Date.now()));
     base.addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
     let offNames: (() => void) | undefined;
     return {
       api: chat,
       start: async () => {
         offNames = base.platform.channels.onNamesChanged((name) => channels.invalidate(name));
+        // Revocations made while this node was down (or before it restarted) still refuse their tokens.
+        const keepMs = base.config.chat.revocation.keepSeconds * 1000;
+        const since = Date.now() - keepMs;
+        for (const r of await base.platform.chatRevocations.since(since)) chat.node.revocations.revoke(r.userId, r.issuedBefore, r.revokedAt);
+        await base.platform.chatRevocations.prune(since);
         await chat.start();
       },
       stop: async () => {

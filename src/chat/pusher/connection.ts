@@ -70,6 +70,8 @@ export class PusherConnection implements ChannelSink {
   private closed = false;
   /** The user signed in with pusher:signin ('' until then). */
   user = '';
+  /** Platform users whose session authorised a channel of this socket (POST /api/v1/pusher/auth): closed when their tokens are revoked. */
+  readonly authorisedBy = new Set<string>();
   /** Last message from the client (ms), for the activity timeout. */
   lastSeen = Date.now();
   /** When the server's pusher:ping went out (0: none pending). */
@@ -91,6 +93,11 @@ export class PusherConnection implements ChannelSink {
     if (this.user !== '' && this.user === user) return true;
     for (const s of this.subs.values()) if (s.userId === user) return true;
     return false;
+  }
+
+  /** heldBy tells whether this socket holds an authorisation of that user: signed in, a presence member, or a channel authorised by their session. */
+  heldBy(user: string): boolean {
+    return user !== '' && (this.authorisedBy.has(user) || this.hasUser(user));
   }
 
   /** channelOfUser tells whether this socket is in the channel as that presence user (user-wide unsubscribes). */

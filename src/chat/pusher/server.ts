@@ -156,6 +156,11 @@ export class PusherServer implements PusherConnectionHost {
     return this.conns.get(socketId);
   }
 
+  /** noteAuthorised remembers that a platform user's session authorised this socket (if it is on this node), so revoking that user's tokens closes it. */
+  noteAuthorised(socketId: string, user: string): void {
+    this.conns.get(socketId)?.authorisedBy.add(user);
+  }
+
   /** checkActivity pings connections silent for activity_timeout and closes those that did not answer. */
   private checkActivity(): void {
     const now = Date.now();
@@ -171,13 +176,16 @@ export class PusherServer implements PusherConnectionHost {
     }
   }
 
-  /** control applies user-wide disconnects and unsubscribes (moderation bans) to presence members here. */
+  /** control applies user-wide disconnects and unsubscribes (moderation bans) to presence members here, and token revocations to the sockets a user authorised. */
   private control(msg: ControlMessage): void {
     if (msg.type === 'disconnect') {
       for (const c of [...this.conns.values()]) {
         if (msg.whitelist?.includes(c.id)) continue;
         if ((msg.client !== undefined && msg.client === c.id) || (msg.user !== '' && c.hasUser(msg.user))) c.close(PusherCodes.unauthorized, msg.reason || 'disconnected by the server');
       }
+    } else if (msg.type === 'revoke') {
+      // Every authorisation a socket holds now was given before the revocation: 4009 tells pusher-js not to reconnect as is.
+      for (const c of [...this.conns.values()]) if (c.heldBy(msg.user)) c.close(PusherCodes.unauthorized, 'token revoked');
     } else if (msg.type === 'unsubscribe') {
       for (const c of [...this.conns.values()]) {
         if (c.channelOfUser(msg.user, msg.channel)) void c.unsubscribeChannel(msg.channel, { code: 0, reason: 'unsubscribed by the server' });

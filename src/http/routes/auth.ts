@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from './context.js';
 import { clearedSessionCookie, sessionCookie } from '../auth.js';
-import { toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
+import { chatRevocationCutoff, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import { AppError, badRequest, unauthorized } from '../errors.js';
 import { LoginThrottle } from '../login-throttle.js';
 import { BoundedQueue, QueueFullError } from '../bounded-queue.js';
@@ -120,6 +120,8 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   /** endSessions ends the user's sessions (all, or all but the one kept) and revokes their chat tokens. */
   const endSessions = async (userId: string, keepToken?: string): Promise<number> => {
     const ended = await platform.sessions.revokeAllOf(userId, keepToken);
+    // Kept in the database too, so a chat node that restarts still refuses the revoked tokens.
+    await platform.chatRevocations.record(userId, chatRevocationCutoff(Date.now()));
     await ctx.revokeChatTokens?.(userId);
     return ended;
   };

@@ -37,12 +37,8 @@ export class RecordingGuard {
 
   /** refusal is null when the channel may record now, else why not. */
   async refusal(channelId: string): Promise<RecordingRefusal | null> {
-    if (this.o.minFreeBytes > 0) {
-      const free = await (this.o.freeBytes ?? statfsFree)(this.o.root);
-      if (free < this.o.minFreeBytes) {
-        return { code: 'disk_floor', bytes: free, limit: this.o.minFreeBytes, message: `only ${free} bytes free on the recordings disk, below record.minFreeBytes (${this.o.minFreeBytes})` };
-      }
-    }
+    const floor = await this.diskFloor();
+    if (floor) return floor;
     if (this.o.channelQuotaBytes > 0) {
       const used = await this.o.bytesOfChannel(channelId);
       if (used >= this.o.channelQuotaBytes) {
@@ -50,5 +46,13 @@ export class RecordingGuard {
       }
     }
     return null;
+  }
+
+  /** diskFloor is the disk_floor refusal when the recordings disk is below record.minFreeBytes free, else null (checked at start and periodically while recording). */
+  async diskFloor(): Promise<RecordingRefusal | null> {
+    if (this.o.minFreeBytes <= 0) return null;
+    const free = await (this.o.freeBytes ?? statfsFree)(this.o.root);
+    if (free >= this.o.minFreeBytes) return null;
+    return { code: 'disk_floor', bytes: free, limit: this.o.minFreeBytes, message: `only ${free} bytes free on the recordings disk, below record.minFreeBytes (${this.o.minFreeBytes})` };
   }
 }

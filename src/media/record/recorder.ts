@@ -44,6 +44,10 @@ export interface RecorderOptions {
   onDelete?(rec: RecordingsTable): Promise<void>;
   /** Says why a channel may not start recording (quota, free disk), or null (guard.ts). */
   refusal?(channelId: string): Promise<RecordingRefusal | null>;
+  /** Says whether the recordings disk fell below record.minFreeBytes (guard.ts); checked every diskCheckMs while recording. */
+  diskFloor?(): Promise<RecordingRefusal | null>;
+  /** How often diskFloor is checked while something is recorded (default 10 s: one statfs). */
+  diskCheckMs?: number;
   now?: () => number;
 }
 
@@ -130,6 +134,13 @@ class ChannelSession implements StreamSubscriber {
     void this.end();
   }
 
+  /** stopRecording ends the recording of this session (its part is finalised) while the stream stays live. */
+  stopRecording(why: string): void {
+    if (this.ended || this.halted) return;
+    this.halted = true;
+    this.closePart(why);
+  }
+
   /** end closes the session; the promise settles when every part is finalised. */
   end(): Promise<void> {
     if (!this.ended) {
@@ -212,6 +223,7 @@ export class Recorder {
   private readonly sessions = new Map<string, ChannelSession>();
   private readonly finishing = new Set<Promise<void>>();
   private sweepTimer: NodeJS.Timeout | undefined;
+  private diskTimer: NodeJS.Timeout | undefined;
   private started = false;
   /** Settles when the crash recovery of the last start is done. */
   recovered: Promise<void> = Promise.resolve();
@@ -245,6 +257,10 @@ export class Recorder {
     for (const ch of this.o.hub.liveChannels()) void this.startSession(ch);
     this.sweepTimer = setInterval(() => void this.sweep(), this.config.record.sweepIntervalSeconds * 1000);
     this.sweepTimer.unref();
+    if (this.o.diskFloor) {
+      this.diskTimer = setInterval(() => void this.checkDiskFloor(), this.o.diskCheckMs ?? 10_000);
+      this.diskTimer.unref();
+    }
     void this.recovered.then(() => this.sweep());
   }
 
@@ -253,6 +269,7 @@ export class Recorder {
     this.o.hub.off('streamStart', this.onStart);
     this.o.hub.off('streamEnd', this.onEnd);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.diskTimer) clearInterval(this.diskTimer);
     // Finalise what is being recorded: a clean stop leaves only finished files.
     await Promise.allSettled([...this.sessions.values()].map((s) => s.end()));
     await this.recovered;
@@ -292,6 +309,28 @@ export class Recorder {
       s.unsubscribe = this.o.hub.subscribe(channel, s);
     } catch (err) {
       this.logger.error({ err, channel }, 'could not start recording');
+    }
+  }
+
+  private checkingDisk = false;
+
+  /** checkDiskFloor stops every recording in progress when the disk fell below record.minFreeBytes mid-stream; the streams stay live. */
+  private async checkDiskFloor(): Promise<void> {
+    if (this.checkingDisk || this.sessions.size === 0) return;
+    this.checkingDisk = true;
+    try {
+      const refused = await this.o.diskFloor!();
+      if (!refused || !this.started) return;
+      for (const s of this.sessions.values()) {
+        if (this.refusals.has(s.channel)) continue; // already stopped for this session
+        this.refusals.set(s.channel, refused);
+        this.logger.warn({ channel: s.channel, reason: refused.code, bytes: refused.bytes, limit: refused.limit }, `recording stopped mid-stream: ${refused.message}`);
+        s.stopRecording(`stopped: ${refused.message}`);
+      }
+    } catch (err) {
+      this.logger.warn({ err }, 'free disk check failed');
+    } finally {
+      this.checkingDisk = false;
     }
   }
 

@@ -97,6 +97,7 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
           },
           onDelete: (rec) => recordings.queue.removeForRecording(rec.id),
           refusal: (channelId) => guard.refusal(channelId),
+          diskFloor: () => guard.diskFloor(),
           // Live captions of the session are written into the recording's folder at stream end.
           onPartStarted: (channel, dir, startMs) => captions?.attachRecording(channel, { dir, startMs }),
         });

@@ -149,7 +149,7 @@ test('the migration list has every migration of main, under the same names', () 
     '0001_platform', '0200_wallet', '0210_supporters', '0300_moderation', '0810_recordings', '0820_jobs', '0830_channel_abr', '0900_stream_control', '0910_clips',
     // Added since: usernames unique case-insensitively (issue 19 #6).
     '0930_username_case',
-    // Added since: invites and the requester of a job (issue 19 #8).
-    '0950_invites', '0951_jobs_requested_by',
+    // Added since: invites and the requester of a job (issue 19 #8); chat-token revocations kept across restarts (#17).
+    '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
   ]);
 });
