@@ -14,7 +14,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
 import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
 import { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
-import { encodeAmf0, ecmaArray, type Amf0Object, type Amf0Value } from '../../formats/amf0.js';
+import { encodeAmf0, ecmaArray, type Amf0Object } from '../../formats/amf0.js';
 import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
 import type { FrameSink } from '../flv/frame-reader.js';
 import { Batch, OutTag } from './batch.js';

@@ -1,4 +1,4 @@
-import { CompiledQuery, IdentifierNode, RawNode, SqliteDialect, createQueryId, type DatabaseConnection, type Driver, type QueryResult, type SqliteDialectConfig, type TransactionSettings } from 'kysely';
+import { CompiledQuery, IdentifierNode, RawNode, SqliteDialect, createQueryId, type DatabaseConnection, type Driver, type QueryResult, type TransactionSettings } from 'kysely';
 
 /**
  * SQLITE_LOCK_WAIT_MS is SQLite's own busy_timeout: better-sqlite3 waits for it synchronously,
