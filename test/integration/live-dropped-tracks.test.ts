@@ -1,7 +1,7 @@
 // Dropped tracks (issue 19 #1): a track an ingest receives but does not forward is named in the
 // owner's GET /api/v1/channels/{name}/live, never in the public channel answers. Real ffmpeg
-// publishers: RTMP with PCM audio (an FLV sound format the hub does not model) and SRT with a
-// second, MP2 audio stream next to the AAC one.
+// publishers: RTMP with PCM audio (an FLV sound format the hub does not model), SRT with a
+// second, MP2 audio stream next to the AAC one, and RTSP ANNOUNCE with PCMU audio.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -57,4 +57,14 @@ test('SRT with a second, MP2 audio stream: the owner sees it dropped, the AAC au
   t.after(() => { if (ff.exitCode === null) ff.kill('SIGKILL'); });
   await assertDropped(s, 'mp2show', token, [{ kind: 'audio', codec: 'mp2', reason: 'unsupported_codec' }]);
   assert.equal((await s.api('GET', '/api/v1/channels/mp2show/live', undefined, token)).body.audio.codec, 'aac');
+});
+
+test('RTSP publish with PCMU audio: the owner sees the audio media dropped', { timeout: 60_000 }, async (t) => {
+  const s = await startTestServer();
+  t.after(() => s.close());
+  const { token, key } = await owned(s, 'pcmushow');
+  const ff = ffmpeg([...H264, '-c:a', 'pcm_mulaw', '-ar', '8000', '-ac', '1',
+    '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`]);
+  t.after(() => { if (ff.exitCode === null) ff.kill('SIGKILL'); });
+  await assertDropped(s, 'pcmushow', token, [{ kind: 'audio', codec: 'pcmu', reason: 'unsupported_codec' }]);
 });

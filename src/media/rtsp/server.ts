@@ -25,7 +25,7 @@ import {
 } from '../../formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
-import type { StreamHubApi, VideoTrackInfo, AudioTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type StreamHubApi, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
@@ -143,6 +143,16 @@ function trackKind(m: SdpMedia): { kind: 'video' | 'audio'; pt: number } | null 
     if (m.type === 'audio' && enc === 'MPEG4-GENERIC') return { kind: 'audio', pt };
   }
   return null;
+}
+
+/** RTP/AVP static payload types (RFC 3551) an SDP may name without an rtpmap. */
+const STATIC_PAYLOAD_NAMES: Record<number, string> = { 0: 'pcmu', 3: 'gsm', 8: 'pcma', 9: 'g722', 14: 'mpa', 26: 'jpeg', 32: 'mpv', 33: 'mp2t', 34: 'h263' };
+
+/** droppedMediaOf names an SDP media section the publish does not take (for the owner's health panel). */
+function droppedMediaOf(m: SdpMedia, reason: string): DroppedTrack {
+  const pt = m.payloadTypes[0];
+  const codec = pt === undefined ? 'unknown' : m.rtpmap.get(pt)?.encoding.toLowerCase() ?? STATIC_PAYLOAD_NAMES[pt] ?? `payload_type_${pt}`;
+  return { kind: m.type === 'video' || m.type === 'audio' ? m.type : 'data', codec, reason };
 }
 
 class Refusal extends Error {
@@ -320,12 +330,16 @@ export class RtspConnection {
     let video: { sps?: Buffer; pps?: Buffer } | undefined;
     let audio: { clockRate: number; config: Buffer; params: { sizeLength: number; indexLength: number; indexDeltaLength: number } } | undefined;
     const tracks: SetupTrack[] = [];
+    const dropped: DroppedTrack[] = [];
     try {
       const sdp = parseSdp(req.body.toString('utf8'));
       const base = req.headers['content-base'] ?? req.uri;
       for (const m of sdp.media) {
         const t = trackKind(m);
-        if (!t) continue;
+        if (!t || (t.kind === 'video' && video) || (t.kind === 'audio' && audio)) {
+          dropped.push(droppedMediaOf(m, t ? DROP_EXTRA_TRACK : DROP_UNSUPPORTED_CODEC));
+          continue;
+        }
         if (t.kind === 'video' && !video) {
           const h = h264Params(m.fmtp.get(t.pt));
           if (h.packetizationMode > 1) throw new SdpRtspError('H.264 packetization-mode 2 (interleaved) is not supported');
@@ -352,7 +366,7 @@ export class RtspConnection {
     const channel = auth.channel;
     const ingest = new RtspIngest({
       channel, hub: this.server.o.hub, logger: this.server.o.logger, clientIp: this.clientIp,
-      ...(video ? { video } : {}), ...(audio ? { audio } : {}), reorderFrames: this.server.o.reorderFrames,
+      ...(video ? { video } : {}), ...(audio ? { audio } : {}), dropped, reorderFrames: this.server.o.reorderFrames,
       onEnd: (reason) => this.close(`kicked: ${reason}`, true),
     });
     this.state = { kind: 'publish', id: newSessionId(), channel, ingest, tracks, recording: false };
