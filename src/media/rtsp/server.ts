@@ -27,6 +27,7 @@ import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError
 import type { PublishAuthResult } from '../rtmp/session.js';
 import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type StreamHubApi, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
+import { droppedMediaOf } from './dropped.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
 import type { Lease } from '../../net/connection-limits.js';
@@ -143,16 +144,6 @@ function trackKind(m: SdpMedia): { kind: 'video' | 'audio'; pt: number } | null 
     if (m.type === 'audio' && enc === 'MPEG4-GENERIC') return { kind: 'audio', pt };
   }
   return null;
-}
-
-/** RTP/AVP static payload types (RFC 3551) an SDP may name without an rtpmap. */
-const STATIC_PAYLOAD_NAMES: Record<number, string> = { 0: 'pcmu', 3: 'gsm', 8: 'pcma', 9: 'g722', 14: 'mpa', 26: 'jpeg', 32: 'mpv', 33: 'mp2t', 34: 'h263' };
-
-/** droppedMediaOf names an SDP media section the publish does not take (for the owner's health panel). */
-function droppedMediaOf(m: SdpMedia, reason: string): DroppedTrack {
-  const pt = m.payloadTypes[0];
-  const codec = pt === undefined ? 'unknown' : m.rtpmap.get(pt)?.encoding.toLowerCase() ?? STATIC_PAYLOAD_NAMES[pt] ?? `payload_type_${pt}`;
-  return { kind: m.type === 'video' || m.type === 'audio' ? m.type : 'data', codec, reason };
 }
 
 class Refusal extends Error {
