@@ -85,6 +85,8 @@ export const LiveDetailSchema = z.discriminatedUnion('live', [
     fps: z.number(),
     /** Mean seconds between the last few video keyframes; absent before the second keyframe. */
     keyframeIntervalSeconds: z.number().optional(),
+    /** Tracks the ingest received but does not forward (a codec the hub does not model, or a second track of a kind). */
+    droppedTracks: z.array(z.object({ kind: z.enum(['video', 'audio', 'data']), codec: z.string(), reason: z.string() })).default([]),
     /** Present when this stream is not being recorded because the channel's quota or the disk's free-space floor was reached. */
     recordingRefused: z.object({ code: z.enum(['channel_quota', 'disk_floor']), bytes: z.number(), limit: z.number() }).optional(),
   }),

@@ -163,6 +163,9 @@ test('a channel re-created under the same name does not reach the old channel\'s
   }, 90_000);
   assert.equal((await s.api('DELETE', '/api/v1/channels/samename', undefined, alice.token)).status, 204);
   assert.equal((await s.api('POST', '/api/v1/channels', { name: 'samename', title: 'second' }, bob.token)).status, 201);
+  const listed = await s.api('GET', '/api/v1/vods?channel=samename&state=all');
+  assert.equal(listed.status, 200);
+  assert.deepEqual([listed.body.vods, listed.body.total], [[], 0], 'the re-created name lists none of the old channel\'s VODs');
 
   const job = await s.api('POST', `/api/v1/vods/${vod.id}/jobs`, { type: 'thumbnails' }, bob.token);
   assert.equal(job.status, 403, JSON.stringify(job.body));

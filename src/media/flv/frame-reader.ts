@@ -18,7 +18,7 @@ import {
   parseVideoTagHeader, type VideoTagInfo,
 } from '../../formats/flv.js';
 import { decodeAmf0, type Amf0Object } from '../../formats/amf0.js';
-import type { AudioTrackInfo, MediaFrame, VideoCodec, VideoTrackInfo } from '../hub/types.js';
+import { DROP_UNSUPPORTED_CODEC, type AudioTrackInfo, type DroppedTrack, type MediaFrame, type VideoCodec, type VideoTrackInfo } from '../hub/types.js';
 import { aacTrackOf, mp3TrackOf, videoTrackOf, type FrameSize } from '../hub/tracks.js';
 import { lendFlvTag, lendSequenceHeader } from './frame-tags.js';
 
@@ -33,6 +33,8 @@ export interface FrameSink {
   setMetadata(values: Amf0Object): void;
   /** badInput counts input that could not become frames (dropped; the publish goes on). */
   badInput(message: string): void;
+  /** droppedTrack reports a track the ingest receives but does not forward (once per track). */
+  droppedTrack?(track: DroppedTrack): void;
 }
 
 /** metadataOf finds the onMetaData object in decoded script data (with or without @setDataFrame). */
@@ -47,10 +49,16 @@ function videoCodecOf(h: VideoTagInfo): VideoCodec | null {
   return h.fourCC === FOURCC_AVC ? 'avc' : h.fourCC === FOURCC_HEVC ? 'hevc' : h.fourCC === FOURCC_AV1 ? 'av1' : null;
 }
 
+/** FLV sound formats and legacy video codec ids the hub does not model, named for the owner's health panel. */
+const FLV_AUDIO_NAMES: Record<number, string> = { 0: 'pcm', 1: 'adpcm', 3: 'pcm_le', 4: 'nellymoser', 5: 'nellymoser', 6: 'nellymoser', 7: 'g711a', 8: 'g711u', 11: 'speex', 14: 'mp3_8k' };
+const FLV_VIDEO_NAMES: Record<number, string> = { 2: 'h263', 3: 'screen', 4: 'vp6', 5: 'vp6a', 6: 'screen2' };
+
 /** FlvFrameReader is one FLV source's reader (it remembers the source's tracks and picture size). */
 export class FlvFrameReader {
   private audio?: AudioTrackInfo;
   private readonly size: FrameSize = {};
+  /** Kinds already reported as dropped: the first unmodelled codec per kind is reported once. */
+  private readonly reportedDrops = new Set<'video' | 'audio'>();
 
   constructor(private readonly sink: FrameSink) {}
 
@@ -95,7 +103,10 @@ export class FlvFrameReader {
     const isSeqStart = h.kind === 'legacy' ? h.packetType === AVC_PACKET_SEQUENCE_HEADER : h.packetType === EX_PACKET_SEQUENCE_START;
     const isSeqEnd = h.kind === 'legacy' ? h.packetType === AVC_PACKET_END_OF_SEQUENCE : h.packetType === EX_PACKET_SEQUENCE_END;
     if (isSeqEnd || (h.kind === 'enhanced' && h.packetType === EX_PACKET_METADATA)) return;
-    if (!codec) throw new FlvError(`video codec ${h.kind === 'legacy' ? `id ${h.codecId}` : h.fourCC} is not supported`);
+    if (!codec) {
+      this.dropTrack('video', h.kind === 'legacy' ? FLV_VIDEO_NAMES[h.codecId] ?? `codec_id_${h.codecId}` : String(h.fourCC));
+      throw new FlvError(`video codec ${h.kind === 'legacy' ? `id ${h.codecId}` : h.fourCC} is not supported`);
+    }
     if (isSeqStart) {
       const own = Buffer.from(body);
       const track = videoTrackOf(codec, own.subarray(h.payloadOffset), this.size);
@@ -129,11 +140,20 @@ export class FlvFrameReader {
         this.sink.setTracks(undefined, this.audio);
       }
       codec = 'mp3';
-    } else throw new FlvError(`audio sound format ${h.soundFormat} is not supported`);
+    } else {
+      this.dropTrack('audio', FLV_AUDIO_NAMES[h.soundFormat] ?? `sound_format_${h.soundFormat}`);
+      throw new FlvError(`audio sound format ${h.soundFormat} is not supported`);
+    }
     const tag = encodeFlvTag(FLV_TAG_AUDIO, ts, body);
     const data = tag.subarray(FLV_TAG_HEADER_SIZE + h.payloadOffset, tag.length - 4);
     const frame: MediaFrame = { kind: 'audio', codec, dts: ts, pts: ts, keyframe: true, data };
     lendFlvTag(frame, tag);
     this.sink.pushFrame(frame);
+  }
+
+  private dropTrack(kind: 'video' | 'audio', codec: string): void {
+    if (this.reportedDrops.has(kind)) return;
+    this.reportedDrops.add(kind);
+    this.sink.droppedTrack?.({ kind, codec, reason: DROP_UNSUPPORTED_CODEC });
   }
 }

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
-import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
+import type { AudioTrackInfo, DroppedTrack, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
 import { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { encodeAmf0, ecmaArray, type Amf0Object } from '../../formats/amf0.js';
 import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
@@ -86,6 +86,8 @@ export interface ChannelStats {
   bitrateOut: number;
   fps: number;
   viewers: Record<string, number>;
+  /** Tracks the ingest received but does not forward (owner-only, like the rest of these stats). */
+  droppedTracks: DroppedTrack[];
 }
 
 class Rate {
@@ -127,6 +129,7 @@ function sameTrack<T extends { codec: string; config: Buffer }>(a: T | undefined
 /** LiveStream is one channel's live state, owned by its single publisher. */
 export class LiveStream implements Publisher {
   readonly since = new Date();
+  private readonly droppedTracks: DroppedTrack[] = [];
   video?: VideoTrackInfo;
   audio?: AudioTrackInfo;
   metadata?: Amf0Object;
@@ -210,6 +213,12 @@ export class LiveStream implements Publisher {
     const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, 0, encodeAmf0('onMetaData', meta));
     this.metadataTag = tag;
     this.enqueue(tag);
+  }
+
+  droppedTrack(track: DroppedTrack): void {
+    if (this.droppedTracks.some((t) => t.kind === track.kind && t.codec === track.codec)) return;
+    this.droppedTracks.push({ ...track });
+    this.hub.logger.info({ channel: this.channel, ...track }, 'the ingest does not forward a track');
   }
 
   badInput(message: string): void {
@@ -401,6 +410,7 @@ export class LiveStream implements Publisher {
       bitrateOut: Math.round(this.rateOut.get()),
       fps: Math.round(this.fpsRate.get() * 10) / 10,
       viewers,
+      droppedTracks: this.droppedTracks.map((t) => ({ ...t })),
     };
   }
 }

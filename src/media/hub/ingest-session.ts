@@ -23,7 +23,7 @@ import type { Amf0Object } from '../../formats/amf0.js';
 import type { Logger } from '../../observability/logger.js';
 import type { FrameSink } from '../flv/frame-reader.js';
 import type { Publisher, PublishSource } from './hub.js';
-import type { AudioTrackInfo, MediaFrame, VideoTrackInfo } from './types.js';
+import type { AudioTrackInfo, DroppedTrack, MediaFrame, VideoTrackInfo } from './types.js';
 
 /** Frames held before the claim at most, when `hold.maxFrames` does not say (a stream whose audio never comes still goes live). */
 export const INGEST_MAX_HELD_FRAMES = 600;
@@ -73,6 +73,7 @@ interface TrackAt<T> {
 
 export class IngestSession implements FrameSink {
   private publisher: Publisher | null = null;
+  private dropped: DroppedTrack[] = [];
   private isEnded = false;
   private video?: TrackAt<VideoTrackInfo>;
   private audio?: TrackAt<AudioTrackInfo>;
@@ -155,6 +156,12 @@ export class IngestSession implements FrameSink {
     else this.poll();
   }
 
+  droppedTrack(track: DroppedTrack): void {
+    // Kept until the claim (the hub stream does not exist yet while frames are held), then passed on.
+    if (this.publisher) this.publisher.droppedTrack?.(track);
+    else this.dropped.push(track);
+  }
+
   badInput(message: string): void {
     this.counters.badInput++;
     if (this.publisher) this.publisher.badInput(message);
@@ -186,6 +193,8 @@ export class IngestSession implements FrameSink {
       return false;
     }
     this.publisher = p;
+    for (const t of this.dropped) p.droppedTrack?.(t);
+    this.dropped = [];
     // Tracks before the metadata, so FLV metadata can name their codecs; then the frames in order.
     if (this.video) p.setTracks(this.video.track, undefined, this.video.dts);
     if (this.audio) p.setTracks(undefined, this.audio.track, this.audio.dts);

@@ -36,6 +36,17 @@ export interface AudioTrackInfo {
  * RTMP chunks via flvTagOf, fMP4, RTP) once per frame. The hub owns a frame once it has it: only the
  * hub, on entry, moves a decode time that stepped back; nobody changes it afterwards.
  */
+/** Why an ingest does not forward a track: a codec the hub does not model, or one track too many of a kind. */
+export const DROP_UNSUPPORTED_CODEC = 'unsupported_codec';
+export const DROP_EXTRA_TRACK = 'extra_track';
+
+/** DroppedTrack is a track an ingest received but does not forward (owner-only stream data). */
+export interface DroppedTrack {
+  kind: 'video' | 'audio' | 'data';
+  codec: string;
+  reason: string;
+}
+
 export interface MediaFrame {
   kind: 'video' | 'audio';
   codec: VideoCodec | AudioCodec;

@@ -98,7 +98,14 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     const limit = Math.min(Number(q.limit ?? 20), 100);
     const offset = Number(q.offset ?? 0);
     const states = !q.state ? (['ready'] as const) : q.state === 'all' ? undefined : ([q.state] as ['ready']);
-    const { items, total } = await store.list({ channel: q.channel, states: states ? [...states] : undefined, limit, offset });
+    // By the current channel's id, not its name: a deleted and re-created name does not list the old channel's VODs.
+    let channelId: string | undefined;
+    if (q.channel) {
+      const channel = await api.platform.channels.find(q.channel);
+      if (!channel) return { vods: [], total: 0, limit, offset };
+      channelId = channel.id;
+    }
+    const { items, total } = await store.list({ channelId, states: states ? [...states] : undefined, limit, offset });
     return { vods: items.map(toVod), total, limit, offset };
   });
 

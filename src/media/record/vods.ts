@@ -184,9 +184,11 @@ export class RecordingStore {
     return this.k.selectFrom('recordings').selectAll().where('node_id', '=', nodeId).where('state', 'in', ['recording', 'finalizing']).orderBy('started_at').execute();
   }
 
-  async list(f: { channel?: string; states?: RecordingState[]; limit?: number; offset?: number } = {}): Promise<{ items: RecordingsTable[]; total: number }> {
+  /** list pages recordings; `channelId` keeps a channel's own (a re-created name has another id). */
+  async list(f: { channel?: string; channelId?: string; states?: RecordingState[]; limit?: number; offset?: number } = {}): Promise<{ items: RecordingsTable[]; total: number }> {
     let q = this.k.selectFrom('recordings');
     if (f.channel) q = q.where('channel_name', '=', f.channel);
+    if (f.channelId) q = q.where('channel_id', '=', f.channelId);
     if (f.states) q = q.where('state', 'in', f.states);
     const total = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirst();
     const items = await q.selectAll().orderBy('started_at', 'desc').orderBy('id').limit(f.limit ?? 20).offset(f.offset ?? 0).execute();

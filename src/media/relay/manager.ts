@@ -225,6 +225,7 @@ class PullRelay extends Relay {
         logger: this.log,
         ...(t.video ? { video: { ...(t.video.sps ? { sps: t.video.sps } : {}), ...(t.video.pps ? { pps: t.video.pps } : {}) } } : {}),
         ...(t.audio ? { audio: { clockRate: t.audio.clockRate, config: t.audio.config, params: t.audio.params } } : {}),
+        dropped: t.dropped,
         onEnd: (reason) => {
           if (this.rtspIngest === made) this.dropSource(reason);
         },

@@ -19,6 +19,8 @@ import { RtspParseError, RtspParser, parseTransportHeader, serializeRequest, ses
 import { aacParams, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
 import type { AacHbrParams } from '../../formats/rtp-aac.js';
 import { isStale, maskUrl, parseWwwAuthenticate, pickChallenge, RtspAuthenticator, splitUrlCredentials, type RtspCredentials } from './auth.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack } from '../hub/types.js';
+import { droppedMediaOf } from './dropped.js';
 
 export const RTSP_DEFAULT_PORT = 554;
 export const RTSP_CLIENT_CONNECT_TIMEOUT_MS = 10_000;
@@ -68,6 +70,8 @@ export interface RtspPullTracks {
   audio?: RtspPullAudio;
   /** Media sections not pulled, e.g. "audio PCMA/8000". */
   skipped: string[];
+  /** The skipped media as the owner's health panel names them. */
+  dropped: DroppedTrack[];
 }
 
 export interface RtspClientOptions {
@@ -130,13 +134,14 @@ export function selectTracks(sdpText: string, base: string): { tracks: RtspPullT
   } catch (err) {
     throw new RtspClientError(`bad SDP in DESCRIBE answer (${(err as Error).message})`);
   }
-  const tracks: RtspPullTracks = { skipped: [] };
+  const tracks: RtspPullTracks = { skipped: [], dropped: [] };
   for (const m of sdp.media) {
     const t = trackOf(m);
     if (t?.kind === 'video' && !tracks.video) {
       const h = h264Params(m.fmtp.get(t.pt));
       if (h.packetizationMode > 1) {
         tracks.skipped.push('video H264 packetization-mode 2');
+        tracks.dropped.push({ kind: 'video', codec: 'h264', reason: DROP_UNSUPPORTED_CODEC });
         continue;
       }
       tracks.video = { payloadType: t.pt, control: resolveControl(base, m.control), ...(h.sps ? { sps: h.sps } : {}), ...(h.pps ? { pps: h.pps } : {}) };
@@ -147,9 +152,11 @@ export function selectTracks(sdpText: string, base: string): { tracks: RtspPullT
       } catch (err) {
         if (!(err instanceof SdpRtspError)) throw err;
         tracks.skipped.push(`audio MPEG4-GENERIC (${err.message})`);
+        tracks.dropped.push({ kind: 'audio', codec: 'mpeg4-generic', reason: DROP_UNSUPPORTED_CODEC });
       }
     } else {
       tracks.skipped.push(describeMedia(m));
+      tracks.dropped.push(droppedMediaOf(m, t ? DROP_EXTRA_TRACK : DROP_UNSUPPORTED_CODEC));
     }
   }
   if (!tracks.video && !tracks.audio) {

@@ -25,7 +25,7 @@ import { AAC_FRAME_SAMPLES, AacDepacketizer, type AacHbrParams } from '../../for
 import { parseRtcpSenderReports, type RtpPacket } from '../../formats/rtp-packet.js';
 import { IngestSession, type IngestHub } from '../hub/ingest-session.js';
 import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
-import type { AudioTrackInfo } from '../hub/types.js';
+import type { AudioTrackInfo, DroppedTrack } from '../hub/types.js';
 import { StreamClock } from '../whip/clock.js';
 import { DtsEstimator } from './dts.js';
 
@@ -49,6 +49,8 @@ export interface RtspIngestOptions {
   /** The SDP's AAC track. */
   audio?: { clockRate: number; config: Buffer; params: AacHbrParams };
   reorderFrames?: number;
+  /** Media of the SDP the ingest does not take (shown to the owner once the stream is live). */
+  dropped?: DroppedTrack[];
   /** The publish must end (the hub kicked it). */
   onEnd(reason: string): void;
   onFrame?(kind: 'video' | 'audio'): void;
@@ -94,6 +96,7 @@ export class RtspIngest {
       ...(o.onFrame ? { onFrame: o.onFrame } : {}),
       ...(o.now ? { now: o.now } : {}),
     });
+    for (const t of o.dropped ?? []) this.session.droppedTrack(t);
     const audio = o.audio ? safeAacTrack(o.audio.config) : null;
     if (audio) this.session.setTracks(undefined, audio, 0);
     this.depack = new H264Depacketizer({ onAccessUnit: (au) => this.onAccessUnit(au) });

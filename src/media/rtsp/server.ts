@@ -25,8 +25,9 @@ import {
 } from '../../formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
-import type { StreamHubApi, VideoTrackInfo, AudioTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type StreamHubApi, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
+import { droppedMediaOf } from './dropped.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
 import type { Lease } from '../../net/connection-limits.js';
@@ -320,12 +321,16 @@ export class RtspConnection {
     let video: { sps?: Buffer; pps?: Buffer } | undefined;
     let audio: { clockRate: number; config: Buffer; params: { sizeLength: number; indexLength: number; indexDeltaLength: number } } | undefined;
     const tracks: SetupTrack[] = [];
+    const dropped: DroppedTrack[] = [];
     try {
       const sdp = parseSdp(req.body.toString('utf8'));
       const base = req.headers['content-base'] ?? req.uri;
       for (const m of sdp.media) {
         const t = trackKind(m);
-        if (!t) continue;
+        if (!t || (t.kind === 'video' && video) || (t.kind === 'audio' && audio)) {
+          dropped.push(droppedMediaOf(m, t ? DROP_EXTRA_TRACK : DROP_UNSUPPORTED_CODEC));
+          continue;
+        }
         if (t.kind === 'video' && !video) {
           const h = h264Params(m.fmtp.get(t.pt));
           if (h.packetizationMode > 1) throw new SdpRtspError('H.264 packetization-mode 2 (interleaved) is not supported');
@@ -352,7 +357,7 @@ export class RtspConnection {
     const channel = auth.channel;
     const ingest = new RtspIngest({
       channel, hub: this.server.o.hub, logger: this.server.o.logger, clientIp: this.clientIp,
-      ...(video ? { video } : {}), ...(audio ? { audio } : {}), reorderFrames: this.server.o.reorderFrames,
+      ...(video ? { video } : {}), ...(audio ? { audio } : {}), dropped, reorderFrames: this.server.o.reorderFrames,
       onEnd: (reason) => this.close(`kicked: ${reason}`, true),
     });
     this.state = { kind: 'publish', id: newSessionId(), channel, ingest, tracks, recording: false };

@@ -22,12 +22,29 @@ import {
 } from '../../formats/mpegts-demux.js';
 import { IngestSession, INGEST_MAX_HELD_FRAMES, type IngestHub } from '../hub/ingest-session.js';
 import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
-import type { AudioTrackInfo, VideoTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type AudioTrackInfo, type DroppedTrack, type VideoTrackInfo } from '../hub/types.js';
 
 const NAL_LENGTH_SIZE = 4;
 const TICKS_PER_MS = TS_CLOCK_HZ / 1000;
 /** Longest the hub claim waits, after the first keyframe, for the AAC header of a listed audio stream. */
 export const TS_AUDIO_HEADER_WAIT_MS = 1500;
+
+/** MPEG-TS stream types (ISO 13818-1 table 2-34, ATSC) named for the owner's health panel. */
+const TS_STREAM_TYPES: Record<number, { kind: DroppedTrack['kind']; codec: string }> = {
+  0x01: { kind: 'video', codec: 'mpeg1video' }, 0x02: { kind: 'video', codec: 'mpeg2video' },
+  0x03: { kind: 'audio', codec: 'mp2' }, 0x04: { kind: 'audio', codec: 'mp2' },
+  0x06: { kind: 'data', codec: 'private' }, 0x0f: { kind: 'audio', codec: 'aac' }, 0x10: { kind: 'video', codec: 'mpeg4' },
+  0x11: { kind: 'audio', codec: 'aac_latm' }, 0x15: { kind: 'data', codec: 'metadata' }, 0x1b: { kind: 'video', codec: 'avc' },
+  0x24: { kind: 'video', codec: 'hevc' }, 0x81: { kind: 'audio', codec: 'ac3' }, 0x86: { kind: 'data', codec: 'scte35' },
+  0x87: { kind: 'audio', codec: 'eac3' },
+};
+
+/** droppedTrackOf names an elementary stream the ingest ignores: a second H.264/HEVC/AAC is an extra track. */
+export function droppedTrackOf(streamType: number): DroppedTrack {
+  const known = TS_STREAM_TYPES[streamType];
+  const extra = streamType === STREAM_TYPE_H264 || streamType === STREAM_TYPE_H265 || streamType === STREAM_TYPE_AAC_ADTS;
+  return { kind: known?.kind ?? 'data', codec: known?.codec ?? `stream_type_0x${streamType.toString(16)}`, reason: extra ? DROP_EXTRA_TRACK : DROP_UNSUPPORTED_CODEC };
+}
 
 /** compositionTicks gives PTS - DTS across the 33-bit wrap (a negative offset, which is invalid, is 0). */
 export function compositionTicks(pts: number, dts: number): number {
@@ -141,6 +158,7 @@ export class TsIngest {
     const unsupported = streams.filter((s) => s.pid !== this.videoPid && s.pid !== this.audioPid).map((s) => s.streamType);
     if (unsupported.length && this.unsupported.join() !== unsupported.join()) {
       this.o.logger.warn({ channel: this.o.channel, streamTypes: unsupported.map((t) => '0x' + t.toString(16)) }, 'SRT: elementary streams other than one H.264/HEVC video and one AAC audio are ignored');
+      for (const t of unsupported) this.session.droppedTrack(droppedTrackOf(t));
     }
     this.unsupported = unsupported;
     this.session.expect({ video: this.videoPid >= 0, audio: this.audioPid >= 0 });

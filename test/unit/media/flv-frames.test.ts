@@ -186,3 +186,26 @@ test('memoised: two viewers and a frame consumer get the very same FLV tag Buffe
   assert.equal(a.batches[0]!.rtmp(4096), b.batches[0]!.rtmp(4096), 'RTMP chunks made once per flush');
   s.end('done');
 });
+
+test('a codec the hub does not model is reported as a dropped track once per kind (and each frame counted as bad input)', () => {
+  const dropped: unknown[] = [];
+  let bad = 0;
+  const sink: FrameSink = {
+    setTracks: () => assert.fail('no track'),
+    pushFrame: () => assert.fail('no frame'),
+    setMetadata: () => undefined,
+    badInput: () => bad++,
+    droppedTrack: (t) => dropped.push(t),
+  };
+  const r = new FlvFrameReader(sink);
+  r.tag(FLV_TAG_AUDIO, 0, h('b6 0011')); // Speex (sound format 11)
+  r.tag(FLV_TAG_AUDIO, 20, h('b6 0022'));
+  r.tag(FLV_TAG_AUDIO, 40, h('3e 0011')); // PCM little-endian (3): the first unmodelled audio codec is the one reported
+  r.tag(FLV_TAG_VIDEO, 0, h('14 00112233')); // VP6 (codec id 4), keyframe
+  r.tag(FLV_TAG_VIDEO, 40, h('24 00112233'));
+  assert.deepEqual(dropped, [
+    { kind: 'audio', codec: 'speex', reason: 'unsupported_codec' },
+    { kind: 'video', codec: 'vp6', reason: 'unsupported_codec' },
+  ]);
+  assert.equal(bad, 5);
+});

@@ -141,3 +141,16 @@ test('explicit claim (no hold): frames before claim() are dropped; tracks known 
   assert.equal(other.claim(), false);
   assert.equal(other.state, 'ended');
 });
+
+test('a dropped track reported while held reaches the hub stream at the claim; later ones directly, each once', () => {
+  const { hub, session } = setup();
+  session.expect({ video: true, audio: false });
+  session.droppedTrack({ kind: 'audio', codec: 'mp2', reason: 'unsupported_codec' });
+  session.setTracks(video, undefined, 0);
+  session.pushFrame(v(0, true));
+  assert.equal(hub.isLive('c'), true);
+  assert.deepEqual(hub.stats('c')!.droppedTracks, [{ kind: 'audio', codec: 'mp2', reason: 'unsupported_codec' }]);
+  session.droppedTrack({ kind: 'data', codec: 'scte35', reason: 'unsupported_codec' });
+  session.droppedTrack({ kind: 'audio', codec: 'mp2', reason: 'unsupported_codec' });
+  assert.deepEqual(hub.stats('c')!.droppedTracks.map((t) => t.codec), ['mp2', 'scte35']);
+});

@@ -173,6 +173,9 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
               <div><dt>{t('studio.codec')}</dt><dd>{[s.video?.codecString ?? s.video?.codec, s.video?.width ? `${s.video.width}×${s.video.height}` : '', s.audio?.codecString ?? s.audio?.codec].filter(Boolean).join(' · ') || '–'}</dd></div>
               <div><dt>{t('studio.keyframe')}</dt><dd data-stat="keyframe">{s.keyframeIntervalSeconds !== undefined ? `${s.keyframeIntervalSeconds.toFixed(1)} s` : '–'}</dd></div>
               <div><dt>{t('studio.publisher')}</dt><dd data-stat="publisher">{s.publisher.protocol.toUpperCase()}{s.publisher.clientIp ? ` · ${s.publisher.clientIp}` : ''}</dd></div>
+              {s.droppedTracks && s.droppedTracks.length > 0 && (
+                <div><dt>{t('studio.droppedTracks')}</dt><dd data-stat="dropped">{s.droppedTracks.map((d) => t(d.reason === 'extra_track' ? 'studio.droppedExtra' : 'studio.droppedCodec', { kind: t(`studio.trackKind.${d.kind}`), codec: d.codec })).join(' · ')}</dd></div>
+              )}
               <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ') || '–'})</span>}</dd></div>
             </dl>
             <Spark points={history.map((h) => h.bps)} label={t('studio.bitrate')} />

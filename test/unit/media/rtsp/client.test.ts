@@ -22,6 +22,12 @@ test('selectTracks: first H.264 and first AAC are taken, relative controls resol
   assert.equal(tracks.audio?.config.toString('hex'), '1190');
   assert.deepEqual(tracks.audio?.params && { s: tracks.audio.params.sizeLength, i: tracks.audio.params.indexLength }, { s: 13, i: 3 });
   assert.deepEqual(tracks.skipped, ['video H265/90000', 'audio PCMU/8000', 'application vnd.onvif.metadata/90000']);
+  // What the owner's /live names as dropped tracks.
+  assert.deepEqual(tracks.dropped, [
+    { kind: 'video', codec: 'h265', reason: 'unsupported_codec' },
+    { kind: 'audio', codec: 'pcmu', reason: 'unsupported_codec' },
+    { kind: 'data', codec: 'vnd.onvif.metadata', reason: 'unsupported_codec' },
+  ]);
 });
 
 test('selectTracks: AAC without config= and Opus are skipped (video-only); packetization-mode 2 and no tracks are errors', () => {
