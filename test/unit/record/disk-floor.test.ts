@@ -62,7 +62,7 @@ test('free disk falling below record.minFreeBytes mid-stream stops the recording
   await sleep(100);
   assert.equal(hub.subs.size, 2, 'the recorder subscribed (enough free disk at start)');
   for (const s of hub.subs) s.onTracks?.(content.video, content.audio);
-  const frames = content.frames as MediaFrame[];
+  const frames = content.frames;
   const half = Math.floor(frames.length / 2);
   for (let i = 0; i < frames.length; i++) {
     if (i === half) {
