@@ -18,7 +18,7 @@ import { Recorder, recordingsRootOf } from '../../../src/media/record/recorder.j
 import { RecordingGuard } from '../../../src/media/record/guard.js';
 import { recordMetrics } from '../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../src/media/record/vods.js';
-import type { MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
+import type { StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { engines } from '../../helpers/db.js';
 import { loadFlv, makeFlv } from './media.js';
 
