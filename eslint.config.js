@@ -59,7 +59,7 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
-    files: ['test/**', 'bench/**'],
+    files: ['test/**', 'testkit/**', 'bench/**', 'security/**'],
     rules: {
       // node:test's test()/describe()/t.test() return promises the runner itself awaits.
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'describe', 'it', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] }] }],

@@ -37,11 +37,11 @@ import { parseArgs } from 'node:util';
 import { WhisperRecogniser, audioCtxFor, type AudioCtxSetting } from '../src/captions/engines/whisper.js';
 import { SlidingWindowTranscriber } from '../src/captions/windowing.js';
 import { PCM_SAMPLES_PER_MS, type CaptionCue, type Recogniser, type RecogniseRequest } from '../src/captions/types.js';
-import { writeRandomWhisperModel } from '../test/unit/captions/random-ggml.js';
-import { ScriptedRecogniser, speechPcm, type Phrase } from '../test/unit/captions/fake-recogniser.js';
+import { writeRandomWhisperModel } from '../testkit/random-ggml.js';
+import { ScriptedRecogniser, speechPcm, type Phrase } from '../testkit/fake-recogniser.js';
 import { PocketsphinxStream } from '../src/captions/engines/pocketsphinx.js';
 import { loadConfig } from '../src/config/index.js';
-import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, wavSamples } from '../test/unit/captions/espeak.js';
+import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, wavSamples } from '../testkit/espeak.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 
 const { values } = parseArgs({

@@ -259,4 +259,4 @@ export function sourceAddrs(n: number): string[] {
 }
 
 /** startRedis: a throwaway redis-server (multi-node runs), shared with the tests. */
-export { startRedis } from '../test/helpers/redis.js';
+export { startRedis } from '../testkit/redis.js';

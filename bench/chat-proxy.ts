@@ -6,8 +6,8 @@ import { WebSocket } from 'ws';
 import { performance } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startChat, SECRET, type ChatServer } from '../test/integration/chat-helpers.js';
-import { Backend, chatConfig } from '../test/integration/chat-proxy-backend.js';
+import { startChat, SECRET, type ChatServer } from '../testkit/chat-server.js';
+import { Backend, chatConfig } from '../testkit/chat-proxy-backend.js';
 import { signConnectionToken } from '../src/chat/index.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 

@@ -23,8 +23,8 @@ import Fastify from 'fastify';
 import { configSchema } from '../src/config/index.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createHlsService } from '../src/media/hls/service.js';
-import { FakeHub } from '../test/unit/hls/fakes.js';
-import { videoTrack, audioTrack } from '../test/unit/hls/frames.js';
+import { FakeHub } from '../testkit/hls-fakes.js';
+import { videoTrack, audioTrack } from '../testkit/hls-frames.js';
 import type { MediaFrame } from '../src/media/hub/types.js';
 import { argValue, resultsPath, writeResultJson } from './lib/results.js';
 

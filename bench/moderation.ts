@@ -33,7 +33,7 @@ import { RedisModerationState } from '../src/chat/moderation/state-redis.js';
 import { WordFilter, type FilterEntry } from '../src/chat/moderation/filter.js';
 import type { ServerPublisher } from '../src/chat/hooks.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
-import { startRedis } from '../test/helpers/redis.js';
+import { startRedis } from '../testkit/redis.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, entries: { type: 'string', default: '1000' }, users: { type: 'string', default: '500' }, redis: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const MESSAGES = Number(values.messages);

@@ -22,7 +22,7 @@ import { loadConfig } from '../src/config/index.js';
 import { LOOPBACK_LIMITS } from './lib/loopback-limits.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createMediaService, RtmpClient } from '../src/media/index.js';
-import { makeCerts } from '../test/integration/rtmps-helpers.js';
+import { makeCerts } from '../testkit/tls-certs.js';
 
 const { values } = parseArgs({ options: { connects: { type: 'string', default: '20' }, seconds: { type: 'string', default: '10' }, kbps: { type: 'string', default: '4000' } } });
 const CONNECTS = Number(values.connects);

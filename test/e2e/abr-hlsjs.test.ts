@@ -11,8 +11,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import Fastify from 'fastify';
-import { startTestServer } from '../helpers/server.js';
-import { publish, waitFor } from '../integration/record-helpers.js';
+import { startTestServer } from '../../testkit/server.js';
+import { publish, waitFor } from '../../testkit/record.js';
 import { launchBrowser } from './helpers/web.js';
 
 const HLS_JS = readFileSync(new URL('../../node_modules/hls.js/dist/hls.min.js', import.meta.url));

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { join } from 'node:path';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, SCREENSHOT_DIR, screenshots, waitFor } from './helpers/web.js';
 

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { ensureWebBuilt, launchBrowser, newContext, publishTestStream, registerUser, stopProcess, videoAdvances, waitFor } from './helpers/web.js';
 
 const CHANNEL = 'cspcheck';

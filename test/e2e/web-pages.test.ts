@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
 
 let s: TestServer;

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { ensureWebBuilt, launchBrowser, newContext, registerUser, stopProcess, waitFor } from './helpers/web.js';
 
 let s: TestServer;

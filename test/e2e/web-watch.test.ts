@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, publishTestStream, registerUser, screenshots, stopProcess, videoAdvances, waitFor } from './helpers/web.js';
 
 const CHANNEL = 'live1';

@@ -12,7 +12,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, publishTestStream, screenshots, stopProcess, videoAdvances, waitFor } from './helpers/web.js';
 
 /** WHEP_PLAY is startWhep of web/src/player/engines.ts, plus stats for the test. */

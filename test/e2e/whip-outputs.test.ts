@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { launchBrowser, waitFor } from './helpers/web.js';
 import { installWebrtcPage } from './helpers/webrtc-page.js';
-import { probe, run } from '../integration/record-helpers.js';
+import { probe, run } from '../../testkit/record.js';
 
 let server: TestServer | undefined;
 let browser: Browser | undefined;

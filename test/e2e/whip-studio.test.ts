@@ -8,7 +8,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { networkInterfaces } from 'node:os';
 import { chromium, type Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { CHROMIUM_ARGS, collectErrors, ensureWebBuilt, newContext, registerUser, screenshots, waitFor } from './helpers/web.js';
 
 let s: TestServer | undefined;

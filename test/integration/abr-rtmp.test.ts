@@ -8,8 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { publish, run, sleep, waitFor } from './record-helpers.js';
-import { startTestServer } from '../helpers/server.js';
+import { publish, run, sleep, waitFor } from '../../testkit/record.js';
+import { startTestServer } from '../../testkit/server.js';
 
 const LADDER = [{ name: '240p', height: 240, videoKbps: 300 }, { name: '160p', height: 160, videoKbps: 150 }];
 

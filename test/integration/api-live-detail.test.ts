@@ -3,9 +3,9 @@
 // GET /api/v1/channels/{name}/live, everyone else is refused.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { LoopPublishers } from '../helpers/ffmpeg-loop.js';
-import { until } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
+import { until } from '../../testkit/wait.js';
 
 describe('public fields and the owner live view', () => {
   let s: TestServer;

@@ -6,8 +6,8 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Centrifuge } from 'centrifuge';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sleep } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { sleep } from '../../testkit/wait.js';
 
 const PASSWORD = 'first-password-1';
 

@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { speechToolsMissing } from '../unit/captions/espeak.js';
+import { speechToolsMissing } from '../../testkit/espeak.js';
 import { WHEP_NA } from '../../bench/report.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

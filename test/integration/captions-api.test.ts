@@ -5,10 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Centrifuge } from 'centrifuge';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
-import { until } from '../helpers/wait.js';
-import { listen } from '../helpers/listen.js';
+import { until } from '../../testkit/wait.js';
+import { listen } from '../../testkit/listen.js';
 
 
 test('captions API: browser cues reach a centrifuge client on captions:{channel}; auth, validation, toggle, .vtt', async (t) => {

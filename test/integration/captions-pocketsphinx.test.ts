@@ -14,11 +14,11 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Centrifuge } from 'centrifuge';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
-import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, type Placed } from '../unit/captions/espeak.js';
-import { sleep, until as waitUntil } from '../helpers/wait.js';
-import { listen } from '../helpers/listen.js';
+import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, type Placed } from '../../testkit/espeak.js';
+import { sleep, until as waitUntil } from '../../testkit/wait.js';
+import { listen } from '../../testkit/listen.js';
 
 const until = <T>(f: () => Promise<T | undefined | false> | T | undefined | false, ms: number, what: string) => waitUntil(f, ms, what, 100);
 

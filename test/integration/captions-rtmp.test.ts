@@ -9,11 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Centrifuge } from 'centrifuge';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { parseVtt } from '../../src/formats/webvtt.js';
-import { ScriptedRecogniser, type Phrase } from '../unit/captions/fake-recogniser.js';
-import { sleep, until } from '../helpers/wait.js';
-import { listen } from '../helpers/listen.js';
+import { ScriptedRecogniser, type Phrase } from '../../testkit/fake-recogniser.js';
+import { sleep, until } from '../../testkit/wait.js';
+import { listen } from '../../testkit/listen.js';
 
 
 test('captions over RTMP: hub audio → ffmpeg tap → windows → captions:{channel} and the recording .vtt', async (t) => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge, type PublicationContext } from 'centrifuge';
-import { startChat, api, waitFor, SECRET, type ChatServer } from './chat-helpers.js';
+import { startChat, api, waitFor, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 interface Frame {

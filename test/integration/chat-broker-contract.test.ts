@@ -6,7 +6,7 @@ import type { Broker, BrokerEventHandler, ControlMessage, PresenceManager } from
 import { MemoryBroker, MemoryPresenceManager } from '../../src/chat/broker/memory.js';
 import { RedisBroker, RedisPresenceManager } from '../../src/chat/broker/redis.js';
 import type { ClientInfo, Publication } from '../../src/chat/protocol/codec.js';
-import { startRedis, waitFor, sleep } from './chat-helpers.js';
+import { startRedis, waitFor, sleep } from '../../testkit/chat-server.js';
 
 interface Recorder extends BrokerEventHandler {
   pubs: { channel: string; pub: Publication; epoch: string }[];

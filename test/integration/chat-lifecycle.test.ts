@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startChat, waitFor, SECRET } from './chat-helpers.js';
+import { startChat, waitFor, SECRET } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 function resources(): string[] {

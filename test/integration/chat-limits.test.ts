@@ -2,7 +2,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startChat, api, waitFor, sleep, SECRET, type ChatServer } from './chat-helpers.js';
+import { startChat, api, waitFor, sleep, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 let s: ChatServer;

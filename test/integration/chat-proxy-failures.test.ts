@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { WebSocket } from 'ws';
 import { Centrifuge } from 'centrifuge';
-import { startChat, waitFor, SECRET, type ChatServer } from './chat-helpers.js';
-import { Backend, Raw, chatConfig, metricValue } from './chat-proxy-backend.js';
+import { startChat, waitFor, SECRET, type ChatServer } from '../../testkit/chat-server.js';
+import { Backend, Raw, chatConfig, metricValue } from '../../testkit/chat-proxy-backend.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 const INTERNAL = { code: 100, message: 'internal server error', temporary: true };

@@ -4,8 +4,8 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge, type Subscription } from 'centrifuge';
-import { startChat, waitFor, sleep, SECRET, type ChatServer } from './chat-helpers.js';
-import { Backend, chatConfig, metricValue } from './chat-proxy-backend.js';
+import { startChat, waitFor, sleep, SECRET, type ChatServer } from '../../testkit/chat-server.js';
+import { Backend, chatConfig, metricValue } from '../../testkit/chat-proxy-backend.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 let s: ChatServer;

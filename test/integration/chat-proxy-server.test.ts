@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { startTestServer } from '../helpers/server.js';
-import { Backend } from './chat-proxy-backend.js';
-import { waitFor } from './chat-helpers.js';
+import { startTestServer } from '../../testkit/server.js';
+import { Backend } from '../../testkit/chat-proxy-backend.js';
+import { waitFor } from '../../testkit/chat-server.js';
 
 test('whole server: connect and rpc proxies from config; metrics; backend connections closed on stop', async () => {
   const backend = new Backend();

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
-import { waitFor } from './chat-helpers.js';
+import { waitFor } from '../../testkit/chat-server.js';
 import { channelAuth } from '../../src/chat/pusher/auth.js';
-import { APP_KEY, APP_SECRET, startPusherChat, type PusherChatServer } from './chat-pusher-helpers.js';
+import { APP_KEY, APP_SECRET, startPusherChat, type PusherChatServer } from './helpers/chat-pusher.js';
 
 async function raw(s: PusherChatServer): Promise<{ ws: WebSocket; msgs: any[]; closed: Promise<number>; socketId: string; send(o: unknown): void }> {
   const ws = new WebSocket(s.wsUrl);

@@ -4,9 +4,9 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge } from 'centrifuge';
-import { startRedis, waitFor, sleep, SECRET } from './chat-helpers.js';
+import { startRedis, waitFor, sleep, SECRET } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
-import { client, connected, sdk, startPusherChat, subscribed, type PusherChatServer, type PusherClient } from './chat-pusher-helpers.js';
+import { client, connected, sdk, startPusherChat, subscribed, type PusherChatServer, type PusherClient } from './helpers/chat-pusher.js';
 
 let redis: Awaited<ReturnType<typeof startRedis>>;
 let a: PusherChatServer;

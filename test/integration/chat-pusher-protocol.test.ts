@@ -4,10 +4,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge, type PublicationContext } from 'centrifuge';
-import { api, waitFor, sleep, SECRET } from './chat-helpers.js';
+import { api, waitFor, sleep, SECRET } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 import { requestSignature, md5Hex } from '../../src/chat/pusher/auth.js';
-import { APP_ID, APP_KEY, APP_SECRET, client, connected, sdk, startPusherChat, subscribed, type PusherChatServer, type PusherClient } from './chat-pusher-helpers.js';
+import { APP_ID, APP_KEY, APP_SECRET, client, connected, sdk, startPusherChat, subscribed, type PusherChatServer, type PusherClient } from './helpers/chat-pusher.js';
 
 let s: PusherChatServer;
 const open: { disconnect(): void }[] = [];

@@ -4,10 +4,10 @@
 // session gets no new authorisation.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor } from './chat-helpers.js';
-import { PusherJs, connected, subscribed, type PusherClient } from './chat-pusher-helpers.js';
-import { sleep } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { waitFor } from '../../testkit/chat-server.js';
+import { PusherJs, connected, subscribed, type PusherClient } from './helpers/chat-pusher.js';
+import { sleep } from '../../testkit/wait.js';
 
 let s: TestServer;
 const open: PusherClient[] = [];

@@ -3,10 +3,10 @@
 // with the generated key and secret.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { waitFor } from './chat-helpers.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { waitFor } from '../../testkit/chat-server.js';
 import { userAuth } from '../../src/chat/pusher/auth.js';
-import { PusherJs, PusherSdk, connected, subscribed, type PusherClient } from './chat-pusher-helpers.js';
+import { PusherJs, PusherSdk, connected, subscribed, type PusherClient } from './helpers/chat-pusher.js';
 
 let s: TestServer;
 const open: PusherClient[] = [];

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge, type PublicationContext } from 'centrifuge';
-import { startChat, startRedis, api, waitFor, SECRET, type ChatServer } from './chat-helpers.js';
+import { startChat, startRedis, api, waitFor, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
 let redis: Awaited<ReturnType<typeof startRedis>>;

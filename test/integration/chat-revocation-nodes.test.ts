@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { Centrifuge } from 'centrifuge';
-import { startChat, startRedis, waitFor, sleep, SECRET, type ChatServer } from './chat-helpers.js';
+import { startChat, startRedis, waitFor, sleep, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/tokens.js';
 
 let redis: Awaited<ReturnType<typeof startRedis>>;

@@ -3,7 +3,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
 import { Centrifuge, type PublicationContext, type SubscribedContext } from 'centrifuge';
-import { startChat, api, waitFor, sleep, SECRET, type ChatServer } from './chat-helpers.js';
+import { startChat, api, waitFor, sleep, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken, signSubscriptionToken } from '../../src/chat/index.js';
 
 let s: ChatServer;

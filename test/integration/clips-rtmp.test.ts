@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.js';
-import { decodeErrors, probe, sleep, waitFor } from './record-helpers.js';
+import { startTestServer } from '../../testkit/server.js';
+import { decodeErrors, probe, sleep, waitFor } from '../../testkit/record.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 
 /** publishGop1 streams `seconds` of test pattern + tone over RTMP with a keyframe every second. */

@@ -5,7 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { collectErrors, ensureWebBuilt, launchBrowser, newContext, publishTestStream, registerUser, screenshots, stopProcess, waitFor } from '../e2e/helpers/web.js';
 
 let s: TestServer;

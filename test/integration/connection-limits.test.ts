@@ -15,8 +15,8 @@ import WebSocket from 'ws';
 import { clientHello } from '../../src/media/rtmp/handshake.js';
 import tls from 'node:tls';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { makeCerts, type TestCerts } from './rtmps-helpers.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { makeCerts, type TestCerts } from '../../testkit/tls-certs.js';
 import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 
 const PER_IP = 2;

@@ -13,8 +13,8 @@ import { configSchema } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createMediaService } from '../../src/media/index.js';
 import { createHlsService } from '../../src/media/hls/index.js';
-import { parseMediaPlaylist, checkPlaylist } from '../unit/hls/m3u8.js';
-import { parseBoxes } from '../unit/hls/mp4-parse.js';
+import { parseMediaPlaylist, checkPlaylist } from '../unit/helpers/m3u8.js';
+import { parseBoxes } from '../unit/helpers/mp4-parse.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

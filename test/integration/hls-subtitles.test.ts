@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../../testkit/server.js';
 
 const until = async <T>(fn: () => Promise<T | undefined | false>, ms: number, what: string): Promise<T> => {
   const end = Date.now() + ms;

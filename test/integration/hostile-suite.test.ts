@@ -36,7 +36,7 @@ const PENDING = new Set([
  */
 const NEEDS_SERVER_SUPPORT = new Set(['ssrf-rebinding']);
 
-const SERVER_HELPER = fileURLToPath(new URL('../helpers/server.ts', import.meta.url));
+const SERVER_HELPER = fileURLToPath(new URL('../../testkit/server.ts', import.meta.url));
 
 interface ChildServer {
   child: ChildProcess;

@@ -17,7 +17,7 @@ import { JobWorker } from '../../src/platform/jobs/worker.js';
 import { RecordingStore, toVod } from '../../src/media/record/vods.js';
 import { recordingJobHandlers } from '../../src/media/transcode/handlers.js';
 import '../../src/platform/jobs/schema.js';
-import { probe, processesWithArg, run, sleep, topLevelBoxes, waitFor } from './record-helpers.js';
+import { probe, processesWithArg, run, sleep, topLevelBoxes, waitFor } from '../../testkit/record.js';
 
 const queueOpts = { maxAttempts: 2, backoff: { baseMs: 200, maxMs: 1000 }, leaseMs: 3000 };
 

@@ -5,8 +5,8 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { sleep } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { sleep } from '../../testkit/wait.js';
 
 const WEB_PUBLIC = fileURLToPath(new URL('../../web/public', import.meta.url));
 const PASSWORD = 'correct-horse-9';

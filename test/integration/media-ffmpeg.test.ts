@@ -1,7 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
-import { startMedia, publishArgs, run, collect, ffprobe, waitFor, killAll } from './media-harness.js';
+import { startMedia, publishArgs, run, collect, ffprobe, waitFor, killAll } from './helpers/media-harness.js';
 import { RtmpClient } from '../../src/media/index.js';
 import { FlvParser, FLV_TAG_VIDEO, type FlvTag } from '../../src/formats/flv.js';
 

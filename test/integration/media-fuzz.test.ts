@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { get } from 'node:http';
-import { startMedia, publishLoop, waitFor, killAll } from './media-harness.js';
+import { startMedia, publishLoop, waitFor, killAll } from './helpers/media-harness.js';
 import { clientHello } from '../../src/media/rtmp/handshake.js';
-import { seededRandom as prng } from '../helpers/prng.js';
+import { seededRandom as prng } from '../../testkit/prng.js';
 
 after(killAll);
 

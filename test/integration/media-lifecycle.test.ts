@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import WebSocket from 'ws';
-import { startMedia, publishLoop, waitFor } from './media-harness.js';
+import { startMedia, publishLoop, waitFor } from './helpers/media-harness.js';
 import { RtmpClient } from '../../src/media/index.js';
 
 function resources(): Record<string, number> {

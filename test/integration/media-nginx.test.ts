@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import { startMedia, run, ffprobe, waitFor, killAll } from './media-harness.js';
-import { freePort } from '../helpers/ports.js';
+import { startMedia, run, ffprobe, waitFor, killAll } from './helpers/media-harness.js';
+import { freePort } from '../../testkit/ports.js';
 
 after(killAll);
 

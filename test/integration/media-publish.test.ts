@@ -2,7 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startMedia, publishArgs, publishLoop, run, collect, waitFor, killAll } from './media-harness.js';
+import { startMedia, publishArgs, publishLoop, run, collect, waitFor, killAll } from './helpers/media-harness.js';
 import { RtmpClient, RtmpClientError } from '../../src/media/index.js';
 
 after(killAll);

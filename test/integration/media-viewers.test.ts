@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { get } from 'node:http';
 import WebSocket from 'ws';
-import { startMedia, publishLoop, waitFor, killAll } from './media-harness.js';
+import { startMedia, publishLoop, waitFor, killAll } from './helpers/media-harness.js';
 import { FlvParser, FLV_TAG_VIDEO, type FlvTag } from '../../src/formats/flv.js';
 
 after(killAll);

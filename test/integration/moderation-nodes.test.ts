@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { ModerationCodes as C } from '../../src/chat/moderation/codes.js';
-import { startRedis, sleep } from '../unit/moderation/helpers.js';
-import { connectUser, rejectsWith, waitFor, type ChatUser } from './moderation-helpers.js';
+import { startRedis, sleep } from '../unit/helpers/moderation.js';
+import { connectUser, rejectsWith, waitFor, type ChatUser } from './helpers/moderation.js';
 
 const SECRET = 'nodes-test-secret-0123456789abcdef';
 let redis: { url: string; stop(): Promise<void> };

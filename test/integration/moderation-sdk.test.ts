@@ -1,9 +1,9 @@
 // Moderation through the whole server with the official centrifuge SDK over WebSocket.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { ModerationCodes as C } from '../../src/chat/moderation/codes.js';
-import { connectUser, rejectsWith, sleep, waitFor, type ChatUser } from './moderation-helpers.js';
+import { connectUser, rejectsWith, sleep, waitFor, type ChatUser } from './helpers/moderation.js';
 
 let s: TestServer;
 const ids: Record<string, string> = {};

@@ -2,7 +2,7 @@
 // blocked word is refused before any charge, with nothing set up by the test itself.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
 
 describe('super chats pass channel moderation in the assembled server', () => {
   let s: TestServer;

@@ -6,9 +6,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { LOOP_FIXTURE, LoopPublishers, exited } from '../helpers/ffmpeg-loop.js';
-import { until } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { LOOP_FIXTURE, LoopPublishers, exited } from '../../testkit/ffmpeg-loop.js';
+import { until } from '../../testkit/wait.js';
 import { encodeProxyHeaderV1, encodeProxyHeaderV2, type ProxyHeader } from '../../src/formats/proxy-protocol.js';
 
 /** headerProxy listens on loopback and forwards each connection to `target`, sending `header` first. */

@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { onairCommand } from '../helpers/cli.js';
-import { decodeErrors, probe, publish, sleep, topLevelBoxes, waitFor } from './record-helpers.js';
+import { onairCommand } from '../../testkit/cli.js';
+import { decodeErrors, probe, publish, sleep, topLevelBoxes, waitFor } from '../../testkit/record.js';
 
 interface Child {
   proc: ChildProcess;

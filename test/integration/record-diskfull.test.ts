@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.js';
-import { publish, sleep, waitFor } from './record-helpers.js';
+import { startTestServer } from '../../testkit/server.js';
+import { publish, sleep, waitFor } from '../../testkit/record.js';
 
 function mountTmpfs(dir: string, size: string): string | false {
   if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';

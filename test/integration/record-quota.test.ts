@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { publish, waitFor } from './record-helpers.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { publish, waitFor } from '../../testkit/record.js';
 
 async function ownerWithChannel(s: TestServer, name: string): Promise<{ token: string; key: string }> {
   const u = await s.api('POST', '/api/v1/auth/register', { username: `${name}_owner`, password: 'correct-horse-9' });

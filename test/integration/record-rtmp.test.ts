@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.js';
-import { decodeErrors, probe, publish, run, topLevelBoxes, waitFor } from './record-helpers.js';
+import { startTestServer } from '../../testkit/server.js';
+import { decodeErrors, probe, publish, run, topLevelBoxes, waitFor } from '../../testkit/record.js';
 
 const SECONDS = 10;
 

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { runOnair } from '../helpers/cli.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { runOnair } from '../../testkit/cli.js';
 
 const PASSWORD = 'correct-horse-9';
 const signUp = (s: TestServer, username: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) =>

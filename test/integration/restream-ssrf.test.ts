@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RtmpClient } from '../../src/media/rtmp/client.js';
-import { startMedia, publishLoop, waitFor } from './media-harness.js';
+import { startMedia, publishLoop, waitFor } from './helpers/media-harness.js';
 
 test('a push relay given connectAddress connects there on every attempt, keeping the name for the RTMP tcUrl (#4)', async (t) => {
   const h = await startMedia();

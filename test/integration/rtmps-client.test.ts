@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { RtmpClient, RtmpClientError, type RtmpMediaMessage } from '../../src/media/rtmp/client.js';
 import { FlvParser, FLV_TAG_VIDEO, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, type FlvTag } from '../../src/formats/flv.js';
-import { startMedia, type MediaHarness } from './media-harness.js';
-import { makeCerts, opensslMissing, startTlsTerminator, type TestCerts, type TlsTerminator } from './rtmps-helpers.js';
-import { until } from '../helpers/wait.js';
+import { startMedia, type MediaHarness } from './helpers/media-harness.js';
+import { makeCerts, opensslMissing, startTlsTerminator, type TestCerts, type TlsTerminator } from '../../testkit/tls-certs.js';
+import { until } from '../../testkit/wait.js';
 
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 /** A certificate failure must come well before the client's own 10 s timeout. */

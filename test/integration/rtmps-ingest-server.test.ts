@@ -5,10 +5,10 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { run, killAll } from './media-harness.js';
-import { makeCerts, opensslMissing, type TestCerts } from './rtmps-helpers.js';
-import { until } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { run, killAll } from './helpers/media-harness.js';
+import { makeCerts, opensslMissing, type TestCerts } from '../../testkit/tls-certs.js';
+import { until } from '../../testkit/wait.js';
 
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
 const skip = await opensslMissing();

@@ -12,9 +12,9 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { RtmpClient, RtmpClientError } from '../../src/media/index.js';
 import { FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../src/formats/flv.js';
-import { startMedia, publishArgs, run, ffprobe, killAll, fixtureTags, type MediaHarness } from './media-harness.js';
-import { makeCerts, opensslMissing, type TestCerts } from './rtmps-helpers.js';
-import { until, sleep } from '../helpers/wait.js';
+import { startMedia, publishArgs, run, ffprobe, killAll, fixtureTags, type MediaHarness } from './helpers/media-harness.js';
+import { makeCerts, opensslMissing, type TestCerts } from '../../testkit/tls-certs.js';
+import { until, sleep } from '../../testkit/wait.js';
 
 const skip = await opensslMissing();
 /** The test server's TLS handshake timeout: refusals of non-TLS bytes must come well before it. */

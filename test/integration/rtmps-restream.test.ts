@@ -9,10 +9,10 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { until } from '../helpers/wait.js';
-import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx-rtmp.js';
-import { makeCerts, opensslMissing, startTlsTerminator, type TestCerts, type TlsTerminator } from './rtmps-helpers.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { until } from '../../testkit/wait.js';
+import { startNginxRtmp, type NginxRtmp } from '../../testkit/nginx-rtmp.js';
+import { makeCerts, opensslMissing, startTlsTerminator, type TestCerts, type TlsTerminator } from '../../testkit/tls-certs.js';
 
 const execFileP = promisify(execFile);
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;

@@ -15,7 +15,7 @@ import { RtspClient, RtspClientError } from '../../src/media/rtsp/client.js';
 import { RelayManager } from '../../src/media/relay/manager.js';
 import { StreamHub } from '../../src/media/hub/hub.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { until } from '../helpers/wait.js';
+import { until } from '../../testkit/wait.js';
 
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 

@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { until } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { until } from '../../testkit/wait.js';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

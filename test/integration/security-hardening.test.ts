@@ -13,8 +13,8 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { publish, waitFor } from './record-helpers.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { publish, waitFor } from '../../testkit/record.js';
 
 const PASSWORD = 'correct-horse-9';
 

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../../testkit/server.js';
 
 const HOLD_MS = 2000;
 

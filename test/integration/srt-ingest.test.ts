@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { startMedia, run, collect, killAll, waitFor, type MediaHarness } from './media-harness.js';
+import { startMedia, run, collect, killAll, waitFor, type MediaHarness } from './helpers/media-harness.js';
 import { SrtServer } from '../../src/media/srt/server.js';
 import { REJ_UNSECURE, REJX_BAD_MODE, REJX_CONFLICT, REJX_FORBIDDEN, SRT_REJ_BASE } from '../../src/formats/srt-packet.js';
-import { seededRandom } from '../helpers/prng.js';
+import { seededRandom } from '../../testkit/prng.js';
 
 after(() => killAll());
 

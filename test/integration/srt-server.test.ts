@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../../testkit/server.js';
 
 async function until<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
   const end = Date.now() + timeoutMs;

@@ -4,9 +4,9 @@
 // end with key rotation, the operators' live list, permissions, and the api-only node's 409.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { until, sleep } from '../helpers/wait.js';
-import { exited, LoopPublishers } from '../helpers/ffmpeg-loop.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { until, sleep } from '../../testkit/wait.js';
+import { exited, LoopPublishers } from '../../testkit/ffmpeg-loop.js';
 
 const publishers = new LoopPublishers();
 const children = publishers.running;

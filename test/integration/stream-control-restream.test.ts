@@ -7,9 +7,9 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { until } from '../helpers/wait.js';
-import { startNginxRtmp, type NginxRtmp } from '../helpers/nginx-rtmp.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { until } from '../../testkit/wait.js';
+import { startNginxRtmp, type NginxRtmp } from '../../testkit/nginx-rtmp.js';
 
 const execFileP = promisify(execFile);
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;

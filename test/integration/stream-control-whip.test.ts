@@ -5,8 +5,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
-import { startTestServer, type TestServer } from '../helpers/server.js';
-import { until } from '../helpers/wait.js';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { until } from '../../testkit/wait.js';
 import { launchBrowser } from '../e2e/helpers/web.js';
 import { installWebrtcPage } from '../e2e/helpers/webrtc-page.js';
 

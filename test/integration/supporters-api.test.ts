@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { startTestServer } from '../helpers/server.js';
+import { startTestServer } from '../../testkit/server.js';
 
 const CLI = ['--import', 'tsx', 'src/cli.ts'];
 

@@ -12,7 +12,7 @@ import { parseFfmpegDuration } from '../../../src/captions/file.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { parseVtt } from '../../../src/formats/webvtt.js';
 import { PermanentJobError } from '../../../src/platform/jobs/worker.js';
-import { ScriptedRecogniser, type Phrase } from './fake-recogniser.js';
+import { ScriptedRecogniser, type Phrase } from '../../../testkit/fake-recogniser.js';
 
 const script: Phrase[] = [
   { text: 'hello everyone', startMs: 1000, endMs: 2500 },

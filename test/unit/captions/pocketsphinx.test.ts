@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { PocketsphinxOutputParser, PocketsphinxStream, SampleTimeline, cleanWord, floatToS16le, type PsUtterance } from '../../../src/captions/engines/pocketsphinx.js';
 import { loadConfig } from '../../../src/config/index.js';
 import type { CaptionCue, TranscriberSink } from '../../../src/captions/types.js';
-import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, wavSamples } from './espeak.js';
+import { KEY_WORDS, SENTENCES, makeSpeech, speechToolsMissing, wavSamples } from '../../../testkit/espeak.js';
 
 const OUTPUT = [
   'oh that we would welcome the most real',

@@ -14,7 +14,7 @@ import { parseVtt } from '../../../src/formats/webvtt.js';
 import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber } from '../../../src/media/hub/types.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { CaptionCue, StreamingRecogniser } from '../../../src/captions/types.js';
-import { ScriptedRecogniser, type Phrase } from './fake-recogniser.js';
+import { ScriptedRecogniser, type Phrase } from '../../../testkit/fake-recogniser.js';
 
 /** FakeHub is the part of the stream hub captions use, driven by the test. */
 class FakeHub extends EventEmitter implements StreamHubApi {

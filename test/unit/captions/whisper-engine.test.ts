@@ -12,7 +12,7 @@ import { threadId } from 'node:worker_threads';
 import { AUDIO_CTX_FULL, MIN_MAX_TOKENS, WhisperRecogniser, audioCtxFor, defaultWhisperThreads, maxTokensFor } from '../../../src/captions/engines/whisper.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { resolveModel } from '../../../src/captions/models.js';
-import { writeRandomWhisperModel } from './random-ggml.js';
+import { writeRandomWhisperModel } from '../../../testkit/random-ggml.js';
 
 function bindingProblem(): string | undefined {
   try {

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlidingWindowTranscriber, normalizeText } from '../../../src/captions/windowing.js';
 import type { CaptionCue } from '../../../src/captions/types.js';
-import { ScriptedRecogniser, speechPcm, type Phrase } from './fake-recogniser.js';
+import { ScriptedRecogniser, speechPcm, type Phrase } from '../../../testkit/fake-recogniser.js';
 
 const T0 = 50_000; // stream time of the first sample (not zero on purpose)
 const SCRIPT: Phrase[] = [

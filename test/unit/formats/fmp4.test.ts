@@ -4,7 +4,7 @@ import {
   box, fullBox, ftyp, styp, mvhd, mdhd, hdlr, descriptor, esds, mvex, initSegment, mediaFragment, trun,
   SAMPLE_FLAGS_SYNC, SAMPLE_FLAGS_NON_SYNC, VIDEO_TIMESCALE, type Fmp4Track,
 } from '../../../src/formats/fmp4.js';
-import { parseBoxes, find, must, decodeFragments, findAll } from '../hls/mp4-parse.js';
+import { parseBoxes, find, must, decodeFragments, findAll } from '../helpers/mp4-parse.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

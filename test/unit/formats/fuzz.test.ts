@@ -11,7 +11,7 @@ import { FlvParser, FlvError, parseVideoTagHeader, parseAudioTagHeader } from '.
 import { parseSps, parseAvcDecoderConfig, AvcError } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, AacError } from '../../../src/formats/aac.js';
 import { parseHevcDecoderConfig, parseHevcSpsSize, HevcError } from '../../../src/formats/hevc.js';
-import { mutate as mutateBytes, randomBytes, seededRandom as prng } from '../../helpers/prng.js';
+import { mutate as mutateBytes, randomBytes, seededRandom as prng } from '../../../testkit/prng.js';
 
 const fixture = (n: string) => readFileSync(new URL(`../../fixtures/media/${n}`, import.meta.url));
 const RTMP_CAPTURE = fixture('ffmpeg-publish.rtmp');

@@ -6,7 +6,7 @@ import {
   MAX_PES_BYTES, type TsPes, type TsStreamInfo,
 } from '../../../src/formats/mpegts-demux.js';
 import { NAL_TYPE_IDR, NAL_TYPE_PPS, NAL_TYPE_SPS } from '../../../src/formats/avc.js';
-import { seededRandom } from '../../helpers/prng.js';
+import { seededRandom } from '../../../testkit/prng.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import {
   encodeProxyHeaderV1, encodeProxyHeaderV2, parseProxyHeader, ProxyHeaderParser, ProxyProtocolError, sniffProxyHeader, V2_MAX_PAYLOAD_BYTES, type ProxyHeader,
 } from '../../../src/formats/proxy-protocol.js';
-import { mutate as mutateBytes, seededRandom } from '../../helpers/prng.js';
+import { mutate as mutateBytes, seededRandom } from '../../../testkit/prng.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const SIG = '0d0a0d0a 000d0a51 5549540a';

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { RtspParseError, RtspParser } from '../../../src/formats/rtsp-message.js';
 import { aacParams, h264Params, parseSdp, SdpRtspError } from '../../../src/formats/sdp-rtsp.js';
 import { AacDepacketizer, packetizeAac } from '../../../src/formats/rtp-aac.js';
-import { mutate as mutateBytes, seededRandom as prng } from '../../helpers/prng.js';
-import { FFMPEG_ANNOUNCE } from './rtsp-captures.js';
+import { mutate as mutateBytes, seededRandom as prng } from '../../../testkit/prng.js';
+import { FFMPEG_ANNOUNCE } from '../helpers/rtsp-captures.js';
 
 /** Byte values worth writing into RTSP: '$' (interleaved), CR, LF, ':'. */
 const SPECIALS = [0x00, 0xff, 0x24, 0x0d, 0x0a, 0x3a];

@@ -4,7 +4,7 @@ import {
   encodeInterleaved, interleavedHeader, parseTransportHeader, RtspParseError, RtspParser, serializeRequest, serializeResponse, sessionIdOf, writeInterleavedHeader, type RtspMessage,
 } from '../../../src/formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl } from '../../../src/formats/sdp-rtsp.js';
-import { FFMPEG_ANNOUNCE } from './rtsp-captures.js';
+import { FFMPEG_ANNOUNCE } from '../helpers/rtsp-captures.js';
 
 
 function parseAll(input: Buffer, step = 0): RtspMessage[] {

@@ -5,7 +5,7 @@ import {
   encodePeerIp, encodeStreamId, rejectionReason, seqAdd, seqDiff, SrtPacketError, CTRL_ACKACK, CTRL_KEEPALIVE, CTRL_SHUTDOWN, HS_TYPE_CONCLUSION,
   HS_TYPE_INDUCTION, PP_SOLO, SRT_CMD_HSREQ, SRT_CMD_SID, SRT_OPT_TSBPDRCV, SRT_OPT_TSBPDSND, SRT_REJ_BASE, REJX_FORBIDDEN, type Handshake, type SrtPacket,
 } from '../../../src/formats/srt-packet.js';
-import { seededRandom } from '../../helpers/prng.js';
+import { seededRandom } from '../../../testkit/prng.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatRevocationStore, chatRevocationCutoff } from '../../../src/platform/chat-revocations.js';
 import { TokenRevocations } from '../../../src/chat/revocations.js';
-import { engines } from '../../helpers/db.js';
+import { engines } from '../../../testkit/db.js';
 
 for (const e of engines()) {
   test(`${e.engine}: revocations are recorded, read back when younger than the cut-off and pruned`, { skip: e.skip }, async (t) => {

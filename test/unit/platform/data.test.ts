@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../helpers/db.js';
+import { engines } from '../../../testkit/db.js';
 import { createPlatform, type Platform, type Db } from '../../../src/platform/index.js';
 import { migrateAll } from '../../../src/features.js';
 import { AppError } from '../../../src/http/errors.js';

@@ -1,7 +1,7 @@
 // Invite codes (issue 19 #8): single use under concurrent claims, refused once expired, stored hashed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../helpers/db.js';
+import { engines } from '../../../testkit/db.js';
 import { InviteService } from '../../../src/platform/invites.js';
 
 for (const e of engines()) {

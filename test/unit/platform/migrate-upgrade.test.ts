@@ -14,7 +14,7 @@ import { sql } from 'kysely';
 import pg from 'pg';
 import { createPlatform, openDatabase, type Db } from '../../../src/platform/index.js';
 import { migrateAll, ALL_MIGRATIONS } from '../../../src/features.js';
-import { POSTGRES_URL } from '../../helpers/db.js';
+import { POSTGRES_URL } from '../../../testkit/db.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../fixtures/db');
 

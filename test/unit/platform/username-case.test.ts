@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../helpers/db.js';
+import { engines } from '../../../testkit/db.js';
 import { createPlatform, type Platform } from '../../../src/platform/index.js';
 import { ALL_MIGRATIONS } from '../../../src/features.js';
 import { ModerationEngine } from '../../../src/chat/moderation/engine.js';
@@ -14,7 +14,7 @@ import { ModerationStore } from '../../../src/chat/moderation/db.js';
 import { MemoryModerationState } from '../../../src/chat/moderation/state.js';
 import { ModerationCodes } from '../../../src/chat/moderation/codes.js';
 import { AppError } from '../../../src/http/errors.js';
-import { runOnair } from '../../helpers/cli.js';
+import { runOnair } from '../../../testkit/cli.js';
 
 const MIGRATION = '0930_username_case';
 

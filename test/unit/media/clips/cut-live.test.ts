@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RecordingWriter } from '../../../../src/media/record/writer.js';
 import { cutLiveTail, mp4DurationSeconds } from '../../../../src/media/clips/cut.js';
-import { decodeErrors, ffprobe, loadFlv, makeFlv, topLevelBoxes } from '../../record/media.js';
+import { decodeErrors, ffprobe, loadFlv, makeFlv, topLevelBoxes } from '../../helpers/record-media.js';
 
 const SECONDS = 8;
 

@@ -7,7 +7,7 @@ import { RecordingWriter } from '../../../../src/media/record/writer.js';
 import { scanFragmented } from '../../../../src/media/record/finalize.js';
 import { LiveFileIndex } from '../../../../src/media/clips/live-index.js';
 import { cutLiveTail } from '../../../../src/media/clips/cut.js';
-import { decodeErrors, ffprobe, loadFlv, makeFlv } from '../../record/media.js';
+import { decodeErrors, ffprobe, loadFlv, makeFlv } from '../../helpers/record-media.js';
 
 test('LiveFileIndex follows a file growing in uneven pieces: same runs as a full scan, only the last seconds kept', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'onair-clipidx-'));

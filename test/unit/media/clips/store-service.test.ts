@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engines } from '../../../helpers/db.js';
+import { engines } from '../../../../testkit/db.js';
 import { loadConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { createPlatform, type Db } from '../../../../src/platform/index.js';

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../helpers/db.js';
+import { engines } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { AppError } from '../../../../src/http/errors.js';

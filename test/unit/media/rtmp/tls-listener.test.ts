@@ -10,7 +10,7 @@ import { loadConfig, ConfigError } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { createMediaService } from '../../../../src/media/index.js';
 import { handshakeFailureReason, loadKeyPair } from '../../../../src/media/rtmp/tls-listener.js';
-import { makeCerts, opensslMissing, type TestCerts } from '../../../integration/rtmps-helpers.js';
+import { makeCerts, opensslMissing, type TestCerts } from '../../../../testkit/tls-certs.js';
 
 const skip = await opensslMissing();
 

@@ -14,7 +14,7 @@ import { TsIngest } from '../../../../src/media/srt/ingest.js';
 import { TS_PACKET_SIZE } from '../../../../src/formats/mpegts-demux.js';
 import { splitLengthPrefixed } from '../../../../src/formats/avc.js';
 import { parseHevcDecoderConfig } from '../../../../src/formats/hevc.js';
-import { seededRandom } from '../../../helpers/prng.js';
+import { seededRandom } from '../../../../testkit/prng.js';
 
 /** An offset that makes the PTS wrap about 1.5 s into the stream (ffmpeg's mpegts adds 1.4 s of mux delay). */
 const WRAP_OFFSET_S = 2 ** 33 / 90_000 - 2.9;

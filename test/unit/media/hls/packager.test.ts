@@ -1,0 +1,253 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HlsPackager, RESTART_GAP_MS, RETAINED_EXTRA_SEGMENTS, TIMELINE_START_MS } from '../../../../src/media/hls/packager.js';
+import { decodeFragments, parseBoxes, must } from '../../helpers/mp4-parse.js';
+import { synthFrames, videoTrack, audioTrack, type SynthOptions } from '../../../../testkit/hls-frames.js';
+import type { MediaFrame } from '../../../../src/media/hub/types.js';
+
+function makePackager(over: Partial<ConstructorParameters<typeof HlsPackager>[0]> = {}) {
+  return new HlsPackager({ name: 'source', targetDurationSeconds: 2, partTargetSeconds: 0.333, windowSegments: 7, now: () => 1_700_000_000_000, tag: 'abcd', ...over });
+}
+
+function run(p: HlsPackager, o: SynthOptions, tracks = { video: o.video !== false, audio: o.audio !== false }): MediaFrame[] {
+  p.onTracks(tracks.video ? videoTrack : undefined, tracks.audio ? audioTrack : undefined);
+  const frames = synthFrames(o);
+  for (const f of frames) p.onFrame(f);
+  return frames;
+}
+
+/** allParts returns every part still in memory, in order. */
+function allParts(p: HlsPackager) {
+  return [...p.segments, ...(p.current ? [p.current] : [])].flatMap((s) => s.parts);
+}
+
+test('packager: A/V segments cut at keyframes every 2 s, parts <= part target and >= 85 % except the last', () => {
+  const p = makePackager();
+  run(p, { seconds: 9 });
+  const segs = p.segments;
+  assert.equal(segs.length, 4); // 0-2, 2-4, 4-6, 6-8 (8-9 in progress)
+  for (const s of segs) {
+    assert.equal(s.durationMs, 2000);
+    assert.ok(s.parts[0]!.independent, 'first part of a segment starts at a keyframe');
+    s.parts.forEach((part, i) => {
+      assert.ok(part.durationMs <= 333 + 1e-9, `part ${i} ${part.durationMs}`);
+      if (i < s.parts.length - 1) assert.ok(part.durationMs >= 0.85 * 333, `part ${i} ${part.durationMs}`);
+      if (i > 0) assert.equal(part.independent, false);
+      assert.equal(part.index, i);
+      assert.equal(part.msn, s.msn);
+    });
+    assert.deepEqual(s.bytes, Buffer.concat(s.parts.map((x) => x.bytes)));
+  }
+  assert.deepEqual(segs.map((s) => s.msn), [0, 1, 2, 3]);
+  assert.ok(p.current && p.current.parts.length > 0);
+});
+
+test('packager: decode times are continuous across parts for both tracks, durations exact', () => {
+  const p = makePackager();
+  const frames = run(p, { seconds: 6.5 });
+  p.onEnd();
+  let nextV: bigint | undefined;
+  let nextA: bigint | undefined;
+  let videoSamples = 0;
+  let seq = 0;
+  for (const part of allParts(p)) {
+    for (const f of decodeFragments(part.bytes)) {
+      assert.ok(f.sequenceNumber > seq, 'mfhd sequence increases');
+      seq = f.sequenceNumber;
+      for (const t of f.trafs) {
+        const dur = t.samples.reduce((a, s) => a + (s.duration ?? 0), 0);
+        if (t.trackId === 1) {
+          if (nextV !== undefined) assert.equal(t.baseMediaDecodeTime, nextV);
+          nextV = t.baseMediaDecodeTime + BigInt(dur);
+          for (const s of t.samples) assert.equal(s.duration, 3600);
+          videoSamples += t.samples.length;
+        } else {
+          if (nextA !== undefined) assert.equal(t.baseMediaDecodeTime, nextA);
+          nextA = t.baseMediaDecodeTime + BigInt(dur);
+          for (const s of t.samples) assert.equal(s.duration, 1024);
+        }
+      }
+    }
+  }
+  assert.equal(videoSamples, frames.filter((f) => f.kind === 'video').length, 'end flushes every frame');
+  // the timeline starts at TIMELINE_START_MS
+  const first = decodeFragments(allParts(p)[0]!.bytes)[0]!;
+  assert.equal(first.trafs[0]!.baseMediaDecodeTime, BigInt(TIMELINE_START_MS * 90));
+});
+
+test('packager: audio-only stream', () => {
+  const p = makePackager();
+  run(p, { seconds: 7, video: false });
+  assert.equal(p.segments.length, 3);
+  for (const s of p.segments) {
+    assert.ok(Math.abs(s.durationMs - 2000) < 24, `segment ${s.durationMs}`);
+    for (const part of s.parts) {
+      assert.equal(part.independent, true);
+      assert.ok(part.durationMs <= 333);
+      const [f] = decodeFragments(part.bytes);
+      assert.deepEqual(f!.trafs.map((t) => t.trackId), [2]);
+    }
+  }
+  const init = parseBoxes(p.init!.bytes);
+  assert.deepEqual(must(init, 'moov').children.filter((b) => b.type === 'trak').length, 1);
+  assert.equal(p.init!.codecs, 'mp4a.40.2');
+});
+
+test('packager: video-only stream', () => {
+  const p = makePackager();
+  run(p, { seconds: 5, audio: false });
+  assert.equal(p.segments.length, 2);
+  for (const part of allParts(p)) assert.deepEqual(decodeFragments(part.bytes)[0]!.trafs.map((t) => t.trackId), [1]);
+  assert.equal(p.init!.codecs, 'avc1.64001f');
+});
+
+test('packager: B-frames give composition offsets (pts > dts); keyframes are sync samples', () => {
+  const p = makePackager();
+  run(p, { seconds: 3, bframes: true, audio: false });
+  const f = decodeFragments(p.segments[0]!.parts[0]!.bytes)[0]!;
+  const v = f.trafs[0]!;
+  assert.equal(v.trunVersion, 1);
+  assert.equal(v.samples[0]!.cto, 3600);
+  assert.equal(v.samples[1]!.cto, 3 * 3600);
+  assert.equal(v.samples[2]!.cto, 0);
+  assert.equal(v.samples[0]!.flags, 0x02000000);
+  assert.equal(v.samples[1]!.flags, 0x01010000);
+});
+
+test('packager: waits for a keyframe before the first segment', () => {
+  const p = makePackager();
+  p.onTracks(videoTrack, audioTrack);
+  const frames = synthFrames({ seconds: 5 });
+  const firstKeyAfter = frames.findIndex((f, i) => i > 5 && f.kind === 'video' && f.keyframe);
+  for (const f of frames.slice(3)) p.onFrame(f); // starts mid-GOP
+  const seg0 = p.segments[0]!;
+  assert.equal(seg0.msn, 0);
+  const v = decodeFragments(seg0.parts[0]!.bytes)[0]!.trafs.find((t) => t.trackId === 1)!;
+  assert.equal(v.samples[0]!.flags, 0x02000000);
+  assert.ok(firstKeyAfter > 0);
+});
+
+test('packager: RTMP 32-bit timestamp wrap keeps tfdt increasing with exact durations', () => {
+  const p = makePackager();
+  run(p, { seconds: 8, startMs: 2 ** 32 - 3000 });
+  let prevV = -1n;
+  let prevA = -1n;
+  for (const part of allParts(p)) {
+    for (const t of decodeFragments(part.bytes)[0]!.trafs) {
+      if (t.trackId === 1) {
+        assert.ok(t.baseMediaDecodeTime > prevV);
+        for (const s of t.samples) assert.equal(s.duration, 3600);
+        prevV = t.baseMediaDecodeTime;
+      } else {
+        assert.ok(t.baseMediaDecodeTime > prevA);
+        for (const s of t.samples) assert.equal(s.duration, 1024);
+        prevA = t.baseMediaDecodeTime;
+      }
+    }
+  }
+  assert.equal(p.segments.length, 3);
+  for (const s of p.segments) assert.equal(s.durationMs, 2000);
+});
+
+test('packager: sliding window frees old segments; memory stays bounded', () => {
+  const p = makePackager({ windowSegments: 3 });
+  run(p, { seconds: 60 });
+  assert.equal(p.segments.length, 3 + RETAINED_EXTRA_SEGMENTS);
+  assert.equal(p.windowed().length, 3);
+  const model = p.playlistModel();
+  assert.equal(model.mediaSequence, p.windowed()[0]!.msn);
+  assert.equal(p.resource('seg-abcd-0.m4s'), undefined, 'evicted segment is gone');
+  assert.ok(p.resource(p.windowed()[0]!.uri));
+  assert.ok(p.memoryBytes() < 6 * 200_000);
+  // the name index holds only what is still in memory: segments, their parts, the open segment's parts, one init
+  const indexed = (p as unknown as { byUri: Map<string, unknown> }).byUri.size;
+  const expected = p.segments.length + p.segments.reduce((a, s) => a + s.parts.length, 0) + (p.current?.parts.length ?? 0) + 1;
+  assert.equal(indexed, expected);
+  assert.equal(p.frameRate(), 25);
+  // parts listed only near the live edge
+  const withParts = model.segments.filter((s) => s.parts);
+  assert.ok(withParts.length >= 3 && withParts.length < model.segments.length + 1);
+});
+
+test('packager: end flushes the open segment and sets ENDLIST; hasReached answers everything', () => {
+  const p = makePackager();
+  run(p, { seconds: 3 });
+  assert.equal(p.segments.length, 1);
+  p.onEnd();
+  assert.equal(p.segments.length, 2);
+  assert.equal(p.current, undefined);
+  assert.ok(Math.abs(p.segments[1]!.durationMs - 1000) <= 40);
+  const m = p.playlistModel();
+  assert.equal(m.ended, true);
+  assert.equal(m.preloadHintUri, undefined);
+  assert.equal(p.hasReached(99, 0), true);
+});
+
+test('packager: publisher restart continues MSN and timeline with a discontinuity and a new init', () => {
+  const p = makePackager();
+  run(p, { seconds: 4.5 });
+  p.onEnd();
+  const before = p.segments.length;
+  const lastEnd = p.segments[before - 1]!.startMs + p.segments[before - 1]!.durationMs;
+  const firstInit = p.segments[0]!.init.uri;
+  run(p, { seconds: 4.5, startMs: 0 });
+  assert.equal(p.ended, false);
+  const seg = p.segments[before]!;
+  assert.equal(seg.msn, before);
+  assert.equal(seg.discontinuity, true);
+  assert.notEqual(seg.init.uri, firstInit);
+  assert.equal(seg.startMs, lastEnd + RESTART_GAP_MS);
+  assert.ok(p.resource(firstInit), 'old init kept while its segments are in the window');
+  const firstV = decodeFragments(seg.parts[0]!.bytes)[0]!.trafs[0]!;
+  assert.equal(firstV.baseMediaDecodeTime, BigInt((lastEnd + RESTART_GAP_MS) * 90));
+});
+
+test('packager: hasReached / lastPosition follow parts and segments', () => {
+  const p = makePackager();
+  p.onTracks(videoTrack, audioTrack);
+  assert.equal(p.hasReached(0, 0), false);
+  const frames = synthFrames({ seconds: 2.5 });
+  let i = 0;
+  while (!p.current || p.current.parts.length === 0) p.onFrame(frames[i++]!);
+  assert.deepEqual(p.lastPosition(), { msn: 0, part: 0 });
+  assert.equal(p.hasReached(0, 0), true);
+  assert.equal(p.hasReached(0, 1), false);
+  assert.equal(p.hasReached(0), false);
+  for (; i < frames.length; i++) p.onFrame(frames[i]!);
+  assert.equal(p.hasReached(0), true);
+  assert.equal(p.hasReached(0, 50), true, 'a later segment counts as later');
+  assert.equal(p.hasReached(1), false);
+});
+
+test('packager: changed codec config mid-stream starts a new init with a discontinuity', () => {
+  const p = makePackager();
+  run(p, { seconds: 4.2 });
+  const other = { ...videoTrack, config: Buffer.concat([videoTrack.config, Buffer.from([0])]) };
+  p.onTracks(other, audioTrack);
+  for (const f of synthFrames({ seconds: 2.5, startMs: 4200 })) p.onFrame(f);
+  const disc = p.segments.filter((s) => s.discontinuity);
+  assert.equal(disc.length, 1);
+  assert.notEqual(disc[0]!.init.uri, p.segments[0]!.init.uri);
+});
+
+test('packager: headers replaced before any media (video first, then audio) give no discontinuity and one init', () => {
+  const p = makePackager();
+  p.startSession(videoTrack, undefined);
+  const firstInit = p.init!.uri;
+  p.onTracks(videoTrack, audioTrack);
+  assert.notEqual(p.init!.uri, firstInit);
+  assert.equal(p.resource(firstInit), undefined, 'the unused init is dropped');
+  for (const f of synthFrames({ seconds: 4.5 })) p.onFrame(f);
+  assert.equal(p.segments.some((s) => s.discontinuity), false);
+  assert.equal(p.init!.codecs, 'avc1.64001f,mp4a.40.2');
+});
+
+test('packager: PART-HOLD-BACK follows partHoldBackParts; HOLD-BACK and CAN-SKIP-UNTIL follow the target', () => {
+  const p = makePackager({ partHoldBackParts: 5 });
+  run(p, { seconds: 3 });
+  const m = p.playlistModel();
+  assert.equal(m.partHoldBackSeconds, 1.665);
+  assert.equal(m.holdBackSeconds, 6);
+  assert.equal(m.canSkipUntilSeconds, 12);
+  assert.equal(makePackager().playlistModel().partHoldBackSeconds, 0.999);
+});
