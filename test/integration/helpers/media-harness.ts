@@ -120,7 +120,7 @@ import { RtmpClient } from '../../../src/media/index.js';
 /** fixtureTags are the tags of the ffmpeg capture (1 s of 640x360 H.264 + AAC). */
 export function fixtureTags(name = 'h264-aac-640x360.flv'): FlvTag[] {
   const tags: FlvTag[] = [];
-  new FlvParser({ onTag: (t) => tags.push(t) }).push(readFileSync(new URL(`../fixtures/media/${name}`, import.meta.url)));
+  new FlvParser({ onTag: (t) => tags.push(t) }).push(readFileSync(new URL(`../../fixtures/media/${name}`, import.meta.url)));
   return tags;
 }
 

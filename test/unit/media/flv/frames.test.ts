@@ -20,7 +20,7 @@ const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
 function fixtureTags(name: string): FlvTag[] {
   const tags: FlvTag[] = [];
-  new FlvParser({ onTag: (t) => tags.push(t) }).push(readFileSync(new URL(`../../fixtures/media/${name}`, import.meta.url)));
+  new FlvParser({ onTag: (t) => tags.push(t) }).push(readFileSync(new URL(`../../../fixtures/media/${name}`, import.meta.url)));
   return tags;
 }
 
