@@ -35,6 +35,10 @@ export async function openDatabase(url: string, opts: { log?: ModeLog } = {}): P
     // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- 20 is int8 (pg-types TypeId.INT8); the enum is not exported as a value by @types/pg
     pg.types.setTypeParser(20, (v: string) => Number(v));
     const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server ends (restart, failover, pg_terminate_backend, DROP DATABASE … FORCE)
+    // is emitted as an 'error' on the pool, which would otherwise be an uncaught exception that stops the
+    // process; the pool has already dropped that client and opens a new one for the next query.
+    pool.on('error', () => undefined);
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, engine: 'postgres', close: () => kysely.destroy() };
   }
