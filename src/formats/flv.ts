@@ -187,16 +187,6 @@ export function parseAudioTagHeader(body: Buffer): AudioTagInfo {
   return info;
 }
 
-/** avcVideoTagBody builds a legacy AVC video body header (5 bytes) + payload. */
-export function avcVideoTagBody(keyframe: boolean, packetType: number, cts: number, payload: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(5 + payload.length);
-  b[0] = ((keyframe ? VIDEO_FRAME_KEY : VIDEO_FRAME_INTER) << 4) | VIDEO_CODEC_AVC;
-  b[1] = packetType;
-  b.writeIntBE(cts, 2, 3);
-  payload.copy(b, 5);
-  return b;
-}
-
 /** avcVideoTagHead builds the 5 bytes before a legacy AVC payload: frame type, codec id, packet type, CTS. */
 export function avcVideoTagHead(frameType: number, packetType: number, cts: number): Buffer {
   const b = Buffer.allocUnsafe(5);
@@ -226,15 +216,6 @@ export const MP3_AUDIO_TAG_FLAGS = (AUDIO_FORMAT_MP3 << 4) | (3 << 2) | (1 << 1)
 export const AAC_RAW_TAG_HEAD = Buffer.from([AAC_AUDIO_TAG_FLAGS, AAC_PACKET_RAW]);
 export const AAC_SEQUENCE_TAG_HEAD = Buffer.from([AAC_AUDIO_TAG_FLAGS, AAC_PACKET_SEQUENCE_HEADER]);
 export const MP3_TAG_HEAD = Buffer.from([MP3_AUDIO_TAG_FLAGS]);
-
-/** aacAudioTagBody builds an AAC audio body header (2 bytes) + payload. */
-export function aacAudioTagBody(packetType: number, payload: Buffer): Buffer {
-  const b = Buffer.allocUnsafe(2 + payload.length);
-  b[0] = AAC_AUDIO_TAG_FLAGS;
-  b[1] = packetType;
-  payload.copy(b, 2);
-  return b;
-}
 
 // ---------------------------------------------------------------- push parser
 
