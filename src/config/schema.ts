@@ -508,6 +508,24 @@ export const configSchema = z
         partHoldBackParts: z.number().min(2).max(20).default(3),
       })
       .default({}),
+    /**
+     * The media cluster (docs/scale-out.md): nodes sharing redis.url find which node holds a
+     * channel through the cluster live list and pull it from there; pulls between nodes carry
+     * `secret`. Required when redis.url is set and the media role runs (no generated default:
+     * per-node generated secrets would silently mismatch).
+     */
+    cluster: z
+      .object({
+        /** Shared by every node of the cluster; authenticates node-to-node pulls. Never a stream key. */
+        secret: z.string().min(16).optional(),
+        /** An on-demand edge pull ends this long after its last local viewer left. */
+        edgeGraceSeconds: z.number().min(0).max(3600).default(30),
+        /** A primary whose node stops heartbeating this long loses its lease to the backup. */
+        heartbeatTimeoutMs: z.number().int().min(200).max(60_000).default(2000),
+        /** Viewers of an edge whose origin is gone stay connected this long while it re-resolves. */
+        edgeHoldSeconds: z.number().min(0).max(300).default(10),
+      })
+      .default({}),
     database: z.object({ url: z.string().optional() }).default({}),
     redis: z.object({ url: z.string().optional() }).default({}),
     adminToken: z.string().min(16).optional(),
