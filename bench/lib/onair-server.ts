@@ -3,11 +3,11 @@
  * Usage: node --import tsx bench/lib/onair-server.ts RTMP_PORT HTTP_PORT
  * Prints one JSON line {"rtmpPort","httpPort"} when ready; SIGTERM stops it.
  */
-import Fastify from 'fastify';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createMediaService } from '../../src/media/index.js';
+import { buildHttpApp } from '../../src/http/app.js';
 import { LOOPBACK_LIMITS } from './loopback-limits.js';
 
 const [rtmpPort, httpPort] = process.argv.slice(2).map(Number);
@@ -18,11 +18,11 @@ const media = createMediaService({
   registry: new Registry(),
   streamKeys: { resolve: async (key) => ({ channel: key }) },
 });
-const app = Fastify();
+// The real HTTP app, not a bare Fastify: its request hooks are part of what a viewer costs, and the
+// per-address limits read the client address it computes (a bare app would leave it unset).
+const { app, addUpgradeHandler } = buildHttpApp({ logger: silentLogger(), bodyLimitBytes: config.http.bodyLimitBytes });
 media.registerHttp(app);
-app.server.on('upgrade', (req, socket, head) => {
-  if (!media.handleUpgrade(req, socket, head)) socket.destroy();
-});
+addUpgradeHandler((req, socket, head) => media.handleUpgrade(req, socket, head));
 const started = await media.start();
 await app.listen({ port: httpPort ?? 0, host: '127.0.0.1' });
 const address = app.server.address();
