@@ -1,11 +1,12 @@
 // Shared helpers for chat integration tests: a chat service on a Fastify app (port 0),
 // a redis-server on a random port, small wait utilities.
-import Fastify, { type FastifyInstance } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../src/config/index.js';
 import type { OnairConfig } from '../src/config/schema.js';
 import { silentLogger } from '../src/observability/logger.js';
 import { createChatService, type ChatService } from '../src/chat/index.js';
+import { buildHttpApp } from '../src/http/app.js';
 import type { ChatNodeOptions } from '../src/chat/node.js';
 
 export { startRedis } from './redis.js';
@@ -30,11 +31,10 @@ export async function startChat(
   const config: OnairConfig = { ...base, chat: { ...base.chat, ...opts.chat }, redis: { url: opts.redisUrl } };
   const registry = new Registry();
   const chat = createChatService({ config, logger: silentLogger(), registry, tokenSecret: SECRET, apiKey: API_KEY, nodeName: opts.nodeName, options: opts.options });
-  const app = Fastify({ logger: false });
+  // The real HTTP app: its client address (request.clientIp) keys the per-address limits.
+  const { app, addUpgradeHandler } = buildHttpApp({ logger: silentLogger(), bodyLimitBytes: config.http.bodyLimitBytes });
   chat.registerHttp(app);
-  app.server.on('upgrade', (req, socket, head) => {
-    if (!chat.handleUpgrade(req, socket, head)) socket.destroy();
-  });
+  addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
   await chat.start();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address();
