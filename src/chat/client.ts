@@ -891,7 +891,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       this.send(encodeReply(id, 'rpc', r.data === undefined ? '{}' : '{"data":' + r.data + '}'));
       return;
     }
-    if (!h) throw new ChatError(Errors.methodNotFound);
+    // No handler and no RPC proxy: Centrifugo answers 108 here (104 is for an unknown command).
+    if (!h) throw new ChatError(Errors.notAvailable);
     let result: unknown;
     try {
       result = await h({ clientId: this.id, user: this.user, info: this.infoValue as ChatUserInfo | undefined, data: req.data });

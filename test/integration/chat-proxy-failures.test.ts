@@ -200,7 +200,7 @@ test('a publish proxy failure is error 100 for that publish only; the connection
   assert.deepEqual(await r, { id: 2, error: INTERNAL });
   r = next();
   ws.send(JSON.stringify({ id: 3, rpc: { method: 'none' } }));
-  assert.deepEqual(await r, { id: 3, error: { code: 104, message: 'method not found' } }, 'no rpc proxy: method not found, connection alive');
+  assert.deepEqual(await r, { id: 3, error: { code: 108, message: 'not available' } }, 'no rpc proxy: not available, connection alive');
   assert.ok((await metricValue(s2.registry, 'onair_chat_proxy_errors_total', { kind: 'publish', reason: 'unreachable' })) >= 1);
 });
 

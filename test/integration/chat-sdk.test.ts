@@ -242,7 +242,7 @@ test('rpc handlers and publish hooks', async () => {
   await connected(c);
   const r = await c.rpc('echo', { q: 1 });
   assert.deepEqual(r.data, { user: 'ivy', data: { q: 1 } });
-  await assert.rejects(c.rpc('nope', {}), (e: { code: number }) => e.code === 104);
+  await assert.rejects(c.rpc('nope', {}), (e: { code: number }) => e.code === 108);
   const sub = c.newSubscription('chat:hooks');
   const got: unknown[] = [];
   sub.on('publication', (ctx) => got.push(ctx.data));
