@@ -18,10 +18,14 @@ export interface OriginLocatorOptions {
 /** OriginLocator answers a channel's origin base URL, or undefined when no other node holds it. */
 export type OriginLocator = (channel: string) => Promise<string | undefined>;
 
-/** originsOf maps each channel live on another node to that node's advertised URL (backups and nodes without a URL are skipped). */
+/**
+ * originsOf maps each channel live on another node to that node's advertised URL (backups and
+ * nodes without a URL are skipped). A channel listed by two nodes (a publisher that moved, the
+ * old node's entry not yet expired) goes to the node that wrote its list most recently.
+ */
 export function originsOf(nodes: readonly NodeLive[], selfNode: string): Map<string, string> {
   const out = new Map<string, string>();
-  for (const n of nodes) {
+  for (const n of [...nodes].sort((a, b) => b.at - a.at)) {
     if (n.node === selfNode) continue;
     for (const e of n.streams) {
       if (e.role === 'backup' || e.live === false) continue;

@@ -14,6 +14,15 @@ test('originsOf: channels live on other nodes, at their advertised URL; own, end
   assert.deepEqual([...originsOf(nodes, 'self')], [['cam', 'http://a.internal:8080'], ['game', 'http://c:8080']]);
 });
 
+test('originsOf: a channel two nodes list (the publisher moved) goes to the node that wrote most recently', () => {
+  const moved: NodeLive[] = [
+    { node: 'dead', url: 'http://dead:8080', at: 1000, streams: [{ channel: 'cam', live: true }] },
+    { node: 'new', url: 'http://new:8080', at: 5000, streams: [{ channel: 'cam', live: true }] },
+  ];
+  assert.equal(originsOf(moved, 'self').get('cam'), 'http://new:8080');
+  assert.equal(originsOf([...moved].reverse(), 'self').get('cam'), 'http://new:8080');
+});
+
 test('createOriginLocator reads the list once for concurrent lookups and reuses it for maxAgeMs', async () => {
   let reads = 0;
   let now = 0;
