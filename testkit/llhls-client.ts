@@ -56,6 +56,8 @@ export interface ViewerReport {
   failures: string[];
   /** Parts fetched in order; a gap or a repeat is a jump. */
   parts: PlaylistPart[];
+  /** When each part was first listed to this viewer (epoch ms), in the order of parts. */
+  partTimes: number[];
   jumps: string[];
 }
 
@@ -73,7 +75,7 @@ export interface FollowOptions {
 
 /** followLive plays the live edge like an LL-HLS player for `durationMs` and reports what it saw. */
 export async function followLive(o: FollowOptions): Promise<ViewerReport> {
-  const report: ViewerReport = { requests: 0, failures: [], parts: [], jumps: [] };
+  const report: ViewerReport = { requests: 0, failures: [], parts: [], partTimes: [], jumps: [] };
   const dir = o.playlistPath.slice(0, o.playlistPath.lastIndexOf('/') + 1);
   const get = async (path: string): Promise<Response | undefined> => {
     const url = o.pick() + path;
@@ -103,6 +105,7 @@ export async function followLive(o: FollowOptions): Promise<ViewerReport> {
       }
       last = p;
       report.parts.push(p);
+      report.partTimes.push(Date.now());
       if (o.fetchParts !== false) {
         const body = await get(dir + p.uri);
         if (body) await body.arrayBuffer();

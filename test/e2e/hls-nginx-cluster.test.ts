@@ -1,10 +1,11 @@
-// test-runs-alone: hls.js playback and request counts through nginx depend on timing
+// test-runs-alone: hls.js playback, request counts and a node's death through nginx depend on timing
 /**
  * LL-HLS through a real cache: Debian's nginx runs the shipped docs/nginx/ll-hls-cache.conf in
  * front of two onair media nodes (round-robin, no stickiness) that share Redis and a database;
- * ffmpeg publishes to node A, so node B answers through its origin proxy. hls.js in headless
- * Chromium plays through nginx with blocking reloads; simulated LL-HLS viewers never see a 404 or
- * a jump; N viewers cost the origin about one request per part.
+ * ffmpeg publishes to node A (in this process), so node B (`onair serve` in a child process)
+ * answers through its origin proxy. hls.js in headless Chromium plays through nginx with blocking
+ * reloads; simulated LL-HLS viewers never see a 404 or a jump; N viewers cost the origin about
+ * one request per part; and when B is killed (SIGKILL) the viewers through nginx see no error.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +20,8 @@ import { freePort } from '../../testkit/ports.js';
 import { until } from '../../testkit/wait.js';
 import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
 import { startNginxHlsCache, type NginxHls } from '../../testkit/nginx-hls.js';
-import { followLive } from '../../testkit/llhls-client.js';
+import { followLive, type ViewerReport } from '../../testkit/llhls-client.js';
+import { startOnairProcess, type OnairProcess } from '../../testkit/onair-process.js';
 import { launchBrowser } from './helpers/web.js';
 
 const SECRET = 'hls-nginx-test-secret-0123456789';
@@ -43,7 +45,7 @@ const publishers = new LoopPublishers();
 let redis: RedisServer;
 let dbDir: string;
 let A: TestServer;
-let B: TestServer;
+let B: OnairProcess;
 let nginx: NginxHls;
 let page$: FastifyInstance;
 
@@ -60,7 +62,10 @@ before(async () => {
   const [portA, portB] = [await freePort(), await freePort()];
   const common = { 'database.url': `sqlite:${join(dbDir, 'shared.db')}`, 'redis.url': redis.url, 'cluster.secret': SECRET, roles: ['media', 'api'], 'media.control.liveRefreshSeconds': 0.5 };
   A = await startTestServer({ ...common, 'http.port': portA, 'media.control.advertiseUrl': `http://127.0.0.1:${portA}` });
-  B = await startTestServer({ ...common, 'http.port': portB, 'media.control.advertiseUrl': `http://127.0.0.1:${portB}` });
+  B = await startOnairProcess({
+    ONAIR_DATA_DIR: join(dbDir, 'b'), ONAIR_DATABASE_URL: common['database.url'], ONAIR_REDIS_URL: redis.url, ONAIR_CLUSTER_SECRET: SECRET, ONAIR_ROLES: 'media,api',
+    ONAIR_MEDIA_CONTROL_LIVE_REFRESH_SECONDS: '0.5', ONAIR_HTTP_PORT: String(portB), ONAIR_MEDIA_CONTROL_ADVERTISE_URL: `http://127.0.0.1:${portB}`,
+  });
   const owner = await A.platform.users.create({ username: 'owner', password: 'password1' });
   const key = (await A.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
   publishers.start(`rtmp://127.0.0.1:${A.rtmpPort}/live/${key}`);
@@ -76,7 +81,7 @@ after(async () => {
   publishers.killAll();
   await page$?.close();
   await nginx?.stop();
-  await B?.close();
+  await B?.kill();
   await A?.close();
   await redis?.stop();
   if (dbDir) rmSync(dbDir, { recursive: true, force: true });
@@ -122,4 +127,28 @@ test('hls.js in Chromium plays through nginx with blocking reloads', { timeout: 
   } finally {
     await browser.close();
   }
+});
+
+/** longestGapMs is the longest wait between two new parts a viewer saw. */
+function longestGapMs(r: ViewerReport): number {
+  let gap = 0;
+  for (let i = 1; i < r.partTimes.length; i++) gap = Math.max(gap, (r.partTimes[i] ?? 0) - (r.partTimes[i - 1] ?? 0));
+  return gap;
+}
+
+test('node B is killed (SIGKILL) while viewers play through nginx: no error, no jump, playback goes on', { timeout: 60_000 }, async () => {
+  const VIEWERS = 10;
+  const playing = Promise.all(Array.from({ length: VIEWERS }, () => followLive({ pick: () => nginx.url, playlistPath: PLAYLIST, durationMs: 10_000 })));
+  await new Promise((r) => setTimeout(r, 3000));
+  await B.kill();
+  const reports = await playing;
+  for (const r of reports) {
+    assert.deepEqual(r.failures, []);
+    assert.deepEqual(r.jumps, []);
+  }
+  const gaps = reports.map(longestGapMs);
+  console.log(`# B killed: longest wait between parts per viewer ${gaps.join(', ')} ms; nginx retried ${nginx.accessLog().filter((l) => l.includes(', ')).length} requests on the other node`);
+  // A part is written every 1/3 s; a viewer whose request was held on B waits for nginx's retry on A.
+  assert.ok(Math.max(...gaps) < 3000, `longest wait ${Math.max(...gaps)} ms`);
+  assert.ok(reports.every((r) => r.parts.length >= 15), reports.map((r) => r.parts.length).join(', '));
 });

@@ -39,6 +39,12 @@ export const VIEWER_WINDOW_MS = 10_000;
 const BLOCKING_CACHE_TARGET_DURATIONS = 6;
 /** A plain live playlist changes every part; HTTP's smallest max-age (1 s) is the closest to one part a cache can be told. */
 const MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS = 1;
+/**
+ * A cache may answer a plain playlist this much past its max-age while one request refreshes it
+ * (stale-while-revalidate): joining viewers then cost the origin one request, not one each, and
+ * no copy is ever older than max-age plus this.
+ */
+const PLAIN_PLAYLIST_STALE_SECONDS = 1;
 /** Segments, parts and init segments have unique names, so they never change. */
 const IMMUTABLE_CACHE_CONTROL = 'public, max-age=86400, immutable';
 const PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
@@ -487,7 +493,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     const cached = cachedText(ch, key, channelVersion(ch), () => renderMediaPlaylist(p.playlistModel(reportsFor(ch, p)), { skip: r.skip }));
     const cacheControl = p.ended ? 'no-cache'
       : msn !== undefined ? `public, max-age=${BLOCKING_CACHE_TARGET_DURATIONS * p.targetDurationSeconds()}`
-        : `public, max-age=${Math.max(MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS, Math.round(hls.partDurationSeconds))}`;
+        : `public, max-age=${Math.max(MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS, Math.round(hls.partDurationSeconds))}, stale-while-revalidate=${PLAIN_PLAYLIST_STALE_SECONDS}`;
     return sendPlaylist(req, reply, cached, cacheControl);
   }
 

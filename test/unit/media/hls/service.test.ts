@@ -54,8 +54,9 @@ test('hls service: multivariant, media playlist, init, segments and parts with h
 
     const pl = await s.get('/live/ch/source/playlist.m3u8');
     assert.equal(pl.statusCode, 200);
-    // A live playlist changes every part: cacheable for HTTP's shortest max-age only.
-    assert.equal(pl.headers['cache-control'], 'public, max-age=1');
+    // A live playlist changes every part: cacheable for HTTP's shortest max-age only, and served
+    // stale by a cache at most one second more while one request refreshes it.
+    assert.equal(pl.headers['cache-control'], 'public, max-age=1, stale-while-revalidate=1');
     assert.equal(pl.headers['access-control-allow-origin'], '*');
     assert.ok(pl.headers.etag);
     assert.match(pl.body, /#EXT-X-PART-INF:PART-TARGET=0\.333/);
@@ -175,7 +176,7 @@ test('hls service: segments and parts go out as the shared Buffer with Content-L
     assert.equal(nm.statusCode, 304);
     assert.equal(nm.rawPayload.length, 0);
     assert.equal(nm.headers.etag, pl.headers.etag);
-    assert.equal(nm.headers['cache-control'], 'public, max-age=1');
+    assert.equal(nm.headers['cache-control'], 'public, max-age=1, stale-while-revalidate=1');
     assert.equal(nm.headers['access-control-allow-origin'], '*');
     assert.equal(nm.headers.vary, 'Accept-Encoding');
     const plHead = await s.app.inject({ method: 'HEAD', url: '/live/ch/source/playlist.m3u8' });
