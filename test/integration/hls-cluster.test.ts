@@ -13,7 +13,19 @@ import { freePort } from '../../testkit/ports.js';
 import { until } from '../../testkit/wait.js';
 import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
 import { followLive, parseMediaPlaylist } from '../../testkit/llhls-client.js';
+import { get as httpGet } from 'node:http';
 import { CLUSTER_SECRET_HEADER } from '../../src/media/cluster/secret.js';
+
+/** rawGet sends a path as it is (fetch would resolve its dot segments first). */
+function rawGet(base: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    httpGet(base + '/', { path }, (res) => {
+      let body = '';
+      res.on('data', (d: Buffer) => { body += d.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
 
 const SECRET = 'hls-cluster-test-secret-0123456789';
 const PLAYLIST = '/live/cam/source/playlist.m3u8';
@@ -107,6 +119,14 @@ test('50 identical blocking reloads on B are one request to A; A counts B as no 
   assert.ok(B.app.hls!.proxiedViewers('cam') >= 50, 'B counts its viewers');
   // A saw only B (the secret) and this test's direct playlist loads (one User-Agent).
   assert.equal(A.app.hls!.stats('cam')?.viewers, 1);
+});
+
+test('B proxies LL-HLS files only: a path that would reach another route of A is refused', async () => {
+  for (const path of ['/live/cam/source/../../../healthz', '/live/cam/../../api/v1/streams', '/live/cam/source/..%2F..%2F..%2Fhealthz', '/live/cam/..%2Fcam.flv', '/live/cam/source/playlist.m3u8%3F.flv', '/live/cam/source//playlist.m3u8']) {
+    const r = await rawGet(urlB, path);
+    assert.equal(r.status, 404, `${path}: ${r.body}`);
+    assert.equal((JSON.parse(r.body) as { error: { code: string } }).error.code, 'not_found', path);
+  }
 });
 
 test('a node request to a node that does not hold the channel is refused, never proxied on (no loops)', async () => {

@@ -14,6 +14,8 @@ import { CLUSTER_SECRET_HEADER } from '../cluster/secret.js';
 
 /** Headers of an origin answer passed on to viewers (everything else is hop-by-hop or the origin's business). */
 const PASSED_HEADERS = ['content-type', 'cache-control', 'etag', 'vary', 'access-control-allow-origin'] as const;
+/** An origin answer larger than this is refused (a segment of a few seconds is far smaller). */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 /** Sockets kept open to each origin (blocking reloads hold one each while they wait). */
 const MAX_SOCKETS_PER_ORIGIN = 64;
 
@@ -40,7 +42,7 @@ export interface OriginProxyOptions {
 
 /** OriginProxyError says why no origin answer could be had (the caller answers 503). */
 export class OriginProxyError extends Error {
-  constructor(readonly reason: 'busy' | 'timeout' | 'unreachable', message: string) {
+  constructor(readonly reason: 'busy' | 'timeout' | 'unreachable' | 'too_large', message: string) {
     super(message);
   }
 }
@@ -157,7 +159,17 @@ export class HlsOriginProxy {
     return new Promise<OriginAnswer>((resolve, reject) => {
       const req = (https ? httpsRequest : httpRequest)(url, { method: 'GET', headers, agent: https ? this.httpsAgent : this.httpAgent }, (res: IncomingMessage) => {
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > MAX_ANSWER_BYTES) {
+            clearTimeout(timer);
+            req.destroy();
+            reject(new OriginProxyError('too_large', `origin ${url.origin}: answer larger than ${MAX_ANSWER_BYTES} bytes`));
+            return;
+          }
+          chunks.push(c);
+        });
         res.on('error', (err) => reject(new OriginProxyError('unreachable', `origin ${url.origin}: ${err.message}`)));
         res.on('end', () => {
           clearTimeout(timer);

@@ -26,6 +26,12 @@ export const SOURCE_RENDITION = 'source';
 export const MULTIVARIANT_NAME = 'index.m3u8';
 /** MEDIA_PLAYLIST_NAME is each rendition's media playlist name. */
 export const MEDIA_PLAYLIST_NAME = 'playlist.m3u8';
+/**
+ * What the origin proxy passes on: LL-HLS files under /live/{channel}/, each path segment a plain
+ * name (no `..`, no empty segment), so a request can never reach another route of the origin
+ * with the cluster secret attached.
+ */
+const PROXIED_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.(m3u8|m4s|mp4|vtt)$/;
 /** Rendition names are one URL path segment. */
 const RENDITION_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 /** Requests are held at most this many target durations (the spec's bound), then answered 503. */
@@ -532,7 +538,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   }
 
   /** proxyToOrigin answers with the origin's bytes; false when no other node holds the channel. */
-  async function proxyToOrigin(o: HlsOrigin, channel: string, req: FastifyRequest, reply: FastifyReply, fromNode: boolean): Promise<boolean> {
+  async function proxyToOrigin(o: HlsOrigin, channel: string, path: string, req: FastifyRequest, reply: FastifyReply, fromNode: boolean): Promise<boolean> {
     let url: string | undefined;
     try {
       url = await o.locate(channel);
@@ -547,13 +553,18 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       sendError(reply, 404, 'not_found', `channel ${channel} is not live on this node`);
       return true;
     }
+    if (!PROXIED_PATH.test(path)) {
+      sendError(reply, 404, 'not_found', `no such resource: ${path}`);
+      return true;
+    }
     requests.inc({ kind: 'proxied' });
     let viewers = proxied.get(channel);
     if (!viewers) proxied.set(channel, (viewers = { viewers: new Map(), viewersSweptAt: 0 }));
     recordViewer(viewers, req);
     sweepProxied();
     try {
-      const answer = await o.proxy.get(url, req.url);
+      const q = req.url.indexOf('?');
+      const answer = await o.proxy.get(url, `/live/${encodeURIComponent(channel)}/${path}${q >= 0 ? req.url.slice(q) : ''}`);
       reply.code(answer.status).headers(answer.headers).send(answer.body);
     } catch (err) {
       if (!(err instanceof OriginProxyError)) throw err;
@@ -576,7 +587,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     const ch = channels.get(channel);
     // Another node's request (an edge's proxy) is not a viewer here and not bound by the per-address caps.
     const fromNode = clusterSecretMatches(req.headers[CLUSTER_SECRET_HEADER], config.cluster.secret);
-    if (origin && (!ch || !ch.live) && await proxyToOrigin(origin, channel, req, reply, fromNode)) return reply;
+    if (origin && (!ch || !ch.live) && await proxyToOrigin(origin, channel, path, req, reply, fromNode)) return reply;
     if (!ch || ch.renditions.size === 0) return sendError(reply, 404, 'not_found', `channel ${channel} is not live`);
     if (!fromNode) recordViewer(ch, req);
     if (path === MULTIVARIANT_NAME) return serveMultivariant(ch, req, reply);

@@ -1,11 +1,11 @@
 // The LL-HLS origin proxy against a real local HTTP origin: identical requests share one origin
 // request, unique URLs are reused within their max-age and the byte bound, other answers never,
-// and the in-flight bound and the timeout answer with clear errors.
+// and the in-flight bound, the answer size bound and the timeout answer with clear errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { cacheLifetimeMs, HlsOriginProxy, OriginProxyError } from '../../../../src/media/hls/origin-proxy.js';
+import { cacheLifetimeMs, HlsOriginProxy, MAX_ANSWER_BYTES, OriginProxyError } from '../../../../src/media/hls/origin-proxy.js';
 import { CLUSTER_SECRET_HEADER } from '../../../../src/media/cluster/secret.js';
 
 interface Origin { url: string; seen: IncomingMessage[]; close(): Promise<void> }
@@ -92,7 +92,7 @@ test('plain playlists and errors are not reused; the cache stays within its byte
   }
 });
 
-test('more distinct requests than maxInFlight are refused; an origin that does not answer in time is a timeout', async () => {
+test('more distinct requests than maxInFlight are refused; an origin that does not answer in time is a timeout; answers are bounded in size', async () => {
   const origin = await startOrigin(() => ({ status: 200, cacheControl: 'public, max-age=12', body: 'late' }), 500);
   const proxy = new HlsOriginProxy({ ...options, maxInFlight: 2, timeoutMs: 200 });
   try {
@@ -105,6 +105,14 @@ test('more distinct requests than maxInFlight are refused; an origin that does n
   } finally {
     proxy.close();
     await origin.close();
+  }
+  const huge = await startOrigin(() => ({ status: 200, cacheControl: 'no-store', body: 'x'.repeat(MAX_ANSWER_BYTES + 1) }));
+  const bounded = new HlsOriginProxy(options);
+  try {
+    await assert.rejects(bounded.get(huge.url, '/live/cam/big.m4s'), (err: OriginProxyError) => err.reason === 'too_large');
+  } finally {
+    bounded.close();
+    await huge.close();
   }
   const gone = new HlsOriginProxy(options);
   await assert.rejects(gone.get(origin.url, '/live/cam/a'), (err: OriginProxyError) => err.reason === 'unreachable');
