@@ -51,6 +51,8 @@ const MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS = 1;
  * no copy is ever older than max-age plus this.
  */
 const PLAIN_PLAYLIST_STALE_SECONDS = 1;
+/** Origin proxy failures are logged at most this often (every viewer's request would fail alike). */
+const PROXY_WARN_INTERVAL_MS = 30_000;
 /** Segments, parts and init segments have unique names, so they never change. */
 const IMMUTABLE_CACHE_CONTROL = 'public, max-age=86400, immutable';
 const PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
@@ -233,6 +235,18 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   /** Viewers of channels answered through their origin, by channel. */
   const proxied = new Map<string, ViewerWindow>();
   let proxiedSweptAt = 0;
+  let proxyWarnedAt = -Infinity;
+  let proxyFailuresSinceWarn = 0;
+
+  /** proxyWarn logs an origin proxy failure, at most once per PROXY_WARN_INTERVAL_MS with the count since. */
+  function proxyWarn(fields: Record<string, unknown>, message: string): void {
+    proxyFailuresSinceWarn++;
+    const now = clock.now();
+    if (now - proxyWarnedAt < PROXY_WARN_INTERVAL_MS) return;
+    logger.warn({ ...fields, failures: proxyFailuresSinceWarn }, message);
+    proxyWarnedAt = now;
+    proxyFailuresSinceWarn = 0;
+  }
 
   function getChannel(name: string): Channel {
     let ch = channels.get(name);
@@ -543,7 +557,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     try {
       url = await o.locate(channel);
     } catch (err) {
-      logger.warn({ channel, err: (err as Error).message }, 'hls: the cluster live list could not be read');
+      proxyWarn({ channel, err: (err as Error).message }, 'hls: the cluster live list could not be read');
       sendError(reply, 503, 'unavailable', 'the cluster live list could not be read');
       return true;
     }
@@ -568,7 +582,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       reply.code(answer.status).headers(answer.headers).send(answer.body);
     } catch (err) {
       if (!(err instanceof OriginProxyError)) throw err;
-      logger.warn({ channel, origin: url, reason: err.reason, err: err.message }, 'hls: origin request failed');
+      proxyWarn({ channel, origin: url, reason: err.reason, err: err.message }, 'hls: origin request failed');
       sendError(reply, 503, 'unavailable', 'the node holding this channel did not answer');
     }
     return true;
