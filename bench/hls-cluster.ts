@@ -44,6 +44,8 @@ interface Row {
   originPlaylistPerPart: number;
   originMediaPerPart: number;
   nginxHitRatio: number;
+  /** Requests nginx sent upstream (not answered from its cache), by kind. */
+  upstream: { plainPlaylist: number; blockingPlaylist: number; media: number };
   proxiedOnB: number;
 }
 
@@ -97,6 +99,7 @@ try {
     const playlist = delta(ca, ca2, 'playlist');
     const media = delta(ca, ca2, 'part') + delta(ca, ca2, 'segment') + delta(ca, ca2, 'init');
     const log = cache.accessLog().slice(log0);
+    const upstream = log.filter((l) => !/ HIT /.test(l));
     const row: Row = {
       viewers,
       seconds: SECONDS,
@@ -109,10 +112,15 @@ try {
       originPlaylistPerPart: +(playlist / Math.max(1, parts)).toFixed(2),
       originMediaPerPart: +(media / Math.max(1, parts)).toFixed(2),
       nginxHitRatio: +(log.filter((l) => / HIT /.test(l)).length / Math.max(1, log.length)).toFixed(3),
+      upstream: {
+        plainPlaylist: upstream.filter((l) => l.endsWith('.m3u8')).length,
+        blockingPlaylist: upstream.filter((l) => l.includes('.m3u8?')).length,
+        media: upstream.filter((l) => !l.includes('.m3u8')).length,
+      },
       proxiedOnB: delta(cb, cb2, 'proxied'),
     };
     rows.push(row);
-    console.log(`${viewers} viewers, ${SECONDS} s: ${parts} parts, ${row.viewerRequests} viewer requests (${row.failures} failed, ${row.jumps} jumps); origin per part: playlist ${row.originPlaylistPerPart}, media ${row.originMediaPerPart}; nginx hits ${(row.nginxHitRatio * 100).toFixed(1)} %; proxied by B ${row.proxiedOnB}`);
+    console.log(`${viewers} viewers, ${SECONDS} s: ${parts} parts, ${row.viewerRequests} viewer requests (${row.failures} failed, ${row.jumps} jumps); origin per part: playlist ${row.originPlaylistPerPart}, media ${row.originMediaPerPart}; nginx upstream: ${row.upstream.plainPlaylist} plain playlists, ${row.upstream.blockingPlaylist} blocking, ${row.upstream.media} media; nginx hits ${(row.nginxHitRatio * 100).toFixed(1)} %; proxied by B ${row.proxiedOnB}`);
   }
   const file = writeResultJson(resultsPath('hls-cluster.json', argValue('out')), {
     date: new Date().toISOString(),

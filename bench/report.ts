@@ -214,8 +214,9 @@ function hlsCluster(r: Loaded): Omit<Section, 'scenario'> {
   const d = r.data;
   const rows: any[] = d.rows ?? [];
   const table: Table = {
-    head: ['viewers', 'seconds', 'parts', 'viewer requests', 'failed', 'jumps', 'origin playlist req/part', 'origin part/segment req/part', 'nginx cache hits', 'proxied by node B'],
-    rows: rows.map((x) => [x.viewers, x.seconds, x.parts, x.viewerRequests, x.failures, x.jumps, x.originPlaylistPerPart, x.originMediaPerPart, `${num(100 * x.nginxHitRatio)} %`, x.proxiedOnB]),
+    head: ['viewers', 'seconds', 'parts', 'viewer requests', 'failed', 'jumps', 'origin playlist req/part', 'origin part/segment req/part', 'nginx upstream: plain / blocking playlists, media', 'nginx cache hits', 'proxied by node B'],
+    rows: rows.map((x) => [x.viewers, x.seconds, x.parts, x.viewerRequests, x.failures, x.jumps, x.originPlaylistPerPart, x.originMediaPerPart,
+      x.upstream ? `${x.upstream.plainPlaylist} / ${x.upstream.blockingPlaylist}, ${x.upstream.media}` : null, `${num(100 * x.nginxHitRatio)} %`, x.proxiedOnB]),
   };
   return {
     conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.loadAverageAtStart && `load average at start ${load(d.loadAverageAtStart)}`, d.loadAverageAtEnd && `at end ${load(d.loadAverageAtEnd)}`]),

@@ -91,6 +91,7 @@ test('simulated LL-HLS viewers through nginx over two nodes: no 404, no jump; th
   const VIEWERS = 20;
   const partsBefore = A.app.hls!.stats('cam')!.parts;
   const before = await originRequests();
+  const logBefore = nginx.accessLog().length;
   const reports = await Promise.all(Array.from({ length: VIEWERS }, () => followLive({ pick: () => nginx.url, playlistPath: PLAYLIST, durationMs: 6000 })));
   const after = await originRequests();
   const parts = A.app.hls!.stats('cam')!.parts - partsBefore;
@@ -100,12 +101,15 @@ test('simulated LL-HLS viewers through nginx over two nodes: no 404, no jump; th
     assert.ok(r.parts.length >= 6, `${r.parts.length} parts`);
   }
   // Both nodes answered nginx (round-robin), and nginx answered most requests from its cache.
-  const log = nginx.accessLog();
+  const log = nginx.accessLog().slice(logBefore);
   for (const port of [A.httpPort, B.httpPort]) assert.ok(log.some((l) => l.includes(`127.0.0.1:${port}`)), `nginx used the node on ${port}`);
   assert.ok(log.filter((l) => / HIT /.test(l)).length > log.length / 2, 'mostly cache hits');
-  // N viewers, about one origin request per part for the playlist and one for the part itself.
-  const perPart = { playlist: (after.playlist - before.playlist) / parts, media: (after.media - before.media) / parts };
-  assert.ok(perPart.playlist <= 1.5 && perPart.media <= 1.5, `${JSON.stringify(perPart)} origin requests per part over ${parts} parts`);
+  // N viewers, about one request per part for the blocking reload and one for the part itself.
+  // (Plain playlists are left out: viewers joining at one moment each fetch one once, since
+  // nginx's cache lock does not cover an expired entry; docs/benchmarks.md, hls-cluster.)
+  const blockingUpstream = log.filter((l) => !/ HIT /.test(l) && l.includes('.m3u8?')).length;
+  const perPart = { blockingPlaylist: blockingUpstream / parts, originMedia: (after.media - before.media) / parts, originPlaylist: (after.playlist - before.playlist) / parts };
+  assert.ok(perPart.blockingPlaylist <= 1.5 && perPart.originMedia <= 1.5, `${JSON.stringify(perPart)} requests per part over ${parts} parts`);
   console.log(`# ${VIEWERS} viewers through nginx: origin requests per part ${JSON.stringify(perPart)} over ${parts} parts`);
 });
 
