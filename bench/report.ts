@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -206,6 +206,22 @@ function hlsServe(r: Loaded): Omit<Section, 'scenario'> {
       { file: 'hls-serve-rps.svg', spec: { kind: 'bar', title: 'LL-HLS serving: requests per second', subtitle: sub, xLabel: 'resource', yLabel: 'requests/s', categories: kinds, series: bars((x) => x.onair?.rps, (x) => x.nginx?.rps) } },
       { file: 'hls-serve-cpu.svg', spec: { kind: 'bar', title: 'LL-HLS serving: server CPU time per request', subtitle: 'lower is better; /proc utime+stime of the server process ÷ requests', xLabel: 'resource', yLabel: 'µs CPU per request', categories: kinds, series: bars((x) => x.onairCpuUsPerRequest, (x) => x.nginxCpuUsPerRequest) } },
     ],
+    notes: d.method ? [`Method (from the result file): ${d.method}.`] : [],
+  };
+}
+
+function hlsCluster(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows: any[] = d.rows ?? [];
+  const table: Table = {
+    head: ['viewers', 'seconds', 'parts', 'viewer requests', 'failed', 'jumps', 'origin playlist req/part', 'origin part/segment req/part', 'nginx upstream: plain / blocking playlists, media', 'nginx cache hits', 'proxied by node B'],
+    rows: rows.map((x) => [x.viewers, x.seconds, x.parts, x.viewerRequests, x.failures, x.jumps, x.originPlaylistPerPart, x.originMediaPerPart,
+      x.upstream ? `${x.upstream.plainPlaylist} / ${x.upstream.blockingPlaylist}, ${x.upstream.media}` : null, `${num(100 * x.nginxHitRatio)} %`, x.proxiedOnB]),
+  };
+  return {
+    conditions: conditions([`run ${date(d.date)}`, d.node && `node ${d.node}`, d.loadAverageAtStart && `load average at start ${load(d.loadAverageAtStart)}`, d.loadAverageAtEnd && `at end ${load(d.loadAverageAtEnd)}`]),
+    tables: [{ table }],
+    charts: [],
     notes: d.method ? [`Method (from the result file): ${d.method}.`] : [],
   };
 }
@@ -434,6 +450,7 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
   'hls-serve': hlsServe,
+  'hls-cluster': hlsCluster,
   latency,
   'srt-ingest': srtIngest,
   'chat-conn': chatConn,

@@ -506,6 +506,18 @@ export const configSchema = z
         windowSegments: z.number().int().min(3).max(60).default(7),
         /** PART-HOLD-BACK in part targets (the spec requires at least 2; 3 is Apple's recommendation). */
         partHoldBackParts: z.number().min(2).max(20).default(3),
+        /**
+         * The LL-HLS origin proxy of a cluster node (docs/scale-out.md): a channel live on another
+         * node is answered with that node's LL-HLS, identical requests sharing one origin request.
+         */
+        proxy: z
+          .object({
+            /** Parts, segments, init segments and blocking reloads kept for reuse, in MiB. */
+            cacheMegabytes: z.number().min(0).max(4096).default(64),
+            /** Distinct origin requests in flight at most; more are answered 503. */
+            maxInFlight: z.number().int().min(1).max(100_000).default(1000),
+          })
+          .default({}),
       })
       .default({}),
     /**

@@ -68,7 +68,8 @@ export const hlsFeature: Feature<'hls', { hub: StreamHub }, HlsService> = {
     if (!base.config.hls.enabled) return undefined;
     const hls = createHlsService({ config: base.config, logger: base.logger, hub, registry: base.registry });
     hls.registerHttp(base.http);
-    const removeCounter = hub.addViewerCounter('hls', (channel) => hls.stats(channel)?.viewers ?? 0);
+    // Viewers this node answers through the channel's origin are this node's viewers too.
+    const removeCounter = hub.addViewerCounter('hls', (channel) => (hls.stats(channel)?.viewers ?? 0) + hls.proxiedViewers(channel));
     return { api: hls, start: () => hls.start(), stop: async () => { removeCounter(); await hls.stop(); } };
   },
 };

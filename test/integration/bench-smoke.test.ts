@@ -253,6 +253,23 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: 'hls-cluster',
+    args: ['--viewers', '5', '--seconds', '3'],
+    timeoutMs: 90_000,
+    skip: HAS_REDIS ? false : 'redis-server is not installed',
+    check: (d) => {
+      assert.equal(d.rows.length, 1);
+      const [r] = d.rows;
+      assert.equal(r.viewers, 5);
+      positive(r.parts, 'parts');
+      positive(r.viewerRequests, 'viewer requests');
+      assert.equal(r.failures, 0);
+      assert.equal(r.jumps, 0);
+      positive(r.originPlaylistPerPart, 'origin playlist requests per part');
+      finite(r.nginxHitRatio, 'nginx hit ratio');
+    },
+  },
+  {
     name: 'hls-serve',
     args: ['--seconds', '1', '--rounds', '1', '--connections', '4'],
     timeoutMs: 90_000,

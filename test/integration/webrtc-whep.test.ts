@@ -49,8 +49,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 interface Rig { hub: StreamHub; whep: WhepService; base: string; registry: prom.Registry; close(): Promise<void> }
 
-async function rig(over: Record<string, unknown> = {}, ffmpeg: string | undefined = 'ffmpeg'): Promise<Rig> {
-  const config = configSchema.parse({ host: '127.0.0.1', media: { webrtc: over, abr: { restartMinMs: 50, restartMaxMs: 200 } } });
+async function rig(over: Record<string, unknown> = {}, ffmpeg: string | undefined = 'ffmpeg', control: Record<string, unknown> = {}): Promise<Rig> {
+  const config = configSchema.parse({ host: '127.0.0.1', media: { webrtc: over, control, abr: { restartMinMs: 50, restartMaxMs: 200 } } });
   const logger = silentLogger();
   const registry = new prom.Registry();
   const hub = new StreamHub({ logger, gopCacheMaxFrames: 1000, viewerQueueSkipBytes: 1 << 20, viewerQueueMaxBytes: 1 << 23, viewerStallMs: 10_000, flushIntervalMs: 0, rtmpChunkSize: 4096 });
@@ -338,6 +338,26 @@ test('WHEP with a B-frame source: detected (stats, docs/webrtc.md), frames still
     assert.equal(r.whep.stats()[0]!.bFrames, true);
     // The main-profile source picks the main-profile line when it is offered; our client offered only 42e01f.
     assert.match(got.answer, /profile-level-id=42e01f/);
+  } finally {
+    src.stop();
+    await v?.close();
+    await r.close();
+  }
+});
+
+test('with media.control.advertiseUrl, the session\'s Location is absolute on this node (a load balancer in front)', { timeout: 30_000 }, async () => {
+  const r = await rig({ audio: false }, undefined, { advertiseUrl: 'http://media-2.test:8080/' });
+  const src = play(r.hub, 'cam', plain);
+  let v: Viewer | undefined;
+  try {
+    await until('live', () => r.hub.isLive('cam'));
+    const got = await connect(r.base, 'cam');
+    assert.ok('pc' in got, 'status' in got ? `${got.status} ${got.body}` : '');
+    v = got;
+    assert.match(got.location, /^http:\/\/media-2\.test:8080\/live\/cam\/whep\/[0-9a-f-]{36}$/);
+    // The same resource, reached at this node: the DELETE ends the session.
+    assert.equal((await fetch(r.base + new URL(got.location).pathname, { method: 'DELETE' })).status, 204);
+    assert.equal(r.whep.sessionCount(), 0);
   } finally {
     src.stop();
     await v?.close();

@@ -174,6 +174,12 @@ export class StreamControl {
     return !!this.d.hub;
   }
 
+  /** cluster is this node's id and the cluster live list (redis.url set), for features that find a channel's node. */
+  get cluster(): { node: string; directory: ClusterDirectory } | undefined {
+    const { bus, directory } = this.d;
+    return bus && directory ? { node: bus.nodeId, directory } : undefined;
+  }
+
   /**
    * end kicks the channel's publisher (RTMP or WHIP), after storing the block (so an encoder's
    * automatic reconnect is refused) and rotating the key when asked. Without the control bus:

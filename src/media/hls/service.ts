@@ -16,6 +16,9 @@ import { HlsPackager } from './packager.js';
 import { parseSubtitlePath, renderSubtitlePlaylist, renderSubtitleSegment, subtitlePlaylistUri, SUBTITLES_DIR, SUBTITLES_GROUP, type SubtitleSource } from './subtitles.js';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport, type SubtitlesRendition, type VariantStream } from './playlist.js';
 import { metricOnce } from '../../observability/metrics.js';
+import { CLUSTER_SECRET_HEADER, clusterSecretMatches } from '../cluster/secret.js';
+import { OriginProxyError, type HlsOriginProxy } from './origin-proxy.js';
+import type { OriginLocator } from './origin-locator.js';
 
 /** SOURCE_RENDITION is the rendition that carries the publisher's own encoding. */
 export const SOURCE_RENDITION = 'source';
@@ -23,14 +26,33 @@ export const SOURCE_RENDITION = 'source';
 export const MULTIVARIANT_NAME = 'index.m3u8';
 /** MEDIA_PLAYLIST_NAME is each rendition's media playlist name. */
 export const MEDIA_PLAYLIST_NAME = 'playlist.m3u8';
+/**
+ * What the origin proxy passes on: LL-HLS files under /live/{channel}/, each path segment a plain
+ * name (no `..`, no empty segment), so a request can never reach another route of the origin
+ * with the cluster secret attached.
+ */
+const PROXIED_PATH = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*(\/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*\.(m3u8|m4s|mp4|vtt)$/;
 /** Rendition names are one URL path segment. */
 const RENDITION_NAME = /^[A-Za-z0-9_-]{1,32}$/;
 /** Requests are held at most this many target durations (the spec's bound), then answered 503. */
 export const BLOCK_TARGET_DURATIONS = 3;
 /** A viewer counts as watching when it made a request this recently. */
 export const VIEWER_WINDOW_MS = 10_000;
-/** Blocking-reload responses may be cached this many target durations. */
+/**
+ * Blocking-reload answers may be cached this many target durations: their URL (_HLS_msn,
+ * _HLS_part) names one playlist state, so a cache serves it to every viewer asking for it.
+ */
 const BLOCKING_CACHE_TARGET_DURATIONS = 6;
+/** A plain live playlist changes every part; HTTP's smallest max-age (1 s) is the closest to one part a cache can be told. */
+const MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS = 1;
+/**
+ * A cache may answer a plain playlist this much past its max-age while one request refreshes it
+ * (stale-while-revalidate): joining viewers then cost the origin one request, not one each, and
+ * no copy is ever older than max-age plus this.
+ */
+const PLAIN_PLAYLIST_STALE_SECONDS = 1;
+/** Origin proxy failures are logged at most this often (every viewer's request would fail alike). */
+const PROXY_WARN_INTERVAL_MS = 30_000;
 /** Segments, parts and init segments have unique names, so they never change. */
 const IMMUTABLE_CACHE_CONTROL = 'public, max-age=86400, immutable';
 const PLAYLIST_CONTENT_TYPE = 'application/vnd.apple.mpegurl';
@@ -84,6 +106,12 @@ export interface HlsServiceDeps {
   clock?: HlsClock;
 }
 
+/** HlsOrigin is how the service answers channels live on another node (origin-proxy.ts, origin-locator.ts). */
+export interface HlsOrigin {
+  locate: OriginLocator;
+  proxy: HlsOriginProxy;
+}
+
 /** HlsStats is what stats(channel) reports. */
 export interface HlsStats {
   live: boolean;
@@ -123,6 +151,15 @@ export interface HlsService {
    * channel (listed in its multivariant playlist) instead of as a channel of its own.
    */
   mapRenditions(mapper: RenditionMapper | undefined): void;
+  /**
+   * setOrigin makes the service answer a channel it does not package with the LL-HLS of the node
+   * that does (the cluster live list), byte for byte; undefined turns that off.
+   */
+  setOrigin(origin: HlsOrigin | undefined): void;
+  /** proxiedViewers counts the viewers of a channel this node answers through its origin (last 10 s). */
+  proxiedViewers(channel: string): number;
+  /** blockTimeoutMs is the longest a request is held (blocking reload, preload hint). */
+  readonly blockTimeoutMs: number;
 }
 
 /** RenditionMapper maps a hub channel name to the channel and rendition it belongs to. */
@@ -144,7 +181,14 @@ interface CachedText {
   headers: Map<string, { plain: OutgoingHttpHeaders; gzip: OutgoingHttpHeaders }>;
 }
 
-interface Channel {
+/** ViewerWindow holds the recent viewers of one channel. */
+interface ViewerWindow {
+  /** Recent viewers: client address key (IPv6: /64) → User-Agent → last request; at most limits.hls.viewersPerIp agents per address. */
+  viewers: Map<string, Map<string, number>>;
+  viewersSweptAt: number;
+}
+
+interface Channel extends ViewerWindow {
   name: string;
   renditions: Map<string, HlsPackager>;
   live: boolean;
@@ -153,9 +197,6 @@ interface Channel {
   subscription?: number;
   removeTimer?: unknown;
   waiters: Set<Waiter>;
-  /** Recent viewers: client address key (IPv6: /64) → User-Agent → last request; at most limits.hls.viewersPerIp agents per address. */
-  viewers: Map<string, Map<string, number>>;
-  viewersSweptAt: number;
   subtitles: SubtitlesRendition[];
   /** Caption tracks by language, served as WebVTT renditions. */
   subtitleSources: Map<string, SubtitleSource>;
@@ -190,6 +231,22 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   let started = false;
   let subscriptions = 0;
   let renditionMapper: RenditionMapper | undefined;
+  let origin: HlsOrigin | undefined;
+  /** Viewers of channels answered through their origin, by channel. */
+  const proxied = new Map<string, ViewerWindow>();
+  let proxiedSweptAt = 0;
+  let proxyWarnedAt = -Infinity;
+  let proxyFailuresSinceWarn = 0;
+
+  /** proxyWarn logs an origin proxy failure, at most once per PROXY_WARN_INTERVAL_MS with the count since. */
+  function proxyWarn(fields: Record<string, unknown>, message: string): void {
+    proxyFailuresSinceWarn++;
+    const now = clock.now();
+    if (now - proxyWarnedAt < PROXY_WARN_INTERVAL_MS) return;
+    logger.warn({ ...fields, failures: proxyFailuresSinceWarn }, message);
+    proxyWarnedAt = now;
+    proxyFailuresSinceWarn = 0;
+  }
 
   function getChannel(name: string): Channel {
     let ch = channels.get(name);
@@ -349,7 +406,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     return cors(reply).code(status).header('cache-control', 'no-store').send({ error: { code, message } });
   }
 
-  function recordViewer(ch: Channel, req: FastifyRequest): void {
+  function recordViewer(ch: ViewerWindow, req: FastifyRequest): void {
     const now = clock.now();
     // clientIp comes from the onair HTTP app (trusted proxies); bare Fastify apps (tests, benches) have only ip.
     const address = limitKey(req.clientIp ?? req.ip);
@@ -454,7 +511,9 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     if (outcome !== 'ready') return sendError(reply, 503, 'unavailable', 'the requested part did not appear in time');
     const key = `${p.name}/${r.skip ? 'skip' : 'full'}`;
     const cached = cachedText(ch, key, channelVersion(ch), () => renderMediaPlaylist(p.playlistModel(reportsFor(ch, p)), { skip: r.skip }));
-    const cacheControl = msn !== undefined && !p.ended ? `public, max-age=${BLOCKING_CACHE_TARGET_DURATIONS * p.targetDurationSeconds()}` : 'no-cache';
+    const cacheControl = p.ended ? 'no-cache'
+      : msn !== undefined ? `public, max-age=${BLOCKING_CACHE_TARGET_DURATIONS * p.targetDurationSeconds()}`
+        : `public, max-age=${Math.max(MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS, Math.round(hls.partDurationSeconds))}, stale-while-revalidate=${PLAIN_PLAYLIST_STALE_SECONDS}`;
     return sendPlaylist(req, reply, cached, cacheControl);
   }
 
@@ -492,12 +551,59 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     return cors(reply).header('content-type', 'text/vtt; charset=utf-8').header('cache-control', 'public, max-age=2').send(renderSubtitleSegment(seg, source));
   }
 
+  /** proxyToOrigin answers with the origin's bytes; false when no other node holds the channel. */
+  async function proxyToOrigin(o: HlsOrigin, channel: string, path: string, req: FastifyRequest, reply: FastifyReply, fromNode: boolean): Promise<boolean> {
+    let url: string | undefined;
+    try {
+      url = await o.locate(channel);
+    } catch (err) {
+      proxyWarn({ channel, err: (err as Error).message }, 'hls: the cluster live list could not be read');
+      sendError(reply, 503, 'unavailable', 'the cluster live list could not be read');
+      return true;
+    }
+    if (!url) return false;
+    // A node never proxies a node's request: a stale list must not make two nodes ask each other.
+    if (fromNode) {
+      sendError(reply, 404, 'not_found', `channel ${channel} is not live on this node`);
+      return true;
+    }
+    if (!PROXIED_PATH.test(path)) {
+      sendError(reply, 404, 'not_found', `no such resource: ${path}`);
+      return true;
+    }
+    requests.inc({ kind: 'proxied' });
+    let viewers = proxied.get(channel);
+    if (!viewers) proxied.set(channel, (viewers = { viewers: new Map(), viewersSweptAt: 0 }));
+    recordViewer(viewers, req);
+    sweepProxied();
+    try {
+      const q = req.url.indexOf('?');
+      const answer = await o.proxy.get(url, `/live/${encodeURIComponent(channel)}/${path}${q >= 0 ? req.url.slice(q) : ''}`);
+      reply.code(answer.status).headers(answer.headers).send(answer.body);
+    } catch (err) {
+      if (!(err instanceof OriginProxyError)) throw err;
+      proxyWarn({ channel, origin: url, reason: err.reason, err: err.message }, 'hls: origin request failed');
+      sendError(reply, 503, 'unavailable', 'the node holding this channel did not answer');
+    }
+    return true;
+  }
+
+  function sweepProxied(): void {
+    const now = clock.now();
+    if (now - proxiedSweptAt < VIEWER_WINDOW_MS) return;
+    proxiedSweptAt = now;
+    for (const [channel, w] of proxied) if (sweepViewers(w) === 0) proxied.delete(channel);
+  }
+
   async function handle(req: FastifyRequest<{ Params: { channel: string; '*': string } }>, reply: FastifyReply) {
     const { channel } = req.params;
     const path = req.params['*'];
     const ch = channels.get(channel);
+    // Another node's request (an edge's proxy) is not a viewer here and not bound by the per-address caps.
+    const fromNode = clusterSecretMatches(req.headers[CLUSTER_SECRET_HEADER], config.cluster.secret);
+    if (origin && (!ch || !ch.live) && await proxyToOrigin(origin, channel, path, req, reply, fromNode)) return reply;
     if (!ch || ch.renditions.size === 0) return sendError(reply, 404, 'not_found', `channel ${channel} is not live`);
-    recordViewer(ch, req);
+    if (!fromNode) recordViewer(ch, req);
     if (path === MULTIVARIANT_NAME) return serveMultivariant(ch, req, reply);
     if (path.startsWith(SUBTITLES_DIR + '/')) return serveSubtitles(ch, path, reply);
     const slash = path.indexOf('/');
@@ -508,7 +614,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     return serveResource(ch, p, name, reply);
   }
 
-  function sweepViewers(ch: Channel): number {
+  function sweepViewers(ch: ViewerWindow): number {
     const cutoff = clock.now() - VIEWER_WINDOW_MS;
     let n = 0;
     for (const [address, agents] of ch.viewers) {
@@ -576,5 +682,14 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     mapRenditions(mapper: RenditionMapper | undefined) {
       renditionMapper = mapper;
     },
+    setOrigin(o: HlsOrigin | undefined) {
+      origin = o;
+      if (!o) proxied.clear();
+    },
+    proxiedViewers(channel: string) {
+      const w = proxied.get(channel);
+      return w ? sweepViewers(w) : 0;
+    },
+    blockTimeoutMs: blockMs,
   };
 }

@@ -173,7 +173,10 @@ export class WhepService {
     this.metrics.started.inc();
     this.metrics.sessions.inc();
     this.d.logger.debug({ channel, session: session.id, pt: session.videoPayloadType, audio: session.hasAudio }, 'WHEP session answered');
-    return { sessionId: session.id, location: `/live/${encodeURIComponent(channel)}/whep/${session.id}`, etag: session.etag, sdp };
+    // Behind a load balancer, the session lives on this node only: an absolute Location sends the
+    // viewer's DELETE here, whichever node the balancer would pick (docs/load-balancing.md).
+    const base = this.d.config.media.control.advertiseUrl?.replace(/\/+$/, '') ?? '';
+    return { sessionId: session.id, location: `${base}/live/${encodeURIComponent(channel)}/whep/${session.id}`, etag: session.etag, sdp };
   }
 
   /** deleteSession ends a viewer's session; false when there is no such session on that channel. */

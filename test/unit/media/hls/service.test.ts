@@ -7,6 +7,7 @@ import prom from 'prom-client';
 import { configSchema } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { createHlsService } from '../../../../src/media/hls/service.js';
+import { HlsOriginProxy } from '../../../../src/media/hls/origin-proxy.js';
 import { parsePlaylistQuery, checkRange } from '../../../../src/media/hls/blocking.js';
 import { FakeClock, FakeHub } from '../../../../testkit/hls-fakes.js';
 import { synthFrames, videoTrack, audioTrack } from '../../../../testkit/hls-frames.js';
@@ -54,7 +55,9 @@ test('hls service: multivariant, media playlist, init, segments and parts with h
 
     const pl = await s.get('/live/ch/source/playlist.m3u8');
     assert.equal(pl.statusCode, 200);
-    assert.equal(pl.headers['cache-control'], 'no-cache');
+    // A live playlist changes every part: cacheable for HTTP's shortest max-age only, and served
+    // stale by a cache at most one second more while one request refreshes it.
+    assert.equal(pl.headers['cache-control'], 'public, max-age=1, stale-while-revalidate=1');
     assert.equal(pl.headers['access-control-allow-origin'], '*');
     assert.ok(pl.headers.etag);
     assert.match(pl.body, /#EXT-X-PART-INF:PART-TARGET=0\.333/);
@@ -174,7 +177,7 @@ test('hls service: segments and parts go out as the shared Buffer with Content-L
     assert.equal(nm.statusCode, 304);
     assert.equal(nm.rawPayload.length, 0);
     assert.equal(nm.headers.etag, pl.headers.etag);
-    assert.equal(nm.headers['cache-control'], 'no-cache');
+    assert.equal(nm.headers['cache-control'], 'public, max-age=1, stale-while-revalidate=1');
     assert.equal(nm.headers['access-control-allow-origin'], '*');
     assert.equal(nm.headers.vary, 'Accept-Encoding');
     const plHead = await s.app.inject({ method: 'HEAD', url: '/live/ch/source/playlist.m3u8' });
@@ -392,6 +395,47 @@ test('hls service: one address counts as at most limits.hls.viewersPerIp viewers
     s.clock.advance(11_000);
     assert.equal(s.hls.stats('ch')!.viewers, 0);
   } finally {
+    await s.close();
+  }
+});
+
+test('hls service with an origin: another node\'s channel is proxied; no node → 404; list or origin down → 503; a local live channel is served here', async () => {
+  const s = await setup();
+  const proxy = new HlsOriginProxy({ secret: 'unit-secret-0123456789', timeoutMs: 1000, maxInFlight: 10, cacheBytes: 1 << 20, cacheMaxAgeMs: 1000 });
+  const origin = Fastify();
+  origin.get('/live/*', async (req, reply) => reply.header('cache-control', 'public, max-age=12').type('application/vnd.apple.mpegurl').send(`#EXTM3U\n# ${req.url}\n`));
+  await origin.listen({ port: 0, host: '127.0.0.1' });
+  const originUrl = `http://127.0.0.1:${(origin.server.address() as AddressInfo).port}`;
+  const where: Record<string, string | Error> = { far: originUrl, dead: 'http://127.0.0.1:1', broken: new Error('redis down'), ch: originUrl };
+  s.hls.setOrigin({
+    locate: async (channel) => {
+      const w = where[channel];
+      if (w instanceof Error) throw w;
+      return w;
+    },
+    proxy,
+  });
+  try {
+    const far = await s.get('/live/far/source/playlist.m3u8?_HLS_msn=3&_HLS_part=1');
+    assert.equal(far.statusCode, 200);
+    assert.equal(far.body, '#EXTM3U\n# /live/far/source/playlist.m3u8?_HLS_msn=3&_HLS_part=1\n');
+    assert.equal(far.headers['cache-control'], 'public, max-age=12');
+    assert.equal(s.hls.proxiedViewers('far'), 1);
+    assert.equal((await s.get('/live/nowhere/index.m3u8')).statusCode, 404);
+    const dead = await s.get('/live/dead/index.m3u8');
+    assert.equal(dead.statusCode, 503);
+    assert.equal(dead.json().error.code, 'unavailable');
+    assert.equal((await s.get('/live/broken/index.m3u8')).statusCode, 503);
+    // A channel live here is this node's, whatever the list says.
+    s.hub.publish('ch', videoTrack, audioTrack);
+    s.feed(3000);
+    const local = await s.get('/live/ch/source/playlist.m3u8');
+    assert.equal(local.statusCode, 200);
+    assert.match(local.body, /#EXT-X-PART-INF/);
+  } finally {
+    s.hls.setOrigin(undefined);
+    proxy.close();
+    await origin.close();
     await s.close();
   }
 });
