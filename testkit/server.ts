@@ -12,10 +12,15 @@ export interface TestServer extends RunningServer {
   close(): Promise<void>;
 }
 
+/** The cluster secret test nodes share when they share Redis (a media node with redis.url needs one). */
+export const TEST_CLUSTER_SECRET = 'test-cluster-secret-0123456789';
+
 /** startTestServer runs a whole onair on random ports with a fresh data dir. */
 export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-srv-'));
-  const config = loadConfig({ env, overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, 'rtmp.port': 0, 'media.srt.port': 0, 'media.rtsp.port': 0, 'log.level': 'silent', ...overrides } });
+  // Nodes on one Redis form a cluster: give them the shared secret unless the test sets (or removes) it.
+  const cluster = overrides['redis.url'] !== undefined && !('cluster.secret' in overrides) && !env.ONAIR_CLUSTER_SECRET ? { 'cluster.secret': TEST_CLUSTER_SECRET } : {};
+  const config = loadConfig({ env, overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, 'rtmp.port': 0, 'media.srt.port': 0, 'media.rtsp.port': 0, 'log.level': 'silent', ...cluster, ...overrides } });
   const server = await startServer(config, { logger: silentLogger() });
   const base = `http://127.0.0.1:${server.httpPort}`;
   return Object.assign(server, {
