@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { WebSocket } from 'ws';
+import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { startTestServer, TEST_CLUSTER_SECRET, type TestServer } from '../../testkit/server.js';
 import { startRedis, type RedisServer } from '../../testkit/redis.js';
 import { engines } from '../../testkit/db.js';
@@ -156,6 +157,38 @@ test('HTTP-FLV from edge B and RTMP play from edge C: ffprobe finds H.264 + AAC 
   // HTTP-FLV from C and RTMP from B too: every edge serves every protocol.
   await cleanDecode(`rtmp://127.0.0.1:${B.rtmpPort}/live/cam`, 1);
   await cleanDecode(flvUrl(C), 1);
+});
+
+test('RTSP play from edge C: ffprobe finds H.264 + AAC and the decode is clean', { timeout: 60_000 }, async () => {
+  const url = `rtsp://127.0.0.1:${C.ports.rtsp}/live/cam`;
+  const p = await collect(run('ffprobe', ['-v', 'error', '-rtsp_transport', 'tcp', '-show_entries', 'stream=codec_name', '-of', 'json', url]), 20_000);
+  assert.equal(p.code, 0, p.stderr);
+  assert.deepEqual((JSON.parse(p.stdout) as { streams: { codec_name: string }[] }).streams.map((x) => x.codec_name).sort(), ['aac', 'h264']);
+  const r = await collect(run('ffmpeg', ['-hide_banner', '-v', 'error', '-rtsp_transport', 'tcp', '-i', url, '-t', '2', '-f', 'null', '-']), 30_000);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr.trim(), '');
+});
+
+test('WHEP on edge B: an offer for the pulled channel is answered (201, SDP with H.264) and the session is B\'s', { timeout: 30_000 }, async () => {
+  const pc = new RTCPeerConnection({
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    codecs: { video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, payloadType: 102, parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })] },
+  });
+  try {
+    pc.addTransceiver('video', { direction: 'recvonly' });
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(`http://127.0.0.1:${B.httpPort}/live/cam/whep`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
+    const body = await res.text();
+    assert.equal(res.status, 201, body);
+    assert.match(body, /H264/);
+    assert.equal(B.app.whep!.sessionCount(), 1);
+    assert.equal(edgeOf(B)?.from, 'edge');
+    const del = await fetch(`http://127.0.0.1:${B.httpPort}${res.headers.get('location')!}`, { method: 'DELETE' });
+    assert.ok(del.status < 300, `DELETE ${del.status}`);
+  } finally {
+    await pc.close().catch(() => undefined);
+  }
 });
 
 test('an edge stream is for players only: no HLS packager, not in the edge\'s own live list, not live in its local view', async () => {

@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
-import type { AudioTrackInfo, DroppedTrack, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
+import type { AudioTrackInfo, DroppedTrack, MediaFrame, PlaybackHub, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
 import { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { encodeAmf0, ecmaArray, type Amf0Object } from '../../formats/amf0.js';
 import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
@@ -456,7 +456,7 @@ export class LiveStream implements Publisher {
  * live list) never see an edge pull. Players reach both through playable, openForPlay, addViewer
  * and subscribe with `{ playback: true }`.
  */
-export class StreamHub extends EventEmitter implements StreamHubApi {
+export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub {
   readonly streams = new Map<string, LiveStream>();
   /** Channels pulled from another media node for this node's players. */
   readonly edges = new Map<string, LiveStream>();
@@ -557,6 +557,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
   /**
    * subscribe attaches a frame-level output. When the channel is offline the subscriber
    * waits and is attached when the channel's next stream starts; after onEnd it is dropped.
+   * Only local streams, unless `playback` (players: an edge stream too).
    */
   subscribe(channel: string, subscriber: StreamSubscriber, opts: { playback?: boolean } = {}): () => void {
     const s = opts.playback ? this.playableStream(channel) : this.streams.get(channel);
