@@ -119,6 +119,7 @@ before(async () => {
   C = await node();
   const owner = await A.platform.users.create({ username: 'owner', password: 'password1' });
   const key = (await A.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
+  await A.platform.channels.create({ name: 'idle', ownerId: owner.id });
   publishers.start(`rtmp://127.0.0.1:${A.rtmpPort}/live/${key}`);
   await until(() => A.app.media!.hub.isLive('cam'), 15_000, 'cam live on A');
   // The live list names A within a refresh.
@@ -238,6 +239,28 @@ test('50 players on edge B: the origin holds exactly one pull for B and counts n
   } finally {
     for (const r of readers) r.close();
   }
+});
+
+test('live status on every node: the channel API on B and C says live, with viewers summed over nodes', { timeout: 30_000 }, async () => {
+  const readers = await Promise.all([readFlv(flvUrl(B)), readFlv(flvUrl(B)), readFlv(flvUrl(C))]);
+  try {
+    await until(() => readers.every((r) => r.bytes() > 0), 10_000, 'bytes on B and C');
+    for (const s of [A, B, C]) {
+      const stream = await until(async () => {
+        const r = await s.api('GET', '/api/v1/channels/cam');
+        const st = r.body?.channel?.stream as { live: boolean; viewers?: Record<string, number> } | undefined;
+        return st?.live && (st.viewers?.flv ?? 0) >= 3 && st;
+      }, 10_000, `cam live with 3 FLV viewers on node ${s.httpPort}`);
+      assert.equal(stream.viewers?.flv, 3, 'two players on B and one on C, none on A');
+    }
+    // The home page's list: live channels on B include cam.
+    const home = await B.api('GET', '/api/v1/channels?live=true');
+    assert.deepEqual((home.body.channels as { name: string }[]).map((c) => c.name), ['cam']);
+  } finally {
+    for (const r of readers) r.close();
+  }
+  const off = await B.api('GET', '/api/v1/channels/idle');
+  assert.equal(off.body.channel.stream.live, false);
 });
 
 test('the last player leaves edge B: the pull ends after the grace period, not before', { timeout: 30_000 }, async () => {
