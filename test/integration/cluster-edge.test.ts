@@ -9,7 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -261,6 +261,25 @@ test('live status on every node: the channel API on B and C says live, with view
   }
   const off = await B.api('GET', '/api/v1/channels/idle');
   assert.equal(off.body.channel.stream.live, false);
+});
+
+test('the live thumbnail on edge C is the origin\'s', { timeout: 30_000 }, async () => {
+  const fromA = await until(async () => {
+    const r = await fetch(`http://127.0.0.1:${A.httpPort}/live/cam/thumbnail.jpg`);
+    return r.status === 200 && Buffer.from(await r.arrayBuffer());
+  }, 20_000, 'a thumbnail on A');
+  const r = await fetch(`http://127.0.0.1:${C.httpPort}/live/cam/thumbnail.jpg`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('content-type'), 'image/jpeg');
+  const fromC = Buffer.from(await r.arrayBuffer());
+  assert.equal(fromC[0], 0xff, 'JPEG SOI');
+  assert.equal(fromC[1], 0xd8);
+  assert.ok(fromC.length > 1000, `${fromC.length} bytes`);
+  assert.ok(fromA.length > 1000);
+  // Only the origin runs ffmpeg for thumbnails: C has written none of its own.
+  assert.equal(existsSync(join(A.dataDir, 'thumbnails', 'live', 'cam.jpg')), true);
+  assert.equal(existsSync(join(C.dataDir, 'thumbnails', 'live', 'cam.jpg')), false);
+  assert.equal((await fetch(`http://127.0.0.1:${C.httpPort}/live/idle/thumbnail.jpg`)).status, 404);
 });
 
 test('the last player leaves edge B: the pull ends after the grace period, not before', { timeout: 30_000 }, async () => {

@@ -48,7 +48,6 @@ export interface EdgePullsOptions {
   /** cluster.edgeHoldSeconds in ms: how long players wait while a lost origin is re-resolved. */
   holdMs: number;
   firstMediaTimeoutMs?: number;
-  now?: () => number;
 }
 
 /** EdgePullInfo describes one pull (tests, logs). */
@@ -135,7 +134,6 @@ class EdgePull {
   /** When the origin connection was lost (0: connected or connecting for the first time). */
   private lostAt = 0;
   private lastDataAt = 0;
-  private idleSince = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly checkTimer: NodeJS.Timeout;
   private done = false;
@@ -148,8 +146,9 @@ class EdgePull {
     this.checkTimer.unref();
   }
 
+  /** now is wall-clock ms, the clock LiveStream.audienceChangedAt is on. */
   private now(): number {
-    return this.o.now ? this.o.now() : Date.now();
+    return Date.now();
   }
 
   info(): EdgePullInfo {
@@ -297,11 +296,8 @@ class EdgePull {
     if (this.done) return;
     const now = this.now();
     const stream: LiveStream | undefined = this.session?.live ? this.o.hub.edges.get(this.channel) : undefined;
-    if (stream) {
-      if (stream.audience() > 0) this.idleSince = 0;
-      else if (this.idleSince === 0) this.idleSince = now;
-      if (this.idleSince > 0 && now - this.idleSince >= this.o.graceMs) return this.end('no players left');
-    }
+    // Idle since the last player left (the stream's own record: one who came and went between two checks counts).
+    if (stream && stream.audience() === 0 && now - stream.audienceChangedAt >= this.o.graceMs) return this.end('no players left');
     if (this.req && now - this.lastDataAt > EDGE_STALL_MS) return this.lost('origin stalled');
     if (!this.settled && now - this.startedAt > (this.o.firstMediaTimeoutMs ?? EDGE_FIRST_MEDIA_TIMEOUT_MS)) this.end('no media from the origin in time');
     if (this.lostAt > 0 && this.session?.live && now - this.lostAt >= this.o.holdMs) this.end('origin lost');

@@ -17,12 +17,14 @@ import { addCounts, ClusterLiveView } from './live-view.js';
 import { LiveDetailSchema } from '../../api/schemas.js';
 import type { LiveInfo } from '../../http/routes/context.js';
 import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
+import { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
 
 export { EdgePulls, type EdgePullInfo, type EdgePullsOptions } from './edge-pull.js';
 export { checkClusterConfig } from './start-check.js';
 export { locateChannel, originOf, type ChannelOrigin, type LiveList } from './locate.js';
 export { clusterPullPath, CLUSTER_PULL_PREFIX } from './pull-route.js';
 export { EdgeTimeline } from './timeline.js';
+export { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
 export { ClusterLiveView, addCounts, parseEdgeAudience, type EdgeAudience, type ViewerCounts } from './live-view.js';
 
 /** ClusterNode is what the edge feature exposes: the running pulls and the cluster's live picture. */
@@ -30,6 +32,8 @@ export interface ClusterNode {
   readonly nodeId: string;
   readonly pulls: EdgePulls;
   readonly view: ClusterLiveView;
+  /** thumbnail is the live thumbnail of a channel published on another node (its origin makes it). */
+  thumbnail(channel: string): Promise<RemoteThumbnail | undefined>;
 }
 
 /** edgeFeature runs on media nodes sharing redis.url: on-demand edge pulls and the origin's pull route. */
@@ -78,6 +82,7 @@ export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> 
       refreshMs: cc.liveRefreshSeconds * 1000,
       prefix: DEFAULT_BUS_PREFIX,
     });
+    const thumbs = new RemoteThumbnails(view, config.record.thumbnailIntervalSeconds * 1000);
     // Live status on every node: a channel published here, or on the node the live list names,
     // with the players of every node's edge streams added to its viewers.
     const localInfo = base.api.liveInfo;
@@ -91,7 +96,7 @@ export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> 
       return parsed.success ? parsed.data : own;
     };
     return {
-      api: { nodeId, pulls, view },
+      api: { nodeId, pulls, view, thumbnail: (channel) => thumbs.get(channel) },
       start: async () => {
         // No offline queue: a play request while Redis is away fails now instead of waiting for it.
         const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });

@@ -173,6 +173,9 @@ export class LiveStream implements Publisher {
     this.from = source.protocol === 'edge' ? 'edge' : 'local';
   }
 
+  /** audienceChangedAt is when a viewer or subscriber last came or went (epoch ms; the start at first). */
+  audienceChangedAt = Date.now();
+
   /** audience counts what keeps a pulled stream wanted: byte-stream viewers and frame subscribers. */
   audience(): number {
     let n = this.subscribers.size;
@@ -382,6 +385,7 @@ export class LiveStream implements Publisher {
     // Header tags still pending would be sent twice; those are left to the flush.
     const sent = headers.filter((t) => t.seq <= this.lastFlushedSeq);
     this.viewers.add(vs);
+    this.audienceChangedAt = Date.now();
     this.hub.viewerCount[viewer.protocol]++;
     viewer.onClose = () => this.detach(vs, 'closed', false, true);
     const n = viewer.start({ headers: sent, gop: vs.waitingKey ? [] : gop, hasAudio: !!this.audio || !this.sawVideo, hasVideo: !!this.video || this.sawVideo || !this.audio });
@@ -393,13 +397,20 @@ export class LiveStream implements Publisher {
     if (vs.closed) return;
     vs.closed = true;
     this.viewers.delete(vs);
+    this.audienceChangedAt = Date.now();
     this.hub.viewerCount[vs.viewer.protocol]--;
     if (!fromPeer) vs.viewer.end(reason, clean);
+  }
+
+  /** removeSubscriber detaches a frame-level output. */
+  removeSubscriber(sub: StreamSubscriber): void {
+    if (this.subscribers.delete(sub)) this.audienceChangedAt = Date.now();
   }
 
   /** addSubscriber attaches a frame-level output; it gets tracks and the GOP at once. */
   addSubscriber(sub: StreamSubscriber): void {
     this.subscribers.add(sub);
+    this.audienceChangedAt = Date.now();
     if (this.video || this.audio) sub.onTracks?.(this.video, this.audio);
     for (const t of this.gop) if (t.frame) sub.onFrame(t.frame);
   }
@@ -563,7 +574,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
     const s = opts.playback ? this.playableStream(channel) : this.streams.get(channel);
     if (s) {
       s.addSubscriber(subscriber);
-      return () => void s.subscribers.delete(subscriber);
+      return () => s.removeSubscriber(subscriber);
     }
     let set = this.waiting.get(channel);
     if (!set) this.waiting.set(channel, (set = new Set()));
