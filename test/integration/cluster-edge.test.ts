@@ -249,9 +249,9 @@ test('live status on every node: the channel API on B and C says live, with view
       const stream = await until(async () => {
         const r = await s.api('GET', '/api/v1/channels/cam');
         const st = r.body?.channel?.stream as { live: boolean; viewers?: Record<string, number> } | undefined;
-        return st?.live && (st.viewers?.flv ?? 0) >= 3 && st;
-      }, 10_000, `cam live with 3 FLV viewers on node ${s.httpPort}`);
-      assert.equal(stream.viewers?.flv, 3, 'two players on B and one on C, none on A');
+        return st?.live && st.viewers?.flv === 3 && st;
+      }, 10_000, `cam live with 3 FLV viewers (two on B, one on C, none on A) on node ${s.httpPort}`);
+      assert.equal(stream.viewers?.flv, 3);
     }
     // The home page's list: live channels on B include cam.
     const home = await B.api('GET', '/api/v1/channels?live=true');
