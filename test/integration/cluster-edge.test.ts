@@ -6,6 +6,8 @@
 // however many players the edge has), the pull ends after the grace once the edge's last player
 // left, an origin connection that breaks is re-made without closing the edge's players and with
 // timestamps that never go back, and a pull without the right cluster secret is refused and logged.
+// Live status, summed viewer counts and thumbnails are right on every node, RTSP play and WHEP work
+// on an edge, and the watch page on C plays in Chromium (its player picks WebRTC).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
@@ -26,6 +28,7 @@ import { collect, ffprobe, killAll, run } from './helpers/media-harness.js';
 import { FlvParser, FLV_TAG_VIDEO } from '../../src/formats/flv.js';
 import { CLUSTER_SECRET_HEADER } from '../../src/media/cluster/secret.js';
 import { DEFAULT_BUS_PREFIX } from '../../src/media/control/bus.js';
+import { ensureWebBuilt, launchBrowser, newContext, videoAdvances } from '../e2e/helpers/web.js';
 
 const GRACE_SECONDS = 1.5;
 const publishers = new LoopPublishers();
@@ -100,10 +103,11 @@ before(async () => {
       cb();
     },
   });
-  const node = async (logger?: ReturnType<typeof pino>) => {
+  const node = async (logger?: ReturnType<typeof pino>, web?: string) => {
     const port = await freePort();
     return startTestServer({
-      roles: ['media', 'api'],
+      roles: web ? ['media', 'api', 'web'] : ['media', 'api'],
+      ...(web ? { 'web.dir': web } : {}),
       'http.port': port,
       'database.url': dbUrl,
       'redis.url': redis.url,
@@ -116,7 +120,7 @@ before(async () => {
   };
   A = await node(pino({ level: 'info' }, sink));
   B = await node();
-  C = await node();
+  C = await node(undefined, ensureWebBuilt());
   const owner = await A.platform.users.create({ username: 'owner', password: 'password1' });
   const key = (await A.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
   await A.platform.channels.create({ name: 'idle', ownerId: owner.id });
@@ -310,6 +314,24 @@ test('the origin connection breaks: edge C re-pulls, its player stays connected 
     for (let i = 1; i < ts.length; i++) assert.ok(ts[i]! >= ts[i - 1]!, `timestamp went back at ${i}: ${ts[i - 1]} → ${ts[i]}`);
   } finally {
     r.close();
+  }
+});
+
+test('the watch page on edge C plays in Chromium (WebRTC over the pulled stream)', { timeout: 120_000 }, async () => {
+  const browser = await launchBrowser();
+  try {
+    const page = await (await newContext(browser, { lang: 'en' })).newPage();
+    await page.goto(`http://127.0.0.1:${C.httpPort}/watch/cam`);
+    await page.locator('.player[data-protocol="webrtc"]').waitFor({ timeout: 30_000 });
+    const { from, to } = await videoAdvances(page, 2, 60_000);
+    assert.ok(to - from >= 2, `currentTime advanced from ${from.toFixed(2)} to ${to.toFixed(2)}`);
+    const size = await page.evaluate(() => { const v = document.querySelector('video')!; return [v.videoWidth, v.videoHeight]; });
+    assert.deepEqual(size, [640, 360]);
+    assert.equal(C.app.whep!.sessionCount(), 1, 'the WHEP session is on C');
+    assert.equal(edgeOf(C)?.from, 'edge');
+    // (The WHEP session, and with it C's pull, outlives the closed browser until ICE consent expires: the tests after this one do not count C's pulls.)
+  } finally {
+    await browser.close();
   }
 });
 
