@@ -19,7 +19,8 @@ export const TEST_CLUSTER_SECRET = 'test-cluster-secret-0123456789';
 export async function startTestServer(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}, opts: { logger?: Logger } = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-srv-'));
   // Nodes on one Redis form a cluster: give them the shared secret unless the test sets (or removes) it.
-  const cluster = overrides['redis.url'] !== undefined && !('cluster.secret' in overrides) && !env.ONAIR_CLUSTER_SECRET ? { 'cluster.secret': TEST_CLUSTER_SECRET } : {};
+  const sharesRedis = overrides['redis.url'] !== undefined || env.ONAIR_REDIS_URL !== undefined;
+  const cluster = sharesRedis && !('cluster.secret' in overrides) && !env.ONAIR_CLUSTER_SECRET ? { 'cluster.secret': TEST_CLUSTER_SECRET } : {};
   const config = loadConfig({ env, overrides: { dataDir, host: '127.0.0.1', 'http.port': 0, 'rtmp.port': 0, 'media.srt.port': 0, 'media.rtsp.port': 0, 'log.level': 'silent', ...cluster, ...overrides } });
   const server = await startServer(config, { logger: opts.logger ?? silentLogger() });
   const base = `http://127.0.0.1:${server.httpPort}`;
