@@ -87,6 +87,8 @@ export class ClusterLiveView {
   private live = new Map<string, ClusterLive>();
   /** Players per channel on every node's edge streams (this node's included). */
   private edgeViewers = new Map<string, ViewerCounts>();
+  /** When the picture was last read whole (0: never); older than ttlMs it is not used. */
+  private refreshedAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private lastErrorLog = 0;
@@ -155,20 +157,26 @@ export class ClusterLiveView {
       }
       this.live = live;
       this.edgeViewers = edgeViewers;
+      this.refreshedAt = this.now();
     } catch (err) {
-      // Keep the last picture: a short Redis outage should not flip every channel offline.
+      // Keep the last picture for up to a TTL: a short Redis outage should not flip every channel offline.
       this.error(err);
     }
   }
 
   /** remote is the channel's entry when another node holds it (as of the last refresh). */
   remote(channel: string): ClusterLive | undefined {
-    return this.live.get(channel);
+    return this.fresh() ? this.live.get(channel) : undefined;
+  }
+
+  /** fresh: the picture is at most one TTL old (what the live list itself would still hold). */
+  private fresh(): boolean {
+    return this.refreshedAt > 0 && this.now() - this.refreshedAt <= this.o.ttlMs;
   }
 
   /** edgeViewersOf is the players of the channel on every node's edge streams (as of the last refresh). */
   edgeViewersOf(channel: string): ViewerCounts | undefined {
-    return this.edgeViewers.get(channel);
+    return this.fresh() ? this.edgeViewers.get(channel) : undefined;
   }
 
   private error(err: unknown): void {
