@@ -19,6 +19,7 @@ import { srtFeature } from './media/srt/index.js';
 import { rtspFeature } from './media/rtsp/index.js';
 import { supportersFeature } from './chat/supporters/index.js';
 import { streamControlFeature } from './media/control/index.js';
+import { edgeFeature } from './media/cluster/index.js';
 import { hlsOriginFeature } from './media/hls/origin-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
@@ -43,6 +44,7 @@ export const FEATURES = [
   jobWorkerFeature, // transcodes, thumbnails, captions after each recording (worker role)
   supportersFeature, // wallet, super chats, effects, overlay tokens (api role)
   streamControlFeature, // end live, live list, restream targets (media and api roles)
+  edgeFeature, // media cluster: on-demand edge pulls between media nodes sharing Redis
   hlsOriginFeature, // LL-HLS of channels live on another node, proxied from that node (cluster)
   clipsFeature, // clips of a live stream or a VOD
   ingestFeature, // GET /api/v1/ingest

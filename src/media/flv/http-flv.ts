@@ -54,13 +54,12 @@ function notLiveBody(channel: string): string {
   return JSON.stringify({ error: { code: 'not_found', message: `channel ${channel} is not live` } });
 }
 
-/** HttpFlvViewer writes chunked HTTP-FLV straight to the socket. */
+/** HttpFlvViewer writes chunked HTTP-FLV straight to the socket (protocol `edge`: a media node pulling). */
 export class HttpFlvViewer implements Viewer {
-  readonly protocol = 'flv' as const;
   onClose?: () => void;
   private done = false;
 
-  constructor(private readonly socket: Socket) {
+  constructor(private readonly socket: Socket, readonly protocol: 'flv' | 'edge' = 'flv') {
     socket.setNoDelay(true);
     const gone = () => {
       if (this.done) return;
@@ -158,15 +157,20 @@ export class FlvHttpOutput {
 
   /** register adds GET /live/:file for *.flv (other /live paths are left to other outputs). */
   register(app: FastifyInstance): void {
-    app.get<{ Params: { file: string } }>('/live/:file', (req, reply) => {
+    app.get<{ Params: { file: string } }>('/live/:file', async (req, reply) => {
       const channel = channelFromFlvPath(`/live/${req.params.file}`);
       if (!channel) return reply.callNotFound();
-      if (!this.hub.isLive(channel)) {
+      // Live here, or pulled from the media node that holds it (the cluster's edge pull).
+      if (!(await this.hub.openForPlay(channel))) {
         return reply.code(404).header('access-control-allow-origin', '*').type('application/json').send(notLiveBody(channel));
+      }
+      const socket = req.raw.socket;
+      if (socket.destroyed) {
+        reply.hijack(); // the player left while the pull started: nothing to attach
+        return;
       }
       const lease = this.limits?.admitOrThrow(req.clientIp);
       reply.hijack();
-      const socket = req.raw.socket;
       if (lease) socket.once('close', () => lease.release());
       const viewer = new HttpFlvViewer(socket);
       const detach = this.hub.addViewer(channel, viewer);
@@ -182,22 +186,32 @@ export class FlvHttpOutput {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     const channel = channelFromFlvPath(req.url);
     if (!channel) return false;
-    if (!this.hub.isLive(channel)) {
-      const body = notLiveBody(channel);
-      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    if (this.hub.playable(channel)) {
+      this.upgrade(channel, req, socket, head);
       return true;
     }
+    // Not live here: maybe on another media node (the edge pull brings it); the socket waits meanwhile.
+    socket.on('error', () => socket.destroy());
+    void this.hub.openForPlay(channel).then((ok) => {
+      if (socket.destroyed) return;
+      if (ok) return this.upgrade(channel, req, socket, head);
+      const body = notLiveBody(channel);
+      socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    return true;
+  }
+
+  private upgrade(channel: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const admission = this.limits?.admit(clientAddressOf(req));
     if (admission && !admission.ok) {
       socket.end(rawHttpRefusal(refusalError('flv', admission.reason, this.limits!.settings)));
-      return true;
+      return;
     }
     if (admission) socket.once('close', () => admission.lease.release());
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const viewer = new WsFlvViewer(ws);
       if (!this.hub.addViewer(channel, viewer)) ws.close(1011, 'stream ended');
     });
-    return true;
   }
 
   close(): void {

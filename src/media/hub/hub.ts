@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../observability/logger.js';
 import type { ServerPublisher } from '../../chat/hooks.js';
-import type { AudioTrackInfo, DroppedTrack, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
+import type { AudioTrackInfo, DroppedTrack, MediaFrame, PlaybackHub, StreamHubApi, StreamSubscriber, VideoTrackInfo } from './types.js';
 import { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../formats/flv.js';
 import { encodeAmf0, ecmaArray, type Amf0Object } from '../../formats/amf0.js';
 import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-tags.js';
@@ -48,9 +48,23 @@ export interface HubOptions {
 
 /** PublishSource is the ingest side's handle: the hub uses it to kick a publisher. */
 export interface PublishSource {
-  protocol: 'rtmp' | 'rtmps' | 'relay' | 'abr' | 'whip' | 'srt' | 'rtsp';
+  /** `edge`: this node pulls the channel from the media node holding its publisher (src/media/cluster). */
+  protocol: 'rtmp' | 'rtmps' | 'relay' | 'abr' | 'whip' | 'srt' | 'rtsp' | 'edge';
   clientIp?: string;
   close(reason: string): void;
+}
+
+/**
+ * StreamFrom says where a hub stream comes from: `local`, a publisher on this node (the origin:
+ * it packages HLS, records, transcodes, captions, restreams, and is listed in the cluster live
+ * list); `edge`, pulled from the origin for this node's players only.
+ */
+export type StreamFrom = 'local' | 'edge';
+
+/** OnDemandSource brings a channel that is not live here into the hub for a player (the edge pull). */
+export interface OnDemandSource {
+  /** open resolves once the channel is playable here (true) or cannot be (false: not live anywhere, refused). */
+  open(channel: string): Promise<boolean>;
 }
 
 /**
@@ -153,7 +167,28 @@ export class LiveStream implements Publisher {
   private lastVideoDts = -1;
   private lastAudioDts = -1;
 
-  constructor(readonly channel: string, readonly source: PublishSource, private readonly hub: StreamHub) {}
+  readonly from: StreamFrom;
+
+  constructor(readonly channel: string, readonly source: PublishSource, private readonly hub: StreamHub) {
+    this.from = source.protocol === 'edge' ? 'edge' : 'local';
+  }
+
+  /** audienceChangedAt is when a viewer or subscriber last came or went (epoch ms; the start at first). */
+  audienceChangedAt = Date.now();
+
+  /** audience counts what keeps a pulled stream wanted: byte-stream viewers and frame subscribers. */
+  audience(): number {
+    let n = this.subscribers.size;
+    for (const vs of this.viewers) if (!vs.closed) n++;
+    return n;
+  }
+
+  /** edgePulls counts the other media nodes pulling this stream now. */
+  edgePulls(): number {
+    let n = 0;
+    for (const vs of this.viewers) if (!vs.closed && vs.viewer.protocol === 'edge') n++;
+    return n;
+  }
 
   // ---------------------------------------------------------------- ingest
 
@@ -350,6 +385,7 @@ export class LiveStream implements Publisher {
     // Header tags still pending would be sent twice; those are left to the flush.
     const sent = headers.filter((t) => t.seq <= this.lastFlushedSeq);
     this.viewers.add(vs);
+    this.audienceChangedAt = Date.now();
     this.hub.viewerCount[viewer.protocol]++;
     viewer.onClose = () => this.detach(vs, 'closed', false, true);
     const n = viewer.start({ headers: sent, gop: vs.waitingKey ? [] : gop, hasAudio: !!this.audio || !this.sawVideo, hasVideo: !!this.video || this.sawVideo || !this.audio });
@@ -361,13 +397,20 @@ export class LiveStream implements Publisher {
     if (vs.closed) return;
     vs.closed = true;
     this.viewers.delete(vs);
+    this.audienceChangedAt = Date.now();
     this.hub.viewerCount[vs.viewer.protocol]--;
     if (!fromPeer) vs.viewer.end(reason, clean);
+  }
+
+  /** removeSubscriber detaches a frame-level output. */
+  removeSubscriber(sub: StreamSubscriber): void {
+    if (this.subscribers.delete(sub)) this.audienceChangedAt = Date.now();
   }
 
   /** addSubscriber attaches a frame-level output; it gets tracks and the GOP at once. */
   addSubscriber(sub: StreamSubscriber): void {
     this.subscribers.add(sub);
+    this.audienceChangedAt = Date.now();
     if (this.video || this.audio) sub.onTracks?.(this.video, this.audio);
     for (const t of this.gop) if (t.frame) sub.onFrame(t.frame);
   }
@@ -395,7 +438,8 @@ export class LiveStream implements Publisher {
 
   stats(): ChannelStats {
     const viewers: Record<string, number> = { flv: 0, wsflv: 0, rtmp: 0 };
-    for (const vs of this.viewers) viewers[vs.viewer.protocol]!++;
+    // Edge pulls are nodes, not viewers: the edges count their own viewers.
+    for (const vs of this.viewers) if (vs.viewer.protocol !== 'edge') viewers[vs.viewer.protocol] = (viewers[vs.viewer.protocol] ?? 0) + 1;
     for (const [proto, count] of this.hub.externalCounters) viewers[proto] = count(this.channel);
     const v = this.video;
     const a = this.audio;
@@ -415,12 +459,22 @@ export class LiveStream implements Publisher {
   }
 }
 
-/** StreamHub is the media role's registry of live streams (see StreamHubApi). */
-export class StreamHub extends EventEmitter implements StreamHubApi {
+/**
+ * StreamHub is the media role's registry of live streams (see StreamHubApi).
+ *
+ * `streams`, isLive, liveChannels, subscribe, stats, kick and the start/end events concern local
+ * streams only, so the origin-only outputs (HLS, recorder, ABR, captions, restreams, the cluster
+ * live list) never see an edge pull. Players reach both through playable, openForPlay, addViewer
+ * and subscribe with `{ playback: true }`.
+ */
+export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub {
   readonly streams = new Map<string, LiveStream>();
+  /** Channels pulled from another media node for this node's players. */
+  readonly edges = new Map<string, LiveStream>();
+  private onDemand: OnDemandSource | null = null;
   private readonly waiting = new Map<string, Set<StreamSubscriber>>();
-  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0 }, dropped: {} };
-  readonly viewerCount: Record<ViewerProtocol, number> = { flv: 0, wsflv: 0, rtmp: 0 };
+  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {} };
+  readonly viewerCount: Record<ViewerProtocol, number> = { flv: 0, wsflv: 0, rtmp: 0, edge: 0 };
   readonly externalCounters = new Map<string, (channel: string) => number>();
   readonly logger: Logger;
 
@@ -435,8 +489,13 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
 
   /** publish claims a channel for a publisher; null when the channel already has one. */
   publish(channel: string, source: PublishSource): LiveStream | null {
-    if (this.streams.has(channel)) return null;
+    if (this.streams.has(channel) || this.edges.has(channel)) return null;
     const stream = new LiveStream(channel, source, this);
+    if (stream.from === 'edge') {
+      this.edges.set(channel, stream);
+      this.logger.info({ channel }, 'edge stream started');
+      return stream;
+    }
     this.streams.set(channel, stream);
     const waiting = this.waiting.get(channel);
     if (waiting) {
@@ -451,6 +510,12 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
 
   /** streamEnded is called by a LiveStream once it has ended its outputs. */
   streamEnded(stream: LiveStream, reason: string): void {
+    if (stream.from === 'edge') {
+      if (this.edges.get(stream.channel) !== stream) return;
+      this.edges.delete(stream.channel);
+      this.logger.info({ channel: stream.channel, reason }, 'edge stream ended');
+      return;
+    }
     if (this.streams.get(stream.channel) !== stream) return;
     this.streams.delete(stream.channel);
     this.logger.info({ channel: stream.channel, reason }, 'stream ended');
@@ -468,21 +533,48 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
     if (frames > 0) this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + frames;
   }
 
-  /** addViewer attaches a byte-stream viewer to a live channel; null when it is offline. */
+  /** addViewer attaches a byte-stream viewer to a live channel (local or edge); null when it is offline here. */
   addViewer(channel: string, viewer: Viewer): (() => void) | null {
-    const s = this.streams.get(channel);
+    const s = this.playableStream(channel);
     return s ? s.addViewer(viewer) : null;
+  }
+
+  /** playableStream is the channel's stream here, local or pulled. */
+  playableStream(channel: string): LiveStream | undefined {
+    return this.streams.get(channel) ?? this.edges.get(channel);
+  }
+
+  /** playable: a player can attach now (local publisher or edge pull). */
+  playable(channel: string): boolean {
+    return this.streams.has(channel) || this.edges.has(channel);
+  }
+
+  /** setOnDemand installs the source that pulls channels not live here (null removes it). */
+  setOnDemand(source: OnDemandSource | null): void {
+    this.onDemand = source;
+  }
+
+  /**
+   * openForPlay makes a channel playable here for a new player: true at once when it is, else the
+   * on-demand source (the edge pull) is asked to bring it; false when it is not live anywhere.
+   */
+  async openForPlay(channel: string): Promise<boolean> {
+    if (this.playable(channel)) return true;
+    if (!this.onDemand) return false;
+    const ok = await this.onDemand.open(channel);
+    return ok && this.playable(channel);
   }
 
   /**
    * subscribe attaches a frame-level output. When the channel is offline the subscriber
    * waits and is attached when the channel's next stream starts; after onEnd it is dropped.
+   * Only local streams, unless `playback` (players: an edge stream too).
    */
-  subscribe(channel: string, subscriber: StreamSubscriber): () => void {
-    const s = this.streams.get(channel);
+  subscribe(channel: string, subscriber: StreamSubscriber, opts: { playback?: boolean } = {}): () => void {
+    const s = opts.playback ? this.playableStream(channel) : this.streams.get(channel);
     if (s) {
       s.addSubscriber(subscriber);
-      return () => void s.subscribers.delete(subscriber);
+      return () => s.removeSubscriber(subscriber);
     }
     let set = this.waiting.get(channel);
     if (!set) this.waiting.set(channel, (set = new Set()));
@@ -527,7 +619,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
 
   /** stop ends every stream (service shutdown). */
   stop(reason = 'server shutting down'): void {
-    for (const s of [...this.streams.values()]) {
+    for (const s of [...this.streams.values(), ...this.edges.values()]) {
       s.source.close(reason);
       s.end(reason);
     }

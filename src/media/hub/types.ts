@@ -71,7 +71,20 @@ export interface StreamSubscriber {
   onEnd?(reason: string): void;
 }
 
-/** StreamHubApi is the part of the hub that outputs (HLS, recorder, captions) depend on. */
+/**
+ * PlaybackHub is what players that are not byte streams (WHEP, RTSP play) need: a channel's
+ * stream whether it is published here or pulled from another media node (an edge stream).
+ */
+export interface PlaybackHub {
+  /** playable: the channel can be played here now (local or pulled). */
+  playable(channel: string): boolean;
+  /** openForPlay makes it playable, pulling it from the node that holds it if needed; false when it is live nowhere. */
+  openForPlay(channel: string): Promise<boolean>;
+  /** subscribe with `playback: true` attaches to a local or an edge stream (see StreamHubApi.subscribe). */
+  subscribe(channel: string, subscriber: StreamSubscriber, opts: { playback: true }): () => void;
+}
+
+/** StreamHubApi is the part of the hub that outputs (HLS, recorder, captions) depend on: local streams only. */
 export interface StreamHubApi {
   /**
    * subscribe attaches an output to a channel's live stream. A late joiner first gets

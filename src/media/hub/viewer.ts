@@ -5,7 +5,8 @@
  */
 import type { Batch, OutTag } from './batch.js';
 
-export type ViewerProtocol = 'flv' | 'wsflv' | 'rtmp';
+/** `edge`: another media node pulling the channel (counted apart: it is not a viewer). */
+export type ViewerProtocol = 'flv' | 'wsflv' | 'rtmp' | 'edge';
 
 export interface StartInfo {
   /** Codec headers and metadata, as FLV tags (metadata first). */

@@ -212,10 +212,14 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
   });
 }
 
-/** thumbnailRoute serves /live/{channel}/thumbnail.jpg (an exact route beside the LL-HLS wildcard). */
-export function thumbnailRoute(app: FastifyInstance, thumbs: LiveThumbnails, intervalSeconds: number): void {
+/**
+ * thumbnailRoute serves /live/{channel}/thumbnail.jpg (an exact route beside the LL-HLS wildcard);
+ * `remote` gives the thumbnail of a channel published on another media node (the cluster).
+ */
+export function thumbnailRoute(app: FastifyInstance, thumbs: LiveThumbnails, intervalSeconds: number, remote?: (channel: string) => Promise<{ jpeg: Buffer; at: number } | undefined>): void {
   app.get('/live/:channel/thumbnail.jpg', { schema: { params: { type: 'object', required: ['channel'], properties: { channel: { type: 'string', maxLength: 64 } } } } }, async (req, reply) => {
-    const t = thumbs.get((req.params as { channel: string }).channel);
+    const channel = (req.params as { channel: string }).channel;
+    const t = thumbs.get(channel) ?? (await remote?.(channel));
     if (!t) throw notFound('no thumbnail for this channel yet');
     return reply
       .header('content-type', 'image/jpeg')

@@ -88,6 +88,8 @@ export class RtmpSession {
   private publishing: { streamId: number; stream: LiveStream; channel: string; reader: FlvFrameReader } | null = null;
   private publishPending = false;
   private playing: { streamId: number; detach: () => void; channel: string } | null = null;
+  /** A play waiting for the channel to be pulled from another media node (the cluster's edge pull). */
+  private playPending = false;
   private peerWindow = 0;
   private lastAck = 0;
   private closed = false;
@@ -312,7 +314,7 @@ export class RtmpSession {
   private onPublish(streamId: number, rawName: Amf0Value): void {
     if (!this.connected) throw new ProtocolError('publish before connect');
     const cs = this.ctx.chunkSize;
-    if (this.publishing || this.publishPending || this.playing) {
+    if (this.publishing || this.publishPending || this.playing || this.playPending) {
       this.send(onStatusMessage(cs, streamId, 'error', NS_PUBLISH_BADNAME, 'this connection already publishes or plays'));
       return;
     }
@@ -352,14 +354,24 @@ export class RtmpSession {
     if (!this.connected) throw new ProtocolError('play before connect');
     const cs = this.ctx.chunkSize;
     const channel = streamNameOf(rawName);
-    if (this.publishing || this.playing) {
+    if (this.publishing || this.playing || this.playPending) {
       this.send(onStatusMessage(cs, streamId, 'error', NS_PLAY_STREAM_NOT_FOUND, 'this connection already publishes or plays'));
       return;
     }
-    if (!this.ctx.hub.isLive(channel)) {
+    if (this.ctx.hub.playable(channel)) return this.startPlay(streamId, channel);
+    // Not live here: maybe on another media node, which the edge pull brings here.
+    this.playPending = true;
+    void this.ctx.hub.openForPlay(channel).then((ok) => {
+      this.playPending = false;
+      if (this.closed) return;
+      if (ok) return this.startPlay(streamId, channel);
       this.send(onStatusMessage(cs, streamId, 'error', NS_PLAY_STREAM_NOT_FOUND, `channel ${channel} is not live`, { details: channel }));
-      return this.refuse('stream not found');
-    }
+      this.refuse('stream not found');
+    });
+  }
+
+  private startPlay(streamId: number, channel: string): void {
+    const cs = this.ctx.chunkSize;
     // Players only receive; silence from them is normal, so the idle timeout no longer applies.
     this.socket.setTimeout(0);
     this.socket.cork();
@@ -368,8 +380,9 @@ export class RtmpSession {
     this.send(onStatusMessage(cs, streamId, 'status', NS_PLAY_START, `Started playing ${channel}.`, { details: channel }));
     this.send(dataMessage(cs, streamId, '|RtmpSampleAccess', true, true));
     const viewer = new RtmpPlayerViewer(this, streamId, cs);
-    const detach = this.ctx.hub.addViewer(channel, viewer)!;
+    const detach = this.ctx.hub.addViewer(channel, viewer);
     this.socket.uncork();
+    if (!detach) return this.refuse('stream not found');
     this.playing = { streamId, detach, channel };
     this.parser.setLimits({ maxMessageSize: this.ctx.maxMessageBytes });
     this.log.debug({ channel }, 'rtmp play started');

@@ -25,7 +25,7 @@ import {
 } from '../../formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
-import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type StreamHubApi, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type PlaybackHub, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { droppedMediaOf } from './dropped.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
@@ -70,8 +70,8 @@ export interface RtspServerOptions {
   logger: Logger;
   /** media.proxyProtocol: a TCP load balancer in front sends the client's address first. */
   proxyProtocol?: ProxyProtocolOptions;
-  /** The hub: publishes claim channels in it, players subscribe. */
-  hub: RtspHub & Pick<StreamHubApi, 'subscribe' | 'isLive'>;
+  /** The hub: publishes claim channels in it, players subscribe (to local or edge streams: PlaybackHub). */
+  hub: RtspHub & PlaybackHub;
   authorizePublish(key: string, clientIp: string): Promise<PublishAuthResult>;
   unpublished?(channel: string, clientIp: string, reason: string): void;
   registry?: prom.Registry;
@@ -366,7 +366,10 @@ export class RtspConnection {
 
   private async describe(req: RtspRequest): Promise<void> {
     const channel = this.nameOf(req);
-    const tracks = CHANNEL_NAME.test(channel) ? this.currentTracks(channel) : null;
+    // Not live here: maybe on another media node, which the edge pull brings here.
+    const open = CHANNEL_NAME.test(channel) && (await this.server.o.hub.openForPlay(channel));
+    if (this.closed) return;
+    const tracks = open ? this.currentTracks(channel) : null;
     if (!tracks || (!tracks.video && !tracks.audio)) throw new Refusal(404, 'not_found', `Not Found (channel ${channel.slice(0, 64)} is not live)`);
     const base = req.uri.replace(/\/+$/, '');
     const sdp = this.sdpFor(channel, tracks);
@@ -375,13 +378,13 @@ export class RtspConnection {
   }
 
   private currentTracks(channel: string): { video?: VideoTrackInfo; audio?: AudioTrackInfo } | null {
-    if (!this.server.o.hub.isLive(channel)) return null;
+    if (!this.server.o.hub.playable(channel)) return null;
     let got: { video?: VideoTrackInfo; audio?: AudioTrackInfo } = {};
     // The hub hands a new subscriber the current codec headers at once.
     const off = this.server.o.hub.subscribe(channel, {
       onTracks: (v, a) => { got = { ...(v ? { video: v } : {}), ...(a ? { audio: a } : {}) }; },
       onFrame: () => {},
-    });
+    }, { playback: true });
     off();
     return got;
   }
@@ -478,7 +481,7 @@ export class RtspConnection {
     const v = st.tracks.find((t) => t.kind === 'video' && t.channel !== undefined);
     const a = st.tracks.find((t) => t.kind === 'audio' && t.channel !== undefined);
     if (!v && !a) throw new Refusal(455, 'state', 'Method Not Valid in This State (SETUP a track first)');
-    if (!this.server.o.hub.isLive(st.channel)) throw new Refusal(404, 'not_found', `Not Found (channel ${st.channel} is not live)`);
+    if (!this.server.o.hub.playable(st.channel)) throw new Refusal(404, 'not_found', `Not Found (channel ${st.channel} is not live)`);
     const o = this.server.o;
     const player = new RtspPlayer({
       sink: { write: (parts) => this.sendAll(parts), queuedBytes: () => this.socket.writableLength },
@@ -502,7 +505,7 @@ export class RtspConnection {
     this.reply(req, 200, { Session: this.sessionHeader(st.id), Range: 'npt=0.000-', 'RTP-Info': rtpInfo });
     this.server.sessionStarted(this, 'play');
     // After the answer: the GOP burst follows at once.
-    st.unsubscribe = o.hub.subscribe(st.channel, player);
+    st.unsubscribe = o.hub.subscribe(st.channel, player, { playback: true });
   }
 
   /** endSession stops what the session runs (TEARDOWN, close). */

@@ -11,13 +11,13 @@
 import type { Logger } from '../../observability/logger.js';
 import { parseAvcDecoderConfig } from '../../formats/avc.js';
 import { packetizeH264 } from '../../formats/rtp-h264.js';
-import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
+import type { AudioTrackInfo, MediaFrame, PlaybackHub, StreamSubscriber, VideoTrackInfo } from '../hub/types.js';
 import { OpusTranscoder, type OpusPacket } from './opus.js';
 import type { PacketizedFrame, WhepSession } from './session.js';
 
 export interface WhepChannelOptions {
   channel: string;
-  hub: StreamHubApi;
+  hub: Pick<PlaybackHub, 'subscribe'>;
   logger: Logger;
   mtu: number;
   /** Longest GOP kept for sessions that connect, in frames. */
@@ -67,7 +67,7 @@ export class WhepChannel implements StreamSubscriber {
   }
 
   start(): void {
-    this.unsubscribe = this.o.hub.subscribe(this.o.channel, this);
+    this.unsubscribe = this.o.hub.subscribe(this.o.channel, this, { playback: true });
   }
 
   // ---------------------------------------------------------------- hub input

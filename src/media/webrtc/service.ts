@@ -14,7 +14,7 @@ import prom from 'prom-client';
 import type { OnairConfig } from '../../config/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { AppError } from '../../http/errors.js';
-import type { StreamHubApi } from '../hub/types.js';
+import type { PlaybackHub, StreamHubApi } from '../hub/types.js';
 import { WhepChannel } from './channel.js';
 import { SdpError } from './sdp.js';
 import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
@@ -55,7 +55,8 @@ export function whepMetrics(registry: prom.Registry): WhepMetrics {
 export interface WhepServiceDeps {
   config: OnairConfig;
   logger: Logger;
-  hub: StreamHubApi;
+  /** Local streams and edge streams alike (PlaybackHub): a WHEP viewer on an edge gets the pulled channel. */
+  hub: StreamHubApi & PlaybackHub;
   registry?: prom.Registry;
   /** ffmpeg path for Opus audio (src/media/ffmpeg.ts); undefined: video only. */
   ffmpeg?: string;
@@ -130,7 +131,8 @@ export class WhepService {
   /** createSession answers a viewer's offer for a live channel. Errors are AppErrors (404, 400, 503). */
   async createSession(channel: string, offer: string, clientIp = ''): Promise<WhepAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
-    if (!CHANNEL_NAME.test(channel) || !this.d.hub.isLive(channel)) throw new AppError('not_found', `channel ${channel} is not live`);
+    if (!CHANNEL_NAME.test(channel) || !(await this.d.hub.openForPlay(channel))) throw new AppError('not_found', `channel ${channel} is not live`);
+    if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     const admission = this.limits.admit(clientIp);
     if (!admission.ok) {
       if (admission.reason === 'per_ip') throw refusalError('whep', 'per_ip', this.limits.settings);
@@ -164,7 +166,7 @@ export class WhepService {
       if (endedMeanwhile) throw new AppError('not_found', `channel ${channel} is not live`);
       throw err;
     }
-    if (session.closed || !this.d.hub.isLive(channel)) {
+    if (session.closed || !this.d.hub.playable(channel)) {
       session.close('stream_ended');
       this.forget(ch, session);
       throw new AppError('not_found', `channel ${channel} is not live`);

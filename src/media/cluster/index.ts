@@ -1,0 +1,121 @@
+/**
+ * The media cluster, part I (docs/scale-out.md "Any media node serves any live channel"): with
+ * redis.url set, a media node plays channels published on other media nodes by pulling them on
+ * demand (edge-pull.ts), and serves such pulls to the others (pull-route.ts), both authenticated
+ * with cluster.secret (secret.ts; start-check.ts makes it required).
+ */
+import { Redis } from 'ioredis';
+import type { Feature } from '../../app/feature.js';
+import type { MediaService } from '../index.js';
+import { nodeIdOf } from '../../platform/jobs/node-id.js';
+import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
+import { checkClusterConfig } from './start-check.js';
+import { EdgePulls } from './edge-pull.js';
+import { locateChannel } from './locate.js';
+import { registerClusterPullRoute } from './pull-route.js';
+import { addCounts, ClusterLiveView } from './live-view.js';
+import { LiveDetailSchema } from '../../api/schemas.js';
+import type { LiveInfo } from '../../http/routes/context.js';
+import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
+import { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
+
+export { EdgePulls, type EdgePullInfo, type EdgePullsOptions } from './edge-pull.js';
+export { checkClusterConfig } from './start-check.js';
+export { locateChannel, originOf, type ChannelOrigin, type LiveList } from './locate.js';
+export { clusterPullPath, CLUSTER_PULL_PREFIX } from './pull-route.js';
+export { EdgeTimeline } from './timeline.js';
+export { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
+export { ClusterLiveView, addCounts, parseEdgeAudience, type EdgeAudience, type ViewerCounts } from './live-view.js';
+
+/** ClusterNode is what the edge feature exposes: the running pulls and the cluster's live picture. */
+export interface ClusterNode {
+  readonly nodeId: string;
+  readonly pulls: EdgePulls;
+  readonly view: ClusterLiveView;
+  /** thumbnail is the live thumbnail of a channel published on another node (its origin makes it). */
+  thumbnail(channel: string): Promise<RemoteThumbnail | undefined>;
+}
+
+/** edgeFeature runs on media nodes sharing redis.url: on-demand edge pulls and the origin's pull route. */
+export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> = {
+  name: 'edge',
+  roles: ['media'],
+  deps: { media: 'required' },
+  create(base, { media }) {
+    const { config } = base;
+    checkClusterConfig(config);
+    const secret = config.cluster.secret;
+    const url = config.redis.url;
+    if (!url || !secret) return undefined;
+    const logger = base.logger.child({ role: 'media', part: 'cluster' });
+    const nodeId = nodeIdOf(config);
+    let redis: Redis | null = null;
+    const directoryRedis = (): Redis => {
+      if (!redis) throw new Error('cluster: not started');
+      return redis;
+    };
+    const cc = config.media.control;
+    const directory = new LiveDirectory({
+      redis: directoryRedis,
+      nodeId,
+      logger,
+      metrics: directoryMetrics(base.registry),
+      ttlMs: cc.liveTtlSeconds * 1000,
+      refreshMs: cc.liveRefreshSeconds * 1000,
+    });
+    const pulls = new EdgePulls({
+      hub: media.hub,
+      locate: (channel) => locateChannel(directory, channel, nodeId),
+      secret,
+      logger,
+      graceMs: config.cluster.edgeGraceSeconds * 1000,
+      holdMs: config.cluster.edgeHoldSeconds * 1000,
+    });
+    registerClusterPullRoute(base.http, { hub: media.hub, secret, logger });
+    const view = new ClusterLiveView({
+      redis: () => directoryRedis(),
+      nodeId,
+      hub: media.hub,
+      list: () => directory.list(),
+      logger,
+      ttlMs: cc.liveTtlSeconds * 1000,
+      refreshMs: cc.liveRefreshSeconds * 1000,
+      prefix: DEFAULT_BUS_PREFIX,
+    });
+    const thumbs = new RemoteThumbnails(view, config.record.thumbnailIntervalSeconds * 1000);
+    // Live status on every node: a channel published here, or on the node the live list names,
+    // with the players of every node's edge streams added to its viewers.
+    const localInfo = base.api.liveInfo;
+    const clusterInfo = (channel: string): LiveInfo => {
+      const own = localInfo?.(channel) ?? { live: false };
+      const edges = view.edgeViewersOf(channel);
+      if (own.live) return edges ? { ...own, viewers: addCounts(own.viewers, edges) } : own;
+      const remote = view.remote(channel);
+      if (!remote) return own;
+      const parsed = LiveDetailSchema.safeParse({ ...remote.entry, live: true, viewers: addCounts((remote.entry.viewers ?? {}) as Record<string, number>, edges) });
+      return parsed.success ? parsed.data : own;
+    };
+    return {
+      api: { nodeId, pulls, view, thumbnail: (channel) => thumbs.get(channel) },
+      start: async () => {
+        // No offline queue: a play request while Redis is away fails now instead of waiting for it.
+        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+        r.on('error', (err) => logger.warn({ err: err.message }, 'cluster: redis connection error'));
+        await r.connect();
+        redis = r;
+        media.hub.setOnDemand(pulls);
+        await view.start();
+        base.api.liveInfo = clusterInfo;
+      },
+      stop: async () => {
+        if (base.api.liveInfo === clusterInfo) base.api.liveInfo = localInfo;
+        media.hub.setOnDemand(null);
+        pulls.stop();
+        await view.stop();
+        const r = redis;
+        redis = null;
+        await r?.quit().catch(() => r.disconnect());
+      },
+    };
+  },
+};
