@@ -4,7 +4,6 @@
  */
 import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack } from '../hub/types.js';
 import type { OfferedMedia } from '../webrtc/sdp.js';
-import type { IngestChoice } from './session.js';
 
 /** Payload formats that only carry another payload type (retransmission, redundancy, FEC): never the track's codec. */
 const HELPER_FORMATS = new Set(['rtx', 'red', 'ulpfec', 'flexfec-03']);
@@ -14,11 +13,11 @@ const TAKEN: Record<string, string> = { video: 'h264', audio: 'opus' };
 /** sends tells whether the publisher sends on the section (the sections a WHIP ingest could receive). */
 const sends = (m: OfferedMedia): boolean => m.port !== 0 && (m.direction === 'sendonly' || m.direction === 'sendrecv');
 
-/** droppedSectionsOf lists every section the publisher sends on besides the chosen video and audio ones, once per kind and codec. */
-export function droppedSectionsOf(media: readonly OfferedMedia[], choice: IngestChoice): DroppedTrack[] {
+/** droppedSectionsOf lists every section the publisher sends on besides the received ones (their indexes), once per kind and codec. */
+export function droppedSectionsOf(media: readonly OfferedMedia[], received: ReadonlySet<number>): DroppedTrack[] {
   const out: DroppedTrack[] = [];
   media.forEach((m, index) => {
-    if (index === choice.video.index || index === choice.audio.index || !sends(m)) return;
+    if (received.has(index) || !sends(m)) return;
     // A payload type without an rtpmap (a static one: browsers always write rtpmap) is named by its number.
     const names = m.codecs.map((c) => (c.name === '' ? `payload_type_${c.pt}` : c.name.toLowerCase())).filter((n) => !HELPER_FORMATS.has(n));
     const taken = TAKEN[m.kind];

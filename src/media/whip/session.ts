@@ -150,7 +150,7 @@ export class WhipSession {
     const media = parseOffer(offerSdp);
     const choice = chooseIngestCodecs(media);
     // Sections we do not receive on are refused in the answer; the owner's health panel names them.
-    for (const t of droppedSectionsOf(media, choice)) this.ingest.droppedTrack(t);
+    for (const t of droppedSectionsOf(media, new Set([choice.video.index, choice.audio.index]))) this.ingest.droppedTrack(t);
     const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt], [choice.audio.index, choice.audio.codec.pt]]);
     // Every other audio or video section is rejected in the answer (werift would try to receive on it).
     const reject = new Set(media.flatMap((m, i) => ((m.kind === 'audio' || m.kind === 'video') && !keep.has(i) ? [i] : [])));

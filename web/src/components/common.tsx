@@ -63,6 +63,7 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
       else if (err instanceof ApiError && err.code === 'registration_throttled') setError(t('auth.registrationThrottled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
       else if (err instanceof ApiError && err.code === 'registration_closed') setError(t('auth.registrationClosed'));
       else if (err instanceof ApiError && err.code === 'invite_required') setError(t('auth.inviteInvalid'));
+      else if (err instanceof ApiError && err.code === 'unauthorized' && mode === 'login') setError(t('auth.wrongCredentials'));
       else setError(t('auth.failed', { msg: errorText(err) }));
     } finally {
       setBusy(false);
