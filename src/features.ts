@@ -6,7 +6,7 @@ import type { Migration } from 'kysely';
 import { collectMigrations } from './app/compose.js';
 import type { AppOf, DepProblems } from './app/feature.js';
 import { migrate, PLATFORM_MIGRATIONS, type Db } from './platform/index.js';
-import { chatFeature } from './roles/chat.js';
+import { chatFeature, chatRevocationRelayFeature } from './roles/chat.js';
 import { moderationFeature } from './chat/moderation/index.js';
 import { pusherFeature } from './chat/pusher/index.js';
 import { hlsFeature, hlsSubtitlesFeature, hubFeature, mediaFeature } from './roles/media.js';
@@ -26,6 +26,7 @@ import { ingestFeature, webFeature } from './roles/http.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
+  chatRevocationRelayFeature, // chat token revocations from an api-only node to the chat nodes (over Redis)
   moderationFeature, // publish hook, mod.* RPCs, moderation REST
   pusherFeature, // Pusher Channels protocol at /app/{key}, HTTP API, /api/v1/pusher/auth
   mediaFeature, // RTMP ingest, HTTP-FLV / WS-FLV (media role)

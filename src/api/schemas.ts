@@ -69,6 +69,9 @@ export const PublisherSchema = z.object({ protocol: z.string(), clientIp: z.stri
  * LiveDetailSchema answers GET /api/v1/channels/{name}/live (owner, managers, admins): the
  * publisher, tracks, bitrates, frame rate and keyframe interval, or `{live: false}` when offline.
  */
+/** RecordingRefusedCodeSchema names why a live stream is not recorded: the channel's quota or the disk's free-space floor (the studio words each). */
+export const RecordingRefusedCodeSchema = z.enum(['channel_quota', 'disk_floor']);
+
 export const LiveDetailSchema = z.discriminatedUnion('live', [
   z.object({ live: z.literal(false) }),
   z.object({
@@ -88,7 +91,7 @@ export const LiveDetailSchema = z.discriminatedUnion('live', [
     /** Tracks the ingest received but does not forward (a codec the hub does not model, or a second track of a kind). */
     droppedTracks: z.array(z.object({ kind: z.enum(['video', 'audio', 'data']), codec: z.string(), reason: z.string() })).default([]),
     /** Present when this stream is not being recorded because the channel's quota or the disk's free-space floor was reached. */
-    recordingRefused: z.object({ code: z.enum(['channel_quota', 'disk_floor']), bytes: z.number(), limit: z.number() }).optional(),
+    recordingRefused: z.object({ code: RecordingRefusedCodeSchema, bytes: z.number(), limit: z.number() }).optional(),
   }),
 ]);
 export type LiveDetail = z.infer<typeof LiveDetailSchema>;

@@ -361,6 +361,9 @@ export class ChatNode implements BrokerEventHandler {
       case 'refresh':
         for (const c of this.matchClients(msg.user, msg.client)) c.serverRefresh(msg.expired === true, msg.expireAt ?? 0);
         return;
+      case 'pusher_authorised':
+        // For the Pusher front-end (a control listener); the centrifuge side has nothing to do.
+        return;
       case 'node':
         this.nodes.set(msg.node.uid, { info: msg.node, seenAt: Date.now() });
         return;

@@ -16,6 +16,7 @@ import type { Broker, PresenceManager } from './broker/types.js';
 import { WsAcceptor } from './transport/ws.js';
 import { registerUniHttp } from './transport/uni-http.js';
 import { listenerLimits } from '../net/listener-limits.js';
+import { registerChatAdmission } from './transport/admission.js';
 import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
 import { rawJson } from './protocol/codec.js';
@@ -53,7 +54,7 @@ export interface ChatService {
   stop(): Promise<void>;
   /** handleUpgrade takes WebSocket upgrades for /connection/websocket and /connection/uni_websocket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream and POST /api/:method. */
+  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream, POST /api/:method and GET /api/v1/chat/admission. */
   registerHttp(app: FastifyInstance): void;
   readonly publisher: ServerPublisher;
   addPublishHook(hook: PublishHook): void;
@@ -103,7 +104,8 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     channels: deps.channels,
   });
   const n = node;
-  const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, listenerLimits(deps.config, 'chatWs', logger, deps.registry));
+  const wsLimits = listenerLimits(deps.config, 'chatWs', logger, deps.registry);
+  const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, wsLimits);
   const httpLimits = listenerLimits(deps.config, 'chatHttp', logger, deps.registry);
   let started = false;
 
@@ -155,6 +157,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     registerHttp(app) {
       registerUniHttp(app, n, httpLimits);
+      registerChatAdmission(app, wsLimits);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

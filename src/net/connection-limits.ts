@@ -56,13 +56,20 @@ export class ConnectionLimiter {
     return this.perKey.get(limitKey(address)) ?? 0;
   }
 
+  /** refusalOf names the cap that would refuse a connection from `address` now, or null when both allow it (takes nothing). */
+  refusalOf(address: string): LimitRefusal | null {
+    const { perIp, global } = this.settings;
+    if (global > 0 && this.total >= global) return 'global';
+    if (perIp > 0 && this.countOf(address) >= perIp && !this.exempt(address)) return 'per_ip';
+    return null;
+  }
+
   /** acquire admits a connection from `address` when both caps allow it. */
   acquire(address: string): Admission {
     const key = limitKey(address);
-    const { perIp, global } = this.settings;
-    if (global > 0 && this.total >= global) return { ok: false, reason: 'global', key };
+    const refusal = this.refusalOf(address);
+    if (refusal !== null) return { ok: false, reason: refusal, key };
     const current = this.perKey.get(key) ?? 0;
-    if (perIp > 0 && current >= perIp && !this.exempt(address)) return { ok: false, reason: 'per_ip', key };
     this.perKey.set(key, current + 1);
     this.total++;
     let released = false;

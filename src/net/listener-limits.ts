@@ -85,6 +85,12 @@ export class ListenerLimits {
     return a;
   }
 
+  /** refusalFor is the error a connection from `clientIp` would be refused with now, or null; a question, so nothing is taken or counted. */
+  refusalFor(clientIp: string): AppError | null {
+    const reason = this.limiter.refusalOf(clientIp);
+    return reason === null ? null : refusalError(this.listener, reason, this.limiter.settings);
+  }
+
   /** admitOrThrow is admit for HTTP routes: a refusal is an AppError (429 too_many_connections, 503 server_full). */
   admitOrThrow(clientIp: string): Lease {
     const a = this.admit(clientIp);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from './db/connect.js';
 import type { ChannelRole, ChannelsTable } from './db/schema.js';
 import { AppError, conflict, forbidden, notFound } from '../http/errors.js';
@@ -90,6 +91,9 @@ export class ChannelService {
     try {
       await this.db.kysely.transaction().execute(async (trx) => {
         if (row.owner_id && input.maxOwned !== undefined) {
+          // PostgreSQL: one owner's creates take turns, so each counts the others' inserts and the cap is
+          // exact (SQLite transactions already run one at a time, BEGIN IMMEDIATE).
+          if (this.db.engine === 'postgres') await sql`select pg_advisory_xact_lock(hashtext(${`onair-channels-owner:${row.owner_id}`}))`.execute(trx);
           const owned = await trx.selectFrom('channel_roles').select((eb) => eb.fn.countAll<number>().as('n')).where('user_id', '=', row.owner_id).where('role', '=', 'owner').executeTakeFirst();
           if (Number(owned?.n ?? 0) >= input.maxOwned) throw new AppError('too_many_channels', `you already own ${input.maxOwned} channels, the most allowed here (channels.maxPerUser)`, { max: input.maxOwned });
         }

@@ -3,6 +3,7 @@ import { ChannelDirectory } from '../chat/channel-directory.js';
 import type { Feature } from '../app/feature.js';
 import { CHANNEL_NAME_PATTERN } from '../platform/channels.js';
 import { chatRevocationCutoff } from '../platform/chat-revocations.js';
+import { RedisControlPublisher } from '../chat/broker/redis-control.js';
 
 const channelNameRe = new RegExp(CHANNEL_NAME_PATTERN);
 
@@ -49,5 +50,24 @@ export const chatFeature: Feature<'chat', {}, ChatService> = {
         await chat.stop();
       },
     };
+  },
+};
+
+/**
+ * chatRevocationRelayFeature lets a node that runs the api role but not chat (an api-only node)
+ * revoke chat tokens on the running chat nodes at once: it publishes the revocation on the chat
+ * brokers' Redis control channel, as a chat node's own broker would. Off where chat runs (the
+ * chat feature revokes through its broker) and without redis.url (no chat node to reach then).
+ */
+export const chatRevocationRelayFeature: Feature<'chatRevocationRelay', { chat?: ChatService }, void> = {
+  name: 'chatRevocationRelay',
+  roles: ['api'],
+  deps: { chat: 'optional' },
+  create(base, { chat }) {
+    const url = base.config.redis.url;
+    if (chat || url === undefined) return undefined;
+    const control = new RedisControlPublisher({ url, logger: base.logger });
+    base.api.revokeChatTokens = (userId) => control.publish({ type: 'revoke', user: userId, issuedBefore: chatRevocationCutoff(Date.now()) });
+    return { api: undefined, start: () => control.start(), stop: () => control.close() };
   },
 };

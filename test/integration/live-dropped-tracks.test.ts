@@ -1,12 +1,15 @@
 // Dropped tracks (issue 19 #1): a track an ingest receives but does not forward is named in the
 // owner's GET /api/v1/channels/{name}/live, never in the public channel answers. Real ffmpeg
 // publishers: RTMP with PCM audio (an FLV sound format the hub does not model), SRT with a
-// second, MP2 audio stream next to the AAC one, and RTSP ANNOUNCE with PCMU audio.
+// second, MP2 audio stream next to the AAC one, RTSP ANNOUNCE with PCMU audio, and headless
+// Chromium publishing WHIP with a second, VP8 video section next to the H.264 one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { until } from '../../testkit/wait.js';
+import { launchBrowser } from '../e2e/helpers/web.js';
+import { installWebrtcPage } from '../e2e/helpers/webrtc-page.js';
 
 const SOURCES = ['-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '30'];
 const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p'];
@@ -67,4 +70,36 @@ test('RTSP publish with PCMU audio: the owner sees the audio media dropped', { t
     '-f', 'rtsp', '-rtsp_transport', 'tcp', `rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`]);
   t.after(() => { if (ff.exitCode === null) ff.kill('SIGKILL'); });
   await assertDropped(s, 'pcmushow', token, [{ kind: 'audio', codec: 'pcmu', reason: 'unsupported_codec' }]);
+});
+
+test('WHIP with a second, VP8 video section: the owner sees it dropped, the H.264 video is forwarded', { timeout: 90_000 }, async (t) => {
+  const s = await startTestServer({ 'record.enabled': false, 'hls.enabled': false });
+  t.after(() => s.close());
+  const { token, key } = await owned(s, 'vp8show');
+  const browser = await launchBrowser();
+  t.after(() => browser.close().catch(() => undefined));
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${s.httpPort}/healthz`);
+  await installWebrtcPage(page);
+  const r = await page.evaluate(async ({ key }) => {
+    const w = window as any;
+    const canvas = document.createElement('canvas');
+    canvas.width = 320;
+    canvas.height = 180;
+    document.body.appendChild(canvas);
+    const ctx = canvas.getContext('2d')!;
+    let i = 0;
+    setInterval(() => {
+      i++;
+      ctx.fillStyle = `hsl(${(i * 9) % 360}, 60%, 40%)`;
+      ctx.fillRect(0, 0, 320, 180);
+    }, 40);
+    const stream = canvas.captureStream(25);
+    const res = await w.rtcTest.whipPublish(stream.getVideoTracks()[0], key, { extraVideo: { track: stream.getVideoTracks()[0].clone(), codec: 'video/vp8' } });
+    w.pc = res.pc;
+    return { status: res.status as number, body: res.body as string };
+  }, { key });
+  assert.equal(r.status, 201, r.body);
+  await assertDropped(s, 'vp8show', token, [{ kind: 'video', codec: 'vp8', reason: 'unsupported_codec' }]);
+  assert.equal((await s.api('GET', '/api/v1/channels/vp8show/live', undefined, token)).body.video.codec, 'avc');
 });

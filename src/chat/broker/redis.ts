@@ -25,7 +25,10 @@ import {
   type PresenceStats,
 } from './types.js';
 
-const DEFAULT_PREFIX = 'onair.chat';
+/** DEFAULT_PREFIX starts every key and pub/sub channel name of the chat broker in Redis. */
+export const DEFAULT_PREFIX = 'onair.chat';
+/** controlChannelOf is the pub/sub channel every chat node listens to for control messages. */
+export const controlChannelOf = (prefix: string): string => prefix + '.control';
 const MSG_PUB = 'p';
 const MSG_JOIN = 'j';
 const MSG_LEAVE = 'l';
@@ -183,7 +186,7 @@ export class RedisBroker implements Broker {
     this.prefix = opts.prefix ?? DEFAULT_PREFIX;
     this.logger = opts.logger;
     this.chanPrefix = this.prefix + '.ch.';
-    this.controlChannel = this.prefix + '.control';
+    this.controlChannel = controlChannelOf(this.prefix);
   }
 
   async start(handler: BrokerEventHandler): Promise<void> {

@@ -23,6 +23,8 @@ export type ControlMessage =
   | { type: 'refresh'; user: string; client?: string; session?: string; expired?: boolean; expireAt?: number }
   /** Revoke the user's connection tokens issued before issuedBefore (unix seconds) on every node. */
   | { type: 'revoke'; user: string; issuedBefore: number }
+  /** A platform user's session authorised a Pusher socket for an onair channel ('' for a signin), noted by whichever node holds that socket id. */
+  | { type: 'pusher_authorised'; socket: string; user: string; channel: string }
   | { type: 'node'; node: NodeInfo }
   | { type: 'survey'; id: string; from: string; op: 'channels' }
   | { type: 'survey_reply'; id: string; to: string; from: string; data: unknown };

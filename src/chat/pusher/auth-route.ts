@@ -29,8 +29,8 @@ export interface PusherAuthDeps {
   user(req: FastifyRequest): Promise<AuthUser>;
   /** Extra rules (moderation bans): a refusal message, or null to allow. */
   refuse?(user: AuthUser, channel: string): Promise<string | null>;
-  /** Called when the user's session authorised the socket (revoking the user's tokens closes it). */
-  authorised?(socketId: string, user: AuthUser): void;
+  /** Called when the user's session authorised the socket for an onair channel ('' for a signin): revoking the user's tokens closes it, a ban unsubscribes it. The answer waits for it. */
+  authorised?(socketId: string, user: AuthUser, channel: string): Promise<void>;
 }
 
 export function registerPusherAuthRoute(app: FastifyInstance, deps: PusherAuthDeps): void {
@@ -54,7 +54,7 @@ export function registerPusherAuthRoute(app: FastifyInstance, deps: PusherAuthDe
       const refusal = (await deps.refuse?.(user, m.channel)) ?? null;
       if (refusal !== null) throw forbidden(refusal);
       const { key, secret } = deps.secrets;
-      deps.authorised?.(socketId, user);
+      await deps.authorised?.(socketId, user, m.channel);
       if (m.type === 'private') return reply.send({ auth: channelAuth(key, secret, socketId, name) });
       const channelData = JSON.stringify({ user_id: user.id, user_info: { name: user.displayName, username: user.username } });
       return reply.send({ auth: channelAuth(key, secret, socketId, name, channelData), channel_data: channelData });
@@ -63,7 +63,7 @@ export function registerPusherAuthRoute(app: FastifyInstance, deps: PusherAuthDe
       const user = await deps.user(req);
       const socketId = ((req.body ?? {}) as Record<string, unknown>).socket_id;
       if (typeof socketId !== 'string' || !SOCKET_ID_RE.test(socketId)) throw badRequest('socket_id is missing or invalid');
-      deps.authorised?.(socketId, user);
+      await deps.authorised?.(socketId, user, '');
       const userData = JSON.stringify({ id: user.id, user_info: { name: user.displayName, username: user.username } });
       return reply.send({ auth: userAuth(deps.secrets.key, deps.secrets.secret, socketId, userData), user_data: userData });
     });

@@ -70,8 +70,12 @@ export class PusherConnection implements ChannelSink {
   private closed = false;
   /** The user signed in with pusher:signin ('' until then). */
   user = '';
-  /** Platform users whose session authorised a channel of this socket (POST /api/v1/pusher/auth): closed when their tokens are revoked. */
-  readonly authorisedBy = new Set<string>();
+  /**
+   * Platform users whose session authorised this socket (POST /api/v1/pusher/auth and user-auth),
+   * with the onair channels they authorised ('' for a signin): revoking a user's tokens closes the
+   * socket, a user-wide unsubscribe of a channel (a ban) removes the channel that user authorised.
+   */
+  private readonly authorisations = new Map<string, Set<string>>();
   /** Last message from the client (ms), for the activity timeout. */
   lastSeen = Date.now();
   /** When the server's pusher:ping went out (0: none pending). */
@@ -95,15 +99,22 @@ export class PusherConnection implements ChannelSink {
     return false;
   }
 
-  /** heldBy tells whether this socket holds an authorisation of that user: signed in, a presence member, or a channel authorised by their session. */
-  heldBy(user: string): boolean {
-    return user !== '' && (this.authorisedBy.has(user) || this.hasUser(user));
+  /** noteAuthorisation records that the user's session authorised this socket, for an onair channel or ('') a signin. */
+  noteAuthorisation(user: string, channel: string): void {
+    const channels = this.authorisations.get(user) ?? new Set<string>();
+    channels.add(channel);
+    this.authorisations.set(user, channels);
   }
 
-  /** channelOfUser tells whether this socket is in the channel as that presence user (user-wide unsubscribes). */
+  /** heldBy tells whether this socket holds an authorisation of that user: signed in, a presence member, or a channel authorised by their session. */
+  heldBy(user: string): boolean {
+    return user !== '' && (this.authorisations.has(user) || this.hasUser(user));
+  }
+
+  /** channelOfUser tells whether this socket is in the channel as that user: a presence member, signed in, or subscribed with that user's authorisation (user-wide unsubscribes). */
   channelOfUser(user: string, channel: string): boolean {
     const s = this.subs.get(channel);
-    return s !== undefined && (s.userId === user || (this.user !== '' && this.user === user));
+    return s !== undefined && (s.userId === user || (this.user !== '' && this.user === user) || (this.authorisations.get(user)?.has(channel) ?? false));
   }
 
   // ---- output ----

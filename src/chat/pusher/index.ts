@@ -75,7 +75,7 @@ export function createPusherService(deps: {
       registerPusherHttpApi(app, s);
     },
     registerAuthRoute(app, a) {
-      registerPusherAuthRoute(app, { secrets: s.secrets, mapper: s.mapper, namespaces: node.namespaces, authorised: (socketId, user) => s.noteAuthorised(socketId, user.id), ...a });
+      registerPusherAuthRoute(app, { secrets: s.secrets, mapper: s.mapper, namespaces: node.namespaces, authorised: (socketId, user, channel) => s.noteAuthorised(socketId, user.id, channel), ...a });
     },
   };
 }

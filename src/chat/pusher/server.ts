@@ -156,9 +156,16 @@ export class PusherServer implements PusherConnectionHost {
     return this.conns.get(socketId);
   }
 
-  /** noteAuthorised remembers that a platform user's session authorised this socket (if it is on this node), so revoking that user's tokens closes it. */
-  noteAuthorised(socketId: string, user: string): void {
-    this.conns.get(socketId)?.authorisedBy.add(user);
+  /**
+   * noteAuthorised remembers that a platform user's session authorised this socket for an onair
+   * channel ('' for a signin), so revoking that user's tokens closes it and a ban unsubscribes it. A socket held by another node (the auth request came through a
+   * load balancer) hears of it over the broker's control channel; the answer waits for that
+   * publish, so the note reaches the node before any revocation made after the client has it.
+   */
+  async noteAuthorised(socketId: string, user: string, channel: string): Promise<void> {
+    const local = this.conns.get(socketId);
+    if (local) local.noteAuthorisation(user, channel);
+    else await this.node.broker.publishControl({ type: 'pusher_authorised', socket: socketId, user, channel });
   }
 
   /** checkActivity pings connections silent for activity_timeout and closes those that did not answer. */
@@ -176,13 +183,15 @@ export class PusherServer implements PusherConnectionHost {
     }
   }
 
-  /** control applies user-wide disconnects and unsubscribes (moderation bans) to presence members here, and token revocations to the sockets a user authorised. */
+  /** control applies user-wide disconnects and unsubscribes (moderation bans) to presence members here, token revocations to the sockets a user authorised, and authorisations other nodes served to the sockets here. */
   private control(msg: ControlMessage): void {
     if (msg.type === 'disconnect') {
       for (const c of [...this.conns.values()]) {
         if (msg.whitelist?.includes(c.id)) continue;
         if ((msg.client !== undefined && msg.client === c.id) || (msg.user !== '' && c.hasUser(msg.user))) c.close(PusherCodes.unauthorized, msg.reason || 'disconnected by the server');
       }
+    } else if (msg.type === 'pusher_authorised') {
+      this.conns.get(msg.socket)?.noteAuthorisation(msg.user, msg.channel);
     } else if (msg.type === 'revoke') {
       // Every authorisation a socket holds now was given before the revocation: 4009 tells pusher-js not to reconnect as is.
       for (const c of [...this.conns.values()]) if (c.heldBy(msg.user)) c.close(PusherCodes.unauthorized, 'token revoked');

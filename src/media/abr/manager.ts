@@ -23,6 +23,9 @@ export interface AbrManagerOptions {
   spawnFfmpeg?: AbrTranscoderOptions['spawnFfmpeg'];
 }
 
+/** ABR_CAPACITY is the refusal code of a channel whose renditions wait for a transcoder slot (the studio words it). */
+export const ABR_CAPACITY = 'abr_capacity';
+
 /** AbrChannelInfo describes a channel's transcoder for the API and stats. */
 export interface AbrChannelInfo {
   channel: string;
@@ -33,7 +36,7 @@ export interface AbrChannelInfo {
   restarts: number;
   lastError?: string;
   /** Set when the channel wants ABR but media.abr.maxTranscoders are busy: it streams its source only. */
-  refused?: { code: 'abr_capacity'; max: number };
+  refused?: { code: typeof ABR_CAPACITY; max: number };
 }
 
 /** abrMetrics registers (once per registry) the transcoder gauges and counters. */
@@ -148,7 +151,7 @@ export class AbrManager {
     const out: AbrChannelInfo[] = [];
     const max = this.o.config.media.abr.maxTranscoders;
     for (const ch of this.waiting) {
-      if (channel === undefined || ch === channel) out.push({ channel: ch, running: false, rungs: [], renditions: [], restarts: 0, refused: { code: 'abr_capacity', max } });
+      if (channel === undefined || ch === channel) out.push({ channel: ch, running: false, rungs: [], renditions: [], restarts: 0, refused: { code: ABR_CAPACITY, max } });
     }
     for (const t of this.transcoders.values()) {
       if (channel !== undefined && t.channel !== channel) continue;

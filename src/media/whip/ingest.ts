@@ -18,7 +18,7 @@ import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
 import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import { IngestSession, INGEST_MAX_HELD_FRAMES, type IngestHub } from '../hub/ingest-session.js';
 import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
-import type { VideoTrackInfo } from '../hub/types.js';
+import type { DroppedTrack, VideoTrackInfo } from '../hub/types.js';
 import { AacFromOpus } from './aac.js';
 import { StreamClock } from './clock.js';
 
@@ -110,6 +110,11 @@ export class WhipIngest {
 
   get live(): boolean {
     return this.session.live;
+  }
+
+  /** droppedTrack names a track of the offer this ingest does not take (reported once the stream is in the hub). */
+  droppedTrack(track: DroppedTrack): void {
+    this.session.droppedTrack(track);
   }
 
   get ended(): boolean {

@@ -13,6 +13,8 @@ import { RTP_OPUS_CLOCK_RATE } from '../../formats/rtp-opus.js';
 import { dropRemoteCandidates, narrowOffer, parseOffer, SdpError, type OfferedCodec, type OfferedMedia } from '../webrtc/sdp.js';
 import { rewriteCandidates, serverPeerConnection, type SessionNetwork } from '../webrtc/session.js';
 import { WhipIngest, type WhipHub } from './ingest.js';
+import { droppedSectionsOf } from './dropped.js';
+import { withoutSections, withRejectedSections } from './rejected-sections.js';
 
 /** EndReason says why a publish ended (a metrics label). */
 export type WhipEndReason = 'deleted' | 'ice_failed' | 'connect_timeout' | 'media_timeout' | 'kicked' | 'conflict' | 'shutdown' | 'error';
@@ -147,9 +149,13 @@ export class WhipSession {
   async answer(offerSdp: string): Promise<string> {
     const media = parseOffer(offerSdp);
     const choice = chooseIngestCodecs(media);
+    // Sections we do not receive on are refused in the answer; the owner's health panel names them.
+    for (const t of droppedSectionsOf(media, new Set([choice.video.index, choice.audio.index]))) this.ingest.droppedTrack(t);
     const keep = new Map<number, number>([[choice.video.index, choice.video.codec.pt], [choice.audio.index, choice.audio.codec.pt]]);
+    // Every other audio or video section is rejected in the answer (werift would try to receive on it).
+    const reject = new Set(media.flatMap((m, i) => ((m.kind === 'audio' || m.kind === 'video') && !keep.has(i) ? [i] : [])));
     const net = this.o.net;
-    const narrowed = dropRemoteCandidates(narrowOffer(offerSdp, keep), net.iceLite);
+    const narrowed = dropRemoteCandidates(withoutSections(narrowOffer(offerSdp, keep), reject), net.iceLite);
     const pc = serverPeerConnection(net);
     this.pc = pc;
     pc.connectionStateChange.subscribe((state) => {
@@ -181,7 +187,7 @@ export class WhipSession {
     this.ingest.prepareAudio();
     this.connectTimer = setTimeout(() => { if (!this.connected) this.close('connect_timeout'); }, WHIP_CONNECT_TIMEOUT_MS);
     this.connectTimer.unref();
-    return rewriteCandidates(pc.localDescription!.sdp, net);
+    return withRejectedSections(rewriteCandidates(pc.localDescription!.sdp, net), offerSdp, reject);
   }
 
   private onTrack(track: MediaStreamTrack): void {

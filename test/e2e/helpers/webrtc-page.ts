@@ -17,6 +17,8 @@ export interface WhipPublishOptions {
   maintainResolution?: boolean;
   /** Audio track to send (default: a fresh oscillator). */
   audio?: MediaStreamTrack;
+  /** A second video section, sent after the audio one, in this codec (MIME type, e.g. video/vp8). */
+  extraVideo?: { track: MediaStreamTrack; codec: string };
 }
 
 export interface WhipPublishResult {
@@ -66,6 +68,11 @@ const RTC_PAGE = () => {
         await vt.sender.setParameters(params).catch(() => undefined);
       }
       pc.addTransceiver(opts.audio ?? oscillator(), { direction: 'sendonly' });
+      if (opts.extraVideo) {
+        const extra = opts.extraVideo.codec.toLowerCase();
+        const xt = pc.addTransceiver(opts.extraVideo.track, { direction: 'sendonly' });
+        xt.setCodecPreferences(RTCRtpSender.getCapabilities('video')!.codecs.filter((c) => c.mimeType.toLowerCase() === extra));
+      }
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
       const r = await fetch(opts.url ?? '/whip', { method: 'POST', headers: { 'content-type': 'application/sdp', authorization: `Bearer ${key}` }, body: pc.localDescription!.sdp });

@@ -96,6 +96,22 @@ test('ListenerLimits.admitOrThrow: 429 too_many_connections per address, 503 ser
   assert.throws(() => l.admitOrThrow('198.51.100.3'), (e: unknown) => e instanceof AppError && e.status === 503 && e.code === 'server_full');
 });
 
+test('ListenerLimits.refusalFor: the refusal a connection would get now, taking no slot and counting nothing (the chat admission question)', () => {
+  const l = new ListenerLimits({ listener: 'chatWs', settings: { perIp: 1, global: 2 }, exempt: ['203.0.113.9'] });
+  assert.equal(l.refusalFor('198.51.100.1'), null);
+  assert.equal(l.size, 0, 'asking takes no slot');
+  const held = l.admit('198.51.100.1');
+  assert.ok(held.ok);
+  const perIp = l.refusalFor('198.51.100.1');
+  assert.ok(perIp instanceof AppError && perIp.code === 'too_many_connections' && perIp.details?.limit === 1);
+  assert.equal(l.refusalFor('203.0.113.9'), null, 'an exempt address passes the per-address cap');
+  assert.ok(l.admit('198.51.100.2').ok);
+  assert.equal(l.refusalFor('198.51.100.3')?.code, 'server_full');
+  assert.deepEqual(l.refused, { per_ip: 0, global: 0 }, 'questions are not refusals');
+  held.lease.release();
+  assert.equal(l.refusalFor('198.51.100.1'), null);
+});
+
 test('rawHttpRefusal: a complete HTTP response with the error body and Retry-After for a full node', () => {
   const r = rawHttpRefusal(refusalError('chatWs', 'global', { perIp: 5, global: 10 }));
   assert.match(r, /^HTTP\/1\.1 503 Service Unavailable\r\n/);

@@ -5,7 +5,7 @@ import { t, useLang, type StringKey } from '../i18n';
 import { formatKRW } from '../format';
 import { requestLogin } from '../auth';
 import { tryApi } from '../api';
-import { chatState, onChatState, subscribe, type ChatState } from './connection';
+import { chatRefusal, chatState, onChatState, subscribe, type ChatState } from './connection';
 import { ChatList, interpret, type ChatRow } from './model';
 import { moderate, type ModAction } from './moderation';
 
@@ -185,7 +185,7 @@ export function ChatPanel(props: ChatPanelProps) {
         <h2>{t('chat.title')}</h2>
         {slowSeconds > 0 && <span class="chip">{t('chat.slowMode', { s: slowSeconds })}</span>}
         <span class={`conn conn-${state}`} role="status" data-state={state}>
-          <span class="dot" aria-hidden="true" />{t(stateKey)}
+          <span class="dot" aria-hidden="true" />{state === 'refused' ? t('chat.state.refused', { reason: chatRefusal() ?? '' }) : t(stateKey)}
         </span>
       </header>
       {ticker.length > 0 && (

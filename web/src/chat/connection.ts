@@ -1,9 +1,16 @@
 import { Centrifuge, type Subscription } from 'centrifuge';
-import { api, getToken } from '../api';
+import { api, ApiError, getToken } from '../api';
+import { errorText } from '../errors';
 
 /** chat/connection.ts: one Centrifuge client per page, with tokens from POST /api/v1/chat/token. */
 
-export type ChatState = 'connecting' | 'connected' | 'disconnected' | 'unavailable';
+/** ChatState is the connection's state; 'refused': the server's connection limits refuse this address (chatRefusal() words why). */
+export type ChatState = 'connecting' | 'connected' | 'disconnected' | 'unavailable' | 'refused';
+
+/** ADMISSION_PATH answers whether the server would take a chat WebSocket from here (src/chat/transport/admission.ts). */
+const ADMISSION_PATH = '/api/v1/chat/admission';
+/** Least time between two admission questions while the connection keeps failing. */
+const ADMISSION_PROBE_MS = 3000;
 
 /** TOKEN_REVOKED_CODE is the close code of a revoked connection token (3500, reason "token revoked"). */
 const TOKEN_REVOKED_CODE = 3500;
@@ -14,6 +21,9 @@ let clientToken: string | null | undefined;
 let unavailable = false;
 const stateListeners = new Set<(s: ChatState) => void>();
 let state: ChatState = 'connecting';
+/** Why the server refuses the connection (worded), while it does. */
+let refusal: string | null = null;
+let probedAt = 0;
 
 function setState(s: ChatState) {
   state = s;
@@ -28,6 +38,27 @@ export async function fetchChatToken(bearer?: string | null): Promise<string> {
 
 function endpoint(): string {
   return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
+}
+
+/**
+ * probeAdmission asks why connecting fails: a browser's WebSocket cannot read the 429/503 the
+ * server's connection limits answer an upgrade with, so the same question goes over HTTP.
+ */
+async function probeAdmission(c: Centrifuge): Promise<void> {
+  if (Date.now() - probedAt < ADMISSION_PROBE_MS) return;
+  probedAt = Date.now();
+  try {
+    await api('GET', ADMISSION_PATH);
+    refusal = null;
+  } catch (err) {
+    refusal = err instanceof ApiError && (err.code === 'too_many_connections' || err.code === 'server_full') ? errorText(err) : null;
+  }
+  if (client === c && state !== 'connected' && !unavailable) setState(refusal ? 'refused' : 'connecting');
+}
+
+/** chatRefusal words why the server refuses this page's chat connection (state 'refused'). */
+export function chatRefusal(): string | null {
+  return refusal;
 }
 
 /**
@@ -53,8 +84,12 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
     maxReconnectDelay: 8000,
     timeout: 8000,
   });
-  c.on('connecting', () => setState(unavailable ? 'unavailable' : 'connecting'));
-  c.on('connected', () => setState('connected'));
+  c.on('connecting', (ctx) => {
+    setState(unavailable ? 'unavailable' : refusal ? 'refused' : 'connecting');
+    // A reconnect after a failure (code 0 is the first connect): ask the server whether it refuses us.
+    if (ctx.code !== 0 && !unavailable) void probeAdmission(c);
+  });
+  c.on('connected', () => { refusal = null; setState('connected'); });
   c.on('disconnected', (ctx) => {
     setState(unavailable ? 'unavailable' : 'disconnected');
     // The user's chat tokens were revoked (a password change, possibly from this page): while this
@@ -69,7 +104,11 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
       }, REVOKED_RECONNECT_MS);
     }
   });
-  c.on('error', () => { if (unavailable) setState('unavailable'); });
+  c.on('error', (ctx) => {
+    if (unavailable) setState('unavailable');
+    // The SDK stays 'connecting' while it retries a transport that fails to open: ask why.
+    else if (ctx.type === 'transport' && client === c && state !== 'connected') void probeAdmission(c);
+  });
   client = c;
   setState('connecting');
   c.connect();

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { changePassword, login, logoutEverywhere, register, registrationMode, type RegistrationMode } from '../auth';
 import { api, ApiError, newIdempotencyKey, tryApi } from '../api';
 import { formatKRW } from '../format';
@@ -62,7 +63,8 @@ export function LoginDialog({ onClose }: { onClose: () => void }) {
       else if (err instanceof ApiError && err.code === 'registration_throttled') setError(t('auth.registrationThrottled', { s: String(err.details?.retryAfterSeconds ?? 1) }));
       else if (err instanceof ApiError && err.code === 'registration_closed') setError(t('auth.registrationClosed'));
       else if (err instanceof ApiError && err.code === 'invite_required') setError(t('auth.inviteInvalid'));
-      else setError(t('auth.failed', { msg: (err as Error).message }));
+      else if (err instanceof ApiError && err.code === 'unauthorized' && mode === 'login') setError(t('auth.wrongCredentials'));
+      else setError(t('auth.failed', { msg: errorText(err) }));
     } finally {
       setBusy(false);
     }
@@ -106,7 +108,7 @@ export function AccountDialog({ onClose }: { onClose: () => void }) {
       if (err instanceof ApiError && err.code === 'wrong_password') setMessage({ ok: false, text: t('account.wrongPassword') });
       else if (err instanceof ApiError && err.code === 'login_throttled') setMessage({ ok: false, text: t('auth.throttled', { s: String(err.details?.retryAfterSeconds ?? 1) }) });
       else if (err instanceof ApiError && err.code === 'login_busy') setMessage({ ok: false, text: t('auth.busy') });
-      else setMessage({ ok: false, text: t('account.failed', { msg: (err as Error).message }) });
+      else setMessage({ ok: false, text: t('account.failed', { msg: errorText(err) }) });
     } finally {
       setBusy(false);
     }
@@ -118,7 +120,7 @@ export function AccountDialog({ onClose }: { onClose: () => void }) {
       await logoutEverywhere();
       onClose();
     } catch (err) {
-      setMessage({ ok: false, text: t('common.error', { msg: (err as Error).message }) });
+      setMessage({ ok: false, text: t('common.error', { msg: errorText(err) }) });
       setBusy(false);
     }
   };
@@ -225,7 +227,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
       if (typeof b === 'number') setBalance(b);
       key.current = newIdempotencyKey();
     } catch (err) {
-      setError(err instanceof ApiError && err.status === 402 ? t('super.short') : (err as Error).message);
+      setError(err instanceof ApiError && err.status === 402 ? t('super.short') : errorText(err));
     } finally {
       setBusy(false);
     }

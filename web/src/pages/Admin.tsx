@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
 import { NotAvailable, Section } from '../components/common';
@@ -74,7 +75,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: detail.reduce((a, x) => a + (Number(x.bitrateIn) || 0), 0) }]);
         setError(null);
       } catch (err) {
-        if (!stop) setError((err as Error).message);
+        if (!stop) setError(errorText(err));
       }
     };
     void load();
@@ -90,7 +91,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
       await api('POST', `/api/v1/channels/${encodeURIComponent(channel)}/live/end`, { token: bearer, body: {} });
       setReload((n) => n + 1);
     } catch (err) {
-      setError((err as Error).message);
+      setError(errorText(err));
     }
   };
 

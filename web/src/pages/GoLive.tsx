@@ -5,6 +5,8 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { useLang, type Lang } from '../i18n';
+import { errorText } from '../errors';
+import { ApiError } from '../api';
 
 const STRINGS = {
   en: {
@@ -84,9 +86,9 @@ async function startWhip(stream: MediaStream, streamKey: string): Promise<Publis
   const body = await res.text();
   if (res.status !== 201) {
     pc.close();
-    let message = body;
-    try { message = JSON.parse(body).error?.message ?? body; } catch { /* plain text */ }
-    throw Object.assign(new Error(message), { status: res.status });
+    let e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
+    try { e = JSON.parse(body).error; } catch { /* plain text */ }
+    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? body, e?.details);
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
   return { pc, stream, location: res.headers.get('location') };
@@ -140,7 +142,7 @@ export function GoLive({ streamKey, live }: { channel: string; streamKey: string
       if (preview.current) preview.current.srcObject = null;
       setState('idle');
       const status = (err as { status?: number }).status;
-      const msg = (err as Error).message;
+      const msg = errorText(err);
       setError(status === 401 ? s('badKey') : status === 409 ? s('busy') : msg === 'no-h264' ? s('noH264') : s('failed', { reason: msg }));
     }
   };

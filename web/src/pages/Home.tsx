@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
 
 const REFRESH_MS = 15000;
@@ -23,7 +24,7 @@ export function Home() {
         const r = await api<{ channels: Channel[] }>('GET', `/api/v1/channels?${qs}`, { signal: ctl.signal });
         if (!stop) { setChannels(r.channels); setError(null); }
       } catch (err) {
-        if (!stop && (err as Error).name !== 'AbortError') setError((err as Error).message);
+        if (!stop && (err as Error).name !== 'AbortError') setError(errorText(err));
       }
     };
     const debounce = setTimeout(() => void load(), q ? 200 : 0);

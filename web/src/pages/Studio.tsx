@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
 import { api, getToken, tryApi, type Channel, type IngestAddresses as Ingest, type LiveDetail } from '../api';
 import { t, useLang } from '../i18n';
+import { codeText, errorText } from '../errors';
 import { requestLogin, refreshMe, useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatKRW, formatTime, totalViewers } from '../format';
 import { Player } from '../player/Player';
@@ -83,7 +84,7 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
       setTitle('');
       onCreated(r.channel.name);
     } catch (err) {
-      setError((err as Error).message);
+      setError(errorText(err));
     }
   };
   if (!open) return <button type="button" class="btn small create-toggle" onClick={() => setOpen(true)}>+ {t('studio.create')}</button>;
@@ -103,6 +104,8 @@ function CreateChannel({ onCreated, compact }: { onCreated: (name: string) => vo
 function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   const [info, setInfo] = useState<Channel | null>(null);
   const [detail, setDetail] = useState<LiveDetail | null>(null);
+  /** Why the live renditions are off (every ABR transcoder slot of the node is busy), while they are. */
+  const [abrRefused, setAbrRefused] = useState<{ code: string; max: number } | null>(null);
   const [key, setKey] = useState<string | null>(freshKeys[channel] ?? null);
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [history, setHistory] = useState<{ t: number; bps: number; viewers: number }[]>([]);
@@ -119,6 +122,10 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
         if (stop) return;
         setInfo(r.channel);
         setDetail(d);
+        // The ABR route runs on media nodes only (tryApi: undefined elsewhere).
+        const abr = d.live ? await tryApi<{ abr: { transcoder: { refused?: { code: string; max: number } } | null } }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/abr`).catch(() => undefined) : undefined;
+        if (stop) return;
+        setAbrRefused(abr?.abr.transcoder?.refused ?? null);
         if (d.live) setHistory((h) => [...h.slice(-59), { t: Date.now(), bps: d.bitrateIn, viewers: totalViewers(d.viewers) }]);
       } catch { /* keep last */ }
     };
@@ -176,6 +183,12 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
               {s.droppedTracks && s.droppedTracks.length > 0 && (
                 <div><dt>{t('studio.droppedTracks')}</dt><dd data-stat="dropped">{s.droppedTracks.map((d) => t(d.reason === 'extra_track' ? 'studio.droppedExtra' : 'studio.droppedCodec', { kind: t(`studio.trackKind.${d.kind}`), codec: d.codec })).join(' · ')}</dd></div>
               )}
+              {s.recordingRefused && (
+                <div><dt>{t('studio.recording')}</dt><dd data-stat="recording-refused" class="error">{codeText(s.recordingRefused.code, { bytes: formatBytes(s.recordingRefused.bytes), limit: formatBytes(s.recordingRefused.limit) }) ?? s.recordingRefused.code}</dd></div>
+              )}
+              {abrRefused && (
+                <div><dt>{t('studio.abr')}</dt><dd data-stat="abr-refused">{codeText(abrRefused.code, { max: abrRefused.max }) ?? abrRefused.code}</dd></div>
+              )}
               <div><dt>{t('studio.viewers')}</dt><dd>{formatCount(totalViewers(s.viewers))} {s.viewers && Object.keys(s.viewers).length > 0 && <span class="muted small">({Object.entries(s.viewers).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ') || '–'})</span>}</dd></div>
             </dl>
             <Spark points={history.map((h) => h.bps)} label={t('studio.bitrate')} />
@@ -231,12 +244,12 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
   const m = (modes ?? {});
   const toggle = async (k: string) => {
     const next = k === 'followOnlyMinutes' ? (m[k] === null || m[k] === undefined ? 0 : null) : !m[k];
-    try { await setModes(channel, { [k]: next }, sub); load(); } catch (err) { setMsg((err as Error).message); }
+    try { await setModes(channel, { [k]: next }, sub); load(); } catch (err) { setMsg(errorText(err)); }
   };
   return (
     <>
       <Section title={t('studio.modes')} id="modes">
-        <form class="form" onSubmit={async (e) => { e.preventDefault(); try { await setModes(channel, { slowSeconds: Number(slow) || 0 }, sub); setMsg('✓'); load(); } catch (err) { setMsg((err as Error).message); } }}>
+        <form class="form" onSubmit={async (e) => { e.preventDefault(); try { await setModes(channel, { slowSeconds: Number(slow) || 0 }, sub); setMsg('✓'); load(); } catch (err) { setMsg(errorText(err)); } }}>
           <div class="form-row">
             <label>{t('studio.slow')}<input type="number" min={0} max={3600} value={slow} onInput={(e) => setSlow((e.target as HTMLInputElement).value)} /></label>
             <button type="submit" class="btn">{t('common.save')}</button>
@@ -254,7 +267,7 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
       <Section title={t('studio.filters')} id="filters">
         {filters === null ? <NotAvailable /> : (
           <>
-            <form class="form-row" onSubmit={async (e) => { e.preventDefault(); if (!word.trim()) return; try { await addFilter(channel, word.trim()); setWord(''); load(); } catch (err) { setMsg((err as Error).message); } }}>
+            <form class="form-row" onSubmit={async (e) => { e.preventDefault(); if (!word.trim()) return; try { await addFilter(channel, word.trim()); setWord(''); load(); } catch (err) { setMsg(errorText(err)); } }}>
               <label class="grow"><span class="sr-only">{t('studio.addFilter')}</span><input value={word} maxLength={64} placeholder={t('studio.addFilter')} onInput={(e) => setWord((e.target as HTMLInputElement).value)} /></label>
               <button type="submit" class="btn">{t('studio.addFilter')}</button>
             </form>
@@ -284,7 +297,7 @@ function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   const label = (m: any) => String(m.username ?? m.user?.username ?? m.displayName ?? m.name ?? m);
   const change = async (method: 'PUT' | 'DELETE', username: string) => {
     setError(null);
-    try { setList((await api<{ managers: any[] }>(method, `${base}/${encodeURIComponent(username)}`)).managers); setName(''); } catch (err) { setError((err as Error).message); }
+    try { setList((await api<{ managers: any[] }>(method, `${base}/${encodeURIComponent(username)}`)).managers); setName(''); } catch (err) { setError(errorText(err)); }
   };
   return (
     <Section title={t('studio.managers')} id="managers">
@@ -327,7 +340,7 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
     try {
       const r = await api('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
       setState(r.captions ?? r);
-    } catch (err) { setMsg((err as Error).message); }
+    } catch (err) { setMsg(errorText(err)); }
   };
   const SpeechRecognition = (window as any).SpeechRecognition ?? (window as any).webkitSpeechRecognition;
   const toggleBrowser = () => {
@@ -343,7 +356,7 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
         if (!text) continue;
         if (res.isFinal) {
           setInterim('');
-          api('POST', `${base}/cues`, { body: { text, final: true, lang: langCode } }).catch((err) => setMsg((err as Error).message));
+          api('POST', `${base}/cues`, { body: { text, final: true, lang: langCode } }).catch((err) => setMsg(errorText(err)));
         } else setInterim(text);
       }
     };
@@ -428,10 +441,10 @@ function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
       const r = await api('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
       setFresh({ id: r.overlay?.id ?? '', url: r.url });
       load();
-    } catch (err) { setError((err as Error).message); }
+    } catch (err) { setError(errorText(err)); }
   };
   const revoke = async (id: string) => {
-    try { await api('DELETE', `${base}/${encodeURIComponent(id)}`); if (fresh?.id === id) setFresh(null); load(); } catch (err) { setError((err as Error).message); }
+    try { await api('DELETE', `${base}/${encodeURIComponent(id)}`); if (fresh?.id === id) setFresh(null); load(); } catch (err) { setError(errorText(err)); }
   };
   const plain = `/overlay/${encodeURIComponent(channel)}`;
   return (
@@ -510,7 +523,7 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
   }
   const run = async (f: () => Promise<unknown>) => {
     setError(null);
-    try { await f(); await load(); } catch (err) { setError((err as Error).message); }
+    try { await f(); await load(); } catch (err) { setError(errorText(err)); }
   };
   const add = (e: Event) => {
     e.preventDefault();

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { formatDuration, formatTime } from '../format';
 import { startHls, type Engine } from '../player/engines';
 import { requestLogin, useMe } from '../auth';
@@ -74,14 +75,14 @@ export function VodPage({ id }: { id: string }) {
       else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });
       void loadClips();
     } catch (err) {
-      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: (err as Error).message }) });
+      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: errorText(err) }) });
     }
   };
 
   useEffect(() => {
     api('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
       if (err instanceof ApiError && err.status === 404) setVod(null);
-      else setError((err as Error).message);
+      else setError(errorText(err));
     });
   }, [id]);
 

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, tryApi, type Channel } from '../api';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { canManage, requestLogin, useMe } from '../auth';
 import { formatCount, formatDuration, sinceMs, totalViewers } from '../format';
 import { Player } from '../player/Player';
@@ -133,7 +134,7 @@ export function Watch({ channel }: { channel: string }) {
       if (c.state === 'ready' && c.url) setClipStatus({ kind: 'ready', text: t('clip.ready'), url: c.url });
       else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });
     } catch (err) {
-      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: (err as Error).message }) });
+      setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: errorText(err) }) });
     }
   };
 

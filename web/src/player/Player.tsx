@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
+import { errorText } from '../errors';
 import { flvUrl, hasWhep, hlsUrl, startFlv, startHls, startNative, startWhep, supportedProtocols, whepUrl, type Engine, type Level, type Protocol } from './engines';
 
 const PROTOCOL_LABEL: Record<Protocol, string> = { webrtc: 'WebRTC', llhls: 'LL-HLS', native: 'HLS', flv: 'HTTP-FLV' };
@@ -78,7 +79,7 @@ export function Player(props: PlayerProps) {
         // protocol instead of showing the error; the choice is not saved.
         const next = proto === 'webrtc' ? protocols.find((p) => p !== 'webrtc') : undefined;
         if (next) setProto(next);
-        else setError((err as Error).message);
+        else setError(errorText(err));
       }
     })();
     return () => {

@@ -2,6 +2,8 @@
  * player/engines.ts: the playback engines behind the player, each a small
  * object with the same shape: attach to a <video>, report levels and latency, detach.
  */
+import { ApiError } from '../api';
+import { codeText, refusalOfStatus } from '../errors';
 
 export type Protocol = 'webrtc' | 'llhls' | 'native' | 'flv';
 
@@ -52,7 +54,9 @@ export async function startHls(video: HTMLVideoElement, url: string, ev: EngineE
   const hls = new Hls({ lowLatencyMode: live, maxLiveSyncPlaybackRate: 1.5, backBufferLength: live ? 10 : 60, enableWorker: true, manifestLoadingMaxRetry: 30, manifestLoadingRetryDelay: 1000, levelLoadingMaxRetry: 20 });
   hls.on(Hls.Events.ERROR, (_e, data) => {
     if (data.fatal) {
-      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { hls.startLoad(); ev.onError(data.details, false); }
+      // A refusal by the server's connection limits is shown (worded) while hls.js keeps trying.
+      const refusal = refusalOfStatus(data.response?.code ?? 0);
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR) { hls.startLoad(); ev.onError(refusal ? codeText(refusal) ?? data.details : data.details, !!refusal); }
       else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) { hls.recoverMediaError(); ev.onError(data.details, false); }
       else ev.onError(data.details, true);
     }
@@ -100,7 +104,11 @@ export async function startFlv(video: HTMLVideoElement, url: string, ev: EngineE
     enableWorker: false, enableStashBuffer: false, stashInitialSize: 128, lazyLoad: false,
     liveBufferLatencyChasing: true, liveBufferLatencyMaxLatency: 1.5, liveBufferLatencyMinRemain: 0.3,
   });
-  player.on(mpegts.Events.ERROR, (type: string, detail: string) => ev.onError(`${type}: ${detail}`, false));
+  player.on(mpegts.Events.ERROR, (type: string, detail: string, info?: { code?: number }) => {
+    // mpegts.js gives the HTTP status of a refused request, not its body: 429/503 are the connection limits' refusals.
+    const refusal = refusalOfStatus(info?.code ?? 0);
+    ev.onError(refusal ? codeText(refusal) ?? `${type}: ${detail}` : `${type}: ${detail}`, !!refusal);
+  });
   player.attachMediaElement(video);
   player.load();
   void (player.play() as Promise<void> | undefined)?.catch?.(() => undefined);
@@ -132,7 +140,12 @@ export async function startWhep(video: HTMLVideoElement, url: string, ev: Engine
     pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') { clearTimeout(t); res(); } };
   });
   const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription!.sdp });
-  if (!r.ok) { pc.close(); throw new Error(`WHEP ${r.status}`); }
+  if (!r.ok) {
+    pc.close();
+    let e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
+    try { e = (await r.json() as { error?: typeof e }).error; } catch { /* not JSON */ }
+    throw new ApiError(r.status, e?.code ?? `http_${r.status}`, e?.message ?? `WHEP ${r.status}`, e?.details);
+  }
   const resource = r.headers.get('location');
   await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
   return {
