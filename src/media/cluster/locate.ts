@@ -1,8 +1,9 @@
 /**
  * locateChannel answers "which media node holds channel X" from the cluster live list
  * (control/bus-live.ts): the node whose own entry lists the channel, with the base URL it
- * advertises (media.control.advertiseUrl). Backup publishers (`role: 'backup'`, hot standby) and
- * this node itself are never an origin; a node without an advertised URL cannot be pulled from.
+ * advertises (media.control.advertiseUrl). Backup publishers (`role: 'backup'`, hot standby), ended
+ * entries and this node itself are never an origin; a node without an advertised URL cannot be pulled
+ * from. Edge pulls and the LL-HLS origin proxy (hls/origin-locator.ts) both decide with originOf.
  */
 import type { NodeLive } from '../control/bus-live.js';
 
@@ -26,7 +27,7 @@ export function originOf(nodes: readonly NodeLive[], channel: string, selfNode: 
   for (const n of nodes) {
     if (n.node === selfNode) continue;
     for (const e of n.streams) {
-      if (e.channel !== channel || e.role === 'backup') continue;
+      if (e.channel !== channel || e.role === 'backup' || e.live === false) continue;
       const url = typeof e.nodeUrl === 'string' ? e.nodeUrl : n.url;
       if (url) found.push({ node: n.node, url: url.replace(/\/+$/, ''), at: n.at, ...(typeof e.since === 'string' ? { since: e.since } : {}) });
     }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createOriginLocator, originsOf } from '../../../../src/media/hls/origin-locator.js';
+import { createOriginLocator } from '../../../../src/media/hls/origin-locator.js';
+import { originOf } from '../../../../src/media/cluster/locate.js';
 import type { NodeLive } from '../../../../src/media/control/bus-live.js';
 
 const nodes: NodeLive[] = [
@@ -10,17 +11,18 @@ const nodes: NodeLive[] = [
   { node: 'c', url: 'http://c:8080', at: 0, streams: [{ channel: 'cam', live: true, role: 'backup' }, { channel: 'game', live: true }] },
 ];
 
-test('originsOf: channels live on other nodes, at their advertised URL; own, ended, backup and URL-less entries are skipped', () => {
-  assert.deepEqual([...originsOf(nodes, 'self')], [['cam', 'http://a.internal:8080'], ['game', 'http://c:8080']]);
+test('originOf: channels live on other nodes, at their advertised URL; own, ended, backup and URL-less entries are skipped', () => {
+  const urls = ['cam', 'game', 'mine', 'old', 'nourl'].map((ch) => originOf(nodes, ch, 'self')?.url);
+  assert.deepEqual(urls, ['http://a.internal:8080', 'http://c:8080', undefined, undefined, undefined]);
 });
 
-test('originsOf: a channel two nodes list (the publisher moved) goes to the node that wrote most recently', () => {
+test('originOf: a channel two nodes list (the publisher moved) goes to the node that wrote most recently', () => {
   const moved: NodeLive[] = [
     { node: 'dead', url: 'http://dead:8080', at: 1000, streams: [{ channel: 'cam', live: true }] },
     { node: 'new', url: 'http://new:8080', at: 5000, streams: [{ channel: 'cam', live: true }] },
   ];
-  assert.equal(originsOf(moved, 'self').get('cam'), 'http://new:8080');
-  assert.equal(originsOf([...moved].reverse(), 'self').get('cam'), 'http://new:8080');
+  assert.equal(originOf(moved, 'cam', 'self')?.url, 'http://new:8080');
+  assert.equal(originOf([...moved].reverse(), 'cam', 'self')?.url, 'http://new:8080');
 });
 
 test('createOriginLocator reads the list once for concurrent lookups and reuses it for maxAgeMs', async () => {
