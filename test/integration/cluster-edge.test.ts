@@ -189,7 +189,10 @@ test('WHEP on edge B: an offer for the pulled channel is answered (201, SDP with
     assert.match(body, /H264/);
     assert.equal(B.app.whep!.sessionCount(), 1);
     assert.equal(edgeOf(B)?.from, 'edge');
-    const del = await fetch(`http://127.0.0.1:${B.httpPort}${res.headers.get('location')!}`, { method: 'DELETE' });
+    // With media.control.advertiseUrl set the Location is absolute, on the node that holds the session.
+    const session = new URL(res.headers.get('location') ?? '', `http://127.0.0.1:${B.httpPort}`);
+    assert.equal(session.port, String(B.httpPort));
+    const del = await fetch(session, { method: 'DELETE' });
     assert.ok(del.status < 300, `DELETE ${del.status}`);
   } finally {
     await pc.close().catch(() => undefined);
