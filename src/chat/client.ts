@@ -44,6 +44,7 @@ import {
   type Disconnect,
   type ProtocolError,
 } from './protocol/codes.js';
+import { decodeProtoCommands } from './protocol/protobuf.js';
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
 import type { ChatUserInfo } from './hooks.js';
@@ -240,13 +241,22 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   // ---- input ----
 
-  /** onFrame handles one incoming frame of newline-separated commands. */
+  /** onFrame handles one incoming frame of newline-separated JSON commands. */
   onFrame(text: string): void {
+    this.receive(() => decodeCommands(text));
+  }
+
+  /** onProtobufFrame handles one incoming frame of length-delimited protobuf commands. */
+  onProtobufFrame(frame: Uint8Array): void {
+    this.receive(() => decodeProtoCommands(frame));
+  }
+
+  private receive(decode: () => Command[]): void {
     if (this.state === State.Closed) return;
     this.awaitingPong = false;
     let cmds: Command[];
     try {
-      cmds = decodeCommands(text);
+      cmds = decode();
     } catch (e) {
       this.node.logger.debug({ client: this.id, err: (e as Error).message }, 'chat: bad frame');
       this.disconnect(Disconnects.badRequest);

@@ -2,7 +2,8 @@
  * The shape every chat transport implements (WebSocket, uni WebSocket, SSE,
  * HTTP streaming), and the shared batch that carries pre-encoded pushes.
  */
-import { wrapPush, wsFrame } from '../protocol/codec.js';
+import { WsOpcode, wrapPush, wsFrame } from '../protocol/codec.js';
+import { encodeProtoReplies } from '../protocol/protobuf.js';
 import type { Disconnect } from '../protocol/codes.js';
 import { encodePusherBatch } from '../pusher/frames.js';
 
@@ -10,8 +11,8 @@ import { encodePusherBatch } from '../pusher/frames.js';
  * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
  * (`chat-demo`, `private-chat-demo`, `presence-chat-demo` for `chat:demo`).
  */
-export type TransportKind = 'websocket' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream' | 'pusher' | 'pusher_private' | 'pusher_presence';
-const KIND_COUNT = 7;
+export type TransportKind = 'websocket' | 'websocket_protobuf' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream' | 'pusher' | 'pusher_private' | 'pusher_presence';
+const KIND_COUNT = 8;
 const KIND_INDEX: Record<TransportKind, number> = {
   websocket: 0,
   uni_websocket: 1,
@@ -20,6 +21,7 @@ const KIND_INDEX: Record<TransportKind, number> = {
   pusher: 4,
   pusher_private: 5,
   pusher_presence: 6,
+  websocket_protobuf: 7,
 };
 
 /**
@@ -115,6 +117,9 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
       }
       return wsFrame(Buffer.from(text));
     }
+    case 'websocket_protobuf':
+      // Bidirectional protobuf: each push wrapped in a Reply, length-delimited, in one binary frame.
+      return wsFrame(encodeProtoReplies(pushes.map(wrapPush)), WsOpcode.binary);
     case 'uni_websocket':
       // Unidirectional WebSocket: one message per push, frames concatenated in one write.
       return Buffer.concat(pushes.map((p) => wsFrame(Buffer.from(p))));
@@ -188,6 +193,8 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
     case 'websocket': {
       return wsFrame(Buffer.from(messages.slice(from, to).join('\n')));
     }
+    case 'websocket_protobuf':
+      return wsFrame(encodeProtoReplies(messages.slice(from, to)), WsOpcode.binary);
     case 'uni_websocket':
     case 'pusher':
     case 'pusher_private':
