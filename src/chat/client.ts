@@ -227,7 +227,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   ping(): void {
     if (this.state !== State.Connected) return;
-    if (this.transport.unidirectional) {
+    if (this.transport.unidirectional || this.transport.emulation) {
       this.send(PING_TEXT);
       return;
     }
@@ -452,7 +452,12 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (outcomes.length > 0) {
       body += ',"subs":{' + outcomes.map((x) => JSON.stringify(x.channel) + ':' + x.o.body).join(',') + '}';
     }
-    body += ',"ping":' + cfg.pingSeconds + (this.transport.unidirectional ? '' : ',"pong":true') + '}';
+    const emu = this.transport.emulation;
+    // Emulation: the session and node the client sends its commands with (POST /emulation).
+    if (emu) body += ',"session":' + JSON.stringify(emu.session) + ',"node":' + JSON.stringify(emu.node);
+    // Pongs are asked of WebSocket clients only: over emulation each would be an HTTP request.
+    const askPong = !this.transport.unidirectional && !emu;
+    body += ',"ping":' + cfg.pingSeconds + (askPong ? ',"pong":true' : '') + '}';
     if (this.transport.unidirectional) this.sendPush(encodePush('', 'connect', body));
     else this.send(encodeReply(id, 'connect', body));
     for (const x of outcomes) this.activate(x.o);
@@ -927,10 +932,10 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (this.expireTimer) clearTimeout(this.expireTimer);
     this.expireTimer = null;
     this.node.metrics.disconnect(d.code);
-    if (this.transport.unidirectional) {
-      this.transport.writeText([
-        encodePush('', 'disconnect', '{"code":' + d.code + ',"reason":' + JSON.stringify(d.reason) + ',"reconnect":' + disconnectReconnects(d.code) + '}'),
-      ]);
+    if (this.transport.unidirectional || this.transport.emulation) {
+      // An HTTP stream has no close code: the client is told with a disconnect push.
+      const push = encodePush('', 'disconnect', '{"code":' + d.code + ',"reason":' + JSON.stringify(d.reason) + ',"reconnect":' + disconnectReconnects(d.code) + '}');
+      this.transport.writeText([this.transport.unidirectional ? push : wrapPush(push)]);
     }
     this.transport.close(d);
     this.cleanup(wasConnected);

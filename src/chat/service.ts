@@ -15,6 +15,7 @@ import { RedisBroker, RedisPresenceManager } from './broker/redis.js';
 import type { Broker, PresenceManager } from './broker/types.js';
 import { WsAcceptor } from './transport/ws.js';
 import { registerUniHttp } from './transport/uni-http.js';
+import { EmulationServer } from './transport/emulation.js';
 import { listenerLimits } from '../net/listener-limits.js';
 import { registerServerApi } from './api.js';
 import { createChatMetrics } from './metrics.js';
@@ -53,7 +54,7 @@ export interface ChatService {
   stop(): Promise<void>;
   /** handleUpgrade takes WebSocket upgrades for /connection/websocket and /connection/uni_websocket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream and POST /api/:method. */
+  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream, /connection/http_stream, /connection/sse, POST /emulation and POST /api/:method. */
   registerHttp(app: FastifyInstance): void;
   readonly publisher: ServerPublisher;
   addPublishHook(hook: PublishHook): void;
@@ -105,6 +106,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const n = node;
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, listenerLimits(deps.config, 'chatWs', logger, deps.registry));
   const httpLimits = listenerLimits(deps.config, 'chatHttp', logger, deps.registry);
+  const emulation = new EmulationServer(n, chatConfig.maxFrameBytes, httpLimits);
   let started = false;
 
   const publisher: ServerPublisher = {
@@ -137,6 +139,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       started = false;
       await n.stop();
+      emulation.close();
       proxy?.close(); // proxy hook: kept-alive backend connections
       await ws.close();
       await n.presence.close();
@@ -155,6 +158,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     registerHttp(app) {
       registerUniHttp(app, n, httpLimits);
+      emulation.register(app);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

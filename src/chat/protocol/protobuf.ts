@@ -204,6 +204,8 @@ const SCHEMA = {
     { no: 6, name: 'subs', type: { map: msg('SubscribeResult') } },
     { no: 7, name: 'ping', type: 'uint32' },
     { no: 8, name: 'pong', type: 'bool' },
+    { no: 9, name: 'session', type: 'string' },
+    { no: 10, name: 'node', type: 'string' },
   ],
   RefreshResult: [
     { no: 1, name: 'client', type: 'string' },
@@ -438,5 +440,39 @@ export function decodeProtoCommands(frame: Uint8Array): Command[] {
     out.push(commandFromObject(decodeMessage('Command', new ProtoReader(frame, s, e))));
   }
   if (out.length === 0) throw new CodecError('empty frame');
+  return out;
+}
+
+// ---- emulation requests (POST /emulation with the protobuf protocol) ----
+
+/** EmulationRequest carries commands of an emulation session: its node, session and the raw Commands. */
+export interface EmulationRequest {
+  node: string;
+  session: string;
+  data: Uint8Array;
+}
+
+/** EMULATION_FIELD numbers the fields of client.proto's EmulationRequest. */
+const EMULATION_FIELD = { node: 1, session: 2, data: 3 } as const;
+
+/** decodeEmulationRequest reads a protobuf EmulationRequest (data is kept as bytes), or throws CodecError. */
+export function decodeEmulationRequest(body: Uint8Array): EmulationRequest {
+  const r = new ProtoReader(body);
+  const out: EmulationRequest = { node: '', session: '', data: new Uint8Array(0) };
+  while (!r.done) {
+    const key = r.smallVarint();
+    const no = Math.floor(key / 8);
+    const wire = key % 8;
+    if (no !== EMULATION_FIELD.node && no !== EMULATION_FIELD.session && no !== EMULATION_FIELD.data) {
+      r.skip(wire);
+      continue;
+    }
+    if (wire !== WireType.lengthDelimited) throw new CodecError('EmulationRequest: wrong wire type');
+    if (no === EMULATION_FIELD.data) {
+      const [s, e] = r.lengthDelimited();
+      out.data = body.subarray(s, e);
+    } else if (no === EMULATION_FIELD.node) out.node = readString(r);
+    else out.session = readString(r);
+  }
   return out;
 }

@@ -11,8 +11,19 @@ import { encodePusherBatch } from '../pusher/frames.js';
  * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
  * (`chat-demo`, `private-chat-demo`, `presence-chat-demo` for `chat:demo`).
  */
-export type TransportKind = 'websocket' | 'websocket_protobuf' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream' | 'pusher' | 'pusher_private' | 'pusher_presence';
-const KIND_COUNT = 8;
+export type TransportKind =
+  | 'websocket'
+  | 'websocket_protobuf'
+  | 'http_stream'
+  | 'http_stream_protobuf'
+  | 'sse'
+  | 'uni_websocket'
+  | 'uni_sse'
+  | 'uni_http_stream'
+  | 'pusher'
+  | 'pusher_private'
+  | 'pusher_presence';
+const KIND_COUNT = 11;
 const KIND_INDEX: Record<TransportKind, number> = {
   websocket: 0,
   uni_websocket: 1,
@@ -22,6 +33,9 @@ const KIND_INDEX: Record<TransportKind, number> = {
   pusher_private: 5,
   pusher_presence: 6,
   websocket_protobuf: 7,
+  http_stream: 8,
+  http_stream_protobuf: 9,
+  sse: 10,
 };
 
 /**
@@ -120,6 +134,11 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
     case 'websocket_protobuf':
       // Bidirectional protobuf: each push wrapped in a Reply, length-delimited, in one binary frame.
       return wsFrame(encodeProtoReplies(pushes.map(wrapPush)), WsOpcode.binary);
+    // Bidirectional emulation streams: replies as on the WebSocket, without its framing.
+    case 'http_stream':
+    case 'http_stream_protobuf':
+    case 'sse':
+      return encodeStreamMessages(kind, pushes.map(wrapPush));
     case 'uni_websocket':
       // Unidirectional WebSocket: one message per push, frames concatenated in one write.
       return Buffer.concat(pushes.map((p) => wsFrame(Buffer.from(p))));
@@ -195,6 +214,10 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
     }
     case 'websocket_protobuf':
       return wsFrame(encodeProtoReplies(messages.slice(from, to)), WsOpcode.binary);
+    case 'http_stream':
+    case 'http_stream_protobuf':
+    case 'sse':
+      return encodeStreamMessages(kind, messages.slice(from, to));
     case 'uni_websocket':
     case 'pusher':
     case 'pusher_private':
@@ -218,6 +241,18 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
   }
 }
 
+/**
+ * encodeStreamMessages encodes replies (pushes wrapped) for the emulation streams: http_stream
+ * one JSON reply per line, http_stream_protobuf length-delimited Replies, sse one event per reply.
+ */
+function encodeStreamMessages(kind: 'http_stream' | 'http_stream_protobuf' | 'sse', messages: readonly string[]): Buffer {
+  if (kind === 'http_stream_protobuf') return encodeProtoReplies(messages);
+  let text = '';
+  if (kind === 'sse') for (const m of messages) text += 'data: ' + m + '\n\n';
+  else for (const m of messages) text += m + '\n';
+  return Buffer.from(text);
+}
+
 /** writeAll writes buffers as one write: a corked run goes out in one writev. */
 export function writeAll(w: { write(b: Buffer): unknown; cork(): void; uncork(): void }, bufs: readonly Buffer[]): void {
   const [only] = bufs;
@@ -235,6 +270,12 @@ export interface Transport {
   readonly kind: TransportKind;
   /** unidirectional transports get pushes unwrapped and never send commands. */
   readonly unidirectional: boolean;
+  /**
+   * emulation is set on the bidirectional HTTP transports (http_stream, sse), whose commands
+   * come through POST /emulation: the connect reply names the session and node to send them
+   * with; no pongs are asked for, and a disconnect is told as a push before the stream ends.
+   */
+  readonly emulation?: { session: string; node: string };
   /** writeText writes protocol messages (replies or pushes already wrapped for bidi); one call = one frame/batch. */
   writeText(messages: readonly string[]): void;
   /**
