@@ -45,6 +45,7 @@ import {
   type ProtocolError,
 } from './protocol/codes.js';
 import { decodeProtoCommands } from './protocol/protobuf.js';
+import { wrapPublicationData, type DeltaFormat } from './delta.js';
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
 import type { ChatUserInfo } from './hooks.js';
@@ -162,12 +163,34 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     this.send(this.transport.unidirectional ? push : wrapPush(push));
   }
 
+  /** deltaFormat is the format this connection's delta subscriptions get publications in. */
+  private get deltaFormat(): DeltaFormat {
+    const k = this.transport.kind;
+    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' ? 'protobuf' : 'json';
+  }
+
+  /** queueDeltaRun queues a delta subscription's variants of log[from..to] (the first in full if it has no base yet). */
+  private queueDeltaRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void {
+    const format = this.deltaFormat;
+    for (let i = from; i <= to; i++) {
+      const v = log[i]!.variant(format, i === from && entry.deltaBase !== true);
+      this.enqueue(v);
+      this.queuedMessages += v.pushes.length;
+    }
+    entry.deltaBase = true;
+  }
+
   /**
    * takeRun writes log[from..to] (a channel's batches this subscription lacks) now: as one
    * shared buffer when nothing else is queued, else behind the queue in the same write.
    */
-  takeRun(log: readonly SharedBatch[], from: number, to: number): void {
+  takeRun(log: readonly SharedBatch[], from: number, to: number, entry?: SubEntry): void {
     if (this.state === State.Closed) return;
+    if (entry?.delta) {
+      this.queueDeltaRun(log, from, to, entry);
+      this.flush();
+      return;
+    }
     if (this.queued > 0) {
       this.queueRun(log, from, to);
       this.flush();
@@ -181,8 +204,13 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   }
 
   /** queueRun queues log[from..to] behind whatever is queued, for the next flush. */
-  queueRun(log: readonly SharedBatch[], from: number, to: number): void {
+  queueRun(log: readonly SharedBatch[], from: number, to: number, entry?: SubEntry): void {
     if (this.state === State.Closed) return;
+    if (entry?.delta) {
+      this.queueDeltaRun(log, from, to, entry);
+      this.hub.markDirty(this);
+      return;
+    }
     for (let i = from; i <= to; i++) {
       this.enqueue(log[i]!);
       this.queuedMessages += log[i]!.pushes.length;
@@ -642,6 +670,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     }
     if (this.closed) return;
     if (this.subs?.has(ch)) throw new ChatError(Errors.alreadySubscribed);
+    if (req.delta !== '' && req.delta !== 'fossil') throw new ChatError(Errors.badRequest);
     const o = await this.subscribeChannel(ch, info, {
       recover: req.recover,
       epoch: req.epoch,
@@ -650,6 +679,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       positioned: req.positioned,
       joinLeave: req.joinLeave,
       flag: req.flag,
+      delta: req.delta,
       serverSide: false,
       chanInfo,
       expireAt,
@@ -678,6 +708,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       positioned: boolean;
       joinLeave: boolean;
       flag: number;
+      /** Delta encoding asked for ('' none). */
+      delta?: string;
       serverSide: boolean;
       chanInfo?: string;
       expireAt?: number;
@@ -694,6 +726,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     const history = ns.historySize > 0;
     const recoverable = history && (o.recoverable || o.recover || (ov?.forceRecovery ?? ns.forceRecovery));
     const positioned = recoverable || (history && (o.positioned || ov?.forcePositioning === true));
+    // Deltas need a positioned stream (a gap makes the subscriber resubscribe) and the namespace's leave.
+    const delta = positioned && o.delta === 'fossil' && ns.allowedDeltaTypes?.includes('fossil') === true;
     const entry: SubEntry = {
       client: this,
       channel: ch,
@@ -710,6 +744,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       expireTimer: null,
     };
     if (o.proxied) entry.proxied = true;
+    if (delta) entry.delta = true;
     if (this.subs === null) this.subs = new Map();
     this.subs.set(ch, entry);
     try {
@@ -744,11 +779,14 @@ export class Client implements ChannelSink, Flushable, NodeClient {
         topOffset = position.offset;
         if (recoverable) parts.push('"recoverable":true');
         parts.push('"epoch":' + JSON.stringify(position.epoch));
-        if (pubs.length > 0) parts.push('"publications":[' + pubs.map(encodePublication).join(',') + ']');
+        // A JSON delta subscription gets every publication's data as a JSON string, recovered ones too.
+        const recoveredForm = delta && this.deltaFormat === 'json' ? (p: Publication) => encodePublication(wrapPublicationData(p)) : encodePublication;
+        if (pubs.length > 0) parts.push('"publications":[' + pubs.map(recoveredForm).join(',') + ']');
         if (recovered) parts.push('"recovered":true');
         if (position.offset > 0) parts.push('"offset":' + position.offset);
         parts.push('"positioned":true');
         if (wasRecovering) parts.push('"was_recovering":true');
+        if (delta) parts.push('"delta":true');
       }
       body += parts.join(',') + '}';
       if (this.closed || this.subs?.get(ch) !== entry) throw new ChatError(Errors.internal);
@@ -774,9 +812,10 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     entry.buffer = null;
     this.hub.activateEntry(entry);
     if (buf) {
+      const wrap = entry.delta === true && this.deltaFormat === 'json';
       for (const b of buf) {
         if (entry.positioned && b.offset > 0 && b.offset <= o.topOffset) continue;
-        this.sendPush(b.push);
+        this.sendPush(wrap && b.wrapped !== undefined ? b.wrapped : b.push);
       }
     }
   }

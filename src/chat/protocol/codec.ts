@@ -180,6 +180,8 @@ export interface SubscribeRequest {
   recoverable: boolean;
   joinLeave: boolean;
   flag: number;
+  /** Delta encoding asked for ('' none, 'fossil'). */
+  delta: string;
 }
 
 /** SubscribeFlag holds bits of SubscribeRequest.flag. */
@@ -199,6 +201,7 @@ export function parseSubscribe(p: Record<string, unknown>): SubscribeRequest {
     recoverable: bool(p, 'recoverable'),
     joinLeave: bool(p, 'join_leave'),
     flag: num(p, 'flag'),
+    delta: str(p, 'delta'),
   };
 }
 
@@ -261,6 +264,8 @@ export interface Publication {
   info?: ClientInfo;
   offset?: number;
   tags?: Record<string, string>;
+  /** `data` is a JSON string holding a Fossil delta against the previous publication (delta subscriptions). */
+  delta?: boolean;
 }
 
 /** StreamPosition is a place in a channel's history stream. */
@@ -281,6 +286,7 @@ export function encodePublication(pub: Publication): string {
   if (pub.info) s += ',"info":' + encodeClientInfo(pub.info);
   if (pub.offset) s += ',"offset":' + pub.offset;
   if (pub.tags && Object.keys(pub.tags).length > 0) s += ',"tags":' + JSON.stringify(pub.tags);
+  if (pub.delta) s += ',"delta":true';
   return s + '}';
 }
 

@@ -271,9 +271,15 @@ function wireOf(t: FieldType): number {
 function encodeMessage(name: MessageName, v: unknown, w: ProtoWriter): void {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TypeError(`protobuf: ${name} is not an object`);
   const ix = indexOf(name);
+  // A delta publication's data is the delta itself, carried as a JSON string in JSON: raw bytes here.
+  const rawData = name === 'Publication' && (v as { delta?: unknown }).delta === true;
   for (const [key, value] of Object.entries(v as Record<string, unknown>)) {
     const f = ix.byName.get(key);
     if (f === undefined) throw new TypeError(`protobuf: ${name} has no field ${key}`);
+    if (rawData && key === 'data' && typeof value === 'string') {
+      w.tag(f.no, WireType.lengthDelimited).bytes(Buffer.from(value));
+      continue;
+    }
     if (f.repeated) {
       if (!Array.isArray(value)) throw new TypeError(`protobuf: ${name}.${key} is not a list`);
       for (const item of value) encodeField(f.no, f.type, item, w, true);

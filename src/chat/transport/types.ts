@@ -5,6 +5,7 @@
 import { WsOpcode, wrapPush, wsFrame } from '../protocol/codec.js';
 import { encodeProtoReplies } from '../protocol/protobuf.js';
 import type { Disconnect } from '../protocol/codes.js';
+import { variantPushes, type DeltaFormat, type DeltaForms } from '../delta.js';
 import { encodePusherBatch } from '../pusher/frames.js';
 
 /**
@@ -59,8 +60,32 @@ export class SharedBatch {
   /** Per transport kind, the last run of the channel log starting here (log[from..to]) joined into one buffer. */
   private chain: ({ last: SharedBatch; bytes: Buffer } | undefined)[] | null = null;
 
+  /** The batch's publications in the forms delta subscribers need (set while the channel has any). */
+  delta: DeltaForms | null = null;
+  /** Delta subscribers' variants of this batch, built on first use: [json delta, json fresh, protobuf delta, protobuf fresh]. */
+  private variants: (SharedBatch | undefined)[] | null = null;
+
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
+  }
+
+  /**
+   * variant is this batch as a delta subscriber of a format gets it, itself a shared batch (its
+   * bytes encoded once per transport kind); `fresh` when the subscriber has no base yet.
+   */
+  variant(format: DeltaFormat, fresh: boolean): SharedBatch {
+    const forms = this.delta;
+    if (forms === null) return this;
+    const i = (format === 'json' ? 0 : 2) + (fresh ? 1 : 0);
+    const vs = (this.variants ??= new Array<SharedBatch | undefined>(4));
+    let v = vs[i];
+    if (v === undefined) {
+      v = new SharedBatch(variantPushes(forms, format, fresh));
+      v.since = this.since;
+      v.seq = this.seq;
+      vs[i] = v;
+    }
+    return v;
   }
 
   /**

@@ -70,6 +70,8 @@ const ENCODE_CASES: { name: string; json: string; bytes: string }[] = [
     json: '{"id":4,"presence":{"presence":{"k":{"user":"u","client":"k"}}}}',
     bytes: '0804 4a0d 0a0b 0a016b 1206 0a0175 12016b',
   },
+  // A delta publication's data is the delta's raw bytes, not a JSON string: data (22) len 2 "ab", delta (40) 1.
+  { name: 'delta publication push', json: '{"push":{"channel":"c","pub":{"data":"ab","delta":true}}}', bytes: '220b 120163 2206 22026162 4001' },
   // connect (2a) {client "c", version "1", ping (38) 25, pong (40) 1}
   { name: 'connect result', json: '{"id":1,"connect":{"client":"c","version":"1","ping":25,"pong":true}}', bytes: '0801 2a0a 0a0163 120131 3819 4001' },
 ];
