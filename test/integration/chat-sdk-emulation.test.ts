@@ -185,6 +185,7 @@ test('bad emulation requests get clean 4xx; the nodes keep serving', async () =>
   assert.equal(await emulate(b, JSON.stringify({ session: flipped, node: st.node, data: ping })), 404);
   // Malformed bodies.
   assert.equal(await emulate(a, '{not json'), 400);
+  assert.equal(await emulate(a, JSON.stringify({ session: st.session, node: st.node, data: ping }), 'text/plain'), 415);
   assert.equal(await emulate(a, JSON.stringify({ session: st.session, node: st.node, data: { id: 2 } })), 400);
   assert.equal(await emulate(a, JSON.stringify({ session: st.session, node: st.node })), 400);
   assert.equal(await emulate(a, new Uint8Array([0x0a, 0xff, 0x01]), 'application/octet-stream'), 400);
@@ -194,9 +195,17 @@ test('bad emulation requests get clean 4xx; the nodes keep serving', async () =>
   // A session that has ended: 204, as the SDK expects (its stream is gone already).
   st.close();
   await waitFor(async () => (await emulate(a, JSON.stringify({ session: st.session, node: st.node, data: ping }))) === 204, 3000, 'ended session');
-  // Streams without a connect command.
-  assert.equal((await fetch(`${a.httpUrl}/connection/http_stream`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: ' ' })).status, 400);
+  // Streams without a connect command, or with more than it (a page of another site must not
+  // make a browser publish through a stream it opens), or not as JSON / protobuf.
+  const stream = (body: string, type = 'application/json') => fetch(`${a.httpUrl}/connection/http_stream`, { method: 'POST', headers: { 'content-type': type }, body });
+  const connectCmd = JSON.stringify({ id: 1, connect: {} });
+  const publishCmd = JSON.stringify({ id: 2, publish: { channel: 'chat:x', data: {} } });
+  assert.equal((await stream(' ')).status, 400);
+  assert.equal((await stream(connectCmd + '\n' + publishCmd)).status, 400);
+  assert.equal((await stream(publishCmd)).status, 400);
+  assert.equal((await stream(connectCmd, 'text/plain')).status, 415);
   assert.equal((await fetch(`${a.httpUrl}/connection/sse`)).status, 400);
+  assert.equal((await fetch(`${a.httpUrl}/connection/sse?cf_connect=${encodeURIComponent(connectCmd + '\n' + publishCmd)}`)).status, 400);
   const c = jsonClient('still-works', 'http_stream', b, a);
   assert.equal(await connected(c), 'http_stream');
   c.disconnect();

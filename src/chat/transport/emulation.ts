@@ -11,8 +11,8 @@ import type { ChatNode } from '../node.js';
 import { acceptClient, type Client } from '../client.js';
 import type { Disconnect } from '../protocol/codes.js';
 import type { ControlMessage } from '../broker/types.js';
-import { CodecError } from '../protocol/codec.js';
-import { decodeEmulationRequest } from '../protocol/protobuf.js';
+import { CodecError, decodeCommands, type Command } from '../protocol/codec.js';
+import { decodeEmulationRequest, decodeProtoCommands } from '../protocol/protobuf.js';
 import type { ListenerLimits } from '../../net/listener-limits.js';
 import { AppError, badRequest, notFound } from '../../http/errors.js';
 import { encodeItems, writeAll, type OutItem, type Transport } from './types.js';
@@ -90,6 +90,22 @@ function bodyText(body: unknown): string {
   return '';
 }
 
+/**
+ * onlyConnect checks that a stream's opening request holds exactly the connect command, as the SDK
+ * sends it: later commands need the session from the connect reply, which a page of another site
+ * cannot read, so it cannot make a user's browser publish through a stream it opens.
+ */
+function onlyConnect(decode: () => Command[]): void {
+  let cmds: Command[];
+  try {
+    cmds = decode();
+  } catch (e) {
+    if (e instanceof CodecError) throw badRequest(`malformed connect command: ${e.message}`);
+    throw e;
+  }
+  if (cmds.length !== 1 || cmds[0]?.method !== 'connect') throw badRequest('the opening request must hold the connect command and nothing else');
+}
+
 /** A session of this node: its client and the protocol its commands are in. */
 interface Session {
   client: Client;
@@ -117,19 +133,25 @@ export class EmulationServer {
       scope.addContentTypeParser('application/json', { ...opts, parseAs: 'string' }, (_req, body, done) => done(null, body));
       scope.addContentTypeParser(PROTOBUF_CONTENT_TYPE, { ...opts, parseAs: 'buffer' }, (_req, body, done) => done(null, body));
       scope.post(HTTP_STREAM_PATH, opts, async (req, reply) => {
-        const protobuf = mediaType(req) === PROTOBUF_CONTENT_TYPE;
+        const type = mediaType(req);
         const body = req.body;
-        if (protobuf ? !Buffer.isBuffer(body) || body.length === 0 : bodyText(body).trim() === '') throw badRequest('the body must hold the connect command');
-        this.open(req, reply, protobuf ? 'http_stream_protobuf' : 'http_stream', (c) => {
-          if (protobuf) c.onProtobufFrame(body as Buffer);
-          else c.onFrame(bodyText(body));
-        });
+        if (type === PROTOBUF_CONTENT_TYPE && Buffer.isBuffer(body)) {
+          onlyConnect(() => decodeProtoCommands(body));
+          this.open(req, reply, 'http_stream_protobuf', (c) => c.onProtobufFrame(body));
+          return;
+        }
+        // JSON only as application/json: a cross-site form or a simple request cannot open a stream.
+        if (type !== 'application/json') throw new AppError('unsupported_media_type', 'the connect command must be application/json or application/octet-stream (protobuf)');
+        const text = bodyText(body);
+        onlyConnect(() => decodeCommands(text));
+        this.open(req, reply, 'http_stream', (c) => c.onFrame(text));
       });
       scope.get(SSE_PATH, async (req, reply) => {
         const q = req.query as Record<string, unknown> | undefined;
         const connect = q?.cf_connect;
-        if (typeof connect !== 'string' || connect.trim() === '') throw badRequest('cf_connect must hold the connect command');
+        if (typeof connect !== 'string') throw badRequest('cf_connect must hold the connect command');
         if (connect.length > this.maxBodyBytes) throw new AppError('payload_too_large', 'cf_connect is over chat.maxFrameBytes');
+        onlyConnect(() => decodeCommands(connect));
         this.open(req, reply, 'sse', (c) => c.onFrame(connect));
       });
       scope.post(EMULATION_PATH, opts, async (req, reply) => {
@@ -177,6 +199,7 @@ export class EmulationServer {
       data = Buffer.from(data as Uint8Array);
       format = 'protobuf';
     } else {
+      if (mediaType(req) !== 'application/json') throw new AppError('unsupported_media_type', 'an emulation request is application/json or application/octet-stream (protobuf)');
       let v: unknown;
       try {
         v = JSON.parse(bodyText(req.body));
