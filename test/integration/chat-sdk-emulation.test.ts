@@ -137,6 +137,13 @@ test('two nodes: the stream on node A, every emulation request sent to node B (r
     assert.equal(a.chat.stats().clients >= 1, true);
     c.disconnect();
   }
+  // Protobuf commands cross the broker too (base64 in the control message).
+  const p = new ProtoCentrifuge([{ transport: 'http_stream', endpoint: `${a.httpUrl}/connection/http_stream` }], sdkOptions('x-pb', b));
+  clients.push(p);
+  assert.equal(await connected(p), 'http_stream');
+  const r = await p.rpc('echo', enc({ n: 3 }));
+  assert.deepEqual(dec(r.data), { user: 'x-pb', data: { n: 3 } });
+  p.disconnect();
 });
 
 /** openStream starts an http_stream with a connect command and returns the session and node of its reply. */

@@ -7,6 +7,7 @@ import { Centrifuge as ProtoCentrifuge, type PublicationContext, type Subscribed
 import { Centrifuge as JsonCentrifuge } from 'centrifuge';
 import { startChat, api, waitFor, sleep, SECRET, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
+import { seededRandom, randomBytes } from '../../testkit/prng.js';
 
 let s: ChatServer;
 const clients: { disconnect(): void }[] = [];
@@ -157,6 +158,38 @@ test('protobuf: a binary frame that is not protobuf closes with 3501; the server
   ws.send(Buffer.from([0xe8, 0x07, 1, 2, 3]));
   assert.equal(await closed, 3501);
   const c = protoClient('after');
+  await connected(c);
+  c.disconnect();
+});
+
+test('protobuf fuzz over the socket: random and truncated frames close with 3501 or are taken; never another close', async () => {
+  const r = seededRandom(99);
+  const valid = Buffer.from('07080122030a0174', 'hex'); // Command{id 1, connect{token "t"}}
+  const frames: Buffer[] = [];
+  for (let i = 0; i < 12; i++) frames.push(randomBytes(r, 1 + Math.floor(r() * 24)));
+  for (let i = 1; i < valid.length; i++) frames.push(valid.subarray(0, i));
+  frames.push(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 1])); // a 4 GiB length prefix
+  const codes = await Promise.all(
+    frames.map(
+      (f) =>
+        new Promise<number>((resolve) => {
+          const ws = new WebSocket(s.wsUrl, 'centrifuge-protobuf');
+          let timer: NodeJS.Timeout | undefined;
+          ws.once('open', () => {
+            ws.send(f);
+            timer = setTimeout(() => ws.close(1000), 500);
+          });
+          ws.once('close', (code) => {
+            clearTimeout(timer);
+            resolve(code);
+          });
+          ws.on('error', () => undefined);
+        }),
+    ),
+  );
+  for (const [i, code] of codes.entries()) assert.ok(code === 3501 || code === 1000, `frame ${frames[i]?.toString('hex')}: close ${code}`);
+  assert.ok(codes.filter((c) => c === 3501).length >= frames.length - 3, `most frames are refused: ${codes.join(',')}`);
+  const c = protoClient('after-fuzz');
   await connected(c);
   c.disconnect();
 });
