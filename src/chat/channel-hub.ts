@@ -370,7 +370,7 @@ export class ChannelHub {
       ch.prevData = built.last;
     }
     for (const e of ch.inactive) {
-      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]!, wrapped: forms?.wrapped[i] });
+      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i] ?? '', offset: offsets[i] ?? 0, wrapped: forms?.wrapped[i] });
     }
     if (ch.entries.size === ch.inactive.size) return;
     const batch = new SharedBatch(pushes);

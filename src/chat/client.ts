@@ -173,7 +173,9 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   private queueDeltaRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void {
     const format = this.deltaFormat;
     for (let i = from; i <= to; i++) {
-      const v = log[i]!.variant(format, i === from && entry.deltaBase !== true);
+      const b = log[i];
+      if (b === undefined) break;
+      const v = b.variant(format, i === from && entry.deltaBase !== true);
       this.enqueue(v);
       this.queuedMessages += v.pushes.length;
     }

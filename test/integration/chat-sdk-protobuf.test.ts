@@ -76,8 +76,8 @@ test('protobuf: connect, subscribe, publish, presence, history, rpc; a JSON clie
   await waitFor(() => gotA.length === 2 && gotJ.length === 2, 3000, 'publications on both clients');
   assert.deepEqual(gotA.map((p) => dec(p.data)), [{ text: 'from protobuf' }, { text: 'from json' }]);
   assert.deepEqual(gotJ, [{ text: 'from protobuf' }, { text: 'from json' }]);
-  assert.equal(gotA[0]!.info?.user, 'alice');
-  assert.deepEqual(dec(gotA[0]!.info?.connInfo), { name: 'ALICE' });
+  assert.equal(gotA[0]?.info?.user, 'alice');
+  assert.deepEqual(dec(gotA[0]?.info?.connInfo), { name: 'ALICE' });
   assert.deepEqual(gotA.map((p) => p.offset), [1, 2]);
 
   const pres = await subA.presence();
@@ -97,7 +97,7 @@ test('protobuf: connect, subscribe, publish, presence, history, rpc; a JSON clie
   // A server-side publication reaches the protobuf client too (shared batch, protobuf bytes).
   await api(s, 'publish', { channel: 'chat:pb', data: { text: 'from api' } });
   await waitFor(() => gotA.length === 3, 3000, 'api publication');
-  assert.deepEqual(dec(gotA[2]!.data), { text: 'from api' });
+  assert.deepEqual(dec(gotA[2]?.data), { text: 'from api' });
   a.disconnect();
   j.disconnect();
 });
@@ -112,7 +112,7 @@ test('protobuf: recovers missed publications after a forced reconnect', async ()
   sub.on('subscribed', (ctx) => subscribed.push(ctx));
   sub.subscribe();
   await sub.ready(3000);
-  assert.equal(subscribed[0]!.recoverable, true);
+  assert.equal(subscribed[0]?.recoverable, true);
   await api(s, 'publish', { channel: 'chat:pbrecover', data: { n: 1 } });
   await waitFor(() => got.length === 1, 3000, 'live publication');
   const reconnecting = new Promise<void>((r) => a.once('connecting', () => r()));
@@ -122,8 +122,8 @@ test('protobuf: recovers missed publications after a forced reconnect', async ()
   await waitFor(() => subscribed.length === 2, 5000, 'resubscribe');
   await waitFor(() => got.length === 3, 3000, 'recovered publications');
   assert.deepEqual(got, [{ n: 1 }, { n: 2 }, { n: 3 }]);
-  assert.equal(subscribed[1]!.wasRecovering, true);
-  assert.equal(subscribed[1]!.recovered, true);
+  assert.equal(subscribed[1]?.wasRecovering, true);
+  assert.equal(subscribed[1]?.recovered, true);
   a.disconnect();
 });
 
