@@ -144,7 +144,6 @@ function smokeLike(dir: string, file: string): boolean {
     case 'chat-fanout': return d.subscribers === 20;
     case 'socket-write-floor': return d.sockets === 50 && d.passes === 3;
     case 'moderation': return (d.results ?? []).some((r: any) => r.messages === 500);
-    case 'chat-formats': return d.subscribers === 20 && d.publications === 10;
     case 'effects': return d.aggregator?.viewers === 100 && d.endToEnd?.clients === 5;
     case 'captions': return d.windowMs === 4000 || (d.pocketsphinx?.audioSeconds ?? 99) < 12;
     default: return false;
@@ -370,21 +369,6 @@ const SCENARIOS: Scenario[] = [
         // the lines include filtered words: some are masked or refused
         positive(r.masked + r.refused, `${r.label} masked + refused`);
       }
-    },
-  },
-  {
-    name: 'chat-formats',
-    args: ['--subscribers', '20', '--publications', '10'],
-    timeoutMs: 60_000,
-    check: (d) => {
-      assert.equal(d.rows.length, 4);
-      for (const r of d.rows) {
-        positive(r.wireBytesPerDelivery, `${r.format}/${r.delta} bytes`);
-        finite(r.cpuNsPerDelivery, `${r.format}/${r.delta} ns`);
-      }
-      const bytes = (format: string, delta: boolean) => d.rows.find((r: any) => r.format === format && r.delta === delta).wireBytesPerDelivery;
-      assert.ok(bytes('json', true) < bytes('json', false), 'deltas save bytes (JSON)');
-      assert.ok(bytes('protobuf', true) < bytes('protobuf', false), 'deltas save bytes (protobuf)');
     },
   },
   {
