@@ -11,6 +11,7 @@ import type { Logger } from '../observability/logger.js';
 import { SharedBatch } from './transport/types.js';
 import { encodeClientInfo, encodePublication, encodePush, type ClientInfo, type Publication } from './protocol/codec.js';
 import { ChatError, Errors, UnsubscribeCode } from './protocol/codes.js';
+import { buildDeltaForms } from './delta.js';
 
 /**
  * FLUSH_SLICE_MS bounds one turn of client writes (a loopback socket write costs ~10 µs here, so
@@ -45,7 +46,12 @@ export interface SubEntry {
   readonly channel: string;
   /** false while the subscribe is in progress: live pushes go to buffer. */
   active: boolean;
-  buffer: { push: string; offset: number }[] | null;
+  /** Pushes that arrived while subscribing; `wrapped` is a publication's JSON full form for delta subscriptions. */
+  buffer: { push: string; offset: number; wrapped?: string }[] | null;
+  /** The subscription negotiated Fossil deltas. */
+  delta?: boolean;
+  /** A delta subscription has been handed a publication, the base of the next delta. */
+  deltaBase?: boolean;
   recoverable: boolean;
   positioned: boolean;
   joinLeave: boolean;
@@ -90,6 +96,12 @@ interface LocalChannel {
   /** Pushes waiting for the end of the tick, with their offsets (0 if none). */
   pending: string[];
   pendingOffsets: number[];
+  /** The pending publications themselves (for the delta forms, when the channel has delta subscribers at flush). */
+  pendingPubs: Publication[];
+  /** Delta subscriptions of the channel; while there are any, batches carry delta forms. */
+  deltaCount: number;
+  /** Data of the channel's last publication (UTF-8 JSON), the base of the next delta; kept while deltaCount > 0. */
+  prevData: Buffer | null;
   lastOffset: number;
   epoch: string;
   joinLeaveCount: number;
@@ -346,13 +358,23 @@ export class ChannelHub {
     if (n === 0) return;
     const pushes = ch.pending;
     const offsets = ch.pendingOffsets;
+    const pubs = ch.pendingPubs;
     ch.pending = [];
     ch.pendingOffsets = [];
+    ch.pendingPubs = [];
+    let forms = null;
+    if (ch.deltaCount > 0 && pubs.length === n) {
+      // Once per publication on this node, shared by every delta subscriber of the channel.
+      const built = buildDeltaForms(ch.name, pubs, pushes, ch.prevData);
+      forms = built.forms;
+      ch.prevData = built.last;
+    }
     for (const e of ch.inactive) {
-      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i]!, offset: offsets[i]! });
+      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i] ?? '', offset: offsets[i] ?? 0, wrapped: forms?.wrapped[i] });
     }
     if (ch.entries.size === ch.inactive.size) return;
     const batch = new SharedBatch(pushes);
+    batch.delta = forms;
     batch.since = ch.pendingSince;
     batch.seq = ++ch.lastSeq;
     ch.batches.push(batch);
@@ -370,6 +392,9 @@ export class ChannelHub {
         entries: new Set(),
         pending: [],
         pendingOffsets: [],
+        pendingPubs: [],
+        deltaCount: 0,
+        prevData: null,
         lastOffset: 0,
         epoch: '',
         joinLeaveCount: 0,
@@ -386,6 +411,7 @@ export class ChannelHub {
       ch.entries.add(e);
       if (!e.active) ch.inactive.add(e);
       if (e.joinLeave) ch.joinLeaveCount++;
+      if (e.delta) ch.deltaCount++;
       try {
         await this.deps.broker.subscribe(e.channel);
       } catch {
@@ -398,6 +424,7 @@ export class ChannelHub {
     if (!e.active) ch.inactive.add(e);
     else e.sent = ch.lastSeq;
     if (e.joinLeave) ch.joinLeaveCount++;
+    if (e.delta) ch.deltaCount++;
   }
 
   /** activateEntry makes a subscription live: from now on it gets every batch after the current one. */
@@ -423,6 +450,7 @@ export class ChannelHub {
     ch.entries.delete(e);
     ch.inactive.delete(e);
     if (e.joinLeave) ch.joinLeaveCount--;
+    if (e.delta && --ch.deltaCount === 0) ch.prevData = null;
     if (ch.entries.size === 0) {
       this.channels.delete(e.channel);
       // A running round ends by itself (its iterator is done); the batch log goes with the channel.
@@ -453,6 +481,7 @@ export class ChannelHub {
     if (ch.pending.length === 0) ch.pendingSince = performance.now();
     ch.pending.push(encodePush(channel, 'pub', encodePublication(pub)));
     ch.pendingOffsets.push(offset);
+    ch.pendingPubs.push(pub);
     this.dirtyChannels.add(ch);
     this.scheduleFanout();
   }

@@ -44,6 +44,8 @@ import {
   type Disconnect,
   type ProtocolError,
 } from './protocol/codes.js';
+import { decodeProtoCommands } from './protocol/protobuf.js';
+import { wrapPublicationData, type DeltaFormat } from './delta.js';
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
 import type { ChatUserInfo } from './hooks.js';
@@ -161,12 +163,36 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     this.send(this.transport.unidirectional ? push : wrapPush(push));
   }
 
+  /** deltaFormat is the format this connection's delta subscriptions get publications in. */
+  private get deltaFormat(): DeltaFormat {
+    const k = this.transport.kind;
+    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' ? 'protobuf' : 'json';
+  }
+
+  /** queueDeltaRun queues a delta subscription's variants of log[from..to] (the first in full if it has no base yet). */
+  private queueDeltaRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void {
+    const format = this.deltaFormat;
+    for (let i = from; i <= to; i++) {
+      const b = log[i];
+      if (b === undefined) break;
+      const v = b.variant(format, i === from && entry.deltaBase !== true);
+      this.enqueue(v);
+      this.queuedMessages += v.pushes.length;
+    }
+    entry.deltaBase = true;
+  }
+
   /**
    * takeRun writes log[from..to] (a channel's batches this subscription lacks) now: as one
    * shared buffer when nothing else is queued, else behind the queue in the same write.
    */
-  takeRun(log: readonly SharedBatch[], from: number, to: number): void {
+  takeRun(log: readonly SharedBatch[], from: number, to: number, entry?: SubEntry): void {
     if (this.state === State.Closed) return;
+    if (entry?.delta) {
+      this.queueDeltaRun(log, from, to, entry);
+      this.flush();
+      return;
+    }
     if (this.queued > 0) {
       this.queueRun(log, from, to);
       this.flush();
@@ -180,8 +206,13 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   }
 
   /** queueRun queues log[from..to] behind whatever is queued, for the next flush. */
-  queueRun(log: readonly SharedBatch[], from: number, to: number): void {
+  queueRun(log: readonly SharedBatch[], from: number, to: number, entry?: SubEntry): void {
     if (this.state === State.Closed) return;
+    if (entry?.delta) {
+      this.queueDeltaRun(log, from, to, entry);
+      this.hub.markDirty(this);
+      return;
+    }
     for (let i = from; i <= to; i++) {
       this.enqueue(log[i]!);
       this.queuedMessages += log[i]!.pushes.length;
@@ -226,7 +257,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   ping(): void {
     if (this.state !== State.Connected) return;
-    if (this.transport.unidirectional) {
+    if (this.transport.unidirectional || this.transport.emulation) {
       this.send(PING_TEXT);
       return;
     }
@@ -240,13 +271,22 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   // ---- input ----
 
-  /** onFrame handles one incoming frame of newline-separated commands. */
+  /** onFrame handles one incoming frame of newline-separated JSON commands. */
   onFrame(text: string): void {
+    this.receive(() => decodeCommands(text));
+  }
+
+  /** onProtobufFrame handles one incoming frame of length-delimited protobuf commands. */
+  onProtobufFrame(frame: Uint8Array): void {
+    this.receive(() => decodeProtoCommands(frame));
+  }
+
+  private receive(decode: () => Command[]): void {
     if (this.state === State.Closed) return;
     this.awaitingPong = false;
     let cmds: Command[];
     try {
-      cmds = decodeCommands(text);
+      cmds = decode();
     } catch (e) {
       this.node.logger.debug({ client: this.id, err: (e as Error).message }, 'chat: bad frame');
       this.disconnect(Disconnects.badRequest);
@@ -442,7 +482,12 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (outcomes.length > 0) {
       body += ',"subs":{' + outcomes.map((x) => JSON.stringify(x.channel) + ':' + x.o.body).join(',') + '}';
     }
-    body += ',"ping":' + cfg.pingSeconds + (this.transport.unidirectional ? '' : ',"pong":true') + '}';
+    const emu = this.transport.emulation;
+    // Emulation: the session and node the client sends its commands with (POST /emulation).
+    if (emu) body += ',"session":' + JSON.stringify(emu.session) + ',"node":' + JSON.stringify(emu.node);
+    // Pongs are asked of WebSocket clients only: over emulation each would be an HTTP request.
+    const askPong = !this.transport.unidirectional && !emu;
+    body += ',"ping":' + cfg.pingSeconds + (askPong ? ',"pong":true' : '') + '}';
     if (this.transport.unidirectional) this.sendPush(encodePush('', 'connect', body));
     else this.send(encodeReply(id, 'connect', body));
     for (const x of outcomes) this.activate(x.o);
@@ -627,6 +672,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     }
     if (this.closed) return;
     if (this.subs?.has(ch)) throw new ChatError(Errors.alreadySubscribed);
+    if (req.delta !== '' && req.delta !== 'fossil') throw new ChatError(Errors.badRequest);
     const o = await this.subscribeChannel(ch, info, {
       recover: req.recover,
       epoch: req.epoch,
@@ -635,6 +681,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       positioned: req.positioned,
       joinLeave: req.joinLeave,
       flag: req.flag,
+      delta: req.delta,
       serverSide: false,
       chanInfo,
       expireAt,
@@ -663,6 +710,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       positioned: boolean;
       joinLeave: boolean;
       flag: number;
+      /** Delta encoding asked for ('' none). */
+      delta?: string;
       serverSide: boolean;
       chanInfo?: string;
       expireAt?: number;
@@ -679,6 +728,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     const history = ns.historySize > 0;
     const recoverable = history && (o.recoverable || o.recover || (ov?.forceRecovery ?? ns.forceRecovery));
     const positioned = recoverable || (history && (o.positioned || ov?.forcePositioning === true));
+    // Deltas need a positioned stream (a gap makes the subscriber resubscribe) and the namespace's leave.
+    const delta = positioned && o.delta === 'fossil' && ns.allowedDeltaTypes?.includes('fossil') === true;
     const entry: SubEntry = {
       client: this,
       channel: ch,
@@ -695,6 +746,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       expireTimer: null,
     };
     if (o.proxied) entry.proxied = true;
+    if (delta) entry.delta = true;
     if (this.subs === null) this.subs = new Map();
     this.subs.set(ch, entry);
     try {
@@ -729,11 +781,14 @@ export class Client implements ChannelSink, Flushable, NodeClient {
         topOffset = position.offset;
         if (recoverable) parts.push('"recoverable":true');
         parts.push('"epoch":' + JSON.stringify(position.epoch));
-        if (pubs.length > 0) parts.push('"publications":[' + pubs.map(encodePublication).join(',') + ']');
+        // A JSON delta subscription gets every publication's data as a JSON string, recovered ones too.
+        const recoveredForm = delta && this.deltaFormat === 'json' ? (p: Publication) => encodePublication(wrapPublicationData(p)) : encodePublication;
+        if (pubs.length > 0) parts.push('"publications":[' + pubs.map(recoveredForm).join(',') + ']');
         if (recovered) parts.push('"recovered":true');
         if (position.offset > 0) parts.push('"offset":' + position.offset);
         parts.push('"positioned":true');
         if (wasRecovering) parts.push('"was_recovering":true');
+        if (delta) parts.push('"delta":true');
       }
       body += parts.join(',') + '}';
       if (this.closed || this.subs?.get(ch) !== entry) throw new ChatError(Errors.internal);
@@ -759,9 +814,10 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     entry.buffer = null;
     this.hub.activateEntry(entry);
     if (buf) {
+      const wrap = entry.delta === true && this.deltaFormat === 'json';
       for (const b of buf) {
         if (entry.positioned && b.offset > 0 && b.offset <= o.topOffset) continue;
-        this.sendPush(b.push);
+        this.sendPush(wrap && b.wrapped !== undefined ? b.wrapped : b.push);
       }
     }
   }
@@ -917,10 +973,10 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (this.expireTimer) clearTimeout(this.expireTimer);
     this.expireTimer = null;
     this.node.metrics.disconnect(d.code);
-    if (this.transport.unidirectional) {
-      this.transport.writeText([
-        encodePush('', 'disconnect', '{"code":' + d.code + ',"reason":' + JSON.stringify(d.reason) + ',"reconnect":' + disconnectReconnects(d.code) + '}'),
-      ]);
+    if (this.transport.unidirectional || this.transport.emulation) {
+      // An HTTP stream has no close code: the client is told with a disconnect push.
+      const push = encodePush('', 'disconnect', '{"code":' + d.code + ',"reason":' + JSON.stringify(d.reason) + ',"reconnect":' + disconnectReconnects(d.code) + '}');
+      this.transport.writeText([this.transport.unidirectional ? push : wrapPush(push)]);
     }
     this.transport.close(d);
     this.cleanup(wasConnected);

@@ -373,6 +373,9 @@ export class ChatNode implements BrokerEventHandler {
           void this.broker.publishControl({ type: 'survey_reply', id: msg.id, to: msg.from, from: this.uid, data }).catch(() => undefined);
         }
         return;
+      case 'emulation':
+        // Taken by the emulation front-end's control listener (src/chat/transport/emulation.ts).
+        return;
       case 'survey_reply': {
         if (msg.to !== this.uid) return;
         const s = this.surveys.get(msg.id);

@@ -15,6 +15,7 @@ import { RedisBroker, RedisPresenceManager } from './broker/redis.js';
 import type { Broker, PresenceManager } from './broker/types.js';
 import { WsAcceptor } from './transport/ws.js';
 import { registerUniHttp } from './transport/uni-http.js';
+import { EmulationServer } from './transport/emulation.js';
 import { listenerLimits } from '../net/listener-limits.js';
 import { registerChatAdmission } from './transport/admission.js';
 import { registerServerApi } from './api.js';
@@ -54,7 +55,7 @@ export interface ChatService {
   stop(): Promise<void>;
   /** handleUpgrade takes WebSocket upgrades for /connection/websocket and /connection/uni_websocket. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
-  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream, POST /api/:method and GET /api/v1/chat/admission. */
+  /** registerHttp adds /connection/uni_sse, /connection/uni_http_stream, /connection/http_stream, /connection/sse, POST /emulation, POST /api/:method and GET /api/v1/chat/admission. */
   registerHttp(app: FastifyInstance): void;
   readonly publisher: ServerPublisher;
   addPublishHook(hook: PublishHook): void;
@@ -107,6 +108,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const wsLimits = listenerLimits(deps.config, 'chatWs', logger, deps.registry);
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, wsLimits);
   const httpLimits = listenerLimits(deps.config, 'chatHttp', logger, deps.registry);
+  const emulation = new EmulationServer(n, chatConfig.maxFrameBytes, httpLimits);
   let started = false;
 
   const publisher: ServerPublisher = {
@@ -139,6 +141,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       }
       started = false;
       await n.stop();
+      emulation.close();
       proxy?.close(); // proxy hook: kept-alive backend connections
       await ws.close();
       await n.presence.close();
@@ -158,6 +161,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     registerHttp(app) {
       registerUniHttp(app, n, httpLimits);
       registerChatAdmission(app, wsLimits);
+      emulation.register(app);
       registerServerApi(app, n, deps.apiKey);
     },
     addPublishHook(hook) {

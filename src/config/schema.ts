@@ -28,6 +28,12 @@ export const namespaceSchema = z.object({
   allowSubscribeForAnonymous: z.boolean().default(true),
   forceRecovery: z.boolean().default(false),
   /**
+   * Delta encodings subscribers may ask for (Centrifugo `allowed_delta_types`): with `["fossil"]`,
+   * a positioned subscription asking `delta: "fossil"` gets its first publication in full, then
+   * Fossil deltas against the previous one (docs/chat.md). Unset: none.
+   */
+  allowedDeltaTypes: z.array(z.literal('fossil')).optional(),
+  /**
    * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
    * channel `demo`); unset means on for chat, effects and captions, off for the others.
    */

@@ -222,10 +222,13 @@ test('chat HTTP streams (SSE): the third stream from one address is answered 429
     const third = await httpStream(path);
     assert.equal(third.status, 429);
     assert.equal(JSON.parse(await third.body).error.code, 'too_many_connections');
+    // The bidirectional SSE transport shares the cap with the unidirectional streams.
+    const bidi = await httpStream(`/connection/sse?cf_connect=${encodeURIComponent('{"id":1,"connect":{}}')}`);
+    assert.equal(bidi.status, 429);
     const other = await httpStream(path, OTHER);
     assert.equal(other.status, 200);
     other.req.destroy();
-    assert.equal(await refusedCount('chatHttp'), 1);
+    assert.equal(await refusedCount('chatHttp'), 2);
   } finally {
     for (const h of held) h.req.destroy();
   }

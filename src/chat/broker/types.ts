@@ -27,7 +27,12 @@ export type ControlMessage =
   | { type: 'pusher_authorised'; socket: string; user: string; channel: string }
   | { type: 'node'; node: NodeInfo }
   | { type: 'survey'; id: string; from: string; op: 'channels' }
-  | { type: 'survey_reply'; id: string; to: string; from: string; data: unknown };
+  | { type: 'survey_reply'; id: string; to: string; from: string; data: unknown }
+  /**
+   * Commands of an emulation session (POST /emulation) that reached another node, for the node
+   * `to` (uid) that holds the session; `data` is the commands' JSON text, or base64 of protobuf.
+   */
+  | { type: 'emulation'; to: string; session: string; format: 'json' | 'protobuf'; data: string };
 
 /** NodeInfo is what a node reports about itself for the `info` server API. */
 export interface NodeInfo {

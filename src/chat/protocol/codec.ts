@@ -50,6 +50,11 @@ export function decodeCommand(line: string): Command {
   } catch {
     throw new CodecError('malformed JSON');
   }
+  return commandFromObject(v);
+}
+
+/** commandFromObject validates a command object (decoded from JSON or protobuf) into a Command, or throws CodecError. */
+export function commandFromObject(v: unknown): Command {
   if (!isPlainObject(v)) throw new CodecError('command is not an object');
   let id = 0;
   if (v.id !== undefined) {
@@ -73,7 +78,7 @@ export function decodeCommand(line: string): Command {
     return { id, method: 'unknown', params: {} };
   }
   if (id === 0 && method !== 'send') throw new CodecError(`${method} without id`);
-  return { id, method, params: params! };
+  return { id, method, params: params ?? {} };
 }
 
 /** decodeCommands splits a frame into its commands (blank lines skipped), or throws CodecError. */
@@ -175,6 +180,8 @@ export interface SubscribeRequest {
   recoverable: boolean;
   joinLeave: boolean;
   flag: number;
+  /** Delta encoding asked for ('' none, 'fossil'). */
+  delta: string;
 }
 
 /** SubscribeFlag holds bits of SubscribeRequest.flag. */
@@ -194,6 +201,7 @@ export function parseSubscribe(p: Record<string, unknown>): SubscribeRequest {
     recoverable: bool(p, 'recoverable'),
     joinLeave: bool(p, 'join_leave'),
     flag: num(p, 'flag'),
+    delta: str(p, 'delta'),
   };
 }
 
@@ -256,6 +264,8 @@ export interface Publication {
   info?: ClientInfo;
   offset?: number;
   tags?: Record<string, string>;
+  /** `data` is a JSON string holding a Fossil delta against the previous publication (delta subscriptions). */
+  delta?: boolean;
 }
 
 /** StreamPosition is a place in a channel's history stream. */
@@ -276,6 +286,7 @@ export function encodePublication(pub: Publication): string {
   if (pub.info) s += ',"info":' + encodeClientInfo(pub.info);
   if (pub.offset) s += ',"offset":' + pub.offset;
   if (pub.tags && Object.keys(pub.tags).length > 0) s += ',"tags":' + JSON.stringify(pub.tags);
+  if (pub.delta) s += ',"delta":true';
   return s + '}';
 }
 
@@ -310,7 +321,7 @@ export const PING_TEXT = '{}';
 
 const WS_FIN = 0x80;
 /** WsOpcode holds the frame opcodes we write. */
-export const WsOpcode = { text: 0x1, close: 0x8 } as const;
+export const WsOpcode = { text: 0x1, binary: 0x2, close: 0x8 } as const;
 const WS_LEN_16 = 126;
 const WS_LEN_64 = 127;
 const WS_MAX_7 = 125;

@@ -2,16 +2,29 @@
  * The shape every chat transport implements (WebSocket, uni WebSocket, SSE,
  * HTTP streaming), and the shared batch that carries pre-encoded pushes.
  */
-import { wrapPush, wsFrame } from '../protocol/codec.js';
+import { WsOpcode, wrapPush, wsFrame } from '../protocol/codec.js';
+import { encodeProtoReplies } from '../protocol/protobuf.js';
 import type { Disconnect } from '../protocol/codes.js';
+import { variantPushes, type DeltaFormat, type DeltaForms } from '../delta.js';
 import { encodePusherBatch } from '../pusher/frames.js';
 
 /**
  * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
  * (`chat-demo`, `private-chat-demo`, `presence-chat-demo` for `chat:demo`).
  */
-export type TransportKind = 'websocket' | 'uni_websocket' | 'uni_sse' | 'uni_http_stream' | 'pusher' | 'pusher_private' | 'pusher_presence';
-const KIND_COUNT = 7;
+export type TransportKind =
+  | 'websocket'
+  | 'websocket_protobuf'
+  | 'http_stream'
+  | 'http_stream_protobuf'
+  | 'sse'
+  | 'uni_websocket'
+  | 'uni_sse'
+  | 'uni_http_stream'
+  | 'pusher'
+  | 'pusher_private'
+  | 'pusher_presence';
+const KIND_COUNT = 11;
 const KIND_INDEX: Record<TransportKind, number> = {
   websocket: 0,
   uni_websocket: 1,
@@ -20,6 +33,10 @@ const KIND_INDEX: Record<TransportKind, number> = {
   pusher: 4,
   pusher_private: 5,
   pusher_presence: 6,
+  websocket_protobuf: 7,
+  http_stream: 8,
+  http_stream_protobuf: 9,
+  sse: 10,
 };
 
 /**
@@ -43,8 +60,32 @@ export class SharedBatch {
   /** Per transport kind, the last run of the channel log starting here (log[from..to]) joined into one buffer. */
   private chain: ({ last: SharedBatch; bytes: Buffer } | undefined)[] | null = null;
 
+  /** The batch's publications in the forms delta subscribers need (set while the channel has any). */
+  delta: DeltaForms | null = null;
+  /** Delta subscribers' variants of this batch, built on first use: [json delta, json fresh, protobuf delta, protobuf fresh]. */
+  private variants: (SharedBatch | undefined)[] | null = null;
+
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
+  }
+
+  /**
+   * variant is this batch as a delta subscriber of a format gets it, itself a shared batch (its
+   * bytes encoded once per transport kind); `fresh` when the subscriber has no base yet.
+   */
+  variant(format: DeltaFormat, fresh: boolean): SharedBatch {
+    const forms = this.delta;
+    if (forms === null) return this;
+    const i = (format === 'json' ? 0 : 2) + (fresh ? 1 : 0);
+    const vs = (this.variants ??= new Array<SharedBatch | undefined>(4));
+    let v = vs[i];
+    if (v === undefined) {
+      v = new SharedBatch(variantPushes(forms, format, fresh));
+      v.since = this.since;
+      v.seq = this.seq;
+      vs[i] = v;
+    }
+    return v;
   }
 
   /**
@@ -115,6 +156,14 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
       }
       return wsFrame(Buffer.from(text));
     }
+    case 'websocket_protobuf':
+      // Bidirectional protobuf: each push wrapped in a Reply, length-delimited, in one binary frame.
+      return wsFrame(encodeProtoReplies(pushes.map(wrapPush)), WsOpcode.binary);
+    // Bidirectional emulation streams: replies as on the WebSocket, without its framing.
+    case 'http_stream':
+    case 'http_stream_protobuf':
+    case 'sse':
+      return encodeStreamMessages(kind, pushes.map(wrapPush));
     case 'uni_websocket':
       // Unidirectional WebSocket: one message per push, frames concatenated in one write.
       return Buffer.concat(pushes.map((p) => wsFrame(Buffer.from(p))));
@@ -188,6 +237,12 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
     case 'websocket': {
       return wsFrame(Buffer.from(messages.slice(from, to).join('\n')));
     }
+    case 'websocket_protobuf':
+      return wsFrame(encodeProtoReplies(messages.slice(from, to)), WsOpcode.binary);
+    case 'http_stream':
+    case 'http_stream_protobuf':
+    case 'sse':
+      return encodeStreamMessages(kind, messages.slice(from, to));
     case 'uni_websocket':
     case 'pusher':
     case 'pusher_private':
@@ -211,6 +266,18 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
   }
 }
 
+/**
+ * encodeStreamMessages encodes replies (pushes wrapped) for the emulation streams: http_stream
+ * one JSON reply per line, http_stream_protobuf length-delimited Replies, sse one event per reply.
+ */
+function encodeStreamMessages(kind: 'http_stream' | 'http_stream_protobuf' | 'sse', messages: readonly string[]): Buffer {
+  if (kind === 'http_stream_protobuf') return encodeProtoReplies(messages);
+  let text = '';
+  if (kind === 'sse') for (const m of messages) text += 'data: ' + m + '\n\n';
+  else for (const m of messages) text += m + '\n';
+  return Buffer.from(text);
+}
+
 /** writeAll writes buffers as one write: a corked run goes out in one writev. */
 export function writeAll(w: { write(b: Buffer): unknown; cork(): void; uncork(): void }, bufs: readonly Buffer[]): void {
   const [only] = bufs;
@@ -228,6 +295,12 @@ export interface Transport {
   readonly kind: TransportKind;
   /** unidirectional transports get pushes unwrapped and never send commands. */
   readonly unidirectional: boolean;
+  /**
+   * emulation is set on the bidirectional HTTP transports (http_stream, sse), whose commands
+   * come through POST /emulation: the connect reply names the session and node to send them
+   * with; no pongs are asked for, and a disconnect is told as a push before the stream ends.
+   */
+  readonly emulation?: { session: string; node: string };
   /** writeText writes protocol messages (replies or pushes already wrapped for bidi); one call = one frame/batch. */
   writeText(messages: readonly string[]): void;
   /**

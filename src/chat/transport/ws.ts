@@ -9,12 +9,15 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ChatNode } from '../node.js';
 import { acceptClient, type Client } from '../client.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
+import { encodeProtoReplies } from '../protocol/protobuf.js';
 import { encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 import { clientAddressOf } from '../../http/client-address.js';
 import { rawHttpRefusal, refusalError, type ListenerLimits } from '../../net/listener-limits.js';
 
 export const WS_PATH = '/connection/websocket';
 export const UNI_WS_PATH = '/connection/uni_websocket';
+/** PROTOBUF_SUBPROTOCOL is the WebSocket subprotocol the SDK's protobuf build asks for. */
+export const PROTOBUF_SUBPROTOCOL = 'centrifuge-protobuf';
 /** WS_CLOSE_MESSAGE_TOO_BIG is the code `ws` closes with when maxPayload is exceeded; we answer 3501 instead. */
 const WS_CLOSE_MESSAGE_TOO_BIG = 1009;
 /** SLOW_TERMINATE_MS is how long a slow client's close frame may wait behind its backlog. */
@@ -39,16 +42,17 @@ class WsTransport implements Transport {
   /** The raw socket under ws (set by ws before the connection callback). */
   private readonly socket: Socket;
 
-  constructor(ws: WebSocket, uni: boolean) {
+  constructor(ws: WebSocket, kind: 'websocket' | 'websocket_protobuf' | 'uni_websocket') {
     this.ws = ws;
     this.socket = (ws as unknown as { _socket: Socket })._socket;
-    this.unidirectional = uni;
-    this.kind = uni ? 'uni_websocket' : 'websocket';
+    this.unidirectional = kind === 'uni_websocket';
+    this.kind = kind;
   }
 
   writeText(messages: readonly string[]): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
-    if (!this.unidirectional) this.ws.send(messages.length === 1 ? messages[0]! : messages.join('\n'));
+    if (this.kind === 'websocket_protobuf') this.ws.send(encodeProtoReplies(messages), { binary: true });
+    else if (!this.unidirectional) this.ws.send(messages.join('\n'));
     else for (const m of messages) this.ws.send(m);
   }
 
@@ -114,8 +118,9 @@ export class WsAcceptor {
       perMessageDeflate: false,
       maxPayload: maxFrameBytes,
       WebSocket: ChatWebSocket,
-      // JSON only: never confirm a subprotocol (e.g. centrifuge-protobuf), so such clients fail fast.
-      handleProtocols: () => false,
+      // The protobuf build asks for centrifuge-protobuf; any other subprotocol is not confirmed,
+      // so such clients fail fast.
+      handleProtocols: (protocols) => (protocols.has(PROTOBUF_SUBPROTOCOL) ? PROTOBUF_SUBPROTOCOL : false),
     });
   }
 
@@ -137,9 +142,11 @@ export class WsAcceptor {
   }
 
   private onConnection(ws: WebSocket, uni: boolean, headers: IncomingMessage['headers']): void {
-    const client = acceptClient(this.node, new WsTransport(ws, uni), headers);
+    // Protobuf is bidirectional only (the SDK has no unidirectional protobuf client here).
+    const kind = uni ? 'uni_websocket' : ws.protocol === PROTOBUF_SUBPROTOCOL ? 'websocket_protobuf' : 'websocket';
+    const client = acceptClient(this.node, new WsTransport(ws, kind), headers);
     this.sockets.add(ws);
-    ws.on('message', (data: Buffer) => onMessage(client, data, uni));
+    ws.on('message', (data: Buffer) => onMessage(client, data, kind));
     ws.on('close', () => {
       this.sockets.delete(ws);
       client.onTransportClosed();
@@ -182,9 +189,13 @@ export async function settleSockets(sockets: Set<WebSocket>): Promise<void> {
   });
 }
 
-function onMessage(client: Client, data: Buffer, uni: boolean): void {
-  if (!uni) {
+function onMessage(client: Client, data: Buffer, kind: 'websocket' | 'websocket_protobuf' | 'uni_websocket'): void {
+  if (kind === 'websocket') {
     client.onFrame(data.toString());
+    return;
+  }
+  if (kind === 'websocket_protobuf') {
+    client.onProtobufFrame(data);
     return;
   }
   // Unidirectional: the first message is the connect request; later ones only count as activity.

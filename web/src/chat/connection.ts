@@ -36,8 +36,17 @@ export async function fetchChatToken(bearer?: string | null): Promise<string> {
   return r.token;
 }
 
-function endpoint(): string {
-  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket`;
+/**
+ * endpoints are the transports the SDK tries in order: WebSocket, then HTTP streaming and SSE for
+ * networks whose proxies break WebSocket (their commands go through POST /emulation).
+ */
+function endpoints(): { transport: 'websocket' | 'http_stream' | 'sse'; endpoint: string }[] {
+  const http = `${location.protocol}//${location.host}`;
+  return [
+    { transport: 'websocket', endpoint: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connection/websocket` },
+    { transport: 'http_stream', endpoint: `${http}/connection/http_stream` },
+    { transport: 'sse', endpoint: `${http}/connection/sse` },
+  ];
 }
 
 /**
@@ -71,7 +80,8 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
   if (client) client.disconnect();
   clientToken = tok;
   unavailable = false;
-  const c = new Centrifuge(endpoint(), {
+  const c = new Centrifuge(endpoints(), {
+    emulationEndpoint: `${location.protocol}//${location.host}/emulation`,
     getToken: async () => {
       try {
         return fetcher ? await fetcher.fetch() : await fetchChatToken(tok);

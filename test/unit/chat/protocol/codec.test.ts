@@ -85,10 +85,10 @@ test('SharedBatch encodes once per transport kind', () => {
 });
 
 test('typed parsing rejects bad fields with 107', () => {
-  assert.deepEqual(parseSubscribe({ channel: 'chat:a', recover: true, offset: 5, epoch: 'e', recoverable: true, join_leave: true, flag: 3 }), {
-    channel: 'chat:a', token: '', recover: true, epoch: 'e', offset: 5, data: undefined, positioned: false, recoverable: true, joinLeave: true, flag: 3,
+  assert.deepEqual(parseSubscribe({ channel: 'chat:a', recover: true, offset: 5, epoch: 'e', recoverable: true, join_leave: true, flag: 3, delta: 'fossil' }), {
+    channel: 'chat:a', token: '', recover: true, epoch: 'e', offset: 5, data: undefined, positioned: false, recoverable: true, joinLeave: true, flag: 3, delta: 'fossil',
   });
-  for (const p of [{}, { channel: 1 }, { channel: 'a', offset: -1 }, { channel: 'a', recover: 'yes' }]) {
+  for (const p of [{}, { channel: 1 }, { channel: 'a', offset: -1 }, { channel: 'a', recover: 'yes' }, { channel: 'a', delta: 1 }]) {
     assert.throws(() => parseSubscribe(p), (e: unknown) => e instanceof ChatError && e.code === 107);
   }
   assert.deepEqual(parseHistory({ channel: 'c', limit: 5, since: { offset: 2, epoch: 'x' }, reverse: true }), { channel: 'c', limit: 5, since: { offset: 2, epoch: 'x' }, reverse: true });
