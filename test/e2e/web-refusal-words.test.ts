@@ -26,11 +26,13 @@ let owner: { token: string; id: string };
 let ffmpeg: ChildProcess | undefined;
 let chatHolder: Centrifuge | undefined;
 const flvHolder = new AbortController();
+const chatStreamHolder = new AbortController();
 
 before(async () => {
   s = await startTestServer({
     'web.dir': ensureWebBuilt(),
-    'limits.chatWs.perIp': 1, 'limits.flv.perIp': 1,
+    // WebSocket and the HTTP fallbacks (http_stream, sse) each take one connection per address here.
+    'limits.chatWs.perIp': 1, 'limits.chatHttp.perIp': 1, 'limits.flv.perIp': 1,
     // Every recording is refused at once: the free-disk floor is above any disk.
     'record.minFreeBytes': Number.MAX_SAFE_INTEGER,
   });
@@ -46,6 +48,10 @@ before(async () => {
   const up = new Promise<void>((resolve) => holder.once('connected', () => resolve()));
   holder.connect();
   await up;
+  // …and its only chat HTTP stream, so the web app's fallback transports are refused too.
+  const stream = await fetch(`http://127.0.0.1:${s.httpPort}/connection/uni_http_stream`, { method: 'POST', body: JSON.stringify({ token }), headers: { 'content-type': 'application/json' }, signal: chatStreamHolder.signal });
+  assert.equal(stream.status, 200);
+  void stream.body?.pipeTo(new WritableStream()).catch(() => undefined);
   const flv = await fetch(`http://127.0.0.1:${s.httpPort}/live/${CHANNEL}.flv`, { signal: flvHolder.signal });
   assert.equal(flv.status, 200);
   void flv.body?.pipeTo(new WritableStream()).catch(() => undefined);
@@ -56,6 +62,7 @@ after(async () => {
   await browser?.close();
   chatHolder?.disconnect();
   flvHolder.abort();
+  chatStreamHolder.abort();
   stopProcess(ffmpeg);
   await s?.close();
 });
