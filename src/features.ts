@@ -19,6 +19,7 @@ import { srtFeature } from './media/srt/index.js';
 import { rtspFeature } from './media/rtsp/index.js';
 import { supportersFeature } from './chat/supporters/index.js';
 import { streamControlFeature } from './media/control/index.js';
+import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
 
@@ -42,6 +43,7 @@ export const FEATURES = [
   jobWorkerFeature, // transcodes, thumbnails, captions after each recording (worker role)
   supportersFeature, // wallet, super chats, effects, overlay tokens (api role)
   streamControlFeature, // end live, live list, restream targets (media and api roles)
+  hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)
   clipsFeature, // clips of a live stream or a VOD
   ingestFeature, // GET /api/v1/ingest
   webFeature, // the built front-end (web role)

@@ -84,8 +84,7 @@ export interface StreamHubApi {
   isFenced?(channel: string): boolean;
   /** liveChannels lists channels that have a publisher now. */
   liveChannels(): string[];
-  on(event: 'streamStart', listener: (channel: string) => void): unknown;
+  on(event: 'streamStart' | 'streamFenced', listener: (channel: string) => void): unknown;
   on(event: 'streamEnd', listener: (channel: string, reason: string) => void): unknown;
-  on(event: 'streamFenced', listener: (channel: string) => void): unknown;
   off(event: 'streamStart' | 'streamEnd' | 'streamFenced', listener: (...args: never[]) => void): unknown;
 }
