@@ -35,6 +35,13 @@ const NOTICE_SKEW_TTLS = 5;
 const REJECT_LOG_INTERVAL_MS = 10_000;
 
 export const STANDBY_EVENT_PRIMARY = 'primary';
+/** A backup publish was refused: (BackupRefusal). */
+export const STANDBY_EVENT_BACKUP_REFUSED = 'backupRefused';
+
+export interface BackupRefusal {
+  channel: string;
+  reason: string;
+}
 
 /** PrimaryChange says which node became a channel's primary (promotions here and verified notices from other nodes). */
 export interface PrimaryChange {
@@ -91,16 +98,18 @@ type Held =
   | { role: 'primary'; token: string | null; stream: LiveStream | undefined; fenceTimer: NodeJS.Timeout | undefined }
   | { role: 'backup' };
 
-/** codecMismatch names how a backup's codecs differ from its primary's (null: they match, or the primary's are not known yet). */
+/**
+ * codecMismatch names how a backup's codecs differ from its primary's (null: they match). Only
+ * kinds both have announced are compared: tracks arrive one by one, so a kind missing on either
+ * side is not known to differ yet.
+ */
 export function codecMismatch(backup: Pick<ChannelStats, 'video' | 'audio'>, primary: Record<string, unknown>): string | null {
   const codecOf = (t: unknown): string | undefined => (t && typeof t === 'object' && 'codec' in t && typeof t.codec === 'string' ? t.codec : undefined);
-  const pv = codecOf(primary.video);
-  const pa = codecOf(primary.audio);
-  if (!pv && !pa) return null;
-  const bv = backup.video?.codec;
-  const ba = backup.audio?.codec;
-  if (pv !== bv) return `the backup's video codec (${bv ?? 'none'}) differs from the primary's (${pv ?? 'none'})`;
-  if (pa !== ba) return `the backup's audio codec (${ba ?? 'none'}) differs from the primary's (${pa ?? 'none'})`;
+  for (const kind of ['video', 'audio'] as const) {
+    const p = codecOf(primary[kind]);
+    const b = backup[kind]?.codec;
+    if (p && b && p !== b) return `the backup's ${kind} codec (${b}) differs from the primary's (${p})`;
+  }
   return null;
 }
 
@@ -372,6 +381,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     this.o.logger.warn({ channel, reason: why }, 'hot standby: backup refused');
     this.held.delete(channel);
     this.o.hub.kickBackup(channel, `backup refused: ${why}`);
+    this.emit(STANDBY_EVENT_BACKUP_REFUSED, { channel, reason: why } satisfies BackupRefusal);
   }
 
   // ------------------------------------------------------------ notices
