@@ -217,12 +217,22 @@ test('the same key on A and B: A is the primary, B holds the backup; a backup wi
 
 test('forged and replayed cluster notices are ignored', { timeout: 30_000 }, async () => {
   const raw = new Redis(REDIS_URL);
-  const sub = new Redis(REDIS_URL);
+  // Connected before SUBSCRIBE: a subscribe racing ioredis's ready check (INFO) breaks the connection.
+  const sub = new Redis(REDIS_URL, { lazyConnect: true });
+  await sub.connect();
   try {
     const before = await metricsAt(B.httpPort);
     // A genuine notice of A (its heartbeat), captured and sent again.
     await sub.subscribe(NOTICES);
-    const genuine = await new Promise<string>((resolve) => sub.once('message', (_c: string, msg: string) => resolve(msg)));
+    const genuine = await new Promise<string>((resolve, reject) => {
+      setTimeout(() => reject(new Error('no notice of node-a heard')), 10_000).unref();
+      const take = (_c: string, msg: string) => {
+        if (!msg.includes('"node":"node-a"')) return; // B's own heartbeats are not counted by B
+        sub.off('message', take);
+        resolve(msg);
+      };
+      sub.on('message', take);
+    });
     await raw.publish(NOTICES, genuine);
     // A release of A's lease, signed with a wrong secret: B must not promote.
     await raw.publish(NOTICES, new NoticeSigner('not-the-cluster-secret-000000', 'node-a').sign({ type: 'lease-released', channel: 'cam', token: '1' }));

@@ -5,7 +5,8 @@
  *
  *   publish check (guard) ── acquire ──► taken: primary   held by another node: backup   Redis down: isolated primary
  *   every renewMs:  primary → renew (lost → re-acquire, or end: another node won)
- *                   backup  → acquire (taken → hub.promote: the backup feeds this node's outputs)
+ *                   backup  → acquire once no heartbeat named the channel's primary for a lease lifetime
+ *                             (taken → hub.promote: the backup feeds this node's outputs)
  *                   every node → a signed heartbeat naming its primaries
  *   primary ends:   its publisher left → release + signed lease-released notice (the backup takes over at once);
  *                   kicked (live/end, ban) → the lease is left to expire, so the end request reaches the backup first
@@ -125,6 +126,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private lastRejectLog = 0;
+  /** When the notice subscription last became ready (this node hears heartbeats since then). */
+  private listeningSince = 0;
   private readonly now: () => number;
   /** Heartbeats heard: node → when (this node's clock) and its primaries. */
   readonly peers = new Map<string, { at: number; primaries: { channel: string; token: string }[] }>();
@@ -161,6 +164,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     cmd.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis command connection error'));
     sub.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis subscriber connection error'));
     sub.on('message', (_channel: string, message: string) => this.onNotice(message));
+    sub.on('ready', () => (this.listeningSince = this.now()));
     this.cmd = cmd;
     this.sub = sub;
     await cmd.connect();
@@ -282,12 +286,26 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
       }
       for (const [channel, h] of [...this.held]) {
         if (h.role === 'primary') await this.keepPrimary(channel, h);
+        else if (this.primaryMayBeAlive(channel)) await this.checkBackupCodecs(channel);
         else await this.tryPromote(channel);
       }
       this.heartbeat();
     } finally {
       this.ticking = false;
     }
+  }
+
+  /**
+   * primaryMayBeAlive: a backup does not take an expired lease while the primary's node may still
+   * be there: a heartbeat naming the channel came within the lease's lifetime, or this node has not
+   * listened that long (Redis just came back: an isolated primary gets to take its lease again
+   * first). A released lease (lease-released) is taken without waiting.
+   */
+  private primaryMayBeAlive(channel: string): boolean {
+    const now = this.now();
+    if (now - this.listeningSince < this.o.ttlMs) return true;
+    for (const p of this.peers.values()) if (now - p.at < this.o.ttlMs && p.primaries.some((x) => x.channel === channel)) return true;
+    return false;
   }
 
   private heartbeat(): void {
@@ -312,6 +330,11 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
         this.armFence(channel, sentAt);
         this.o.logger.info({ channel, token: r.token }, first ? 'hot standby: the isolated primary took the lease' : 'hot standby: the primary took its lost lease again');
         this.publishNotice({ type: 'lease-acquired', channel, token: r.token });
+        return;
+      }
+      if (r.holder?.node === this.o.nodeId) {
+        // Taken by a check of this node running at the same time (a notice and the timer).
+        h.token = r.holder.token;
         return;
       }
       // Another node holds the lease (it promoted while this one was cut off): the lease decides, this stream ends.
@@ -414,8 +437,11 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
         return;
       case 'lease-acquired':
         this.emit(STANDBY_EVENT_PRIMARY, { channel: n.channel, node: n.node, token: n.token } satisfies PrimaryChange);
-        // Another node says it is primary: a primary here checks the lease now rather than at its next renewal.
-        if (this.held.get(n.channel)?.role === 'primary') void this.tick();
+        {
+          // Another node says it is primary: a primary here checks the lease now rather than at its next renewal.
+          const h = this.held.get(n.channel);
+          if (h?.role === 'primary') void this.keepPrimary(n.channel, h);
+        }
         return;
       case 'lease-released':
         if (this.held.get(n.channel)?.role === 'backup') void this.tryPromote(n.channel);

@@ -206,9 +206,11 @@ export class StreamControl {
       if (local.stream) result.stream = local.stream;
       if (bus) {
         result.node = bus.nodeId;
-        // The channel may have a hot-standby publisher on another node: it ends too, or it would take over.
-        const o = await bus.requestEnd(channel.name, actor.by, reason);
-        result.bus = { asked: o.asked, answered: o.answered };
+        // A hot-standby publisher of the channel on another node ends too, or it would take over.
+        if (await this.listedElsewhere(channel.name, bus.nodeId)) {
+          const o = await bus.requestEnd(channel.name, actor.by, reason);
+          result.bus = { asked: o.asked, answered: o.answered };
+        }
       }
     } else if (bus) {
       const o = await bus.requestEnd(channel.name, actor.by, reason);
@@ -231,6 +233,17 @@ export class StreamControl {
       result.ended ? 'live stream ended through the API' : bus ? 'live end: no media node ended the stream (see notEnded)' : 'live end asked for a channel that is not live here',
     );
     return result;
+  }
+
+  /** listedElsewhere: another node's entry in the cluster live list has the channel (a backup, typically); true when the list cannot be read. */
+  private async listedElsewhere(channel: string, self: string): Promise<boolean> {
+    const dir = this.d.directory;
+    if (!dir) return false;
+    try {
+      return (await dir.list()).some((n) => n.node !== self && n.streams.some((e) => e.channel === channel));
+    } catch {
+      return true;
+    }
   }
 
   /** kickLocal ends the channel's stream if this node's hub holds its publisher. */
