@@ -159,8 +159,10 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (this.cmd) return;
     // No offline queue and one retry: while Redis is away a renewal fails at once and the fence
     // timer decides, instead of a renewal sent late confirming a lease that already expired.
-    const cmd = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: this.o.ttlMs });
-    const sub = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null });
+    // Reconnecting at least every renewal period: after an outage the lease is looked at again within one.
+    const retryStrategy = (times: number) => Math.min(times * 50, this.renewMs);
+    const cmd = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: this.o.ttlMs, retryStrategy });
+    const sub = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy });
     cmd.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis command connection error'));
     sub.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis subscriber connection error'));
     sub.on('message', (_channel: string, message: string) => this.onNotice(message));
@@ -190,7 +192,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     for (const [channel, h] of this.held) {
       if (h.role !== 'primary') continue;
       clearTimeout(h.fenceTimer);
-      if (h.token) await this.releaseLease(channel, h.token);
+      if (h.token && (await this.releaseLease(channel, h.token))) await this.cmd.publish(this.noticeChannel, this.signer.sign({ type: 'lease-released', channel, token: h.token })).catch(() => undefined);
     }
     for (const [channel, a] of this.admissions) if (a.token) await this.releaseLease(channel, a.token);
     this.held.clear();
