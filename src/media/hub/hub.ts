@@ -469,13 +469,17 @@ export class StreamHub extends EventEmitter implements StreamHubApi {
   }
 
   /**
-   * publish claims a channel for a publisher; null when this node already holds a publisher of
-   * the channel (primary or backup). The arbiter may make it the channel's backup: held, with
-   * its tracks and GOP, but feeding nothing until promote().
+   * publish claims a channel for a publisher; null when the channel already has a primary here
+   * (or a backup, for a second backup). The arbiter may make it the channel's backup: held, with
+   * its tracks and GOP, but feeding nothing until promote(). A primary beside a backup is allowed
+   * (a pull of the channel from its primary's node); broadcasters' duplicates are refused before,
+   * at the publish check (holds).
    */
   publish(channel: string, source: PublishSource): LiveStream | null {
-    if (this.holds(channel)) return null;
-    if (this.arbiter?.roleFor(channel) === 'backup') {
+    if (this.streams.has(channel)) return null;
+    const role = this.arbiter?.roleFor(channel) ?? 'primary';
+    if (role === 'backup') {
+      if (this.backups.has(channel)) return null;
       const backup = new LiveStream(channel, source, this, 'backup');
       this.backups.set(channel, backup);
       this.logger.info({ channel, protocol: source.protocol, clientIp: source.clientIp }, 'backup stream started (hot standby)');

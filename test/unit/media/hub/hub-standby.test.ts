@@ -126,3 +126,18 @@ test('codecMismatch compares the kinds both sides announced', () => {
   assert.equal(codecMismatch({ audio: { codec: 'mp3', codecString: '' } }, primary), 'the backup\'s audio codec (mp3) differs from the primary\'s (aac)');
   assert.equal(codecMismatch({ video: { codec: 'hevc', codecString: '' } }, {}), null, 'the primary\'s codecs not known yet');
 });
+
+test('a pull of the channel may run beside a backup; the backup is promoted once the pull ended', () => {
+  const { hub } = makeHub('backup');
+  let role: StreamRole = 'backup';
+  hub.setArbiter({ roleFor: () => role });
+  hub.publish('cam', { protocol: 'rtmp', close: () => undefined });
+  role = 'primary';
+  const pull = hub.publish('cam', { protocol: 'relay', close: () => undefined })!;
+  assert.ok(pull, 'the pull goes live beside the backup');
+  assert.equal(hub.publish('cam', { protocol: 'relay', close: () => undefined }), null, 'one primary');
+  assert.equal(hub.promote('cam'), false, 'not while the pull is live');
+  pull.end('origin gone');
+  assert.equal(hub.promote('cam'), true);
+  assert.equal(hub.stats('cam')?.publisher.protocol, 'rtmp');
+});
