@@ -112,7 +112,7 @@ const rtmpOf = (port: number) => `rtmp://127.0.0.1:${port}/live/${key}`;
 const hubB = () => B.app.media!.hub;
 const standbyB = () => B.app.hotStandby!;
 
-interface StreamEntry { channel: string; node: string; role: 'primary' | 'backup'; video?: { codec: string }; audio?: { codec: string } }
+interface StreamEntry { channel: string; node: string; role: 'primary' | 'backup'; isolated?: true; video?: { codec: string }; audio?: { codec: string } }
 async function streamsAt(port: number): Promise<{ node: string; streams: StreamEntry[] }> {
   const r = await fetch(`http://127.0.0.1:${port}/api/v1/streams`, { headers: { authorization: `Bearer ${ADMIN}` } });
   assert.equal(r.status, 200);
@@ -303,6 +303,8 @@ test('Redis stopped for 10 s: local viewers play on, never two nodes recording, 
   }
   assert.ok(fencedAt > 0 && fencedAt - down <= HEARTBEAT_MS + 500, `B fenced ${fencedAt - down} ms after Redis stopped`);
   assert.equal(metricOf(await metricsAt(B.httpPort), 'onair_recordings_active'), 0, 'B stopped recording');
+  const ownB = (await streamsAt(B.httpPort)).streams.find((x) => x.channel === 'cam' && x.node === 'node-b');
+  assert.equal(ownB?.isolated, true, 'B lists its stream as isolated');
   assert.equal(await ownRole(a.httpPort), 'backup', 'A was not promoted without the lease');
 
   await startOwnRedis();

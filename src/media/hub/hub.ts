@@ -96,6 +96,8 @@ export interface ChannelStats {
   live: true;
   /** primary: feeds this node's outputs; backup: a hot-standby publish held until promoted. */
   role: StreamRole;
+  /** Present on a primary fenced for losing its lease (cut off from Redis): local viewers only, no recording or restreams. */
+  isolated?: true;
   since: string;
   publisher: { protocol: string; clientIp?: string };
   video?: TrackSummary;
@@ -428,6 +430,7 @@ export class LiveStream implements Publisher {
       channel: this.channel,
       live: true,
       role: this.role,
+      ...(this.role === 'primary' && this.hub.isFenced(this.channel) ? { isolated: true as const } : {}),
       since: this.since.toISOString(),
       publisher: { protocol: this.source.protocol, ...(this.source.clientIp ? { clientIp: this.source.clientIp } : {}) },
       ...(v ? { video: { codec: v.codec, codecString: v.codecString, width: v.width, height: v.height } } : {}),

@@ -105,6 +105,7 @@ test('fence keeps the primary live and says so once; kick ends primary and backu
   assert.deepEqual(fenced, ['cam']);
   assert.equal(hub.isLive('cam'), true);
   assert.equal(hub.isFenced('cam'), true);
+  assert.equal(hub.stats('cam')?.isolated, true);
   assert.equal(hub.kick('cam', 'ended by an admin'), true);
   assert.equal(closed, 'ended by an admin');
   assert.equal(hub.isFenced('cam'), false);
