@@ -35,6 +35,7 @@ const ADMISSION_TIMEOUT_MS = 10_000;
 const NOTICE_SKEW_TTLS = 5;
 const REJECT_LOG_INTERVAL_MS = 10_000;
 
+/** A channel has a new primary: (PrimaryChange), for edges that follow the origin of a channel. */
 export const STANDBY_EVENT_PRIMARY = 'primary';
 /** A backup publish was refused: (BackupRefusal). */
 export const STANDBY_EVENT_BACKUP_REFUSED = 'backupRefused';
@@ -122,7 +123,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   private readonly signer: NoticeSigner;
   private readonly verifier: NoticeVerifier;
   private readonly held = new Map<string, Held>();
-  private readonly admissions = new Map<string, { role: StreamRole; token: string | null; at: number }>();
+  /** Publish checks not yet claimed in the hub: the role found, the lease token and when the lease was last confirmed. */
+  private readonly admissions = new Map<string, { role: StreamRole; token: string | null; at: number; confirmedAt: number }>();
   private timer: NodeJS.Timeout | undefined;
   private ticking = false;
   private lastRejectLog = 0;
@@ -214,6 +216,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (this.o.hub.holds(channel) || this.admissions.has(channel)) return null;
     let role: StreamRole = 'primary';
     let token: string | null = null;
+    const sentAt = this.now();
     try {
       let r = await this.lease.acquire(channel);
       if (!r.acquired && r.holder?.node === this.o.nodeId) {
@@ -231,7 +234,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
       if (token) await this.releaseLease(channel, token);
       return null;
     }
-    this.admissions.set(channel, { role, token, at: this.now() });
+    this.admissions.set(channel, { role, token, at: this.now(), confirmedAt: sentAt });
     return null;
   };
 
@@ -242,7 +245,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     this.admissions.delete(channel);
     if (a.role === 'backup') this.held.set(channel, { role: 'backup' });
     else this.held.set(channel, { role: 'primary', token: a.token, stream: undefined, fenceTimer: undefined });
-    if (a.role === 'primary') this.armFence(channel, a.token ? a.at : 0);
+    if (a.role === 'primary') this.armFence(channel, a.token ? a.confirmedAt : 0);
     return a.role;
   }
 
@@ -281,10 +284,19 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     this.ticking = true;
     try {
       const now = this.now();
-      for (const [channel, a] of this.admissions) {
-        if (now - a.at < ADMISSION_TIMEOUT_MS) continue;
-        this.admissions.delete(channel);
-        if (a.token) await this.releaseLease(channel, a.token);
+      for (const [channel, a] of [...this.admissions]) {
+        if (now - a.at >= ADMISSION_TIMEOUT_MS) {
+          this.admissions.delete(channel);
+          if (a.token) await this.releaseLease(channel, a.token);
+        } else if (a.token) {
+          // An ingest that holds frames until its tracks are known claims seconds later: the lease must live until then.
+          const sentAt = this.now();
+          const kept = await this.lease.renew(channel, a.token).catch(() => false);
+          if (this.admissions.get(channel) === a) {
+            if (kept) a.confirmedAt = sentAt;
+            else a.token = null;
+          }
+        }
       }
       for (const [channel, h] of [...this.held]) {
         if (h.role === 'primary') await this.keepPrimary(channel, h);
