@@ -291,10 +291,11 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
         } else if (a.token) {
           // An ingest that holds frames until its tracks are known claims seconds later: the lease must live until then.
           const sentAt = this.now();
-          const kept = await this.lease.renew(channel, a.token).catch(() => false);
+          // undefined: Redis unreachable (the lease may still be ours); false: it is not ours any more.
+          const kept = await this.lease.renew(channel, a.token).catch(() => undefined);
           if (this.admissions.get(channel) === a) {
-            if (kept) a.confirmedAt = sentAt;
-            else a.token = null;
+            if (kept === true) a.confirmedAt = sentAt;
+            else if (kept === false) a.token = null;
           }
         }
       }
