@@ -21,6 +21,7 @@ import { supportersFeature } from './chat/supporters/index.js';
 import { streamControlFeature } from './media/control/index.js';
 import { edgeFeature } from './media/cluster/index.js';
 import { hlsOriginFeature } from './media/hls/origin-feature.js';
+import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
 
@@ -47,6 +48,7 @@ export const FEATURES = [
   streamControlFeature, // end live, live list, restream targets (media and api roles)
   edgeFeature, // media cluster: on-demand edge pulls between media nodes sharing Redis
   hlsOriginFeature, // LL-HLS of channels live on another node, proxied from that node (cluster)
+  hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)
   clipsFeature, // clips of a live stream or a VOD
   ingestFeature, // GET /api/v1/ingest
   webFeature, // the built front-end (web role)

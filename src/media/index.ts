@@ -128,7 +128,8 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
     const found = await streamKeys.resolve(key);
     if (!found) return { ok: false, reason: 'invalid stream key', kind: 'key' };
     const channel = found.channel;
-    if (hub.isLive(channel)) return { ok: false, reason: `channel ${channel} is already publishing`, kind: 'live' };
+    // A backup held here counts too: a second publish to the same node stays refused (hot standby is across nodes).
+    if (hub.holds(channel)) return { ok: false, reason: `channel ${channel} is already publishing`, kind: 'live' };
     for (const guard of guards) {
       const refusal = await guard(channel).catch((err: Error) => `publish check failed: ${err.message}`);
       if (refusal) {

@@ -12,7 +12,7 @@
 import type { Feature } from '../../app/feature.js';
 import type { MediaService } from '../index.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
+import { HUB_EVENT_BACKUP_CHANGE, HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
 import { busMetrics, ControlBus } from './bus.js';
 import { directoryMetrics, LiveDirectory, type LiveEntry } from './bus-live.js';
 import { ControlStore, controlMigrations } from './db.js';
@@ -107,6 +107,7 @@ export const streamControlFeature: Feature<'streamControl', { media?: MediaServi
       if (media) {
         media.hub.on(HUB_EVENT_STREAM_START, poke);
         media.hub.on(HUB_EVENT_STREAM_END, poke);
+        media.hub.on(HUB_EVENT_BACKUP_CHANGE, poke);
       }
       await dir.start();
     };
@@ -114,6 +115,7 @@ export const streamControlFeature: Feature<'streamControl', { media?: MediaServi
       if (media) {
         media.hub.off(HUB_EVENT_STREAM_START, poke);
         media.hub.off(HUB_EVENT_STREAM_END, poke);
+        media.hub.off(HUB_EVENT_BACKUP_CHANGE, poke);
       }
       await dir.stop();
       await b.stop();

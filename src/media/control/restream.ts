@@ -6,7 +6,7 @@
  * keyframe when the target falls behind).
  */
 import type { Logger } from '../../observability/logger.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_FENCED, HUB_EVENT_STREAM_START } from '../hub/hub.js';
 import type { RelayInfo } from '../relay/manager.js';
 import type { RestreamTargetsTable } from './db.js';
 import { resolveTargetHost, pushUrlOf, scrubKey, type Resolver } from './targets.js';
@@ -14,6 +14,8 @@ import { resolveTargetHost, pushUrlOf, scrubKey, type Resolver } from './targets
 /** The parts of the hub the runner uses. */
 export interface RunnerHub {
   isLive(channel: string): boolean;
+  /** The channel's primary lost its cluster lease (hot standby): nothing leaves the node for it. */
+  isFenced?(channel: string): boolean;
   liveChannels(): string[];
   on(event: string, listener: (channel: string) => void): unknown;
   off(event: string, listener: (channel: string) => void): unknown;
@@ -89,6 +91,7 @@ export class RestreamRunner {
     this.started = true;
     this.d.hub.on(HUB_EVENT_STREAM_START, this.onStart);
     this.d.hub.on(HUB_EVENT_STREAM_END, this.onEnd);
+    this.d.hub.on(HUB_EVENT_STREAM_FENCED, this.onEnd);
     for (const ch of this.d.hub.liveChannels()) void this.sync(ch);
   }
 
@@ -97,6 +100,7 @@ export class RestreamRunner {
     this.started = false;
     this.d.hub.off(HUB_EVENT_STREAM_START, this.onStart);
     this.d.hub.off(HUB_EVENT_STREAM_END, this.onEnd);
+    this.d.hub.off(HUB_EVENT_STREAM_FENCED, this.onEnd);
     await Promise.all([...this.chains.values()]);
     for (const id of [...this.running.keys()]) await this.stopTarget(id);
   }
@@ -115,18 +119,23 @@ export class RestreamRunner {
     return next;
   }
 
+  /** pushable: live here and not fenced (a node that lost the channel's lease must not push it twice). */
+  private pushable(channel: string): boolean {
+    return this.d.hub.isLive(channel) && !this.d.hub.isFenced?.(channel);
+  }
+
   private async syncNow(channel: string): Promise<void> {
-    const live = this.started && this.d.enabled && this.d.hub.isLive(channel);
+    const live = this.started && this.d.enabled && this.pushable(channel);
     const targets = live ? (await this.d.targetsOf(channel)).filter((t) => t.enabled === 1) : [];
     const wanted = new Map(targets.map((t) => [t.id, t]));
     for (const [id, ch] of this.refused) if (ch === channel && (!live || !wanted.has(id))) this.refused.delete(id);
     for (const [id, r] of this.running) {
       if (r.channel !== channel) continue;
       const t = wanted.get(id);
-      if (!t || pushUrlOf({ url: t.url, streamKey: t.stream_key }) !== r.pushUrl || !this.d.hub.isLive(channel)) await this.stopTarget(id);
+      if (!t || pushUrlOf({ url: t.url, streamKey: t.stream_key }) !== r.pushUrl || !this.pushable(channel)) await this.stopTarget(id);
     }
     for (const t of targets) {
-      if (this.running.has(t.id) || !this.d.hub.isLive(channel)) continue;
+      if (this.running.has(t.id) || !this.pushable(channel)) continue;
       const pushUrl = pushUrlOf({ url: t.url, streamKey: t.stream_key });
       let connectAddress: string | null;
       try {
@@ -139,7 +148,7 @@ export class RestreamRunner {
         this.d.logger.warn({ channel, target: t.id, err: (err as Error).message }, 'restream target refused');
         continue;
       }
-      if (!this.d.hub.isLive(channel) || this.running.has(t.id)) continue;
+      if (!this.pushable(channel) || this.running.has(t.id)) continue;
       const info = this.d.relays.startRelay({ direction: 'push', channel, url: pushUrl, ...(connectAddress ? { connectAddress } : {}) });
       this.running.set(t.id, { relayId: info.id, channel, pushUrl, key: t.stream_key });
       this.last.delete(t.id);

@@ -27,6 +27,9 @@ export interface ControlHub {
   stats(channel: string): ChannelStats | null;
   stats(): ChannelStats[];
   kick(channel: string, reason?: string): boolean;
+  /** Hot-standby backups held here (the role field says which they are). */
+  backupStats?(channel: string): ChannelStats | null;
+  backupStats?(): ChannelStats[];
 }
 
 export interface ControlMetrics {
@@ -207,7 +210,14 @@ export class StreamControl {
     if (local.ended) {
       result.ended = true;
       if (local.stream) result.stream = local.stream;
-      if (bus) result.node = bus.nodeId;
+      if (bus) {
+        result.node = bus.nodeId;
+        // A hot-standby publisher of the channel on another node ends too, or it would take over.
+        if (await this.listedElsewhere(channel.name, bus.nodeId)) {
+          const o = await bus.requestEnd(channel.name, actor.by, reason);
+          result.bus = { asked: o.asked, answered: o.answered };
+        }
+      }
     } else if (bus) {
       const o = await bus.requestEnd(channel.name, actor.by, reason);
       result.bus = { asked: o.asked, answered: o.answered };
@@ -231,10 +241,21 @@ export class StreamControl {
     return result;
   }
 
+  /** listedElsewhere: another node's entry in the cluster live list has the channel (a backup, typically); true when the list cannot be read. */
+  private async listedElsewhere(channel: string, self: string): Promise<boolean> {
+    const dir = this.d.directory;
+    if (!dir) return false;
+    try {
+      return (await dir.list()).some((n) => n.node !== self && n.streams.some((e) => e.channel === channel));
+    } catch {
+      return true;
+    }
+  }
+
   /** kickLocal ends the channel's stream if this node's hub holds its publisher. */
   private kickLocal(channel: string, by: 'owner' | 'admin'): { ended: boolean; stream?: EndedStream } {
     const hub = this.d.hub;
-    const stats = hub?.stats(channel);
+    const stats = hub ? (hub.stats(channel) ?? hub.backupStats?.(channel) ?? null) : null;
     if (!hub || !stats || !hub.kick(channel, endedBy(by))) return { ended: false };
     return {
       ended: true,
@@ -284,7 +305,7 @@ export class StreamControl {
     const hub = this.d.hub;
     if (!hub) return [];
     const out: LiveStream[] = [];
-    for (const s of hub.stats()) {
+    for (const s of [...hub.stats(), ...(hub.backupStats?.() ?? [])]) {
       const row = await this.d.channels.find(s.channel);
       const targets = row && this.d.runner ? (await this.d.store.listTargets(row.id)).filter((t) => t.enabled === 1) : [];
       const statuses = this.d.runner ? this.d.runner.statuses(targets) : [];

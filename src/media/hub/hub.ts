@@ -22,6 +22,13 @@ import type { Viewer, ViewerProtocol, ViewerState } from './viewer.js';
 
 export const HUB_EVENT_STREAM_START = 'streamStart';
 export const HUB_EVENT_STREAM_END = 'streamEnd';
+/** A backup stream (hot standby) started, changed its tracks or ended; (channel). */
+export const HUB_EVENT_BACKUP_CHANGE = 'backupChange';
+/**
+ * A primary stream was fenced: its node lost the channel's lease (isolated from Redis past the
+ * lease's expiry), so outputs whose effects leave the node (recording, restreams) stop; (channel).
+ */
+export const HUB_EVENT_STREAM_FENCED = 'streamFenced';
 export const DROP_REASON_SLOW_VIEWER = 'slow_viewer';
 export const DROP_REASON_GOP_CACHE_FULL = 'gop_cache_full';
 export const DROP_REASON_BAD_FRAME = 'bad_frame';
@@ -44,6 +51,17 @@ export interface HubOptions {
   /** Chunk size of the RTMP bytes shared between players. */
   rtmpChunkSize: number;
   events?: ServerPublisher;
+}
+
+/** StreamRole is a stream's place in its channel (docs/scale-out.md): the primary feeds outputs, a backup is held. */
+export type StreamRole = 'primary' | 'backup';
+
+/**
+ * ClaimArbiter decides whether a new publish of a channel is its primary or a backup held on
+ * this node (the hot-standby lease; without an arbiter every publish is a primary).
+ */
+export interface ClaimArbiter {
+  roleFor(channel: string): StreamRole;
 }
 
 /** PublishSource is the ingest side's handle: the hub uses it to kick a publisher. */
@@ -90,6 +108,10 @@ export interface TrackSummary {
 export interface ChannelStats {
   channel: string;
   live: true;
+  /** primary: feeds this node's outputs; backup: a hot-standby publish held until promoted. */
+  role: StreamRole;
+  /** Present on a primary fenced for losing its lease (cut off from Redis): local viewers only, no recording or restreams. */
+  isolated?: true;
   since: string;
   publisher: { protocol: string; clientIp?: string };
   video?: TrackSummary;
@@ -161,6 +183,8 @@ export class LiveStream implements Publisher {
   readonly viewers = new Set<ViewerState>();
   readonly subscribers = new Set<StreamSubscriber>();
   ended = false;
+  /** Ended by hub.kick (an end through the API, a ban), not by its publisher leaving. */
+  kicked = false;
   readonly rateIn = new Rate();
   readonly rateOut = new Rate();
   readonly fpsRate = new Rate();
@@ -169,7 +193,7 @@ export class LiveStream implements Publisher {
 
   readonly from: StreamFrom;
 
-  constructor(readonly channel: string, readonly source: PublishSource, private readonly hub: StreamHub) {
+  constructor(readonly channel: string, readonly source: PublishSource, private readonly hub: StreamHub, public role: StreamRole = 'primary') {
     this.from = source.protocol === 'edge' ? 'edge' : 'local';
   }
 
@@ -206,7 +230,10 @@ export class LiveStream implements Publisher {
       this.audioHeader = this.headerTag(FLV_TAG_AUDIO, dts, audio);
       changed = true;
     }
-    if (changed) this.notifyTracks();
+    if (changed) {
+      this.notifyTracks();
+      if (this.role === 'backup') this.hub.emit(HUB_EVENT_BACKUP_CHANGE, this.channel);
+    }
   }
 
   /** headerTag queues a track's codec header for the byte-stream viewers (none for codecs without one). */
@@ -446,6 +473,8 @@ export class LiveStream implements Publisher {
     return {
       channel: this.channel,
       live: true,
+      role: this.role,
+      ...(this.role === 'primary' && this.hub.isFenced(this.channel) ? { isolated: true as const } : {}),
       since: this.since.toISOString(),
       publisher: { protocol: this.source.protocol, ...(this.source.clientIp ? { clientIp: this.source.clientIp } : {}) },
       ...(v ? { video: { codec: v.codec, codecString: v.codecString, width: v.width, height: v.height } } : {}),
@@ -472,6 +501,10 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
   /** Channels pulled from another media node for this node's players. */
   readonly edges = new Map<string, LiveStream>();
   private onDemand: OnDemandSource | null = null;
+  /** Hot-standby publishes held on this node, not feeding any output until promoted. */
+  readonly backups = new Map<string, LiveStream>();
+  private readonly fenced = new Set<string>();
+  private arbiter: ClaimArbiter | undefined;
   private readonly waiting = new Map<string, Set<StreamSubscriber>>();
   readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {} };
   readonly viewerCount: Record<ViewerProtocol, number> = { flv: 0, wsflv: 0, rtmp: 0, edge: 0 };
@@ -487,25 +520,89 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
     return super.off(event, listener as (...args: unknown[]) => void);
   }
 
-  /** publish claims a channel for a publisher; null when the channel already has one. */
+  /** setArbiter installs the hot-standby arbiter (one at a time; undefined removes it). */
+  setArbiter(arbiter: ClaimArbiter | undefined): void {
+    this.arbiter = arbiter;
+  }
+
+  /**
+   * publish claims a channel for a publisher; null when the channel already has a primary here
+   * (or a backup, for a second backup). The arbiter may make it the channel's backup: held, with
+   * its tracks and GOP, but feeding nothing until promote(). A primary beside a backup is allowed
+   * (a pull of the channel from its primary's node); broadcasters' duplicates are refused before,
+   * at the publish check (holds).
+   */
   publish(channel: string, source: PublishSource): LiveStream | null {
-    if (this.streams.has(channel) || this.edges.has(channel)) return null;
-    const stream = new LiveStream(channel, source, this);
-    if (stream.from === 'edge') {
-      this.edges.set(channel, stream);
+    if (this.streams.has(channel)) return null;
+    if (source.protocol === 'edge') {
+      if (this.edges.has(channel)) return null;
+      const edge = new LiveStream(channel, source, this);
+      this.edges.set(channel, edge);
       this.logger.info({ channel }, 'edge stream started');
-      return stream;
+      return edge;
     }
+    const role = this.arbiter?.roleFor(channel) ?? 'primary';
+    if (role === 'backup') {
+      if (this.backups.has(channel)) return null;
+      const backup = new LiveStream(channel, source, this, 'backup');
+      this.backups.set(channel, backup);
+      this.logger.info({ channel, protocol: source.protocol, clientIp: source.clientIp }, 'backup stream started (hot standby)');
+      this.emit(HUB_EVENT_BACKUP_CHANGE, channel);
+      return backup;
+    }
+    // One owner per channel here: a local primary while this node pulls the channel is refused
+    // (moving players from a pull to a local publisher is the failover work of issue 18).
+    if (this.edges.has(channel)) return null;
+    const stream = new LiveStream(channel, source, this);
+    this.goLive(stream);
+    return stream;
+  }
+
+  private goLive(stream: LiveStream): void {
+    const channel = stream.channel;
     this.streams.set(channel, stream);
+    this.fenced.delete(channel);
     const waiting = this.waiting.get(channel);
     if (waiting) {
       this.waiting.delete(channel);
       for (const s of waiting) stream.addSubscriber(s);
     }
-    this.logger.info({ channel, protocol: source.protocol, clientIp: source.clientIp }, 'stream started');
+    this.logger.info({ channel, protocol: stream.source.protocol, clientIp: stream.source.clientIp, role: stream.role }, 'stream started');
     this.emit(HUB_EVENT_STREAM_START, channel);
-    this.notify(channel, { type: 'live', channel, at: stream.since.toISOString() });
-    return stream;
+    this.notify(channel, { type: 'live', channel, at: new Date().toISOString() });
+  }
+
+  /**
+   * promote makes the channel's backup its primary on this node: outputs waiting for the channel
+   * attach (tracks and the cached GOP first) and streamStart is emitted. False without a backup
+   * or when a primary runs here.
+   */
+  promote(channel: string): boolean {
+    const b = this.backups.get(channel);
+    if (!b || b.ended || this.streams.has(channel)) return false;
+    this.backups.delete(channel);
+    b.role = 'primary';
+    this.goLive(b);
+    return true;
+  }
+
+  /** holds is true when this node has a publisher of the channel, primary or backup. */
+  holds(channel: string): boolean {
+    return this.streams.has(channel) || this.backups.has(channel);
+  }
+
+  /** fence marks a primary as having lost its lease (HUB_EVENT_STREAM_FENCED); viewers here stay. */
+  fence(channel: string): boolean {
+    if (!this.streams.has(channel) || this.fenced.has(channel)) return false;
+    this.fenced.add(channel);
+    this.logger.warn({ channel }, 'stream fenced: this node no longer holds its lease; recording and restreams stop, local viewers stay');
+    this.emit(HUB_EVENT_STREAM_FENCED, channel);
+    return true;
+  }
+
+  /** isFenced: the channel's primary here lost its lease (see fence). */
+  isFenced(channel: string): boolean {
+    return this.fenced.has(channel);
   }
 
   /** streamEnded is called by a LiveStream once it has ended its outputs. */
@@ -516,8 +613,15 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
       this.logger.info({ channel: stream.channel, reason }, 'edge stream ended');
       return;
     }
+    if (this.backups.get(stream.channel) === stream) {
+      this.backups.delete(stream.channel);
+      this.logger.info({ channel: stream.channel, reason }, 'backup stream ended');
+      this.emit(HUB_EVENT_BACKUP_CHANGE, stream.channel);
+      return;
+    }
     if (this.streams.get(stream.channel) !== stream) return;
     this.streams.delete(stream.channel);
+    this.fenced.delete(stream.channel);
     this.logger.info({ channel: stream.channel, reason }, 'stream ended');
     this.emit(HUB_EVENT_STREAM_END, stream.channel, reason);
     this.notify(stream.channel, { type: 'offline', channel: stream.channel, reason, at: new Date().toISOString() });
@@ -594,13 +698,33 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
     return [...this.streams.keys()];
   }
 
-  /** kick disconnects a channel's publisher (e.g. after its key was rotated or it was banned). */
+  /** kick disconnects a channel's publishers here, primary and backup (e.g. after its key was rotated or it was banned). */
   kick(channel: string, reason = 'kicked'): boolean {
+    const kicked = this.kickBackup(channel, reason);
     const s = this.streams.get(channel);
-    if (!s) return false;
+    if (!s) return kicked;
+    s.kicked = true;
     s.source.close(reason);
     s.end(reason);
     return true;
+  }
+
+  /** kickBackup disconnects the channel's backup publisher only (a refused backup, or a primary elsewhere ended). */
+  kickBackup(channel: string, reason: string): boolean {
+    const b = this.backups.get(channel);
+    if (!b) return false;
+    b.kicked = true;
+    b.source.close(reason);
+    b.end(reason);
+    return true;
+  }
+
+  /** backupStats describes the backups held here (or one). */
+  backupStats(): ChannelStats[];
+  backupStats(channel: string): ChannelStats | null;
+  backupStats(channel?: string): ChannelStats[] | ChannelStats | null {
+    if (channel !== undefined) return this.backups.get(channel)?.stats() ?? null;
+    return [...this.backups.values()].map((s) => s.stats());
   }
 
   /** addViewerCounter lets other outputs (HLS) report their viewers per channel in stats(). */
@@ -619,7 +743,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
 
   /** stop ends every stream (service shutdown). */
   stop(reason = 'server shutting down'): void {
-    for (const s of [...this.streams.values(), ...this.edges.values()]) {
+    for (const s of [...this.backups.values(), ...this.streams.values(), ...this.edges.values()]) {
       s.source.close(reason);
       s.end(reason);
     }

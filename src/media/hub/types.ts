@@ -93,9 +93,11 @@ export interface StreamHubApi {
    */
   subscribe(channel: string, subscriber: StreamSubscriber): () => void;
   isLive(channel: string): boolean;
+  /** isFenced: the channel's primary here lost its cluster lease (hot standby); recording and restreams stop. */
+  isFenced?(channel: string): boolean;
   /** liveChannels lists channels that have a publisher now. */
   liveChannels(): string[];
-  on(event: 'streamStart', listener: (channel: string) => void): unknown;
+  on(event: 'streamStart' | 'streamFenced', listener: (channel: string) => void): unknown;
   on(event: 'streamEnd', listener: (channel: string, reason: string) => void): unknown;
-  off(event: 'streamStart' | 'streamEnd', listener: (...args: never[]) => void): unknown;
+  off(event: 'streamStart' | 'streamEnd' | 'streamFenced', listener: (...args: never[]) => void): unknown;
 }

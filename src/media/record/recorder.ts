@@ -242,6 +242,8 @@ export class Recorder {
 
   private readonly onStart = (channel: string) => void this.startSession(channel);
   private readonly onEnd = (channel: string) => void this.sessions.get(channel)?.end();
+  /** A fenced stream lost its cluster lease: another node may record it now, so this one stops (hot standby). */
+  private readonly onFenced = (channel: string) => this.sessions.get(channel)?.stopRecording('stopped: this node lost the channel\'s cluster lease');
 
   /** sessionEnded forgets a session once its stream ended (its parts finalise in the background). */
   sessionEnded(s: ChannelSession): void {
@@ -254,6 +256,7 @@ export class Recorder {
     this.recovered = this.recover().catch((err) => this.logger.error({ err }, 'recording recovery failed'));
     this.o.hub.on('streamStart', this.onStart);
     this.o.hub.on('streamEnd', this.onEnd);
+    this.o.hub.on('streamFenced', this.onFenced);
     for (const ch of this.o.hub.liveChannels()) void this.startSession(ch);
     this.sweepTimer = setInterval(() => void this.sweep(), this.config.record.sweepIntervalSeconds * 1000);
     this.sweepTimer.unref();
@@ -268,6 +271,7 @@ export class Recorder {
     this.started = false;
     this.o.hub.off('streamStart', this.onStart);
     this.o.hub.off('streamEnd', this.onEnd);
+    this.o.hub.off('streamFenced', this.onFenced);
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.diskTimer) clearInterval(this.diskTimer);
     // Finalise what is being recorded: a clean stop leaves only finished files.
@@ -303,7 +307,7 @@ export class Recorder {
         this.logger.warn({ channel, reason: refused.code, bytes: refused.bytes, limit: refused.limit }, `recording refused: ${refused.message}`);
         return;
       }
-      if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel)) return;
+      if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel) || this.o.hub.isFenced?.(channel)) return;
       const s = new ChannelSession(channel, row.id, this);
       this.sessions.set(channel, s);
       s.unsubscribe = this.o.hub.subscribe(channel, s);

@@ -44,6 +44,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
   const [vods, setVods] = useState<any | null | undefined>(undefined);
   const [samples, setSamples] = useState<Sample[]>([]);
   const [streams, setStreams] = useState<Record<string, any>>({});
+  // Hot-standby backups (role "backup"): the nodes holding one, by channel; they are not rows of their own.
+  const [backups, setBackups] = useState<Record<string, string[]>>({});
   const [reload, setReload] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
@@ -68,7 +70,10 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setUsers(list(u, 'users'));
         setJobs(list(j, 'jobs'));
         setVods(v === undefined ? null : v);
-        setStreams(Object.fromEntries((st?.streams ?? []).map((x) => [x.channel, x])));
+        setStreams(Object.fromEntries((st?.streams ?? []).filter((x) => x.role !== 'backup').map((x) => [x.channel, x])));
+        const held: Record<string, string[]> = {};
+        for (const x of st?.streams ?? []) if (x.role === 'backup') (held[x.channel] ??= []).push(String(x.node ?? ''));
+        setBackups(held);
         // Bitrates are operator data: they come from GET /api/v1/streams, not the public channel list.
         const live = c.channels.filter((x) => x.stream?.live);
         const detail = st?.streams ?? [];
@@ -139,7 +144,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
                   <td>{sinceMs(c.stream?.since) !== undefined ? formatDuration(now - sinceMs(c.stream?.since)!) : '–'}</td>
                   <td class="small">{(streams[c.name]?.restreams ?? []).map((r: any) => `${r.name}: ${t(`restream.state.${r.status.state as 'idle'}`)}`).join(', ') || '–'}
                     {streams[c.name]?.publisher && <span class="muted"> · {String(streams[c.name].publisher.protocol)}{streams[c.name].publisher.clientIp ? ` ${streams[c.name].publisher.clientIp}` : ''}</span>}
-                    {c.node && <span class="muted" data-node={c.node}> · {t('admin.node')} {c.node}</span>}</td>
+                    {c.node && <span class="muted" data-node={c.node}> · {t('admin.node')} {c.node}</span>}
+                    {(backups[c.name] ?? []).length > 0 && <span class="muted" data-backup={c.name}> · {t('admin.backup')} {(backups[c.name] ?? []).join(', ')}</span>}</td>
                   <td><button type="button" class="btn small danger" data-end={c.name} onClick={() => end(c.name)}>{t('admin.end')}</button></td>
                 </tr>
               ))}</tbody>

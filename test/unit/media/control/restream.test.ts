@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { silentLogger } from '../../../../src/observability/logger.js';
-import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START } from '../../../../src/media/hub/hub.js';
+import { HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_FENCED, HUB_EVENT_STREAM_START } from '../../../../src/media/hub/hub.js';
 import type { RelayInfo } from '../../../../src/media/relay/manager.js';
 import type { RestreamTargetsTable } from '../../../../src/media/control/db.js';
 import { RestreamRunner, publicRelayError, TARGET_UNREACHABLE } from '../../../../src/media/control/restream.js';
@@ -15,6 +15,9 @@ class FakeHub extends EventEmitter {
   liveChannels() { return [...this.live]; }
   goLive(ch: string) { this.live.add(ch); this.emit(HUB_EVENT_STREAM_START, ch); }
   goOffline(ch: string) { this.live.delete(ch); this.emit(HUB_EVENT_STREAM_END, ch, 'ended'); }
+  fenced = new Set<string>();
+  isFenced(ch: string) { return this.fenced.has(ch); }
+  fence(ch: string) { this.fenced.add(ch); this.emit(HUB_EVENT_STREAM_FENCED, ch); }
 }
 
 class FakeRelays {
@@ -172,4 +175,21 @@ test('relay errors shown to owners: network failures all read "target unreachabl
     assert.equal(publicRelayError(m), TARGET_UNREACHABLE, m);
   }
   for (const m of ['NetStream.Publish.BadName: ****0001 busy', 'connect refused: NetConnection.Connect.Rejected', 'TLS certificate verify failed: self-signed certificate']) assert.equal(publicRelayError(m), m);
+});
+
+test('a fenced stream (its node lost the cluster lease) stops its restreams and starts none while live', async () => {
+  const { hub, relays, runner, set } = setup();
+  runner.start();
+  hub.goLive('cam');
+  await runner.sync('cam');
+  assert.equal(relays.relays.size, 1);
+  hub.fence('cam');
+  await settle();
+  await runner.sync('cam');
+  assert.deepEqual(relays.urls(), [], 'stopped at the fence');
+  set([target('a'), target('b')]);
+  await runner.sync('cam');
+  assert.deepEqual(relays.urls(), [], 'a target enabled while fenced does not start');
+  assert.equal(hub.isLive('cam'), true, 'the stream itself stays live');
+  await runner.stop();
 });

@@ -1,0 +1,52 @@
+/**
+ * hotStandbyFeature wires HotStandby (standby.ts) on media nodes of a cluster: redis.url and
+ * cluster.secret set. Its publish guard takes the channel lease at every publish check, and it is
+ * the hub's arbiter between primary and backup publishes. Without Redis or a secret every
+ * publish is a primary, as on a single node.
+ */
+import type { Feature } from '../../app/feature.js';
+import type { MediaService } from '../index.js';
+import { nodeIdOf } from '../../platform/jobs/node-id.js';
+import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
+import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
+import { HotStandby, standbyMetrics } from './standby.js';
+
+export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService }, HotStandby> = {
+  name: 'hotStandby',
+  roles: ['media'],
+  deps: { media: 'required' },
+  create(base, { media }) {
+    const { config } = base;
+    const redisUrl = config.redis.url;
+    const secret = config.cluster.secret;
+    if (!redisUrl || !secret) return undefined;
+    const logger = base.logger.child({ role: 'media', part: 'hot-standby' });
+    const dirMetrics = directoryMetrics(base.registry);
+    const cc = config.media.control;
+    const standby = new HotStandby({
+      redisUrl,
+      nodeId: nodeIdOf(config),
+      secret,
+      ttlMs: config.cluster.heartbeatTimeoutMs,
+      hub: media.hub,
+      logger,
+      metrics: standbyMetrics(base.registry),
+      prefix: DEFAULT_BUS_PREFIX,
+      // Read only (no snapshot): the stream control feature writes this node's entry.
+      directory: (redis) => new LiveDirectory({ redis: () => redis, nodeId: nodeIdOf(config), logger, metrics: dirMetrics, ttlMs: cc.liveTtlSeconds * 1000, refreshMs: cc.liveRefreshSeconds * 1000 }),
+    });
+    let removeGuard: (() => void) | undefined;
+    return {
+      api: standby,
+      start: async () => {
+        await standby.start();
+        removeGuard = media.addPublishGuard(standby.admit);
+      },
+      stop: async () => {
+        removeGuard?.();
+        removeGuard = undefined;
+        await standby.stop();
+      },
+    };
+  },
+};
