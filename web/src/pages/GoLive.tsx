@@ -4,6 +4,7 @@
  * H.264 preferred, all candidates gathered before the offer, DELETE on stop.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorOf } from '../api';
 import { useLang, type Lang } from '../i18n';
 
 const STRINGS = {
@@ -85,7 +86,7 @@ async function startWhip(stream: MediaStream, streamKey: string): Promise<Publis
   if (res.status !== 201) {
     pc.close();
     let message = body;
-    try { message = JSON.parse(body).error?.message ?? body; } catch { /* plain text */ }
+    try { message = errorOf(JSON.parse(body)).message ?? body; } catch { /* plain text */ }
     throw Object.assign(new Error(message), { status: res.status });
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
