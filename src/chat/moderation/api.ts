@@ -163,7 +163,11 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
     return engine.execute(actor, (req.params as { name: string }).name, commandFromParams(kind, params));
   });
   const body = (req: FastifyRequest) => (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-  const param = (req: FastifyRequest, k: string) => (req.params as Record<string, string>)[k]!;
+  const param = (req: FastifyRequest, k: string): string => {
+    const v = (req.params as Partial<Record<string, string>>)[k];
+    if (v === undefined) throw new AppError('bad_request', `the path has no ${k}`);
+    return v;
+  };
 
   app.get(base, { schema: { params: nameParam } }, (req) => run(async (): Promise<ModerationOverview> => {
     const { name } = req.params as { name: string };

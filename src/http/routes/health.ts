@@ -23,7 +23,8 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Db; registry: Reg
   app.get('/metrics', async (req, reply) => {
     if (deps.metricsToken !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-      if (!m || !safeEqual(m[1]!, deps.metricsToken)) {
+      const presented = m?.[1];
+      if (presented === undefined || !safeEqual(presented, deps.metricsToken)) {
         reply.header('www-authenticate', 'Bearer realm="metrics"');
         throw unauthorized('/metrics needs Authorization: Bearer <metrics.token>');
       }

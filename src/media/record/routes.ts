@@ -118,8 +118,8 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     // Live captions land in the folder at stream end (possibly after finalisation): list them from disk too.
     const files = await readdir(join(d.recordingsRoot, row.dir)).catch(() => [] as string[]);
     for (const f of files) {
-      const m = CAPTION_FILE.exec(f);
-      if (m && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language: m[1]!, file: f, url: vodFileUrl(row.id, f) });
+      const language = CAPTION_FILE.exec(f)?.[1];
+      if (language !== undefined && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language, file: f, url: vodFileUrl(row.id, f) });
     }
     return { vod, jobs } satisfies VodDetail;
   });

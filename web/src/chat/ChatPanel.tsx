@@ -237,7 +237,7 @@ export function durationInMessage(m: string): number {
   if (!part) return 0;
   const unit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
   let ms = 0;
-  for (const x of part.matchAll(/(\d+)([dhms])/g)) ms += Number(x[1]) * unit[x[2]!]!;
+  for (const [, n, u = ''] of part.matchAll(/(\d+)([dhms])/g)) ms += Number(n) * (unit[u] ?? 0);
   return ms;
 }
 

@@ -37,6 +37,8 @@ export interface PubInfo {
 
 const BADGE_ORDER: Badge[] = ['owner', 'manager', 'admin', 'subscriber'];
 
+/** LOWEST_TIER is the colour of any amount below the next tier. */
+const LOWEST_TIER = { min: 0, color: '#1e88e5', pinMs: 0 };
 /** TIER_COLORS are default super chat colours by minimum amount (KRW), used when the server sends none. */
 export const TIER_COLORS: { min: number; color: string; pinMs: number }[] = [
   { min: 100000, color: '#e62117', pinMs: 5 * 60_000 },
@@ -45,11 +47,11 @@ export const TIER_COLORS: { min: number; color: string; pinMs: number }[] = [
   { min: 10000, color: '#ffca28', pinMs: 30_000 },
   { min: 5000, color: '#1de9b6', pinMs: 15_000 },
   { min: 2000, color: '#00e5ff', pinMs: 10_000 },
-  { min: 0, color: '#1e88e5', pinMs: 0 },
+  LOWEST_TIER,
 ];
 
 export function tierFor(amount: number): { color: string; pinMs: number } {
-  return TIER_COLORS.find((t) => amount >= t.min) ?? TIER_COLORS[TIER_COLORS.length - 1]!;
+  return TIER_COLORS.find((t) => amount >= t.min) ?? LOWEST_TIER;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);

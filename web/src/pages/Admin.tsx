@@ -184,12 +184,12 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
 function Chart({ samples }: { samples: Sample[] }) {
   const w = 320;
   const h = 120;
-  if (samples.length < 2) return <p class="muted small">…</p>;
+  const last = samples[samples.length - 1];
+  if (samples.length < 2 || !last) return <p class="muted small">…</p>;
   const path = (vals: number[]) => {
     const max = Math.max(...vals, 1);
     return vals.map((v, i) => `${i ? 'L' : 'M'}${((i / (vals.length - 1)) * w).toFixed(1)},${(h - 6 - (v / max) * (h - 12)).toFixed(1)}`).join(' ');
   };
-  const last = samples[samples.length - 1]!;
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${t('studio.viewers')} ${last.viewers}, ${t('studio.bitrate')} ${formatBitrate(last.bps)}`} preserveAspectRatio="none">

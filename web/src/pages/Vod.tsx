@@ -22,9 +22,9 @@ export function parseThumbnailsVtt(text: string, baseUrl: string): Thumb[] {
   };
   const lines = text.replace(/\r/g, '').split('\n');
   for (const [i, line] of lines.entries()) {
-    const cue = /^(\S+)\s+-->\s+(\S+)/.exec(line);
-    if (!cue) continue;
-    const at = ts(cue[1]!);
+    const startText = /^(\S+)\s+-->\s+(\S+)/.exec(line)?.[1];
+    if (startText === undefined) continue;
+    const at = ts(startText);
     const target = (lines[i + 1] ?? '').trim();
     if (!Number.isFinite(at) || !target) continue;
     const [path, frag] = target.split('#');
