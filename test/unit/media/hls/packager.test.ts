@@ -4,7 +4,6 @@ import { HlsPackager, RESTART_GAP_MS, RETAINED_EXTRA_SEGMENTS, TIMELINE_START_MS
 import { decodeFragments, parseBoxes, must } from '../../helpers/mp4-parse.js';
 import { synthFrames, videoTrack, audioTrack, type SynthOptions } from '../../../../testkit/hls-frames.js';
 import type { MediaFrame } from '../../../../src/media/hub/types.js';
-import { at } from '../../../../testkit/at.js';
 
 function makePackager(over: Partial<ConstructorParameters<typeof HlsPackager>[0]> = {}) {
   return new HlsPackager({ name: 'source', targetDurationSeconds: 2, partTargetSeconds: 0.333, windowSegments: 7, now: () => 1_700_000_000_000, tag: 'abcd', ...over });
@@ -29,7 +28,7 @@ test('packager: A/V segments cut at keyframes every 2 s, parts <= part target an
   assert.equal(segs.length, 4); // 0-2, 2-4, 4-6, 6-8 (8-9 in progress)
   for (const s of segs) {
     assert.equal(s.durationMs, 2000);
-    assert.ok(at(s.parts, 0).independent, 'first part of a segment starts at a keyframe');
+    assert.ok(s.parts[0]!.independent, 'first part of a segment starts at a keyframe');
     s.parts.forEach((part, i) => {
       assert.ok(part.durationMs <= 333 + 1e-9, `part ${i} ${part.durationMs}`);
       if (i < s.parts.length - 1) assert.ok(part.durationMs >= 0.85 * 333, `part ${i} ${part.durationMs}`);
@@ -73,7 +72,7 @@ test('packager: decode times are continuous across parts for both tracks, durati
   assert.equal(videoSamples, frames.filter((f) => f.kind === 'video').length, 'end flushes every frame');
   // the timeline starts at TIMELINE_START_MS
   const first = decodeFragments(allParts(p)[0]!.bytes)[0]!;
-  assert.equal(at(first.trafs, 0).baseMediaDecodeTime, BigInt(TIMELINE_START_MS * 90));
+  assert.equal(first.trafs[0]!.baseMediaDecodeTime, BigInt(TIMELINE_START_MS * 90));
 });
 
 test('packager: audio-only stream', () => {
@@ -105,14 +104,14 @@ test('packager: video-only stream', () => {
 test('packager: B-frames give composition offsets (pts > dts); keyframes are sync samples', () => {
   const p = makePackager();
   run(p, { seconds: 3, bframes: true, audio: false });
-  const f = decodeFragments(at(p.segments, 0).parts[0]!.bytes)[0]!;
-  const v = at(f.trafs, 0);
+  const f = decodeFragments(p.segments[0]!.parts[0]!.bytes)[0]!;
+  const v = f.trafs[0]!;
   assert.equal(v.trunVersion, 1);
-  assert.equal(at(v.samples, 0).cto, 3600);
-  assert.equal(at(v.samples, 1).cto, 3 * 3600);
-  assert.equal(at(v.samples, 2).cto, 0);
-  assert.equal(at(v.samples, 0).flags, 0x02000000);
-  assert.equal(at(v.samples, 1).flags, 0x01010000);
+  assert.equal(v.samples[0]!.cto, 3600);
+  assert.equal(v.samples[1]!.cto, 3 * 3600);
+  assert.equal(v.samples[2]!.cto, 0);
+  assert.equal(v.samples[0]!.flags, 0x02000000);
+  assert.equal(v.samples[1]!.flags, 0x01010000);
 });
 
 test('packager: waits for a keyframe before the first segment', () => {
@@ -121,10 +120,10 @@ test('packager: waits for a keyframe before the first segment', () => {
   const frames = synthFrames({ seconds: 5 });
   const firstKeyAfter = frames.findIndex((f, i) => i > 5 && f.kind === 'video' && f.keyframe);
   for (const f of frames.slice(3)) p.onFrame(f); // starts mid-GOP
-  const seg0 = at(p.segments, 0);
+  const seg0 = p.segments[0]!;
   assert.equal(seg0.msn, 0);
-  const v = decodeFragments(at(seg0.parts, 0).bytes)[0]!.trafs.find((t) => t.trackId === 1)!;
-  assert.equal(at(v.samples, 0).flags, 0x02000000);
+  const v = decodeFragments(seg0.parts[0]!.bytes)[0]!.trafs.find((t) => t.trackId === 1)!;
+  assert.equal(v.samples[0]!.flags, 0x02000000);
   assert.ok(firstKeyAfter > 0);
 });
 
@@ -177,7 +176,7 @@ test('packager: end flushes the open segment and sets ENDLIST; hasReached answer
   p.onEnd();
   assert.equal(p.segments.length, 2);
   assert.equal(p.current, undefined);
-  assert.ok(Math.abs(at(p.segments, 1).durationMs - 1000) <= 40);
+  assert.ok(Math.abs(p.segments[1]!.durationMs - 1000) <= 40);
   const m = p.playlistModel();
   assert.equal(m.ended, true);
   assert.equal(m.preloadHintUri, undefined);
@@ -189,17 +188,17 @@ test('packager: publisher restart continues MSN and timeline with a discontinuit
   run(p, { seconds: 4.5 });
   p.onEnd();
   const before = p.segments.length;
-  const lastEnd = at(p.segments, before - 1).startMs + at(p.segments, before - 1).durationMs;
-  const firstInit = at(p.segments, 0).init.uri;
+  const lastEnd = p.segments[before - 1]!.startMs + p.segments[before - 1]!.durationMs;
+  const firstInit = p.segments[0]!.init.uri;
   run(p, { seconds: 4.5, startMs: 0 });
   assert.equal(p.ended, false);
-  const seg = at(p.segments, before);
+  const seg = p.segments[before]!;
   assert.equal(seg.msn, before);
   assert.equal(seg.discontinuity, true);
   assert.notEqual(seg.init.uri, firstInit);
   assert.equal(seg.startMs, lastEnd + RESTART_GAP_MS);
   assert.ok(p.resource(firstInit), 'old init kept while its segments are in the window');
-  const firstV = decodeFragments(at(seg.parts, 0).bytes)[0]!.trafs[0]!;
+  const firstV = decodeFragments(seg.parts[0]!.bytes)[0]!.trafs[0]!;
   assert.equal(firstV.baseMediaDecodeTime, BigInt((lastEnd + RESTART_GAP_MS) * 90));
 });
 
@@ -209,12 +208,12 @@ test('packager: hasReached / lastPosition follow parts and segments', () => {
   assert.equal(p.hasReached(0, 0), false);
   const frames = synthFrames({ seconds: 2.5 });
   let i = 0;
-  while (!p.current || p.current.parts.length === 0) p.onFrame(at(frames, i++));
+  while (!p.current || p.current.parts.length === 0) p.onFrame(frames[i++]!);
   assert.deepEqual(p.lastPosition(), { msn: 0, part: 0 });
   assert.equal(p.hasReached(0, 0), true);
   assert.equal(p.hasReached(0, 1), false);
   assert.equal(p.hasReached(0), false);
-  for (; i < frames.length; i++) p.onFrame(at(frames, i));
+  for (; i < frames.length; i++) p.onFrame(frames[i]!);
   assert.equal(p.hasReached(0), true);
   assert.equal(p.hasReached(0, 50), true, 'a later segment counts as later');
   assert.equal(p.hasReached(1), false);
@@ -228,7 +227,7 @@ test('packager: changed codec config mid-stream starts a new init with a discont
   for (const f of synthFrames({ seconds: 2.5, startMs: 4200 })) p.onFrame(f);
   const disc = p.segments.filter((s) => s.discontinuity);
   assert.equal(disc.length, 1);
-  assert.notEqual(at(disc, 0).init.uri, at(p.segments, 0).init.uri);
+  assert.notEqual(disc[0]!.init.uri, p.segments[0]!.init.uri);
 });
 
 test('packager: headers replaced before any media (video first, then audio) give no discontinuity and one init', () => {
