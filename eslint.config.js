@@ -79,15 +79,6 @@ export default tseslint.config(
     rules: {
       // Preact event handlers may be async; the browser ignores their promise and each handler catches its own errors.
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: { attributes: false } }],
-      // The pages still hold API responses as `any` (Studio, Admin, chat model); typing them from src/api's schemas is the next step of issue 16.
-      '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unsafe-member-access': 'off',
-      '@typescript-eslint/no-unsafe-assignment': 'off',
-      '@typescript-eslint/no-unsafe-argument': 'off',
-      '@typescript-eslint/no-unsafe-return': 'off',
-      '@typescript-eslint/no-unsafe-call': 'off',
-      '@typescript-eslint/no-unsafe-enum-comparison': 'off',
-      '@typescript-eslint/no-redundant-type-constituents': 'off',
     },
   },
   {

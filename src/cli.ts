@@ -164,10 +164,11 @@ async function main(argv: string[]): Promise<void> {
         for (const c of clashes) out({ name: c.name, accounts: c.accounts.map((a) => ({ username: a.username, id: a.id, createdAt: new Date(a.createdAt).toISOString() })) });
         return;
       }
-      if (sub !== 'create' || !rest[0]) throw new UsageError('usage: onair user create NAME [--password P] [--admin] | onair user clashes');
+      const username = rest[0];
+      if (sub !== 'create' || !username) throw new UsageError('usage: onair user create NAME [--password P] [--admin] | onair user clashes');
       const cfg = config(values.config);
       const generated = values.password ? undefined : randomToken(12);
-      const user = await withPlatform(cfg, (p) => p.users.create({ username: rest[0]!, password: values.password ?? generated!, admin: values.admin ?? false, displayName: values['display-name'] }));
+      const user = await withPlatform(cfg, (p) => p.users.create({ username, password: values.password ?? generated!, admin: values.admin ?? false, displayName: values['display-name'] }));
       out({ ...user, ...(generated ? { password: generated } : {}) });
       return;
     }

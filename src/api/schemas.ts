@@ -127,6 +127,314 @@ export const IngestAddressesSchema = z.object({
 });
 export type IngestAddresses = z.infer<typeof IngestAddressesSchema>;
 
+/** ChannelAnswerSchema answers GET /api/v1/channels/{name}. */
+export const ChannelAnswerSchema = z.object({ channel: ChannelWithLiveSchema });
+export type ChannelAnswer = z.infer<typeof ChannelAnswerSchema>;
+/** ChannelListSchema answers GET /api/v1/channels. */
+export const ChannelListSchema = z.object({ channels: z.array(ChannelWithLiveSchema) });
+export type ChannelList = z.infer<typeof ChannelListSchema>;
+/** ChannelCreatedSchema answers POST /api/v1/channels: the stream key is shown this once. */
+export const ChannelCreatedSchema = z.object({ channel: ChannelSchema, streamKey: z.string() });
+export type ChannelCreated = z.infer<typeof ChannelCreatedSchema>;
+/** StreamKeySchema answers POST /api/v1/channels/{name}/stream-key/rotate. */
+export const StreamKeySchema = z.object({ streamKey: z.string() });
+export type StreamKey = z.infer<typeof StreamKeySchema>;
+
+// ---- people around a channel ----
+
+/** ManagerListSchema answers GET, PUT and DELETE /api/v1/channels/{name}/managers[/{username}]. */
+export const ManagerListSchema = z.object({ managers: z.array(z.object({ userId: z.string(), username: z.string(), createdAt: z.number() })) });
+export type ManagerList = z.infer<typeof ManagerListSchema>;
+/** RelationshipSchema answers GET /api/v1/channels/{name}/relationship for the logged-in user. */
+export const RelationshipSchema = z.object({ followedAt: z.number().nullable(), subscriptionExpiresAt: z.number().nullable(), subscribed: z.boolean(), roles: z.array(z.string()) });
+export type Relationship = z.infer<typeof RelationshipSchema>;
+/** FollowStateSchema answers POST and DELETE /api/v1/channels/{name}/follow (POST adds when). */
+export const FollowStateSchema = z.object({ following: z.boolean() });
+export type FollowState = z.infer<typeof FollowStateSchema>;
+/** UserListSchema answers GET /api/v1/users (admin). */
+export const UserListSchema = z.object({ users: z.array(PublicUserSchema), total: z.number() });
+export type UserList = z.infer<typeof UserListSchema>;
+/** RegistrationModeSchema answers GET /api/v1/auth/registration: who may create an account. */
+export const RegistrationModeSchema = z.object({ mode: z.enum(['open', 'invite', 'closed']) });
+export type RegistrationModeAnswer = z.infer<typeof RegistrationModeSchema>;
+/** PasswordChangedSchema answers POST /api/v1/auth/password: how many other sessions ended. */
+export const PasswordChangedSchema = z.object({ endedSessions: z.number() });
+export type PasswordChanged = z.infer<typeof PasswordChangedSchema>;
+/** ChatTokenSchema answers POST /api/v1/chat/token: a signed chat connection token. */
+export const ChatTokenSchema = z.object({ token: z.string(), expiresAt: z.number() });
+export type ChatToken = z.infer<typeof ChatTokenSchema>;
+
+// ---- recordings, jobs and clips ----
+
+/** VodSchema is a recording as GET /api/v1/vods[/{id}] shows it; file URLs point at /vod-files. */
+export const VodSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  state: z.string(),
+  part: z.number(),
+  startedAt: z.number(),
+  endedAt: z.number().nullable(),
+  durationMs: z.number(),
+  sizeBytes: z.number(),
+  width: z.number(),
+  height: z.number(),
+  videoCodec: z.string().nullable(),
+  audioCodec: z.string().nullable(),
+  /** Playable MP4 files (range requests), the source and each transcoded rendition. */
+  renditions: z.array(z.object({ name: z.string(), url: z.string(), width: z.number(), height: z.number(), videoCodec: z.string().nullable(), audioCodec: z.string().nullable(), bytes: z.number() })),
+  poster: z.string().nullable(),
+  /** WebVTT thumbnails track: cues whose text is an image URL (optionally #xywh=). */
+  thumbnails: z.string().nullable(),
+  captions: z.array(z.object({ language: z.string(), url: z.string() })),
+  error: z.string().nullable(),
+});
+export type VodView = z.infer<typeof VodSchema>;
+/** JobSchema is a background job (transcode, thumbnails, captions…) as GET /api/v1/jobs lists it. */
+export const JobSchema = z.object({
+  id: z.string(),
+  type: z.string(),
+  state: z.string(),
+  recordingId: z.string().nullable(),
+  /** 0..1. */
+  progress: z.number(),
+  attempts: z.number(),
+  error: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type JobView = z.infer<typeof JobSchema>;
+/** VodListSchema answers GET /api/v1/vods. */
+export const VodListSchema = z.object({ vods: z.array(VodSchema), total: z.number(), limit: z.number(), offset: z.number() });
+export type VodList = z.infer<typeof VodListSchema>;
+/** VodDetailSchema answers GET /api/v1/vods/{id}: the recording and its jobs. */
+export const VodDetailSchema = z.object({ vod: VodSchema, jobs: z.array(JobSchema) });
+export type VodDetail = z.infer<typeof VodDetailSchema>;
+/** JobListSchema answers GET /api/v1/jobs (admin): recent jobs and counts per state. */
+export const JobListSchema = z.object({ jobs: z.array(JobSchema), counts: z.record(z.number()) });
+export type JobList = z.infer<typeof JobListSchema>;
+
+/** ClipSchema is a clip as GET /api/v1/clips/{id} shows it; url and poster are set once it is ready. */
+export const ClipSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  kind: z.string(),
+  sourceVodId: z.string().nullable(),
+  createdBy: z.string(),
+  title: z.string(),
+  startSeconds: z.number(),
+  durationSeconds: z.number(),
+  state: z.enum(['pending', 'ready', 'failed']),
+  error: z.string().nullable(),
+  sizeBytes: z.number(),
+  url: z.string().nullable(),
+  poster: z.string().nullable(),
+  createdAt: z.number(),
+});
+export type ClipView = z.infer<typeof ClipSchema>;
+/** ClipAnswerSchema answers GET /api/v1/clips/{id} and both clip-making POSTs. */
+export const ClipAnswerSchema = z.object({ clip: ClipSchema });
+export type ClipAnswer = z.infer<typeof ClipAnswerSchema>;
+/** ClipListSchema answers GET /api/v1/channels/{name}/clips and /api/v1/vods/{id}/clips. */
+export const ClipListSchema = z.object({ clips: z.array(ClipSchema), total: z.number(), limit: z.number(), offset: z.number() });
+export type ClipList = z.infer<typeof ClipListSchema>;
+
+// ---- captions ----
+
+/** CaptionsStateSchema is a channel's live captions: wanted or not, by which engine, running or not. */
+export const CaptionsStateSchema = z.object({
+  channel: z.string(),
+  enabled: z.boolean(),
+  engine: z.string().optional(),
+  language: z.string().optional(),
+  live: z.boolean(),
+  /** A server recogniser is running on the stream's audio now. */
+  running: z.boolean(),
+  languages: z.array(z.string()),
+  cues: z.number(),
+});
+export type CaptionsState = z.infer<typeof CaptionsStateSchema>;
+/** CaptionsAnswerSchema answers GET (with the engines this node runs) and POST /api/v1/channels/{name}/captions. */
+export const CaptionsAnswerSchema = z.object({ captions: CaptionsStateSchema, engines: z.array(z.string()).optional() });
+export type CaptionsAnswer = z.infer<typeof CaptionsAnswerSchema>;
+
+// ---- wallet, super chats, supporters, overlays ----
+
+/** WalletSchema answers GET /api/v1/wallet: the balance and the latest ledger entries. */
+export const WalletSchema = z.object({
+  currency: z.string(),
+  balance: z.number(),
+  entries: z.array(z.object({
+    id: z.string(),
+    kind: z.string(),
+    /** Signed: positive for credits and refunds, negative for super chats. */
+    amount: z.number(),
+    balanceAfter: z.number(),
+    note: z.string().nullable(),
+    createdAt: z.number(),
+  })),
+});
+export type Wallet = z.infer<typeof WalletSchema>;
+/** TierSchema is one super chat tier: from which amount, its colour and how long it stays pinned. */
+export const TierSchema = z.object({ index: z.number(), name: z.string(), minAmount: z.number(), color: z.string(), pinSeconds: z.number(), maxMessageLength: z.number() });
+/** SuperChatSchema is a super chat as it is published and listed. */
+export const SuperChatSchema = z.object({
+  type: z.literal('superchat'),
+  id: z.string(),
+  channel: z.string(),
+  user: z.object({ id: z.string(), name: z.string() }),
+  amount: z.number(),
+  currency: z.string(),
+  tier: TierSchema,
+  message: z.string(),
+  tts: z.boolean(),
+  ts: z.number(),
+  /** Pinned in the ticker until (epoch ms); equals ts for tiers without a pin. */
+  pinnedUntil: z.number(),
+  session: z.string().nullable(),
+});
+export type SuperChatView = z.infer<typeof SuperChatSchema>;
+/** SuperChatSentSchema answers POST /api/v1/channels/{name}/superchats. */
+export const SuperChatSentSchema = z.object({ superchat: SuperChatSchema, balance: z.number(), replayed: z.boolean() });
+export type SuperChatSent = z.infer<typeof SuperChatSentSchema>;
+/** PinnedSchema answers GET /api/v1/channels/{name}/superchats/pinned, with the server's clock. */
+export const PinnedSchema = z.object({ now: z.number(), pinned: z.array(SuperChatSchema) });
+export type Pinned = z.infer<typeof PinnedSchema>;
+/** LeaderboardRowSchema is one supporter on a channel's leaderboard. */
+export const LeaderboardRowSchema = z.object({ rank: z.number(), user: z.object({ id: z.string(), username: z.string(), name: z.string() }), username: z.string(), name: z.string(), amount: z.number(), count: z.number() });
+/** SupportersSchema answers GET /api/v1/channels/{name}/supporters (this stream's or all time). */
+export const SupportersSchema = z.object({ period: z.enum(['stream', 'all']), session: z.string().nullable(), currency: z.string(), supporters: z.array(LeaderboardRowSchema) });
+export type Supporters = z.infer<typeof SupportersSchema>;
+/** EarningsSchema answers GET /api/v1/channels/{name}/earnings (owner, managers, admins). */
+export const EarningsSchema = z.object({
+  currency: z.string(),
+  total: z.number(),
+  count: z.number(),
+  sessions: z.array(z.object({ session: z.string().nullable(), startedAt: z.number().nullable(), amount: z.number(), count: z.number() })),
+  supporters: z.array(LeaderboardRowSchema),
+});
+export type Earnings = z.infer<typeof EarningsSchema>;
+/** OverlaySchema is an overlay URL's record (never its token). */
+export const OverlaySchema = z.object({ id: z.string(), label: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable(), revokedAt: z.number().nullable() });
+/** OverlayListSchema answers GET /api/v1/channels/{name}/overlays. */
+export const OverlayListSchema = z.object({ overlays: z.array(OverlaySchema) });
+export type OverlayList = z.infer<typeof OverlayListSchema>;
+/** OverlayCreatedSchema answers POST /api/v1/channels/{name}/overlays: the secret URL is shown this once. */
+export const OverlayCreatedSchema = z.object({ overlay: OverlaySchema, token: z.string(), url: z.string() });
+export type OverlayCreated = z.infer<typeof OverlayCreatedSchema>;
+/** OverlayPageSchema answers GET /api/v1/overlay/{name}?token=: what an OBS overlay needs to start. */
+export const OverlayPageSchema = z.object({
+  overlay: z.object({ id: z.string(), label: z.string() }),
+  channel: z.object({ name: z.string(), title: z.string() }),
+  /** A read-only chat token and the channels to subscribe; null without the chat role. */
+  chat: z.object({ token: z.string(), expiresAt: z.number(), url: z.string(), channels: z.record(z.string()) }).nullable(),
+  now: z.number(),
+  pinned: z.array(SuperChatSchema),
+  currency: z.string(),
+  locale: z.string(),
+  tiers: z.array(TierSchema),
+  effects: z.array(z.string()),
+});
+export type OverlayPage = z.infer<typeof OverlayPageSchema>;
+
+// ---- chat moderation ----
+
+/** ModeSettingsSchema is a channel's chat modes. */
+export const ModeSettingsSchema = z.object({
+  /** Seconds between two messages of one user; 0 = off. */
+  slowSeconds: z.number(),
+  subOnly: z.boolean(),
+  /** Minimum follow age in minutes; null = follower-only off. */
+  followOnlyMinutes: z.number().nullable(),
+  emoteOnly: z.boolean(),
+  uniqueChat: z.boolean(),
+  blockLinks: z.boolean(),
+});
+export type ModeSettingsView = z.infer<typeof ModeSettingsSchema>;
+/** FilterEntrySchema is one word of a channel's filter and what it does. */
+export const FilterEntrySchema = z.object({ word: z.string(), action: z.enum(['mask', 'block', 'allow']) });
+export type FilterEntryView = z.infer<typeof FilterEntrySchema>;
+/** FilterListSchema answers GET /api/v1/channels/{name}/moderation/filters. */
+export const FilterListSchema = z.object({ entries: z.array(FilterEntrySchema) });
+export type FilterList = z.infer<typeof FilterListSchema>;
+/** ModerationOverviewSchema answers GET /api/v1/channels/{name}/moderation: modes, bans and timeouts, filter. */
+export const ModerationOverviewSchema = z.object({
+  modes: ModeSettingsSchema,
+  restrictions: z.array(z.object({ userId: z.string(), username: z.string().nullable(), kind: z.enum(['ban', 'timeout']), reason: z.string().nullable(), expiresAt: z.number().nullable(), createdBy: z.string().nullable(), createdAt: z.number() })),
+  filters: z.array(FilterEntrySchema),
+});
+export type ModerationOverview = z.infer<typeof ModerationOverviewSchema>;
+/** AuditEntrySchema is one moderation action in a channel's audit log. */
+export const AuditEntrySchema = z.object({
+  id: z.string(),
+  actorId: z.string().nullable(),
+  actorName: z.string().nullable(),
+  action: z.string(),
+  targetId: z.string().nullable(),
+  targetName: z.string().nullable(),
+  reason: z.string().nullable(),
+  details: z.record(z.unknown()).nullable(),
+  createdAt: z.number(),
+});
+export type AuditEntryView = z.infer<typeof AuditEntrySchema>;
+/** AuditLogSchema answers GET /api/v1/channels/{name}/moderation/audit, newest first. */
+export const AuditLogSchema = z.object({ entries: z.array(AuditEntrySchema) });
+export type AuditLog = z.infer<typeof AuditLogSchema>;
+
+// ---- stream control ----
+
+/** RestreamTargetSchema is a push target as its owner sees it (the stream key masked). */
+export const RestreamTargetSchema = z.object({
+  id: z.string(),
+  channel: z.string(),
+  name: z.string(),
+  url: z.string(),
+  /** Masked: at most the last 4 characters. */
+  streamKey: z.string().nullable(),
+  enabled: z.boolean(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  status: z.object({ state: z.enum(['idle', 'connecting', 'running', 'waiting', 'stopped']), connects: z.number(), lastError: z.string().nullable(), bytesSent: z.number() }),
+});
+export type RestreamTarget = z.infer<typeof RestreamTargetSchema>;
+/** RestreamListSchema answers GET /api/v1/channels/{name}/restreams with the per-channel maximum. */
+export const RestreamListSchema = z.object({ restreams: z.array(RestreamTargetSchema), max: z.number() });
+export type RestreamList = z.infer<typeof RestreamListSchema>;
+/** LiveBlockSchema answers GET /api/v1/channels/{name}/live/block: until when (ISO) publishing is refused. */
+export const LiveBlockSchema = z.object({ blockedUntil: z.string().nullable(), reason: z.string().nullable() });
+export type LiveBlock = z.infer<typeof LiveBlockSchema>;
+/** LiveEndedSchema answers POST /api/v1/channels/{name}/live/end. */
+export const LiveEndedSchema = z.object({ channel: z.string(), ended: z.boolean(), blockedUntil: z.string().nullable() });
+export type LiveEnded = z.infer<typeof LiveEndedSchema>;
+/** LiveStreamSchema is one live stream in GET /api/v1/streams: the owner's detail, its restreams and (in a cluster) its node. */
+export const LiveStreamSchema = z.object({
+  channel: z.string(),
+  live: z.literal(true),
+  since: z.string(),
+  viewers: z.record(z.number()),
+  publisher: PublisherSchema,
+  video: VideoSummarySchema.optional(),
+  bitrateIn: z.number(),
+  fps: z.number(),
+  restreams: z.array(z.object({ id: z.string(), name: z.string(), status: RestreamTargetSchema.shape.status })),
+  node: z.string().optional(),
+  /** The node's advertised base URL (media.control.advertiseUrl), in a cluster. */
+  nodeUrl: z.string().optional(),
+  /** Hot standby: the channel's primary, or a backup held on `node` (docs/scale-out.md). */
+  role: z.enum(['primary', 'backup']).optional(),
+  /** A primary cut off from Redis past its lease: it still serves local viewers, records nothing. */
+  isolated: z.literal(true).optional(),
+});
+export type LiveStreamView = z.infer<typeof LiveStreamSchema>;
+/** StreamsSchema answers GET /api/v1/streams (admin): the live streams of this node, or of every media node. */
+export const StreamsSchema = z.object({ mediaHere: z.boolean(), node: z.string().optional(), streams: z.array(LiveStreamSchema), clusterError: z.string().optional() });
+export type Streams = z.infer<typeof StreamsSchema>;
+
+// ---- operations ----
+
+/** HealthSchema answers GET /healthz (200 ok, 503 degraded). */
+export const HealthSchema = z.object({ status: z.enum(['ok', 'degraded']), db: z.string(), roles: z.array(z.string()), uptimeSeconds: z.number() });
+export type Health = z.infer<typeof HealthSchema>;
+
 /** ApiErrorBodySchema is the one error shape: `{"error": {"code", "message", "details"?}}`. */
 export const ApiErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.unknown()).optional() }),

@@ -81,7 +81,7 @@ export class PcmClock {
 
   /** timeOf gives the stream time of output sample number `at`, forgetting older anchors. */
   timeOf(at: number): number {
-    while (this.anchors.length > 1 && this.anchors[1]!.pcmAt <= at) this.anchors.shift();
+    for (let next = this.anchors[1]; next !== undefined && next.pcmAt <= at; next = this.anchors[1]) this.anchors.shift();
     const a = this.anchors[0];
     return a ? a.ms + (at - a.pcmAt) / PCM_SAMPLES_PER_MS : at / PCM_SAMPLES_PER_MS;
   }

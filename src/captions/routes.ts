@@ -10,6 +10,7 @@ import { actorOf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
 import type { ApiContext } from '../http/routes/context.js';
 import { CaptionCapacityError, EngineLanguageError, type CaptionsService } from './service.js';
+import type { CaptionsAnswer } from '../api/schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 const LANG_PATTERN = '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$';
@@ -59,7 +60,7 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
   app.get('/api/v1/channels/:name/captions', { schema: { params: nameParam } }, async (req) => {
     const { name } = req.params as { name: string };
     await platform.channels.require(name);
-    return { captions: captions.state(name), engines };
+    return { captions: captions.state(name), engines } satisfies CaptionsAnswer;
   });
 
   app.post('/api/v1/channels/:name/captions', {
@@ -79,9 +80,9 @@ export function captionsRoutes(app: FastifyInstance, ctx: ApiContext, captions: 
     if (body.engine !== undefined && !engines.includes(body.engine)) {
       throw new AppError('validation_failed', `engine must be one of ${engines.join(', ')}`);
     }
-    if (!body.enabled) return { captions: await captions.disable(name) };
+    if (!body.enabled) return { captions: await captions.disable(name) } satisfies CaptionsAnswer;
     try {
-      return { captions: await captions.enable(name, { engine: body.engine as never, language: body.language }) };
+      return { captions: await captions.enable(name, { engine: body.engine as never, language: body.language }) } satisfies CaptionsAnswer;
     } catch (err) {
       if (err instanceof AppError) throw err;
       if (err instanceof EngineLanguageError) throw new AppError('unsupported_language', err.message, { engine: err.engine, language: err.language });

@@ -51,7 +51,7 @@ export class CaptionTrack {
     if (cue.type === 'final') {
       // Keep the list sorted by start time; cues nearly always arrive in order.
       let i = this.list.length;
-      while (i > 0 && this.list[i - 1]!.startMs > cue.startMs) i--;
+      while (i > 0 && (this.list[i - 1]?.startMs ?? -Infinity) > cue.startMs) i--;
       this.list.splice(i, 0, cue);
       if (this.list.length > this.maxCues) {
         this.list.shift();

@@ -182,9 +182,9 @@ const METHODS: Record<string, ApiMethod> = {
     if (!Array.isArray(cmds)) bad();
     const run = async (c: unknown): Promise<string> => {
       if (typeof c !== 'object' || c === null || Array.isArray(c)) return '{"error":' + errorJson(Errors.badRequest) + '}';
-      const entries = Object.entries(c as Params);
-      if (entries.length !== 1) return '{"error":' + errorJson(Errors.badRequest) + '}';
-      const [method, params] = entries[0]!;
+      const [entry, ...more] = Object.entries(c as Params);
+      if (!entry || more.length > 0) return '{"error":' + errorJson(Errors.badRequest) + '}';
+      const [method, params] = entry;
       const m = METHODS[method];
       if (!m || method === 'batch') return '{"error":' + errorJson(Errors.methodNotFound) + '}';
       try {
@@ -221,8 +221,8 @@ export function apiKeyOf(headers: Record<string, string | string[] | undefined>)
   if (typeof x === 'string' && x !== '') return x;
   const auth = headers.authorization;
   if (typeof auth === 'string') {
-    const m = /^apikey\s+(.+)$/i.exec(auth.trim());
-    if (m) return m[1]!;
+    const key = /^apikey\s+(.+)$/i.exec(auth.trim())?.[1];
+    if (key !== undefined) return key;
   }
   return '';
 }

@@ -135,7 +135,8 @@ export class ChannelHub {
    * publication reaches every subscriber within one round over the list, and the event loop
    * keeps reading (publications, pongs, API calls) between slices.
    */
-  private flushList: Flushable[] = [];
+  /** Visited slots are cleared (undefined) so a flushed connection is not held until compaction. */
+  private flushList: (Flushable | undefined)[] = [];
   /** Index of the next connection to visit in flushList. */
   private flushHead = 0;
   /** Channels with a running round, in the order they are served. */
@@ -262,8 +263,9 @@ export class ChannelHub {
     const list = this.flushList;
     let i = this.flushHead;
     while (i < list.length) {
-      const c = list[i]!;
-      list[i++] = undefined as unknown as Flushable;
+      const c = list[i];
+      list[i++] = undefined;
+      if (c === undefined) continue;
       c.flushListed = false;
       c.flush();
       if ((i & CLOCK_MASK) === 0 && performance.now() >= deadline) break;
@@ -284,8 +286,7 @@ export class ChannelHub {
   /** serveRounds advances channel rounds until the deadline; true when none is left. */
   private serveRounds(deadline: number): boolean {
     let visits = 0;
-    while (this.rounds.length > 0) {
-      const ch = this.rounds[0]!;
+    for (let ch = this.rounds[0]; ch !== undefined; ch = this.rounds[0]) {
       const it = ch.round!;
       for (;;) {
         const r = it.next();
@@ -319,7 +320,8 @@ export class ChannelHub {
     const done = ch.roundSeq - ch.batchBase + 1;
     const now = performance.now();
     for (let i = 0; i < done; i++) {
-      const b = ch.batches[i]!;
+      const b = ch.batches[i];
+      if (b === undefined) break;
       if (b.seq > ch.observedSeq) this.deps.fanoutDelay((now - b.since) / 1000);
     }
     ch.observedSeq = Math.max(ch.observedSeq, ch.roundSeq);

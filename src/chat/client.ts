@@ -198,9 +198,11 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       this.flush();
       return;
     }
+    const head = log[from];
+    if (head === undefined) throw new RangeError(`no shared batch at log index ${from}`);
     let pushes = 0;
-    for (let i = from; i <= to; i++) pushes += log[i]!.pushes.length;
-    this.transport.writeShared(log[from]!.chainBytes(this.transport.kind, log, from, to));
+    for (let i = from; i <= to; i++) pushes += log[i]?.pushes.length ?? 0;
+    this.transport.writeShared(head.chainBytes(this.transport.kind, log, from, to));
     this.node.metrics.messagesOut(pushes);
     this.checkSlow();
   }
@@ -214,8 +216,10 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       return;
     }
     for (let i = from; i <= to; i++) {
-      this.enqueue(log[i]!);
-      this.queuedMessages += log[i]!.pushes.length;
+      const batch = log[i];
+      if (batch === undefined) continue;
+      this.enqueue(batch);
+      this.queuedMessages += batch.pushes.length;
     }
     this.hub.markDirty(this);
   }
@@ -1034,6 +1038,8 @@ function parseConnectSafe(p: Record<string, unknown>): ConnectRequest | Error {
 /** isRecovered tells whether publications after `offset` were all returned (Centrifugo's rule). */
 export function isRecovered(pubs: Publication[], top: StreamPosition, offset: number, epoch: string): boolean {
   if (epoch !== '' && epoch !== top.epoch) return false;
-  if (pubs.length === 0) return top.offset === offset;
-  return pubs[0]!.offset === offset + 1 && pubs[pubs.length - 1]!.offset === top.offset;
+  const first = pubs[0];
+  const last = pubs[pubs.length - 1];
+  if (first === undefined || last === undefined) return top.offset === offset;
+  return first.offset === offset + 1 && last.offset === top.offset;
 }

@@ -241,11 +241,11 @@ export class ChatNode implements BrokerEventHandler {
   startPing(c: NodeClient): void {
     const b = this.pingSeq++ % this.pingBuckets.length;
     c.pingBucket = b;
-    this.pingBuckets[b]!.add(c);
+    this.pingBuckets[b]?.add(c);
   }
 
   private onPingTick(): void {
-    const bucket = this.pingBuckets[this.pingTick++ % this.pingBuckets.length]!;
+    const bucket = this.pingBuckets[this.pingTick++ % this.pingBuckets.length] ?? [];
     for (const c of bucket) c.ping();
     if (this.pending.size > 0) {
       const limit = Date.now() - this.options.staleCloseDelayMs;

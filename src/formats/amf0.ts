@@ -90,7 +90,8 @@ class Writer {
     this.chunks.push(b);
   }
   done(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
+    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
+    return only ?? Buffer.concat(this.chunks);
   }
 }
 
@@ -302,8 +303,9 @@ function readValue(r: Reader, depth: number): Amf0Value {
     }
     case AMF0_REFERENCE: {
       const idx = r.u16();
-      if (idx >= r.refs.length) throw new Amf0Error(`bad reference ${idx}`, at);
-      return r.refs[idx]!;
+      const ref = r.refs[idx];
+      if (ref === undefined) throw new Amf0Error(`bad reference ${idx}`, at);
+      return ref;
     }
     case AMF0_OBJECT_END:
       throw new Amf0Error('unexpected object end', at);

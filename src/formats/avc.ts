@@ -227,8 +227,9 @@ export interface AvcTrackSummary {
 /** describeAvcConfig parses avcC and its first SPS into the fields a track description needs. */
 export function describeAvcConfig(avcc: Buffer): AvcTrackSummary {
   const cfg = parseAvcDecoderConfig(avcc);
-  if (cfg.sps.length === 0) throw new AvcError('avcC has no SPS');
-  const sps = parseSps(cfg.sps[0]!);
+  const [firstSps] = cfg.sps;
+  if (firstSps === undefined) throw new AvcError('avcC has no SPS');
+  const sps = parseSps(firstSps);
   return {
     width: sps.width,
     height: sps.height,

@@ -281,7 +281,8 @@ export class FlvParser {
 
   private take(n: number): Buffer {
     let out: Buffer;
-    const first = this.pending[0]!;
+    const first = this.pending[0];
+    if (first === undefined) throw new RangeError(`FLV parser: ${n} bytes asked with none buffered`);
     if (first.length >= n) {
       out = first.subarray(0, n);
       if (first.length === n) this.pending.shift();
@@ -290,7 +291,8 @@ export class FlvParser {
       out = Buffer.allocUnsafe(n);
       let o = 0;
       while (o < n) {
-        const head = this.pending[0]!;
+        const head = this.pending[0];
+        if (head === undefined) throw new RangeError(`FLV parser: ${n} bytes asked with ${o} buffered`);
         const k = Math.min(head.length, n - o);
         head.copy(out, o, 0, k);
         o += k;

@@ -305,8 +305,9 @@ export function descriptor(tag: number, ...payload: Buffer[]): Buffer {
     sizeBytes.unshift(n & 0x7f);
     n >>>= 7;
   } while (n > 0);
-  for (let i = 0; i < sizeBytes.length - 1; i++) sizeBytes[i]! |= 0x80;
-  return Buffer.concat([Buffer.from([tag, ...sizeBytes]), body]);
+  // Every size byte but the last has the continuation bit.
+  const sizeField = sizeBytes.map((b, i) => (i < sizeBytes.length - 1 ? b | 0x80 : b));
+  return Buffer.concat([Buffer.from([tag, ...sizeField]), body]);
 }
 
 /**
@@ -377,14 +378,14 @@ export function mediaFragment(sequenceNumber: number, runs: Fmp4TrackRun[]): Buf
   const nonEmpty = runs.filter((r) => r.samples.length > 0);
   if (nonEmpty.length === 0) throw new Error('fmp4: fragment needs at least one sample');
   // Build the moof once with zero data offsets to learn its size; the offsets do not change it.
-  const moofSize = moof(sequenceNumber, nonEmpty, nonEmpty.map(() => 0)).length;
-  const offsets: number[] = [];
+  const moofSize = moof(sequenceNumber, nonEmpty.map((run) => ({ run, dataOffset: 0 }))).length;
+  const placed: PlacedRun[] = [];
   let dataSize = 0;
-  for (const r of nonEmpty) {
-    offsets.push(moofSize + BOX_HEADER_SIZE + dataSize);
-    for (const s of r.samples) dataSize += s.data.length;
+  for (const run of nonEmpty) {
+    placed.push({ run, dataOffset: moofSize + BOX_HEADER_SIZE + dataSize });
+    for (const s of run.samples) dataSize += s.data.length;
   }
-  const moofBox = moof(sequenceNumber, nonEmpty, offsets);
+  const moofBox = moof(sequenceNumber, placed);
   const out = Buffer.allocUnsafe(moofBox.length + BOX_HEADER_SIZE + dataSize);
   moofBox.copy(out, 0);
   let off = moofBox.length;
@@ -400,8 +401,11 @@ export function mediaFragment(sequenceNumber: number, runs: Fmp4TrackRun[]): Buf
   return out;
 }
 
-function moof(sequenceNumber: number, runs: Fmp4TrackRun[], dataOffsets: number[]): Buffer {
-  return box(BoxType.moof, fullBox(BoxType.mfhd, 0, 0, u32(sequenceNumber)), ...runs.map((r, i) => traf(r, dataOffsets[i]!)));
+/** PlacedRun is a track run with the offset of its first sample's data from the moof's start. */
+interface PlacedRun { run: Fmp4TrackRun; dataOffset: number }
+
+function moof(sequenceNumber: number, runs: readonly PlacedRun[]): Buffer {
+  return box(BoxType.moof, fullBox(BoxType.mfhd, 0, 0, u32(sequenceNumber)), ...runs.map((r) => traf(r.run, r.dataOffset)));
 }
 
 function traf(run: Fmp4TrackRun, dataOffset: number): Buffer {

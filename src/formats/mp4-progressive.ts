@@ -276,10 +276,10 @@ export function planProgressiveMp4(tracks: InitTrack[], runs: FragmentRun[]): Pr
   if (used.length === 0) throw new Mp4Error('no samples to write');
   // Sample durations follow the decode times (tfdt), so gaps inside a track are kept.
   for (const t of used) {
-    for (let i = 0; i + 1 < t.dts.length; i++) {
-      const d = t.dts[i + 1]! - t.dts[i]!;
-      if (d > 0) t.durations[i] = d;
-    }
+    t.dts.forEach((dts, i) => {
+      const d = dts - (t.dts[i - 1] ?? dts);
+      if (d > 0) t.durations[i - 1] = d;
+    });
   }
   let mdatData = 0;
   for (const c of chunkOrder) mdatData += c.size;
@@ -289,7 +289,9 @@ export function planProgressiveMp4(tracks: InitTrack[], runs: FragmentRun[]): Pr
     const moovBox = moovProgressive(used, use64);
     let off = fileType.length + moovBox.length + mdatHeaderSize;
     for (const c of chunkOrder) {
-      c.table.chunks[c.chunk]!.offset = off;
+      const chunk = c.table.chunks[c.chunk];
+      if (chunk === undefined) throw new Mp4Error(`chunk ${c.chunk} is not in its track's table`);
+      chunk.offset = off;
       off += c.size;
     }
     return moovProgressive(used, use64);
@@ -334,14 +336,16 @@ function ftypProgressive(): Buffer {
 /** firstPresentation is the earliest composition time among a track's first samples. */
 function firstPresentation(t: TrackTable): number {
   let min = Infinity;
-  for (let i = 0; i < Math.min(t.dts.length, PRESENTATION_SCAN_SAMPLES); i++) min = Math.min(min, t.dts[i]! + t.ctos[i]!);
+  // ctos runs alongside dts, one offset per sample.
+  t.dts.slice(0, PRESENTATION_SCAN_SAMPLES).forEach((dts, i) => { min = Math.min(min, dts + (t.ctos[i] ?? 0)); });
   return min;
 }
 
 /** presentationEnd is the track's end on its media timeline (last decode time + duration). */
 function presentationEnd(t: TrackTable): number {
   const n = t.dts.length;
-  return t.dts[n - 1]! + t.durations[n - 1]!;
+  const last = t.dts[n - 1];
+  return last === undefined ? 0 : last + (t.durations[n - 1] ?? 0);
 }
 
 const toMovie = (ticks: number, timescale: number) => Math.round((ticks * MOVIE_TIMESCALE) / timescale);
@@ -365,7 +369,7 @@ function moovProgressive(tracks: TrackTable[], use64: boolean): Buffer {
   let movieDuration = 0;
   for (const t of tracks) {
     const ts = t.init.timescale;
-    const startDts = t.dts[0]!;
+    const startDts = t.dts[0] ?? 0;
     const mediaStart = t.ctos.some((c) => c !== 0) ? firstPresentation(t) : startDts;
     const mediaEnd = presentationEnd(t);
     const editMs = toMovie(mediaEnd - mediaStart, ts);
@@ -435,8 +439,9 @@ function stblProgressive(t: TrackTable, use64: boolean): Buffer {
     prev = c.count;
   });
   parts.push(fullBox('stsc', 0, 0, u32(stsc.length / 3), u32s(stsc)));
-  const same = t.sizes.every((s) => s === t.sizes[0]);
-  parts.push(same ? fullBox('stsz', 0, 0, u32(t.sizes[0]!), u32(t.sizes.length)) : fullBox('stsz', 0, 0, u32(0), u32(t.sizes.length), u32s(t.sizes)));
+  const [firstSize = 0] = t.sizes;
+  const same = t.sizes.every((s) => s === firstSize);
+  parts.push(same ? fullBox('stsz', 0, 0, u32(firstSize), u32(t.sizes.length)) : fullBox('stsz', 0, 0, u32(0), u32(t.sizes.length), u32s(t.sizes)));
   parts.push(
     use64
       ? fullBox('co64', 0, 0, u32(t.chunks.length), ...t.chunks.map((c) => u64(c.offset)))

@@ -256,7 +256,8 @@ export class TsDemuxer {
       this.stats.pesDropped++;
       return;
     }
-    const buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts, s.size);
+    const only = parts.length === 1 ? parts[0] : undefined;
+    const buf = only ?? Buffer.concat(parts, s.size);
     const pes = parsePes(buf, s.info, s.randomAccess);
     if (!pes) {
       this.stats.pesDropped++;

@@ -48,7 +48,7 @@ const CRC_TABLE = (() => {
 /** oggCrc32 is the Ogg page checksum of `buf`. */
 export function oggCrc32(buf: Uint8Array): number {
   let crc = 0;
-  for (let i = 0; i < buf.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ buf[i]!) & 0xff]!) >>> 0;
+  for (const byte of buf) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
   return crc >>> 0;
 }
 

@@ -267,7 +267,8 @@ export class ChunkParser {
     const st = this.cur!;
     this.state = State.Basic;
     if (st.received < st.length) return;
-    const payload = st.parts.length === 1 ? st.parts[0]! : Buffer.concat(st.parts, st.received);
+    const only = st.parts.length === 1 ? st.parts[0] : undefined;
+    const payload = only ?? Buffer.concat(st.parts, st.received);
     this.pending -= st.length;
     st.parts = [];
     st.received = 0;

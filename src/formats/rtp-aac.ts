@@ -86,7 +86,7 @@ export function encodeAuHeaders(sizes: readonly number[], p: AacHbrParams = AAC_
   out.writeUInt16BE(bits, 0);
   let bit = AU_HEADERS_LENGTH_BYTES * 8;
   const put = (v: number, n: number) => {
-    for (let i = n - 1; i >= 0; i--, bit++) if ((v >> i) & 1) out[bit >> 3]! |= 0x80 >> (bit & 7);
+    for (let i = n - 1; i >= 0; i--, bit++) if ((v >> i) & 1) out.writeUInt8(out.readUInt8(bit >> 3) | (0x80 >> (bit & 7)), bit >> 3);
   };
   sizes.forEach((size, i) => {
     if (size < 0 || size >= 1 << p.sizeLength) throw new RtpAacError(`AU of ${size} bytes does not fit ${p.sizeLength} bits`);
@@ -102,8 +102,9 @@ export function packetizeAac(frames: readonly Buffer[], mtu = 1200, p: AacHbrPar
   const headers = encodeAuHeaders(frames.map((f) => f.length), p);
   const total = headers.length + frames.reduce((s, f) => s + f.length, 0);
   if (total <= mtu) return [Buffer.concat([headers, ...frames])];
-  if (frames.length > 1) return frames.flatMap((f) => packetizeAac([f], mtu, p));
-  const frame = frames[0]!;
+  const [frame, ...more] = frames;
+  if (more.length > 0) return frames.flatMap((f) => packetizeAac([f], mtu, p));
+  if (frame === undefined) return [];
   const room = mtu - headers.length;
   if (room < 1) throw new RtpAacError(`MTU ${mtu} too small`);
   const out: Buffer[] = [];
@@ -145,9 +146,9 @@ export class AacDepacketizer {
       return null;
     }
     const data = payload.subarray(section.dataOffset);
-    const first = section.sizes[0]!;
+    const first = section.sizes[0];
     // A fragment: one AU-header whose AU is bigger than the data here (or one continuing).
-    if (section.sizes.length === 1 && (first > data.length || (this.frag && this.frag.timestamp === timestamp))) {
+    if (first !== undefined && section.sizes.length === 1 && (first > data.length || (this.frag && this.frag.timestamp === timestamp))) {
       if (!this.frag || this.frag.timestamp !== timestamp || this.frag.size !== first) {
         if (this.frag) this.stats.dropped++;
         if (first > AAC_MAX_AU_BYTES) {

@@ -24,9 +24,9 @@ const OPUS_HEAD_MIN_BYTES = 19;
 /** A packet bigger than this is not Opus (RFC 6716 caps a 120 ms packet far below). */
 const MAX_PACKET_BYTES = 64 * 1024;
 /** Frame durations in 48 kHz samples per TOC configuration group (RFC 6716 3.1, table 2). */
-const SILK_FRAME_SAMPLES = [480, 960, 1920, 2880];
-const HYBRID_FRAME_SAMPLES = [480, 960];
-const CELT_FRAME_SAMPLES = [120, 240, 480, 960];
+const SILK_FRAME_SAMPLES = [480, 960, 1920, 2880] as const;
+const HYBRID_FRAME_SAMPLES = [480, 960] as const;
+const CELT_FRAME_SAMPLES = [120, 240, 480, 960] as const;
 const TOC_CODE_MASK = 0x03;
 const FRAME_COUNT_MASK = 0x3f;
 
@@ -35,7 +35,8 @@ export function opusPacketSamples(packet: Buffer): number {
   if (packet.length === 0) throw new RtpError('empty Opus packet');
   const toc = packet.readUInt8(0);
   const config = toc >> 3;
-  const frame = config < 12 ? SILK_FRAME_SAMPLES[config & 3]! : config < 16 ? HYBRID_FRAME_SAMPLES[config & 1]! : CELT_FRAME_SAMPLES[config & 3]!;
+  // The masks keep each index inside its table.
+  const frame = config < 12 ? SILK_FRAME_SAMPLES[(config & 3) as 0 | 1 | 2 | 3] : config < 16 ? HYBRID_FRAME_SAMPLES[(config & 1) as 0 | 1] : CELT_FRAME_SAMPLES[(config & 3) as 0 | 1 | 2 | 3];
   const code = toc & TOC_CODE_MASK;
   if (code === 0) return frame;
   if (code === 1 || code === 2) return 2 * frame;

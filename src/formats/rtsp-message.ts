@@ -174,8 +174,10 @@ export class RtspParser {
     const headers = parseHeaderLines(lines);
     if (first.startsWith('RTSP/')) {
       const m = /^(RTSP\/\d\.\d) (\d{3})(?: (.*))?$/.exec(first);
-      if (!m || !STATUS.test(m[2]!)) throw new RtspParseError(`bad status line ${JSON.stringify(first.slice(0, 64))}`);
-      return { kind: 'response', version: m[1]!, status: Number(m[2]), reason: m[3] ?? '', headers };
+      const version = m?.[1];
+      const status = m?.[2];
+      if (version === undefined || status === undefined || !STATUS.test(status)) throw new RtspParseError(`bad status line ${JSON.stringify(first.slice(0, 64))}`);
+      return { kind: 'response', version, status: Number(status), reason: m?.[3] ?? '', headers };
     }
     const parts = first.split(' ');
     if (parts.length !== 3) throw new RtspParseError(`bad request line ${JSON.stringify(first.slice(0, 64))}`);
@@ -337,6 +339,7 @@ export function parseTransportHeader(value: string): RtspTransport[] {
 /** sessionIdOf gives the session id of a Session header ("id;timeout=60" → "id"). */
 export function sessionIdOf(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  const id = value.split(';')[0]!.trim();
+  const semicolon = value.indexOf(';');
+  const id = (semicolon < 0 ? value : value.slice(0, semicolon)).trim();
   return id === '' ? undefined : id;
 }

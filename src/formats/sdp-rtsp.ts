@@ -59,7 +59,8 @@ export function parseFmtp(text: string): Record<string, string> {
 export function parseSdp(text: string): SdpSession {
   if (text.length > SDP_MAX_BYTES) throw new SdpRtspError(`description longer than ${SDP_MAX_BYTES} bytes`);
   const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
-  if (lines.length === 0 || !lines[0]!.startsWith('v=')) throw new SdpRtspError('no v= line');
+  const [firstLine] = lines;
+  if (firstLine === undefined || !firstLine.startsWith('v=')) throw new SdpRtspError('no v= line');
   const session: SdpSession = { media: [] };
   let cur: SdpMedia | null = null;
   for (const line of lines) {
@@ -68,9 +69,10 @@ export function parseSdp(text: string): SdpSession {
     const value = line.slice(2);
     if (type === 'm') {
       const f = value.split(/\s+/);
-      if (f.length < 4) throw new SdpRtspError(`bad m= line ${JSON.stringify(value.slice(0, 40))}`);
+      const [mediaType, , proto] = f;
+      if (f.length < 4 || mediaType === undefined || proto === undefined) throw new SdpRtspError(`bad m= line ${JSON.stringify(value.slice(0, 40))}`);
       if (session.media.length >= SDP_MAX_MEDIA) throw new SdpRtspError(`more than ${SDP_MAX_MEDIA} media sections`);
-      cur = { type: f[0]!, proto: f[2]!, payloadTypes: f.slice(3).map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128), rtpmap: new Map(), fmtp: new Map() };
+      cur = { type: mediaType, proto, payloadTypes: f.slice(3).map(Number).filter((n) => Number.isInteger(n) && n >= 0 && n < 128), rtpmap: new Map(), fmtp: new Map() };
       session.media.push(cur);
       continue;
     }
@@ -83,15 +85,16 @@ export function parseSdp(text: string): SdpSession {
       else session.control = arg.trim();
     } else if (cur && (name === 'rtpmap' || name === 'fmtp')) {
       const m = /^(\d{1,3})\s+(.*)$/.exec(arg);
-      if (!m) continue;
+      const spec = m?.[2];
+      if (!m || spec === undefined) continue;
       const pt = Number(m[1]);
       if (name === 'rtpmap') {
-        const [encoding, rate, channels] = m[2]!.trim().split('/');
+        const [encoding, rate, channels] = spec.trim().split('/');
         const clockRate = Number(rate);
         if (!encoding || !Number.isInteger(clockRate) || clockRate <= 0) continue;
         cur.rtpmap.set(pt, { encoding, clockRate, ...(channels !== undefined && Number(channels) > 0 ? { channels: Number(channels) } : {}) });
       } else {
-        cur.fmtp.set(pt, parseFmtp(m[2]!));
+        cur.fmtp.set(pt, parseFmtp(spec));
       }
     }
   }

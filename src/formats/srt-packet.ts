@@ -465,7 +465,8 @@ export function encodePeerIp(address: string): Buffer {
 }
 
 function expandIpv6(address: string): number[] | null {
-  const s = address.split('%')[0]!;
+  // Drop an IPv6 zone ("fe80::1%eth0").
+  const s = address.replace(/%.*$/s, '');
   const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
   const a = head ? head.split(':').filter(Boolean) : [];
   const c = tail ? tail.split(':').filter(Boolean) : [];

@@ -183,11 +183,14 @@ export function parseVtt(input: string): VttDocument {
     }
     const timing = block[k];
     const m = timing !== undefined ? TIMING_RE.exec(timing) : null;
-    if (!m) throw new VttError(`cue without timing line near "${head}"`);
-    const cue: VttCue = { startMs: parseVttTimestamp(m[1]!), endMs: parseVttTimestamp(m[2]!), text: unescapeVttText(block.slice(k + 1).join('\n')) };
+    const start = m?.[1];
+    const end = m?.[2];
+    if (start === undefined || end === undefined) throw new VttError(`cue without timing line near "${head}"`);
+    const cue: VttCue = { startMs: parseVttTimestamp(start), endMs: parseVttTimestamp(end), text: unescapeVttText(block.slice(k + 1).join('\n')) };
     if (cue.endMs < cue.startMs) throw new VttError(`cue ends before it starts: "${timing}"`);
     if (id !== undefined) cue.id = id;
-    if (m[3]?.trim()) cue.settings = m[3].trim();
+    const settings = m?.[3]?.trim();
+    if (settings) cue.settings = settings;
     doc.cues.push(cue);
   }
   return doc;

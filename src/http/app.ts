@@ -56,8 +56,8 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
       if (typeof retry === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retry))));
       return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
     }
-    if ((err).validation) {
-      const v = (err).validation[0]!;
+    const v = err.validation?.[0];
+    if (v) {
       const where = (err).validationContext ?? 'body';
       const missing = (v.params as { missingProperty?: string })?.missingProperty;
       const extra = (v.params as { additionalProperty?: string })?.additionalProperty;

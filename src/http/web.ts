@@ -14,8 +14,9 @@ const ASSETS_PREFIX = '/assets/';
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 const REVALIDATE = 'no-cache';
 
+const HTML_TYPE = 'text/html; charset=utf-8';
 const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
+  '.html': HTML_TYPE,
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -41,8 +42,9 @@ export interface WebOptions {
 /** defaultWebDir finds dist/web whether we run from src/ (tsx) or dist/ (compiled). */
 export function defaultWebDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
-  const candidates = [resolve(here, '../web'), resolve(here, '../../dist/web')];
-  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[candidates.length - 1]!;
+  const compiled = resolve(here, '../web');
+  const built = resolve(here, '../../dist/web');
+  return [compiled, built].find((d) => existsSync(join(d, 'index.html'))) ?? built;
 }
 
 const NOT_BUILT_PAGE = `<!doctype html><html lang="en"><meta charset="utf-8"><title>onair</title>
@@ -73,7 +75,7 @@ export function webRoutes(app: FastifyInstance, opts: WebOptions = {}): { dir: s
   const sendIndex = (req: FastifyRequest, reply: FastifyReply) => {
     const body = indexHtml();
     const framable = req.url.startsWith(FRAMABLE_PREFIX);
-    reply.headers({ ...pageHeaders({ host: req.host, framable }), 'cache-control': REVALIDATE, 'content-type': CONTENT_TYPES['.html']! });
+    reply.headers({ ...pageHeaders({ host: req.host, framable }), 'cache-control': REVALIDATE, 'content-type': HTML_TYPE });
     return reply.status(200).send(body ?? NOT_BUILT_PAGE);
   };
 

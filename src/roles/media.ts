@@ -84,7 +84,7 @@ export const hlsSubtitlesFeature: Feature<'hlsSubtitles', { hls?: HlsService; ca
   create(_base, { hls, captions }) {
     if (!hls || !captions) return undefined;
     const onTrack = (channel: string, track: CaptionTrack) => {
-      hls.attachSubtitles(channel, track.lang, LANGUAGE_NAMES[track.lang.split('-')[0]!] ?? track.lang, track);
+      hls.attachSubtitles(channel, track.lang, LANGUAGE_NAMES[track.lang.replace(/-.*$/s, '')] ?? track.lang, track);
     };
     captions.on('track', onTrack);
     return { api: undefined, stop: async () => { captions.off('track', onTrack); } };

@@ -37,8 +37,29 @@ export interface ApiOptions {
   signal?: AbortSignal;
 }
 
-/** api calls the REST API; non-2xx answers throw ApiError with the server's code and message. */
-export async function api<T = any>(method: string, path: string, opts: ApiOptions = {}): Promise<T> {
+/** errorOf reads the API's one error shape (ApiErrorBody) out of a parsed body, if it has it. */
+export function errorOf(data: unknown): { code?: string; message?: string; details?: Record<string, unknown> } {
+  if (!data || typeof data !== 'object' || !('error' in data)) return {};
+  const e = data.error;
+  if (!e || typeof e !== 'object') return {};
+  const field = (k: string): unknown => (k in e ? (e as Record<string, unknown>)[k] : undefined);
+  const code = field('code');
+  const message = field('message');
+  const details = field('details');
+  return {
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof message === 'string' ? { message } : {}),
+    ...(details && typeof details === 'object' ? { details: details as Record<string, unknown> } : {}),
+  };
+}
+
+/**
+ * api calls the REST API; non-2xx answers throw ApiError with the server's code and message.
+ * T names the answer's shape from src/api/schemas.ts. It is a compile-time promise, not a run-time
+ * check: the server builds (or type-checks) each answer from the same schema, so the bundle does
+ * not carry zod to check it again. Calls that ignore the answer leave T as unknown.
+ */
+export async function api<T = unknown>(method: string, path: string, opts: ApiOptions = {}): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
   const token = opts.token !== undefined ? opts.token : getToken();
   if (token) headers.authorization = `Bearer ${token}`;
@@ -51,17 +72,17 @@ export async function api<T = any>(method: string, path: string, opts: ApiOption
     throw new ApiError(0, 'network', (err as Error).message || 'network error');
   }
   const text = await res.text();
-  let data: any;
+  let data: unknown;
   try { data = text ? JSON.parse(text) : undefined; } catch { data = undefined; }
   if (!res.ok) {
-    const e = data?.error;
-    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? res.statusText, e?.details);
+    const e = errorOf(data);
+    throw new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? res.statusText, e.details);
   }
   return data as T;
 }
 
 /** tryApi is api() that answers undefined for routes this server does not have (404/501/503). */
-export async function tryApi<T = any>(method: string, path: string, opts: ApiOptions = {}): Promise<T | undefined> {
+export async function tryApi<T = unknown>(method: string, path: string, opts: ApiOptions = {}): Promise<T | undefined> {
   try {
     return await api<T>(method, path, opts);
   } catch (err) {
@@ -80,7 +101,14 @@ export function newIdempotencyKey(): string {
 
 // Shapes of the documented API: one source, the zod schemas the server answers with (types only,
 // so no server code reaches the bundle).
-export type { PublicUser, TrackSummary, StreamInfo, PublicStream, LiveDetail, IngestAddresses, Me, AuthSession, UserProfile } from '../../src/api/schemas';
+export type {
+  PublicUser, TrackSummary, StreamInfo, PublicStream, LiveDetail, IngestAddresses, Me, AuthSession, UserProfile,
+  ChannelAnswer, ChannelList, ChannelCreated, StreamKey, ManagerList, Relationship, FollowState, UserList, RegistrationModeAnswer, PasswordChanged, ChatToken,
+  VodView, VodList, VodDetail, JobView, JobList, ClipView, ClipAnswer, ClipList, CaptionsState, CaptionsAnswer,
+  Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
+  ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog,
+  RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health,
+} from '../../src/api/schemas';
 import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
 /** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */
 export type Channel = PublicChannel & Partial<Pick<ChannelWithLive, 'stream' | 'followers'>>;

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, getToken, setToken, type Me } from './api';
+import { api, ApiError, getToken, setToken, type AuthSession, type Me, type PasswordChanged, type RegistrationModeAnswer } from './api';
 
 /** auth.ts: who is logged in, shared by every page. */
 
@@ -26,23 +26,23 @@ export async function refreshMe(): Promise<Me | null> {
 }
 
 export async function login(username: string, password: string): Promise<void> {
-  const r = await api<{ token: string }>('POST', '/api/v1/auth/login', { body: { username, password }, token: null });
+  const r = await api<AuthSession>('POST', '/api/v1/auth/login', { body: { username, password }, token: null });
   setToken(r.token);
   await refreshMe();
 }
 
 export async function register(username: string, password: string, displayName?: string, invite?: string): Promise<void> {
-  const r = await api<{ token: string }>('POST', '/api/v1/auth/register', { body: { username, password, ...(displayName ? { displayName } : {}), ...(invite ? { invite } : {}) }, token: null });
+  const r = await api<AuthSession>('POST', '/api/v1/auth/register', { body: { username, password, ...(displayName ? { displayName } : {}), ...(invite ? { invite } : {}) }, token: null });
   setToken(r.token);
   await refreshMe();
 }
 
 /** RegistrationMode is the server's auth.registration.mode: who may create an account. */
-export type RegistrationMode = 'open' | 'invite' | 'closed';
+export type RegistrationMode = RegistrationModeAnswer['mode'];
 
 /** registrationMode asks the server whether sign-up is open, needs an invite code, or is closed. */
 export async function registrationMode(): Promise<RegistrationMode> {
-  const r = await api<{ mode: RegistrationMode }>('GET', '/api/v1/auth/registration', { token: null });
+  const r = await api<RegistrationModeAnswer>('GET', '/api/v1/auth/registration', { token: null });
   return r.mode;
 }
 
@@ -55,7 +55,7 @@ export async function logout(): Promise<void> {
 
 /** changePassword changes the password; other sessions end (this one stays). Answers how many ended. */
 export async function changePassword(currentPassword: string, newPassword: string): Promise<number> {
-  const r = await api<{ endedSessions: number }>('POST', '/api/v1/auth/password', { body: { currentPassword, newPassword } });
+  const r = await api<PasswordChanged>('POST', '/api/v1/auth/password', { body: { currentPassword, newPassword } });
   return r.endedSessions;
 }
 

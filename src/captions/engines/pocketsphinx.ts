@@ -178,7 +178,7 @@ export class PocketsphinxOutputParser {
       return;
     }
     this.tokens++;
-    const token = m[1]!;
+    const token = m[1] ?? '';
     const word = cleanWord(token);
     if (word !== undefined) this.words.push({ word, startS: Number(m[2]), endS: Number(m[3]), confidence: Number(m[4]) });
     if (token === '</s>') this.emit();

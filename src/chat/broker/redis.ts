@@ -306,8 +306,9 @@ export class RedisBroker implements Broker {
     for (const [id, fields] of entries) {
       const offset = Number(id.slice(0, id.indexOf('-')));
       const di = fields.indexOf('d');
-      if (di < 0) continue;
-      publications.push(decodeStored(fields[di + 1]!, offset));
+      const data = di < 0 ? undefined : fields[di + 1];
+      if (data === undefined) continue;
+      publications.push(decodeStored(data, offset));
     }
     return { publications, position: { offset: Number(top), epoch } };
   }
@@ -356,7 +357,11 @@ export class RedisPresenceManager implements PresenceManager {
     const r = await this.ready();
     const flat = await r.onairPresenceGet(z, h, Date.now());
     const out: Record<string, ClientInfo> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i]!] = decodeInfo(flat[i + 1]!);
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const client = flat[i];
+      const info = flat[i + 1];
+      if (client !== undefined && info !== undefined) out[client] = decodeInfo(info);
+    }
     return out;
   }
 

@@ -138,9 +138,9 @@ export interface PresenceManager {
 export function countPresence(p: Record<string, ClientInfo>): PresenceStats {
   const users = new Set<string>();
   let numClients = 0;
-  for (const id in p) {
+  for (const info of Object.values(p)) {
     numClients++;
-    users.add(p[id]!.user);
+    users.add(info.user);
   }
   return { numClients, numUsers: users.size };
 }

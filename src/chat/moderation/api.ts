@@ -14,6 +14,7 @@ import {
 } from './commands.js';
 import type { Actor, ModerationEngine } from './engine.js';
 import type { FilterAction } from './filter.js';
+import type { AuditLog, ModerationOverview } from '../../api/schemas.js';
 
 const bad = (m: string) => new ModerationError('badArguments', m);
 
@@ -162,9 +163,13 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
     return engine.execute(actor, (req.params as { name: string }).name, commandFromParams(kind, params));
   });
   const body = (req: FastifyRequest) => (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
-  const param = (req: FastifyRequest, k: string) => (req.params as Record<string, string>)[k]!;
+  const param = (req: FastifyRequest, k: string): string => {
+    const v = (req.params as Partial<Record<string, string>>)[k];
+    if (v === undefined) throw new AppError('bad_request', `the path has no ${k}`);
+    return v;
+  };
 
-  app.get(base, { schema: { params: nameParam } }, (req) => run(async () => {
+  app.get(base, { schema: { params: nameParam } }, (req) => run(async (): Promise<ModerationOverview> => {
     const { name } = req.params as { name: string };
     await engine.assertCanModerate(await actorFrom(auth, req), name);
     return engine.overview(name);
@@ -225,7 +230,7 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
   }, (req) => run(async () => {
     const id = await engine.assertCanModerate(await actorFrom(auth, req), param(req, 'name'));
     const q = req.query as { limit?: string; before?: string; action?: string };
-    return { entries: await engine.store.auditLog(id, { limit: q.limit ? Number(q.limit) : 100, before: q.before ? Number(q.before) : undefined, action: q.action }) };
+    return { entries: await engine.store.auditLog(id, { limit: q.limit ? Number(q.limit) : 100, before: q.before ? Number(q.before) : undefined, action: q.action }) } satisfies AuditLog;
   }));
 
   // Site-wide filter list (admins).

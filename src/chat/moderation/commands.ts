@@ -55,15 +55,16 @@ const DURATION_RE = /^(\d{1,9})(s|sec|m|min|h|d|w)?$/i;
 /** parseDuration reads `90`, `90s`, `10m`, `2h`, `7d`, `1w`; a bare number is in `bareUnit`. */
 export function parseDuration(tok: string, bareUnit: 's' | 'm' = 's'): number | undefined {
   const m = DURATION_RE.exec(tok);
-  if (!m) return undefined;
-  return Number(m[1]) * UNIT_MS[(m[2] ?? bareUnit).toLowerCase()]!;
+  const unitMs = m ? UNIT_MS[(m[2] ?? bareUnit).toLowerCase()] : undefined;
+  if (!m || unitMs === undefined) return undefined;
+  return Number(m[1]) * unitMs;
 }
 
 /** tokenize splits on whitespace and honours "double quoted" words. */
 export function tokenize(s: string): string[] {
   const out: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
-  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2]!);
+  for (let m = re.exec(s); m; m = re.exec(s)) out.push(m[1] ?? m[2] ?? '');
   return out;
 }
 

@@ -18,7 +18,7 @@ import { Counter, type Registry } from 'prom-client';
 import type { PublishContext, PublishDecision, PublishHook, ServerPublisher } from '../hooks.js';
 import type { Platform } from '../../platform/index.js';
 import type { Logger } from '../../observability/logger.js';
-import { ModerationError, formatDuration, type ModerationCodeName } from './codes.js';
+import { ModerationError, formatDuration } from './codes.js';
 import { DEFAULT_MODES, HELP_TEXT, isCommand, parseCommand, type Command, type ModeSettings } from './commands.js';
 import { GLOBAL_SCOPE, ModerationStore, type Restriction } from './db.js';
 import { WordFilter, type FilterEntry, type FilterResult } from './filter.js';
@@ -111,8 +111,6 @@ export interface ModerationEngineDeps {
   logger?: Logger;
   now?: () => number;
 }
-
-const REFUSAL_REASONS: Record<string, ModerationCodeName> = { rate: 'rateLimited', slow: 'slowMode', duplicate: 'duplicate', unique: 'uniqueChat' };
 
 export class ModerationEngine implements PublishHook {
   readonly settings: ModerationSettings;
@@ -241,7 +239,7 @@ export class ModerationEngine implements PublishHook {
         case 'rate': throw new ModerationError('rateLimited', `you are sending messages too fast; wait ${wait}`, adm.retryMs);
         case 'slow': throw new ModerationError('slowMode', `slow mode is on (${m.slowSeconds}s); you can chat again in ${wait}`, adm.retryMs);
         case 'duplicate': throw new ModerationError('duplicate', `you sent the same message already; wait ${wait} or change it`, adm.retryMs);
-        case 'unique': throw new ModerationError(REFUSAL_REASONS[adm.reason]!, `unique chat is on: this message was sent in the last ${s.uniqueWindowSeconds}s`, adm.retryMs);
+        case 'unique': throw new ModerationError('uniqueChat', `unique chat is on: this message was sent in the last ${s.uniqueWindowSeconds}s`, adm.retryMs);
       }
     }
     return { type: 'message', id, text, user: { id: userId, username: entry.name, name: displayName(info, entry), badges: badgesOf(roles, info, rules.name) }, ts: now };

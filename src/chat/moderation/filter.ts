@@ -37,21 +37,32 @@ export const DEFAULT_EXCEPTIONS: readonly string[] = [
 export const SHORT_LATIN = 3;
 
 interface Pattern {
-  entry: number;
+  entry: FilterEntry;
   length: number;
   /** whole-word match required in the original text. */
   wholeWord: boolean;
 }
 
+/** AcState is one state of the Aho–Corasick automaton: its transitions, failure link and the patterns that end here. */
+class AcState {
+  readonly next = new Map<number, AcState>();
+  out: Pattern[] = [];
+  /** fail is the longest proper suffix state; the root's is itself. */
+  fail: AcState;
+  constructor(fail?: AcState) {
+    this.fail = fail ?? this;
+  }
+}
+
+/** Hit is one pattern match over skeleton codes from..to (inclusive). */
+interface Hit { pattern: Pattern; from: number; to: number }
+
 const ACTION_RANK: Record<FilterAction, number> = { allow: 0, mask: 1, block: 2 };
 
 /** WordFilter is a compiled, immutable matcher. */
 export class WordFilter {
-  private readonly next: Map<number, number>[] = [new Map<number, number>()];
-  private readonly fail: number[] = [0];
-  private readonly out: number[][] = [[]];
-  private readonly patterns: Pattern[] = [];
-  private readonly entries: FilterEntry[] = [];
+  private readonly root = new AcState();
+  private entryCount = 0;
   private hasAllow = false;
 
   /** compile builds the automaton; duplicate words keep the strongest action (block > mask > allow). */
@@ -70,52 +81,51 @@ export class WordFilter {
   }
 
   get size(): number {
-    return this.entries.length;
+    return this.entryCount;
   }
 
   private add(e: FilterEntry): void {
     const sk = skeletonOf(e.word.trim()).codes;
     if (sk.length === 0) return;
-    const id = this.entries.push(e) - 1;
+    this.entryCount++;
     if (e.action === 'allow') this.hasAllow = true;
     const latinOnly = sk.every(isLatinCode);
-    this.insert(sk, { entry: id, length: sk.length, wholeWord: latinOnly && sk.length <= SHORT_LATIN });
+    this.insert(sk, { entry: e, length: sk.length, wholeWord: latinOnly && sk.length <= SHORT_LATIN });
     // 시발 also catches its initial-consonant abbreviation ㅅㅂ (exceptions do not need one).
     const word = e.word.trim().normalize('NFC');
     if (e.action !== 'allow' && isHangulSyllableWord(word)) {
       const ini = initialsSkeleton(word);
-      if (ini.length >= 2) this.insert(ini, { entry: id, length: ini.length, wholeWord: false });
+      if (ini.length >= 2) this.insert(ini, { entry: e, length: ini.length, wholeWord: false });
     }
   }
 
   private insert(codes: number[], p: Pattern): void {
-    let s = 0;
+    let s = this.root;
     for (const c of codes) {
-      let t = this.next[s]!.get(c);
+      let t = s.next.get(c);
       if (t === undefined) {
-        t = this.next.push(new Map()) - 1;
-        this.fail.push(0);
-        this.out.push([]);
-        this.next[s]!.set(c, t);
+        t = new AcState(this.root);
+        s.next.set(c, t);
       }
       s = t;
     }
-    this.out[s]!.push(this.patterns.push(p) - 1);
+    s.out.push(p);
   }
 
   /** build sets failure links breadth-first and merges each state's outputs with its failure state's. */
   private build(): void {
-    const queue: number[] = [];
-    for (const t of this.next[0]!.values()) { this.fail[t] = 0; queue.push(t); }
+    const root = this.root;
+    const queue: AcState[] = [...root.next.values()];
     for (let qi = 0; qi < queue.length; qi++) {
-      const s = queue[qi]!;
-      for (const [c, t] of this.next[s]!) {
-        let f = this.fail[s]!;
-        while (f !== 0 && !this.next[f]!.has(c)) f = this.fail[f]!;
-        const g = this.next[f]!.get(c);
-        this.fail[t] = g !== undefined && g !== t ? g : 0;
-        const inherited = this.out[this.fail[t]]!;
-        if (inherited.length) this.out[t] = this.out[t]!.concat(inherited);
+      const s = queue[qi];
+      if (!s) break;
+      for (const [c, t] of s.next) {
+        let f = s.fail;
+        while (f !== root && !f.next.has(c)) f = f.fail;
+        const g = f.next.get(c);
+        t.fail = g !== undefined && g !== t ? g : root;
+        const inherited = t.fail.out;
+        if (inherited.length) t.out = t.out.concat(inherited);
         queue.push(t);
       }
     }
@@ -123,55 +133,51 @@ export class WordFilter {
 
   /** check scans a message once and says whether to pass, mask or block it. */
   check(text: string): FilterResult {
-    if (this.entries.length === 0) return { action: 'pass' };
+    if (this.entryCount === 0) return { action: 'pass' };
     const sk = skeletonOf(text);
     const codes = sk.codes;
-    // Matches as flat triples: pattern, first code, last code.
-    let hits: number[] | undefined;
-    let s = 0;
-    for (let i = 0; i < codes.length; i++) {
-      const c = codes[i]!;
-      let t = this.next[s]!.get(c);
-      while (t === undefined && s !== 0) {
-        s = this.fail[s]!;
-        t = this.next[s]!.get(c);
+    const root = this.root;
+    let hits: Hit[] | undefined;
+    let s = root;
+    let i = -1;
+    for (const c of codes) {
+      i++;
+      let t = s.next.get(c);
+      while (t === undefined && s !== root) {
+        s = s.fail;
+        t = s.next.get(c);
       }
-      s = t ?? 0;
-      const o = this.out[s]!;
-      if (o.length) {
+      s = t ?? root;
+      if (s.out.length) {
         hits ??= [];
-        for (const p of o) hits.push(p, i - this.patterns[p]!.length + 1, i);
+        for (const pattern of s.out) hits.push({ pattern, from: i - pattern.length + 1, to: i });
       }
     }
     if (!hits) return { action: 'pass' };
     let blocked: string | undefined;
-    const spans: number[] = [];
+    const spans: [number, number][] = [];
     const words: string[] = [];
-    for (let h = 0; h < hits.length; h += 3) {
-      const p = this.patterns[hits[h]!]!;
-      const e = this.entries[p.entry]!;
+    for (const { pattern: p, from, to } of hits) {
+      const e = p.entry;
       if (e.action === 'allow') continue;
-      const from = hits[h + 1]!;
-      const to = hits[h + 2]!;
-      if (this.hasAllow && this.shielded(hits, from, to)) continue;
-      if (p.wholeWord && !isWholeWord(text, sk.start[from]!, sk.end[to]!)) continue;
+      if (this.hasAllow && shielded(hits, from, to)) continue;
+      // from..to index codes of this skeleton, so both offsets exist.
+      const start = sk.start[from] ?? 0;
+      const end = sk.end[to] ?? text.length;
+      if (p.wholeWord && !isWholeWord(text, start, end)) continue;
       if (e.action === 'block') { blocked = e.word; break; }
-      spans.push(sk.start[from]!, sk.end[to]!);
+      spans.push([start, end]);
       words.push(e.word);
     }
     if (blocked !== undefined) return { action: 'block', word: blocked };
     if (spans.length === 0) return { action: 'pass' };
     return { action: 'mask', text: maskSpans(text, spans), words };
   }
+}
 
-  /** shielded tells whether an allow match covers codes from..to. */
-  private shielded(hits: number[], from: number, to: number): boolean {
-    for (let h = 0; h < hits.length; h += 3) {
-      const e = this.entries[this.patterns[hits[h]!]!.entry]!;
-      if (e.action === 'allow' && hits[h + 1]! <= from && hits[h + 2]! >= to) return true;
-    }
-    return false;
-  }
+/** shielded tells whether an allow match covers codes from..to. */
+function shielded(hits: readonly Hit[], from: number, to: number): boolean {
+  return hits.some((h) => h.pattern.entry.action === 'allow' && h.from <= from && h.to >= to);
 }
 
 const LETTER_RE = /\p{L}/u;
@@ -184,10 +190,8 @@ function isWholeWord(text: string, start: number, end: number): boolean {
 }
 
 /** maskSpans replaces the union of [start, end) spans with MASK each. */
-function maskSpans(text: string, spans: number[]): string {
-  const pairs: [number, number][] = [];
-  for (let i = 0; i < spans.length; i += 2) pairs.push([spans[i]!, spans[i + 1]!]);
-  pairs.sort((a, b) => a[0] - b[0]);
+function maskSpans(text: string, spans: [number, number][]): string {
+  const pairs = [...spans].sort((a, b) => a[0] - b[0]);
   let out = '';
   let pos = 0;
   let curS = -1;

@@ -69,6 +69,9 @@ const CONS: number[][] = [];
 const VOW: number[][] = [];
 for (let cp = COMPAT_CONSONANT_FIRST; cp <= COMPAT_CONSONANT_LAST; cp++) CONS[cp - COMPAT_BASE] = partsOf(CONSONANT_PARTS, cp);
 for (let cp = COMPAT_VOWEL_FIRST; cp <= COMPAT_VOWEL_LAST; cp++) VOW[cp - COMPAT_BASE] = partsOf(VOWEL_PARTS, cp);
+/** consonantParts / vowelParts give a compatibility jamo's simple parts (itself when it has none). */
+const consonantParts = (jamo: number): readonly number[] => CONS[jamo - COMPAT_BASE] ?? [jamo];
+const vowelParts = (jamo: number): readonly number[] => VOW[jamo - COMPAT_BASE] ?? [jamo];
 const INITIAL_CP = [...INITIALS].map((c) => c.charCodeAt(0));
 const MEDIAL_CP = [...MEDIALS].map((c) => c.charCodeAt(0));
 const FINAL_CP = [...FINALS].map((c) => c.charCodeAt(0));
@@ -106,10 +109,10 @@ const LETTER_RE = /\p{L}/u;
 const SPACE_RE = /\s/u;
 
 /** One input code point after NFKD/case/confusables: up to a few normalised characters with their kind. */
-interface CharInfo { kinds: number[]; chars: number[]; space: boolean }
+interface CharInfo { parts: { kind: number; ch: number }[]; space: boolean }
 const charCache = new Map<number, CharInfo>();
-const NONE: CharInfo = { kinds: [], chars: [], space: false };
-const SPACE: CharInfo = { kinds: [], chars: [], space: true };
+const NONE: CharInfo = { parts: [], space: false };
+const SPACE: CharInfo = { parts: [], space: true };
 
 function classify(cp: number): CharInfo {
   const hit = charCache.get(cp);
@@ -118,37 +121,34 @@ function classify(cp: number): CharInfo {
   const s = String.fromCodePoint(cp);
   if (SPACE_RE.test(s)) info = SPACE;
   else {
-    const kinds: number[] = [];
-    const chars: number[] = [];
+    const parts: CharInfo['parts'] = [];
     const leet = LEET[s];
     if (leet) {
-      kinds.push(K_LEET);
-      chars.push(leet.charCodeAt(0));
+      parts.push({ kind: K_LEET, ch: leet.charCodeAt(0) });
     } else {
       const decomposed = s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
       for (const ch of decomposed) {
         const c = ch.codePointAt(0)!;
         const conj = CONJOINING.get(c);
-        if (conj !== undefined) { pushJamo(conj, kinds, chars); continue; }
-        if (c >= 0x61 && c <= 0x7a) { kinds.push(K_LATIN); chars.push(c); continue; }
-        if (c >= COMPAT_CONSONANT_FIRST && c <= COMPAT_VOWEL_LAST) { pushJamo(c, kinds, chars); continue; }
+        if (conj !== undefined) { parts.push(jamoPart(conj)); continue; }
+        if (c >= 0x61 && c <= 0x7a) { parts.push({ kind: K_LATIN, ch: c }); continue; }
+        if (c >= COMPAT_CONSONANT_FIRST && c <= COMPAT_VOWEL_LAST) { parts.push(jamoPart(c)); continue; }
         const conf = CONFUSABLES[ch];
-        if (conf) { kinds.push(K_LATIN); chars.push(conf.charCodeAt(0)); continue; }
+        if (conf) { parts.push({ kind: K_LATIN, ch: conf.charCodeAt(0) }); continue; }
         const l = LEET[ch];
-        if (l) { kinds.push(K_LEET); chars.push(l.charCodeAt(0)); continue; }
-        if (LETTER_RE.test(ch)) { kinds.push(K_OTHER); chars.push(c); continue; }
+        if (l) { parts.push({ kind: K_LEET, ch: l.charCodeAt(0) }); continue; }
+        if (LETTER_RE.test(ch)) { parts.push({ kind: K_OTHER, ch: c }); continue; }
         // punctuation, symbols, emoji, digits, format characters: dropped
       }
     }
-    info = kinds.length ? { kinds, chars, space: false } : NONE;
+    info = parts.length ? { parts, space: false } : NONE;
   }
   if (charCache.size < 65536) charCache.set(cp, info);
   return info;
 }
 
-function pushJamo(c: number, kinds: number[], chars: number[]): void {
-  if (c >= COMPAT_VOWEL_FIRST) { kinds.push(K_JAMO_V); chars.push(c); }
-  else { kinds.push(K_JAMO_C); chars.push(c); }
+function jamoPart(c: number): { kind: number; ch: number } {
+  return { kind: c >= COMPAT_VOWEL_FIRST ? K_JAMO_V : K_JAMO_C, ch: c };
 }
 
 /** Skeleton is a text's code sequence with each code's source span in the original string. */
@@ -160,12 +160,18 @@ export interface Skeleton {
   end: number[];
 }
 
-// Scratch arrays of the first pass, reused between calls (the filter runs on one thread).
-const lk: number[] = [];
-const lc: number[] = [];
-const ls: number[] = [];
-const le: number[] = [];
-const lt: number[] = [];
+/** Letter is one letter of the first pass: its kind, normalised char, source span [start, end) and token number. */
+interface Letter { kind: number; ch: number; start: number; end: number; token: number }
+// Letters of the first pass, reused between calls (the filter runs on one thread): slots are
+// overwritten in place, so a call allocates no letters once the pool is as long as its text.
+const pool: Letter[] = [];
+
+/** setLetter fills slot n (n is at most the pool's length: slots are filled in order). */
+function setLetter(n: number, kind: number, ch: number, start: number, end: number, token: number): void {
+  const l = pool[n];
+  if (l === undefined) { pool.push({ kind, ch, start, end, token }); return; }
+  l.kind = kind; l.ch = ch; l.start = start; l.end = end; l.token = token;
+}
 
 /** skeletonOf computes a text's skeleton (see the module comment). */
 export function skeletonOf(text: string): Skeleton {
@@ -187,78 +193,91 @@ export function skeletonOf(text: string): Skeleton {
     if (kind !== 0) {
       if (pendingSpace && n > 0) token++;
       pendingSpace = false;
-      lk[n] = kind; lc[n] = ch; ls[n] = i; le[n] = i + w; lt[n] = token; n++;
+      setLetter(n++, kind, ch, i, i + w, token);
     } else {
       const info = classify(cp);
       if (info.space) pendingSpace = true;
-      else if (info.kinds.length) {
+      else if (info.parts.length) {
         if (pendingSpace && n > 0) token++;
         pendingSpace = false;
-        for (let k = 0; k < info.kinds.length; k++) {
-          lk[n] = info.kinds[k]!; lc[n] = info.chars[k]!; ls[n] = i; le[n] = i + w; lt[n] = token; n++;
-        }
+        for (const part of info.parts) setLetter(n++, part.kind, part.ch, i, i + w, token);
       }
     }
     i += w;
   }
   // Pass 2: leet characters become letters next to a Latin letter of the same token, else vanish.
   for (let j = 0; j < n; j++) {
-    if (lk[j] !== K_LEET) continue;
+    const l = pool[j];
+    if (l === undefined || l.kind !== K_LEET) continue;
     let latin = false;
-    for (let p = j - 1; p >= 0 && lt[p] === lt[j]; p--) { if (lk[p] !== K_LEET) { latin = lk[p] === K_LATIN; break; } }
-    if (!latin) for (let q = j + 1; q < n && lt[q] === lt[j]; q++) { if (lk[q] !== K_LEET) { latin = lk[q] === K_LATIN; break; } }
-    lk[j] = latin ? K_LATIN : 0;
+    for (let p = j - 1; p >= 0; p--) {
+      const o = pool[p];
+      if (o === undefined || o.token !== l.token) break;
+      if (o.kind !== K_LEET) { latin = o.kind === K_LATIN; break; }
+    }
+    if (!latin) {
+      for (let q = j + 1; q < n; q++) {
+        const o = pool[q];
+        if (o === undefined || o.token !== l.token) break;
+        if (o.kind !== K_LEET) { latin = o.kind === K_LATIN; break; }
+      }
+    }
+    l.kind = latin ? K_LATIN : 0;
   }
-  // Compact dropped letters away.
+  // Compact dropped letters away: kept slots swap forward with dropped ones, so the pool keeps every object.
   let m = 0;
   for (let j = 0; j < n; j++) {
-    if (lk[j] === 0) continue;
-    lk[m] = lk[j]!; lc[m] = lc[j]!; ls[m] = ls[j]!; le[m] = le[j]!; lt[m] = lt[j]!; m++;
+    const l = pool[j];
+    if (l === undefined || l.kind === 0) continue;
+    const dropped = pool[m];
+    if (m !== j && dropped !== undefined) { pool[m] = l; pool[j] = dropped; }
+    m++;
   }
   n = m;
   // Pass 3: whitespace between two single-letter tokens vanishes; other whitespace is a barrier.
   // A letter's token is "single" when it is the only letter of its token.
   const out: Skeleton = { codes: [], start: [], end: [] };
-  const single = (j: number) => (j === 0 || lt[j - 1] !== lt[j]) && (j === n - 1 || lt[j + 1] !== lt[j]);
+  const tokenAt = (j: number) => pool[j]?.token;
+  const single = (j: number) => (j === 0 || tokenAt(j - 1) !== tokenAt(j)) && (j === n - 1 || tokenAt(j + 1) !== tokenAt(j));
   let prevVowel = -1; // vowel of the previous syllable when it had no final (elongation check)
   for (let j = 0; j < n; j++) {
-    if (j > 0 && lt[j] !== lt[j - 1]) {
-      if (!(single(j) && single(j - 1))) { emit(out, BARRIER, ls[j]!, ls[j]!); prevVowel = -1; }
+    const l = pool[j];
+    if (l === undefined) break;
+    if (j > 0 && l.token !== tokenAt(j - 1)) {
+      if (!(single(j) && single(j - 1))) { emit(out, BARRIER, l.start, l.start); prevVowel = -1; }
     }
-    const k = lk[j]!;
-    const c = lc[j]!;
-    const s = ls[j]!;
-    const e = le[j]!;
+    const { kind: k, ch: c, start: s, end: e } = l;
     if (k === K_SYLLABLE) {
       const off = c - SYLLABLE_FIRST;
-      const ini = INITIAL_CP[Math.floor(off / VOWELS_PER_INITIAL)]!;
-      const vow = MEDIAL_CP[Math.floor((off % VOWELS_PER_INITIAL) / FINALS_PER_VOWEL)]!;
-      const fin = FINAL_CP[off % FINALS_PER_VOWEL]!;
+      // The jamo strings are BMP characters, so a code unit index is a jamo index.
+      const ini = INITIALS.charCodeAt(Math.floor(off / VOWELS_PER_INITIAL));
+      const vow = MEDIALS.charCodeAt(Math.floor((off % VOWELS_PER_INITIAL) / FINALS_PER_VOWEL));
+      const fin = FINALS.charCodeAt(off % FINALS_PER_VOWEL);
       if (ini === IEUNG && fin === 0 && vow === prevVowel) {
         // 시이이발: an elongating vowel syllable adds nothing; widen the previous code's span over it.
         if (out.end.length) out.end[out.end.length - 1] = e;
         continue;
       }
-      for (const p of CONS[ini - COMPAT_BASE]!) emit(out, KIND_INITIAL + p - COMPAT_BASE, s, e);
-      for (const p of VOW[vow - COMPAT_BASE]!) emit(out, KIND_VOWEL + p - COMPAT_BASE, s, e);
-      if (fin !== 0) for (const p of CONS[fin - COMPAT_BASE]!) emit(out, KIND_FINAL + p - COMPAT_BASE, s, e);
+      for (const p of consonantParts(ini)) emit(out, KIND_INITIAL + p - COMPAT_BASE, s, e);
+      for (const p of vowelParts(vow)) emit(out, KIND_VOWEL + p - COMPAT_BASE, s, e);
+      if (fin !== 0) for (const p of consonantParts(fin)) emit(out, KIND_FINAL + p - COMPAT_BASE, s, e);
       prevVowel = fin === 0 ? vow : -1;
       continue;
     }
     if (k === K_JAMO_V) {
-      for (const p of VOW[c - COMPAT_BASE]!) emit(out, KIND_VOWEL + p - COMPAT_BASE, s, e);
+      for (const p of vowelParts(c)) emit(out, KIND_VOWEL + p - COMPAT_BASE, s, e);
       prevVowel = -1;
       continue;
     }
     if (k === K_JAMO_C) {
-      const sameTokenOrJoined = (x: number) => x >= 0 && x < n && (lt[x] === lt[j] || (single(x) && single(j)));
-      const nextK = sameTokenOrJoined(j + 1) ? lk[j + 1] : 0;
-      const prevK = sameTokenOrJoined(j - 1) ? lk[j - 1] : 0;
+      const sameTokenOrJoined = (x: number) => x >= 0 && x < n && (tokenAt(x) === l.token || (single(x) && single(j)));
+      const nextK = sameTokenOrJoined(j + 1) ? pool[j + 1]?.kind : 0;
+      const prevK = sameTokenOrJoined(j - 1) ? pool[j - 1]?.kind : 0;
       let kind: number;
       if (nextK === K_JAMO_V) kind = KIND_INITIAL;
       else if (prevK === K_JAMO_V || (prevK === K_SYLLABLE && prevVowel !== -1 && nextK !== K_JAMO_C)) kind = KIND_FINAL;
       else kind = KIND_BARE;
-      for (const p of CONS[c - COMPAT_BASE]!) emit(out, kind + p - COMPAT_BASE, s, e);
+      for (const p of consonantParts(c)) emit(out, kind + p - COMPAT_BASE, s, e);
       prevVowel = -1;
       continue;
     }
@@ -299,8 +318,8 @@ export function initialsSkeleton(word: string): number[] {
   const codes: number[] = [];
   for (const ch of word) {
     const off = ch.charCodeAt(0) - SYLLABLE_FIRST;
-    const ini = INITIAL_CP[Math.floor(off / VOWELS_PER_INITIAL)]!;
-    for (const p of CONS[ini - COMPAT_BASE]!) {
+    const ini = INITIALS.charCodeAt(Math.floor(off / VOWELS_PER_INITIAL));
+    for (const p of consonantParts(ini)) {
       const code = KIND_BARE + p - COMPAT_BASE;
       if (codes[codes.length - 1] !== code) codes.push(code);
     }

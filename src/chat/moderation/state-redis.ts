@@ -82,7 +82,9 @@ export class RedisModerationState implements ModerationState {
       q.recent?.id ?? '', q.recent?.max ?? 0, q.recent?.ttlMs ?? 0,
     );
     if (code === 0) return { ok: true };
-    return { ok: false, reason: REFUSALS[code - 1]!, retryMs: Math.max(1, Number(ms)) };
+    const reason = REFUSALS[code - 1];
+    if (reason === undefined) throw new Error(`the admit script answered an unknown code ${code}`);
+    return { ok: false, reason, retryMs: Math.max(1, Number(ms)) };
   }
 
   async recentIds(key: string): Promise<string[]> {

@@ -352,7 +352,7 @@ export function wsFrame(payload: Buffer, opcode: number = WsOpcode.text): Buffer
 /** encodePresenceMap is a presence reply's client map, client id → client info. */
 export function encodePresenceMap(p: Record<string, ClientInfo>): string {
   const parts: string[] = [];
-  for (const id in p) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(p[id]!));
+  for (const [id, info] of Object.entries(p)) parts.push(JSON.stringify(id) + ':' + encodeClientInfo(info));
   return '{' + parts.join(',') + '}';
 }
 

@@ -12,6 +12,7 @@ import type { SuperChatService } from './superchat.js';
 import type { OverlayTokenService } from './overlays.js';
 import type { EffectsAggregator } from './effects.js';
 import { CURRENCY } from './tiers.js';
+import type { Earnings, OverlayCreated, OverlayList, OverlayPage, Pinned, SuperChatSent, Supporters, Wallet } from '../../api/schemas.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
 /** IDEMPOTENCY_HEADER is the header a client repeats unchanged when it retries a payment. */
@@ -51,7 +52,7 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
       wallet.ledger.balance(user.id),
       wallet.ledger.entries(user.id, { limit: q.limit ? Math.max(1, Math.min(Number(q.limit), 200)) : 50, before: q.before ? Number(q.before) : undefined }),
     ]);
-    return { currency: CURRENCY, balance, entries };
+    return { currency: CURRENCY, balance, entries } satisfies Wallet;
   });
 
   app.post('/api/v1/wallet/credits', {
@@ -93,7 +94,7 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
     const channel = await platform.channels.require((req.params as { name: string }).name);
     const r = await superchats.send({ channel, user: { id: user.id, name: user.display_name }, amount: b.amount, message: b.message ?? '', tts: b.tts, idempotencyKey: key });
     if (r.replayed) reply.header(REPLAYED_HEADER, 'true');
-    return reply.status(r.replayed ? 200 : 201).send(r);
+    return reply.status(r.replayed ? 200 : 201).send(r satisfies SuperChatSent);
   });
 
   app.get('/api/v1/channels/:name/superchats', {
@@ -108,7 +109,7 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
 
   app.get('/api/v1/channels/:name/superchats/pinned', { schema: { params: nameParam } }, async (req) => {
     const channel = await platform.channels.require((req.params as { name: string }).name);
-    return { now: Date.now(), pinned: await superchats.pinned(channel) };
+    return { now: Date.now(), pinned: await superchats.pinned(channel) } satisfies Pinned;
   });
 
   app.post('/api/v1/superchats/:id/refund', {
@@ -126,16 +127,16 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
     const q = req.query as { period?: 'stream' | 'all'; limit?: string };
     const period = q.period ?? 'all';
     const limit = q.limit ? Math.max(1, Math.min(Number(q.limit), 100)) : 10;
-    if (period === 'all') return { period, session: null, currency: CURRENCY, supporters: await superchats.leaderboard(channel, { limit }) };
+    if (period === 'all') return { period, session: null, currency: CURRENCY, supporters: await superchats.leaderboard(channel, { limit }) } satisfies Supporters;
     const session = await superchats.latestSession(channel);
-    return { period, session, currency: CURRENCY, supporters: await superchats.leaderboard(channel, { session, limit }) };
+    return { period, session, currency: CURRENCY, supporters: await superchats.leaderboard(channel, { session, limit }) } satisfies Supporters;
   });
 
   app.get('/api/v1/channels/:name/earnings', { schema: { params: nameParam } }, async (req) => {
     const p = await auth.required(req);
     const channel = await platform.channels.require((req.params as { name: string }).name);
     await platform.channels.assertCanManage(channel, actorOf(p));
-    return superchats.earnings(channel);
+    return (await superchats.earnings(channel)) satisfies Earnings;
   });
 
   // ---- overlays ----
@@ -149,14 +150,14 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
     const b = (req.body ?? {}) as { label?: string };
     const o = await overlays.create(channel, b.label ?? '', p.kind === 'user' ? p.user.id : null);
     const { token, ...overlay } = o;
-    return reply.status(201).send({ overlay, token, url: `/overlay/${channel.name}?token=${encodeURIComponent(token)}` });
+    return reply.status(201).send({ overlay, token, url: `/overlay/${channel.name}?token=${encodeURIComponent(token)}` } satisfies OverlayCreated);
   });
 
   app.get('/api/v1/channels/:name/overlays', { schema: { params: nameParam } }, async (req) => {
     const p = await auth.required(req);
     const channel = await platform.channels.require((req.params as { name: string }).name);
     await platform.channels.assertCanManage(channel, actorOf(p), 'owner');
-    return { overlays: await overlays.list(channel) };
+    return { overlays: await overlays.list(channel) } satisfies OverlayList;
   });
 
   app.delete('/api/v1/channels/:name/overlays/:id', {
@@ -196,6 +197,6 @@ export function supportersRoutes(app: FastifyInstance, deps: SupportersRouteDeps
       locale: 'ko-KR',
       tiers: superchats.tiers(),
       effects: [...deps.effects.effects],
-    };
+    } satisfies OverlayPage;
   });
 }

@@ -57,11 +57,11 @@ class WsTransport implements Transport {
   }
 
   writeItems(items: readonly OutItem[], n: number): void {
-    if (this.ws.readyState !== WebSocket.OPEN || n === 0) return;
+    const first = items[0];
+    if (this.ws.readyState !== WebSocket.OPEN || n === 0 || first === undefined) return;
     // Server frames are unmasked, so a shared batch's frame bytes serve every connection as they
     // are. ws writes synchronously without permessage-deflate, so these frames cannot interleave
     // with its own (close, pong).
-    const first = items[0]!;
     if (typeof first !== 'string') {
       // The fan-out fast path: one shared buffer (a batch, or a run of batches joined once for
       // every connection holding it), one write, nothing allocated here.

@@ -7,7 +7,7 @@ import { LoginThrottle } from '../login-throttle.js';
 import { BoundedQueue, QueueFullError } from '../bounded-queue.js';
 import { RegistrationLimit } from '../registration-limit.js';
 import { inviteRoutes } from './invites.js';
-import { AuthSessionSchema, MeSchema, type Me } from '../../api/schemas.js';
+import { AuthSessionSchema, MeSchema, type Me, type PasswordChanged, type RegistrationModeAnswer } from '../../api/schemas.js';
 
 const credentials = {
   type: 'object',
@@ -64,7 +64,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const registration = limits.registration;
   inviteRoutes(app, ctx);
   // The sign-up form asks which fields to show (an invite code) or whether to offer sign-up at all.
-  app.get('/api/v1/auth/registration', async () => ({ mode: registration.mode }));
+  app.get('/api/v1/auth/registration', async () => ({ mode: registration.mode }) satisfies RegistrationModeAnswer);
   const registrations = new RegistrationLimit(registration.perAddress, registration.windowSeconds * 1000);
   app.post('/api/v1/auth/register', { schema: { body: registerBody } }, async (req, reply) => {
     const { invite, ...b } = req.body as { username: string; password: string; displayName?: string; invite?: string };
@@ -143,7 +143,7 @@ export function authRoutes(app: FastifyInstance, ctx: ApiContext): void {
     await hashed(() => platform.users.setPassword(p.user.id, b.newPassword));
     // Whoever else knew the old password is logged out; this browser stays in.
     const endedSessions = await endSessions(p.user.id, p.token);
-    return { endedSessions };
+    return { endedSessions } satisfies PasswordChanged;
   });
 
   app.post('/api/v1/auth/logout-all', async (req, reply) => {

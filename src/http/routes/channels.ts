@@ -4,7 +4,7 @@ import { actorOf } from '../auth.js';
 import { CHANNEL_NAME_PATTERN, toPublicChannel, toPublicUser, USERNAME_PATTERN } from '../../platform/index.js';
 import type { ChannelsTable } from '../../platform/db/schema.js';
 import { AppError, badRequest } from '../errors.js';
-import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicStreamSchema, PublicUserSchema, UserProfileSchema, type ChannelWithLive, type LiveDetail, type PublicStream } from '../../api/schemas.js';
+import { ChannelSchema, ChannelWithLiveSchema, LiveDetailSchema, PublicStreamSchema, PublicUserSchema, UserProfileSchema, type ChannelAnswer, type ChannelCreated, type ChannelList, type ChannelWithLive, type ChatToken, type FollowState, type LiveDetail, type ManagerList, type PublicStream, type Relationship, type StreamKey, type UserList } from '../../api/schemas.js';
 import type { LiveInfo } from './context.js';
 
 const nameParam = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 64 } } } as const;
@@ -34,7 +34,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const rows = await platform.channels.list({ q: q.q, limit: q.limit ? Math.min(Number(q.limit), 200) : 100, offset: q.offset ? Number(q.offset) : 0 });
     let channels = await Promise.all(rows.map(withLive));
     if (q.live) channels = channels.filter((c) => c.stream.live === (q.live === 'true'));
-    return { channels };
+    return { channels } satisfies ChannelList;
   });
 
   app.post('/api/v1/channels', {
@@ -51,12 +51,12 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const limit = ctx.config.channels.maxPerUser;
     const maxOwned = actorOf(p).is_admin === 1 || limit === 0 ? undefined : limit;
     const { channel, streamKey } = await platform.channels.create({ name: b.name, title: b.title, ownerId, maxOwned });
-    return reply.status(201).send({ channel: ChannelSchema.parse(channel), streamKey });
+    return reply.status(201).send({ channel: ChannelSchema.parse(channel), streamKey } satisfies ChannelCreated);
   });
 
   app.get('/api/v1/channels/:name', { schema: { params: nameParam } }, async (req) => {
     const { name } = req.params as { name: string };
-    return { channel: await withLive(await platform.channels.require(name)) };
+    return { channel: await withLive(await platform.channels.require(name)) } satisfies ChannelAnswer;
   });
 
   // The live stream as its owner sees it: publisher, tracks, bitrates, keyframe interval.
@@ -95,20 +95,20 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const { name } = req.params as { name: string };
     const c = await platform.channels.require(name);
     await platform.channels.assertCanManage(c, actorOf(p), 'owner');
-    return { streamKey: await platform.channels.rotateKey(name) };
+    return { streamKey: await platform.channels.rotateKey(name) } satisfies StreamKey;
   });
 
   app.post('/api/v1/channels/:name/follow', { schema: { params: nameParam } }, async (req) => {
     const user = await auth.user(req);
     const c = await platform.channels.require((req.params as { name: string }).name);
-    return { following: true, ...(await platform.social.follow(user.id, c.id)) };
+    return { following: true, ...(await platform.social.follow(user.id, c.id)) } satisfies FollowState;
   });
 
   app.delete('/api/v1/channels/:name/follow', { schema: { params: nameParam } }, async (req) => {
     const user = await auth.user(req);
     const c = await platform.channels.require((req.params as { name: string }).name);
     await platform.social.unfollow(user.id, c.id);
-    return { following: false };
+    return { following: false } satisfies FollowState;
   });
 
   app.get('/api/v1/channels/:name/relationship', { schema: { params: nameParam } }, async (req) => {
@@ -117,7 +117,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const [followedAt, subscriptionExpiresAt, roles] = await Promise.all([
       platform.social.followedAt(user.id, c.id), platform.social.subscriptionExpiry(user.id, c.id), platform.channels.rolesOf(c.id, user.id),
     ]);
-    return { followedAt: followedAt ?? null, subscriptionExpiresAt: subscriptionExpiresAt ?? null, subscribed: (subscriptionExpiresAt ?? 0) > Date.now(), roles };
+    return { followedAt: followedAt ?? null, subscriptionExpiresAt: subscriptionExpiresAt ?? null, subscribed: (subscriptionExpiresAt ?? 0) > Date.now(), roles } satisfies Relationship;
   });
 
   app.post('/api/v1/channels/:name/subscriptions', {
@@ -132,7 +132,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.get('/api/v1/channels/:name/managers', { schema: { params: nameParam } }, async (req) => {
     const c = await platform.channels.require((req.params as { name: string }).name);
-    return { managers: await platform.channels.listRole(c.id, 'manager') };
+    return { managers: await platform.channels.listRole(c.id, 'manager') } satisfies ManagerList;
   });
 
   app.put('/api/v1/channels/:name/managers/:username', { schema: { params: userParam } }, async (req) => {
@@ -142,7 +142,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     await platform.channels.assertCanManage(c, actorOf(p), 'owner');
     const u = await platform.users.requireByName(username);
     await platform.channels.grantManager(c.id, u.id, p.kind === 'user' ? p.user.id : null);
-    return { managers: await platform.channels.listRole(c.id, 'manager') };
+    return { managers: await platform.channels.listRole(c.id, 'manager') } satisfies ManagerList;
   });
 
   app.delete('/api/v1/channels/:name/managers/:username', { schema: { params: userParam } }, async (req) => {
@@ -152,7 +152,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     await platform.channels.assertCanManage(c, actorOf(p), 'owner');
     const u = await platform.users.requireByName(username);
     await platform.channels.revokeManager(c.id, u.id);
-    return { managers: await platform.channels.listRole(c.id, 'manager') };
+    return { managers: await platform.channels.listRole(c.id, 'manager') } satisfies ManagerList;
   });
 
   app.post('/api/v1/users', {
@@ -167,7 +167,7 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
   }, async (req) => {
     await auth.admin(req);
     const q = req.query as { q?: string; limit?: string; offset?: string };
-    return platform.users.list({ q: q.q, limit: q.limit ? Math.min(Number(q.limit), 200) : 50, offset: q.offset ? Number(q.offset) : 0 });
+    return (await platform.users.list({ q: q.q, limit: q.limit ? Math.min(Number(q.limit), 200) : 50, offset: q.offset ? Number(q.offset) : 0 })) satisfies UserList;
   });
 
   app.get('/api/v1/users/:username', { schema: { params: { type: 'object', properties: { username: { type: 'string', maxLength: 64 } } } } }, async (req) => {
@@ -182,6 +182,6 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     if (p?.kind === 'admin-token') throw badRequest('chat tokens are for user accounts; use the chat server API with the API key instead');
     if (!p && !ctx.config.chat.anonymous) throw new AppError('unauthorized', 'log in to chat');
     const user = p?.kind === 'user' ? toPublicUser(p.user) : undefined;
-    return ctx.issueChatToken(user, 3600);
+    return (await ctx.issueChatToken(user, 3600)) satisfies ChatToken;
   });
 }

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import type { Db } from '../../platform/index.js';
 import { safeEqual } from '../../platform/ids.js';
 import { unauthorized } from '../errors.js';
+import type { Health } from '../../api/schemas.js';
 
 const startedAt = Date.now();
 
@@ -17,12 +18,13 @@ export function healthRoutes(app: FastifyInstance, deps: { db: Db; registry: Reg
       db = `error: ${(err as Error).message}`;
     }
     const ok = db === 'ok';
-    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', db, roles: deps.roles, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) });
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'degraded', db, roles: deps.roles, uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) } satisfies Health);
   });
   app.get('/metrics', async (req, reply) => {
     if (deps.metricsToken !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
-      if (!m || !safeEqual(m[1]!, deps.metricsToken)) {
+      const presented = m?.[1];
+      if (presented === undefined || !safeEqual(presented, deps.metricsToken)) {
         reply.header('www-authenticate', 'Bearer realm="metrics"');
         throw unauthorized('/metrics needs Authorization: Bearer <metrics.token>');
       }

@@ -127,7 +127,7 @@ export class AbrTranscoder implements StreamSubscriber {
       return;
     }
     const rungs = rungsFor(this.o.ladder, video.height);
-    const same = rungs.length === this.rungs.length && rungs.every((r, i) => r.name === this.rungs[i]!.name);
+    const same = rungs.length === this.rungs.length && rungs.every((r, i) => r.name === this.rungs[i]?.name);
     if (this.child && same && !heightChanged && !audioAppeared) {
       // New codec headers of the same shape: ffmpeg's FLV demuxer takes them in-band.
       this.writeHeaders();

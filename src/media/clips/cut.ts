@@ -75,9 +75,10 @@ export function selectClipRuns(tracks: InitTrack[], runs: FragmentRun[], window:
         dts += s.duration;
       });
     });
-    if (keyframes.length === 0) return undefined;
+    const [firstKey] = keyframes;
+    if (firstKey === undefined) return undefined;
     const startTicks = (origin + KEYFRAME_EPSILON_SECONDS) * video.timescale;
-    let pick = keyframes[0]!;
+    let pick = firstKey;
     for (const k of keyframes) if (k.dts <= startTicks) pick = k;
     origin = pick.dts / video.timescale;
   }

@@ -110,8 +110,9 @@ export class LiveFileIndex {
     }
     this.fragments.push({ runs, endSeconds: Math.max(end, this.endSeconds) });
     const keepFrom = this.endSeconds - this.keepSeconds;
-    let drop = 0;
-    while (drop < this.fragments.length - 1 && this.fragments[drop]!.endSeconds < keepFrom) drop++;
+    // Drop the fragments that end before the window, always keeping the newest.
+    const kept = this.fragments.findIndex((f, i) => f.endSeconds >= keepFrom || i === this.fragments.length - 1);
+    const drop = Math.max(0, kept);
     if (drop > 0) this.fragments.splice(0, drop);
   }
 

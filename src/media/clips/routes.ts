@@ -10,6 +10,7 @@ import type { RecordingStore } from '../record/vods.js';
 import { sendFileWithRanges } from '../record/routes.js';
 import { toClip, type ClipStore } from './db.js';
 import { MAX_TITLE_CHARS, type ClipService } from './service.js';
+import type { ClipAnswer, ClipList } from '../../api/schemas.js';
 
 const CLIP_FILE_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.jpg': 'image/jpeg' };
 /** A clip never changes once ready. */
@@ -58,7 +59,7 @@ export function clipRoutes(app: FastifyInstance, d: ClipRouteDeps): void {
     if (!channel) throw notFound('no such channel');
     const body = (req.body ?? {}) as { seconds?: number; title?: string };
     const row = await withRetryAfter(reply, () => service.liveClip(channel, user, body));
-    return reply.status(202).header('location', `/api/v1/clips/${row.id}`).send({ clip: toClip(row) });
+    return reply.status(202).header('location', `/api/v1/clips/${row.id}`).send({ clip: toClip(row) } satisfies ClipAnswer);
   });
 
   app.post('/api/v1/vods/:id/clips', {
@@ -70,13 +71,13 @@ export function clipRoutes(app: FastifyInstance, d: ClipRouteDeps): void {
     const channel = await api.platform.channels.find(vod.channel_name);
     const body = req.body as { start: number; duration: number; title?: string };
     const row = await withRetryAfter(reply, () => service.vodClip(vod, channel && channel.id === vod.channel_id ? channel : undefined, user, body));
-    return reply.status(202).header('location', `/api/v1/clips/${row.id}`).send({ clip: toClip(row) });
+    return reply.status(202).header('location', `/api/v1/clips/${row.id}`).send({ clip: toClip(row) } satisfies ClipAnswer);
   });
 
   app.get('/api/v1/clips/:id', { schema: { params: idParam } }, async (req) => {
     const row = await store.get((req.params as { id: string }).id);
     if (!row) throw notFound('no such clip');
-    return { clip: toClip(row) };
+    return { clip: toClip(row) } satisfies ClipAnswer;
   });
 
   app.get('/api/v1/channels/:name/clips', { schema: { params: nameParam, querystring: listQuery } }, async (req) => {
@@ -84,7 +85,7 @@ export function clipRoutes(app: FastifyInstance, d: ClipRouteDeps): void {
     if (!(await api.platform.channels.find(name))) throw notFound('no such channel');
     const p = paging(req.query as Record<string, string>);
     const { items, total } = await store.list({ channel: name, ...p });
-    return { clips: items.map(toClip), total, limit: p.limit, offset: p.offset };
+    return { clips: items.map(toClip), total, limit: p.limit, offset: p.offset } satisfies ClipList;
   });
 
   app.get('/api/v1/vods/:id/clips', { schema: { params: idParam, querystring: listQuery } }, async (req) => {
@@ -92,7 +93,7 @@ export function clipRoutes(app: FastifyInstance, d: ClipRouteDeps): void {
     const p = paging(req.query as Record<string, string>);
     const { items, total } = await store.list({ sourceVodId: id, ...p });
     if (total === 0 && !(await d.recordings.get(id))) throw notFound('no such VOD');
-    return { clips: items.map(toClip), total, limit: p.limit, offset: p.offset };
+    return { clips: items.map(toClip), total, limit: p.limit, offset: p.offset } satisfies ClipList;
   });
 
   app.delete('/api/v1/clips/:id', { schema: { params: idParam } }, async (req, reply) => {

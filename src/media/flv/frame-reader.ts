@@ -23,7 +23,9 @@ import { aacTrackOf, mp3TrackOf, videoTrackOf, type FrameSize } from '../hub/tra
 import { lendFlvTag, lendSequenceHeader } from './frame-tags.js';
 
 /** FLV's MP3 sound rates by the 2-bit soundRate field. */
-const FLV_SOUND_RATES = [5512, 11025, 22050, 44100];
+const FLV_SOUND_RATES = [5512, 11025, 22050, 44100] as const;
+/** soundRateOf reads the 2-bit field (masked, so the index is always in the table). */
+const soundRateOf = (field: number): number => FLV_SOUND_RATES[(field & 3) as 0 | 1 | 2 | 3];
 
 /** FrameSink is what the FLV edge feeds: the hub's Publisher and IngestSession both are one. */
 export interface FrameSink {
@@ -136,7 +138,7 @@ export class FlvFrameReader {
       codec = 'aac';
     } else if (h.soundFormat === AUDIO_FORMAT_MP3) {
       if (!this.audio) {
-        this.audio = mp3TrackOf(FLV_SOUND_RATES[h.soundRate]!, h.soundType + 1);
+        this.audio = mp3TrackOf(soundRateOf(h.soundRate), h.soundType + 1);
         this.sink.setTracks(undefined, this.audio);
       }
       codec = 'mp3';

@@ -65,7 +65,7 @@ export function flvBodyOf(frame: MediaFrame): Buffer {
 }
 
 function tagTimestamp(tag: Buffer): number {
-  return (tag.readUIntBE(TAG_TIMESTAMP_OFFSET, 3) | (tag[TAG_TIMESTAMP_OFFSET + 3]! << 24)) >>> 0;
+  return (tag.readUIntBE(TAG_TIMESTAMP_OFFSET, 3) | (tag.readUInt8(TAG_TIMESTAMP_OFFSET + 3) << 24)) >>> 0;
 }
 
 function writeTagTimestamp(tag: Buffer, ms: number): void {

@@ -39,11 +39,11 @@ const RESPONSE_HEAD = Buffer.from(
 
 /** channelFromFlvPath gives the channel of /live/{channel}.flv, or null. */
 export function channelFromFlvPath(url: string | undefined): string | null {
-  const m = FLV_PATH.exec(url ?? '');
-  if (!m) return null;
+  const encoded = FLV_PATH.exec(url ?? '')?.[1];
+  if (encoded === undefined) return null;
   let name: string;
   try {
-    name = decodeURIComponent(m[1]!);
+    name = decodeURIComponent(encoded);
   } catch {
     return null;
   }

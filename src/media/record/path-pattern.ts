@@ -17,7 +17,8 @@ const UNSAFE_SEGMENT_CHARS = /[^A-Za-z0-9._-]/g;
 /** validatePathPattern throws when a pattern uses an unknown variable or escapes its root. */
 export function validatePathPattern(pattern: string): void {
   for (const m of pattern.matchAll(/\[([^\]]*)\]/g)) {
-    if (!(PATH_VARIABLES as readonly string[]).includes(m[1]!)) throw new PathPatternError(`unknown variable [${m[1]}] in record.pathPattern (known: ${PATH_VARIABLES.map((v) => `[${v}]`).join(' ')})`);
+    const name = m[1] ?? '';
+    if (!(PATH_VARIABLES as readonly string[]).includes(name)) throw new PathPatternError(`unknown variable [${m[1]}] in record.pathPattern (known: ${PATH_VARIABLES.map((v) => `[${v}]`).join(' ')})`);
   }
   if (pattern.startsWith('/') || pattern.split('/').some((s) => s === '..')) throw new PathPatternError('record.pathPattern must be relative and must not contain ".."');
   if (!/\[(timestamp|id|ms|second|time)\]/.test(pattern)) throw new PathPatternError('record.pathPattern needs a per-recording variable ([timestamp], [time] or [id])');

@@ -180,8 +180,8 @@ class ChannelSession implements StreamSubscriber {
       this.r.logger.info({ channel: this.channel, recording: id, dir: rel }, 'recording started');
       const frames = part.buffered;
       part.buffered = [];
-      for (let i = 0; i < frames.length; i++) {
-        if (!this.feed(part, frames[i]!)) {
+      for (const [i, frame] of frames.entries()) {
+        if (!this.feed(part, frame)) {
           this.part!.buffered.push(...frames.slice(i + 1));
           break;
         }

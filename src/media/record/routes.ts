@@ -16,6 +16,7 @@ import { JOB_STATES, type JobState } from '../../platform/jobs/schema.js';
 import type { LiveThumbnails } from '../thumbnail/live.js';
 import { deleteRecordingFiles } from './recorder.js';
 import { toVod, vodFileUrl, type RecordingStore } from './vods.js';
+import type { JobList, VodDetail, VodList } from '../../api/schemas.js';
 
 /** Content types of the files a VOD directory serves; anything else is not served. */
 const VOD_FILE_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.jpg': 'image/jpeg', '.vtt': 'text/vtt; charset=utf-8' };
@@ -102,11 +103,11 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     let channelId: string | undefined;
     if (q.channel) {
       const channel = await api.platform.channels.find(q.channel);
-      if (!channel) return { vods: [], total: 0, limit, offset };
+      if (!channel) return { vods: [], total: 0, limit, offset } satisfies VodList;
       channelId = channel.id;
     }
     const { items, total } = await store.list({ channelId, states: states ? [...states] : undefined, limit, offset });
-    return { vods: items.map(toVod), total, limit, offset };
+    return { vods: items.map(toVod), total, limit, offset } satisfies VodList;
   });
 
   app.get('/api/v1/vods/:id', { schema: { params: idParam } }, async (req) => {
@@ -117,10 +118,10 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     // Live captions land in the folder at stream end (possibly after finalisation): list them from disk too.
     const files = await readdir(join(d.recordingsRoot, row.dir)).catch(() => [] as string[]);
     for (const f of files) {
-      const m = CAPTION_FILE.exec(f);
-      if (m && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language: m[1]!, file: f, url: vodFileUrl(row.id, f) });
+      const language = CAPTION_FILE.exec(f)?.[1];
+      if (language !== undefined && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language, file: f, url: vodFileUrl(row.id, f) });
     }
-    return { vod, jobs };
+    return { vod, jobs } satisfies VodDetail;
   });
 
   app.delete('/api/v1/vods/:id', { schema: { params: idParam } }, async (req, reply) => {
@@ -185,7 +186,7 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
     await api.auth.admin(req);
     const q = req.query as { state?: JobState; type?: string; vod?: string; limit?: string; offset?: string };
     const jobs = await queue.list({ state: q.state, type: q.type, recordingId: q.vod, limit: Math.min(Number(q.limit ?? 50), 500), offset: Number(q.offset ?? 0) });
-    return { jobs, counts: await queue.counts() };
+    return { jobs, counts: await queue.counts() } satisfies JobList;
   });
 
   app.get('/api/v1/jobs/:id', { schema: { params: idParam } }, async (req) => {

@@ -188,28 +188,30 @@ export class RecordingWriter {
   private flush(untilMs: number): void {
     const video = this.pendingVideo;
     this.pendingVideo = [];
-    let n = 0;
-    while (n < this.pendingAudio.length && this.pendingAudio[n]!.ms < untilMs) n++;
-    const audio = this.pendingAudio.splice(0, n);
+    const later = this.pendingAudio.findIndex((a) => a.ms >= untilMs);
+    const audio = this.pendingAudio.splice(0, later < 0 ? this.pendingAudio.length : later);
     if (video.length === 0 && audio.length === 0) return;
     const runs: Fmp4TrackRun[] = [];
-    if (video.length > 0) {
-      const last = video[video.length - 1]!;
+    const firstVideo = video[0];
+    const last = video[video.length - 1];
+    if (firstVideo && last) {
       if (last.duration === undefined) last.duration = Math.max(1, msToTicks(this.frameMs, VIDEO_TIMESCALE));
       runs.push({
         trackId: VIDEO_TRACK_ID,
-        baseMediaDecodeTime: video[0]!.ticks,
+        baseMediaDecodeTime: firstVideo.ticks,
         video: true,
         samples: video.map<Fmp4Sample>((f) => ({ duration: f.duration!, flags: f.keyframe ? SAMPLE_FLAGS_SYNC : SAMPLE_FLAGS_NON_SYNC, compositionTimeOffset: f.cto, data: f.data })),
       });
       this.durationMs = Math.max(this.durationMs, (last.ticks + last.duration) / (VIDEO_TIMESCALE / 1000));
     }
-    if (audio.length > 0) {
+    const firstAudio = audio[0];
+    const lastAudio = audio[audio.length - 1];
+    if (firstAudio && lastAudio) {
       const rate = this.audio!.sampleRate;
       const next = this.pendingAudio[0];
       runs.push({
         trackId: AUDIO_TRACK_ID,
-        baseMediaDecodeTime: audio[0]!.ticks,
+        baseMediaDecodeTime: firstAudio.ticks,
         video: false,
         samples: audio.map<Fmp4Sample>((f, i) => {
           const following = audio[i + 1] ?? next;
@@ -217,8 +219,7 @@ export class RecordingWriter {
           return { duration: d > 0 ? d : AAC_FRAME_SAMPLES, flags: 0, compositionTimeOffset: 0, data: f.data };
         }),
       });
-      const a = audio[audio.length - 1]!;
-      this.durationMs = Math.max(this.durationMs, ((a.ticks + AAC_FRAME_SAMPLES) * 1000) / rate);
+      this.durationMs = Math.max(this.durationMs, ((lastAudio.ticks + AAC_FRAME_SAMPLES) * 1000) / rate);
     }
     this.append(mediaFragment(++this.sequence, runs));
   }

@@ -19,6 +19,7 @@ const SCHEMES = [
   { offsetAt: 772, base: 776 }, // key block first
   { offsetAt: 8, base: 12 }, // digest block first
 ] as const;
+type Scheme = (typeof SCHEMES)[number];
 
 const KEY_TAIL = Buffer.from([
   0xf0, 0xee, 0xc2, 0x4a, 0x80, 0x68, 0xbe, 0xe8, 0x2e, 0x00, 0xd0, 0xd1, 0x02, 0x9e, 0x7e, 0x57,
@@ -41,7 +42,7 @@ function hmac(key: Buffer, ...data: Buffer[]): Buffer {
   return h.digest();
 }
 
-function digestPos(block: Buffer, scheme: (typeof SCHEMES)[number]): number {
+function digestPos(block: Buffer, scheme: Scheme): number {
   const o = scheme.offsetAt;
   return ((block.readUInt8(o) + block.readUInt8(o + 1) + block.readUInt8(o + 2) + block.readUInt8(o + 3)) % DIGEST_MOD) + scheme.base;
 }
@@ -51,16 +52,16 @@ function digestAt(block: Buffer, pos: number, key: Buffer): Buffer {
 }
 
 /** findDigest returns the position of a valid digest in a C1/S1 block, or -1. */
-export function findDigest(block: Buffer, key: Buffer): { pos: number; scheme: number } | null {
-  for (let i = 0; i < SCHEMES.length; i++) {
-    const pos = digestPos(block, SCHEMES[i]!);
-    if (digestAt(block, pos, key).equals(block.subarray(pos, pos + DIGEST_LEN))) return { pos, scheme: i };
+export function findDigest(block: Buffer, key: Buffer): { pos: number; scheme: Scheme } | null {
+  for (const scheme of SCHEMES) {
+    const pos = digestPos(block, scheme);
+    if (digestAt(block, pos, key).equals(block.subarray(pos, pos + DIGEST_LEN))) return { pos, scheme };
   }
   return null;
 }
 
-function signBlock(block: Buffer, scheme: number, key: Buffer): number {
-  const pos = digestPos(block, SCHEMES[scheme]!);
+function signBlock(block: Buffer, scheme: Scheme, key: Buffer): number {
+  const pos = digestPos(block, scheme);
   digestAt(block, pos, key).copy(block, pos);
   return pos;
 }
@@ -100,7 +101,7 @@ export function clientHello(complex: boolean): { c0c1: Buffer; c1: Buffer } {
   time4().copy(c1, 0);
   if (complex) {
     CLIENT_VERSION.copy(c1, 4);
-    signBlock(c1, 1, CLIENT_KEY.subarray(0, CLIENT_KEY_TEXT_LEN));
+    signBlock(c1, SCHEMES[1], CLIENT_KEY.subarray(0, CLIENT_KEY_TEXT_LEN));
   } else {
     c1.fill(0, 4, 8);
   }

@@ -49,5 +49,5 @@ export function decodeCommandPayload(msg: RtmpMessage): Amf0Value[] {
 /** streamNameOf strips a query string ("key?token=x") and surrounding slashes. */
 export function streamNameOf(raw: unknown): string {
   const s = typeof raw === 'string' ? raw : '';
-  return s.split('?')[0]!.replace(/^\/+|\/+$/g, '');
+  return s.replace(/\?.*$/s, '').replace(/^\/+|\/+$/g, '');
 }

@@ -224,9 +224,9 @@ export class RtmpSession {
     let o = 0;
     let base = -1;
     while (o + FLV_TAG_HEADER_SIZE <= p.length) {
-      const type = p[o]!;
+      const type = p.readUInt8(o);
       const size = p.readUIntBE(o + 1, 3);
-      const ts = (p.readUIntBE(o + 4, 3) | (p[o + 7]! << 24)) >>> 0;
+      const ts = (p.readUIntBE(o + 4, 3) | (p.readUInt8(o + 7) << 24)) >>> 0;
       const end = o + FLV_TAG_HEADER_SIZE + size;
       if (end + 4 > p.length) throw new ProtocolError('aggregate message sub-tag overruns the message');
       if (base < 0) base = ts;

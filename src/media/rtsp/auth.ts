@@ -56,7 +56,7 @@ export function parseWwwAuthenticate(value: string): AuthChallenge[] {
   const out: AuthChallenge[] = [];
   let at = 0;
   const skip = (chars: RegExp) => {
-    while (at < value.length && chars.test(value[at]!)) at++;
+    while (at < value.length && chars.test(value.charAt(at))) at++;
   };
   let cur: AuthChallenge | null = null;
   while (at < value.length) {
@@ -86,7 +86,7 @@ export function parseWwwAuthenticate(value: string): AuthChallenge[] {
         at++;
       } else {
         const start = at;
-        while (at < value.length && value[at] !== ',' && !/\s/.test(value[at]!)) at++;
+        while (at < value.length && value[at] !== ',' && !/\s/.test(value.charAt(at))) at++;
         v = value.slice(start, at);
       }
       cur.params[token.toLowerCase()] = v;

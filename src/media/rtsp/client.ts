@@ -21,6 +21,7 @@ import type { AacHbrParams } from '../../formats/rtp-aac.js';
 import { isStale, maskUrl, parseWwwAuthenticate, pickChallenge, RtspAuthenticator, splitUrlCredentials, type RtspCredentials } from './auth.js';
 import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack } from '../hub/types.js';
 import { droppedMediaOf } from './dropped.js';
+import { mediaTypeOf } from '../../net/media-type.js';
 
 export const RTSP_DEFAULT_PORT = 554;
 export const RTSP_CLIENT_CONNECT_TIMEOUT_MS = 10_000;
@@ -228,7 +229,7 @@ export class RtspClient {
       const describe = await this.exchange('DESCRIBE', this.url, { Accept: SDP_TYPE });
       if (this.redirect(describe, redirects)) continue;
       this.expectOk('DESCRIBE', describe);
-      const type = (describe.headers['content-type'] ?? SDP_TYPE).split(';')[0]!.trim().toLowerCase();
+      const type = mediaTypeOf(describe.headers['content-type'] ?? SDP_TYPE);
       if (type !== SDP_TYPE) throw new RtspClientError(`DESCRIBE answered ${type}, not ${SDP_TYPE}`);
       const base = describe.headers['content-base'] ?? describe.headers['content-location'] ?? this.url;
       const { tracks, aggregate } = selectTracks(describe.body.toString('utf8'), base);

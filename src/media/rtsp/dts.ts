@@ -32,7 +32,7 @@ export class DtsEstimator<T> {
   push(pts: number, item: T): DtsFrame<T>[] {
     this.queue.push({ item, pts });
     let i = this.sorted.length;
-    while (i > 0 && this.sorted[i - 1]! > pts) i--;
+    while (i > 0 && (this.sorted[i - 1] ?? -Infinity) > pts) i--;
     this.sorted.splice(i, 0, pts);
     const out: DtsFrame<T>[] = [];
     while (this.queue.length > this.reorder) out.push(this.pop());
@@ -57,7 +57,11 @@ export class DtsEstimator<T> {
 
   private pop(): DtsFrame<T> {
     // The frame duration: the smallest positive gap between sorted presentation times known.
-    for (let k = 1; k < this.sorted.length; k++) this.gap(this.sorted[k]! - this.sorted[k - 1]!);
+    let prev: number | undefined;
+    for (const pts of this.sorted) {
+      if (prev !== undefined) this.gap(pts - prev);
+      prev = pts;
+    }
     const f = this.queue.shift()!;
     const smallest = this.sorted.shift()!;
     if (this.lastPopped !== null) this.gap(smallest - this.lastPopped);

@@ -211,7 +211,7 @@ export class RtspPlayer implements StreamSubscriber {
     // This player's headers for every packet in one allocation; the payloads stay shared.
     const headerBytes = RTSP_INTERLEAVED_HEADER_BYTES + RTP_HEADER_BYTES;
     const headers = Buffer.allocUnsafe(headerBytes * payloads.length);
-    let total = parts.length > 0 ? parts[0]!.length : 0;
+    let total = parts.reduce((n, b) => n + b.length, 0);
     payloads.forEach((p, i) => {
       const at = i * headerBytes;
       writeInterleavedHeader(headers, at, t.channel, RTP_HEADER_BYTES + p.length);

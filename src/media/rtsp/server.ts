@@ -32,6 +32,7 @@ import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './
 import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-gate.js';
 import type { Lease } from '../../net/connection-limits.js';
 import { ListenerLimits } from '../../net/listener-limits.js';
+import { mediaTypeOf } from '../../net/media-type.js';
 
 /** The application path: rtsp://HOST:PORT/live/{streamKey | channel}. */
 export const RTSP_APP = 'live';
@@ -316,7 +317,7 @@ export class RtspConnection {
   private async announce(req: RtspRequest): Promise<void> {
     if (this.state) throw new Refusal(455, 'state', 'Method Not Valid in This State (a session is open on this connection)');
     const key = this.nameOf(req);
-    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const type = mediaTypeOf(req.headers['content-type'] ?? '');
     if (type !== SDP_TYPE) throw new Refusal(415, 'unsupported_media', 'Unsupported Media Type (ANNOUNCE needs an application/sdp body)');
     let video: { sps?: Buffer; pps?: Buffer } | undefined;
     let audio: { clockRate: number; config: Buffer; params: { sizeLength: number; indexLength: number; indexDeltaLength: number } } | undefined;
@@ -641,7 +642,7 @@ export class RtspServer {
     this.metrics.sessions.dec({ kind });
     if (!this.counted.has(c)) {
       this.counted.add(c);
-      const label = reason === 'teardown' || reason === 'connection closed' || reason === 'socket error' || reason.startsWith('kicked') || reason === 'stopped' ? reason.split(':')[0]! : 'other';
+      const label = reason === 'teardown' || reason === 'connection closed' || reason === 'socket error' || reason.startsWith('kicked') || reason === 'stopped' ? reason.replace(/:.*$/s, '') : 'other';
       this.metrics.ended.inc({ kind, reason: label });
     }
   }

@@ -202,7 +202,7 @@ export class TsIngest {
         }
         continue;
       }
-      const t = nal[0]! & 0x1f;
+      const t = nal.length > 0 ? nal.readUInt8(0) & 0x1f : 0;
       if (t === NAL_TYPE_SPS) keep('sps', nal);
       else if (t === NAL_TYPE_PPS) keep('pps', nal);
       else if (t !== NAL_TYPE_AUD) {
@@ -258,8 +258,8 @@ export class TsIngest {
   private onAudio(p: TsPes): void {
     const pts90 = this.clock.unwrap(p.pts!);
     const frames = parseAdtsFrames(p.data);
-    if (frames.length === 0) return;
-    const f0 = frames[0]!;
+    const f0 = frames[0];
+    if (!f0) return;
     const key = `${f0.objectType}/${f0.samplingFrequencyIndex}/${f0.channelConfiguration}`;
     const rate = AAC_SAMPLE_RATES[f0.samplingFrequencyIndex];
     if (!rate) return;

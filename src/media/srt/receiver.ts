@@ -340,13 +340,13 @@ export class SrtReceiver {
 
 /** toRanges turns sequence numbers (in the order they went missing) into sorted inclusive ranges. */
 export function toRanges(seqs: number[]): SeqRange[] {
-  if (seqs.length === 0) return [];
-  const ref = seqs[0]!;
-  const sorted = [...seqs].sort((a, b) => seqDiff(a, ref) - seqDiff(b, ref));
+  const ref = seqs[0];
+  if (ref === undefined) return [];
+  const [first0, ...rest] = [...seqs].sort((a, b) => seqDiff(a, ref) - seqDiff(b, ref));
   const out: SeqRange[] = [];
-  let first = sorted[0]!;
+  let first = first0 ?? ref;
   let last = first;
-  for (const s of sorted.slice(1)) {
+  for (const s of rest) {
     if (s === seqAdd(last, 1)) last = s;
     else {
       out.push({ first, last });

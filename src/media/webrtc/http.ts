@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../../http/errors.js';
 import { MAX_OFFER_BYTES } from './sdp.js';
+import { mediaTypeOf as mediaTypeOfHeader } from '../../net/media-type.js';
 
 export const SESSION_ID = /^[0-9a-f-]{36}$/;
 export const SDP_CONTENT_TYPE = 'application/sdp';
@@ -49,7 +50,7 @@ export function addSdpBodyParser(scope: FastifyInstance): void {
 
 /** mediaTypeOf is a request's content type without parameters, lower case ('' when none). */
 export function mediaTypeOf(req: FastifyRequest): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  return mediaTypeOfHeader(req.headers['content-type'] ?? '');
 }
 
 /** SdpResource describes a WHEP- or WHIP-style HTTP resource (RFC 9725 and the WHEP draft). */

@@ -49,14 +49,14 @@ export function parseOffer(sdp: string): OfferedMedia[] {
     if (!/^[a-z]=/.test(line)) throw new SdpError(`bad SDP line: ${line.slice(0, 40)}`);
     const cur = media[media.length - 1];
     if (line.startsWith('m=')) {
-      const parts = line.slice(2).split(' ');
-      if (parts.length < 3) throw new SdpError(`bad m= line: ${line}`);
-      const port = Number(parts[1]);
+      const [kind, portText, proto, ...formats] = line.slice(2).split(' ');
+      if (kind === undefined || proto === undefined) throw new SdpError(`bad m= line: ${line}`);
+      const port = Number(portText);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SdpError(`bad m= port: ${line}`);
       const byPt = new Map<number, OfferedCodec>();
       const codecs: OfferedCodec[] = [];
-      if (/RTP/.test(parts[2]!)) {
-        for (const f of parts.slice(3)) {
+      if (/RTP/.test(proto)) {
+        for (const f of formats) {
           const pt = Number(f);
           if (!Number.isInteger(pt) || pt < 0 || pt > 127) throw new SdpError(`bad payload type ${f}`);
           const c: OfferedCodec = { pt, name: '', clockRate: 0, fmtp: {} };
@@ -64,7 +64,7 @@ export function parseOffer(sdp: string): OfferedMedia[] {
           codecs.push(c);
         }
       }
-      media.push({ kind: parts[0]!, port, direction: sessionDirection, codecs, byPt });
+      media.push({ kind, port, direction: sessionDirection, codecs, byPt });
       continue;
     }
     if (!line.startsWith('a=')) continue;
@@ -81,19 +81,21 @@ export function parseOffer(sdp: string): OfferedMedia[] {
     if (key === 'mid') cur.mid = value;
     else if (key === 'rtpmap') {
       const m = /^(\d+) ([^/]+)\/(\d+)(?:\/(\d+))?$/.exec(value);
-      if (!m) throw new SdpError(`bad rtpmap: ${value}`);
+      const name = m?.[2];
+      if (!m || name === undefined) throw new SdpError(`bad rtpmap: ${value}`);
       const c = cur.byPt.get(Number(m[1]));
       if (c) {
-        c.name = m[2]!;
+        c.name = name;
         c.clockRate = Number(m[3]);
         if (m[4]) c.channels = Number(m[4]);
       }
     } else if (key === 'fmtp') {
       const m = /^(\d+) (.*)$/.exec(value);
-      if (!m) throw new SdpError(`bad fmtp: ${value}`);
+      const params = m?.[2];
+      if (!m || params === undefined) throw new SdpError(`bad fmtp: ${value}`);
       const c = cur.byPt.get(Number(m[1]));
       if (c) {
-        for (const kv of m[2]!.split(';')) {
+        for (const kv of params.split(';')) {
           const eq = kv.indexOf('=');
           if (eq > 0) c.fmtp[kv.slice(0, eq).trim().toLowerCase()] = kv.slice(eq + 1).trim();
         }

@@ -99,8 +99,8 @@ export function rewriteCandidates(sdp: string, net: Pick<SessionNetwork, 'hostAd
       continue;
     }
     const f = line.split(' ');
-    const addr = f[4]!;
-    const typ = f[7];
+    // a=candidate:foundation component transport priority address port typ type …
+    const [, , , , addr = '', , , typ] = f;
     if (typ === 'host' && net.hostAddresses.length > 0 && !net.hostAddresses.includes(addr)) continue;
     if (net.announcedIp && typ === 'host') f[4] = net.announcedIp;
     const key = `${f[4]} ${f[5]}`;
@@ -231,10 +231,10 @@ export class WhepSession {
     }
     const timestamp = (this.videoBase + Math.round(f.pts * VIDEO_PER_MS)) >>> 0;
     const last = f.payloads.length - 1;
-    for (let i = 0; i <= last; i++) {
+    for (const [i, payload] of f.payloads.entries()) {
       const header = new RtpHeader({ sequenceNumber: this.videoSeq, timestamp, marker: i === last, payloadType: this.choice!.video.codec.pt });
       this.videoSeq = (this.videoSeq + 1) % UINT16;
-      void sender.sendRtp(new RtpPacket(header, f.payloads[i]!));
+      void sender.sendRtp(new RtpPacket(header, payload));
     }
     this.stampSenderReport(sender, f.pts);
     this.hooks.onSent(f.payloads.length, f.bytes);

@@ -38,8 +38,9 @@ async function findJob(queue: JobQueue, idOrPrefix: string | undefined): Promise
   if (exact) return exact;
   if (idOrPrefix.length >= 6) {
     const matches = (await queue.list({ limit: 10_000 })).filter((j) => j.id.startsWith(idOrPrefix));
-    if (matches.length === 1) return matches[0]!;
-    if (matches.length > 1) throw new JobsUsageError(`job id prefix "${idOrPrefix}" is ambiguous`);
+    const [only, ...more] = matches;
+    if (only && more.length === 0) return only;
+    if (more.length > 0) throw new JobsUsageError(`job id prefix "${idOrPrefix}" is ambiguous`);
   }
   throw new JobsUsageError(`no job "${idOrPrefix}"`);
 }

@@ -132,9 +132,11 @@ export class JobWorker {
     const { job } = r;
     const q = this.o.queue;
     const started = Date.now();
-    const handler = this.o.handlers[job.type]!;
     const finish = (outcome: Parameters<NonNullable<JobWorkerOptions['onFinished']>>[1]) => this.o.onFinished?.(job, outcome, (Date.now() - started) / 1000);
     try {
+      // Only types with a handler are claimed; a missing one fails the job permanently rather than retrying it.
+      const handler = this.o.handlers[job.type];
+      if (!handler) throw new PermanentJobError(`no handler for job type "${job.type}" on this node`);
       const result = await handler({ job, signal: r.ac.signal, logger, progress: (f) => { r.progress = Math.max(r.progress ?? 0, f); } });
       if (r.stopReason) throw new Error(`stopped (${r.stopReason})`);
       await q.complete(job.id, this.o.nodeId, result ?? {});

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderChart, niceTicks, escapeXml, compact, PALETTE } from '../../../bench/lib/svg-chart.js';
+import { at } from '../../../testkit/at.js';
 
 const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
 
@@ -30,7 +31,7 @@ test('line chart: one polyline and one marker per measured point, per series', (
   const yTicks = [...svg.matchAll(/<g class="y-axis">([\s\S]*?)<\/g>/g)][0]![1]!;
   const yValues = [...yTicks.matchAll(/class="tick"[^>]*>([^<]+)</g)].map((m) => Number(m[1]));
   assert.equal(yValues[0], 0);
-  assert.ok(yValues[yValues.length - 1]! >= 61);
+  assert.ok(at(yValues, yValues.length - 1) >= 61);
   assert.match(svg, /class="tick"[^>]*>10k</);
 });
 
@@ -62,7 +63,7 @@ test('bar chart: one bar per series per category with a value, category labels i
   const bottoms = [...svg.matchAll(/<rect class="bar" x="[^"]+" y="([^"]+)" width="[^"]+" height="([^"]+)"/g)].map((m) => Math.round((Number(m[1]) + Number(m[2])) * 10) / 10);
   assert.equal(new Set(bottoms).size, 1);
   // Taller value, taller bar.
-  const heights = [...svg.matchAll(/<rect class="bar"[^>]*height="([^"]+)"[^>]*><title>([^<]+)</g)].map((m) => [m[2]!, Number(m[1])] as const);
+  const heights = [...svg.matchAll(/<rect class="bar"[^>]*height="([^"]+)"[^>]*><title>([^<]+)</g)].map((m) => [at(m, 2), Number(m[1])] as const);
   const h = Object.fromEntries(heights);
   assert.ok(h['nginx, playlist: 653']! > h['onair, playlist: 350']!);
 });
@@ -93,7 +94,7 @@ test('niceTicks: round steps covering the range', () => {
   assert.deepEqual(niceTicks(0, 10000), [0, 2000, 4000, 6000, 8000, 10000]);
   assert.deepEqual(niceTicks(0, 0), [0, 1]);
   const t = niceTicks(3, 3);
-  assert.ok(t[0]! <= 3 && t[t.length - 1]! >= 3 && t.length >= 2);
+  assert.ok(at(t, 0) <= 3 && at(t, t.length - 1) >= 3 && t.length >= 2);
 });
 
 test('compact number format', () => {

@@ -15,6 +15,7 @@ import type { AudioTrackInfo, MediaFrame, StreamHubApi, StreamSubscriber } from 
 import { silentLogger } from '../../../src/observability/logger.js';
 import type { CaptionCue, StreamingRecogniser } from '../../../src/captions/types.js';
 import { ScriptedRecogniser, type Phrase } from '../../../testkit/fake-recogniser.js';
+import { at } from '../../../testkit/at.js';
 
 /** FakeHub is the part of the stream hub captions use, driven by the test. */
 class FakeHub extends EventEmitter implements StreamHubApi {
@@ -52,7 +53,7 @@ function aacFrames(seconds: number): Buffer[] {
   const adts = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', `sine=frequency=300:sample_rate=${RATE}:duration=${seconds}`, '-ac', '1', '-c:a', 'aac', '-b:a', '64k', '-f', 'adts', 'pipe:1'], { maxBuffer: 64 << 20 });
   const frames: Buffer[] = [];
   for (let i = 0; i + 7 <= adts.length;) {
-    const len = ((adts[i + 3]! & 3) << 11) | (adts[i + 4]! << 3) | (adts[i + 5]! >> 5);
+    const len = ((at(adts, i + 3) & 3) << 11) | (at(adts, i + 4) << 3) | (at(adts, i + 5) >> 5);
     frames.push(adts.subarray(i + 7, i + len));
     i += len;
   }
@@ -93,7 +94,7 @@ test('captions service: hub audio → ffmpeg → windows → cues on captions:{c
     const frames = aacFrames(14);
     for (let i = 0; i < frames.length; i++) {
       const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
-      const f: MediaFrame = { kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: frames[i]! };
+      const f: MediaFrame = { kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: at(frames, i) };
       hub.send('demo', (s) => s.onFrame(f));
       if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
     }
@@ -110,13 +111,13 @@ test('captions service: hub audio → ffmpeg → windows → cues on captions:{c
     const finals = published.filter((p) => p.data.type === 'final').map((p) => p.data);
     assert.deepEqual(finals.map((c) => c.text), SCRIPT.map((p) => p.text), 'one final cue per phrase');
     for (const [i, c] of finals.entries()) {
-      assert.ok(Math.abs(c.startMs - SCRIPT[i]!.startMs) < 400 && Math.abs(c.endMs - SCRIPT[i]!.endMs) < 400, `cue ${c.text} at ${c.startMs}-${c.endMs}`);
+      assert.ok(Math.abs(c.startMs - at(SCRIPT, i).startMs) < 400 && Math.abs(c.endMs - at(SCRIPT, i).endMs) < 400, `cue ${c.text} at ${c.startMs}-${c.endMs}`);
       assert.equal(c.lang, 'ko');
     }
     // The recording gets captions-ko.vtt with times relative to its first frame.
     const vtt = parseVtt(readFileSync(join(dir, 'captions-ko.vtt'), 'utf8'));
     assert.deepEqual(vtt.cues.map((c) => c.text.replace(/\n/g, ' ')), SCRIPT.map((p) => p.text));
-    assert.ok(Math.abs(vtt.cues[0]!.startMs - 1000) < 400);
+    assert.ok(Math.abs(at(vtt.cues, 0).startMs - 1000) < 400);
     const metrics = await registry.metrics();
     for (const m of ['onair_captions_active', 'onair_captions_realtime_factor', 'onair_captions_delay_seconds', 'onair_captions_dropped_audio_seconds_total']) assert.ok(metrics.includes(m), m);
     assert.match(metrics, /onair_captions_active\{engine="whisper"\} 0/);
@@ -260,7 +261,7 @@ test('captions service: a streaming engine (pocketsphinx) gets the PCM and publi
     const frames = aacFrames(4);
     for (let i = 0; i < frames.length; i++) {
       const dts = Math.round(T0 + (i * 1024 * 1000) / RATE);
-      hub.send('en-talk', (s) => s.onFrame({ kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: frames[i]! }));
+      hub.send('en-talk', (s) => s.onFrame({ kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: at(frames, i) }));
       if (i % 40 === 0) await new Promise((r) => setTimeout(r, 15));
     }
     const deadline = Date.now() + 10_000;

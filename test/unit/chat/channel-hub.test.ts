@@ -11,6 +11,7 @@ import { ChannelHub, type ChannelSink, type Flushable, type HubBroker, type SubE
 import type { SharedBatch, TransportKind } from '../../../src/chat/transport/types.js';
 import type { ClientInfo } from '../../../src/chat/protocol/codec.js';
 import { ChatError, UnsubscribeCode } from '../../../src/chat/protocol/codes.js';
+import { at } from '../../../testkit/at.js';
 
 /** RecordingSink keeps what the hub hands a connection: publication runs (with their bytes), other pushes, server unsubscribes. */
 class RecordingSink implements ChannelSink {
@@ -32,7 +33,7 @@ class RecordingSink implements ChannelSink {
 
   private record(log: readonly SharedBatch[], from: number, to: number, queued: boolean): void {
     const data = log.slice(from, to + 1).flatMap((b) => b.pushes.map((p) => JSON.parse(p).pub.data));
-    this.runs.push({ data, bytes: log[from]!.chainBytes(this.kind, log, from, to), queued });
+    this.runs.push({ data, bytes: at(log, from).chainBytes(this.kind, log, from, to), queued });
   }
 
   sendPush(push: string): void {
@@ -136,9 +137,9 @@ test("one turn's publications are one batch, encoded once per transport kind and
     assert.equal(s.runs.length, 1, s.id + ': one write');
     assert.deepEqual(s.data(), [{ n: 1 }, { n: 2 }]);
   }
-  assert.ok(ws.every((s) => s.runs[0]!.bytes === ws[0]!.runs[0]!.bytes), 'same Buffer for every WebSocket');
-  assert.ok(sse.every((s) => s.runs[0]!.bytes === sse[0]!.runs[0]!.bytes), 'same Buffer for every SSE stream');
-  assert.notEqual(ws[0]!.runs[0]!.bytes, sse[0]!.runs[0]!.bytes, 'each kind its own framing');
+  assert.ok(ws.every((s) => at(s.runs, 0).bytes === at(ws, 0).runs[0]!.bytes), 'same Buffer for every WebSocket');
+  assert.ok(sse.every((s) => at(s.runs, 0).bytes === at(sse, 0).runs[0]!.bytes), 'same Buffer for every SSE stream');
+  assert.notEqual(at(ws, 0).runs[0]!.bytes, at(sse, 0).runs[0]!.bytes, 'each kind its own framing');
   assert.equal(delays.length, 1, 'one fan-out delay observation per batch');
 
   hub.publish('chat:x', pub(3), '');

@@ -16,6 +16,7 @@ import { ChatError } from '../../../src/chat/protocol/codes.js';
 import { PublishPipeline, type PipelineBroker, type PublishRequest } from '../../../src/chat/publish-pipeline.js';
 import type { PublishDecision, PublishHook } from '../../../src/chat/hooks.js';
 import type { Publication } from '../../../src/chat/protocol/codec.js';
+import { at } from '../../../testkit/at.js';
 
 const CHANNEL = 'chat:room';
 const config = loadConfig({ env: {} });
@@ -64,7 +65,7 @@ test('hooks run in the order added, each seeing the rewrite before it; the broke
   assert.deepEqual(log, ['first:{"text":"hi"}', 'second:{"text":"HI"}', 'third:{"text":"HI","checked":true}']);
   assert.equal(r.status, 'published');
   assert.equal(r.status === 'published' && r.position.offset, 1);
-  assert.deepEqual(b.calls[0]!.pub, { data: '{"text":"HI","checked":true}', info: { user: 'u1', client: 'c1' }, tags: { k: 'v' } });
+  assert.deepEqual(at(b.calls, 0).pub, { data: '{"text":"HI","checked":true}', info: { user: 'u1', client: 'c1' }, tags: { k: 'v' } });
   assert.deepEqual(await history(b.broker), ['{"text":"HI","checked":true}']);
 });
 
@@ -73,8 +74,8 @@ test('encode wraps what the hooks let through (the Pusher event envelope)', asyn
   const p = new PublishPipeline({ broker: b, proxy: null });
   p.addHook({ onPublish: async () => ({ action: 'allow', data: 'clean' }) });
   await p.run(request({ data: 'dirty', encode: (d) => JSON.stringify({ event: 'client-x', data: d }), skipHistory: true }));
-  assert.equal(b.calls[0]!.pub.data, '{"event":"client-x","data":"clean"}');
-  assert.equal(b.calls[0]!.skipHistory, true);
+  assert.equal(at(b.calls, 0).pub.data, '{"event":"client-x","data":"clean"}');
+  assert.equal(at(b.calls, 0).skipHistory, true);
   assert.deepEqual(await history(b.broker), [], 'skipped history');
 });
 

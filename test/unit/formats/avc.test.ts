@@ -8,6 +8,7 @@ import {
 } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig, encodeAudioSpecificConfig, adtsHeader, AacError } from '../../../src/formats/aac.js';
 import { describeHevcConfig, encodeHevcDecoderConfig, parseHevcDecoderConfig, parseHevcSps, HevcError } from '../../../src/formats/hevc.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -23,17 +24,17 @@ test('avcC and SPS from ffmpeg High profile with cropping (426x240)', () => {
   const cfg = parseAvcDecoderConfig(avcc);
   assert.equal(cfg.sps.length, 1);
   assert.equal(cfg.pps.length, 1);
-  const sps = parseSps(cfg.sps[0]!);
+  const sps = parseSps(at(cfg.sps, 0));
   assert.equal(sps.profileIdc, 100);
   assert.equal(sps.levelIdc, 21);
   assert.equal(sps.width, 426); // 27 macroblocks = 432, cropped by 3 chroma units of 2
   assert.equal(sps.height, 240);
   assert.equal(describeAvcConfig(avcc).codecString, 'avc1.640015');
   // re-encoding the record from its parameter sets gives the same leading bytes
-  assert.deepEqual(encodeAvcDecoderConfig(cfg.sps[0]!, cfg.pps).subarray(0, 8 + cfg.sps[0]!.length), avcc.subarray(0, 8 + cfg.sps[0]!.length));
+  assert.deepEqual(encodeAvcDecoderConfig(at(cfg.sps, 0), cfg.pps).subarray(0, 8 + at(cfg.sps, 0).length), avcc.subarray(0, 8 + at(cfg.sps, 0).length));
   const key = tags.filter((t) => t.type === FLV_TAG_VIDEO)[1]!;
   const nals = splitLengthPrefixed(key.data.subarray(5));
-  assert.ok(nals.some((n) => (n[0]! & 0x1f) === 5), 'keyframe holds an IDR slice');
+  assert.ok(nals.some((n) => (at(n, 0) & 0x1f) === 5), 'keyframe holds an IDR slice');
 });
 
 test('SPS golden: 1280x720 baseline (hand-built) and emulation prevention', () => {

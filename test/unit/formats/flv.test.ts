@@ -10,6 +10,7 @@ import {
 import { decodeAmf0 } from '../../../src/formats/amf0.js';
 import { describeAvcConfig } from '../../../src/formats/avc.js';
 import { parseAudioSpecificConfig } from '../../../src/formats/aac.js';
+import { at } from '../../../testkit/at.js';
 
 const FIXTURE = new URL('../../fixtures/media/h264-aac-640x360.flv', import.meta.url);
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -43,8 +44,8 @@ test('parses an ffmpeg FLV capture the same whole and byte by byte, and re-encod
 
 test('ffmpeg capture: onMetaData, AVC and AAC sequence headers describe the stream', () => {
   const { tags } = parseAll(readFileSync(FIXTURE));
-  assert.equal(tags[0]!.type, FLV_TAG_SCRIPT);
-  const [name, meta] = decodeAmf0(tags[0]!.data) as [string, Record<string, unknown>];
+  assert.equal(at(tags, 0).type, FLV_TAG_SCRIPT);
+  const [name, meta] = decodeAmf0(at(tags, 0).data) as [string, Record<string, unknown>];
   assert.equal(name, 'onMetaData');
   assert.equal(meta.width, 640);
   assert.equal(meta.height, 360);
@@ -69,7 +70,7 @@ test('ffmpeg capture: onMetaData, AVC and AAC sequence headers describe the stre
   assert.deepEqual([asc.codecString, asc.sampleRate, asc.channels], ['mp4a.40.2', 44100, 2]);
 
   const frames = tags.filter((t) => t.type === FLV_TAG_VIDEO).slice(1).map((t) => parseVideoTagHeader(t.data));
-  assert.equal(frames[0]!.frameType, 1, 'the first coded frame is a keyframe');
+  assert.equal(at(frames, 0).frameType, 1, 'the first coded frame is a keyframe');
   assert.ok(frames.filter((f) => f.frameType === 2).length >= 20);
   // composition offsets are signed 24 bit
   assert.deepEqual(parseVideoTagHeader(h('27 01 ffffd8 00')), { kind: 'legacy', frameType: 2, codecId: 7, packetType: 1, cts: -40, payloadOffset: 5 });

@@ -5,6 +5,7 @@ import {
   SAMPLE_FLAGS_SYNC, SAMPLE_FLAGS_NON_SYNC, VIDEO_TIMESCALE, type Fmp4Track,
 } from '../../../src/formats/fmp4.js';
 import { parseBoxes, find, must, decodeFragments, findAll } from '../helpers/mp4-parse.js';
+import { at } from '../../../testkit/at.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -68,32 +69,32 @@ test('fmp4: init segment round trip (avc1 + mp4a)', () => {
   assert.deepEqual(moov.children.map((b) => b.type), ['mvhd', 'trak', 'trak', 'mvex']);
   const traks = moov.children.filter((b) => b.type === 'trak');
   // tkhd: track ids, width/height 16.16
-  const tkhdV = must(traks[0]!.children, 'tkhd');
+  const tkhdV = must(at(traks, 0).children, 'tkhd');
   assert.equal(init.readUInt32BE(tkhdV.payload + 12), 1);
   assert.equal(init.readUInt32BE(tkhdV.end - 8), 1280 << 16);
   assert.equal(init.readUInt32BE(tkhdV.end - 4), 720 << 16);
-  const tkhdA = must(traks[1]!.children, 'tkhd');
+  const tkhdA = must(at(traks, 1).children, 'tkhd');
   assert.equal(init.readUInt32BE(tkhdA.payload + 12), 2);
   // mdhd timescales
-  assert.equal(init.readUInt32BE(must(traks[0]!.children, 'mdia/mdhd').payload + 12), 90000);
-  assert.equal(init.readUInt32BE(must(traks[1]!.children, 'mdia/mdhd').payload + 12), 44100);
+  assert.equal(init.readUInt32BE(must(at(traks, 0).children, 'mdia/mdhd').payload + 12), 90000);
+  assert.equal(init.readUInt32BE(must(at(traks, 1).children, 'mdia/mdhd').payload + 12), 44100);
   // handlers
-  assert.equal(init.toString('latin1', must(traks[0]!.children, 'mdia/hdlr').payload + 8, must(traks[0]!.children, 'mdia/hdlr').payload + 12), 'vide');
-  assert.ok(find(traks[0]!.children, 'mdia/minf/vmhd'));
-  assert.ok(find(traks[1]!.children, 'mdia/minf/smhd'));
+  assert.equal(init.toString('latin1', must(at(traks, 0).children, 'mdia/hdlr').payload + 8, must(at(traks, 0).children, 'mdia/hdlr').payload + 12), 'vide');
+  assert.ok(find(at(traks, 0).children, 'mdia/minf/vmhd'));
+  assert.ok(find(at(traks, 1).children, 'mdia/minf/smhd'));
   // sample entries carry the configs verbatim
-  const avc1 = must(traks[0]!.children, 'mdia/minf/stbl/stsd/avc1');
+  const avc1 = must(at(traks, 0).children, 'mdia/minf/stbl/stsd/avc1');
   assert.equal(init.readUInt16BE(avc1.payload + 24), 1280);
   assert.equal(init.readUInt16BE(avc1.payload + 26), 720);
   const avcC = must(avc1.children, 'avcC');
   assert.deepEqual(init.subarray(avcC.payload, avcC.end), AVCC);
-  const mp4a = must(traks[1]!.children, 'mdia/minf/stbl/stsd/mp4a');
+  const mp4a = must(at(traks, 1).children, 'mdia/minf/stbl/stsd/mp4a');
   assert.equal(init.readUInt16BE(mp4a.payload + 16), 2); // channelcount
   assert.equal(init.readUInt32BE(mp4a.payload + 24) >>> 16, 44100);
   const esdsBox = must(mp4a.children, 'esds');
   assert.ok(init.subarray(esdsBox.payload, esdsBox.end).includes(Buffer.from([0x05, 0x02, 0x12, 0x10])));
   // empty sample tables and trex per track
-  for (const t of ['stts', 'stsc', 'stsz', 'stco']) assert.ok(find(traks[0]!.children, `mdia/minf/stbl/${t}`), t);
+  for (const t of ['stts', 'stsc', 'stsz', 'stco']) assert.ok(find(at(traks, 0).children, `mdia/minf/stbl/${t}`), t);
   assert.equal(findAll(boxes, 'trex').length, 2);
   assert.equal(init.readUInt32BE(must(boxes, 'moov/mvhd').end - 4), 3);
 });
@@ -148,7 +149,7 @@ test('fmp4: fragment round trip: flags, signed composition offsets, data offsets
   assert.deepEqual(ta.samples.map((s) => [s.duration, s.size]), [[1024, 4], [1024, 5]]);
   assert.deepEqual(f!.sampleData[1]!.map((d) => d.toString()), ['aac1', 'aac22']);
   // mdat holds exactly the sample bytes
-  assert.equal(boxes[1]!.size, 8 + 14 + 1 + 6 + 4 + 5);
+  assert.equal(at(boxes, 1).size, 8 + 14 + 1 + 6 + 4 + 5);
 });
 
 test('fmp4: empty runs are left out; all-empty throws', () => {

@@ -12,6 +12,7 @@ import { parseSps, parseAvcDecoderConfig, AvcError } from '../../../src/formats/
 import { parseAudioSpecificConfig, AacError } from '../../../src/formats/aac.js';
 import { parseHevcDecoderConfig, parseHevcSpsSize, HevcError } from '../../../src/formats/hevc.js';
 import { mutate as mutateBytes, randomBytes, seededRandom as prng } from '../../../testkit/prng.js';
+import { at } from '../../../testkit/at.js';
 
 const fixture = (n: string) => readFileSync(new URL(`../../fixtures/media/${n}`, import.meta.url));
 const RTMP_CAPTURE = fixture('ffmpeg-publish.rtmp');
@@ -81,7 +82,7 @@ test('fuzz: AMF0 decoder on mutated commands', () => {
     encodeAmf0('x'.repeat(70000)),
   ];
   for (let i = 0; i < 5000; i++) {
-    const input = mutate(rnd, seeds[i % seeds.length]!);
+    const input = mutate(rnd, at(seeds, i % seeds.length));
     try {
       decodeAmf0(input);
     } catch (err) {

@@ -7,6 +7,7 @@ import {
 } from '../../../src/formats/mpegts-demux.js';
 import { NAL_TYPE_IDR, NAL_TYPE_PPS, NAL_TYPE_SPS } from '../../../src/formats/avc.js';
 import { seededRandom } from '../../../testkit/prng.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -71,18 +72,18 @@ test('hand-built stream: PAT, PMT, a video PES over two packets and an audio PES
     assert.equal(pes.length, 3, `step ${step}`);
     // The video PES has no length, but its last packet is stuffed: it ends there, before the audio PES.
     assert.deepEqual(pes.map((p) => p.pid), [0x100, 0x101, 0x100]);
-    const a = pes[1]!;
+    const a = at(pes, 1);
     assert.equal(a.pts, 90_000);
     assert.deepEqual(a.data, aacFrame);
-    const v = pes[0]!;
+    const v = at(pes, 0);
     assert.equal(v.pts, 90_000);
     assert.equal(v.dts, 87_000);
     assert.equal(v.randomAccess, true);
     assert.deepEqual(v.data, Buffer.concat([nals, Buffer.alloc(300, 0x11)]));
-    assert.deepEqual(splitAnnexB(v.data).map((n) => n[0]! & 0x1f), [NAL_TYPE_SPS, NAL_TYPE_PPS, NAL_TYPE_IDR]);
+    assert.deepEqual(splitAnnexB(v.data).map((n) => at(n, 0) & 0x1f), [NAL_TYPE_SPS, NAL_TYPE_PPS, NAL_TYPE_IDR]);
     const frames = parseAdtsFrames(a.data);
     assert.equal(frames.length, 1);
-    assert.deepEqual({ ...frames[0]!, data: frames[0]!.data.length }, { objectType: 2, samplingFrequencyIndex: 4, channelConfiguration: 2, data: 6 });
+    assert.deepEqual({ ...frames[0]!, data: at(frames, 0).data.length }, { objectType: 2, samplingFrequencyIndex: 4, channelConfiguration: 2, data: 6 });
     assert.equal(d.stats.ccErrors, 0);
   }
 });
@@ -164,8 +165,8 @@ test('an ffmpeg-made stream (3 s H.264 with B-frames + AAC) demuxes the same spl
   assert.equal(whole.d.stats.earlyEndMisses, 0, 'ffmpeg stuffs only the last packet of a PES');
   // B-frames: PTS and DTS differ, DTS only grows.
   assert.ok(video.some((p) => p.pts !== p.dts));
-  for (let i = 1; i < video.length; i++) assert.ok(video[i]!.dts! > video[i - 1]!.dts!);
-  assert.equal(splitAnnexB(video[0]!.data).some((n) => (n[0]! & 0x1f) === NAL_TYPE_IDR), true);
+  for (let i = 1; i < video.length; i++) assert.ok(at(video, i).dts! > at(video, i - 1).dts!);
+  assert.equal(splitAnnexB(at(video, 0).data).some((n) => (at(n, 0) & 0x1f) === NAL_TYPE_IDR), true);
   const aacFrames = audio.reduce((n, p) => n + parseAdtsFrames(p.data).length, 0);
   assert.ok(Math.abs(aacFrames - (3 * 44100) / 1024) < 4, `AAC frames: ${aacFrames}`);
   const rand = seededRandom(42);
@@ -179,8 +180,8 @@ test('an ffmpeg-made stream (3 s H.264 with B-frames + AAC) demuxes the same spl
     const split = demuxAll(ts, chunks);
     assert.equal(split.pes.length, whole.pes.length, `round ${round}`);
     split.pes.forEach((p, i) => {
-      assert.equal(p.pts, whole.pes[i]!.pts);
-      assert.ok(p.data.equals(whole.pes[i]!.data), `round ${round} PES ${i}`);
+      assert.equal(p.pts, at(whole.pes, i).pts);
+      assert.ok(p.data.equals(at(whole.pes, i).data), `round ${round} PES ${i}`);
     });
   }
 });
@@ -192,7 +193,7 @@ test('a lost TS packet is a continuity error: only the damaged PES is dropped; g
   const packets: Buffer[] = [];
   for (let i = 0; i < ts.length; i += TS_PACKET_SIZE) packets.push(ts.subarray(i, i + TS_PACKET_SIZE));
   const videoPid = whole.pes.find((p) => p.streamType === STREAM_TYPE_H264)!.pid;
-  const isVideoCont = (p: Buffer) => (((p[1]! & 0x1f) << 8) | p[2]!) === videoPid && (p[1]! & 0x40) === 0;
+  const isVideoCont = (p: Buffer) => (((at(p, 1) & 0x1f) << 8) | at(p, 2)) === videoPid && (at(p, 1) & 0x40) === 0;
   const victim = packets.findIndex((p, i) => i > 40 && isVideoCont(p));
   const lossy = Buffer.concat(packets.filter((_, i) => i !== victim));
   const r = demuxAll(lossy);

@@ -9,6 +9,7 @@ import {
   encodeProxyHeaderV1, encodeProxyHeaderV2, parseProxyHeader, ProxyHeaderParser, ProxyProtocolError, sniffProxyHeader, V2_MAX_PAYLOAD_BYTES, type ProxyHeader,
 } from '../../../src/formats/proxy-protocol.js';
 import { mutate as mutateBytes, seededRandom } from '../../../testkit/prng.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const SIG = '0d0a0d0a 000d0a51 5549540a';
@@ -127,7 +128,7 @@ test('fuzz: random splits of the golden cases parse identically; mutations give 
   const SPECIALS = [0x00, 0xff, 0x0d, 0x0a, 0x20, 0x3a, 0x2e, 0x21, 0x11, 0x21];
   const seeds = [...CASES, ...DECODE_ONLY];
   for (let round = 0; round < 3000; round++) {
-    const seed = seeds[(rnd() * seeds.length) | 0]!;
+    const seed = at(seeds, (rnd() * seeds.length) | 0);
     const pristine = round % 4 === 0;
     const input = pristine ? Buffer.concat([seed.bytes, TAIL]) : mutateBytes(rnd, Buffer.concat([seed.bytes, TAIL]), SPECIALS);
     const p = new ProxyHeaderParser();

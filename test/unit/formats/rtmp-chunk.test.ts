@@ -6,6 +6,7 @@ import {
   type RtmpMessage,
 } from '../../../src/formats/rtmp-chunk.js';
 import { serverHandshake, clientHello, clientFinish, HandshakeError } from '../../../src/media/rtmp/handshake.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -72,7 +73,7 @@ test('fmt 1/2/3 deltas (RTMP spec example 1: audio every 20 ms)', () => {
     const msgs = parse(buf, step);
     assert.deepEqual(msgs.map((m) => m.timestamp), [1000, 1020, 1040, 1060, 1065]);
     assert.ok(msgs.every((m) => m.streamId === 12345));
-    assert.equal(msgs[4]!.type, 9);
+    assert.equal(at(msgs, 4).type, 9);
   }
   // a fmt 3 right after fmt 0 uses the fmt 0 timestamp as its delta
   const b2 = Buffer.concat([h('03 000064 000001 08 00000000 aa'), h('c3 bb')]);
@@ -83,14 +84,14 @@ test('set chunk size and abort are applied by the parser', () => {
   const big = Buffer.alloc(5000, 9);
   const buf = Buffer.concat([setChunkSizeMessage(4096), encodeChunks(6, 9, 1, 0, big, 4096)]);
   const msgs = parse(buf, 1000);
-  assert.equal(msgs[0]!.type, RTMP_MSG_SET_CHUNK_SIZE);
-  assert.deepEqual(msgs[1]!.payload, big);
+  assert.equal(at(msgs, 0).type, RTMP_MSG_SET_CHUNK_SIZE);
+  assert.deepEqual(at(msgs, 1).payload, big);
   // abort drops the partial message on csid 6; the next message on csid 6 starts clean
   const part = encodeChunks(6, 9, 1, 0, Buffer.alloc(300, 1), 128).subarray(0, 12 + 128);
   const next = encodeChunks(6, 9, 1, 40, h('0102'), 128);
   const msgs2 = parse(Buffer.concat([part, abortMessage(6), next]));
   assert.equal(msgs2.length, 2);
-  assert.deepEqual(msgs2[1]!.payload, h('0102'));
+  assert.deepEqual(at(msgs2, 1).payload, h('0102'));
 });
 
 test('protocol violations throw RtmpChunkError and the parser stays failed', () => {

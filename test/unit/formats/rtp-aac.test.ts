@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AAC_HBR, AacDepacketizer, encodeAuHeaders, packetizeAac, parseAuHeaders, RtpAacError } from '../../../src/formats/rtp-aac.js';
 import { encodeRtcpSenderReport, encodeRtpHeader, parseRtcpSenderReports, parseRtpPacket, RtpPacketError } from '../../../src/formats/rtp-packet.js';
+import { at } from '../../../testkit/at.js';
 
 /** Golden RFC 3640 AAC-hbr payloads: AU-headers-length (bits) | AU-size(13) AU-index(3) ... | AU data. */
 const GOLDEN: { name: string; sizes: number[]; headers: string }[] = [
@@ -44,15 +45,15 @@ test('a frame bigger than the MTU is fragmented (each fragment carries the whole
   assert.equal(parts.length, 3);
   for (const p of parts) assert.deepEqual(parseAuHeaders(p).sizes, [3000]);
   const d = new AacDepacketizer();
-  assert.equal(d.push(parts[0]!, 5, false), null);
-  assert.equal(d.push(parts[1]!, 5, false), null);
-  assert.deepEqual(d.push(parts[2]!, 5, true), { timestamp: 5, frames: [frame] });
+  assert.equal(d.push(at(parts, 0), 5, false), null);
+  assert.equal(d.push(at(parts, 1), 5, false), null);
+  assert.deepEqual(d.push(at(parts, 2), 5, true), { timestamp: 5, frames: [frame] });
   // A lost middle fragment: the AU is dropped, the next whole one passes.
-  assert.equal(d.push(parts[0]!, 6, false), null);
-  assert.equal(d.push(parts[2]!, 6, true), null);
+  assert.equal(d.push(at(parts, 0), 6, false), null);
+  assert.equal(d.push(at(parts, 2), 6, true), null);
   assert.equal(d.stats.dropped, 1);
   const small = packetizeAac([Buffer.alloc(4, 7)]);
-  assert.deepEqual(d.push(small[0]!, 7, true)!.frames, [Buffer.alloc(4, 7)]);
+  assert.deepEqual(d.push(at(small, 0), 7, true)!.frames, [Buffer.alloc(4, 7)]);
 });
 
 test('unreadable payloads are counted and dropped, never thrown', () => {

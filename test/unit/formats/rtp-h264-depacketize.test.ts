@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { H264Depacketizer, H264_REORDER_WINDOW, seqDistance, type H264AccessUnit, type RtpVideoPacket } from '../../../src/formats/rtp-h264-depacketize.js';
 import { packetizeH264 } from '../../../src/formats/rtp-h264.js';
+import { at } from '../../../testkit/at.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const SPS = hex('67 42 c0 1f da 02 80 bf e5 84 00 00 03 00 04 00 00 03 00 f0 3c 60 c9 20');
@@ -40,11 +41,11 @@ test('single NAL packets and STAP-A: golden bytes in, NAL units out', () => {
   d.push(pkt(1001, 90_000, IDR, true));
   d.push(pkt(1002, 93_000, P1, true));
   assert.equal(units.length, 2);
-  assert.deepEqual(units[0]!.nals.map((n) => n.toString('hex')), [SPS, PPS, IDR].map((n) => n.toString('hex')));
-  assert.equal(units[0]!.keyframe, true);
-  assert.equal(units[0]!.timestamp, 90_000);
-  assert.deepEqual(units[1]!.nals, [P1]);
-  assert.equal(units[1]!.keyframe, false);
+  assert.deepEqual(at(units, 0).nals.map((n) => n.toString('hex')), [SPS, PPS, IDR].map((n) => n.toString('hex')));
+  assert.equal(at(units, 0).keyframe, true);
+  assert.equal(at(units, 0).timestamp, 90_000);
+  assert.deepEqual(at(units, 1).nals, [P1]);
+  assert.equal(at(units, 1).keyframe, false);
   assert.equal(d.stats.lost, 0);
 });
 
@@ -55,8 +56,8 @@ test('FU-A start/middle/end rebuild one NAL unit with the original header', () =
   d.push(pkt(8, 1, hex('7c 05 cc')));
   d.push(pkt(9, 1, hex('7c 45 dd ee'), true));
   assert.equal(units.length, 1);
-  assert.equal(units[0]!.nals[0]!.toString('hex'), '65aabbccddee');
-  assert.equal(units[0]!.keyframe, true);
+  assert.equal(at(units, 0).nals[0]!.toString('hex'), '65aabbccddee');
+  assert.equal(at(units, 0).keyframe, true);
 });
 
 test('a unit ends at a new timestamp when the marker bit is missing', () => {
@@ -73,10 +74,10 @@ test('packets out of order within the window are put back in order', () => {
   assert.ok(payloads.length > 4);
   // The first packet received fixes where the stream starts; after it, the rest come reversed.
   const all = payloads.map((p, i) => ({ p, i }));
-  const order = [all[0]!, ...all.slice(1).reverse()];
+  const order = [at(all, 0), ...all.slice(1).reverse()];
   for (const { p, i } of order) d.push(pkt(60_000 + i, 5, p, i === payloads.length - 1));
   assert.equal(units.length, 1);
-  assert.deepEqual(units[0]!.nals.map((n) => n.toString('hex')), [SPS, PPS, big].map((n) => n.toString('hex')));
+  assert.deepEqual(at(units, 0).nals.map((n) => n.toString('hex')), [SPS, PPS, big].map((n) => n.toString('hex')));
   assert.equal(d.stats.lost, 0);
 });
 
@@ -110,7 +111,7 @@ test('a lost FU-A middle drops the unit (never passes it damaged), asks for a ke
   d.push(pkt(next, 10_000, IDR, true));
   d.push(pkt(next + 1, 10_001, P1, true));
   assert.equal(units.length, 3);
-  assert.equal(units[1]!.keyframe, true);
+  assert.equal(at(units, 1).keyframe, true);
   assert.equal(d.waitingForKeyframe, false);
 });
 
@@ -182,7 +183,7 @@ test('fuzz: random and mutated packets never throw and never yield empty units',
       const r = rnd();
       if (r < 0.3) payload = Buffer.from(Array.from({ length: Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)));
       else {
-        payload = Buffer.from(good[Math.floor(rnd() * good.length)]!);
+        payload = Buffer.from(at(good, Math.floor(rnd() * good.length)));
         if (r < 0.6 && payload.length > 0) payload[Math.floor(rnd() * payload.length)] = Math.floor(rnd() * 256);
       }
       const jump = rnd() < 0.1 ? Math.floor(rnd() * 70_000) - 5000 : rnd() < 0.2 ? -1 : 1;

@@ -7,6 +7,7 @@ import {
 import { FlvParser, FLV_TAG_VIDEO } from '../../../src/formats/flv.js';
 import { parseAvcDecoderConfig } from '../../../src/formats/avc.js';
 import { seededRandom } from '../../../testkit/prng.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 /** avcc frames NAL units with 4-byte lengths, as FLV carries them. */
@@ -81,10 +82,10 @@ test('FU-A: exactly one S bit on the first and one E bit on the last fragment; f
   assert.equal(frags.length, Math.ceil((nal.length - 1) / (RTP_H264_DEFAULT_MTU - 2)));
   frags.forEach((f, i) => {
     assert.ok(f.length <= RTP_H264_DEFAULT_MTU);
-    assert.equal(f[0]! & 0x1f, 28);
-    assert.equal(!!(f[1]! & 0x80), i === 0, `S bit of fragment ${i}`);
-    assert.equal(!!(f[1]! & 0x40), i === frags.length - 1, `E bit of fragment ${i}`);
-    assert.equal(f[1]! & 0x1f, 5);
+    assert.equal(at(f, 0) & 0x1f, 28);
+    assert.equal(!!(at(f, 1) & 0x80), i === 0, `S bit of fragment ${i}`);
+    assert.equal(!!(at(f, 1) & 0x40), i === frags.length - 1, `E bit of fragment ${i}`);
+    assert.equal(at(f, 1) & 0x1f, 5);
     if (i < frags.length - 1) assert.equal(f.length, RTP_H264_DEFAULT_MTU);
   });
 });
@@ -143,13 +144,13 @@ test('a real ffmpeg keyframe packetizes and depacketizes to its own NAL units, S
   const tags: { data: Buffer; type: number }[] = [];
   new FlvParser({ onTag: (t) => tags.push({ data: Buffer.from(t.data), type: t.type }) }).push(readFileSync(new URL('../../fixtures/media/h264-high-426x240-mono48k.flv', import.meta.url)));
   const video = tags.filter((t) => t.type === FLV_TAG_VIDEO);
-  const cfg = parseAvcDecoderConfig(video[0]!.data.subarray(5));
-  const key = video[1]!.data.subarray(5);
+  const cfg = parseAvcDecoderConfig(at(video, 0).data.subarray(5));
+  const key = at(video, 1).data.subarray(5);
   const r = packetizeH264(key, { sps: cfg.sps, pps: cfg.pps, nalLengthSize: cfg.nalLengthSize });
   assert.equal(r.keyframe, true);
   const back = depacketizeH264(r.payloads);
-  assert.equal(back[0]![0]! & 0x1f, 7);
-  assert.equal(back[1]![0]! & 0x1f, 8);
-  const own = splitAvcc(key, cfg.nalLengthSize).filter((n) => (n[0]! & 0x1f) !== 9);
+  assert.equal(at(back, 0)[0]! & 0x1f, 7);
+  assert.equal(at(back, 1)[0]! & 0x1f, 8);
+  const own = splitAvcc(key, cfg.nalLengthSize).filter((n) => (at(n, 0) & 0x1f) !== 9);
   assert.deepEqual(back.slice(2).map((b) => b.toString('hex')), own.map((b) => b.toString('hex')));
 });

@@ -10,6 +10,7 @@ import { aacParams, h264Params, parseSdp, SdpRtspError } from '../../../src/form
 import { AacDepacketizer, packetizeAac } from '../../../src/formats/rtp-aac.js';
 import { mutate as mutateBytes, seededRandom as prng } from '../../../testkit/prng.js';
 import { FFMPEG_ANNOUNCE } from '../helpers/rtsp-captures.js';
+import { at } from '../../../testkit/at.js';
 
 /** Byte values worth writing into RTSP: '$' (interleaved), CR, LF, ':'. */
 const SPECIALS = [0x00, 0xff, 0x24, 0x0d, 0x0a, 0x3a];
@@ -78,7 +79,7 @@ test('AAC depacketizer: mutated payloads never throw and never yield more bytes 
   ];
   const d = new AacDepacketizer();
   for (let r = 0; r < ROUNDS * 2; r++) {
-    const seed = seeds[(rnd() * seeds.length) | 0]!;
+    const seed = at(seeds, (rnd() * seeds.length) | 0);
     const payload = r % 4 === 0 ? seed : mutate(rnd, seed);
     const got = d.push(payload, (rnd() * 4) | 0, rnd() < 0.5);
     if (got) {

@@ -5,6 +5,7 @@ import {
 } from '../../../src/formats/rtsp-message.js';
 import { aacParams, buildSdp, h264Params, parseSdp, resolveControl } from '../../../src/formats/sdp-rtsp.js';
 import { FFMPEG_ANNOUNCE } from '../helpers/rtsp-captures.js';
+import { at } from '../../../testkit/at.js';
 
 
 function parseAll(input: Buffer, step = 0): RtspMessage[] {
@@ -27,7 +28,7 @@ test('the captured ffmpeg ANNOUNCE, an interleaved frame and a keep-alive parse 
   for (const step of [0, 1, 7, 100]) {
     const ms = parseAll(STREAM, step);
     assert.equal(ms.length, 3, `step ${step}`);
-    const a = ms[0]!;
+    const a = at(ms, 0);
     assert.equal(a.kind, 'request');
     if (a.kind !== 'request') return;
     assert.equal(a.method, 'ANNOUNCE');
@@ -35,9 +36,9 @@ test('the captured ffmpeg ANNOUNCE, an interleaved frame and a keep-alive parse 
     assert.equal(a.headers['cseq'], '2');
     assert.equal(a.headers['content-type'], 'application/sdp');
     assert.equal(a.body.length, 495);
-    const f = ms[1]!;
+    const f = at(ms, 1);
     assert.deepEqual(f, { kind: 'interleaved', channel: 0, payload: RTP });
-    const k = ms[2]!;
+    const k = at(ms, 2);
     assert.equal(k.kind === 'request' && k.method, 'GET_PARAMETER');
     assert.equal(k.kind === 'request' && sessionIdOf(k.headers['session']), '0123abcd');
   }
@@ -132,10 +133,10 @@ test('SDP: the DESCRIBE answer round-trips through the parser', () => {
   const text = buildSdp({ sessionId: '1', address: '0.0.0.0', name: 'demo', video: { payloadType: 96, control: 'trackID=0', sps, pps }, audio: { payloadType: 97, control: 'trackID=1', sampleRate: 48000, channels: 2, config: Buffer.from('1190', 'hex') } });
   assert.match(text, /a=fmtp:96 packetization-mode=1; sprop-parameter-sets=Z0LADdoFB\+wEQAAAAwBAAAAMg8UKqA==,aM4PyA==; profile-level-id=42C00D\r\n/);
   const sdp = parseSdp(text);
-  const h = h264Params(sdp.media[0]!.fmtp.get(96));
+  const h = h264Params(at(sdp.media, 0).fmtp.get(96));
   assert.deepEqual([h.sps, h.pps], [sps, pps]);
-  assert.deepEqual(aacParams(sdp.media[1]!.fmtp.get(97)).config, Buffer.from('1190', 'hex'));
-  assert.deepEqual(sdp.media[1]!.rtpmap.get(97), { encoding: 'MPEG4-GENERIC', clockRate: 48000, channels: 2 });
+  assert.deepEqual(aacParams(at(sdp.media, 1).fmtp.get(97)).config, Buffer.from('1190', 'hex'));
+  assert.deepEqual(at(sdp.media, 1).rtpmap.get(97), { encoding: 'MPEG4-GENERIC', clockRate: 48000, channels: 2 });
 });
 
 test('writeInterleavedHeader writes the same 4 bytes in place, at an offset', () => {

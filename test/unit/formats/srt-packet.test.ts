@@ -6,6 +6,7 @@ import {
   HS_TYPE_INDUCTION, PP_SOLO, SRT_CMD_HSREQ, SRT_CMD_SID, SRT_OPT_TSBPDRCV, SRT_OPT_TSBPDSND, SRT_REJ_BASE, REJX_FORBIDDEN, type Handshake, type SrtPacket,
 } from '../../../src/formats/srt-packet.js';
 import { seededRandom } from '../../../testkit/prng.js';
+import { at } from '../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -86,12 +87,12 @@ test('golden table: encode gives the same bytes', () => {
 
 test('HSREQ, stream id (words byte-swapped as libsrt sends them), peer IP', () => {
   const hs = (decodeSrtPacket(FFMPEG_CONCLUSION) as { handshake: Handshake }).handshake;
-  const req = decodeHsReq(hs.extensions[0]!.data);
+  const req = decodeHsReq(at(hs.extensions, 0).data);
   assert.deepEqual(req, { srtVersion: 0x010501, flags: 0xbf, receiverDelayMs: 120, senderDelayMs: 120 });
   assert.ok(req.flags & SRT_OPT_TSBPDSND && req.flags & SRT_OPT_TSBPDRCV);
-  assert.deepEqual(encodeHsReq(req), hs.extensions[0]!.data);
-  assert.equal(decodeStreamId(hs.extensions[1]!.data), 'publish:abc');
-  assert.deepEqual(encodeStreamId('publish:abc'), hs.extensions[1]!.data);
+  assert.deepEqual(encodeHsReq(req), at(hs.extensions, 0).data);
+  assert.equal(decodeStreamId(at(hs.extensions, 1).data), 'publish:abc');
+  assert.deepEqual(encodeStreamId('publish:abc'), at(hs.extensions, 1).data);
   for (const id of ['', 'a', 'abcd', '#!::r=live/key,m=publish', 'ключ']) assert.equal(decodeStreamId(encodeStreamId(id)), id);
   assert.throws(() => encodeStreamId('x'.repeat(513)), SrtPacketError);
   assert.deepEqual(encodePeerIp('127.0.0.1'), hs.peerIp);
@@ -137,7 +138,7 @@ test('fuzz: random and mutated datagrams decode or throw SrtPacketError, nothing
       for (let j = 0; j < buf.length; j++) buf[j] = Math.floor(rand() * 256);
       if (buf.length > 0 && rand() < 0.5) buf[0]! |= 0x80;
     } else {
-      buf = Buffer.from(seeds[i % seeds.length]!);
+      buf = Buffer.from(at(seeds, i % seeds.length));
       const flips = 1 + Math.floor(rand() * 4);
       for (let k = 0; k < flips && buf.length; k++) buf[Math.floor(rand() * buf.length)] = Math.floor(rand() * 256);
       if (rand() < 0.3) buf = buf.subarray(0, Math.floor(rand() * buf.length));

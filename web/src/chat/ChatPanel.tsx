@@ -1,13 +1,19 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Centrifuge, Subscription } from 'centrifuge';
+import { SubscriptionState, type Centrifuge, type ClientInfo, type Subscription } from 'centrifuge';
 import { t, useLang, type StringKey } from '../i18n';
 import { formatKRW } from '../format';
 import { requestLogin } from '../auth';
-import { tryApi } from '../api';
+import { tryApi, type Pinned } from '../api';
 import { chatRefusal, chatState, onChatState, subscribe, type ChatState } from './connection';
 import { ChatList, interpret, type ChatRow } from './model';
 import { moderate, type ModAction } from './moderation';
+
+/** errorFields reads a failure's message and code: centrifuge rejects with plain `{code, message}` objects, fetch and moderation with Errors. */
+function errorFields(err: unknown): { message: string; code: number } {
+  const o: { message?: unknown; code?: unknown } = err !== null && typeof err === 'object' ? err : {};
+  return { message: o.message !== undefined && o.message !== null ? String(o.message) : String(err), code: Number(o.code ?? 0) };
+}
 
 export interface ChatPanelProps {
   channel: string;
@@ -77,7 +83,7 @@ export function ChatPanel(props: ChatPanelProps) {
       requestAnimationFrame(flushOnce);
       timer = setTimeout(flushOnce, FLUSH_FALLBACK_MS);
     };
-    const onPub = (ctx: { data: unknown; info?: any; offset?: number }) => {
+    const onPub = (ctx: { data: unknown; info?: ClientInfo; offset?: number }) => {
       const ev = interpret(ctx.data, ctx.info, channel, ctx.offset);
       if (ev.op === 'mode' && ev.slowSeconds !== undefined) setSlowSeconds(ev.slowSeconds);
       if (list.apply(ev)) schedule(ev.op === 'add' ? 1 : 0);
@@ -95,14 +101,14 @@ export function ChatPanel(props: ChatPanelProps) {
     const onUnsub = (ctx: { code: number; reason: string }) => {
       if (ctx.code === 0 || ctx.code >= 2500) return;
       setDisabledReason(`unsub:${t('chat.removed')}`);
-      resub = setTimeout(() => { if (s.state === 'unsubscribed') s.subscribe(); }, RESUBSCRIBE_MS);
+      resub = setTimeout(() => { if (s.state === SubscriptionState.Unsubscribed) s.subscribe(); }, RESUBSCRIBE_MS);
     };
     const onSubError = (ctx: { error?: { code?: number; message?: string } }) => {
       const e = ctx.error;
       if (e && e.code !== undefined && e.code >= 400 && e.code < 2000 && e.message) setDisabledReason(e.message);
     };
     // Pinned super chats for late joiners.
-    tryApi<{ pinned: unknown[] }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/superchats/pinned`).then((r) => {
+    tryApi<Pinned>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/superchats/pinned`).then((r) => {
       for (const p of r?.pinned ?? []) list.apply(interpret(p, undefined, channel));
       list.rows.sort((a, b) => a.ts - b.ts);
       schedule(0);
@@ -111,7 +117,7 @@ export function ChatPanel(props: ChatPanelProps) {
     s.on('subscribed', onSubscribed);
     s.on('unsubscribed', onUnsub);
     s.on('error', onSubError);
-    if (s.state === 'subscribed') onSubscribed();
+    if (s.state === SubscriptionState.Subscribed) onSubscribed();
     return () => {
       if (resub) clearTimeout(resub);
       if (timer) clearTimeout(timer);
@@ -154,15 +160,14 @@ export function ChatPanel(props: ChatPanelProps) {
     setNotice(null);
     try {
       const s = sub.current;
-      if (s.state === 'unsubscribed') s.subscribe();
-      if (s.state !== 'subscribed') await s.ready(5000);
+      if (s.state === SubscriptionState.Unsubscribed) s.subscribe();
+      if (s.state !== SubscriptionState.Subscribed) await s.ready(5000);
       await s.publish({ type: 'message', text: msg });
       setText('');
       setDisabledReason(null);
       if (slowSeconds > 0 && !props.canModerate) setSlowUntil(Date.now() + slowSeconds * 1000);
-    } catch (err: any) {
-      const m = String(err?.message ?? err);
-      const code = Number(err?.code ?? 0);
+    } catch (err) {
+      const { message: m, code } = errorFields(err);
       const wait = /(\d+)\s*(s|sec|seconds|초)\b/i.exec(m);
       if (/slow/i.test(m) && wait) setSlowUntil(Date.now() + Number(wait[1]) * 1000);
       else if (code === MOD_BANNED || code === MOD_TIMED_OUT || /banned|timed out/i.test(m)) {
@@ -232,7 +237,7 @@ export function durationInMessage(m: string): number {
   if (!part) return 0;
   const unit: Record<string, number> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 };
   let ms = 0;
-  for (const x of part.matchAll(/(\d+)([dhms])/g)) ms += Number(x[1]) * unit[x[2]!]!;
+  for (const [, n, u = ''] of part.matchAll(/(\d+)([dhms])/g)) ms += Number(n) * (unit[u] ?? 0);
   return ms;
 }
 
@@ -286,8 +291,8 @@ function UserCard({ row, channel, canModerate, sub, onClose }: { row: ChatRow; c
     try {
       await moderate(channel, action, { userId: row.userId, username: row.username }, reason.trim() || undefined, sub);
       setResult('✓');
-    } catch (err: any) {
-      setResult(String(err?.message ?? err));
+    } catch (err) {
+      setResult(errorFields(err).message);
     } finally {
       setBusy(false);
     }

@@ -1,5 +1,5 @@
 import { Centrifuge, type Subscription } from 'centrifuge';
-import { api, ApiError, getToken } from '../api';
+import { api, ApiError, getToken, type ChatToken } from '../api';
 import { errorText } from '../errors';
 
 /** chat/connection.ts: one Centrifuge client per page, with tokens from POST /api/v1/chat/token. */
@@ -32,7 +32,7 @@ function setState(s: ChatState) {
 
 /** fetchChatToken gets a connection JWT: the user's when logged in, anonymous (read-only) otherwise. */
 export async function fetchChatToken(bearer?: string | null): Promise<string> {
-  const r = await api<{ token: string }>('POST', '/api/v1/chat/token', { token: bearer === undefined ? getToken() : bearer, body: {} });
+  const r = await api<ChatToken>('POST', '/api/v1/chat/token', { token: bearer === undefined ? getToken() : bearer, body: {} });
   return r.token;
 }
 
@@ -85,8 +85,8 @@ export function chatClient(bearer?: string | null, fetcher?: { key: string; fetc
     getToken: async () => {
       try {
         return fetcher ? await fetcher.fetch() : await fetchChatToken(tok);
-      } catch (err: any) {
-        if (err?.status === 503 || err?.status === 404) { unavailable = true; setState('unavailable'); }
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 503 || err.status === 404)) { unavailable = true; setState('unavailable'); }
         throw err;
       }
     },

@@ -31,12 +31,14 @@ export type ChatEvent =
 export interface PubInfo {
   user?: string;
   client?: string;
-  connInfo?: any;
-  chanInfo?: any;
+  connInfo?: unknown;
+  chanInfo?: unknown;
 }
 
 const BADGE_ORDER: Badge[] = ['owner', 'manager', 'admin', 'subscriber'];
 
+/** LOWEST_TIER is the colour of any amount below the next tier. */
+const LOWEST_TIER = { min: 0, color: '#1e88e5', pinMs: 0 };
 /** TIER_COLORS are default super chat colours by minimum amount (KRW), used when the server sends none. */
 export const TIER_COLORS: { min: number; color: string; pinMs: number }[] = [
   { min: 100000, color: '#e62117', pinMs: 5 * 60_000 },
@@ -45,36 +47,43 @@ export const TIER_COLORS: { min: number; color: string; pinMs: number }[] = [
   { min: 10000, color: '#ffca28', pinMs: 30_000 },
   { min: 5000, color: '#1de9b6', pinMs: 15_000 },
   { min: 2000, color: '#00e5ff', pinMs: 10_000 },
-  { min: 0, color: '#1e88e5', pinMs: 0 },
+  LOWEST_TIER,
 ];
 
 export function tierFor(amount: number): { color: string; pinMs: number } {
-  return TIER_COLORS.find((t) => amount >= t.min) ?? TIER_COLORS[TIER_COLORS.length - 1]!;
+  return TIER_COLORS.find((t) => amount >= t.min) ?? LOWEST_TIER;
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined);
+/** Fields is a publication's object read key by key: any server may send any shape, so every value is checked where it is used. */
+type Fields = Readonly<Record<string, unknown>>;
+const NO_FIELDS: Fields = {};
+/** fields views an object (arrays included, as before) as Fields; anything else as undefined. */
+const fields = (v: unknown): Fields | undefined => (v !== null && typeof v === 'object' ? (v as Fields) : undefined);
 
 /** badgesFor reads roles for one channel from a token's info (roles map) or a flat list. */
-export function badgesFor(source: any, channel: string): Badge[] {
-  if (!source || typeof source !== 'object') return [];
+export function badgesFor(from: unknown, channel: string): Badge[] {
+  const source = fields(from);
+  if (!source) return [];
   const set = new Set<string>();
+  const addAll = (list: unknown) => { if (Array.isArray(list)) for (const r of list as unknown[]) if (typeof r === 'string') set.add(r); };
   const roles = source.roles;
-  if (Array.isArray(roles)) roles.forEach((r: unknown) => typeof r === 'string' && set.add(r));
-  else if (roles && typeof roles === 'object' && Array.isArray(roles[channel])) roles[channel].forEach((r: unknown) => typeof r === 'string' && set.add(r));
-  if (Array.isArray(source.badges)) source.badges.forEach((r: unknown) => typeof r === 'string' && set.add(r));
+  if (Array.isArray(roles)) addAll(roles);
+  else addAll(fields(roles)?.[channel]);
+  addAll(source.badges);
   if (source.admin === true) set.add('admin');
   return BADGE_ORDER.filter((b) => set.has(b));
 }
 
 /** senderOf finds who sent a publication: the data's own user fields win over the connection info. */
-function senderOf(data: any, info: PubInfo | undefined, channel: string): { userId: string; username?: string; name: string; badges: Badge[] } {
-  const u = data && typeof data.user === 'object' && data.user ? data.user : undefined;
-  const ci = info?.connInfo && typeof info.connInfo === 'object' ? info.connInfo : undefined;
-  const userId = str(u?.id) ?? str(data?.userId) ?? info?.user ?? '';
-  const name = str(u?.displayName) ?? str(u?.name) ?? str(data?.displayName) ?? str(data?.name) ?? str(u?.username) ?? str(data?.username) ?? str(ci?.name) ?? str(ci?.username) ?? (userId ? userId.slice(0, 8) : '?');
+function senderOf(data: Fields, info: PubInfo | undefined, channel: string): { userId: string; username?: string; name: string; badges: Badge[] } {
+  const u = fields(data.user);
+  const ci = fields(info?.connInfo);
+  const userId = str(u?.id) ?? str(data.userId) ?? info?.user ?? '';
+  const name = str(u?.displayName) ?? str(u?.name) ?? str(data.displayName) ?? str(data.name) ?? str(u?.username) ?? str(data.username) ?? str(ci?.name) ?? str(ci?.username) ?? (userId ? userId.slice(0, 8) : '?');
   const badges = badgesFor(u ?? data, channel);
-  const username = str(u?.username) ?? str(data?.username) ?? (ci && (info?.user ?? '') === userId ? str(ci.username) : undefined);
+  const username = str(u?.username) ?? str(data.username) ?? (ci && (info?.user ?? '') === userId ? str(ci.username) : undefined);
   return { userId, ...(username ? { username } : {}), name, badges: badges.length ? badges : badgesFor(ci, channel) };
 }
 
@@ -88,11 +97,11 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
   const now = Date.now();
   const fallbackId = offset !== undefined ? `o${String(offset)}` : `l${++seq}`;
   if (typeof data === 'string') {
-    const s = senderOf({}, info, channel);
+    const s = senderOf(NO_FIELDS, info, channel);
     return { op: 'add', row: { id: fallbackId, kind: 'message', ...s, text: data, ts: now } };
   }
-  if (!data || typeof data !== 'object') return { op: 'ignore' };
-  const d = data as any;
+  const d = fields(data);
+  if (!d) return { op: 'ignore' };
   const type = str(d.type) ?? (d.amount !== undefined ? 'superchat' : d.text !== undefined ? 'message' : '');
   const id = str(d.id) ?? str(d.messageId) ?? fallbackId;
   const ts = num(d.ts) ?? num(d.createdAt) ?? num(d.time) ?? now;
@@ -109,9 +118,11 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
     case 'super-chat':
     case 'donation': {
       const amount = num(d.amount) ?? 0;
-      const tier = d.tier && typeof d.tier === 'object' ? d.tier : {};
+      const tier = fields(d.tier) ?? NO_FIELDS;
       const def = tierFor(amount);
-      const pinMs = num(d.pinnedUntil) !== undefined ? Math.max(0, num(d.pinnedUntil)! - ts) : num(tier.pinMs) ?? (num(tier.pinSeconds) !== undefined ? num(tier.pinSeconds)! * 1000 : undefined) ?? def.pinMs;
+      const pinnedUntil = num(d.pinnedUntil);
+      const pinSeconds = num(tier.pinSeconds);
+      const pinMs = pinnedUntil !== undefined ? Math.max(0, pinnedUntil - ts) : num(tier.pinMs) ?? (pinSeconds !== undefined ? pinSeconds * 1000 : undefined) ?? def.pinMs;
       return {
         op: 'add',
         row: { id, kind: 'super', ...senderOf(d, info, channel), text: str(d.message) ?? str(d.text) ?? '', ts, amount, color: str(tier.color) ?? str(d.color) ?? def.color, pinMs },
@@ -120,18 +131,19 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
     case 'clear':
       return { op: 'clear' };
     case 'delete': {
-      const ids = Array.isArray(d.ids) ? d.ids.filter((x: unknown) => typeof x === 'string') : [str(d.messageId) ?? str(d.id) ?? ''];
+      const ids = Array.isArray(d.ids) ? (d.ids as unknown[]).filter((x): x is string => typeof x === 'string') : [str(d.messageId) ?? str(d.id) ?? ''];
       return { op: 'delete', ids };
     }
     case 'ban':
     case 'timeout': {
-      const target = str(d.userId) ?? str(d.user?.id) ?? str(d.target?.id) ?? '';
+      const target = str(d.userId) ?? str(fields(d.user)?.id) ?? str(fields(d.target)?.id) ?? '';
       const text = str(d.text) ?? str(d.message);
       return { op: 'purgeUser', userId: target, row: text ? { id, kind: 'system', userId: '', name: '', badges: [], text, ts } : undefined };
     }
     case 'mode':
     case 'modes': {
-      const slow = num(d.slowSeconds) ?? num(d.slow) ?? num(d.modes?.slowSeconds) ?? num(d.modes?.slow);
+      const modes = fields(d.modes);
+      const slow = num(d.slowSeconds) ?? num(d.slow) ?? num(modes?.slowSeconds) ?? num(modes?.slow);
       const text = str(d.text) ?? str(d.message);
       return { op: 'mode', slowSeconds: slow, row: text ? { id, kind: 'system', userId: '', name: '', badges: [], text, ts } : undefined };
     }
@@ -141,9 +153,9 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
       const text = str(d.text) ?? str(d.message) ?? '';
       if (!text) return { op: 'ignore' };
       const ev = str(d.event) ?? '';
-      const slow = num(d.slowSeconds) ?? num(d.modes?.slowSeconds) ?? (/slow/i.test(ev) ? num(d.seconds) ?? num(d.value) ?? (/off/i.test(ev) || d.enabled === false ? 0 : undefined) : undefined);
+      const slow = num(d.slowSeconds) ?? num(fields(d.modes)?.slowSeconds) ?? (/slow/i.test(ev) ? num(d.seconds) ?? num(d.value) ?? (/off/i.test(ev) || d.enabled === false ? 0 : undefined) : undefined);
       if (/^(ban|timeout)$/i.test(ev)) {
-        const target = str(d.userId) ?? str(d.user?.id) ?? str(d.user) ?? str(d.target?.id) ?? str(d.target) ?? '';
+        const target = str(d.userId) ?? str(fields(d.user)?.id) ?? str(d.user) ?? str(fields(d.target)?.id) ?? str(d.target) ?? '';
         return { op: 'purgeUser', userId: target, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
       }
       if (slow !== undefined) return { op: 'mode', slowSeconds: slow, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
@@ -191,15 +203,20 @@ export class ChatList {
 /** effectCounts reads an aggregated `effects:{channel}` publication as effect → count. */
 export function effectCounts(data: unknown): Record<string, number> {
   const out: Record<string, number> = {};
-  if (!data || typeof data !== 'object') return out;
-  const d = data as any;
+  const d = fields(data);
+  if (!d) return out;
   const add = (k: unknown, v: unknown) => {
     const n = num(v) ?? 1;
     if (typeof k === 'string' && k && n > 0) out[k] = (out[k] ?? 0) + Math.min(n, 1_000_000);
   };
   const src = d.counts ?? d.effects ?? d.reactions;
   if (src && typeof src === 'object' && !Array.isArray(src)) for (const [k, v] of Object.entries(src)) add(k, v);
-  else if (Array.isArray(src)) for (const e of src) add(e?.effect ?? e?.type ?? e?.name, e?.count);
+  else if (Array.isArray(src)) {
+    for (const item of src as unknown[]) {
+      const e = fields(item);
+      add(e?.effect ?? e?.type ?? e?.name, e?.count);
+    }
+  }
   else if (typeof d.effect === 'string' || typeof d.type === 'string') add(d.effect ?? d.type, d.count);
   return out;
 }

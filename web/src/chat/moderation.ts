@@ -1,5 +1,5 @@
 import type { Subscription } from 'centrifuge';
-import { api, tryApi } from '../api';
+import { api, tryApi, type AuditEntryView, type FilterList, type AuditLog, type ModerationOverview } from '../api';
 
 /** chat/moderation.ts: moderation actions from the UI, through the REST API or chat commands. */
 
@@ -38,7 +38,7 @@ export async function moderate(channel: string, action: ModAction, target: Targe
         done = await tryApi('POST', `${base(channel)}/bans`, { body: { username, ...r, ...(action.seconds ? { durationSeconds: action.seconds } : {}) } });
         break;
       case 'unban':
-        done = await tryApi('DELETE', `${base(channel)}/bans/${encodeURIComponent(username!)}`);
+        done = await tryApi('DELETE', `${base(channel)}/bans/${encodeURIComponent(username ?? '')}`);
         break;
       case 'timeout':
         done = await tryApi('POST', `${base(channel)}/timeouts`, { body: { username, seconds: action.seconds, ...r } });
@@ -54,8 +54,8 @@ export async function moderate(channel: string, action: ModAction, target: Targe
 }
 
 /** Channel-level moderation state for the studio (modes, restrictions, filters); undefined when the server has no such API. */
-export async function getModes(channel: string): Promise<{ modes: Record<string, unknown>; restrictions?: any[]; filters?: any[] } | undefined> {
-  return tryApi('GET', base(channel));
+export async function getModes(channel: string): Promise<ModerationOverview | undefined> {
+  return tryApi<ModerationOverview>('GET', base(channel));
 }
 export async function setModes(channel: string, modes: Record<string, unknown>, sub: Subscription | null): Promise<void> {
   const done = await tryApi('PATCH', `${base(channel)}/modes`, { body: modes });
@@ -64,10 +64,8 @@ export async function setModes(channel: string, modes: Record<string, unknown>, 
   if ('slowSeconds' in modes) await sub.publish({ type: 'message', text: Number(modes.slowSeconds) > 0 ? `/slow ${Number(modes.slowSeconds)}` : '/slow off' });
 }
 export async function getFilters(channel: string): Promise<{ word: string; action?: string }[] | undefined> {
-  const r = await tryApi('GET', `${base(channel)}/filters`);
-  if (r === undefined) return undefined;
-  const list = Array.isArray(r) ? r : r.entries ?? r.filters ?? r.words ?? [];
-  return list.map((x: any) => (typeof x === 'string' ? { word: x } : { word: String(x.word ?? x.pattern ?? ''), action: x.action }));
+  const r = await tryApi<FilterList>('GET', `${base(channel)}/filters`);
+  return r?.entries;
 }
 export async function addFilter(channel: string, word: string): Promise<void> {
   await api('POST', `${base(channel)}/filters`, { body: { word } });
@@ -75,8 +73,7 @@ export async function addFilter(channel: string, word: string): Promise<void> {
 export async function removeFilter(channel: string, word: string): Promise<void> {
   await api('DELETE', `${base(channel)}/filters/${encodeURIComponent(word)}`);
 }
-export async function getAudit(channel: string): Promise<any[] | undefined> {
-  const r = await tryApi('GET', `${base(channel)}/audit`);
-  if (r === undefined) return undefined;
-  return Array.isArray(r) ? r : r.entries ?? r.audit ?? r.items ?? [];
+export async function getAudit(channel: string): Promise<AuditEntryView[] | undefined> {
+  const r = await tryApi<AuditLog>('GET', `${base(channel)}/audit`);
+  return r?.entries;
 }

@@ -3,7 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { changePassword, login, logoutEverywhere, register, registrationMode, type RegistrationMode } from '../auth';
-import { api, ApiError, newIdempotencyKey, tryApi } from '../api';
+import { api, ApiError, newIdempotencyKey, tryApi, type SuperChatSent, type Wallet } from '../api';
 import { formatKRW } from '../format';
 import { EFFECTS } from '../effects/layer';
 import type { Centrifuge } from 'centrifuge';
@@ -213,7 +213,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
   const [busy, setBusy] = useState(false);
   const key = useRef(newIdempotencyKey());
   useEffect(() => {
-    tryApi('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : Number(w.balance ?? w.wallet?.balance ?? 0))).catch(() => setBalance(null));
+    tryApi<Wallet>('GET', '/api/v1/wallet').then((w) => setBalance(w === undefined ? null : w.balance)).catch(() => setBalance(null));
   }, []);
   useEffect(() => { key.current = newIdempotencyKey(); }, [amount, message, tts]);
   const send = async (e: Event) => {
@@ -221,10 +221,9 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
     setBusy(true);
     setError(null);
     try {
-      const r = await api('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
+      const r = await api<SuperChatSent>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/superchats`, { body: { amount, message, ...(tts ? { tts: true } : {}) }, headers: { 'idempotency-key': key.current } });
       setDone(true);
-      const b = r?.balance ?? r?.wallet?.balance;
-      if (typeof b === 'number') setBalance(b);
+      setBalance(r.balance);
       key.current = newIdempotencyKey();
     } catch (err) {
       setError(err instanceof ApiError && err.status === 402 ? t('super.short') : errorText(err));

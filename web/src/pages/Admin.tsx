@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel } from '../api';
+import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel, type ChannelList, type Health, type JobList, type JobView, type LiveStreamView, type PublicStream, type PublicUser, type Streams, type UserList, type VodList } from '../api';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { useMe } from '../auth';
@@ -37,13 +37,13 @@ export function Admin() {
 }
 
 function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => void }) {
-  const [health, setHealth] = useState<any>(null);
+  const [health, setHealth] = useState<Health | null>(null);
   const [channels, setChannels] = useState<Channel[] | null>(null);
-  const [users, setUsers] = useState<any[] | null | undefined>(undefined);
-  const [jobs, setJobs] = useState<any[] | null | undefined>(undefined);
-  const [vods, setVods] = useState<any | null | undefined>(undefined);
+  const [users, setUsers] = useState<PublicUser[] | null | undefined>(undefined);
+  const [jobs, setJobs] = useState<JobView[] | null | undefined>(undefined);
+  const [vods, setVods] = useState<VodList | null | undefined>(undefined);
   const [samples, setSamples] = useState<Sample[]>([]);
-  const [streams, setStreams] = useState<Record<string, any>>({});
+  const [streams, setStreams] = useState<Record<string, LiveStreamView>>({});
   // Hot-standby backups (role "backup"): the nodes holding one, by channel; they are not rows of their own.
   const [backups, setBackups] = useState<Record<string, string[]>>({});
   const [reload, setReload] = useState(0);
@@ -53,22 +53,21 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
   useEffect(() => {
     let stop = false;
     const opts = { token: bearer };
-    const list = (r: any, ...keys: string[]) => (r === undefined ? null : Array.isArray(r) ? r : keys.map((k) => r[k]).find(Array.isArray) ?? []);
     const load = async () => {
       try {
         const [h, c, u, j, v, st] = await Promise.all([
-          fetch('/healthz').then((r) => r.json()).catch(() => null),
-          api<{ channels: Channel[] }>('GET', '/api/v1/channels?limit=200', opts),
-          tryApi('GET', '/api/v1/users', opts).catch(() => undefined),
-          tryApi('GET', '/api/v1/jobs', opts).catch(() => undefined),
-          tryApi('GET', '/api/v1/vods', opts).catch(() => undefined),
-          tryApi<{ streams: any[] }>('GET', '/api/v1/streams', opts).catch(() => undefined),
+          fetch('/healthz').then((r) => r.json() as Promise<Health>).catch(() => null),
+          api<ChannelList>('GET', '/api/v1/channels?limit=200', opts),
+          tryApi<UserList>('GET', '/api/v1/users', opts).catch(() => undefined),
+          tryApi<JobList>('GET', '/api/v1/jobs', opts).catch(() => undefined),
+          tryApi<VodList>('GET', '/api/v1/vods', opts).catch(() => undefined),
+          tryApi<Streams>('GET', '/api/v1/streams', opts).catch(() => undefined),
         ]);
         if (stop) return;
         setHealth(h);
         setChannels(c.channels);
-        setUsers(list(u, 'users'));
-        setJobs(list(j, 'jobs'));
+        setUsers(u === undefined ? null : u.users);
+        setJobs(j === undefined ? null : j.jobs);
         setVods(v === undefined ? null : v);
         setStreams(Object.fromEntries((st?.streams ?? []).filter((x) => x.role !== 'backup').map((x) => [x.channel, x])));
         const held: Record<string, string[]> = {};
@@ -77,7 +76,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         // Bitrates are operator data: they come from GET /api/v1/streams, not the public channel list.
         const live = c.channels.filter((x) => x.stream?.live);
         const detail = st?.streams ?? [];
-        setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: detail.reduce((a, x) => a + (Number(x.bitrateIn) || 0), 0) }]);
+        setSamples((s) => [...s.slice(-(CHART_POINTS - 1)), { t: Date.now(), viewers: live.reduce((a, x) => a + totalViewers(x.stream?.viewers), 0), bps: detail.reduce((a, x) => a + (x.bitrateIn || 0), 0) }]);
         setError(null);
       } catch (err) {
         if (!stop) setError(errorText(err));
@@ -102,12 +101,14 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
 
   // Live streams: this node's (from the channel list) and, with nodes sharing Redis, every media
   // node's (GET /api/v1/streams lists them with the node that holds each publisher).
-  const live: { name: string; id: string; stream: any; node?: string }[] = (channels ?? []).filter((c) => c.stream?.live).map((c) => ({ name: c.name, id: c.id, stream: streams[c.name] ?? c.stream, node: streams[c.name]?.node }));
+  // A stream's row shows the operator's detail (GET /api/v1/streams) when there is one, else the channel's public stream.
+  const live: { name: string; id: string; stream?: LiveStreamView; pub?: PublicStream; node?: string }[] = (channels ?? []).filter((c) => c.stream?.live).map((c) => ({ name: c.name, id: c.id, stream: streams[c.name], pub: c.stream, node: streams[c.name]?.node }));
   for (const [name, st] of Object.entries(streams)) {
     if (!live.some((l) => l.name === name)) live.push({ name, id: `stream:${name}`, stream: st, node: st.node });
   }
-  const vodList: any[] = vods ? (Array.isArray(vods) ? vods : vods.vods ?? vods.recordings ?? []) : [];
-  const disk = vods && !Array.isArray(vods) ? (vods.disk ?? vods.usage ?? (vodList.length ? vodList.reduce((a, v) => a + Number(v.sizeBytes ?? 0), 0) : undefined)) : undefined;
+  const uptime = (since: number | undefined) => (since === undefined ? '–' : formatDuration(now - since));
+  const vodList = vods?.vods ?? [];
+  const disk = vodList.length ? vodList.reduce((a, v) => a + v.sizeBytes, 0) : undefined;
 
   return (
     <main id="main" class="page admin">
@@ -137,13 +138,13 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
               <tbody>{live.map((c) => (
                 <tr key={c.id}>
                   <td><a href={`/watch/${c.name}`}>{c.name}</a></td>
-                  <td>{formatCount(totalViewers(c.stream?.viewers))} <span class="muted small">{Object.entries(c.stream?.viewers ?? {}).map(([p, n]) => `${p}:${String(n)}`).join(' ')}</span></td>
+                  <td>{formatCount(totalViewers((c.stream ?? c.pub)?.viewers))} <span class="muted small">{Object.entries((c.stream ?? c.pub)?.viewers ?? {}).map(([p, n]) => `${p}:${String(n)}`).join(' ')}</span></td>
                   <td>{formatBitrate(c.stream?.bitrateIn ?? 0)}</td>
-                  <td>{c.stream?.fps !== undefined ? Math.round(c.stream.fps) : '–'}</td>
-                  <td>{c.stream?.video?.codecString ?? c.stream?.video?.codec ?? '–'}</td>
-                  <td>{sinceMs(c.stream?.since) !== undefined ? formatDuration(now - sinceMs(c.stream?.since)!) : '–'}</td>
-                  <td class="small">{(streams[c.name]?.restreams ?? []).map((r: any) => `${r.name}: ${t(`restream.state.${r.status.state as 'idle'}`)}`).join(', ') || '–'}
-                    {streams[c.name]?.publisher && <span class="muted"> · {String(streams[c.name].publisher.protocol)}{streams[c.name].publisher.clientIp ? ` ${streams[c.name].publisher.clientIp}` : ''}</span>}
+                  <td>{c.stream ? Math.round(c.stream.fps) : '–'}</td>
+                  <td>{c.stream?.video?.codecString ?? (c.stream ?? c.pub)?.video?.codec ?? '–'}</td>
+                  <td>{uptime(sinceMs((c.stream ?? c.pub)?.since))}</td>
+                  <td class="small">{(c.stream?.restreams ?? []).map((r) => `${r.name}: ${t(`restream.state.${r.status.state}`)}`).join(', ') || '–'}
+                    {c.stream && <span class="muted"> · {c.stream.publisher.protocol}{c.stream.publisher.clientIp ? ` ${c.stream.publisher.clientIp}` : ''}</span>}
                     {c.node && <span class="muted" data-node={c.node}> · {t('admin.node')} {c.node}</span>}
                     {(backups[c.name] ?? []).length > 0 && <span class="muted" data-backup={c.name}> · {t('admin.backup')} {(backups[c.name] ?? []).join(', ')}</span>}</td>
                   <td><button type="button" class="btn small danger" data-end={c.name} onClick={() => end(c.name)}>{t('admin.end')}</button></td>
@@ -158,16 +159,16 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           )}
         </Section>
         <Section title={t('admin.users')} id="users">
-          {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u: any) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">admin</span>}</li>)}</ul>}
+          {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">admin</span>}</li>)}</ul>}
         </Section>
         <Section title={t('admin.jobs')} id="jobs">
           {jobs === null ? <NotAvailable /> : (
-            <ul class="jobs">{(jobs ?? []).slice(0, 50).map((j: any) => {
-              const p = Math.max(0, Math.min(1, Number(j.progress ?? 0) > 1 ? Number(j.progress) / 100 : Number(j.progress ?? 0)));
+            <ul class="jobs">{(jobs ?? []).slice(0, 50).map((j) => {
+              const p = Math.max(0, Math.min(1, j.progress));
               return (
                 <li key={j.id}>
-                  <span>{String(j.kind ?? j.type ?? 'job')} <span class="muted small">{String(j.state ?? j.status ?? '')}</span></span>
-                  <progress max={100} value={Math.round(p * 100)} aria-label={`${String(j.kind ?? j.type ?? 'job')} ${Math.round(p * 100)}%`} />
+                  <span>{j.type} <span class="muted small">{j.state}</span></span>
+                  <progress max={100} value={Math.round(p * 100)} aria-label={`${j.type} ${Math.round(p * 100)}%`} />
                 </li>
               );
             })}</ul>
@@ -176,8 +177,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         <Section title={t('admin.recordings')} id="recordings">
           {vods === null ? <NotAvailable /> : (
             <>
-              {disk && <p class="muted small">{typeof disk === 'number' ? formatBytes(disk) : `${formatBytes(Number(disk.usedBytes ?? disk.used ?? 0))} / ${formatBytes(Number(disk.totalBytes ?? disk.total ?? 0))}`}</p>}
-              <ul class="plain">{vodList.slice(0, 50).map((v: any) => <li key={v.id}><a href={`/vod/${v.id}`}>{String(v.title ?? v.channel ?? v.id)}</a> <span class="muted small">{v.createdAt || v.startedAt ? formatTime(Number(v.createdAt ?? v.startedAt)) : ''}{v.sizeBytes ? ` · ${formatBytes(Number(v.sizeBytes))}` : ''}</span></li>)}</ul>
+              {disk ? <p class="muted small">{formatBytes(disk)}</p> : null}
+              <ul class="plain">{vodList.slice(0, 50).map((v) => <li key={v.id}><a href={`/vod/${v.id}`}>{v.channel || v.id}</a> <span class="muted small">{v.startedAt ? formatTime(v.startedAt) : ''}{v.sizeBytes ? ` · ${formatBytes(v.sizeBytes)}` : ''}</span></li>)}</ul>
             </>
           )}
         </Section>
@@ -190,12 +191,12 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
 function Chart({ samples }: { samples: Sample[] }) {
   const w = 320;
   const h = 120;
-  if (samples.length < 2) return <p class="muted small">…</p>;
+  const last = samples[samples.length - 1];
+  if (samples.length < 2 || !last) return <p class="muted small">…</p>;
   const path = (vals: number[]) => {
     const max = Math.max(...vals, 1);
     return vals.map((v, i) => `${i ? 'L' : 'M'}${((i / (vals.length - 1)) * w).toFixed(1)},${(h - 6 - (v / max) * (h - 12)).toFixed(1)}`).join(' ');
   };
-  const last = samples[samples.length - 1]!;
   return (
     <figure class="chart">
       <svg viewBox={`0 0 ${w} ${h}`} role="img" aria-label={`${t('studio.viewers')} ${last.viewers}, ${t('studio.bitrate')} ${formatBitrate(last.bps)}`} preserveAspectRatio="none">

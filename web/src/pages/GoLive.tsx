@@ -4,6 +4,7 @@
  * H.264 preferred, all candidates gathered before the offer, DELETE on stop.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { errorOf } from '../api';
 import { useLang, type Lang } from '../i18n';
 import { errorText } from '../errors';
 import { ApiError } from '../api';

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, tryApi, type Channel } from '../api';
+import { api, tryApi, type Channel, type ChannelList, type VodList, type VodView } from '../api';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
@@ -21,7 +21,7 @@ export function Home() {
       try {
         const qs = new URLSearchParams({ live: 'true' });
         if (q.trim()) qs.set('q', q.trim());
-        const r = await api<{ channels: Channel[] }>('GET', `/api/v1/channels?${qs}`, { signal: ctl.signal });
+        const r = await api<ChannelList>('GET', `/api/v1/channels?${qs}`, { signal: ctl.signal });
         if (!stop) { setChannels(r.channels); setError(null); }
       } catch (err) {
         if (!stop && (err as Error).name !== 'AbortError') setError(errorText(err));
@@ -58,8 +58,8 @@ export function Home() {
 
 /** RecentVods lists the newest finished recordings (hidden on servers without VODs). */
 function RecentVods() {
-  const [vods, setVods] = useState<any[]>([]);
-  useEffect(() => { tryApi('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
+  const [vods, setVods] = useState<VodView[]>([]);
+  useEffect(() => { tryApi<VodList>('GET', '/api/v1/vods?limit=8').then((r) => setVods(r?.vods ?? [])).catch(() => undefined); }, []);
   if (!vods.length) return null;
   return (
     <section class="recent" aria-labelledby="recent-h">
@@ -70,11 +70,11 @@ function RecentVods() {
             <a href={`/vod/${encodeURIComponent(v.id)}`} class="channel-link">
               <div class="thumb">
                 {v.poster ? <img src={v.poster} alt="" loading="lazy" width={320} height={180} /> : <div class="thumb-fallback" aria-hidden="true">▶</div>}
-                {v.durationMs ? <span class="uptime">{formatDuration(Number(v.durationMs))}</span> : null}
+                {v.durationMs ? <span class="uptime">{formatDuration(v.durationMs)}</span> : null}
               </div>
               <div class="meta">
-                <strong class="title">{String(v.title ?? v.channel ?? v.id)}</strong>
-                <span class="name">{v.startedAt ? formatTime(Number(v.startedAt)) : ''}</span>
+                <strong class="title">{v.channel || v.id}</strong>
+                <span class="name">{v.startedAt ? formatTime(v.startedAt) : ''}</span>
               </div>
             </a>
           </li>

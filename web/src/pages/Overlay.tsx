@@ -1,9 +1,9 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import type { Centrifuge } from 'centrifuge';
+import type { Centrifuge, ClientInfo } from 'centrifuge';
 import { t, useLang } from '../i18n';
 import { formatKRW } from '../format';
 import { chatClient, subscribe } from '../chat/connection';
-import { api, ApiError } from '../api';
+import { api, ApiError, type OverlayPage } from '../api';
 import { ChatList, effectCounts, interpret, tierFor, type ChatRow } from '../chat/model';
 import { EffectLayer } from '../effects/layer';
 
@@ -16,15 +16,21 @@ const CHAT_ROWS = 30;
 export interface Alert { id: string; name: string; amount: number; text: string; color: string; ms: number; tts: boolean }
 
 /** alertFrom reads a super chat publication (events:{channel} or chat:{channel}) as an alert. */
-export function alertFrom(data: any, channel: string, offset?: number): Alert | null {
-  if (!data || typeof data !== 'object') return null;
-  const inner = data.type === 'alert' && data.superchat ? data.superchat : data.type === 'alert' && data.data ? data.data : data;
+export function alertFrom(data: unknown, channel: string, offset?: number): Alert | null {
+  const outer = fieldsOf(data);
+  if (!outer) return null;
+  const inner = (outer.type === 'alert' ? fieldsOf(outer.superchat) ?? fieldsOf(outer.data) : undefined) ?? outer;
   const ev = interpret(inner, undefined, channel, offset);
   if (ev.op !== 'add' || ev.row.kind !== 'super') return null;
   const r = ev.row;
-  const tier = inner.tier && typeof inner.tier === 'object' ? inner.tier : {};
+  const tier = fieldsOf(inner.tier) ?? {};
   const secs = Number(tier.alertSeconds ?? tier.displaySeconds ?? inner.alertSeconds ?? NaN);
   return { id: r.id, name: r.name, amount: r.amount ?? 0, text: r.text, color: r.color ?? tierFor(r.amount ?? 0).color, ms: Number.isFinite(secs) && secs > 0 ? secs * 1000 : DEFAULT_ALERT_MS, tts: inner.tts === true };
+}
+
+/** fieldsOf views a truthy object as its fields (a publication may have any shape), anything else as undefined. */
+function fieldsOf(v: unknown): Readonly<Record<string, unknown>> | undefined {
+  return v && typeof v === 'object' ? (v as Record<string, unknown>) : undefined;
 }
 
 function speak(a: Alert) {
@@ -66,25 +72,28 @@ export function Overlay({ channel }: { channel: string }) {
     const token = params.get('token');
     if (!token) { setClient(chatClient(null)); return; }
     const url = `/api/v1/overlay/${encodeURIComponent(channel)}?token=${encodeURIComponent(token)}`;
-    let first: Promise<any> | null = api('GET', url, { token: null });
+    let first: Promise<OverlayPage> | null = api<OverlayPage>('GET', url, { token: null });
     first.then((o) => {
-      const n = Date.now();
-      const skew = typeof o?.now === 'number' ? n - o.now : 0;
-      const pinned = (o?.pinned ?? []).map((p: any) => interpret(p, undefined, channel)).filter((e: any) => e.op === 'add').map((e: any) => ({ ...e.row, ts: e.row.ts + skew }));
+      const skew = Date.now() - o.now;
+      const pinned: ChatRow[] = [];
+      for (const p of o.pinned) {
+        const e = interpret(p, undefined, channel);
+        if (e.op === 'add') pinned.push({ ...e.row, ts: e.row.ts + skew });
+      }
       if (pinned.length) setPins(pinned);
-      if (!o?.chat) { setClient(chatClient(null)); return; }
+      if (!o.chat) { setClient(chatClient(null)); return; }
       setClient(chatClient(undefined, {
         key: `overlay:${channel}:${token}`,
         fetch: async () => {
-          const r = first ? await first : await api('GET', url, { token: null });
+          const r = first ? await first : await api<OverlayPage>('GET', url, { token: null });
           first = null;
-          if (!r?.chat?.token) throw new Error('overlay has no chat token');
-          return r.chat.token as string;
+          if (!r.chat?.token) throw new Error('overlay has no chat token');
+          return r.chat.token;
         },
       }));
     }).catch((err) => {
       if (err instanceof ApiError && err.status === 404 && /^no route/.test(err.message)) setClient(chatClient(null));
-      else setError(err instanceof ApiError && err.status === 401 ? 'overlay token is not valid' : String(err?.message ?? err));
+      else setError(err instanceof ApiError && err.status === 401 ? 'overlay token is not valid' : err instanceof Error ? err.message : String(err));
     });
   }, []);
 
@@ -99,12 +108,12 @@ export function Overlay({ channel }: { channel: string }) {
     const cleanups: (() => void)[] = [];
     const list = new ChatList(CHAT_ROWS);
     const events = subscribe(client, `events:${channel}`);
-    const onEvent = (ctx: { data: any; offset?: number }) => { if (widgets.has('alerts')) enqueue(alertFrom(ctx.data, channel, ctx.offset)); };
+    const onEvent = (ctx: { data: unknown; offset?: number }) => { if (widgets.has('alerts')) enqueue(alertFrom(ctx.data, channel, ctx.offset)); };
     events.on('publication', onEvent);
     cleanups.push(() => { events.removeListener('publication', onEvent); events.unsubscribe(); client.removeSubscription(events); });
     if (widgets.has('chat') || widgets.has('ticker') || widgets.has('alerts')) {
       const chat = subscribe(client, `chat:${channel}`);
-      const onChat = (ctx: { data: any; info?: any; offset?: number }) => {
+      const onChat = (ctx: { data: unknown; info?: ClientInfo; offset?: number }) => {
         const ev = interpret(ctx.data, ctx.info, channel, ctx.offset);
         if (ev.op === 'add' && ev.row.kind === 'super') {
           if ((ev.row.pinMs ?? 0) > 0) setPins((p) => [...p.filter((x) => x.id !== ev.row.id), ev.row]);

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
-import { api, getToken, tryApi, type Channel, type IngestAddresses as Ingest, type LiveDetail } from '../api';
+import { api, getToken, tryApi, type AuditEntryView, type CaptionsAnswer, type CaptionsState, type Channel, type Earnings, type IngestAddresses as Ingest, type LiveBlock, type LiveDetail, type LiveEnded, type ManagerList, type OverlayCreated, type OverlayList, type RestreamList, type RestreamTarget, type Supporters } from '../api';
 import { t, useLang } from '../i18n';
 import { codeText, errorText } from '../errors';
 import { requestLogin, refreshMe, useMe } from '../auth';
@@ -230,7 +230,7 @@ export function Spark({ points, label, height = 48 }: { points: number[]; label:
 function ModerationTools({ channel, client }: { channel: string; client: Centrifuge | null }) {
   const [modes, setModesState] = useState<Record<string, unknown> | null | undefined>(undefined);
   const [filters, setFilters] = useState<{ word: string; action?: string }[] | null | undefined>(undefined);
-  const [audit, setAudit] = useState<any[] | null | undefined>(undefined);
+  const [audit, setAudit] = useState<AuditEntryView[] | null | undefined>(undefined);
   const [word, setWord] = useState('');
   const [slow, setSlow] = useState('0');
   const [msg, setMsg] = useState<string | null>(null);
@@ -279,7 +279,7 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
         {audit === null ? <NotAvailable /> : (
           <ul class="audit">
             {(audit ?? []).slice(0, 50).map((a, i) => (
-              <li key={a.id ?? i}><span class="muted small">{a.at || a.ts || a.createdAt ? formatTime(Number(a.at ?? a.ts ?? a.createdAt)) : ''}</span> <strong>{String(a.actorName ?? a.actor ?? '')}</strong> {String(a.action ?? '')} {String(a.targetName ?? a.target ?? '')} {a.reason ? `— ${String(a.reason)}` : ''}</li>
+              <li key={a.id || i}><span class="muted small">{a.createdAt ? formatTime(a.createdAt) : ''}</span> <strong>{a.actorName ?? ''}</strong> {a.action} {a.targetName ?? ''} {a.reason ? `— ${a.reason}` : ''}</li>
             ))}
           </ul>
         )}
@@ -289,15 +289,15 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
 }
 
 function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
-  const [list, setList] = useState<any[] | null>(null);
+  const [list, setList] = useState<ManagerList['managers'] | null>(null);
   const [name, setName] = useState('');
   const [error, setError] = useState<string | null>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/managers`;
-  useEffect(() => { api<{ managers: any[] }>('GET', base).then((r) => setList(r.managers)).catch(() => setList([])); }, [channel]);
-  const label = (m: any) => String(m.username ?? m.user?.username ?? m.displayName ?? m.name ?? m);
+  useEffect(() => { api<ManagerList>('GET', base).then((r) => setList(r.managers)).catch(() => setList([])); }, [channel]);
+  const label = (m: ManagerList['managers'][number]) => m.username;
   const change = async (method: 'PUT' | 'DELETE', username: string) => {
     setError(null);
-    try { setList((await api<{ managers: any[] }>(method, `${base}/${encodeURIComponent(username)}`)).managers); setName(''); } catch (err) { setError(errorText(err)); }
+    try { setList((await api<ManagerList>(method, `${base}/${encodeURIComponent(username)}`)).managers); setName(''); } catch (err) { setError(errorText(err)); }
   };
   return (
     <Section title={t('studio.managers')} id="managers">
@@ -313,9 +313,27 @@ function Managers({ channel, isOwner }: { channel: string; isOwner: boolean }) {
   );
 }
 
+/** SpeechRecognitionLike is the part of the Web Speech API's recogniser the captions button uses (TypeScript's DOM types lack it). */
+interface SpeechRecognitionLike {
+  lang: string;
+  continuous: boolean;
+  interimResults: boolean;
+  onresult: ((e: { resultIndex: number; results: ArrayLike<{ isFinal: boolean; 0?: { transcript: string } }> }) => void) | null;
+  onend: (() => void) | null;
+  onerror: ((e: { error?: string }) => void) | null;
+  start(): void;
+  stop(): void;
+}
+
+/** speechRecognition is the browser's recogniser class (prefixed in Chromium and Safari), if it has one. */
+function speechRecognition(): (new () => SpeechRecognitionLike) | undefined {
+  const w = window as unknown as { SpeechRecognition?: new () => SpeechRecognitionLike; webkitSpeechRecognition?: new () => SpeechRecognitionLike };
+  return w.SpeechRecognition ?? w.webkitSpeechRecognition;
+}
+
 /** Captions: server captions on/off and language, or the broadcaster's browser (Web Speech API) posting cues. */
 function Captions({ channel, info }: { channel: string; info: Channel | null }) {
-  const [state, setState] = useState<any | null | undefined>(undefined);
+  const [state, setState] = useState<CaptionsState | null | undefined>(undefined);
   const [langCode, setLangCode] = useState(info?.captionsLanguage ?? 'ko');
   // Server engines this node can run (whisper, pocketsphinx when installed); 'browser' is the Web Speech button.
   const [engines, setEngines] = useState<string[]>([]);
@@ -323,14 +341,15 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
   const [msg, setMsg] = useState<string | null>(null);
   const [listening, setListening] = useState(false);
   const [interim, setInterim] = useState('');
-  const rec = useRef<any>(null);
+  const rec = useRef<SpeechRecognitionLike | null>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/captions`;
   const load = () => {
-    tryApi('GET', base).then((r) => {
-      setState(r === undefined ? null : r.captions ?? r);
-      const server = Array.isArray(r?.engines) ? (r.engines as string[]).filter((e) => e !== 'browser') : [];
+    tryApi<CaptionsAnswer>('GET', base).then((r) => {
+      setState(r === undefined ? null : r.captions);
+      const server = (r?.engines ?? []).filter((e) => e !== 'browser');
       setEngines(server);
-      setEngine((cur) => (cur && server.includes(cur) ? cur : (r?.captions?.engine && server.includes(r.captions.engine) ? r.captions.engine : server[0] ?? '')));
+      const current = r?.captions.engine;
+      setEngine((cur) => (cur && server.includes(cur) ? cur : (current && server.includes(current) ? current : server[0] ?? '')));
     }).catch(() => setState(null));
   };
   useEffect(load, [channel]);
@@ -338,21 +357,23 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
   const toggleServer = async () => {
     setMsg(null);
     try {
-      const r = await api('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
-      setState(r.captions ?? r);
+      const r = await api<CaptionsAnswer>('POST', base, { body: { enabled: !state?.enabled, language: langCode, ...(engine ? { engine } : {}) } });
+      setState(r.captions);
     } catch (err) { setMsg(errorText(err)); }
   };
-  const SpeechRecognition = (window as any).SpeechRecognition ?? (window as any).webkitSpeechRecognition;
+  const SpeechRecognition = speechRecognition();
   const toggleBrowser = () => {
     if (listening) { rec.current?.stop(); return; }
+    if (!SpeechRecognition) return;
     const r = new SpeechRecognition();
     r.lang = langCode === 'ko' ? 'ko-KR' : langCode === 'en' ? 'en-US' : langCode;
     r.continuous = true;
     r.interimResults = true;
-    r.onresult = (e: any) => {
+    r.onresult = (e) => {
       for (let i = e.resultIndex; i < e.results.length; i++) {
         const res = e.results[i];
-        const text = String(res[0]?.transcript ?? '').trim();
+        if (!res) continue;
+        const text = (res[0]?.transcript ?? '').trim();
         if (!text) continue;
         if (res.isFinal) {
           setInterim('');
@@ -361,7 +382,7 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
       }
     };
     r.onend = () => { setListening(false); rec.current = null; };
-    r.onerror = (e: any) => setMsg(String(e?.error ?? 'speech recognition error'));
+    r.onerror = (e) => setMsg(e.error ?? 'speech recognition error');
     rec.current = r;
     r.start();
     setListening(true);
@@ -404,21 +425,21 @@ function Captions({ channel, info }: { channel: string; info: Channel | null }) 
 }
 
 function Earnings({ channel }: { channel: string }) {
-  const [data, setData] = useState<any | null | undefined>(undefined);
+  const [data, setData] = useState<{ earnings?: Earnings; supporters?: Supporters } | null | undefined>(undefined);
   useEffect(() => {
     const c = encodeURIComponent(channel);
-    Promise.all([tryApi('GET', `/api/v1/channels/${c}/earnings`), tryApi('GET', `/api/v1/channels/${c}/supporters`)])
+    Promise.all([tryApi<Earnings>('GET', `/api/v1/channels/${c}/earnings`), tryApi<Supporters>('GET', `/api/v1/channels/${c}/supporters`)])
       .then(([e, s]) => setData(e === undefined && s === undefined ? null : { earnings: e, supporters: s }))
       .catch(() => setData(null));
   }, [channel]);
-  const total = data?.earnings ? Number(data.earnings.total ?? data.earnings.totalAmount ?? data.earnings.amount ?? 0) : undefined;
-  const sup: any[] = data?.supporters ? (Array.isArray(data.supporters) ? data.supporters : data.supporters.supporters ?? data.supporters.leaderboard ?? []) : [];
+  const total = data?.earnings?.total;
+  const sup = data?.supporters?.supporters ?? [];
   return (
     <Section title={t('studio.earnings')} id="earnings">
       {data === null ? <NotAvailable /> : data === undefined ? <p class="muted">{t('common.loading')}</p> : (
         <>
           {total !== undefined && <p class="big">{formatKRW(total)}</p>}
-          <ol class="supporters">{sup.slice(0, 10).map((s, i) => <li key={i}><span>{String(s.displayName ?? s.name ?? s.username ?? '?')}</span> <span class="muted">{formatKRW(Number(s.total ?? s.amount ?? 0))}</span></li>)}</ol>
+          <ol class="supporters">{sup.slice(0, 10).map((s, i) => <li key={i}><span>{s.name || s.username}</span> <span class="muted">{formatKRW(s.amount)}</span></li>)}</ol>
         </>
       )}
     </Section>
@@ -427,19 +448,19 @@ function Earnings({ channel }: { channel: string }) {
 
 /** Overlays: per-overlay secret URLs (create, copy, revoke); plain URLs where the server has no overlay API. */
 function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
-  const [list, setList] = useState<any[] | null | undefined>(undefined);
+  const [list, setList] = useState<OverlayList['overlays'] | null | undefined>(undefined);
   const [fresh, setFresh] = useState<{ id: string; url: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const base = `/api/v1/channels/${encodeURIComponent(channel)}/overlays`;
-  const load = () => { if (isOwner) tryApi('GET', base).then((r) => setList(r === undefined ? null : r.overlays ?? [])).catch(() => setList(null)); else setList(null); };
+  const load = () => { if (isOwner) tryApi<OverlayList>('GET', base).then((r) => setList(r === undefined ? null : r.overlays)).catch(() => setList(null)); else setList(null); };
   useEffect(load, [channel, isOwner]);
   const origin = location.origin;
   const widgets = (url: string, w: string) => `${origin}${url}${url.includes('?') ? '&' : '?'}widgets=${w}`;
   const create = async () => {
     setError(null);
     try {
-      const r = await api('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
-      setFresh({ id: r.overlay?.id ?? '', url: r.url });
+      const r = await api<OverlayCreated>('POST', base, { body: { label: `OBS ${new Date().toLocaleDateString()}` } });
+      setFresh({ id: r.overlay.id, url: r.url });
       load();
     } catch (err) { setError(errorText(err)); }
   };
@@ -467,7 +488,7 @@ function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
           <button type="button" class="btn" onClick={create}>+ {t('studio.newOverlay')}</button>
           <ul class="plain overlay-list">
             {(list ?? []).filter((o) => !o.revokedAt).map((o) => (
-              <li key={o.id}>{String(o.label || o.id)} <span class="muted small">{o.createdAt ? formatTime(Number(o.createdAt)) : ''}</span>
+              <li key={o.id}>{o.label || o.id} <span class="muted small">{o.createdAt ? formatTime(o.createdAt) : ''}</span>
                 <button type="button" class="btn small" onClick={() => revoke(o.id)}>{t('studio.revoke')}</button></li>
             ))}
           </ul>
@@ -483,20 +504,11 @@ const RESTREAM_POLL_MS = 3000;
 /** Reconnect blocks offered when ending a stream (seconds; 0: none). */
 const BLOCK_CHOICES = [0, 60, 600, 3600];
 
-interface RestreamTarget {
-  id: string;
-  name: string;
-  url: string;
-  streamKey: string | null;
-  enabled: boolean;
-  status: { state: 'idle' | 'connecting' | 'running' | 'waiting' | 'stopped'; connects: number; lastError: string | null; bytesSent: number };
-}
-
 /** Restreams: push targets while live (add, switch, remove, state), and ending the stream with a reconnect block. Owner or admin. */
 function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boolean; live: boolean }) {
   const [list, setList] = useState<RestreamTarget[] | null | undefined>(undefined);
   const [max, setMax] = useState(0);
-  const [block, setBlock] = useState<{ blockedUntil: string | null } | null>(null);
+  const [block, setBlock] = useState<LiveBlock | null>(null);
   const [form, setForm] = useState({ name: '', url: '', streamKey: '' });
   const [blockSeconds, setBlockSeconds] = useState(60);
   const [error, setError] = useState<string | null>(null);
@@ -505,10 +517,10 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
   const base = `/api/v1/channels/${ch}/restreams`;
   const load = async () => {
     try {
-      const r = await tryApi<{ restreams: RestreamTarget[]; max: number }>('GET', base);
+      const r = await tryApi<RestreamList>('GET', base);
       setList(r === undefined ? null : r.restreams);
       if (r) setMax(r.max);
-      const b = await tryApi<{ blockedUntil: string | null }>('GET', `/api/v1/channels/${ch}/live/block`);
+      const b = await tryApi<LiveBlock>('GET', `/api/v1/channels/${ch}/live/block`);
       setBlock(b ?? null);
     } catch { /* keep last */ }
   };
@@ -535,7 +547,7 @@ function Restreams({ channel, isOwner, live }: { channel: string; isOwner: boole
   const end = () => {
     if (!confirm(t('live.endConfirm', { channel }))) return;
     void run(async () => {
-      const r = await api<{ ended: boolean; blockedUntil: string | null }>('POST', `/api/v1/channels/${ch}/live/end`, { body: blockSeconds ? { blockSeconds } : {} });
+      const r = await api<LiveEnded>('POST', `/api/v1/channels/${ch}/live/end`, { body: blockSeconds ? { blockSeconds } : {} });
       setMsg([r.ended ? t('live.ended') : '', r.blockedUntil ? t('live.blockedUntil', { time: formatTime(Date.parse(r.blockedUntil)) }) : ''].filter(Boolean).join(' '));
     });
   };

@@ -1,33 +1,16 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { ApiError, api } from '../api';
+import { ApiError, api, type ClipAnswer, type ClipList, type ClipView, type VodDetail, type VodView } from '../api';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { formatDuration, formatTime } from '../format';
-import { startHls, type Engine } from '../player/engines';
 import { requestLogin, useMe } from '../auth';
-import { ClipStatus, waitForClip, type ClipView } from './Watch';
+import { ClipStatus, waitForClip } from './Watch';
 
 /** Seconds a clip cut from the VOD page takes (from the player's current time). */
 const VOD_CLIP_SECONDS = 30;
 
-interface Rendition { name: string; url: string; width?: number; height?: number; bytes?: number }
-interface Vod {
-  id: string;
-  channel?: string;
-  title?: string;
-  state?: string;
-  startedAt?: number;
-  durationMs?: number;
-  /** Playable MP4 files (range requests), best first after sorting by height. */
-  renditions?: Rendition[];
-  /** HLS VOD playlist, when the server offers one. */
-  hlsUrl?: string;
-  poster?: string | null;
-  /** WebVTT thumbnails track: cues whose text is an image URL (optionally #xywh=). */
-  thumbnails?: string | null;
-  captions?: { url: string; language?: string; label?: string }[];
-  [k: string]: unknown;
-}
+/** Vod is a recording as GET /api/v1/vods/{id} answers it (src/api/schemas.ts). */
+type Vod = VodView;
 
 interface Thumb { atMs: number; url: string; xywh?: [number, number, number, number] }
 
@@ -40,9 +23,9 @@ export function parseThumbnailsVtt(text: string, baseUrl: string): Thumb[] {
   };
   const lines = text.replace(/\r/g, '').split('\n');
   for (const [i, line] of lines.entries()) {
-    const cue = /^(\S+)\s+-->\s+(\S+)/.exec(line);
-    if (!cue) continue;
-    const at = ts(cue[1]!);
+    const startText = /^(\S+)\s+-->\s+(\S+)/.exec(line)?.[1];
+    if (startText === undefined) continue;
+    const at = ts(startText);
     const target = (lines[i + 1] ?? '').trim();
     if (!Number.isFinite(at) || !target) continue;
     const [path, frag] = target.split('#');
@@ -61,7 +44,7 @@ export function VodPage({ id }: { id: string }) {
   const { me } = useMe();
   const [clips, setClips] = useState<ClipView[]>([]);
   const [clipStatus, setClipStatus] = useState<{ kind: 'making' | 'ready' | 'failed'; text: string; url?: string } | null>(null);
-  const loadClips = () => api<{ clips: ClipView[] }>('GET', `/api/v1/vods/${encodeURIComponent(id)}/clips?limit=50`).then((r) => setClips(r.clips)).catch(() => setClips([]));
+  const loadClips = () => api<ClipList>('GET', `/api/v1/vods/${encodeURIComponent(id)}/clips?limit=50`).then((r) => setClips(r.clips)).catch(() => setClips([]));
   useEffect(() => { void loadClips(); }, [id]);
   const makeClip = async () => {
     if (!me?.user) return requestLogin();
@@ -69,7 +52,7 @@ export function VodPage({ id }: { id: string }) {
     const start = Math.max(0, Math.floor((video.current?.currentTime ?? 0) * 10) / 10);
     setClipStatus({ kind: 'making', text: t('clip.makingVod') });
     try {
-      const r = await api<{ clip: ClipView }>('POST', `/api/v1/vods/${encodeURIComponent(id)}/clips`, { body: { start, duration: VOD_CLIP_SECONDS } });
+      const r = await api<ClipAnswer>('POST', `/api/v1/vods/${encodeURIComponent(id)}/clips`, { body: { start, duration: VOD_CLIP_SECONDS } });
       const c = await waitForClip(r.clip.id);
       if (c.state === 'ready' && c.url) setClipStatus({ kind: 'ready', text: t('clip.ready'), url: c.url });
       else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });
@@ -80,29 +63,21 @@ export function VodPage({ id }: { id: string }) {
   };
 
   useEffect(() => {
-    api('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod((r.vod ?? r) as Vod)).catch((err) => {
+    api<VodDetail>('GET', `/api/v1/vods/${encodeURIComponent(id)}`).then((r) => setVod(r.vod)).catch((err) => {
       if (err instanceof ApiError && err.status === 404) setVod(null);
       else setError(errorText(err));
     });
   }, [id]);
 
-  const renditions = [...(vod?.renditions ?? [])].sort((a, b) => (b.height ?? 0) - (a.height ?? 0));
+  // Playable MP4 files (range requests), best first.
+  const renditions = [...(vod?.renditions ?? [])].sort((a, b) => b.height - a.height);
   const [pick, setPick] = useState(0);
   const mp4 = renditions[pick]?.url;
-  const hls = vod?.hlsUrl;
   const [thumbs, setThumbs] = useState<Thumb[]>([]);
   useEffect(() => {
-    const v = video.current;
-    if (!v || !hls || mp4) return;
-    let e: Engine | undefined;
-    let cancelled = false;
-    if (v.canPlayType('application/vnd.apple.mpegurl')) v.src = hls;
-    else void startHls(v, hls, { onError: (m, fatal) => fatal && setError(m), onLevels: () => undefined }, false).then((x) => { if (cancelled) x.destroy(); else e = x; });
-    return () => { cancelled = true; e?.destroy(); };
-  }, [hls, mp4]);
-  useEffect(() => {
-    if (!vod?.thumbnails) return;
-    fetch(vod.thumbnails).then((r) => (r.ok ? r.text() : '')).then((txt) => setThumbs(parseThumbnailsVtt(txt, vod.thumbnails!))).catch(() => undefined);
+    const track = vod?.thumbnails;
+    if (!track) return;
+    fetch(track).then((r) => (r.ok ? r.text() : '')).then((txt) => setThumbs(parseThumbnailsVtt(txt, track))).catch(() => undefined);
   }, [vod?.thumbnails]);
   // Switching rendition keeps the position.
   const switchTo = (i: number) => {
@@ -112,7 +87,7 @@ export function VodPage({ id }: { id: string }) {
   };
 
   if (vod === null) return <main id="main" class="page"><p class="empty">{t('vod.notFound')}</p></main>;
-  const captions = (vod?.captions ?? []).map((c) => ({ ...c, label: c.label ?? (c.language === 'ko' ? '한국어' : c.language === 'en' ? 'English' : c.language) }));
+  const captions = (vod?.captions ?? []).map((c) => ({ ...c, label: c.language === 'ko' ? '한국어' : c.language === 'en' ? 'English' : c.language }));
   const seek = (ms: number) => {
     const v = video.current;
     if (!v) return;
@@ -127,12 +102,12 @@ export function VodPage({ id }: { id: string }) {
       {vod && (
         <>
           <div class="player">
-            <video ref={video} class="player-video" controls playsInline preload="metadata" src={mp4} poster={vod.poster ?? undefined} crossOrigin="anonymous" aria-label={vod.title ?? t('vod.title')}>
-              {captions.map((c, i) => <track key={c.url} kind="subtitles" src={c.url} srcLang={c.language ?? 'ko'} label={c.label ?? c.language ?? `#${i + 1}`} default={i === 0} />)}
+            <video ref={video} class="player-video" controls playsInline preload="metadata" src={mp4} poster={vod.poster ?? undefined} crossOrigin="anonymous" aria-label={t('vod.title')}>
+              {captions.map((c, i) => <track key={c.url} kind="subtitles" src={c.url} srcLang={c.language || 'ko'} label={c.label || `#${i + 1}`} default={i === 0} />)}
             </video>
           </div>
           <div class="vod-head">
-            <h1>{vod.title ?? vod.channel ?? t('vod.title')}</h1>
+            <h1>{vod.channel || t('vod.title')}</h1>
             {renditions.length > 1 && (
               <label class="inline-label">{t('player.quality')}
                 <select value={String(pick)} onChange={(e) => switchTo(Number((e.target as HTMLSelectElement).value))}>
@@ -142,7 +117,7 @@ export function VodPage({ id }: { id: string }) {
             )}
           </div>
           <p class="muted">{vod.channel && <a href={`/watch/${vod.channel}`}>{vod.channel}</a>} {vod.startedAt ? `· ${formatTime(Number(vod.startedAt))}` : ''} {vod.durationMs ? `· ${formatDuration(vod.durationMs)}` : ''}</p>
-          {vod.state && vod.state !== 'ready' && <p class="muted">{vod.state}</p>}
+          {vod.state !== 'ready' && <p class="muted">{vod.state}</p>}
           {vod.state === 'ready' && <button type="button" class="btn" disabled={clipStatus?.kind === 'making'} onClick={makeClip}>✂ {t('clip.fromHere', { s: VOD_CLIP_SECONDS })}</button>}
           <ClipStatus status={clipStatus} />
           <section aria-label={t('clip.list')} class="vod-clips">

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ApiError, tryApi, type Channel } from '../api';
+import { api, ApiError, tryApi, type Channel, type ChannelAnswer, type ClipAnswer, type ClipView, type FollowState, type Relationship } from '../api';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { canManage, requestLogin, useMe } from '../auth';
@@ -20,13 +20,10 @@ const LIVE_CLIP_SECONDS = 30;
 const CLIP_POLL_MS = 1000;
 const CLIP_POLL_TRIES = 60;
 
-/** ClipView is what the pages use of a clip (GET /api/v1/clips/{id}). */
-export interface ClipView { id: string; title: string; state: 'pending' | 'ready' | 'failed'; error: string | null; url: string | null; poster: string | null; startSeconds: number; durationSeconds: number; createdAt: number }
-
 /** waitForClip polls a clip until it is ready or failed (or the tries run out). */
 export async function waitForClip(id: string): Promise<ClipView> {
   for (let i = 0; i < CLIP_POLL_TRIES; i++) {
-    const r = await api<{ clip: ClipView }>('GET', `/api/v1/clips/${encodeURIComponent(id)}`);
+    const r = await api<ClipAnswer>('GET', `/api/v1/clips/${encodeURIComponent(id)}`);
     if (r.clip.state !== 'pending') return r.clip;
     await new Promise((res) => setTimeout(res, CLIP_POLL_MS));
   }
@@ -63,7 +60,7 @@ export function Watch({ channel }: { channel: string }) {
     let stop = false;
     const load = async () => {
       try {
-        const r = await api<{ channel: Channel }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}`);
+        const r = await api<ChannelAnswer>('GET', `/api/v1/channels/${encodeURIComponent(channel)}`);
         if (!stop) setInfo(r.channel);
       } catch (err) {
         if (!stop && err instanceof ApiError && err.status === 404) setInfo(null);
@@ -78,7 +75,7 @@ export function Watch({ channel }: { channel: string }) {
   // Follow state for logged-in viewers.
   useEffect(() => {
     if (!me?.user) { setFollowing(null); return; }
-    tryApi('GET', `/api/v1/channels/${encodeURIComponent(channel)}/relationship`).then((r) => setFollowing(!!r?.followedAt)).catch(() => setFollowing(null));
+    tryApi<Relationship>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/relationship`).then((r) => setFollowing(!!r?.followedAt)).catch(() => setFollowing(null));
   }, [me?.user?.id, channel]);
 
   // One chat connection for this page; rebuilt when the login changes.
@@ -95,9 +92,10 @@ export function Watch({ channel }: { channel: string }) {
     const cap = subscribe(client, `captions:${channel}`);
     let clear: ReturnType<typeof setTimeout> | undefined;
     const onFx = (ctx: { data: unknown }) => void layer.play(effectCounts(ctx.data));
-    const onCap = (ctx: { data: any }) => {
-      const d = ctx.data ?? {};
-      const text = typeof d === 'string' ? d : String(d.text ?? '');
+    const onCap = (ctx: { data: unknown }) => {
+      const d = ctx.data;
+      const raw = typeof d === 'string' ? d : d && typeof d === 'object' && 'text' in d ? d.text : undefined;
+      const text = raw === undefined || raw === null ? '' : String(raw);
       if (!text) return;
       setCaption(text);
       if (clear) clearTimeout(clear);
@@ -118,7 +116,7 @@ export function Watch({ channel }: { channel: string }) {
   const follow = async () => {
     if (!me?.user) return requestLogin();
     try {
-      const r = await api<{ following: boolean }>(following ? 'DELETE' : 'POST', `/api/v1/channels/${encodeURIComponent(channel)}/follow`);
+      const r = await api<FollowState>(following ? 'DELETE' : 'POST', `/api/v1/channels/${encodeURIComponent(channel)}/follow`);
       if (r.following !== following) setInfo((i) => (i && i.followers !== undefined ? { ...i, followers: Math.max(0, i.followers + (r.following ? 1 : -1)) } : i));
       setFollowing(r.following);
     } catch { /* keep state */ }
@@ -129,7 +127,7 @@ export function Watch({ channel }: { channel: string }) {
     if (clipStatus?.kind === 'making') return;
     setClipStatus({ kind: 'making', text: t('clip.making', { s: LIVE_CLIP_SECONDS }) });
     try {
-      const r = await api<{ clip: ClipView }>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/clips`, { body: { seconds: LIVE_CLIP_SECONDS } });
+      const r = await api<ClipAnswer>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/clips`, { body: { seconds: LIVE_CLIP_SECONDS } });
       const c = await waitForClip(r.clip.id);
       if (c.state === 'ready' && c.url) setClipStatus({ kind: 'ready', text: t('clip.ready'), url: c.url });
       else setClipStatus({ kind: 'failed', text: t('clip.failed', { msg: c.error ?? c.state }) });

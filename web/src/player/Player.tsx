@@ -107,7 +107,8 @@ export function Player(props: PlayerProps) {
     const el = wrap.current;
     if (!el) return;
     if (document.fullscreenElement) void document.exitFullscreen();
-    else void el.requestFullscreen?.().catch(() => (video.current as any)?.webkitEnterFullscreen?.());
+    // iOS Safari fullscreens only the <video>, through its prefixed method (missing elsewhere).
+    else void el.requestFullscreen?.().catch(() => (video.current as unknown as { webkitEnterFullscreen?: () => void } | null)?.webkitEnterFullscreen?.());
   };
   const toggleCaptions = () => {
     if (subs.length && engine.current) engine.current.setSubtitle(props.captionsOn ? -1 : 0);

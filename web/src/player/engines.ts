@@ -40,7 +40,7 @@ function bufferedLatency(video: HTMLVideoElement): number | undefined {
 export async function supportedProtocols(hasWhep: boolean): Promise<Protocol[]> {
   const out: Protocol[] = [];
   if (hasWhep && typeof RTCPeerConnection === 'function') out.push('webrtc');
-  const mse = typeof MediaSource !== 'undefined' || typeof (window as any).ManagedMediaSource !== 'undefined';
+  const mse = typeof MediaSource !== 'undefined' || 'ManagedMediaSource' in window;
   if (mse) out.push('llhls');
   const probe = document.createElement('video');
   if (probe.canPlayType('application/vnd.apple.mpegurl')) out.push('native');

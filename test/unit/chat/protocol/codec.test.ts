@@ -19,6 +19,7 @@ import { ChatError } from '../../../../src/chat/protocol/codes.js';
 import { SharedBatch } from '../../../../src/chat/transport/types.js';
 import { isRecovered } from '../../../../src/chat/client.js';
 import { seededRandom as rng } from '../../../../testkit/prng.js';
+import { at } from '../../../../testkit/at.js';
 
 /** Frames as the centrifuge SDK sends them, and what they decode to. */
 const DECODE_CASES: { name: string; frame: string; want: Command[] }[] = [
@@ -127,8 +128,8 @@ test('fuzz: random and mutated frames either decode or throw CodecError, never a
         const pos = Math.floor(r() * (chars.length + 1));
         const op = r();
         if (op < 0.33) chars.splice(pos, 1);
-        else if (op < 0.66) chars.splice(pos, 0, ALPHABET[Math.floor(r() * ALPHABET.length)]!);
-        else chars[pos] = ALPHABET[Math.floor(r() * ALPHABET.length)]!;
+        else if (op < 0.66) chars.splice(pos, 0, at(ALPHABET, Math.floor(r() * ALPHABET.length)));
+        else chars[pos] = at(ALPHABET, Math.floor(r() * ALPHABET.length));
       }
       frame = chars.join('');
     }

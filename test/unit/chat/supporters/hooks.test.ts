@@ -7,6 +7,7 @@ import { createSupporters, sessionId } from '../../../../src/chat/supporters/ind
 import type { PublishHook, RpcHandler } from '../../../../src/chat/hooks.js';
 import { loadConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
+import { at } from '../../../../testkit/at.js';
 
 test('chat attachment: RPCs, forged super chats refused, raw effects publications counted', async (t) => {
   const h = await engines()[0]!.open();
@@ -21,7 +22,7 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
   s.attachChat({ publisher: { publish: async (channel, data) => { published.push({ channel, data }); return {}; } }, addPublishHook: (x) => hooks.push(x), registerRpc: (m, f) => rpcs.set(m, f) });
   t.after(() => s.stop());
   assert.deepEqual([...rpcs.keys()].sort(), ['effects.react', 'superchat.pinned', 'superchat.send']);
-  const hook = hooks[0]!;
+  const hook = at(hooks, 0);
   const pub = (channel: string, data: unknown, user = 'u1') => hook.onPublish({ channel, clientId: 'c1', user, info: undefined, data });
 
   const forged = await pub('chat:stage', { type: 'superchat', amount: 1_000_000, message: 'free money' });
@@ -44,7 +45,7 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
   await s.effects.flush();
   const eff = published.filter((p) => p.channel === 'effects:stage');
   assert.equal(eff.length, 1);
-  assert.deepEqual(eff[0]!.data.counts, { party: 3, rocket: 1 });
+  assert.deepEqual(at(eff, 0).data.counts, { party: 3, rocket: 1 });
 
   assert.equal((await rpc('superchat.send', { channel: 'stage', amount: 1000, idempotencyKey: 'k' }, '')).code, 401);
   assert.equal((await rpc('superchat.send', { channel: 'stage', amount: 1000, idempotencyKey: 'k' }, 'ghost')).code, 401, 'a token without an account');

@@ -10,6 +10,7 @@ import { ModerationEngine, ModerationStore, MemoryModerationState } from '../../
 import { loadConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { AppError } from '../../../../src/http/errors.js';
+import { at } from '../../../../testkit/at.js';
 
 const config = loadConfig({ env: {} }).supporters;
 
@@ -75,9 +76,9 @@ for (const eng of engines()) {
       const now = Date.now();
       const pins = await svc.pinned(channel, now);
       assert.deepEqual(pins.map((p) => p.amount), [20_000], '₩1,000 super chats are not pinned');
-      assert.equal(pins[0]!.pinnedUntil - pins[0]!.ts, 600_000);
-      assert.equal((await svc.pinned(channel, pins[0]!.ts + 599_999)).length, 1);
-      assert.equal((await svc.pinned(channel, pins[0]!.ts + 600_000)).length, 0);
+      assert.equal(at(pins, 0).pinnedUntil - at(pins, 0).ts, 600_000);
+      assert.equal((await svc.pinned(channel, at(pins, 0).ts + 599_999)).length, 1);
+      assert.equal((await svc.pinned(channel, at(pins, 0).ts + 600_000)).length, 0);
     });
 
     await t.test('a message the gate refuses is not charged; a rewritten one is published rewritten', async () => {
@@ -146,12 +147,12 @@ for (const eng of engines()) {
       const cur = await svc.leaderboard(channel, { session });
       assert.deepEqual(cur.map((r) => [r.rank, r.username, r.amount]), [[1, 'fan', 3_000]]);
       const all = await svc.leaderboard(channel);
-      assert.equal(all[0]!.username, 'fan');
+      assert.equal(at(all, 0).username, 'fan');
       const e = await svc.earnings(channel);
       assert.equal(e.total, all.reduce((s, r) => s + r.amount, 0));
       assert.deepEqual(e.sessions.map((s) => s.session), ['1700000999000', '1700000000000']);
-      assert.equal(e.sessions[0]!.startedAt, 1700000999000);
-      assert.equal(e.sessions[0]!.amount, 3_000);
+      assert.equal(at(e.sessions, 0).startedAt, 1700000999000);
+      assert.equal(at(e.sessions, 0).amount, 3_000);
       session = null;
       assert.equal(await svc.latestSession(channel), '1700000999000', 'offline: the last session');
     });

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SharedBatch, encodeItems, writeAll, type OutItem } from '../../../../src/chat/transport/types.js';
+import { at } from '../../../../testkit/at.js';
 
 const P1 = '{"channel":"c","pub":{"data":1}}';
 const P2 = '{"channel":"c","pub":{"data":2}}';
@@ -18,8 +19,8 @@ test('websocket: consecutive messages share one frame, a shared batch keeps its 
   const batch = new SharedBatch([P1, P2]);
   const { bufs, total } = bytesOf('websocket', [REPLY, '{"push":{"channel":"c","join":{}}}', batch, REPLY]);
   assert.equal(bufs.length, 3);
-  assert.equal(bufs[0]![0], 0x81);
-  assert.equal(bufs[0]!.subarray(2).toString(), REPLY + '\n{"push":{"channel":"c","join":{}}}');
+  assert.equal(at(bufs, 0)[0], 0x81);
+  assert.equal(at(bufs, 0).subarray(2).toString(), REPLY + '\n{"push":{"channel":"c","join":{}}}');
   assert.equal(bufs[1], batch.bytes('websocket'), 'the batch frame is the shared Buffer itself, not a copy');
   assert.equal(bufs[1].subarray(2).toString(), '{"push":' + P1 + '}\n{"push":' + P2 + '}');
   assert.deepEqual([...bufs[2]!.subarray(0, 2)], [0x81, REPLY.length]);

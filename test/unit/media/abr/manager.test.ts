@@ -15,6 +15,7 @@ import { silentLogger } from '../../../../src/observability/logger.js';
 import { FlvParser, FLV_TAG_SCRIPT, type FlvTag } from '../../../../src/formats/flv.js';
 import { engines } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
+import { at } from '../../../../testkit/at.js';
 
 function fixture(): FlvTag[] {
   const tags: FlvTag[] = [];
@@ -51,13 +52,13 @@ test('ABR manager: transcodes enabled channels only, maps and guards rendition n
   let offset = 0;
   const feed = (n: number) => {
     for (let k = 0; k < n; k++) {
-      const t = tags[i]!;
+      const t = at(tags, i);
       cam.tag(t.type, t.timestamp + offset, t.data);
       other.tag(t.type, t.timestamp + offset, t.data);
       if (++i === tags.length) {
         // Loop the fixture with increasing timestamps.
         i = 0;
-        offset += tags[tags.length - 1]!.timestamp + 40;
+        offset += at(tags, tags.length - 1).timestamp + 40;
       }
     }
   };
@@ -140,10 +141,10 @@ test('ABR manager: beyond media.abr.maxTranscoders a channel streams its source 
   const refused = abr.info().filter((i) => i.refused);
   assert.deepEqual(running.map((i) => i.channel), ['one']);
   assert.deepEqual(refused.map((i) => i.channel).sort(), ['three', 'two']);
-  assert.deepEqual(refused[0]!.refused, { code: 'abr_capacity', max: 1 });
+  assert.deepEqual(at(refused, 0).refused, { code: 'abr_capacity', max: 1 });
   for (const ch of ['one', 'two', 'three']) assert.equal(hub.isLive(ch), true, `${ch} stays live`);
   // The first stream ends: a waiting channel takes the slot.
-  pubs[0]!.end('publisher left');
+  at(pubs, 0).end('publisher left');
   await until('a waiting channel got the slot', () => abr.info().filter((i) => !i.refused).length === 1 && abr.info().length === 2);
   assert.equal(abr.info().filter((i) => i.refused).length, 1);
   for (const p of pubs.slice(1)) p.end('publisher left');

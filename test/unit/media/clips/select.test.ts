@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FragmentRun, InitTrack } from '../../../../src/formats/mp4-progressive.js';
 import { mediaEndSeconds, SAMPLE_FLAG_NON_SYNC, selectClipRuns } from '../../../../src/media/clips/cut.js';
+import { at } from '../../../../testkit/at.js';
 
 const VIDEO_TS = 90_000;
 const FRAME_TICKS = 3600; // 40 ms
@@ -25,7 +26,7 @@ function fragments(seconds: number, firstVideoFrame = 0): FragmentRun[] {
     const frames = Array.from({ length: GOP }, (_, i) => s * GOP + i).filter((f) => f >= firstVideoFrame);
     if (frames.length) {
       runs.push({
-        trackId: 1, baseMediaDecodeTime: frames[0]! * FRAME_TICKS, dataOffset: offset,
+        trackId: 1, baseMediaDecodeTime: at(frames, 0) * FRAME_TICKS, dataOffset: offset,
         samples: frames.map((f) => ({ duration: FRAME_TICKS, size: VIDEO_SIZE, flags: f % GOP === 0 ? 0 : SAMPLE_FLAG_NON_SYNC, compositionTimeOffset: 0 })),
       });
       offset += frames.length * VIDEO_SIZE;
@@ -54,20 +55,20 @@ test('selectClipRuns starts at the keyframe at or before the asked start and reb
   const sel = selectClipRuns(tracks, runs, { start: 7.3 })!;
   assert.equal(sel.startSeconds, 7);
   const video = sel.runs.filter((r) => r.trackId === 1);
-  assert.equal(video[0]!.baseMediaDecodeTime, 0);
-  assert.equal(video[0]!.samples[0]!.flags & SAMPLE_FLAG_NON_SYNC, 0, 'first video sample is a keyframe');
+  assert.equal(at(video, 0).baseMediaDecodeTime, 0);
+  assert.equal(at(video, 0).samples[0]!.flags & SAMPLE_FLAG_NON_SYNC, 0, 'first video sample is a keyframe');
   assert.equal(video.reduce((a, r) => a + r.samples.length, 0), 3 * GOP);
   // The first kept video sample is the one at 7 s in the source, found by its byte offset.
   const src = runs.find((r) => r.trackId === 1 && r.baseMediaDecodeTime === 7 * GOP * FRAME_TICKS)!;
-  assert.equal(video[0]!.dataOffset, src.dataOffset);
+  assert.equal(at(video, 0).dataOffset, src.dataOffset);
   const audio = dtsList(sel.runs, 2);
-  assert.ok(audio[0]! >= 0 && audio[0]! < AAC, `first audio at ${audio[0]}`);
+  assert.ok(at(audio, 0) >= 0 && at(audio, 0) < AAC, `first audio at ${audio[0]}`);
   const firstAudioSource = Math.ceil((7 * AUDIO_TS) / AAC) * AAC;
   assert.equal(audio[0], firstAudioSource - 7 * AUDIO_TS);
   // Decode times stay increasing across the kept runs.
   for (const id of [1, 2]) {
     const d = dtsList(sel.runs, id);
-    for (let i = 1; i < d.length; i++) assert.ok(d[i]! > d[i - 1]!, `track ${id} sample ${i}`);
+    for (let i = 1; i < d.length; i++) assert.ok(at(d, i) > at(d, i - 1), `track ${id} sample ${i}`);
   }
   assert.ok(Math.abs(sel.endSeconds - mediaEndSeconds(tracks, runs)) < 1e-9);
 });
@@ -87,11 +88,11 @@ test('selectClipRuns splits a run where the window starts and ends, with the byt
   const runs = fragments(4);
   const sel = selectClipRuns(tracks, runs, { start: 1.5, end: 2.5 })!;
   // Mid-run start too: an audio-only window starting at 1.5 s keeps the offset of the sample it starts at.
-  const mid = selectClipRuns([tracks[1]!], runs.filter((r) => r.trackId === 2), { start: 1.5 })!;
+  const mid = selectClipRuns([at(tracks, 1)], runs.filter((r) => r.trackId === 2), { start: 1.5 })!;
   const srcRun = runs.find((r) => r.trackId === 2 && r.baseMediaDecodeTime < 1.5 * AUDIO_TS && r.baseMediaDecodeTime + r.samples.length * AAC > 1.5 * AUDIO_TS)!;
   const skip = Math.ceil((1.5 * AUDIO_TS - srcRun.baseMediaDecodeTime) / AAC);
-  assert.equal(mid.runs[0]!.dataOffset, srcRun.dataOffset + skip * AUDIO_SIZE);
-  assert.equal(mid.runs[0]!.samples.length, srcRun.samples.length - skip);
+  assert.equal(at(mid.runs, 0).dataOffset, srcRun.dataOffset + skip * AUDIO_SIZE);
+  assert.equal(at(mid.runs, 0).samples.length, srcRun.samples.length - skip);
   assert.equal(sel.startSeconds, 1);
   const video = sel.runs.filter((r) => r.trackId === 1);
   assert.equal(video.reduce((a, r) => a + r.samples.length, 0), Math.round((1.5 * VIDEO_TS) / FRAME_TICKS));
@@ -103,8 +104,8 @@ test('selectClipRuns splits a run where the window starts and ends, with the byt
   const flat = runs.filter((r) => r.trackId === 2).flatMap((r) => r.samples.map((_, i) => ({ dts: r.baseMediaDecodeTime + i * AAC, offset: r.dataOffset + i * AUDIO_SIZE })));
   const first = flat.find((x) => x.dts >= AUDIO_TS)!;
   const audio = sel.runs.filter((r) => r.trackId === 2);
-  assert.equal(audio[0]!.dataOffset, first.offset);
-  assert.equal(audio[0]!.baseMediaDecodeTime, first.dts - AUDIO_TS);
+  assert.equal(at(audio, 0).dataOffset, first.offset);
+  assert.equal(at(audio, 0).baseMediaDecodeTime, first.dts - AUDIO_TS);
   assert.ok(sel.endSeconds <= 2.5 + AAC / AUDIO_TS);
   assert.ok(dtsList(sel.runs, 2).every((d) => d / AUDIO_TS < 1.5 + 1e-9));
 });
@@ -117,10 +118,10 @@ test('selectClipRuns: nothing to cut', () => {
 });
 
 test('selectClipRuns on audio only starts at the asked time', () => {
-  const audioOnly = [tracks[1]!];
+  const audioOnly = [at(tracks, 1)];
   const runs = fragments(5).filter((r) => r.trackId === 2);
   const sel = selectClipRuns(audioOnly, runs, { start: 2.5 })!;
   assert.equal(sel.startSeconds, 2.5);
   const d = dtsList(sel.runs, 2);
-  assert.ok(d[0]! >= 0 && d[0]! < AAC);
+  assert.ok(at(d, 0) >= 0 && at(d, 0) < AAC);
 });

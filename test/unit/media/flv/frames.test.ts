@@ -15,6 +15,7 @@ import type { Batch } from '../../../../src/media/hub/batch.js';
 import type { StartInfo, Viewer } from '../../../../src/media/hub/viewer.js';
 import type { AudioTrackInfo, MediaFrame, VideoTrackInfo } from '../../../../src/media/hub/types.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
+import { at } from '../../../../testkit/at.js';
 
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -136,7 +137,7 @@ test('a lent tag follows the decode time the hub moved forward', () => {
   r.tag(FLV_TAG_AUDIO, 100, h('af01 0102'));
   r.tag(FLV_TAG_AUDIO, 99, h('af01 0304')); // steps back by 1 ms
   assert.deepEqual(frames.map((f) => f.dts), [100, 100]);
-  assert.deepEqual(flvTagOf(frames[1]!), encodeFlvTag(FLV_TAG_AUDIO, 100, h('af01 0304')));
+  assert.deepEqual(flvTagOf(at(frames, 1)), encodeFlvTag(FLV_TAG_AUDIO, 100, h('af01 0304')));
 });
 
 class RecordingViewer implements Viewer {
@@ -177,13 +178,13 @@ test('memoised: two viewers and a frame consumer get the very same FLV tag Buffe
   const frame: MediaFrame = { kind: 'video', codec: 'avc', dts: 0, pts: 0, keyframe: true, data: h('00000002 6588') };
   s.pushFrame(frame);
   await new Promise((r) => setImmediate(r));
-  const ta = a.batches[0]!.tags.find((t) => t.frame === frame)!;
-  const tb = b.batches[0]!.tags.find((t) => t.frame === frame)!;
+  const ta = at(a.batches, 0).tags.find((t) => t.frame === frame)!;
+  const tb = at(b.batches, 0).tags.find((t) => t.frame === frame)!;
   assert.equal(ta, tb, 'one OutTag');
   assert.equal(ta.flv, flvTagOf(frame), 'the viewers get the memoised tag');
   assert.equal(seen[0], flvTagOf(frame), 'the same Buffer object the consumer got');
-  assert.equal(a.batches[0]!.flvChunked(), b.batches[0]!.flvChunked(), 'framed once per flush');
-  assert.equal(a.batches[0]!.rtmp(4096), b.batches[0]!.rtmp(4096), 'RTMP chunks made once per flush');
+  assert.equal(at(a.batches, 0).flvChunked(), at(b.batches, 0).flvChunked(), 'framed once per flush');
+  assert.equal(at(a.batches, 0).rtmp(4096), at(b.batches, 0).rtmp(4096), 'RTMP chunks made once per flush');
   s.end('done');
 });
 

@@ -21,6 +21,7 @@ import { RecordingStore } from '../../../../src/media/record/vods.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
 import { engines } from '../../../../testkit/db.js';
 import { loadFlv, makeFlv } from '../../helpers/record-media.js';
+import { at } from '../../../../testkit/at.js';
 
 class Hub extends EventEmitter implements StreamHubApi {
   subs = new Set<StreamSubscriber>();
@@ -70,7 +71,7 @@ test('free disk falling below record.minFreeBytes mid-stream stops the recording
       await sleep(300);
       assert.equal(rec.refusalOf('cam')?.code, 'disk_floor', 'the owner sees why recording stopped');
     }
-    for (const s of [...hub.subs]) s.onFrame(frames[i]!);
+    for (const s of [...hub.subs]) s.onFrame(at(frames, i));
     if (i % 10 === 0) await sleep(5);
   }
   assert.equal(hub.isLive(), true);
@@ -83,9 +84,9 @@ test('free disk falling below record.minFreeBytes mid-stream stops the recording
   assert.ok(logs.some((l) => l.level === 40 && /recording stopped mid-stream: only 10 bytes free/.test(l.msg)), JSON.stringify(logs.map((l) => l.msg)));
   const { items } = await store.list({ states: ['recording', 'finalizing', 'ready', 'failed'] });
   assert.equal(items.length, 1, 'one recording, no new part after the stop');
-  assert.equal(items[0]!.state, 'ready', 'what was written before the floor was finalised');
-  assert.match(items[0]!.error ?? '', /record\.minFreeBytes/);
-  const ms = Number(items[0]!.duration_ms);
+  assert.equal(at(items, 0).state, 'ready', 'what was written before the floor was finalised');
+  assert.match(at(items, 0).error ?? '', /record\.minFreeBytes/);
+  const ms = Number(at(items, 0).duration_ms);
   assert.ok(ms > 0 && ms < 4500, `the recording stopped about halfway through the 6 s stream (${ms} ms)`);
   assert.match(await registry.metrics(), /onair_recordings_active 0/);
 });

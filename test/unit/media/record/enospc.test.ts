@@ -20,6 +20,7 @@ import { RecordingStore } from '../../../../src/media/record/vods.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
 import { engines } from '../../../../testkit/db.js';
 import { loadFlv, makeFlv } from '../../helpers/record-media.js';
+import { at } from '../../../../testkit/at.js';
 
 function tryMount(dir: string, size: string): string | false {
   if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
@@ -90,7 +91,7 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
   const { items } = await store.list({ states: ['recording', 'finalizing', 'ready', 'failed'] });
   assert.equal(items.length, 1);
   // Whatever reached the disk was finalised if space allowed, else the row says why.
-  assert.ok(items[0]!.state === 'failed' || items[0]!.state === 'ready', items[0]!.state);
-  assert.notEqual(items[0]!.error, null);
-  assert.match(items[0]!.error!, /ENOSPC|no space/i);
+  assert.ok(at(items, 0).state === 'failed' || at(items, 0).state === 'ready', at(items, 0).state);
+  assert.notEqual(at(items, 0).error, null);
+  assert.match(at(items, 0).error!, /ENOSPC|no space/i);
 });

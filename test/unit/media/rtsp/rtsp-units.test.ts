@@ -11,6 +11,7 @@ import { encodeRtcpSenderReport, parseRtpPacket } from '../../../../src/formats/
 import { RtspParser, type RtspMessage } from '../../../../src/formats/rtsp-message.js';
 import type { AudioTrackInfo, MediaFrame, VideoTrackInfo } from '../../../../src/media/hub/types.js';
 import type { PublishSource } from '../../../../src/media/hub/hub.js';
+import { at } from '../../../../testkit/at.js';
 
 const F = 3600; // 25 fps at 90 kHz
 
@@ -21,11 +22,11 @@ test('DtsEstimator: x264 B-pyramid order gets strictly increasing DTS ≤ PTS', 
   const out = [...order.flatMap((i) => d.push(1000 + (i + 2) * F, i)), ...d.flush()];
   assert.deepEqual(out.map((f) => f.item), order);
   for (let k = 0; k < out.length; k++) {
-    assert.ok(out[k]!.dts <= out[k]!.pts, `frame ${k}: dts ${out[k]!.dts} > pts ${out[k]!.pts}`);
-    if (k > 0) assert.ok(out[k]!.dts > out[k - 1]!.dts, `frame ${k}: dts not increasing`);
+    assert.ok(at(out, k).dts <= at(out, k).pts, `frame ${k}: dts ${at(out, k).dts} > pts ${at(out, k).pts}`);
+    if (k > 0) assert.ok(at(out, k).dts > at(out, k - 1).dts, `frame ${k}: dts not increasing`);
   }
   // Past the start, DTS steps by one frame.
-  assert.equal(out[5]!.dts - out[4]!.dts, F);
+  assert.equal(at(out, 5).dts - at(out, 4).dts, F);
 });
 
 test('DtsEstimator: reorder 0 passes frames through at once with DTS = PTS', () => {
@@ -93,10 +94,10 @@ test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tracks and
   assert.deepEqual(video.map((f) => f.pts), [0, 40, 80, 120, 160, 200]);
   assert.deepEqual(video.map((f) => f.keyframe), [true, false, false, false, false, false]);
   assert.ok(video.every((f) => f.codec === 'avc'));
-  assert.deepEqual(video[0]!.data, avccOf(IDR));
+  assert.deepEqual(at(video, 0).data, avccOf(IDR));
   assert.deepEqual(audio.map((f) => f.dts), [40, 80, 120, 160, 200]);
   assert.ok(audio.every((f) => f.codec === 'aac'));
-  assert.deepEqual(audio[0]!.data, Buffer.alloc(101, 1));
+  assert.deepEqual(at(audio, 0).data, Buffer.alloc(101, 1));
   assert.equal(ingest.stats.videoFrames, 6);
   assert.equal(ingest.stats.audioFrames, 5);
 });
@@ -128,13 +129,13 @@ test('RtspPlayer: RTP over interleaved channels from the keyframe on; a slow rea
   assert.equal(rtcp.length, 2, 'a sender report per track before its first packet');
   const v = rtp.filter((x) => x.ch === 0);
   // SPS+PPS (STAP-A) then the IDR in FU-A fragments; marker on the last.
-  assert.equal(v[0]!.p.payload[0]! & 0x1f, 24);
+  assert.equal(at(v, 0).p.payload[0]! & 0x1f, 24);
   assert.ok(v.length >= 4);
   assert.deepEqual(v.map((x) => x.p.marker), v.map((_, i) => i === v.length - 1));
-  assert.deepEqual(v.map((x) => (x.p.sequenceNumber - v[0]!.p.sequenceNumber) & 0xffff), v.map((_, i) => i));
+  assert.deepEqual(v.map((x) => (x.p.sequenceNumber - at(v, 0).p.sequenceNumber) & 0xffff), v.map((_, i) => i));
   const a = rtp.filter((x) => x.ch === 2);
   assert.equal(a.length, 1);
-  assert.deepEqual(a[0]!.p.payload, Buffer.concat([Buffer.from('00100050', 'hex'), Buffer.alloc(10, 9)]));
+  assert.deepEqual(at(a, 0).p.payload, Buffer.concat([Buffer.from('00100050', 'hex'), Buffer.alloc(10, 9)]));
   // Slow: frames are skipped until a keyframe once the reader catches up.
   const before = written.length;
   queued = 2000;
@@ -153,7 +154,7 @@ test('RtspPlayer: players share each frame\'s RTP payloads (encode once) and dif
   const avcc = encodeAvcDecoderConfig(SPS, [PPS]);
   const sent: Buffer[][] = [[], []];
   const players = [0, 1].map((i) => new RtspPlayer({
-    sink: { write: (parts) => { sent[i]!.push(...parts); }, queuedBytes: () => 0 },
+    sink: { write: (parts) => { at(sent, i).push(...parts); }, queuedBytes: () => 0 },
     video: { channel: 0 }, skipBytes: 1 << 20, maxBytes: 1 << 21, stallMs: 60_000, onEnd: () => undefined,
   }));
   const big = Buffer.concat([IDR, Buffer.alloc(5000, 7)]); // several FU-A packets
@@ -164,10 +165,10 @@ test('RtspPlayer: players share each frame\'s RTP payloads (encode once) and dif
   }
   // Each write: the sender report, then header/payload pairs; payload n is the same object for both.
   const payloadsOf = (parts: Buffer[]) => parts.slice(1).filter((_, i) => i % 2 === 1);
-  const [a, b] = [payloadsOf(sent[0]!), payloadsOf(sent[1]!)];
+  const [a, b] = [payloadsOf(at(sent, 0)), payloadsOf(at(sent, 1))];
   assert.ok(a.length > 3, `FU-A packets: ${a.length}`);
   assert.equal(a.length, b.length);
   a.forEach((p, i) => assert.equal(p, b[i], `payload ${i} is shared, not copied`));
   // Headers are per player (own SSRC and sequence numbers).
-  assert.notDeepEqual(sent[0]![1], sent[1]![1]);
+  assert.notDeepEqual(at(sent, 0)[1], at(sent, 1)[1]);
 });

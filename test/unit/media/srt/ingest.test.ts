@@ -15,6 +15,7 @@ import { TS_PACKET_SIZE } from '../../../../src/formats/mpegts-demux.js';
 import { splitLengthPrefixed } from '../../../../src/formats/avc.js';
 import { parseHevcDecoderConfig } from '../../../../src/formats/hevc.js';
 import { seededRandom } from '../../../../testkit/prng.js';
+import { at } from '../../../../testkit/at.js';
 
 /** An offset that makes the PTS wrap about 1.5 s into the stream (ffmpeg's mpegts adds 1.4 s of mux delay). */
 const WRAP_OFFSET_S = 2 ** 33 / 90_000 - 2.9;
@@ -55,20 +56,20 @@ test('an ffmpeg stream goes live at its first keyframe with both headers; timest
   assert.equal(a?.codec, 'aac');
   assert.equal(a?.sampleRate, 48000);
   // Outputs fixed their tracks once, with both codecs (headers before frames).
-  assert.ok(t.got.tracks[0]![0] && t.got.tracks.some(([vv, aa]) => vv && aa));
+  assert.ok(at(t.got.tracks, 0)[0] && t.got.tracks.some(([vv, aa]) => vv && aa));
   assert.ok(t.got.tracks.findIndex(([vv, aa]) => vv && aa) <= 1);
   const video = t.got.video;
   assert.ok(video.length >= 73, `video frames: ${video.length}`); // the last frame waits for a next PES or flush
-  assert.equal(video[0]!.keyframe, true);
-  assert.equal(video[0]!.dts, 0);
-  for (let i = 1; i < video.length; i++) assert.equal(video[i]!.dts - video[i - 1]!.dts, 40, `frame ${i}`);
+  assert.equal(at(video, 0).keyframe, true);
+  assert.equal(at(video, 0).dts, 0);
+  for (let i = 1; i < video.length; i++) assert.equal(at(video, i).dts - at(video, i - 1).dts, 40, `frame ${i}`);
   assert.ok(video.some((f) => f.pts > f.dts), 'B-frames keep their composition offset');
   assert.equal(video.filter((f) => f.keyframe).length, 3);
   for (const f of video) assert.ok(splitLengthPrefixed(f.data).length >= 1);
   const audio = t.got.audio;
   assert.ok(audio.length > 130, `audio frames: ${audio.length}`);
-  assert.ok(audio[0]!.dts >= 0 && audio[0]!.dts < 100, `first audio at ${audio[0]!.dts}`);
-  for (let i = 1; i < audio.length; i++) assert.ok(Math.abs(audio[i]!.dts - audio[i - 1]!.dts - 21.33) <= 1, `audio step at ${i}`);
+  assert.ok(at(audio, 0).dts >= 0 && at(audio, 0).dts < 100, `first audio at ${at(audio, 0).dts}`);
+  for (let i = 1; i < audio.length; i++) assert.ok(Math.abs(at(audio, i).dts - at(audio, i - 1).dts - 21.33) <= 1, `audio step at ${i}`);
 });
 
 test('timestamps run on across the 33-bit PTS wrap', () => {
@@ -76,7 +77,7 @@ test('timestamps run on across the 33-bit PTS wrap', () => {
   pushSplit(t.ingest, ffmpegTs(3, WRAP_OFFSET_S), 2);
   const video = t.got.video;
   assert.ok(video.length >= 73);
-  for (let i = 1; i < video.length; i++) assert.equal(video[i]!.dts - video[i - 1]!.dts, 40, `frame ${i}`);
+  for (let i = 1; i < video.length; i++) assert.equal(at(video, i).dts - at(video, i - 1).dts, 40, `frame ${i}`);
   const audio = t.got.audio;
   assert.ok(audio.at(-1)!.dts > 2800, `audio reaches ${audio.at(-1)!.dts}`);
 });
@@ -91,8 +92,8 @@ test('a gap (packets SRT gave up) drops video until the next keyframe; audio goe
   t.ingest.push(ts.subarray(cut + 7 * TS_PACKET_SIZE));
   const after = t.got.video.slice(before);
   assert.ok(after.length > 10);
-  assert.equal(after[0]!.keyframe, true, 'the first video frame after the gap is a keyframe');
-  assert.equal(after[0]!.dts % 1000, 0, 'it is the 1 s GOP boundary');
+  assert.equal(at(after, 0).keyframe, true, 'the first video frame after the gap is a keyframe');
+  assert.equal(at(after, 0).dts % 1000, 0, 'it is the 1 s GOP boundary');
   assert.ok(t.ingest.stats.videoSkipped > 0);
   assert.ok(t.got.audio.at(-1)!.dts > 2800, 'audio continued');
 });
@@ -122,7 +123,7 @@ test('HEVC (stream type 0x24) goes in as Enhanced RTMP hvc1 with an hvcC built f
   assert.deepEqual(parsed.arrays.map((x) => x.type), [32, 33, 34]);
   assert.equal(parsed.nalLengthSize, 4);
   assert.ok(t.got.video.length >= 45);
-  assert.equal(t.got.video[0]!.keyframe, true);
+  assert.equal(at(t.got.video, 0).keyframe, true);
   assert.equal(t.got.video.filter((f) => f.keyframe).length, 2);
   for (const f of t.got.video) assert.ok(splitLengthPrefixed(f.data).length >= 1);
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseCodecs, dropRemoteCandidates, narrowOffer, parseOffer, SdpError } from '../../../../src/media/webrtc/sdp.js';
 import { ntpFromUnixMs, rewriteCandidates } from '../../../../src/media/webrtc/session.js';
+import { at } from '../../../../testkit/at.js';
 
 /** A Chromium 156 recvonly offer (video + audio), trimmed to the lines that matter here. */
 const CHROMIUM_OFFER = [
@@ -30,9 +31,9 @@ const CHROMIUM_OFFER = [
 test('parseOffer reads sections, directions, rtpmap and fmtp of a Chromium offer', () => {
   const m = parseOffer(CHROMIUM_OFFER);
   assert.deepEqual(m.map((x) => [x.kind, x.mid, x.direction, x.port]), [['video', '0', 'recvonly', 9], ['audio', '1', 'recvonly', 9]]);
-  const h264 = m[0]!.codecs.filter((c) => c.name === 'H264');
+  const h264 = at(m, 0).codecs.filter((c) => c.name === 'H264');
   assert.deepEqual(h264.map((c) => [c.pt, c.fmtp['packetization-mode'], c.fmtp['profile-level-id']]), [[102, '1', '42001f'], [104, '0', '42001f'], [108, '1', '42e01f'], [116, '1', '4d001f'], [41, '1', 'f4001f']]);
-  assert.deepEqual(m[1]!.codecs[0], { pt: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: { minptime: '10', useinbandfec: '1' } });
+  assert.deepEqual(at(m, 1).codecs[0], { pt: 111, name: 'opus', clockRate: 48000, channels: 2, fmtp: { minptime: '10', useinbandfec: '1' } });
 });
 
 test('chooseCodecs: constrained baseline for a baseline source, main for main, high falls back to main (no 64 line offered)', () => {
@@ -62,8 +63,8 @@ test('parseOffer refuses what is not SDP', () => {
 test('narrowOffer keeps only the chosen payload type and its attribute lines', () => {
   const out = narrowOffer(CHROMIUM_OFFER, new Map([[0, 108], [1, 111]]));
   const m = parseOffer(out);
-  assert.deepEqual(m[0]!.codecs.map((c) => c.pt), [108]);
-  assert.deepEqual(m[1]!.codecs.map((c) => c.pt), [111]);
+  assert.deepEqual(at(m, 0).codecs.map((c) => c.pt), [108]);
+  assert.deepEqual(at(m, 1).codecs.map((c) => c.pt), [111]);
   assert.ok(!/a=rtpmap:102|a=fmtp:103|a=rtcp-fb:96|a=rtpmap:63/.test(out));
   assert.match(out, /a=rtcp-fb:108 nack\r\n/);
   assert.match(out, /a=ice-ufrag:Ab12/);

@@ -4,6 +4,7 @@ import { configSchema } from '../../../../src/config/index.js';
 import { JobQueue } from '../../../../src/platform/jobs/queue.js';
 import { jobLine, progressBar, runJobsCommand, JobsUsageError } from '../../../../src/platform/jobs/cli.js';
 import { engines } from '../../../../testkit/db.js';
+import { at } from '../../../../testkit/at.js';
 
 test('progress bar', () => {
   assert.equal(progressBar(0, 10), '[..........]   0.0%');
@@ -27,9 +28,9 @@ test('onair jobs list|cancel|retry|watch against the database', async (t) => {
 
   lines.length = 0;
   await runJobsCommand(cfg, db, 'cancel', [a.id.slice(0, 8)], io);
-  assert.match(lines[0]!, /cancelled/);
+  assert.match(at(lines, 0), /cancelled/);
   await runJobsCommand(cfg, db, 'retry', [a.id], io);
-  assert.match(lines[1]!, /queued/);
+  assert.match(at(lines, 1), /queued/);
   await assert.rejects(runJobsCommand(cfg, db, 'retry', [b.id], io), JobsUsageError);
   await assert.rejects(runJobsCommand(cfg, db, 'cancel', ['nope'], io), /no job/);
   await assert.rejects(runJobsCommand(cfg, db, 'list', ['weird'], io), /state must be/);
@@ -39,7 +40,7 @@ test('onair jobs list|cancel|retry|watch against the database', async (t) => {
   lines.length = 0;
   await runJobsCommand(cfg, db, 'watch', [b.id], io);
   assert.equal(lines.length, 2, lines.join('\n'));
-  assert.match(lines[0]!, /running\s+\[\.+\]\s+0\.0%/);
-  assert.match(lines[1]!, /done\s+\[#+\] 100\.0%/);
+  assert.match(at(lines, 0), /running\s+\[\.+\]\s+0\.0%/);
+  assert.match(at(lines, 1), /done\s+\[#+\] 100\.0%/);
   assert.equal(jobLine((await q.get(b.id))!), lines[1]);
 });

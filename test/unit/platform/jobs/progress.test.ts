@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { ProgressParser, progressFraction, type FfmpegProgress } from '../../../../src/media/transcode/progress.js';
 import { CancelledError, FfmpegError, runFfmpeg } from '../../../../src/media/transcode/run-ffmpeg.js';
+import { at } from '../../../../testkit/at.js';
 
 /** Captured from ffmpeg 5/6 `-progress pipe:1` (a 1 s libx264 encode). */
 const GOLDEN = `frame=1
@@ -44,9 +45,9 @@ test('progress blocks parse the same whether fed whole or byte by byte', () => {
   assert.deepEqual(parseAll(GOLDEN, 1), whole);
   assert.deepEqual(parseAll(GOLDEN, 7), whole);
   assert.deepEqual(whole.map((b) => [b.frame, b.outTimeUs, b.speed, b.end]), [[1, 0, undefined, false], [25, 1_000_000, 7.75, true]]);
-  assert.equal(progressFraction(whole[0]!, 2000), 0);
+  assert.equal(progressFraction(at(whole, 0), 2000), 0);
   assert.equal(progressFraction({ outTimeUs: 500_000, end: false, raw: {} }, 2000), 0.25);
-  assert.equal(progressFraction(whole[1]!, 2000), 1);
+  assert.equal(progressFraction(at(whole, 1), 2000), 1);
   assert.equal(progressFraction({ outTimeUs: 9e9, end: false, raw: {} }, 2000), 1, 'clamped');
 });
 
@@ -59,8 +60,8 @@ test('real ffmpeg -progress output: output time advances monotonically and ends'
   // ffmpeg may report a small negative out_time while the encoder fills its delay (seen: -40000
   // with B-frames); the fraction clamps it to 0, so progress as stored never goes back.
   const fractions = blocks.map((b) => progressFraction(b, 3000)!);
-  for (let i = 1; i < fractions.length; i++) assert.ok(fractions[i]! >= fractions[i - 1]!, `monotonic at ${i}: ${times}`);
-  for (let i = 1; i < times.length; i++) if (times[i]! > 0) assert.ok(times[i]! >= times[i - 1]!, `positive times only grow: ${times}`);
+  for (let i = 1; i < fractions.length; i++) assert.ok(at(fractions, i) >= at(fractions, i - 1), `monotonic at ${i}: ${times}`);
+  for (let i = 1; i < times.length; i++) if (at(times, i) > 0) assert.ok(at(times, i) >= at(times, i - 1), `positive times only grow: ${times}`);
   assert.equal(blocks.at(-1)!.end, true);
   assert.equal(fractions.at(-1), 1);
   assert.ok(times.at(-1)! > 2_800_000 && times.at(-1)! <= 3_000_000, `last out_time ${times.at(-1)}`);
@@ -70,7 +71,7 @@ test('runFfmpeg reports increasing progress, keeps the error text, and cancels w
   const seen: number[] = [];
   await runFfmpeg({ ffmpeg: 'ffmpeg', args: ['-stats_period', '0.1', '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-t', '4', '-c:v', 'libx264', '-preset', 'fast', '-f', 'null', '-'], durationMs: 4000, onProgress: (f) => seen.push(f) });
   assert.ok(seen.length >= 2, `progress updates: ${seen}`);
-  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!);
+  for (let i = 1; i < seen.length; i++) assert.ok(at(seen, i) >= at(seen, i - 1));
   assert.equal(seen.at(-1), 1);
 
   await assert.rejects(runFfmpeg({ ffmpeg: 'ffmpeg', args: ['-i', '/nonexistent/input.mp4', '-f', 'null', '-'] }), (err: unknown) => {
