@@ -13,8 +13,9 @@ export default tseslint.config(
   {
     languageOptions: {
       parserOptions: {
-        // tsconfig.lint.json adds test/, bench/ and scripts/ to the server program; web/ keeps its own DOM program.
-        project: ['./tsconfig.lint.json', './web/tsconfig.json'],
+        // tsconfig.lint.json adds test/, bench/ and scripts/ to the server program; web/ keeps its own DOM program,
+        // listed first so a web file a test imports (test/unit/web) is still typed by the web program.
+        project: ['./web/tsconfig.json', './tsconfig.lint.json'],
         tsconfigRootDir: import.meta.dirname,
       },
     },

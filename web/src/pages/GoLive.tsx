@@ -4,10 +4,9 @@
  * H.264 preferred, all candidates gathered before the offer, DELETE on stop.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { errorOf } from '../api';
 import { useLang, type Lang } from '../i18n';
 import { errorText } from '../errors';
-import { ApiError } from '../api';
+import { ApiError, errorOf } from '../api';
 
 const STRINGS = {
   en: {
@@ -87,9 +86,9 @@ async function startWhip(stream: MediaStream, streamKey: string): Promise<Publis
   const body = await res.text();
   if (res.status !== 201) {
     pc.close();
-    let e: { code?: string; message?: string; details?: Record<string, unknown> } | undefined;
-    try { e = JSON.parse(body).error; } catch { /* plain text */ }
-    throw new ApiError(res.status, e?.code ?? `http_${res.status}`, e?.message ?? body, e?.details);
+    let e: ReturnType<typeof errorOf> = {};
+    try { e = errorOf(JSON.parse(body) as unknown); } catch { /* plain text */ }
+    throw new ApiError(res.status, e.code ?? `http_${res.status}`, e.message ?? body, e.details);
   }
   await pc.setRemoteDescription({ type: 'answer', sdp: body });
   return { pc, stream, location: res.headers.get('location') };
