@@ -41,12 +41,13 @@ function schemaLeafPaths(schema: ZodTypeAny, prefix = ''): string[] {
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
   const parts = path.split('.');
+  const leaf = parts.pop() ?? path;
   let node = target;
-  for (const part of parts.slice(0, -1)) {
+  for (const part of parts) {
     if (typeof node[part] !== 'object' || node[part] === null) node[part] = {};
     node = node[part] as Record<string, unknown>;
   }
-  node[parts[parts.length - 1]!] = value;
+  node[leaf] = value;
 }
 
 function coerceEnv(raw: string, sample: unknown): unknown {
@@ -100,8 +101,8 @@ export function loadConfig(opts: LoadOptions = {}): OnairConfig {
   try {
     return configSchema.parse(merged);
   } catch (err) {
-    if (err instanceof ZodError) {
-      const issue = err.issues[0]!;
+    const issue = err instanceof ZodError ? err.issues[0] : undefined;
+    if (issue) {
       const key = issue.path.join('.') || (issue.code === 'unrecognized_keys' ? (issue as { keys: string[] }).keys.join(',') : '(root)');
       const envHint = issue.path.length ? ` (env ${envNameFor(issue.path.join('.'))})` : '';
       throw new ConfigError(key, `${issue.message}${envHint}`);
@@ -121,8 +122,8 @@ const NAMESPACE_ENV = /^ONAIR_CHAT_NAMESPACES_([A-Z0-9]+)_REQUIRE_CHANNEL$/;
 function applyNamespaceEnv(merged: Record<string, unknown>, defaults: OnairConfig, env: NodeJS.ProcessEnv): void {
   for (const [name, raw] of Object.entries(env)) {
     const m = NAMESPACE_ENV.exec(name);
-    if (!m || raw === undefined) continue;
-    const ns = m[1]!.toLowerCase();
+    const ns = m?.[1]?.toLowerCase();
+    if (ns === undefined || raw === undefined) continue;
     const chat = ((merged.chat ??= {}) as Record<string, unknown>);
     // The file's table, or the built-in one: setting one option must not drop the other namespaces.
     const table = ((chat.namespaces ??= structuredClone(defaults.chat.namespaces)) as Record<string, Record<string, unknown>>);

@@ -148,17 +148,20 @@ export class PusherConnection implements ChannelSink {
   takeRun(log: readonly SharedBatch[], from: number, to: number, entry: SubEntry): void {
     const kind = (entry as PusherSub).kind;
     let excluded = false;
-    for (let i = from; i <= to && !excluded; i++) excluded = batchExcludes(log[i]!.pushes, this.id);
+    const first = log[from];
+    if (first === undefined) return;
+    // Index loops, not a slice: this runs per Pusher socket per fan-out round.
+    for (let i = from; i <= to && !excluded; i++) excluded = batchExcludes(log[i]?.pushes ?? [], this.id);
     if (!excluded) {
-      this.writeShared(log[from]!.chainBytes(kind, log, from, to));
+      this.writeShared(first.chainBytes(kind, log, from, to));
       return;
     }
     // This socket sent one of these events (or the HTTP API excluded it): its own copy, without them.
     const type = (entry as PusherSub).type;
     const parts: Buffer[] = [];
     for (let i = from; i <= to; i++) {
-      const p = log[i]!.pushes;
-      parts.push(batchExcludes(p, this.id) ? batchBytesWithout(p, type, this.id) : log[i]!.bytes(kind));
+      const b = log[i];
+      if (b !== undefined) parts.push(batchExcludes(b.pushes, this.id) ? batchBytesWithout(b.pushes, type, this.id) : b.bytes(kind));
     }
     this.writeShared(Buffer.concat(parts));
   }

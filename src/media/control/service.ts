@@ -309,7 +309,7 @@ export class StreamControl {
       const row = await this.d.channels.find(s.channel);
       const targets = row && this.d.runner ? (await this.d.store.listTargets(row.id)).filter((t) => t.enabled === 1) : [];
       const statuses = this.d.runner ? this.d.runner.statuses(targets) : [];
-      out.push({ ...s, restreams: targets.map((t, i) => ({ id: t.id, name: t.name, status: statuses[i]! })) });
+      out.push({ ...s, restreams: targets.map((t, i) => ({ id: t.id, name: t.name, status: statuses[i] ?? restingStatus(t) })) });
     }
     return out;
   }
@@ -352,13 +352,13 @@ export class StreamControl {
 
   private statusesOf(targets: RestreamTargetsTable[]): TargetStatus[] {
     if (this.d.runner) return this.d.runner.statuses(targets);
-    return targets.map((t) => ({ state: t.enabled === 1 ? 'idle' : 'stopped', connects: 0, lastError: null, bytesSent: 0 }));
+    return targets.map(restingStatus);
   }
 
   async listTargets(channel: ChannelsTable): Promise<PublicTarget[]> {
     const rows = await this.d.store.listTargets(channel.id);
     const st = this.statusesOf(rows);
-    return rows.map((t, i) => this.view(channel, t, st[i]!));
+    return rows.map((t, i) => this.view(channel, t, st[i] ?? restingStatus(t)));
   }
 
   private async requireTarget(channel: ChannelsTable, id: string): Promise<RestreamTargetsTable> {
@@ -370,7 +370,7 @@ export class StreamControl {
   private async afterChange(channel: ChannelsTable, id: string): Promise<PublicTarget> {
     await this.d.runner?.sync(channel.name);
     const t = await this.requireTarget(channel, id);
-    return this.view(channel, t, this.statusesOf([t])[0]!);
+    return this.view(channel, t, this.statusesOf([t])[0] ?? restingStatus(t));
   }
 
   private checkName(name: string): string {
@@ -427,4 +427,9 @@ export class StreamControl {
     this.d.runner?.forget(id);
     this.d.logger.info({ channel: channel.name, target: id }, 'restream target removed');
   }
+}
+
+/** restingStatus is a target's status when no relay runs for it (no runner here, or none reported). */
+function restingStatus(t: RestreamTargetsTable): TargetStatus {
+  return { state: t.enabled === 1 ? 'idle' : 'stopped', connects: 0, lastError: null, bytesSent: 0 };
 }

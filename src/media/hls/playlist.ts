@@ -102,8 +102,7 @@ export function renderMediaPlaylist(model: MediaPlaylistModel, opts: { skip?: bo
   const skip = opts.skip ? skippableSegments(model) : 0;
   if (skip > 0) lines.push(`#EXT-X-SKIP:SKIPPED-SEGMENTS=${skip}`);
   let mapUri: string | undefined;
-  for (let i = skip; i < model.segments.length; i++) {
-    const s = model.segments[i]!;
+  for (const s of model.segments.slice(skip)) {
     if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
     if (s.mapUri !== mapUri) {
       lines.push(`#EXT-X-MAP:URI=${quoted(s.mapUri)}`);
@@ -160,7 +159,8 @@ export function renderMultivariantPlaylist(model: MultivariantModel): string {
         `DEFAULT=${s.default ? 'YES' : 'NO'},AUTOSELECT=${s.autoselect === false ? 'NO' : 'YES'},URI=${quoted(s.uri)}`,
     );
   }
-  const subtitlesAttr = subtitleGroups.size > 0 ? `,SUBTITLES=${quoted([...subtitleGroups][0]!)}` : '';
+  const [subtitleGroup] = subtitleGroups;
+  const subtitlesAttr = subtitleGroup !== undefined ? `,SUBTITLES=${quoted(subtitleGroup)}` : '';
   for (const v of model.variants) {
     let attrs = `BANDWIDTH=${Math.round(v.bandwidth)}`;
     if (v.averageBandwidth) attrs += `,AVERAGE-BANDWIDTH=${Math.round(v.averageBandwidth)}`;

@@ -488,7 +488,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       }
       // AVERAGE-BANDWIDTH matters where players choose between variants (live ABR); a lone
       // source variant keeps the short form that single-rendition clients already parse.
-      if (variants.length === 1) delete variants[0]!.averageBandwidth;
+      const [only] = variants;
+      if (variants.length === 1 && only) delete only.averageBandwidth;
       return renderMultivariantPlaylist({ variants, subtitles: ch.subtitles });
     });
     return sendPlaylist(req, reply, cached, 'no-cache');

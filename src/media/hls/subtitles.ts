@@ -42,6 +42,7 @@ export function renderSubtitleSegment(seg: HlsSegment, source: SubtitleSource): 
 /** parseSubtitlePath reads `subs/{lang}.m3u8` or `subs/{lang}/{msn}.vtt`. */
 export function parseSubtitlePath(path: string): { lang: string; msn?: number } | undefined {
   const m = /^subs\/([^/]+)\.m3u8$/.exec(path) ?? /^subs\/([^/]+)\/(\d{1,12})\.vtt$/.exec(path);
-  if (!m || !LANG.test(m[1]!)) return undefined;
-  return m[2] === undefined ? { lang: m[1]! } : { lang: m[1]!, msn: Number(m[2]) };
+  const lang = m?.[1];
+  if (lang === undefined || !LANG.test(lang)) return undefined;
+  return m?.[2] === undefined ? { lang } : { lang, msn: Number(m[2]) };
 }

@@ -102,7 +102,10 @@ export class Batch {
 
   /** flvRaw is the concatenated FLV tags (for WebSocket-FLV messages). */
   flvRaw(): Buffer {
-    if (!this.flvRawBuf) this.flvRawBuf = this.tags.length === 1 ? this.tags[0]!.flv : Buffer.concat(this.tags.map((t) => t.flv));
+    if (!this.flvRawBuf) {
+      const [only] = this.tags;
+      this.flvRawBuf = this.tags.length === 1 && only ? only.flv : Buffer.concat(this.tags.map((t) => t.flv));
+    }
     return this.flvRawBuf;
   }
 
@@ -125,7 +128,8 @@ export class Batch {
   rtmp(chunkSize: number): Buffer {
     if (!this.rtmpBuf || this.rtmpSize !== chunkSize) {
       const parts = this.tags.map((t) => rtmpChunksFor(t, chunkSize));
-      this.rtmpBuf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      const [only] = parts;
+      this.rtmpBuf = parts.length === 1 && only ? only : Buffer.concat(parts);
       this.rtmpSize = chunkSize;
     }
     return this.rtmpBuf;

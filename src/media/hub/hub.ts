@@ -348,9 +348,10 @@ export class LiveStream implements Publisher {
     this.flushTimer = null;
     this.immediate = null;
     const tags = this.pending;
-    if (tags.length === 0) return;
+    const last = tags.at(-1);
+    if (last === undefined) return;
     this.pending = [];
-    this.lastFlushedSeq = tags[tags.length - 1]!.seq;
+    this.lastFlushedSeq = last.seq;
     const batch = new Batch(tags);
     const o = this.hub.opts;
     const now = Date.now();
@@ -408,7 +409,7 @@ export class LiveStream implements Publisher {
     if (this.audioHeader) headers.push(this.audioHeader);
     // Only tags already flushed: the pending ones reach this viewer with the next flush.
     const gop = this.gop.filter((t) => t.seq <= this.lastFlushedSeq);
-    if (gop.length === 0 || !gop[0]!.keyframe) vs.waitingKey = true;
+    if (!gop[0]?.keyframe) vs.waitingKey = true;
     // Header tags still pending would be sent twice; those are left to the flush.
     const sent = headers.filter((t) => t.seq <= this.lastFlushedSeq);
     this.viewers.add(vs);

@@ -33,10 +33,12 @@ export function videoTrackOf(codec: VideoCodec, config: Buffer, size: FrameSize 
     }
     case 'av1': {
       // av1C: marker|version, seq_profile(3) seq_level_idx_0(5), seq_tier_0(1) high_bitdepth(1) twelve_bit(1) ...
-      const profile = config.length > 1 ? config[1]! >> 5 : 0;
-      const level = config.length > 1 ? config[1]! & 0x1f : 0;
-      const tier = config.length > 2 && config[2]! & 0x80 ? 'H' : 'M';
-      const depth = config.length > 2 && config[2]! & 0x40 ? (config[2]! & 0x20 ? 12 : 10) : 8;
+      const b1 = config[1] ?? 0;
+      const b2 = config[2] ?? 0;
+      const profile = b1 >> 5;
+      const level = b1 & 0x1f;
+      const tier = b2 & 0x80 ? 'H' : 'M';
+      const depth = b2 & 0x40 ? (b2 & 0x20 ? 12 : 10) : 8;
       const codecString = `av01.${profile}.${String(level).padStart(2, '0')}${tier}.${String(depth).padStart(2, '0')}`;
       return { codec: 'av1', config, width: size.width || 0, height: size.height || 0, codecString, profile, level };
     }
