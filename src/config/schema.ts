@@ -722,7 +722,7 @@ export const configSchema = z
           .array(superChatTierSchema)
           .min(1)
           .default(DEFAULT_SUPERCHAT_TIERS)
-          .refine((t) => t.every((x, i) => i === 0 || x.minAmount > t[i - 1]!.minAmount), 'tiers must be sorted by minAmount, ascending, without duplicates'),
+          .refine((t) => t.every((x, i) => x.minAmount > (t[i - 1]?.minAmount ?? -Infinity)), 'tiers must be sorted by minAmount, ascending, without duplicates'),
         effects: z
           .object({
             /** Aggregation window: one publication per channel per node per window. */
@@ -743,7 +743,7 @@ export const configSchema = z
       })
       .default({})
       .refine((s) => s.minAmount <= s.maxAmount, { message: 'minAmount must not exceed maxAmount', path: ['minAmount'] })
-      .refine((s) => s.tiers[0]!.minAmount <= s.minAmount, { message: 'the first tier must start at or below minAmount', path: ['tiers'] }),
+      .refine((s) => (s.tiers[0]?.minAmount ?? 0) <= s.minAmount, { message: 'the first tier must start at or below minAmount', path: ['tiers'] }),
     ffmpegPath: z.string().optional(),
     record: z
       .object({

@@ -379,6 +379,7 @@ const CRC_TABLE = (() => {
 /** crc32Mpeg2 is the PSI section CRC (polynomial 0x04C11DB7, no reflection); a section with its CRC gives 0. */
 export function crc32Mpeg2(buf: Buffer): number {
   let crc = 0xffff_ffff;
+  // The index is masked to 0..255 and the table has 256 entries: the `!` cannot be wrong, and a check would run per byte.
   for (let i = 0; i < buf.length; i++) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ buf.readUInt8(i)) & 0xff]!) >>> 0;
   return crc >>> 0;
 }

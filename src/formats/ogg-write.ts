@@ -48,6 +48,7 @@ const CRC_TABLE = (() => {
 /** oggCrc32 is the Ogg page checksum of `buf`. */
 export function oggCrc32(buf: Uint8Array): number {
   let crc = 0;
+  // The index is masked to 0..255 and the table has 256 entries: the `!` cannot be wrong, and a check would run per byte.
   for (const byte of buf) crc = ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ byte) & 0xff]!) >>> 0;
   return crc >>> 0;
 }

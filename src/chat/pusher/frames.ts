@@ -196,7 +196,7 @@ export function batchBytesWithout(pushes: readonly string[], type: PusherChannel
   const parts: Buffer[] = [];
   let start = 0;
   for (let i = 0; i < events.length; i++) {
-    const end = e.ends[i]!;
+    const end = e.ends[i] ?? start;
     const ev = events[i];
     if (end > start && ev !== null && ev !== undefined && ev.exclude !== socketId) parts.push(e.bytes.subarray(start, end));
     start = end;

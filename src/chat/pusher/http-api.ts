@@ -183,7 +183,10 @@ export function registerPusherHttpApi(app: FastifyInstance, server: PusherServer
         for (const ev of events) await trigger(server, ev);
         const counts = events.some((e) => e.info.size > 0) ? await server.node.surveyChannels() : {};
         const batch: Record<string, number>[] = [];
-        for (const ev of events) batch.push(ev.info.size === 0 ? {} : await channelAttributes(server, ev.channels[0]!, ev.info, counts));
+        for (const ev of events) {
+          const [channel] = ev.channels;
+          batch.push(ev.info.size === 0 || channel === undefined ? {} : await channelAttributes(server, channel, ev.info, counts));
+        }
         return { batch };
       }),
     );

@@ -118,10 +118,10 @@ export function ipv6Bytes(ip: string): number[] | null {
   if (isIP(ip) !== 6) return null;
   let text = ip.toLowerCase();
   const tail: number[] = [];
-  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-  if (dotted) {
-    for (const part of dotted[2]!.split('.')) tail.push(Number(part));
-    text = dotted[1]!.endsWith('::') ? dotted[1]! : dotted[1]!.slice(0, -1);
+  const [, prefix, v4] = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text) ?? [];
+  if (prefix !== undefined && v4 !== undefined) {
+    for (const part of v4.split('.')) tail.push(Number(part));
+    text = prefix.endsWith('::') ? prefix : prefix.slice(0, -1);
   }
   const [head, rest] = text.includes('::') ? text.split('::') as [string, string] : [text, null];
   const groups = (g: string) => (g ? g.split(':').map((x) => parseInt(x, 16)) : []);
@@ -140,7 +140,7 @@ export function isForbiddenAddress(ip: string): boolean {
   if (!b) return true;
   // IPv4-mapped (::ffff:a.b.c.d, in any spelling): the socket reaches that IPv4 address.
   if (b.slice(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff) return IPV4_NOT_GLOBAL.check(b.slice(12).join('.'), 'ipv4');
-  const canonical = Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(':');
+  const canonical = Array.from({ length: 8 }, (_, i) => (((b[2 * i] ?? 0) << 8) | (b[2 * i + 1] ?? 0)).toString(16)).join(':');
   return !IPV6_GLOBAL.check(canonical, 'ipv6') || IPV6_NOT_GLOBAL.check(canonical, 'ipv6');
 }
 
@@ -168,10 +168,11 @@ export async function resolveTargetHost(host: string, allowPrivate: boolean, res
       throw new TargetError('invalid_restream_url', `url: cannot resolve ${host} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  if (addresses.length === 0) throw new TargetError('invalid_restream_url', `url: ${host} has no address`);
+  const [first] = addresses;
+  if (first === undefined) throw new TargetError('invalid_restream_url', `url: ${host} has no address`);
   const bad = addresses.find(isForbiddenAddress);
   if (bad) throw new TargetError('restream_target_forbidden', `url: ${host} is a loopback, private, link-local or otherwise not public address (${bad}); restream targets must be public`);
-  return addresses[0]!;
+  return first;
 }
 
 /** checkTargetHost refuses a host that is (or resolves to) an address that is not global unicast; see resolveTargetHost. */

@@ -370,14 +370,16 @@ export class HlsPackager implements StreamSubscriber {
     const video = this.pendingVideo;
     this.pendingVideo = [];
     let n = 0;
-    while (n < this.pendingAudio.length && this.pendingAudio[n]!.ms < endMs) n++;
+    while ((this.pendingAudio[n]?.ms ?? Infinity) < endMs) n++;
     const audio = this.pendingAudio.splice(0, n);
     if (video.length === 0 && audio.length === 0) return;
     const runs: Fmp4TrackRun[] = [];
-    if (video.length > 0) {
+    const [firstVideo] = video;
+    const [firstAudio] = audio;
+    if (firstVideo) {
       runs.push({
         trackId: VIDEO_TRACK_ID,
-        baseMediaDecodeTime: video[0]!.ticks,
+        baseMediaDecodeTime: firstVideo.ticks,
         video: true,
         samples: video.map<Fmp4Sample>((f) => ({
           duration: f.duration ?? 1,
@@ -387,13 +389,13 @@ export class HlsPackager implements StreamSubscriber {
         })),
       });
     }
-    if (audio.length > 0) {
+    if (firstAudio) {
       runs.push({
         trackId: AUDIO_TRACK_ID,
-        baseMediaDecodeTime: audio[0]!.ticks,
+        baseMediaDecodeTime: firstAudio.ticks,
         video: false,
         samples: audio.map<Fmp4Sample>((f, i) => ({
-          duration: i + 1 < audio.length ? audio[i + 1]!.ticks - f.ticks : AAC_FRAME_SAMPLES,
+          duration: (audio[i + 1]?.ticks ?? f.ticks + AAC_FRAME_SAMPLES) - f.ticks,
           flags: 0,
           compositionTimeOffset: 0,
           data: f.data,
@@ -406,7 +408,8 @@ export class HlsPackager implements StreamSubscriber {
       durationMs = video.reduce((acc, f) => acc + (f.duration ?? 0), 0) / (VIDEO_TIMESCALE / 1000);
     } else {
       const rate = s.audio!.sampleRate;
-      durationMs = (audio.reduce((acc, _f, i) => acc + runs[0]!.samples[i]!.duration, 0) * 1000) / rate;
+      // Audio alone: the part is its one run's samples.
+      durationMs = ((runs[0]?.samples ?? []).reduce((acc, smp) => acc + smp.duration, 0) * 1000) / rate;
     }
     const bytes = mediaFragment(++this.fragmentSequence, runs);
     const id = this.nextPartId++;
@@ -416,7 +419,7 @@ export class HlsPackager implements StreamSubscriber {
       index: seg.parts.length,
       uri: `part-${this.tag}-${id}.m4s`,
       durationMs,
-      independent: s.video ? video[0]!.keyframe : true,
+      independent: s.video ? (firstVideo?.keyframe ?? false) : true,
       bytes,
     };
     seg.parts.push(part);
@@ -559,7 +562,8 @@ export class HlsPackager implements StreamSubscriber {
     const target = this.targetDurationSeconds();
     const all: HlsSegment[] = this.current && this.current.parts.length > 0 ? [...win, this.current] : [...win];
     // Parts are listed for the segments ending within a few target durations of the live edge.
-    const edgeMs = all.length > 0 ? all[all.length - 1]!.startMs + all[all.length - 1]!.durationMs : 0;
+    const newest = all.at(-1);
+    const edgeMs = newest ? newest.startMs + newest.durationMs : 0;
     const partHorizonMs = edgeMs - PART_LIST_TARGET_DURATIONS * target * 1000;
     const evictedDiscontinuities = this.countEvictedDiscontinuities(win[0]?.msn ?? this.current?.msn ?? 0);
     const segments: PlaylistSegment[] = all.map((seg) => ({

@@ -53,16 +53,18 @@ export interface IngestChoice {
 export function chooseIngestCodecs(media: readonly OfferedMedia[]): IngestChoice {
   const sends = (m: OfferedMedia) => m.port !== 0 && (m.direction === 'sendonly' || m.direction === 'sendrecv');
   const vIndex = media.findIndex((m) => m.kind === 'video' && sends(m));
-  if (vIndex < 0) throw new SdpError('the offer has no video section to publish');
-  const h264 = media[vIndex]!.codecs
+  const video = media[vIndex];
+  if (vIndex < 0 || video === undefined) throw new SdpError('the offer has no video section to publish');
+  const h264 = video.codecs
     .filter((c) => c.name.toLowerCase() === 'h264' && c.clockRate === RTP_VIDEO_CLOCK_RATE && c.fmtp['packetization-mode'] === '1')
     .map((c, order) => ({ c, order, rank: (c.fmtp['profile-level-id'] ?? '').toLowerCase() === PROFILE_CONSTRAINED_BASELINE ? 0 : 1 }))
     .sort((a, b) => a.rank - b.rank || a.order - b.order);
-  if (h264.length === 0) throw new SdpError('the offer has no H.264 with packetization-mode=1 (WHIP ingest needs H.264 video)');
+  const best = h264[0];
+  if (best === undefined) throw new SdpError('the offer has no H.264 with packetization-mode=1 (WHIP ingest needs H.264 video)');
   const aIndex = media.findIndex((m) => m.kind === 'audio' && sends(m));
-  const opus = aIndex < 0 ? undefined : media[aIndex]!.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === RTP_OPUS_CLOCK_RATE);
+  const opus = media[aIndex]?.codecs.find((c) => c.name.toLowerCase() === 'opus' && c.clockRate === RTP_OPUS_CLOCK_RATE);
   if (!opus) throw new SdpError('the offer has no Opus audio (WHIP ingest needs Opus audio)');
-  return { video: { index: vIndex, codec: h264[0]!.c }, audio: { index: aIndex, codec: opus } };
+  return { video: { index: vIndex, codec: best.c }, audio: { index: aIndex, codec: opus } };
 }
 
 export interface WhipSessionHooks {

@@ -52,8 +52,8 @@ export class TranscodeDelay {
    */
   output(endSample: number, wallMs: number): number | undefined {
     let wall: number | undefined;
-    while (this.head < this.pendingEnds.length && this.pendingEnds[this.head]! <= endSample) {
-      wall = this.pendingWalls[this.head]!;
+    for (let end = this.pendingEnds[this.head]; end !== undefined && end <= endSample; end = this.pendingEnds[this.head]) {
+      wall = this.pendingWalls[this.head];
       this.head++;
     }
     this.compact();
@@ -66,7 +66,7 @@ export class TranscodeDelay {
     if (this.bucketSecond[i] !== second) {
       this.bucketSecond[i] = second;
       this.bucketMax[i] = delay;
-    } else if (delay > this.bucketMax[i]!) this.bucketMax[i] = delay;
+    } else if (delay > (this.bucketMax[i] ?? -1)) this.bucketMax[i] = delay;
     return delay;
   }
 
@@ -76,8 +76,9 @@ export class TranscodeDelay {
     const span = Math.min(seconds, TRANSCODE_DELAY_WINDOW_SECONDS);
     let max = -1;
     for (let i = 0; i < TRANSCODE_DELAY_WINDOW_SECONDS; i++) {
-      const s = this.bucketSecond[i]!;
-      if (s >= 0 && now - s < span && this.bucketMax[i]! > max) max = this.bucketMax[i]!;
+      const s = this.bucketSecond[i] ?? -1;
+      const m = this.bucketMax[i] ?? -1;
+      if (s >= 0 && now - s < span && m > max) max = m;
     }
     return max;
   }
