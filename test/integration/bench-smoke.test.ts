@@ -137,6 +137,7 @@ function smokeLike(dir: string, file: string): boolean {
   switch (name) {
     case 'flv-fanout': return Array.isArray(d.rows) && d.rows.length > 0 && d.rows.every((r: any) => r.viewers === FANOUT_VIEWERS);
     case 'hls-serve': return d.connections === 4 && d.secondsPerRun === 1;
+    case 'hls-cluster': return Array.isArray(d.rows) && d.rows.length === 1 && d.rows[0]?.viewers === 5 && d.rows[0]?.seconds === 3;
     case 'latency': return d.seconds === 2;
     case 'srt-ingest': return d.seconds === 2 && d.streams === 1;
     case 'chat-proxy': return d.connects === 20;
