@@ -9,13 +9,12 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatNode } from '../node.js';
 import { acceptClient, type Client } from '../client.js';
-import type { Disconnect } from '../protocol/codes.js';
 import type { ControlMessage } from '../broker/types.js';
 import { CodecError, decodeCommands, type Command } from '../protocol/codec.js';
 import { decodeEmulationRequest, decodeProtoCommands } from '../protocol/protobuf.js';
 import type { ListenerLimits } from '../../net/listener-limits.js';
 import { AppError, badRequest, notFound } from '../../http/errors.js';
-import { encodeItems, writeAll, type OutItem, type Transport } from './types.js';
+import { ResponseStream } from './response-stream.js';
 import { issueSession, sessionIssuedBy, MAX_SESSION_CHARS } from './emulation-session.js';
 
 export const HTTP_STREAM_PATH = '/connection/http_stream';
@@ -30,40 +29,19 @@ type EmulationKind = 'http_stream' | 'http_stream_protobuf' | 'sse';
 type Format = 'json' | 'protobuf';
 
 /** EmulationStream writes a session's replies and pushes to its HTTP response. */
-class EmulationStream implements Transport {
+class EmulationStream extends ResponseStream {
   readonly unidirectional = false;
-  private ended = false;
 
   constructor(
-    private readonly res: ServerResponse,
+    res: ServerResponse,
     readonly kind: EmulationKind,
     readonly emulation: { session: string; node: string },
-  ) {}
+  ) {
+    super(res);
+  }
 
   writeText(messages: readonly string[]): void {
     this.writeItems(messages, messages.length);
-  }
-
-  writeItems(items: readonly OutItem[], n: number): void {
-    if (this.ended || this.res.destroyed || n === 0) return;
-    const bufs: Buffer[] = [];
-    encodeItems(this.kind, items, n, bufs);
-    writeAll(this.res, bufs);
-  }
-
-  writeShared(bytes: Buffer): void {
-    if (!this.ended && !this.res.destroyed) this.res.write(bytes);
-  }
-
-  bufferedBytes(): number {
-    return this.res.writableLength;
-  }
-
-  close(_d: Disconnect): void {
-    if (this.ended) return;
-    this.ended = true;
-    // The client wrote the disconnect push before this.
-    this.res.end();
   }
 }
 

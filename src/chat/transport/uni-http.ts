@@ -7,49 +7,22 @@ import type { ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ChatNode } from '../node.js';
 import { acceptClient } from '../client.js';
-import type { Disconnect } from '../protocol/codes.js';
 import type { ListenerLimits } from '../../net/listener-limits.js';
-import { encodeBatch, encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
+import { encodeBatch } from './types.js';
+import { ResponseStream } from './response-stream.js';
 
 export const UNI_SSE_PATH = '/connection/uni_sse';
 export const UNI_HTTP_STREAM_PATH = '/connection/uni_http_stream';
 
-class HttpStreamTransport implements Transport {
-  readonly kind: TransportKind;
+class HttpStreamTransport extends ResponseStream {
   readonly unidirectional = true;
-  private readonly res: ServerResponse;
-  private ended = false;
 
-  constructor(res: ServerResponse, kind: 'uni_sse' | 'uni_http_stream') {
-    this.res = res;
-    this.kind = kind;
+  constructor(res: ServerResponse, readonly kind: 'uni_sse' | 'uni_http_stream') {
+    super(res);
   }
 
   writeText(messages: readonly string[]): void {
-    if (this.ended || this.res.destroyed) return;
-    this.res.write(encodeBatch(this.kind, messages));
-  }
-
-  writeItems(items: readonly OutItem[], n: number): void {
-    if (this.ended || this.res.destroyed || n === 0) return;
-    const bufs: Buffer[] = [];
-    encodeItems(this.kind, items, n, bufs);
-    writeAll(this.res, bufs);
-  }
-
-  writeShared(bytes: Buffer): void {
-    if (!this.ended && !this.res.destroyed) this.res.write(bytes);
-  }
-
-  bufferedBytes(): number {
-    return this.res.writableLength;
-  }
-
-  close(_d: Disconnect): void {
-    if (this.ended) return;
-    this.ended = true;
-    // The disconnect push was written by the client before this.
-    this.res.end();
+    if (this.open) this.res.write(encodeBatch(this.kind, messages));
   }
 }
 
