@@ -145,7 +145,10 @@ describe('RtmpClient over rtmps://', { skip: skip ?? false }, () => {
       clearInterval(feeder);
       pub.close();
     }
-    await until(() => !h.media.hub.isLive('relayout') && !h.media.hub.isLive('relayin'), 5000, 'relay channels offline');
+    // The publisher and the relays are gone; their channels end once the server sees the closes
+    // (through the TLS terminator). 15 s: under a loaded CI run 5 s was not always enough.
+    await until(() => !h.media.hub.isLive('relayout') && !h.media.hub.isLive('relayin'), 15_000, 'relay channels offline')
+      .catch((err: Error) => assert.fail(`${err.message}: still live ${JSON.stringify(['relayout', 'relayin', 'relaysrc'].filter((c) => h.media.hub.isLive(c)))}, relays ${JSON.stringify(h.media.listRelays())}`));
   });
 
   test('without the CA: a certificate error, at once', async () => {
