@@ -227,8 +227,30 @@ export function apiKeyOf(headers: Record<string, string | string[] | undefined>)
   return '';
 }
 
-/** registerServerApi adds `POST /api/:method` to a Fastify app. */
+/**
+ * bodyAsJson reads the server API's body as JSON whatever its declared type: Centrifugo does, and
+ * `curl -d` sends `application/x-www-form-urlencoded`. Only these routes do; the rest of the API
+ * stays JSON-only (415) on purpose.
+ */
+function bodyAsJson(_req: unknown, body: string, done: (err: Error | null, value?: unknown) => void): void {
+  if (body.trim() === '') return done(null, undefined);
+  try {
+    done(null, JSON.parse(body));
+  } catch {
+    done(Object.assign(new Error('the body is not valid JSON'), { statusCode: 400 }));
+  }
+}
+
+/** registerServerApi adds `POST /api/:method` to a Fastify app, in its own scope for the body parser. */
 export function registerServerApi(app: FastifyInstance, node: ChatNode, apiKey: string): void {
+  void app.register((scope, _opts, ready) => {
+    scope.addContentTypeParser('*', { parseAs: 'string' }, bodyAsJson);
+    routeServerApi(scope, node, apiKey);
+    ready();
+  });
+}
+
+function routeServerApi(app: FastifyInstance, node: ChatNode, apiKey: string): void {
   app.post<{ Params: { method: string } }>(API_PREFIX + ':method', async (req, reply) => {
     const key = apiKeyOf(req.headers);
     if (key === '' || !keyMatches(key, apiKey)) {

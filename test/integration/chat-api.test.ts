@@ -2,9 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startChat, api, waitFor, SECRET, API_KEY, type ChatServer } from '../../testkit/chat-server.js';
 import { signConnectionToken } from '../../src/chat/index.js';
 
+const execFileP = promisify(execFile);
 let s: ChatServer;
 
 before(async () => {
@@ -38,6 +41,28 @@ test('wrong or missing key is refused with 401; Authorization: apikey works', as
   const unknown = await api(s, 'frobnicate', {});
   assert.equal(unknown.status, 404);
   assert.equal(unknown.body.error.code, 104);
+});
+
+test('the server API takes a JSON body whatever its content type, as Centrifugo does (curl -d); the rest stays JSON-only', async () => {
+  // curl -d sends application/x-www-form-urlencoded: the acceptance line of the operators' kit issue.
+  const { stdout } = await execFileP('curl', ['-sS', '-X', 'POST', '-H', `X-API-Key: ${API_KEY}`, '-d', '{"channel":"chat:curl","data":{"text":"hi"}}', `${s.httpUrl}/api/publish`]);
+  const viaCurl = JSON.parse(stdout);
+  assert.equal(viaCurl.result.offset, 1);
+  for (const type of ['text/plain', 'application/octet-stream', undefined]) {
+    const headers: Record<string, string> = { 'x-api-key': API_KEY };
+    if (type) headers['content-type'] = type;
+    const res = await fetch(`${s.httpUrl}/api/publish`, { method: 'POST', headers, body: new TextEncoder().encode('{"channel":"chat:curl","data":{"n":2}}') });
+    assert.equal(res.status, 200, `content type ${type ?? '(none)'}`);
+    assert.ok((await res.json()).result.offset > 1);
+  }
+  const junk = await fetch(`${s.httpUrl}/api/publish`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'text/plain' }, body: 'channel=chat:curl' });
+  assert.equal(junk.status, 400);
+  assert.match((await junk.json()).error.message, /not valid JSON/);
+  const empty = await fetch(`${s.httpUrl}/api/info`, { method: 'POST', headers: { 'x-api-key': API_KEY, 'content-type': 'application/x-www-form-urlencoded' } });
+  assert.equal(empty.status, 200);
+  // Outside /api/{method} a text body is still named as a client mistake.
+  const other = await fetch(`${s.httpUrl}/connection/uni_http_stream`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' });
+  assert.equal(other.status, 415);
 });
 
 test('publish, broadcast, history, history_remove', async () => {
