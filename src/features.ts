@@ -24,6 +24,7 @@ import { hlsOriginFeature } from './media/hls/origin-feature.js';
 import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
+import { qoeFeature } from './observability/qoe/index.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
@@ -51,6 +52,7 @@ export const FEATURES = [
   hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)
   clipsFeature, // clips of a live stream or a VOD
   ingestFeature, // GET /api/v1/ingest
+  qoeFeature, // players' QoE beacons by A/B variant (POST /api/v1/qoe)
   webFeature, // the built front-end (web role)
 ] as const;
 

@@ -40,7 +40,7 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
   const db = await openDatabase(databaseUrl(config), { log: (fields, msg) => logger.warn(fields, msg) });
   let composed: Composed<App> | undefined;
   let httpStarted = false;
-  const { app: http, addUpgradeHandler } = buildHttpApp({ logger, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy });
+  const { app: http, addUpgradeHandler } = buildHttpApp({ logger, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, variant: config.variant });
   const stop = async () => {
     // Reverse order: stop accepting HTTP first, then the features that started, then flush the database.
     if (httpStarted) await http.close().catch((err) => logger.warn({ err }, 'http close failed'));

@@ -440,3 +440,22 @@ export const ApiErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.unknown()).optional() }),
 });
 export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
+
+/** QoeArmSchema is one variant × protocol of players' QoE beacons on the node answering (GET /api/v1/admin/qoe). */
+export const QoeArmSchema = z.object({
+  variant: z.string(),
+  protocol: z.string(),
+  beacons: z.number(),
+  sessions: z.number(),
+  startupP50Ms: z.number().nullable(),
+  startupP95Ms: z.number().nullable(),
+  latencyP50Ms: z.number().nullable(),
+  latencyP95Ms: z.number().nullable(),
+  stalls: z.number(),
+  stallRatio: z.number().nullable(),
+  errors: z.number(),
+  switches: z.number(),
+  droppedFrames: z.number(),
+});
+export const QoeAdminSchema = z.object({ node: z.string().nullable(), variants: z.array(QoeArmSchema) });
+export type QoeAdmin = z.infer<typeof QoeAdminSchema>;

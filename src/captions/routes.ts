@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { actorOf } from '../http/auth.js';
 import { AppError } from '../http/errors.js';
+import { TokenBucket } from '../http/token-bucket.js';
 import type { ApiContext } from '../http/routes/context.js';
 import { CaptionCapacityError, EngineLanguageError, type CaptionsService } from './service.js';
 import type { CaptionsAnswer } from '../api/schemas.js';
@@ -21,22 +22,6 @@ export const CUE_BURST = 20;
 export const CUE_RATE_PER_SECOND = 5;
 /** Cue times must stay within a day of stream time. */
 const MAX_CUE_MS = 2 ** 42;
-
-/** TokenBucket is a small per-key rate limiter. */
-class TokenBucket {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(private readonly burst: number, private readonly perSecond: number) {}
-  take(key: string, now = Date.now()): boolean {
-    const b = this.buckets.get(key) ?? { tokens: this.burst, at: now };
-    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.perSecond);
-    b.at = now;
-    this.buckets.set(key, b);
-    if (this.buckets.size > 10_000) this.buckets.delete(this.buckets.keys().next().value!);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
-  }
-}
 
 export interface CaptionsRoutesOptions {
   /** Engines the server can run (the toggle refuses others). */

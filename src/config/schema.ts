@@ -544,6 +544,22 @@ export const configSchema = z
         edgeHoldSeconds: z.number().min(0).max(300).default(10),
       })
       .default({}),
+    /**
+     * This node's label in an A/B rollout (ONAIR_VARIANT): sent as X-Onair-Variant on every HTTP
+     * answer and used for QoE beacons that name no variant (docs/operators.md).
+     */
+    variant: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/, 'a variant is 1–32 letters, digits, dots, dashes or underscores').optional(),
+    /** Players' QoE beacons at POST /api/v1/qoe (docs/operators.md). */
+    qoe: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Distinct variant labels counted; later ones count as "other" (labels come from clients). */
+        maxVariants: z.number().int().min(1).max(64).default(8),
+        /** Beacon requests per client address: a burst, then this many per minute. */
+        burst: z.number().int().min(1).max(1000).default(10),
+        perMinutePerIp: z.number().int().min(1).max(6000).default(12),
+      })
+      .default({}),
     database: z.object({ url: z.string().optional() }).default({}),
     redis: z.object({ url: z.string().optional() }).default({}),
     adminToken: z.string().min(16).optional(),

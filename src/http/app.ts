@@ -20,6 +20,8 @@ export interface HttpAppOptions {
   bodyLimitBytes: number;
   /** http.trustProxy: whose X-Forwarded-* headers to believe (see client-address.ts). */
   trustProxy?: TrustSetting;
+  /** config `variant`: this node's A/B label, sent as X-Onair-Variant on every answer (players report it in QoE beacons). */
+  variant?: string;
 }
 
 const STATUS_TO_CODE: Record<number, ErrorCode> = {
@@ -82,6 +84,14 @@ export function buildHttpApp(opts: HttpAppOptions): { app: FastifyInstance; addU
       return clientAddress(this.raw.socket.remoteAddress, this.raw.headers['x-forwarded-for'], trust);
     },
   });
+
+  const variant = opts.variant;
+  if (variant !== undefined) {
+    app.addHook('onRequest', (_req, reply, done) => {
+      reply.header('x-onair-variant', variant);
+      done();
+    });
+  }
 
   // The API speaks JSON only; a text body is a client mistake we name (415), not a string to validate.
   app.removeContentTypeParser('text/plain');

@@ -31,22 +31,26 @@ export function clearedSessionCookie(req: FastifyRequest): string {
  */
 export function assertSameOrigin(req: FastifyRequest): void {
   if (SAFE_METHODS.has(req.method)) return;
+  const from = crossSiteSender(req);
+  if (from !== null) throw new AppError('cross_site_request', `refused a ${req.method} from ${from} authenticated by the session cookie; send it from this site or with Authorization: Bearer`);
+}
+
+/**
+ * crossSiteSender names where a browser request came from when that is another site (by
+ * Sec-Fetch-Site, else Origin), or null for this site and for requests no browser made.
+ */
+export function crossSiteSender(req: FastifyRequest): string | null {
   const site = req.headers['sec-fetch-site'];
-  if (typeof site === 'string') {
-    if (ALLOWED_FETCH_SITES.has(site)) return;
-    throw new AppError('cross_site_request', `refused a ${site} ${req.method} authenticated by the session cookie; send it from this site or with Authorization: Bearer`);
-  }
+  if (typeof site === 'string') return ALLOWED_FETCH_SITES.has(site) ? null : `a ${site} page`;
   const origin = req.headers.origin;
-  if (origin === undefined) return;
+  if (origin === undefined) return null;
   let originHost: string | undefined;
   try {
     originHost = origin === 'null' ? undefined : new URL(origin).host;
   } catch {
     originHost = undefined;
   }
-  if (originHost === undefined || originHost.toLowerCase() !== req.host.toLowerCase()) {
-    throw new AppError('cross_site_request', `refused a ${req.method} from origin ${origin} authenticated by the session cookie; send it from this site or with Authorization: Bearer`);
-  }
+  return originHost !== undefined && originHost.toLowerCase() === req.host.toLowerCase() ? null : `origin ${origin}`;
 }
 
 /** Principal is who made a request: a user (by session) or the operator (admin token). */

@@ -9,6 +9,7 @@ export const ERRORS = {
   unauthorized: { status: 401, doc: 'Missing, expired or wrong credentials.' },
   payment_required: { status: 402, doc: 'The wallet balance is too low for this payment.' },
   forbidden: { status: 403, doc: 'Authenticated, but not allowed to do this.' },
+  cross_origin_beacon: { status: 403, doc: 'A QoE beacon came from a page of another site; only this site\'s player sends them.' },
   cross_site_request: { status: 403, doc: 'A write authenticated by the session cookie came from another site (Origin / Sec-Fetch-Site); send it from the onair page itself or use Authorization: Bearer.' },
   not_found: { status: 404, doc: 'No such resource or route.' },
   method_not_allowed: { status: 405, doc: 'The route exists but not for this HTTP method.' },

@@ -20,7 +20,8 @@ let ffmpeg: ChildProcess | undefined;
 const contexts: BrowserContext[] = [];
 
 before(async () => {
-  s = await startTestServer({ 'web.dir': ensureWebBuilt() });
+  // variant: the node's A/B label; the player reports QoE beacons under it (operators' kit).
+  s = await startTestServer({ 'web.dir': ensureWebBuilt(), variant: 'canary' });
   base = `http://127.0.0.1:${s.httpPort}`;
   assert.ok(s.rtmpPort, 'the media role listens for RTMP');
   owner = await registerUser(s, 'sora', 'Sora 소라');
@@ -43,7 +44,7 @@ for (const [protocol, label] of [['llhls', 'LL-HLS'], ['flv', 'HTTP-FLV']] as co
     contexts.push(ctx);
     const page = await ctx.newPage();
     const errors = collectErrors(page);
-    await page.goto(`${base}/watch/${CHANNEL}?protocol=${protocol}`);
+    await page.goto(`${base}/watch/${CHANNEL}?protocol=${protocol}&qoeMs=1000`);
     await page.locator(`.player[data-protocol="${protocol}"]`).waitFor({ timeout: 10_000 });
     const { from, to } = await videoAdvances(page, 2, 40_000);
     assert.ok(to - from >= 2, `currentTime advanced from ${from.toFixed(2)} to ${to.toFixed(2)}`);
@@ -60,6 +61,13 @@ for (const [protocol, label] of [['llhls', 'LL-HLS'], ['flv', 'HTTP-FLV']] as co
       await page.locator('.player-caption', { hasText: '안녕하세요, live captions' }).waitFor({ timeout: 5_000 });
       await screenshots(page, 'watch-live');
     }
+    // The player reported its startup and playback as QoE beacons, labelled with the variant.
+    const sessions = new RegExp(`onair_qoe_sessions_total\\{variant="canary",protocol="${protocol}"\\} (\\d+)`);
+    const played = new RegExp(`onair_qoe_played_seconds_total\\{variant="canary",protocol="${protocol}"\\} ([\\d.]+)`);
+    await waitFor('QoE beacons from the watch page', async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(sessions.exec(text)?.[1] ?? 0) >= 1 && Number(played.exec(text)?.[1] ?? 0) > 0;
+    }, 10_000, 250);
     assert.deepEqual(errors.filter((e) => !/status of 404/.test(e)), []);
   });
 }

@@ -107,7 +107,7 @@ export type {
   VodView, VodList, VodDetail, JobView, JobList, ClipView, ClipAnswer, ClipList, CaptionsState, CaptionsAnswer,
   Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
   ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog,
-  RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health,
+  RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health, QoeAdmin,
 } from '../../src/api/schemas';
 import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
 /** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel, type ChannelList, type Health, type JobList, type JobView, type LiveStreamView, type PublicStream, type PublicUser, type Streams, type UserList, type VodList } from '../api';
+import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel, type ChannelList, type Health, type JobList, type JobView, type LiveStreamView, type PublicStream, type PublicUser, type QoeAdmin, type Streams, type UserList, type VodList } from '../api';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { useMe } from '../auth';
@@ -46,6 +46,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
   const [streams, setStreams] = useState<Record<string, LiveStreamView>>({});
   // Hot-standby backups (role "backup"): the nodes holding one, by channel; they are not rows of their own.
   const [backups, setBackups] = useState<Record<string, string[]>>({});
+  const [qoe, setQoe] = useState<QoeAdmin | null | undefined>(undefined);
   const [reload, setReload] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
@@ -55,13 +56,14 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
     const opts = { token: bearer };
     const load = async () => {
       try {
-        const [h, c, u, j, v, st] = await Promise.all([
+        const [h, c, u, j, v, st, q] = await Promise.all([
           fetch('/healthz').then((r) => r.json() as Promise<Health>).catch(() => null),
           api<ChannelList>('GET', '/api/v1/channels?limit=200', opts),
           tryApi<UserList>('GET', '/api/v1/users', opts).catch(() => undefined),
           tryApi<JobList>('GET', '/api/v1/jobs', opts).catch(() => undefined),
           tryApi<VodList>('GET', '/api/v1/vods', opts).catch(() => undefined),
           tryApi<Streams>('GET', '/api/v1/streams', opts).catch(() => undefined),
+          tryApi<QoeAdmin>('GET', '/api/v1/admin/qoe', opts).catch(() => undefined),
         ]);
         if (stop) return;
         setHealth(h);
@@ -69,6 +71,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setUsers(u === undefined ? null : u.users);
         setJobs(j === undefined ? null : j.jobs);
         setVods(v === undefined ? null : v);
+        setQoe(q === undefined ? null : q);
         setStreams(Object.fromEntries((st?.streams ?? []).filter((x) => x.role !== 'backup').map((x) => [x.channel, x])));
         const held: Record<string, string[]> = {};
         for (const x of st?.streams ?? []) if (x.role === 'backup') (held[x.channel] ??= []).push(String(x.node ?? ''));
@@ -174,6 +177,9 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
             })}</ul>
           )}
         </Section>
+        <Section title={t('admin.qoe')} id="qoe" class="span-2">
+          {qoe === null ? <NotAvailable /> : <QoeCompare answer={qoe} />}
+        </Section>
         <Section title={t('admin.recordings')} id="recordings">
           {vods === null ? <NotAvailable /> : (
             <>
@@ -184,6 +190,33 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         </Section>
       </div>
     </main>
+  );
+}
+
+/** QoeCompare sets players' QoE beacons side by side by variant and protocol (this node's share). */
+function QoeCompare({ answer }: { answer: QoeAdmin | undefined }) {
+  const rows = answer?.variants ?? [];
+  if (!rows.length) return <p class="muted small">{t('admin.qoeEmpty')}</p>;
+  const ms = (v: number | null) => (v === null ? '–' : t('admin.qoeMs', { ms: v }));
+  return (
+    <div class="table-wrap">
+      <table class="qoe" data-qoe-rows={rows.length}>
+        <thead><tr>
+          <th scope="col">{t('admin.qoeVariant')}</th><th scope="col">{t('player.protocol')}</th><th scope="col">{t('admin.qoeSessions')}</th>
+          <th scope="col">{t('admin.qoeStartup')}</th><th scope="col">{t('admin.qoeLatency')}</th><th scope="col">{t('admin.qoeStalls')}</th>
+          <th scope="col">{t('admin.qoeStallRatio')}</th><th scope="col">{t('admin.qoeErrors')}</th>
+        </tr></thead>
+        <tbody>{rows.map((r) => (
+          <tr key={`${r.variant}/${r.protocol}`} data-variant={r.variant} data-protocol={r.protocol}>
+            <td>{r.variant}{answer?.node === r.variant && <span class="muted small"> · {t('admin.qoeThisNode')}</span>}</td>
+            <td>{r.protocol}</td><td>{r.sessions}</td>
+            <td>{ms(r.startupP50Ms)} / {ms(r.startupP95Ms)}</td><td>{ms(r.latencyP50Ms)} / {ms(r.latencyP95Ms)}</td>
+            <td>{r.stalls}</td><td>{r.stallRatio === null ? '–' : `${(r.stallRatio * 100).toFixed(2)} %`}</td><td>{r.errors}</td>
+          </tr>
+        ))}</tbody>
+      </table>
+      <p class="muted small">{t('admin.qoeNote')}</p>
+    </div>
   );
 }
 

@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { t, useLang } from '../i18n';
 import { errorText } from '../errors';
+import { QoeSession } from './qoe';
 import { flvUrl, hasWhep, hlsUrl, startFlv, startHls, startNative, startWhep, supportedProtocols, whepUrl, type Engine, type Level, type Protocol } from './engines';
 
 const PROTOCOL_LABEL: Record<Protocol, string> = { webrtc: 'WebRTC', llhls: 'LL-HLS', native: 'HLS', flv: 'HTTP-FLV' };
@@ -25,6 +26,7 @@ export function Player(props: PlayerProps) {
   const wrap = useRef<HTMLDivElement>(null);
   const video = useRef<HTMLVideoElement>(null);
   const engine = useRef<Engine | null>(null);
+  const qoeRef = useRef<QoeSession | null>(null);
   const [protocols, setProtocols] = useState<Protocol[]>([]);
   const [proto, setProto] = useState<Protocol | null>(null);
   const [levels, setLevels] = useState<Level[]>([]);
@@ -60,8 +62,11 @@ export function Player(props: PlayerProps) {
     setError(null);
     setLevels([]);
     setSubs([]);
+    // One QoE session per engine: startup counts from here.
+    const qoe = new QoeSession(v, proto, () => engine.current?.latency(), () => engine.current?.variant());
+    qoeRef.current = qoe;
     const ev = {
-      onError: (msg: string, fatal: boolean) => { if (fatal) setError(msg); },
+      onError: (msg: string, fatal: boolean) => { qoe.error(); if (fatal) setError(msg); },
       onLevels: () => { if (engine.current) { setLevels(engine.current.levels()); setSubs(engine.current.subtitleTracks()); } },
     };
     void (async () => {
@@ -84,6 +89,7 @@ export function Player(props: PlayerProps) {
     })();
     return () => {
       cancelled = true;
+      qoe.end();
       engine.current?.destroy();
       engine.current = null;
     };
@@ -137,7 +143,7 @@ export function Player(props: PlayerProps) {
         {levels.length > 1 && (
           <label class="sel">
             <span class="sr-only">{t('player.quality')}</span>
-            <select aria-label={t('player.quality')} value={String(level)} onChange={(e) => { const i = Number((e.target as HTMLSelectElement).value); setLevel(i); engine.current?.setLevel(i); }}>
+            <select aria-label={t('player.quality')} value={String(level)} onChange={(e) => { const i = Number((e.target as HTMLSelectElement).value); setLevel(i); engine.current?.setLevel(i); qoeRef.current?.switched(); }}>
               <option value="-1">{t('player.auto')}</option>
               {levels.map((l) => <option value={String(l.index)} key={l.index}>{l.label}</option>)}
             </select>

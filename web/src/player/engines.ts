@@ -18,6 +18,8 @@ export interface Engine {
   latency(): number | undefined;
   subtitleTracks(): { index: number; label: string }[];
   setSubtitle(i: number): void;
+  /** The serving variant (X-Onair-Variant) when the engine could read its response headers. */
+  variant(): string | undefined;
   destroy(): void;
 }
 
@@ -29,6 +31,13 @@ export interface EngineEvents {
 export function hlsUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}/index.m3u8`; }
 export function flvUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}.flv`; }
 export function whepUrl(channel: string): string { return `/live/${encodeURIComponent(channel)}/whep`; }
+
+/** variantHeader reads X-Onair-Variant from what hls.js loaded a playlist with (an XHR or a fetch Response). */
+function variantHeader(details: unknown): string | undefined {
+  if (details instanceof XMLHttpRequest) return details.getResponseHeader('x-onair-variant') ?? undefined;
+  if (details instanceof Response) return details.headers.get('x-onair-variant') ?? undefined;
+  return undefined;
+}
 
 function bufferedLatency(video: HTMLVideoElement): number | undefined {
   const b = video.buffered;
@@ -62,6 +71,8 @@ export async function startHls(video: HTMLVideoElement, url: string, ev: EngineE
     }
   });
   hls.on(Hls.Events.MANIFEST_PARSED, () => { ev.onLevels(); void video.play().catch(() => undefined); });
+  let variant: string | undefined;
+  hls.on(Hls.Events.MANIFEST_LOADED, (_e, data) => { variant = variantHeader(data.networkDetails) ?? variant; });
   hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => ev.onLevels());
   hls.loadSource(url);
   hls.attachMedia(video);
@@ -73,6 +84,7 @@ export async function startHls(video: HTMLVideoElement, url: string, ev: EngineE
     latency: () => (live ? (Number.isFinite(hls.latency) && hls.latency > 0 ? hls.latency : bufferedLatency(video)) : undefined),
     subtitleTracks: () => hls.subtitleTracks.map((s, index) => ({ index, label: s.name || s.lang || `#${index + 1}` })),
     setSubtitle: (i) => { hls.subtitleTrack = i; hls.subtitleDisplay = i >= 0; },
+    variant: () => variant,
     destroy: () => hls.destroy(),
   };
 }
@@ -91,6 +103,7 @@ export function startNative(video: HTMLVideoElement, url: string, ev: EngineEven
     latency: () => bufferedLatency(video),
     subtitleTracks: () => Array.from(video.textTracks).map((t, index) => ({ index, label: t.label || t.language || `#${index + 1}` })),
     setSubtitle: (i) => { Array.from(video.textTracks).forEach((t, j) => { t.mode = j === i ? 'showing' : 'disabled'; }); },
+    variant: () => undefined,
     destroy: () => { video.removeEventListener('error', onErr); video.removeAttribute('src'); video.load(); },
   };
 }
@@ -120,6 +133,8 @@ export async function startFlv(video: HTMLVideoElement, url: string, ev: EngineE
     latency: () => bufferedLatency(video),
     subtitleTracks: () => [],
     setSubtitle: () => undefined,
+    // mpegts.js does not show response headers: an FLV viewer's variant comes from the proxy or the node (docs/operators.md).
+    variant: () => undefined,
     destroy: () => { try { player.pause(); player.unload(); player.detachMediaElement(); player.destroy(); } catch { /* already torn down */ } },
   };
 }
@@ -147,6 +162,7 @@ export async function startWhep(video: HTMLVideoElement, url: string, ev: Engine
     throw new ApiError(r.status, e?.code ?? `http_${r.status}`, e?.message ?? `WHEP ${r.status}`, e?.details);
   }
   const resource = r.headers.get('location');
+  const variant = r.headers.get('x-onair-variant') ?? undefined;
   await pc.setRemoteDescription({ type: 'answer', sdp: await r.text() });
   return {
     protocol: 'webrtc',
@@ -156,6 +172,7 @@ export async function startWhep(video: HTMLVideoElement, url: string, ev: Engine
     latency: () => undefined,
     subtitleTracks: () => [],
     setSubtitle: () => undefined,
+    variant: () => variant,
     destroy: () => {
       pc.close();
       video.srcObject = null;
