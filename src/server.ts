@@ -1,3 +1,4 @@
+import type { Registry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import { databaseUrl, type OnairConfig } from './config/index.js';
 import { createLogger, type Logger } from './observability/logger.js';
@@ -28,6 +29,8 @@ export interface RunningServer {
   app: App;
   /** ports the non-HTTP listeners are on (rtmp, rtmps, srt, rtsp), while they listen. */
   ports: Readonly<Record<string, number>>;
+  /** registry is the node's Prometheus registry (/metrics), for tools and tests that read metric definitions. */
+  registry: Registry;
   /** demo channel's stream key when it was created by this start. */
   demoStreamKey?: string;
   stop(): Promise<void>;
@@ -81,7 +84,7 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
     const httpPort = (http.server.address() as AddressInfo).port;
     const shownHost = config.publicHost ?? (config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host);
     return {
-      config, httpPort, rtmpPort: ports.rtmp, httpUrl: `http://${shownHost}:${httpPort}`, secrets, platform, app: built.app, ports, demoStreamKey, stop,
+      config, httpPort, rtmpPort: ports.rtmp, httpUrl: `http://${shownHost}:${httpPort}`, secrets, platform, app: built.app, ports, registry, demoStreamKey, stop,
     };
   } catch (err) {
     await stop();
