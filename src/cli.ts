@@ -13,7 +13,7 @@ const USAGE = `onair — self-hosted live streaming
 
 usage:
   onair serve [--config FILE] [--roles media,chat,api,web,worker]
-  onair channel create NAME [--owner USER] [--title TITLE]
+  onair channel create NAME [--owner USER] [--title TITLE] [--stream-key EXISTING]
   onair channel rotate-key NAME
   onair channel list
   onair user create NAME [--password P] [--admin] [--display-name N]
@@ -107,6 +107,7 @@ async function main(argv: string[]): Promise<void> {
       config: { type: 'string', short: 'c' },
       roles: { type: 'string' },
       owner: { type: 'string' },
+      'stream-key': { type: 'string' },
       title: { type: 'string' },
       password: { type: 'string' },
       admin: { type: 'boolean' },
@@ -136,10 +137,10 @@ async function main(argv: string[]): Promise<void> {
       const cfg = config(values.config);
       if (sub === 'create') {
         const name = rest[0];
-        if (!name) throw new UsageError('usage: onair channel create NAME [--owner USER]');
+        if (!name) throw new UsageError('usage: onair channel create NAME [--owner USER] [--title TITLE] [--stream-key EXISTING]');
         const r = await withPlatform(cfg, async (p) => {
           const ownerId = values.owner ? (await p.users.requireByName(values.owner)).id : null;
-          return p.channels.create({ name, title: values.title, ownerId });
+          return p.channels.create({ name, title: values.title, ownerId, ...(values['stream-key'] !== undefined ? { streamKey: values['stream-key'] } : {}) });
         });
         out({ name: r.channel.name, streamKey: r.streamKey });
         return;

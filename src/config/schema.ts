@@ -560,6 +560,19 @@ export const configSchema = z
         perMinutePerIp: z.number().int().min(1).max(6000).default(12),
       })
       .default({}),
+    /** Moving from another server without new broadcaster settings (docs/migration-from-nms.md). */
+    migration: z
+      .object({
+        nms: z
+          .object({
+            /** Node-Media-Server's auth secret: `rtmp://HOST/live/NAME?sign=EXPIRES-MD5` publishes to channel NAME while valid. */
+            secret: z.string().min(16).optional(),
+            /** Encoders at these addresses may publish to `live/NAME` (an existing channel) without a key, as NMS allowed. */
+            publishers: addressListSchema.default([]),
+          })
+          .default({}),
+      })
+      .default({}),
     database: z.object({ url: z.string().optional() }).default({}),
     redis: z.object({ url: z.string().optional() }).default({}),
     adminToken: z.string().min(16).optional(),

@@ -20,8 +20,10 @@ import { proxyProtocolOptions } from './proxy-protocol-gate.js';
 import { registerMediaMetrics } from './hub/metrics.js';
 import { RtmpServer } from './rtmp/server.js';
 import { listenerLimits } from '../net/listener-limits.js';
+import { exemptionOf } from '../net/connection-limits.js';
+import { verifyNmsSign } from './rtmp/nms-sign.js';
 import { RtmpsListener } from './rtmp/tls-listener.js';
-import type { PublishAuthResult } from './rtmp/session.js';
+import type { PublishAuthResult, PublishCredentials } from './rtmp/session.js';
 import { FlvHttpOutput } from './flv/http-flv.js';
 import { RelayManager, loadTlsCaFile, type RelayInfo } from './relay/manager.js';
 
@@ -35,6 +37,8 @@ export { channelFromFlvPath } from './flv/http-flv.js';
 /** StreamKeyResolver maps a secret stream key to its channel (null: unknown key). */
 export interface StreamKeyResolver {
   resolve(key: string): Promise<{ channel: string } | null>;
+  /** channelExists says whether a channel of that name exists (NMS-style signed publish paths name the channel). */
+  channelExists?(name: string): Promise<boolean>;
 }
 
 export interface MediaServiceDeps {
@@ -82,7 +86,7 @@ export interface MediaService {
    * authorizePublish is the publish check of every ingest protocol (RTMP uses it inside; WHIP
    * calls it): stream key, channel not live, guards, media.onPublishUrl.
    */
-  authorizePublish(key: string, clientIp: string, protocol: IngestProtocol): Promise<PublishAuthResult>;
+  authorizePublish(key: string, clientIp: string, protocol: IngestProtocol, credentials?: PublishCredentials): Promise<PublishAuthResult>;
   /** unpublished calls media.onUnpublishUrl for a publish that ended. */
   unpublished(channel: string, clientIp: string, reason: string, protocol: IngestProtocol): void;
 }
@@ -123,9 +127,25 @@ export function createMediaService(deps: MediaServiceDeps): MediaService {
 
   const guards = new Set<PublishGuard>();
   /** One publish check for every ingest protocol: key, channel free, guards, on-publish callback. */
-  const authorizePublish = async (key: string, clientIp: string, protocol: IngestProtocol = 'rtmp'): Promise<PublishAuthResult> => {
+  const nms = config.migration.nms;
+  const nmsPublishers = exemptionOf(nms.publishers);
+  /**
+   * nmsPathChannel admits Node-Media-Server's publish path `live/NAME` during a migration: over
+   * RTMP, for an existing channel, with a valid `?sign=` (migration.nms.secret) or from one of
+   * migration.nms.publishers. Without either setting it admits nothing.
+   */
+  const nmsPathChannel = async (name: string, clientIp: string, protocol: IngestProtocol, credentials: PublishCredentials | undefined): Promise<{ channel: string } | null> => {
+    if ((protocol !== 'rtmp' && protocol !== 'rtmps') || (!nms.secret && nms.publishers.length === 0) || !streamKeys.channelExists) return null;
+    const signed = nms.secret !== undefined && credentials?.sign !== undefined && verifyNmsSign(`/live/${name}`, credentials.sign, nms.secret, Math.floor(Date.now() / 1000));
+    if (!signed && !nmsPublishers(clientIp)) return null;
+    if (!(await streamKeys.channelExists(name))) return null;
+    logger.info({ channel: name, clientIp, via: signed ? 'sign' : 'publisher address' }, 'publish admitted on the Node-Media-Server path');
+    return { channel: name };
+  };
+
+  const authorizePublish = async (key: string, clientIp: string, protocol: IngestProtocol = 'rtmp', credentials?: PublishCredentials): Promise<PublishAuthResult> => {
     if (!key) return { ok: false, reason: 'missing stream key', kind: 'key' };
-    const found = await streamKeys.resolve(key);
+    const found = (await streamKeys.resolve(key)) ?? (await nmsPathChannel(key, clientIp, protocol, credentials));
     if (!found) return { ok: false, reason: 'invalid stream key', kind: 'key' };
     const channel = found.channel;
     // A backup held here counts too: a second publish to the same node stays refused (hot standby is across nodes).

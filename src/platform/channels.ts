@@ -13,6 +13,16 @@ const RESERVED = new Set(['api', 'live', 'admin', 'studio', 'watch', 'overlay', 
 /** newStreamKey makes a secret publish key; the prefix makes it recognisable in logs and leak scanners. */
 const newStreamKey = (): string => `live_${randomToken(24)}`;
 
+/** IMPORTED_KEY_RE: a key brought from another server (migration) is 16–128 visible ASCII characters, without the "?" and "/" of RTMP paths. */
+const IMPORTED_KEY_RE = /^[\x21-\x2e\x30-\x3e\x40-\x7e]{16,128}$/;
+
+/** checkImportedKey refuses an imported key that is short, malformed or the channel's public name. */
+export function checkImportedKey(name: string, key: string): void {
+  if (!IMPORTED_KEY_RE.test(key)) throw new AppError('validation_failed', 'streamKey: 16–128 visible ASCII characters, without "/", "?" or spaces');
+  // The name is public: a key that equals it (or contains it whole) would let anyone publish.
+  if (key.toLowerCase().includes(name.toLowerCase())) throw new AppError('validation_failed', 'streamKey: must not contain the channel name, which is public');
+}
+
 export type { PublicChannel } from '../api/schemas.js';
 import type { PublicChannel } from '../api/schemas.js';
 
@@ -71,11 +81,16 @@ export class ChannelService {
    * create makes a channel. With maxOwned, an owner who already owns that many channels is
    * refused (too_many_channels); the count is taken inside the insert's transaction.
    */
-  async create(input: { name: string; title?: string; ownerId?: string | null; maxOwned?: number }): Promise<{ channel: PublicChannel; streamKey: string }> {
+  async create(input: { name: string; title?: string; ownerId?: string | null; maxOwned?: number; streamKey?: string }): Promise<{ channel: PublicChannel; streamKey: string }> {
     const name = input.name;
     if (!channelNameRe.test(name)) throw new AppError('validation_failed', 'name: 2-32 lowercase letters, digits, "_" or "-", starting with a letter or digit');
     if (RESERVED.has(name)) throw new AppError('validation_failed', `name: "${name}" is reserved`);
-    const streamKey = newStreamKey();
+    // An imported key (migration from another server) keeps broadcasters' settings; a new one is generated.
+    if (input.streamKey !== undefined) {
+      checkImportedKey(name, input.streamKey);
+      if (await this.resolveStreamKey(input.streamKey)) throw conflict('streamKey: another channel already has this key');
+    }
+    const streamKey = input.streamKey ?? newStreamKey();
     const now = Date.now();
     const row: ChannelsTable = {
       id: newId(),

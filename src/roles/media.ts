@@ -23,6 +23,9 @@ export const mediaFeature: Feature<'media', { chat?: ChatExtensionPoint }, Media
           const channel = await platform.channels.resolveStreamKey(key);
           return channel ? { channel: channel.name } : null;
         },
+        async channelExists(name) {
+          return (await platform.channels.find(name)) !== undefined;
+        },
       },
       ...(chat ? { events: chat.publisher } : {}),
     });

@@ -21,6 +21,7 @@ import {
   NS_PLAY_STREAM_NOT_FOUND, NS_PLAY_UNPUBLISH_NOTIFY,
 } from './messages.js';
 import type { LiveStream, StreamHub } from '../hub/hub.js';
+import { signQueryOf } from './nms-sign.js';
 import { FlvFrameReader, metadataOf } from '../flv/frame-reader.js';
 import { SHARED_RTMP_STREAM_ID, rtmpChunksFor, type Batch } from '../hub/batch.js';
 import type { StartInfo, Viewer } from '../hub/viewer.js';
@@ -54,13 +55,18 @@ export interface RtmpSessionContext {
   /** The transport, named in the hub's publisher stats and the callbacks: rtmps for sessions inside TLS (default rtmp). */
   protocol?: RtmpTransport;
   /** authorizePublish maps a stream key to a channel (and runs the on-publish callback). */
-  authorizePublish(key: string, clientIp: string, protocol: RtmpTransport): Promise<PublishAuthResult>;
+  authorizePublish(key: string, clientIp: string, protocol: RtmpTransport, credentials?: PublishCredentials): Promise<PublishAuthResult>;
   /** onUnpublished runs after a publisher's stream ended (on-unpublish callback). */
   onUnpublished(channel: string, clientIp: string, reason: string, protocol: RtmpTransport): void;
 }
 
 /** RtmpTransport says whether a session runs over plain TCP or inside TLS. */
 export type RtmpTransport = 'rtmp' | 'rtmps';
+
+/** PublishCredentials are what a publish carries besides its key (today: Node-Media-Server's `?sign=`). */
+export interface PublishCredentials {
+  sign?: string;
+}
 
 const enum Phase {
   C0C1,
@@ -319,10 +325,11 @@ export class RtmpSession {
       return;
     }
     const key = streamNameOf(rawName);
+    const sign = signQueryOf(rawName);
     this.publishPending = true;
     // While the key is checked nothing is published; media that arrives early is dropped.
     this.ctx
-      .authorizePublish(key, this.clientIp, this.transport)
+      .authorizePublish(key, this.clientIp, this.transport, sign !== undefined ? { sign } : undefined)
       .then((res) => {
         this.publishPending = false;
         if (this.closed) return;
