@@ -97,6 +97,16 @@ test('CLI: channel create/rotate-key, user create, token, config print', async (
     const created = JSON.parse(c.stdout);
     assert.equal(created.name, 'jisoo');
     assert.match(created.streamKey, /^live_/);
+    // A key brought from another server (migration) is kept as given; a weak one is refused.
+    const imported = await cli('channel', 'create', 'mina', '--stream-key', 'nms-encoder-key-0123456789');
+    assert.equal(imported.code, 0, imported.stderr);
+    assert.equal(JSON.parse(imported.stdout).streamKey, 'nms-encoder-key-0123456789');
+    const weak = await cli('channel', 'create', 'mina2', '--stream-key', 'mina2');
+    assert.equal(weak.code, 1);
+    assert.match(weak.stderr, /streamKey/);
+    const reused = await cli('channel', 'create', 'mina3', '--stream-key', 'nms-encoder-key-0123456789');
+    assert.equal(reused.code, 1);
+    assert.match(reused.stderr, /another channel already has this key/);
     const dup = await cli('channel', 'create', 'jisoo');
     assert.equal(dup.code, 1);
     assert.match(dup.stderr, /conflict/);
