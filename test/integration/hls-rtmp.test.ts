@@ -134,7 +134,8 @@ test('LL-HLS over a real RTMP publish: ffprobe, ffmpeg decode, playlist rules, b
       const after = parseMediaPlaylist(await r.text());
       const newest = after.segments.at(-1)!;
       assert.ok(newest.msn > msn || newest.parts.length > part, 'the answer contains the requested part');
-      assert.ok(waited < 1000 * (pl.partTarget! + 0.5), `blocking reload waited ${waited.toFixed(0)} ms`);
+      // At most two parts: a reload for a segment's last part is answered with the next segment's first.
+      assert.ok(waited < 1000 * (2 * pl.partTarget! + 0.5), `blocking reload waited ${waited.toFixed(0)} ms`);
     }
     t.diagnostic(`blocking reload waits (ms): ${waits.map((w) => w.toFixed(0)).join(', ')}`);
 

@@ -139,6 +139,8 @@ export class HlsPackager implements StreamSubscriber {
   version = 0;
   /** Largest rounded segment duration seen, for EXT-X-TARGETDURATION. */
   private maxSegmentSeconds = 0;
+  /** Longest part written, ms: PART-TARGET is raised to it if one frame alone outlasts the configured target. */
+  private maxPartMs = 0;
 
   private session: Session | undefined;
   private sessionCount = 0;
@@ -308,14 +310,35 @@ export class HlsPackager implements StreamSubscriber {
     if (!this.current) {
       if (!keyframe) return; // wait for a keyframe: every segment starts decodable
       this.openSegment(ms);
-    } else if (keyframe && ms - this.current.startMs >= this.targetMs - SEGMENT_CUT_TOLERANCE_MS) {
-      this.flushPart(ms);
-      this.closeSegment();
-      this.openSegment(ms);
-    } else if (ms + this.frameMs - this.partStartMs > this.partTargetMs && this.pendingVideo.length > 0) {
-      this.flushPart(ms);
+    } else {
+      this.keepVideoPartWithinTarget(ticks);
+      const first = this.pendingVideo[0];
+      if (keyframe && ms - this.current.startMs >= this.targetMs - SEGMENT_CUT_TOLERANCE_MS) {
+        this.flushPart(ms);
+        this.closeSegment();
+        this.openSegment(ms);
+      } else if (first && ticks + msToTicks(this.frameMs, VIDEO_TIMESCALE) - first.ticks > this.partTargetTicks()) {
+        // This frame would likely end past the target (its duration is known only with the next frame): cut before it.
+        this.flushPart(ms);
+      }
     }
     this.pendingVideo.push(frame);
+  }
+
+  private partTargetTicks(): number {
+    return msToTicks(this.partTargetMs, VIDEO_TIMESCALE);
+  }
+
+  /**
+   * keepVideoPartWithinTarget cuts the pending part before its last frame when a frame arriving at
+   * `ticks` shows that last frame ends past the part target (a late frame: the cut before it
+   * guessed its duration from the one before). A lone frame longer than the target stays one part.
+   */
+  private keepVideoPartWithinTarget(ticks: number): void {
+    const first = this.pendingVideo[0];
+    const last = this.pendingVideo[this.pendingVideo.length - 1];
+    if (!first || !last || first === last || ticks - first.ticks <= this.partTargetTicks()) return;
+    this.flushPart(last.ms, this.pendingVideo.length - 1);
   }
 
   private onAudio(ms: number, data: Buffer): void {
@@ -329,13 +352,14 @@ export class HlsPackager implements StreamSubscriber {
       return;
     }
     // Audio-only: audio drives the cuts; every AAC frame is a sync sample.
-    const frameMs = (AAC_FRAME_SAMPLES * 1000) / s.audio!.sampleRate;
+    // A part's duration is its samples' (sample-exact, see flushPart), known before adding this frame.
+    const first = this.pendingAudio[0];
     if (!this.current) this.openSegment(ms);
     else if (ms - this.current.startMs >= this.targetMs - SEGMENT_CUT_TOLERANCE_MS) {
       this.flushPart(ms);
       this.closeSegment();
       this.openSegment(ms);
-    } else if (ms + frameMs - this.partStartMs > this.partTargetMs && this.pendingAudio.length > 0) {
+    } else if (first && ((ticks + AAC_FRAME_SAMPLES - first.ticks) * 1000) / s.audio!.sampleRate > this.partTargetMs) {
       this.flushPart(ms);
     }
     this.pendingAudio.push(frame);
@@ -361,14 +385,16 @@ export class HlsPackager implements StreamSubscriber {
     this.partStartMs = ms;
   }
 
-  /** flushPart writes the pending samples before `endMs` as one part of the open segment. */
-  private flushPart(endMs: number): void {
+  /**
+   * flushPart writes the pending samples before `endMs` as one part of the open segment: the
+   * first `videoFrames` pending video frames (all by default) and the audio before `endMs`.
+   */
+  private flushPart(endMs: number, videoFrames = this.pendingVideo.length): void {
     const seg = this.current;
     const s = this.session;
     if (!seg || !s) return;
-    if (s.video && this.pendingVideo.length === 0) return; // audio waits for the next video part
-    const video = this.pendingVideo;
-    this.pendingVideo = [];
+    if (s.video && videoFrames === 0) return; // audio waits for the next video part
+    const video = this.pendingVideo.splice(0, videoFrames);
     let n = 0;
     while ((this.pendingAudio[n]?.ms ?? Infinity) < endMs) n++;
     const audio = this.pendingAudio.splice(0, n);
@@ -423,6 +449,7 @@ export class HlsPackager implements StreamSubscriber {
       bytes,
     };
     seg.parts.push(part);
+    this.maxPartMs = Math.max(this.maxPartMs, durationMs);
     seg.durationMs += durationMs;
     seg.videoFrames += video.length;
     this.byUri.set(part.uri, part);
@@ -520,6 +547,25 @@ export class HlsPackager implements StreamSubscriber {
     return pos.msn > msn || (pos.msn === msn && pos.part >= part);
   }
 
+  /**
+   * partTargetSeconds is EXT-X-PART-INF's PART-TARGET: the configured target, raised to the
+   * longest part if one ran longer (only a frame longer than the target does: parts are cut to fit).
+   */
+  partTargetSeconds(): number {
+    return Math.max(this.partTargetMs, this.maxPartMs) / 1000;
+  }
+
+  /**
+   * liveEdgeHasPart tells whether the playlist now ends with a part of the open segment (or the
+   * stream has ended). Between a segment's close and the next one's first part it does not: a
+   * blocking answer waits for that part, so the answer that closes segment N also lists part 0 of
+   * N+1 (video.js, given a closed segment and a preload hint only, asks again for a URL it has
+   * already loaded and loops on its cached answers).
+   */
+  liveEdgeHasPart(): boolean {
+    return this.ended || (this.current !== undefined && this.current.parts.length > 0);
+  }
+
   /** EXT-X-TARGETDURATION: the configured target, raised if a segment ran longer. */
   targetDurationSeconds(): number {
     return Math.max(Math.ceil(this.targetMs / 1000), this.maxSegmentSeconds);
@@ -579,7 +625,7 @@ export class HlsPackager implements StreamSubscriber {
           ? seg.parts.map((p) => ({ uri: p.uri, durationSeconds: p.durationMs / 1000, independent: p.independent }))
           : undefined,
     }));
-    const partTarget = this.partTargetMs / 1000;
+    const partTarget = this.partTargetSeconds();
     return {
       targetDurationSeconds: target,
       partTargetSeconds: partTarget,

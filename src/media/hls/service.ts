@@ -39,10 +39,15 @@ export const BLOCK_TARGET_DURATIONS = 3;
 /** A viewer counts as watching when it made a request this recently. */
 export const VIEWER_WINDOW_MS = 10_000;
 /**
- * Blocking-reload answers may be cached this many target durations: their URL (_HLS_msn,
- * _HLS_part) names one playlist state, so a cache serves it to every viewer asking for it.
+ * blockingMaxAgeSeconds is a blocking-reload answer's max-age: one part target, rounded up to
+ * HTTP's whole seconds. Its URL (_HLS_msn, _HLS_part) names one playlist state, so a cache may give
+ * it to every viewer asking. Viewers at the live edge ask before the answer exists and are
+ * collapsed by the cache's lock, not by max-age; a longer max-age only lengthens how stale a
+ * player that asks the same URL again (a retry, a player bug) is kept: 12 s froze video.js.
  */
-const BLOCKING_CACHE_TARGET_DURATIONS = 6;
+export function blockingMaxAgeSeconds(partTargetSeconds: number): number {
+  return Math.max(1, Math.ceil(partTargetSeconds));
+}
 /** A plain live playlist changes every part; HTTP's smallest max-age (1 s) is the closest to one part a cache can be told. */
 const MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS = 1;
 /**
@@ -228,6 +233,8 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   );
 
   const channels = new Map<string, Channel>();
+  /** Channels whose held requests are to be checked once the current input is handled. */
+  const wakePending = new Set<Channel>();
   let started = false;
   let subscriptions = 0;
   let renditionMapper: RenditionMapper | undefined;
@@ -273,9 +280,18 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     return p;
   }
 
-  /** wake answers every held request of a channel whose condition now holds. */
+  /**
+   * wake answers every held request of a channel whose condition now holds, once the packagers
+   * have finished handling the current input: one frame can close a segment and open the next in
+   * several updates, and a request must see (and be answered with) the state they end in.
+   */
   function wake(ch: Channel): void {
-    for (const w of [...ch.waiters]) if (w.check()) w.done('ready');
+    if (wakePending.has(ch)) return;
+    wakePending.add(ch);
+    queueMicrotask(() => {
+      wakePending.delete(ch);
+      for (const w of [...ch.waiters]) if (w.check()) w.done('ready');
+    });
   }
 
   function waitFor(ch: Channel, check: () => boolean, reply: FastifyReply): Promise<WaitOutcome> {
@@ -506,14 +522,15 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       if (error) return sendError(reply, 400, 'bad_request', error);
     }
     const msn = r.msn;
-    const check = msn === undefined ? () => hasMedia(p) : () => p.hasReached(msn, r.part);
+    // A blocking answer is released only with a part of the open segment (liveEdgeHasPart).
+    const check = msn === undefined ? () => hasMedia(p) : () => p.hasReached(msn, r.part) && p.liveEdgeHasPart();
     const outcome = await waitFor(ch, check, reply);
     if (outcome === 'gone') return reply;
     if (outcome !== 'ready') return sendError(reply, 503, 'unavailable', 'the requested part did not appear in time');
     const key = `${p.name}/${r.skip ? 'skip' : 'full'}`;
     const cached = cachedText(ch, key, channelVersion(ch), () => renderMediaPlaylist(p.playlistModel(reportsFor(ch, p)), { skip: r.skip }));
     const cacheControl = p.ended ? 'no-cache'
-      : msn !== undefined ? `public, max-age=${BLOCKING_CACHE_TARGET_DURATIONS * p.targetDurationSeconds()}`
+      : msn !== undefined ? `public, max-age=${blockingMaxAgeSeconds(p.partTargetSeconds())}`
         : `public, max-age=${Math.max(MIN_PLAIN_PLAYLIST_MAX_AGE_SECONDS, Math.round(hls.partDurationSeconds))}, stale-while-revalidate=${PLAIN_PLAYLIST_STALE_SECONDS}`;
     return sendPlaylist(req, reply, cached, cacheControl);
   }

@@ -82,7 +82,7 @@ export function checkPlaylist(pl: ParsedPlaylist): void {
     if (s.parts.length > 0) {
       assert.equal(s.parts[0]!.independent, true, 'a segment starts with an independent part');
       s.parts.forEach((p, j) => {
-        assert.ok(p.duration <= pl.partTarget! + 1e-6, `part ${p.duration} <= PART-TARGET`);
+        assert.ok(p.duration <= pl.partTarget!, `part ${p.duration} <= PART-TARGET`);
         const lastOfSegment = j === s.parts.length - 1;
         if (!lastOfSegment) assert.ok(p.duration >= 0.85 * pl.partTarget! - 1e-3, `part ${p.duration} >= 85 % of PART-TARGET`);
       });

@@ -4,6 +4,9 @@ import { HlsPackager, RESTART_GAP_MS, RETAINED_EXTRA_SEGMENTS, TIMELINE_START_MS
 import { decodeFragments, parseBoxes, must } from '../../helpers/mp4-parse.js';
 import { synthFrames, videoTrack, audioTrack, type SynthOptions } from '../../../../testkit/hls-frames.js';
 import type { MediaFrame } from '../../../../src/media/hub/types.js';
+import { renderMediaPlaylist } from '../../../../src/media/hls/playlist.js';
+import { seededRandom } from '../../../../testkit/prng.js';
+import { parseMediaPlaylist } from '../../helpers/m3u8.js';
 
 function makePackager(over: Partial<ConstructorParameters<typeof HlsPackager>[0]> = {}) {
   return new HlsPackager({ name: 'source', targetDurationSeconds: 2, partTargetSeconds: 0.333, windowSegments: 7, now: () => 1_700_000_000_000, tag: 'abcd', ...over });
@@ -250,4 +253,83 @@ test('packager: PART-HOLD-BACK follows partHoldBackParts; HOLD-BACK and CAN-SKIP
   assert.equal(m.holdBackSeconds, 6);
   assert.equal(m.canSkipUntilSeconds, 12);
   assert.equal(makePackager().playlistModel().partHoldBackSeconds, 0.999);
+});
+
+/** jitteredFrames makes video (and optionally audio) frames with uneven timing: jitter, dropped frames, fractional or whole ms. */
+function jitteredFrames(random: () => number, o: { fps: number; seconds: number; jitterMs: number; gopSeconds: number; wholeMs: boolean; audio: boolean }): MediaFrame[] {
+  const out: { t: number; f: MediaFrame }[] = [];
+  const time = (ms: number) => (o.wholeMs ? Math.round(ms) : Math.round(ms * 90) / 90);
+  let last = -Infinity;
+  let nextKey = 0;
+  for (let i = 0; i < o.seconds * o.fps; i++) {
+    if (i > 0 && random() < 0.03) continue; // a dropped frame: the one before lasts twice as long
+    const dts = Math.max(last + 1, time((i * 1000) / o.fps + (random() - 0.5) * 2 * o.jitterMs));
+    last = dts;
+    const keyframe = dts >= nextKey;
+    if (keyframe) nextKey = dts + o.gopSeconds * 1000;
+    out.push({ t: dts, f: { kind: 'video', codec: 'avc', dts, pts: dts, keyframe, data: Buffer.alloc(64, i & 0xff) } });
+  }
+  if (o.audio) {
+    for (let i = 0; (i * 1024 * 1000) / 44100 < o.seconds * 1000; i++) {
+      const dts = Math.round((i * 1024 * 1000) / 44100 + (random() - 0.5) * 4);
+      out.push({ t: dts + 0.5, f: { kind: 'audio', codec: 'aac', dts, pts: dts, keyframe: true, data: Buffer.alloc(32, i & 0xff) } });
+    }
+  }
+  return out.sort((a, b) => a.t - b.t).map((x) => x.f);
+}
+
+/** checkPartsWithinTarget renders the playlist and asserts every EXT-X-PART DURATION is at most PART-TARGET, as written. */
+function checkPartsWithinTarget(p: HlsPackager, label: string): number {
+  const pl = parseMediaPlaylist(renderMediaPlaylist(p.playlistModel()));
+  const target = pl.partTarget!;
+  for (const seg of pl.segments) for (const part of seg.parts) assert.ok(part.duration <= target, `${label}: part ${part.duration} > PART-TARGET ${target}`);
+  for (const part of allParts(p)) assert.ok(part.durationMs / 1000 <= p.partTargetSeconds(), `${label}: part ${part.durationMs} ms`);
+  return target;
+}
+
+test('packager: over generated frame timings, no part is longer than PART-TARGET, and the target stays the configured one unless one frame outlasts it (issue 20)', () => {
+  const PART_TARGETS = [0.2, 0.25, 0.333, 0.5, 1];
+  const FRAME_RATES = [10, 15, 24000 / 1001, 24, 25, 30000 / 1001, 30, 50, 60000 / 1001, 60];
+  for (let seed = 1; seed <= 150; seed++) {
+    const random = seededRandom(seed);
+    const partTarget = PART_TARGETS[seed % PART_TARGETS.length]!;
+    const fps = FRAME_RATES[Math.floor(random() * FRAME_RATES.length)]!;
+    const o = { fps, seconds: 9, jitterMs: random() * 12, gopSeconds: 1 + Math.floor(random() * 3), wholeMs: random() < 0.7, audio: random() < 0.7 };
+    const label = `seed ${seed} ${JSON.stringify({ partTarget, ...o })}`;
+    const p = makePackager({ partTargetSeconds: partTarget });
+    p.onTracks(videoTrack, o.audio ? audioTrack : undefined);
+    const frames = jitteredFrames(random, o);
+    frames.forEach((f, i) => {
+      p.onFrame(f);
+      if (i % 37 === 0) checkPartsWithinTarget(p, label);
+    });
+    const video = frames.filter((f) => f.kind === 'video');
+    const longestFrameMs = Math.max(...video.slice(1).map((f, i) => f.dts - video[i]!.dts));
+    const target = checkPartsWithinTarget(p, label);
+    if (longestFrameMs <= partTarget * 1000) assert.equal(target, partTarget, `${label}: PART-TARGET kept`);
+    assert.ok(p.segments.length >= 2, label);
+  }
+});
+
+test('packager: a stream slower than the part target (2 fps) raises PART-TARGET to its longest part rather than list longer parts', () => {
+  const p = makePackager();
+  p.onTracks(videoTrack, undefined);
+  for (const f of jitteredFrames(seededRandom(7), { fps: 2, seconds: 8, jitterMs: 0, gopSeconds: 2, wholeMs: true, audio: false })) p.onFrame(f);
+  assert.ok(checkPartsWithinTarget(p, '2 fps') >= 0.5);
+});
+
+test('packager: audio-only parts stay within PART-TARGET over uneven AAC timestamps', () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const random = seededRandom(seed);
+    const partTarget = [0.2, 0.333, 0.5][seed % 3]!;
+    const p = makePackager({ partTargetSeconds: partTarget });
+    p.onTracks(undefined, audioTrack);
+    let ms = 0;
+    for (let i = 0; i < 400; i++) {
+      ms += (1024 * 1000) / 44100 + (random() < 0.02 ? 40 : (random() - 0.5) * 8); // jitter, now and then a gap
+      p.onFrame({ kind: 'audio', codec: 'aac', dts: Math.round(ms), pts: Math.round(ms), keyframe: true, data: Buffer.alloc(16) });
+      if (i % 29 === 0) checkPartsWithinTarget(p, `audio seed ${seed}`);
+    }
+    assert.equal(checkPartsWithinTarget(p, `audio seed ${seed}`), partTarget);
+  }
 });

@@ -11,6 +11,7 @@ import { HlsOriginProxy } from '../../../../src/media/hls/origin-proxy.js';
 import { parsePlaylistQuery, checkRange } from '../../../../src/media/hls/blocking.js';
 import { FakeClock, FakeHub } from '../../../../testkit/hls-fakes.js';
 import { synthFrames, videoTrack, audioTrack } from '../../../../testkit/hls-frames.js';
+import { parseMediaPlaylist, type ParsedPlaylist } from '../../helpers/m3u8.js';
 
 async function setup(overrides: Record<string, unknown> = {}) {
   const config = configSchema.parse(overrides);
@@ -205,7 +206,7 @@ test('hls service: blocking reload answers as soon as the part exists; 400 and 5
     s.feed(3400);
     const r = await pending;
     assert.equal(r.statusCode, 200);
-    assert.match(r.headers['cache-control'] as string, /^public, max-age=12$/);
+    assert.equal(r.headers['cache-control'], 'public, max-age=1');
     const after = p.lastPosition()!;
     assert.ok(after.msn > pos.msn || after.part > pos.part);
     assert.equal((await s.registry.getSingleMetric('onair_hls_blocked_requests')!.get()).values[0]!.value, 0);
@@ -226,6 +227,55 @@ test('hls service: blocking reload answers as soon as the part exists; 400 and 5
     const lr = await late;
     assert.equal(lr.statusCode, 503);
     assert.equal(lr.json().error.code, 'unavailable');
+  } finally {
+    await s.close();
+  }
+});
+
+/**
+ * videojsNextReload is the blocking reload video.js 8 (VHS, addLLHLSQueryDirectives) asks for after
+ * a playlist: the open segment's next part, counting the preload hint as a part; with no part of an
+ * open segment listed, it asks for part 0 of the newest complete segment instead.
+ */
+function videojsNextReload(pl: ParsedPlaylist): { msn: number; part: number } {
+  const newest = pl.segments.at(-1)!;
+  if (newest.uri === undefined) return { msn: newest.msn, part: newest.parts.length };
+  return { msn: newest.msn, part: 0 };
+}
+
+test('hls service: a blocking answer that closes a segment lists the next one\'s first part, so video.js never asks one URL twice (issue 20)', async () => {
+  const s = await setup();
+  try {
+    s.hub.publish('ch', videoTrack, audioTrack);
+    let mediaMs = 2100;
+    s.feed(mediaMs);
+    let pl = parseMediaPlaylist((await s.get('/live/ch/source/playlist.m3u8')).body);
+    const asked = new Set<string>();
+    let closes = 0;
+    while (mediaMs < 9000) {
+      const next = videojsNextReload(pl);
+      const url = `/live/ch/source/playlist.m3u8?_HLS_msn=${next.msn}&_HLS_part=${next.part}`;
+      assert.ok(!asked.has(url), `video.js would ask ${url} again (from its browser cache)`);
+      asked.add(url);
+      let answered = false;
+      const pending = s.get(url).then((r) => ((answered = true), r));
+      // One frame at a time until the answer comes, so it is released at the first state that satisfies it.
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 2));
+        if (answered) break;
+        mediaMs += 40;
+        s.feed(mediaMs);
+      }
+      const r = await pending;
+      assert.equal(r.statusCode, 200);
+      const answer = parseMediaPlaylist(r.body);
+      const newest = answer.segments.at(-1)!;
+      assert.equal(newest.uri, undefined, `${url}: the answer ends with the open segment`);
+      assert.ok(newest.parts.length > 0, `${url}: the answer lists a part of the open segment`);
+      if (newest.msn > pl.segments.at(-1)!.msn) closes++;
+      pl = answer;
+    }
+    assert.ok(closes >= 3, `${closes} answers closed a segment`);
   } finally {
     await s.close();
   }
