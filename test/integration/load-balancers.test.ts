@@ -14,15 +14,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestServer, TEST_CLUSTER_SECRET, type TestServer } from '../../testkit/server.js';
+import type { TestServer } from '../../testkit/server.js';
 import { startRedis, type RedisServer } from '../../testkit/redis.js';
 import { engines } from '../../testkit/db.js';
-import { freePort } from '../../testkit/ports.js';
 import { until } from '../../testkit/wait.js';
 import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
-import { startOnairProcess, type OnairProcess } from '../../testkit/onair-process.js';
-import { startNginxStream, type NginxStream } from '../../testkit/nginx-stream.js';
-import { startHaproxy, type Haproxy } from '../../testkit/haproxy.js';
+import type { OnairProcess } from '../../testkit/onair-process.js';
+import type { NginxStream } from '../../testkit/nginx-stream.js';
+import type { Haproxy } from '../../testkit/haproxy.js';
+import { publishOnA, startBalancedPair, type BalancedPair } from '../../testkit/balanced-pair.js';
 import { ReconnectingViewer } from '../../testkit/reconnecting-viewer.js';
 import { collect, run } from './helpers/media-harness.js';
 
@@ -38,7 +38,7 @@ const publishers = new LoopPublishers();
 let redis: RedisServer;
 let dispose: (() => Promise<void>) | undefined;
 let dbDir: string | undefined;
-let dataDirB: string | undefined;
+let pair: BalancedPair;
 let A: TestServer;
 let B: OnairProcess;
 let nginx: NginxStream;
@@ -58,55 +58,18 @@ before(async () => {
     dbDir = mkdtempSync(join(tmpdir(), 'onair-lb-'));
     dbUrl = `sqlite:${join(dbDir, 'shared.db')}`;
   }
-  const [portA, portB] = [await freePort(), await freePort()];
-  A = await startTestServer({
-    roles: ['media', 'api'],
-    'http.port': portA,
-    'database.url': dbUrl,
-    'redis.url': redis.url,
-    'media.control.advertiseUrl': `http://127.0.0.1:${portA}`,
-    'media.control.liveRefreshSeconds': 0.5,
-    'media.proxyProtocol.enabled': true,
-    'media.proxyProtocol.trusted': ['127.0.0.1'],
-    adminToken: ADMIN,
-  });
-  dataDirB = mkdtempSync(join(tmpdir(), 'onair-lb-b-'));
-  B = await startOnairProcess({
-    ONAIR_ROLES: 'media,api',
-    ONAIR_DATA_DIR: dataDirB,
-    ONAIR_HTTP_PORT: String(portB),
-    ONAIR_DATABASE_URL: dbUrl,
-    ONAIR_REDIS_URL: redis.url,
-    ONAIR_CLUSTER_SECRET: TEST_CLUSTER_SECRET,
-    ONAIR_MEDIA_CONTROL_ADVERTISE_URL: `http://127.0.0.1:${portB}`,
-    ONAIR_MEDIA_CONTROL_LIVE_REFRESH_SECONDS: '0.5',
-    ONAIR_MEDIA_PROXY_PROTOCOL_ENABLED: 'true',
-    ONAIR_MEDIA_PROXY_PROTOCOL_TRUSTED: '127.0.0.1',
-    ONAIR_ADMIN_TOKEN: ADMIN,
-  });
-  const nodes = [{ httpPort: A.httpPort, rtmpPort: A.rtmpPort }, { httpPort: B.httpPort, rtmpPort: B.rtmpPort }] as const;
-  nginx = await startNginxStream(nodes.map((n) => `127.0.0.1:${n.rtmpPort}`));
-  haproxy = await startHaproxy(nodes);
+  pair = await startBalancedPair({ dbUrl, redisUrl: redis.url, adminToken: ADMIN });
+  ({ A, B, nginxStream: nginx, haproxy } = pair);
 });
 
 after(async () => {
   for (const v of viewers) v.close();
   publishers.killAll();
-  await haproxy?.stop();
-  await nginx?.stop();
-  await B?.kill();
-  await A?.close();
+  await pair?.stop();
   await redis?.stop();
   await dispose?.();
-  for (const d of [dbDir, dataDirB]) if (d) rmSync(d, { recursive: true, force: true });
+  if (dbDir) rmSync(dbDir, { recursive: true, force: true });
 });
-
-/** liveOnB asks B (a separate process) whether it holds cam's publisher. */
-async function liveOnB(): Promise<boolean> {
-  const r = await fetch(`http://127.0.0.1:${B.httpPort}/api/v1/streams`, { headers: { authorization: `Bearer ${ADMIN}` } });
-  const body = (await r.json()) as { streams: { channel: string; node?: string }[]; node?: string };
-  return body.streams.some((x) => x.channel === 'cam' && x.node === body.node);
-}
 
 async function probeCodecs(url: string): Promise<string[]> {
   const p = await collect(run('ffprobe', ['-v', 'error', '-rw_timeout', '10000000', '-show_entries', 'stream=codec_name', '-of', 'json', url]), 30_000);
@@ -117,19 +80,9 @@ async function probeCodecs(url: string): Promise<string[]> {
 test('nginx stream: ffmpeg publishes through it to node A; ffprobe plays RTMP through nginx and through HAProxy', { timeout: 90_000 }, async () => {
   const owner = await A.platform.users.create({ username: 'owner', password: 'password1' });
   const key = (await A.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
-  // nginx picks the node. The drill below wants the publisher on A (B is the node it kills), so a
-  // publish that lands on B is ended and made again: least_conn with no other load alternates.
-  let landedOn = '';
-  for (let attempt = 1; attempt <= 4 && landedOn !== 'A'; attempt++) {
-    const p = publishers.start(`rtmp://127.0.0.1:${nginx.port}/live/${key}`);
-    landedOn = await until(async () => (A.app.media!.hub.isLive('cam') ? 'A' : (await liveOnB()) ? 'B' : false), 15_000, 'cam live on A or B, published through nginx');
-    if (landedOn === 'B') {
-      p.kill('SIGKILL');
-      await until(async () => !(await liveOnB()), 10_000, 'cam ended on B');
-    }
-  }
-  assert.equal(landedOn, 'A', 'a publish through nginx landed on A within 4 attempts');
-  // The PROXY header carried the publisher's address (loopback here), not nginx's connection.
+  // nginx picks the node; the drill below kills B, so the publisher must sit on A.
+  await publishOnA(pair, publishers, 'cam', key);
+  // A took the publish behind nginx's PROXY header (from a trusted peer, one without it is refused).
   assert.equal(A.app.media!.hub.stats('cam')?.publisher.protocol, 'rtmp');
   for (let i = 0; i < 2; i++) assert.deepEqual(await probeCodecs(`rtmp://127.0.0.1:${nginx.port}/live/cam`), ['aac', 'h264'], `play ${i + 1} through nginx`);
   assert.deepEqual(await probeCodecs(`rtmp://127.0.0.1:${haproxy.rtmpPort}/live/cam`), ['aac', 'h264']);
