@@ -14,6 +14,7 @@
  * Usage: node --import tsx bench/chat-formats.ts [--subscribers 1000] [--publications 200] [--out DIR]
  * Writes chat-formats.json in the results directory (--out DIR, $BENCH_RESULTS_DIR, bench/results).
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { encodePublication, encodePush, type Publication } from '../src/chat/protocol/codec.js';
 import { SharedBatch, type TransportKind } from '../src/chat/transport/types.js';
@@ -102,6 +103,8 @@ for (const r of rows) {
 }
 const path = writeResultJson(resultsPath('chat-formats.json', values.out), {
   scenario: 'chat-formats',
+  at: new Date().toISOString(),
+  loadavg: readFileSync('/proc/loadavg', 'utf8').trim(),
   subscribers: SUBSCRIBERS,
   publications: PUBLICATIONS,
   note: 'server-side encoding and hand-out only; socket writes not included',

@@ -106,6 +106,7 @@ async function until(f: () => boolean | Promise<boolean>, ms: number, what: stri
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : 0; };
 
+const loadavgAtStart = readFileSync('/proc/loadavg', 'utf8').trim();
 const dir = mkdtempSync(join(tmpdir(), 'onair-bench-cluster-'));
 const redis = await startRedis();
 const rows: { edges: number; viewersPerEdge: number; served: number; originCpuPercent: number; originEgressKbps: number; originPulls: number }[] = [];
@@ -156,7 +157,7 @@ try {
   const out = writeResultJson(RESULTS, {
     scenario: 'cluster', at: new Date().toISOString(), viewersPerEdge: VIEWERS, windowSeconds: WINDOW_MS / 1000, graceSeconds: GRACE_SECONDS,
     steps: rows, coldStartMs: cold, coldStartP50Ms: median(cold), localFirstKeyframeMs: Math.round(warm.firstKeyMs),
-    loadavgAtEnd: readFileSync('/proc/loadavg', 'utf8').trim(),
+    loadavgAtStart, loadavgAtEnd: readFileSync('/proc/loadavg', 'utf8').trim(),
   });
   console.log(`results: ${out}`);
 } finally {

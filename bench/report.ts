@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions', 'chat-formats'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -223,6 +223,32 @@ function hlsCluster(r: Loaded): Omit<Section, 'scenario'> {
     tables: [{ table }],
     charts: [],
     notes: d.method ? [`Method (from the result file): ${d.method}.`] : [],
+  };
+}
+
+function cluster(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const steps: any[] = d.steps ?? [];
+  const cold: number[] = Array.isArray(d.coldStartMs) ? d.coldStartMs : [];
+  return {
+    conditions: conditions([`run ${date(d.at)}`, d.windowSeconds !== undefined && `window ${d.windowSeconds} s`, d.graceSeconds !== undefined && `edge grace ${d.graceSeconds} s`, d.loadavgAtStart && `load average at start ${load(d.loadavgAtStart)}`, d.loadavgAtEnd && `at end ${load(d.loadavgAtEnd)}`]),
+    tables: [
+      { caption: 'The origin\'s cost per number of edges', table: { head: ['edges × players', 'players served', 'origin CPU %', 'origin egress kbit/s', 'pulls at the origin'], rows: steps.map((x) => [`${x.edges} × ${x.viewersPerEdge}`, x.served, x.originCpuPercent, x.originEgressKbps, x.originPulls]) } },
+      { caption: 'Edge cold start: first player on an edge with no pull → first video keyframe', table: { head: ['runs', 'p50 ms', 'each run ms', 'a player on the origin ms'], rows: [[cold.length, d.coldStartP50Ms, cold.join(', '), d.localFirstKeyframeMs]] } },
+    ],
+    charts: [],
+    notes: [],
+  };
+}
+
+function chatFormats(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows: any[] = d.rows ?? [];
+  return {
+    conditions: conditions([d.at && `run ${date(d.at)}`, `${num(d.subscribers, 0)} subscribers`, `${num(d.publications, 0)} publications`, d.loadavg && `load average ${load(d.loadavg)}`]),
+    tables: [{ table: { head: ['format', 'delta', 'data B', 'wire B per delivery', 'CPU µs per publication', 'CPU ns per delivery'], rows: rows.map((x) => [x.format, x.delta ? 'yes' : 'no', x.dataBytes, x.wireBytesPerDelivery, x.cpuUsPerPublication, x.cpuNsPerDelivery]) } }],
+    charts: [],
+    notes: d.note ? [`Measured: ${d.note}.`] : [],
   };
 }
 
@@ -451,6 +477,8 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'flv-fanout': flvFanout,
   'hls-serve': hlsServe,
   'hls-cluster': hlsCluster,
+  cluster,
+  'chat-formats': chatFormats,
   latency,
   'srt-ingest': srtIngest,
   'chat-conn': chatConn,

@@ -19,7 +19,7 @@ import { srtFeature } from './media/srt/index.js';
 import { rtspFeature } from './media/rtsp/index.js';
 import { supportersFeature } from './chat/supporters/index.js';
 import { streamControlFeature } from './media/control/index.js';
-import { edgeFeature } from './media/cluster/index.js';
+import { clusterLiveFeature, edgeFeature } from './media/cluster/index.js';
 import { hlsOriginFeature } from './media/hls/origin-feature.js';
 import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
@@ -47,6 +47,7 @@ export const FEATURES = [
   jobWorkerFeature, // transcodes, thumbnails, captions after each recording (worker role)
   supportersFeature, // wallet, super chats, effects, overlay tokens (api role)
   streamControlFeature, // end live, live list, restream targets (media and api roles)
+  clusterLiveFeature, // media cluster: what is live on which node, viewers summed over nodes, remote thumbnails (media and api roles)
   edgeFeature, // media cluster: on-demand edge pulls between media nodes sharing Redis
   hlsOriginFeature, // LL-HLS of channels live on another node, proxied from that node (cluster)
   hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)

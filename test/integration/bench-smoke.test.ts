@@ -138,6 +138,8 @@ function smokeLike(dir: string, file: string): boolean {
     case 'flv-fanout': return Array.isArray(d.rows) && d.rows.length > 0 && d.rows.every((r: any) => r.viewers === FANOUT_VIEWERS);
     case 'hls-serve': return d.connections === 4 && d.secondsPerRun === 1;
     case 'hls-cluster': return Array.isArray(d.rows) && d.rows.length === 1 && d.rows[0]?.viewers === 5 && d.rows[0]?.seconds === 3;
+    case 'cluster': return d.viewersPerEdge === 3 && Array.isArray(d.steps) && d.steps.length === 1;
+    case 'chat-formats': return d.subscribers === 50 && d.publications === 20;
     case 'latency': return d.seconds === 2;
     case 'srt-ingest': return d.seconds === 2 && d.streams === 1;
     case 'chat-proxy': return d.connects === 20;
@@ -268,6 +270,41 @@ const SCENARIOS: Scenario[] = [
       assert.equal(r.jumps, 0);
       positive(r.originPlaylistPerPart, 'origin playlist requests per part');
       finite(r.nginxHitRatio, 'nginx hit ratio');
+    },
+  },
+  {
+    name: 'cluster',
+    args: ['--edges', '1', '--viewers', '3', '--window', '1', '--cold', '1', '--grace', '1'],
+    timeoutMs: 120_000,
+    skip: HAS_REDIS ? false : 'redis-server is not installed',
+    check: (d) => {
+      assert.equal(d.steps.length, 1);
+      const [s] = d.steps;
+      assert.equal(s.edges, 1);
+      assert.equal(s.served, 3, 'every player on the edge got a keyframe');
+      assert.equal(s.originPulls, 1, 'one pull at the origin for the edge');
+      positive(s.originEgressKbps, 'origin egress');
+      finite(s.originCpuPercent, 'origin CPU');
+      assert.equal(d.coldStartMs.length, 1);
+      positive(d.coldStartP50Ms, 'edge cold start');
+      positive(d.localFirstKeyframeMs, 'first keyframe on the origin');
+    },
+  },
+  {
+    name: 'chat-formats',
+    args: ['--subscribers', '50', '--publications', '20'],
+    timeoutMs: 60_000,
+    check: (d) => {
+      assert.deepEqual(d.rows.map((r: any) => `${r.format}/${r.delta}`), ['json/false', 'json/true', 'protobuf/false', 'protobuf/true']);
+      for (const r of d.rows) {
+        positive(r.wireBytesPerDelivery, `${r.format} delta=${r.delta} bytes per delivery`);
+        finite(r.cpuNsPerDelivery, `${r.format} delta=${r.delta} CPU per delivery`);
+      }
+      // A tenth of the state changes per publication: delta frames are smaller than full ones.
+      for (const f of ['json', 'protobuf']) {
+        const [full, delta] = [false, true].map((x) => d.rows.find((r: any) => r.format === f && r.delta === x));
+        assert.ok(delta.wireBytesPerDelivery < full.wireBytesPerDelivery, `${f}: delta ${delta.wireBytesPerDelivery} B < full ${full.wireBytesPerDelivery} B`);
+      }
     },
   },
   {

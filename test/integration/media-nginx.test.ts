@@ -1,28 +1,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { connect } from 'node:net';
 import { startMedia, run, ffprobe, waitFor, killAll } from './helpers/media-harness.js';
 import { freePort } from '../../testkit/ports.js';
+import { mainConf, nginxPrefix, startNginx } from '../../testkit/nginx.js';
 
 after(killAll);
 
-const NGINX_RTMP_MODULE = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
 const FIXTURE = new URL('../fixtures/media/h264-aac-640x360.flv', import.meta.url).pathname;
-
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = connect(port, '127.0.0.1');
-    c.on('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.on('error', () => resolve(false));
-  });
-}
 
 function assertPlayable(probe: { streams: Record<string, unknown>[] }): void {
   const v = probe.streams.find((s) => s.codec_type === 'video');
@@ -35,18 +19,9 @@ function assertPlayable(probe: { streams: Record<string, unknown>[] }): void {
 
 test('nginx-rtmp as a real peer: nginx pushes into onair, onair pushes and pulls with nginx; relays stop and reconnect', async () => {
   const h = await startMedia();
-  const dir = mkdtempSync(join(tmpdir(), 'onair-nginx-'));
+  const dir = nginxPrefix('rtmp-peer');
   const port = await freePort();
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `load_module ${NGINX_RTMP_MODULE};
-daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log info;
-pid ${dir}/nginx.pid;
-events { worker_connections 128; }
-rtmp {
+  const nginx = await startNginx(dir, `${mainConf(dir, { modules: ['ngx_rtmp_module.so'], errorLevel: 'info', connections: 128 })}rtmp {
   server {
     listen 127.0.0.1:${port};
     chunk_size 4096;
@@ -59,11 +34,8 @@ rtmp {
     }
   }
 }
-`,
-  );
-  const nginx = run('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')]);
+`, port, 'nginx-rtmp').catch(async (err: unknown) => { await h.stop(); throw err; });
   try {
-    await waitFor(() => portOpen(port), 10_000, 'nginx listening');
     h.keys.set('nginx-key', 'from-nginx');
     // a cheap source: the 1 s fixture looped in real time, no encoding
     let source = run('ffmpeg', ['-v', 'error', '-re', '-stream_loop', '-1', '-i', FIXTURE, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/src/cam`]);
@@ -105,16 +77,11 @@ rtmp {
     assert.deepEqual(h.media.listRelays(), []);
     source.kill('SIGKILL');
   } catch (err) {
-    try {
-      console.error(readFileSync(join(dir, 'error.log'), 'utf8').split('\n').slice(-30).join('\n'));
-    } catch {
-      // no log
-    }
+    console.error(nginx.errorLog().split('\n').slice(-30).join('\n'));
     throw err;
   } finally {
     killAll();
     await h.stop();
-    if (nginx.pid && nginx.exitCode === null) nginx.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await nginx.stop();
   }
 });

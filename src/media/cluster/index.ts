@@ -2,7 +2,8 @@
  * The media cluster, part I (docs/scale-out.md "Any media node serves any live channel"): with
  * redis.url set, a media node plays channels published on other media nodes by pulling them on
  * demand (edge-pull.ts), and serves such pulls to the others (pull-route.ts), both authenticated
- * with cluster.secret (secret.ts; start-check.ts makes it required).
+ * with cluster.secret (secret.ts; start-check.ts makes it required). What is live where, with
+ * viewers summed over nodes, is live-feature.ts's, on api-only nodes too.
  */
 import { Redis } from 'ioredis';
 import type { Feature } from '../../app/feature.js';
@@ -13,11 +14,6 @@ import { checkClusterConfig } from './start-check.js';
 import { EdgePulls } from './edge-pull.js';
 import { locateChannel } from './locate.js';
 import { registerClusterPullRoute } from './pull-route.js';
-import { addCounts, ClusterLiveView } from './live-view.js';
-import { LiveDetailSchema } from '../../api/schemas.js';
-import type { LiveInfo } from '../../http/routes/context.js';
-import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
-import { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
 
 export { EdgePulls, type EdgePullInfo, type EdgePullsOptions } from './edge-pull.js';
 export { checkClusterConfig } from './start-check.js';
@@ -26,14 +22,12 @@ export { clusterPullPath, CLUSTER_PULL_PREFIX } from './pull-route.js';
 export { EdgeTimeline } from './timeline.js';
 export { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
 export { ClusterLiveView, addCounts, parseEdgeAudience, type EdgeAudience, type ViewerCounts } from './live-view.js';
+export { clusterLiveFeature, type ClusterLive } from './live-feature.js';
 
-/** ClusterNode is what the edge feature exposes: the running pulls and the cluster's live picture. */
+/** ClusterNode is what the edge feature exposes: the running pulls (the live picture is clusterLive's). */
 export interface ClusterNode {
   readonly nodeId: string;
   readonly pulls: EdgePulls;
-  readonly view: ClusterLiveView;
-  /** thumbnail is the live thumbnail of a channel published on another node (its origin makes it). */
-  thumbnail(channel: string): Promise<RemoteThumbnail | undefined>;
 }
 
 /** edgeFeature runs on media nodes sharing redis.url: on-demand edge pulls and the origin's pull route. */
@@ -72,31 +66,8 @@ export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> 
       holdMs: config.cluster.edgeHoldSeconds * 1000,
     });
     registerClusterPullRoute(base.http, { hub: media.hub, secret, logger });
-    const view = new ClusterLiveView({
-      redis: () => directoryRedis(),
-      nodeId,
-      hub: media.hub,
-      list: () => directory.list(),
-      logger,
-      ttlMs: cc.liveTtlSeconds * 1000,
-      refreshMs: cc.liveRefreshSeconds * 1000,
-      prefix: DEFAULT_BUS_PREFIX,
-    });
-    const thumbs = new RemoteThumbnails(view, config.record.thumbnailIntervalSeconds * 1000);
-    // Live status on every node: a channel published here, or on the node the live list names,
-    // with the players of every node's edge streams added to its viewers.
-    const localInfo = base.api.liveInfo;
-    const clusterInfo = (channel: string): LiveInfo => {
-      const own = localInfo?.(channel) ?? { live: false };
-      const edges = view.edgeViewersOf(channel);
-      if (own.live) return edges ? { ...own, viewers: addCounts(own.viewers, edges) } : own;
-      const remote = view.remote(channel);
-      if (!remote) return own;
-      const parsed = LiveDetailSchema.safeParse({ ...remote.entry, live: true, viewers: addCounts((remote.entry.viewers ?? {}) as Record<string, number>, edges) });
-      return parsed.success ? parsed.data : own;
-    };
     return {
-      api: { nodeId, pulls, view, thumbnail: (channel) => thumbs.get(channel) },
+      api: { nodeId, pulls },
       start: async () => {
         // No offline queue: a play request while Redis is away fails now instead of waiting for it.
         const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
@@ -104,14 +75,10 @@ export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> 
         await r.connect();
         redis = r;
         media.hub.setOnDemand(pulls);
-        await view.start();
-        base.api.liveInfo = clusterInfo;
       },
       stop: async () => {
-        if (base.api.liveInfo === clusterInfo) base.api.liveInfo = localInfo;
         media.hub.setOnDemand(null);
         pulls.stop();
-        await view.stop();
         const r = redis;
         redis = null;
         await r?.quit().catch(() => r.disconnect());

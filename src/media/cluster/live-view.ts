@@ -1,14 +1,15 @@
 /**
- * ClusterLiveView: every media node's picture of what is live in the whole cluster, so live
- * status (GET /api/v1/channels/{name}, the home page, the watch page) is right on every node and
- * viewer counts are summed over nodes.
+ * ClusterLiveView: every node's picture of what is live in the whole cluster, so live status
+ * (GET /api/v1/channels/{name}, the home page, the watch page) is right on every node, media or
+ * api-only, and viewer counts are summed over nodes.
  *
  * Two things in Redis, refreshed every `refreshMs` and expiring after `ttlMs` like the live list:
  * - the cluster live list (control/bus-live.ts), read: which node holds each channel, with its
  *   stats (its own viewers among them);
- * - `{prefix}:edge:node:{nodeId}`, written: this node's players of the channels it pulls, per
- *   protocol (an edge stream is not in the live list, or the channel would be listed twice),
- *   with the index `{prefix}:edge:nodes`. Every node reads them all and adds them to the origin's.
+ * - `{prefix}:edge:node:{nodeId}`, written by media nodes: this node's players of the channels it
+ *   pulls, per protocol (an edge stream is not in the live list, or the channel would be listed
+ *   twice), with the index `{prefix}:edge:nodes`. Every node reads them all and adds them to the
+ *   origin's. A node without the media role (no `edges`) only reads.
  *
  * Reads are cached between refreshes: liveInfo is called synchronously by the API routes.
  */
@@ -42,7 +43,8 @@ export interface ClusterLive {
 export interface ClusterLiveViewOptions {
   redis: () => Redis;
   nodeId: string;
-  hub: StreamHub;
+  /** This node's edge streams (the media role's hub); absent on a node that only reads. */
+  edges?: StreamHub['edges'];
   /** The live list reader (LiveDirectory without a snapshot). */
   list(): Promise<NodeLive[]>;
   logger: Logger;
@@ -111,6 +113,7 @@ export class ClusterLiveView {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.running?.catch(() => undefined);
+    if (!this.o.edges) return;
     try {
       await this.o.redis().multi().del(this.keyPrefix + this.o.nodeId).zrem(this.indexKey, this.o.nodeId).exec();
     } catch (err) {
@@ -126,22 +129,22 @@ export class ClusterLiveView {
     return this.running;
   }
 
-  private ownAudience(): EdgeAudience {
+  private async writeOwnAudience(r: Redis, edges: StreamHub['edges']): Promise<void> {
     const channels: Record<string, ViewerCounts> = {};
-    for (const [ch, s] of this.o.hub.edges) channels[ch] = s.stats().viewers;
-    return { node: this.o.nodeId, at: this.now(), channels };
+    for (const [ch, s] of edges) channels[ch] = s.stats().viewers;
+    const now = this.now();
+    const own: EdgeAudience = { node: this.o.nodeId, at: now, channels };
+    await r.multi()
+      .set(this.keyPrefix + this.o.nodeId, JSON.stringify(own), 'PX', this.o.ttlMs)
+      .zadd(this.indexKey, now + this.o.ttlMs, this.o.nodeId)
+      .zremrangebyscore(this.indexKey, '-inf', now - PRUNE_AFTER_TTLS * this.o.ttlMs)
+      .exec();
   }
 
   private async readWrite(): Promise<void> {
     try {
       const r = this.o.redis();
-      const now = this.now();
-      const own = this.ownAudience();
-      await r.multi()
-        .set(this.keyPrefix + this.o.nodeId, JSON.stringify(own), 'PX', this.o.ttlMs)
-        .zadd(this.indexKey, now + this.o.ttlMs, this.o.nodeId)
-        .zremrangebyscore(this.indexKey, '-inf', now - PRUNE_AFTER_TTLS * this.o.ttlMs)
-        .exec();
+      if (this.o.edges) await this.writeOwnAudience(r, this.o.edges);
       const nodes = await r.zrange(this.indexKey, 0, -1);
       const raws = nodes.length ? await r.mget(nodes.map((n) => this.keyPrefix + n)) : [];
       const edgeViewers = new Map<string, ViewerCounts>();

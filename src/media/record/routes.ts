@@ -215,9 +215,10 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
 
 /**
  * thumbnailRoute serves /live/{channel}/thumbnail.jpg (an exact route beside the LL-HLS wildcard);
- * `remote` gives the thumbnail of a channel published on another media node (the cluster).
+ * `remote` gives the thumbnail of a channel published on another media node (the cluster; on an
+ * api-only node every thumbnail is such a one).
  */
-export function thumbnailRoute(app: FastifyInstance, thumbs: LiveThumbnails, intervalSeconds: number, remote?: (channel: string) => Promise<{ jpeg: Buffer; at: number } | undefined>): void {
+export function thumbnailRoute(app: FastifyInstance, thumbs: Pick<LiveThumbnails, 'get'>, intervalSeconds: number, remote?: (channel: string) => Promise<{ jpeg: Buffer; at: number } | undefined>): void {
   app.get('/live/:channel/thumbnail.jpg', { schema: { params: { type: 'object', required: ['channel'], properties: { channel: { type: 'string', maxLength: 64 } } } } }, async (req, reply) => {
     const channel = (req.params as { channel: string }).channel;
     const t = thumbs.get(channel) ?? (await remote?.(channel));

@@ -63,17 +63,17 @@ export interface RecorderApi {
   refusalOf(channel: string): RecordingRefusal | undefined;
 }
 
-/** RemoteThumbnailSource is the media cluster's part the thumbnail route uses (src/media/cluster). */
+/** RemoteThumbnailSource is the media cluster's part the thumbnail route uses (src/media/cluster/live-feature.ts). */
 export interface RemoteThumbnailSource {
   thumbnail(channel: string): Promise<{ jpeg: Buffer; at: number } | undefined>;
 }
 
 /** recorderFeature is DVR to MP4 and live thumbnails, attached to the hub when the node starts. */
-export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub: StreamHub; captions?: LiveCaptionsSink; abr?: RenditionNames; edge?: RemoteThumbnailSource }, RecorderApi> = {
+export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub: StreamHub; captions?: LiveCaptionsSink; abr?: RenditionNames; clusterLive?: RemoteThumbnailSource }, RecorderApi> = {
   name: 'recorder',
   roles: ['media'],
-  deps: { recordings: 'required', hub: 'required', captions: 'optional', abr: 'optional', edge: 'optional' },
-  create(base, { recordings, hub, captions, abr, edge }) {
+  deps: { recordings: 'required', hub: 'required', captions: 'optional', abr: 'optional', clusterLive: 'optional' },
+  create(base, { recordings, hub, captions, abr, clusterLive }) {
     base.api.recordingRefused = (ch) => {
       const r = recorder?.refusalOf(ch);
       return r ? { code: r.code, bytes: r.bytes, limit: r.limit } : undefined;
@@ -84,8 +84,8 @@ export const recorderFeature: Feature<'recorder', { recordings: Recordings; hub:
     const intervalSeconds = config.record.thumbnailIntervalSeconds;
     let recorder: Recorder | undefined;
     let thumbnails: LiveThumbnails | undefined;
-    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- the route only calls get(); thumbnails may be off on this node
-    thumbnailRoute(base.http, { get: (ch: string) => thumbnails?.get(ch) } as LiveThumbnails, intervalSeconds, edge ? (ch) => edge.thumbnail(ch) : undefined);
+    // thumbnails may be off on this node (no ffmpeg); the cluster's live view has other nodes' channels.
+    thumbnailRoute(base.http, { get: (ch: string) => thumbnails?.get(ch) }, intervalSeconds, clusterLive ? (ch) => clusterLive.thumbnail(ch) : undefined);
     return {
       api: { activeDir: (ch) => recorder?.activeDir(ch), refusalOf: (ch) => recorder?.refusalOf(ch) },
       start: async () => {

@@ -109,3 +109,29 @@ test('an earlier complete run that reached more viewers is shown beside the chos
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the cluster and chat-formats sections are built from their result files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'report-cluster-'));
+  try {
+    writeFileSync(join(dir, 'cluster.json'), JSON.stringify({
+      scenario: 'cluster', at: '2026-12-07T21:47:10.000Z', viewersPerEdge: 20, windowSeconds: 5, graceSeconds: 1,
+      steps: [{ edges: 1, viewersPerEdge: 20, served: 20, originCpuPercent: 3.2, originEgressKbps: 279, originPulls: 1 }, { edges: 2, viewersPerEdge: 20, served: 40, originCpuPercent: 3.8, originEgressKbps: 562, originPulls: 2 }],
+      coldStartMs: [11, 6, 9], coldStartP50Ms: 9, localFirstKeyframeMs: 2, loadavgAtStart: '0.50 0.40 0.30 1/100 1', loadavgAtEnd: '0.90 0.50 0.30 1/100 1',
+    }));
+    writeFileSync(join(dir, 'chat-formats.json'), JSON.stringify({
+      scenario: 'chat-formats', at: '2026-12-07T21:48:00.000Z', loadavg: '1.00 1.00 1.00 1/100 1', subscribers: 1000, publications: 200, note: 'encoding only',
+      rows: [{ format: 'json', delta: false, dataBytes: 964, wireBytesPerDelivery: 1030, cpuUsPerPublication: 97, cpuNsPerDelivery: 97 }, { format: 'protobuf', delta: true, dataBytes: 964, wireBytesPerDelivery: 108.9, cpuUsPerPublication: 96.5, cpuNsPerDelivery: 97 }],
+    }));
+    const doc = join(dir, 'page.md');
+    writeFileSync(doc, '<!-- results:cluster -->\n<!-- /results -->\n<!-- results:chat-formats -->\n<!-- /results -->\n');
+    runReport({ resultsDir: dir, docPath: doc, chartsDir: join(dir, 'charts'), log: () => undefined });
+    const page = readFileSync(doc, 'utf8');
+    assert.match(page, /\| 2 × 20 \| 40 \| 3\.8 \| 562 \| 2 \|/);
+    assert.match(page, /\| 3 \| 9 \| 11, 6, 9 \| 2 \|/);
+    assert.match(page, /load average at start 0\.50 \/ 0\.40 \/ 0\.30 · at end 0\.90/);
+    assert.match(page, /\| protobuf \| yes \| 964 \| 108\.9 \| 96\.5 \| 97 \|/);
+    assert.match(page, /1,000 subscribers · 200 publications/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
