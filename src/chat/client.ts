@@ -44,7 +44,7 @@ import {
   type Disconnect,
   type ProtocolError,
 } from './protocol/codes.js';
-import { decodeProtoCommands } from './protocol/protobuf.js';
+import { decodeProtoCommands, decodeProtoConnectRequest } from './protocol/protobuf.js';
 import { wrapPublicationData, type DeltaFormat } from './delta.js';
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
@@ -166,7 +166,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   /** deltaFormat is the format this connection's delta subscriptions get publications in. */
   private get deltaFormat(): DeltaFormat {
     const k = this.transport.kind;
-    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' ? 'protobuf' : 'json';
+    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' || k === 'uni_websocket_protobuf' || k === 'uni_http_stream_protobuf' ? 'protobuf' : 'json';
   }
 
   /** queueDeltaRun queues a delta subscription's variants of log[from..to] (the first in full if it has no base yet). */
@@ -396,14 +396,30 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   /** onUniConnect starts a unidirectional connection from its connect request JSON. */
   onUniConnect(text: string): void {
-    if (this.uniStarted || this.state !== State.Connecting) return;
-    this.uniStarted = true;
     let params: unknown;
     try {
       params = text.trim() === '' ? {} : JSON.parse(text);
     } catch {
       params = null;
     }
+    this.startUni(params);
+  }
+
+  /** onUniProtobufConnect starts a unidirectional protobuf connection from its ConnectRequest message. */
+  onUniProtobufConnect(bytes: Uint8Array): void {
+    let params: unknown;
+    try {
+      params = decodeProtoConnectRequest(bytes);
+    } catch (e) {
+      this.node.logger.debug({ client: this.id, err: (e as Error).message }, 'chat: bad uni connect request');
+      params = null;
+    }
+    this.startUni(params);
+  }
+
+  private startUni(params: unknown): void {
+    if (this.uniStarted || this.state !== State.Connecting) return;
+    this.uniStarted = true;
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
       this.disconnect(Disconnects.badRequest);
       return;

@@ -159,7 +159,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       return ws.handleUpgrade(req, socket, head);
     },
     registerHttp(app) {
-      registerUniHttp(app, n, httpLimits);
+      registerUniHttp(app, n, httpLimits, chatConfig.maxFrameBytes);
       registerChatAdmission(app, wsLimits);
       emulation.register(app);
       registerServerApi(app, n, deps.apiKey);

@@ -345,6 +345,32 @@ export function encodeProtoReplies(jsons: readonly string[]): Buffer {
   return w.finish();
 }
 
+// ---- unidirectional protobuf (onair's extension: Push messages, as Centrifugo's uni_grpc streams them) ----
+
+/** encodeProtoPush transcodes one unwrapped push in the JSON protocol (`{"channel","pub"}`, `{}` for a ping) into a protobuf Push. */
+export function encodeProtoPush(json: string): Buffer {
+  const w = new ProtoWriter();
+  encodeMessage('Push', JSON.parse(json), w);
+  return w.finish();
+}
+
+/** encodeProtoPushStream transcodes pushes into a length-delimited run of Push messages (uni_http_stream's protobuf body). */
+export function encodeProtoPushStream(jsons: readonly string[]): Buffer {
+  const w = new ProtoWriter(256);
+  for (const j of jsons) w.bytes(encodeProtoPush(j));
+  return w.finish();
+}
+
+/** decodeProtoPush reads one Push into its JSON shape (for clients and tests of the uni protobuf transports), or throws CodecError. */
+export function decodeProtoPush(bytes: Uint8Array): Record<string, unknown> {
+  return decodeMessage('Push', new ProtoReader(bytes));
+}
+
+/** decodeProtoConnectRequest reads the ConnectRequest a unidirectional protobuf client opens with, or throws CodecError. */
+export function decodeProtoConnectRequest(bytes: Uint8Array): Record<string, unknown> {
+  return decodeMessage('ConnectRequest', new ProtoReader(bytes));
+}
+
 // ---- decoding (protobuf Command → Command) ----
 
 /** MAX_COMMANDS bounds the commands of one frame, as the JSON decoder does. */

@@ -3,7 +3,7 @@
  * HTTP streaming), and the shared batch that carries pre-encoded pushes.
  */
 import { WsOpcode, wrapPush, wsFrame } from '../protocol/codec.js';
-import { encodeProtoReplies } from '../protocol/protobuf.js';
+import { encodeProtoPush, encodeProtoPushStream, encodeProtoReplies } from '../protocol/protobuf.js';
 import type { Disconnect } from '../protocol/codes.js';
 import { variantPushes, type DeltaFormat, type DeltaForms } from '../delta.js';
 import { encodePusherBatch } from '../pusher/frames.js';
@@ -21,10 +21,12 @@ export type TransportKind =
   | 'uni_websocket'
   | 'uni_sse'
   | 'uni_http_stream'
+  | 'uni_websocket_protobuf'
+  | 'uni_http_stream_protobuf'
   | 'pusher'
   | 'pusher_private'
   | 'pusher_presence';
-const KIND_COUNT = 11;
+const KIND_COUNT = 13;
 const KIND_INDEX: Record<TransportKind, number> = {
   websocket: 0,
   uni_websocket: 1,
@@ -37,6 +39,8 @@ const KIND_INDEX: Record<TransportKind, number> = {
   http_stream: 8,
   http_stream_protobuf: 9,
   sse: 10,
+  uni_websocket_protobuf: 11,
+  uni_http_stream_protobuf: 12,
 };
 
 /**
@@ -167,6 +171,11 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
     case 'uni_websocket':
       // Unidirectional WebSocket: one message per push, frames concatenated in one write.
       return Buffer.concat(pushes.map((p) => wsFrame(Buffer.from(p))));
+    case 'uni_websocket_protobuf':
+      // One binary message per Push, as the JSON kind sends one text message per push.
+      return Buffer.concat(pushes.map((p) => wsFrame(encodeProtoPush(p), WsOpcode.binary)));
+    case 'uni_http_stream_protobuf':
+      return encodeProtoPushStream(pushes);
     case 'uni_sse': {
       let text = '';
       for (const p of pushes) text += 'data: ' + p + '\n\n';
@@ -253,6 +262,10 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
       const [only] = frames;
       return frames.length === 1 && only !== undefined ? only : Buffer.concat(frames);
     }
+    case 'uni_websocket_protobuf':
+    case 'uni_http_stream_protobuf':
+      // Unidirectional messages are pushes: the same encoding as a batch of them.
+      return encodeBatch(kind, messages.slice(from, to));
     case 'uni_sse': {
       let text = '';
       for (const m of messages.slice(from, to)) text += 'data: ' + m + '\n\n';
