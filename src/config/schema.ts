@@ -594,6 +594,20 @@ export const configSchema = z
             maxTracked: z.number().int().min(100).default(100_000),
           })
           .default({}),
+        /**
+         * POST /emulation requests (every command of an http_stream / sse client) a node takes per
+         * session and per client address (token buckets); over either: 429, the SDK drops that command.
+         */
+        emulationRate: z
+          .object({
+            perSessionPerSecond: z.number().min(0.1).default(50),
+            perSessionBurst: z.number().int().min(1).default(200),
+            perIpPerSecond: z.number().min(0.1).default(200),
+            perIpBurst: z.number().int().min(1).default(1000),
+            /** Buckets of each kind kept at once (least recently seen forgotten first). */
+            maxTracked: z.number().int().min(100).default(100_000),
+          })
+          .default({}),
         /** User token revocations (log out everywhere, password change) each node keeps in memory. */
         revocation: z
           .object({
