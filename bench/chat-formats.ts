@@ -62,7 +62,7 @@ function run(data: string[], format: DeltaFormat, delta: boolean): Row {
   let prev: Buffer | null = null;
   const t0 = process.cpuUsage();
   for (let p = 0; p < data.length; p++) {
-    const pub: Publication = { data: data[p] ?? '{}', offset: p + 1 };
+    const pub: Publication = { data: data[p] ?? '{}', offset: p + 1, deltaWanted: true };
     dataBytes += Buffer.byteLength(pub.data);
     const batch = new SharedBatch([encodePush(CHANNEL, 'pub', encodePublication(pub))]);
     if (delta) {

@@ -30,9 +30,14 @@ export const namespaceSchema = z.object({
   /**
    * Delta encodings subscribers may ask for (Centrifugo `allowed_delta_types`): with `["fossil"]`,
    * a positioned subscription asking `delta: "fossil"` gets its first publication in full, then
-   * Fossil deltas against the previous one (docs/chat.md). Unset: none.
+   * Fossil deltas against the previous one for the publications that ask for it (docs/chat.md). Unset: none.
    */
   allowedDeltaTypes: z.array(z.literal('fossil')).optional(),
+  /**
+   * Every publication of the namespace asks for delta encoding (Centrifugo `delta_publish`);
+   * otherwise only those published through the server API with `delta: true`.
+   */
+  deltaPublish: z.boolean().default(false),
   /**
    * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
    * channel `demo`); unset means on for chat, effects and captions, off for the others.

@@ -266,6 +266,12 @@ export interface Publication {
   tags?: Record<string, string>;
   /** `data` is a JSON string holding a Fossil delta against the previous publication (delta subscriptions). */
   delta?: boolean;
+  /**
+   * deltaWanted: the publisher asked for delta encoding (server API `delta: true`, or the namespace's
+   * `deltaPublish`), so delta subscribers get it as a delta against the previous publication.
+   * Carried by the broker, never sent to clients.
+   */
+  deltaWanted?: boolean;
 }
 
 /** StreamPosition is a place in a channel's history stream. */
