@@ -35,9 +35,9 @@ export const namespaceSchema = z.object({
   allowedDeltaTypes: z.array(z.literal('fossil')).optional(),
   /**
    * Every publication of the namespace asks for delta encoding (Centrifugo `delta_publish`);
-   * otherwise only those published through the server API with `delta: true`.
+   * otherwise (unset) only those published through the server API with `delta: true`.
    */
-  deltaPublish: z.boolean().default(false),
+  deltaPublish: z.boolean().optional(),
   /**
    * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
    * channel `demo`); unset means on for chat, effects and captions, off for the others.

@@ -24,7 +24,7 @@ before(async () => {
         ...base,
         state: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: true, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'], deltaPublish: true },
         // Without deltaPublish: only publications with the API's `delta: true` become deltas.
-        ticker: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: false, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'], deltaPublish: false },
+        ticker: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: false, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'] },
       },
     },
   });
