@@ -39,6 +39,11 @@ export const namespaceSchema = z.object({
    */
   deltaPublish: z.boolean().optional(),
   /**
+   * Subscribers may pass a publication tags filter (`tf`, Centrifugo `allow_tags_filter`) and get
+   * only the publications whose tags match. Unset: a filter is a bad request (107).
+   */
+  allowTagsFilter: z.boolean().optional(),
+  /**
    * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
    * channel `demo`); unset means on for chat, effects and captions, off for the others.
    */

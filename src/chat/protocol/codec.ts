@@ -182,6 +182,8 @@ export interface SubscribeRequest {
   flag: number;
   /** Delta encoding asked for ('' none, 'fossil'). */
   delta: string;
+  /** Publication tags filter as sent (`tf`), checked by tags-filter.ts; null when absent. */
+  tf: unknown;
 }
 
 /** SubscribeFlag holds bits of SubscribeRequest.flag. */
@@ -202,6 +204,7 @@ export function parseSubscribe(p: Record<string, unknown>): SubscribeRequest {
     joinLeave: bool(p, 'join_leave'),
     flag: num(p, 'flag'),
     delta: str(p, 'delta'),
+    tf: p.tf ?? null,
   };
 }
 

@@ -7,6 +7,7 @@ import { encodeProtoPush, encodeProtoPushStream, encodeProtoReplies } from '../p
 import type { Disconnect } from '../protocol/codes.js';
 import { variantPushes, type DeltaFormat, type DeltaForms } from '../delta.js';
 import { encodePusherBatch } from '../pusher/frames.js';
+import { matchTags, type TagsFilter } from '../tags-filter.js';
 
 /**
  * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
@@ -68,6 +69,10 @@ export class SharedBatch {
   delta: DeltaForms | null = null;
   /** Delta subscribers' variants of this batch, built on first use: [json delta, json fresh, protobuf delta, protobuf fresh]. */
   private variants: (SharedBatch | undefined)[] | null = null;
+  /** Each publication's tags (set by the channel hub), for tags-filtered subscribers. */
+  tags: readonly (Readonly<Record<string, string>> | undefined)[] | null = null;
+  /** Filtered variants by filter key, built on first use: subscribers with equal filters share one. */
+  private filteredVariants: Map<string, SharedBatch | null> | null = null;
 
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
@@ -89,6 +94,33 @@ export class SharedBatch {
       v.seq = this.seq;
       vs[i] = v;
     }
+    return v;
+  }
+
+  /**
+   * filtered is this batch as a subscriber with a tags filter gets it: the publications whose
+   * tags match, itself a shared batch (this one when all match), or null when none does. Built
+   * once per batch and filter (by its key), whoever of the subscribers asks first.
+   */
+  filtered(key: string, filter: TagsFilter): SharedBatch | null {
+    const cache = (this.filteredVariants ??= new Map<string, SharedBatch | null>());
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const keep: string[] = [];
+    for (let i = 0; i < this.pushes.length; i++) {
+      const p = this.pushes[i];
+      if (p !== undefined && matchTags(filter, this.tags?.[i])) keep.push(p);
+    }
+    const v = keep.length === this.pushes.length ? this : keep.length > 0 ? this.subset(keep) : null;
+    cache.set(key, v);
+    return v;
+  }
+
+  /** subset is a batch of some of this one's pushes, at its place in the log. */
+  private subset(pushes: readonly string[]): SharedBatch {
+    const v = new SharedBatch(pushes);
+    v.since = this.since;
+    v.seq = this.seq;
     return v;
   }
 
