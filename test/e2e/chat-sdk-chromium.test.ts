@@ -179,7 +179,7 @@ test('the SDK in Chromium: JSON and protobuf over websocket, http_stream and sse
       t.test(`${build} over ${transport}`, async () => {
         const user = `u-${build}-${transport}`;
         const args = { build, transport, user, base: s.httpUrl, ch: `chat:br-${build}-${transport}`, stateCh: `state:br-${build}-${transport}`, ttl: TOKEN_TTL_SECONDS };
-        const r = (await page.evaluate(`(${SCENARIO})(${JSON.stringify(args)})`)) as ScenarioResult;
+        const r = await page.evaluate<ScenarioResult>(`(${SCENARIO})(${JSON.stringify(args)})`);
         assert.deepEqual(r.transports, [transport, transport], 'connected twice (the forced reconnect), never again: the refresh kept the connection');
         assert.deepEqual(r.presence, { numClients: 1, numUsers: 1 });
         assert.deepEqual(r.history, [{ text: `안녕 ${user}` }, { text: 'from the api' }]);
