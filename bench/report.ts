@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'chat-formats', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -446,6 +446,25 @@ function chatProxy(r: Loaded): Omit<Section, 'scenario'> {
   };
 }
 
+function chatFormats(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows = (d.rows ?? []) as any[];
+  const sockets = (d.sockets ?? []) as any[];
+  const tables: Section['tables'] = [
+    {
+      caption: `Encoding and hand-out, no sockets: ${d.subscribers} subscribers, ${d.publications} publications of a 1 KiB state, a tenth rewritten each`,
+      table: { head: ['format', 'delta', 'bytes per delivery', 'CPU µs per publication', 'CPU ns per delivery'], rows: rows.map((x) => [x.format, x.delta ? 'fossil' : 'no', x.wireBytesPerDelivery, x.cpuUsPerPublication, x.cpuNsPerDelivery]) },
+    },
+  ];
+  if (sockets.length > 0) {
+    tables.push({
+      caption: `Real WebSocket subscribers on loopback: ${d.socketSubscribers} subscribers, ${d.socketPublications} publications at ${d.rate}/s, server process CPU`,
+      table: { head: ['format', 'delta', 'socket bytes per delivery', 'server CPU µs per delivery', 'deliveries'], rows: sockets.map((x) => [x.format, x.delta ? 'fossil' : 'no', x.wireBytesPerDelivery, x.serverCpuUsPerDelivery, x.deliveries]) },
+    });
+  }
+  return { conditions: conditions([d.date && `run ${date(d.date)}`, d.node && `node ${d.node}`]), tables, charts: [], notes: [] };
+}
+
 const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
@@ -456,6 +475,7 @@ const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'chat-conn': chatConn,
   'chat-fanout': chatFanout,
   'chat-proxy': chatProxy,
+  'chat-formats': chatFormats,
   moderation,
   effects,
   captions,
