@@ -99,5 +99,13 @@ test('uni_http_stream with application/octet-stream: length-delimited Pushes; a 
   const body = Buffer.from(await bad.arrayBuffer());
   const msgs = new DelimitedSplitter(65536).push(body).map(decodeProtoPush);
   assert.deepEqual(msgs, [{ disconnect: { code: 3500, reason: 'invalid token' } }]);
+  // A ConnectRequest over chat.maxFrameBytes is refused before any stream starts.
+  const big = await fetch(`${s.httpUrl}/connection/uni_http_stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: connectRequest('x'.repeat(70 * 1024)),
+  });
+  assert.equal(big.status, 413);
+  await big.arrayBuffer();
   await waitFor(() => s.chat.stats().clients === 0, 3000, 'streams closed');
 });
