@@ -33,7 +33,11 @@ if (mode === 'onair') {
   // ONAIR_REDIS_URL puts several bench servers on one Redis broker (chat-fanout NODES=2).
   const chatEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('ONAIR_CHAT_') || k === 'ONAIR_REDIS_URL'));
   const { LOOPBACK_LIMITS } = await import('./lib/loopback-limits.js');
-  const config = loadConfig({ env: chatEnv, overrides: LOOPBACK_LIMITS });
+  // CHAT_BENCH_NAMESPACES (JSON) adds or replaces namespaces beside the built-in ones (chat-formats
+  // needs delta options, which have no env variables).
+  const extraNamespaces = process.env.CHAT_BENCH_NAMESPACES ? (JSON.parse(process.env.CHAT_BENCH_NAMESPACES) as Record<string, unknown>) : null;
+  const namespaces = extraNamespaces ? { 'chat.namespaces': { ...loadConfig({ env: {} }).chat.namespaces, ...extraNamespaces } } : {};
+  const config = loadConfig({ env: chatEnv, overrides: { ...LOOPBACK_LIMITS, ...namespaces } });
   const registry = new Registry();
   const chat = createChatService({
     config,

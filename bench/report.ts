@@ -25,7 +25,7 @@ import { renderChart, type ChartSpec, type Series } from './lib/svg-chart.js';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, resultsDir } from './lib/results.js';
 
 /** Scenarios in document order. */
-export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'socket-write-floor', 'moderation', 'effects', 'captions', 'chat-formats'] as const;
+export const SCENARIOS = ['flv-fanout', 'hls-serve', 'hls-cluster', 'cluster', 'latency', 'srt-ingest', 'chat-conn', 'chat-fanout', 'chat-proxy', 'chat-formats', 'socket-write-floor', 'moderation', 'effects', 'captions'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const NOT_MEASURED = '_Not measured in this run._';
@@ -238,17 +238,6 @@ function cluster(r: Loaded): Omit<Section, 'scenario'> {
     ],
     charts: [],
     notes: [],
-  };
-}
-
-function chatFormats(r: Loaded): Omit<Section, 'scenario'> {
-  const d = r.data;
-  const rows: any[] = d.rows ?? [];
-  return {
-    conditions: conditions([d.at && `run ${date(d.at)}`, `${num(d.subscribers, 0)} subscribers`, `${num(d.publications, 0)} publications`, d.loadavg && `load average ${load(d.loadavg)}`]),
-    tables: [{ table: { head: ['format', 'delta', 'data B', 'wire B per delivery', 'CPU µs per publication', 'CPU ns per delivery'], rows: rows.map((x) => [x.format, x.delta ? 'yes' : 'no', x.dataBytes, x.wireBytesPerDelivery, x.cpuUsPerPublication, x.cpuNsPerDelivery]) } }],
-    charts: [],
-    notes: d.note ? [`Measured: ${d.note}.`] : [],
   };
 }
 
@@ -472,18 +461,38 @@ function chatProxy(r: Loaded): Omit<Section, 'scenario'> {
   };
 }
 
+function chatFormats(r: Loaded): Omit<Section, 'scenario'> {
+  const d = r.data;
+  const rows = (d.rows ?? []) as any[];
+  const sockets = (d.sockets ?? []) as any[];
+  const tables: Section['tables'] = [
+    {
+      caption: `Encoding and hand-out, no sockets: ${d.subscribers} subscribers, ${d.publications} publications of a 1 KiB state, a tenth rewritten each`,
+      table: { head: ['format', 'delta', 'bytes per delivery', 'CPU µs per publication', 'CPU ns per delivery'], rows: rows.map((x) => [x.format, x.delta ? 'fossil' : 'no', x.wireBytesPerDelivery, x.cpuUsPerPublication, x.cpuNsPerDelivery]) },
+    },
+  ];
+  if (sockets.length > 0) {
+    tables.push({
+      caption: `Real WebSocket subscribers on loopback: ${d.socketSubscribers} subscribers, ${d.socketPublications} publications at ${d.rate}/s, server process CPU`,
+      table: { head: ['format', 'delta', 'socket bytes per delivery', 'server CPU µs per delivery', 'deliveries'], rows: sockets.map((x) => [x.format, x.delta ? 'fossil' : 'no', x.wireBytesPerDelivery, x.serverCpuUsPerDelivery, x.deliveries]) },
+    });
+  }
+  const at = d.at ?? d.date;
+  return { conditions: conditions([at && `run ${date(at)}`, d.node && `node ${d.node}`, d.loadavg && `load average ${load(d.loadavg)}`]), tables, charts: [], notes: d.note ? [`Measured: ${d.note}.`] : [] };
+}
+
 const BUILDERS: Record<string, (r: Loaded) => Omit<Section, 'scenario'>> = {
   'socket-write-floor': socketWriteFloor,
   'flv-fanout': flvFanout,
   'hls-serve': hlsServe,
   'hls-cluster': hlsCluster,
   cluster,
-  'chat-formats': chatFormats,
   latency,
   'srt-ingest': srtIngest,
   'chat-conn': chatConn,
   'chat-fanout': chatFanout,
   'chat-proxy': chatProxy,
+  'chat-formats': chatFormats,
   moderation,
   effects,
   captions,

@@ -25,7 +25,14 @@ export interface ChatServer {
 }
 
 export async function startChat(
-  opts: { chat?: Partial<OnairConfig['chat']>; redisUrl?: string; options?: Partial<ChatNodeOptions>; nodeName?: string } = {},
+  opts: {
+    chat?: Partial<OnairConfig['chat']>;
+    redisUrl?: string;
+    options?: Partial<ChatNodeOptions>;
+    nodeName?: string;
+    /** routes adds the test's own routes (e.g. a page for a browser) on the chat's origin, before it listens. */
+    routes?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<ChatServer> {
   const base = loadConfig({ env: {} });
   const config: OnairConfig = { ...base, chat: { ...base.chat, ...opts.chat }, redis: { url: opts.redisUrl } };
@@ -34,6 +41,7 @@ export async function startChat(
   // The real HTTP app: its client address (request.clientIp) keys the per-address limits.
   const { app, addUpgradeHandler } = buildHttpApp({ logger: silentLogger(), bodyLimitBytes: config.http.bodyLimitBytes });
   chat.registerHttp(app);
+  opts.routes?.(app);
   addUpgradeHandler((req, socket, head) => chat.handleUpgrade(req, socket, head));
   await chat.start();
   await app.listen({ port: 0, host: '127.0.0.1' });

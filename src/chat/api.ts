@@ -49,6 +49,8 @@ async function publishOne(node: ChatNode, ch: string, p: Params): Promise<string
   const pub: Publication = { data: rawJson(p.data)! };
   const tags = tagsOf(p);
   if (tags) pub.tags = tags;
+  if (p.delta !== undefined && typeof p.delta !== 'boolean') bad();
+  if (p.delta === true) pub.deltaWanted = true;
   const pos = await node.publish(ch, pub, { skipHistory: p.skip_history === true });
   return pos.offset > 0 ? '{"offset":' + pos.offset + ',"epoch":' + JSON.stringify(pos.epoch) + '}' : '{}';
 }

@@ -12,6 +12,7 @@ import { SharedBatch } from './transport/types.js';
 import { encodeClientInfo, encodePublication, encodePush, type ClientInfo, type Publication } from './protocol/codec.js';
 import { ChatError, Errors, UnsubscribeCode } from './protocol/codes.js';
 import { buildDeltaForms } from './delta.js';
+import { matchTags, type TagsFilter } from './tags-filter.js';
 
 /**
  * FLUSH_SLICE_MS bounds one turn of client writes (a loopback socket write costs ~10 µs here, so
@@ -52,6 +53,8 @@ export interface SubEntry {
   delta?: boolean;
   /** A delta subscription has been handed a publication, the base of the next delta. */
   deltaBase?: boolean;
+  /** The subscription's publication tags filter (never with delta), and its key (equal filters share filtered batches). */
+  filter?: { tf: TagsFilter; key: string };
   recoverable: boolean;
   positioned: boolean;
   joinLeave: boolean;
@@ -372,11 +375,16 @@ export class ChannelHub {
       ch.prevData = built.last;
     }
     for (const e of ch.inactive) {
-      if (e.buffer) for (let i = 0; i < n; i++) e.buffer.push({ push: pushes[i] ?? '', offset: offsets[i] ?? 0, wrapped: forms?.wrapped[i] });
+      if (!e.buffer) continue;
+      for (let i = 0; i < n; i++) {
+        if (e.filter && !matchTags(e.filter.tf, pubs[i]?.tags)) continue;
+        e.buffer.push({ push: pushes[i] ?? '', offset: offsets[i] ?? 0, wrapped: forms?.wrapped[i] });
+      }
     }
     if (ch.entries.size === ch.inactive.size) return;
     const batch = new SharedBatch(pushes);
     batch.delta = forms;
+    if (pubs.length === n) batch.tags = pubs.map((p) => p.tags);
     batch.since = ch.pendingSince;
     batch.seq = ++ch.lastSeq;
     ch.batches.push(batch);

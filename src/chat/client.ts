@@ -44,8 +44,9 @@ import {
   type Disconnect,
   type ProtocolError,
 } from './protocol/codes.js';
-import { decodeProtoCommands } from './protocol/protobuf.js';
+import { decodeProtoCommands, decodeProtoConnectRequest } from './protocol/protobuf.js';
 import { wrapPublicationData, type DeltaFormat } from './delta.js';
+import { filterKey, matchTags, parseTagsFilter, type TagsFilter } from './tags-filter.js';
 import { verifyConnectionToken, verifySubscriptionToken } from './tokens.js';
 import type { ChannelInfo } from './namespaces.js';
 import type { ChatUserInfo } from './hooks.js';
@@ -166,7 +167,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
   /** deltaFormat is the format this connection's delta subscriptions get publications in. */
   private get deltaFormat(): DeltaFormat {
     const k = this.transport.kind;
-    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' ? 'protobuf' : 'json';
+    return k === 'websocket_protobuf' || k === 'http_stream_protobuf' || k === 'uni_websocket_protobuf' || k === 'uni_http_stream_protobuf' ? 'protobuf' : 'json';
   }
 
   /** queueDeltaRun queues a delta subscription's variants of log[from..to] (the first in full if it has no base yet). */
@@ -182,6 +183,16 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     entry.deltaBase = true;
   }
 
+  /** queueFilteredRun queues a tags-filtered subscription's variants of log[from..to] (those with a matching publication). */
+  private queueFilteredRun(log: readonly SharedBatch[], from: number, to: number, filter: { tf: TagsFilter; key: string }): void {
+    for (let i = from; i <= to; i++) {
+      const v = log[i]?.filtered(filter.key, filter.tf);
+      if (v === undefined || v === null) continue;
+      this.enqueue(v);
+      this.queuedMessages += v.pushes.length;
+    }
+  }
+
   /**
    * takeRun writes log[from..to] (a channel's batches this subscription lacks) now: as one
    * shared buffer when nothing else is queued, else behind the queue in the same write.
@@ -190,6 +201,11 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (this.state === State.Closed) return;
     if (entry?.delta) {
       this.queueDeltaRun(log, from, to, entry);
+      this.flush();
+      return;
+    }
+    if (entry?.filter) {
+      this.queueFilteredRun(log, from, to, entry.filter);
       this.flush();
       return;
     }
@@ -212,6 +228,11 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (this.state === State.Closed) return;
     if (entry?.delta) {
       this.queueDeltaRun(log, from, to, entry);
+      this.hub.markDirty(this);
+      return;
+    }
+    if (entry?.filter) {
+      this.queueFilteredRun(log, from, to, entry.filter);
       this.hub.markDirty(this);
       return;
     }
@@ -396,14 +417,30 @@ export class Client implements ChannelSink, Flushable, NodeClient {
 
   /** onUniConnect starts a unidirectional connection from its connect request JSON. */
   onUniConnect(text: string): void {
-    if (this.uniStarted || this.state !== State.Connecting) return;
-    this.uniStarted = true;
     let params: unknown;
     try {
       params = text.trim() === '' ? {} : JSON.parse(text);
     } catch {
       params = null;
     }
+    this.startUni(params);
+  }
+
+  /** onUniProtobufConnect starts a unidirectional protobuf connection from its ConnectRequest message. */
+  onUniProtobufConnect(bytes: Uint8Array): void {
+    let params: unknown;
+    try {
+      params = decodeProtoConnectRequest(bytes);
+    } catch (e) {
+      this.node.logger.debug({ client: this.id, err: (e as Error).message }, 'chat: bad uni connect request');
+      params = null;
+    }
+    this.startUni(params);
+  }
+
+  private startUni(params: unknown): void {
+    if (this.uniStarted || this.state !== State.Connecting) return;
+    this.uniStarted = true;
     if (typeof params !== 'object' || params === null || Array.isArray(params)) {
       this.disconnect(Disconnects.badRequest);
       return;
@@ -677,6 +714,13 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     if (this.closed) return;
     if (this.subs?.has(ch)) throw new ChatError(Errors.alreadySubscribed);
     if (req.delta !== '' && req.delta !== 'fossil') throw new ChatError(Errors.badRequest);
+    let filter: { tf: TagsFilter; key: string } | undefined;
+    if (req.tf !== null) {
+      // As Centrifugo: a filter where the namespace does not allow one, or a malformed one, is 107.
+      if (info.options.allowTagsFilter !== true) throw new ChatError({ ...Errors.badRequest, message: 'bad request: tags filter not allowed in this namespace' });
+      const tf = parseTagsFilter(req.tf);
+      filter = { tf, key: filterKey(tf) };
+    }
     const o = await this.subscribeChannel(ch, info, {
       recover: req.recover,
       epoch: req.epoch,
@@ -686,6 +730,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       joinLeave: req.joinLeave,
       flag: req.flag,
       delta: req.delta,
+      filter,
       serverSide: false,
       chanInfo,
       expireAt,
@@ -716,6 +761,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
       flag: number;
       /** Delta encoding asked for ('' none). */
       delta?: string;
+      /** Publication tags filter: only matching publications, live and recovered; a filtered subscription gets no deltas. */
+      filter?: { tf: TagsFilter; key: string };
       serverSide: boolean;
       chanInfo?: string;
       expireAt?: number;
@@ -733,7 +780,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     const recoverable = history && (o.recoverable || o.recover || (ov?.forceRecovery ?? ns.forceRecovery));
     const positioned = recoverable || (history && (o.positioned || ov?.forcePositioning === true));
     // Deltas need a positioned stream (a gap makes the subscriber resubscribe) and the namespace's leave.
-    const delta = positioned && o.delta === 'fossil' && ns.allowedDeltaTypes?.includes('fossil') === true;
+    // A filtered subscription is not delta-encoded (Centrifugo: the two are alternatives; full payloads).
+    const delta = positioned && o.filter === undefined && o.delta === 'fossil' && ns.allowedDeltaTypes?.includes('fossil') === true;
     const entry: SubEntry = {
       client: this,
       channel: ch,
@@ -751,6 +799,7 @@ export class Client implements ChannelSink, Flushable, NodeClient {
     };
     if (o.proxied) entry.proxied = true;
     if (delta) entry.delta = true;
+    if (o.filter) entry.filter = o.filter;
     if (this.subs === null) this.subs = new Map();
     this.subs.set(ch, entry);
     try {
@@ -779,6 +828,8 @@ export class Client implements ChannelSink, Flushable, NodeClient {
           recovered = isRecovered(pubs, position, o.offset, o.epoch);
           if (!recovered && (o.flag & SubscribeFlag.rejectUnrecovered) !== 0) throw new ChatError(Errors.unrecoverablePosition);
           pubs = node.filterHistory(ch, pubs);
+          const tf = o.filter?.tf;
+          if (tf) pubs = pubs.filter((p) => matchTags(tf, p.tags));
         } else {
           position = (await node.broker.history(ch, { limit: 0, metaTtlSeconds: node.historyMetaTtlSeconds })).position;
         }

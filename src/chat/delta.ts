@@ -41,7 +41,9 @@ export function buildDeltaForms(channel: string, pubs: readonly Publication[], n
     const data = Buffer.from(pub.data);
     wrapped.push(encodePush(channel, 'pub', encodePublication(wrapPublicationData(pub))));
     let d: string | null = null;
-    if (base !== null) {
+    // Only a publication that asks for it is a delta (Centrifugo's publish `delta` flag); any
+    // publication is the base of the next one, as the SDK keeps every full one it gets.
+    if (base !== null && pub.deltaWanted === true) {
       // Copies end on character boundaries, so the delta of UTF-8 text is UTF-8 text.
       const delta = fossilDelta(base, data).toString();
       if (delta.length < pub.data.length) d = encodePush(channel, 'pub', encodePublication({ ...pub, data: JSON.stringify(delta), delta: true }));

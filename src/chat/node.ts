@@ -440,9 +440,10 @@ export class ChatNode implements BrokerEventHandler {
     await this.requireChannel(channel, info);
     const ns = info.options;
     const size = opts.skipHistory ? 0 : ns.historySize;
+    const out = ns.deltaPublish === true && pub.deltaWanted !== true ? { ...pub, deltaWanted: true } : pub;
     const end = this.metrics.brokerPublishTimer();
     try {
-      return await this.broker.publish(channel, pub, { size, ttlSeconds: ns.historyTtlSeconds, metaTtlSeconds: this.historyMetaTtlSeconds });
+      return await this.broker.publish(channel, out, { size, ttlSeconds: ns.historyTtlSeconds, metaTtlSeconds: this.historyMetaTtlSeconds });
     } finally {
       end();
     }

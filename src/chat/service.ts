@@ -108,7 +108,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
   const wsLimits = listenerLimits(deps.config, 'chatWs', logger, deps.registry);
   const ws = new WsAcceptor(n, chatConfig.maxFrameBytes, wsLimits);
   const httpLimits = listenerLimits(deps.config, 'chatHttp', logger, deps.registry);
-  const emulation = new EmulationServer(n, chatConfig.maxFrameBytes, httpLimits);
+  const emulation = new EmulationServer(n, chatConfig.maxFrameBytes, httpLimits, chatConfig.emulationRate);
   let started = false;
 
   const publisher: ServerPublisher = {
@@ -159,7 +159,7 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
       return ws.handleUpgrade(req, socket, head);
     },
     registerHttp(app) {
-      registerUniHttp(app, n, httpLimits);
+      registerUniHttp(app, n, httpLimits, chatConfig.maxFrameBytes);
       registerChatAdmission(app, wsLimits);
       emulation.register(app);
       registerServerApi(app, n, deps.apiKey);

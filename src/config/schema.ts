@@ -30,9 +30,19 @@ export const namespaceSchema = z.object({
   /**
    * Delta encodings subscribers may ask for (Centrifugo `allowed_delta_types`): with `["fossil"]`,
    * a positioned subscription asking `delta: "fossil"` gets its first publication in full, then
-   * Fossil deltas against the previous one (docs/chat.md). Unset: none.
+   * Fossil deltas against the previous one for the publications that ask for it (docs/chat.md). Unset: none.
    */
   allowedDeltaTypes: z.array(z.literal('fossil')).optional(),
+  /**
+   * Every publication of the namespace asks for delta encoding (Centrifugo `delta_publish`);
+   * otherwise (unset) only those published through the server API with `delta: true`.
+   */
+  deltaPublish: z.boolean().optional(),
+  /**
+   * Subscribers may pass a publication tags filter (`tf`, Centrifugo `allow_tags_filter`) and get
+   * only the publications whose tags match. Unset: a filter is a bad request (107).
+   */
+  allowTagsFilter: z.boolean().optional(),
   /**
    * Channels of this namespace exist only for existing onair channels (`chat:demo` needs the
    * channel `demo`); unset means on for chat, effects and captions, off for the others.
@@ -620,6 +630,20 @@ export const configSchema = z
             perSecond: z.number().min(0.1).default(20),
             burst: z.number().int().min(1).default(50),
             /** Publishers tracked at once (least recently seen forgotten first). */
+            maxTracked: z.number().int().min(100).default(100_000),
+          })
+          .default({}),
+        /**
+         * POST /emulation requests (every command of an http_stream / sse client) a node takes per
+         * session and per client address (token buckets); over either: 429, the SDK drops that command.
+         */
+        emulationRate: z
+          .object({
+            perSessionPerSecond: z.number().min(0.1).default(50),
+            perSessionBurst: z.number().int().min(1).default(200),
+            perIpPerSecond: z.number().min(0.1).default(200),
+            perIpBurst: z.number().int().min(1).default(1000),
+            /** Buckets of each kind kept at once (least recently seen forgotten first). */
             maxTracked: z.number().int().min(100).default(100_000),
           })
           .default({}),

@@ -143,6 +143,7 @@ function smokeLike(dir: string, file: string): boolean {
     case 'latency': return d.seconds === 2;
     case 'srt-ingest': return d.seconds === 2 && d.streams === 1;
     case 'chat-proxy': return d.connects === 20;
+    case 'chat-formats': return d.subscribers === 20 && d.socketSubscribers === 10;
     case 'chat-conn': return (d.results ?? []).some((x: any) => (x.points ?? []).some((p: any) => p.target === 20));
     case 'chat-fanout': return d.subscribers === 20;
     case 'socket-write-floor': return d.sockets === 50 && d.passes === 3;
@@ -423,6 +424,24 @@ const SCENARIOS: Scenario[] = [
         assert.ok(r.medianUs <= r.p99Us && r.p99Us <= r.maxUs);
         // the lines include filtered words: some are masked or refused
         positive(r.masked + r.refused, `${r.label} masked + refused`);
+      }
+    },
+  },
+  {
+    name: 'chat-formats',
+    args: ['--subscribers', '20', '--publications', '10', '--socket-subscribers', '10', '--socket-publications', '5', '--rate', '50'],
+    timeoutMs: 60_000,
+    check: (d) => {
+      assert.equal(d.rows.length, 4);
+      assert.equal(d.sockets.length, 4);
+      for (const x of [...d.rows, ...d.sockets]) positive(x.wireBytesPerDelivery, `${x.format} delta=${x.delta} bytes`);
+      for (const x of d.sockets) {
+        assert.equal(x.deliveries, 50, `${x.format} delta=${x.delta}: every subscriber got every publication`);
+        finite(x.serverCpuUsPerDelivery, `${x.format} delta=${x.delta} server CPU`);
+      }
+      const bytes = (rows: any[], format: string, delta: boolean) => rows.find((x) => x.format === format && x.delta === delta).wireBytesPerDelivery;
+      for (const rows of [d.rows, d.sockets]) {
+        for (const f of ['json', 'protobuf']) assert.ok(bytes(rows, f, true) < bytes(rows, f, false), `${f}: deltas are smaller`);
       }
     },
   },

@@ -86,10 +86,10 @@ function contract(name: string, make: () => Promise<{ broker: Broker; presence: 
       assert.deepEqual(pos, { publications: [], position: { offset: 5, epoch } });
     });
 
-    test('publications keep info and tags through history and delivery', async () => {
+    test('publications keep info, tags and the delta wish through history and delivery', async () => {
       const ch = chan();
       await broker.subscribe(ch);
-      const pub: Publication = { data: '{"t":"hi"}', info: { user: 'u', client: 'c', connInfo: '{"name":"U"}', chanInfo: '{"r":1}' }, tags: { k: 'v' } };
+      const pub: Publication = { data: '{"t":"hi"}', info: { user: 'u', client: 'c', connInfo: '{"name":"U"}', chanInfo: '{"r":1}' }, tags: { k: 'v' }, deltaWanted: true };
       await broker.publish(ch, pub, H);
       const h = await broker.history(ch, { limit: -1, metaTtlSeconds: META });
       assert.deepEqual(h.publications[0], { ...pub, offset: 1 });

@@ -1,7 +1,8 @@
 // Real-client tests of Fossil delta subscriptions: the `centrifuge` SDK's JSON and protobuf
 // builds ask `delta: "fossil"`; the first publication comes in full, then deltas the SDK applies
 // (its deltaStats show the savings); recovery keeps working; plain subscribers of the same
-// channel get full publications; a namespace without allowedDeltaTypes does not negotiate.
+// channel get full publications; a namespace without allowedDeltaTypes does not negotiate; without
+// deltaPublish only publications with the server API's `delta: true` are deltas.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocket } from 'ws';
@@ -21,7 +22,9 @@ before(async () => {
     chat: {
       namespaces: {
         ...base,
-        state: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: true, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'] },
+        state: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: true, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'], deltaPublish: true },
+        // Without deltaPublish: only publications with the API's `delta: true` become deltas.
+        ticker: { presence: false, joinLeave: false, historySize: 50, historyTtlSeconds: 300, allowPublishForClient: false, allowSubscribeForAnonymous: true, forceRecovery: false, allowedDeltaTypes: ['fossil'] },
       },
     },
   });
@@ -170,4 +173,40 @@ test('a namespace without allowedDeltaTypes does not negotiate; an unknown delta
   await waitFor(() => replies.some((r) => r.id === 2), 3000, 'subscribe reply');
   assert.equal(replies.find((r) => r.id === 2)?.error?.code, 107);
   ws.close();
+});
+
+test('without deltaPublish only publications published with delta: true are deltas (JSON and protobuf)', async () => {
+  const c = new Centrifuge(s.wsUrl, { websocket: WebSocket, getToken: token('tick') });
+  const p = new ProtoCentrifuge(s.wsUrl, { websocket: WebSocket, getToken: token('tickpb') });
+  clients.push(c, p);
+  await connected(c);
+  await connected(p);
+  const sub = c.newSubscription('ticker:board', { delta: 'fossil', positioned: true });
+  const psub = p.newSubscription('ticker:board', { delta: 'fossil', positioned: true });
+  const got: unknown[] = [];
+  const pGot: unknown[] = [];
+  sub.on('publication', (ctx) => got.push(ctx.data));
+  psub.on('publication', (ctx) => pGot.push(dec(ctx.data)));
+  sub.subscribe();
+  psub.subscribe();
+  await sub.ready(3000);
+  await psub.ready(3000);
+  const want = states(8, 4);
+  // delta: true, absent, false, true, true, absent, true, true — the first is full whatever it asks.
+  const flags = [true, undefined, false, true, true, undefined, true, true];
+  for (const [i, st] of want.entries()) {
+    const r = await api(s, 'publish', { channel: 'ticker:board', data: st, ...(flags[i] === undefined ? {} : { delta: flags[i] }) });
+    assert.ok(r.body.result, JSON.stringify(r.body));
+  }
+  await waitFor(() => got.length === want.length && pGot.length === want.length, 5000, 'publications');
+  assert.deepEqual(got, want);
+  assert.deepEqual(pGot, want);
+  const deltas = flags.slice(1).filter((f) => f === true).length;
+  assert.equal(sub.deltaStats().numDeltaPayloads, deltas, JSON.stringify(sub.deltaStats()));
+  assert.equal(sub.deltaStats().numFullPayloads, want.length - deltas);
+  assert.equal(psub.deltaStats().numDeltaPayloads, deltas, JSON.stringify(psub.deltaStats()));
+  const bad = await api(s, 'publish', { channel: 'ticker:board', data: {}, delta: 'yes' });
+  assert.equal(bad.body.error.code, 107);
+  c.disconnect();
+  p.disconnect();
 });

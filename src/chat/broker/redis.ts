@@ -124,11 +124,12 @@ function scripted(url: string, extra: Record<string, unknown> = {}): ScriptedRed
   return r;
 }
 
-/** Stored form of a publication (without offset): d = raw data, i = info, t = tags. */
+/** Stored form of a publication (without offset): d = raw data, i = info, t = tags, x = delta wanted. */
 interface StoredPub {
   d: unknown;
   i?: { u: string; c: string; ci?: unknown; hi?: unknown };
   t?: Record<string, string>;
+  x?: 1;
 }
 
 function encodeStored(pub: Publication): string {
@@ -140,6 +141,7 @@ function encodeStored(pub: Publication): string {
     s += '}';
   }
   if (pub.tags) s += ',"t":' + JSON.stringify(pub.tags);
+  if (pub.deltaWanted === true) s += ',"x":1';
   return s + '}';
 }
 
@@ -152,6 +154,7 @@ function decodeStored(text: string, offset: number): Publication {
     if (v.i.hi !== undefined) pub.info.chanInfo = JSON.stringify(v.i.hi);
   }
   if (v.t) pub.tags = v.t;
+  if (v.x === 1) pub.deltaWanted = true;
   if (offset > 0) pub.offset = offset;
   return pub;
 }

@@ -182,6 +182,8 @@ export interface SubscribeRequest {
   flag: number;
   /** Delta encoding asked for ('' none, 'fossil'). */
   delta: string;
+  /** Publication tags filter as sent (`tf`), checked by tags-filter.ts; null when absent. */
+  tf: unknown;
 }
 
 /** SubscribeFlag holds bits of SubscribeRequest.flag. */
@@ -202,6 +204,7 @@ export function parseSubscribe(p: Record<string, unknown>): SubscribeRequest {
     joinLeave: bool(p, 'join_leave'),
     flag: num(p, 'flag'),
     delta: str(p, 'delta'),
+    tf: p.tf ?? null,
   };
 }
 
@@ -266,6 +269,12 @@ export interface Publication {
   tags?: Record<string, string>;
   /** `data` is a JSON string holding a Fossil delta against the previous publication (delta subscriptions). */
   delta?: boolean;
+  /**
+   * deltaWanted: the publisher asked for delta encoding (server API `delta: true`, or the namespace's
+   * `deltaPublish`), so delta subscribers get it as a delta against the previous publication.
+   * Carried by the broker, never sent to clients.
+   */
+  deltaWanted?: boolean;
 }
 
 /** StreamPosition is a place in a channel's history stream. */

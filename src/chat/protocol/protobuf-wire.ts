@@ -180,3 +180,55 @@ export function int64FromVarint(v: bigint): number {
 export function uint32FromVarint(v: bigint): number {
   return Number(v & 0xffffffffn);
 }
+
+/**
+ * DelimitedSplitter cuts a byte stream of length-delimited messages (varint length, then the
+ * message) into messages, whatever the split of its input: a uni_http_stream protobuf body
+ * arrives in chunks that may end inside a varint or a message. A length over maxMessageBytes or
+ * a varint longer than 10 bytes throws CodecError (the stream is not protobuf or not ours).
+ */
+export class DelimitedSplitter {
+  private pending: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly maxMessageBytes: number) {}
+
+  /** push takes the next chunk and returns the messages it completes (views of an internal buffer). */
+  push(chunk: Uint8Array): Buffer[] {
+    const buf = this.pending.length === 0 ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
+    const out: Buffer[] = [];
+    let pos = 0;
+    for (;;) {
+      const head = readLength(buf, pos);
+      if (head === null) break;
+      const [len, start] = head;
+      if (len > this.maxMessageBytes) throw new CodecError(`message of ${len} bytes is over ${this.maxMessageBytes}`);
+      if (buf.length - start < len) break;
+      out.push(buf.subarray(start, start + len));
+      pos = start + len;
+    }
+    this.pending = buf.subarray(pos);
+    return out;
+  }
+
+  /** buffered counts bytes held for an incomplete message (non-zero at the end of a stream: it was cut). */
+  get buffered(): number {
+    return this.pending.length;
+  }
+}
+
+/** readLength reads the varint at pos: [value, position after it], or null if the input ends inside it. */
+function readLength(buf: Buffer, pos: number): [number, number] | null {
+  let value = 0;
+  let mul = 1;
+  for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+    const b = buf[pos + i];
+    if (b === undefined) return null;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      if (!Number.isSafeInteger(value)) throw new CodecError('length varint too large');
+      return [value, pos + i + 1];
+    }
+    mul *= 0x80;
+  }
+  throw new CodecError('varint longer than 10 bytes');
+}

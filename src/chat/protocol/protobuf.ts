@@ -26,6 +26,7 @@ export type MessageName =
   | 'PublishRequest'
   | 'HistoryRequest'
   | 'StreamPosition'
+  | 'FilterNode'
   | 'Empty'
   | 'DataRequest'
   | 'RPCRequest'
@@ -62,7 +63,7 @@ const msg = (message: MessageName): { message: MessageName } => ({ message });
 
 /**
  * SCHEMA lists the fields onair reads or writes, numbered as in client.proto. Fields left out
- * (filters, map subscriptions, keyed state) are skipped when decoding, as protobuf skips unknown fields.
+ * (map subscriptions, keyed state) are skipped when decoding, as protobuf skips unknown fields.
  */
 const SCHEMA = {
   // ---- client → server ----
@@ -100,7 +101,17 @@ const SCHEMA = {
     { no: 10, name: 'recoverable', type: 'bool' },
     { no: 11, name: 'join_leave', type: 'bool' },
     { no: 12, name: 'delta', type: 'string' },
+    { no: 13, name: 'tf', type: msg('FilterNode') },
     { no: 14, name: 'flag', type: 'int64' },
+  ],
+  /** A publication tags filter node (checked by tags-filter.ts). */
+  FilterNode: [
+    { no: 1, name: 'op', type: 'string' },
+    { no: 2, name: 'key', type: 'string' },
+    { no: 3, name: 'cmp', type: 'string' },
+    { no: 4, name: 'val', type: 'string' },
+    { no: 5, name: 'vals', type: 'string', repeated: true },
+    { no: 6, name: 'nodes', type: msg('FilterNode'), repeated: true },
   ],
   /** UnsubscribeRequest, PresenceRequest and PresenceStatsRequest share this shape. */
   ChannelRequest: [{ no: 1, name: 'channel', type: 'string' }],
@@ -345,6 +356,32 @@ export function encodeProtoReplies(jsons: readonly string[]): Buffer {
   return w.finish();
 }
 
+// ---- unidirectional protobuf (onair's extension: Push messages, as Centrifugo's uni_grpc streams them) ----
+
+/** encodeProtoPush transcodes one unwrapped push in the JSON protocol (`{"channel","pub"}`, `{}` for a ping) into a protobuf Push. */
+export function encodeProtoPush(json: string): Buffer {
+  const w = new ProtoWriter();
+  encodeMessage('Push', JSON.parse(json), w);
+  return w.finish();
+}
+
+/** encodeProtoPushStream transcodes pushes into a length-delimited run of Push messages (uni_http_stream's protobuf body). */
+export function encodeProtoPushStream(jsons: readonly string[]): Buffer {
+  const w = new ProtoWriter(256);
+  for (const j of jsons) w.bytes(encodeProtoPush(j));
+  return w.finish();
+}
+
+/** decodeProtoPush reads one Push into its JSON shape (for clients and tests of the uni protobuf transports), or throws CodecError. */
+export function decodeProtoPush(bytes: Uint8Array): Record<string, unknown> {
+  return decodeMessage('Push', new ProtoReader(bytes));
+}
+
+/** decodeProtoConnectRequest reads the ConnectRequest a unidirectional protobuf client opens with, or throws CodecError. */
+export function decodeProtoConnectRequest(bytes: Uint8Array): Record<string, unknown> {
+  return decodeMessage('ConnectRequest', new ProtoReader(bytes));
+}
+
 // ---- decoding (protobuf Command → Command) ----
 
 /** MAX_COMMANDS bounds the commands of one frame, as the JSON decoder does. */
@@ -386,10 +423,14 @@ function readScalar(t: Scalar, r: ProtoReader): unknown {
   }
 }
 
-function readValue(t: Scalar | { message: MessageName }, r: ProtoReader): unknown {
+/** MAX_NESTING bounds how deep messages nest (a filter's nodes nest themselves): deeper is a bad frame, not a stack overflow. */
+const MAX_NESTING = 32;
+
+function readValue(t: Scalar | { message: MessageName }, r: ProtoReader, depth: number): unknown {
   if (typeof t === 'string') return readScalar(t, r);
   const [s, e] = r.lengthDelimited();
-  return decodeMessage(t.message, new ProtoReader(r.buf, s, e));
+  if (depth >= MAX_NESTING) throw new CodecError(`messages nested deeper than ${MAX_NESTING}`);
+  return decodeMessage(t.message, new ProtoReader(r.buf, s, e), depth + 1);
 }
 
 /** setOwn sets a property without ever touching the prototype (a map key may be `__proto__`). */
@@ -398,7 +439,7 @@ function setOwn(o: Record<string, unknown>, k: string, v: unknown): void {
 }
 
 /** decodeMessage reads a message into a JSON-shaped object; unknown fields are skipped. */
-function decodeMessage(name: MessageName, r: ProtoReader): Record<string, unknown> {
+function decodeMessage(name: MessageName, r: ProtoReader, depth = 0): Record<string, unknown> {
   const ix = indexOf(name);
   const out: Record<string, unknown> = {};
   while (!r.done) {
@@ -422,7 +463,7 @@ function decodeMessage(name: MessageName, r: ProtoReader): Record<string, unknow
         const ek = entry.smallVarint();
         const eno = Math.floor(ek / 8);
         if (eno === MAP_KEY && ek % 8 === WireType.lengthDelimited) k = readString(entry);
-        else if (eno === MAP_VALUE && ek % 8 === wireOf(t.map)) v = readValue(t.map, entry);
+        else if (eno === MAP_VALUE && ek % 8 === wireOf(t.map)) v = readValue(t.map, entry, depth);
         else entry.skip(ek % 8);
       }
       let m = out[f.name] as Record<string, unknown> | undefined;
@@ -430,8 +471,13 @@ function decodeMessage(name: MessageName, r: ProtoReader): Record<string, unknow
       setOwn(m, k, v ?? (typeof t.map === 'string' ? '' : {}));
       continue;
     }
-    const v = readValue(t, r);
-    if (v !== undefined) setOwn(out, f.name, v);
+    const v = readValue(t, r, depth);
+    if (v === undefined) continue;
+    if (f.repeated) {
+      let list = out[f.name] as unknown[] | undefined;
+      if (list === undefined) setOwn(out, f.name, (list = []));
+      list.push(v);
+    } else setOwn(out, f.name, v);
   }
   return out;
 }

@@ -16,6 +16,7 @@ import type { ListenerLimits } from '../../net/listener-limits.js';
 import { AppError, badRequest, notFound } from '../../http/errors.js';
 import { ResponseStream } from './response-stream.js';
 import { issueSession, sessionIssuedBy, MAX_SESSION_CHARS } from './emulation-session.js';
+import { EmulationRate, type EmulationRateOptions } from './emulation-rate.js';
 
 export const HTTP_STREAM_PATH = '/connection/http_stream';
 export const SSE_PATH = '/connection/sse';
@@ -24,6 +25,14 @@ export const EMULATION_PATH = '/emulation';
 const PROTOBUF_CONTENT_TYPE = 'application/octet-stream';
 /** MAX_NODE_CHARS bounds the node id of an emulation request (ours are UUIDs). */
 const MAX_NODE_CHARS = 64;
+
+/** DEFAULT_EMULATION_RATE matches the chat.emulationRate defaults (for nodes built without config, as in unit tests). */
+export const DEFAULT_EMULATION_RATE: EmulationRateOptions = { perSessionPerSecond: 50, perSessionBurst: 200, perIpPerSecond: 200, perIpBurst: 1000, maxTracked: 100_000 };
+
+/** tooFast is the 429 an emulation request over chat.emulationRate gets. */
+function tooFast(what: 'address' | 'session'): AppError {
+  return new AppError('too_many_requests', `emulation requests of this ${what} are coming faster than chat.emulationRate allows; retry in a second`, { limit: what });
+}
 
 type EmulationKind = 'http_stream' | 'http_stream_protobuf' | 'sse';
 type Format = 'json' | 'protobuf';
@@ -94,14 +103,18 @@ interface Session {
 export class EmulationServer {
   private readonly sessions = new Map<string, Session>();
   private readonly offControl: () => void;
+  /** chat.emulationRate: requests per address and per session. */
+  readonly rate: EmulationRate;
 
   constructor(
     private readonly node: ChatNode,
     private readonly maxBodyBytes: number,
     /** limits.chatHttp: streams per client address and in all, shared with the unidirectional streams. */
     private readonly limits: ListenerLimits | null = null,
+    rate: EmulationRateOptions = DEFAULT_EMULATION_RATE,
   ) {
     this.offControl = node.addControlListener((msg) => this.onControl(msg));
+    this.rate = new EmulationRate(rate);
   }
 
   /** register adds the routes, in a scope whose body parsers keep JSON as text and protobuf as bytes. */
@@ -132,12 +145,18 @@ export class EmulationServer {
         onlyConnect(() => decodeCommands(connect));
         this.open(req, reply, 'sse', (c) => c.onFrame(connect));
       });
-      scope.post(EMULATION_PATH, opts, async (req, reply) => {
+      // The address is counted on arrival, before the body is read, so a flood from one address
+      // costs a bucket lookup per request, not a read and a decode.
+      scope.post(EMULATION_PATH, { ...opts, onRequest: async (req) => this.admitIp(req.clientIp) }, async (req, reply) => {
         const r = this.parseEmulation(req);
         const status = await this.route(r.node, r.session, r.format, r.data);
         return reply.code(status).send();
       });
     });
+  }
+
+  private admitIp(ip: string): void {
+    if (!this.rate.takeIp(ip)) throw tooFast('address');
   }
 
   /** open starts a stream: admission, headers, a session, then the connect command. */
@@ -202,6 +221,7 @@ export class EmulationServer {
    */
   private async route(node: string, session: string, format: Format, data: Buffer | string): Promise<number> {
     if (!sessionIssuedBy(this.node.tokenSecret, node, session)) throw notFound('no such emulation session');
+    if (!this.rate.takeSession(session)) throw tooFast('session');
     if (node !== this.node.uid) {
       const payload = typeof data === 'string' ? data : data.toString('base64');
       try {

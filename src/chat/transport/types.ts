@@ -3,10 +3,11 @@
  * HTTP streaming), and the shared batch that carries pre-encoded pushes.
  */
 import { WsOpcode, wrapPush, wsFrame } from '../protocol/codec.js';
-import { encodeProtoReplies } from '../protocol/protobuf.js';
+import { encodeProtoPush, encodeProtoPushStream, encodeProtoReplies } from '../protocol/protobuf.js';
 import type { Disconnect } from '../protocol/codes.js';
 import { variantPushes, type DeltaFormat, type DeltaForms } from '../delta.js';
 import { encodePusherBatch } from '../pusher/frames.js';
+import { matchTags, type TagsFilter } from '../tags-filter.js';
 
 /**
  * Pusher kinds are per channel type: the channel name in a Pusher frame is the subscriber's
@@ -21,10 +22,12 @@ export type TransportKind =
   | 'uni_websocket'
   | 'uni_sse'
   | 'uni_http_stream'
+  | 'uni_websocket_protobuf'
+  | 'uni_http_stream_protobuf'
   | 'pusher'
   | 'pusher_private'
   | 'pusher_presence';
-const KIND_COUNT = 11;
+const KIND_COUNT = 13;
 const KIND_INDEX: Record<TransportKind, number> = {
   websocket: 0,
   uni_websocket: 1,
@@ -37,6 +40,8 @@ const KIND_INDEX: Record<TransportKind, number> = {
   http_stream: 8,
   http_stream_protobuf: 9,
   sse: 10,
+  uni_websocket_protobuf: 11,
+  uni_http_stream_protobuf: 12,
 };
 
 /**
@@ -64,6 +69,10 @@ export class SharedBatch {
   delta: DeltaForms | null = null;
   /** Delta subscribers' variants of this batch, built on first use: [json delta, json fresh, protobuf delta, protobuf fresh]. */
   private variants: (SharedBatch | undefined)[] | null = null;
+  /** Each publication's tags (set by the channel hub), for tags-filtered subscribers. */
+  tags: readonly (Readonly<Record<string, string>> | undefined)[] | null = null;
+  /** Filtered variants by filter key, built on first use: subscribers with equal filters share one. */
+  private filteredVariants: Map<string, SharedBatch | null> | null = null;
 
   constructor(pushes: readonly string[]) {
     this.pushes = pushes;
@@ -85,6 +94,33 @@ export class SharedBatch {
       v.seq = this.seq;
       vs[i] = v;
     }
+    return v;
+  }
+
+  /**
+   * filtered is this batch as a subscriber with a tags filter gets it: the publications whose
+   * tags match, itself a shared batch (this one when all match), or null when none does. Built
+   * once per batch and filter (by its key), whoever of the subscribers asks first.
+   */
+  filtered(key: string, filter: TagsFilter): SharedBatch | null {
+    const cache = (this.filteredVariants ??= new Map<string, SharedBatch | null>());
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const keep: string[] = [];
+    for (let i = 0; i < this.pushes.length; i++) {
+      const p = this.pushes[i];
+      if (p !== undefined && matchTags(filter, this.tags?.[i])) keep.push(p);
+    }
+    const v = keep.length === this.pushes.length ? this : keep.length > 0 ? this.subset(keep) : null;
+    cache.set(key, v);
+    return v;
+  }
+
+  /** subset is a batch of some of this one's pushes, at its place in the log. */
+  private subset(pushes: readonly string[]): SharedBatch {
+    const v = new SharedBatch(pushes);
+    v.since = this.since;
+    v.seq = this.seq;
     return v;
   }
 
@@ -167,6 +203,11 @@ export function encodeBatch(kind: TransportKind, pushes: readonly string[]): Buf
     case 'uni_websocket':
       // Unidirectional WebSocket: one message per push, frames concatenated in one write.
       return Buffer.concat(pushes.map((p) => wsFrame(Buffer.from(p))));
+    case 'uni_websocket_protobuf':
+      // One binary message per Push, as the JSON kind sends one text message per push.
+      return Buffer.concat(pushes.map((p) => wsFrame(encodeProtoPush(p), WsOpcode.binary)));
+    case 'uni_http_stream_protobuf':
+      return encodeProtoPushStream(pushes);
     case 'uni_sse': {
       let text = '';
       for (const p of pushes) text += 'data: ' + p + '\n\n';
@@ -253,6 +294,10 @@ function encodeMessages(kind: TransportKind, messages: readonly string[], from: 
       const [only] = frames;
       return frames.length === 1 && only !== undefined ? only : Buffer.concat(frames);
     }
+    case 'uni_websocket_protobuf':
+    case 'uni_http_stream_protobuf':
+      // Unidirectional messages are pushes: the same encoding as a batch of them.
+      return encodeBatch(kind, messages.slice(from, to));
     case 'uni_sse': {
       let text = '';
       for (const m of messages.slice(from, to)) text += 'data: ' + m + '\n\n';

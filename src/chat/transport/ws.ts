@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ChatNode } from '../node.js';
 import { acceptClient, type Client } from '../client.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
-import { encodeProtoReplies } from '../protocol/protobuf.js';
+import { encodeProtoPush, encodeProtoReplies } from '../protocol/protobuf.js';
 import { encodeItems, writeAll, type OutItem, type Transport, type TransportKind } from './types.js';
 import { clientAddressOf } from '../../http/client-address.js';
 import { rawHttpRefusal, refusalError, type ListenerLimits } from '../../net/listener-limits.js';
@@ -34,6 +34,9 @@ class ChatWebSocket extends WebSocket {
   }
 }
 
+/** WsKind is the transport kind of a chat WebSocket, by path and subprotocol. */
+type WsKind = 'websocket' | 'websocket_protobuf' | 'uni_websocket' | 'uni_websocket_protobuf';
+
 /** WsTransport writes to one WebSocket; shared batches go straight to the socket as pre-built frames. */
 class WsTransport implements Transport {
   readonly kind: TransportKind;
@@ -42,16 +45,17 @@ class WsTransport implements Transport {
   /** The raw socket under ws (set by ws before the connection callback). */
   private readonly socket: Socket;
 
-  constructor(ws: WebSocket, kind: 'websocket' | 'websocket_protobuf' | 'uni_websocket') {
+  constructor(ws: WebSocket, kind: WsKind) {
     this.ws = ws;
     this.socket = (ws as unknown as { _socket: Socket })._socket;
-    this.unidirectional = kind === 'uni_websocket';
+    this.unidirectional = kind === 'uni_websocket' || kind === 'uni_websocket_protobuf';
     this.kind = kind;
   }
 
   writeText(messages: readonly string[]): void {
     if (this.ws.readyState !== WebSocket.OPEN) return;
     if (this.kind === 'websocket_protobuf') this.ws.send(encodeProtoReplies(messages), { binary: true });
+    else if (this.kind === 'uni_websocket_protobuf') for (const m of messages) this.ws.send(encodeProtoPush(m), { binary: true });
     else if (!this.unidirectional) this.ws.send(messages.join('\n'));
     else for (const m of messages) this.ws.send(m);
   }
@@ -142,8 +146,10 @@ export class WsAcceptor {
   }
 
   private onConnection(ws: WebSocket, uni: boolean, headers: IncomingMessage['headers']): void {
-    // Protobuf is bidirectional only (the SDK has no unidirectional protobuf client here).
-    const kind = uni ? 'uni_websocket' : ws.protocol === PROTOBUF_SUBPROTOCOL ? 'websocket_protobuf' : 'websocket';
+    // The centrifuge-protobuf subprotocol selects protobuf on both paths (on uni_websocket an onair
+    // extension: a ConnectRequest first, then one Push per binary message).
+    const protobuf = ws.protocol === PROTOBUF_SUBPROTOCOL;
+    const kind: WsKind = uni ? (protobuf ? 'uni_websocket_protobuf' : 'uni_websocket') : protobuf ? 'websocket_protobuf' : 'websocket';
     const client = acceptClient(this.node, new WsTransport(ws, kind), headers);
     this.sockets.add(ws);
     ws.on('message', (data: Buffer) => onMessage(client, data, kind));
@@ -189,7 +195,7 @@ export async function settleSockets(sockets: Set<WebSocket>): Promise<void> {
   });
 }
 
-function onMessage(client: Client, data: Buffer, kind: 'websocket' | 'websocket_protobuf' | 'uni_websocket'): void {
+function onMessage(client: Client, data: Buffer, kind: WsKind): void {
   if (kind === 'websocket') {
     client.onFrame(data.toString());
     return;
@@ -200,5 +206,6 @@ function onMessage(client: Client, data: Buffer, kind: 'websocket' | 'websocket_
   }
   // Unidirectional: the first message is the connect request; later ones only count as activity.
   if (client.connected || client.closed) return;
-  client.onUniConnect(data.toString());
+  if (kind === 'uni_websocket_protobuf') client.onUniProtobufConnect(data);
+  else client.onUniConnect(data.toString());
 }

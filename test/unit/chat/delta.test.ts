@@ -8,7 +8,10 @@ import { applyFossilDelta } from '../../../src/chat/protocol/fossil.js';
 const big = (n: number) => JSON.stringify({ rows: Array.from({ length: 30 }, (_, i) => `row ${i} value ${i === n ? 'changed' : 'same'}`) });
 
 test('forms: full JSON as a string, deltas chained from the previous publication, fresh starts in full', () => {
-  const pubs: Publication[] = [{ data: big(1), offset: 5 }, { data: big(2), offset: 6 }];
+  const pubs: Publication[] = [
+    { data: big(1), offset: 5, deltaWanted: true },
+    { data: big(2), offset: 6, deltaWanted: true },
+  ];
   const normal = pubs.map((p) => encodePush('c', 'pub', encodePublication(p)));
   const { forms, last } = buildDeltaForms('c', pubs, normal, Buffer.from(big(0)));
   assert.equal(last?.toString(), big(2));
@@ -30,9 +33,22 @@ test('forms: full JSON as a string, deltas chained from the previous publication
 });
 
 test('no base, or a delta longer than the data: the full form goes instead', () => {
-  const pubs: Publication[] = [{ data: '{"a":1}' }, { data: '{"b":2}' }];
+  const pubs: Publication[] = [
+    { data: '{"a":1}', deltaWanted: true },
+    { data: '{"b":2}', deltaWanted: true },
+  ];
   const normal = pubs.map((p) => encodePush('c', 'pub', encodePublication(p)));
   const { forms } = buildDeltaForms('c', pubs, normal, null);
   assert.deepEqual(forms.deltas, [null, null]);
   assert.deepEqual(variantPushes(forms, 'json', false), forms.wrapped);
+});
+
+test('a publication that does not ask for delta goes in full, and is the base of the next delta', () => {
+  const pubs: Publication[] = [{ data: big(1) }, { data: big(2), deltaWanted: true }];
+  const normal = pubs.map((p) => encodePush('c', 'pub', encodePublication(p)));
+  const { forms } = buildDeltaForms('c', pubs, normal, Buffer.from(big(0)));
+  assert.equal(forms.deltas[0], null);
+  const d = JSON.parse(forms.deltas[1] ?? 'null') as { pub: { data: string; delta: boolean } };
+  assert.equal(applyFossilDelta(Buffer.from(big(1)), Buffer.from(d.pub.data)).toString(), big(2));
+  assert.ok(!(forms.wrapped[0] ?? '').includes('deltaWanted'), 'the flag is not sent');
 });

@@ -87,7 +87,7 @@ test('SharedBatch encodes once per transport kind', () => {
 
 test('typed parsing rejects bad fields with 107', () => {
   assert.deepEqual(parseSubscribe({ channel: 'chat:a', recover: true, offset: 5, epoch: 'e', recoverable: true, join_leave: true, flag: 3, delta: 'fossil' }), {
-    channel: 'chat:a', token: '', recover: true, epoch: 'e', offset: 5, data: undefined, positioned: false, recoverable: true, joinLeave: true, flag: 3, delta: 'fossil',
+    channel: 'chat:a', token: '', recover: true, epoch: 'e', offset: 5, data: undefined, positioned: false, recoverable: true, joinLeave: true, flag: 3, delta: 'fossil', tf: null,
   });
   for (const p of [{}, { channel: 1 }, { channel: 'a', offset: -1 }, { channel: 'a', recover: 'yes' }, { channel: 'a', delta: 1 }]) {
     assert.throws(() => parseSubscribe(p), (e: unknown) => e instanceof ChatError && e.code === 107);

@@ -41,6 +41,12 @@ const DECODE_CASES: { name: string; bytes: string; want: Command[] }[] = [
       { id: 8, method: 'presence', params: { channel: 'c' } },
     ],
   },
+  // subscribe with a tags filter (field 13, 6a) {key (12) "k", cmp (1a) "in", vals (2a) "a", vals (2a) "b"}: repeated strings
+  {
+    name: 'subscribe with a tags filter (repeated vals)',
+    bytes: '16 0803 2a12 0a0163 6a0d 12016b 1a02696e 2a0161 2a0162',
+    want: [{ id: 3, method: 'subscribe', params: { channel: 'c', tf: { key: 'k', cmp: 'in', vals: ['a', 'b'] } } }],
+  },
   // connect subs map (field 3, 1a): entry {key (0a) "c", value (12) {recover 1}}
   {
     name: 'connect with a subs map entry',
@@ -109,6 +115,15 @@ test('map keys named __proto__ stay own properties', () => {
   assert.deepEqual(Object.keys(params.subs), ['__proto__']);
 });
 
+/** deepFilterFrame is a subscribe whose tags filter nests `depth` nodes, as hex. */
+function deepFilterFrame(depth: number): string {
+  let node: Buffer = Buffer.from('0a016b', 'hex'); // op "k" (its value does not matter here)
+  for (let i = 0; i < depth; i++) node = Buffer.concat([new ProtoWriter().tag(6, 2).bytes(node).finish()]);
+  const sub = Buffer.concat([new ProtoWriter().tag(13, 2).bytes(node).finish()]);
+  const cmd = Buffer.concat([new ProtoWriter().tag(1, 0).varint(1).tag(5, 2).bytes(sub).finish()]);
+  return Buffer.concat([new ProtoWriter().bytes(cmd).finish()]).toString('hex');
+}
+
 /** Bad inputs and the CodecError each must give. */
 const BAD_CASES: { name: string; bytes: string }[] = [
   { name: 'empty frame', bytes: '' },
@@ -125,6 +140,8 @@ const BAD_CASES: { name: string; bytes: string }[] = [
   { name: 'two methods in one command', bytes: '06 0801 5a00 4200' },
   { name: 'method without id', bytes: '02 5a00' },
   { name: 'offset past 2^53', bytes: '11 0803 2a0d 0a0163 38ffffffffffffffff7f' },
+  // A tags filter nested past 32 levels (each level: nodes (32) len, …) is refused, not a stack overflow.
+  { name: 'messages nested too deep', bytes: deepFilterFrame(40) },
 ];
 
 for (const c of BAD_CASES) {
