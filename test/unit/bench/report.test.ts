@@ -129,8 +129,9 @@ test('the cluster and chat-formats sections are built from their result files', 
     assert.match(page, /\| 2 × 20 \| 40 \| 3\.8 \| 562 \| 2 \|/);
     assert.match(page, /\| 3 \| 9 \| 11, 6, 9 \| 2 \|/);
     assert.match(page, /load average at start 0\.50 \/ 0\.40 \/ 0\.30 · at end 0\.90/);
-    assert.match(page, /\| protobuf \| yes \| 964 \| 108\.9 \| 96\.5 \| 97 \|/);
-    assert.match(page, /1,000 subscribers · 200 publications/);
+    assert.match(page, /\| protobuf \| fossil \| 108\.9 \| 96\.5 \| 97 \|/);
+    assert.match(page, /1000 subscribers, 200 publications/);
+    assert.match(page, /run 2026-12-07 21:48Z · load average 1\.00/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
