@@ -6,7 +6,7 @@
 // `test-runs-alone` measure timing (glass-to-glass latency, A/V skew at the live edge, a browser's
 // adaptive switching) or generate heavy load themselves (the bench smoke); they run afterwards, one
 // at a time, so one such file never measures the load another file makes.
-import { openSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, openSync, readFileSync, readSync, closeSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -34,10 +34,27 @@ function runsAlone(file) {
   }
 }
 
+/**
+ * ENV_FILE is what scripts/setup-debian.sh writes: the test PostgreSQL and Redis URLs. A variable
+ * already set in the environment wins, so CI and developers can point tests elsewhere.
+ */
+const ENV_FILE = '.onair-test.env';
+function testEnv() {
+  const env = { ...process.env, ONAIR_LOG_LEVEL: process.env.ONAIR_LOG_LEVEL ?? 'silent' };
+  if (!existsSync(ENV_FILE)) return env;
+  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
+    const m = /^\s*([A-Z][A-Z0-9_]*)=(.*)$/.exec(line);
+    if (m && env[m[1]] === undefined) env[m[1]] = m[2].trim();
+  }
+  return env;
+}
+
 function run(files, concurrency) {
   const args = ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, '--test-timeout=300000', ...files];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit', env: { ...process.env, ONAIR_LOG_LEVEL: process.env.ONAIR_LOG_LEVEL ?? 'silent' } });
+    // Load tests hold thousands of sockets: raise the descriptor limit (soft, up to the hard one) for the runner.
+    const raise = 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"';
+    const child = spawn('/bin/sh', ['-c', raise, 'sh', process.execPath, ...args], { stdio: 'inherit', env: testEnv() });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
