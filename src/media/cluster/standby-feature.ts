@@ -9,13 +9,14 @@ import type { MediaService } from '../index.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
 import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
 import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
-import { HotStandby, standbyMetrics } from './standby.js';
+import { HotStandby, standbyMetrics, STANDBY_EVENT_PRIMARY, type PrimaryChange } from './standby.js';
+import type { ClusterNode } from './index.js';
 
-export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService }, HotStandby> = {
+export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edge?: ClusterNode }, HotStandby> = {
   name: 'hotStandby',
   roles: ['media'],
-  deps: { media: 'required' },
-  create(base, { media }) {
+  deps: { media: 'required', edge: 'optional' },
+  create(base, { media, edge }) {
     const { config } = base;
     const redisUrl = config.redis.url;
     const secret = config.cluster.secret;
@@ -36,15 +37,19 @@ export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService }, H
       directory: (redis) => new LiveDirectory({ redis: () => redis, nodeId: nodeIdOf(config), logger, metrics: dirMetrics, ttlMs: cc.liveTtlSeconds * 1000, refreshMs: cc.liveRefreshSeconds * 1000 }),
     });
     let removeGuard: (() => void) | undefined;
+    // Failover: this node's pulls of a channel follow its new primary at once (edge-pull.ts).
+    const repoint = (c: PrimaryChange) => edge?.pulls.primaryChanged(c.channel, c.node);
     return {
       api: standby,
       start: async () => {
         await standby.start();
+        standby.on(STANDBY_EVENT_PRIMARY, repoint);
         removeGuard = media.addPublishGuard(standby.admit);
       },
       stop: async () => {
         removeGuard?.();
         removeGuard = undefined;
+        standby.off(STANDBY_EVENT_PRIMARY, repoint);
         await standby.stop();
       },
     };

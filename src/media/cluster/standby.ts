@@ -246,6 +246,9 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (a.role === 'backup') this.held.set(channel, { role: 'backup' });
     else this.held.set(channel, { role: 'primary', token: a.token, stream: undefined, fenceTimer: undefined });
     if (a.role === 'primary') this.armFence(channel, a.token ? a.confirmedAt : 0);
+    // Said to the other nodes: their pulls of the channel re-point here now (a broadcaster that
+    // moved to this node after its origin died, edge-pull.ts), not at their next backoff step.
+    if (a.role === 'primary' && a.token) this.publishNotice({ type: 'lease-acquired', channel, token: a.token });
     return a.role;
   }
 
