@@ -1,0 +1,205 @@
+// test-runs-alone: measures how soon bytes resume at players after kill -9 of the primary's node
+//
+// Seamless failover (issue 18, second half): three media nodes on one Redis and one database. Node
+// A is an `onair serve` process (so it can be killed with SIGKILL); B and C run in this process.
+// ffmpeg publishes the same key to A (primary) and B (backup). An HTTP-FLV viewer on edge C and
+// one on B (whose player is fed by B's pull of A) watch; then A is killed: B's backup is promoted,
+// B's viewer continues on B's own stream and C's pull re-points to B, both on the same
+// connection, bytes resuming within heartbeatTimeoutMs + 1 s, FLV timestamps never going back,
+// and what each captured decodes cleanly with ffmpeg.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startTestServer, type TestServer } from '../../testkit/server.js';
+import { startRedis, type RedisServer } from '../../testkit/redis.js';
+import { onairCommand } from '../../testkit/cli.js';
+import { freePort } from '../../testkit/ports.js';
+import { sleep, until } from '../../testkit/wait.js';
+import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
+import { run } from '../../testkit/record.js';
+import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../src/formats/flv.js';
+
+const SECRET = 'failover-test-cluster-secret-0123456789';
+const HEARTBEAT_MS = 1000;
+const publishers = new LoopPublishers();
+const procs = new Set<ChildProcess>();
+let redis: RedisServer;
+let dbDir: string;
+let A: { proc: ChildProcess; httpPort: number; rtmpPort: number; dataDir: string } | undefined;
+let B: TestServer;
+let C: TestServer;
+let key: string;
+
+const clusterConfig = (nodeId: string, httpPort: number) => ({
+  'database.url': `sqlite:${join(dbDir, 'shared.db')}`,
+  'redis.url': redis.url,
+  'cluster.secret': SECRET,
+  'cluster.heartbeatTimeoutMs': HEARTBEAT_MS,
+  'cluster.edgeHoldSeconds': 5,
+  'jobs.nodeId': nodeId,
+  'media.control.advertiseUrl': `http://127.0.0.1:${httpPort}`,
+  'media.control.liveRefreshSeconds': 0.5,
+  'media.control.liveTtlSeconds': 3,
+});
+
+/** serveA runs node A as its own `onair serve` process. */
+async function serveA(): Promise<NonNullable<typeof A>> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'onair-failover-a-'));
+  const httpPort = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, ONAIR_DATA_DIR: dataDir, ONAIR_HOST: '127.0.0.1', ONAIR_HTTP_PORT: String(httpPort), ONAIR_RTMP_PORT: '0', ONAIR_MEDIA_SRT_PORT: '0', ONAIR_MEDIA_RTSP_PORT: '0', ONAIR_LOG_LEVEL: 'info', ONAIR_ROLES: 'media' };
+  for (const [k, v] of Object.entries(clusterConfig('node-a', httpPort))) env[`ONAIR_${k.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`] = String(v);
+  const proc = spawn(process.execPath, [...onairCommand(), 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  procs.add(proc);
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node A did not start\n${out}`)), 90_000);
+    proc.stderr.on('data', (d) => (out += d));
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /"httpPort":(\d+),"rtmpPort":(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, httpPort: Number(m[1]), rtmpPort: Number(m[2]), dataDir });
+      }
+    });
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`node A exited ${code}\n${out.slice(-4000)}`)); });
+  });
+}
+
+async function killA(): Promise<void> {
+  const a = A;
+  A = undefined;
+  if (!a) return;
+  if (a.proc.exitCode === null && a.proc.signalCode === null) {
+    const gone = new Promise((r) => a.proc.once('exit', r));
+    a.proc.kill('SIGKILL');
+    await gone;
+  }
+  rmSync(a.dataDir, { recursive: true, force: true });
+}
+
+/** FlvCapture is one HTTP-FLV player: every byte it got, and each audio/video tag with when it arrived. */
+interface FlvCapture {
+  tags: { type: number; dts: number; at: number }[];
+  raw: Buffer[];
+  closed: boolean;
+  stop(): void;
+}
+
+function captureFlv(port: number): Promise<FlvCapture> {
+  return new Promise((resolve, reject) => {
+    const req = request(`http://127.0.0.1:${port}/live/cam.flv`, (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`HTTP ${res.statusCode}`));
+      const cap: FlvCapture = { tags: [], raw: [], closed: false, stop: () => req.destroy() };
+      const parser = new FlvParser({
+        onTag: (t) => {
+          if (t.type === FLV_TAG_AUDIO || t.type === FLV_TAG_VIDEO) cap.tags.push({ type: t.type, dts: t.timestamp, at: Date.now() });
+        },
+      });
+      res.on('data', (d: Buffer) => {
+        cap.raw.push(d);
+        parser.push(d);
+      });
+      res.on('close', () => (cap.closed = true));
+      res.on('error', () => undefined);
+      resolve(cap);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** resumedAfter is how long after `t0` the first tag arrived that came after a pause (the switch). */
+function resumedAfter(cap: FlvCapture, t0: number): number {
+  // Bytes already on their way when A died arrive within a few ms; the switch comes later.
+  const first = cap.tags.find((t) => t.at > t0 + 100);
+  assert.ok(first, 'no media after the kill');
+  return first.at - t0;
+}
+
+function assertMonotonic(cap: FlvCapture, who: string): void {
+  for (const type of [FLV_TAG_VIDEO, FLV_TAG_AUDIO]) {
+    let last = -1;
+    for (const t of cap.tags) {
+      if (t.type !== type) continue;
+      assert.ok(t.dts >= last, `${who}: ${type === FLV_TAG_VIDEO ? 'video' : 'audio'} timestamp went back from ${last} to ${t.dts}`);
+      last = t.dts;
+    }
+  }
+}
+
+/** cleanDecode decodes captured FLV bytes with ffmpeg and fails on any decoder complaint. */
+async function cleanDecode(cap: FlvCapture, who: string): Promise<void> {
+  const file = join(dbDir, `${who}.flv`);
+  writeFileSync(file, Buffer.concat(cap.raw));
+  const r = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-f', 'null', '-'], 60_000);
+  assert.equal(r.status, 0, `${who}: ffmpeg failed: ${r.stderr}`);
+  assert.equal(r.stderr.trim(), '', `${who}: decode errors`);
+}
+
+before(async () => {
+  redis = await startRedis();
+  dbDir = mkdtempSync(join(tmpdir(), 'onair-failover-'));
+  const bPort = await freePort();
+  B = await startTestServer({ ...clusterConfig('node-b', bPort), 'http.port': bPort, roles: ['media'] });
+  const cPort = await freePort();
+  C = await startTestServer({ ...clusterConfig('node-c', cPort), 'http.port': cPort, roles: ['media'] });
+  const owner = await B.platform.users.create({ username: 'owner', password: 'password1' });
+  key = (await B.platform.channels.create({ name: 'cam', ownerId: owner.id })).streamKey;
+  A = await serveA();
+});
+
+after(async () => {
+  publishers.killAll();
+  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  await killA();
+  await C?.close();
+  await B?.close();
+  await redis?.stop();
+  if (dbDir) rmSync(dbDir, { recursive: true, force: true });
+});
+
+test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay connected, bytes resume, timestamps go on, the output decodes', { timeout: 120_000 }, async (t) => {
+  const a = A!;
+  publishers.start(`rtmp://127.0.0.1:${a.rtmpPort}/live/${key}`);
+  await until(() => C.app.edge?.view.remote('cam'), 20_000, 'cam live on A as seen from C');
+  publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
+  await until(() => B.app.media!.hub.backupStats('cam')?.video, 20_000, 'the backup on B with its tracks');
+
+  const onC = await captureFlv(C.httpPort);
+  const onB = await captureFlv(B.httpPort);
+  assert.ok(B.app.media!.hub.edges.has('cam'), 'B plays the channel through its pull of A');
+  // A few seconds of the primary's stream first.
+  await until(() => onC.tags.length > 100 && onB.tags.length > 100, 15_000, 'both viewers get media');
+  await sleep(1000);
+
+  const t0 = Date.now();
+  const lastBefore = { C: Math.max(...onC.tags.map((t) => t.dts)), B: Math.max(...onB.tags.map((t) => t.dts)) };
+  await killA();
+  await until(() => B.app.media!.hub.isLive('cam'), HEARTBEAT_MS * 3, 'B promoted', 20);
+  await until(() => onC.tags.some((t) => t.at > t0 + 100) && onB.tags.some((t) => t.at > t0 + 100), HEARTBEAT_MS + 4000, 'media again on both viewers', 20);
+  const resumed = { B: resumedAfter(onB, t0), C: resumedAfter(onC, t0) };
+  t.diagnostic(`bytes resumed after the kill: B ${resumed.B} ms, C ${resumed.C} ms`);
+  // Two more seconds of the new primary's stream.
+  await sleep(2000);
+  assert.equal(onB.closed, false, 'B\'s viewer is still connected');
+  assert.equal(onC.closed, false, 'C\'s viewer is still connected');
+  onB.stop();
+  onC.stop();
+
+  assert.ok(resumed.B <= HEARTBEAT_MS + 1000, `B's viewer resumed ${resumed.B} ms after the kill`);
+  assert.ok(resumed.C <= HEARTBEAT_MS + 1000, `C's viewer resumed ${resumed.C} ms after the kill`);
+  assert.equal(B.app.media!.hub.edges.has('cam'), false, 'B\'s pull ended: its players moved to the promoted stream');
+  assert.equal(C.app.edge?.pulls.list()[0]?.origin, 'node-b', 'C pulls from B now');
+  for (const [who, cap] of [['B', onB], ['C', onC]] as const) {
+    assertMonotonic(cap, who);
+    const after = cap.tags.filter((t) => t.at > t0 + 100);
+    assert.ok(after.length > 50, `${who}: media goes on after the switch (${after.length} tags)`);
+    assert.ok(after.every((t) => t.dts > lastBefore[who]), `${who}: every tag after the switch comes after the last one before`);
+    await cleanDecode(cap, who);
+  }
+});
