@@ -11,12 +11,13 @@ import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
 import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
 import { HotStandby, standbyMetrics, STANDBY_EVENT_PRIMARY, type PrimaryChange } from './standby.js';
 import type { ClusterNode } from './index.js';
+import type { HlsService } from '../hls/service.js';
 
-export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edge?: ClusterNode }, HotStandby> = {
+export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edge?: ClusterNode; hls?: HlsService }, HotStandby> = {
   name: 'hotStandby',
   roles: ['media'],
-  deps: { media: 'required', edge: 'optional' },
-  create(base, { media, edge }) {
+  deps: { media: 'required', edge: 'optional', hls: 'optional' },
+  create(base, { media, edge, hls }) {
     const { config } = base;
     const redisUrl = config.redis.url;
     const secret = config.cluster.secret;
@@ -34,6 +35,8 @@ export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edg
       metrics: standbyMetrics(base.registry),
       prefix: DEFAULT_BUS_PREFIX,
       // Read only (no snapshot): the stream control feature writes this node's entry.
+      // LL-HLS across a failover: a primary's heartbeats say where its sequence stands, a successor carries it on.
+      sequenceOf: (channel) => hls?.packager(channel)?.sequencePosition(),
       directory: (redis) => new LiveDirectory({ redis: () => redis, nodeId: nodeIdOf(config), logger, metrics: dirMetrics, ttlMs: cc.liveTtlSeconds * 1000, refreshMs: cc.liveRefreshSeconds * 1000 }),
     });
     let removeGuard: (() => void) | undefined;
@@ -44,12 +47,14 @@ export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edg
       start: async () => {
         await standby.start();
         standby.on(STANDBY_EVENT_PRIMARY, repoint);
+        hls?.setSequenceSource((channel) => standby.previousSequence(channel, config.hls.targetDurationSeconds * 1000));
         removeGuard = media.addPublishGuard(standby.admit);
       },
       stop: async () => {
         removeGuard?.();
         removeGuard = undefined;
         standby.off(STANDBY_EVENT_PRIMARY, repoint);
+        hls?.setSequenceSource(undefined);
         await standby.stop();
       },
     };

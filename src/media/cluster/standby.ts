@@ -23,7 +23,7 @@ import type { Logger } from '../../observability/logger.js';
 import { metricOnce } from '../../observability/metrics.js';
 import { HUB_EVENT_BACKUP_CHANGE, HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type ChannelStats, type ClaimArbiter, type LiveStream, type StreamHub, type StreamRole } from '../hub/hub.js';
 import { ChannelLease } from './lease.js';
-import { NoticeSigner, NoticeVerifier, type ClusterNotice, type NoticeBody, type NoticeRejection } from './notices.js';
+import { NoticeSigner, NoticeVerifier, type ClusterNotice, type HlsSequence, type NoticeBody, type NoticeRejection } from './notices.js';
 
 /** Leases are renewed this many times per lifetime. */
 const RENEWALS_PER_TTL = 3;
@@ -34,6 +34,8 @@ const ADMISSION_TIMEOUT_MS = 10_000;
 /** Notices further than this many lease lifetimes from the receiver's clock are stale. */
 const NOTICE_SKEW_TTLS = 5;
 const REJECT_LOG_INTERVAL_MS = 10_000;
+/** A heartbeat's LL-HLS position is carried on by a successor that starts within this long of hearing it. */
+const SEQUENCE_MEMORY_MS = 5 * 60_000;
 
 /** A channel has a new primary: (PrimaryChange), for edges that follow the origin of a channel. */
 export const STANDBY_EVENT_PRIMARY = 'primary';
@@ -93,6 +95,8 @@ export interface HotStandbyOptions {
   prefix: string;
   /** The cluster live list, read for the primary's codecs. */
   directory: (redis: Redis) => PrimaryCodecSource;
+  /** Where the LL-HLS sequence of a primary here stands, sent in the heartbeats (hls/packager.ts). */
+  sequenceOf?: (channel: string) => HlsSequence | undefined;
   now?: () => number;
 }
 
@@ -132,7 +136,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   private listeningSince = 0;
   private readonly now: () => number;
   /** Heartbeats heard: node → when (this node's clock) and its primaries. */
-  readonly peers = new Map<string, { at: number; primaries: { channel: string; token: string }[] }>();
+  readonly peers = new Map<string, { at: number; primaries: { channel: string; token: string; hls?: HlsSequence | undefined }[] }>();
 
   constructor(private readonly o: HotStandbyOptions) {
     super();
@@ -327,9 +331,30 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   }
 
   private heartbeat(): void {
-    const primaries: { channel: string; token: string }[] = [];
-    for (const [channel, h] of this.held) if (h.role === 'primary' && h.token) primaries.push({ channel, token: h.token });
+    const primaries: { channel: string; token: string; hls?: HlsSequence }[] = [];
+    for (const [channel, h] of this.held) {
+      if (h.role !== 'primary' || !h.token) continue;
+      const hls = this.o.sequenceOf?.(channel);
+      primaries.push({ channel, token: h.token, ...(hls ? { hls } : {}) });
+    }
     this.publishNotice({ type: 'heartbeat', primaries });
+  }
+
+  /**
+   * previousSequence is where the channel's LL-HLS sequence should go on here: after the last
+   * position another node's heartbeat gave for it, plus the segments that node may have begun
+   * between two heartbeats (`segmentMs`: the target duration). Undefined when no node named one lately.
+   */
+  previousSequence(channel: string, segmentMs: number): HlsSequence | undefined {
+    let best: { at: number; hls: HlsSequence } | undefined;
+    const now = this.now();
+    for (const p of this.peers.values()) {
+      if (now - p.at > SEQUENCE_MEMORY_MS || (best && best.at >= p.at)) continue;
+      const hls = p.primaries.find((x) => x.channel === channel)?.hls;
+      if (hls) best = { at: p.at, hls };
+    }
+    if (!best) return undefined;
+    return { nextMsn: best.hls.nextMsn + Math.ceil(this.renewMs / Math.max(1, segmentMs)), discontinuity: best.hls.discontinuity };
   }
 
   /** keepPrimary renews the lease; a lost lease is taken again when free, and the stream ends when another node holds it. */
