@@ -6,7 +6,8 @@
 // one on B (whose player is fed by B's pull of A) watch; then A is killed: B's backup is promoted,
 // B's viewer continues on B's own stream and C's pull re-points to B, both on the same
 // connection, bytes resuming within heartbeatTimeoutMs + 1 s, FLV timestamps never going back,
-// and what each captured decodes cleanly with ffmpeg.
+// and what each captured decodes cleanly with ffmpeg. The LL-HLS playlist read through C goes on
+// from B's packager with the media sequence still growing and an EXT-X-DISCONTINUITY at the switch.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -40,6 +41,7 @@ const clusterConfig = (nodeId: string, httpPort: number) => ({
   'cluster.secret': SECRET,
   'cluster.heartbeatTimeoutMs': HEARTBEAT_MS,
   'cluster.edgeHoldSeconds': 5,
+  'hls.enabled': true,
   'jobs.nodeId': nodeId,
   'media.control.advertiseUrl': `http://127.0.0.1:${httpPort}`,
   'media.control.liveRefreshSeconds': 0.5,
@@ -113,6 +115,47 @@ function captureFlv(port: number): Promise<FlvCapture> {
   });
 }
 
+/** Playlist is what the test reads of a media playlist: its sequence numbers and where the discontinuities are. */
+interface Playlist {
+  mediaSequence: number;
+  discontinuitySequence: number;
+  segments: { msn: number; discontinuity: boolean }[];
+}
+
+function parsePlaylist(text: string): Playlist {
+  const pl: Playlist = { mediaSequence: 0, discontinuitySequence: 0, segments: [] };
+  let discontinuity = false;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) pl.mediaSequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-DISCONTINUITY-SEQUENCE:')) pl.discontinuitySequence = Number(line.slice(30));
+    else if (line === '#EXT-X-DISCONTINUITY') discontinuity = true;
+    else if (line && !line.startsWith('#')) {
+      pl.segments.push({ msn: pl.mediaSequence + pl.segments.length, discontinuity });
+      discontinuity = false;
+    }
+  }
+  return pl;
+}
+
+/** pollPlaylists reads C's LL-HLS media playlist every 200 ms (as a player reloading it) until stopped. */
+function pollPlaylists(port: number) {
+  const seen: Playlist[] = [];
+  let on = true;
+  const done = (async () => {
+    while (on) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/live/cam/source/playlist.m3u8`);
+        if (r.status === 200) seen.push(parsePlaylist(await r.text()));
+        else await r.arrayBuffer();
+      } catch {
+        /* the origin switching: try again */
+      }
+      await sleep(200);
+    }
+  })();
+  return { seen, stop: async () => { on = false; await done; } };
+}
+
 /** resumedAfter is how long after `t0` the first tag arrived that came after a pause (the switch). */
 function resumedAfter(cap: FlvCapture, t0: number): number {
   // Bytes already on their way when A died arrive within a few ms; the switch comes later.
@@ -170,12 +213,15 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
   await until(() => B.app.media!.hub.backupStats('cam')?.video, 20_000, 'the backup on B with its tracks');
 
+  const playlists = pollPlaylists(C.httpPort);
   const onC = await captureFlv(C.httpPort);
   const onB = await captureFlv(B.httpPort);
   assert.ok(B.app.media!.hub.edges.has('cam'), 'B plays the channel through its pull of A');
   // A few seconds of the primary's stream first.
   await until(() => onC.tags.length > 100 && onB.tags.length > 100, 15_000, 'both viewers get media');
+  await until(() => (playlists.seen.at(-1)?.segments.length ?? 0) >= 2, 15_000, 'LL-HLS segments through C');
   await sleep(1000);
+  const hlsBefore = playlists.seen.length;
 
   const t0 = Date.now();
   const lastBefore = { C: Math.max(...onC.tags.map((t) => t.dts)), B: Math.max(...onB.tags.map((t) => t.dts)) };
@@ -188,6 +234,9 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   await sleep(2000);
   assert.equal(onB.closed, false, 'B\'s viewer is still connected');
   assert.equal(onC.closed, false, 'C\'s viewer is still connected');
+  // The LL-HLS playlist through C: A's first, then B's, which carries A's sequence on.
+  await until(() => playlists.seen.slice(hlsBefore).some((p) => p.segments.some((x) => x.discontinuity)), 10_000, 'a discontinuity in C\'s playlist');
+  await playlists.stop();
   onB.stop();
   onC.stop();
 
@@ -202,4 +251,13 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
     assert.ok(after.every((t) => t.dts > lastBefore[who]), `${who}: every tag after the switch comes after the last one before`);
     await cleanDecode(cap, who);
   }
+  const lastOfA = Math.max(...playlists.seen.slice(0, hlsBefore).flatMap((p) => p.segments.map((x) => x.msn)));
+  const switched = playlists.seen.slice(hlsBefore).find((p) => p.segments.some((x) => x.discontinuity));
+  assert.ok(switched);
+  const firstOfB = switched.segments.find((x) => x.discontinuity);
+  assert.ok(firstOfB && firstOfB.msn > lastOfA, `B's first segment ${firstOfB?.msn} follows A's last ${lastOfA}`);
+  assert.ok(firstOfB.msn <= lastOfA + 4, `the media sequence goes on (${lastOfA} → ${firstOfB.msn}), it does not start over or leap`);
+  // Media sequence numbers never go back from one reload to the next.
+  for (let i = 1; i < playlists.seen.length; i++) assert.ok((playlists.seen[i]?.mediaSequence ?? 0) >= (playlists.seen[i - 1]?.mediaSequence ?? 0), `reload ${i}: media sequence went back`);
+  t.diagnostic(`LL-HLS via C: A's last segment ${lastOfA}, B's first ${firstOfB.msn} (discontinuity sequence ${switched.discontinuitySequence})`);
 });
