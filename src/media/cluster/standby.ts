@@ -34,6 +34,8 @@ const ADMISSION_TIMEOUT_MS = 10_000;
 /** Notices further than this many lease lifetimes from the receiver's clock are stale. */
 const NOTICE_SKEW_TTLS = 5;
 const REJECT_LOG_INTERVAL_MS = 10_000;
+/** A backup looks at the lease this long after a lease lifetime has passed since the primary's last heartbeat (its lease expires then). */
+const PROMOTE_CHECK_SLACK_MS = 20;
 /** A heartbeat's LL-HLS position is carried on by a successor that starts within this long of hearing it. */
 const SEQUENCE_MEMORY_MS = 5 * 60_000;
 
@@ -130,6 +132,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   /** Publish checks not yet claimed in the hub: the role found, the lease token and when the lease was last confirmed. */
   private readonly admissions = new Map<string, { role: StreamRole; token: string | null; at: number; confirmedAt: number }>();
   private timer: NodeJS.Timeout | undefined;
+  /** Per backup: a look at the lease right when the primary's lease would expire if no heartbeat came (faster than the next tick). */
+  private readonly promoteChecks = new Map<string, NodeJS.Timeout>();
   private ticking = false;
   private lastRejectLog = 0;
   /** When the notice subscription last became ready (this node hears heartbeats since then). */
@@ -190,6 +194,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (!this.cmd) return;
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const t of this.promoteChecks.values()) clearTimeout(t);
+    this.promoteChecks.clear();
     this.o.hub.setArbiter(undefined);
     this.o.hub.off(HUB_EVENT_STREAM_START, this.onStreamStart);
     this.o.hub.off(HUB_EVENT_STREAM_END, this.onStreamEnd);
@@ -416,6 +422,20 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     this.emit(STANDBY_EVENT_PRIMARY, { channel, node: this.o.nodeId, token } satisfies PrimaryChange);
   }
 
+  /**
+   * armPromoteCheck: the primary's node just said it is alive; if it says nothing more, its lease
+   * expires a lease lifetime from now, so the backup looks then rather than at its next tick.
+   */
+  private armPromoteCheck(channel: string): void {
+    clearTimeout(this.promoteChecks.get(channel));
+    const t = setTimeout(() => {
+      this.promoteChecks.delete(channel);
+      if (this.cmd && this.held.get(channel)?.role === 'backup' && !this.primaryMayBeAlive(channel)) void this.tryPromote(channel);
+    }, this.o.ttlMs + PROMOTE_CHECK_SLACK_MS);
+    t.unref();
+    this.promoteChecks.set(channel, t);
+  }
+
   /** armFence fences the primary when its lease, last confirmed at `confirmedAt`, would have expired (0: fence now). */
   private armFence(channel: string, confirmedAt: number): void {
     const h = this.held.get(channel);
@@ -477,6 +497,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     switch (n.type) {
       case 'heartbeat':
         this.peers.set(n.node, { at: this.now(), primaries: n.primaries });
+        for (const p of n.primaries) if (this.held.get(p.channel)?.role === 'backup') this.armPromoteCheck(p.channel);
         return;
       case 'lease-acquired':
         this.emit(STANDBY_EVENT_PRIMARY, { channel: n.channel, node: n.node, token: n.token } satisfies PrimaryChange);
