@@ -3,7 +3,7 @@
 // Seamless failover (issue 18, second half): three media nodes on one Redis and one database. Node
 // A is an `onair serve` process (so it can be killed with SIGKILL); B and C run in this process.
 // ffmpeg publishes the same key to A (primary) and B (backup). An HTTP-FLV viewer on edge C and
-// one on B (whose player is fed by B's pull of A) watch; then A is killed: B's backup is promoted,
+// one on B (whose player is fed by B's pull of A) watch, and ffmpeg plays RTMP from B; then A is killed: B's backup is promoted,
 // B's viewer continues on B's own stream and C's pull re-points to B, both on the same
 // connection, bytes resuming within heartbeatTimeoutMs + 1 s, FLV timestamps never going back,
 // and what each captured decodes cleanly with ffmpeg. The LL-HLS playlist read through C goes on
@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../../testkit/server.js';
@@ -156,6 +156,24 @@ function pollPlaylists(port: number) {
   return { seen, stop: async () => { on = false; await done; } };
 }
 
+/** rtmpPlayer copies RTMP play from a node into an FLV file with ffmpeg until told to stop. */
+function rtmpPlayer(port: number, file: string) {
+  const p = spawn('ffmpeg', ['-hide_banner', '-v', 'warning', '-rw_timeout', '10000000', '-i', `rtmp://127.0.0.1:${port}/live/cam`, '-c', 'copy', '-f', 'flv', '-y', file], { stdio: ['pipe', 'ignore', 'pipe'] });
+  procs.add(p);
+  let stderr = '';
+  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+  return {
+    running: () => p.exitCode === null && p.signalCode === null,
+    stderr: () => stderr,
+    /** stop asks ffmpeg to finish its file (q on stdin) and waits for it. */
+    stop: async () => {
+      p.stdin.end('q');
+      return exit;
+    },
+  };
+}
+
 /** resumedAfter is how long after `t0` the first tag arrived that came after a pause (the switch). */
 function resumedAfter(cap: FlvCapture, t0: number): number {
   // Bytes already on their way when A died arrive within a few ms; the switch comes later.
@@ -216,6 +234,8 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   const playlists = pollPlaylists(C.httpPort);
   const onC = await captureFlv(C.httpPort);
   const onB = await captureFlv(B.httpPort);
+  const rtmpFile = join(dbDir, 'rtmp-b.flv');
+  const rtmpOnB = rtmpPlayer(B.rtmpPort!, rtmpFile);
   assert.ok(B.app.media!.hub.edges.has('cam'), 'B plays the channel through its pull of A');
   // A few seconds of the primary's stream first.
   await until(() => onC.tags.length > 100 && onB.tags.length > 100, 15_000, 'both viewers get media');
@@ -234,6 +254,8 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   await sleep(2000);
   assert.equal(onB.closed, false, 'B\'s viewer is still connected');
   assert.equal(onC.closed, false, 'C\'s viewer is still connected');
+  assert.ok(rtmpOnB.running(), `the RTMP player on B is still playing: ${rtmpOnB.stderr()}`);
+  assert.equal(await rtmpOnB.stop(), 0, rtmpOnB.stderr());
   // The LL-HLS playlist through C: A's first, then B's, which carries A's sequence on.
   await until(() => playlists.seen.slice(hlsBefore).some((p) => p.segments.some((x) => x.discontinuity)), 10_000, 'a discontinuity in C\'s playlist');
   await playlists.stop();
@@ -251,6 +273,13 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
     assert.ok(after.every((t) => t.dts > lastBefore[who]), `${who}: every tag after the switch comes after the last one before`);
     await cleanDecode(cap, who);
   }
+  // The RTMP player's copy: timestamps that ffmpeg found in order, and a clean decode.
+  assert.doesNotMatch(rtmpOnB.stderr(), /non-monoton/i, 'RTMP play timestamps never went back');
+  const rtmpCap: FlvCapture = { tags: [], raw: [readFileSync(rtmpFile)], closed: true, stop: () => undefined };
+  new FlvParser({ onTag: (x) => { if (x.type === FLV_TAG_AUDIO || x.type === FLV_TAG_VIDEO) rtmpCap.tags.push({ type: x.type, dts: x.timestamp, at: 0 }); } }).push(rtmpCap.raw[0] ?? Buffer.alloc(0));
+  assert.ok(rtmpCap.tags.length > 150, `the RTMP player got media through the switch (${rtmpCap.tags.length} tags)`);
+  assertMonotonic(rtmpCap, 'RTMP on B');
+  await cleanDecode(rtmpCap, 'rtmp-b');
   const lastOfA = Math.max(...playlists.seen.slice(0, hlsBefore).flatMap((p) => p.segments.map((x) => x.msn)));
   const switched = playlists.seen.slice(hlsBefore).find((p) => p.segments.some((x) => x.discontinuity));
   assert.ok(switched);
