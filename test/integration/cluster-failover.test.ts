@@ -8,6 +8,8 @@
 // connection, bytes resuming within heartbeatTimeoutMs + 1 s, FLV timestamps never going back,
 // and what each captured decodes cleanly with ffmpeg. The LL-HLS playlist read through C goes on
 // from B's packager with the media sequence still growing and an EXT-X-DISCONTINUITY at the switch.
+// Then without a backup: the broadcaster publishes to B after A died (OBS's backup URL), and the
+// viewers on B and C, held by their edge pulls meanwhile, continue on B's new stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -34,6 +36,7 @@ let A: { proc: ChildProcess; httpPort: number; rtmpPort: number; dataDir: string
 let B: TestServer;
 let C: TestServer;
 let key: string;
+let publisherOnB: ChildProcess | undefined;
 
 const clusterConfig = (nodeId: string, httpPort: number) => ({
   'database.url': `sqlite:${join(dbDir, 'shared.db')}`,
@@ -228,7 +231,7 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   const a = A!;
   publishers.start(`rtmp://127.0.0.1:${a.rtmpPort}/live/${key}`);
   await until(() => C.app.edge?.view.remote('cam'), 20_000, 'cam live on A as seen from C');
-  publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
+  publisherOnB = publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
   await until(() => B.app.media!.hub.backupStats('cam')?.video, 20_000, 'the backup on B with its tracks');
 
   const playlists = pollPlaylists(C.httpPort);
@@ -289,4 +292,42 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   // Media sequence numbers never go back from one reload to the next.
   for (let i = 1; i < playlists.seen.length; i++) assert.ok((playlists.seen[i]?.mediaSequence ?? 0) >= (playlists.seen[i - 1]?.mediaSequence ?? 0), `reload ${i}: media sequence went back`);
   t.diagnostic(`LL-HLS via C: A's last segment ${lastOfA}, B's first ${firstOfB.msn} (discontinuity sequence ${switched.discontinuitySequence})`);
+});
+
+test('no backup: the broadcaster moves to B after A died; the viewers held on B and C continue on B\'s stream', { timeout: 120_000 }, async (t) => {
+  // B's publisher from the first test leaves: the channel ends, its viewers are gone.
+  publisherOnB?.kill('SIGKILL');
+  await until(() => !B.app.media!.hub.holds('cam') && !C.app.media!.hub.playable('cam'), 15_000, 'the channel over on B and C');
+  A = await serveA();
+  const a = A;
+  publishers.start(`rtmp://127.0.0.1:${a.rtmpPort}/live/${key}`);
+  await until(() => C.app.edge?.view.remote('cam')?.node === 'node-a' && B.app.edge?.view.remote('cam')?.node === 'node-a', 20_000, 'cam live on A as seen from B and C');
+  const onB = await captureFlv(B.httpPort);
+  const onC = await captureFlv(C.httpPort);
+  await until(() => onC.tags.length > 60 && onB.tags.length > 60, 15_000, 'both viewers get media from A');
+  assert.equal(B.app.media!.hub.holds('cam'), false, 'no backup this time');
+
+  const t0 = Date.now();
+  const lastBefore = { B: Math.max(...onB.tags.map((x) => x.dts)), C: Math.max(...onC.tags.map((x) => x.dts)) };
+  await killA();
+  // The broadcaster's encoder notices and reconnects to its backup URL, node B, a moment later.
+  await sleep(500);
+  publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
+  await until(() => B.app.media!.hub.isLive('cam'), 15_000, 'the publish on B is the primary');
+  await until(() => onC.tags.some((x) => x.at > t0 + 600) && onB.tags.some((x) => x.at > t0 + 600), 10_000, 'media again on both viewers', 20);
+  const resumed = { B: resumedAfter(onB, t0), C: resumedAfter(onC, t0) };
+  t.diagnostic(`bytes resumed after the kill (the publisher reconnected 500 ms after it): B ${resumed.B} ms, C ${resumed.C} ms`);
+  await sleep(2000);
+  assert.equal(onB.closed, false, 'B\'s viewer is still connected');
+  assert.equal(onC.closed, false, 'C\'s viewer is still connected');
+  onB.stop();
+  onC.stop();
+  assert.equal(C.app.edge?.pulls.list()[0]?.origin, 'node-b', 'C pulls from B now');
+  for (const [who, cap] of [['B', onB], ['C', onC]] as const) {
+    assertMonotonic(cap, who);
+    const after = cap.tags.filter((x) => x.at > t0 + 100);
+    assert.ok(after.length > 40, `${who}: media goes on after the switch (${after.length} tags)`);
+    assert.ok(after.every((x) => x.dts > lastBefore[who]), `${who}: every tag after the switch comes after the last one before`);
+    await cleanDecode(cap, `moved-${who}`);
+  }
 });
