@@ -3,7 +3,8 @@
 // Seamless failover (issue 18, second half): three media nodes on one Redis and one database. Node
 // A is an `onair serve` process (so it can be killed with SIGKILL); B and C run in this process.
 // ffmpeg publishes the same key to A (primary) and B (backup). An HTTP-FLV viewer on edge C and
-// one on B (whose player is fed by B's pull of A) watch, and ffmpeg plays RTMP from B; then A is killed: B's backup is promoted,
+// one on B (whose player is fed by B's pull of A) watch, ffmpeg plays RTMP from B and a WHEP
+// client (werift) plays WebRTC from B; then A is killed: B's backup is promoted,
 // B's viewer continues on B's own stream and C's pull re-points to B, both on the same
 // connection, bytes resuming within heartbeatTimeoutMs + 1 s, FLV timestamps never going back,
 // and what each captured decodes cleanly with ffmpeg. The LL-HLS playlist read through C goes on
@@ -24,6 +25,8 @@ import { freePort } from '../../testkit/ports.js';
 import { sleep, until } from '../../testkit/wait.js';
 import { LoopPublishers } from '../../testkit/ffmpeg-loop.js';
 import { run } from '../../testkit/record.js';
+import { Socket as UdpSocket } from 'node:dgram';
+import { RTCPeerConnection, RTCRtpCodecParameters } from 'werift';
 import { FlvParser, FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../src/formats/flv.js';
 
 const SECRET = 'failover-test-cluster-secret-0123456789';
@@ -177,6 +180,55 @@ function rtmpPlayer(port: number, file: string) {
   };
 }
 
+/** The process's bound UDP sockets (werift leaves a connected client's open after close()). */
+function udpSockets(): Set<UdpSocket> {
+  const out = new Set<UdpSocket>();
+  for (const h of (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles()) if (h instanceof UdpSocket) out.add(h);
+  return out;
+}
+
+/** WhepCapture is a WebRTC player: the video RTP it got (sequence number, timestamp, arrival). */
+interface WhepCapture {
+  pc: RTCPeerConnection;
+  rtp: { seq: number; ts: number; at: number }[];
+  close(): Promise<void>;
+}
+
+/** whepPlayer plays a node's channel over WHEP (video only), retrying once as a player would if media does not flow. */
+async function whepPlayer(port: number, attempt = 1): Promise<WhepCapture> {
+  const before = udpSockets();
+  const pc = new RTCPeerConnection({
+    iceUseIpv6: false,
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceFilterCandidatePair: (pair) => pair.localCandidate.host === '127.0.0.1',
+    codecs: { video: [new RTCRtpCodecParameters({ mimeType: 'video/H264', clockRate: 90_000, payloadType: 102, parameters: 'level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f' })] },
+  });
+  const cap: WhepCapture = { pc, rtp: [], close: async () => undefined };
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  pc.onTrack.subscribe((track) => track.onReceiveRtp.subscribe((p) => cap.rtp.push({ seq: p.header.sequenceNumber, ts: p.header.timestamp, at: Date.now() })));
+  await pc.setLocalDescription(await pc.createOffer());
+  await new Promise<void>((r) => { if (pc.iceGatheringState === 'complete') r(); else pc.iceGatheringStateChange.subscribe((x) => { if (x === 'complete') r(); }); });
+  const own = [...udpSockets()].filter((x) => !before.has(x));
+  const res = await fetch(`http://127.0.0.1:${port}/live/cam/whep`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: pc.localDescription?.sdp });
+  const answer = await res.text();
+  assert.equal(res.status, 201, answer);
+  const location = new URL(res.headers.get('location') ?? '', `http://127.0.0.1:${port}`);
+  await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+  cap.close = async () => {
+    await fetch(location, { method: 'DELETE' }).catch(() => undefined);
+    await pc.close().catch(() => undefined);
+    for (const x of own) try { x.close(); } catch { /* closed by werift */ }
+  };
+  try {
+    await until(() => cap.rtp.length > 0, 10_000, 'WHEP media flowing');
+    return cap;
+  } catch (err) {
+    await cap.close();
+    if (attempt >= 2) throw err;
+    return whepPlayer(port, attempt + 1);
+  }
+}
+
 /** resumedAfter is how long after `t0` the first tag arrived that came after a pause (the switch). */
 function resumedAfter(cap: FlvCapture, t0: number): number {
   // Bytes already on their way when A died arrive within a few ms; the switch comes later.
@@ -239,6 +291,7 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   const onB = await captureFlv(B.httpPort);
   const rtmpFile = join(dbDir, 'rtmp-b.flv');
   const rtmpOnB = rtmpPlayer(B.rtmpPort!, rtmpFile);
+  const whepOnB = await whepPlayer(B.httpPort);
   assert.ok(B.app.media!.hub.edges.has('cam'), 'B plays the channel through its pull of A');
   // A few seconds of the primary's stream first.
   await until(() => onC.tags.length > 100 && onB.tags.length > 100, 15_000, 'both viewers get media');
@@ -258,6 +311,18 @@ test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay 
   assert.equal(onB.closed, false, 'B\'s viewer is still connected');
   assert.equal(onC.closed, false, 'C\'s viewer is still connected');
   assert.ok(rtmpOnB.running(), `the RTMP player on B is still playing: ${rtmpOnB.stderr()}`);
+  // WHEP on B: the same peer connection, RTP sequence numbers and timestamps going on.
+  assert.equal(whepOnB.pc.connectionState, 'connected', 'the WHEP peer connection stayed up');
+  const rtpBefore = whepOnB.rtp.filter((x) => x.at <= t0);
+  const rtpAfter = whepOnB.rtp.filter((x) => x.at > t0 + 100);
+  await whepOnB.close();
+  const lastRtp = rtpBefore.at(-1);
+  const firstRtp = rtpAfter[0];
+  assert.ok(lastRtp && firstRtp && rtpAfter.length > 30, `WHEP media before (${rtpBefore.length}) and after (${rtpAfter.length}) the switch`);
+  const seqStep = (firstRtp.seq - lastRtp.seq + 65536) % 65536;
+  assert.ok(seqStep >= 1 && seqStep <= 50, `RTP sequence numbers go on (+${seqStep})`);
+  const tsStep = (firstRtp.ts - lastRtp.ts + 2 ** 32) % 2 ** 32;
+  assert.ok(tsStep > 0 && tsStep < 90_000 * 10, `RTP timestamps go on (+${tsStep} ticks)`);
   assert.equal(await rtmpOnB.stop(), 0, rtmpOnB.stderr());
   // The LL-HLS playlist through C: A's first, then B's, which carries A's sequence on.
   await until(() => playlists.seen.slice(hlsBefore).some((p) => p.segments.some((x) => x.discontinuity)), 10_000, 'a discontinuity in C\'s playlist');
