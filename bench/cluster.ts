@@ -2,6 +2,7 @@
  * cluster: what on-demand edges cost the origin, and how fast an edge starts a channel.
  *
  *   npm run bench -- cluster [--edges 1,2,4] [--viewers 50] [--window 10] [--cold 5] [--grace 1] [--out DIR]
+ *   npm run bench -- cluster --failover [--runs 10] [--out DIR]
  *
  * One origin and up to max(--edges) edge processes (bench/lib/cluster-node.ts: whole onair media
  * nodes on one throwaway Redis and one SQLite file), ffmpeg publishing the 1 s H.264 + AAC
@@ -10,7 +11,10 @@
  * /proc/PID/stat) and its egress (onair_media_bytes_out_total from its /metrics): the origin's cost
  * should follow E, not E × viewers. Then --cold times an edge's cold start: the first player on
  * an edge with no pull → its first video keyframe (FLV), the pull ended (--grace) between runs.
- * Results: cluster.json in the results directory. Loopback only, bounded in time.
+ * Results: cluster.json in the results directory. With --failover (lib/cluster-failover.ts): three
+ * nodes, primary + backup of one channel and a viewer on an edge; the primary's node is killed
+ * --runs times, each time timing the viewer's silence; p50/p95 and the load average go to
+ * cluster-failover.json. Loopback only, bounded in time.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
@@ -22,6 +26,7 @@ import { argValue, resultsPath, writeResultJson } from './lib/results.js';
 import { startRedis } from '../testkit/redis.js';
 import { freePort } from '../testkit/ports.js';
 import { LOOP_FIXTURE } from '../testkit/ffmpeg-loop.js';
+import { runFailover } from './lib/cluster-failover.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const EDGES = (argValue('edges') ?? '1,2,4').split(',').map(Number).filter((n) => n > 0);
@@ -34,6 +39,9 @@ const CHANNEL = 'bench';
 const SECRET = 'bench-cluster-secret-0123456789';
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim()) || 100;
 const STEP_TIMEOUT_MS = 30_000;
+/** --failover: time a failover instead (kill -9 of the primary's node; lib/cluster-failover.ts), --runs times. */
+const FAILOVER = process.argv.includes('--failover');
+const RUNS = Number(argValue('runs') ?? '10');
 
 const children = new Set<ChildProcess>();
 function track(c: ChildProcess): ChildProcess {
@@ -107,12 +115,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)]! : 0; };
 
 const loadavgAtStart = readFileSync('/proc/loadavg', 'utf8').trim();
-const dir = mkdtempSync(join(tmpdir(), 'onair-bench-cluster-'));
-const redis = await startRedis();
-const rows: { edges: number; viewersPerEdge: number; served: number; originCpuPercent: number; originEgressKbps: number; originPulls: number }[] = [];
-const cold: number[] = [];
-try {
-  const db = `sqlite:${join(dir, 'cluster.db')}`;
+
+/** capacity: the origin's cost per edge, and an edge's cold start. */
+async function capacity(db: string): Promise<void> {
+  const rows: { edges: number; viewersPerEdge: number; served: number; originCpuPercent: number; originEgressKbps: number; originPulls: number }[] = [];
+  const cold: number[] = [];
   const origin = await startNode(db, redis.url, CHANNEL);
   const edges: Node[] = [];
   for (let i = 0; i < Math.max(...EDGES); i++) edges.push(await startNode(db, redis.url));
@@ -160,6 +167,22 @@ try {
     loadavgAtStart, loadavgAtEnd: readFileSync('/proc/loadavg', 'utf8').trim(),
   });
   console.log(`results: ${out}`);
+}
+
+/** failover: kill -9 of the primary's node → bytes again at a viewer on an edge (lib/cluster-failover.ts). */
+async function failover(db: string): Promise<void> {
+  const r = await runFailover({ runs: RUNS, channel: CHANNEL, startNode: (channel) => startNode(db, redis.url, channel), track });
+  console.log(`failover (kill -9 of the primary → bytes at an edge viewer): p50 ${r.p50Ms} ms, p95 ${r.p95Ms} ms over ${r.resumeMs.length} runs [${r.resumeMs.join(', ')}]${r.failed ? `, ${r.failed} without bytes` : ''}; the viewer kept its connection: ${r.sameConnection}; load average ${r.loadavg.join(' ')}`);
+  const out = writeResultJson(resultsPath('cluster-failover.json', argValue('out')), { scenario: 'cluster --failover', at: new Date().toISOString(), heartbeatTimeoutMs: 2000, ...r });
+  console.log(`results: ${out}`);
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'onair-bench-cluster-'));
+const redis = await startRedis();
+try {
+  const db = `sqlite:${join(dir, 'cluster.db')}`;
+  if (FAILOVER) await failover(db);
+  else await capacity(db);
 } finally {
   for (const c of [...children]) {
     if (c.pid && c.exitCode === null) {

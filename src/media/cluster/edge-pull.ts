@@ -39,8 +39,11 @@ const EDGE_CHECK_MS = 250;
 
 export interface EdgePullsOptions {
   hub: StreamHub;
-  /** locate finds the node holding a channel (locate.ts); throws when the live list cannot be read. */
-  locate(channel: string): Promise<ChannelOrigin | null>;
+  /**
+   * locate finds the node holding a channel (locate.ts); primaryNode: the node a lease notice named
+   * its primary (preferred). Throws when the live list cannot be read.
+   */
+  locate(channel: string, primaryNode?: string): Promise<ChannelOrigin | null>;
   secret: string;
   logger: Logger;
   /** cluster.edgeGraceSeconds in ms: how long a pull outlives its last player. */
@@ -78,6 +81,15 @@ export class EdgePulls implements OnDemandSource {
       made.start();
     }
     return pull.ready;
+  }
+
+  /**
+   * primaryChanged: a verified lease notice (or a promotion here) says `node` is now the channel's
+   * primary. A pull of the channel connected elsewhere, or waiting to reconnect, goes there now
+   * instead of at its next backoff step; its players stay.
+   */
+  primaryChanged(channel: string, node: string): void {
+    this.pulls.get(channel)?.repoint(node);
   }
 
   /** list describes the running pulls. */
@@ -137,6 +149,10 @@ class EdgePull {
   private retryTimer: NodeJS.Timeout | null = null;
   private readonly checkTimer: NodeJS.Timeout;
   private done = false;
+  /** The node the last lease notice named the channel's primary (preferred by locate). */
+  private primaryNode: string | undefined;
+  /** Counts connect() calls: a call overtaken by a newer one (a re-point) gives up. */
+  private attempt = 0;
 
   constructor(readonly channel: string, private readonly o: EdgePullsOptions, private readonly onDone: () => void) {
     this.ready = new Promise((resolve) => (this.settle = resolve));
@@ -167,14 +183,18 @@ class EdgePull {
 
   private async connect(): Promise<void> {
     if (this.done) return;
+    const attempt = ++this.attempt;
     let origin: ChannelOrigin | null;
     try {
-      origin = await this.o.locate(this.channel);
+      origin = await this.o.locate(this.channel, this.primaryNode);
     } catch (err) {
+      if (attempt !== this.attempt) return;
       this.log.warn({ err: (err as Error).message }, 'edge pull: the cluster live list could not be read');
       return this.retry('live list unavailable');
     }
-    if (this.done) return;
+    if (this.done || attempt !== this.attempt) return;
+    // A backup of the channel held here is about to be promoted: its players wait for it (hub.promote takes them over).
+    if (!origin && this.o.hub.backups.has(this.channel) && this.session?.live) return this.retry('waiting for the backup on this node');
     if (!origin) return this.end('not live on any node');
     if (this.origin && this.origin.node !== origin.node) this.log.info({ from: this.origin.node, to: origin.node }, 'edge pull re-points to another origin');
     const before = this.origin;
@@ -266,6 +286,21 @@ class EdgePull {
     this.req = null;
     this.res = null;
     req?.destroy();
+  }
+
+  /** repoint goes to the channel's new primary now (see EdgePulls.primaryChanged). */
+  repoint(node: string): void {
+    if (this.done) return;
+    this.primaryNode = node;
+    if (this.res && this.origin?.node === node) return; // already pulling from it
+    this.log.info({ from: this.origin?.node, to: node }, 'edge pull: the channel has a new primary; re-pointing');
+    this.closeConnection();
+    if (this.lostAt === 0) this.lostAt = this.now();
+    this.state = this.session?.live ? 'reconnecting' : 'connecting';
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.backoff = EDGE_BACKOFF_MIN_MS;
+    void this.connect();
   }
 
   /** lost: the origin connection is gone; players stay while the channel is re-resolved. */

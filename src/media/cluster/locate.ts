@@ -21,24 +21,31 @@ export interface LiveList {
   list(): Promise<NodeLive[]>;
 }
 
-/** originOf picks the channel's origin from a read of the live list (null: not live on another node). */
-export function originOf(nodes: readonly NodeLive[], channel: string, selfNode: string): ChannelOrigin | null {
-  const found: (ChannelOrigin & { at: number })[] = [];
+/**
+ * originOf picks the channel's origin from a read of the live list (null: not live on another node).
+ * `primaryNode`: the node a verified lease notice named as the channel's new primary (failover);
+ * its entry is taken even while it still lists the channel as the backup it was a moment ago, and
+ * before the old primary's entry that has not expired yet.
+ */
+export function originOf(nodes: readonly NodeLive[], channel: string, selfNode: string, primaryNode?: string): ChannelOrigin | null {
+  const found: (ChannelOrigin & { at: number; named: boolean })[] = [];
   for (const n of nodes) {
     if (n.node === selfNode) continue;
+    const named = n.node === primaryNode;
     for (const e of n.streams) {
-      if (e.channel !== channel || e.role === 'backup' || e.live === false) continue;
+      if (e.channel !== channel || (e.role === 'backup' && !named) || e.live === false) continue;
       const url = typeof e.nodeUrl === 'string' ? e.nodeUrl : n.url;
-      if (url) found.push({ node: n.node, url: url.replace(/\/+$/, ''), at: n.at, ...(typeof e.since === 'string' ? { since: e.since } : {}) });
+      if (url) found.push({ node: n.node, url: url.replace(/\/+$/, ''), at: n.at, named, ...(typeof e.since === 'string' ? { since: e.since } : {}) });
     }
   }
-  // Two nodes claiming a channel is a moment of change (issue 18 keeps it short): the latest writer wins.
-  found.sort((a, b) => b.at - a.at || a.node.localeCompare(b.node));
+  // Two nodes claiming a channel is a moment of change (issue 18 keeps it short): the node the
+  // lease names, else the latest writer wins.
+  found.sort((a, b) => Number(b.named) - Number(a.named) || b.at - a.at || a.node.localeCompare(b.node));
   const best = found[0];
   return best ? { node: best.node, url: best.url, ...(best.since ? { since: best.since } : {}) } : null;
 }
 
-/** locateChannel reads the live list and picks the channel's origin; throws when Redis fails. */
-export async function locateChannel(list: LiveList, channel: string, selfNode: string): Promise<ChannelOrigin | null> {
-  return originOf(await list.list(), channel, selfNode);
+/** locateChannel reads the live list and picks the channel's origin (see originOf); throws when Redis fails. */
+export async function locateChannel(list: LiveList, channel: string, selfNode: string, primaryNode?: string): Promise<ChannelOrigin | null> {
+  return originOf(await list.list(), channel, selfNode, primaryNode);
 }

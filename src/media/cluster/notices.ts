@@ -2,7 +2,7 @@
  * Cluster notices: the messages on Redis pub/sub that claim a role (docs/scale-out.md).
  * Pure: encode, sign, verify; no sockets, no timers.
  *
- *   heartbeat       {"v":1,"type":"heartbeat","node","seq","at","primaries":[{"channel","token"}]}
+ *   heartbeat       {"v":1,"type":"heartbeat","node","seq","at","primaries":[{"channel","token","hls"?:{"nextMsn","discontinuity"}}]}
  *   lease-acquired  {"v":1,"type":"lease-acquired","node","seq","at","channel","token"}
  *   lease-released  {"v":1,"type":"lease-released","node","seq","at","channel","token"}
  *
@@ -24,14 +24,18 @@ const id = z.string().min(1).max(128);
 const channel = z.string().min(1).max(64);
 const token = z.string().regex(/^\d{1,30}$/);
 const head = { v: z.literal(NOTICE_VERSION), node: id, seq: z.number().int().nonnegative(), at: z.number() };
+const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** Where a primary's LL-HLS sequence stands (hls/packager.ts SequencePosition): a successor carries it on. */
+const hlsSequence = z.object({ nextMsn: counter, discontinuity: counter }).strict();
 
 export const noticeSchema = z.discriminatedUnion('type', [
-  z.object({ ...head, type: z.literal('heartbeat'), primaries: z.array(z.object({ channel, token }).strict()).max(1000) }).strict(),
+  z.object({ ...head, type: z.literal('heartbeat'), primaries: z.array(z.object({ channel, token, hls: hlsSequence.optional() }).strict()).max(1000) }).strict(),
   z.object({ ...head, type: z.literal('lease-acquired'), channel, token }).strict(),
   z.object({ ...head, type: z.literal('lease-released'), channel, token }).strict(),
 ]);
 
 export type ClusterNotice = z.infer<typeof noticeSchema>;
+export type HlsSequence = z.infer<typeof hlsSequence>;
 export type NoticeType = ClusterNotice['type'];
 /** A notice as its sender builds it, before the header fields are stamped. */
 export type NoticeBody = ClusterNotice extends infer N ? (N extends ClusterNotice ? Omit<N, 'v' | 'node' | 'seq' | 'at'> : never) : never;

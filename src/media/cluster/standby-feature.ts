@@ -9,13 +9,15 @@ import type { MediaService } from '../index.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
 import { DEFAULT_BUS_PREFIX } from '../control/bus.js';
 import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
-import { HotStandby, standbyMetrics } from './standby.js';
+import { HotStandby, standbyMetrics, STANDBY_EVENT_PRIMARY, type PrimaryChange } from './standby.js';
+import type { ClusterNode } from './index.js';
+import type { HlsService } from '../hls/service.js';
 
-export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService }, HotStandby> = {
+export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService; edge?: ClusterNode; hls?: HlsService }, HotStandby> = {
   name: 'hotStandby',
   roles: ['media'],
-  deps: { media: 'required' },
-  create(base, { media }) {
+  deps: { media: 'required', edge: 'optional', hls: 'optional' },
+  create(base, { media, edge, hls }) {
     const { config } = base;
     const redisUrl = config.redis.url;
     const secret = config.cluster.secret;
@@ -33,18 +35,26 @@ export const hotStandbyFeature: Feature<'hotStandby', { media: MediaService }, H
       metrics: standbyMetrics(base.registry),
       prefix: DEFAULT_BUS_PREFIX,
       // Read only (no snapshot): the stream control feature writes this node's entry.
+      // LL-HLS across a failover: a primary's heartbeats say where its sequence stands, a successor carries it on.
+      sequenceOf: (channel) => hls?.packager(channel)?.sequencePosition(),
       directory: (redis) => new LiveDirectory({ redis: () => redis, nodeId: nodeIdOf(config), logger, metrics: dirMetrics, ttlMs: cc.liveTtlSeconds * 1000, refreshMs: cc.liveRefreshSeconds * 1000 }),
     });
     let removeGuard: (() => void) | undefined;
+    // Failover: this node's pulls of a channel follow its new primary at once (edge-pull.ts).
+    const repoint = (c: PrimaryChange) => edge?.pulls.primaryChanged(c.channel, c.node);
     return {
       api: standby,
       start: async () => {
         await standby.start();
+        standby.on(STANDBY_EVENT_PRIMARY, repoint);
+        hls?.setSequenceSource((channel) => standby.previousSequence(channel, config.hls.targetDurationSeconds * 1000));
         removeGuard = media.addPublishGuard(standby.admit);
       },
       stop: async () => {
         removeGuard?.();
         removeGuard = undefined;
+        standby.off(STANDBY_EVENT_PRIMARY, repoint);
+        hls?.setSequenceSource(undefined);
         await standby.stop();
       },
     };

@@ -23,7 +23,7 @@ import type { Logger } from '../../observability/logger.js';
 import { metricOnce } from '../../observability/metrics.js';
 import { HUB_EVENT_BACKUP_CHANGE, HUB_EVENT_STREAM_END, HUB_EVENT_STREAM_START, type ChannelStats, type ClaimArbiter, type LiveStream, type StreamHub, type StreamRole } from '../hub/hub.js';
 import { ChannelLease } from './lease.js';
-import { NoticeSigner, NoticeVerifier, type ClusterNotice, type NoticeBody, type NoticeRejection } from './notices.js';
+import { NoticeSigner, NoticeVerifier, type ClusterNotice, type HlsSequence, type NoticeBody, type NoticeRejection } from './notices.js';
 
 /** Leases are renewed this many times per lifetime. */
 const RENEWALS_PER_TTL = 3;
@@ -34,6 +34,10 @@ const ADMISSION_TIMEOUT_MS = 10_000;
 /** Notices further than this many lease lifetimes from the receiver's clock are stale. */
 const NOTICE_SKEW_TTLS = 5;
 const REJECT_LOG_INTERVAL_MS = 10_000;
+/** A backup looks at the lease this long after a lease lifetime has passed since the primary's last heartbeat (its lease expires then). */
+const PROMOTE_CHECK_SLACK_MS = 20;
+/** A heartbeat's LL-HLS position is carried on by a successor that starts within this long of hearing it. */
+const SEQUENCE_MEMORY_MS = 5 * 60_000;
 
 /** A channel has a new primary: (PrimaryChange), for edges that follow the origin of a channel. */
 export const STANDBY_EVENT_PRIMARY = 'primary';
@@ -93,6 +97,8 @@ export interface HotStandbyOptions {
   prefix: string;
   /** The cluster live list, read for the primary's codecs. */
   directory: (redis: Redis) => PrimaryCodecSource;
+  /** Where the LL-HLS sequence of a primary here stands, sent in the heartbeats (hls/packager.ts). */
+  sequenceOf?: (channel: string) => HlsSequence | undefined;
   now?: () => number;
 }
 
@@ -126,13 +132,15 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   /** Publish checks not yet claimed in the hub: the role found, the lease token and when the lease was last confirmed. */
   private readonly admissions = new Map<string, { role: StreamRole; token: string | null; at: number; confirmedAt: number }>();
   private timer: NodeJS.Timeout | undefined;
+  /** Per backup: a look at the lease right when the primary's lease would expire if no heartbeat came (faster than the next tick). */
+  private readonly promoteChecks = new Map<string, NodeJS.Timeout>();
   private ticking = false;
   private lastRejectLog = 0;
   /** When the notice subscription last became ready (this node hears heartbeats since then). */
   private listeningSince = 0;
   private readonly now: () => number;
   /** Heartbeats heard: node → when (this node's clock) and its primaries. */
-  readonly peers = new Map<string, { at: number; primaries: { channel: string; token: string }[] }>();
+  readonly peers = new Map<string, { at: number; primaries: { channel: string; token: string; hls?: HlsSequence | undefined }[] }>();
 
   constructor(private readonly o: HotStandbyOptions) {
     super();
@@ -186,6 +194,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (!this.cmd) return;
     clearInterval(this.timer);
     this.timer = undefined;
+    for (const t of this.promoteChecks.values()) clearTimeout(t);
+    this.promoteChecks.clear();
     this.o.hub.setArbiter(undefined);
     this.o.hub.off(HUB_EVENT_STREAM_START, this.onStreamStart);
     this.o.hub.off(HUB_EVENT_STREAM_END, this.onStreamEnd);
@@ -246,6 +256,9 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     if (a.role === 'backup') this.held.set(channel, { role: 'backup' });
     else this.held.set(channel, { role: 'primary', token: a.token, stream: undefined, fenceTimer: undefined });
     if (a.role === 'primary') this.armFence(channel, a.token ? a.confirmedAt : 0);
+    // Said to the other nodes: their pulls of the channel re-point here now (a broadcaster that
+    // moved to this node after its origin died, edge-pull.ts), not at their next backoff step.
+    if (a.role === 'primary' && a.token) this.publishNotice({ type: 'lease-acquired', channel, token: a.token });
     return a.role;
   }
 
@@ -324,9 +337,30 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
   }
 
   private heartbeat(): void {
-    const primaries: { channel: string; token: string }[] = [];
-    for (const [channel, h] of this.held) if (h.role === 'primary' && h.token) primaries.push({ channel, token: h.token });
+    const primaries: { channel: string; token: string; hls?: HlsSequence }[] = [];
+    for (const [channel, h] of this.held) {
+      if (h.role !== 'primary' || !h.token) continue;
+      const hls = this.o.sequenceOf?.(channel);
+      primaries.push({ channel, token: h.token, ...(hls ? { hls } : {}) });
+    }
     this.publishNotice({ type: 'heartbeat', primaries });
+  }
+
+  /**
+   * previousSequence is where the channel's LL-HLS sequence should go on here: after the last
+   * position another node's heartbeat gave for it, plus the segments that node may have begun
+   * between two heartbeats (`segmentMs`: the target duration). Undefined when no node named one lately.
+   */
+  previousSequence(channel: string, segmentMs: number): HlsSequence | undefined {
+    let best: { at: number; hls: HlsSequence } | undefined;
+    const now = this.now();
+    for (const p of this.peers.values()) {
+      if (now - p.at > SEQUENCE_MEMORY_MS || (best && best.at >= p.at)) continue;
+      const hls = p.primaries.find((x) => x.channel === channel)?.hls;
+      if (hls) best = { at: p.at, hls };
+    }
+    if (!best) return undefined;
+    return { nextMsn: best.hls.nextMsn + Math.ceil(this.renewMs / Math.max(1, segmentMs)), discontinuity: best.hls.discontinuity };
   }
 
   /** keepPrimary renews the lease; a lost lease is taken again when free, and the stream ends when another node holds it. */
@@ -386,6 +420,20 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     this.o.logger.info({ channel, token }, 'hot standby: backup promoted to primary');
     this.publishNotice({ type: 'lease-acquired', channel, token });
     this.emit(STANDBY_EVENT_PRIMARY, { channel, node: this.o.nodeId, token } satisfies PrimaryChange);
+  }
+
+  /**
+   * armPromoteCheck: the primary's node just said it is alive; if it says nothing more, its lease
+   * expires a lease lifetime from now, so the backup looks then rather than at its next tick.
+   */
+  private armPromoteCheck(channel: string): void {
+    clearTimeout(this.promoteChecks.get(channel));
+    const t = setTimeout(() => {
+      this.promoteChecks.delete(channel);
+      if (this.cmd && this.held.get(channel)?.role === 'backup' && !this.primaryMayBeAlive(channel)) void this.tryPromote(channel);
+    }, this.o.ttlMs + PROMOTE_CHECK_SLACK_MS);
+    t.unref();
+    this.promoteChecks.set(channel, t);
   }
 
   /** armFence fences the primary when its lease, last confirmed at `confirmedAt`, would have expired (0: fence now). */
@@ -449,6 +497,7 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     switch (n.type) {
       case 'heartbeat':
         this.peers.set(n.node, { at: this.now(), primaries: n.primaries });
+        for (const p of n.primaries) if (this.held.get(p.channel)?.role === 'backup') this.armPromoteCheck(p.channel);
         return;
       case 'lease-acquired':
         this.emit(STANDBY_EVENT_PRIMARY, { channel: n.channel, node: n.node, token: n.token } satisfies PrimaryChange);

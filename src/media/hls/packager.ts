@@ -121,6 +121,16 @@ interface Session {
 
 export type PackagerEvent = 'part' | 'segment' | 'end' | 'init';
 
+/**
+ * SequencePosition is where a rendition's media sequence stands, for a successor to carry it on
+ * (a failover to another node, docs/scale-out.md): the next media sequence number and the
+ * discontinuity sequence number of the newest segment.
+ */
+export interface SequencePosition {
+  nextMsn: number;
+  discontinuity: number;
+}
+
 /** HlsPackager packages one rendition; it is a StreamSubscriber. */
 export class HlsPackager implements StreamSubscriber {
   readonly name: string;
@@ -149,6 +159,8 @@ export class HlsPackager implements StreamSubscriber {
   private fragmentSequence = 0;
   private discontinuitySequence = 0;
   private pendingDiscontinuity = false;
+  /** The next session carries on another packager's sequence (continueSequence): it starts with a discontinuity. */
+  private continued = false;
   private partStartMs = 0;
   private lastEndMs = TIMELINE_START_MS;
   private lastVideoTicks = -1;
@@ -263,7 +275,8 @@ export class HlsPackager implements StreamSubscriber {
       unwrapAudio: new TimestampUnwrapper(),
       audioClock: audio ? new AudioClock(audio.sampleRate, AAC_FRAME_SAMPLES) : undefined,
     };
-    this.pendingDiscontinuity = hadSegments;
+    this.pendingDiscontinuity = hadSegments || this.continued;
+    this.continued = false;
     this.lastVideoTicks = -1;
     this.emit('init');
   }
@@ -522,6 +535,27 @@ export class HlsPackager implements StreamSubscriber {
   /** Window segments (complete) shown in the playlist. */
   windowed(): HlsSegment[] {
     return this.segments.slice(-this.windowSegments);
+  }
+
+  /** sequencePosition says where this rendition's sequence stands (undefined before its first segment). */
+  sequencePosition(): SequencePosition | undefined {
+    const newest = this.current ?? this.segments.at(-1);
+    if (!newest) return undefined;
+    let discontinuity = this.discontinuitySequence;
+    for (const seg of this.segments) if (seg.discontinuity) discontinuity++;
+    if (this.current?.discontinuity) discontinuity++;
+    return { nextMsn: this.nextMsn, discontinuity };
+  }
+
+  /**
+   * continueSequence carries on another packager's sequence (the channel's previous primary, on
+   * another node): the next session's first segment is numbered `nextMsn` or later and starts
+   * with a discontinuity numbered after `discontinuity`. Call it before the session's tracks.
+   */
+  continueSequence(pos: SequencePosition): void {
+    if (pos.nextMsn > this.nextMsn) this.nextMsn = pos.nextMsn;
+    if (this.segments.length === 0 && !this.current) this.discontinuitySequence = Math.max(this.discontinuitySequence, pos.discontinuity);
+    this.continued = true;
   }
 
   /** lastPosition is the MSN and part index of the newest part (the in-progress segment's, if any). */

@@ -12,7 +12,7 @@ import type { OnairConfig } from '../../config/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { StreamHubApi, StreamSubscriber } from '../hub/types.js';
 import { checkRange, parsePlaylistQuery, type PlaylistRequest } from './blocking.js';
-import { HlsPackager } from './packager.js';
+import { HlsPackager, type SequencePosition } from './packager.js';
 import { parseSubtitlePath, renderSubtitlePlaylist, renderSubtitleSegment, subtitlePlaylistUri, SUBTITLES_DIR, SUBTITLES_GROUP, type SubtitleSource } from './subtitles.js';
 import { renderMediaPlaylist, renderMultivariantPlaylist, type RenditionReport, type SubtitlesRendition, type VariantStream } from './playlist.js';
 import { metricOnce } from '../../observability/metrics.js';
@@ -142,6 +142,12 @@ export interface HlsService {
   attachSubtitles(channel: string, lang: string, name: string, source: SubtitleSource): boolean;
   /** setSubtitles lists WebVTT subtitle renditions in a channel's multivariant playlist (captions). */
   setSubtitles(channel: string, subtitles: SubtitlesRendition[]): void;
+  /**
+   * setSequenceSource says where a channel's media sequence stood on its previous primary node
+   * (hot standby, cluster/standby.ts): a stream starting here carries it on after a discontinuity,
+   * so players behind any node see one playlist whose sequence keeps growing across a failover.
+   */
+  setSequenceSource(source: ((channel: string) => SequencePosition | undefined) | undefined): void;
   /** packager returns a channel's rendition packager (tests, other outputs). */
   packager(channel: string, rendition?: string): HlsPackager | undefined;
   /**
@@ -239,6 +245,7 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
   let subscriptions = 0;
   let renditionMapper: RenditionMapper | undefined;
   let origin: HlsOrigin | undefined;
+  let sequenceSource: ((channel: string) => SequencePosition | undefined) | undefined;
   /** Viewers of channels answered through their origin, by channel. */
   const proxied = new Map<string, ViewerWindow>();
   let proxiedSweptAt = 0;
@@ -386,6 +393,9 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
       },
     };
     ch.live = true;
+    // A failover: the channel was live on another node a moment ago; carry its sequence on.
+    const previous = sequenceSource?.(channel);
+    if (previous) packager.continueSequence(previous);
     const detach = hub.subscribe(channel, subscriber);
     if (ch.subscription === subscription && ch.live) ch.detach = detach;
     else detach(); // ended during subscribe
@@ -699,6 +709,9 @@ export function createHlsService(deps: HlsServiceDeps): HlsService {
     },
     mapRenditions(mapper: RenditionMapper | undefined) {
       renditionMapper = mapper;
+    },
+    setSequenceSource(source) {
+      sequenceSource = source;
     },
     setOrigin(o: HlsOrigin | undefined) {
       origin = o;

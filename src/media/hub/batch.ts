@@ -41,6 +41,16 @@ export class OutTag {
     return Buffer.isBuffer(this.source) ? undefined : this.source;
   }
 
+  /**
+   * retimed is this tag at another decode time (a continued timeline, continuation.ts): the same
+   * position, kind and body; a frame is copied with its presentation time moved alike.
+   */
+  retimed(dts: number): OutTag {
+    const src = this.source;
+    const moved = Buffer.isBuffer(src) ? src : { ...src, dts, pts: src.pts + dts - src.dts };
+    return new OutTag(this.seq, this.type, this.keyframe, this.header, dts, moved);
+  }
+
   /** flv is the complete FLV tag with its PreviousTagSize, encoded once. */
   get flv(): Buffer {
     if (!this.flvTag) this.flvTag = Buffer.isBuffer(this.source) ? encodeFlvTag(this.type, this.dts, this.source) : flvTagOf(this.source);

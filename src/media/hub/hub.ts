@@ -19,6 +19,7 @@ import { flvCarries, flvMetadataOf, sequenceHeaderBodyOf } from '../flv/frame-ta
 import type { FrameSink } from '../flv/frame-reader.js';
 import { Batch, OutTag } from './batch.js';
 import type { Viewer, ViewerProtocol, ViewerState } from './viewer.js';
+import { CONTINUATION_STEP_MS, continuationOffset, type PlayedUpTo } from './continuation.js';
 
 export const HUB_EVENT_STREAM_START = 'streamStart';
 export const HUB_EVENT_STREAM_END = 'streamEnd';
@@ -32,6 +33,8 @@ export const HUB_EVENT_STREAM_FENCED = 'streamFenced';
 export const DROP_REASON_SLOW_VIEWER = 'slow_viewer';
 export const DROP_REASON_GOP_CACHE_FULL = 'gop_cache_full';
 export const DROP_REASON_BAD_FRAME = 'bad_frame';
+/** Why an edge pull ends when a publisher of its channel goes live on this node (its players stay). */
+export const EDGE_REPLACED_REASON = 'the channel is published on this node';
 const RATE_WINDOW_MS = 2000;
 /**
  * Frames are held 1 ms longer per this many viewers (up to flushIntervalMs): a few viewers
@@ -190,6 +193,10 @@ export class LiveStream implements Publisher {
   readonly fpsRate = new Rate();
   private lastVideoDts = -1;
   private lastAudioDts = -1;
+  /** Added to the source's times: nonzero once this stream continues another's players (continueAfter). */
+  private offset = 0;
+  /** Where a continued timeline starts, until the source's first frame fixes the offset (null: not waiting). */
+  private continueAt: number | null = null;
 
   readonly from: StreamFrom;
 
@@ -219,6 +226,7 @@ export class LiveStream implements Publisher {
   setTracks(video: VideoTrackInfo | undefined, audio: AudioTrackInfo | undefined, dts = 0): void {
     if (this.ended) return;
     let changed = false;
+    dts = this.continueAt ?? Math.max(0, dts + this.offset);
     if (video && !sameTrack(this.video, video)) {
       this.video = video;
       this.sawVideo = true;
@@ -251,6 +259,15 @@ export class LiveStream implements Publisher {
     const n = frame.data.length;
     this.hub.counters.bytesIn += n;
     this.rateIn.add(n * 8);
+    if (this.continueAt !== null) {
+      // The source's first frame starts the continued timeline.
+      this.offset = this.continueAt - frame.dts;
+      this.continueAt = null;
+    }
+    if (this.offset !== 0) {
+      frame.dts += this.offset;
+      frame.pts += this.offset;
+    }
     // Keep decode times monotonic for every output (some encoders step back by a millisecond).
     const video = frame.kind === 'video';
     const last = video ? this.lastVideoDts : this.lastAudioDts;
@@ -272,7 +289,8 @@ export class LiveStream implements Publisher {
     if (this.ended) return;
     const meta = ecmaArray(flvMetadataOf({ ...values, server: 'onair' }, this.video, this.audio));
     this.metadata = meta;
-    const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, 0, encodeAmf0('onMetaData', meta));
+    // At the stream's current time, so a player's timestamps never step back (0 at the start).
+    const tag = new OutTag(++this.seq, FLV_TAG_SCRIPT, false, true, Math.max(0, this.lastVideoDts, this.lastAudioDts, this.continueAt ?? 0), encodeAmf0('onMetaData', meta));
     this.metadataTag = tag;
     this.enqueue(tag);
   }
@@ -334,6 +352,75 @@ export class LiveStream implements Publisher {
     const ms = Math.min(this.hub.opts.flushIntervalMs, Math.floor(this.viewers.size / VIEWERS_PER_FLUSH_MS));
     if (ms > 0) this.flushTimer = setTimeout(() => this.flush(), ms);
     else this.immediate = setImmediate(() => this.flush());
+  }
+
+  // ---------------------------------------------------------------- continuation (failover)
+
+  /** playedUpTo is the last decode time handed to this stream's outputs, per kind. */
+  playedUpTo(): PlayedUpTo {
+    return { video: this.lastVideoDts, audio: this.lastAudioDts };
+  }
+
+  /**
+   * continueAfter shifts this stream's timeline to follow on from what another stream's players
+   * got (continuation.ts). A stream with a cached GOP (a promoted backup) is shifted at once, its
+   * GOP and codec headers included; one without frames yet fixes the shift at its first frame.
+   */
+  continueAfter(played: PlayedUpTo): void {
+    const last = Math.max(played.video, played.audio);
+    if (last < 0) return;
+    const [first] = this.gop;
+    if (!first) {
+      this.continueAt = last + CONTINUATION_STEP_MS;
+      this.lastVideoDts = played.video;
+      this.lastAudioDts = played.audio;
+      return;
+    }
+    const off = continuationOffset(played, Math.min(...this.gop.map((t) => t.dts)));
+    this.offset += off;
+    this.gop = this.gop.map((t) => t.retimed(t.dts + off));
+    const start = first.dts + off;
+    if (this.videoHeader) this.videoHeader = this.videoHeader.retimed(start);
+    if (this.audioHeader) this.audioHeader = this.audioHeader.retimed(start);
+    if (this.metadataTag) this.metadataTag = this.metadataTag.retimed(start);
+    this.lastVideoDts = this.lastVideoDts >= 0 ? this.lastVideoDts + off : played.video;
+    this.lastAudioDts = this.lastAudioDts >= 0 ? this.lastAudioDts + off : played.audio;
+  }
+
+  /**
+   * releaseAudience hands over this stream's players (viewers and playback subscribers) without
+   * ending them: what is pending is flushed to them first.
+   */
+  releaseAudience(): { viewers: ViewerState[]; subscribers: StreamSubscriber[] } {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.flush();
+    const viewers = [...this.viewers].filter((vs) => !vs.closed);
+    const subscribers = [...this.subscribers];
+    this.viewers.clear();
+    this.subscribers.clear();
+    this.audienceChangedAt = Date.now();
+    return { viewers, subscribers };
+  }
+
+  /**
+   * adoptViewers continues viewers already playing another stream of the channel on this one, on
+   * their connections: no new stream header, this stream's codec headers and its cached GOP (one
+   * shared batch), or its next keyframe.
+   */
+  adoptViewers(states: ViewerState[]): void {
+    const headers = [this.videoHeader, this.audioHeader].filter((t): t is OutTag => !!t && t.seq <= this.lastFlushedSeq);
+    const gop = this.gop.filter((t) => t.seq <= this.lastFlushedSeq);
+    const fromKey = gop[0]?.keyframe === true;
+    const burst = new Batch([...headers, ...(fromKey ? gop : [])]);
+    for (const vs of states) {
+      vs.waitingKey = !fromKey;
+      vs.slowSince = 0;
+      this.viewers.add(vs);
+      vs.viewer.onClose = () => this.detach(vs, 'closed', false, true);
+      if (burst.tags.length > 0) this.writeTo(vs, burst);
+    }
+    this.audienceChangedAt = Date.now();
   }
 
   /** headerTags lists the current metadata and codec header tags (for relays that re-publish). */
@@ -551,12 +638,29 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
       this.emit(HUB_EVENT_BACKUP_CHANGE, channel);
       return backup;
     }
-    // One owner per channel here: a local primary while this node pulls the channel is refused
-    // (moving players from a pull to a local publisher is the failover work of issue 18).
-    if (this.edges.has(channel)) return null;
+    // One owner per channel here: a publisher of a channel this node pulls (the broadcaster moved
+    // here after the origin died) takes over the pull's players.
     const stream = new LiveStream(channel, source, this);
+    this.takeOverPlayers(stream);
     this.goLive(stream);
     return stream;
+  }
+
+  /**
+   * takeOverPlayers moves the players of the channel's edge stream (if this node pulls it) to a
+   * local stream that replaces the pull, on their connections, its timeline continuing theirs;
+   * the pull then ends without ending them.
+   */
+  private takeOverPlayers(to: LiveStream): void {
+    const edge = this.edges.get(to.channel);
+    if (!edge) return;
+    const { viewers, subscribers } = edge.releaseAudience();
+    to.continueAfter(edge.playedUpTo());
+    to.adoptViewers(viewers);
+    for (const s of subscribers) to.addSubscriber(s);
+    this.logger.info({ channel: to.channel, viewers: viewers.length, subscribers: subscribers.length }, 'the players of the pulled stream continue on this node\'s publisher');
+    edge.source.close(EDGE_REPLACED_REASON);
+    edge.end(EDGE_REPLACED_REASON);
   }
 
   private goLive(stream: LiveStream): void {
@@ -575,7 +679,8 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
 
   /**
    * promote makes the channel's backup its primary on this node: outputs waiting for the channel
-   * attach (tracks and the cached GOP first) and streamStart is emitted. False without a backup
+   * attach (tracks and the cached GOP first) and streamStart is emitted; the players of the
+   * channel's pull (this node's viewers of the old primary) continue on it. False without a backup
    * or when a primary runs here.
    */
   promote(channel: string): boolean {
@@ -583,6 +688,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
     if (!b || b.ended || this.streams.has(channel)) return false;
     this.backups.delete(channel);
     b.role = 'primary';
+    this.takeOverPlayers(b);
     this.goLive(b);
     return true;
   }
@@ -679,7 +785,11 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
     const s = opts.playback ? this.playableStream(channel) : this.streams.get(channel);
     if (s) {
       s.addSubscriber(subscriber);
-      return () => s.removeSubscriber(subscriber);
+      // A player may have moved from the edge stream to a local one since (takeOverPlayers).
+      return () => {
+        s.removeSubscriber(subscriber);
+        this.streams.get(channel)?.removeSubscriber(subscriber);
+      };
     }
     let set = this.waiting.get(channel);
     if (!set) this.waiting.set(channel, (set = new Set()));

@@ -28,6 +28,19 @@ test('two nodes listing a channel as primary: the latest writer wins', () => {
   assert.equal(originOf(two, 'cam', 'self')?.node, 'y');
 });
 
+test('failover: the node a lease notice names is the origin, even while its entry still says backup and the old primary\'s has not expired', () => {
+  assert.equal(originOf(nodes, 'cam', 'self', 'b')?.node, 'b');
+  assert.equal(originOf(nodes, 'cam', 'self', 'b')?.url, 'http://b:8080');
+  // A named node that does not list the channel (or is this node) changes nothing.
+  assert.equal(originOf(nodes, 'cam', 'self', 'nourl')?.node, 'a');
+  assert.equal(originOf(nodes, 'mine', 'self', 'self'), null);
+  const fresherOld: NodeLive[] = [
+    { node: 'old', url: 'http://old', at: 50, streams: [{ channel: 'cam' }] },
+    { node: 'new', url: 'http://new', at: 40, streams: [{ channel: 'cam' }] },
+  ];
+  assert.equal(originOf(fresherOld, 'cam', 'self', 'new')?.node, 'new');
+});
+
 test('locateChannel reads the list once; a failing read throws', async () => {
   let reads = 0;
   assert.equal((await locateChannel({ list: async () => { reads++; return nodes; } }, 'cam', 'self'))?.node, 'a');

@@ -74,3 +74,16 @@ test('signed junk, own notices and oversized ones are rejected with their reason
   assert.deepEqual(v.verify(mac(JSON.stringify({ v: 1, type: 'lease-released', node: 'node-a', seq: 1, at: c.now(), channel: 'cam', token: 'abc' }))), { ok: false, why: 'invalid' });
   assert.deepEqual(v.verify(mac(JSON.stringify({ v: 1, type: 'promote-me', node: 'node-a', seq: 1, at: c.now() }))), { ok: false, why: 'invalid' });
 });
+
+test('a heartbeat may say where each primary\'s LL-HLS sequence stands; a malformed position makes it invalid', () => {
+  const c = clock();
+  const a = new NoticeSigner(SECRET, 'node-a', c.now);
+  const v = new NoticeVerifier(SECRET, 'node-b', SKEW_MS, c.now);
+  const r = v.verify(a.sign({ type: 'heartbeat', primaries: [{ channel: 'cam', token: '3', hls: { nextMsn: 120, discontinuity: 2 } }, { channel: 'tv', token: '4' }] }));
+  assert.ok(r.ok && r.notice.type === 'heartbeat');
+  assert.deepEqual(r.notice.primaries[0]?.hls, { nextMsn: 120, discontinuity: 2 });
+  for (const hls of [{ nextMsn: -1, discontinuity: 0 }, { nextMsn: 1.5, discontinuity: 0 }, { nextMsn: 1, discontinuity: 0, extra: 1 }]) {
+    const raw = a.sign({ type: 'heartbeat', primaries: [{ channel: 'cam', token: '3', hls }] });
+    assert.deepEqual(v.verify(raw), { ok: false, why: 'invalid' }, JSON.stringify(hls));
+  }
+});

@@ -333,3 +333,31 @@ test('packager: audio-only parts stay within PART-TARGET over uneven AAC timesta
     assert.equal(checkPartsWithinTarget(p, `audio seed ${seed}`), partTarget);
   }
 });
+
+test('packager: a successor carries on another packager\'s sequence after a discontinuity (failover to another node)', () => {
+  const old = makePackager({ tag: 'old1' });
+  run(old, { seconds: 5 });
+  old.startSession(videoTrack, audioTrack); // a restart on the old node: one discontinuity already
+  for (const f of synthFrames({ seconds: 3 })) old.onFrame(f);
+  const pos = old.sequencePosition();
+  assert.ok(pos);
+  assert.equal(pos.nextMsn, (old.current?.msn ?? -1) + 1);
+  assert.equal(pos.discontinuity, 1, 'the newest segment follows one discontinuity');
+  const oldModel = old.playlistModel();
+
+  const next = makePackager({ tag: 'new1' });
+  assert.equal(next.sequencePosition(), undefined, 'nothing to carry on before a segment');
+  next.continueSequence({ nextMsn: pos.nextMsn + 1, discontinuity: pos.discontinuity });
+  run(next, { seconds: 5 });
+  const first = next.segments[0];
+  assert.equal(first?.msn, pos.nextMsn + 1, 'the sequence goes on (one number of slack)');
+  assert.equal(first.discontinuity, true, 'the switch is a discontinuity');
+  const model = next.playlistModel();
+  assert.ok(model.mediaSequence > (oldModel.segments.at(-1)?.msn ?? Infinity));
+  assert.equal(model.discontinuitySequence, pos.discontinuity, 'the first segment\'s discontinuity comes right after the old newest segment\'s');
+  assert.ok(!first.uri.includes('old1'), 'names are the successor\'s own');
+  // A later restart there is a discontinuity as usual; a first session without continueSequence has none.
+  const plain = makePackager();
+  run(plain, { seconds: 3 });
+  assert.equal(plain.segments[0]?.discontinuity, false);
+});
