@@ -7,7 +7,8 @@ import { WebSocket } from 'ws';
 import { Centrifuge, type PublicationContext } from 'centrifuge';
 import { startTestServer, type TestServer } from '../../testkit/server.js';
 import { signChatToken, chatInfoFor } from '../../src/platform/chat-tokens.js';
-import { connectUser, waitFor, type ChatUser } from './helpers/moderation.js';
+import { ModerationCodes as C } from '../../src/chat/moderation/codes.js';
+import { connectUser, rejectsWith, waitFor, type ChatUser } from './helpers/moderation.js';
 
 let s: TestServer;
 const ids: Record<string, string> = {};
@@ -45,7 +46,7 @@ test('fresh install: "시발 뭐야" in chat:demo is masked by the default list,
 
 test('hold: the message waits in the review queue until a manager approves it over REST', async () => {
   assert.equal((await s.api('POST', '/api/v1/channels/demo/moderation/filters', { word: '도배', action: 'hold' }, sessions.boss)).status, 200);
-  await u.viewer!.say('도배 갑니다');
+  await rejectsWith(u.viewer!.say('도배 갑니다'), C.messageHeld);
   await u.viewer!.say('다음 메시지');
   await seen((d) => d.text === '다음 메시지', 'a later message');
   assert.ok(!u.boss!.pubs.some((d) => d.text === '도배 갑니다'), 'held out of the room');

@@ -20,6 +20,8 @@ export const ModerationCodes = {
   wordBlocked: 413,
   /** A super chat with a `hold` filter word: paid messages never wait in the review queue. */
   heldForReview: 414,
+  /** The message waits in the review queue (a `hold` filter word); not an error of the sender's, but not published either. */
+  messageHeld: 415,
   unknownCommand: 420,
   notAllowed: 421,
   badArguments: 422,

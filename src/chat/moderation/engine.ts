@@ -92,14 +92,6 @@ export interface CommandResult {
   data?: unknown;
 }
 
-/** HeldResult is the publish reply of a message a `hold` word keeps for review. */
-export interface HeldResult {
-  held: true;
-  id: string;
-  code: 'message_held';
-  message: string;
-}
-
 const result = (action: string, n: Notice, data?: unknown): CommandResult => ({ ok: true, action, message: n.text, code: n.code, params: n.params, ...(data === undefined ? {} : { data }) });
 
 interface ChannelRules {
@@ -200,8 +192,8 @@ export class ModerationEngine implements PublishHook {
       if ('held' in msg) {
         if (ctx.clientId.startsWith(SUPERCHAT_CLIENT_PREFIX)) throw new ModerationError('heldForReview', 'this message needs a manager\'s approval, so it cannot be sent as a super chat');
         await this.store.hold(rules.id, { id: msg.message.id, userId: ctx.user, message: msg.message, word: msg.held, createdAt: msg.message.ts });
-        const reply: HeldResult = { held: true, id: msg.message.id, code: 'message_held', message: 'your message waits for a manager\'s approval' };
-        return { action: 'handled', reply };
+        // A refusal with its own code: SDKs drop publish replies, but every client shows an error.
+        throw new ModerationError('messageHeld', 'your message waits for a manager\'s approval');
       }
       return { action: 'allow', data: msg };
     } catch (err) {

@@ -352,22 +352,21 @@ for (const eng of engines()) {
       fresh();
       await cmd('owner', '/filter add 광고 hold');
       const before = publisher.pubs.length;
-      const d = await send('viewer', '광고 보세요', engine);
-      assert.equal(d.action, 'handled');
-      const reply = (d as { reply: { held: boolean; id: string; code: string } }).reply;
-      assert.deepEqual([reply.held, reply.code], [true, 'message_held']);
+      await refused('viewer', '광고 보세요', C.messageHeld, engine, /approval/);
       assert.equal(publisher.pubs.length, before, 'nothing reaches the room');
       await assert.rejects(engine.heldMessages({ id: ids.viewer! }, 'room'), (e: { code?: number }) => e.code === C.notAllowed);
       const queue = await engine.heldMessages({ id: ids.mgr! }, 'room');
-      assert.deepEqual(queue.map((h) => [h.id, h.word, (h.message as { text: string }).text]), [[reply.id, '광고', '광고 보세요']]);
+      assert.deepEqual(queue.map((h) => [h.word, (h.message as { text: string }).text]), [['광고', '광고 보세요']]);
+      const reply = { id: queue[0]!.id };
       const r = await engine.decideHeld({ id: ids.mgr! }, 'room', reply.id, true);
       assert.equal(r.code, 'held_approved');
       const pub = publisher.pubs.at(-1)!;
       assert.deepEqual([pub.channel, pub.data.id, pub.data.text, pub.data.user.id], ['chat:room', reply.id, '광고 보세요', ids.viewer]);
       await assert.rejects(engine.decideHeld({ id: ids.owner! }, 'room', reply.id, false), (e: { code?: number }) => e.code === C.targetNotFound);
       fresh();
-      const d2 = (await send('viewer', '광고 또', engine)) as { reply: { id: string } };
-      assert.equal((await engine.decideHeld({ id: ids.owner! }, 'room', d2.reply.id, false)).code, 'held_rejected');
+      await refused('viewer', '광고 또', C.messageHeld);
+      const [second] = await engine.heldMessages({ id: ids.owner! }, 'room');
+      assert.equal((await engine.decideHeld({ id: ids.owner! }, 'room', second!.id, false)).code, 'held_rejected');
       assert.deepEqual(await engine.heldMessages({ id: ids.owner! }, 'room'), []);
       assert.ok(!publisher.pubs.some((x) => x.data?.text === '광고 또'));
       // Managers are exempt from the filter, as from every content rule.
