@@ -110,7 +110,12 @@ export const ChannelSchema = z.object({
 export type PublicChannel = z.infer<typeof ChannelSchema>;
 
 /** ChannelWithLiveSchema is a channel in GET /api/v1/channels[/name]: settings, public stream, followers. */
-export const ChannelWithLiveSchema = ChannelSchema.extend({ stream: PublicStreamSchema, followers: z.number() });
+export const ChannelWithLiveSchema = ChannelSchema.extend({
+  stream: PublicStreamSchema,
+  followers: z.number(),
+  /** The streamer's display name (the owner's), for name-based texts such as the offline line; null without an owner. */
+  ownerName: z.string().nullable(),
+});
 export type ChannelWithLive = z.infer<typeof ChannelWithLiveSchema>;
 
 /** IngestAddressesSchema answers GET /api/v1/ingest: where a broadcaster publishes, per protocol. */
