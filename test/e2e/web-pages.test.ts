@@ -156,7 +156,7 @@ test('admin with the admin token, VOD not found, transparent overlay', { timeout
     await page.getByLabel('관리자 토큰').fill(s.secrets.adminToken);
     await page.getByRole('button', { name: '토큰 사용' }).click();
     await page.locator('#channels').getByRole('link', { name: 'demo' }).waitFor();
-    await page.locator('#health dd', { hasText: 'ok' }).first().waitFor();
+    await page.locator('#health dd', { hasText: '정상' }).first().waitFor();
     await screenshots(page, 'admin');
 
     await page.goto(base + '/vod/does-not-exist');

@@ -411,6 +411,11 @@ const en = {
   'job.state.failed': 'failed',
   'job.state.cancelled': 'cancelled',
   'super.pinned': 'Pinned Super Chats',
+  'role.media': 'media',
+  'role.chat': 'chat',
+  'role.api': 'API',
+  'role.web': 'web',
+  'role.worker': 'worker',
 } as const;
 
 export type StringKey = keyof typeof en;
@@ -818,6 +823,11 @@ const ko: Record<StringKey, string> = {
   'job.state.failed': '실패',
   'job.state.cancelled': '취소됨',
   'super.pinned': '고정된 후원',
+  'role.media': '미디어',
+  'role.chat': '채팅',
+  'role.api': 'API',
+  'role.web': '웹',
+  'role.worker': '작업 처리',
 };
 
 const TABLES: Record<Lang, Record<StringKey, string>> = { en, ko };

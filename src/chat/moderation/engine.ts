@@ -89,10 +89,12 @@ export interface CommandResult {
   message: string;
   code: string;
   params: Record<string, string | number>;
+  /** true when the same notice was published into the channel as a system message (clients then show it once). */
+  announced: boolean;
   data?: unknown;
 }
 
-const result = (action: string, n: Notice, data?: unknown): CommandResult => ({ ok: true, action, message: n.text, code: n.code, params: n.params, ...(data === undefined ? {} : { data }) });
+const result = (action: string, n: Notice, data?: unknown, announced = false): CommandResult => ({ ok: true, action, message: n.text, code: n.code, params: n.params, announced, ...(data === undefined ? {} : { data }) });
 
 interface ChannelRules {
   name: string;
@@ -326,7 +328,7 @@ export class ModerationEngine implements PublishHook {
             ? { code: 'user_banned', params: { user: target.name }, text: `${target.name} was banned` }
             : { code: 'user_banned_for', params: { user: target.name, seconds }, text: `${target.name} was banned for ${formatDuration(seconds * 1000)}` };
         await this.announce(rules.name, cmd.kind, n, { user: target.id });
-        return result(cmd.kind, n, { user: target.id, expiresAt, deleted: ids.length });
+        return result(cmd.kind, n, { user: target.id, expiresAt, deleted: ids.length }, true);
       }
       case 'unban':
       case 'untimeout': {
@@ -348,13 +350,13 @@ export class ModerationEngine implements PublishHook {
         await audit(cmd.mode, null, null, { ...patch });
         const n = describeMode(cmd.mode, next);
         await this.announce(rules.name, 'mode', n, { mode: cmd.mode, modes: next });
-        return result(cmd.mode, n, { modes: next });
+        return result(cmd.mode, n, { modes: next }, true);
       }
       case 'clear': {
         await this.publisher?.publish(CHAT_PREFIX + rules.name, { type: 'clear', ts: this.now() });
         await audit('clear', null, null, null);
         await this.announce(rules.name, 'clear', { code: 'chat_cleared', params: {}, text: 'chat was cleared by a moderator' });
-        return result('clear', { code: 'chat_cleared', params: {}, text: 'chat cleared' });
+        return result('clear', { code: 'chat_cleared', params: {}, text: 'chat cleared' }, undefined, true);
       }
       case 'delete': {
         if (!MESSAGE_ID_PATTERN.test(cmd.messageId)) throw new ModerationError('badArguments', 'that is not a message id');
@@ -379,7 +381,7 @@ export class ModerationEngine implements PublishHook {
           ? { code: 'manager_added', params: { user: target.name }, text: `${target.name} is now a manager` }
           : { code: 'manager_removed', params: { user: target.name }, text: `${target.name} is no longer a manager` };
         await this.announce(rules.name, cmd.kind, n, { user: target.id });
-        return result(cmd.kind, n);
+        return result(cmd.kind, n, undefined, true);
       }
       case 'mods': {
         const list = await this.platform.channels.listRole(rules.id, 'manager');

@@ -9,12 +9,16 @@ import { fileURLToPath } from 'node:url';
 import { ModerationCodes } from '../../../src/chat/moderation/codes.js';
 import { HELP_USAGE } from '../../../src/chat/moderation/commands.js';
 import { FILTER_ACTIONS } from '../../../src/chat/moderation/filter.js';
+import { JOB_TYPES } from '../../../src/platform/jobs/rules.js';
+import type { JobState } from '../../../src/platform/jobs/schema.js';
 import { STRING_TABLES, setLang } from '../../../web/src/i18n.js';
 import { noticeText, refusalText, spanSeconds } from '../../../web/src/chat/notices.js';
 import { formatSpan } from '../../../web/src/format.js';
 import { interpret } from '../../../web/src/chat/model.js';
 
 const HANGUL = /[\uac00-\ud7a3]/;
+/** JOB_STATES are every JobState (the record makes a new state a compile error here). */
+const JOB_STATES = Object.keys({ queued: 1, running: 1, done: 1, failed: 1, cancelled: 1 } satisfies Record<JobState, 1>);
 const source = (f: string) => readFileSync(fileURLToPath(new URL(`../../../src/chat/moderation/${f}`, import.meta.url)), 'utf8');
 /** NOTICE_CODES are the codes the moderation sources put into notices: `code: '…'` and n('…', …). */
 const NOTICE_CODES = [...new Set([source('engine.ts'), source('notices.ts')].flatMap((s) => [...s.matchAll(/(?:code: |\bn\()'([a-z_]+)'/g)].map((m) => m[1]!)))];
@@ -24,13 +28,16 @@ const lang = (l: 'ko' | 'en') => {
   setLang(l);
 };
 
-test('every notice code, refusal code, /help entry and filter action has Korean and English words', () => {
+test('every notice code, refusal code, /help entry, filter action and job label has Korean and English words', () => {
   assert.ok(NOTICE_CODES.length >= 30 && NOTICE_CODES.includes('slow_mode_on') && NOTICE_CODES.includes('help'), NOTICE_CODES.join());
   const keys = [
     ...NOTICE_CODES.map((c) => `notice.${c}`),
     ...Object.keys(ModerationCodes).map((r) => `modErr.${r}`),
     ...HELP_USAGE.map((h) => `help.${h.name}`),
     ...FILTER_ACTIONS.map((a) => `filter.action.${a}`),
+    // The admin page's job labels.
+    ...JOB_TYPES.map((j) => `job.type.${j}`),
+    ...JOB_STATES.map((j) => `job.state.${j}`),
   ];
   const { en, ko } = STRING_TABLES as Record<'en' | 'ko', Record<string, string | undefined>>;
   const missing = keys.filter((k) => !en[k] || !ko[k] || !HANGUL.test(ko[k]));

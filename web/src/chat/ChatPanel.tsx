@@ -168,7 +168,10 @@ export function ChatPanel(props: ChatPanelProps) {
     if (COMMAND_RE.test(msg) && client) {
       // Commands go as an RPC so their answer (the /help list, a filter list…) can be shown to the sender alone.
       try {
-        const r = (await client.rpc('mod.command', { channel, command: msg })).data as { code?: unknown; params?: unknown; message?: unknown } | null;
+        const r = (await client.rpc('mod.command', { channel, command: msg })).data as { code?: unknown; params?: unknown; message?: unknown; announced?: unknown } | null;
+        setText('');
+        // Announced results (modes, bans…) reach everyone, the sender too, as a system line.
+        if (r?.announced === true) return;
         const code = typeof r?.code === 'string' ? r.code : undefined;
         const text = typeof r?.message === 'string' ? r.message : '';
         const params = r?.params !== null && typeof r?.params === 'object' ? (r.params as Record<string, unknown>) : undefined;

@@ -123,7 +123,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
             <dl class="stats">
               <div><dt>{t('admin.status')}</dt><dd>{health.status === 'ok' ? t('admin.ok') : t('admin.degraded')}</dd></div>
               <div><dt>{t('admin.db')}</dt><dd>{health.db === 'ok' ? t('admin.ok') : String(health.db)}</dd></div>
-              <div><dt>{t('admin.roles')}</dt><dd>{(health.roles ?? []).join(', ')}</dd></div>
+              <div><dt>{t('admin.roles')}</dt><dd>{(health.roles ?? []).map((r) => wordOr(`role.${r}`, r)).join(', ')}</dd></div>
               <div><dt>{t('admin.uptime')}</dt><dd>{formatDuration((health.uptimeSeconds ?? 0) * 1000)}</dd></div>
             </dl>
           ) : <p class="muted">{t('common.loading')}</p>}

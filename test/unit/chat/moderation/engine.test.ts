@@ -388,6 +388,8 @@ for (const eng of engines()) {
       assert.deepEqual([publisher.last('system').code, publisher.last('system').params], ['sub_only_off', {}]);
       const slow = await cmd('owner', '/slow', e);
       assert.equal(slow.data.modes.slowSeconds, 10);
+      assert.equal(slow.announced, true, 'published as a system message too');
+      assert.equal((await cmd('owner', '/mods', e)).announced, false);
       const sys = publisher.last('system');
       assert.deepEqual([sys.type, sys.event, sys.code, sys.params, sys.text], ['system', 'mode', 'slow_mode_on', { seconds: 10 }, 'slow mode is on: one message every 10s']);
       assert.equal((await cmd('owner', '/slow', e)).data.modes.slowSeconds, 0);
