@@ -11,12 +11,15 @@ import { HELP_USAGE } from '../../../src/chat/moderation/commands.js';
 import { FILTER_ACTIONS } from '../../../src/chat/moderation/filter.js';
 import { JOB_TYPES } from '../../../src/platform/jobs/rules.js';
 import type { JobState } from '../../../src/platform/jobs/schema.js';
+import type { RecordingState } from '../../../src/media/record/vods.js';
 import { STRING_TABLES, setLang } from '../../../web/src/i18n.js';
 import { noticeText, refusalText, spanSeconds } from '../../../web/src/chat/notices.js';
 import { formatSpan } from '../../../web/src/format.js';
 import { interpret } from '../../../web/src/chat/model.js';
 
 const HANGUL = /[\uac00-\ud7a3]/;
+/** RECORDING_STATES are every RecordingState (likewise). */
+const RECORDING_STATES = Object.keys({ recording: 1, finalizing: 1, ready: 1, failed: 1 } satisfies Record<RecordingState, 1>);
 /** JOB_STATES are every JobState (the record makes a new state a compile error here). */
 const JOB_STATES = Object.keys({ queued: 1, running: 1, done: 1, failed: 1, cancelled: 1 } satisfies Record<JobState, 1>);
 const source = (f: string) => readFileSync(fileURLToPath(new URL(`../../../src/chat/moderation/${f}`, import.meta.url)), 'utf8');
@@ -38,6 +41,8 @@ test('every notice code, refusal code, /help entry, filter action and job label 
     // The admin page's job labels.
     ...JOB_TYPES.map((j) => `job.type.${j}`),
     ...JOB_STATES.map((j) => `job.state.${j}`),
+    // The VOD page's recording states (ready shows the video itself).
+    ...RECORDING_STATES.filter((r) => r !== 'ready').map((r) => `vod.state.${r}`),
   ];
   const { en, ko } = STRING_TABLES as Record<'en' | 'ko', Record<string, string | undefined>>;
   const missing = keys.filter((k) => !en[k] || !ko[k] || !HANGUL.test(ko[k]));
