@@ -149,3 +149,25 @@ test('with ko-KR, /slow 10 shows a Korean system line on the watch page and no E
   await page.getByRole('button', { name: '전송' }).click();
   await page.locator('.chat-row.system[data-code="slow_mode_off"]', { hasText: '저속 모드가 꺼졌어요' }).waitFor({ timeout: 5_000 });
 });
+
+test('the studio review queue: a held message shows there and 승인 publishes it into the chat', { timeout: 60_000 }, async () => {
+  assert.equal((await s.api('POST', '/api/v1/channels/minji/moderation/filters', { word: '홍보', action: 'hold' }, owner.token)).status, 200);
+  const viewer = await registerUser(s, 'viewer1', '시청자');
+  const watch = await koreanPage(viewer.token);
+  await watch.goto(base + '/watch/minji');
+  await watch.locator('.conn[data-state="connected"]').waitFor({ timeout: 15_000 });
+  await watch.getByLabel('채팅을 입력하세요').fill('홍보 채널 놀러 오세요');
+  await watch.getByRole('button', { name: '전송' }).click();
+  await watch.locator('.chat-notice', { hasText: '메시지가 매니저의 승인을 기다리고 있어요.' }).waitFor({ timeout: 5_000 });
+  assert.equal(await watch.locator('.chat-row .text', { hasText: '홍보 채널' }).count(), 0, 'held out of the room');
+
+  const studio = await koreanPage(owner.token);
+  await studio.goto(base + '/studio');
+  const held = studio.locator('#held li', { hasText: '홍보 채널 놀러 오세요' });
+  await held.waitFor({ timeout: 15_000 });
+  assert.match(await held.innerText(), /“홍보” 때문에 보류됨/);
+  await noEnglish(studio, 'studio with a held message');
+  await held.getByRole('button', { name: '승인' }).click();
+  await watch.locator('.chat-row[data-kind="message"] .text', { hasText: '홍보 채널 놀러 오세요' }).waitFor({ timeout: 5_000 });
+  await studio.locator('#held', { hasText: '검토를 기다리는 메시지가 없어요.' }).waitFor({ timeout: 10_000 });
+});
