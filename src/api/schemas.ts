@@ -110,7 +110,12 @@ export const ChannelSchema = z.object({
 export type PublicChannel = z.infer<typeof ChannelSchema>;
 
 /** ChannelWithLiveSchema is a channel in GET /api/v1/channels[/name]: settings, public stream, followers. */
-export const ChannelWithLiveSchema = ChannelSchema.extend({ stream: PublicStreamSchema, followers: z.number() });
+export const ChannelWithLiveSchema = ChannelSchema.extend({
+  stream: PublicStreamSchema,
+  followers: z.number(),
+  /** The streamer's display name (the owner's), for name-based texts such as the offline line; null without an owner. */
+  ownerName: z.string().nullable(),
+});
 export type ChannelWithLive = z.infer<typeof ChannelWithLiveSchema>;
 
 /** IngestAddressesSchema answers GET /api/v1/ingest: where a broadcaster publishes, per protocol. */
@@ -348,10 +353,12 @@ export const ModeSettingsSchema = z.object({
   emoteOnly: z.boolean(),
   uniqueChat: z.boolean(),
   blockLinks: z.boolean(),
+  /** Whether the default word list applies (on unless the owner turns it off). */
+  defaultFilter: z.boolean(),
 });
 export type ModeSettingsView = z.infer<typeof ModeSettingsSchema>;
 /** FilterEntrySchema is one word of a channel's filter and what it does. */
-export const FilterEntrySchema = z.object({ word: z.string(), action: z.enum(['mask', 'block', 'allow']) });
+export const FilterEntrySchema = z.object({ word: z.string(), action: z.enum(['mask', 'hold', 'block', 'allow']) });
 export type FilterEntryView = z.infer<typeof FilterEntrySchema>;
 /** FilterListSchema answers GET /api/v1/channels/{name}/moderation/filters. */
 export const FilterListSchema = z.object({ entries: z.array(FilterEntrySchema) });
@@ -363,6 +370,19 @@ export const ModerationOverviewSchema = z.object({
   filters: z.array(FilterEntrySchema),
 });
 export type ModerationOverview = z.infer<typeof ModerationOverviewSchema>;
+/** HeldListSchema answers GET /api/v1/channels/{name}/moderation/held: the review queue, oldest first. */
+export const HeldListSchema = z.object({
+  messages: z.array(z.object({
+    id: z.string(),
+    userId: z.string(),
+    /** The filter word that held it. */
+    word: z.string(),
+    createdAt: z.number(),
+    /** The chat message as it will be published on approval. */
+    message: z.object({ type: z.literal('message'), id: z.string(), text: z.string(), user: z.object({ id: z.string(), username: z.string(), name: z.string(), badges: z.array(z.string()) }), ts: z.number() }),
+  })),
+});
+export type HeldList = z.infer<typeof HeldListSchema>;
 /** AuditEntrySchema is one moderation action in a channel's audit log. */
 export const AuditEntrySchema = z.object({
   id: z.string(),

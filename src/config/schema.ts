@@ -720,6 +720,10 @@ export const configSchema = z
         recentMessages: z.number().int().min(0).default(50),
         recentMessagesSeconds: z.number().int().min(1).default(600),
         deleteMessagesOnBan: z.boolean().default(true),
+        /** How long `/ban USER` without a duration lasts, in seconds (0 = permanent). */
+        banDefaultSeconds: z.number().int().min(0).max(366 * 86_400).default(3600),
+        /** The interval `/slow` without an argument turns on, in seconds. */
+        slowDefaultSeconds: z.number().int().min(1).max(3600).default(10),
       })
       .default({}),
     captions: z

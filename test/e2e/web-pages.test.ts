@@ -131,10 +131,10 @@ test('home in both languages, login through the dialog, studio creates a channel
     await page.getByText('The key is shown only once').waitFor();
     assert.equal(await page.locator('input[data-name="stream-key"]').count(), 0);
 
-    // Offline watch page: title as text, follow button.
+    // Offline watch page: the streamer's display name (not the broadcast title), follow button.
     await page.goto(base + '/watch/carol-live');
-    await page.getByText('Carol plays <b>chess</b> is offline').waitFor();
-    assert.equal(await page.locator('.offline-title b').count(), 0, 'titles are text, not HTML');
+    await page.getByText('Carol 캐럴 is offline').waitFor();
+    assert.equal(await page.getByText('Carol plays <b>chess</b> is offline').count(), 0, 'the title is not the streamer');
     await page.getByRole('button', { name: /Notify me/ }).click();
     await page.getByRole('button', { name: /Following/ }).waitFor();
     const rel = await s.api('GET', '/api/v1/channels/carol-live', undefined);
@@ -156,7 +156,7 @@ test('admin with the admin token, VOD not found, transparent overlay', { timeout
     await page.getByLabel('관리자 토큰').fill(s.secrets.adminToken);
     await page.getByRole('button', { name: '토큰 사용' }).click();
     await page.locator('#channels').getByRole('link', { name: 'demo' }).waitFor();
-    await page.locator('#health dd', { hasText: 'ok' }).first().waitFor();
+    await page.locator('#health dd', { hasText: '정상' }).first().waitFor();
     await screenshots(page, 'admin');
 
     await page.goto(base + '/vod/does-not-exist');
@@ -174,7 +174,7 @@ test('admin with the admin token, VOD not found, transparent overlay', { timeout
     const ctx2 = await newContext(browser, { token: u.token, lang: 'en', viewport: { width: 360, height: 740 } });
     const phone = await ctx2.newPage();
     await phone.goto(base + '/watch/demo');
-    await phone.getByText('onair demo is offline').waitFor();
+    await phone.getByText('demo is offline').waitFor();
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 0, `no horizontal scroll at 360 px (${overflow}px over)`);
     await ctx2.close();

@@ -95,6 +95,7 @@ describe('platform REST API', () => {
     assert.equal((await s.platform.channels.resolveStreamKey(c.body.streamKey))?.name, 'minji');
     const g = await s.api('GET', '/api/v1/channels/minji');
     assert.equal(g.body.channel.title, '민지의 방송');
+    assert.equal(g.body.channel.ownerName, '방장', 'the streamer\'s display name, for the offline line');
     assert.equal(g.body.channel.stream.live, false);
     assert.equal(g.body.channel.streamKeyHash, undefined);
     assert.ok(!JSON.stringify(g.body).includes(c.body.streamKey), 'the key is never shown again');

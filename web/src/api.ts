@@ -106,9 +106,9 @@ export type {
   ChannelAnswer, ChannelList, ChannelCreated, StreamKey, ManagerList, Relationship, FollowState, UserList, RegistrationModeAnswer, PasswordChanged, ChatToken,
   VodView, VodList, VodDetail, JobView, JobList, ClipView, ClipAnswer, ClipList, CaptionsState, CaptionsAnswer,
   Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
-  ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog,
+  ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog, HeldList,
   RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health, QoeAdmin,
 } from '../../src/api/schemas';
 import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
 /** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */
-export type Channel = PublicChannel & Partial<Pick<ChannelWithLive, 'stream' | 'followers'>>;
+export type Channel = PublicChannel & Partial<Pick<ChannelWithLive, 'stream' | 'followers' | 'ownerName'>>;

@@ -1,4 +1,4 @@
-import { lang } from './i18n';
+import { lang, t } from './i18n';
 
 /** format.ts: numbers, money and durations for the current language. */
 
@@ -21,6 +21,19 @@ export function formatDuration(ms: number): string {
   const sec = s % 60;
   const pad = (x: number) => String(x).padStart(2, '0');
   return h > 0 ? `${h}:${pad(m)}:${pad(sec)}` : `${m}:${pad(sec)}`;
+}
+
+/** formatSpan renders a length of time in words of the current language: 10분, 1시간 30분 / 10 min, 1 h 30 min (down to whole seconds). */
+export function formatSpan(seconds: number): string {
+  let s = Math.max(0, Math.round(seconds));
+  const parts: string[] = [];
+  for (const [unit, size] of [['d', 86_400], ['h', 3600], ['m', 60]] as const) {
+    const n = Math.floor(s / size);
+    s -= n * size;
+    if (n) parts.push(t(`duration.${unit}`, { n }));
+  }
+  if (s || parts.length === 0) parts.push(t('duration.s', { n: s }));
+  return parts.join(' ');
 }
 
 export function formatBytes(n: number): string {

@@ -10,11 +10,11 @@ import { AppError, type ErrorCode } from '../../http/errors.js';
 import type { ChatExtensionPoint, RpcHandler } from '../hooks.js';
 import { ModerationError, type ModerationCodeName } from './codes.js';
 import {
-  DEFAULT_TIMEOUT_MS, MAX_BAN_MS, MAX_FILTER_WORD, MAX_FOLLOW_MINUTES, MAX_SLOW_SECONDS, MAX_TIMEOUT_MS, type Command, type ModeName, type ModeSettings,
+  DEFAULT_TIMEOUT_MS, isFilterAction, MAX_BAN_MS, MAX_FILTER_WORD, MAX_FOLLOW_MINUTES, MAX_SLOW_SECONDS, MAX_TIMEOUT_MS, type Command, type ModeName, type ModeSettings,
 } from './commands.js';
 import type { Actor, ModerationEngine } from './engine.js';
-import type { FilterAction } from './filter.js';
-import type { AuditLog, ModerationOverview } from '../../api/schemas.js';
+import { FILTER_ACTIONS, type FilterAction } from './filter.js';
+import type { AuditLog, HeldList, ModerationOverview } from '../../api/schemas.js';
 
 const bad = (m: string) => new ModerationError('badArguments', m);
 
@@ -44,7 +44,7 @@ function bool(p: Record<string, unknown>, k: string, dflt = true): boolean {
 
 /** MODE_FIELDS maps each settings field to its mode command. */
 const MODE_FIELDS: Record<keyof ModeSettings, ModeName> = {
-  slowSeconds: 'slow', subOnly: 'subonly', followOnlyMinutes: 'followonly', emoteOnly: 'emoteonly', uniqueChat: 'uniquechat', blockLinks: 'blocklinks',
+  slowSeconds: 'slow', subOnly: 'subonly', followOnlyMinutes: 'followonly', emoteOnly: 'emoteonly', uniqueChat: 'uniquechat', blockLinks: 'blocklinks', defaultFilter: 'defaultfilter',
 };
 
 /** modeCommand validates one settings field into a mode command. */
@@ -69,6 +69,8 @@ export function commandFromParams(kind: string, p: Record<string, unknown>): Com
   switch (kind) {
     case 'ban': {
       const d = optInt(p, 'durationSeconds', 1, MAX_BAN_MS / 1000);
+      // Without durationSeconds a ban lasts moderation.banDefaultSeconds, unless `permanent: true`.
+      if (d === undefined && bool(p, 'permanent', false)) return { kind: 'ban', target: str(p, 'user'), permanent: true, reason: optStr(p, 'reason') };
       return { kind: 'ban', target: str(p, 'user'), durationMs: d === undefined ? undefined : d * 1000, reason: optStr(p, 'reason') };
     }
     case 'timeout': {
@@ -92,8 +94,8 @@ export function commandFromParams(kind: string, p: Record<string, unknown>): Com
       const word = str(p, 'word', MAX_FILTER_WORD * 2);
       if (op === 'remove') return { kind: 'filter_remove', word };
       if (op !== 'add') throw bad('op: add, remove or list');
-      const action = (optStr(p, 'action', 8) ?? 'mask') as FilterAction;
-      if (!['mask', 'block', 'allow'].includes(action)) throw bad('action: mask, block or allow');
+      const action = optStr(p, 'action', 8) ?? 'mask';
+      if (!isFilterAction(action)) throw bad('action: mask, hold, block or allow');
       return { kind: 'filter_add', word, action };
     }
     default:
@@ -137,7 +139,7 @@ const HTTP_CODES: Partial<Record<ModerationCodeName, ErrorCode>> = {
 /** toAppError renders a ModerationError for the REST API, keeping the moderation code in details. */
 export function toAppError(err: unknown): unknown {
   if (!(err instanceof ModerationError)) return err;
-  return new AppError(HTTP_CODES[err.reason] ?? 'bad_request', err.message, { moderationCode: err.code, reason: err.reason });
+  return new AppError(HTTP_CODES[err.reason] ?? 'bad_request', err.message, { moderationCode: err.code, reason: err.reason, ...err.params });
 }
 
 async function actorFrom(auth: Authenticator, req: FastifyRequest): Promise<Actor> {
@@ -182,7 +184,7 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
         type: 'object', additionalProperties: false, minProperties: 1,
         properties: {
           slowSeconds: { type: 'integer' }, subOnly: { type: 'boolean' }, followOnlyMinutes: { type: ['integer', 'null'] },
-          emoteOnly: { type: 'boolean' }, uniqueChat: { type: 'boolean' }, blockLinks: { type: 'boolean' },
+          emoteOnly: { type: 'boolean' }, uniqueChat: { type: 'boolean' }, blockLinks: { type: 'boolean' }, defaultFilter: { type: 'boolean' },
         },
       },
     },
@@ -205,7 +207,7 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
     return { restrictions: (await engine.overview(name)).restrictions };
   }));
   const userBody = (extra: Record<string, unknown>) => ({ type: 'object', required: ['username'], additionalProperties: false, properties: { username: { type: 'string', maxLength: 64 }, reason: { type: 'string', maxLength: 300 }, ...extra } });
-  app.post(`${base}/bans`, { schema: { params: nameParam, body: userBody({ durationSeconds: { type: 'integer', minimum: 1 } }) } },
+  app.post(`${base}/bans`, { schema: { params: nameParam, body: userBody({ durationSeconds: { type: 'integer', minimum: 1 }, permanent: { type: 'boolean' } }) } },
     (req) => exec(req, 'ban', { ...body(req), user: body(req).username }));
   app.delete(`${base}/bans/:username`, (req) => exec(req, 'unban', { user: param(req, 'username') }));
   app.post(`${base}/timeouts`, { schema: { params: nameParam, body: userBody({ seconds: { type: 'integer', minimum: 1 } }) } },
@@ -218,9 +220,18 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
 
   app.get(`${base}/filters`, { schema: { params: nameParam } }, (req) => exec(req, 'filter', { op: 'list' }).then((r) => r.data));
   app.post(`${base}/filters`, {
-    schema: { params: nameParam, body: { type: 'object', required: ['word'], additionalProperties: false, properties: { word: { type: 'string', minLength: 1, maxLength: MAX_FILTER_WORD }, action: { type: 'string', enum: ['mask', 'block', 'allow'] } } } },
+    schema: { params: nameParam, body: { type: 'object', required: ['word'], additionalProperties: false, properties: { word: { type: 'string', minLength: 1, maxLength: MAX_FILTER_WORD }, action: { type: 'string', enum: FILTER_ACTIONS } } } },
   }, (req) => exec(req, 'filter', { op: 'add', word: body(req).word, action: body(req).action }));
   app.delete(`${base}/filters/:word`, (req) => exec(req, 'filter', { op: 'remove', word: param(req, 'word') }));
+
+  // The review queue: messages a `hold` word keeps out of the room until a manager decides.
+  app.get(`${base}/held`, { schema: { params: nameParam } }, (req) => run(async (): Promise<HeldList> => {
+    const list = await engine.heldMessages(await actorFrom(auth, req), param(req, 'name'));
+    return { messages: list.map((h) => ({ id: h.id, userId: h.userId, word: h.word, createdAt: h.createdAt, message: h.message as HeldList['messages'][number]['message'] })) };
+  }));
+  const heldParams = { type: 'object', required: ['name', 'id'], properties: { name: { type: 'string', maxLength: 64 }, id: { type: 'string', maxLength: 32 } } } as const;
+  app.post(`${base}/held/:id/approve`, { schema: { params: heldParams } }, (req) => run(async () => engine.decideHeld(await actorFrom(auth, req), param(req, 'name'), param(req, 'id'), true)));
+  app.post(`${base}/held/:id/reject`, { schema: { params: heldParams } }, (req) => run(async () => engine.decideHeld(await actorFrom(auth, req), param(req, 'name'), param(req, 'id'), false)));
 
   app.get(`${base}/audit`, {
     schema: {
@@ -239,7 +250,7 @@ export function moderationRoutes(app: FastifyInstance, deps: { auth: Authenticat
     return { entries: await engine.globalFilterList() };
   }));
   app.post('/api/v1/moderation/filters', {
-    schema: { body: { type: 'object', required: ['word'], additionalProperties: false, properties: { word: { type: 'string', minLength: 1, maxLength: MAX_FILTER_WORD }, action: { type: 'string', enum: ['mask', 'block', 'allow'] } } } },
+    schema: { body: { type: 'object', required: ['word'], additionalProperties: false, properties: { word: { type: 'string', minLength: 1, maxLength: MAX_FILTER_WORD }, action: { type: 'string', enum: FILTER_ACTIONS } } } },
   }, (req, reply) => run(async () => {
     const p = await auth.admin(req);
     const b = body(req) as { word: string; action?: FilterAction };

@@ -18,6 +18,10 @@ export const ModerationCodes = {
   duplicate: 411,
   linkBlocked: 412,
   wordBlocked: 413,
+  /** A super chat with a `hold` filter word: paid messages never wait in the review queue. */
+  heldForReview: 414,
+  /** The message waits in the review queue (a `hold` filter word); not an error of the sender's, but not published either. */
+  messageHeld: 415,
   unknownCommand: 420,
   notAllowed: 421,
   badArguments: 422,
@@ -30,10 +34,10 @@ export const ModerationCodes = {
 
 export type ModerationCodeName = keyof typeof ModerationCodes;
 
-/** ModerationError is a refusal with a stable code; the chat hook turns it into a reply error. */
+/** ModerationError is a refusal with a stable code; the chat hook turns it into a reply error (REST: details carry reason and params). */
 export class ModerationError extends Error {
   readonly code: number;
-  constructor(readonly reason: ModerationCodeName, message: string, readonly retryAfterMs?: number) {
+  constructor(readonly reason: ModerationCodeName, message: string, readonly retryAfterMs?: number, readonly params: Record<string, string | number> = {}) {
     super(message);
     this.name = 'ModerationError';
     this.code = ModerationCodes[reason];

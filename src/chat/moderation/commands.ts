@@ -4,7 +4,7 @@
  * docs/moderation.md documents the syntax.
  */
 import { ModerationError } from './codes.js';
-import type { FilterAction } from './filter.js';
+import { FILTER_ACTIONS, type FilterAction } from './filter.js';
 
 /** ModeSettings are a channel's chat modes; defaults are all off. */
 export interface ModeSettings {
@@ -16,18 +16,25 @@ export interface ModeSettings {
   emoteOnly: boolean;
   uniqueChat: boolean;
   blockLinks: boolean;
+  /** Whether the default word list (default-words.ts) applies; on unless the owner turns it off. */
+  defaultFilter: boolean;
 }
 
-export const DEFAULT_MODES: ModeSettings = { slowSeconds: 0, subOnly: false, followOnlyMinutes: null, emoteOnly: false, uniqueChat: false, blockLinks: false };
+export const DEFAULT_MODES: ModeSettings = { slowSeconds: 0, subOnly: false, followOnlyMinutes: null, emoteOnly: false, uniqueChat: false, blockLinks: false, defaultFilter: true };
 
-export type ModeName = 'slow' | 'subonly' | 'followonly' | 'emoteonly' | 'uniquechat' | 'blocklinks';
+export type ModeName = 'slow' | 'subonly' | 'followonly' | 'emoteonly' | 'uniquechat' | 'blocklinks' | 'defaultfilter';
 
+/**
+ * Command is one parsed command. A ban without `durationMs` and without `permanent` lasts
+ * `moderation.banDefaultSeconds`; a mode command with `toggle` (typed without an argument) flips
+ * the mode, the engine reading its current state (slow mode turns on at `slowDefaultSeconds`).
+ */
 export type Command =
-  | { kind: 'ban'; target: string; durationMs?: number; reason?: string }
+  | { kind: 'ban'; target: string; durationMs?: number; permanent?: true; reason?: string }
   | { kind: 'unban'; target: string }
   | { kind: 'timeout'; target: string; durationMs: number; reason?: string }
   | { kind: 'untimeout'; target: string }
-  | { kind: 'mode'; mode: ModeName; patch: Partial<ModeSettings> }
+  | { kind: 'mode'; mode: ModeName; patch: Partial<ModeSettings>; toggle?: true }
   | { kind: 'clear' }
   | { kind: 'delete'; messageId: string }
   | { kind: 'mod'; target: string }
@@ -43,21 +50,43 @@ export type CommandKind = Command['kind'];
 export const DEFAULT_TIMEOUT_MS = 600_000;
 export const MAX_TIMEOUT_MS = 14 * 86_400_000;
 export const MAX_BAN_MS = 366 * 86_400_000;
-export const DEFAULT_SLOW_SECONDS = 30;
+/** DEFAULT_SLOW_SECONDS and DEFAULT_BAN_SECONDS are the defaults of moderation.slowDefaultSeconds / banDefaultSeconds. */
+export const DEFAULT_SLOW_SECONDS = 10;
+export const DEFAULT_BAN_SECONDS = 3600;
 export const MAX_SLOW_SECONDS = 3600;
 export const MAX_FOLLOW_MINUTES = 90 * 24 * 60;
 export const MAX_FILTER_WORD = 64;
 const MAX_REASON = 300;
 
-const UNIT_MS: Record<string, number> = { s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-const DURATION_RE = /^(\d{1,9})(s|sec|m|min|h|d|w)?$/i;
+/** UNIT_MS: the duration units, English and Korean (초 seconds, 분 minutes, 시간 hours, 일 days, 주 weeks). */
+const UNIT_MS: Record<string, number> = {
+  s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000,
+  초: 1000, 분: 60_000, 시간: 3_600_000, 일: 86_400_000, 주: 604_800_000,
+};
+/** DURATION_PART is one number with an optional unit; a duration is one or more of them (`1h30m`, `1시간 30분` once unquoted). */
+const DURATION_PART = /(\d{1,9})(sec|min|시간|[smhdw초분일주])?/iy;
+/** PERMANENT_WORDS end a ban's arguments as "no end" when banDefaultSeconds would give one. */
+const PERMANENT_WORDS = /^(perm|permanent|forever|영구|영구정지)$/i;
 
-/** parseDuration reads `90`, `90s`, `10m`, `2h`, `7d`, `1w`; a bare number is in `bareUnit`. */
+/** parseDuration reads `90`, `90s`, `10m`, `2h`, `7d`, `1w`, `10분`, `1시간`, `30초`, `1h30m`, `1시간30분`; a bare number is in `bareUnit`. */
 export function parseDuration(tok: string, bareUnit: 's' | 'm' = 's'): number | undefined {
-  const m = DURATION_RE.exec(tok);
-  const unitMs = m ? UNIT_MS[(m[2] ?? bareUnit).toLowerCase()] : undefined;
-  if (!m || unitMs === undefined) return undefined;
-  return Number(m[1]) * unitMs;
+  let ms = 0;
+  let at = 0;
+  let parts = 0;
+  while (at < tok.length) {
+    DURATION_PART.lastIndex = at;
+    const m = DURATION_PART.exec(tok);
+    if (!m) return undefined;
+    const unit = m[2];
+    // Only a lone number may go without a unit (`1h30` is not a duration).
+    if (unit === undefined && (parts > 0 || m[0].length !== tok.length)) return undefined;
+    const unitMs = UNIT_MS[(unit ?? bareUnit).toLowerCase()];
+    if (unitMs === undefined) return undefined;
+    ms += Number(m[1]) * unitMs;
+    at += m[0].length;
+    parts++;
+  }
+  return parts ? ms : undefined;
 }
 
 /** tokenize splits on whitespace and honours "double quoted" words. */
@@ -77,10 +106,13 @@ const reasonOf = (rest: string[]): string | undefined => {
   const r = rest.join(' ').trim();
   return r ? r.slice(0, MAX_REASON) : undefined;
 };
-const isOff = (tok: string | undefined) => tok !== undefined && /^(off|0|false|no)$/i.test(tok);
-const onOff = (tok: string | undefined, usage: string): boolean => {
-  if (tok === undefined || /^(on|true|yes)$/i.test(tok)) return true;
-  if (isOff(tok)) return false;
+const isOff = (tok: string | undefined) => tok !== undefined && /^(off|0|false|no|끄기|해제)$/i.test(tok);
+const isOn = (tok: string | undefined) => tok !== undefined && /^(on|true|yes|켜기)$/i.test(tok);
+/** boolMode parses `/name`, `/name on` and `/name off`; without an argument the mode toggles. */
+const boolMode = (mode: ModeName, field: 'subOnly' | 'emoteOnly' | 'uniqueChat' | 'blockLinks' | 'defaultFilter', tok: string | undefined, usage: string): Command => {
+  if (tok === undefined) return { kind: 'mode', mode, patch: { [field]: true }, toggle: true };
+  if (isOn(tok)) return { kind: 'mode', mode, patch: { [field]: true } };
+  if (isOff(tok)) return { kind: 'mode', mode, patch: { [field]: false } };
   throw bad(`usage: ${usage}`);
 };
 
@@ -89,7 +121,7 @@ const ALIASES: Record<string, string> = {
   subscribers: 'subonly', followers: 'followonly', r9k: 'uniquechat', r9kbeta: 'uniquechat', uniquechatoff: 'uniquechat off',
   slowoff: 'slow off', subonlyoff: 'subonly off', subscribersoff: 'subonly off', followonlyoff: 'followonly off', followersoff: 'followonly off',
   emoteonlyoff: 'emoteonly off', r9koff: 'uniquechat off', links: 'blocklinks', unmute: 'untimeout', mute: 'timeout', vip: 'mod',
-  unvip: 'unmod', moderators: 'mods', managers: 'mods', manager: 'mod', unmanager: 'unmod',
+  unvip: 'unmod', moderators: 'mods', managers: 'mods', manager: 'mod', unmanager: 'unmod', defaultfilteroff: 'defaultfilter off',
 };
 
 /** isCommand tells whether a chat text is a command (starts with `/` followed by a letter). */
@@ -110,7 +142,8 @@ export function parseCommand(text: string): Command {
   const args = tokenize(argText);
   switch (name) {
     case 'ban': {
-      const target = userArg(args[0], '/ban USER [DURATION] [REASON]');
+      const target = userArg(args[0], '/ban USER [DURATION|permanent] [REASON]');
+      if (args[1] !== undefined && PERMANENT_WORDS.test(args[1])) return { kind: 'ban', target, permanent: true, reason: reasonOf(args.slice(2)) };
       const d = args[1] !== undefined ? parseDuration(args[1]) : undefined;
       if (d !== undefined) {
         if (d <= 0 || d > MAX_BAN_MS) throw bad(`ban duration must be between 1s and ${MAX_BAN_MS / 86_400_000}d`);
@@ -131,24 +164,29 @@ export function parseCommand(text: string): Command {
       return { kind: 'untimeout', target: userArg(args[0], '/untimeout USER') };
     case 'slow': {
       if (isOff(args[0])) return { kind: 'mode', mode: 'slow', patch: { slowSeconds: 0 } };
-      const d = args[0] === undefined ? DEFAULT_SLOW_SECONDS * 1000 : parseDuration(args[0]);
-      if (d === undefined || d < 1000 || d > MAX_SLOW_SECONDS * 1000) throw bad(`usage: /slow SECONDS (1-${MAX_SLOW_SECONDS}) or /slow off`);
+      // Without an argument slow mode toggles; the engine fills in slowDefaultSeconds when it turns on.
+      if (args[0] === undefined) return { kind: 'mode', mode: 'slow', patch: { slowSeconds: DEFAULT_SLOW_SECONDS }, toggle: true };
+      const d = parseDuration(args[0]);
+      if (d === undefined || d < 1000 || d > MAX_SLOW_SECONDS * 1000) throw bad(`usage: /slow [SECONDS (1-${MAX_SLOW_SECONDS})|off]`);
       return { kind: 'mode', mode: 'slow', patch: { slowSeconds: Math.round(d / 1000) } };
     }
     case 'subonly':
-      return { kind: 'mode', mode: 'subonly', patch: { subOnly: onOff(args[0], '/subonly [off]') } };
+      return boolMode('subonly', 'subOnly', args[0], '/subonly [on|off]');
     case 'followonly': {
+      if (args[0] === undefined) return { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 0 }, toggle: true };
       if (isOff(args[0]) && args[0] !== '0') return { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: null } };
-      const d = args[0] === undefined ? 0 : parseDuration(args[0], 'm');
+      const d = parseDuration(args[0], 'm');
       if (d === undefined || d > MAX_FOLLOW_MINUTES * 60_000) throw bad('usage: /followonly [MINUTES|1h|7d] or /followonly off');
       return { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: Math.ceil(d / 60_000) } };
     }
     case 'emoteonly':
-      return { kind: 'mode', mode: 'emoteonly', patch: { emoteOnly: onOff(args[0], '/emoteonly [off]') } };
+      return boolMode('emoteonly', 'emoteOnly', args[0], '/emoteonly [on|off]');
     case 'uniquechat':
-      return { kind: 'mode', mode: 'uniquechat', patch: { uniqueChat: onOff(args[0], '/uniquechat [off]') } };
+      return boolMode('uniquechat', 'uniqueChat', args[0], '/uniquechat [on|off]');
     case 'blocklinks':
-      return { kind: 'mode', mode: 'blocklinks', patch: { blockLinks: onOff(args[0], '/blocklinks [off]') } };
+      return boolMode('blocklinks', 'blockLinks', args[0], '/blocklinks [on|off]');
+    case 'defaultfilter':
+      return boolMode('defaultfilter', 'defaultFilter', args[0], '/defaultfilter [on|off]');
     case 'clear':
       return { kind: 'clear' };
     case 'delete': {
@@ -169,10 +207,10 @@ export function parseCommand(text: string): Command {
         if ([...word].length > MAX_FILTER_WORD) throw bad(`filter words are at most ${MAX_FILTER_WORD} characters`);
         if (op !== 'add') return { kind: 'filter_remove', word };
         const action = (args[2] ?? 'mask').toLowerCase();
-        if (action !== 'mask' && action !== 'block' && action !== 'allow') throw bad('usage: /filter add WORD [mask|block|allow]');
+        if (!isFilterAction(action)) throw bad('usage: /filter add WORD [mask|hold|block|allow]');
         return { kind: 'filter_add', word, action };
       }
-      throw bad('usage: /filter add WORD [mask|block|allow] | /filter remove WORD | /filter list');
+      throw bad('usage: /filter add WORD [mask|hold|block|allow] | /filter remove WORD | /filter list');
     }
     case 'help':
       return { kind: 'help' };
@@ -181,7 +219,27 @@ export function parseCommand(text: string): Command {
   }
 }
 
-export const HELP_TEXT =
-  'commands: /ban USER [DURATION] [REASON], /unban USER, /timeout USER [DURATION] [REASON], /untimeout USER, ' +
-  '/slow [SECONDS|off], /subonly [off], /followonly [MINUTES|off], /emoteonly [off], /uniquechat [off], /blocklinks [off], ' +
-  '/clear, /delete MESSAGE_ID, /mod USER, /unmod USER, /mods, /filter add WORD [mask|block|allow], /filter remove WORD, /filter list';
+/** isFilterAction tells whether a string names a filter action. */
+export const isFilterAction = (a: string): a is FilterAction => (FILTER_ACTIONS as readonly string[]).includes(a);
+
+/** HELP_USAGE is each command's syntax, in the order /help lists them (the web app words them per language). */
+export const HELP_USAGE: readonly { name: string; kind: CommandKind; usage: string }[] = [
+  { name: 'help', kind: 'help', usage: '/help' },
+  { name: 'ban', kind: 'ban', usage: '/ban USER [DURATION|permanent] [REASON]' },
+  { name: 'unban', kind: 'unban', usage: '/unban USER' },
+  { name: 'timeout', kind: 'timeout', usage: '/timeout USER [DURATION] [REASON]' },
+  { name: 'untimeout', kind: 'untimeout', usage: '/untimeout USER' },
+  { name: 'slow', kind: 'mode', usage: '/slow [SECONDS|off]' },
+  { name: 'subonly', kind: 'mode', usage: '/subonly [on|off]' },
+  { name: 'followonly', kind: 'mode', usage: '/followonly [MINUTES|off]' },
+  { name: 'emoteonly', kind: 'mode', usage: '/emoteonly [on|off]' },
+  { name: 'uniquechat', kind: 'mode', usage: '/uniquechat [on|off]' },
+  { name: 'blocklinks', kind: 'mode', usage: '/blocklinks [on|off]' },
+  { name: 'defaultfilter', kind: 'mode', usage: '/defaultfilter [on|off]' },
+  { name: 'clear', kind: 'clear', usage: '/clear' },
+  { name: 'delete', kind: 'delete', usage: '/delete MESSAGE_ID' },
+  { name: 'mod', kind: 'mod', usage: '/mod USER' },
+  { name: 'unmod', kind: 'unmod', usage: '/unmod USER' },
+  { name: 'mods', kind: 'mods', usage: '/mods' },
+  { name: 'filter', kind: 'filter_add', usage: '/filter add WORD [mask|hold|block|allow], /filter remove WORD, /filter list' },
+];

@@ -21,6 +21,8 @@ export interface ModerationSettingsRow {
   emote_only: number;
   unique_chat: number;
   block_links: number;
+  /** 1 = the default word list applies (migration 0965). */
+  default_filter: number;
   updated_by: string | null;
   updated_at: number;
 }
@@ -60,8 +62,21 @@ export interface ModerationAuditRow {
   created_at: number;
 }
 
+/** ModerationHeldRow is a message a `hold` filter word keeps out of the room until a manager decides. */
+export interface ModerationHeldRow {
+  id: string;
+  channel_id: string;
+  user_id: string;
+  /** The ChatMessage to publish on approval, as JSON text. */
+  message: string;
+  /** The filter word that held it. */
+  word: string;
+  created_at: number;
+}
+
 interface ModerationTables {
   moderation_settings: ModerationSettingsRow;
+  moderation_held: ModerationHeldRow;
   moderation_bans: ModerationBanRow;
   moderation_filters: ModerationFilterRow;
   moderation_audit: ModerationAuditRow;
@@ -121,6 +136,26 @@ export const moderationMigrations: Record<string, Migration> = {
       for (const t of ['moderation_audit', 'moderation_filters', 'moderation_bans', 'moderation_settings']) await db.schema.dropTable(t).execute();
     },
   },
+  // The default word list switch (on for every channel, old and new) and the review queue of held messages.
+  '0965_moderation_review': {
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('moderation_settings').addColumn('default_filter', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema
+        .createTable('moderation_held')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('channel_id', 'text', (c) => c.notNull().references('channels.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('word', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('moderation_held_channel_time').on('moderation_held').columns(['channel_id', 'created_at']).execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.dropTable('moderation_held').execute();
+      await db.schema.alterTable('moderation_settings').dropColumn('default_filter').execute();
+    },
+  },
 };
 
 
@@ -162,6 +197,7 @@ export class ModerationStore {
       emoteOnly: r.emote_only === 1,
       uniqueChat: r.unique_chat === 1,
       blockLinks: r.block_links === 1,
+      defaultFilter: r.default_filter !== 0,
     };
   }
 
@@ -174,6 +210,7 @@ export class ModerationStore {
       emote_only: s.emoteOnly ? 1 : 0,
       unique_chat: s.uniqueChat ? 1 : 0,
       block_links: s.blockLinks ? 1 : 0,
+      default_filter: s.defaultFilter ? 1 : 0,
       updated_by: by,
       updated_at: Date.now(),
     };
@@ -230,6 +267,23 @@ export class ModerationStore {
     return Number(r.numDeletedRows) > 0;
   }
 
+  /** hold queues a message for review; the id is the message's own. */
+  async hold(channelId: string, h: { id: string; userId: string; message: unknown; word: string; createdAt: number }): Promise<void> {
+    await this.k.insertInto('moderation_held').values({ id: h.id, channel_id: channelId, user_id: h.userId, message: JSON.stringify(h.message), word: h.word, created_at: h.createdAt }).execute();
+  }
+
+  /** heldMessages lists a channel's queue, oldest first. */
+  async heldMessages(channelId: string, limit = 100): Promise<HeldMessage[]> {
+    const rows = await this.k.selectFrom('moderation_held').selectAll().where('channel_id', '=', channelId).orderBy('created_at').orderBy('id').limit(Math.min(limit, 500)).execute();
+    return rows.map(toHeld);
+  }
+
+  /** takeHeld removes one held message and answers it (undefined when another manager decided first). */
+  async takeHeld(channelId: string, id: string): Promise<HeldMessage | undefined> {
+    const row = await this.k.deleteFrom('moderation_held').where('channel_id', '=', channelId).where('id', '=', id).returningAll().executeTakeFirst();
+    return row ? toHeld(row) : undefined;
+  }
+
   async audit(channelId: string, e: Omit<AuditEntry, 'id' | 'createdAt'> & { createdAt?: number }): Promise<AuditEntry> {
     const entry: AuditEntry = { ...e, id: newId(), createdAt: e.createdAt ?? Date.now() };
     await this.k.insertInto('moderation_audit').values({
@@ -250,6 +304,19 @@ export class ModerationStore {
       reason: r.reason, details: r.details ? (JSON.parse(r.details) as Record<string, unknown>) : null, createdAt: Number(r.created_at),
     }));
   }
+}
+
+/** HeldMessage is one entry of the review queue. */
+export interface HeldMessage {
+  id: string;
+  userId: string;
+  message: unknown;
+  word: string;
+  createdAt: number;
+}
+
+function toHeld(r: ModerationHeldRow): HeldMessage {
+  return { id: r.id, userId: r.user_id, message: JSON.parse(r.message) as unknown, word: r.word, createdAt: Number(r.created_at) };
 }
 
 function toRestriction(r: ModerationBanRow): Restriction {

@@ -19,11 +19,13 @@ import type { PublishContext, PublishDecision, PublishHook, ServerPublisher } fr
 import type { Platform } from '../../platform/index.js';
 import type { Logger } from '../../observability/logger.js';
 import { ModerationError, formatDuration } from './codes.js';
-import { DEFAULT_MODES, HELP_TEXT, isCommand, parseCommand, type Command, type ModeSettings } from './commands.js';
-import { GLOBAL_SCOPE, ModerationStore, type Restriction } from './db.js';
+import { DEFAULT_BAN_SECONDS, DEFAULT_MODES, DEFAULT_SLOW_SECONDS, HELP_USAGE, isCommand, parseCommand, type Command, type ModeSettings } from './commands.js';
+import { GLOBAL_SCOPE, ModerationStore, type HeldMessage, type Restriction } from './db.js';
+import { DEFAULT_FILTER_ENTRIES } from './default-words.js';
 import { WordFilter, type FilterEntry, type FilterResult } from './filter.js';
-import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, type ChatMessage } from './message.js';
-import { assertMayRun, assertMayTarget, isPrivileged, NO_ROLES, type Roles } from './permissions.js';
+import { MESSAGE_ID_PATTERN, newMessageId, systemMessage, textOf, type Badge, type ChatMessage, type Notice } from './message.js';
+import { describeMode } from './notices.js';
+import { assertMayRun, assertMayTarget, isPrivileged, mayRun, NO_ROLES, type Roles } from './permissions.js';
 import { fingerprint, hasLink, isEmoteOnly } from './content.js';
 import { MemoryModerationState, type AdmitRequest, type Invalidation, type ModerationState } from './state.js';
 import { LruMap } from '../lru.js';
@@ -40,6 +42,10 @@ export interface ModerationSettings {
   recentMessages: number;
   recentMessagesSeconds: number;
   deleteMessagesOnBan: boolean;
+  /** How long `/ban USER` without a duration lasts, in seconds (0 = permanent). */
+  banDefaultSeconds: number;
+  /** The interval `/slow` without an argument turns on. */
+  slowDefaultSeconds: number;
 }
 
 export const DEFAULT_MODERATION_SETTINGS: ModerationSettings = {
@@ -53,7 +59,12 @@ export const DEFAULT_MODERATION_SETTINGS: ModerationSettings = {
   recentMessages: 50,
   recentMessagesSeconds: 600,
   deleteMessagesOnBan: true,
+  banDefaultSeconds: DEFAULT_BAN_SECONDS,
+  slowDefaultSeconds: DEFAULT_SLOW_SECONDS,
 };
+
+/** SUPERCHAT_CLIENT_PREFIX marks the super chat gate's probes (supporters/gate.ts): paid messages are refused, never held. */
+const SUPERCHAT_CLIENT_PREFIX = 'superchat:';
 
 /** PRIVILEGED_RATE_FACTOR: owners and managers may post this many times the normal rate. */
 const PRIVILEGED_RATE_FACTOR = 5;
@@ -71,13 +82,19 @@ export interface Actor {
   admin?: boolean;
 }
 
-/** CommandResult is what a command answers its caller. */
+/** CommandResult is what a command answers its caller: `message` in English, `code` and `params` for clients to word it. */
 export interface CommandResult {
   ok: true;
   action: string;
   message: string;
+  code: string;
+  params: Record<string, string | number>;
+  /** true when the same notice was published into the channel as a system message (clients then show it once). */
+  announced: boolean;
   data?: unknown;
 }
+
+const result = (action: string, n: Notice, data?: unknown, announced = false): CommandResult => ({ ok: true, action, message: n.text, code: n.code, params: n.params, announced, ...(data === undefined ? {} : { data }) });
 
 interface ChannelRules {
   name: string;
@@ -174,6 +191,12 @@ export class ModerationEngine implements PublishHook {
         return { action: 'handled', reply: { result } };
       }
       const msg = await this.check(rules, ctx.user, text, ctx.info);
+      if ('held' in msg) {
+        if (ctx.clientId.startsWith(SUPERCHAT_CLIENT_PREFIX)) throw new ModerationError('heldForReview', 'this message needs a manager\'s approval, so it cannot be sent as a super chat');
+        await this.store.hold(rules.id, { id: msg.message.id, userId: ctx.user, message: msg.message, word: msg.held, createdAt: msg.message.ts });
+        // A refusal with its own code: SDKs drop publish replies, but every client shows an error.
+        throw new ModerationError('messageHeld', 'your message waits for a manager\'s approval');
+      }
       return { action: 'allow', data: msg };
     } catch (err) {
       if (err instanceof ModerationError) {
@@ -185,8 +208,8 @@ export class ModerationEngine implements PublishHook {
     }
   }
 
-  /** check runs every rule on one message and returns the message to publish, or throws ModerationError. */
-  private async check(rules: ChannelRules, userId: string, input: string, info: PublishContext['info']): Promise<ChatMessage> {
+  /** check runs every rule on one message and returns the message to publish (or to hold for review), or throws ModerationError. */
+  private async check(rules: ChannelRules, userId: string, input: string, info: PublishContext['info']): Promise<ChatMessage | { held: string; message: ChatMessage }> {
     const s = this.settings;
     const now = this.now();
     const entry = this.cachedRole(rules, userId) ?? (await this.roleEntry(rules, userId));
@@ -204,6 +227,7 @@ export class ModerationEngine implements PublishHook {
     }
     const m = rules.modes;
     let text = input;
+    let held: string | undefined;
     if (!priv) {
       if (m.subOnly && !(await this.isSubscribed(rules, entry, userId))) throw new ModerationError('subscribersOnly', 'this chat is in subscriber-only mode');
       if (m.followOnlyMinutes !== null) {
@@ -217,6 +241,9 @@ export class ModerationEngine implements PublishHook {
       const f = rules.filter.check(text);
       if (f.action === 'block') throw new ModerationError('wordBlocked', 'your message contains a blocked word');
       if (f.action === 'mask') text = f.text;
+      // Held messages need a channel to queue in; without one (unknown channels) they are refused.
+      if (f.action === 'hold' && !rules.id) throw new ModerationError('wordBlocked', 'your message contains a blocked word');
+      if (f.action === 'hold') { held = f.word; text = f.text; }
     }
     const id = newMessageId();
     const key = rules.name + ':' + userId;
@@ -242,7 +269,8 @@ export class ModerationEngine implements PublishHook {
         case 'unique': throw new ModerationError('uniqueChat', `unique chat is on: this message was sent in the last ${s.uniqueWindowSeconds}s`, adm.retryMs);
       }
     }
-    return { type: 'message', id, text, user: { id: userId, username: entry.name, name: displayName(info, entry), badges: badgesOf(roles, info, rules.name) }, ts: now };
+    const message: ChatMessage = { type: 'message', id, text, user: { id: userId, username: entry.name, name: displayName(info, entry), badges: badgesOf(roles, info, rules.name) }, ts: now };
+    return held === undefined ? message : { held, message };
   }
 
   // ---- commands ----
@@ -263,15 +291,18 @@ export class ModerationEngine implements PublishHook {
   }
 
   private async executeChecked(actor: Actor, channel: string, cmd: Command, known?: ChannelRules): Promise<CommandResult> {
-    if (cmd.kind === 'help') return { ok: true, action: 'help', message: HELP_TEXT };
     const rules = known ?? (await this.rulesOf(channel));
-    if (!rules.id) throw new ModerationError('unknownChannel', `no channel "${channel}"`);
+    if (!rules.id) {
+      if (cmd.kind === 'help') return this.help(NO_ROLES);
+      throw new ModerationError('unknownChannel', `no channel "${channel}"`);
+    }
     // A cached "not privileged" answer is trusted (refused command spam costs no query); a privileged
     // one is re-read from the database, so a revoked manager loses the commands at once.
     const cached = actor.admin ? undefined : this.cachedRole(rules, actor.id);
     const me = actor.admin
       ? { roles: { ...NO_ROLES, admin: true }, name: 'admin' }
       : cached && !isPrivileged(cached.roles) ? cached : await this.roleEntry(rules, actor.id, true);
+    if (cmd.kind === 'help') return this.help(me.roles);
     assertMayRun(me.roles, cmd);
     const audit = (action: string, target: { id: string; name: string } | null, reason: string | null, details: Record<string, unknown> | null) => {
       this.actions.inc({ action });
@@ -284,45 +315,54 @@ export class ModerationEngine implements PublishHook {
         const t = await this.roleEntry(rules, target.id, true);
         assertMayTarget(me.roles, actor.id, cmd, target.id, t.roles);
         const now = this.now();
-        const expiresAt = cmd.durationMs !== undefined ? now + cmd.durationMs : null;
+        const durationMs = cmd.kind === 'timeout' ? cmd.durationMs : cmd.durationMs ?? (cmd.permanent || this.settings.banDefaultSeconds === 0 ? undefined : this.settings.banDefaultSeconds * 1000);
+        const expiresAt = durationMs !== undefined ? now + durationMs : null;
         await this.store.restrict(rules.id, { userId: target.id, kind: cmd.kind, reason: cmd.reason ?? null, expiresAt, createdBy: actor.id || null, createdAt: now });
         await this.invalidate({ channel: rules.name });
-        await audit(cmd.kind, target, cmd.reason ?? null, expiresAt === null ? null : { durationMs: cmd.durationMs, expiresAt });
+        await audit(cmd.kind, target, cmd.reason ?? null, durationMs === undefined ? null : { durationMs, expiresAt });
         const ids = await this.applyRemoval(rules.name, target.id);
-        const what = cmd.kind === 'ban' ? (expiresAt === null ? 'banned' : `banned for ${formatDuration(cmd.durationMs!)}`) : `timed out for ${formatDuration(cmd.durationMs)}`;
-        await this.announce(rules.name, cmd.kind, `${target.name} was ${what}`, { user: target.id });
-        return { ok: true, action: cmd.kind, message: `${target.name} was ${what}`, data: { user: target.id, expiresAt, deleted: ids.length } };
+        const seconds = durationMs === undefined ? 0 : Math.ceil(durationMs / 1000);
+        const n: Notice = cmd.kind === 'timeout'
+          ? { code: 'user_timed_out', params: { user: target.name, seconds }, text: `${target.name} was timed out for ${formatDuration(seconds * 1000)}` }
+          : durationMs === undefined
+            ? { code: 'user_banned', params: { user: target.name }, text: `${target.name} was banned` }
+            : { code: 'user_banned_for', params: { user: target.name, seconds }, text: `${target.name} was banned for ${formatDuration(seconds * 1000)}` };
+        await this.announce(rules.name, cmd.kind, n, { user: target.id });
+        return result(cmd.kind, n, { user: target.id, expiresAt, deleted: ids.length }, true);
       }
       case 'unban':
       case 'untimeout': {
         const target = await this.resolveUser(cmd.target);
         const kind = cmd.kind === 'unban' ? 'ban' : 'timeout';
         const lifted = await this.store.lift(rules.id, target.id, kind);
-        if (!lifted) throw new ModerationError('badArguments', `${target.name} is not ${kind === 'ban' ? 'banned' : 'timed out'}`);
+        if (!lifted) throw new ModerationError('badArguments', `${target.name} is not ${kind === 'ban' ? 'banned' : 'timed out'}`, undefined, { problem: kind === 'ban' ? 'not_banned' : 'not_timed_out', user: target.name });
         await this.invalidate({ channel: rules.name });
         await audit(cmd.kind, target, null, null);
-        return { ok: true, action: cmd.kind, message: `${target.name} is no longer ${kind === 'ban' ? 'banned' : 'timed out'}` };
+        return result(cmd.kind, kind === 'ban'
+          ? { code: 'user_unbanned', params: { user: target.name }, text: `${target.name} is no longer banned` }
+          : { code: 'user_untimed_out', params: { user: target.name }, text: `${target.name} is no longer timed out` });
       }
       case 'mode': {
-        const next: ModeSettings = { ...rules.modes, ...cmd.patch };
+        const patch = cmd.toggle ? toggled(cmd, rules.modes, this.settings.slowDefaultSeconds) : cmd.patch;
+        const next: ModeSettings = { ...rules.modes, ...patch };
         await this.store.saveSettings(rules.id, next, actor.id || null);
         await this.invalidate({ channel: rules.name });
-        await audit(cmd.mode, null, null, { ...cmd.patch });
-        const text = describeMode(cmd.mode, next);
-        await this.announce(rules.name, 'mode', text, { mode: cmd.mode, modes: next });
-        return { ok: true, action: cmd.mode, message: text, data: { modes: next } };
+        await audit(cmd.mode, null, null, { ...patch });
+        const n = describeMode(cmd.mode, next);
+        await this.announce(rules.name, 'mode', n, { mode: cmd.mode, modes: next });
+        return result(cmd.mode, n, { modes: next }, true);
       }
       case 'clear': {
         await this.publisher?.publish(CHAT_PREFIX + rules.name, { type: 'clear', ts: this.now() });
         await audit('clear', null, null, null);
-        await this.announce(rules.name, 'clear', 'chat was cleared by a moderator');
-        return { ok: true, action: 'clear', message: 'chat cleared' };
+        await this.announce(rules.name, 'clear', { code: 'chat_cleared', params: {}, text: 'chat was cleared by a moderator' });
+        return result('clear', { code: 'chat_cleared', params: {}, text: 'chat cleared' }, undefined, true);
       }
       case 'delete': {
         if (!MESSAGE_ID_PATTERN.test(cmd.messageId)) throw new ModerationError('badArguments', 'that is not a message id');
         await this.publisher?.publish(CHAT_PREFIX + rules.name, { type: 'delete', ids: [cmd.messageId] });
         await audit('delete', null, null, { messageId: cmd.messageId });
-        return { ok: true, action: 'delete', message: 'message deleted', data: { ids: [cmd.messageId] } };
+        return result('delete', { code: 'message_deleted', params: {}, text: 'message deleted' }, { ids: [cmd.messageId] });
       }
       case 'mod':
       case 'unmod': {
@@ -330,36 +370,40 @@ export class ModerationEngine implements PublishHook {
         const t = await this.roleEntry(rules, target.id, true);
         assertMayTarget(me.roles, actor.id, cmd, target.id, t.roles);
         if (cmd.kind === 'mod') {
-          if (t.roles.manager) throw new ModerationError('badArguments', `${target.name} is already a manager`);
+          if (t.roles.manager) throw new ModerationError('badArguments', `${target.name} is already a manager`, undefined, { problem: 'already_manager', user: target.name });
           await this.platform.channels.grantManager(rules.id, target.id, actor.id || null);
         } else if (!(await this.platform.channels.revokeManager(rules.id, target.id))) {
-          throw new ModerationError('badArguments', `${target.name} is not a manager`);
+          throw new ModerationError('badArguments', `${target.name} is not a manager`, undefined, { problem: 'not_manager', user: target.name });
         }
         await this.invalidate({ channel: rules.name, user: target.id });
         await audit(cmd.kind, target, null, null);
-        const text = cmd.kind === 'mod' ? `${target.name} is now a manager` : `${target.name} is no longer a manager`;
-        await this.announce(rules.name, cmd.kind, text, { user: target.id });
-        return { ok: true, action: cmd.kind, message: text };
+        const n: Notice = cmd.kind === 'mod'
+          ? { code: 'manager_added', params: { user: target.name }, text: `${target.name} is now a manager` }
+          : { code: 'manager_removed', params: { user: target.name }, text: `${target.name} is no longer a manager` };
+        await this.announce(rules.name, cmd.kind, n, { user: target.id });
+        return result(cmd.kind, n, undefined, true);
       }
       case 'mods': {
         const list = await this.platform.channels.listRole(rules.id, 'manager');
-        return { ok: true, action: 'mods', message: list.length ? `managers: ${list.map((m) => m.username).join(', ')}` : 'no managers', data: { managers: list } };
+        const names = list.map((m) => m.username).join(', ');
+        return result('mods', list.length ? { code: 'managers_list', params: { users: names }, text: `managers: ${names}` } : { code: 'managers_none', params: {}, text: 'no managers' }, { managers: list });
       }
       case 'filter_add': {
         await this.store.addFilter(rules.id, cmd.word, cmd.action, actor.id || null);
         await this.invalidate({ channel: rules.name });
         await audit('filter_add', null, null, { word: cmd.word, filterAction: cmd.action });
-        return { ok: true, action: 'filter_add', message: `filter: "${cmd.word}" → ${cmd.action}` };
+        return result('filter_add', { code: 'filter_added', params: { word: cmd.word, action: cmd.action }, text: `filter: "${cmd.word}" → ${cmd.action}` });
       }
       case 'filter_remove': {
-        if (!(await this.store.removeFilter(rules.id, cmd.word))) throw new ModerationError('badArguments', `"${cmd.word}" is not in this channel's filter`);
+        if (!(await this.store.removeFilter(rules.id, cmd.word))) throw new ModerationError('badArguments', `"${cmd.word}" is not in this channel's filter`, undefined, { problem: 'not_in_filter', word: cmd.word });
         await this.invalidate({ channel: rules.name });
         await audit('filter_remove', null, null, { word: cmd.word });
-        return { ok: true, action: 'filter_remove', message: `filter: "${cmd.word}" removed` };
+        return result('filter_remove', { code: 'filter_removed', params: { word: cmd.word }, text: `filter: "${cmd.word}" removed` });
       }
       case 'filter_list': {
         const entries = await this.store.filters(rules.id);
-        return { ok: true, action: 'filter_list', message: entries.length ? entries.map((e) => `${e.word} (${e.action})`).join(', ') : 'the filter is empty', data: { entries } };
+        const listed = entries.map((e) => `${e.word} (${e.action})`).join(', ');
+        return result('filter_list', entries.length ? { code: 'filter_list', params: { entries: listed }, text: listed } : { code: 'filter_empty', params: {}, text: 'the filter is empty' }, { entries });
       }
     }
   }
@@ -379,9 +423,16 @@ export class ModerationEngine implements PublishHook {
     return ids;
   }
 
-  private async announce(channel: string, event: string, text: string, extra: Record<string, unknown> = {}): Promise<void> {
+  /** help lists the commands these roles may run (data.commands names them for clients to word). */
+  private help(roles: Roles): CommandResult {
+    const usable = HELP_USAGE.filter((h) => mayRun(roles, h.kind));
+    const commands = usable.map((h) => h.name);
+    return result('help', { code: 'help', params: { commands: commands.join(' ') }, text: `commands: ${usable.map((h) => h.usage).join(', ')}` }, { commands });
+  }
+
+  private async announce(channel: string, event: string, notice: Notice, extra: Record<string, unknown> = {}): Promise<void> {
     try {
-      await this.publisher?.publish(CHAT_PREFIX + channel, systemMessage(event, text, extra));
+      await this.publisher?.publish(CHAT_PREFIX + channel, systemMessage(event, notice, extra));
     } catch (err) {
       this.logger?.warn({ err, channel }, 'moderation: announcement failed');
     }
@@ -399,9 +450,35 @@ export class ModerationEngine implements PublishHook {
   }
 
   /** filterText runs a channel's word filter on text published by other features (e.g. super chat messages). */
-  async filterText(channel: string, text: string): Promise<FilterResult> {
+  async filterText(channel: string, text: string): Promise<Exclude<FilterResult, { action: 'hold' }>> {
     const rules = this.cachedRules(channel) ?? (await this.rulesOf(channel));
-    return rules.filter.check(text);
+    const r = rules.filter.check(text);
+    // Text that cannot wait for a manager (captions) treats a hold word as a block word.
+    return r.action === 'hold' ? { action: 'block', word: r.word } : r;
+  }
+
+  // ---- the review queue of held messages ----
+
+  /** heldMessages lists a channel's held messages, oldest first, for its owner, managers and admins. */
+  async heldMessages(actor: Actor, channel: string): Promise<HeldMessage[]> {
+    const id = await this.assertCanModerate(actor, channel);
+    return this.store.heldMessages(id);
+  }
+
+  /** decideHeld approves (publishes) or rejects (drops) one held message; audited like every action. */
+  async decideHeld(actor: Actor, channel: string, heldId: string, approve: boolean): Promise<CommandResult> {
+    const channelId = await this.assertCanModerate(actor, channel);
+    const h = await this.store.takeHeld(channelId, heldId);
+    if (!h) throw new ModerationError('targetNotFound', 'no such held message (another manager may have decided already)', undefined, { problem: 'no_held_message' });
+    if (approve) await this.publisher?.publish(CHAT_PREFIX + channel, h.message);
+    const action = approve ? 'held_approve' : 'held_reject';
+    this.actions.inc({ action });
+    const me = actor.admin ? { name: 'admin' } : await this.platform.users.findById(actor.id).then((u) => ({ name: u?.username ?? actor.id }));
+    const target = await this.platform.users.findById(h.userId);
+    await this.store.audit(channelId, { actorId: actor.id || null, actorName: me.name, action, targetId: h.userId, targetName: target?.username ?? null, reason: null, details: { messageId: h.id, word: h.word } });
+    return result(action, approve
+      ? { code: 'held_approved', params: {}, text: 'the message was published' }
+      : { code: 'held_rejected', params: {}, text: 'the message was dropped' }, { id: h.id });
   }
 
   // ---- global filter (site admins) ----
@@ -502,7 +579,7 @@ export class ModerationEngine implements PublishHook {
     const global = await this.globalEntries();
     const ch = await this.platform.channels.find(name);
     if (!ch) {
-      return { name, id: '', ownerId: null, modes: { ...DEFAULT_MODES }, restrictions: new Map(), filter: WordFilter.compile(global), channelFilters: [], loadedAt: now };
+      return { name, id: '', ownerId: null, modes: { ...DEFAULT_MODES }, restrictions: new Map(), filter: WordFilter.compile(layered([DEFAULT_FILTER_ENTRIES, global])), channelFilters: [], loadedAt: now };
     }
     const [modes, restrictions, channelFilters] = await Promise.all([
       this.store.settings(ch.id),
@@ -513,8 +590,8 @@ export class ModerationEngine implements PublishHook {
     return {
       name, id: ch.id, ownerId: ch.owner_id, modes,
       restrictions: new Map(restrictions.map((r) => [r.userId, r])),
-      // Channel entries come after global ones so a channel may upgrade a global mask to block (or shield a word with allow).
-      filter: WordFilter.compile([...global.filter((g) => !entries.some((e) => e.word === g.word)), ...entries]),
+      // Later layers replace earlier ones word by word: a channel may upgrade a default or global mask to block, or shield a word with allow.
+      filter: WordFilter.compile(layered(modes.defaultFilter ? [DEFAULT_FILTER_ENTRIES, global, entries] : [global, entries])),
       channelFilters: entries,
       loadedAt: now,
     };
@@ -625,14 +702,22 @@ function badgesOf(roles: Roles, info: PublishContext['info'], channel: string): 
   return b;
 }
 
-function describeMode(mode: string, m: ModeSettings): string {
-  switch (mode) {
-    case 'slow': return m.slowSeconds > 0 ? `slow mode is on: one message every ${formatDuration(m.slowSeconds * 1000)}` : 'slow mode is off';
-    case 'subonly': return m.subOnly ? 'subscriber-only mode is on' : 'subscriber-only mode is off';
-    case 'followonly': return m.followOnlyMinutes === null ? 'follower-only mode is off' : m.followOnlyMinutes === 0 ? 'follower-only mode is on' : `follower-only mode is on: followers of at least ${formatDuration(m.followOnlyMinutes * 60_000)}`;
-    case 'emoteonly': return m.emoteOnly ? 'emote-only mode is on' : 'emote-only mode is off';
-    case 'uniquechat': return m.uniqueChat ? 'unique chat is on: no repeated messages' : 'unique chat is off';
-    case 'blocklinks': return m.blockLinks ? 'links are blocked' : 'links are allowed';
-    default: return `${mode} changed`;
+/** layered merges filter lists, a word of a later list replacing the same word of an earlier one. */
+function layered(lists: readonly (readonly FilterEntry[])[]): FilterEntry[] {
+  const byWord = new Map<string, FilterEntry>();
+  for (const list of lists) for (const e of list) byWord.set(e.word, e);
+  return [...byWord.values()];
+}
+
+/** toggled is the patch of a mode command typed without an argument: the mode's opposite of now. */
+function toggled(cmd: Extract<Command, { kind: 'mode' }>, now: ModeSettings, slowDefaultSeconds: number): Partial<ModeSettings> {
+  switch (cmd.mode) {
+    case 'slow': return { slowSeconds: now.slowSeconds > 0 ? 0 : slowDefaultSeconds };
+    case 'subonly': return { subOnly: !now.subOnly };
+    case 'followonly': return { followOnlyMinutes: now.followOnlyMinutes === null ? 0 : null };
+    case 'emoteonly': return { emoteOnly: !now.emoteOnly };
+    case 'uniquechat': return { uniqueChat: !now.uniqueChat };
+    case 'blocklinks': return { blockLinks: !now.blockLinks };
+    case 'defaultfilter': return { defaultFilter: !now.defaultFilter };
   }
 }

@@ -6,7 +6,11 @@
  */
 import { BARRIER, initialsSkeleton, isHangulSyllableWord, isLatinCode, skeletonOf } from './normalize.js';
 
-export type FilterAction = 'mask' | 'block' | 'allow';
+/** FilterAction: `hold` keeps a message out of the room until a manager approves it (the review queue). */
+export type FilterAction = 'mask' | 'hold' | 'block' | 'allow';
+
+/** FILTER_ACTIONS lists every action, weakest first. */
+export const FILTER_ACTIONS: readonly FilterAction[] = ['allow', 'mask', 'hold', 'block'];
 
 /** FilterEntry is one listed word; `allow` entries are exceptions that shield the words they contain. */
 export interface FilterEntry {
@@ -17,6 +21,7 @@ export interface FilterEntry {
 export type FilterResult =
   | { action: 'pass' }
   | { action: 'mask'; text: string; words: string[] }
+  | { action: 'hold'; word: string; text: string }
   | { action: 'block'; word: string };
 
 /** MASK replaces each masked span. */
@@ -30,7 +35,7 @@ export const MASK = '***';
  */
 export const DEFAULT_EXCEPTIONS: readonly string[] = [
   '시발점', '시발역', '시발택시', '시발차', '병신년', '병신년도',
-  'scunthorpe', 'penistone', 'cocktail', 'shitake', 'shiitake', 'assassin', 'classic', 'passage', 'embassy',
+  'scunthorpe', 'penistone', 'cocktail', 'shitake', 'shiitake', 'assassin', 'classic', 'passage', 'embassy', 'snigger',
 ];
 
 /** SHORT_LATIN is the longest all-Latin entry that only matches whole words (`ass` never hits `class`). */
@@ -57,7 +62,7 @@ class AcState {
 /** Hit is one pattern match over skeleton codes from..to (inclusive). */
 interface Hit { pattern: Pattern; from: number; to: number }
 
-const ACTION_RANK: Record<FilterAction, number> = { allow: 0, mask: 1, block: 2 };
+const ACTION_RANK: Record<FilterAction, number> = { allow: 0, mask: 1, hold: 2, block: 3 };
 
 /** WordFilter is a compiled, immutable matcher. */
 export class WordFilter {
@@ -65,7 +70,7 @@ export class WordFilter {
   private entryCount = 0;
   private hasAllow = false;
 
-  /** compile builds the automaton; duplicate words keep the strongest action (block > mask > allow). */
+  /** compile builds the automaton; duplicate words keep the strongest action (block > hold > mask > allow). */
   static compile(entries: readonly FilterEntry[], exceptions: readonly string[] = DEFAULT_EXCEPTIONS): WordFilter {
     const f = new WordFilter();
     const byWord = new Map<string, FilterEntry>();
@@ -131,7 +136,7 @@ export class WordFilter {
     }
   }
 
-  /** check scans a message once and says whether to pass, mask or block it. */
+  /** check scans a message once and says whether to pass, mask, hold or block it (block wins, then hold; a held text is masked too). */
   check(text: string): FilterResult {
     if (this.entryCount === 0) return { action: 'pass' };
     const sk = skeletonOf(text);
@@ -155,6 +160,7 @@ export class WordFilter {
     }
     if (!hits) return { action: 'pass' };
     let blocked: string | undefined;
+    let held: string | undefined;
     const spans: [number, number][] = [];
     const words: string[] = [];
     for (const { pattern: p, from, to } of hits) {
@@ -166,10 +172,12 @@ export class WordFilter {
       const end = sk.end[to] ?? text.length;
       if (p.wholeWord && !isWholeWord(text, start, end)) continue;
       if (e.action === 'block') { blocked = e.word; break; }
+      if (e.action === 'hold') { held ??= e.word; continue; }
       spans.push([start, end]);
       words.push(e.word);
     }
     if (blocked !== undefined) return { action: 'block', word: blocked };
+    if (held !== undefined) return { action: 'hold', word: held, text: spans.length ? maskSpans(text, spans) : text };
     if (spans.length === 0) return { action: 'pass' };
     return { action: 'mask', text: maskSpans(text, spans), words };
   }

@@ -16,11 +16,16 @@ export interface ChatMessage {
   ts: number;
 }
 
-/** SystemMessage announces mode changes and actions ("slow mode is on: 30s"). */
+/**
+ * SystemMessage announces mode changes and actions. `code` (snake_case) and `params` are what
+ * clients word in their language; `text` is the English fallback (docs/chat.md lists the codes).
+ */
 export interface SystemMessage {
   type: 'system';
   id: string;
   event: string;
+  code: string;
+  params: Record<string, string | number>;
   text: string;
   ts: number;
   [key: string]: unknown;
@@ -62,7 +67,15 @@ export function textOf(data: unknown): string | undefined {
   return undefined;
 }
 
+/** Notice is a coded sentence: what system messages and command results carry. */
+export interface Notice {
+  code: string;
+  params: Record<string, string | number>;
+  /** English fallback. */
+  text: string;
+}
+
 /** systemMessage builds a server notice. */
-export function systemMessage(event: string, text: string, extra: Record<string, unknown> = {}): SystemMessage {
-  return { type: 'system', id: newMessageId(), event, text, ts: Date.now(), ...extra };
+export function systemMessage(event: string, notice: Notice, extra: Record<string, unknown> = {}): SystemMessage {
+  return { type: 'system', id: newMessageId(), event, code: notice.code, params: notice.params, text: notice.text, ts: Date.now(), ...extra };
 }

@@ -13,7 +13,7 @@
  * admin; a manager may not ban or time out another manager (the owner may).
  */
 import { ModerationError } from './codes.js';
-import type { Command } from './commands.js';
+import type { Command, CommandKind } from './commands.js';
 
 /** Roles is what we know about one user in one channel. */
 export interface Roles {
@@ -31,7 +31,12 @@ export type Need = 'anyone' | 'manager' | 'owner';
 
 /** needOf gives the least role a command needs. */
 export function needOf(cmd: Command): Need {
-  switch (cmd.kind) {
+  return needOfKind(cmd.kind);
+}
+
+/** needOfKind gives the least role a kind of command needs. */
+export function needOfKind(kind: CommandKind): Need {
+  switch (kind) {
     case 'help':
       return 'anyone';
     case 'mod':
@@ -42,11 +47,16 @@ export function needOf(cmd: Command): Need {
   }
 }
 
+/** mayRun tells whether roles allow a kind of command (the /help list shows only these). */
+export function mayRun(actor: Roles, kind: CommandKind): boolean {
+  const need = needOfKind(kind);
+  return need === 'anyone' || actor.admin || actor.owner || (need === 'manager' && actor.manager);
+}
+
 /** assertMayRun throws notAllowed unless the actor holds the command's role. */
 export function assertMayRun(actor: Roles, cmd: Command): void {
+  if (mayRun(actor, cmd.kind)) return;
   const need = needOf(cmd);
-  if (need === 'anyone' || actor.admin || actor.owner) return;
-  if (need === 'manager' && actor.manager) return;
   throw new ModerationError('notAllowed', need === 'owner' ? `only the channel owner may use /${cmd.kind}` : `only the channel owner or a manager may use /${cmd.kind.replace('_', ' ')}`);
 }
 

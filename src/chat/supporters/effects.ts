@@ -13,6 +13,24 @@ import type { SupportersMetrics } from './metrics.js';
 export const BUILTIN_EFFECTS = ['party', 'hearts', 'money', 'rocket', 'clap'] as const;
 /** EFFECT_EMOJI maps built-in effect names to the emoji clients may also send. */
 export const EFFECT_EMOJI: Record<string, string> = { '🎉': 'party', '❤️': 'hearts', '❤': 'hearts', '💰': 'money', '🚀': 'rocket', '👏': 'clap' };
+/** EFFECT_CODE_POINTS maps the code point of each effect emoji to its effect (❤️ is ❤ plus a variation selector). */
+const EFFECT_CODE_POINTS: ReadonlyMap<number, string> = new Map([...Object.entries(EFFECT_EMOJI)].map(([emoji, name]) => [emoji.codePointAt(0) ?? 0, name]));
+/** MAX_EMOJI_PER_MESSAGE bounds what one chat message can fire, whatever its length (the user's bucket bounds it again). */
+export const MAX_EMOJI_PER_MESSAGE = 10;
+
+/** effectsInText counts the effect emoji a chat message contains ("🎉🎉 축하" → party 2), at most MAX_EMOJI_PER_MESSAGE in all. */
+export function effectsInText(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let total = 0;
+  for (const ch of text) {
+    const name = EFFECT_CODE_POINTS.get(ch.codePointAt(0) ?? 0);
+    if (name === undefined) continue;
+    out.set(name, (out.get(name) ?? 0) + 1);
+    if (++total >= MAX_EMOJI_PER_MESSAGE) break;
+  }
+  return out;
+}
+
 /** EFFECTS_PREFIX is the namespace of aggregated effects channels. */
 export const EFFECTS_PREFIX = 'effects:';
 /** IDLE_BUCKET_MS: a bucket untouched this long is full again and can be forgotten. */

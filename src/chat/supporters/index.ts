@@ -12,7 +12,7 @@ import type { ChatExtensionPoint, PublishHook } from '../hooks.js';
 import { AppError } from '../../http/errors.js';
 import { WalletService, type PaymentProvider } from '../../platform/wallet/index.js';
 import { SuperChatService } from './superchat.js';
-import { EffectsAggregator, EFFECTS_PREFIX } from './effects.js';
+import { EffectsAggregator, EFFECTS_PREFIX, effectsInText } from './effects.js';
 import { OverlayTokenService } from './overlays.js';
 import { createSupportersMetrics, type SupportersMetrics } from './metrics.js';
 import { gateFromPublishHook, type MessageGate } from './gate.js';
@@ -81,6 +81,14 @@ const asObject = (d: unknown): Record<string, unknown> => {
   return d as Record<string, unknown>;
 };
 
+/** chatText reads the text of a chat message publication (moderation's stamped message, `{text}` or a bare string). */
+function chatText(data: unknown): string | undefined {
+  if (typeof data === 'string') return data;
+  if (data === null || typeof data !== 'object') return undefined;
+  const d = data as { type?: unknown; text?: unknown };
+  return (d.type === undefined || d.type === 'message') && typeof d.text === 'string' ? d.text : undefined;
+}
+
 /** createSupporters builds the services; nothing is registered until routes/attachChat are called. */
 export function createSupporters(deps: SupportersDeps): Supporters {
   const cfg = deps.config.supporters;
@@ -113,12 +121,23 @@ export function createSupporters(deps: SupportersDeps): Supporters {
     return r;
   };
 
+  const fireEffects = async (channel: string, userKey: string, text: string): Promise<void> => {
+    const found = effectsInText(text);
+    if (found.size === 0 || !(await channelExists(channel))) return;
+    // Over the user's rate the emoji simply fire nothing: the message itself is never refused for it.
+    for (const [effect, count] of found) if (effects.effects.has(effect)) effects.react(channel, userKey, effect, count);
+  };
+
   const publishHook: PublishHook = {
     async onPublish(ctx) {
       if (ctx.channel.startsWith(CHAT_PREFIX)) {
         // Only the server publishes paid messages: a client cannot forge a super chat card.
         const type = (ctx.data as { type?: unknown } | null)?.type;
         if (typeof type === 'string' && type.startsWith(SUPERCHAT_TYPE)) return { action: 'reject', code: RPC_PERMISSION_DENIED, message: 'super chats are sent with the superchat.send RPC or the REST API' };
+        // Effect emoji in a chat message (moderation, which runs before this hook, let it through) fire
+        // the effects like the buttons do, through the same per-user buckets and per-window aggregation.
+        const text = chatText(ctx.data);
+        if (text) await fireEffects(ctx.channel.slice(CHAT_PREFIX.length), ctx.user || `client:${ctx.clientId}`, text);
         return { action: 'allow' };
       }
       if (!ctx.channel.startsWith(EFFECTS_PREFIX)) return { action: 'allow' };

@@ -25,7 +25,13 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     ...toPublicChannel(c),
     stream: publicStream(ctx.liveInfo?.(c.name)),
     followers: await platform.social.followerCount(c.id),
+    ownerName: c.owner_id ? await ownerName(c.owner_id) : null,
   });
+  /** ownerName is a streamer's display name (their login name when it is empty). */
+  const ownerName = async (userId: string): Promise<string | null> => {
+    const u = await platform.users.findById(userId);
+    return u ? u.display_name || u.username : null;
+  };
 
   app.get('/api/v1/channels', {
     schema: { querystring: { type: 'object', additionalProperties: false, properties: { q: { type: 'string', maxLength: 64 }, live: { type: 'string', enum: ['true', 'false'] }, limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, offset: { type: 'string', pattern: '^[0-9]{1,6}$' } } } },

@@ -30,7 +30,7 @@ const hubStats = {
 test('PublicStreamSchema keeps live, since, viewers and the picture size only', () => {
   assert.deepEqual(PublicStreamSchema.parse(hubStats), { live: true, since: hubStats.since, viewers: hubStats.viewers, video: { codec: 'avc', width: 1280, height: 720 } });
   assert.deepEqual(PublicStreamSchema.parse({ live: false }), { live: false });
-  const channel = ChannelWithLiveSchema.parse({ id: 'c1', name: 'show', title: '', ownerId: 'u1', recordEnabled: true, captionsLanguage: null, createdAt: 1, updatedAt: 1, followers: 0, stream: hubStats, streamKeyHash: 'x' });
+  const channel = ChannelWithLiveSchema.parse({ id: 'c1', name: 'show', title: '', ownerId: 'u1', recordEnabled: true, captionsLanguage: null, createdAt: 1, updatedAt: 1, followers: 0, ownerName: 'Show 쇼', stream: hubStats, streamKeyHash: 'x' });
   assert.doesNotMatch(JSON.stringify(channel), /203\.0\.113\.7|bitrate|streamKeyHash/);
 });
 

@@ -2,12 +2,14 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { SubscriptionState, type Centrifuge, type ClientInfo, type Subscription } from 'centrifuge';
 import { t, useLang, type StringKey } from '../i18n';
-import { formatKRW } from '../format';
+import { formatKRW, formatSpan } from '../format';
 import { requestLogin } from '../auth';
-import { tryApi, type Pinned } from '../api';
+import { ApiError, tryApi, type Pinned } from '../api';
+import { errorText } from '../errors';
 import { chatRefusal, chatState, onChatState, subscribe, type ChatState } from './connection';
 import { ChatList, interpret, type ChatRow } from './model';
 import { moderate, type ModAction } from './moderation';
+import { noticeText, refusalText, spanSeconds } from './notices';
 
 /** errorFields reads a failure's message and code: centrifuge rejects with plain `{code, message}` objects, fetch and moderation with Errors. */
 function errorFields(err: unknown): { message: string; code: number } {
@@ -33,6 +35,11 @@ const FLUSH_FALLBACK_MS = 100;
 /** Moderation refusal codes (docs/moderation.md): banned, timed out, slow mode. */
 const MOD_BANNED = 403;
 const MOD_TIMED_OUT = 404;
+const MOD_SLOW = 405;
+const MOD_HELD = 415;
+/** COMMAND_RE: a chat line that is a moderation command (docs/moderation.md); sent as the mod.command RPC so its result can be shown. */
+const COMMAND_RE = /^\/[A-Za-z]/;
+let localSeq = 0;
 
 /** ChatPanel: live chat with a capped list, pinned super chats, modes and moderation tools. */
 export function ChatPanel(props: ChatPanelProps) {
@@ -105,7 +112,7 @@ export function ChatPanel(props: ChatPanelProps) {
     };
     const onSubError = (ctx: { error?: { code?: number; message?: string } }) => {
       const e = ctx.error;
-      if (e && e.code !== undefined && e.code >= 400 && e.code < 2000 && e.message) setDisabledReason(e.message);
+      if (e && e.code !== undefined && e.code >= 400 && e.code < 2000 && e.message) setDisabledReason(refusalText(e.code, e.message) ?? e.message);
     };
     // Pinned super chats for late joiners.
     tryApi<Pinned>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/superchats/pinned`).then((r) => {
@@ -158,6 +165,25 @@ export function ChatPanel(props: ChatPanelProps) {
     const msg = text.trim();
     if (!msg || !sub.current || slowLeft > 0 || (disabledReason && !disabledReason.startsWith('unsub:'))) return;
     setNotice(null);
+    if (COMMAND_RE.test(msg) && client) {
+      // Commands go as an RPC so their answer (the /help list, a filter list…) can be shown to the sender alone.
+      try {
+        const r = (await client.rpc('mod.command', { channel, command: msg })).data as { code?: unknown; params?: unknown; message?: unknown; announced?: unknown } | null;
+        setText('');
+        // Announced results (modes, bans…) reach everyone, the sender too, as a system line.
+        if (r?.announced === true) return;
+        const code = typeof r?.code === 'string' ? r.code : undefined;
+        const text = typeof r?.message === 'string' ? r.message : '';
+        const params = r?.params !== null && typeof r?.params === 'object' ? (r.params as Record<string, unknown>) : undefined;
+        list.apply({ op: 'add', row: { id: `local-${++localSeq}`, kind: 'system', userId: '', name: '', badges: [], text, ts: Date.now(), ...(code ? { code } : {}), ...(params ? { params } : {}) } });
+        setRows(list.rows.slice());
+        setText('');
+      } catch (err) {
+        const { message: m, code } = errorFields(err);
+        setNotice(refusalText(code, m, msg) ?? m);
+      }
+      return;
+    }
     try {
       const s = sub.current;
       if (s.state === SubscriptionState.Unsubscribed) s.subscribe();
@@ -168,15 +194,20 @@ export function ChatPanel(props: ChatPanelProps) {
       if (slowSeconds > 0 && !props.canModerate) setSlowUntil(Date.now() + slowSeconds * 1000);
     } catch (err) {
       const { message: m, code } = errorFields(err);
-      const wait = /(\d+)\s*(s|sec|seconds|초)\b/i.exec(m);
-      if (/slow/i.test(m) && wait) setSlowUntil(Date.now() + Number(wait[1]) * 1000);
+      const wait = spanSeconds(m);
+      const words = refusalText(code, m) ?? m;
+      if (code === MOD_SLOW && wait !== undefined) setSlowUntil(Date.now() + wait * 1000);
       else if (code === MOD_BANNED || code === MOD_TIMED_OUT || /banned|timed out/i.test(m)) {
-        setDisabledReason(m);
+        setDisabledReason(words);
         // A timeout (or a ban with an end) lifts by itself: re-enable when it is over.
         const left = durationInMessage(m);
-        if (left > 0) setTimeout(() => setDisabledReason((r) => (r === m ? null : r)), left);
+        if (left > 0) setTimeout(() => setDisabledReason((r) => (r === words ? null : r)), left);
       }
-      else setNotice(m);
+      else {
+        // A held message is queued for review, not lost: the input is done with it.
+        if (code === MOD_HELD) setText('');
+        setNotice(words);
+      }
     }
   };
 
@@ -194,7 +225,7 @@ export function ChatPanel(props: ChatPanelProps) {
         </span>
       </header>
       {ticker.length > 0 && (
-        <div class="ticker" aria-label="pinned super chats">
+        <div class="ticker" aria-label={t('super.pinned')}>
           {ticker.map((r) => {
             const left = (r.ts + (r.pinMs ?? 0) - now) / (r.pinMs || 1);
             return (
@@ -254,7 +285,10 @@ function Badges({ row }: { row: ChatRow }) {
 }
 
 function Row({ row, onUser }: { row: ChatRow; onUser: (r: ChatRow) => void }) {
-  if (row.kind === 'system') return <div class="chat-row system" data-kind="system"><span class="text">{row.text}</span></div>;
+  if (row.kind === 'system') {
+    const words = row.code ? noticeText(row.code, row.params) : undefined;
+    return <div class="chat-row system" data-kind="system" data-code={row.code}><span class="text">{words ?? row.text}</span></div>;
+  }
   if (row.kind === 'super') {
     return (
       <div class="chat-row super" data-kind="super" style={{ '--tier': row.color }}>
@@ -292,7 +326,10 @@ function UserCard({ row, channel, canModerate, sub, onClose }: { row: ChatRow; c
       await moderate(channel, action, { userId: row.userId, username: row.username }, reason.trim() || undefined, sub);
       setResult('✓');
     } catch (err) {
-      setResult(errorFields(err).message);
+      // REST refusals carry the moderation code in details; chat ones as the error code.
+      const mod = err instanceof ApiError ? err.details?.moderationCode : undefined;
+      const { message: m, code } = errorFields(err);
+      setResult(refusalText(typeof mod === 'number' ? mod : code, m) ?? (err instanceof ApiError ? errorText(err) : m));
     } finally {
       setBusy(false);
     }
@@ -310,8 +347,8 @@ function UserCard({ row, channel, canModerate, sub, onClose }: { row: ChatRow; c
             <input value={reason} maxLength={200} onInput={(e) => setReason((e.target as HTMLInputElement).value)} />
           </label>
           <div class="row-btns">
-            <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'timeout', seconds: 60 })}>{t('chat.timeout', { s: 60 })}</button>
-            <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'timeout', seconds: 600 })}>{t('chat.timeout', { s: 600 })}</button>
+            <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'timeout', seconds: 60 })}>{t('chat.timeout', { duration: formatSpan(60) })}</button>
+            <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'timeout', seconds: 600 })}>{t('chat.timeout', { duration: formatSpan(600) })}</button>
             <button type="button" class="btn danger" disabled={busy} onClick={() => act({ kind: 'ban' })}>{t('chat.ban')}</button>
             <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'unban' })}>{t('chat.unban')}</button>
             {row.kind === 'message' && <button type="button" class="btn" disabled={busy} onClick={() => act({ kind: 'delete', messageId: row.id })}>{t('chat.deleteMsg')}</button>}

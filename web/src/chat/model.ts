@@ -16,6 +16,9 @@ export interface ChatRow {
   color?: string;
   /** ms the super chat stays pinned in the ticker. */
   pinMs?: number;
+  /** A system row's notice code and parameters (docs/chat.md), worded in the page's language; `text` is the English fallback. */
+  code?: string;
+  params?: Readonly<Record<string, unknown>>;
 }
 
 /** ChatEvent is what one publication means for the list. */
@@ -89,6 +92,13 @@ function senderOf(data: Fields, info: PubInfo | undefined, channel: string): { u
 
 let seq = 0;
 
+/** systemRow is a notice row; the code and params, when the server sent them, are kept for wording it. */
+function systemRow(id: string, d: Fields, text: string, ts: number): ChatRow {
+  const code = str(d.code);
+  const params = fields(d.params);
+  return { id, kind: 'system', userId: '', name: '', badges: [], text, ts, ...(code ? { code } : {}), ...(code && params && !Array.isArray(params) ? { params } : {}) };
+}
+
 /**
  * interpret maps one `chat:{channel}` publication to a list change. Unknown shapes are
  * ignored rather than shown raw, so a new server-side type never breaks the page.
@@ -138,14 +148,14 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
     case 'timeout': {
       const target = str(d.userId) ?? str(fields(d.user)?.id) ?? str(fields(d.target)?.id) ?? '';
       const text = str(d.text) ?? str(d.message);
-      return { op: 'purgeUser', userId: target, row: text ? { id, kind: 'system', userId: '', name: '', badges: [], text, ts } : undefined };
+      return { op: 'purgeUser', userId: target, row: text ? systemRow(id, d, text, ts) : undefined };
     }
     case 'mode':
     case 'modes': {
       const modes = fields(d.modes);
       const slow = num(d.slowSeconds) ?? num(d.slow) ?? num(modes?.slowSeconds) ?? num(modes?.slow);
       const text = str(d.text) ?? str(d.message);
-      return { op: 'mode', slowSeconds: slow, row: text ? { id, kind: 'system', userId: '', name: '', badges: [], text, ts } : undefined };
+      return { op: 'mode', slowSeconds: slow, row: text ? systemRow(id, d, text, ts) : undefined };
     }
     case 'system':
     case 'notice':
@@ -156,10 +166,10 @@ export function interpret(data: unknown, info: PubInfo | undefined, channel: str
       const slow = num(d.slowSeconds) ?? num(fields(d.modes)?.slowSeconds) ?? (/slow/i.test(ev) ? num(d.seconds) ?? num(d.value) ?? (/off/i.test(ev) || d.enabled === false ? 0 : undefined) : undefined);
       if (/^(ban|timeout)$/i.test(ev)) {
         const target = str(d.userId) ?? str(fields(d.user)?.id) ?? str(d.user) ?? str(fields(d.target)?.id) ?? str(d.target) ?? '';
-        return { op: 'purgeUser', userId: target, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
+        return { op: 'purgeUser', userId: target, row: systemRow(id, d, text, ts) };
       }
-      if (slow !== undefined) return { op: 'mode', slowSeconds: slow, row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
-      return { op: 'add', row: { id, kind: 'system', userId: '', name: '', badges: [], text, ts } };
+      if (slow !== undefined) return { op: 'mode', slowSeconds: slow, row: systemRow(id, d, text, ts) };
+      return { op: 'add', row: systemRow(id, d, text, ts) };
     }
     default:
       return { op: 'ignore' };

@@ -1,5 +1,5 @@
 import type { Subscription } from 'centrifuge';
-import { api, tryApi, type AuditEntryView, type FilterList, type AuditLog, type ModerationOverview } from '../api';
+import { api, tryApi, type AuditEntryView, type FilterList, type AuditLog, type HeldList, type ModerationOverview } from '../api';
 
 /** chat/moderation.ts: moderation actions from the UI, through the REST API or chat commands. */
 
@@ -67,8 +67,17 @@ export async function getFilters(channel: string): Promise<{ word: string; actio
   const r = await tryApi<FilterList>('GET', `${base(channel)}/filters`);
   return r?.entries;
 }
-export async function addFilter(channel: string, word: string): Promise<void> {
-  await api('POST', `${base(channel)}/filters`, { body: { word } });
+export async function addFilter(channel: string, word: string, action = 'mask'): Promise<void> {
+  await api('POST', `${base(channel)}/filters`, { body: { word, action } });
+}
+/** getHeld lists the review queue (messages a `hold` word keeps out of the room); undefined when the server has none. */
+export async function getHeld(channel: string): Promise<HeldList['messages'] | undefined> {
+  const r = await tryApi<HeldList>('GET', `${base(channel)}/held`);
+  return r?.messages;
+}
+/** decideHeld approves (publishes) or rejects one held message. */
+export async function decideHeld(channel: string, id: string, approve: boolean): Promise<void> {
+  await api('POST', `${base(channel)}/held/${encodeURIComponent(id)}/${approve ? 'approve' : 'reject'}`);
 }
 export async function removeFilter(channel: string, word: string): Promise<void> {
   await api('DELETE', `${base(channel)}/filters/${encodeURIComponent(word)}`);

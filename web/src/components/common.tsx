@@ -202,7 +202,7 @@ export function ReactionBar({ channel, client, disabled }: { channel: string; cl
 const AMOUNTS = [1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
 /** SuperChatDialog shows the balance and sends a super chat with an Idempotency-Key (retries never double-charge). */
-export function SuperChatDialog({ channel, onClose }: { channel: string; onClose: () => void }) {
+export function SuperChatDialog({ channel, streamer, onClose }: { channel: string; /** The streamer's display name for the title. */ streamer?: string; onClose: () => void }) {
   useLang();
   const [balance, setBalance] = useState<number | null | undefined>(undefined);
   const [amount, setAmount] = useState(1000);
@@ -232,7 +232,7 @@ export function SuperChatDialog({ channel, onClose }: { channel: string; onClose
     }
   };
   return (
-    <Dialog title={t('super.title', { channel })} onClose={onClose} id="superchat">
+    <Dialog title={t('super.title', { channel: streamer ?? channel })} onClose={onClose} id="superchat">
       {done ? (
         <div class="form"><p role="status">{t('super.sent')}</p><button type="button" class="btn primary wide" onClick={onClose}>{t('common.close')}</button></div>
       ) : (

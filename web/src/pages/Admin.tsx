@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, getAdminToken, getToken, setAdminToken, tryApi, type Channel, type ChannelList, type Health, type JobList, type JobView, type LiveStreamView, type PublicStream, type PublicUser, type QoeAdmin, type Streams, type UserList, type VodList } from '../api';
-import { t, useLang } from '../i18n';
+import { isStringKey, t, useLang } from '../i18n';
 import { errorText } from '../errors';
 import { useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
@@ -124,10 +124,10 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         <Section title={t('admin.health')} id="health">
           {health ? (
             <dl class="stats">
-              <div><dt>status</dt><dd>{String(health.status)}</dd></div>
-              <div><dt>db</dt><dd>{String(health.db)}</dd></div>
-              <div><dt>roles</dt><dd>{(health.roles ?? []).join(', ')}</dd></div>
-              <div><dt>uptime</dt><dd>{formatDuration((health.uptimeSeconds ?? 0) * 1000)}</dd></div>
+              <div><dt>{t('admin.status')}</dt><dd>{health.status === 'ok' ? t('admin.ok') : t('admin.degraded')}</dd></div>
+              <div><dt>{t('admin.db')}</dt><dd>{health.db === 'ok' ? t('admin.ok') : String(health.db)}</dd></div>
+              <div><dt>{t('admin.roles')}</dt><dd>{(health.roles ?? []).map((r) => wordOr(`role.${r}`, r)).join(', ')}</dd></div>
+              <div><dt>{t('admin.uptime')}</dt><dd>{formatDuration((health.uptimeSeconds ?? 0) * 1000)}</dd></div>
             </dl>
           ) : <p class="muted">{t('common.loading')}</p>}
         </Section>
@@ -137,7 +137,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         <Section title={t('admin.streams')} id="streams" class="span-2">
           {live.length === 0 ? <p class="muted">–</p> : (
             <div class="table-wrap"><table>
-              <thead><tr><th scope="col">{t('studio.channel')}</th><th scope="col">{t('studio.viewers')}</th><th scope="col">{t('studio.bitrate')}</th><th scope="col">{t('studio.fps')}</th><th scope="col">{t('studio.codec')}</th><th scope="col">uptime</th><th scope="col">{t('admin.restreams')}</th><th scope="col"><span class="sr-only">{t('admin.end')}</span></th></tr></thead>
+              <thead><tr><th scope="col">{t('studio.channel')}</th><th scope="col">{t('studio.viewers')}</th><th scope="col">{t('studio.bitrate')}</th><th scope="col">{t('studio.fps')}</th><th scope="col">{t('studio.codec')}</th><th scope="col">{t('admin.uptime')}</th><th scope="col">{t('admin.restreams')}</th><th scope="col"><span class="sr-only">{t('admin.end')}</span></th></tr></thead>
               <tbody>{live.map((c) => (
                 <tr key={c.id}>
                   <td><a href={`/watch/${c.name}`}>{c.name}</a></td>
@@ -162,7 +162,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           )}
         </Section>
         <Section title={t('admin.users')} id="users">
-          {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">admin</span>}</li>)}</ul>}
+          {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">{t('chat.badge.admin')}</span>}</li>)}</ul>}
         </Section>
         <Section title={t('admin.jobs')} id="jobs">
           {jobs === null ? <NotAvailable /> : (
@@ -170,8 +170,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
               const p = Math.max(0, Math.min(1, j.progress));
               return (
                 <li key={j.id}>
-                  <span>{j.type} <span class="muted small">{j.state}</span></span>
-                  <progress max={100} value={Math.round(p * 100)} aria-label={`${j.type} ${Math.round(p * 100)}%`} />
+                  <span data-job-type={j.type}>{wordOr(`job.type.${j.type}`, j.type)} <span class="muted small" data-job-state={j.state}>{wordOr(`job.state.${j.state}`, j.state)}</span></span>
+                  <progress max={100} value={Math.round(p * 100)} aria-label={`${wordOr(`job.type.${j.type}`, j.type)} ${Math.round(p * 100)}%`} />
                 </li>
               );
             })}</ul>
@@ -218,6 +218,11 @@ function QoeCompare({ answer }: { answer: QoeAdmin | undefined }) {
       <p class="muted small">{t('admin.qoeNote')}</p>
     </div>
   );
+}
+
+/** wordOr words a key built from server data (job types and states), or shows the raw value for one the app does not know. */
+function wordOr(key: string, raw: string): string {
+  return isStringKey(key) ? t(key) : raw;
 }
 
 /** Chart draws total viewers and ingest bitrate over time as inline SVG. */

@@ -5,6 +5,10 @@ import { formatKRW } from '../format';
 import { chatClient, subscribe } from '../chat/connection';
 import { api, ApiError, type OverlayPage } from '../api';
 import { ChatList, effectCounts, interpret, tierFor, type ChatRow } from '../chat/model';
+import { noticeText } from '../chat/notices';
+
+/** rowText is what a chat row shows: a system row's notice in the page's language (its English text when the code is unknown). */
+const rowText = (r: ChatRow): string => (r.kind === 'system' && r.code ? noticeText(r.code, r.params) ?? r.text : r.text);
 import { EffectLayer } from '../effects/layer';
 
 /** Widgets an overlay URL can ask for: ?widgets=alerts,chat,effects,ticker */
@@ -192,7 +196,7 @@ export function Overlay({ channel }: { channel: string }) {
             <div class={`overlay-chat-row ${r.kind}`} key={r.id} style={r.kind === 'super' ? { '--tier': r.color } : undefined}>
               {r.kind !== 'system' && <span class="name">{r.name}</span>}
               {r.kind === 'super' && <span class="amount">{formatKRW(r.amount ?? 0)}</span>}
-              <span class="text">{r.text}</span>
+              <span class="text">{rowText(r)}</span>
             </div>
           ))}
         </div>

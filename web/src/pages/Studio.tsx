@@ -1,14 +1,14 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
-import { api, getToken, tryApi, type AuditEntryView, type CaptionsAnswer, type CaptionsState, type Channel, type Earnings, type IngestAddresses as Ingest, type LiveBlock, type LiveDetail, type LiveEnded, type ManagerList, type OverlayCreated, type OverlayList, type RestreamList, type RestreamTarget, type Supporters } from '../api';
-import { t, useLang } from '../i18n';
+import { api, getToken, tryApi, type AuditEntryView, type HeldList, type CaptionsAnswer, type CaptionsState, type Channel, type Earnings, type IngestAddresses as Ingest, type LiveBlock, type LiveDetail, type LiveEnded, type ManagerList, type OverlayCreated, type OverlayList, type RestreamList, type RestreamTarget, type Supporters } from '../api';
+import { isStringKey, t, useLang, type StringKey } from '../i18n';
 import { codeText, errorText } from '../errors';
 import { requestLogin, refreshMe, useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatKRW, formatTime, totalViewers } from '../format';
 import { Player } from '../player/Player';
 import { ChatPanel } from '../chat/ChatPanel';
 import { chatClient } from '../chat/connection';
-import { addFilter, getAudit, getFilters, getModes, removeFilter, setModes } from '../chat/moderation';
+import { addFilter, decideHeld, getAudit, getFilters, getHeld, getModes, removeFilter, setModes } from '../chat/moderation';
 import { CopyField, NotAvailable, Section } from '../components/common';
 import { GoLive } from './GoLive';
 
@@ -227,11 +227,54 @@ export function Spark({ points, label, height = 48 }: { points: number[]; label:
   );
 }
 
+/** MODE_LABELS are the studio's words for the mode checkboxes. */
+const MODE_LABELS = { subOnly: 'studio.subonly', followOnlyMinutes: 'studio.followonly', emoteOnly: 'studio.emoteonly', defaultFilter: 'studio.defaultFilter' } as const;
+const FILTER_ACTIONS = ['mask', 'hold', 'block', 'allow'] as const;
+/** HELD_POLL_MS: how often the review queue is re-read while the studio is open. */
+const HELD_POLL_MS = 5000;
+
+/** HeldQueue is the review queue: messages a `hold` filter word keeps out of the room until a manager decides. */
+function HeldQueue({ channel }: { channel: string }) {
+  const [list, setList] = useState<HeldList['messages'] | null | undefined>(undefined);
+  const [msg, setMsg] = useState<string | null>(null);
+  const load = () => { getHeld(channel).then((h) => setList(h ?? null)).catch(() => setList(null)); };
+  useEffect(() => {
+    load();
+    const id = setInterval(load, HELD_POLL_MS);
+    return () => clearInterval(id);
+  }, [channel]);
+  const decide = async (id: string, approve: boolean) => {
+    setMsg(null);
+    try { await decideHeld(channel, id, approve); } catch (err) { setMsg(errorText(err)); }
+    load();
+  };
+  return (
+    <Section title={t('studio.held')} id="held">
+      {list === null ? <NotAvailable /> : (list ?? []).length === 0 ? <p class="muted small">{t('studio.heldEmpty')}</p> : (
+        <ul class="held">
+          {(list ?? []).map((h) => (
+            <li key={h.id} data-held={h.id}>
+              <strong>{h.message.user.name}</strong> <span class="text">{h.message.text}</span>{' '}
+              <span class="muted small">{t('studio.heldWord', { word: h.word })} · {formatTime(h.createdAt)}</span>
+              <span class="row-btns">
+                <button type="button" class="btn small primary" onClick={() => decide(h.id, true)}>{t('studio.approve')}</button>
+                <button type="button" class="btn small" onClick={() => decide(h.id, false)}>{t('studio.reject')}</button>
+              </span>
+            </li>
+          ))}
+        </ul>
+      )}
+      {msg && <p class="error small" role="alert">{msg}</p>}
+    </Section>
+  );
+}
+
 function ModerationTools({ channel, client }: { channel: string; client: Centrifuge | null }) {
   const [modes, setModesState] = useState<Record<string, unknown> | null | undefined>(undefined);
   const [filters, setFilters] = useState<{ word: string; action?: string }[] | null | undefined>(undefined);
   const [audit, setAudit] = useState<AuditEntryView[] | null | undefined>(undefined);
   const [word, setWord] = useState('');
+  const [action, setAction] = useState('mask');
   const [slow, setSlow] = useState('0');
   const [msg, setMsg] = useState<string | null>(null);
   const load = () => {
@@ -257,21 +300,27 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
         </form>
         {modes === null ? <p class="muted small">{t('common.notAvailable')} — /slow, /subonly, /followonly, /emoteonly</p> : (
           <div class="toggles">
-            {(['subOnly', 'followOnlyMinutes', 'emoteOnly'] as const).map((k) => (
-              <label class="check" key={k}><input type="checkbox" checked={k === 'followOnlyMinutes' ? m[k] !== null && m[k] !== undefined : !!m[k]} onChange={() => toggle(k)} />{t(k === 'subOnly' ? 'studio.subonly' : k === 'followOnlyMinutes' ? 'studio.followonly' : 'studio.emoteonly')}</label>
+            {(['subOnly', 'followOnlyMinutes', 'emoteOnly', 'defaultFilter'] as const).map((k) => (
+              <label class="check" key={k}><input type="checkbox" name={k} checked={k === 'followOnlyMinutes' ? m[k] !== null && m[k] !== undefined : !!m[k]} onChange={() => toggle(k)} />{t(MODE_LABELS[k])}</label>
             ))}
           </div>
         )}
         {msg && <p class="muted small" role="status">{msg}</p>}
       </Section>
+      <HeldQueue channel={channel} />
       <Section title={t('studio.filters')} id="filters">
         {filters === null ? <NotAvailable /> : (
           <>
-            <form class="form-row" onSubmit={async (e) => { e.preventDefault(); if (!word.trim()) return; try { await addFilter(channel, word.trim()); setWord(''); load(); } catch (err) { setMsg(errorText(err)); } }}>
+            <form class="form-row" onSubmit={async (e) => { e.preventDefault(); if (!word.trim()) return; try { await addFilter(channel, word.trim(), action); setWord(''); load(); } catch (err) { setMsg(errorText(err)); } }}>
               <label class="grow"><span class="sr-only">{t('studio.addFilter')}</span><input value={word} maxLength={64} placeholder={t('studio.addFilter')} onInput={(e) => setWord((e.target as HTMLInputElement).value)} /></label>
+              <label><span class="sr-only">{t('studio.filterAction')}</span>
+                <select name="filter-action" value={action} onChange={(e) => setAction((e.target as HTMLSelectElement).value)}>
+                  {FILTER_ACTIONS.map((a) => <option key={a} value={a}>{t(`filter.action.${a}`)}</option>)}
+                </select>
+              </label>
               <button type="submit" class="btn">{t('studio.addFilter')}</button>
             </form>
-            <ul class="tags">{(filters ?? []).map((f) => <li key={f.word}>{f.word}<button type="button" class="icon small" aria-label={`${t('studio.remove')} ${f.word}`} onClick={async () => { await removeFilter(channel, f.word).catch(() => undefined); load(); }}>✕</button></li>)}</ul>
+            <ul class="tags">{(filters ?? []).map((f) => <li key={f.word}>{f.word} <span class="muted small">{isStringKey(`filter.action.${f.action ?? 'mask'}`) ? t(`filter.action.${f.action ?? 'mask'}` as StringKey) : f.action}</span><button type="button" class="icon small" aria-label={`${t('studio.remove')} ${f.word}`} onClick={async () => { await removeFilter(channel, f.word).catch(() => undefined); load(); }}>✕</button></li>)}</ul>
           </>
         )}
       </Section>
@@ -279,7 +328,7 @@ function ModerationTools({ channel, client }: { channel: string; client: Centrif
         {audit === null ? <NotAvailable /> : (
           <ul class="audit">
             {(audit ?? []).slice(0, 50).map((a, i) => (
-              <li key={a.id || i}><span class="muted small">{a.createdAt ? formatTime(a.createdAt) : ''}</span> <strong>{a.actorName ?? ''}</strong> {a.action} {a.targetName ?? ''} {a.reason ? `— ${a.reason}` : ''}</li>
+              <li key={a.id || i}><span class="muted small">{a.createdAt ? formatTime(a.createdAt) : ''}</span> <strong>{a.actorName ?? ''}</strong> {isStringKey(`audit.${a.action}`) ? t(`audit.${a.action}` as StringKey) : a.action} {a.targetName ?? ''} {a.reason ? `— ${a.reason}` : ''}</li>
             ))}
           </ul>
         )}

@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, type ClipAnswer, type ClipList, type ClipView, type VodDetail, type VodView } from '../api';
-import { t, useLang } from '../i18n';
+import { isStringKey, t, useLang, type StringKey } from '../i18n';
 import { errorText } from '../errors';
 import { formatDuration, formatTime } from '../format';
 import { requestLogin, useMe } from '../auth';
@@ -117,7 +117,7 @@ export function VodPage({ id }: { id: string }) {
             )}
           </div>
           <p class="muted">{vod.channel && <a href={`/watch/${vod.channel}`}>{vod.channel}</a>} {vod.startedAt ? `· ${formatTime(Number(vod.startedAt))}` : ''} {vod.durationMs ? `· ${formatDuration(vod.durationMs)}` : ''}</p>
-          {vod.state !== 'ready' && <p class="muted">{vod.state}</p>}
+          {vod.state !== 'ready' && <p class="muted" data-state={vod.state}>{isStringKey(`vod.state.${vod.state}`) ? t(`vod.state.${vod.state}` as StringKey) : vod.state}</p>}
           {vod.state === 'ready' && <button type="button" class="btn" disabled={clipStatus?.kind === 'making'} onClick={makeClip}>✂ {t('clip.fromHere', { s: VOD_CLIP_SECONDS })}</button>}
           <ClipStatus status={clipStatus} />
           <section aria-label={t('clip.list')} class="vod-clips">

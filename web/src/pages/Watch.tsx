@@ -151,7 +151,7 @@ export function Watch({ channel }: { channel: string }) {
               <div class="player offline" data-state="offline">
                 <img class="offline-thumb" src={`/live/${encodeURIComponent(channel)}/thumbnail.jpg`} alt="" onError={(e) => ((e.target as HTMLImageElement).style.display = 'none')} />
                 <div class="offline-box">
-                  <p class="offline-title">{t('watch.offline', { channel: info.title || channel })}</p>
+                  <p class="offline-title">{t('watch.offline', { channel: info.ownerName || channel })}</p>
                   <p class="muted">{t('watch.offlineHint')}</p>
                 </div>
               </div>
@@ -182,7 +182,7 @@ export function Watch({ channel }: { channel: string }) {
           <ReactionBar channel={channel} client={client} disabled={!me?.user} />
         </ChatPanel>
       </aside>
-      {superOpen && <SuperChatDialog channel={channel} onClose={() => setSuperOpen(false)} />}
+      {superOpen && <SuperChatDialog channel={channel} streamer={info?.ownerName || channel} onClose={() => setSuperOpen(false)} />}
     </main>
   );
 }

@@ -18,24 +18,33 @@ test('command parser: every command and its arguments', () => {
     ['/timeout kim 90 calm down', { kind: 'timeout', target: 'kim', durationMs: 90_000, reason: 'calm down' }],
     ['/timeout kim 10m', { kind: 'timeout', target: 'kim', durationMs: 600_000, reason: undefined }],
     ['/untimeout kim', { kind: 'untimeout', target: 'kim' }],
-    ['/slow', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 30 } }],
+    ['/slow', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 10 }, toggle: true }],
+    ['/slow 10분', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 600 } }],
+    ['/slow 30초', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 30 } }],
     ['/slow 5', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 5 } }],
     ['/slow 2m', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 120 } }],
     ['/slow off', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 0 } }],
     ['/slowoff', { kind: 'mode', mode: 'slow', patch: { slowSeconds: 0 } }],
-    ['/subonly', { kind: 'mode', mode: 'subonly', patch: { subOnly: true } }],
+    ['/subonly', { kind: 'mode', mode: 'subonly', patch: { subOnly: true }, toggle: true }],
+    ['/subonly on', { kind: 'mode', mode: 'subonly', patch: { subOnly: true } }],
+    ['/subonly 끄기', { kind: 'mode', mode: 'subonly', patch: { subOnly: false } }],
     ['/subonly off', { kind: 'mode', mode: 'subonly', patch: { subOnly: false } }],
-    ['/subscribers', { kind: 'mode', mode: 'subonly', patch: { subOnly: true } }],
-    ['/followonly', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 0 } }],
+    ['/subscribers', { kind: 'mode', mode: 'subonly', patch: { subOnly: true }, toggle: true }],
+    ['/followonly', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 0 }, toggle: true }],
     ['/followonly 10', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 10 } }],
     ['/followonly 0', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 0 } }],
     ['/followonly 1d', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: 1440 } }],
     ['/followonly off', { kind: 'mode', mode: 'followonly', patch: { followOnlyMinutes: null } }],
-    ['/emoteonly', { kind: 'mode', mode: 'emoteonly', patch: { emoteOnly: true } }],
+    ['/emoteonly', { kind: 'mode', mode: 'emoteonly', patch: { emoteOnly: true }, toggle: true }],
     ['/emoteonlyoff', { kind: 'mode', mode: 'emoteonly', patch: { emoteOnly: false } }],
-    ['/uniquechat', { kind: 'mode', mode: 'uniquechat', patch: { uniqueChat: true } }],
+    ['/uniquechat', { kind: 'mode', mode: 'uniquechat', patch: { uniqueChat: true }, toggle: true }],
     ['/r9k off', { kind: 'mode', mode: 'uniquechat', patch: { uniqueChat: false } }],
-    ['/blocklinks', { kind: 'mode', mode: 'blocklinks', patch: { blockLinks: true } }],
+    ['/blocklinks', { kind: 'mode', mode: 'blocklinks', patch: { blockLinks: true }, toggle: true }],
+    ['/defaultfilter off', { kind: 'mode', mode: 'defaultfilter', patch: { defaultFilter: false } }],
+    ['/ban kim 영구 욕설', { kind: 'ban', target: 'kim', permanent: true, reason: '욕설' }],
+    ['/ban kim 1시간', { kind: 'ban', target: 'kim', durationMs: 3_600_000, reason: undefined }],
+    ['/timeout kim 10분 진정해', { kind: 'timeout', target: 'kim', durationMs: 600_000, reason: '진정해' }],
+    ['/filter add 광고 hold', { kind: 'filter_add', word: '광고', action: 'hold' }],
     ['/clear', { kind: 'clear' }],
     ['/delete AbCdEfGhIjKlMnOp', { kind: 'delete', messageId: 'AbCdEfGhIjKlMnOp' }],
     ['/mod lee', { kind: 'mod', target: 'lee' }],
@@ -74,6 +83,16 @@ test('helpers: durations, tokens, command detection, formatting', () => {
   assert.equal(parseDuration('2h'), 7_200_000);
   assert.equal(parseDuration('1w'), 604_800_000);
   assert.equal(parseDuration('soon'), undefined);
+  assert.equal(parseDuration('10분'), 600_000);
+  assert.equal(parseDuration('1시간'), 3_600_000);
+  assert.equal(parseDuration('30초'), 30_000);
+  assert.equal(parseDuration('2일'), 172_800_000);
+  assert.equal(parseDuration('1시간30분'), 5_400_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('1h30'), undefined);
+  assert.equal(parseDuration('10ms'), undefined);
+  assert.equal(parseDuration('분'), undefined);
+  assert.equal(parseDuration(''), undefined);
   assert.deepEqual(tokenize('a "b c" d'), ['a', 'b c', 'd']);
   assert.equal(isCommand('/ban x'), true);
   assert.equal(isCommand('/ 웃음'), false);

@@ -114,7 +114,14 @@ for (const eng of engines()) {
       await refused('mgr', '/ban nobody', C.targetNotFound);
       await refused('mgr', '/timeout viewer 99d', C.badArguments);
       assert.equal(publisher.pubs.length, before);
-      assert.match((await cmd('viewer', '/help')).message, /\/ban USER/);
+      // /help lists what the caller may use.
+      const viewerHelp = await cmd('viewer', '/help');
+      assert.deepEqual(viewerHelp.data.commands, ['help']);
+      assert.equal(viewerHelp.code, 'help');
+      const mgrHelp = await cmd('mgr', '/help');
+      assert.match(mgrHelp.message, /\/ban USER/);
+      assert.ok(mgrHelp.data.commands.includes('slow') && !mgrHelp.data.commands.includes('mod'), mgrHelp.data.commands.join());
+      assert.ok((await cmd('owner', '/help')).data.commands.includes('mod'));
     });
 
     test('ban: refused with 403, unsubscribed everywhere, recent messages deleted, announced; unban lifts it', async () => {
@@ -243,7 +250,13 @@ for (const eng of engines()) {
       await cmd('mgr', '/filter remove fuck');
       assert.equal((await ok('viewer', 'fuuuck')).text, '***');
       assert.equal(await engine.globalFilterRemove({ id: '', admin: true }, 'fuck'), true);
-      assert.equal((await ok('viewer', 'fuck it')).text, 'fuck it');
+      // Still masked by the default list until the owner turns it off.
+      assert.equal((await ok('viewer', 'fuck it')).text, '*** it');
+      const off = await cmd('owner', '/defaultfilter off');
+      assert.deepEqual([off.code, off.data.modes.defaultFilter], ['default_filter_off', false]);
+      assert.equal((await ok('viewer', 'fuck it all')).text, 'fuck it all');
+      await cmd('owner', '/defaultfilter');
+      assert.equal((await ok('viewer', 'fuck that')).text, '*** that');
       await refused('mgr', '/filter remove nothere', C.badArguments);
       // Other features (super chats) reuse the channel's compiled filter.
       assert.deepEqual(await engine.filterText('room', 'ㅅ ㅂ'), { action: 'block', word: '시발' });
@@ -321,6 +334,83 @@ for (const eng of engines()) {
       assert.ok((acts.values as { labels: { action?: string }; value: number }[]).some((v) => v.labels.action === 'ban' && v.value >= 2));
       const ref = metrics.find((m) => m.name === 'onair_moderation_refused_total')!;
       assert.ok((ref.values as { labels: { reason?: string }; value: number }[]).some((v) => v.labels.reason === 'slowMode' && v.value >= 1));
+    });
+
+    test('a new channel masks the default list at once; 시발점 passes', async () => {
+      fresh();
+      const { channel } = await p.channels.create({ name: 'fresh', ownerId: ids.owner! });
+      assert.ok(channel.id);
+      const m = (await send('viewer', '시발 뭐야', engine, 'chat:fresh')) as { action: string; data: { text: string } };
+      assert.equal(m.action, 'allow');
+      assert.equal(m.data.text, '*** 뭐야');
+      const ok2 = (await send('viewer', '시발점에서 만나', engine, 'chat:fresh')) as { action: string; data: { text: string } };
+      assert.equal(ok2.data.text, '시발점에서 만나');
+      assert.equal(((await send('viewer2', 'ㅅㅂ 진짜', engine, 'chat:fresh')) as { data: { text: string } }).data.text, '*** 진짜');
+    });
+
+    test('hold: the message waits in the review queue; approve publishes it, reject drops it', async () => {
+      fresh();
+      await cmd('owner', '/filter add 광고 hold');
+      const before = publisher.pubs.length;
+      await refused('viewer', '광고 보세요', C.messageHeld, engine, /approval/);
+      assert.equal(publisher.pubs.length, before, 'nothing reaches the room');
+      await assert.rejects(engine.heldMessages({ id: ids.viewer! }, 'room'), (e: { code?: number }) => e.code === C.notAllowed);
+      const queue = await engine.heldMessages({ id: ids.mgr! }, 'room');
+      assert.deepEqual(queue.map((h) => [h.word, (h.message as { text: string }).text]), [['광고', '광고 보세요']]);
+      const reply = { id: queue[0]!.id };
+      const r = await engine.decideHeld({ id: ids.mgr! }, 'room', reply.id, true);
+      assert.equal(r.code, 'held_approved');
+      const pub = publisher.pubs.at(-1)!;
+      assert.deepEqual([pub.channel, pub.data.id, pub.data.text, pub.data.user.id], ['chat:room', reply.id, '광고 보세요', ids.viewer]);
+      await assert.rejects(engine.decideHeld({ id: ids.owner! }, 'room', reply.id, false), (e: { code?: number }) => e.code === C.targetNotFound);
+      fresh();
+      await refused('viewer', '광고 또', C.messageHeld);
+      const [second] = await engine.heldMessages({ id: ids.owner! }, 'room');
+      assert.equal((await engine.decideHeld({ id: ids.owner! }, 'room', second!.id, false)).code, 'held_rejected');
+      assert.deepEqual(await engine.heldMessages({ id: ids.owner! }, 'room'), []);
+      assert.ok(!publisher.pubs.some((x) => x.data?.text === '광고 또'));
+      // Managers are exempt from the filter, as from every content rule.
+      assert.equal((await ok('mgr', '광고 공지')).text, '광고 공지');
+      // A super chat probe is refused, not queued: a paid message never waits.
+      const sc = await engine.onPublish({ channel: 'chat:room', clientId: 'superchat:' + ids.viewer!, user: ids.viewer!, info: undefined, data: { text: '광고 후원' } });
+      assert.equal((sc as { code: number }).code, C.heldForReview);
+      assert.deepEqual(await engine.heldMessages({ id: ids.owner! }, 'room'), []);
+      await cmd('owner', '/filter remove 광고');
+    });
+
+    test('toggles, Korean durations, default ban and slow; system messages carry code and params', async () => {
+      fresh();
+      const e = make({ banDefaultSeconds: 3600, slowDefaultSeconds: 10 }, state, publisher);
+      const on = await cmd('owner', '/subonly', e);
+      assert.equal(on.data.modes.subOnly, true);
+      const offAgain = await cmd('owner', '/subonly', e);
+      assert.equal(offAgain.data.modes.subOnly, false);
+      assert.deepEqual([publisher.last('system').code, publisher.last('system').params], ['sub_only_off', {}]);
+      const slow = await cmd('owner', '/slow', e);
+      assert.equal(slow.data.modes.slowSeconds, 10);
+      assert.equal(slow.announced, true, 'published as a system message too');
+      assert.equal((await cmd('owner', '/mods', e)).announced, false);
+      const sys = publisher.last('system');
+      assert.deepEqual([sys.type, sys.event, sys.code, sys.params, sys.text], ['system', 'mode', 'slow_mode_on', { seconds: 10 }, 'slow mode is on: one message every 10s']);
+      assert.equal((await cmd('owner', '/slow', e)).data.modes.slowSeconds, 0);
+      assert.equal((await cmd('owner', '/slow 2분', e)).data.modes.slowSeconds, 120);
+      await cmd('owner', '/slow off', e);
+      const t = await cmd('mgr', '/timeout viewer 10분', e);
+      assert.deepEqual([t.code, t.params], ['user_timed_out', { user: 'viewer', seconds: 600 }]);
+      await cmd('mgr', '/untimeout viewer', e);
+      const ban = await cmd('mgr', '/ban viewer2', e);
+      assert.deepEqual([ban.code, ban.params], ['user_banned_for', { user: 'viewer2', seconds: 3600 }]);
+      assert.equal(ban.data.expiresAt, clock + 3_600_000);
+      await refused('viewer2', 'hi', C.banned, e, /1h more/);
+      const perm = await cmd('mgr', '/ban viewer2 영구', e);
+      assert.deepEqual([perm.code, perm.data.expiresAt], ['user_banned', null]);
+      await cmd('mgr', '/unban viewer2', e);
+      const forever = make({ banDefaultSeconds: 0 }, state, publisher);
+      assert.equal((await cmd('mgr', '/ban viewer2 1시간', forever)).data.expiresAt, clock + 3_600_000);
+      assert.equal((await cmd('mgr', '/ban viewer2', forever)).data.expiresAt, null);
+      await cmd('mgr', '/unban viewer2', forever);
+      await e.stop();
+      await forever.stop();
     });
 
     test('unknown platform channels get global rules only and refuse commands', async () => {

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { engines } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { createSupporters, sessionId } from '../../../../src/chat/supporters/index.js';
+import { effectsInText, MAX_EMOJI_PER_MESSAGE } from '../../../../src/chat/supporters/effects.js';
 import type { PublishHook, RpcHandler } from '../../../../src/chat/hooks.js';
 import { loadConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
@@ -52,6 +53,40 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
   assert.equal((await rpc('superchat.send', { channel: 'stage', amount: 1000 }, 'u1')).code, 400);
   assert.deepEqual(await rpc('superchat.pinned', { channel: 'stage' }).then((r: any) => r.pinned), []);
   assert.equal((await rpc('superchat.pinned', { channel: 'none' })).code, 404);
+});
+
+test('effect emoji in chat messages fire effects through the same buckets; the message always passes', async (t) => {
+  const h = await engines()[0]!.open();
+  t.after(() => h.dispose());
+  const platform = createPlatform(h.db);
+  await platform.channels.create({ name: 'stage' });
+  const config = loadConfig({ env: {}, overrides: { 'supporters.effects.burst': 4, 'supporters.effects.ratePerSecond': 1 } });
+  const s = createSupporters({ config, platform, logger: silentLogger(), registry: new Registry() });
+  const hooks: PublishHook[] = [];
+  const published: { channel: string; data: any }[] = [];
+  s.attachChat({ publisher: { publish: async (channel, data) => { published.push({ channel, data }); return {}; } }, addPublishHook: (x) => hooks.push(x), registerRpc: () => undefined });
+  t.after(() => s.stop());
+  const hook = at(hooks, 0);
+  const say = (text: unknown, user = 'u1', channel = 'chat:stage') => hook.onPublish({ channel, clientId: 'c1', user, info: undefined, data: text });
+  // As moderation stamps it, as `{text}`, and as a bare string.
+  assert.deepEqual(await say({ type: 'message', id: 'x', text: '🎉🎉 축하해요', user: { id: 'u1' }, ts: 1 }), { action: 'allow' });
+  assert.deepEqual(await say({ text: '❤️' }, 'u2'), { action: 'allow' });
+  assert.deepEqual(await say('👏 🚀', 'u3'), { action: 'allow' });
+  assert.deepEqual(await say({ text: '그냥 인사 😀' }, 'u4'), { action: 'allow' });
+  // Over the bucket (burst 4): the message passes, the extra emoji fire nothing.
+  assert.deepEqual(await say({ text: '💰💰💰💰💰💰' }, 'u1'), { action: 'allow' });
+  // Channels that do not exist fire nothing.
+  assert.deepEqual(await say({ text: '🎉' }, 'u5', 'chat:nowhere'), { action: 'allow' });
+  await s.effects.flush();
+  const eff = published.filter((p) => p.channel.startsWith('effects:'));
+  assert.deepEqual(eff.map((p) => p.channel), ['effects:stage']);
+  assert.deepEqual(at(eff, 0).data.counts, { party: 2, hearts: 1, clap: 1, rocket: 1, money: 2 });
+});
+
+test('effectsInText counts effect emoji, at most MAX_EMOJI_PER_MESSAGE per message', () => {
+  assert.deepEqual([...effectsInText('🎉🎉 ❤ ❤️ 👏')], [['party', 2], ['hearts', 2], ['clap', 1]]);
+  assert.equal(effectsInText('no emoji 😀 here').size, 0);
+  assert.equal(effectsInText('🚀'.repeat(50)).get('rocket'), MAX_EMOJI_PER_MESSAGE);
 });
 
 test('stream sessions are named by their start in ms, from an ISO time or ms', () => {
