@@ -4,6 +4,7 @@
  *  - GStreamer RTMP (flvmux ! rtmp2sink) losing 5 % of its AAC buffers writes header-only AAC tags;
  *    they are dropped at ingest and counted, and the LL-HLS output decodes without an error.
  *  - ffmpeg x264 with yuv444p (High 4:4:4 Predictive) goes live with a warning for the owner.
+ *  - GStreamer rtspclientsink sends its AAC as MP4A-LATM (rtpmp4apay): the FLV output has AAC audio.
  * One server for the file (each test its own channel).
  */
 import { test, before, after } from 'node:test';
@@ -98,4 +99,29 @@ test('ffmpeg x264 in yuv444p (High 4:4:4 Predictive): live, with a warning for t
   assert.deepEqual(live.warnings, [{ code: 'video_profile_unplayable_in_browsers', params: { codec: 'avc', profile: 244, profileName: 'High 4:4:4 Predictive' } }]);
   assert.deepEqual(live.droppedFrames, {});
   ff.child.kill('SIGKILL');
+});
+
+test('GStreamer rtspclientsink (AAC as MP4A-LATM): live with AAC audio, which the FLV output carries and ffmpeg decodes', { timeout: 90_000 }, async () => {
+  const { token, key } = await owned('gstlatm');
+  const gst = start('gst-launch-1.0', ['-q',
+    'rtspclientsink', 'name=s', 'protocols=tcp', `location=rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`,
+    'videotestsrc', 'is-live=true', '!', 'video/x-raw,width=320,height=180,framerate=25/1', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', 'key-int-max=25', '!', 'video/x-h264,profile=main', '!', 's.sink_0',
+    'audiotestsrc', 'is-live=true', '!', 'voaacenc', '!', 's.sink_1',
+  ]);
+  const live = await until(async () => {
+    const d = (await s.api('GET', '/api/v1/channels/gstlatm/live', undefined, token)).body;
+    return d.live && d.video && d;
+  }, 40_000, `gstlatm live (gst: ${gst.stderr()})`);
+  assert.deepEqual(live.audio, { codec: 'aac', codecString: 'mp4a.40.2', sampleRate: 44100, channels: 1 });
+  assert.deepEqual(live.droppedTracks, []);
+  const flv = `http://127.0.0.1:${s.httpPort}/live/gstlatm.flv`;
+  const probe = await run('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', flv], 30_000);
+  assert.equal(probe.status, 0, probe.stderr);
+  const streams = (JSON.parse(probe.stdout) as { streams: { codec_type: string; codec_name: string; sample_rate?: string }[] }).streams;
+  assert.deepEqual(streams.map((x) => `${x.codec_type} ${x.codec_name}`).sort(), ['audio aac', 'video h264']);
+  const dec = await run('ffmpeg', ['-v', 'error', '-i', flv, '-t', '3', '-map', '0:a', '-f', 'null', '-'], 30_000);
+  assert.equal(dec.status, 0, dec.stderr);
+  // Decoder errors only (the null muxer may note a timestamp a fraction of a millisecond back at the start).
+  assert.doesNotMatch(dec.stderr, /Error while decoding|Invalid argument|Invalid data|corrupt/i);
+  gst.child.kill('SIGINT');
 });

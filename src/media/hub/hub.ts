@@ -162,6 +162,8 @@ export interface HubCounters {
   dropped: Record<string, number>;
   /** Undecodable frames dropped at ingest, by publish protocol and reason (frame-check.ts). */
   ingestDropped: Record<string, Partial<Record<FrameDropReason, number>>>;
+  /** Tracks ingests received but do not forward, one per stream and track, by `protocol kind reason`. */
+  droppedTracks: Record<string, number>;
 }
 
 const TRACK_CHANGE_KEYS = ['codec', 'config'] as const;
@@ -294,6 +296,8 @@ export class LiveStream implements Publisher {
   droppedTrack(track: DroppedTrack): void {
     if (this.droppedTracks.some((t) => t.kind === track.kind && t.codec === track.codec)) return;
     this.droppedTracks.push({ ...track });
+    const key = `${this.source.protocol} ${track.kind} ${track.reason}`;
+    this.hub.counters.droppedTracks[key] = (this.hub.counters.droppedTracks[key] ?? 0) + 1;
     this.hub.logger.info({ channel: this.channel, ...track }, 'the ingest does not forward a track');
   }
 
@@ -532,7 +536,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
   private readonly fenced = new Set<string>();
   private arbiter: ClaimArbiter | undefined;
   private readonly waiting = new Map<string, Set<StreamSubscriber>>();
-  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {}, ingestDropped: {} };
+  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {}, ingestDropped: {}, droppedTracks: {} };
   readonly viewerCount: Record<ViewerProtocol, number> = { flv: 0, wsflv: 0, rtmp: 0, edge: 0 };
   readonly externalCounters = new Map<string, (channel: string) => number>();
   readonly logger: Logger;

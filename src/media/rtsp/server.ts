@@ -23,9 +23,10 @@ import { parseRtpPacket, type RtpPacket } from '../../formats/rtp-packet.js';
 import {
   parseTransportHeader, RtspParseError, RtspParser, serializeResponse, sessionIdOf, type RtspHeaderList, type RtspMessage, type RtspRequest,
 } from '../../formats/rtsp-message.js';
-import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
+import { buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
+import { AAC_RTP_ENCODINGS, aacAudioOf, type RtspAacAudio } from './aac-audio.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
-import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type PlaybackHub, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, DROP_UNSUPPORTED_PARAMETERS, type DroppedTrack, type PlaybackHub, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { droppedMediaOf } from './dropped.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
@@ -142,7 +143,7 @@ function trackKind(m: SdpMedia): { kind: 'video' | 'audio'; pt: number } | null 
     if (!map) continue;
     const enc = map.encoding.toUpperCase();
     if (m.type === 'video' && enc === 'H264') return { kind: 'video', pt };
-    if (m.type === 'audio' && enc === 'MPEG4-GENERIC') return { kind: 'audio', pt };
+    if (m.type === 'audio' && AAC_RTP_ENCODINGS.has(enc)) return { kind: 'audio', pt };
   }
   return null;
 }
@@ -320,7 +321,8 @@ export class RtspConnection {
     const type = mediaTypeOf(req.headers['content-type'] ?? '');
     if (type !== SDP_TYPE) throw new Refusal(415, 'unsupported_media', 'Unsupported Media Type (ANNOUNCE needs an application/sdp body)');
     let video: { sps?: Buffer; pps?: Buffer } | undefined;
-    let audio: { clockRate: number; config: Buffer; params: { sizeLength: number; indexLength: number; indexDeltaLength: number } } | undefined;
+    let audio: RtspAacAudio | undefined;
+    let audioRefused: string | undefined;
     const tracks: SetupTrack[] = [];
     const dropped: DroppedTrack[] = [];
     try {
@@ -338,8 +340,17 @@ export class RtspConnection {
           video = { ...(h.sps ? { sps: h.sps } : {}), ...(h.pps ? { pps: h.pps } : {}) };
           tracks.push({ kind: 'video', control: resolveControl(base, m.control) });
         } else if (t.kind === 'audio' && !audio) {
-          const a = aacParams(m.fmtp.get(t.pt));
-          audio = { clockRate: m.rtpmap.get(t.pt)!.clockRate, config: a.config, params: a };
+          try {
+            audio = aacAudioOf(m, t.pt);
+          } catch (err) {
+            // AAC whose parameters cannot be read: the stream goes on without it, and the owner is told.
+            if (!(err instanceof SdpRtspError)) throw err;
+            const codec = m.rtpmap.get(t.pt)?.encoding.toLowerCase() ?? 'aac';
+            dropped.push({ kind: 'audio', codec, reason: DROP_UNSUPPORTED_PARAMETERS });
+            audioRefused = err.message;
+            this.server.o.logger.warn({ clientIp: this.clientIp, codec, err: err.message }, 'RTSP publish: audio track not taken');
+            continue;
+          }
           tracks.push({ kind: 'audio', control: resolveControl(base, m.control) });
         }
       }
@@ -347,7 +358,7 @@ export class RtspConnection {
       if (err instanceof SdpRtspError) throw new Refusal(415, 'unsupported_media', `Unsupported Media Type (${err.message})`);
       throw err;
     }
-    if (!video && !audio) throw new Refusal(415, 'unsupported_media', 'Unsupported Media Type (no H.264 or AAC mpeg4-generic track)');
+    if (!video && !audio) throw new Refusal(415, 'unsupported_media', `Unsupported Media Type (${audioRefused ?? 'no H.264 or AAC (mpeg4-generic, MP4A-LATM) track'})`);
     const auth = await this.server.o.authorizePublish(key, this.clientIp);
     if (this.closed) return;
     if (!auth.ok) {
