@@ -4,7 +4,9 @@
  *  - GStreamer RTMP (flvmux ! rtmp2sink) losing 5 % of its AAC buffers writes header-only AAC tags;
  *    they are dropped at ingest and counted, and the LL-HLS output decodes without an error.
  *  - ffmpeg x264 with yuv444p (High 4:4:4 Predictive) goes live with a warning for the owner.
- *  - GStreamer rtspclientsink sends its AAC as MP4A-LATM (rtpmp4apay): the FLV output has AAC audio.
+ *  - GStreamer rtspclientsink with its defaults (RTP over UDP, AAC as MP4A-LATM): the FLV output has AAC audio.
+ *  - RTSP over UDP: ffmpeg publishes with -rtsp_transport udp; ffprobe and GStreamer rtspsrc play over UDP;
+ *    the port pairs are released when the sessions end.
  * One server for the file (each test its own channel).
  */
 import { test, before, after } from 'node:test';
@@ -101,10 +103,11 @@ test('ffmpeg x264 in yuv444p (High 4:4:4 Predictive): live, with a warning for t
   ff.child.kill('SIGKILL');
 });
 
-test('GStreamer rtspclientsink (AAC as MP4A-LATM): live with AAC audio, which the FLV output carries and ffmpeg decodes', { timeout: 90_000 }, async () => {
+test('GStreamer rtspclientsink with defaults (UDP, AAC as MP4A-LATM): live with AAC audio, which the FLV output carries and ffmpeg decodes', { timeout: 90_000 }, async () => {
   const { token, key } = await owned('gstlatm');
   const gst = start('gst-launch-1.0', ['-q',
-    'rtspclientsink', 'name=s', 'protocols=tcp', `location=rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`,
+    // Defaults: rtspclientsink sets up UDP first (issue 20 #5) and payloads AAC with rtpmp4apay (LATM).
+    'rtspclientsink', 'name=s', `location=rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`,
     'videotestsrc', 'is-live=true', '!', 'video/x-raw,width=320,height=180,framerate=25/1', '!', 'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', 'key-int-max=25', '!', 'video/x-h264,profile=main', '!', 's.sink_0',
     'audiotestsrc', 'is-live=true', '!', 'voaacenc', '!', 's.sink_1',
   ]);
@@ -124,4 +127,34 @@ test('GStreamer rtspclientsink (AAC as MP4A-LATM): live with AAC audio, which th
   // Decoder errors only (the null muxer may note a timestamp a fraction of a millisecond back at the start).
   assert.doesNotMatch(dec.stderr, /Error while decoding|Invalid argument|Invalid data|corrupt/i);
   gst.child.kill('SIGINT');
+});
+
+test('RTSP over UDP: ffmpeg publishes, ffprobe and GStreamer rtspsrc play, port pairs released at the end', { timeout: 120_000 }, async () => {
+  const { token, key } = await owned('udpch');
+  const pub = start('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '40',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p', '-c:a', 'aac',
+    '-f', 'rtsp', '-rtsp_transport', 'udp', `rtsp://127.0.0.1:${s.ports.rtsp}/live/${key}`]);
+  const live = await until(async () => {
+    const d = (await s.api('GET', '/api/v1/channels/udpch/live', undefined, token)).body;
+    return d.live && d.video && d.audio && d;
+  }, 30_000, `udpch live (ffmpeg: ${pub.stderr()})`);
+  assert.equal(live.publisher.protocol, 'rtsp');
+  const rtsp = s.app.rtsp;
+  assert.ok(rtsp?.udpPorts);
+  assert.equal(rtsp.udpPorts.inUse.size, 2, 'one port pair per published track');
+  const url = `rtsp://127.0.0.1:${s.ports.rtsp}/live/udpch`;
+
+  const probe = await run('ffprobe', ['-v', 'error', '-rtsp_transport', 'udp', '-show_streams', '-of', 'json', url], 30_000);
+  assert.equal(probe.status, 0, probe.stderr);
+  const streams = (JSON.parse(probe.stdout) as { streams: { codec_type: string; codec_name: string }[] }).streams;
+  assert.deepEqual(streams.map((x) => `${x.codec_type} ${x.codec_name}`).sort(), ['audio aac', 'video h264']);
+
+  // rtspsrc with UDP only: 50 decoded frames reach the sink (it ends the pipeline with EOS, exit 0).
+  const gst = await run('gst-launch-1.0', ['-q', 'rtspsrc', `location=${url}`, 'protocols=udp', '!', 'rtph264depay', '!', 'h264parse', '!', 'avdec_h264', '!', 'fakesink', 'num-buffers=50'], 40_000);
+  assert.equal(gst.status, 0, gst.stderr);
+  await until(async () => rtsp.udpPorts?.inUse.size === 2, 10_000, 'the players\' port pairs released');
+
+  pub.child.kill('SIGINT');
+  await until(async () => !(await s.api('GET', '/api/v1/channels/udpch/live', undefined, token)).body.live, 20_000, 'udpch offline');
+  await until(async () => rtsp.udpPorts?.inUse.size === 0, 10_000, 'the publisher\'s port pairs released');
 });
