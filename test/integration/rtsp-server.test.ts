@@ -135,6 +135,14 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     const r1 = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, SDP);
     assert.equal(r1.status, 403);
     assert.match(r1.reason, /invalid stream key/);
+    // AAC in LATM with in-band configuration cannot be read: alone it is 415 naming why; beside H.264 it is
+    // dropped (the publish would go on video-only) and the request reaches the key check.
+    const latmInBand = ['m=audio 0 RTP/AVP 98', 'a=rtpmap:98 MP4A-LATM/44100/2', 'a=fmtp:98 cpresent=1', 'a=control:streamid=1', ''];
+    const latmOnly = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, [...SDP.split('\r\n').slice(0, 5), ...latmInBand].join('\r\n'));
+    assert.equal(latmOnly.status, 415);
+    assert.match(latmOnly.reason, /MP4A-LATM with cpresent=1/);
+    const videoAndLatm = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, [...SDP.split('\r\n').slice(0, 9), ...latmInBand].join('\r\n'));
+    assert.equal(videoAndLatm.status, 403);
     const busy = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/${key}`, { 'Content-Type': 'application/sdp' }, SDP);
     assert.equal(busy.status, 409);
     assert.match(busy.reason, /already publishing/);
@@ -163,7 +171,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     assert.equal(dec.stderr.trim(), '', `decode errors: ${dec.stderr.slice(0, 500)}`);
     const metrics = (await s.api('GET', '/metrics')).body as string;
     assert.match(metrics, /onair_rtsp_sessions\{kind="publish"\} 1/);
-    assert.match(metrics, /onair_rtsp_refused_total\{reason="key"\} 1/);
+    assert.match(metrics, /onair_rtsp_refused_total\{reason="key"\} 2/);
     assert.match(metrics, /onair_rtsp_refused_total\{reason="transport"\} 1/);
     assert.match(metrics, /onair_rtsp_refused_total\{reason="bad_request"\} 1/);
     const code = await new Promise<number | null>((r) => (ff!.exitCode !== null ? r(ff!.exitCode) : ff!.once('exit', r)));

@@ -64,6 +64,9 @@ test('the hub drops undecodable frames before any output, counts them per stream
   const w = hub.publish('c', { protocol: 'whip', close: () => undefined });
   assert.ok(w);
   w.pushFrame(frame('video', 'avc', Buffer.alloc(0), 0));
+  w.droppedTrack({ kind: 'audio', codec: 'mp4a-latm', reason: 'unsupported_parameters' });
+  w.droppedTrack({ kind: 'audio', codec: 'mp4a-latm', reason: 'unsupported_parameters' }); // once per stream and track
+  assert.match(await registry.getSingleMetricAsString('onair_ingest_dropped_tracks_total'), /\{protocol="whip",kind="audio",reason="unsupported_parameters"\} 1$/m);
   assert.deepEqual(hub.stats('c')?.droppedFrames, { empty_payload: 1 });
   assert.match(await registry.getSingleMetricAsString('onair_ingest_dropped_frames_total'), /protocol="whip",reason="empty_payload"\} 1/);
   w.end('done');
