@@ -537,10 +537,12 @@ export class RtspConnection {
     }
   }
 
-  /** peerAddress is where datagrams to the client go (its RTSP connection's address, in the pair's family). */
+  /**
+   * peerAddress is where datagrams to the client go, in the pair's family: the client's address (behind a
+   * PROXY-protocol balancer the one its header named, since UDP does not pass the balancer).
+   */
   private peerAddress(pair: UdpPair): string {
-    const a = this.socket.remoteAddress ?? this.clientIp;
-    return pair.rtp.address().family === 'IPv4' ? a.replace(/^::ffff:/i, '') : a;
+    return pair.rtp.address().family === 'IPv4' ? this.clientIp.replace(/^::ffff:/i, '') : this.clientIp;
   }
 
   /** onUdp takes a datagram on a track's port pair: only from the client's address; RTP/RTCP of a publish go to the ingest. */
