@@ -38,6 +38,9 @@ command -v gst-launch-1.0 >/dev/null || need+=(gstreamer1.0-tools)
 ls /usr/lib/*/gstreamer-1.0/libgstadaptivedemux2.so >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-good)
 ls /usr/lib/*/gstreamer-1.0/libgstvideoparsersbad.so >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-bad)
 ls /usr/lib/*/gstreamer-1.0/libgstlibav.so >/dev/null 2>&1 || need+=(gstreamer1.0-libav)
+# Interop publishers (test/integration/interop-ingest.test.ts): x264enc (ugly), rtspclientsink (rtsp).
+ls /usr/lib/*/gstreamer-1.0/libgstx264.so >/dev/null 2>&1 || need+=(gstreamer1.0-plugins-ugly)
+ls /usr/lib/*/gstreamer-1.0/libgstrtspclientsink.so >/dev/null 2>&1 || need+=(gstreamer1.0-rtsp)
 # A self-signed CA and certificate for the RTMPS tests; a C compiler for the C chat load generator's smoke run.
 command -v openssl >/dev/null || need+=(openssl)
 command -v cc >/dev/null || need+=(gcc libc6-dev)

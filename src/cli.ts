@@ -60,7 +60,7 @@ function banner(s: RunningServer): string {
     s.secrets.demoStreamKey && s.rtmpPort !== undefined ? `  ffmpeg         ffmpeg -re -i input.mp4 -c copy -f flv rtmp://${host}:${s.rtmpPort}/live/${s.secrets.demoStreamKey}` : '',
     s.rtmpPort !== undefined && s.config.media.whip.enabled ? `  WHIP publish   ${s.httpUrl}/whip   (OBS 30+: service WHIP, bearer token = stream key)` : '',
     s.ports.srt !== undefined ? `  SRT publish    srt://${host}:${s.ports.srt}?streamid=publish:${s.secrets.demoStreamKey ?? 'KEY'}   (OBS: custom server, stream key empty)` : '',
-    s.ports.rtsp !== undefined ? `  RTSP           publish rtsp://${host}:${s.ports.rtsp}/live/${s.secrets.demoStreamKey ?? 'KEY'}   play rtsp://${host}:${s.ports.rtsp}/live/demo   (TCP transport)` : '',
+    s.ports.rtsp !== undefined ? `  RTSP           publish rtsp://${host}:${s.ports.rtsp}/live/${s.secrets.demoStreamKey ?? 'KEY'}   play rtsp://${host}:${s.ports.rtsp}/live/demo   (TCP or UDP)` : '',
     `  watch          ${s.httpUrl}/watch/demo   HTTP-FLV ${s.httpUrl}/live/demo.flv   LL-HLS ${s.httpUrl}/live/demo/index.m3u8`,
     s.rtmpPort !== undefined && s.config.media.webrtc.enabled ? `  WHEP play      POST ${s.httpUrl}/live/demo/whep` : '',
     s.config.chat.pusher.enabled ? `  chat           ${s.httpUrl.replace(/^http/, 'ws')}/connection/websocket (Centrifugo)   ${s.httpUrl.replace(/^http/, 'ws')}/app/${s.config.chat.pusher.key ?? s.secrets.pusherKey} (Pusher)` : '',

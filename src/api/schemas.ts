@@ -90,6 +90,10 @@ export const LiveDetailSchema = z.discriminatedUnion('live', [
     keyframeIntervalSeconds: z.number().optional(),
     /** Tracks the ingest received but does not forward (a codec the hub does not model, or a second track of a kind). */
     droppedTracks: z.array(z.object({ kind: z.enum(['video', 'audio', 'data']), codec: z.string(), reason: z.string() })).default([]),
+    /** Frames the ingest received that no decoder could take, dropped, counted by reason (`empty_payload`, `no_codec_config`). */
+    droppedFrames: z.record(z.number()).default({}),
+    /** Codes with parameters the studio words (`video_profile_unplayable_in_browsers`: {codec, profile, profileName}). */
+    warnings: z.array(z.object({ code: z.string(), params: z.record(z.union([z.string(), z.number()])) })).default([]),
     /** Present when this stream is not being recorded because the channel's quota or the disk's free-space floor was reached. */
     recordingRefused: z.object({ code: RecordingRefusedCodeSchema, bytes: z.number(), limit: z.number() }).optional(),
   }),

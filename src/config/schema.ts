@@ -434,6 +434,18 @@ export const configSchema = z
             maxBodyBytes: z.number().int().min(1024).max(1024 * 1024).default(64 * 1024),
             /** Frames of B-frame reorder assumed for H.264 above Baseline when computing decode times (latency: this many frames). */
             h264ReorderFrames: z.number().int().min(0).max(16).default(2),
+            /**
+             * UDP ports for RTP/AVP over UDP (play and publish): "LOW-HIGH", each session track takes an
+             * even RTP port and the odd RTCP port above it. Open these in the firewall, or clients use TCP.
+             */
+            udpPortRange: z
+              .string()
+              .regex(/^\d{1,5}-\d{1,5}$/, 'expected "LOW-HIGH", e.g. "20000-20999"')
+              .refine((v) => {
+                const [lo = 0, hi = 0] = v.split('-').map(Number);
+                return lo >= 1024 && hi <= 65535 && hi - lo >= 1;
+              }, 'a range of at least two ports within 1024-65535')
+              .default('20000-20999'),
           })
           .default({}),
         /**

@@ -47,6 +47,10 @@ export class BitReader {
   get bitsLeft(): number {
     return this.buf.length * 8 - this.bit;
   }
+  /** position is the number of bits read so far. */
+  get position(): number {
+    return this.bit;
+  }
   u1(): number {
     if (this.bit >= this.buf.length * 8) throw this.fail('bitstream truncated');
     const v = (this.buf.readUInt8(this.bit >> 3) >> (7 - (this.bit & 7))) & 1;

@@ -123,3 +123,44 @@ export function encodeRtcpSenderReport(sr: RtcpSenderReport): Buffer {
   b.writeUInt32BE(sr.octetCount >>> 0, 24);
   return b;
 }
+
+/** RtcpReceptionReport is one report block of a receiver report (RFC 3550 6.4.2). */
+export interface RtcpReceptionReport {
+  /** The source reported on (the sender's SSRC). */
+  ssrc: number;
+  /** Fraction of packets lost since the last report, 0..1. */
+  fractionLost: number;
+  /** Packets lost in all (expected minus received, clamped to 24 bits signed). */
+  cumulativeLost: number;
+  /** Highest sequence number received, extended with the wrap count in the upper 16 bits. */
+  highestSeq: number;
+  jitter: number;
+  /** Middle 32 bits of the last SR's NTP timestamp (0 before one came). */
+  lastSr: number;
+  /** Delay since that SR in 1/65536 s (0 before one came). */
+  delaySinceLastSr: number;
+}
+
+export const RTCP_RR_HEADER_BYTES = 8;
+export const RTCP_REPORT_BLOCK_BYTES = 24;
+
+/** encodeRtcpReceiverReport writes a receiver report from `ssrc` with up to 31 report blocks. */
+export function encodeRtcpReceiverReport(ssrc: number, reports: readonly RtcpReceptionReport[]): Buffer {
+  if (reports.length > 31) throw new RtpPacketError('at most 31 report blocks');
+  const b = Buffer.alloc(RTCP_RR_HEADER_BYTES + RTCP_REPORT_BLOCK_BYTES * reports.length);
+  b[0] = (RTP_VERSION << 6) | reports.length;
+  b[1] = RTCP_PT_RR;
+  b.writeUInt16BE(b.length / 4 - 1, 2);
+  b.writeUInt32BE(ssrc >>> 0, 4);
+  reports.forEach((r, i) => {
+    const at = RTCP_RR_HEADER_BYTES + i * RTCP_REPORT_BLOCK_BYTES;
+    b.writeUInt32BE(r.ssrc >>> 0, at);
+    b.writeUInt8(Math.max(0, Math.min(255, Math.floor(r.fractionLost * 256))), at + 4);
+    b.writeIntBE(Math.max(-0x800000, Math.min(0x7fffff, r.cumulativeLost)), at + 5, 3);
+    b.writeUInt32BE(r.highestSeq >>> 0, at + 8);
+    b.writeUInt32BE(r.jitter >>> 0, at + 12);
+    b.writeUInt32BE(r.lastSr >>> 0, at + 16);
+    b.writeUInt32BE(r.delaySinceLastSr >>> 0, at + 20);
+  });
+  return b;
+}

@@ -10,7 +10,11 @@
  *   m=audio 0 RTP/AVP 97
  *   a=rtpmap:97 MPEG4-GENERIC/44100/2
  *   a=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;indexdeltalength=3; config=1210
+ *   m=audio 0 RTP/AVP 96                          (or AAC in LATM, GStreamer's default)
+ *   a=rtpmap:96 MP4A-LATM/44100/2
+ *   a=fmtp:96 cpresent=0;config=40002420
  */
+import { LatmError, parseStreamMuxConfig, type StreamMuxConfig } from './rtp-latm.js';
 
 export class SdpRtspError extends Error {
   constructor(message: string) {
@@ -153,6 +157,27 @@ export function aacParams(fmtp: Record<string, string> | undefined): AacSdpParam
     throw new SdpRtspError('bad indexlength/indexdeltalength');
   }
   return { mode: fmtp?.['mode'] ?? '', config: Buffer.from(hex, 'hex'), sizeLength, indexLength, indexDeltaLength };
+}
+
+export interface LatmSdpParams {
+  /** The StreamMuxConfig from config= (hex), read. */
+  mux: StreamMuxConfig;
+}
+
+/**
+ * latmParams reads MP4A-LATM fmtp (RFC 6416 7.3): only `cpresent=0` with the StreamMuxConfig in
+ * `config=` is taken (cpresent defaults to 1, configuration in band, which onair does not read).
+ */
+export function latmParams(fmtp: Record<string, string> | undefined): LatmSdpParams {
+  if ((fmtp?.['cpresent'] ?? '1') !== '0') throw new SdpRtspError('MP4A-LATM with cpresent=1 (in-band StreamMuxConfig) is not supported; cpresent=0 with config= is');
+  const hex = fmtp?.['config'] ?? '';
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new SdpRtspError('MP4A-LATM without a config= StreamMuxConfig');
+  try {
+    return { mux: parseStreamMuxConfig(Buffer.from(hex, 'hex')) };
+  } catch (err) {
+    if (err instanceof LatmError) throw new SdpRtspError(`MP4A-LATM config=${hex.slice(0, 32)}: ${err.message}`);
+    throw err;
+  }
 }
 
 export interface DescribeTracks {

@@ -135,6 +135,14 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     const r1 = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, SDP);
     assert.equal(r1.status, 403);
     assert.match(r1.reason, /invalid stream key/);
+    // AAC in LATM with in-band configuration cannot be read: alone it is 415 naming why; beside H.264 it is
+    // dropped (the publish would go on video-only) and the request reaches the key check.
+    const latmInBand = ['m=audio 0 RTP/AVP 98', 'a=rtpmap:98 MP4A-LATM/44100/2', 'a=fmtp:98 cpresent=1', 'a=control:streamid=1', ''];
+    const latmOnly = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, [...SDP.split('\r\n').slice(0, 5), ...latmInBand].join('\r\n'));
+    assert.equal(latmOnly.status, 415);
+    assert.match(latmOnly.reason, /MP4A-LATM with cpresent=1/);
+    const videoAndLatm = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/not-a-key`, { 'Content-Type': 'application/sdp' }, [...SDP.split('\r\n').slice(0, 9), ...latmInBand].join('\r\n'));
+    assert.equal(videoAndLatm.status, 403);
     const busy = await wrong.request('ANNOUNCE', `rtsp://127.0.0.1:${port}/live/${key}`, { 'Content-Type': 'application/sdp' }, SDP);
     assert.equal(busy.status, 409);
     assert.match(busy.reason, /already publishing/);
@@ -142,9 +150,10 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     clients.push(udp);
     const d = await udp.request('DESCRIBE', `rtsp://127.0.0.1:${port}/live/demo`, { Accept: 'application/sdp' });
     assert.equal(d.status, 200);
-    const r2 = await udp.request('SETUP', `rtsp://127.0.0.1:${port}/live/demo/trackID=0`, { Transport: 'RTP/AVP;unicast;client_port=5000-5001' });
+    // Unicast UDP is offered (interop-ingest.test.ts plays and publishes over it); multicast is not.
+    const r2 = await udp.request('SETUP', `rtsp://127.0.0.1:${port}/live/demo/trackID=0`, { Transport: 'RTP/AVP;multicast;client_port=5000-5001' });
     assert.equal(r2.status, 461);
-    assert.match(r2.reason, /TCP/);
+    assert.match(r2.reason, /unicast UDP with client_port; no multicast/);
     const unknown = await udp.request('FROBNICATE', `rtsp://127.0.0.1:${port}/live/demo`);
     assert.equal(unknown.status, 501);
     const garbage = new RtspClient(port);
@@ -162,7 +171,7 @@ test('ffmpeg publishes over RTSP (TCP): the channel is live, HTTP-FLV has h264 3
     assert.equal(dec.stderr.trim(), '', `decode errors: ${dec.stderr.slice(0, 500)}`);
     const metrics = (await s.api('GET', '/metrics')).body as string;
     assert.match(metrics, /onair_rtsp_sessions\{kind="publish"\} 1/);
-    assert.match(metrics, /onair_rtsp_refused_total\{reason="key"\} 1/);
+    assert.match(metrics, /onair_rtsp_refused_total\{reason="key"\} 2/);
     assert.match(metrics, /onair_rtsp_refused_total\{reason="transport"\} 1/);
     assert.match(metrics, /onair_rtsp_refused_total\{reason="bad_request"\} 1/);
     const code = await new Promise<number | null>((r) => (ff!.exitCode !== null ? r(ff!.exitCode) : ff!.once('exit', r)));

@@ -20,6 +20,8 @@ import type { FrameSink } from '../flv/frame-reader.js';
 import { Batch, OutTag } from './batch.js';
 import type { Viewer, ViewerProtocol, ViewerState } from './viewer.js';
 import { CONTINUATION_STEP_MS, continuationOffset, type PlayedUpTo } from './continuation.js';
+import { undecodableReason, type FrameDropReason } from './frame-check.js';
+import { unplayableWarningsOf, type StreamWarning } from './playability.js';
 
 export const HUB_EVENT_STREAM_START = 'streamStart';
 export const HUB_EVENT_STREAM_END = 'streamEnd';
@@ -127,6 +129,10 @@ export interface ChannelStats {
   viewers: Record<string, number>;
   /** Tracks the ingest received but does not forward (owner-only, like the rest of these stats). */
   droppedTracks: DroppedTrack[];
+  /** Frames the ingest received that no decoder could take (frame-check.ts), by reason. */
+  droppedFrames: Partial<Record<FrameDropReason, number>>;
+  /** What the owner should know about the stream (a video profile browsers cannot decode). */
+  warnings: StreamWarning[];
 }
 
 class Rate {
@@ -157,6 +163,10 @@ export interface HubCounters {
   bytesIn: number;
   bytesOut: Record<ViewerProtocol, number>;
   dropped: Record<string, number>;
+  /** Undecodable frames dropped at ingest, by publish protocol and reason (frame-check.ts). */
+  ingestDropped: Record<string, Partial<Record<FrameDropReason, number>>>;
+  /** Tracks ingests received but do not forward, one per stream and track, by `protocol kind reason`. */
+  droppedTracks: Record<string, number>;
 }
 
 const TRACK_CHANGE_KEYS = ['codec', 'config'] as const;
@@ -169,6 +179,8 @@ function sameTrack<T extends { codec: string; config: Buffer }>(a: T | undefined
 export class LiveStream implements Publisher {
   readonly since = new Date();
   private readonly droppedTracks: DroppedTrack[] = [];
+  private readonly droppedFrames: Partial<Record<FrameDropReason, number>> = {};
+  private warnings: StreamWarning[] = [];
   video?: VideoTrackInfo;
   audio?: AudioTrackInfo;
   metadata?: Amf0Object;
@@ -230,6 +242,8 @@ export class LiveStream implements Publisher {
     if (video && !sameTrack(this.video, video)) {
       this.video = video;
       this.sawVideo = true;
+      this.warnings = unplayableWarningsOf(video);
+      for (const w of this.warnings) this.hub.logger.warn({ channel: this.channel, protocol: this.source.protocol, code: w.code, ...w.params }, 'the published video cannot be played in browsers');
       this.videoHeader = this.headerTag(FLV_TAG_VIDEO, dts, video);
       changed = true;
     }
@@ -256,6 +270,8 @@ export class LiveStream implements Publisher {
   pushFrame(frame: MediaFrame): void {
     if (this.ended) return;
     if (!flvCarries(frame.codec)) return this.badInput(`${frame.codec} frames are not carried by the hub's outputs yet`);
+    const undecodable = undecodableReason(frame, this.video, this.audio);
+    if (undecodable) return this.dropUndecodable(undecodable, frame);
     const n = frame.data.length;
     this.hub.counters.bytesIn += n;
     this.rateIn.add(n * 8);
@@ -298,7 +314,18 @@ export class LiveStream implements Publisher {
   droppedTrack(track: DroppedTrack): void {
     if (this.droppedTracks.some((t) => t.kind === track.kind && t.codec === track.codec)) return;
     this.droppedTracks.push({ ...track });
+    const key = `${this.source.protocol} ${track.kind} ${track.reason}`;
+    this.hub.counters.droppedTracks[key] = (this.hub.counters.droppedTracks[key] ?? 0) + 1;
     this.hub.logger.info({ channel: this.channel, ...track }, 'the ingest does not forward a track');
+  }
+
+  /** dropUndecodable counts a frame no decoder could take (per stream for the owner, per protocol for metrics); the first of each reason is logged. */
+  private dropUndecodable(reason: FrameDropReason, frame: MediaFrame): void {
+    const n = (this.droppedFrames[reason] ?? 0) + 1;
+    this.droppedFrames[reason] = n;
+    const byProtocol = (this.hub.counters.ingestDropped[this.source.protocol] ??= {});
+    byProtocol[reason] = (byProtocol[reason] ?? 0) + 1;
+    if (n === 1) this.hub.logger.info({ channel: this.channel, protocol: this.source.protocol, reason, kind: frame.kind, codec: frame.codec }, 'dropping undecodable frames from the publisher');
   }
 
   badInput(message: string): void {
@@ -572,6 +599,8 @@ export class LiveStream implements Publisher {
       fps: Math.round(this.fpsRate.get() * 10) / 10,
       viewers,
       droppedTracks: this.droppedTracks.map((t) => ({ ...t })),
+      droppedFrames: { ...this.droppedFrames },
+      warnings: this.warnings.map((w) => ({ code: w.code, params: { ...w.params } })),
     };
   }
 }
@@ -594,7 +623,7 @@ export class StreamHub extends EventEmitter implements StreamHubApi, PlaybackHub
   private readonly fenced = new Set<string>();
   private arbiter: ClaimArbiter | undefined;
   private readonly waiting = new Map<string, Set<StreamSubscriber>>();
-  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {} };
+  readonly counters: HubCounters = { bytesIn: 0, bytesOut: { flv: 0, wsflv: 0, rtmp: 0, edge: 0 }, dropped: {}, ingestDropped: {}, droppedTracks: {} };
   readonly viewerCount: Record<ViewerProtocol, number> = { flv: 0, wsflv: 0, rtmp: 0, edge: 0 };
   readonly externalCounters = new Map<string, (channel: string) => number>();
   readonly logger: Logger;

@@ -39,6 +39,8 @@ export interface AudioTrackInfo {
 /** Why an ingest does not forward a track: a codec the hub does not model, or one track too many of a kind. */
 export const DROP_UNSUPPORTED_CODEC = 'unsupported_codec';
 export const DROP_EXTRA_TRACK = 'extra_track';
+/** A codec the hub models, with parameters the ingest cannot read (e.g. MP4A-LATM with in-band configuration). */
+export const DROP_UNSUPPORTED_PARAMETERS = 'unsupported_parameters';
 
 /** DroppedTrack is a track an ingest received but does not forward (owner-only stream data). */
 export interface DroppedTrack {

@@ -224,7 +224,7 @@ class PullRelay extends Relay {
         hub: { publish: (channel, source) => this.hub.publish(channel, { ...source, protocol: 'relay' }) },
         logger: this.log,
         ...(t.video ? { video: { ...(t.video.sps ? { sps: t.video.sps } : {}), ...(t.video.pps ? { pps: t.video.pps } : {}) } } : {}),
-        ...(t.audio ? { audio: { clockRate: t.audio.clockRate, config: t.audio.config, params: t.audio.params } } : {}),
+        ...(t.audio ? { audio: { clockRate: t.audio.clockRate, config: t.audio.config, payload: t.audio.payload } } : {}),
         dropped: t.dropped,
         onEnd: (reason) => {
           if (this.rtspIngest === made) this.dropSource(reason);

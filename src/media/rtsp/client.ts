@@ -16,10 +16,10 @@ import net from 'node:net';
 import type { Logger } from '../../observability/logger.js';
 import { parseRtpPacket, type RtpPacket } from '../../formats/rtp-packet.js';
 import { RtspParseError, RtspParser, parseTransportHeader, serializeRequest, sessionIdOf, type RtspHeaderList, type RtspMessage, type RtspResponse } from '../../formats/rtsp-message.js';
-import { aacParams, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
-import type { AacHbrParams } from '../../formats/rtp-aac.js';
+import { h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
+import { AAC_RTP_ENCODINGS, aacAudioOf, type RtspAacAudio } from './aac-audio.js';
 import { isStale, maskUrl, parseWwwAuthenticate, pickChallenge, RtspAuthenticator, splitUrlCredentials, type RtspCredentials } from './auth.js';
-import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, DROP_UNSUPPORTED_PARAMETERS, type DroppedTrack } from '../hub/types.js';
 import { droppedMediaOf } from './dropped.js';
 import { mediaTypeOf } from '../../net/media-type.js';
 
@@ -56,13 +56,9 @@ export interface RtspPullVideo {
   channel?: number;
 }
 
-export interface RtspPullAudio {
+export interface RtspPullAudio extends RtspAacAudio {
   payloadType: number;
   control: string;
-  clockRate: number;
-  /** AudioSpecificConfig from config=. */
-  config: Buffer;
-  params: AacHbrParams;
   channel?: number;
 }
 
@@ -114,7 +110,7 @@ function trackOf(m: SdpMedia): { kind: RtspTrackKind; pt: number } | null {
   for (const pt of m.payloadTypes) {
     const enc = m.rtpmap.get(pt)?.encoding.toUpperCase();
     if (m.type === 'video' && enc === 'H264') return { kind: 'video', pt };
-    if (m.type === 'audio' && enc === 'MPEG4-GENERIC') return { kind: 'audio', pt };
+    if (m.type === 'audio' && enc !== undefined && AAC_RTP_ENCODINGS.has(enc)) return { kind: 'audio', pt };
   }
   return null;
 }
@@ -148,12 +144,12 @@ export function selectTracks(sdpText: string, base: string): { tracks: RtspPullT
       tracks.video = { payloadType: t.pt, control: resolveControl(base, m.control), ...(h.sps ? { sps: h.sps } : {}), ...(h.pps ? { pps: h.pps } : {}) };
     } else if (t?.kind === 'audio' && !tracks.audio) {
       try {
-        const a = aacParams(m.fmtp.get(t.pt));
-        tracks.audio = { payloadType: t.pt, control: resolveControl(base, m.control), clockRate: m.rtpmap.get(t.pt)!.clockRate, config: a.config, params: a };
+        tracks.audio = { payloadType: t.pt, control: resolveControl(base, m.control), ...aacAudioOf(m, t.pt) };
       } catch (err) {
         if (!(err instanceof SdpRtspError)) throw err;
-        tracks.skipped.push(`audio MPEG4-GENERIC (${err.message})`);
-        tracks.dropped.push({ kind: 'audio', codec: 'mpeg4-generic', reason: DROP_UNSUPPORTED_CODEC });
+        const enc = m.rtpmap.get(t.pt)?.encoding.toUpperCase() ?? 'AAC';
+        tracks.skipped.push(`audio ${enc} (${err.message})`);
+        tracks.dropped.push({ kind: 'audio', codec: enc.toLowerCase(), reason: DROP_UNSUPPORTED_PARAMETERS });
       }
     } else {
       tracks.skipped.push(describeMedia(m));

@@ -38,6 +38,7 @@ export const rtspFeature: Feature<'rtsp', { media: MediaService }, RtspServer> =
       maxBytes: m.viewerQueueMaxBytes,
       stallMs: m.viewerStallSeconds * 1000,
       reorderFrames: c.h264ReorderFrames,
+      udpPortRange: c.udpPortRange,
       proxyProtocol: proxyProtocolOptions(m.proxyProtocol),
     });
     return {

@@ -3,7 +3,7 @@
  * socket (tests drive it with plain RTP packets).
  *
  *   video RTP ──► H264Depacketizer ──AU──► SPS/PPS → avcC track ─► DtsEstimator ─► AVCC frames ──► IngestSession ──► hub
- *   audio RTP ──► AacDepacketizer (RFC 3640) ──► raw AAC frames (ASC track from the SDP's config=) ──┘
+ *   audio RTP ──► AacDepacketizer (RFC 3640) or LatmDepacketizer (RFC 6416) ──► raw AAC frames (ASC from the SDP's config=) ──┘
  *   RTCP SR   ──► StreamClock (both tracks on one timeline)
  *
  * Timestamps: each track's RTP clock (90 kHz, the audio rate) is mapped to our wallclock by the
@@ -21,13 +21,14 @@ import type { Logger } from '../../observability/logger.js';
 import { encodeAvcDecoderConfig, joinLengthPrefixed, NAL_TYPE_AUD, NAL_TYPE_PPS, NAL_TYPE_SPS, parseSps } from '../../formats/avc.js';
 import { H264Depacketizer, type H264AccessUnit } from '../../formats/rtp-h264-depacketize.js';
 import { nalType, RTP_VIDEO_CLOCK_RATE } from '../../formats/rtp-h264.js';
-import { AAC_FRAME_SAMPLES, AacDepacketizer, type AacHbrParams } from '../../formats/rtp-aac.js';
+import { AAC_FRAME_SAMPLES } from '../../formats/rtp-aac.js';
 import { parseRtcpSenderReports, type RtpPacket } from '../../formats/rtp-packet.js';
 import { IngestSession, type IngestHub } from '../hub/ingest-session.js';
 import { aacTrackOf, videoTrackOf } from '../hub/tracks.js';
 import type { AudioTrackInfo, DroppedTrack } from '../hub/types.js';
 import { StreamClock } from '../whip/clock.js';
 import { DtsEstimator } from './dts.js';
+import { aacDepacketizerOf, type AacRtpDepacketizer, type RtspAacAudio } from './aac-audio.js';
 
 const NAL_LENGTH_SIZE = 4;
 const PROFILE_BASELINE = 66;
@@ -46,8 +47,8 @@ export interface RtspIngestOptions {
   clientIp?: string;
   /** The SDP's H.264 track (parameter sets from sprop-parameter-sets, if given). */
   video?: { sps?: Buffer; pps?: Buffer };
-  /** The SDP's AAC track. */
-  audio?: { clockRate: number; config: Buffer; params: AacHbrParams };
+  /** The SDP's AAC track (mpeg4-generic or MP4A-LATM). */
+  audio?: RtspAacAudio;
   reorderFrames?: number;
   /** Media of the SDP the ingest does not take (shown to the owner once the stream is live). */
   dropped?: DroppedTrack[];
@@ -73,7 +74,7 @@ interface PendingVideo {
 
 export class RtspIngest {
   private readonly depack: H264Depacketizer;
-  private readonly aac: AacDepacketizer | null;
+  private readonly aac: AacRtpDepacketizer | null;
   private readonly clock: StreamClock;
   private readonly session: IngestSession;
   private sps?: Buffer;
@@ -100,7 +101,7 @@ export class RtspIngest {
     const audio = o.audio ? safeAacTrack(o.audio.config) : null;
     if (audio) this.session.setTracks(undefined, audio, 0);
     this.depack = new H264Depacketizer({ onAccessUnit: (au) => this.onAccessUnit(au) });
-    this.aac = o.audio ? new AacDepacketizer(o.audio.params) : null;
+    this.aac = o.audio ? aacDepacketizerOf(o.audio) : null;
     this.clock = new StreamClock(RTP_VIDEO_CLOCK_RATE, o.audio?.clockRate ?? RTP_VIDEO_CLOCK_RATE);
     if (o.video?.sps && o.video.pps) this.setParams(o.video.sps, o.video.pps);
   }

@@ -1,6 +1,6 @@
 /**
  * RtspPlayer: one RTSP PLAY session fed by the hub (a StreamSubscriber), writing RTP over the
- * connection's interleaved channels.
+ * connection's interleaved channels, or as UDP datagrams to the client's ports (RTP/AVP over UDP).
  *
  * Encode once: each frame's RTP payloads (H.264 FU-A/single NAL units, AAC-hbr) are built once
  * and cached on the frame (WeakMap), shared by every player; a player adds only its 16 bytes of
@@ -36,8 +36,16 @@ export interface PlayerSink {
 }
 
 export interface PlayerTrack {
-  /** Interleaved channel of RTP (RTCP on channel + 1). */
+  /** Interleaved channel of RTP (RTCP on channel + 1); unused over UDP. */
   channel: number;
+  /** RTP/AVP over UDP: each packet is a datagram to the client's ports instead of a '$' frame. */
+  udp?: PlayerUdpTrack;
+}
+
+/** PlayerUdpTrack sends one track's datagrams (the parts of one packet, uncopied). */
+export interface PlayerUdpTrack {
+  rtp(parts: Buffer[]): void;
+  rtcp(packet: Buffer): void;
 }
 
 export interface RtspPlayerOptions {
@@ -55,6 +63,7 @@ export interface RtspPlayerOptions {
 
 interface TrackState {
   channel: number;
+  udp?: PlayerUdpTrack;
   payloadType: number;
   ssrc: number;
   seq: number;
@@ -109,7 +118,7 @@ export class RtspPlayer implements StreamSubscriber {
 
   constructor(private readonly o: RtspPlayerOptions) {
     const track = (t: PlayerTrack | undefined, pt: number, rate: number): TrackState | null =>
-      t ? { channel: t.channel, payloadType: pt, ssrc: randomInt(1, 0xffffffff), seq: randomInt(0, 0xffff), base: randomInt(0, 0xffffffff), rate, packets: 0, octets: 0, lastRtp: 0, lastSr: 0, lastMs: 0, nextRtp: null } : null;
+      t ? { channel: t.channel, ...(t.udp ? { udp: t.udp } : {}), payloadType: pt, ssrc: randomInt(1, 0xffffffff), seq: randomInt(0, 0xffff), base: randomInt(0, 0xffffffff), rate, packets: 0, octets: 0, lastRtp: 0, lastSr: 0, lastMs: 0, nextRtp: null } : null;
     this.video = track(o.video, RTSP_VIDEO_PAYLOAD_TYPE, RTP_VIDEO_CLOCK_RATE);
     this.audio = track(o.audio, RTSP_AUDIO_PAYLOAD_TYPE, 0);
     this.waitingKey = this.video !== null;
@@ -206,6 +215,10 @@ export class RtspPlayer implements StreamSubscriber {
     }
     t.lastRtp = rtp;
     t.lastMs = ms;
+    if (t.udp) {
+      this.sendUdp(t, t.udp, rtp, payloads, now);
+      return;
+    }
     const parts: Buffer[] = [];
     if (t.packets === 0 || now - t.lastSr >= SR_INTERVAL_MS) parts.push(this.senderReport(t, now));
     // This player's headers for every packet in one allocation; the payloads stay shared.
@@ -227,12 +240,38 @@ export class RtspPlayer implements StreamSubscriber {
     this.framesSent++;
   }
 
+  /** sendUdp sends a frame's packets as datagrams (an SR first when due), each with this player's RTP header. */
+  private sendUdp(t: TrackState, udp: PlayerUdpTrack, rtp: number, payloads: Buffer[], now: number): void {
+    let total = 0;
+    if (t.packets === 0 || now - t.lastSr >= SR_INTERVAL_MS) {
+      const sr = this.rawSenderReport(t, now);
+      udp.rtcp(sr);
+      total += sr.length;
+    }
+    const headers = Buffer.allocUnsafe(RTP_HEADER_BYTES * payloads.length);
+    payloads.forEach((p, i) => {
+      const at = i * RTP_HEADER_BYTES;
+      encodeRtpHeader({ marker: i === payloads.length - 1, payloadType: t.payloadType, sequenceNumber: t.seq, timestamp: rtp, ssrc: t.ssrc }, headers, at);
+      t.seq = (t.seq + 1) & 0xffff;
+      udp.rtp([headers.subarray(at, at + RTP_HEADER_BYTES), p]);
+      total += RTP_HEADER_BYTES + p.length;
+      t.packets++;
+      t.octets += p.length;
+    });
+    this.o.onBytes?.(total);
+    this.framesSent++;
+  }
+
   /** senderReport frames an RTCP SR of a track on its RTCP channel (media time → NTP wallclock). */
   private senderReport(t: TrackState, now: number): Buffer {
-    t.lastSr = now;
-    const ntpMs = this.ntpBase! + (t.lastMs - this.msBase!);
-    const sr = encodeRtcpSenderReport({ ssrc: t.ssrc, ntpMs, rtpTimestamp: t.lastRtp, packetCount: t.packets, octetCount: t.octets });
+    const sr = this.rawSenderReport(t, now);
     return Buffer.concat([interleavedHeader(t.channel + 1, sr.length), sr]);
+  }
+
+  private rawSenderReport(t: TrackState, now: number): Buffer {
+    t.lastSr = now;
+    const ntpMs = (this.ntpBase ?? now) + (t.lastMs - (this.msBase ?? t.lastMs));
+    return encodeRtcpSenderReport({ ssrc: t.ssrc, ntpMs, rtpTimestamp: t.lastRtp, packetCount: t.packets, octetCount: t.octets });
   }
 
   onEnd(reason: string): void {

@@ -1,14 +1,20 @@
 /**
- * RtspServer: RTSP 1.0 over TCP (RFC 2326), media as RTP/RTCP interleaved on the same connection.
+ * RtspServer: RTSP 1.0 over TCP (RFC 2326), media as RTP/RTCP interleaved on the same connection
+ * or, per track, as RTP/AVP over unicast UDP from a port pair of media.rtsp.udpPortRange.
  *
- *   publish:  OPTIONS → ANNOUNCE rtsp://HOST:8554/live/{streamKey} (SDP: H.264 + AAC mpeg4-generic)
- *             → SETUP per track (RTP/AVP/TCP;interleaved=a-b;mode=record) → RECORD → '$' frames … → TEARDOWN
+ *   publish:  OPTIONS → ANNOUNCE rtsp://HOST:8554/live/{streamKey} (SDP: H.264 + AAC mpeg4-generic or MP4A-LATM)
+ *             → SETUP per track (RTP/AVP/TCP;interleaved=a-b or RTP/AVP;unicast;client_port=a-b; mode=record)
+ *             → RECORD → '$' frames or datagrams (through a jitter buffer; receiver reports back) … → TEARDOWN
  *   play:     OPTIONS → DESCRIBE rtsp://HOST:8554/live/{channel} (SDP from the hub's codec headers)
- *             → SETUP per track (RTP/AVP/TCP;interleaved=a-b) → PLAY → '$' frames … → TEARDOWN
+ *             → SETUP per track (interleaved or client_port) → PLAY → '$' frames or datagrams … → TEARDOWN
+ *
+ * A UDP track's sockets only take datagrams from the RTSP connection's address; they are closed when
+ * the session ends (TEARDOWN, connection closed, session timeout, kick), and datagrams keep the
+ * session alive like interleaved frames do.
  *
  * Refusals (status, reason phrase; docs/rtsp.md): missing or wrong stream key 403, publish refused
  * by a guard or media.onPublishUrl 403, channel already live 409, callback down 503, channel not
- * live 404, no H.264/AAC track 415, UDP or multicast transport 461, a method in the wrong state
+ * live 404, no H.264/AAC track 415, multicast (or UDP when no port range is set) 461, no free UDP port pair 453, a method in the wrong state
  * 455, an unknown session 454, unknown method 501, a malformed request 400 (and the connection is
  * closed), too many connections 503. Interleaved frames on channels nobody set up are ignored.
  * A session that sends nothing (no request, no RTP/RTCP) for sessionTimeoutMs is closed.
@@ -19,13 +25,15 @@ import prom from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import { metricOnce } from '../../observability/metrics.js';
 import { parseAvcDecoderConfig } from '../../formats/avc.js';
-import { parseRtpPacket, type RtpPacket } from '../../formats/rtp-packet.js';
+import dgram from 'node:dgram';
+import { encodeRtcpReceiverReport, NTP_UNIX_OFFSET_SECONDS, parseRtcpSenderReports, parseRtpPacket, type RtpPacket } from '../../formats/rtp-packet.js';
 import {
   parseTransportHeader, RtspParseError, RtspParser, serializeResponse, sessionIdOf, type RtspHeaderList, type RtspMessage, type RtspRequest,
 } from '../../formats/rtsp-message.js';
-import { aacParams, buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
+import { buildSdp, h264Params, parseSdp, resolveControl, SdpRtspError, type SdpMedia } from '../../formats/sdp-rtsp.js';
+import { AAC_RTP_ENCODINGS, aacAudioOf, type RtspAacAudio } from './aac-audio.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
-import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, type DroppedTrack, type PlaybackHub, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
+import { DROP_EXTRA_TRACK, DROP_UNSUPPORTED_CODEC, DROP_UNSUPPORTED_PARAMETERS, type DroppedTrack, type PlaybackHub, type VideoTrackInfo, type AudioTrackInfo } from '../hub/types.js';
 import { RtspIngest, type RtspHub } from './ingest.js';
 import { droppedMediaOf } from './dropped.js';
 import { RtspPlayer, RTSP_AUDIO_PAYLOAD_TYPE, RTSP_VIDEO_PAYLOAD_TYPE } from './player.js';
@@ -33,6 +41,8 @@ import { ProxyProtocolGate, type ProxyProtocolOptions } from '../proxy-protocol-
 import type { Lease } from '../../net/connection-limits.js';
 import { ListenerLimits } from '../../net/listener-limits.js';
 import { mediaTypeOf } from '../../net/media-type.js';
+import { RtpReorderBuffer } from './reorder.js';
+import { UdpPortPool, type UdpPair } from './udp-ports.js';
 
 /** The application path: rtsp://HOST:PORT/live/{streamKey | channel}. */
 export const RTSP_APP = 'live';
@@ -42,6 +52,11 @@ const SERVER_NAME = 'onair';
 const SDP_TYPE = 'application/sdp';
 /** How often publishers' H.264 reorder holes are expired. */
 const TICK_MS = 100;
+/** UDP publish: packets held waiting for a missing one at most, and for how long, before it counts as lost. */
+const UDP_REORDER_MAX_PACKETS = 64;
+const UDP_REORDER_MAX_WAIT_MS = 150;
+/** UDP publish: how often a receiver report goes back to the sender. */
+const RECEIVER_REPORT_INTERVAL_MS = 5000;
 
 export type RtspSessionKind = 'publish' | 'play';
 /** Reasons a request or connection is refused (metric label). */
@@ -92,12 +107,38 @@ export interface RtspServerOptions {
   stallMs: number;
   /** B-frame reorder delay for H.264 above Baseline (frames). */
   reorderFrames: number;
+  /** media.rtsp.udpPortRange: RTP/AVP over UDP from these ports; absent, only TCP interleaved is offered (461). */
+  udpPortRange?: string;
+}
+
+/** UdpTrack is a track set up over UDP: our port pair and where the client receives. */
+interface UdpTrack {
+  pair: UdpPair;
+  address: string;
+  clientRtp: number;
+  clientRtcp: number;
+  /** Publish: the jitter buffer, our receiver-report SSRC, the last sender report (for LSR/DLSR). */
+  reorder?: RtpReorderBuffer;
+  ssrc: number;
+  lastSr?: { mid: number; at: number };
+  lastRr: number;
 }
 
 interface SetupTrack {
   kind: 'video' | 'audio';
   control: string;
+  /** Interleaved RTP channel (TCP); RTCP is channel + 1. */
   channel?: number;
+  udp?: UdpTrack;
+}
+
+const isSetUp = (t: SetupTrack): boolean => t.channel !== undefined || t.udp !== undefined;
+
+/** middleNtp gives the middle 32 bits of an NTP timestamp (RFC 3550 LSR) from Unix ms. */
+function middleNtp(ntpMs: number): number {
+  const secs = Math.floor(ntpMs / 1000) + NTP_UNIX_OFFSET_SECONDS;
+  const frac = Math.floor(((ntpMs % 1000) / 1000) * 65536);
+  return (((secs & 0xffff) << 16) | (frac & 0xffff)) >>> 0;
 }
 
 interface PublishState {
@@ -142,7 +183,7 @@ function trackKind(m: SdpMedia): { kind: 'video' | 'audio'; pt: number } | null 
     if (!map) continue;
     const enc = map.encoding.toUpperCase();
     if (m.type === 'video' && enc === 'H264') return { kind: 'video', pt };
-    if (m.type === 'audio' && enc === 'MPEG4-GENERIC') return { kind: 'audio', pt };
+    if (m.type === 'audio' && AAC_RTP_ENCODINGS.has(enc)) return { kind: 'audio', pt };
   }
   return null;
 }
@@ -320,7 +361,8 @@ export class RtspConnection {
     const type = mediaTypeOf(req.headers['content-type'] ?? '');
     if (type !== SDP_TYPE) throw new Refusal(415, 'unsupported_media', 'Unsupported Media Type (ANNOUNCE needs an application/sdp body)');
     let video: { sps?: Buffer; pps?: Buffer } | undefined;
-    let audio: { clockRate: number; config: Buffer; params: { sizeLength: number; indexLength: number; indexDeltaLength: number } } | undefined;
+    let audio: RtspAacAudio | undefined;
+    let audioRefused: string | undefined;
     const tracks: SetupTrack[] = [];
     const dropped: DroppedTrack[] = [];
     try {
@@ -338,8 +380,17 @@ export class RtspConnection {
           video = { ...(h.sps ? { sps: h.sps } : {}), ...(h.pps ? { pps: h.pps } : {}) };
           tracks.push({ kind: 'video', control: resolveControl(base, m.control) });
         } else if (t.kind === 'audio' && !audio) {
-          const a = aacParams(m.fmtp.get(t.pt));
-          audio = { clockRate: m.rtpmap.get(t.pt)!.clockRate, config: a.config, params: a };
+          try {
+            audio = aacAudioOf(m, t.pt);
+          } catch (err) {
+            // AAC whose parameters cannot be read: the stream goes on without it, and the owner is told.
+            if (!(err instanceof SdpRtspError)) throw err;
+            const codec = m.rtpmap.get(t.pt)?.encoding.toLowerCase() ?? 'aac';
+            dropped.push({ kind: 'audio', codec, reason: DROP_UNSUPPORTED_PARAMETERS });
+            audioRefused = err.message;
+            this.server.o.logger.warn({ clientIp: this.clientIp, codec, err: err.message }, 'RTSP publish: audio track not taken');
+            continue;
+          }
           tracks.push({ kind: 'audio', control: resolveControl(base, m.control) });
         }
       }
@@ -347,7 +398,7 @@ export class RtspConnection {
       if (err instanceof SdpRtspError) throw new Refusal(415, 'unsupported_media', `Unsupported Media Type (${err.message})`);
       throw err;
     }
-    if (!video && !audio) throw new Refusal(415, 'unsupported_media', 'Unsupported Media Type (no H.264 or AAC mpeg4-generic track)');
+    if (!video && !audio) throw new Refusal(415, 'unsupported_media', `Unsupported Media Type (${audioRefused ?? 'no H.264 or AAC (mpeg4-generic, MP4A-LATM) track'})`);
     const auth = await this.server.o.authorizePublish(key, this.clientIp);
     if (this.closed) return;
     if (!auth.ok) {
@@ -407,12 +458,16 @@ export class RtspConnection {
     return buildSdp({ sessionId: String(Date.now()), address: '0.0.0.0', name: channel, ...(video ? { video } : {}), ...(audio ? { audio } : {}) });
   }
 
-  private setup(req: RtspRequest): void {
+  private async setup(req: RtspRequest): Promise<void> {
     this.checkSession(req);
     const specs = parseTransportHeader(req.headers['transport'] ?? '');
-    const tcp = specs.find((s) => s.lowerTransport === 'TCP' && s.protocol.startsWith('RTP/AVP'));
-    if (!tcp) {
-      throw new Refusal(461, 'transport', 'Unsupported Transport (only RTP/AVP/TCP interleaved; use TCP, e.g. ffmpeg -rtsp_transport tcp)');
+    const udpPorts = this.server.udpPorts;
+    // The client's first transport onair offers: TCP interleaved, or unicast UDP with its ports.
+    const spec = specs.find((s) => s.protocol.startsWith('RTP/AVP') && (s.lowerTransport === 'TCP' || (udpPorts !== null && s.unicast && s.clientPort !== undefined)));
+    if (!spec) {
+      throw new Refusal(461, 'transport', udpPorts
+        ? 'Unsupported Transport (RTP/AVP over TCP interleaved or unicast UDP with client_port; no multicast)'
+        : 'Unsupported Transport (only RTP/AVP/TCP interleaved; use TCP, e.g. ffmpeg -rtsp_transport tcp)');
     }
     let st = this.state;
     if (!st) {
@@ -431,20 +486,107 @@ export class RtspConnection {
     if (!track) throw new Refusal(404, 'not_found', 'Not Found (no such track)');
     if (st.kind === 'publish' && st.recording) throw new Refusal(455, 'state', 'Method Not Valid in This State (already recording)');
     if (st.kind === 'play' && st.player) throw new Refusal(455, 'state', 'Method Not Valid in This State (already playing)');
-    let ch = tcp.interleaved?.[0];
+    const mode = st.kind === 'publish' ? ';mode=record' : '';
+    if (spec.lowerTransport === 'UDP' && spec.clientPort && udpPorts) {
+      const pair = await udpPorts.allocate();
+      if (!pair) throw new Refusal(453, 'transport', 'Not Enough Bandwidth (no free UDP port pair; use TCP)');
+      if (this.closed || this.state !== st) {
+        udpPorts.release(pair);
+        return;
+      }
+      this.dropTransport(track);
+      const [clientRtp, clientRtcp] = spec.clientPort;
+      const udp: UdpTrack = {
+        pair, address: this.peerAddress(pair), clientRtp, clientRtcp, ssrc: randomBytes(4).readUInt32BE(0), lastRr: Date.now(),
+        ...(st.kind === 'publish' ? { reorder: new RtpReorderBuffer({ maxHeld: UDP_REORDER_MAX_PACKETS, maxWaitMs: UDP_REORDER_MAX_WAIT_MS }) } : {}),
+      };
+      track.udp = udp;
+      const kind = track.kind;
+      for (const [sock, rtcp] of [[pair.rtp, false], [pair.rtcp, true]] as const) {
+        sock.on('error', () => undefined); // ICMP unreachable from a player gone away; the session timeout ends it
+        sock.on('message', (msg, rinfo) => this.onUdp(kind, udp, rtcp, msg, rinfo));
+      }
+      this.reply(req, 200, {
+        Transport: `RTP/AVP;unicast;client_port=${clientRtp}-${clientRtcp};server_port=${pair.port}-${pair.port + 1}${mode}`,
+        Session: this.sessionHeader(st.id),
+      });
+      return;
+    }
+    let ch = spec.interleaved?.[0];
     if (ch === undefined || ch > 254 || this.channels.has(ch) || this.channels.has(ch + 1)) {
       ch = 0;
       while (this.channels.has(ch) || this.channels.has(ch + 1)) ch += 2;
     }
-    if (track.channel !== undefined) {
-      this.channels.delete(track.channel);
-      this.channels.delete(track.channel + 1);
-    }
+    this.dropTransport(track);
     track.channel = ch;
     this.channels.set(ch, { kind: track.kind, rtcp: false });
     this.channels.set(ch + 1, { kind: track.kind, rtcp: true });
-    const mode = st.kind === 'publish' ? ';mode=record' : '';
     this.reply(req, 200, { Transport: `RTP/AVP/TCP;unicast;interleaved=${ch}-${ch + 1}${mode}`, Session: this.sessionHeader(st.id) });
+  }
+
+  /** dropTransport undoes a track's earlier SETUP (a client may SETUP a track again). */
+  private dropTransport(track: SetupTrack): void {
+    if (track.channel !== undefined) {
+      this.channels.delete(track.channel);
+      this.channels.delete(track.channel + 1);
+      delete track.channel;
+    }
+    if (track.udp) {
+      this.server.udpPorts?.release(track.udp.pair);
+      delete track.udp;
+    }
+  }
+
+  /**
+   * peerAddress is where datagrams to the client go, in the pair's family: the client's address (behind a
+   * PROXY-protocol balancer the one its header named, since UDP does not pass the balancer).
+   */
+  private peerAddress(pair: UdpPair): string {
+    return pair.rtp.address().family === 'IPv4' ? this.clientIp.replace(/^::ffff:/i, '') : this.clientIp;
+  }
+
+  /** onUdp takes a datagram on a track's port pair: only from the client's address; RTP/RTCP of a publish go to the ingest. */
+  private onUdp(kind: 'video' | 'audio', udp: UdpTrack, rtcp: boolean, msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed || rinfo.address.replace(/^::ffff:/i, '') !== udp.address.replace(/^::ffff:/i, '')) return;
+    this.lastActivity = Date.now();
+    this.server.metrics.bytesIn.inc(msg.length);
+    const st = this.state;
+    if (!st || st.kind !== 'publish' || !st.recording) return; // players' receiver reports only keep the session alive
+    if (rtcp) {
+      const sr = parseRtcpSenderReports(msg)[0];
+      if (sr) udp.lastSr = { mid: middleNtp(sr.ntpMs), at: Date.now() };
+      st.ingest.rtcp(kind, msg);
+      return;
+    }
+    let p: RtpPacket;
+    try {
+      p = parseRtpPacket(msg);
+    } catch {
+      return;
+    }
+    for (const q of udp.reorder?.push(p, Date.now()) ?? [p]) this.ingestPacket(st, kind, q);
+  }
+
+  private ingestPacket(st: PublishState, kind: 'video' | 'audio', p: RtpPacket): void {
+    if (kind === 'video') st.ingest.videoPacket(p);
+    else st.ingest.audioPacket(p);
+  }
+
+  /** udpTick releases packets held too long behind a loss and sends receiver reports (UDP publish). */
+  private udpTick(st: PublishState, now: number): void {
+    for (const t of st.tracks) {
+      const u = t.udp;
+      if (!u?.reorder) continue;
+      for (const p of u.reorder.expire(now)) this.ingestPacket(st, t.kind, p);
+      if (now - u.lastRr < RECEIVER_REPORT_INTERVAL_MS || u.reorder.stats.received === 0) continue;
+      u.lastRr = now;
+      const r = u.reorder.report();
+      const rr = encodeRtcpReceiverReport(u.ssrc, [{
+        ssrc: u.reorder.ssrc, ...r, jitter: 0,
+        lastSr: u.lastSr?.mid ?? 0, delaySinceLastSr: u.lastSr ? Math.round(((now - u.lastSr.at) / 1000) * 65536) : 0,
+      }]);
+      u.pair.rtcp.send(rr, u.clientRtcp, u.address);
+    }
   }
 
   /** trackFor matches a SETUP URL to a track by its control URL, else to the first track not set up yet. */
@@ -452,14 +594,14 @@ export class RtspConnection {
     const clean = (s: string) => s.replace(/\/+$/, '');
     return st.tracks.find((t) => clean(t.control) === clean(uri))
       ?? st.tracks.find((t) => clean(uri).endsWith('/' + clean(t.control).split('/').pop()!))
-      ?? (st.tracks.length === 1 ? st.tracks[0] : st.tracks.find((t) => t.channel === undefined));
+      ?? (st.tracks.length === 1 ? st.tracks[0] : st.tracks.find((t) => !isSetUp(t)));
   }
 
   private record(req: RtspRequest): void {
     this.checkSession(req);
     const st = this.state;
     if (!st || st.kind !== 'publish') throw new Refusal(455, 'state', 'Method Not Valid in This State (ANNOUNCE and SETUP first)');
-    if (!st.tracks.some((t) => t.channel !== undefined)) throw new Refusal(455, 'state', 'Method Not Valid in This State (SETUP a track first)');
+    if (!st.tracks.some(isSetUp)) throw new Refusal(455, 'state', 'Method Not Valid in This State (SETUP a track first)');
     if (st.recording) {
       this.reply(req, 200, { Session: this.sessionHeader(st.id) });
       return;
@@ -467,7 +609,7 @@ export class RtspConnection {
     if (!st.ingest.claim()) throw new Refusal(409, 'live', `Conflict (channel ${st.channel} is already publishing)`);
     st.recording = true;
     this.server.sessionStarted(this, 'publish');
-    this.server.o.logger.info({ channel: st.channel, clientIp: this.clientIp, tracks: st.tracks.filter((t) => t.channel !== undefined).map((t) => t.kind) }, 'RTSP publish started');
+    this.server.o.logger.info({ channel: st.channel, clientIp: this.clientIp, tracks: st.tracks.filter(isSetUp).map((t) => `${t.kind}/${t.udp ? 'udp' : 'tcp'}`) }, 'RTSP publish started');
     this.reply(req, 200, { Session: this.sessionHeader(st.id) });
   }
 
@@ -479,15 +621,22 @@ export class RtspConnection {
       this.reply(req, 200, { Session: this.sessionHeader(st.id) });
       return;
     }
-    const v = st.tracks.find((t) => t.kind === 'video' && t.channel !== undefined);
-    const a = st.tracks.find((t) => t.kind === 'audio' && t.channel !== undefined);
+    const v = st.tracks.find((t) => t.kind === 'video' && isSetUp(t));
+    const a = st.tracks.find((t) => t.kind === 'audio' && isSetUp(t));
     if (!v && !a) throw new Refusal(455, 'state', 'Method Not Valid in This State (SETUP a track first)');
     if (!this.server.o.hub.playable(st.channel)) throw new Refusal(404, 'not_found', `Not Found (channel ${st.channel} is not live)`);
     const o = this.server.o;
+    const playerTrack = (t: SetupTrack) => {
+      const u = t.udp;
+      if (!u) return { channel: t.channel ?? 0 };
+      return { channel: 0, udp: { rtp: (parts: Buffer[]) => u.pair.rtp.send(parts, u.clientRtp, u.address), rtcp: (b: Buffer) => u.pair.rtcp.send(b, u.clientRtcp, u.address) } };
+    };
+    // UDP has no backpressure to speak of: what the kernel has not sent yet stands in for the socket queue.
+    const udpQueued = (): number => st.tracks.reduce((n, t) => n + (t.udp ? t.udp.pair.rtp.getSendQueueSize() : 0), 0);
     const player = new RtspPlayer({
-      sink: { write: (parts) => this.sendAll(parts), queuedBytes: () => this.socket.writableLength },
-      ...(v ? { video: { channel: v.channel! } } : {}),
-      ...(a ? { audio: { channel: a.channel! } } : {}),
+      sink: { write: (parts) => this.sendAll(parts), queuedBytes: () => this.socket.writableLength + udpQueued() },
+      ...(v ? { video: playerTrack(v) } : {}),
+      ...(a ? { audio: playerTrack(a) } : {}),
       skipBytes: o.skipBytes, maxBytes: o.maxBytes, stallMs: o.stallMs,
       onBytes: (n) => this.server.metrics.bytesOut.inc(n),
       onEnd: (reason, detail) => {
@@ -515,6 +664,7 @@ export class RtspConnection {
     if (!st) return;
     this.state = null;
     this.channels.clear();
+    for (const t of st.tracks) this.dropTransport(t);
     if (st.kind === 'publish') {
       const wasLive = st.recording;
       st.ingest.end(reason);
@@ -541,7 +691,10 @@ export class RtspConnection {
       return;
     }
     const st = this.state;
-    if (st?.kind === 'publish' && st.recording) st.ingest.tick();
+    if (st?.kind === 'publish' && st.recording) {
+      this.udpTick(st, Date.now());
+      st.ingest.tick();
+    }
   }
 
   /** close ends the session and the connection (after queued bytes when `flush`). */
@@ -571,6 +724,8 @@ export class RtspServer {
   /** limits counts connections per client address and in all (limits.rtsp.perIp, media.rtsp.maxConnections). */
   readonly limits: ListenerLimits;
   private readonly leases = new Map<RtspConnection, Lease>();
+  /** RTP/RTCP port pairs for UDP transport (null: UDP is not offered). */
+  udpPorts: UdpPortPool | null = null;
 
   constructor(readonly o: RtspServerOptions) {
     this.gate = new ProxyProtocolGate(o.proxyProtocol ?? { enabled: false, trusted: [], headerTimeoutMs: 0 }, o.logger);
@@ -600,6 +755,7 @@ export class RtspServer {
     });
     server.on('error', (err) => this.o.logger.warn({ err: err.message }, 'RTSP listener error'));
     this.server = server;
+    if (this.o.udpPortRange) this.udpPorts = new UdpPortPool(this.o.udpPortRange, host);
     this.timer = setInterval(() => {
       for (const c of [...this.connections]) c.tick();
     }, TICK_MS);

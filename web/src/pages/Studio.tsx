@@ -181,7 +181,13 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
               <div><dt>{t('studio.keyframe')}</dt><dd data-stat="keyframe">{s.keyframeIntervalSeconds !== undefined ? `${s.keyframeIntervalSeconds.toFixed(1)} s` : '–'}</dd></div>
               <div><dt>{t('studio.publisher')}</dt><dd data-stat="publisher">{s.publisher.protocol.toUpperCase()}{s.publisher.clientIp ? ` · ${s.publisher.clientIp}` : ''}</dd></div>
               {s.droppedTracks && s.droppedTracks.length > 0 && (
-                <div><dt>{t('studio.droppedTracks')}</dt><dd data-stat="dropped">{s.droppedTracks.map((d) => t(d.reason === 'extra_track' ? 'studio.droppedExtra' : 'studio.droppedCodec', { kind: t(`studio.trackKind.${d.kind}`), codec: d.codec })).join(' · ')}</dd></div>
+                <div><dt>{t('studio.droppedTracks')}</dt><dd data-stat="dropped">{s.droppedTracks.map((d) => t(d.reason === 'extra_track' ? 'studio.droppedExtra' : d.reason === 'unsupported_parameters' ? 'studio.droppedParams' : 'studio.droppedCodec', { kind: t(`studio.trackKind.${d.kind}`), codec: d.codec })).join(' · ')}</dd></div>
+              )}
+              {s.droppedFrames && Object.keys(s.droppedFrames).length > 0 && (
+                <div><dt>{t('studio.droppedFrames')}</dt><dd data-stat="dropped-frames">{Object.entries(s.droppedFrames).map(([reason, count]) => { const key = `studio.dropReason.${reason}`; return isStringKey(key) ? t(key, { count }) : `${reason} ${count}`; }).join(' · ')}</dd></div>
+              )}
+              {s.warnings && s.warnings.length > 0 && (
+                <div><dt>{t('studio.warnings')}</dt><dd data-stat="warnings" class="error">{s.warnings.map((w) => codeText(w.code, w.params) ?? w.code).join(' · ')}</dd></div>
               )}
               {s.recordingRefused && (
                 <div><dt>{t('studio.recording')}</dt><dd data-stat="recording-refused" class="error">{codeText(s.recordingRefused.code, { bytes: formatBytes(s.recordingRefused.bytes), limit: formatBytes(s.recordingRefused.limit) }) ?? s.recordingRefused.code}</dd></div>

@@ -134,6 +134,7 @@ test('a lent tag follows the decode time the hub moved forward', () => {
   const frames: MediaFrame[] = [];
   hub.subscribe('c', { onFrame: (f) => frames.push(f) });
   const r = new FlvFrameReader(s);
+  r.tag(FLV_TAG_AUDIO, 0, h('af00 1210')); // the AAC sequence header: frames before it are undecodable and dropped
   r.tag(FLV_TAG_AUDIO, 100, h('af01 0102'));
   r.tag(FLV_TAG_AUDIO, 99, h('af01 0304')); // steps back by 1 ms
   assert.deepEqual(frames.map((f) => f.dts), [100, 100]);
@@ -168,6 +169,7 @@ function makeHub() {
 test('memoised: two viewers and a frame consumer get the very same FLV tag Buffer, encoded once', async () => {
   const { hub } = makeHub();
   const s = hub.publish('c', { protocol: 'srt', close: () => undefined })!;
+  s.setTracks({ codec: 'avc', config: h('0164001fff'), width: 1280, height: 720, codecString: 'avc1.64001f' }, undefined);
   const seen: Buffer[] = [];
   // A consumer that wants FLV (like the ABR transcoder's stdin) asks before the viewers' flush.
   hub.subscribe('c', { onFrame: (f) => seen.push(flvTagOf(f)) });

@@ -93,6 +93,7 @@ test('audio that will not come (expect changes) and the held-frame bound both re
 
   const two = setup();
   two.session.expect({ video: true, audio: true });
+  two.session.setTracks(video, undefined, 0);
   for (let i = 0; i < 9; i++) two.session.pushFrame(v(i * 40, i === 0));
   assert.equal(two.hub.isLive('c'), false);
   two.session.pushFrame(v(360));

@@ -20,7 +20,8 @@ test('selectTracks: first H.264 and first AAC are taken, relative controls resol
   assert.deepEqual([tracks.video?.sps?.[0], tracks.video?.pps?.[0]], [0x67, 0x68]);
   assert.equal(tracks.audio?.clockRate, 48000);
   assert.equal(tracks.audio?.config.toString('hex'), '1190');
-  assert.deepEqual(tracks.audio?.params && { s: tracks.audio.params.sizeLength, i: tracks.audio.params.indexLength }, { s: 13, i: 3 });
+  const payload = tracks.audio?.payload;
+  assert.deepEqual(payload?.format === 'mpeg4-generic' && { s: payload.params.sizeLength, i: payload.params.indexLength }, { s: 13, i: 3 });
   assert.deepEqual(tracks.skipped, ['video H265/90000', 'audio PCMU/8000', 'application vnd.onvif.metadata/90000']);
   // What the owner's /live names as dropped tracks.
   assert.deepEqual(tracks.dropped, [
@@ -41,6 +42,19 @@ test('selectTracks: AAC without config= and Opus are skipped (video-only); packe
   assert.throws(() => selectTracks([...v, 'a=fmtp:96 packetization-mode=2'].join('\n'), BASE), (e: Error) => e instanceof RtspClientError && /no H\.264 or AAC track in the SDP \(video H264 packetization-mode 2\)/.test(e.message));
   assert.throws(() => selectTracks('v=0\ns=x\n', BASE), /no H\.264 or AAC track in the SDP \(no media sections\)/);
   assert.throws(() => selectTracks('<html>', BASE), /bad SDP in DESCRIBE answer/);
+});
+
+test('selectTracks: AAC in MP4A-LATM (cpresent=0) is taken; LATM with in-band configuration is dropped for its parameters', () => {
+  const v = ['v=0', 's=x', 'm=video 0 RTP/AVP 96', 'a=rtpmap:96 H264/90000'];
+  const latm = selectTracks([...v, 'm=audio 0 RTP/AVP 97', 'a=rtpmap:97 MP4A-LATM/44100/2', 'a=fmtp:97 cpresent=0;config=40002420', 'a=control:audio'].join('\n'), BASE);
+  assert.equal(latm.tracks.audio?.payload.format, 'mp4a-latm');
+  assert.equal(latm.tracks.audio.config.toString('hex'), '1210');
+  assert.equal(latm.tracks.audio.clockRate, 44100);
+  assert.deepEqual(latm.tracks.dropped, []);
+  const inBand = selectTracks([...v, 'm=audio 0 RTP/AVP 97', 'a=rtpmap:97 MP4A-LATM/44100/2', 'a=fmtp:97 cpresent=1'].join('\n'), BASE);
+  assert.equal(inBand.tracks.audio, undefined);
+  assert.match(inBand.tracks.skipped[0] ?? '', /^audio MP4A-LATM \(sdp: MP4A-LATM with cpresent=1/);
+  assert.deepEqual(inBand.tracks.dropped, [{ kind: 'audio', codec: 'mp4a-latm', reason: 'unsupported_parameters' }]);
 });
 
 test('sessionTimeoutOf reads ;timeout=N, else 60 s; the client refuses non-rtsp URLs with the URL masked', () => {

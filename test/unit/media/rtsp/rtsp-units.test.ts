@@ -63,7 +63,7 @@ test('RtspIngest: RTP H.264 and AAC from an RTSP publisher become hub tracks and
     channel: 'c', logger: silentLogger, now: () => now,
     hub: { publish: (_c: string, _s: PublishSource) => stream as never },
     video: { sps: SPS, pps: PPS },
-    audio: { clockRate: 48000, config: Buffer.from('1190', 'hex'), params: { sizeLength: 13, indexLength: 3, indexDeltaLength: 3 } },
+    audio: { clockRate: 48000, config: Buffer.from('1190', 'hex'), payload: { format: 'mpeg4-generic', params: { sizeLength: 13, indexLength: 3, indexDeltaLength: 3 } } },
     onEnd: () => assert.fail('ended'),
   });
   assert.ok(ingest.claim());
