@@ -24,6 +24,7 @@ import { hlsOriginFeature } from './media/hls/origin-feature.js';
 import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
+import { liveNoticesFeature, notificationsFeature } from './community/notifications/index.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
@@ -50,6 +51,8 @@ export const FEATURES = [
   hlsOriginFeature, // LL-HLS of channels live on another node, proxied from that node (cluster)
   hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)
   clipsFeature, // clips of a live stream or a VOD
+  notificationsFeature, // followers' notices: GET /api/v1/me/notifications (api role)
+  liveNoticesFeature, // a channel going live here notifies its followers, listed and on notifications:#{userId}
   ingestFeature, // GET /api/v1/ingest
   webFeature, // the built front-end (web role)
 ] as const;

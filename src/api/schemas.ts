@@ -440,3 +440,13 @@ export const ApiErrorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string(), details: z.record(z.unknown()).optional() }),
 });
 export type ApiErrorBody = z.infer<typeof ApiErrorBodySchema>;
+
+/** NotificationSchema is one in-app notice (type 'live': a followed channel went live; title: its broadcast title then). */
+export const NotificationSchema = z.object({ id: z.string(), type: z.string(), channel: z.string(), title: z.string(), createdAt: z.number(), read: z.boolean() });
+export type NotificationItem = z.infer<typeof NotificationSchema>;
+/** NotificationListSchema answers GET /api/v1/me/notifications (newest first; next: the cursor of the next page, or null; unread: the caller's unread count). */
+export const NotificationListSchema = z.object({ notifications: z.array(NotificationSchema), next: z.string().nullable(), unread: z.number() });
+export type NotificationList = z.infer<typeof NotificationListSchema>;
+/** NotificationsReadSchema answers POST /api/v1/me/notifications/read. */
+export const NotificationsReadSchema = z.object({ marked: z.number(), unread: z.number() });
+export type NotificationsRead = z.infer<typeof NotificationsReadSchema>;

@@ -577,6 +577,8 @@ export const configSchema = z
           effects: { historySize: 0, allowPublishForClient: true },
           captions: { historySize: 20, historyTtlSeconds: 120 },
           events: { historySize: 20, historyTtlSeconds: 300 },
+          // notifications:#{userId}: each user's own notices (user-limited; the server publishes).
+          notifications: { historySize: 20, historyTtlSeconds: 600, allowSubscribeForAnonymous: false },
         }),
         /** Cache of onair channel existence for namespaces with requireChannel (positive and negative answers). */
         channelCache: z
@@ -744,6 +746,13 @@ export const configSchema = z
       .default({})
       .refine((s) => s.minAmount <= s.maxAmount, { message: 'minAmount must not exceed maxAmount', path: ['minAmount'] })
       .refine((s) => (s.tiers[0]?.minAmount ?? 0) <= s.minAmount, { message: 'the first tier must start at or below minAmount', path: ['tiers'] }),
+    /** Followers' in-app notifications (docs/chat.md, "Notifications"). */
+    notifications: z
+      .object({
+        /** A channel going live again within this many seconds of its last notice notifies nobody (a reconnect, a standby takeover). */
+        liveCooldownSeconds: z.number().int().min(0).max(86_400).default(600),
+      })
+      .default({}),
     ffmpegPath: z.string().optional(),
     record: z
       .object({

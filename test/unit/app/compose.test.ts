@@ -139,7 +139,7 @@ test('the real feature list composes for every single role and for all roles tog
   }
   const all = creationOrder(FEATURES, roles).map((f) => f.name);
   assert.ok(all.indexOf('abr') < all.indexOf('captions') && all.indexOf('captions') < all.indexOf('recorder'), 'captions and the recorder come after their deps');
-  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'ingest']);
+  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'notifications', 'ingest']);
 });
 
 test('the migration list has every migration of main, under the same names', () => {
@@ -151,5 +151,7 @@ test('the migration list has every migration of main, under the same names', () 
     '0930_username_case',
     // Added since: invites and the requester of a job (issue 19 #8); chat-token revocations kept across restarts (#17).
     '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
+    // Added since: followers' notifications and the once-per-session go-live claim (issue 22 #5).
+    '0970_notifications',
   ]);
 });
