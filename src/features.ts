@@ -25,6 +25,7 @@ import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
 import { liveNoticesFeature, notificationsFeature } from './community/notifications/index.js';
+import { chatReplayCaptureFeature, chatReplayFeature } from './community/replay/index.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
@@ -53,6 +54,8 @@ export const FEATURES = [
   clipsFeature, // clips of a live stream or a VOD
   notificationsFeature, // followers' notices: GET /api/v1/me/notifications (api role)
   liveNoticesFeature, // a channel going live here notifies its followers, listed and on notifications:#{userId}
+  chatReplayFeature, // a VOD's or clip's chat by offset: GET /api/v1/vods/{id}/chat (api role)
+  chatReplayCaptureFeature, // stores the chat of channels being recorded, with offsets (chat role)
   ingestFeature, // GET /api/v1/ingest
   webFeature, // the built front-end (web role)
 ] as const;

@@ -450,3 +450,8 @@ export type NotificationList = z.infer<typeof NotificationListSchema>;
 /** NotificationsReadSchema answers POST /api/v1/me/notifications/read. */
 export const NotificationsReadSchema = z.object({ marked: z.number(), unread: z.number() });
 export type NotificationsRead = z.infer<typeof NotificationsReadSchema>;
+/** ReplayMessageSchema is one stored chat publication of a VOD or clip (a chat message or a super chat, as the chat carried it) at offsetMs. */
+export const ReplayMessageSchema = z.object({ offsetMs: z.number(), id: z.string(), type: z.string() }).catchall(z.unknown());
+/** ChatReplaySchema answers GET /api/v1/vods/{id}/chat and GET /api/v1/clips/{id}/chat (next: the cursor of the next page, or null). */
+export const ChatReplaySchema = z.object({ messages: z.array(ReplayMessageSchema), next: z.string().nullable() });
+export type ChatReplay = z.infer<typeof ChatReplaySchema>;

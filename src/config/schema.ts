@@ -753,6 +753,14 @@ export const configSchema = z
         liveCooldownSeconds: z.number().int().min(0).max(86_400).default(600),
       })
       .default({}),
+    /** Chat replay on VODs: chat and super chats stored with their offset in the recording (docs/chat.md, "Chat replay"). */
+    chatReplay: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Messages kept per recording, per chat node (later ones are not stored). */
+        maxMessagesPerRecording: z.number().int().min(1).max(1_000_000).default(20_000),
+      })
+      .default({}),
     ffmpegPath: z.string().optional(),
     record: z
       .object({
