@@ -65,7 +65,7 @@ test('a followed channel going live on a media node notifies the follower: list 
   await until(() => A.app.hub?.isLive('star'), 15_000, 'star live on A');
   const liveAt = Date.now();
   const list = await until(async () => {
-    const r = await B.api('GET', '/api/v1/me/notifications', undefined, fan);
+    const r = await B.api('GET', '/api/v1/me/notifications?limit=20', undefined, fan);
     return r.body.notifications?.length > 0 ? r.body : undefined;
   }, 5_000, 'the notice in the list');
   assert.ok(Date.now() - liveAt < 5_000);
@@ -77,6 +77,7 @@ test('a followed channel going live on a media node notifies the follower: list 
   assert.deepEqual(pushed[0], { type: 'notification', notification: list.notifications[0] });
   assert.deepEqual((await B.api('GET', '/api/v1/me/notifications', undefined, other)).body.notifications, [], 'not a follower');
   assert.equal((await B.api('GET', '/api/v1/me/notifications')).status, 401);
+  assert.equal((await B.api('GET', '/api/v1/me/notifications?limit=0', undefined, fan)).status, 400);
 
   // A reconnect is the same session for followers: no second notice.
   first.kill('SIGKILL');

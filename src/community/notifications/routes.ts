@@ -14,12 +14,14 @@ export function notificationRoutes(app: FastifyInstance, deps: { api: ApiContext
   const { auth } = deps.api;
 
   app.get('/api/v1/me/notifications', {
-    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'integer', minimum: 1, maximum: MAX_PAGE }, cursor: { type: 'string', maxLength: 128 } } } },
+    schema: { querystring: { type: 'object', additionalProperties: false, properties: { limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, cursor: { type: 'string', maxLength: 128 } } } },
   }, async (req): Promise<NotificationList> => {
     const user = await auth.user(req);
-    const q = req.query as { limit?: number; cursor?: string };
+    const q = req.query as { limit?: string; cursor?: string };
+    const limit = q.limit !== undefined ? Number(q.limit) : DEFAULT_PAGE;
+    if (limit < 1 || limit > MAX_PAGE) throw badRequest(`limit: 1-${MAX_PAGE}`);
     try {
-      return await deps.store.list(user.id, { limit: q.limit ?? DEFAULT_PAGE, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+      return await deps.store.list(user.id, { limit, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
     } catch (err) {
       if (err instanceof RangeError) throw badRequest('cursor: pass the next value of the previous page');
       throw err;

@@ -108,7 +108,7 @@ export class ReplayRecorder {
       if (op.kind === 'add') {
         const rec = await this.recordingOf(op.channel);
         if (!rec || !(await this.take(rec.id))) continue;
-        adds.push({ recording_id: rec.id, channel_name: op.channel, message_id: op.id, type: op.type, offset_ms: Math.max(0, op.at - rec.startedAt), at: op.at, data: op.data });
+        adds.push({ recording_id: rec.id, channel_name: op.channel, message_id: op.id, type: op.type, offset_ms: Math.max(0, Math.round(op.at - rec.startedAt)), at: op.at, data: op.data });
         continue;
       }
       await writeAdds();

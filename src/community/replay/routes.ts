@@ -10,15 +10,19 @@ const idParam = { type: 'object', required: ['id'], properties: { id: { type: 's
 const rangeQuery = {
   type: 'object', additionalProperties: false,
   properties: {
-    from: { type: 'integer', minimum: 0 }, to: { type: 'integer', minimum: 0 },
-    limit: { type: 'integer', minimum: 1, maximum: MAX_REPLAY_PAGE }, cursor: { type: 'string', maxLength: 128 },
+    from: { type: 'string', pattern: '^[0-9]{1,12}$' }, to: { type: 'string', pattern: '^[0-9]{1,12}$' },
+    limit: { type: 'string', pattern: '^[0-9]{1,4}$' }, cursor: { type: 'string', maxLength: 128 },
   },
 } as const;
 
 function queryOf(raw: unknown): ReplayQuery {
-  const q = raw as { from?: number; to?: number; limit?: number; cursor?: string };
-  if (q.from !== undefined && q.to !== undefined && q.to < q.from) throw badRequest('to must not be before from');
-  return { limit: q.limit ?? DEFAULT_REPLAY_PAGE, ...(q.from !== undefined ? { fromMs: q.from } : {}), ...(q.to !== undefined ? { toMs: q.to } : {}), ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) };
+  const q = raw as { from?: string; to?: string; limit?: string; cursor?: string };
+  const from = q.from !== undefined ? Number(q.from) : undefined;
+  const to = q.to !== undefined ? Number(q.to) : undefined;
+  const limit = q.limit !== undefined ? Number(q.limit) : DEFAULT_REPLAY_PAGE;
+  if (limit < 1 || limit > MAX_REPLAY_PAGE) throw badRequest(`limit: 1-${MAX_REPLAY_PAGE}`);
+  if (from !== undefined && to !== undefined && to < from) throw badRequest('to must not be before from');
+  return { limit, ...(from !== undefined ? { fromMs: from } : {}), ...(to !== undefined ? { toMs: to } : {}), ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) };
 }
 
 async function answer(page: Promise<ReplayPage | null>, what: string): Promise<ChatReplay> {
