@@ -761,6 +761,24 @@ export const configSchema = z
         maxMessagesPerRecording: z.number().int().min(1).max(1_000_000).default(20_000),
       })
       .default({}),
+    /** Server-side text to speech for super chat alerts. */
+    tts: z
+      .object({
+        /** espeak-ng (built in), command (tts.command reads text on stdin and writes WAV to stdout) or off. */
+        engine: z.enum(['espeak-ng', 'command', 'off']).default('espeak-ng'),
+        /** The program of the command engine, with its arguments, split on spaces. */
+        command: z.string().optional(),
+        /** espeak-ng voice. */
+        voice: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/i).default('ko'),
+        /** Longest text read (characters); longer texts are cut. */
+        maxChars: z.number().int().min(1).max(1000).default(150),
+        /** Synthesised clips kept on disk (least recently made removed first). */
+        cacheEntries: z.number().int().min(1).max(100_000).default(500),
+        /** Longest a synthesis may run (ms). */
+        timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+      })
+      .default({})
+      .refine((t) => t.engine !== 'command' || (t.command !== undefined && t.command.trim() !== ''), { message: 'tts.engine command needs tts.command', path: ['command'] }),
     ffmpegPath: z.string().optional(),
     record: z
       .object({

@@ -139,7 +139,7 @@ test('the real feature list composes for every single role and for all roles tog
   }
   const all = creationOrder(FEATURES, roles).map((f) => f.name);
   assert.ok(all.indexOf('abr') < all.indexOf('captions') && all.indexOf('captions') < all.indexOf('recorder'), 'captions and the recorder come after their deps');
-  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'notifications', 'chatReplay', 'ingest']);
+  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'notifications', 'chatReplay', 'superchatAlerts', 'ingest']);
 });
 
 test('the migration list has every migration of main, under the same names', () => {

@@ -140,7 +140,6 @@ export function Overlay({ channel }: { channel: string }) {
     const [next, ...rest] = queue;
     setQueue(rest);
     setCurrent(next!);
-    if (next!.tts && ttsOn) speak(next!);
   }, [current, queue]);
   useEffect(() => {
     if (!current) return;
@@ -181,6 +180,7 @@ export function Overlay({ channel }: { channel: string }) {
                 <span class="alert-amount">{formatKRW(current.amount)}</span>
               </div>
               {current.text && <p class="alert-text">{current.text}</p>}
+              {current.tts && ttsOn && <AlertSpeech alert={current} />}
               <span class="sr-only">{t('overlay.alertFrom', { name: current.name, amount: formatKRW(current.amount) })}</span>
             </div>
           )}
@@ -199,4 +199,16 @@ export function Overlay({ channel }: { channel: string }) {
       )}
     </main>
   );
+}
+
+/**
+ * AlertSpeech plays the server's speech of a super chat (GET /api/v1/superchats/{id}/tts) in an
+ * `<audio>` element, which OBS's browser source plays; the browser's own voice is the fallback
+ * when the server has no speech engine.
+ */
+function AlertSpeech({ alert }: { alert: Alert }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => { if (failed) speak(alert); }, [failed]);
+  if (failed) return null;
+  return <audio class="alert-audio" data-testid="alert-audio" src={`/api/v1/superchats/${encodeURIComponent(alert.id)}/tts`} autoPlay preload="auto" onError={() => setFailed(true)} />;
 }
