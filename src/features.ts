@@ -26,7 +26,7 @@ import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
 import { liveNoticesFeature, notificationsFeature } from './community/notifications/index.js';
 import { chatReplayCaptureFeature, chatReplayFeature } from './community/replay/index.js';
-import { superchatAlertsFeature } from './community/alerts/index.js';
+import { alertSoundsFeature, superchatAlertsFeature } from './community/alerts/index.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
@@ -58,6 +58,7 @@ export const FEATURES = [
   chatReplayFeature, // a VOD's or clip's chat by offset: GET /api/v1/vods/{id}/chat (api role)
   chatReplayCaptureFeature, // stores the chat of channels being recorded, with offsets (chat role)
   superchatAlertsFeature, // a spoken super chat as server-made WAV for overlays: GET /api/v1/superchats/{id}/tts
+  alertSoundsFeature, // each channel's super chat alert sound: bundled, none or uploaded
   ingestFeature, // GET /api/v1/ingest
   webFeature, // the built front-end (web role)
 ] as const;

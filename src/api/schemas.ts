@@ -455,3 +455,6 @@ export const ReplayMessageSchema = z.object({ offsetMs: z.number(), id: z.string
 /** ChatReplaySchema answers GET /api/v1/vods/{id}/chat and GET /api/v1/clips/{id}/chat (next: the cursor of the next page, or null). */
 export const ChatReplaySchema = z.object({ messages: z.array(ReplayMessageSchema), next: z.string().nullable() });
 export type ChatReplay = z.infer<typeof ChatReplaySchema>;
+/** AlertSoundSchema answers GET|PUT /api/v1/channels/{name}/alert-sound: the sound the overlay plays with an alert (url null for none). */
+export const AlertSoundSchema = z.object({ sound: z.string(), url: z.string().nullable(), bundled: z.array(z.string()), hasCustom: z.boolean() });
+export type AlertSound = z.infer<typeof AlertSoundSchema>;

@@ -761,6 +761,13 @@ export const configSchema = z
         maxMessagesPerRecording: z.number().int().min(1).max(1_000_000).default(20_000),
       })
       .default({}),
+    /** Super chat alerts for overlays: sounds and server-side text to speech (docs/chat.md, "Super chat alerts"). */
+    alerts: z
+      .object({
+        /** Largest alert sound an owner may upload (bytes). */
+        maxSoundBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(512 * 1024),
+      })
+      .default({}),
     /** Server-side text to speech for super chat alerts. */
     tts: z
       .object({

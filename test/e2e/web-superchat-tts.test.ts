@@ -1,6 +1,7 @@
 // Super chat alerts in OBS's browser source: the overlay's alert for a spoken super chat plays an
 // audio file the server made (Chromium records the media request and its WAV answer), and the
-// speech leaves out the word the channel's filter masks.
+// speech leaves out the word the channel's filter masks; the channel's alert sound (bundled by
+// default, then the owner's upload) plays first.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser } from 'playwright-core';
@@ -34,6 +35,8 @@ test("the overlay's alert for a spoken super chat plays the server's speech", { 
   const page = await ctx.newPage();
   const errors = collectErrors(page);
   const audio: { url: string; status: number; type: string | null; body: Buffer }[] = [];
+  const sounds: string[] = [];
+  page.on('request', (r) => { if (/\/alert-sound/.test(r.url())) sounds.push(new URL(r.url()).pathname); });
   page.on('response', (r) => {
     if (!/\/api\/v1\/superchats\/[^/]+\/tts$/.test(new URL(r.url()).pathname)) return;
     void r.body().then((body) => audio.push({ url: r.url(), status: r.status(), type: r.headers()['content-type'] ?? null, body })).catch(() => undefined);
@@ -61,6 +64,27 @@ test("the overlay's alert for a spoken super chat plays the server's speech", { 
     return a ? { error: a.error?.code ?? null, duration: a.duration } : null;
   });
   assert.equal(played?.error, null, 'Chromium decoded the WAV');
+  assert.ok(sounds.includes('/alert-sounds/chime.wav'), `the default alert sound first: ${JSON.stringify(sounds)}`);
+
+  // The owner uploads a sound (checked by its bytes): the overlay plays it from the API.
+  const notAudio = await s.api('POST', '/api/v1/channels/ttsch/alert-sound/file', { data: Buffer.from('<svg onload=alert(1)>').toString('base64') }, owner.token);
+  assert.equal(notAudio.status, 400, JSON.stringify(notAudio.body));
+  assert.equal((await s.api('POST', '/api/v1/channels/ttsch/alert-sound/file', { data: Buffer.alloc(600 * 1024, 1).toString('base64') }, owner.token)).status, 413);
+  assert.equal((await s.api('PUT', '/api/v1/channels/ttsch/alert-sound', { sound: 'coin' }, fan.token)).status, 403, 'a viewer may not choose');
+  const wav = await new EspeakEngine('en').synthesize('ding', 10_000);
+  const up = await s.api('POST', '/api/v1/channels/ttsch/alert-sound/file', { data: wav.toString('base64') }, owner.token);
+  assert.equal(up.status, 200, JSON.stringify(up.body));
+  assert.equal(up.body.sound, 'custom');
+  await page.reload();
+  await page.waitForFunction(() => document.querySelector('main.overlay') !== null);
+  await new Promise((r) => setTimeout(r, 1000));
+  await s.api('POST', '/api/v1/channels/ttsch/superchats', { amount: 1_000, message: '두 번째', tts: true }, fan.token, { 'idempotency-key': 'tts-3' });
+  const deadline = Date.now() + 10_000;
+  while (!sounds.includes('/api/v1/channels/ttsch/alert-sound/file') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(sounds.includes('/api/v1/channels/ttsch/alert-sound/file'), `the uploaded sound: ${JSON.stringify(sounds)}`);
+  const file = await fetch(`http://127.0.0.1:${s.httpPort}/api/v1/channels/ttsch/alert-sound/file`);
+  assert.equal(file.headers.get('content-type'), 'audio/wav');
+  assert.ok(Buffer.from(await file.arrayBuffer()).equals(wav));
 
   // Without speech asked, no audio; an unknown id is 404.
   const quiet = await s.api('POST', '/api/v1/channels/ttsch/superchats', { amount: 1_000, message: '조용히' }, fan.token, { 'idempotency-key': 'tts-2' });

@@ -108,7 +108,7 @@ export type {
   Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
   ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog,
   RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health,
-  NotificationItem, NotificationList, NotificationsRead, ChatReplay,
+  NotificationItem, NotificationList, NotificationsRead, ChatReplay, AlertSound,
 } from '../../src/api/schemas';
 import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
 /** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */

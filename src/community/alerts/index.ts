@@ -8,10 +8,15 @@ import type { Feature } from '../../app/feature.js';
 import type { Supporters } from '../../chat/supporters/index.js';
 import type { OnairConfig } from '../../config/schema.js';
 import { alertRoutes } from './routes.js';
+import { alertSoundRoutes } from './sound-routes.js';
+import { AlertSoundStore } from './sounds.js';
+import { alertSoundsMigrations } from './db.js';
 import { CommandEngine, EspeakEngine, TtsService, type TtsEngine } from './tts.js';
 
 export { TtsService, EspeakEngine, CommandEngine, speakableText, type TtsEngine } from './tts.js';
 export { alertSpeech } from './routes.js';
+export { AlertSoundStore, BUNDLED_SOUNDS, sniffAudio } from './sounds.js';
+export { alertSoundsMigrations } from './db.js';
 
 /** ttsEngineOf builds the configured engine, or null when tts.engine is off. */
 export function ttsEngineOf(cfg: OnairConfig['tts']): TtsEngine | null {
@@ -34,5 +39,18 @@ export const superchatAlertsFeature: Feature<'superchatAlerts', { supporters: Su
     const tts = new TtsService({ engine, cacheDir: join(base.config.dataDir, 'tts-cache'), maxChars: cfg.maxChars, cacheEntries: cfg.cacheEntries, timeoutMs: cfg.timeoutMs });
     alertRoutes(base.http, { superchats: supporters.superchats, tts });
     return { api: tts };
+  },
+};
+
+/** alertSoundsFeature keeps each channel's alert sound: a bundled one, none, or the owner's upload. */
+export const alertSoundsFeature: Feature<'alertSounds', {}, AlertSoundStore> = {
+  name: 'alertSounds',
+  roles: ['api'],
+  migrations: alertSoundsMigrations,
+  deps: {},
+  create(base) {
+    const store = new AlertSoundStore(base.platform.db);
+    alertSoundRoutes(base.http, { api: base.api, store, maxBytes: base.config.alerts.maxSoundBytes });
+    return { api: store };
   },
 };

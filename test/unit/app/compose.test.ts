@@ -139,7 +139,7 @@ test('the real feature list composes for every single role and for all roles tog
   }
   const all = creationOrder(FEATURES, roles).map((f) => f.name);
   assert.ok(all.indexOf('abr') < all.indexOf('captions') && all.indexOf('captions') < all.indexOf('recorder'), 'captions and the recorder come after their deps');
-  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'notifications', 'chatReplay', 'superchatAlerts', 'ingest']);
+  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'notifications', 'chatReplay', 'superchatAlerts', 'alertSounds', 'ingest']);
 });
 
 test('the migration list has every migration of main, under the same names', () => {
@@ -155,5 +155,7 @@ test('the migration list has every migration of main, under the same names', () 
     '0970_notifications',
     // Added since: chat replay on VODs (issue 22 #6).
     '0971_chat_replay',
+    // Added since: each channel's super chat alert sound (issue 22 #7).
+    '0972_alert_sounds',
   ]);
 });

@@ -3,7 +3,7 @@ import type { Centrifuge, ClientInfo } from 'centrifuge';
 import { t, useLang } from '../i18n';
 import { formatKRW } from '../format';
 import { chatClient, subscribe } from '../chat/connection';
-import { api, ApiError, type OverlayPage } from '../api';
+import { api, ApiError, type AlertSound, type OverlayPage } from '../api';
 import { ChatList, effectCounts, interpret, tierFor, type ChatRow } from '../chat/model';
 import { EffectLayer } from '../effects/layer';
 
@@ -51,6 +51,11 @@ export function Overlay({ channel }: { channel: string }) {
     return new Set(w.length ? w : ALL);
   }, [params]);
   const ttsOn = params.get('tts') !== '0';
+  const [sound, setSound] = useState<string | null>(null);
+  useEffect(() => {
+    if (params.get('sound') === '0') return;
+    api<AlertSound>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/alert-sound`).then((r) => setSound(r.url)).catch(() => setSound(null));
+  }, [channel]);
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [queue, setQueue] = useState<Alert[]>([]);
   const [current, setCurrent] = useState<Alert | null>(null);
@@ -180,7 +185,7 @@ export function Overlay({ channel }: { channel: string }) {
                 <span class="alert-amount">{formatKRW(current.amount)}</span>
               </div>
               {current.text && <p class="alert-text">{current.text}</p>}
-              {current.tts && ttsOn && <AlertSpeech alert={current} />}
+              <AlertAudio alert={current} sound={sound} speech={current.tts && ttsOn} />
               <span class="sr-only">{t('overlay.alertFrom', { name: current.name, amount: formatKRW(current.amount) })}</span>
             </div>
           )}
@@ -211,4 +216,15 @@ function AlertSpeech({ alert }: { alert: Alert }) {
   useEffect(() => { if (failed) speak(alert); }, [failed]);
   if (failed) return null;
   return <audio class="alert-audio" data-testid="alert-audio" src={`/api/v1/superchats/${encodeURIComponent(alert.id)}/tts`} autoPlay preload="auto" onError={() => setFailed(true)} />;
+}
+
+/** AlertAudio plays the channel's alert sound, then the speech (when asked for). */
+function AlertAudio({ alert, sound, speech }: { alert: Alert; sound: string | null; speech: boolean }) {
+  const [soundDone, setSoundDone] = useState(sound === null);
+  return (
+    <>
+      {sound !== null && !soundDone && <audio class="alert-sound" data-testid="alert-sound" src={sound} autoPlay preload="auto" onEnded={() => setSoundDone(true)} onError={() => setSoundDone(true)} />}
+      {speech && soundDone && <AlertSpeech alert={alert} />}
+    </>
+  );
 }
