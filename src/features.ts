@@ -25,6 +25,9 @@ import { hotStandbyFeature } from './media/cluster/standby-feature.js';
 import { clipsFeature } from './media/clips/index.js';
 import { ingestFeature, webFeature } from './roles/http.js';
 import { qoeFeature } from './observability/qoe/index.js';
+import { liveNoticesFeature, notificationsFeature } from './community/notifications/index.js';
+import { chatReplayCaptureFeature, chatReplayFeature } from './community/replay/index.js';
+import { alertSoundsFeature, superchatAlertsFeature } from './community/alerts/index.js';
 
 export const FEATURES = [
   chatFeature, // Centrifugo-compatible chat (chat role)
@@ -52,6 +55,12 @@ export const FEATURES = [
   hlsOriginFeature, // LL-HLS of channels live on another node, proxied from that node (cluster)
   hotStandbyFeature, // hot-standby ingest: the channel lease, backups and their promotion (media role in a cluster)
   clipsFeature, // clips of a live stream or a VOD
+  notificationsFeature, // followers' notices: GET /api/v1/me/notifications (api role)
+  liveNoticesFeature, // a channel going live here notifies its followers, listed and on notifications:#{userId}
+  chatReplayFeature, // a VOD's or clip's chat by offset: GET /api/v1/vods/{id}/chat (api role)
+  chatReplayCaptureFeature, // stores the chat of channels being recorded, with offsets (chat role)
+  superchatAlertsFeature, // a spoken super chat as server-made WAV for overlays: GET /api/v1/superchats/{id}/tts
+  alertSoundsFeature, // each channel's super chat alert sound: bundled, none or uploaded
   ingestFeature, // GET /api/v1/ingest
   qoeFeature, // players' QoE beacons by A/B variant (POST /api/v1/qoe)
   webFeature, // the built front-end (web role)

@@ -483,3 +483,20 @@ export const QoeArmSchema = z.object({
 });
 export const QoeAdminSchema = z.object({ node: z.string().nullable(), variants: z.array(QoeArmSchema) });
 export type QoeAdmin = z.infer<typeof QoeAdminSchema>;
+/** NotificationSchema is one in-app notice (type 'live': a followed channel went live; title: its broadcast title then). */
+export const NotificationSchema = z.object({ id: z.string(), type: z.string(), channel: z.string(), title: z.string(), createdAt: z.number(), read: z.boolean() });
+export type NotificationItem = z.infer<typeof NotificationSchema>;
+/** NotificationListSchema answers GET /api/v1/me/notifications (newest first; next: the cursor of the next page, or null; unread: the caller's unread count). */
+export const NotificationListSchema = z.object({ notifications: z.array(NotificationSchema), next: z.string().nullable(), unread: z.number() });
+export type NotificationList = z.infer<typeof NotificationListSchema>;
+/** NotificationsReadSchema answers POST /api/v1/me/notifications/read. */
+export const NotificationsReadSchema = z.object({ marked: z.number(), unread: z.number() });
+export type NotificationsRead = z.infer<typeof NotificationsReadSchema>;
+/** ReplayMessageSchema is one stored chat publication of a VOD or clip (a chat message or a super chat, as the chat carried it) at offsetMs. */
+export const ReplayMessageSchema = z.object({ offsetMs: z.number(), id: z.string(), type: z.string() }).catchall(z.unknown());
+/** ChatReplaySchema answers GET /api/v1/vods/{id}/chat and GET /api/v1/clips/{id}/chat (next: the cursor of the next page, or null). */
+export const ChatReplaySchema = z.object({ messages: z.array(ReplayMessageSchema), next: z.string().nullable() });
+export type ChatReplay = z.infer<typeof ChatReplaySchema>;
+/** AlertSoundSchema answers GET|PUT /api/v1/channels/{name}/alert-sound: the sound the overlay plays with an alert (url null for none). */
+export const AlertSoundSchema = z.object({ sound: z.string(), url: z.string().nullable(), bundled: z.array(z.string()), hasCustom: z.boolean() });
+export type AlertSound = z.infer<typeof AlertSoundSchema>;

@@ -58,6 +58,12 @@ export interface ServerPublisher {
  */
 export type HistoryFilter = (channel: string, publications: { data: string; offset?: number }[]) => { data: string; offset?: number }[];
 
+/**
+ * PublishListener sees each publication once, on the node that published it (its JSON data), after
+ * the broker took it; it must not throw or block (e.g. chat replay queues it for storage).
+ */
+export type PublishListener = (channel: string, data: string) => void;
+
 /** ChatExtensionPoint is what features (moderation, super chats, effects) get from the chat role. */
 export interface ChatExtensionPoint {
   publisher: ServerPublisher;
@@ -65,4 +71,6 @@ export interface ChatExtensionPoint {
   registerRpc(method: string, handler: RpcHandler): void;
   /** addHistoryFilter applies a filter to every history and recovery reply of this node. */
   addHistoryFilter?(filter: HistoryFilter): void;
+  /** addPublishListener shows every publication this node makes (client and server ones). */
+  addPublishListener?(listener: PublishListener): void;
 }

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { OnairConfig } from '../config/schema.js';
-import type { HistoryFilter, PublishHook, RpcHandler } from './hooks.js';
+import type { HistoryFilter, PublishHook, PublishListener, RpcHandler } from './hooks.js';
 import { Namespaces, HISTORY_META_TTL_SECONDS, requiresChannel, type ChannelInfo } from './namespaces.js';
 import { onairChannelOf, type ChannelDirectory } from './channel-directory.js';
 import { PublishRateLimiter, publisherKey } from './publish-rate.js';
@@ -107,6 +107,7 @@ export class ChatNode implements BrokerEventHandler {
   private readonly rpcHandlers = new Map<string, RpcHandler>();
   /** Filters applied to history and recovery replies (moderation hides deleted messages). */
   private readonly historyFilters: HistoryFilter[] = [];
+  private readonly publishListeners: PublishListener[] = [];
   private sendHandler: SendHandler | null = null;
   /** Other protocol front-ends (Pusher) see control messages too (disconnect/unsubscribe a user). */
   private readonly controlListeners: ControlListener[] = [];
@@ -294,6 +295,11 @@ export class ChatNode implements BrokerEventHandler {
     return this.rpcHandlers.get(method);
   }
 
+  /** addPublishListener shows every publication this node published (client and server ones alike), after the broker took it. */
+  addPublishListener(listener: PublishListener): () => void {
+    return addTo(this.publishListeners, listener);
+  }
+
   /** addHistoryFilter applies a filter to every history and recovery reply, after those added before it. */
   addHistoryFilter(filter: HistoryFilter): () => void {
     return addTo(this.historyFilters, filter);
@@ -442,11 +448,20 @@ export class ChatNode implements BrokerEventHandler {
     const size = opts.skipHistory ? 0 : ns.historySize;
     const out = ns.deltaPublish === true && pub.deltaWanted !== true ? { ...pub, deltaWanted: true } : pub;
     const end = this.metrics.brokerPublishTimer();
+    let position: StreamPosition;
     try {
-      return await this.broker.publish(channel, out, { size, ttlSeconds: ns.historyTtlSeconds, metaTtlSeconds: this.historyMetaTtlSeconds });
+      position = await this.broker.publish(channel, out, { size, ttlSeconds: ns.historyTtlSeconds, metaTtlSeconds: this.historyMetaTtlSeconds });
     } finally {
       end();
     }
+    for (const l of this.publishListeners) {
+      try {
+        l(channel, pub.data);
+      } catch (err) {
+        this.logger.warn({ err, channel }, 'chat: publish listener failed');
+      }
+    }
+    return position;
   }
 
   async history(channel: string, limit: number, since: StreamPosition | undefined, reverse: boolean): Promise<HistoryResult> {

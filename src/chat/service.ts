@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { OnairConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import type { HistoryFilter, PublishHook, RpcHandler, ServerPublisher } from './hooks.js';
+import type { HistoryFilter, PublishHook, PublishListener, RpcHandler, ServerPublisher } from './hooks.js';
 import { ChatNode, type ChatNodeOptions } from './node.js';
 import { MemoryBroker, MemoryPresenceManager } from './broker/memory.js';
 import { RedisBroker, RedisPresenceManager } from './broker/redis.js';
@@ -62,6 +62,8 @@ export interface ChatService {
   registerRpc(method: string, handler: RpcHandler): void;
   /** addHistoryFilter hides publications from history and recovery replies. */
   addHistoryFilter(filter: HistoryFilter): void;
+  /** addPublishListener sees every publication this node makes. */
+  addPublishListener(listener: PublishListener): void;
   /** onSend receives `send` commands (async client messages). */
   onSend(handler: (ctx: { clientId: string; user: string; data: unknown }) => void): void;
   stats(): ChatStats;
@@ -169,6 +171,9 @@ export function createChatService(deps: ChatServiceDeps): ChatService {
     },
     registerRpc(method, handler) {
       n.registerRpc(method, handler);
+    },
+    addPublishListener(listener) {
+      n.addPublishListener(listener);
     },
     addHistoryFilter(filter) {
       n.addHistoryFilter(filter);

@@ -628,6 +628,8 @@ export const configSchema = z
           effects: { historySize: 0, allowPublishForClient: true },
           captions: { historySize: 20, historyTtlSeconds: 120 },
           events: { historySize: 20, historyTtlSeconds: 300 },
+          // notifications:#{userId}: each user's own notices (user-limited; the server publishes).
+          notifications: { historySize: 20, historyTtlSeconds: 600, allowSubscribeForAnonymous: false },
         }),
         /** Cache of onair channel existence for namespaces with requireChannel (positive and negative answers). */
         channelCache: z
@@ -813,6 +815,46 @@ export const configSchema = z
       .default({})
       .refine((s) => s.minAmount <= s.maxAmount, { message: 'minAmount must not exceed maxAmount', path: ['minAmount'] })
       .refine((s) => (s.tiers[0]?.minAmount ?? 0) <= s.minAmount, { message: 'the first tier must start at or below minAmount', path: ['tiers'] }),
+    /** Followers' in-app notifications (docs/chat.md, "Notifications"). */
+    notifications: z
+      .object({
+        /** A channel going live again within this many seconds of its last notice notifies nobody (a reconnect, a standby takeover). */
+        liveCooldownSeconds: z.number().int().min(0).max(86_400).default(600),
+      })
+      .default({}),
+    /** Chat replay on VODs: chat and super chats stored with their offset in the recording (docs/chat.md, "Chat replay"). */
+    chatReplay: z
+      .object({
+        enabled: z.boolean().default(true),
+        /** Messages kept per recording, per chat node (later ones are not stored). */
+        maxMessagesPerRecording: z.number().int().min(1).max(1_000_000).default(20_000),
+      })
+      .default({}),
+    /** Super chat alerts for overlays: sounds and server-side text to speech (docs/chat.md, "Super chat alerts"). */
+    alerts: z
+      .object({
+        /** Largest alert sound an owner may upload (bytes). */
+        maxSoundBytes: z.number().int().min(1024).max(10 * 1024 * 1024).default(512 * 1024),
+      })
+      .default({}),
+    /** Server-side text to speech for super chat alerts. */
+    tts: z
+      .object({
+        /** espeak-ng (built in), command (tts.command reads text on stdin and writes WAV to stdout) or off. */
+        engine: z.enum(['espeak-ng', 'command', 'off']).default('espeak-ng'),
+        /** The program of the command engine, with its arguments, split on spaces. */
+        command: z.string().optional(),
+        /** espeak-ng voice. */
+        voice: z.string().regex(/^[a-z]{2,3}(-[a-z0-9]+)*$/i).default('ko'),
+        /** Longest text read (characters); longer texts are cut. */
+        maxChars: z.number().int().min(1).max(1000).default(150),
+        /** Synthesised clips kept on disk (least recently made removed first). */
+        cacheEntries: z.number().int().min(1).max(100_000).default(500),
+        /** Longest a synthesis may run (ms). */
+        timeoutMs: z.number().int().min(100).max(60_000).default(10_000),
+      })
+      .default({})
+      .refine((t) => t.engine !== 'command' || (t.command !== undefined && t.command.trim() !== ''), { message: 'tts.engine command needs tts.command', path: ['command'] }),
     ffmpegPath: z.string().optional(),
     record: z
       .object({

@@ -108,6 +108,7 @@ export type {
   Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
   ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog, HeldList,
   RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health, QoeAdmin,
+  NotificationItem, NotificationList, NotificationsRead, ChatReplay, AlertSound,
 } from '../../src/api/schemas';
 import type { ChannelWithLive, PublicChannel } from '../../src/api/schemas';
 /** Channel is a channel as the list and channel routes answer it (stream and followers there; not after create/update). */

@@ -5,6 +5,7 @@ import { lang, setLang, t, useLang, type Lang } from './i18n';
 import { logout, onLoginRequest, useMe } from './auth';
 import { onLinkClick, useRoute } from './router';
 import { AccountDialog, LoginDialog } from './components/common';
+import { NotificationBell } from './components/NotificationBell';
 import { Home } from './pages/Home';
 import { Watch } from './pages/Watch';
 import { Studio } from './pages/Studio';
@@ -37,6 +38,7 @@ function Header() {
       </label>
       {me?.user ? (
         <span class="who">
+          <NotificationBell userId={me.user.id} />
           <span class="who-name" data-testid="me">{me.user.displayName}</span>
           <button type="button" class="btn small" data-testid="account" onClick={() => setAccountOpen(true)}>{t('nav.account')}</button>
           <button type="button" class="btn small" onClick={() => void logout()}>{t('nav.logout')}</button>

@@ -139,7 +139,7 @@ test('the real feature list composes for every single role and for all roles tog
   }
   const all = creationOrder(FEATURES, roles).map((f) => f.name);
   assert.ok(all.indexOf('abr') < all.indexOf('captions') && all.indexOf('captions') < all.indexOf('recorder'), 'captions and the recorder come after their deps');
-  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'clusterLive', 'ingest', 'qoe']);
+  assert.deepEqual(creationOrder(FEATURES, ['api']).map((f) => f.name), ['chatRevocationRelay', 'supporters', 'streamControl', 'clusterLive', 'notifications', 'chatReplay', 'superchatAlerts', 'alertSounds', 'ingest', 'qoe']);
 });
 
 test('the migration list has every migration of main, under the same names', () => {
@@ -153,5 +153,11 @@ test('the migration list has every migration of main, under the same names', () 
     '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
     // Added since: the default word list switch and the review queue of held chat messages (issue 22 #1).
     '0965_moderation_review',
+    // Added since: followers' notifications and the once-per-session go-live claim (issue 22 #5).
+    '0970_notifications',
+    // Added since: chat replay on VODs (issue 22 #6).
+    '0971_chat_replay',
+    // Added since: each channel's super chat alert sound (issue 22 #7).
+    '0972_alert_sounds',
   ]);
 });

@@ -62,7 +62,7 @@ test('chat.namespaces.<ns>.requireChannel has an env name; the other namespaces 
   const c = loadConfig({ env: { ONAIR_CHAT_NAMESPACES_EFFECTS_REQUIRE_CHANNEL: 'false' } });
   assert.equal(c.chat.namespaces.effects!.requireChannel, false);
   assert.equal(c.chat.namespaces.chat!.requireChannel, undefined, 'unset: the built-in default (on for chat)');
-  assert.deepEqual(Object.keys(c.chat.namespaces).sort(), ['captions', 'chat', 'effects', 'events']);
+  assert.deepEqual(Object.keys(c.chat.namespaces).sort(), ['captions', 'chat', 'effects', 'events', 'notifications']);
   assert.throws(() => loadConfig({ env: { ONAIR_CHAT_NAMESPACES_NOPE_REQUIRE_CHANNEL: 'true' } }), /chat\.namespaces\.nope\.requireChannel.*not configured/);
   assert.throws(() => loadConfig({ env: { ONAIR_CHAT_NAMESPACES_CHAT_REQUIRE_CHANNEL: 'maybe' } }), /chat\.namespaces\.chat\.requireChannel.*true or false/);
 });

@@ -3,7 +3,7 @@ import type { Centrifuge, ClientInfo } from 'centrifuge';
 import { t, useLang } from '../i18n';
 import { formatKRW } from '../format';
 import { chatClient, subscribe } from '../chat/connection';
-import { api, ApiError, type OverlayPage } from '../api';
+import { api, ApiError, type AlertSound, type OverlayPage } from '../api';
 import { ChatList, effectCounts, interpret, tierFor, type ChatRow } from '../chat/model';
 import { noticeText } from '../chat/notices';
 
@@ -55,6 +55,11 @@ export function Overlay({ channel }: { channel: string }) {
     return new Set(w.length ? w : ALL);
   }, [params]);
   const ttsOn = params.get('tts') !== '0';
+  const [sound, setSound] = useState<string | null>(null);
+  useEffect(() => {
+    if (params.get('sound') === '0') return;
+    api<AlertSound>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/alert-sound`).then((r) => setSound(r.url)).catch(() => setSound(null));
+  }, [channel]);
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [queue, setQueue] = useState<Alert[]>([]);
   const [current, setCurrent] = useState<Alert | null>(null);
@@ -144,7 +149,6 @@ export function Overlay({ channel }: { channel: string }) {
     const [next, ...rest] = queue;
     setQueue(rest);
     setCurrent(next!);
-    if (next!.tts && ttsOn) speak(next!);
   }, [current, queue]);
   useEffect(() => {
     if (!current) return;
@@ -185,6 +189,7 @@ export function Overlay({ channel }: { channel: string }) {
                 <span class="alert-amount">{formatKRW(current.amount)}</span>
               </div>
               {current.text && <p class="alert-text">{current.text}</p>}
+              <AlertAudio alert={current} sound={sound} speech={current.tts && ttsOn} />
               <span class="sr-only">{t('overlay.alertFrom', { name: current.name, amount: formatKRW(current.amount) })}</span>
             </div>
           )}
@@ -202,5 +207,28 @@ export function Overlay({ channel }: { channel: string }) {
         </div>
       )}
     </main>
+  );
+}
+
+/**
+ * AlertSpeech plays the server's speech of a super chat (GET /api/v1/superchats/{id}/tts) in an
+ * `<audio>` element, which OBS's browser source plays; the browser's own voice is the fallback
+ * when the server has no speech engine.
+ */
+function AlertSpeech({ alert }: { alert: Alert }) {
+  const [failed, setFailed] = useState(false);
+  useEffect(() => { if (failed) speak(alert); }, [failed]);
+  if (failed) return null;
+  return <audio class="alert-audio" data-testid="alert-audio" src={`/api/v1/superchats/${encodeURIComponent(alert.id)}/tts`} autoPlay preload="auto" onError={() => setFailed(true)} />;
+}
+
+/** AlertAudio plays the channel's alert sound, then the speech (when asked for). */
+function AlertAudio({ alert, sound, speech }: { alert: Alert; sound: string | null; speech: boolean }) {
+  const [soundDone, setSoundDone] = useState(sound === null);
+  return (
+    <>
+      {sound !== null && !soundDone && <audio class="alert-sound" data-testid="alert-sound" src={sound} autoPlay preload="auto" onEnded={() => setSoundDone(true)} onError={() => setSoundDone(true)} />}
+      {speech && soundDone && <AlertSpeech alert={alert} />}
+    </>
   );
 }

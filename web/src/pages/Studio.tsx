@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Centrifuge } from 'centrifuge';
-import { api, getToken, tryApi, type AuditEntryView, type HeldList, type CaptionsAnswer, type CaptionsState, type Channel, type Earnings, type IngestAddresses as Ingest, type LiveBlock, type LiveDetail, type LiveEnded, type ManagerList, type OverlayCreated, type OverlayList, type RestreamList, type RestreamTarget, type Supporters } from '../api';
+import { api, getToken, tryApi, type AuditEntryView, type HeldList, type CaptionsAnswer, type CaptionsState, type Channel, type Earnings, type IngestAddresses as Ingest, type LiveBlock, type LiveDetail, type LiveEnded, type ManagerList, type OverlayCreated, type OverlayList, type RestreamList, type RestreamTarget, type Supporters, type AlertSound } from '../api';
 import { isStringKey, t, useLang, type StringKey } from '../i18n';
 import { codeText, errorText } from '../errors';
 import { requestLogin, refreshMe, useMe } from '../auth';
@@ -548,10 +548,47 @@ function Overlays({ channel, isOwner }: { channel: string; isOwner: boolean }) {
             ))}
           </ul>
           <p class="muted small">{t('studio.overlayHint')}</p>
+          <AlertSoundPicker channel={channel} />
         </>
       )}
       {error && <p class="error" role="alert">{error}</p>}
     </Section>
+  );
+}
+
+/** AlertSoundPicker: the sound the overlay plays with a super chat alert (bundled, none, or an upload). */
+function AlertSoundPicker({ channel }: { channel: string }) {
+  const [state, setState] = useState<AlertSound | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const base = `/api/v1/channels/${encodeURIComponent(channel)}/alert-sound`;
+  useEffect(() => { api<AlertSound>('GET', base).then(setState).catch(() => setState(null)); }, [channel]);
+  if (!state) return null;
+  const choose = async (sound: string) => {
+    setError(null);
+    try { setState(await api<AlertSound>('PUT', base, { body: { sound } })); } catch (err) { setError(errorText(err)); }
+  };
+  const upload = async (file: File | undefined) => {
+    if (!file) return;
+    setError(null);
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    try { setState(await api<AlertSound>('POST', `${base}/file`, { body: { data: btoa(bin) } })); } catch (err) { setError(errorText(err)); }
+  };
+  const label = (s: string) => t(`studio.alertSound.${s}` as StringKey);
+  return (
+    <div class="alert-sound">
+      <label class="inline-label">{t('studio.alertSound')}
+        <select value={state.sound} data-testid="alert-sound" onChange={(e) => void choose((e.target as HTMLSelectElement).value)}>
+          {[...state.bundled, 'none', ...(state.hasCustom ? ['custom'] : [])].map((s) => <option key={s} value={s}>{label(s)}</option>)}
+        </select>
+      </label>
+      {state.url && <audio controls src={state.url} preload="none" />}
+      <label class="inline-label">{t('studio.alertSoundUpload')}
+        <input type="file" accept="audio/wav,audio/ogg,audio/mpeg" onChange={(e) => void upload((e.target as HTMLInputElement).files?.[0])} />
+      </label>
+      {error && <p class="error" role="alert">{error}</p>}
+    </div>
   );
 }
 

@@ -5,6 +5,7 @@ import { errorText } from '../errors';
 import { formatDuration, formatTime } from '../format';
 import { requestLogin, useMe } from '../auth';
 import { ClipStatus, waitForClip } from './Watch';
+import { ChatReplay } from '../chat/ChatReplay';
 
 /** Seconds a clip cut from the VOD page takes (from the player's current time). */
 const VOD_CLIP_SECONDS = 30;
@@ -120,6 +121,7 @@ export function VodPage({ id }: { id: string }) {
           {vod.state !== 'ready' && <p class="muted" data-state={vod.state}>{isStringKey(`vod.state.${vod.state}`) ? t(`vod.state.${vod.state}` as StringKey) : vod.state}</p>}
           {vod.state === 'ready' && <button type="button" class="btn" disabled={clipStatus?.kind === 'making'} onClick={makeClip}>✂ {t('clip.fromHere', { s: VOD_CLIP_SECONDS })}</button>}
           <ClipStatus status={clipStatus} />
+          <ChatReplay vodId={vod.id} channel={vod.channel} video={video} />
           <section aria-label={t('clip.list')} class="vod-clips">
             <h2>{t('clip.list')}</h2>
             {clips.length === 0 ? <p class="muted">{t('clip.none')}</p> : (
