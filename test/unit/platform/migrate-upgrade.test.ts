@@ -35,10 +35,10 @@ async function appliedNames(db: Db): Promise<string[]> {
 }
 
 /** ADDED_SINCE are the migrations written after the fixtures were made: an upgrade applies exactly these. */
-const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations'];
+const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_wallet_topups'];
 
-/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations). */
-const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at)\b|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line);
+/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, wallet top-ups). */
+const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at|wallet_topups|wallet_topups_user_time)\b|^wallet_topup_events|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line);
 
 /** checkUpgrade runs today's migrate on a database made by main's: only the later migrations apply, the rest is unchanged. */
 async function checkUpgrade(db: Db) {
