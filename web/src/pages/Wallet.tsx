@@ -1,15 +1,11 @@
 import { useEffect, useState } from 'preact/hooks';
-import { api, type Wallet as WalletView } from '../api';
+import { api, type PaymentsConfig, type TopupConfirmed, type TopupCreated, type TopupView, type Wallet as WalletView } from '../api';
 import { t, useLang, type StringKey } from '../i18n';
 import { errorText } from '../errors';
 import { useMe } from '../auth';
 import { formatKRW, formatTime } from '../format';
 import { navigate } from '../router';
 
-/** PaymentsConfig is GET /api/v1/payments/config (docs/payments.md). */
-interface PaymentsConfig { provider: 'none' | 'test'; minAmount: number; maxAmount: number; presets: number[] }
-/** TopupView is the part of a top-up the pages show. */
-export interface TopupView { id: string; status: 'pending' | 'paid' | 'failed' | 'refunded'; amount: number; checkoutUrl: string }
 
 const ENTRY_KIND: Record<string, StringKey> = { credit: 'wallet.kind.credit', debit: 'wallet.kind.debit', refund: 'wallet.kind.refund' };
 
@@ -32,7 +28,7 @@ export function WalletPage() {
     setBusy(true);
     setError('');
     try {
-      const r = await api<{ topup: TopupView }>('POST', '/api/v1/wallet/topups', { body: { amount } });
+      const r = await api<TopupCreated>('POST', '/api/v1/wallet/topups', { body: { amount } });
       navigate(r.topup.checkoutUrl);
     } catch (e) {
       setError(errorText(e));
@@ -90,7 +86,7 @@ export function TestCheckoutPage({ id }: { id: string }) {
     setBusy(true);
     setError('');
     try {
-      const r = await api<{ topup: TopupView }>('POST', `/api/v1/wallet/topups/${encodeURIComponent(id)}/test-complete`, { body });
+      const r = await api<TopupConfirmed>('POST', `/api/v1/wallet/topups/${encodeURIComponent(id)}/test-complete`, { body });
       setTopup(r.topup);
       if (r.topup.status === 'paid') navigate('/wallet');
     } catch (e) {

@@ -10,6 +10,7 @@ import type { OnairConfig } from '../../../config/schema.js';
 import type { WalletLedger } from '../../../platform/wallet/index.js';
 import type { Topup, TopupService } from './topups.js';
 import { TestCheckoutProvider } from './test-provider.js';
+import type { PaymentsConfig, TopupConfirmed, TopupCreated } from '../../../api/schemas.js';
 
 /** TOPUP_PRESETS are the amounts the 충전 page offers, KRW. */
 export const TOPUP_PRESETS = [1_000, 5_000, 10_000, 30_000, 50_000, 100_000] as const;
@@ -41,7 +42,7 @@ export function paymentsRoutes(app: FastifyInstance, deps: PaymentsRouteDeps): v
   app.get('/api/v1/payments/config', async () => ({
     provider: deps.config.provider, currency: 'KRW', minAmount: deps.config.minAmount, maxAmount: deps.config.maxAmount, maxPerDay: deps.config.maxPerDay,
     presets: TOPUP_PRESETS.filter((a) => a >= deps.config.minAmount && a <= deps.config.maxAmount),
-  }));
+  } satisfies PaymentsConfig));
 
   app.post('/api/v1/wallet/topups', {
     schema: { body: { type: 'object', required: ['amount'], additionalProperties: false, properties: { amount: { type: 'integer' } } } },
@@ -49,7 +50,7 @@ export function paymentsRoutes(app: FastifyInstance, deps: PaymentsRouteDeps): v
     const topups = enabled();
     const user = await auth.user(req);
     const topup = await topups.create(user.id, (req.body as { amount: number }).amount);
-    return reply.status(201).send({ topup });
+    return reply.status(201).send({ topup } satisfies TopupCreated);
   });
 
   app.get('/api/v1/wallet/topups', async (req) => {
@@ -72,7 +73,7 @@ export function paymentsRoutes(app: FastifyInstance, deps: PaymentsRouteDeps): v
     const topups = enabled();
     if ((req.params as { provider: string }).provider !== topups.provider.name) throw new AppError('not_found', 'no such payment provider here');
     const r = await topups.confirm(await topups.provider.verify(req.body));
-    return reply.status(r.replayed ? 200 : 201).send({ ...r, balance: await deps.ledger.balance(r.topup.userId) });
+    return reply.status(r.replayed ? 200 : 201).send({ ...r, balance: await deps.ledger.balance(r.topup.userId) } satisfies TopupConfirmed);
   });
 
   app.post('/api/v1/wallet/topups/:id/test-complete', {
@@ -88,7 +89,7 @@ export function paymentsRoutes(app: FastifyInstance, deps: PaymentsRouteDeps): v
     // The page plays the gateway: the signed confirmation goes through the same path as a real callback.
     const signed = b.outcome === 'fail' ? provider.decline(topup) : provider.pay(topup, b.cardNumber ?? '');
     const r = await topups.confirm(await provider.verify(signed));
-    return reply.status(r.replayed ? 200 : 201).send({ ...r, balance: await deps.ledger.balance(user.id) });
+    return reply.status(r.replayed ? 200 : 201).send({ ...r, balance: await deps.ledger.balance(user.id) } satisfies TopupConfirmed);
   });
 
   app.post('/api/v1/wallet/topups/:id/refund', { schema: { params: idParam } }, async (req) => {
