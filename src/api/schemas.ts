@@ -283,6 +283,34 @@ export const WalletSchema = z.object({
   })),
 });
 export type Wallet = z.infer<typeof WalletSchema>;
+/** TopupSchema is a wallet top-up (docs/payments.md). */
+export const TopupSchema = z.object({
+  id: z.string(),
+  userId: z.string(),
+  status: z.enum(['pending', 'paid', 'failed', 'refunded']),
+  amount: z.number(),
+  currency: z.literal('KRW'),
+  provider: z.string(),
+  paymentId: z.string(),
+  /** The provider's page where the payer pays. */
+  checkoutUrl: z.string(),
+  entryId: z.string().nullable(),
+  refundEntryId: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+export type TopupView = z.infer<typeof TopupSchema>;
+/** TopupCreatedSchema answers POST /api/v1/wallet/topups (201). */
+export const TopupCreatedSchema = z.object({ topup: TopupSchema });
+export type TopupCreated = z.infer<typeof TopupCreatedSchema>;
+/** TopupConfirmedSchema answers the provider's confirmation and test-complete: the top-up and the wallet balance after it. */
+export const TopupConfirmedSchema = z.object({ topup: TopupSchema, replayed: z.boolean(), balance: z.number() });
+export type TopupConfirmed = z.infer<typeof TopupConfirmedSchema>;
+/** PaymentsConfigSchema answers GET /api/v1/payments/config for the 충전 page. */
+export const PaymentsConfigSchema = z.object({
+  provider: z.enum(['none', 'test']), currency: z.literal('KRW'), minAmount: z.number(), maxAmount: z.number(), maxPerDay: z.number(), presets: z.array(z.number()),
+});
+export type PaymentsConfig = z.infer<typeof PaymentsConfigSchema>;
 /** TierSchema is one super chat tier: from which amount, its colour and how long it stays pinned. */
 export const TierSchema = z.object({ index: z.number(), name: z.string(), minAmount: z.number(), color: z.string(), pinSeconds: z.number(), maxMessageLength: z.number() });
 /** SuperChatSchema is a super chat as it is published and listed. */

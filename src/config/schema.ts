@@ -855,6 +855,20 @@ export const configSchema = z
       })
       .default({})
       .refine((t) => t.engine !== 'command' || (t.command !== undefined && t.command.trim() !== ''), { message: 'tts.engine command needs tts.command', path: ['command'] }),
+    /** Wallet top-ups through a payment provider (docs/payments.md). */
+    payments: z
+      .object({
+        /** none: no top-ups (admins credit wallets); test: the built-in test checkout, never for real money. */
+        provider: z.enum(['none', 'test']).default('none'),
+        /** Smallest and largest single top-up, KRW. */
+        minAmount: z.number().int().min(1).default(1_000),
+        maxAmount: z.number().int().min(1).default(1_000_000),
+        /** Most a user may top up (pending and paid) within 24 hours, KRW. */
+        maxPerDay: z.number().int().min(1).default(2_000_000),
+      })
+      .default({})
+      .refine((p) => p.minAmount <= p.maxAmount, { message: 'minAmount must not exceed maxAmount', path: ['minAmount'] })
+      .refine((p) => p.maxAmount <= p.maxPerDay, { message: 'maxAmount must not exceed maxPerDay', path: ['maxAmount'] }),
     ffmpegPath: z.string().optional(),
     record: z
       .object({

@@ -7,7 +7,7 @@ import { AppError } from './errors.js';
 import { pageHeaders } from './page-headers.js';
 
 /** SPA_ROUTES are the page paths the web app handles in the browser; each answers index.html. */
-export const SPA_ROUTES = ['/', '/watch/:channel', '/studio', '/overlay/:channel', '/admin', '/vod/:id'] as const;
+export const SPA_ROUTES = ['/', '/watch/:channel', '/studio', '/overlay/:channel', '/admin', '/vod/:id', '/wallet', '/pay/test/:id'] as const;
 
 /** ASSETS_PREFIX is where Vite puts hashed bundles; they never change, so they are cached for a year. */
 const ASSETS_PREFIX = '/assets/';

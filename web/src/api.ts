@@ -105,7 +105,7 @@ export type {
   PublicUser, TrackSummary, StreamInfo, PublicStream, LiveDetail, IngestAddresses, Me, AuthSession, UserProfile,
   ChannelAnswer, ChannelList, ChannelCreated, StreamKey, ManagerList, Relationship, FollowState, UserList, RegistrationModeAnswer, PasswordChanged, ChatToken,
   VodView, VodList, VodDetail, JobView, JobList, ClipView, ClipAnswer, ClipList, CaptionsState, CaptionsAnswer,
-  Wallet, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
+  Wallet, TopupView, TopupCreated, TopupConfirmed, PaymentsConfig, SuperChatView, SuperChatSent, Pinned, Supporters, Earnings, OverlayList, OverlayCreated, OverlayPage,
   ModeSettingsView, FilterList, ModerationOverview, AuditEntryView, AuditLog, HeldList,
   RestreamTarget, RestreamList, LiveBlock, LiveEnded, LiveStreamView, Streams, Health, QoeAdmin,
   NotificationItem, NotificationList, NotificationsRead, ChatReplay, AlertSound,

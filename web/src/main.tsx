@@ -12,6 +12,7 @@ import { Studio } from './pages/Studio';
 import { Overlay } from './pages/Overlay';
 import { Admin } from './pages/Admin';
 import { VodPage } from './pages/Vod';
+import { TestCheckoutPage, WalletPage } from './pages/Wallet';
 
 function Header() {
   const l = useLang();
@@ -26,6 +27,7 @@ function Header() {
       <nav aria-label="main">
         <a href="/">{t('nav.home')}</a>
         {me?.user && <a href="/studio">{t('nav.studio')}</a>}
+        {me?.user && <a href="/wallet">{t('nav.wallet')}</a>}
         {me?.admin && <a href="/admin">{t('nav.admin')}</a>}
       </nav>
       <span class="spacer" />
@@ -56,7 +58,7 @@ function App() {
   const route = useRoute();
   useLang();
   useEffect(() => {
-    const titles: Record<string, string> = { home: t('home.title'), studio: t('studio.title'), admin: t('admin.title'), vod: t('vod.title') };
+    const titles: Record<string, string> = { home: t('home.title'), studio: t('studio.title'), admin: t('admin.title'), vod: t('vod.title'), wallet: t('wallet.title'), checkout: t('checkout.title') };
     document.title = route.page === 'watch' ? `${route.channel} · onair` : route.page === 'overlay' ? `overlay ${route.channel}` : `${titles[route.page] ?? ''} · onair`;
   }, [route]);
   // Overlays are bare: no header, transparent page.
@@ -69,6 +71,8 @@ function App() {
       {route.page === 'studio' && <Studio />}
       {route.page === 'admin' && <Admin />}
       {route.page === 'vod' && <VodPage id={route.id} />}
+      {route.page === 'wallet' && <WalletPage />}
+      {route.page === 'checkout' && <TestCheckoutPage key={route.id} id={route.id} />}
       {route.page === 'notfound' && <main id="main" class="page"><p class="empty">404</p><a href="/">{t('nav.home')}</a></main>}
     </div>
   );

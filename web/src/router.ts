@@ -9,6 +9,8 @@ export type Route =
   | { page: 'overlay'; channel: string }
   | { page: 'admin' }
   | { page: 'vod'; id: string }
+  | { page: 'wallet' }
+  | { page: 'checkout'; id: string }
   | { page: 'notfound' };
 
 export function parseRoute(pathname: string): Route {
@@ -20,6 +22,8 @@ export function parseRoute(pathname: string): Route {
   if (a === 'vod' && b && parts.length === 2) return { page: 'vod', id: b };
   if (a === 'studio' && parts.length === 1) return { page: 'studio' };
   if (a === 'admin' && parts.length === 1) return { page: 'admin' };
+  if (a === 'wallet' && parts.length === 1) return { page: 'wallet' };
+  if (a === 'pay' && b === 'test' && parts[2] && parts.length === 3) return { page: 'checkout', id: parts[2] };
   return { page: 'notfound' };
 }
 

@@ -18,6 +18,7 @@ import { createSupportersMetrics, type SupportersMetrics } from './metrics.js';
 import { gateFromPublishHook, type MessageGate } from './gate.js';
 import { supportersMigrations } from './db.js';
 import { supportersRoutes } from './routes.js';
+import { createTopups, paymentsMigrations, paymentsRoutes, type CheckoutProvider, type TopupService } from './payments/index.js';
 
 export { SuperChatService, type SuperChat, type SendInput, type SendResult, type LeaderboardRow } from './superchat.js';
 export { EffectsAggregator, TokenBucket, BUILTIN_EFFECTS, EFFECT_EMOJI, type EffectsPublication, type ReactResult } from './effects.js';
@@ -50,6 +51,8 @@ export interface Supporters {
   effects: EffectsAggregator;
   overlays: OverlayTokenService;
   metrics: SupportersMetrics;
+  /** Wallet top-ups through payments.provider; undefined when it is none. */
+  topups: TopupService | undefined;
   /** attachChat registers the RPCs and the effects publish hook, and starts publishing. */
   attachChat(chat: ChatExtensionPoint): void;
   stop(): Promise<void>;
@@ -62,6 +65,8 @@ export interface SupportersDeps {
   registry: Registry;
   gate?: MessageGate;
   providers?: PaymentProvider[];
+  /** A checkout provider for top-ups instead of the one payments.provider names (tests). */
+  checkoutProvider?: CheckoutProvider;
   sessionOf?: (channel: string) => string | null;
 }
 
@@ -98,6 +103,7 @@ export function createSupporters(deps: SupportersDeps): Supporters {
   const superchats = new SuperChatService({ db: deps.platform.db, ledger: wallet.ledger, config: cfg, logger, metrics, gate: deps.gate, sessionOf: deps.sessionOf });
   const effects = new EffectsAggregator({ logger, metrics, windowMs: cfg.effects.windowMs, ratePerSecond: cfg.effects.ratePerSecond, burst: cfg.effects.burst, custom: cfg.effects.custom });
   const overlays = new OverlayTokenService(deps.platform.db);
+  const topups = createTopups({ db: deps.platform.db, ledger: wallet.ledger, config: deps.config.payments, logger, provider: deps.checkoutProvider });
 
   const known = new Map<string, { exists: boolean; at: number }>();
   const channelExists = async (name: string): Promise<boolean> => {
@@ -154,7 +160,7 @@ export function createSupporters(deps: SupportersDeps): Supporters {
   };
 
   return {
-    wallet, superchats, effects, overlays, metrics,
+    wallet, superchats, effects, overlays, metrics, topups,
     attachChat(chat) {
       superchats.setPublisher(chat.publisher);
       effects.setPublisher(chat.publisher);
@@ -211,7 +217,7 @@ export function sessionId(since: unknown): string | null {
 export const supportersFeature: Feature<'supporters', { chat?: ChatExtensionPoint; moderation?: PublishHook }, Supporters> = {
   name: 'supporters',
   roles: ['api'],
-  migrations: supportersMigrations,
+  migrations: { ...supportersMigrations, ...paymentsMigrations },
   deps: { chat: 'optional', moderation: 'optional' },
   create(base, { chat, moderation }) {
     const sessionOf = (channel: string): string | null => {
@@ -223,6 +229,7 @@ export const supportersFeature: Feature<'supporters', { chat?: ChatExtensionPoin
       ...(moderation ? { gate: gateFromPublishHook(moderation) } : {}),
     });
     supportersRoutes(base.http, { api: base.api, config: base.config.supporters, wallet: s.wallet, superchats: s.superchats, overlays: s.overlays, effects: s.effects });
+    paymentsRoutes(base.http, { api: base.api, config: base.config.payments, ledger: s.wallet.ledger, topups: s.topups });
     if (chat) s.attachChat(chat);
     return { api: s, stop: () => s.stop() };
   },

@@ -143,9 +143,12 @@ export class WalletLedger {
     return r ? toEntry(r) : undefined;
   }
 
-  /** credit adds money (use PaymentProvider-backed WalletService.credit from routes). */
-  async credit(input: PostInput): Promise<PostResult> {
-    return this.post('credit', input);
+  /**
+   * credit adds money (use PaymentProvider-backed WalletService.credit from routes); `within`
+   * runs in the same transaction after the entry is written, and not at all on a replay.
+   */
+  async credit<T = undefined>(input: PostInput, within?: (trx: WalletTx, entry: LedgerEntry) => Promise<T>): Promise<PostResult & { extra?: T }> {
+    return this.post('credit', input, within);
   }
 
   /**

@@ -35,10 +35,10 @@ async function appliedNames(db: Db): Promise<string[]> {
 }
 
 /** ADDED_SINCE are the migrations written after the fixtures were made: an upgrade applies exactly these. */
-const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0965_moderation_review', '0970_notifications', '0971_chat_replay', '0972_alert_sounds'];
+const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_wallet_topups', '0965_moderation_review', '0970_notifications', '0971_chat_replay', '0972_alert_sounds'];
 
-/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, moderation_settings.default_filter, moderation_held, notifications, chat_replay, alert_sounds). */
-const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^moderation_settings[.:]|^moderation_held/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at)\b|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line)
+/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, wallet top-ups, moderation_settings.default_filter, moderation_held, notifications, chat_replay, alert_sounds). */
+const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^moderation_settings[.:]|^moderation_held/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at|wallet_topups|wallet_topups_user_time)\b|^wallet_topup_events|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line)
   || /^(notifications|notifications_user_created|live_notices|chat_replay|chat_replay_offset|chat_replay_channel_at|alert_sounds)\b/.test(line);
 
 /** checkUpgrade runs today's migrate on a database made by main's: only the later migrations apply, the rest is unchanged. */
