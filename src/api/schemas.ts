@@ -136,7 +136,7 @@ export type ChannelList = z.infer<typeof ChannelListSchema>;
 /** ChannelCreatedSchema answers POST /api/v1/channels: the stream key is shown this once. */
 export const ChannelCreatedSchema = z.object({ channel: ChannelSchema, streamKey: z.string() });
 export type ChannelCreated = z.infer<typeof ChannelCreatedSchema>;
-/** StreamKeySchema answers POST /api/v1/channels/{name}/stream-key/rotate. */
+/** StreamKeySchema answers GET /api/v1/channels/{name}/stream-key and POST …/stream-key/rotate. */
 export const StreamKeySchema = z.object({ streamKey: z.string() });
 export type StreamKey = z.infer<typeof StreamKeySchema>;
 

@@ -151,5 +151,7 @@ test('the migration list has every migration of main, under the same names', () 
     '0930_username_case',
     // Added since: invites and the requester of a job (issue 19 #8); chat-token revocations kept across restarts (#17).
     '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
+    // Added since: stream keys sealed at rest so their owner can reveal them (issue 23).
+    '0960_stream_key_sealed',
   ]);
 });

@@ -13,7 +13,7 @@ import { recordMetrics } from '../../../../src/media/record/metrics.js';
 import { RecordingStore, type RecordingsTable } from '../../../../src/media/record/vods.js';
 import { RecordingWriter } from '../../../../src/media/record/writer.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { ffprobe, loadFlv, makeFlv, topLevelBoxes } from '../../helpers/record-media.js';
 
 /** FakeHub replays frames to subscribers the way the hub contract describes. */
@@ -57,7 +57,7 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   const dir = mkdtempSync(join(tmpdir(), 'onair-recorder-'));
   const { db, dispose } = await e.open();
   t.after(async () => { await dispose(); rmSync(dir, { recursive: true, force: true }); });
-  const platform = createPlatform(db);
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'cam' });
   await platform.channels.create({ name: 'off' });
   await platform.channels.update('off', { recordEnabled: false });
