@@ -199,6 +199,8 @@ export const JobSchema = z.object({
   progress: z.number(),
   attempts: z.number(),
   error: z.string().nullable(),
+  /** What the job made; a skipped job's `skipped` says why it did nothing. */
+  result: z.record(z.unknown()).nullable().optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });

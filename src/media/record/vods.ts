@@ -5,6 +5,7 @@
  */
 import type { Kysely, Migration } from 'kysely';
 import type { Db } from '../../platform/db/connect.js';
+import { distinctRenditions } from './distinct-renditions.js';
 
 export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed';
 
@@ -144,7 +145,7 @@ export function toVod(r: RecordingsTable): Vod {
     height: Number(r.height),
     videoCodec: r.video_codec,
     audioCodec: r.audio_codec,
-    renditions: parseList<Rendition>(r.renditions).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
+    renditions: distinctRenditions(parseList<Rendition>(r.renditions)).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
     poster: r.poster ? vodFileUrl(r.id, r.poster) : null,
     thumbnails: r.thumbnails ? vodFileUrl(r.id, r.thumbnails) : null,
     captions: parseList<CaptionTrack>(r.captions).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
