@@ -170,6 +170,8 @@ export type ChatToken = z.infer<typeof ChatTokenSchema>;
 export const VodSchema = z.object({
   id: z.string(),
   channel: z.string(),
+  /** The broadcast title when the session started, or as edited (PATCH /api/v1/vods/{id}). */
+  title: z.string(),
   state: z.string(),
   part: z.number(),
   startedAt: z.number(),
@@ -189,6 +191,9 @@ export const VodSchema = z.object({
   error: z.string().nullable(),
 });
 export type VodView = z.infer<typeof VodSchema>;
+/** VodAnswerSchema answers PATCH /api/v1/vods/{id}. */
+export const VodAnswerSchema = z.object({ vod: VodSchema });
+export type VodAnswer = z.infer<typeof VodAnswerSchema>;
 /** JobSchema is a background job (transcode, thumbnails, captions…) as GET /api/v1/jobs lists it. */
 export const JobSchema = z.object({
   id: z.string(),

@@ -153,5 +153,7 @@ test('the migration list has every migration of main, under the same names', () 
     '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
     // Added since: stream keys sealed at rest so their owner can reveal them (issue 23).
     '0960_stream_key_sealed',
+    // Added since: a VOD's title, the broadcast title when its session started (issue 23).
+    '0961_recordings_title',
   ]);
 });

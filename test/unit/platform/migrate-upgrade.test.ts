@@ -36,10 +36,10 @@ async function appliedNames(db: Db): Promise<string[]> {
 }
 
 /** ADDED_SINCE are the migrations written after the fixtures were made: an upgrade applies exactly these. */
-const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_stream_key_sealed'];
+const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_stream_key_sealed', '0961_recordings_title'];
 
-/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, channels.stream_key_sealed). */
-const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^channels: |^channels\.stream_key_sealed:/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at)\b|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line);
+/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, channels.stream_key_sealed, recordings.title). */
+const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^channels: |^channels\.stream_key_sealed:|^recordings: |^recordings\.title:/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at)\b|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line);
 
 /** checkUpgrade runs today's migrate on a database made by main's: only the later migrations apply, the rest is unchanged. */
 async function checkUpgrade(db: Db) {

@@ -184,7 +184,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           {vods === null ? <NotAvailable /> : (
             <>
               {disk ? <p class="muted small">{formatBytes(disk)}</p> : null}
-              <ul class="plain">{vodList.slice(0, 50).map((v) => <li key={v.id}><a href={`/vod/${v.id}`}>{v.channel || v.id}</a> <span class="muted small">{v.startedAt ? formatTime(v.startedAt) : ''}{v.sizeBytes ? ` · ${formatBytes(v.sizeBytes)}` : ''}</span></li>)}</ul>
+              <ul class="plain">{vodList.slice(0, 50).map((v) => <li key={v.id}><a href={`/vod/${v.id}`}>{v.title || v.id}</a> <span class="muted small">{v.startedAt ? formatTime(v.startedAt) : ''}{v.sizeBytes ? ` · ${formatBytes(v.sizeBytes)}` : ''}</span></li>)}</ul>
             </>
           )}
         </Section>
