@@ -34,6 +34,7 @@ import { WordFilter, type FilterEntry } from '../src/chat/moderation/filter.js';
 import type { ServerPublisher } from '../src/chat/hooks.js';
 import { resultsPath, writeResultJson } from './lib/results.js';
 import { startRedis } from '../testkit/redis.js';
+import { TEST_STREAM_KEY_SECRET } from '../testkit/db.js';
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, entries: { type: 'string', default: '1000' }, users: { type: 'string', default: '500' }, redis: { type: 'boolean', default: false }, out: { type: 'string' } } });
 const MESSAGES = Number(values.messages);
@@ -89,7 +90,7 @@ async function run(label: string, state: ModerationState, entries: FilterEntry[]
   const db = await openDatabase(`sqlite:${join(dir, 'bench.db')}`);
   try {
     await migrateAll(db);
-    const platform = createPlatform(db);
+    const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
     const owner = await platform.users.create({ username: 'owner', password: 'password1' });
     const { channel } = await platform.channels.create({ name: 'bench', ownerId: owner.id });
     const store = new ModerationStore(db);

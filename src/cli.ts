@@ -6,6 +6,7 @@ import { loadConfig, databaseUrl, ConfigError, type OnairConfig } from './config
 import { createLogger } from './observability/logger.js';
 import { createPlatform, openDatabase, type Platform } from './platform/index.js';
 import { randomToken } from './platform/ids.js';
+import { loadSecrets } from './platform/secrets.js';
 import { AppError } from './http/errors.js';
 import type { RunningServer } from './server.js';
 
@@ -40,7 +41,8 @@ async function withPlatform<T>(cfg: OnairConfig, fn: (p: Platform) => Promise<T>
     // Every feature's migrations (loaded here, not at start-up: most commands never open the database).
     const { migrateAll } = await import('./features.js');
     await migrateAll(db);
-    return await fn(createPlatform(db));
+    // The data dir's secrets.json (or streamKey.secret) seals the keys this command makes, as the server does.
+    return await fn(createPlatform(db, loadSecrets(cfg).secrets.streamKeySecret));
   } finally {
     await db.close();
   }

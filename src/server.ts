@@ -53,11 +53,12 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
   try {
     const applied = await migrateAll(db);
     if (applied.length) logger.info({ applied, engine: db.engine }, 'database migrated');
-    const platform = createPlatform(db);
-    const clashes = await platform.users.caseClashes();
-    if (clashes.length) logger.warn({ names: clashes.map((c) => c.accounts.map((a) => a.username)) }, 'accounts whose usernames differ only in case (made before usernames were case-insensitive) keep working; moderation needs their exact names; list them with: onair user clashes');
     const secretStore = loadSecrets(config, { log: (fields, msg) => logger.warn(fields, msg), warn: (msg) => logger.warn(msg) });
     const secrets = secretStore.secrets;
+    const platform = createPlatform(db, secrets.streamKeySecret);
+    if (config.redis.url && config.streamKey.secret === undefined) logger.warn('redis.url is set but streamKey.secret is not: this node seals stream keys with a secret of its own data dir, so the other nodes cannot reveal them; set ONAIR_STREAM_KEY_SECRET to the same value on every node');
+    const clashes = await platform.users.caseClashes();
+    if (clashes.length) logger.warn({ names: clashes.map((c) => c.accounts.map((a) => a.username)) }, 'accounts whose usernames differ only in case (made before usernames were case-insensitive) keep working; moderation needs their exact names; list them with: onair user clashes');
     const api: ApiContext = { config, platform, auth: new Authenticator(platform, secrets.adminToken) };
     if (config.roles.includes('chat')) {
       api.issueChatToken = async (user, ttl) => signChatToken(secrets.chatTokenSecret, user?.id ?? '', user ? await chatInfoFor(platform, user.id) : {}, ttl);
@@ -67,7 +68,7 @@ export async function startServer(config: OnairConfig, opts: { logger?: Logger }
     let demoStreamKey: string | undefined;
     if (!(await platform.channels.find('demo'))) {
       demoStreamKey = (await platform.channels.create({ name: 'demo', title: 'onair demo' })).streamKey;
-      // Shown once by the banner; only its hash is stored (channels.stream_key_hash).
+      // Shown once by the banner; stored as its hash and sealed (the owner or an admin can reveal it).
       secrets.demoStreamKey = demoStreamKey;
     }
     locateFfmpeg(config.ffmpegPath, logger);

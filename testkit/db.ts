@@ -8,6 +8,8 @@ import { migrateAll } from '../src/features.js';
 
 /** POSTGRES_URL is the server used by tests; .ci/run starts it and sets this variable. */
 export const POSTGRES_URL = process.env.ONAIR_TEST_POSTGRES_URL ?? '';
+/** TEST_STREAM_KEY_SECRET seals stream keys for platforms that tests build directly (createPlatform). */
+export const TEST_STREAM_KEY_SECRET = 'onair-test-stream-key-secret';
 
 export interface EngineCase {
   engine: 'sqlite' | 'postgres';

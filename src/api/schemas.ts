@@ -145,7 +145,7 @@ export type ChannelList = z.infer<typeof ChannelListSchema>;
 /** ChannelCreatedSchema answers POST /api/v1/channels: the stream key is shown this once. */
 export const ChannelCreatedSchema = z.object({ channel: ChannelSchema, streamKey: z.string() });
 export type ChannelCreated = z.infer<typeof ChannelCreatedSchema>;
-/** StreamKeySchema answers POST /api/v1/channels/{name}/stream-key/rotate. */
+/** StreamKeySchema answers GET /api/v1/channels/{name}/stream-key and POST …/stream-key/rotate. */
 export const StreamKeySchema = z.object({ streamKey: z.string() });
 export type StreamKey = z.infer<typeof StreamKeySchema>;
 
@@ -179,6 +179,8 @@ export type ChatToken = z.infer<typeof ChatTokenSchema>;
 export const VodSchema = z.object({
   id: z.string(),
   channel: z.string(),
+  /** The broadcast title when the session started, or as edited (PATCH /api/v1/vods/{id}). */
+  title: z.string(),
   state: z.string(),
   part: z.number(),
   startedAt: z.number(),
@@ -198,6 +200,9 @@ export const VodSchema = z.object({
   error: z.string().nullable(),
 });
 export type VodView = z.infer<typeof VodSchema>;
+/** VodAnswerSchema answers PATCH /api/v1/vods/{id}. */
+export const VodAnswerSchema = z.object({ vod: VodSchema });
+export type VodAnswer = z.infer<typeof VodAnswerSchema>;
 /** JobSchema is a background job (transcode, thumbnails, captions…) as GET /api/v1/jobs lists it. */
 export const JobSchema = z.object({
   id: z.string(),
@@ -208,6 +213,8 @@ export const JobSchema = z.object({
   progress: z.number(),
   attempts: z.number(),
   error: z.string().nullable(),
+  /** What the job made; a skipped job's `skipped` says why it did nothing. */
+  result: z.record(z.unknown()).nullable().optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
 });

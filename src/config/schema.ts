@@ -598,6 +598,12 @@ export const configSchema = z
     database: z.object({ url: z.string().optional() }).default({}),
     redis: z.object({ url: z.string().optional() }).default({}),
     adminToken: z.string().min(16).optional(),
+    streamKey: z
+      .object({
+        /** Seals stream keys at rest so owners can reveal them (ONAIR_STREAM_KEY_SECRET); the same on every node. Generated into secrets.json when unset. */
+        secret: z.string().min(16).optional(),
+      })
+      .default({}),
     metrics: z
       .object({
         /** Bearer token Prometheus must send to read /metrics; unset keeps /metrics open (docs/security.md). */

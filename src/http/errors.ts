@@ -16,6 +16,7 @@ export const ERRORS = {
   conflict: { status: 409, doc: 'The resource already exists or its state forbids the change.' },
   username_taken: { status: 409, doc: 'Another account has this username, compared case-insensitively (usernames are unique whatever their case).' },
   wrong_password: { status: 403, doc: 'The current password given to change the password is wrong (counted by the login throttle).' },
+  stream_key_not_recoverable: { status: 409, doc: 'The stream key was made before keys were kept encrypted (or under another streamKey.secret), so it cannot be shown; rotate it to get one that can (details.reason: not_sealed or secret_mismatch).' },
   not_live_here: { status: 409, doc: 'This node does not run the media role and has no control bus (redis.url unset), so it cannot end a live stream; call the media node the publisher is connected to, or set redis.url on every node (docs/restream.md).' },
   invalid_restream_url: { status: 400, doc: 'A restream target address is not rtmp[s]://host[:port]/app/streamkey, or its host does not resolve.' },
   restream_target_forbidden: { status: 400, doc: 'A restream target is on a loopback, private or link-local address (refused unless media.restream.allowPrivateTargets).' },

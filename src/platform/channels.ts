@@ -4,6 +4,7 @@ import type { ChannelRole, ChannelsTable } from './db/schema.js';
 import { AppError, conflict, forbidden, notFound } from '../http/errors.js';
 import { newId, randomToken, sha256 } from './ids.js';
 import { isUniqueViolation } from './users.js';
+import type { StreamKeyCipher } from './stream-key-cipher.js';
 
 export const CHANNEL_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{1,31}$';
 const channelNameRe = new RegExp(CHANNEL_NAME_PATTERN);
@@ -49,7 +50,7 @@ export class ChannelService {
   private readonly roleListeners = new Set<(change: RolesChange) => void>();
   private readonly nameListeners = new Set<(name: string) => void>();
 
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db, private readonly keyCipher: StreamKeyCipher) {}
 
   /**
    * onRolesChanged registers a listener for manager/owner changes, so caches of roles
@@ -92,11 +93,13 @@ export class ChannelService {
     }
     const streamKey = input.streamKey ?? newStreamKey();
     const now = Date.now();
+    const id = newId();
     const row: ChannelsTable = {
-      id: newId(),
+      id,
       name,
       title: input.title ?? name,
       stream_key_hash: sha256(streamKey),
+      stream_key_sealed: this.keyCipher.seal(id, streamKey),
       owner_id: input.ownerId ?? null,
       record_enabled: 1,
       captions_language: null,
@@ -159,8 +162,25 @@ export class ChannelService {
   async rotateKey(name: string): Promise<string> {
     const c = await this.require(name);
     const streamKey = newStreamKey();
-    await this.db.kysely.updateTable('channels').set({ stream_key_hash: sha256(streamKey), updated_at: Date.now() }).where('id', '=', c.id).execute();
+    await this.db.kysely.updateTable('channels').set({ stream_key_hash: sha256(streamKey), stream_key_sealed: this.keyCipher.seal(c.id, streamKey), updated_at: Date.now() }).where('id', '=', c.id).execute();
     return streamKey;
+  }
+
+  /**
+   * revealKey gives a channel's current stream key (callers check who may see it). A key made
+   * before keys were sealed, or sealed under another streamKey.secret, answers
+   * stream_key_not_recoverable: rotating makes a new one that can be revealed.
+   */
+  revealKey(channel: ChannelsTable): string {
+    if (channel.stream_key_sealed === null) {
+      throw new AppError('stream_key_not_recoverable', `the stream key of "${channel.name}" was made before keys were kept encrypted; rotate it to get one that can be shown`, { reason: 'not_sealed' });
+    }
+    const key = this.keyCipher.open(channel.id, channel.stream_key_sealed);
+    // A key that does not open (streamKey.secret changed) or no longer matches the lookup hash is not shown.
+    if (key === undefined || sha256(key) !== channel.stream_key_hash) {
+      throw new AppError('stream_key_not_recoverable', `the stream key of "${channel.name}" cannot be decrypted with this node's streamKey.secret (changed, or different on another node); rotate it to get one that can be shown`, { reason: 'secret_mismatch' });
+    }
+    return key;
   }
 
   /** resolveStreamKey maps a publish key to its channel, or undefined for a wrong/rotated key. */

@@ -12,14 +12,16 @@ export interface Secrets {
   /** Pusher app key and secret (chat.pusher.key / chat.pusher.secret win). */
   pusherKey: string;
   pusherSecret: string;
+  /** Seals stream keys at rest (streamKey.secret wins); every node of a cluster needs the same one. */
+  streamKeySecret: string;
   /** The demo channel's key when this start created the channel: kept in memory for the banner, never written. */
   demoStreamKey?: string;
   /** True when this start generated adminToken: the banner prints it only then. Never written. */
   adminTokenCreated?: boolean;
 }
 
-/** Entries of secrets.json; a stream key is never among them (channels keep only its hash). */
-type StoredSecrets = Partial<Pick<Secrets, 'adminToken' | 'chatTokenSecret' | 'chatApiKey' | 'pusherKey' | 'pusherSecret'>>;
+/** Entries of secrets.json; a stream key is never among them (channels keep its hash and a sealed copy). */
+type StoredSecrets = Partial<Pick<Secrets, 'adminToken' | 'chatTokenSecret' | 'chatApiKey' | 'pusherKey' | 'pusherSecret' | 'streamKeySecret'>>;
 
 const FILE = 'secrets.json';
 /** Written in plain text by older versions; removed on load. */
@@ -71,6 +73,7 @@ export function loadSecrets(config: OnairConfig, opts: SecretsOptions = {}): { s
   fill('chatApiKey', 24);
   fill('pusherKey', 10);
   fill('pusherSecret', 24);
+  fill('streamKeySecret', 32);
   const write = () => {
     writeFileSync(path, JSON.stringify(stored, null, 2) + '\n', { mode: PRIVATE_FILE_MODE });
     chmodSync(path, PRIVATE_FILE_MODE);
@@ -82,6 +85,7 @@ export function loadSecrets(config: OnairConfig, opts: SecretsOptions = {}): { s
     chatApiKey: config.chat.apiKey ?? stored.chatApiKey!,
     pusherKey: config.chat.pusher.key ?? stored.pusherKey!,
     pusherSecret: config.chat.pusher.secret ?? stored.pusherSecret!,
+    streamKeySecret: config.streamKey.secret ?? stored.streamKeySecret!,
     ...(config.adminToken === undefined && createdKeys.has('adminToken') ? { adminTokenCreated: true } : {}),
   };
   return {

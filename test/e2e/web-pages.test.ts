@@ -1,7 +1,7 @@
 /**
  * The web app's pages in headless Chromium against a whole onair server: SPA routes and
  * static serving, language switching, login through the dialog, channel creation in the
- * studio (stream key shown once), the offline watch page with follow, admin, VOD and the
+ * studio (stream key shown at creation, revealed again on request), the offline watch page with follow, admin, VOD and the
  * overlay. Screenshots of every page at desktop and phone sizes go to test-artifacts/screenshots/.
  */
 import { after, before, test } from 'node:test';
@@ -126,10 +126,13 @@ test('home in both languages, login through the dialog, studio creates a channel
       assert.deepEqual([st.body.captions.enabled, st.body.captions.engine, st.body.captions.language], [true, 'pocketsphinx', 'en']);
     }
     await screenshots(page, 'studio');
-    // After a reload the key is gone (the server keeps only its hash).
+    // After a reload the key is hidden until the owner asks for it (the server keeps it sealed).
     await page.reload();
-    await page.getByText('The key is shown only once').waitFor();
+    await page.getByText('The key is hidden.').waitFor();
     assert.equal(await page.locator('input[data-name="stream-key"]').count(), 0);
+    await page.getByRole('button', { name: 'Show stream key' }).click();
+    await page.locator('#key').getByRole('button', { name: 'Show' }).click();
+    assert.equal(await page.locator('input[data-name="stream-key"]').inputValue(), streamKey, 'the revealed key is the one shown at creation');
 
     // Offline watch page: the streamer's display name (not the broadcast title), follow button.
     await page.goto(base + '/watch/carol-live');

@@ -282,7 +282,7 @@ after(async () => {
 test('kill -9 of the primary: viewers on the backup\'s node and on an edge stay connected, bytes resume, timestamps go on, the output decodes', { timeout: 120_000 }, async (t) => {
   const a = A!;
   publishers.start(`rtmp://127.0.0.1:${a.rtmpPort}/live/${key}`);
-  await until(() => C.app.edge?.view.remote('cam'), 20_000, 'cam live on A as seen from C');
+  await until(() => C.app.clusterLive?.view.remote('cam'), 20_000, 'cam live on A as seen from C');
   publisherOnB = publishers.start(`rtmp://127.0.0.1:${B.rtmpPort!}/live/${key}`);
   await until(() => B.app.media!.hub.backupStats('cam')?.video, 20_000, 'the backup on B with its tracks');
 
@@ -366,7 +366,7 @@ test('no backup: the broadcaster moves to B after A died; the viewers held on B 
   A = await serveA();
   const a = A;
   publishers.start(`rtmp://127.0.0.1:${a.rtmpPort}/live/${key}`);
-  await until(() => C.app.edge?.view.remote('cam')?.node === 'node-a' && B.app.edge?.view.remote('cam')?.node === 'node-a', 20_000, 'cam live on A as seen from B and C');
+  await until(() => C.app.clusterLive?.view.remote('cam')?.node === 'node-a' && B.app.clusterLive?.view.remote('cam')?.node === 'node-a', 20_000, 'cam live on A as seen from B and C');
   const onB = await captureFlv(B.httpPort);
   const onC = await captureFlv(C.httpPort);
   await until(() => onC.tags.length > 60 && onB.tags.length > 60, 15_000, 'both viewers get media from A');

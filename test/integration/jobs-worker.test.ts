@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase, type Db } from '../../src/platform/index.js';
@@ -37,19 +37,19 @@ function worker(db: Db, store: RecordingStore, root: string, nodeId: string, opt
   });
 }
 
-/** addRecording makes a ready recording whose source.mp4 is `seconds` of 960x540 (or raw bytes). */
-async function addRecording(store: RecordingStore, root: string, name: string, seconds: number, raw?: Buffer): Promise<string> {
+/** addRecording makes a ready recording whose source.mp4 is `seconds` of 960x540 by default (or raw bytes). */
+async function addRecording(store: RecordingStore, root: string, name: string, seconds: number, raw?: Buffer, size = { width: 960, height: 540 }): Promise<string> {
   const dir = join(root, name);
   mkdirSync(dir, { recursive: true });
   const src = join(dir, 'source.mp4');
   if (raw) writeFileSync(src, raw);
   else {
-    const r = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=960x540:rate=25', '-f', 'lavfi', '-i', 'sine=sample_rate=44100',
+    const r = await run('ffmpeg', ['-hide_banner', '-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${size.width}x${size.height}:rate=25`, '-f', 'lavfi', '-i', 'sine=sample_rate=44100',
       '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-movflags', '+faststart', src]);
     assert.equal(r.status, 0, r.stderr);
   }
   const id = `rec-${name}`;
-  await store.create({ id, channel_id: null, channel_name: 'demo', node_id: 'media-1', dir: name, part: 0, started_at: Date.now(), width: 960, height: 540, video_codec: 'avc', audio_codec: 'aac' });
+  await store.create({ id, channel_id: null, channel_name: 'demo', node_id: 'media-1', dir: name, part: 0, started_at: Date.now(), width: size.width, height: size.height, video_codec: 'avc', audio_codec: 'aac' });
   await store.update(id, { state: 'ready', duration_ms: seconds * 1000 });
   return id;
 }
@@ -62,8 +62,8 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
   let { db, store, queue } = await setup(root, dbPath);
   t.after(() => db.close());
 
-  await t.test('transcode-720p: progress advances monotonically, output is a faststart 540p H.264 + AAC rendition', async () => {
-    const id = await addRecording(store, root, 'a', 12);
+  await t.test('transcode-720p: progress advances monotonically, output is a faststart 720p H.264 + AAC rendition', async () => {
+    const id = await addRecording(store, root, 'a', 12, undefined, { width: 1280, height: 800 });
     const job = await queue.enqueue({ type: 'transcode-720p', recordingId: id });
     const w = worker(db, store, root, 'node-1');
     await w.start();
@@ -84,10 +84,35 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
     for (let i = 1; i < seen.length; i++) assert.ok(seen[i]! >= seen[i - 1]!, `monotonic: ${seen}`);
     const rec = (await store.get(id))!;
     const r = JSON.parse(rec.renditions) as { name: string; file: string; width: number; height: number }[];
-    assert.deepEqual(r.map((x) => [x.name, x.file, x.width, x.height]), [['720p', '720p.mp4', 960, 540]]);
+    assert.deepEqual(r.map((x) => [x.name, x.file, x.width, x.height]), [['720p', '720p.mp4', 1152, 720]]);
     const p = await probe(join(root, 'a', '720p.mp4'));
     assert.deepEqual(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`).sort(), ['audio:aac', 'video:h264']);
     assert.ok(Math.abs(p.duration - 12) < 0.2);
+  });
+
+  await t.test('a 720p job on a 360p VOD, and an H.265 job on an H.265 VOD, end skipped with their reason and write no file', async () => {
+    const id = await addRecording(store, root, 's', 2, undefined, { width: 640, height: 360 });
+    const job = await queue.enqueue({ type: 'transcode-720p', recordingId: id });
+    // Only the metadata says H.265 here: the handler decides before running ffmpeg.
+    const hevcId = `rec-hevc-src`;
+    await store.create({ id: hevcId, channel_id: null, channel_name: 'demo', node_id: 'media-1', dir: 's', part: 1, started_at: Date.now(), width: 640, height: 360, video_codec: 'hevc', audio_codec: 'aac' });
+    await store.update(hevcId, { state: 'ready', duration_ms: 2000 });
+    const hevcJob = await queue.enqueue({ type: 'transcode-hevc', recordingId: hevcId });
+    const w = worker(db, store, root, 'node-1');
+    await w.start();
+    try {
+      for (const [jid, reason] of [[job.id, /source is 360p, not taller than 720p/], [hevcJob.id, /already H\.265/]] as const) {
+        const j = await waitFor('skipped', async () => { const x = (await queue.get(jid))!; return x.state === 'queued' || x.state === 'running' ? undefined : x; }, 30_000, 100);
+        assert.equal(j.state, 'skipped', j.error ?? '');
+        assert.match(String(j.result?.skipped), reason);
+        assert.equal(j.attempts, 1, 'a skipped job is not retried');
+        assert.equal(j.error, null);
+      }
+    } finally {
+      await w.stop();
+    }
+    assert.deepEqual(readdirSync(join(root, 's')), ['source.mp4'], 'no rendition file, not even a partial one');
+    assert.deepEqual(JSON.parse((await store.get(id))!.renditions), []);
   });
 
   await t.test('transcode-hevc: completes into an H.265 (hvc1) + AAC faststart rendition listed on the VOD', async () => {
@@ -142,7 +167,7 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
 
   await t.test('a bad input retries with backoff, then fails keeping the ffmpeg error', async () => {
     const id = await addRecording(store, root, 'c', 5, Buffer.from('this is not an mp4 file at all'.repeat(20)));
-    const job = await queue.enqueue({ type: 'transcode-720p', recordingId: id });
+    const job = await queue.enqueue({ type: 'transcode-hevc', recordingId: id });
     const w = worker(db, store, root, 'node-1');
     await w.start();
     try {
@@ -168,9 +193,9 @@ test('job worker with ffmpeg on SQLite', { timeout: 300_000 }, async (t) => {
   await t.test('jobs survive a restart; a node that died mid-job re-queues and finishes it', async () => {
     const id = await addRecording(store, root, 'd', 4);
     const queued = await queue.enqueue({ type: 'thumbnails', recordingId: id });
-    const interrupted = await queue.enqueue({ type: 'transcode-720p', recordingId: id });
+    const interrupted = await queue.enqueue({ type: 'transcode-hevc', recordingId: id });
     // node-2 claims a job and "dies" (never heartbeats again); then the database is closed.
-    const claimed = await queue.claim('node-2', ['transcode-720p']);
+    const claimed = await queue.claim('node-2', ['transcode-hevc']);
     assert.equal(claimed?.id, interrupted.id);
     await db.close();
     ({ db, store, queue } = await setup(root, dbPath));

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { Centrifuge } from 'centrifuge';
 import { Registry } from 'prom-client';
 import { startChat, startRedis, SECRET, sleep, waitFor, type ChatServer } from '../../testkit/chat-server.js';
-import { engines } from '../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../testkit/db.js';
 import { createPlatform } from '../../src/platform/index.js';
 import { signChatToken } from '../../src/platform/chat-tokens.js';
 import { createSupporters, type Supporters } from '../../src/chat/supporters/index.js';
@@ -25,7 +25,7 @@ test('effects on two nodes: counts add up exactly, at most one publication per n
   cleanup.push(() => redis.stop());
   const db = await engines()[0]!.open();
   cleanup.push(() => db.dispose());
-  const platform = createPlatform(db.db);
+  const platform = createPlatform(db.db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'stage' });
   const config = loadConfig({ env: {}, overrides: { 'supporters.effects.windowMs': WINDOW_MS, 'supporters.effects.ratePerSecond': 1000, 'supporters.effects.burst': 1000 } });
 

@@ -96,6 +96,16 @@ export function channelRoutes(app: FastifyInstance, ctx: ApiContext): void {
     return reply.status(204).send();
   });
 
+  // The owner (or an admin) reads the key again to paste it into an encoder; managers may not.
+  app.get('/api/v1/channels/:name/stream-key', { schema: { params: nameParam } }, async (req, reply) => {
+    const p = await auth.required(req);
+    const { name } = req.params as { name: string };
+    const c = await platform.channels.require(name);
+    await platform.channels.assertCanManage(c, actorOf(p), 'owner');
+    void reply.header('cache-control', 'no-store');
+    return { streamKey: platform.channels.revealKey(c) } satisfies StreamKey;
+  });
+
   app.post('/api/v1/channels/:name/stream-key/rotate', { schema: { params: nameParam } }, async (req) => {
     const p = await auth.required(req);
     const { name } = req.params as { name: string };

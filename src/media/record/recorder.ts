@@ -76,7 +76,7 @@ class ChannelSession implements StreamSubscriber {
   unsubscribe: () => void = () => undefined;
   private readonly closing: Promise<void>[] = [];
 
-  constructor(readonly channel: string, readonly channelId: string | null, private readonly r: Recorder) {}
+  constructor(readonly channel: string, readonly channelId: string | null, private readonly r: Recorder, private readonly title: string | null = null) {}
 
   get activeDir(): string | undefined {
     return this.part?.dir;
@@ -167,7 +167,7 @@ class ChannelSession implements StreamSubscriber {
       await mkdir(dir, { recursive: true });
       // The row exists before any byte is written, so a crash always leaves something to recover.
       part.row = await this.r.store.create({
-        id, channel_id: this.channelId, channel_name: this.channel, node_id: this.r.nodeId, dir: rel, part: this.partIndex++, started_at: startedAt,
+        id, channel_id: this.channelId, channel_name: this.channel, title: this.title, node_id: this.r.nodeId, dir: rel, part: this.partIndex++, started_at: startedAt,
         width: video?.width ?? 0, height: video?.height ?? 0, video_codec: video?.codec ?? null, audio_codec: audio?.codec ?? null,
       });
       part.writer = await RecordingWriter.create({
@@ -308,7 +308,8 @@ export class Recorder {
         return;
       }
       if (!this.started || this.sessions.has(channel) || !this.o.hub.isLive(channel) || this.o.hub.isFenced?.(channel)) return;
-      const s = new ChannelSession(channel, row.id, this);
+      // The VOD keeps the broadcast title of this moment; later title changes do not rename it.
+      const s = new ChannelSession(channel, row.id, this, row.title);
       this.sessions.set(channel, s);
       s.unsubscribe = this.o.hub.subscribe(channel, s);
     } catch (err) {

@@ -16,7 +16,7 @@ import { JOB_STATES, type JobState } from '../../platform/jobs/schema.js';
 import type { LiveThumbnails } from '../thumbnail/live.js';
 import { deleteRecordingFiles } from './recorder.js';
 import { toVod, vodFileUrl, type RecordingStore } from './vods.js';
-import type { JobList, VodDetail, VodList } from '../../api/schemas.js';
+import type { JobList, VodAnswer, VodDetail, VodList } from '../../api/schemas.js';
 
 /** Content types of the files a VOD directory serves; anything else is not served. */
 const VOD_FILE_TYPES: Record<string, string> = { '.mp4': 'video/mp4', '.jpg': 'image/jpeg', '.vtt': 'text/vtt; charset=utf-8' };
@@ -27,6 +27,8 @@ const CAPTION_FILE = /^captions-([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})?)\.vtt$/;
 
 const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const paging = { limit: { type: 'string', pattern: '^[0-9]{1,3}$' }, offset: { type: 'string', pattern: '^[0-9]{1,7}$' } } as const;
+/** VOD_TITLE_MAX_LENGTH matches a channel title's limit (its broadcast title is where a VOD's starts). */
+const VOD_TITLE_MAX_LENGTH = 140;
 
 export interface VodRouteDeps {
   api: ApiContext;
@@ -122,6 +124,23 @@ export function vodRoutes(app: FastifyInstance, d: VodRouteDeps): void {
       if (language !== undefined && !vod.captions.some((c) => c.file === f)) vod.captions.push({ language, file: f, url: vodFileUrl(row.id, f) });
     }
     return { vod, jobs } satisfies VodDetail;
+  });
+
+  // The owner or a manager renames a VOD (it starts with the broadcast title of its session).
+  app.patch('/api/v1/vods/:id', {
+    schema: { params: idParam, body: { type: 'object', required: ['title'], additionalProperties: false, properties: { title: { type: 'string', minLength: 1, maxLength: VOD_TITLE_MAX_LENGTH } } } },
+  }, async (req) => {
+    const p = await api.auth.required(req);
+    const row = await store.get((req.params as { id: string }).id);
+    if (!row) throw notFound('no such VOD');
+    const actor = actorOf(p);
+    const channel = await api.platform.channels.find(row.channel_name);
+    if (channel && channel.id === row.channel_id) await api.platform.channels.assertCanManage(channel, actor, 'manager');
+    else if (actor.is_admin !== 1) throw new AppError('forbidden', 'only an admin may rename the VODs of a deleted channel');
+    const title = (req.body as { title: string }).title.trim();
+    if (!title) throw new AppError('validation_failed', 'title: must not be blank');
+    await store.update(row.id, { title });
+    return { vod: toVod({ ...row, title }) } satisfies VodAnswer;
   });
 
   app.delete('/api/v1/vods/:id', { schema: { params: idParam } }, async (req, reply) => {

@@ -5,6 +5,7 @@
  */
 import type { Kysely, Migration } from 'kysely';
 import type { Db } from '../../platform/db/connect.js';
+import { distinctRenditions } from './distinct-renditions.js';
 
 export type RecordingState = 'recording' | 'finalizing' | 'ready' | 'failed';
 
@@ -27,6 +28,8 @@ export interface RecordingsTable {
   height: number;
   video_codec: string | null;
   audio_codec: string | null;
+  /** The broadcast title when the session started (editable); null for recordings made before titles were kept. */
+  title: string | null;
   /** JSON Rendition[]. */
   renditions: string;
   poster: string | null;
@@ -79,6 +82,15 @@ export const recordingsMigrations: Record<string, Migration> = {
       await db.schema.dropTable('recordings').execute();
     },
   },
+  '0961_recordings_title': {
+    // A VOD's title: the broadcast title when its session started (issue 23), editable; null before this.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('recordings').addColumn('title', 'text').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('recordings').dropColumn('title').execute();
+    },
+  },
 };
 
 /** Rendition is one playable file of a VOD. */
@@ -101,6 +113,8 @@ export interface CaptionTrack {
 export interface Vod {
   id: string;
   channel: string;
+  /** The broadcast title at the session's start (or as edited); the channel name for older recordings. */
+  title: string;
   state: RecordingState;
   part: number;
   startedAt: number;
@@ -134,6 +148,7 @@ export function toVod(r: RecordingsTable): Vod {
   return {
     id: r.id,
     channel: r.channel_name,
+    title: r.title ?? r.channel_name,
     state: r.state,
     part: Number(r.part),
     startedAt: Number(r.started_at),
@@ -144,7 +159,7 @@ export function toVod(r: RecordingsTable): Vod {
     height: Number(r.height),
     videoCodec: r.video_codec,
     audioCodec: r.audio_codec,
-    renditions: parseList<Rendition>(r.renditions).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
+    renditions: distinctRenditions(parseList<Rendition>(r.renditions)).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
     poster: r.poster ? vodFileUrl(r.id, r.poster) : null,
     thumbnails: r.thumbnails ? vodFileUrl(r.id, r.thumbnails) : null,
     captions: parseList<CaptionTrack>(r.captions).map((x) => ({ ...x, url: vodFileUrl(r.id, x.file) })),
@@ -152,7 +167,7 @@ export function toVod(r: RecordingsTable): Vod {
   };
 }
 
-export type NewRecording = Pick<RecordingsTable, 'id' | 'channel_id' | 'channel_name' | 'node_id' | 'dir' | 'part' | 'started_at' | 'width' | 'height' | 'video_codec' | 'audio_codec'>;
+export type NewRecording = Pick<RecordingsTable, 'id' | 'channel_id' | 'channel_name' | 'node_id' | 'dir' | 'part' | 'started_at' | 'width' | 'height' | 'video_codec' | 'audio_codec'> & { title?: string | null };
 
 /** RecordingStore reads and writes recording rows. */
 export class RecordingStore {
@@ -165,7 +180,7 @@ export class RecordingStore {
   async create(r: NewRecording): Promise<RecordingsTable> {
     const now = this.now();
     const row: RecordingsTable = {
-      ...r, state: 'recording', ended_at: null, duration_ms: 0, size_bytes: 0, renditions: '[]', poster: null, thumbnails: null, captions: '[]', error: null, created_at: now, updated_at: now,
+      ...r, title: r.title ?? null, state: 'recording', ended_at: null, duration_ms: 0, size_bytes: 0, renditions: '[]', poster: null, thumbnails: null, captions: '[]', error: null, created_at: now, updated_at: now,
     };
     await this.k.insertInto('recordings').values(row).execute();
     return row;

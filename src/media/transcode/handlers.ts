@@ -6,7 +6,7 @@
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { JobContext, JobHandler } from '../../platform/jobs/worker.js';
-import { PermanentJobError } from '../../platform/jobs/worker.js';
+import { JobSkipped, PermanentJobError } from '../../platform/jobs/worker.js';
 import type { RecordingStore, RecordingsTable, Rendition } from '../record/vods.js';
 import { runFfmpeg } from './run-ffmpeg.js';
 
@@ -106,6 +106,8 @@ export function recordingJobHandlers(deps: RecordingJobDeps): Record<string, Job
   return {
     'transcode-720p': async (ctx) => {
       const { rec } = await recordingOf(deps, ctx);
+      // A 720p H.264 copy of a source no taller than 720p would only re-encode it (often larger): skip, write nothing.
+      if (Number(rec.height) > 0 && Number(rec.height) <= H264_720P.height) throw new JobSkipped(`the source is ${Number(rec.height)}p, not taller than ${H264_720P.height}p: a 720p rendition would not improve it`);
       const size = scaledTo(rec, H264_720P.height);
       return transcode(deps, ctx, '720p', '720p.mp4', [
         '-vf', `scale=${size.width}:${size.height}`, '-c:v', 'libx264', '-preset', H264_720P.preset, '-crf', String(H264_720P.crf), '-pix_fmt', 'yuv420p',
@@ -114,6 +116,7 @@ export function recordingJobHandlers(deps: RecordingJobDeps): Record<string, Job
     },
     'transcode-hevc': async (ctx) => {
       const { rec } = await recordingOf(deps, ctx);
+      if (rec.video_codec === 'hevc') throw new JobSkipped('the source is already H.265: an H.265 rendition would not improve it');
       const size = { width: Number(rec.width), height: Number(rec.height) };
       return transcode(deps, ctx, 'hevc', 'hevc.mp4', [
         '-c:v', 'libx265', '-preset', HEVC.preset, '-crf', String(HEVC.crf), '-tag:v', 'hvc1', '-x265-params', 'log-level=error',

@@ -85,6 +85,16 @@ export const migrations: Record<string, Migration> = {
       await db.schema.alterTable('users').dropColumn('case_clash').execute();
     },
   },
+  '0960_stream_key_sealed': {
+    // Stream keys sealed at rest (AES-256-GCM, streamKey.secret) beside their lookup hash, so the
+    // owner can reveal them (issue 23). Keys made before stay null until rotated.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('channels').addColumn('stream_key_sealed', 'text').execute();
+    },
+    async down(db: Kysely<any>) {
+      await db.schema.alterTable('channels').dropColumn('stream_key_sealed').execute();
+    },
+  },
 };
 
 /** sqlNow is a portable "now" in epoch ms for raw statements. */

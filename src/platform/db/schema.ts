@@ -34,6 +34,8 @@ export interface ChannelsTable {
   title: string;
   /** SHA-256 of the stream key: keys are long random strings, so a fast hash is safe and indexable. */
   stream_key_hash: string;
+  /** The stream key sealed with streamKey.secret (StreamKeyCipher); null for keys made before it existed, until rotated. */
+  stream_key_sealed: string | null;
   owner_id: string | null;
   record_enabled: Flag;
   captions_language: string | null;

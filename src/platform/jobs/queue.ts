@@ -248,6 +248,17 @@ export class JobQueue {
     return Number(r.numUpdatedRows) === 1;
   }
 
+  /** skip ends a running job that would not improve anything: no output, result.skipped gives the reason. */
+  async skip(id: string, nodeId: string, reason: string): Promise<boolean> {
+    const now = this.now();
+    const r = await this.k
+      .updateTable('jobs')
+      .set({ state: 'skipped', progress: PROGRESS_SCALE, result: JSON.stringify({ skipped: reason }), error: null, lease_until: null, updated_at: now, finished_at: now })
+      .where('id', '=', id).where('node_id', '=', nodeId).where('state', '=', 'running')
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
+  }
+
   /**
    * fail records a failed attempt: the job is queued again after a backoff while attempts
    * remain (and the error is not permanent), else it ends 'failed'. The error text is kept.

@@ -1,8 +1,9 @@
 import type { Kysely, Migration } from 'kysely';
 
 /** JobState is a job's place in its lifecycle. */
-export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled'];
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'skipped';
+/** skipped: the handler found nothing worth doing (e.g. 720p from a source no taller); result.skipped says why. */
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'cancelled', 'skipped'];
 
 /** JobsTable is one persisted job; times are epoch ms, flags 0/1, progress in per-mille. */
 export interface JobsTable {

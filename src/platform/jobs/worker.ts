@@ -27,6 +27,14 @@ export class PermanentJobError extends Error {
   }
 }
 
+/** JobSkipped, thrown by a handler, ends its job as skipped (no retry, no output): the message is the reason. */
+export class JobSkipped extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'JobSkipped';
+  }
+}
+
 export interface JobWorkerOptions {
   queue: JobQueue;
   nodeId: string;
@@ -36,7 +44,7 @@ export interface JobWorkerOptions {
   /** Heartbeat period; a third of the lease by default, at most 1 s (also the cancel latency). */
   heartbeatMs?: number;
   logger: Logger;
-  onFinished?(job: Job, outcome: 'done' | 'failed' | 'retry' | 'cancelled' | 'lost', seconds: number): void;
+  onFinished?(job: Job, outcome: 'done' | 'failed' | 'retry' | 'cancelled' | 'lost' | 'skipped', seconds: number): void;
 }
 
 type StopReason = 'cancel' | 'lost' | 'shutdown';
@@ -143,7 +151,11 @@ export class JobWorker {
       logger.info({ seconds: (Date.now() - started) / 1000 }, 'job done');
       finish('done');
     } catch (err) {
-      if (r.stopReason === 'cancel') {
+      if (err instanceof JobSkipped && !r.stopReason) {
+        await q.skip(job.id, this.o.nodeId, err.message);
+        logger.info({ reason: err.message }, 'job skipped');
+        finish('skipped');
+      } else if (r.stopReason === 'cancel') {
         await q.markCancelled(job.id, this.o.nodeId);
         logger.info('job cancelled');
         finish('cancelled');

@@ -3,7 +3,7 @@
 // with too_many_channels; another owner's creates are not held back by it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../testkit/db.js';
 import { createPlatform } from '../../../src/platform/index.js';
 import { AppError } from '../../../src/http/errors.js';
 
@@ -15,7 +15,7 @@ for (const e of engines()) {
   test(`${e.engine}: ${AT_ONCE} concurrent creates of one owner leave exactly channels.maxPerUser (${CAP})`, { skip: e.skip }, async (t) => {
     const { db, dispose } = await e.open();
     t.after(dispose);
-    const platform = createPlatform(db);
+    const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
     const owner = await platform.users.create({ username: 'capped', password: 'hunter2hunter2' });
     const other = await platform.users.create({ username: 'neighbour', password: 'hunter2hunter2' });
     const results = await Promise.allSettled([

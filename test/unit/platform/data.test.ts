@@ -1,6 +1,6 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../testkit/db.js';
 import { createPlatform, type Platform, type Db } from '../../../src/platform/index.js';
 import { migrateAll } from '../../../src/features.js';
 import { AppError } from '../../../src/http/errors.js';
@@ -14,7 +14,7 @@ for (const eng of engines()) {
       const o = await eng.open();
       db = o.db;
       dispose = o.dispose;
-      p = createPlatform(db);
+      p = createPlatform(db, TEST_STREAM_KEY_SECRET);
     });
     after(async () => dispose?.());
 
@@ -58,6 +58,15 @@ for (const eng of engines()) {
       assert.notEqual(rotated, streamKey);
       assert.equal(await p.channels.resolveStreamKey(streamKey), undefined, 'old key stops working');
       assert.equal((await p.channels.resolveStreamKey(rotated))?.id, channel.id);
+      // The key is also sealed, so it can be shown again; only the current one.
+      const current = await p.channels.find('demo');
+      assert.ok(current?.stream_key_sealed);
+      assert.ok(!current.stream_key_sealed.includes(rotated), 'the sealed copy is not the key in clear');
+      assert.equal(p.channels.revealKey(current), rotated);
+      // Another streamKey.secret (a node configured differently) cannot show it: 409, not a wrong key.
+      const otherNode = createPlatform(db, 'not-the-same-stream-key-secret');
+      assert.throws(() => otherNode.channels.revealKey(current), (e: AppError) => e.code === 'stream_key_not_recoverable' && e.status === 409 && e.details?.reason === 'secret_mismatch');
+      assert.throws(() => p.channels.revealKey({ ...current, stream_key_sealed: null }), (e: AppError) => e.code === 'stream_key_not_recoverable' && e.details?.reason === 'not_sealed');
       await assert.rejects(p.channels.create({ name: 'demo' }), (e: AppError) => e.code === 'conflict');
       await assert.rejects(p.channels.create({ name: 'Bad Name' }), (e: AppError) => e.code === 'validation_failed');
       await assert.rejects(p.channels.create({ name: 'api' }), (e: AppError) => e.code === 'validation_failed');

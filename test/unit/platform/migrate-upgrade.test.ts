@@ -13,8 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { createPlatform, openDatabase, type Db } from '../../../src/platform/index.js';
+import type { AppError } from '../../../src/http/errors.js';
 import { migrateAll, ALL_MIGRATIONS } from '../../../src/features.js';
-import { POSTGRES_URL } from '../../../testkit/db.js';
+import { POSTGRES_URL, TEST_STREAM_KEY_SECRET } from '../../../testkit/db.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../../fixtures/db');
 
@@ -35,10 +36,10 @@ async function appliedNames(db: Db): Promise<string[]> {
 }
 
 /** ADDED_SINCE are the migrations written after the fixtures were made: an upgrade applies exactly these. */
-const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_wallet_topups', '0965_moderation_review', '0970_notifications', '0971_chat_replay', '0972_alert_sounds'];
+const ADDED_SINCE = ['0930_username_case', '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations', '0960_stream_key_sealed', '0960_wallet_topups', '0961_recordings_title', '0965_moderation_review', '0970_notifications', '0971_chat_replay', '0972_alert_sounds'];
 
-/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, wallet top-ups, moderation_settings.default_filter, moderation_held, notifications, chat_replay, alert_sounds). */
-const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^moderation_settings[.:]|^moderation_held/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at|wallet_topups|wallet_topups_user_time)\b|^wallet_topup_events|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line)
+/** touchedBy tells whether a schema line belongs to what ADDED_SINCE changes (users and its new index, invites, jobs.requested_by, chat_revocations, channels.stream_key_sealed, recordings.title, wallet top-ups, moderation_settings.default_filter, moderation_held, notifications, chat_replay, alert_sounds). */
+const touchedBy = (line: string) => /^users[.:]|^users_username_lower/.test(line) || /^channels: |^channels\.stream_key_sealed:|^recordings: |^recordings\.title:/.test(line) || /^moderation_settings[.:]|^moderation_held/.test(line) || /^(invites|jobs_requested_by|chat_revocations|chat_revocations_revoked_at|wallet_topups|wallet_topups_user_time)\b|^wallet_topup_events|^invites\.|^chat_revocations\.|^jobs\.requested_by:|^jobs: /.test(line)
   || /^(notifications|notifications_user_created|live_notices|chat_replay|chat_replay_offset|chat_replay_channel_at|alert_sounds)\b/.test(line);
 
 /** checkUpgrade runs today's migrate on a database made by main's: only the later migrations apply, the rest is unchanged. */
@@ -50,8 +51,17 @@ async function checkUpgrade(db: Db) {
   const after = await schemaOf(db);
   assert.deepEqual(after.filter((l) => !touchedBy(l)), before.filter((l) => !touchedBy(l)), 'other tables unchanged');
   assert.ok(after.some((l) => /^users[.:].*case_clash/.test(l)), 'users gained case_clash');
-  const channel = await createPlatform(db).channels.find('fixture');
+  assert.ok(after.some((l) => /^channels[.:].*stream_key_sealed/.test(l)), 'channels gained stream_key_sealed');
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
+  const channel = await platform.channels.find('fixture');
   assert.equal(channel?.title, 'made by the migrate of main on 2026-12-07', 'rows intact');
+  // Its key was made before keys were sealed: it cannot be shown until rotated.
+  assert.ok(channel);
+  assert.throws(() => platform.channels.revealKey(channel), (e: AppError) => e.code === 'stream_key_not_recoverable');
+  const rotated = await platform.channels.rotateKey('fixture');
+  const fixture = await platform.channels.find('fixture');
+  assert.ok(fixture);
+  assert.equal(platform.channels.revealKey(fixture), rotated, 'a rotated key can be shown');
 }
 
 test('a SQLite database made by main upgrades by the later migrations only', async () => {

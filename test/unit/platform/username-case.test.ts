@@ -6,7 +6,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../testkit/db.js';
 import { createPlatform, type Platform } from '../../../src/platform/index.js';
 import { ALL_MIGRATIONS } from '../../../src/features.js';
 import { ModerationEngine } from '../../../src/chat/moderation/engine.js';
@@ -29,7 +29,7 @@ for (const eng of engines()) {
       const o = await eng.open();
       dispose = o.dispose;
       url = o.url;
-      p = createPlatform(o.db);
+      p = createPlatform(o.db, TEST_STREAM_KEY_SECRET);
       let t = Date.now();
       const names: [string, string][] = [['bob', 'bob'], ['bob-2', 'Bob'], ['bob-3', 'BOB'], ['alice', 'alice'], ['owner', 'owner']];
       for (const [made] of names) ids[made] = (await p.users.create({ username: made, password: 'password1' })).id;

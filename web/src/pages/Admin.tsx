@@ -5,6 +5,7 @@ import { errorText } from '../errors';
 import { useMe } from '../auth';
 import { formatBitrate, formatBytes, formatCount, formatDuration, formatTime, sinceMs, totalViewers } from '../format';
 import { NotAvailable, Section } from '../components/common';
+import { AdminJobs, type JobFilter } from '../components/AdminJobs';
 
 const POLL_MS = 3000;
 const CHART_POINTS = 120;
@@ -41,6 +42,8 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
   const [channels, setChannels] = useState<Channel[] | null>(null);
   const [users, setUsers] = useState<PublicUser[] | null | undefined>(undefined);
   const [jobs, setJobs] = useState<JobView[] | null | undefined>(undefined);
+  const [jobCounts, setJobCounts] = useState<Record<string, number>>({});
+  const [jobFilter, setJobFilter] = useState<JobFilter | ''>('');
   const [vods, setVods] = useState<VodList | null | undefined>(undefined);
   const [samples, setSamples] = useState<Sample[]>([]);
   const [streams, setStreams] = useState<Record<string, LiveStreamView>>({});
@@ -60,7 +63,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           fetch('/healthz').then((r) => r.json() as Promise<Health>).catch(() => null),
           api<ChannelList>('GET', '/api/v1/channels?limit=200', opts),
           tryApi<UserList>('GET', '/api/v1/users', opts).catch(() => undefined),
-          tryApi<JobList>('GET', '/api/v1/jobs', opts).catch(() => undefined),
+          tryApi<JobList>('GET', jobFilter ? `/api/v1/jobs?state=${jobFilter}` : '/api/v1/jobs', opts).catch(() => undefined),
           tryApi<VodList>('GET', '/api/v1/vods', opts).catch(() => undefined),
           tryApi<Streams>('GET', '/api/v1/streams', opts).catch(() => undefined),
           tryApi<QoeAdmin>('GET', '/api/v1/admin/qoe', opts).catch(() => undefined),
@@ -70,6 +73,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
         setChannels(c.channels);
         setUsers(u === undefined ? null : u.users);
         setJobs(j === undefined ? null : j.jobs);
+        setJobCounts(j?.counts ?? {});
         setVods(v === undefined ? null : v);
         setQoe(q === undefined ? null : q);
         setStreams(Object.fromEntries((st?.streams ?? []).filter((x) => x.role !== 'backup').map((x) => [x.channel, x])));
@@ -89,7 +93,17 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
     const id = setInterval(() => void load(), POLL_MS);
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => { stop = true; clearInterval(id); clearInterval(tick); };
-  }, [bearer, reload]);
+  }, [bearer, reload, jobFilter]);
+
+  /** jobAction retries or cancels a job, then reloads the lists. */
+  const jobAction = async (id: string, action: 'retry' | 'cancel') => {
+    try {
+      await api('POST', `/api/v1/jobs/${encodeURIComponent(id)}/${action}`, { token: bearer });
+      setReload((n) => n + 1);
+    } catch (err) {
+      setError(errorText(err));
+    }
+  };
 
   /** end stops a live stream (the publisher is disconnected), after a confirm. */
   const end = async (channel: string) => {
@@ -165,17 +179,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           {users === null ? <NotAvailable /> : <ul class="plain">{(users ?? []).slice(0, 100).map((u) => <li key={u.id}>{u.username} {u.admin && <span class="badge badge-admin">{t('chat.badge.admin')}</span>}</li>)}</ul>}
         </Section>
         <Section title={t('admin.jobs')} id="jobs">
-          {jobs === null ? <NotAvailable /> : (
-            <ul class="jobs">{(jobs ?? []).slice(0, 50).map((j) => {
-              const p = Math.max(0, Math.min(1, j.progress));
-              return (
-                <li key={j.id}>
-                  <span data-job-type={j.type}>{wordOr(`job.type.${j.type}`, j.type)} <span class="muted small" data-job-state={j.state}>{wordOr(`job.state.${j.state}`, j.state)}</span></span>
-                  <progress max={100} value={Math.round(p * 100)} aria-label={`${wordOr(`job.type.${j.type}`, j.type)} ${Math.round(p * 100)}%`} />
-                </li>
-              );
-            })}</ul>
-          )}
+          {jobs === null ? <NotAvailable /> : <AdminJobs jobs={jobs ?? []} counts={jobCounts} filter={jobFilter} onFilter={setJobFilter} onAction={(id, a) => void jobAction(id, a)} />}
         </Section>
         <Section title={t('admin.qoe')} id="qoe" class="span-2">
           {qoe === null ? <NotAvailable /> : <QoeCompare answer={qoe} />}
@@ -184,7 +188,7 @@ function AdminBoard({ bearer, onForget }: { bearer: string; onForget?: () => voi
           {vods === null ? <NotAvailable /> : (
             <>
               {disk ? <p class="muted small">{formatBytes(disk)}</p> : null}
-              <ul class="plain">{vodList.slice(0, 50).map((v) => <li key={v.id}><a href={`/vod/${v.id}`}>{v.channel || v.id}</a> <span class="muted small">{v.startedAt ? formatTime(v.startedAt) : ''}{v.sizeBytes ? ` · ${formatBytes(v.sizeBytes)}` : ''}</span></li>)}</ul>
+              <ul class="plain">{vodList.slice(0, 50).map((v) => <li key={v.id}><a href={`/vod/${v.id}`}>{v.title || v.id}</a> <span class="muted small">{v.startedAt ? formatTime(v.startedAt) : ''}{v.sizeBytes ? ` · ${formatBytes(v.sizeBytes)}` : ''}</span></li>)}</ul>
             </>
           )}
         </Section>

@@ -73,7 +73,7 @@ function RecentVods() {
                 {v.durationMs ? <span class="uptime">{formatDuration(v.durationMs)}</span> : null}
               </div>
               <div class="meta">
-                <strong class="title">{v.channel || v.id}</strong>
+                <strong class="title">{v.title || v.id}</strong>
                 <span class="name">{v.startedAt ? formatTime(v.startedAt) : ''}</span>
               </div>
             </a>

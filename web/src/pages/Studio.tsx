@@ -107,6 +107,7 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
   /** Why the live renditions are off (every ABR transcoder slot of the node is busy), while they are. */
   const [abrRefused, setAbrRefused] = useState<{ code: string; max: number } | null>(null);
   const [key, setKey] = useState<string | null>(freshKeys[channel] ?? null);
+  const [keyError, setKeyError] = useState<string | null>(null);
   const [client, setClient] = useState<Centrifuge | null>(null);
   const [history, setHistory] = useState<{ t: number; bps: number; viewers: number }[]>([]);
 
@@ -143,6 +144,17 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
     const r = await api<{ streamKey: string }>('POST', `/api/v1/channels/${encodeURIComponent(channel)}/stream-key/rotate`);
     freshKeys = { ...freshKeys, [channel]: r.streamKey };
     setKey(r.streamKey);
+    setKeyError(null);
+  };
+  // The owner reads the key again (kept sealed on the server); a key older than that answers stream_key_not_recoverable.
+  const reveal = async () => {
+    setKeyError(null);
+    try {
+      const r = await api<{ streamKey: string }>('GET', `/api/v1/channels/${encodeURIComponent(channel)}/stream-key`);
+      setKey(r.streamKey);
+    } catch (err) {
+      setKeyError(errorText(err));
+    }
   };
   const s = detail?.live ? detail : undefined;
   const host = location.hostname.includes(':') ? `[${location.hostname}]` : location.hostname;
@@ -152,7 +164,10 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
   return (
     <div class="studio-grid">
       <Section title={t('studio.streamKey')} id="key" class="span-2">
-        {key ? <CopyField label={t('studio.streamKey')} value={key} secret name="stream-key" /> : <p class="muted">{t('studio.keyHidden')}</p>}
+        {/* Keyed: a key that arrives later (reveal, rotate) gets a fresh, masked field, never the state of a neighbouring unmasked one. */}
+        {key ? <CopyField key="stream-key" label={t('studio.streamKey')} value={key} secret name="stream-key" /> : <p class="muted">{t(isOwner ? 'studio.keyHiddenOwner' : 'studio.keyHidden')}</p>}
+        {keyError && <p class="error" role="alert" data-name="stream-key-error">{keyError}</p>}
+        {isOwner && !key && <button type="button" class="btn" data-name="reveal-key" onClick={() => void reveal()}>{t('studio.revealKey')}</button>}
         {isOwner && <button type="button" class="btn" onClick={rotate}>{t('studio.rotate')}</button>}
         <h3>{t('studio.obs')}</h3>
         <CopyField label={t('studio.obsServer')} value={server} name="rtmp-server" />
@@ -161,8 +176,8 @@ function ChannelStudio({ channel, isOwner }: { channel: string; isOwner: boolean
           <details class="ingest-more">
             <summary>{t('studio.otherProtocols')}</summary>
             {ingest.rtmps && <CopyField label="RTMPS" value={`rtmps://${host}:${ingest.rtmps.port}/${ingest.rtmps.app}`} name="rtmps-server" />}
-            {ingest.srt && <CopyField label="SRT" value={`srt://${host}:${ingest.srt.port}?streamid=publish:${keyOr}`} secret={!!key} name="srt-url" />}
-            {ingest.rtsp && <CopyField label="RTSP" value={`rtsp://${host}:${ingest.rtsp.port}/${ingest.rtsp.app}/${keyOr}`} secret={!!key} name="rtsp-url" />}
+            {ingest.srt && <CopyField key={`srt-${String(!!key)}`} label="SRT" value={`srt://${host}:${ingest.srt.port}?streamid=publish:${keyOr}`} secret={!!key} name="srt-url" />}
+            {ingest.rtsp && <CopyField key={`rtsp-${String(!!key)}`} label="RTSP" value={`rtsp://${host}:${ingest.rtsp.port}/${ingest.rtsp.app}/${keyOr}`} secret={!!key} name="rtsp-url" />}
             {ingest.whip && <CopyField label="WHIP" value={`${location.origin}${ingest.whip.path}`} name="whip-url" />}
             <p class="muted small">{t('studio.otherProtocolsHint')}</p>
           </details>

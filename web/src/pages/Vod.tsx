@@ -108,7 +108,7 @@ export function VodPage({ id }: { id: string }) {
             </video>
           </div>
           <div class="vod-head">
-            <h1>{vod.channel || t('vod.title')}</h1>
+            <h1>{vod.title || t('vod.title')}</h1>
             {renditions.length > 1 && (
               <label class="inline-label">{t('player.quality')}
                 <select value={String(pick)} onChange={(e) => switchTo(Number((e.target as HTMLSelectElement).value))}>

@@ -1,7 +1,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform, type Platform } from '../../../../src/platform/index.js';
 import { ModerationEngine, type ModerationSettings } from '../../../../src/chat/moderation/engine.js';
 import { ModerationStore } from '../../../../src/chat/moderation/db.js';
@@ -58,7 +58,7 @@ for (const eng of engines()) {
     before(async () => {
       const o = await eng.open();
       dispose = o.dispose;
-      p = createPlatform(o.db);
+      p = createPlatform(o.db, TEST_STREAM_KEY_SECRET);
       for (const n of ['owner', 'mgr', 'mgr2', 'viewer', 'viewer2', 'sub', 'fol', 'site']) {
         ids[n] = (await p.users.create({ username: n, password: 'password1', admin: n === 'site' })).id;
       }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { createSupporters, sessionId } from '../../../../src/chat/supporters/index.js';
 import { effectsInText, MAX_EMOJI_PER_MESSAGE } from '../../../../src/chat/supporters/effects.js';
@@ -13,7 +13,7 @@ import { at } from '../../../../testkit/at.js';
 test('chat attachment: RPCs, forged super chats refused, raw effects publications counted', async (t) => {
   const h = await engines()[0]!.open();
   t.after(() => h.dispose());
-  const platform = createPlatform(h.db);
+  const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'stage' });
   const config = loadConfig({ env: {}, overrides: { 'supporters.effects.burst': 3, 'supporters.effects.ratePerSecond': 1 } });
   const s = createSupporters({ config, platform, logger: silentLogger(), registry: new Registry() });
@@ -58,7 +58,7 @@ test('chat attachment: RPCs, forged super chats refused, raw effects publication
 test('effect emoji in chat messages fire effects through the same buckets; the message always passes', async (t) => {
   const h = await engines()[0]!.open();
   t.after(() => h.dispose());
-  const platform = createPlatform(h.db);
+  const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'stage' });
   const config = loadConfig({ env: {}, overrides: { 'supporters.effects.burst': 4, 'supporters.effects.ratePerSecond': 1 } });
   const s = createSupporters({ config, platform, logger: silentLogger(), registry: new Registry() });

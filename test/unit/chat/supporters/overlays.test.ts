@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { OverlayTokenService, MAX_OVERLAYS_PER_CHANNEL } from '../../../../src/chat/supporters/overlays.js';
 import { supportersDb } from '../../../../src/chat/supporters/db.js';
@@ -11,7 +11,7 @@ for (const eng of engines()) {
   test(`overlay tokens on ${eng.engine}`, { skip: eng.skip }, async (t) => {
     const h = await eng.open();
     t.after(() => h.dispose());
-    const platform = createPlatform(h.db);
+    const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
     await platform.channels.create({ name: 'one' });
     await platform.channels.create({ name: 'two' });
     const one = (await platform.channels.find('one'))!;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { WalletService } from '../../../../src/platform/wallet/index.js';
 import { SuperChatService, gateFromPublishHook, type MessageGate, type SuperChat } from '../../../../src/chat/supporters/index.js';
@@ -18,7 +18,7 @@ for (const eng of engines()) {
   test(`super chat service on ${eng.engine}`, { skip: eng.skip }, async (t) => {
     const h = await eng.open();
     t.after(() => h.dispose());
-    const platform = createPlatform(h.db);
+    const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
     const owner = await platform.users.create({ username: 'owner', password: 'password123' });
     const fan = await platform.users.create({ username: 'fan', password: 'password123', displayName: '팬' });
     const troll = await platform.users.create({ username: 'troll', password: 'password123' });

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { AlertSoundStore, sniffAudio } from '../../../../src/community/alerts/sounds.js';
 
@@ -21,7 +21,7 @@ for (const e of engines()) {
   test(`alert sound store (${e.engine})`, { skip: e.skip }, async (t) => {
     const h = await e.open();
     t.after(() => h.dispose());
-    const { channel } = await createPlatform(h.db).channels.create({ name: 'snd' });
+    const { channel } = await createPlatform(h.db, TEST_STREAM_KEY_SECRET).channels.create({ name: 'snd' });
     const store = new AlertSoundStore(h.db);
     assert.deepEqual(await store.choice(channel.id), { sound: 'chime', hasCustom: false, updatedAt: 0 });
     await store.choose(channel.id, 'fanfare', 5);

@@ -2,7 +2,7 @@
 // pages newest first with a cursor, read marks per user.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { NotificationStore } from '../../../../src/community/notifications/store.js';
 
@@ -10,7 +10,7 @@ for (const e of engines()) {
   test(`notifications store (${e.engine})`, { skip: e.skip }, async (t) => {
     const h = await e.open();
     t.after(() => h.dispose());
-    const platform = createPlatform(h.db);
+    const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
     const host = await platform.users.create({ username: 'host', password: 'password123' });
     const fan1 = await platform.users.create({ username: 'fan1', password: 'password123' });
     const fan2 = await platform.users.create({ username: 'fan2', password: 'password123' });

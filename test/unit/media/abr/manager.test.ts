@@ -13,7 +13,7 @@ import { AbrSettings } from '../../../../src/media/abr/settings.js';
 import { configSchema } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { FlvParser, FLV_TAG_SCRIPT, type FlvTag } from '../../../../src/formats/flv.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { at } from '../../../../testkit/at.js';
 
@@ -114,7 +114,7 @@ for (const e of engines()) {
   test(`ABR per-channel setting on ${e.engine}`, { skip: e.skip }, async (t) => {
     const { db, dispose } = await e.open();
     t.after(dispose);
-    const platform = createPlatform(db);
+    const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
     const { channel } = await platform.channels.create({ name: 'cam' });
     const settings = new AbrSettings(db);
     assert.equal(await settings.get(channel.id), undefined);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { loadConfig } from '../../../../src/config/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { createPlatform, type Db } from '../../../../src/platform/index.js';
@@ -93,7 +93,7 @@ for (const e of engines()) {
 }
 
 async function checkService(db: Db, clock: () => number, advance: (ms: number) => void): Promise<void> {
-  const platform = createPlatform(db);
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
   const dataDir = mkdtempSync(join(tmpdir(), 'onair-clips-'));
   try {
     const mk = (username: string) => platform.users.create({ username, password: 'hunter2hunter2' });

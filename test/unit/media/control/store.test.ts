@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { silentLogger } from '../../../../src/observability/logger.js';
 import { AppError } from '../../../../src/http/errors.js';
@@ -16,7 +16,7 @@ for (const e of engines()) {
   test(`restream targets and publish blocks on ${e.engine}`, { skip: e.skip }, async (t) => {
     const { db, dispose } = await e.open();
     t.after(dispose);
-    const platform = createPlatform(db);
+    const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
     const { channel: created } = await platform.channels.create({ name: 'cam' });
     const channel = (await platform.channels.find('cam'))!;
     let now = 1_800_000_000_000;

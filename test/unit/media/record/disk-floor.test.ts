@@ -19,7 +19,7 @@ import { RecordingGuard } from '../../../../src/media/record/guard.js';
 import { recordMetrics } from '../../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../../src/media/record/vods.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { loadFlv, makeFlv } from '../../helpers/record-media.js';
 import { at } from '../../../../testkit/at.js';
 
@@ -40,7 +40,7 @@ test('free disk falling below record.minFreeBytes mid-stream stops the recording
     await dispose();
     rmSync(dir, { recursive: true, force: true });
   });
-  const platform = createPlatform(db);
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'cam' });
   const registry = new prom.Registry();
   const hub = new Hub();

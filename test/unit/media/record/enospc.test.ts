@@ -18,7 +18,7 @@ import { Recorder } from '../../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../../src/media/record/metrics.js';
 import { RecordingStore } from '../../../../src/media/record/vods.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { loadFlv, makeFlv } from '../../helpers/record-media.js';
 import { at } from '../../../../testkit/at.js';
 
@@ -56,7 +56,7 @@ test('disk full (ENOSPC) stops the recording only', { timeout: 120_000 }, async 
     execFileSync('umount', [recordings]);
     rmSync(dir, { recursive: true, force: true });
   });
-  const platform = createPlatform(db);
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
   await platform.channels.create({ name: 'cam' });
   const registry = new prom.Registry();
   const hub = new Hub();

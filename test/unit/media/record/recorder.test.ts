@@ -10,10 +10,10 @@ import { silentLogger } from '../../../../src/observability/logger.js';
 import { createPlatform } from '../../../../src/platform/index.js';
 import { Recorder } from '../../../../src/media/record/recorder.js';
 import { recordMetrics } from '../../../../src/media/record/metrics.js';
-import { RecordingStore, type RecordingsTable } from '../../../../src/media/record/vods.js';
+import { RecordingStore, toVod, type RecordingsTable } from '../../../../src/media/record/vods.js';
 import { RecordingWriter } from '../../../../src/media/record/writer.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { ffprobe, loadFlv, makeFlv, topLevelBoxes } from '../../helpers/record-media.js';
 
 /** FakeHub replays frames to subscribers the way the hub contract describes. */
@@ -57,8 +57,8 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   const dir = mkdtempSync(join(tmpdir(), 'onair-recorder-'));
   const { db, dispose } = await e.open();
   t.after(async () => { await dispose(); rmSync(dir, { recursive: true, force: true }); });
-  const platform = createPlatform(db);
-  await platform.channels.create({ name: 'cam' });
+  const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
+  await platform.channels.create({ name: 'cam', title: '오늘의 방송' });
   await platform.channels.create({ name: 'off' });
   await platform.channels.update('off', { recordEnabled: false });
   const config = configSchema.parse({ dataDir: dir, record: { maxDurationSeconds: 2, fsyncIntervalMs: 100 } });
@@ -78,6 +78,9 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   const parts = items.sort((a, b) => a.part - b.part);
   assert.deepEqual(parts.map((p) => p.part), [0, 1, 2]);
   assert.deepEqual(parts.map((p) => p.state), ['ready', 'ready', 'ready']);
+  // Each part keeps the broadcast title of when the session started; a title changed later does not rename them.
+  await platform.channels.update('cam', { title: 'renamed afterwards' });
+  assert.deepEqual(parts.map((p) => toVod(p).title), ['오늘의 방송', '오늘의 방송', '오늘의 방송']);
   let total = 0;
   for (const p of parts) {
     const mp4 = join(dir, 'recordings', p.dir, 'source.mp4');
@@ -100,6 +103,7 @@ test('recorder: sessions, duration splits at keyframes, per-channel switch, cras
   await w.finish();
   await rec.recover();
   assert.equal((await store.get(crashed.id))?.state, 'ready');
+  assert.equal(toVod(crashed).title, 'cam', 'a recording without a title is named after its channel');
   assert.equal((await store.get(other.id))?.state, 'recording', 'another node\'s recordings are left to that node');
 
   // Quota: keep the newest recordings under the limit, delete the oldest (files and rows).

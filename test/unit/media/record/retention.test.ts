@@ -20,7 +20,7 @@ import { RecordingStore } from '../../../../src/media/record/vods.js';
 import { JobQueue } from '../../../../src/platform/jobs/queue.js';
 import '../../../../src/platform/jobs/schema.js';
 import type { StreamHubApi, StreamSubscriber } from '../../../../src/media/hub/types.js';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { loadFlv, makeFlv } from '../../helpers/record-media.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -40,7 +40,7 @@ for (const e of engines()) {
     const { db, dispose } = await e.open();
     t.after(async () => { await dispose(); rmSync(dir, { recursive: true, force: true }); });
     const root = join(dir, 'recordings');
-    const platform = createPlatform(db);
+    const platform = createPlatform(db, TEST_STREAM_KEY_SECRET);
     await platform.channels.create({ name: 'cam' });
     const store = new RecordingStore(db);
     const queue = new JobQueue(db, { maxAttempts: 1, backoff: { baseMs: 100, maxMs: 100 }, leaseMs: 5000 });

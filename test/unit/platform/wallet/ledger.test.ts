@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
-import { engines } from '../../../../testkit/db.js';
+import { engines, TEST_STREAM_KEY_SECRET } from '../../../../testkit/db.js';
 import { createPlatform, openDatabase } from '../../../../src/platform/index.js';
 import { migrateAll } from '../../../../src/features.js';
 import { WalletLedger, WalletService, walletDb, type PaymentProvider } from '../../../../src/platform/wallet/index.js';
@@ -11,7 +11,7 @@ for (const eng of engines()) {
   test(`wallet ledger on ${eng.engine}`, { skip: eng.skip }, async (t) => {
     const h = await eng.open();
     t.after(() => h.dispose());
-    const platform = createPlatform(h.db);
+    const platform = createPlatform(h.db, TEST_STREAM_KEY_SECRET);
     const alice = await platform.users.create({ username: `alice`, password: 'password123' });
     const bob = await platform.users.create({ username: `bob`, password: 'password123' });
     const wallet = new WalletService(h.db);
