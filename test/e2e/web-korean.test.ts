@@ -21,6 +21,7 @@ const ALLOWED = new Set([
   'english', // the language switcher names each language in itself
   'whisper', 'pocketsphinx', // speech recognisers, by their names
   'youtube', 'twitch', 'bearer', 'kb', 'mb', 'gb', 'tb', 'b', 'p', 'gg', 'wp', 'ok', 'id',
+  'wav', 'ogg', 'mp3', // sound file formats the alert-sound upload takes
   // chat commands and their arguments, typed as they are
   'help', 'ban', 'unban', 'timeout', 'untimeout', 'slow', 'off', 'on', 'subonly', 'followonly', 'emoteonly', 'uniquechat', 'blocklinks',
   'defaultfilter', 'clear', 'delete', 'mod', 'unmod', 'mods', 'filter', 'add', 'remove', 'list', 'mask', 'hold', 'block', 'allow',
