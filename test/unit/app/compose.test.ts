@@ -153,10 +153,10 @@ test('the migration list has every migration of main, under the same names', () 
     '0950_invites', '0951_jobs_requested_by', '0952_chat_revocations',
     // Added since: stream keys sealed at rest so their owner can reveal them (issue 23).
     '0960_stream_key_sealed',
-    // Added since: a VOD's title, the broadcast title when its session started (issue 23).
-    '0961_recordings_title',
     // Added since: wallet top-ups through a payment provider and their audit trail (issue 24).
     '0960_wallet_topups',
+    // Added since: a VOD's title, the broadcast title when its session started (issue 23).
+    '0961_recordings_title',
     // Added since: the default word list switch and the review queue of held chat messages (issue 22 #1).
     '0965_moderation_review',
     // Added since: followers' notifications and the once-per-session go-live claim (issue 22 #5).

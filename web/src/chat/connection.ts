@@ -30,6 +30,20 @@ function setState(s: ChatState) {
   for (const f of stateListeners) f(s);
 }
 
+let chatRole: Promise<boolean> | null = null;
+/**
+ * chatRunsHere says (once per page) whether this node runs the chat role, from /healthz: a page
+ * that only listens in the background (the notification bell) stays off chat on a node without it
+ * instead of asking for a token it cannot get.
+ */
+export function chatRunsHere(): Promise<boolean> {
+  chatRole ??= fetch('/healthz')
+    .then((r) => r.json() as Promise<{ roles?: string[] }>)
+    .then((h) => (h.roles ?? []).includes('chat'))
+    .catch(() => false);
+  return chatRole;
+}
+
 /** fetchChatToken gets a connection JWT: the user's when logged in, anonymous (read-only) otherwise. */
 export async function fetchChatToken(bearer?: string | null): Promise<string> {
   const r = await api<ChatToken>('POST', '/api/v1/chat/token', { token: bearer === undefined ? getToken() : bearer, body: {} });

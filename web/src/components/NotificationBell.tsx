@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, type NotificationItem, type NotificationList, type NotificationsRead } from '../api';
 import { t } from '../i18n';
 import { formatTime } from '../format';
-import { chatClient, release, subscribe } from '../chat/connection';
+import { chatClient, chatRunsHere, release, subscribe } from '../chat/connection';
 
 /** REFRESH_MS: how often the list is re-read besides the live pushes (a missed push, another tab's read marks). */
 const REFRESH_MS = 60_000;
@@ -22,16 +22,24 @@ export function NotificationBell({ userId }: { userId: string }) {
     }).catch(() => undefined);
     void load();
     const timer = setInterval(() => void load(), REFRESH_MS);
+    // Pushed over chat where this node runs it; the periodic reload covers the rest.
     const channel = `notifications:#${userId}`;
-    const c = chatClient();
-    const sub = subscribe(c, channel);
     const onPub = () => void load();
-    sub.on('publication', onPub);
+    let unsubscribe: (() => void) | null = null;
+    void chatRunsHere().then((yes) => {
+      if (!yes || stopped) return;
+      const c = chatClient();
+      const sub = subscribe(c, channel);
+      sub.on('publication', onPub);
+      unsubscribe = () => {
+        sub.removeListener('publication', onPub);
+        release(c, channel);
+      };
+    });
     return () => {
       stopped = true;
       clearInterval(timer);
-      sub.removeListener('publication', onPub);
-      release(c, channel);
+      unsubscribe?.();
     };
   }, [userId]);
 
