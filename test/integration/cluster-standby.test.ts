@@ -1,6 +1,6 @@
 // test-runs-alone: promotion and fencing deadlines are measured against cluster.heartbeatTimeoutMs
 //
-// Hot standby across two media nodes on one Redis (our own, on port 6397, so it can be stopped)
+// Hot standby across two media nodes on one Redis (our own, on a free port kept for the file, so it can be stopped and restarted)
 // and one database: node A is an `onair serve` process (so it can be killed with SIGKILL), node B
 // runs in this process. ffmpeg publishes the same key to both: A is the primary, B holds the
 // backup; a backup with other codecs is refused; forged and replayed notices change nothing;
@@ -20,9 +20,11 @@ import { sleep, until } from '../../testkit/wait.js';
 import { exited, LoopPublishers, LOOP_FIXTURE } from '../../testkit/ffmpeg-loop.js';
 import { run } from '../../testkit/record.js';
 import { NoticeSigner } from '../../src/media/cluster/notices.js';
+import { freePort } from '../../testkit/ports.js';
 import { STANDBY_EVENT_BACKUP_REFUSED, type BackupRefusal } from '../../src/media/cluster/standby.js';
 
-const REDIS_PORT = 6397;
+/** One free port for the whole file: the partition test stops Redis and starts it again on the same port. */
+const REDIS_PORT = await freePort();
 const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
 const SECRET = 'standby-test-cluster-secret-0123456789';
 const ADMIN = 'standby-test-admin-token-0123456789';
