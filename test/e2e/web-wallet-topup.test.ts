@@ -32,6 +32,8 @@ test('a viewer tops up ₩10,000 through the test checkout and the balance shows
   const errors = collectErrors(page);
   await page.goto(`http://127.0.0.1:${s.httpPort}/wallet`);
   await page.getByRole('heading', { name: '충전', level: 1 }).waitFor();
+  // The heading shows before the wallet answer: wait for the balance to replace its placeholder.
+  await page.waitForFunction(() => document.querySelector('[data-testid="wallet-balance"]')?.textContent !== '…');
   assert.equal(await page.getByTestId('wallet-balance').textContent(), '₩0');
 
   // The fail button: the top-up fails and nothing is credited.
