@@ -38,11 +38,12 @@ const FIRST_FRAME_LIMIT_MS = 3000;
 const STALL_LIMIT_MS = 2000;
 const BEHIND_LIVE_LIMIT_S = 3;
 /**
- * KNOWN_JOIN_STALL: video.js (directly, and once through nginx) stalls once for 2.0–2.9 s soon
- * after joining in some runs on a busy machine (4 of 6 on 2026-12-07, each while other tests ran
- * beside it; Shaka never), then plays up to ~3.5 s behind live. Open in issue 20's note. Until it
- * is found, video.js is held to bounds that still catch the original freeze (9.4 s frozen, 11.8 s
- * behind): a stall under 5 s and at most 5 s behind live; Shaka keeps the issue's limits.
+ * KNOWN_JOIN_STALL: video.js (directly and through nginx) stalls once for 2.0–2.9 s soon after
+ * joining in many runs (6 of 9 on 2026-12-07, on a quiet machine too; already at b8ec321, before
+ * that day's failover and ingest merges), then plays up to ~3.5 s behind live; Shaka never does.
+ * Open in issue 20's note. Until it is found, video.js is held to bounds that still catch the
+ * original freeze (9.4 s frozen, 11.8 s behind): a stall under 5 s and at most 5 s behind live;
+ * Shaka keeps the issue's limits.
  */
 const KNOWN_JOIN_STALL = { player: 'videojs', stallMs: 5000, behindLiveS: 5 } as const;
 /**
