@@ -5,11 +5,9 @@
  * with cluster.secret (secret.ts; start-check.ts makes it required). What is live where, with
  * viewers summed over nodes, is live-feature.ts's, on api-only nodes too.
  */
-import { Redis } from 'ioredis';
 import type { Feature } from '../../app/feature.js';
 import type { MediaService } from '../index.js';
-import { nodeIdOf } from '../../platform/jobs/node-id.js';
-import { directoryMetrics, LiveDirectory } from '../control/bus-live.js';
+import type { ClusterLive } from './live-feature.js';
 import { checkClusterConfig } from './start-check.js';
 import { EdgePulls } from './edge-pull.js';
 import { locateChannel } from './locate.js';
@@ -31,32 +29,18 @@ export interface ClusterNode {
 }
 
 /** edgeFeature runs on media nodes sharing redis.url: on-demand edge pulls and the origin's pull route. */
-export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> = {
+export const edgeFeature: Feature<'edge', { media: MediaService; clusterLive: ClusterLive }, ClusterNode> = {
   name: 'edge',
   roles: ['media'],
-  deps: { media: 'required' },
-  create(base, { media }) {
+  // The live list is read through clusterLive's directory and Redis connection: one per node.
+  deps: { media: 'required', clusterLive: 'required' },
+  create(base, { media, clusterLive }) {
     const { config } = base;
     checkClusterConfig(config);
     const secret = config.cluster.secret;
-    const url = config.redis.url;
-    if (!url || !secret) return undefined;
+    if (!config.redis.url || !secret) return undefined;
     const logger = base.logger.child({ role: 'media', part: 'cluster' });
-    const nodeId = nodeIdOf(config);
-    let redis: Redis | null = null;
-    const directoryRedis = (): Redis => {
-      if (!redis) throw new Error('cluster: not started');
-      return redis;
-    };
-    const cc = config.media.control;
-    const directory = new LiveDirectory({
-      redis: directoryRedis,
-      nodeId,
-      logger,
-      metrics: directoryMetrics(base.registry),
-      ttlMs: cc.liveTtlSeconds * 1000,
-      refreshMs: cc.liveRefreshSeconds * 1000,
-    });
+    const { nodeId, directory } = clusterLive;
     const pulls = new EdgePulls({
       hub: media.hub,
       locate: (channel) => locateChannel(directory, channel, nodeId),
@@ -68,20 +52,14 @@ export const edgeFeature: Feature<'edge', { media: MediaService }, ClusterNode> 
     registerClusterPullRoute(base.http, { hub: media.hub, secret, logger });
     return {
       api: { nodeId, pulls },
-      start: async () => {
-        // No offline queue: a play request while Redis is away fails now instead of waiting for it.
-        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
-        r.on('error', (err) => logger.warn({ err: err.message }, 'cluster: redis connection error'));
-        await r.connect();
-        redis = r;
+      start: () => {
         media.hub.setOnDemand(pulls);
+        return Promise.resolve();
       },
-      stop: async () => {
+      stop: () => {
         media.hub.setOnDemand(null);
         pulls.stop();
-        const r = redis;
-        redis = null;
-        await r?.quit().catch(() => r.disconnect());
+        return Promise.resolve();
       },
     };
   },

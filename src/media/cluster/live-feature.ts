@@ -24,6 +24,8 @@ import { RemoteThumbnails, type RemoteThumbnail } from './remote-thumbnail.js';
 export interface ClusterLive {
   readonly nodeId: string;
   readonly view: ClusterLiveView;
+  /** directory is the cluster live list in Redis, read on this feature's connection (edge pulls locate origins in it). */
+  readonly directory: LiveDirectory;
   /** thumbnail is the live thumbnail of a channel published on another node (its origin makes it). */
   thumbnail(channel: string): Promise<RemoteThumbnail | undefined>;
 }
@@ -79,7 +81,7 @@ export const clusterLiveFeature: Feature<'clusterLive', { hub?: StreamHub }, Clu
       return parsed.success ? parsed.data : own;
     };
     return {
-      api: { nodeId, view, thumbnail: (channel) => thumbs.get(channel) },
+      api: { nodeId, view, directory, thumbnail: (channel) => thumbs.get(channel) },
       start: async () => {
         // No offline queue: a request while Redis is away answers from the last picture instead of waiting.
         const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
