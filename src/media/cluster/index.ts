@@ -29,16 +29,18 @@ export interface ClusterNode {
 }
 
 /** edgeFeature runs on media nodes sharing redis.url: on-demand edge pulls and the origin's pull route. */
-export const edgeFeature: Feature<'edge', { media: MediaService; clusterLive: ClusterLive }, ClusterNode> = {
+export const edgeFeature: Feature<'edge', { media: MediaService; clusterLive?: ClusterLive }, ClusterNode> = {
   name: 'edge',
   roles: ['media'],
   // The live list is read through clusterLive's directory and Redis connection: one per node.
-  deps: { media: 'required', clusterLive: 'required' },
+  // Both are on exactly when redis.url is set, so without it neither runs.
+  deps: { media: 'required', clusterLive: 'optional' },
   create(base, { media, clusterLive }) {
     const { config } = base;
     checkClusterConfig(config);
     const secret = config.cluster.secret;
     if (!config.redis.url || !secret) return undefined;
+    if (!clusterLive) throw new Error('cluster: edge pulls need the cluster live view, which is off although redis.url is set');
     const logger = base.logger.child({ role: 'media', part: 'cluster' });
     const { nodeId, directory } = clusterLive;
     const pulls = new EdgePulls({
