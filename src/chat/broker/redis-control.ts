@@ -3,7 +3,8 @@
  * no chat broker (an api-only node): it publishes on the Redis broker's control channel, which
  * each chat node's RedisBroker subscribes to, and never subscribes itself.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import type { Logger } from '../../observability/logger.js';
 import { controlChannelOf, DEFAULT_PREFIX } from './redis.js';
 import type { ControlMessage } from './types.js';
@@ -17,7 +18,7 @@ export class RedisControlPublisher {
   }
 
   async start(): Promise<void> {
-    const conn = new Redis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
+    const conn = newRedis(this.opts.url, { lazyConnect: true, maxRetriesPerRequest: 3 });
     conn.on('error', (err) => this.opts.logger?.warn({ err: err.message }, 'chat control publisher: redis connection error'));
     this.conn = conn;
     await conn.connect();

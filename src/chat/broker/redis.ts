@@ -9,7 +9,8 @@
  *   {p}.control       pub/sub: control messages between nodes (JSON)
  *   {p}.pres.z.{ch}   zset clientId → expiry (ms);  {p}.pres.h.{ch} hash clientId → ClientInfo JSON
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ClientInfo, Publication, StreamPosition } from '../protocol/codec.js';
 import { newEpoch } from './memory.js';
@@ -116,7 +117,7 @@ interface ScriptedRedis extends Redis {
 }
 
 function scripted(url: string, extra: Record<string, unknown> = {}): ScriptedRedis {
-  const r = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true, ...extra }) as ScriptedRedis;
+  const r = newRedis(url, { maxRetriesPerRequest: 3, lazyConnect: true, ...extra }) as ScriptedRedis;
   r.defineCommand('onairPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
   r.defineCommand('onairHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
   r.defineCommand('onairPresenceAdd', { numberOfKeys: 2, lua: PRESENCE_ADD_LUA });
@@ -195,7 +196,7 @@ export class RedisBroker implements Broker {
   async start(handler: BrokerEventHandler): Promise<void> {
     this.handler = handler;
     this.cmd = scripted(this.url);
-    this.sub = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    this.sub = newRedis(this.url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.cmd.on('error', (err) => this.logger?.warn({ err: err.message }, 'chat redis: command connection error'));
     this.sub.on('error', (err) => this.logger?.warn({ err: err.message }, 'chat redis: subscriber connection error'));
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));

@@ -4,7 +4,8 @@
  * one round trip and the check-then-record contract of ModerationState holds
  * atomically across nodes. Invalidations travel on a pub/sub channel.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import { SLOW_KEEP_MS, type AdmitRefusal, type AdmitRequest, type AdmitResult, type Invalidation, type ModerationState } from './state.js';
 
 const PREFIX = 'onair:mod:';
@@ -65,7 +66,7 @@ export class RedisModerationState implements ModerationState {
 
   constructor(private readonly url: string) {
     // Lazy: the first command connects, so building a node (compose) opens no socket before start.
-    this.r = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: true }) as ScriptedRedis;
+    this.r = newRedis(url, { maxRetriesPerRequest: 3, lazyConnect: true }) as ScriptedRedis;
     this.r.defineCommand('onairModAdmit', { numberOfKeys: 5, lua: ADMIT_LUA });
   }
 
@@ -98,7 +99,7 @@ export class RedisModerationState implements ModerationState {
   onInvalidation(handler: (msg: Invalidation) => void): () => void {
     this.handlers.add(handler);
     if (!this.sub) {
-      this.sub = new Redis(this.url, { maxRetriesPerRequest: null });
+      this.sub = newRedis(this.url, { maxRetriesPerRequest: null });
       this.sub.on('message', (_ch: string, payload: string) => {
         let msg: Invalidation;
         try { msg = JSON.parse(payload) as Invalidation; } catch { return; }

@@ -8,7 +8,8 @@
  * thumbnail route itself; on a media node the recorder's thumbnail route asks this feature for
  * channels it does not publish, and the view also writes the node's edge audience.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import type { Feature } from '../../app/feature.js';
 import type { StreamHub } from '../hub/hub.js';
 import { nodeIdOf } from '../../platform/jobs/node-id.js';
@@ -84,7 +85,7 @@ export const clusterLiveFeature: Feature<'clusterLive', { hub?: StreamHub }, Clu
       api: { nodeId, view, directory, thumbnail: (channel) => thumbs.get(channel) },
       start: async () => {
         // No offline queue: a request while Redis is away answers from the last picture instead of waiting.
-        const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
+        const r = newRedis(url, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false });
         r.on('error', (err) => logger.warn({ err: err.message }, 'cluster live view: redis connection error'));
         await r.connect();
         redis = r;

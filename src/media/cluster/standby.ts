@@ -17,7 +17,8 @@
  * look at Redis sooner: the lease itself always decides.
  */
 import { EventEmitter } from 'node:events';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import prom from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import { metricOnce } from '../../observability/metrics.js';
@@ -171,8 +172,8 @@ export class HotStandby extends EventEmitter implements ClaimArbiter {
     // timer decides, instead of a renewal sent late confirming a lease that already expired.
     // Reconnecting at least every renewal period: after an outage the lease is looked at again within one.
     const retryStrategy = (times: number) => Math.min(times * 50, this.renewMs);
-    const cmd = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: this.o.ttlMs, retryStrategy });
-    const sub = new Redis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy });
+    const cmd = newRedis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: this.o.ttlMs, retryStrategy });
+    const sub = newRedis(this.o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy });
     cmd.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis command connection error'));
     sub.on('error', (err) => this.o.logger.debug({ err: err.message }, 'hot standby: redis subscriber connection error'));
     sub.on('message', (_channel: string, message: string) => this.onNotice(message));

@@ -12,7 +12,8 @@
  * counted (onair_control_bus_junk_total).
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { newRedis } from '../../net/redis-client.js';
 import prom from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import { metricOnce } from '../../observability/metrics.js';
@@ -105,8 +106,8 @@ export class ControlBus {
     if (this.cmd) return;
     // No offline queue: while Redis is away a request fails at once (bus_unavailable) instead of
     // being sent minutes later, after its asker gave up, and ending a stream nobody asks to end now.
-    const cmd = new Redis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
-    const sub = new Redis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: null });
+    const cmd = newRedis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: 3, enableOfflineQueue: false });
+    const sub = newRedis(this.o.url, { lazyConnect: true, maxRetriesPerRequest: null });
     this.cmd = cmd;
     this.sub = sub;
     cmd.on('error', (err) => this.o.logger.warn({ err: err.message }, 'control bus: redis command connection error'));

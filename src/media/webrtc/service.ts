@@ -17,7 +17,7 @@ import { AppError } from '../../http/errors.js';
 import type { PlaybackHub, StreamHubApi } from '../hub/types.js';
 import { WhepChannel } from './channel.js';
 import { SdpError } from './sdp.js';
-import { WhepSession, type EndReason, type SessionNetwork } from './session.js';
+import type { WhepSession, EndReason, SessionNetwork } from './session.js';
 import { metricOnce } from '../../observability/metrics.js';
 import { registerSdpResource } from './http.js';
 import type { Lease } from '../../net/connection-limits.js';
@@ -131,6 +131,8 @@ export class WhepService {
   /** createSession answers a viewer's offer for a live channel. Errors are AppErrors (404, 400, 503). */
   async createSession(channel: string, offer: string, clientIp = ''): Promise<WhepAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
+    // werift comes with the first WebRTC session, not at start (docs/benchmarks.md, idle RSS).
+    const { WhepSession } = await import('./session.js');
     if (!CHANNEL_NAME.test(channel) || !(await this.d.hub.openForPlay(channel))) throw new AppError('not_found', `channel ${channel} is not live`);
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     const admission = this.limits.admit(clientIp);

@@ -9,7 +9,6 @@ import { createWhipService, type WhipService } from './service.js';
 export { createWhipService, WhipService, whipMetrics, WHIP_PATH } from './service.js';
 export type { WhipAnswer, WhipServiceDeps, WhipStats, WhipMetrics } from './service.js';
 export { WhipIngest } from './ingest.js';
-export { chooseIngestCodecs } from './session.js';
 
 /** whipFeature is WebRTC ingest: POST /whip on the main HTTP app (stream key as bearer token), publishing into the hub. */
 export const whipFeature: Feature<'whip', { media: MediaService }, WhipService> = {

@@ -21,7 +21,7 @@ import { SdpError } from '../webrtc/sdp.js';
 import { networkOf } from '../webrtc/service.js';
 import type { SessionNetwork } from '../webrtc/session.js';
 import type { WhipHub } from './ingest.js';
-import { WhipSession, type WhipEndReason } from './session.js';
+import type { WhipSession, WhipEndReason } from './session.js';
 import type { PublishAuthResult } from '../rtmp/session.js';
 import type { ErrorCode } from '../../http/errors.js';
 import { metricOnce } from '../../observability/metrics.js';
@@ -145,6 +145,8 @@ export class WhipService {
   async createSession(streamKey: string | undefined, offer: string, clientIp?: string): Promise<WhipAnswer> {
     if (this.stopped) throw new AppError('unavailable', 'the server is shutting down');
     if (!streamKey) throw new AppError('unauthorized', 'a WHIP publish needs the stream key as a bearer token (Authorization: Bearer KEY)');
+    // werift comes with the first WebRTC session, not at start (docs/benchmarks.md, idle RSS).
+    const { WhipSession } = await import('./session.js');
     // The slot is taken before the publish check, so one address cannot run many checks at once either.
     const lease = this.limits.admitOrThrow(clientIp ?? '');
     let channel: string;
