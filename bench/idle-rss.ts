@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../testkit/ports.js';
 import { LoopPublishers, LOOP_FIXTURE } from '../testkit/ffmpeg-loop.js';
+import { sleep, until } from '../testkit/wait.js';
 import { argValue, REPO_ROOT, resultsPath, writeResultJson } from './lib/results.js';
 
 const SECONDS = Number(argValue('seconds') ?? 30);
@@ -33,7 +34,6 @@ interface Probe {
   heapCode: Record<string, number>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
 
 /** breakdown splits RSS into parts that add up to it (MiB). */
@@ -59,17 +59,8 @@ function breakdown(p: Probe) {
 async function probe(child: ChildProcess, file: string): Promise<Probe> {
   rmSync(file, { force: true });
   child.kill('SIGUSR2');
-  for (let i = 0; i < 100 && !existsSync(file); i++) await sleep(50);
+  await until(() => existsSync(file), 5000, 'the memory probe', 50);
   return JSON.parse(readFileSync(file, 'utf8')) as Probe;
-}
-
-async function waitFor(what: string, ms: number, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(200);
-  }
-  throw new Error(`${what} did not happen within ${ms} ms`);
 }
 
 /** bareNode is a `node` process doing nothing: the floor under any Node server. */
@@ -103,17 +94,17 @@ async function main(): Promise<void> {
   const publishers = new LoopPublishers();
   const base = `http://127.0.0.1:${httpPort}`;
   try {
-    await waitFor('onair /healthz', 60_000, async () => (await fetch(`${base}/healthz`)).ok).catch((err: Error) => { throw new Error(`${err.message}\n${serverErr}`); });
+    await until(() => fetch(`${base}/healthz`).then((r) => r.ok, () => false), 60_000, 'onair /healthz', 200).catch((err: unknown) => { throw new Error(`${(err as Error).message}\n${serverErr}`); });
     await sleep(2000);
     const started = breakdown(await probe(server, probeFile));
     const created = spawnSync(process.execPath, [CLI, 'channel', 'create', 'idle'], { cwd: dir, env, encoding: 'utf8' });
     const streamKey = (JSON.parse(created.stdout.trim().split('\n').pop() ?? '{}') as { streamKey?: string }).streamKey;
     if (!streamKey) throw new Error(`channel create failed: ${created.stderr}`);
     publishers.start(`rtmp://127.0.0.1:${rtmpPort}/live/${streamKey}`);
-    await waitFor('the channel going live', 30_000, async () => {
-      const r = (await (await fetch(`${base}/api/v1/channels/idle`)).json()) as { channel?: { stream?: { live?: boolean } } };
+    await until(async () => {
+      const r = (await (await fetch(`${base}/api/v1/channels/idle`)).json().catch(() => ({}))) as { channel?: { stream?: { live?: boolean } } };
       return r.channel?.stream?.live === true;
-    });
+    }, 30_000, 'the channel going live', 200);
     await sleep(SECONDS * 1000);
     const live = breakdown(await probe(server, probeFile));
     const result = {
